@@ -1,0 +1,35 @@
+/* Randomness, hashing, base64url and constant-time comparison on OpenSSL. */
+#ifndef HUB_CRYPTO_H
+#define HUB_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fills buf with cryptographically secure random bytes; fatal on failure. */
+void hub_random_bytes(void *buf, size_t len);
+
+/* A new NUL-terminated base64url string (no padding) of `bytes` random bytes, written to
+ * out, which must hold HUB_B64URL_LEN(bytes) + 1 bytes. 32 bytes = 256 bits = 43 chars. */
+#define HUB_B64URL_LEN(n) (((n) * 4 + 2) / 3)
+void hub_random_token(char *out, size_t bytes);
+
+/* base64url without padding. encode writes HUB_B64URL_LEN(len) chars and a NUL; returns
+ * the length written. decode accepts no padding and no white space; returns the decoded
+ * length or HUB_E_PARSE; out must hold at least len*3/4+1 bytes. */
+size_t hub_b64url_encode(char *out, const void *in, size_t len);
+int hub_b64url_decode(void *out, const char *in, size_t len);
+
+/* SHA-256. */
+#define HUB_SHA256_LEN 32
+void hub_sha256(uint8_t out[HUB_SHA256_LEN], const void *in, size_t len);
+
+/* The stored form of a high-entropy secret (client secret, refresh token, code, session
+ * id, join token): base64url(SHA-256(secret)), 43 chars + NUL. Used as a store key, so a
+ * secret is never written in clear. */
+#define HUB_SECRET_HASH_LEN 43
+void hub_secret_hash(char out[HUB_SECRET_HASH_LEN + 1], const char *secret, size_t len);
+
+/* Constant-time equality of two buffers of possibly different lengths (lengths leak). */
+int hub_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif

@@ -1,0 +1,22 @@
+/* Logging to stderr, one line per event, with a level filter set once at start-up. */
+#ifndef HUB_LOG_H
+#define HUB_LOG_H
+
+typedef enum { HUB_LOG_ERROR = 0, HUB_LOG_WARN, HUB_LOG_INFO, HUB_LOG_DEBUG } hub_log_level_t;
+
+/* Sets the lowest level that is written (default info) and the name printed on every line. */
+void hub_log_init(hub_log_level_t level, const char *node_name);
+hub_log_level_t hub_log_level(void);
+/* Writes one line "TIME LEVEL NODE: message". Never pass secrets: nothing filters them. */
+void hub_log(hub_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define hub_log_error(...) hub_log(HUB_LOG_ERROR, __VA_ARGS__)
+#define hub_log_warn(...) hub_log(HUB_LOG_WARN, __VA_ARGS__)
+#define hub_log_info(...) hub_log(HUB_LOG_INFO, __VA_ARGS__)
+#define hub_log_debug(...)                                                                                                         \
+    do {                                                                                                                           \
+        if (hub_log_level() >= HUB_LOG_DEBUG)                                                                                      \
+            hub_log(HUB_LOG_DEBUG, __VA_ARGS__);                                                                                   \
+    } while (0)
+
+#endif

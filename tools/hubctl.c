@@ -1,0 +1,5 @@
+/* hubd: placeholder until the server lands. */
+int main(void)
+{
+    return 1;
+}
