@@ -1,0 +1,141 @@
+/* Per-route request counters and latency histograms in Prometheus text format. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hub/metrics.h"
+
+/* Upper bounds of the latency buckets in microseconds (the last bucket is +Inf). */
+static const uint64_t bucket_us[HUB_METRICS_BUCKETS] = {100,   250,    500,    1000,    2500,    5000,
+                                                         10000, 25000, 100000, 250000, 1000000, 5000000};
+
+typedef struct st_route_metrics_t {
+    char label[128];
+    uint64_t status[600];
+    uint64_t buckets[HUB_METRICS_BUCKETS + 1];
+    uint64_t sum_us;
+    uint64_t count;
+} route_metrics_t;
+
+struct st_hub_metrics_t {
+    route_metrics_t routes[HUB_METRICS_MAX_ROUTES];
+    size_t nroutes;
+    long inflight;
+};
+
+hub_metrics_t *hub_metrics_create(void)
+{
+    hub_metrics_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        abort();
+    return m;
+}
+
+void hub_metrics_destroy(hub_metrics_t *m)
+{
+    free(m);
+}
+
+size_t hub_metrics_add_route(hub_metrics_t *m, const char *label)
+{
+    size_t i;
+    for (i = 0; i != m->nroutes; ++i)
+        if (strcmp(m->routes[i].label, label) == 0)
+            return i;
+    if (m->nroutes == HUB_METRICS_MAX_ROUTES)
+        return HUB_METRICS_MAX_ROUTES - 1;
+    snprintf(m->routes[m->nroutes].label, sizeof(m->routes[0].label), "%s", label);
+    return m->nroutes++;
+}
+
+void hub_metrics_observe(hub_metrics_t *m, size_t route, int status, uint64_t micros)
+{
+    route_metrics_t *r = &m->routes[route < m->nroutes ? route : 0];
+    size_t b;
+
+    if (status < 100 || status > 599)
+        status = 0;
+    __atomic_add_fetch(&r->status[status], 1, __ATOMIC_RELAXED);
+    for (b = 0; b != HUB_METRICS_BUCKETS && micros > bucket_us[b]; ++b)
+        ;
+    __atomic_add_fetch(&r->buckets[b], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&r->sum_us, micros, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&r->count, 1, __ATOMIC_RELAXED);
+}
+
+void hub_metrics_inflight_add(hub_metrics_t *m, int delta)
+{
+    __atomic_add_fetch(&m->inflight, delta, __ATOMIC_RELAXED);
+}
+
+long hub_metrics_inflight(hub_metrics_t *m)
+{
+    return __atomic_load_n(&m->inflight, __ATOMIC_RELAXED);
+}
+
+/* A growing text buffer; out of memory is fatal. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text_t;
+
+static void text_printf(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(text_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len)
+            break;
+        t->cap = t->cap * 2 + (size_t)n + 1;
+        if ((t->buf = realloc(t->buf, t->cap)) == NULL)
+            abort();
+    }
+    t->len += n;
+}
+
+char *hub_metrics_render(hub_metrics_t *m, size_t *len)
+{
+    text_t t = {malloc(4096), 0, 4096};
+    size_t i, b;
+    int s;
+
+    if (t.buf == NULL)
+        abort();
+    text_printf(&t, "# HELP hub_http_requests_total HTTP requests by route and status.\n"
+                    "# TYPE hub_http_requests_total counter\n");
+    for (i = 0; i != m->nroutes; ++i)
+        for (s = 0; s != 600; ++s) {
+            uint64_t n = __atomic_load_n(&m->routes[i].status[s], __ATOMIC_RELAXED);
+            if (n != 0)
+                text_printf(&t, "hub_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", m->routes[i].label, s,
+                            (unsigned long long)n);
+        }
+    text_printf(&t, "# HELP hub_http_request_duration_seconds Time from request start to response end.\n"
+                    "# TYPE hub_http_request_duration_seconds histogram\n");
+    for (i = 0; i != m->nroutes; ++i) {
+        route_metrics_t *r = &m->routes[i];
+        uint64_t cum = 0, count = __atomic_load_n(&r->count, __ATOMIC_RELAXED);
+        if (count == 0)
+            continue;
+        for (b = 0; b != HUB_METRICS_BUCKETS; ++b) {
+            cum += __atomic_load_n(&r->buckets[b], __ATOMIC_RELAXED);
+            text_printf(&t, "hub_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", r->label,
+                        bucket_us[b] / 1e6, (unsigned long long)cum);
+        }
+        cum += __atomic_load_n(&r->buckets[HUB_METRICS_BUCKETS], __ATOMIC_RELAXED);
+        text_printf(&t, "hub_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", r->label,
+                    (unsigned long long)cum);
+        text_printf(&t, "hub_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", r->label,
+                    __atomic_load_n(&r->sum_us, __ATOMIC_RELAXED) / 1e6);
+        text_printf(&t, "hub_http_request_duration_seconds_count{route=\"%s\"} %llu\n", r->label, (unsigned long long)cum);
+    }
+    text_printf(&t, "# HELP hub_http_inflight_requests Requests being served.\n# TYPE hub_http_inflight_requests gauge\n"
+                    "hub_http_inflight_requests %ld\n",
+                hub_metrics_inflight(m));
+    *len = t.len;
+    return t.buf;
+}

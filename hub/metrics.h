@@ -1,0 +1,30 @@
+/* Request metrics per route: counts by status and a latency histogram, lock-free
+ * (atomic counters), rendered in the Prometheus text format. */
+#ifndef HUB_METRICS_H
+#define HUB_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HUB_METRICS_MAX_ROUTES 64
+#define HUB_METRICS_BUCKETS 12
+
+typedef struct st_hub_metrics_t hub_metrics_t;
+
+hub_metrics_t *hub_metrics_create(void);
+void hub_metrics_destroy(hub_metrics_t *m);
+
+/* Adds a route label; returns its index (or the catch-all index when the table is full). */
+size_t hub_metrics_add_route(hub_metrics_t *m, const char *label);
+
+/* Records one finished request; thread-safe. status outside 100..599 counts as 0. */
+void hub_metrics_observe(hub_metrics_t *m, size_t route, int status, uint64_t micros);
+
+/* In-flight gauge, also used to wait for requests to finish on a graceful stop. */
+void hub_metrics_inflight_add(hub_metrics_t *m, int delta);
+long hub_metrics_inflight(hub_metrics_t *m);
+
+/* Renders every metric as Prometheus text into a malloc'ed buffer (caller frees). */
+char *hub_metrics_render(hub_metrics_t *m, size_t *len);
+
+#endif

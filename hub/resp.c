@@ -1,0 +1,208 @@
+/* Response helpers: every body goes out with Content-Length, pages with the SPEC §8 headers. */
+#include <stdio.h>
+#include <string.h>
+#include "hub/resp.h"
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
+    }
+}
+
+void hub_resp_header(h2o_req_t *req, const char *name, const char *value)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, v.base, v.len);
+}
+
+static void send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    req->res.content_length = len;
+    if (ctype != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
+        static h2o_generator_t generator = {NULL, NULL};
+        h2o_start_response(req, &generator);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    h2o_send_inline(req, body, len);
+}
+
+static void add_no_store(h2o_req_t *req)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("pragma"), 0, NULL, H2O_STRLIT("no-cache"));
+}
+
+void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    h2o_iovec_t copy;
+
+    json_decref(body);
+    if (text == NULL)
+        h2o_fatal("out of memory");
+    copy = h2o_strdup(&req->pool, text, SIZE_MAX);
+    free(text);
+    if (no_store)
+        add_no_store(req);
+    send_body(req, status, "application/json", copy.base, copy.len);
+}
+
+void hub_send_html(h2o_req_t *req, int status, const char *html, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
+                          H2O_STRLIT("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: "
+                                     "https:; frame-ancestors 'none'; base-uri 'none'"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
+    add_no_store(req);
+    send_body(req, status, "text/html; charset=utf-8", html, len);
+}
+
+/* Escapes s for HTML text and attribute values into the request's pool. */
+static const char *escape(h2o_req_t *req, const char *s)
+{
+    size_t len = strlen(s), i, o = 0;
+    char *out = h2o_mem_alloc_pool(&req->pool, len * 6 + 1);
+    for (i = 0; i < len; ++i) {
+        const char *rep = NULL;
+        switch (s[i]) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        }
+        if (rep != NULL) {
+            memcpy(out + o, rep, strlen(rep));
+            o += strlen(rep);
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void hub_send_html_error(h2o_req_t *req, int status, const char *title, const char *message)
+{
+    const char *t = escape(req, title), *m = escape(req, message);
+    size_t cap = strlen(t) * 2 + strlen(m) + 512;
+    char *page = h2o_mem_alloc_pool(&req->pool, cap);
+    int n = snprintf(page, cap,
+                     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
+                     "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>%s</h1>\n<p id=\"error\">%s</p>"
+                     "</body></html>\n",
+                     t, t, m);
+    hub_send_html(req, status, page, (size_t)n < cap ? (size_t)n : cap - 1);
+}
+
+void hub_send_text(h2o_req_t *req, int status, const char *text, size_t len)
+{
+    send_body(req, status, "text/plain; charset=utf-8", text, len);
+}
+
+void hub_send_redirect(h2o_req_t *req, int status, const char *location)
+{
+    h2o_iovec_t loc = h2o_strdup(&req->pool, location, SIZE_MAX);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc.base, loc.len);
+    add_no_store(req);
+    send_body(req, status, NULL, "", 0);
+}
+
+void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *description)
+{
+    json_t *body = json_object();
+    const char *code = hub_oauth_error(err);
+
+    json_object_set_new(body, "error", json_string(code));
+    if (description != NULL)
+        json_object_set_new(body, "error_description", json_string(description));
+    if (err == HUB_OAUTH_INVALID_CLIENT) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Basic realm=\"hub\""));
+    } else if (err == HUB_OAUTH_INVALID_TOKEN || err == HUB_OAUTH_INSUFFICIENT_SCOPE) {
+        char buf[128];
+        int n = snprintf(buf, sizeof(buf), "Bearer realm=\"hub\", error=\"%s\"", code);
+        h2o_iovec_t v = h2o_strdup(&req->pool, buf, n);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, v.base, v.len);
+    }
+    hub_send_json(req, hub_oauth_status(err), body, 1);
+}
+
+void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long max_age, int secure)
+{
+    char buf[1024];
+    int n;
+    if (max_age >= 0)
+        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%ld", name, value,
+                     secure ? "; Secure" : "", max_age);
+    else
+        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s", name, value, secure ? "; Secure" : "");
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        h2o_fatal("cookie too long");
+    h2o_iovec_t v = h2o_strdup(&req->pool, buf, n);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v.base, v.len);
+}
+
+int hub_path_is(h2o_req_t *req, const char *p)
+{
+    size_t len = req->path_normalized.len;
+    return len == strlen(p) && memcmp(req->path_normalized.base, p, len) == 0;
+}
+
+int hub_method_is(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}

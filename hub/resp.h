@@ -1,0 +1,44 @@
+/* Building responses: JSON and HTML with Content-Length, the security headers of SPEC §8,
+ * redirects, cookies, and OAuth error bodies. All memory comes from req->pool. */
+#ifndef HUB_RESP_H
+#define HUB_RESP_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include "hub/oauth.h"
+
+/* Adds a header by name (names are copied as given; values are copied into req->pool). */
+void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
+
+/* Sends body as application/json; body is consumed (decref'd). Adds
+ * Cache-Control: no-store and Pragma: no-cache when no_store is set. */
+void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store);
+
+/* Sends an HTML page with Content-Security-Policy, X-Frame-Options: DENY,
+ * Referrer-Policy: no-referrer, X-Content-Type-Options: nosniff and no caching. */
+void hub_send_html(h2o_req_t *req, int status, const char *html, size_t len);
+
+/* A complete, escaped HTML error page with a title and one message line. */
+void hub_send_html_error(h2o_req_t *req, int status, const char *title, const char *message);
+
+/* Sends text/plain. */
+void hub_send_text(h2o_req_t *req, int status, const char *text, size_t len);
+
+/* 302 (or the given 30x) to location (copied). */
+void hub_send_redirect(h2o_req_t *req, int status, const char *location);
+
+/* {"error": ..., "error_description": ...} with the error's status and no-store; for
+ * invalid_client adds WWW-Authenticate: Basic realm="hub" (RFC 6749 §5.2); for
+ * invalid_token/insufficient_scope adds WWW-Authenticate: Bearer error=... (RFC 6750). */
+void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *description);
+
+/* Set-Cookie: name=value; Path=/; HttpOnly; SameSite=Lax[; Secure][; Max-Age=N].
+ * max_age < 0 omits Max-Age (a session cookie); 0 deletes the cookie. */
+void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long max_age, int secure);
+
+/* True when the request's path (without query) equals p exactly. */
+int hub_path_is(h2o_req_t *req, const char *p);
+/* True when the method is m ("GET", "POST", ...). */
+int hub_method_is(h2o_req_t *req, const char *m);
+
+#endif

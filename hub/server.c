@@ -1,0 +1,435 @@
+/* The HTTP server: one libh2o evloop and one SO_REUSEPORT listener per thread, routes as
+ * h2o handlers, an access-log/metrics logger per route, and a graceful stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include "hub/err.h"
+#include "hub/fetch.h"
+#include "hub/log.h"
+#include "hub/metrics.h"
+#include "hub/resp.h"
+#include "hub/server.h"
+
+#define MAX_TICKS 8
+#define STOP_GRACE_MS 10000
+#define MAX_REQUEST_BODY (1024 * 1024)
+
+typedef struct st_route_handler_t {
+    h2o_handler_t super; /* first: h2o calls on_req with this */
+    hub_server_t *server;
+    hub_route_cb cb;
+    void *data;
+    size_t metrics_route;
+} route_handler_t;
+
+typedef struct st_route_logger_t {
+    h2o_logger_t super;
+    hub_server_t *server;
+    size_t metrics_route;
+} route_logger_t;
+
+typedef struct st_server_thread_t {
+    hub_thread_t pub; /* first: hub_req_thread casts the h2o context to it */
+    pthread_t tid;
+    int listen_fd;
+    h2o_socket_t *listener;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t stop_receiver;
+    h2o_timeout_t tick_timeout;
+    h2o_timeout_entry_t tick_entry;
+    int stopping;
+} server_thread_t;
+
+struct st_hub_server_t {
+    const hub_config_t *cfg;
+    hub_store_t *store;
+    hub_fetcher_t *fetcher;
+    h2o_globalconf_t globalconf;
+    h2o_hostconf_t *hostconf;
+    hub_metrics_t *metrics;
+    SSL_CTX *ssl_ctx;
+    struct {
+        void (*fn)(hub_thread_t *, void *);
+        void *arg;
+    } ticks[MAX_TICKS];
+    size_t nticks;
+    server_thread_t *threads;
+    unsigned nthreads;
+    pthread_t main_tid;
+    int running;
+};
+
+static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    route_handler_t *self = (route_handler_t *)_self;
+    hub_metrics_inflight_add(self->server->metrics, 1);
+    return self->cb(self->data, req);
+}
+
+static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
+{
+    route_logger_t *self = (route_logger_t *)_self;
+    struct timeval now;
+    int64_t us;
+    char addr[INET6_ADDRSTRLEN] = "-";
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+
+    gettimeofday(&now, NULL);
+    us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+         (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
+    if (us < 0)
+        us = 0;
+    hub_metrics_observe(self->server->metrics, self->metrics_route, req->res.status, (uint64_t)us);
+    hub_metrics_inflight_add(self->server->metrics, -1);
+    if (hub_log_level() < HUB_LOG_INFO)
+        return;
+    if ((sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss)) != 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
+    }
+    /* The query string is never logged: it carries codes, states and tokens. */
+    size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+    hub_log_info("%s \"%.*s %.*s\" %d %zu %.3fms", addr, (int)req->input.method.len, req->input.method.base,
+                 (int)(plen > 512 ? 512 : plen), req->input.path.base, req->res.status, req->bytes_sent, us / 1000.0);
+}
+
+h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data)
+{
+    h2o_pathconf_t *pathconf = h2o_config_register_path(server->hostconf, path, 0);
+    route_handler_t *handler = (route_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
+    route_logger_t *logger = (route_logger_t *)h2o_create_logger(pathconf, sizeof(*logger));
+
+    handler->super.on_req = on_route_req;
+    handler->server = server;
+    handler->cb = cb;
+    handler->data = data;
+    handler->metrics_route = hub_metrics_add_route(server->metrics, path);
+    logger->super.log_access = on_route_log;
+    logger->server = server;
+    logger->metrics_route = handler->metrics_route;
+    return pathconf;
+}
+
+void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, void *arg), void *arg)
+{
+    if (server->nticks == MAX_TICKS)
+        h2o_fatal("too many tick callbacks");
+    server->ticks[server->nticks].fn = fn;
+    server->ticks[server->nticks].arg = arg;
+    ++server->nticks;
+}
+
+static int on_healthz(void *data, h2o_req_t *req)
+{
+    if (!hub_path_is(req, "/healthz"))
+        return -1;
+    hub_send_json(req, 200, json_pack("{s:s}", "status", "ok"), 1);
+    return 0;
+}
+
+static int on_metrics(void *data, h2o_req_t *req)
+{
+    hub_server_t *server = data;
+    size_t len;
+    char *text;
+    h2o_iovec_t copy;
+
+    if (!hub_path_is(req, "/metrics"))
+        return -1;
+    text = hub_metrics_render(server->metrics, &len);
+    copy = h2o_strdup(&req->pool, text, len);
+    free(text);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = copy.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));
+    h2o_send_inline(req, copy.base, copy.len);
+    return 0;
+}
+
+static int on_not_found(void *data, h2o_req_t *req)
+{
+    hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
+    return 0;
+}
+
+static int setup_tls(hub_server_t *server)
+{
+    const hub_config_t *cfg = server->cfg;
+    if (cfg->node.tls_cert == NULL)
+        return 0;
+    server->ssl_ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(server->ssl_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(server->ssl_ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(server->ssl_ctx, cfg->node.tls_cert) != 1) {
+        hub_log_error("node.tls.cert: cannot load %s", cfg->node.tls_cert);
+        return HUB_E_CONFIG;
+    }
+    if (SSL_CTX_use_PrivateKey_file(server->ssl_ctx, cfg->node.tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(server->ssl_ctx) != 1) {
+        hub_log_error("node.tls.key: cannot load %s or it does not match the certificate", cfg->node.tls_key);
+        return HUB_E_CONFIG;
+    }
+    h2o_ssl_register_alpn_protocols(server->ssl_ctx, h2o_http2_alpn_protocols);
+    return 0;
+}
+
+int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *store, hub_fetcher_t *fetcher)
+{
+    hub_server_t *server = calloc(1, sizeof(*server));
+    int ret;
+
+    if (server == NULL)
+        h2o_fatal("out of memory");
+    server->cfg = cfg;
+    server->store = store;
+    server->fetcher = fetcher;
+    server->metrics = hub_metrics_create();
+    h2o_config_init(&server->globalconf);
+    server->globalconf.max_request_entity_size = MAX_REQUEST_BODY;
+    server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hub"));
+    server->hostconf = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    hub_server_route(server, "/healthz", on_healthz, server);
+    hub_server_route(server, "/metrics", on_metrics, server);
+    if ((ret = setup_tls(server)) != 0) {
+        hub_server_destroy(server);
+        return ret;
+    }
+    *out = server;
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    server_thread_t *thr = listener->data;
+    h2o_socket_t *sock;
+    if (err != NULL)
+        return;
+    if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
+        return;
+    h2o_accept(&thr->accept_ctx, sock);
+}
+
+static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    server_thread_t *thr = H2O_STRUCT_FROM_MEMBER(server_thread_t, stop_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&msg->link);
+        free(msg);
+    }
+    thr->stopping = 1;
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    server_thread_t *thr = H2O_STRUCT_FROM_MEMBER(server_thread_t, tick_entry, entry);
+    hub_server_t *server = thr->pub.server;
+    size_t i;
+    for (i = 0; i != server->nticks; ++i)
+        server->ticks[i].fn(&thr->pub, server->ticks[i].arg);
+    if (!thr->stopping)
+        h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *thread_main(void *arg)
+{
+    server_thread_t *thr = arg;
+    hub_server_t *server = thr->pub.server;
+    h2o_evloop_t *loop = thr->pub.ctx.loop;
+    uint64_t deadline;
+
+    while (!thr->stopping)
+        h2o_evloop_run(loop, INT32_MAX);
+
+    /* Stop accepting, ask keep-alive connections to close after their current request, and
+     * give what is in flight time to finish. */
+    h2o_socket_read_stop(thr->listener);
+    h2o_socket_close(thr->listener);
+    thr->listener = NULL;
+    h2o_context_request_shutdown(&thr->pub.ctx);
+    deadline = now_ms() + STOP_GRACE_MS;
+    while (hub_metrics_inflight(server->metrics) > 0 && now_ms() < deadline)
+        h2o_evloop_run(loop, 50);
+    /* one more short turn so final writes are flushed */
+    h2o_evloop_run(loop, 10);
+    return NULL;
+}
+
+static int open_listener(const hub_config_t *cfg, int *out)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[8];
+    int fd = -1, on = 1, ret = HUB_E_IO;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", cfg->node.listen_port);
+    if (getaddrinfo(cfg->node.listen_host, port, &hints, &res) != 0 || res == NULL) {
+        hub_log_error("node.listen: cannot resolve %s", cfg->node.listen_host);
+        goto out;
+    }
+    if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0)) == -1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        hub_log_error("node.listen: cannot listen on %s:%u: %s", cfg->node.listen_host, cfg->node.listen_port, strerror(errno));
+        goto out;
+    }
+    *out = fd;
+    fd = -1;
+    ret = 0;
+out:
+    if (fd != -1)
+        close(fd);
+    if (res != NULL)
+        freeaddrinfo(res);
+    return ret;
+}
+
+int hub_server_run(hub_server_t *server)
+{
+    const hub_config_t *cfg = server->cfg;
+    sigset_t set;
+    unsigned i;
+    int sig, ret = 0;
+
+    hub_server_route(server, "/", on_not_found, server);
+    server->nthreads = cfg->node.threads > 0 ? cfg->node.threads : 1;
+    server->threads = calloc(server->nthreads, sizeof(*server->threads));
+    for (i = 0; i != server->nthreads; ++i)
+        server->threads[i].listen_fd = -1;
+    /* Bind every listener before anything runs so a busy port fails the start. */
+    for (i = 0; i != server->nthreads; ++i)
+        if ((ret = open_listener(cfg, &server->threads[i].listen_fd)) != 0)
+            goto out;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the loop threads; only sigwait sees them */
+    server->main_tid = pthread_self();
+
+    for (i = 0; i != server->nthreads; ++i) {
+        server_thread_t *thr = &server->threads[i];
+        thr->pub.server = server;
+        thr->pub.index = i;
+        h2o_context_init(&thr->pub.ctx, h2o_evloop_create(), &server->globalconf);
+        thr->accept_ctx.ctx = &thr->pub.ctx;
+        thr->accept_ctx.hosts = server->globalconf.hosts;
+        thr->accept_ctx.ssl_ctx = server->ssl_ctx;
+        thr->queue = h2o_multithread_create_queue(thr->pub.ctx.loop);
+        h2o_multithread_register_receiver(thr->queue, &thr->stop_receiver, on_stop_message);
+        if (server->fetcher != NULL)
+            thr->pub.fetch_port = hub_fetch_port_create(server->fetcher, thr->pub.ctx.loop);
+        h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
+        thr->tick_entry.cb = on_tick;
+        h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
+        thr->listener = h2o_evloop_socket_create(thr->pub.ctx.loop, thr->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+        thr->listen_fd = -1; /* owned by the socket now */
+        thr->listener->data = thr;
+        h2o_socket_read_start(thr->listener, on_accept);
+    }
+    for (i = 0; i != server->nthreads; ++i)
+        pthread_create(&server->threads[i].tid, NULL, thread_main, &server->threads[i]);
+    __atomic_store_n(&server->running, 1, __ATOMIC_RELEASE);
+
+    fprintf(stderr, "hubd: %s listening on %s\n", cfg->node.role == HUB_ROLE_PRIMARY ? "primary" : "secondary",
+            cfg->node.public_url);
+    fflush(stderr);
+
+    do {
+        if (sigwait(&set, &sig) != 0)
+            sig = SIGTERM;
+    } while (sig != SIGTERM && sig != SIGINT);
+    hub_log_info("stopping on signal %d", sig);
+
+    for (i = 0; i != server->nthreads; ++i) {
+        h2o_multithread_message_t *msg = calloc(1, sizeof(*msg));
+        h2o_multithread_send_message(&server->threads[i].stop_receiver, msg);
+    }
+    for (i = 0; i != server->nthreads; ++i)
+        pthread_join(server->threads[i].tid, NULL);
+    __atomic_store_n(&server->running, 0, __ATOMIC_RELEASE);
+
+    for (i = 0; i != server->nthreads; ++i) {
+        server_thread_t *thr = &server->threads[i];
+        h2o_evloop_t *loop = thr->pub.ctx.loop;
+        h2o_timeout_unlink(&thr->tick_entry);
+        if (thr->pub.fetch_port != NULL)
+            hub_fetch_port_destroy(thr->pub.fetch_port);
+        h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
+        h2o_multithread_destroy_queue(thr->queue);
+        h2o_timeout_dispose(loop, &thr->tick_timeout);
+        h2o_context_dispose(&thr->pub.ctx);
+        h2o_evloop_destroy(loop);
+    }
+out:
+    for (i = 0; i != server->nthreads; ++i)
+        if (server->threads[i].listen_fd != -1)
+            close(server->threads[i].listen_fd);
+    return ret;
+}
+
+void hub_server_stop(hub_server_t *server)
+{
+    if (__atomic_load_n(&server->running, __ATOMIC_ACQUIRE))
+        pthread_kill(server->main_tid, SIGTERM);
+}
+
+void hub_server_destroy(hub_server_t *server)
+{
+    if (server == NULL)
+        return;
+    h2o_config_dispose(&server->globalconf);
+    if (server->ssl_ctx != NULL)
+        SSL_CTX_free(server->ssl_ctx);
+    hub_metrics_destroy(server->metrics);
+    free(server->threads);
+    free(server);
+}
+
+const hub_config_t *hub_server_config(hub_server_t *server)
+{
+    return server->cfg;
+}
+
+hub_store_t *hub_server_store(hub_server_t *server)
+{
+    return server->store;
+}
+
+hub_fetcher_t *hub_server_fetcher(hub_server_t *server)
+{
+    return server->fetcher;
+}
+
+int hub_server_is_tls(hub_server_t *server)
+{
+    return server->ssl_ctx != NULL;
+}

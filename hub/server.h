@@ -1,0 +1,61 @@
+/* The HTTP server every node runs: libh2o evloop threads (a loop and an SO_REUSEPORT
+ * listener each), a route table, access log, metrics, /healthz, /metrics and a graceful
+ * stop on SIGTERM/SIGINT. */
+#ifndef HUB_SERVER_H
+#define HUB_SERVER_H
+
+#include <h2o.h>
+#include "hub/config.h"
+#include "hub/store.h"
+
+typedef struct st_hub_server_t hub_server_t;
+typedef struct st_hub_fetcher_t hub_fetcher_t;
+typedef struct st_hub_fetch_port_t hub_fetch_port_t;
+
+/* One event-loop thread. Handlers find theirs with hub_req_thread(req). */
+typedef struct st_hub_thread_t {
+    h2o_context_t ctx; /* first: the h2o context of this loop */
+    hub_server_t *server;
+    unsigned index;
+    hub_fetch_port_t *fetch_port; /* outbound HTTP results come back to this loop */
+} hub_thread_t;
+
+/* A route's request callback: data is what was passed to hub_server_route. Return 0 when
+ * the request was answered (or will be, asynchronously), -1 to let the next handler
+ * registered on the same path (or h2o's 404) take it. */
+typedef int (*hub_route_cb)(void *data, h2o_req_t *req);
+
+/* Creates a server for cfg (borrowed; must outlive the server). store and fetcher may be
+ * NULL; they are borrowed. Registers nothing yet. */
+int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *store, hub_fetcher_t *fetcher);
+
+/* Registers cb for every request whose path starts with path (register specific paths
+ * first: the first match wins). Returns the pathconf, so more handlers (e.g. h2o's
+ * reverse proxy) can be chained behind cb. Only before hub_server_run. */
+h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data);
+
+/* Calls fn(thread, arg) once a second on every loop thread (after start-up), e.g. to
+ * notice data another process changed. Only before hub_server_run. */
+void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, void *arg), void *arg);
+
+/* Binds, starts node.threads loops, prints "hubd: <role> listening on <public_url>" and
+ * blocks until SIGTERM or SIGINT; then stops accepting, lets in-flight requests finish
+ * (at most 10 s) and returns 0. A bind failure returns HUB_E_IO before anything runs. */
+int hub_server_run(hub_server_t *server);
+
+/* Asks a running server to stop as if it got SIGTERM (thread-safe). */
+void hub_server_stop(hub_server_t *server);
+
+void hub_server_destroy(hub_server_t *server);
+
+const hub_config_t *hub_server_config(hub_server_t *server);
+hub_store_t *hub_server_store(hub_server_t *server);
+hub_fetcher_t *hub_server_fetcher(hub_server_t *server);
+int hub_server_is_tls(hub_server_t *server);
+
+static inline hub_thread_t *hub_req_thread(h2o_req_t *req)
+{
+    return (hub_thread_t *)req->conn->ctx;
+}
+
+#endif

@@ -1,0 +1,95 @@
+/* What the primary hands out and must be able to take back: authorization codes, token
+ * families, refresh tokens, issued access tokens (jti), revocations and consent grants.
+ * Codes, refresh tokens are stored only under hub_secret_hash of their value. */
+#ifndef IDP_GRANTS_H
+#define IDP_GRANTS_H
+
+#include <stdint.h>
+#include "hub/store.h"
+
+/* A family groups everything issued from one authorization (a code and the refresh and
+ * access tokens that descend from it); revoking it revokes them all. */
+typedef struct st_idp_family_t {
+    char *id;
+    char *client_id;
+    char *sub;
+    char *sid; /* primary session, may be NULL */
+    int revoked;
+    uint64_t expires_at;
+} idp_family_t;
+
+/* Creates a family living until expires_at; id written to id_out (32 chars + NUL). */
+int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at,
+                      char id_out[33]);
+int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out);
+int idp_family_revoke(hub_txn_t *txn, const char *id);
+/* Revokes every family of client_id (node revocation, client deletion). */
+int idp_family_revoke_client(hub_txn_t *txn, const char *client_id);
+/* Revokes every family of a primary session (logout). */
+int idp_family_revoke_sid(hub_txn_t *txn, const char *sid);
+void idp_family_free(idp_family_t *f);
+
+typedef struct st_idp_code_t {
+    char *client_id;
+    char *redirect_uri; /* as sent on authorize (NULL when it was absent) */
+    char *sub;
+    char *sid;
+    char *scope; /* space-separated */
+    char *nonce; /* may be NULL */
+    char *code_challenge; /* S256 challenge, may be NULL */
+    char *family;
+    uint64_t auth_time;
+    int used;
+} idp_code_t;
+
+/* Stores a code (random, 256 bits, written to out) valid for ttl seconds; code->family is
+ * created by the caller. */
+int idp_code_create(hub_txn_t *txn, const idp_code_t *code, uint64_t ttl, char out[44]);
+/* Redeems a code: HUB_E_NOTFOUND when unknown or expired; HUB_E_DENIED when it was used
+ * before (its family is revoked as a side effect: commit the txn); otherwise marks it used
+ * and returns the record. */
+int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **out);
+void idp_code_free(idp_code_t *code);
+
+typedef struct st_idp_refresh_t {
+    char *family;
+    char *client_id;
+    char *sub;
+    char *sid;
+    char *scope;
+    uint64_t auth_time;
+    uint64_t expires_at;
+    char *successor_hash; /* set once rotated */
+    uint64_t rotated_at;
+} idp_refresh_t;
+
+/* Stores a new refresh token (written to out) for rec (family, client, sub, scope...). */
+int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44]);
+/* Looks up a presented refresh token. HUB_E_NOTFOUND when unknown/expired. */
+int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out);
+/* Rotates: marks token as rotated to a new token (written to out, same family, scope
+ * narrowed to new_scope when not NULL). Reuse of an already-rotated token within
+ * grace_s seconds of its rotation returns HUB_E_EXISTS and writes nothing (the caller
+ * answers invalid_grant, the client keeps its successor); after the grace it revokes the
+ * whole family and returns HUB_E_DENIED. */
+int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, const char *new_scope, uint64_t ttl, uint64_t grace_s,
+                       char out[44]);
+/* Revokes the family of a refresh token (RFC 7009); HUB_E_NOTFOUND when unknown. */
+int idp_refresh_revoke(hub_txn_t *txn, const char *token, size_t len, const char *client_id);
+void idp_refresh_free(idp_refresh_t *r);
+
+/* Issued access tokens: records jti -> family so revoking the family revokes the token. */
+int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp);
+/* Revokes one access token until its expiry. */
+int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp);
+/* 1 when jti is neither revoked nor of a revoked family, else 0. */
+int idp_token_is_active(hub_txn_t *txn, const char *jti);
+
+/* Consent grants (OAuth Provider Settings "auto"): the scopes a user approved for a client
+ * and until when. */
+int idp_consent_put(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope, uint64_t expires_at);
+/* 1 when an unexpired, unrevoked grant covers every scope in scope (space-separated). */
+int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope);
+int idp_consent_revoke(hub_txn_t *txn, const char *sub, const char *client_id);
+
+#endif

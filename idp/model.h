@@ -1,0 +1,160 @@
+/* The primary's records: users, roles, OAuth clients, the OAuth Provider Settings, join
+ * tokens and registered nodes, stored as JSON records in the hub store (hub/store.h).
+ * Every function taking a txn works inside the caller's transaction; records returned
+ * are malloc'ed copies owned by the caller (free with the matching _free). */
+#ifndef IDP_MODEL_H
+#define IDP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hub/config.h"
+#include "hub/store.h"
+
+/* A NULL-terminated array of malloc'ed strings with its count. */
+typedef struct st_idp_strv_t {
+    char **v;
+    size_t n;
+} idp_strv_t;
+
+void idp_strv_free(idp_strv_t *sv);
+int idp_strv_has(const idp_strv_t *sv, const char *s);
+/* Splits a SPEC §2 LIST: on ';' always, and on white space too when ws is set (scopes and
+ * redirect URIs); items are trimmed, empty items dropped, duplicates removed. */
+void idp_strv_split(idp_strv_t *out, const char *list, int ws);
+/* Joins with sep into a malloc'ed string. */
+char *idp_strv_join(const idp_strv_t *sv, const char *sep);
+
+/* ---- users ---- */
+
+typedef struct st_idp_user_t {
+    char *sub;         /* stable random identifier (never the e-mail), set on create */
+    char *username;    /* unique */
+    char *email;       /* unique, compared case-insensitively */
+    char *full_name;   /* may be NULL */
+    char *given_name;  /* may be NULL */
+    char *family_name; /* may be NULL */
+    char *picture;     /* may be NULL */
+    int enabled;
+    int email_verified;
+    idp_strv_t roles;
+    char *password_hash; /* Argon2id encoded string (carries its parameters); NULL = cannot sign in */
+    uint64_t created_at;
+} idp_user_t;
+
+/* By sub / by username or e-mail. HUB_E_NOTFOUND when absent. */
+int idp_user_get(hub_txn_t *txn, const char *sub, idp_user_t **out);
+int idp_user_find(hub_txn_t *txn, const char *username_or_email, idp_user_t **out);
+/* Writes user (create: assigns sub and created_at when sub is NULL). Keeps the username and
+ * e-mail indexes; HUB_E_EXISTS when either belongs to another user, HUB_E_NOTFOUND when
+ * a role does not exist. */
+int idp_user_put(hub_txn_t *txn, idp_user_t *user);
+int idp_user_del(hub_txn_t *txn, const char *sub);
+/* Calls cb for each user in username order. */
+int idp_user_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_user_t *user), void *arg);
+void idp_user_free(idp_user_t *user);
+json_t *idp_user_to_json(const idp_user_t *user); /* without the password hash */
+
+/* Argon2id: hash (malloc'ed encoded string) and verify (0 when it matches, HUB_E_DENIED
+ * when not). Verify of a NULL hash still spends the time of a real verification. */
+int idp_password_hash(const char *password, size_t len, char **encoded);
+int idp_password_verify(const char *encoded, const char *password, size_t len);
+
+/* ---- roles ---- */
+
+#define IDP_ROLE_SYSTEM_MANAGER "System Manager"
+#define IDP_ROLE_GUEST "Guest"
+int idp_role_exists(hub_txn_t *txn, const char *role);
+int idp_role_add(hub_txn_t *txn, const char *role);  /* HUB_E_EXISTS */
+int idp_role_del(hub_txn_t *txn, const char *role);  /* HUB_E_NOTFOUND; HUB_E_BUSY while a user or client holds it */
+int idp_role_list(hub_txn_t *txn, idp_strv_t *out);
+
+/* ---- OAuth clients ---- */
+
+typedef enum { IDP_GRANT_AUTHORIZATION_CODE = 0, IDP_GRANT_IMPLICIT, IDP_GRANT_CLIENT_CREDENTIALS } idp_grant_type_t;
+typedef enum { IDP_RESPONSE_CODE = 0, IDP_RESPONSE_TOKEN } idp_response_type_t;
+typedef enum { IDP_AUTH_SECRET_BASIC = 0, IDP_AUTH_SECRET_POST, IDP_AUTH_NONE } idp_auth_method_t;
+
+const char *idp_grant_type_name(idp_grant_type_t g);
+int idp_grant_type_parse(const char *s, idp_grant_type_t *g);
+const char *idp_response_type_name(idp_response_type_t r);
+int idp_response_type_parse(const char *s, idp_response_type_t *r);
+const char *idp_auth_method_name(idp_auth_method_t m);
+int idp_auth_method_parse(const char *s, idp_auth_method_t *m);
+
+typedef struct st_idp_client_t {
+    char *client_id;
+    char *app_name;
+    char *secret_hash; /* hub_secret_hash of the secret; NULL for auth method none */
+    int skip_authorization;
+    idp_strv_t scopes;
+    idp_strv_t redirect_uris;
+    char *default_redirect_uri; /* one of redirect_uris; NULL for client_credentials without URIs */
+    idp_grant_type_t grant_type;
+    idp_response_type_t response_type;
+    idp_auth_method_t auth_method;
+    idp_strv_t allowed_roles; /* empty = any user */
+    idp_strv_t service_roles; /* roles of a client_credentials client */
+    char *backchannel_logout_uri;  /* may be NULL */
+    idp_strv_t post_logout_redirect_uris;
+    int enabled;
+    char *node_id;                 /* set when a secondary registered it */
+    char *registration_token_hash; /* RFC 7591 registration_access_token, hashed */
+    uint64_t created_at;
+} idp_client_t;
+
+int idp_client_get(hub_txn_t *txn, const char *client_id, idp_client_t **out);
+/* Validates (see idp_client_validate) and writes; assigns client_id and created_at when
+ * client_id is NULL. */
+int idp_client_put(hub_txn_t *txn, idp_client_t *client);
+int idp_client_del(hub_txn_t *txn, const char *client_id);
+int idp_client_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_client_t *client), void *arg);
+void idp_client_free(idp_client_t *client);
+json_t *idp_client_to_json(const idp_client_t *client); /* without the secret hash */
+
+/* Checks the Frappe pairing rules and URIs: grant type authorization_code needs response
+ * type code, implicit needs token; redirect URIs absolute (http/https), no fragment; the
+ * default redirect URI among them (set to the first when NULL); at least one redirect URI
+ * unless client_credentials; auth method none only for authorization_code/implicit;
+ * scopes non-empty. On failure writes "--option: reason" style text naming the field to
+ * err and returns HUB_E_INVAL. */
+int idp_client_validate(idp_client_t *client, char *err, size_t errlen);
+/* Generates a new secret (43 base64url chars + NUL into out) and stores its hash. */
+void idp_client_new_secret(idp_client_t *client, char out[44]);
+/* Constant-time check of a presented secret against the stored hash (1 = match). */
+int idp_client_secret_ok(const idp_client_t *client, const char *secret, size_t len);
+/* The registered redirect URI that uri matches (exact, or for an http://127.0.0.1:PORT or
+ * http://[::1]:PORT registration any port, RFC 8252 §7.3), or NULL. */
+const char *idp_client_match_redirect(const idp_client_t *client, const char *uri);
+
+/* ---- OAuth Provider Settings ---- */
+
+/* The current skip_authorization setting (force | auto): the stored value, or the config's
+ * initial value when none was stored. */
+hub_skip_auth_t idp_settings_skip_authorization(hub_txn_t *txn, const hub_config_t *cfg);
+int idp_settings_set_skip_authorization(hub_txn_t *txn, hub_skip_auth_t value);
+
+/* ---- join tokens and nodes ---- */
+
+/* Creates a one-time join token valid for ttl seconds; the token (43 chars + NUL) is
+ * written to out and only its hash stored. */
+int idp_join_token_create(hub_txn_t *txn, const char *name, uint64_t ttl, char out[44]);
+/* Consumes a join token (deleting it); HUB_E_NOTFOUND when unknown, used or expired. The
+ * name given at creation (may be NULL) is returned in *name (caller frees). */
+int idp_join_token_consume(hub_txn_t *txn, const char *token, size_t len, char **name);
+
+typedef struct st_idp_node_t {
+    char *id; /* = its client_id */
+    char *name;
+    char *public_url; /* from its redirect URI, may be NULL */
+    uint64_t registered_at;
+    int revoked;
+} idp_node_t;
+
+int idp_node_put(hub_txn_t *txn, const idp_node_t *node);
+int idp_node_get(hub_txn_t *txn, const char *id, idp_node_t **out);
+int idp_node_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_node_t *node), void *arg);
+/* Marks the node revoked, disables its client and revokes every token family of it. */
+int idp_node_revoke(hub_txn_t *txn, const char *id);
+void idp_node_free(idp_node_t *node);
+
+#endif

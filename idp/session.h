@@ -1,0 +1,40 @@
+/* The primary's browser sessions and CSRF tokens. A session id is 256 random bits kept
+ * in a cookie named after the node; only its hash is stored. The public `sid` (in
+ * tokens and logout tokens) is a different random value. */
+#ifndef IDP_SESSION_H
+#define IDP_SESSION_H
+
+#include <h2o.h>
+#include "hub/store.h"
+#include "hub/form.h"
+#include "idp/idp.h"
+#include "idp/model.h"
+
+typedef struct st_idp_session_t {
+    char *sid;   /* public session identifier */
+    char *sub;
+    uint64_t auth_time;
+    uint64_t expires_at;
+    idp_strv_t clients; /* clients that received tokens in this session (back-channel logout) */
+} idp_session_t;
+
+/* Starts a session for sub (session_ttl), sets the cookie on req; *out may be NULL. */
+int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
+/* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled). */
+idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req);
+int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out);
+/* Records that client_id took part in the session (idempotent). */
+int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id);
+/* Ends the session with the given sid: deletes it and revokes its token families; *ended
+ * (may be NULL) receives the record so the caller can notify its clients. */
+int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
+/* Clears the session cookie on req. */
+void idp_session_clear_cookie(idp_t *idp, h2o_req_t *req);
+void idp_session_free(idp_session_t *s);
+
+/* CSRF (double-submit): the token for forms on this response (reusing the request's
+ * cookie or setting a new one), and the check of a submitted form's "csrf_token". */
+const char *idp_csrf_token(idp_t *idp, h2o_req_t *req);
+int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const hub_form_t *form);
+
+#endif

@@ -1,0 +1,39 @@
+/* Minting the primary's JWTs: RFC 9068 access tokens, OIDC id_tokens and back-channel
+ * logout tokens, all signed with the keyring's active key. */
+#ifndef IDP_TOKENS_H
+#define IDP_TOKENS_H
+
+#include <stdint.h>
+#include "idp/idp.h"
+#include "idp/model.h"
+
+typedef struct st_idp_at_params_t {
+    const char *sub;       /* user's sub, or client_id for client_credentials */
+    const char *client_id; /* also the aud */
+    const char *scope;     /* space-separated */
+    const char *sid;       /* may be NULL */
+    uint64_t auth_time;    /* 0 = omit */
+    const idp_strv_t *roles;
+} idp_at_params_t;
+
+/* Signs an access token (header typ "at+jwt"); *jwt malloc'ed; jti (22 chars + NUL) and
+ * exp returned for recording. */
+int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp);
+
+/* Signs an id_token for user and client: iss, sub, aud, exp, iat, auth_time, nonce (when
+ * not NULL), at_hash (when access_token not NULL), sid, and the profile/email/roles claims
+ * the scope allows. */
+int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const char *client_id, const char *scope, const char *nonce,
+                      const char *sid, uint64_t auth_time, const char *access_token, char **jwt);
+
+/* Signs a back-channel logout token (typ "logout+jwt"): iss, aud, iat, jti, sub, sid, events. */
+int idp_mint_logout_token(idp_t *idp, const char *client_id, const char *sub, const char *sid, char **jwt);
+
+/* The userinfo/id_token claims for scope: name, given_name, family_name, picture (profile),
+ * email, email_verified (email), roles (roles); new reference. */
+json_t *idp_user_claims(const idp_user_t *user, const char *scope);
+
+/* 1 when the space-separated scope contains word. */
+int idp_scope_has(const char *scope, const char *word);
+
+#endif

@@ -1,0 +1,345 @@
+"""End-to-end harness: starts real hubd processes on loopback with generated configs,
+waits for their ready line, always stops them, and keeps each node's log for failures."""
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+SOURCE_DIR = os.environ.get("HUB_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("HUB_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+HUBD = os.path.join(BUILD_DIR, "hubd")
+HUBCTL = os.path.join(BUILD_DIR, "hubctl")
+
+_nodes = []
+_tmpdirs = []
+
+
+def tmpdir(prefix="hubtest-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cleanup():
+    for n in list(_nodes):
+        n.kill()
+    if os.environ.get("HUB_KEEP_TMP") != "1":
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def yaml_dump(obj, indent=0):
+    """Enough YAML for our configs: nested dicts, lists of scalars or dicts, scalars."""
+    pad = "  " * indent
+    out = []
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.append(f"{pad}{k}:")
+            out.append(yaml_dump(v, indent + 1))
+        elif isinstance(v, list):
+            if not v:
+                out.append(f"{pad}{k}: []")
+                continue
+            out.append(f"{pad}{k}:")
+            for item in v:
+                if isinstance(item, dict):
+                    first = True
+                    for ik, iv in item.items():
+                        prefix = f"{pad}  - " if first else f"{pad}    "
+                        first = False
+                        if isinstance(iv, list):
+                            out.append(f"{prefix}{ik}: [{', '.join(json.dumps(x) for x in iv)}]")
+                        else:
+                            out.append(f"{prefix}{ik}: {scalar(iv)}")
+                else:
+                    out.append(f"{pad}  - {scalar(item)}")
+        else:
+            out.append(f"{pad}{k}: {scalar(v)}")
+    return "\n".join(out)
+
+
+def scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return json.dumps(str(v))
+
+
+class Node:
+    """A hubd process. conf is a dict merged over role defaults; start() waits for the
+    'listening on' line; stop() sends SIGTERM and returns the exit code."""
+
+    def __init__(self, role="primary", name=None, conf=None, data_dir=None, env=None):
+        self.role = role
+        self.name = name or role
+        self.port = free_port()
+        self.dir = tmpdir(f"hub-{self.name}-")
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.conf = {
+            "node": {
+                "role": role,
+                "name": self.name,
+                "listen": f"127.0.0.1:{self.port}",
+                "public_url": self.url,
+                "data_dir": self.data_dir,
+                "threads": 2,
+                "log_level": "info",
+            }
+        }
+        for section, values in (conf or {}).items():
+            if isinstance(values, dict) and isinstance(self.conf.get(section), dict):
+                self.conf[section].update(values)
+            else:
+                self.conf[section] = values
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "hubd.log")
+        self.lines = []
+        self._ready = threading.Event()
+
+    def write_conf(self):
+        self.conf_path = os.path.join(self.dir, "hub.yaml")
+        with open(self.conf_path, "w") as f:
+            f.write(yaml_dump(self.conf) + "\n")
+        return self.conf_path
+
+    def hubctl(self, *args, input=None, check=True):
+        return hubctl(self.data_dir, *args, input=input, check=check)
+
+    def start(self, timeout=20, expect_ready=True):
+        self.write_conf()
+        self._ready.clear()
+        self.lines = []
+        self.proc = subprocess.Popen([HUBD, "-c", self.conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=self.env, text=True, errors="replace")
+        _nodes.append(self)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not expect_ready:
+            return self
+        if not self._ready.wait(timeout):
+            self.kill()
+            raise AssertionError(f"{self.name}: no ready line within {timeout}s; log:\n" + self.log())
+        return self
+
+    def _read(self):
+        with open(self.log_path, "a") as log:
+            for line in self.proc.stderr:
+                log.write(line)
+                log.flush()
+                self.lines.append(line)
+                if "listening on" in line:
+                    self._ready.set()
+
+    def log(self):
+        return "".join(self.lines[-200:])
+
+    def wait_log(self, needle, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            if any(needle in l for l in self.lines):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, timeout=20):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError(f"{self.name} did not stop within {timeout}s")
+        finally:
+            self._reader.join(5)
+            if self in _nodes:
+                _nodes.remove(self)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.proc.kill()
+            self.proc.wait()
+        if self in _nodes:
+            _nodes.remove(self)
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+
+def hubctl(data_dir, *args, input=None, check=True):
+    p = subprocess.run([HUBCTL, "-d", data_dir, *args], input=input, capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"hubctl {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # list of (name-lower, value)
+        self.body = body
+
+    def header(self, name):
+        name = name.lower()
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k == name.lower()]
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+def request(method, url, body=None, headers=None, form=None, timeout=10):
+    """One HTTP request, no redirects followed. form is a dict or list of pairs."""
+    u = urllib.parse.urlsplit(url)
+    h = dict(headers or {})
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    if isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    path = u.path or "/"
+    if u.query:
+        path += "?" + u.query
+    try:
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], data)
+    finally:
+        conn.close()
+
+
+def get(url, **kw):
+    return request("GET", url, **kw)
+
+
+def post(url, **kw):
+    return request("POST", url, **kw)
+
+
+class Browser:
+    """A cookie-keeping client that can follow redirects, like a browser without JS."""
+
+    def __init__(self):
+        self.cookies = {}  # (host:port) -> {name: value}
+
+    def _jar(self, url):
+        u = urllib.parse.urlsplit(url)
+        # Browsers do not separate cookies by port; keep one jar per host to catch clashes.
+        return self.cookies.setdefault(u.hostname, {})
+
+    def request(self, method, url, form=None, headers=None, follow=True, max_hops=10):
+        for _ in range(max_hops):
+            h = dict(headers or {})
+            h.setdefault("Accept", "text/html")
+            jar = self._jar(url)
+            if jar:
+                h["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+            r = request(method, url, form=form, headers=h)
+            for sc in r.header_all("set-cookie"):
+                nv = sc.split(";", 1)[0]
+                k, _, v = nv.partition("=")
+                if "max-age=0" in sc.lower() or v == "":
+                    jar.pop(k.strip(), None)
+                else:
+                    jar[k.strip()] = v.strip()
+            r.url = url
+            if follow and r.status in (301, 302, 303, 307) and r.header("location"):
+                url = urllib.parse.urljoin(url, r.header("location"))
+                if r.status != 307:
+                    method, form = "GET", None
+                continue
+            return r
+        raise AssertionError("too many redirects")
+
+    def get(self, url, **kw):
+        return self.request("GET", url, **kw)
+
+    def post(self, url, form=None, **kw):
+        return self.request("POST", url, form=form, **kw)
+
+
+_results = {"passed": 0, "failed": 0}
+
+
+def run(tests):
+    """Runs each test function; prints 'N passed, N failed' and exits non-zero on failure."""
+    only = os.environ.get("HUB_TEST_ONLY")
+    for t in tests:
+        if only and only not in t.__name__:
+            continue
+        start = time.time()
+        try:
+            t()
+            _results["passed"] += 1
+            print(f"ok   {t.__name__} ({time.time() - start:.2f}s)", flush=True)
+        except Exception:
+            _results["failed"] += 1
+            print(f"FAIL {t.__name__}", flush=True)
+            traceback.print_exc()
+            for n in list(_nodes):
+                print(f"--- log of {n.name} ({n.log_path}) ---\n{n.log()}", flush=True)
+        finally:
+            for n in list(_nodes):
+                n.kill()
+    print(f"{_results['passed']} passed, {_results['failed']} failed", flush=True)
+    _cleanup()
+    sys.exit(1 if _results["failed"] else 0)
+
+
+def eq(a, b, what=""):
+    if a != b:
+        raise AssertionError(f"{what}: expected {b!r}, got {a!r}")
+
+
+def ok(cond, what):
+    if not cond:
+        raise AssertionError(what)
