@@ -37,10 +37,15 @@ const char *idp_keyring_jwks(idp_keyring_t *kr, size_t *len);
  * On success *out holds header and payload (dispose with hub_jws_dispose). */
 int idp_keyring_verify(idp_keyring_t *kr, const char *token, size_t len, hub_jws_t *out);
 
-/* Called about once a second from any thread: reloads when another process changed the
- * keys (a counter in META), creates the next key when the active one is due to rotate
- * (key_rotation.every, publish_ahead), and drops keys past publish_until. */
-void idp_keyring_tick(idp_keyring_t *kr);
+/* A background thread of the keyring, once a second, reloads when another process changed
+ * the keys (a counter in META), creates the next key when the active one is due to rotate
+ * (key_rotation.every, publish_ahead) and drops keys past publish_until; key generation
+ * never runs on an event loop. */
+
+/* The rotation policy (alg, every, publish_ahead, token ttls) is saved in the store by the
+ * running primary so hubctl, which reads no config file, applies the same one: overlays
+ * the saved values onto cfg (left as is when none were saved). */
+int idp_keys_policy_load(hub_txn_t *txn, hub_config_t *cfg);
 
 /* Operator commands (hubctl), outside any keyring instance. rotate: creates a next key
  * activating at now + publish_ahead, or when a next key already exists and is due, leaves
