@@ -9,6 +9,11 @@
 #include "hub/log.h"
 #include "hub/server.h"
 #include "hub/store.h"
+#include "federation/fed.h"
+#include "idp/idp.h"
+
+#pragma weak fed_create
+#pragma weak fed_destroy
 
 static void usage(FILE *fp)
 {
@@ -28,6 +33,8 @@ int main(int argc, char **argv)
     hub_store_t *store = NULL;
     hub_fetcher_t *fetcher = NULL;
     hub_server_t *server = NULL;
+    idp_t *idp = NULL;
+    fed_t *fed = NULL;
 
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -75,11 +82,22 @@ int main(int argc, char **argv)
     }
     if ((ret = hub_server_create(&server, &cfg, store, fetcher)) != 0)
         goto out;
+    if (cfg.node.role == HUB_ROLE_SECONDARY && fed_create == NULL) { /* TRANSITION */
+        hub_log_error("this build has no secondary support yet");
+        goto out;
+    }
+    ret = cfg.node.role == HUB_ROLE_PRIMARY ? idp_create(&idp, server) : fed_create(&fed, server);
+    if (ret != 0)
+        goto out;
     if ((ret = hub_server_run(server)) != 0)
         goto out;
     exit_code = 0;
 
 out:
+    /* the loops have stopped: nothing uses the role contexts any more */
+    idp_destroy(idp);
+    if (fed_destroy != NULL)
+        fed_destroy(fed);
     hub_server_destroy(server);
     hub_fetcher_destroy(fetcher);
     hub_store_close(store);

@@ -1,0 +1,89 @@
+/* The primary node: builds the shared idp context and registers every handler module. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hub/err.h"
+#include "hub/log.h"
+#include "idp/idp.h"
+#include "idp/model.h"
+
+#pragma weak idp_login_register
+#pragma weak idp_authorize_register
+#pragma weak idp_token_register
+#pragma weak idp_introspect_register
+#pragma weak idp_revoke_register
+#pragma weak idp_userinfo_register
+#pragma weak idp_register_register
+#pragma weak idp_discovery_register
+#pragma weak idp_logout_register
+
+/* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
+ * with every character outside [A-Za-z0-9_-] replaced. */
+static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
+{
+    size_t i;
+    snprintf(out, size, "hub_%s_%s", node_name, what);
+    for (i = 0; out[i] != '\0'; ++i)
+        if (!isalnum((unsigned char)out[i]) && out[i] != '_' && out[i] != '-')
+            out[i] = '_';
+}
+
+static int ensure_roles_txn(hub_txn_t *txn, void *arg)
+{
+    static const char *roles[] = {IDP_ROLE_SYSTEM_MANAGER, IDP_ROLE_GUEST};
+    size_t i;
+    int ret;
+    for (i = 0; i != sizeof(roles) / sizeof(roles[0]); ++i)
+        if (!idp_role_exists(txn, roles[i]) && (ret = idp_role_add(txn, roles[i])) != 0)
+            return ret;
+    return 0;
+}
+
+int idp_create(idp_t **out, hub_server_t *server)
+{
+    idp_t *idp = calloc(1, sizeof(*idp));
+    int ret;
+
+    if (idp == NULL)
+        abort();
+    idp->server = server;
+    idp->cfg = hub_server_config(server);
+    idp->store = hub_server_store(server);
+    idp->fetcher = hub_server_fetcher(server);
+    idp->secure_cookies = hub_server_is_tls(server) || strncmp(idp->cfg->node.public_url, "https://", 8) == 0;
+    snprintf(idp->issuer, sizeof(idp->issuer), "%s", idp->cfg->node.public_url);
+    cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session");
+    cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf");
+
+    /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key. */
+    if ((ret = hub_store_write(idp->store, ensure_roles_txn, NULL)) != 0) {
+        hub_log_error("cannot prepare the data dir: %s", hub_strerror(ret));
+        goto fail;
+    }
+    if ((ret = idp_keyring_open(&idp->keyring, idp->store, idp->cfg)) != 0) {
+        hub_log_error("cannot load the signing keys: %s", hub_strerror(ret));
+        goto fail;
+    }
+
+    /* TRANSITION: modules still being written are weak references, skipped when absent. */
+    void (*const registers[])(idp_t *) = {idp_login_register,    idp_authorize_register, idp_token_register,
+                                          idp_introspect_register, idp_revoke_register,  idp_userinfo_register,
+                                          idp_register_register, idp_discovery_register, idp_logout_register};
+    for (size_t i = 0; i != sizeof(registers) / sizeof(registers[0]); ++i)
+        if (registers[i] != NULL)
+            registers[i](idp);
+    *out = idp;
+    return 0;
+fail:
+    free(idp);
+    return ret;
+}
+
+void idp_destroy(idp_t *idp)
+{
+    if (idp == NULL)
+        return;
+    idp_keyring_close(idp->keyring);
+    free(idp);
+}
