@@ -138,4 +138,3 @@ idp_client_t *idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *
         hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "client lookup failed");
     return client;
 }
-

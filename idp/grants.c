@@ -43,8 +43,7 @@ static void hash_of(char out[HUB_SECRET_HASH_LEN + 1], const char *secret, size_
 
 /* ---- families ---- */
 
-int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at,
-                      char id_out[33])
+int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at, char id_out[33])
 {
     json_t *obj = json_object();
     int ret;

@@ -176,8 +176,8 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
     if ((ret = idp_token_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
         return ret;
     if (idp_scope_has(u->scope, "openid") &&
-        (ret = idp_mint_id_token(u->idp, u->user, u->client->client_id, u->scope, u->nonce, u->sid, u->auth_time,
-                                 out->access_token, &out->id_token)) != 0)
+        (ret = idp_mint_id_token(u->idp, u->user, u->client->client_id, u->scope, u->nonce, u->sid, u->auth_time, out->access_token,
+                                 &out->id_token)) != 0)
         return ret;
     /* back-channel logout reaches the clients of a session; a session already gone is not an error here */
     if (u->sid != NULL && (ret = idp_session_add_client(txn, u->sid, u->client->client_id)) != 0 && ret != HUB_E_NOTFOUND)
@@ -272,12 +272,16 @@ static int code_txn(hub_txn_t *txn, void *_arg)
     }
     if ((ret = load_user(txn, code->sub, &user, &a->out)) != 0)
         goto out;
-    user_issue_t u = {idp, client, user, code->scope != NULL ? code->scope : "", code->sid, code->family, code->nonce,
-                      code->auth_time};
+    user_issue_t u = {idp,       client,       user,        code->scope != NULL ? code->scope : "",
+                      code->sid, code->family, code->nonce, code->auth_time};
     if ((ret = issue_user_tokens(txn, &u, &a->out)) != 0)
         goto out;
-    idp_refresh_t rec = {code->family, client->client_id, code->sub,
-                         code->sid,    (char *)u.scope,           code->auth_time,
+    idp_refresh_t rec = {code->family,
+                         client->client_id,
+                         code->sub,
+                         code->sid,
+                         (char *)u.scope,
+                         code->auth_time,
                          hub_now() + idp->cfg->primary.refresh_token_ttl};
     ret = idp_refresh_create(txn, &rec, a->out.refresh);
 out:
@@ -352,8 +356,8 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
         goto out;
     if ((ret = load_user(txn, rec->sub, &user, &a->out)) != 0)
         goto out;
-    user_issue_t u = {idp,      client,         user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
-                      rec->sid, rec->family,    NULL, rec->auth_time};
+    user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
+                      rec->sid, rec->family, NULL, rec->auth_time};
     ret = issue_user_tokens(txn, &u, &a->out);
 out:
     free(scope);
