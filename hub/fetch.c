@@ -537,6 +537,7 @@ static void *fetch_thread_main(void *arg)
 int hub_fetcher_create(hub_fetcher_t **out)
 {
     hub_fetcher_t *f;
+    int ret = 0;
 
     *out = NULL;
     pthread_once(&curl_once, curl_init_once);
@@ -547,18 +548,23 @@ int hub_fetcher_create(hub_fetcher_t **out)
     h2o_linklist_init_anchor(&f->running);
     h2o_linklist_init_anchor(&f->waiting);
     if ((f->multi = curl_multi_init()) == NULL) {
-        pthread_mutex_destroy(&f->mutex);
-        free(f);
-        return HUB_E_NOMEM;
+        ret = HUB_E_NOMEM;
+        goto out;
     }
     if (pthread_create(&f->thread, NULL, fetch_thread_main, f) != 0) {
-        curl_multi_cleanup(f->multi);
-        pthread_mutex_destroy(&f->mutex);
-        free(f);
-        return HUB_E_IO;
+        ret = HUB_E_IO;
+        goto out;
     }
     *out = f;
-    return 0;
+    f = NULL;
+out:
+    if (f != NULL) {
+        if (f->multi != NULL)
+            curl_multi_cleanup(f->multi);
+        pthread_mutex_destroy(&f->mutex);
+        free(f);
+    }
+    return ret;
 }
 
 void hub_fetcher_destroy(hub_fetcher_t *f)
