@@ -46,7 +46,7 @@ void hub_random_bytes(void *buf, size_t len)
 
 void hub_random_token(char *out, size_t bytes)
 {
-    uint8_t stackbuf[64], *raw = stackbuf;
+    uint8_t stackbuf[64] = {0}, *raw = stackbuf; /* zeroed only to quiet -Wmaybe-uninitialized */
 
     if (bytes > sizeof(stackbuf) && (raw = malloc(bytes)) == NULL) {
         fprintf(stderr, "fatal: out of memory\n");
