@@ -27,9 +27,10 @@ static const char FAILURE_MESSAGE[] = "Incorrect username or password, or the ac
 /* ---- the page ---- */
 
 typedef struct st_login_page_t {
-    const char *username; /* echoed back into the form, may be NULL */
-    const char *next;     /* may be NULL */
-    const char *error;    /* may be NULL */
+    const char *username;  /* echoed back into the form, may be NULL */
+    const char *next;      /* may be NULL */
+    const char *error;     /* may be NULL */
+    const char *signed_in; /* username of the current session, may be NULL */
 } login_page_t;
 
 static h2o_iovec_t esc(h2o_req_t *req, const char *s)
@@ -45,7 +46,7 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
         "<body style=\"font-family:sans-serif;max-width:24em;margin:3em auto;padding:0 1em;line-height:1.4\">\n"
-        "<main>\n<h1>Sign in</h1>\n%s%.*s%s"
+        "<main>\n<h1>Sign in</h1>\n%s%.*s%s%s%.*s%s"
         "<form method=\"post\" action=\"/login\">\n"
         "<input type=\"hidden\" name=\"csrf_token\" value=\"%.*s\">\n"
         "<input type=\"hidden\" name=\"next\" value=\"%.*s\">\n"
@@ -59,18 +60,20 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
         "</form>\n</main>\n</body></html>\n";
     const char *invalid = p->error != NULL ? " aria-invalid=\"true\" aria-describedby=\"error\"" : "";
     h2o_iovec_t csrf = esc(req, idp_csrf_token(idp, req)), next = esc(req, p->next), user = esc(req, p->username),
-                err = esc(req, p->error);
+                err = esc(req, p->error), who = esc(req, p->signed_in);
     const char *err_open = p->error != NULL ? "<p id=\"error\" role=\"alert\" style=\"color:#a00000\">" : "";
     const char *err_close = p->error != NULL ? "</p>\n" : "";
-    int n = snprintf(NULL, 0, fmt, err_open, (int)err.len, err.base, err_close, (int)csrf.len, csrf.base, (int)next.len, next.base,
-                     (int)user.len, user.base, invalid, invalid);
+    const char *who_open = p->signed_in != NULL ? "<p id=\"signed-in\">You are signed in as <strong>" : "";
+    const char *who_close = p->signed_in != NULL ? "</strong>. <a href=\"/logout\">Sign out</a></p>\n" : "";
+    int n = snprintf(NULL, 0, fmt, who_open, (int)who.len, who.base, who_close, err_open, (int)err.len, err.base, err_close,
+                     (int)csrf.len, csrf.base, (int)next.len, next.base, (int)user.len, user.base, invalid, invalid);
     char *page;
 
     if (n < 0)
         h2o_fatal("login page");
     page = h2o_mem_alloc_pool(&req->pool, (size_t)n + 1);
-    snprintf(page, (size_t)n + 1, fmt, err_open, (int)err.len, err.base, err_close, (int)csrf.len, csrf.base, (int)next.len,
-             next.base, (int)user.len, user.base, invalid, invalid);
+    snprintf(page, (size_t)n + 1, fmt, who_open, (int)who.len, who.base, who_close, err_open, (int)err.len, err.base, err_close,
+             (int)csrf.len, csrf.base, (int)next.len, next.base, (int)user.len, user.base, invalid, invalid);
     hub_send_html(req, status, page, (size_t)n);
 }
 
@@ -225,7 +228,7 @@ static void send_unavailable(h2o_req_t *req)
 static int on_login_post(idp_t *idp, h2o_req_t *req)
 {
     hub_form_t form;
-    login_page_t page = {NULL, NULL, NULL};
+    login_page_t page = {NULL, NULL, NULL, NULL};
     const char *username, *password;
     char addr[INET6_ADDRSTRLEN], addr_key[INET6_ADDRSTRLEN + 8], user_key[256];
     failure_ctx_t fail = {idp->cfg, addr_key, NULL, hub_now()};
@@ -299,6 +302,26 @@ static int on_login_post(idp_t *idp, h2o_req_t *req)
     return 0;
 }
 
+/* The username of the request's live session, or NULL (pool memory). */
+static const char *signed_in_name(idp_t *idp, h2o_req_t *req)
+{
+    idp_session_t *s = idp_session_current(idp, req);
+    idp_user_t *user = NULL;
+    hub_txn_t *txn = NULL;
+    const char *name = NULL;
+
+    if (s == NULL)
+        return NULL;
+    if (hub_store_read_begin(idp->store, &txn) == 0) {
+        if (idp_user_get(txn, s->sub, &user) == 0 && user->username != NULL)
+            name = h2o_strdup(&req->pool, user->username, SIZE_MAX).base;
+        idp_user_free(user);
+        hub_store_read_end(txn);
+    }
+    idp_session_free(s);
+    return name;
+}
+
 static int on_login(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
@@ -309,7 +332,7 @@ static int on_login(void *data, h2o_req_t *req)
         return on_login_post(idp, req);
     if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD")) {
         hub_form_t query;
-        login_page_t page = {NULL, NULL, NULL};
+        login_page_t page = {NULL, NULL, NULL, signed_in_name(idp, req)};
         if (hub_form_parse_query(&req->pool, req, &query) == 0) {
             page.next = hub_form_get(&query, "next");
             if (page.next != NULL && strlen(page.next) > MAX_NEXT)
