@@ -12,6 +12,15 @@
 #include "idp/model.h"
 #include "idp/session.h"
 
+/* TRANSITION: back-channel delivery (idp/logout.c) lands separately; drop the fallback
+ * declaration and the weak reference once it is merged. */
+#if __has_include("idp/logout.h")
+#include "idp/logout.h"
+#else
+void idp_logout_notify(idp_t *idp, const idp_session_t *ended);
+#endif
+#pragma weak idp_logout_notify
+
 #define MAX_USERNAME 256
 #define MAX_PASSWORD 1024
 #define MAX_NEXT 4096
@@ -359,6 +368,7 @@ static int on_logout(void *data, h2o_req_t *req)
     idp_t *idp = data;
     hub_form_t form;
     const char *next = NULL;
+    idp_session_t *ended = NULL;
     int ret;
 
     if (!hub_path_is(req, "/logout"))
@@ -373,10 +383,16 @@ static int on_logout(void *data, h2o_req_t *req)
     if (next == NULL && hub_method_is(req, "POST") && hub_form_parse_body(&req->pool, req, &form) == 0)
         next = hub_form_get(&form, "next");
 
-    if ((ret = idp_session_end_current(idp, req, NULL)) != 0 && ret != HUB_E_NOTFOUND) {
+    if ((ret = idp_session_end_current(idp, req, &ended)) != 0 && ret != HUB_E_NOTFOUND) {
         hub_log_error("logout: cannot end the session: %s", hub_strerror(ret));
         send_unavailable(req);
         return 0;
+    }
+    if (ended != NULL) {
+        hub_log_info("logout: session ended");
+        if (idp_logout_notify != NULL)
+            idp_logout_notify(idp, ended);
+        idp_session_free(ended);
     }
     if (next_is_safe(next)) {
         hub_send_redirect(req, 302, next);
