@@ -1,0 +1,28 @@
+/* Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3): exactly the method the
+ * client registered, never two at once. */
+#ifndef IDP_CLIENTAUTH_H
+#define IDP_CLIENTAUTH_H
+
+#include <h2o.h>
+#include "hub/form.h"
+#include "hub/store.h"
+#include "idp/idp.h"
+#include "idp/model.h"
+
+/* Authenticates the client of req with form (the parsed body) inside txn: client_secret_basic (Authorization: Basic),
+ * client_secret_post (client_id + client_secret in the form) or none (client_id alone, accepted only when allow_public is
+ * set). Returns 0 with *out the enabled client (caller frees with idp_client_free); HUB_E_DENIED when the request must get
+ * 401 invalid_client (no credentials, unknown or disabled client, wrong secret, a method other than the registered one,
+ * two methods at once), with a short reason in *why; another negative code on a store failure. */
+int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, int allow_public, idp_client_t **out,
+                            const char **why);
+
+/* Parses the POST form body of a token, introspection or revocation request (POST only, urlencoded, no parameter
+ * repeated, RFC 6749 §3.2); answers the error itself and returns non-zero when the request cannot go on. */
+int idp_endpoint_form(h2o_req_t *req, hub_form_t *form);
+
+/* Authenticates the request's client in one read txn (see idp_client_authenticate); answers 401 invalid_client (or a
+ * server error) itself and returns NULL on failure, else the client (free with idp_client_free). */
+idp_client_t *idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public);
+
+#endif

@@ -1,0 +1,130 @@
+/* Discovery (OIDC Discovery 1.0, RFC 8414) and the JWKS: what a client or resource server needs to find and trust us. */
+#include <stdio.h>
+#include <string.h>
+#include "hub/resp.h"
+#include "idp/idp.h"
+
+#define OIDC_PATH "/.well-known/openid-configuration"
+#define OAUTH_PATH "/.well-known/oauth-authorization-server"
+#define JWKS_PATH "/oauth2/jwks"
+#define DISCOVERY_MAX_AGE 300
+
+static json_t *strings(const char *const *v, size_t n)
+{
+    json_t *arr = json_array();
+    size_t i;
+    for (i = 0; i != n; ++i)
+        json_array_append_new(arr, json_string(v[i]));
+    return arr;
+}
+#define STRINGS(...) strings((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *))
+
+static void endpoint(json_t *doc, const idp_t *idp, const char *name, const char *path)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", idp->issuer, path);
+    json_object_set_new(doc, name, json_string(url));
+}
+
+/* The same metadata serves both documents (RFC 8414 §3 allows the OIDC fields there). */
+static json_t *metadata(const idp_t *idp)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "issuer", json_string(idp->issuer));
+    endpoint(doc, idp, "authorization_endpoint", "/oauth2/authorize");
+    endpoint(doc, idp, "token_endpoint", "/oauth2/token");
+    endpoint(doc, idp, "userinfo_endpoint", "/oauth2/userinfo");
+    endpoint(doc, idp, "jwks_uri", JWKS_PATH);
+    endpoint(doc, idp, "registration_endpoint", "/oauth2/register");
+    endpoint(doc, idp, "introspection_endpoint", "/oauth2/introspect");
+    endpoint(doc, idp, "revocation_endpoint", "/oauth2/revoke");
+    endpoint(doc, idp, "end_session_endpoint", "/oauth2/logout");
+    json_object_set_new(doc, "response_types_supported", STRINGS("code", "token", "id_token", "id_token token"));
+    json_object_set_new(doc, "response_modes_supported", STRINGS("query", "fragment"));
+    json_object_set_new(doc, "grant_types_supported",
+                        STRINGS("authorization_code", "implicit", "refresh_token", "client_credentials"));
+    json_object_set_new(doc, "scopes_supported", STRINGS("openid", "profile", "email", "roles"));
+    json_object_set_new(doc, "claims_supported",
+                        STRINGS("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "name", "given_name",
+                                "family_name", "preferred_username", "picture", "email", "email_verified", "roles"));
+    json_object_set_new(doc, "code_challenge_methods_supported", STRINGS("S256"));
+    const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+    json_object_set_new(doc, "token_endpoint_auth_methods_supported", strings(auth_methods, 3));
+    json_object_set_new(doc, "introspection_endpoint_auth_methods_supported", strings(auth_methods, 2));
+    json_object_set_new(doc, "revocation_endpoint_auth_methods_supported", strings(auth_methods, 3));
+    const char *alg = hub_alg_name(idp->cfg->primary.signing_alg);
+    json_object_set_new(doc, "id_token_signing_alg_values_supported", strings(&alg, 1));
+    json_object_set_new(doc, "subject_types_supported", STRINGS("public"));
+    json_object_set_new(doc, "prompt_values_supported", STRINGS("none", "login", "consent"));
+    json_object_set_new(doc, "backchannel_logout_supported", json_true());
+    json_object_set_new(doc, "backchannel_logout_session_supported", json_true());
+    json_object_set_new(doc, "frontchannel_logout_supported", json_false());
+    json_object_set_new(doc, "request_parameter_supported", json_false());
+    json_object_set_new(doc, "request_uri_parameter_supported", json_false());
+    json_object_set_new(doc, "claims_parameter_supported", json_false());
+    return doc;
+}
+
+static int get_only(h2o_req_t *req)
+{
+    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD"))
+        return 1;
+    hub_resp_header(req, "allow", "GET, HEAD");
+    hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
+    return 0;
+}
+
+static int on_discovery(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    char cc[64];
+    if (!hub_path_is(req, OIDC_PATH) && !hub_path_is(req, OAUTH_PATH))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    snprintf(cc, sizeof(cc), "public, max-age=%d", DISCOVERY_MAX_AGE);
+    hub_resp_header(req, "cache-control", cc);
+    hub_resp_header(req, "access-control-allow-origin", "*");
+    hub_send_json(req, 200, metadata(idp), 0);
+    return 0;
+}
+
+static int on_jwks(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    uint64_t max_age = idp->cfg->primary.key_publish_ahead / 2;
+    const char *jwks;
+    char cc[64];
+    size_t len;
+
+    if (!hub_path_is(req, JWKS_PATH))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    /* caches must refresh well before a next key starts signing */
+    if (max_age > 3600)
+        max_age = 3600;
+    snprintf(cc, sizeof(cc), "public, max-age=%llu", (unsigned long long)max_age);
+    jwks = idp_keyring_jwks(idp->keyring, &len);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    hub_resp_header(req, "cache-control", cc);
+    hub_resp_header(req, "access-control-allow-origin", "*");
+    if (hub_method_is(req, "HEAD")) {
+        static h2o_generator_t generator = {NULL, NULL};
+        h2o_start_response(req, &generator);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return 0;
+    }
+    h2o_send_inline(req, jwks, len); /* copies: the snapshot may be replaced after this request */
+    return 0;
+}
+
+void idp_discovery_register(idp_t *idp)
+{
+    hub_server_route(idp->server, OIDC_PATH, on_discovery, idp);
+    hub_server_route(idp->server, OAUTH_PATH, on_discovery, idp);
+    hub_server_route(idp->server, JWKS_PATH, on_jwks, idp);
+}

@@ -1,0 +1,558 @@
+/* Codes, token families, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store. */
+#include <stdlib.h>
+#include <string.h>
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "idp/grants.h"
+
+/* ---- small JSON helpers ---- */
+
+static char *jdup(const json_t *obj, const char *name)
+{
+    const char *s = json_string_value(json_object_get(obj, name));
+    char *copy;
+    if (s == NULL)
+        return NULL;
+    if ((copy = strdup(s)) == NULL)
+        abort();
+    return copy;
+}
+
+static uint64_t juint(const json_t *obj, const char *name)
+{
+    json_int_t v = json_integer_value(json_object_get(obj, name));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Sets name to s, or leaves it out when s is NULL. */
+static void jset_str(json_t *obj, const char *name, const char *s)
+{
+    if (s != NULL)
+        json_object_set_new(obj, name, json_string(s));
+}
+
+static void jset_uint(json_t *obj, const char *name, uint64_t v)
+{
+    json_object_set_new(obj, name, json_integer((json_int_t)v));
+}
+
+static void hash_of(char out[HUB_SECRET_HASH_LEN + 1], const char *secret, size_t len)
+{
+    hub_secret_hash(out, secret, len);
+}
+
+/* ---- families ---- */
+
+int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at, char id_out[33])
+{
+    json_t *obj = json_object();
+    int ret;
+
+    hub_random_token(id_out, 24); /* 24 bytes = 32 base64url chars */
+    jset_str(obj, "client_id", client_id);
+    jset_str(obj, "sub", sub);
+    jset_str(obj, "sid", sid);
+    json_object_set_new(obj, "revoked", json_false());
+    jset_uint(obj, "expires_at", expires_at);
+    ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, expires_at, HUB_STORE_NOOVERWRITE);
+    json_decref(obj);
+    return ret;
+}
+
+static int family_decode(const char *id, const json_t *obj, idp_family_t **out)
+{
+    idp_family_t *f = calloc(1, sizeof(*f));
+    if (f == NULL || (f->id = strdup(id)) == NULL)
+        abort();
+    f->client_id = jdup(obj, "client_id");
+    f->sub = jdup(obj, "sub");
+    f->sid = jdup(obj, "sid");
+    f->revoked = json_is_true(json_object_get(obj, "revoked"));
+    f->expires_at = juint(obj, "expires_at");
+    *out = f;
+    return 0;
+}
+
+int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out)
+{
+    json_t *obj = NULL;
+    int ret;
+    if ((ret = hub_store_get_json(txn, HUB_T_FAMILIES, id, &obj)) != 0)
+        return ret;
+    ret = family_decode(id, obj, out);
+    json_decref(obj);
+    return ret;
+}
+
+/* Rewrites a family record with revoked set and/or its expiry pushed out to at least until. */
+static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t until)
+{
+    json_t *obj = NULL;
+    uint64_t exp;
+    int ret;
+
+    if ((ret = hub_store_get_json(txn, HUB_T_FAMILIES, id, &obj)) != 0)
+        return ret;
+    exp = juint(obj, "expires_at");
+    if ((revoke && json_is_true(json_object_get(obj, "revoked"))) || (!revoke && until <= exp)) {
+        ret = 0;
+        goto out;
+    }
+    if (revoke)
+        json_object_set_new(obj, "revoked", json_true());
+    if (until > exp) {
+        exp = until;
+        jset_uint(obj, "expires_at", exp);
+    }
+    ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, 0);
+out:
+    json_decref(obj);
+    return ret;
+}
+
+int idp_family_revoke(hub_txn_t *txn, const char *id)
+{
+    return family_update(txn, id, 1, 0);
+}
+
+typedef struct {
+    const char *field, *value;
+    char **ids;
+    size_t n, cap;
+} family_scan_t;
+
+static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    family_scan_t *scan = arg;
+    json_t *obj = json_loadb(val.data, val.len, 0, NULL);
+    const char *v = json_string_value(json_object_get(obj, scan->field));
+
+    if (v != NULL && strcmp(v, scan->value) == 0 && !json_is_true(json_object_get(obj, "revoked"))) {
+        if (scan->n == scan->cap) {
+            scan->cap = scan->cap ? scan->cap * 2 : 16;
+            if ((scan->ids = realloc(scan->ids, scan->cap * sizeof(*scan->ids))) == NULL)
+                abort();
+        }
+        if ((scan->ids[scan->n] = strndup(key.data, key.len)) == NULL)
+            abort();
+        ++scan->n;
+    }
+    json_decref(obj);
+    return 0;
+}
+
+/* Revokes every live family whose field equals value: a full scan, for rare operator/logout actions. The ids are collected
+ * first because the table must not be written while it is iterated. */
+static int family_revoke_where(hub_txn_t *txn, const char *field, const char *value)
+{
+    family_scan_t scan = {field, value, NULL, 0, 0};
+    size_t i;
+    int ret;
+
+    ret = hub_store_each(txn, HUB_T_FAMILIES, NULL, 0, family_scan_cb, &scan);
+    for (i = 0; i != scan.n; ++i) {
+        if (ret == 0)
+            ret = idp_family_revoke(txn, scan.ids[i]);
+        free(scan.ids[i]);
+    }
+    free(scan.ids);
+    return ret;
+}
+
+int idp_family_revoke_client(hub_txn_t *txn, const char *client_id)
+{
+    return family_revoke_where(txn, "client_id", client_id);
+}
+
+int idp_family_revoke_sid(hub_txn_t *txn, const char *sid)
+{
+    return family_revoke_where(txn, "sid", sid);
+}
+
+void idp_family_free(idp_family_t *f)
+{
+    if (f == NULL)
+        return;
+    free(f->id);
+    free(f->client_id);
+    free(f->sub);
+    free(f->sid);
+    free(f);
+}
+
+/* 1 when the family exists and is not revoked. */
+static int family_live(hub_txn_t *txn, const char *id)
+{
+    idp_family_t *f = NULL;
+    int live;
+    if (id == NULL || idp_family_get(txn, id, &f) != 0)
+        return 0;
+    live = !f->revoked;
+    idp_family_free(f);
+    return live;
+}
+
+/* ---- authorization codes ---- */
+
+int idp_code_create(hub_txn_t *txn, const idp_code_t *code, uint64_t ttl, char out[44])
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *obj = json_object();
+    int ret;
+
+    hub_random_token(out, 32);
+    hash_of(hash, out, strlen(out));
+    jset_str(obj, "client_id", code->client_id);
+    jset_str(obj, "redirect_uri", code->redirect_uri);
+    jset_str(obj, "sub", code->sub);
+    jset_str(obj, "sid", code->sid);
+    jset_str(obj, "scope", code->scope);
+    jset_str(obj, "nonce", code->nonce);
+    jset_str(obj, "code_challenge", code->code_challenge);
+    jset_str(obj, "family", code->family);
+    jset_uint(obj, "auth_time", code->auth_time);
+    json_object_set_new(obj, "used", json_false());
+    ret = hub_store_put_json(txn, HUB_T_CODES, hash, obj, hub_now() + ttl, HUB_STORE_NOOVERWRITE);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **out)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *obj = NULL;
+    idp_code_t *c;
+    uint64_t exp = 0;
+    int ret;
+
+    if (len == 0 || len > 128)
+        return HUB_E_NOTFOUND;
+    hash_of(hash, code, len);
+    if ((ret = hub_store_get_json(txn, HUB_T_CODES, hash, &obj)) != 0)
+        return ret;
+    if ((ret = hub_store_expiry(txn, HUB_T_CODES, hash, strlen(hash), &exp)) != 0)
+        goto out;
+    if (json_is_true(json_object_get(obj, "used"))) {
+        /* RFC 6749 §4.1.2: a replayed code revokes everything issued from it */
+        const char *family = json_string_value(json_object_get(obj, "family"));
+        if (family != NULL && (ret = idp_family_revoke(txn, family)) != 0 && ret != HUB_E_NOTFOUND)
+            goto out;
+        ret = HUB_E_DENIED;
+        goto out;
+    }
+    json_object_set_new(obj, "used", json_true());
+    if ((ret = hub_store_put_json(txn, HUB_T_CODES, hash, obj, exp, 0)) != 0)
+        goto out;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        abort();
+    c->client_id = jdup(obj, "client_id");
+    c->redirect_uri = jdup(obj, "redirect_uri");
+    c->sub = jdup(obj, "sub");
+    c->sid = jdup(obj, "sid");
+    c->scope = jdup(obj, "scope");
+    c->nonce = jdup(obj, "nonce");
+    c->code_challenge = jdup(obj, "code_challenge");
+    c->family = jdup(obj, "family");
+    c->auth_time = juint(obj, "auth_time");
+    c->used = 0;
+    *out = c;
+out:
+    json_decref(obj);
+    return ret;
+}
+
+void idp_code_free(idp_code_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->client_id);
+    free(c->redirect_uri);
+    free(c->sub);
+    free(c->sid);
+    free(c->scope);
+    free(c->nonce);
+    free(c->code_challenge);
+    free(c->family);
+    free(c);
+}
+
+/* ---- refresh tokens ---- */
+
+static json_t *refresh_encode(const idp_refresh_t *r)
+{
+    json_t *obj = json_object();
+    jset_str(obj, "family", r->family);
+    jset_str(obj, "client_id", r->client_id);
+    jset_str(obj, "sub", r->sub);
+    jset_str(obj, "sid", r->sid);
+    jset_str(obj, "scope", r->scope);
+    jset_uint(obj, "auth_time", r->auth_time);
+    jset_uint(obj, "expires_at", r->expires_at);
+    jset_str(obj, "successor_hash", r->successor_hash);
+    jset_uint(obj, "rotated_at", r->rotated_at);
+    return obj;
+}
+
+static idp_refresh_t *refresh_decode(const json_t *obj)
+{
+    idp_refresh_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort();
+    r->family = jdup(obj, "family");
+    r->client_id = jdup(obj, "client_id");
+    r->sub = jdup(obj, "sub");
+    r->sid = jdup(obj, "sid");
+    r->scope = jdup(obj, "scope");
+    r->auth_time = juint(obj, "auth_time");
+    r->expires_at = juint(obj, "expires_at");
+    r->successor_hash = jdup(obj, "successor_hash");
+    r->rotated_at = juint(obj, "rotated_at");
+    return r;
+}
+
+int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    idp_refresh_t copy = *rec;
+    json_t *obj;
+    int ret;
+
+    copy.successor_hash = NULL;
+    copy.rotated_at = 0;
+    hub_random_token(out, 32);
+    hash_of(hash, out, strlen(out));
+    obj = refresh_encode(&copy);
+    ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, rec->expires_at, HUB_STORE_NOOVERWRITE);
+    json_decref(obj);
+    /* the family outlives everything issued from it, so revocation keeps covering this token */
+    if (ret == 0 && rec->family != NULL && (ret = family_update(txn, rec->family, 0, rec->expires_at)) == HUB_E_NOTFOUND)
+        ret = 0;
+    return ret;
+}
+
+static int refresh_lookup(hub_txn_t *txn, const char *token, size_t len, char hash[HUB_SECRET_HASH_LEN + 1], idp_refresh_t **out)
+{
+    json_t *obj = NULL;
+    idp_refresh_t *r;
+    int ret;
+
+    if (len == 0 || len > 128)
+        return HUB_E_NOTFOUND;
+    hash_of(hash, token, len);
+    if ((ret = hub_store_get_json(txn, HUB_T_REFRESH, hash, &obj)) != 0)
+        return ret;
+    r = refresh_decode(obj);
+    json_decref(obj);
+    if (r->expires_at <= hub_now()) {
+        idp_refresh_free(r);
+        return HUB_E_NOTFOUND;
+    }
+    *out = r;
+    return 0;
+}
+
+int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    return refresh_lookup(txn, token, len, hash, out);
+}
+
+int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, const char *new_scope, uint64_t ttl, uint64_t grace_s,
+                       char out[44])
+{
+    char hash[HUB_SECRET_HASH_LEN + 1], next_hash[HUB_SECRET_HASH_LEN + 1];
+    idp_refresh_t *r = NULL, next;
+    uint64_t now = hub_now();
+    json_t *obj = NULL;
+    int ret;
+
+    if ((ret = refresh_lookup(txn, token, len, hash, &r)) != 0)
+        return ret;
+    if (r->successor_hash != NULL) {
+        if (now <= r->rotated_at + grace_s) {
+            ret = HUB_E_EXISTS;
+            goto out;
+        }
+        /* a rotated token came back after the grace: assume it was stolen */
+        if (r->family != NULL && (ret = idp_family_revoke(txn, r->family)) != 0 && ret != HUB_E_NOTFOUND)
+            goto out;
+        ret = HUB_E_DENIED;
+        goto out;
+    }
+    if (!family_live(txn, r->family)) {
+        ret = HUB_E_DENIED;
+        goto out;
+    }
+    next = *r;
+    next.scope = new_scope != NULL ? (char *)new_scope : r->scope;
+    next.expires_at = now + ttl;
+    if ((ret = idp_refresh_create(txn, &next, out)) != 0)
+        goto out;
+    hash_of(next_hash, out, strlen(out));
+    if ((r->successor_hash = strdup(next_hash)) == NULL)
+        abort();
+    r->rotated_at = now;
+    obj = refresh_encode(r);
+    /* the old record only has to live long enough to detect reuse */
+    ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, r->expires_at, 0);
+out:
+    json_decref(obj);
+    idp_refresh_free(r);
+    return ret;
+}
+
+int idp_refresh_revoke(hub_txn_t *txn, const char *token, size_t len, const char *client_id)
+{
+    idp_refresh_t *r = NULL;
+    int ret;
+    if ((ret = idp_refresh_get(txn, token, len, &r)) != 0)
+        return ret;
+    if (client_id != NULL && (r->client_id == NULL || strcmp(r->client_id, client_id) != 0))
+        ret = HUB_E_DENIED;
+    else if (r->family != NULL)
+        ret = idp_family_revoke(txn, r->family);
+    idp_refresh_free(r);
+    return ret == HUB_E_NOTFOUND ? 0 : ret;
+}
+
+void idp_refresh_free(idp_refresh_t *r)
+{
+    if (r == NULL)
+        return;
+    free(r->family);
+    free(r->client_id);
+    free(r->sub);
+    free(r->sid);
+    free(r->scope);
+    free(r->successor_hash);
+    free(r);
+}
+
+/* ---- access tokens ---- */
+
+int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp)
+{
+    json_t *obj = json_object();
+    int ret;
+    jset_str(obj, "family", family);
+    jset_str(obj, "client_id", client_id);
+    jset_uint(obj, "exp", exp);
+    ret = hub_store_put_json(txn, HUB_T_TOKENS, jti, obj, exp, 0);
+    json_decref(obj);
+    if (ret == 0 && family != NULL && (ret = family_update(txn, family, 0, exp)) == HUB_E_NOTFOUND)
+        ret = 0;
+    return ret;
+}
+
+int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
+{
+    json_t *obj = json_object();
+    int ret;
+    jset_uint(obj, "exp", exp);
+    ret = hub_store_put_json(txn, HUB_T_REVOKED, jti, obj, exp, 0);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_token_is_active(hub_txn_t *txn, const char *jti)
+{
+    hub_val_t val;
+    json_t *obj = NULL;
+    int active;
+
+    if (jti == NULL || *jti == '\0')
+        return 0;
+    if (hub_store_get(txn, HUB_T_REVOKED, jti, strlen(jti), &val) == 0)
+        return 0;
+    /* a token recorded without a family (or not recorded: client_credentials) only dies by expiry or REVOKED */
+    if (hub_store_get_json(txn, HUB_T_TOKENS, jti, &obj) != 0)
+        return 1;
+    const char *family = json_string_value(json_object_get(obj, "family"));
+    active = family == NULL || family_live(txn, family);
+    json_decref(obj);
+    return active;
+}
+
+/* ---- consent grants ---- */
+
+static void grant_key(char *buf, size_t size, const char *sub, const char *client_id)
+{
+    size_t a = strlen(sub), b = strlen(client_id);
+    if (a + b + 2 > size) {
+        buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, sub, a);
+    buf[a] = '\n';
+    memcpy(buf + a + 1, client_id, b + 1);
+}
+
+int idp_consent_put(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope, uint64_t expires_at)
+{
+    char key[512];
+    json_t *obj;
+    int ret;
+
+    grant_key(key, sizeof(key), sub, client_id);
+    if (key[0] == '\0')
+        return HUB_E_INVAL;
+    obj = json_object();
+    jset_str(obj, "scope", scope);
+    jset_uint(obj, "expires_at", expires_at);
+    ret = hub_store_put_json(txn, HUB_T_GRANTS, key, obj, expires_at, 0);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope)
+{
+    char key[512];
+    json_t *obj = NULL;
+    const char *granted, *p;
+    int covers = 0;
+
+    grant_key(key, sizeof(key), sub, client_id);
+    if (key[0] == '\0' || hub_store_get_json(txn, HUB_T_GRANTS, key, &obj) != 0)
+        return 0;
+    if (juint(obj, "expires_at") != 0 && juint(obj, "expires_at") <= hub_now())
+        goto out;
+    if ((granted = json_string_value(json_object_get(obj, "scope"))) == NULL)
+        goto out;
+    for (p = scope; *p != '\0';) {
+        size_t n;
+        while (*p == ' ')
+            ++p;
+        if (*p == '\0')
+            break;
+        for (n = 0; p[n] != '\0' && p[n] != ' '; ++n)
+            ;
+        /* look for the word p[0..n) in granted */
+        const char *g = granted;
+        int found = 0;
+        while (*g != '\0' && !found) {
+            size_t m;
+            while (*g == ' ')
+                ++g;
+            for (m = 0; g[m] != '\0' && g[m] != ' '; ++m)
+                ;
+            found = m == n && m != 0 && memcmp(g, p, n) == 0;
+            g += m;
+        }
+        if (!found)
+            goto out;
+        p += n;
+    }
+    covers = 1;
+out:
+    json_decref(obj);
+    return covers;
+}
+
+int idp_consent_revoke(hub_txn_t *txn, const char *sub, const char *client_id)
+{
+    char key[512];
+    grant_key(key, sizeof(key), sub, client_id);
+    if (key[0] == '\0')
+        return HUB_E_INVAL;
+    return hub_store_del(txn, HUB_T_GRANTS, key, strlen(key));
+}

@@ -1,0 +1,148 @@
+/* Token introspection (RFC 7662) for authenticated clients: our access tokens and refresh tokens. */
+#include <stdlib.h>
+#include <string.h>
+#include "hub/err.h"
+#include "hub/resp.h"
+#include "idp/clientauth.h"
+#include "idp/grants.h"
+#include "idp/idp.h"
+
+#define INTROSPECT_PATH "/oauth2/introspect"
+#define INTROSPECT_ALIAS "/api/method/frappe.integrations.oauth2.introspect_token"
+
+/* A compact JWS has exactly two dots; our refresh tokens (base64url) have none. */
+static int looks_like_jwt(const char *token)
+{
+    const char *dot = strchr(token, '.');
+    return dot != NULL && strchr(dot + 1, '.') != NULL;
+}
+
+/* 1 when client_id names an enabled client. */
+static int client_enabled(hub_txn_t *txn, const char *client_id)
+{
+    idp_client_t *client = NULL;
+    int ok;
+    if (client_id == NULL || idp_client_get(txn, client_id, &client) != 0)
+        return 0;
+    ok = client->enabled;
+    idp_client_free(client);
+    return ok;
+}
+
+/* Adds username for a user's sub; 0 when the sub is a user who is disabled (the token is then inactive). */
+static int add_username(hub_txn_t *txn, const char *sub, json_t *out)
+{
+    idp_user_t *user = NULL;
+    int ok = 1;
+    if (sub == NULL || idp_user_get(txn, sub, &user) != 0)
+        return 1; /* not a user: a client_credentials token */
+    if (!user->enabled)
+        ok = 0;
+    else if (user->username != NULL)
+        json_object_set_new(out, "username", json_string(user->username));
+    idp_user_free(user);
+    return ok;
+}
+
+static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const char *token)
+{
+    hub_jws_t jws = {0};
+    json_t *out = NULL, *p;
+    const char *jti, *client_id, *sub;
+    json_int_t exp;
+
+    if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0)
+        return NULL;
+    p = jws.payload;
+    exp = json_integer_value(json_object_get(p, "exp"));
+    jti = json_string_value(json_object_get(p, "jti"));
+    client_id = json_string_value(json_object_get(p, "client_id"));
+    sub = json_string_value(json_object_get(p, "sub"));
+    if (jws.typ == NULL || strcasecmp(jws.typ, "at+jwt") != 0 || exp <= 0 || (uint64_t)exp <= hub_now() || jti == NULL ||
+        json_string_value(json_object_get(p, "iss")) == NULL ||
+        strcmp(json_string_value(json_object_get(p, "iss")), idp->issuer) != 0)
+        goto out;
+    if (!idp_token_is_active(txn, jti) || !client_enabled(txn, client_id))
+        goto out;
+    out = json_pack("{s:b,s:s}", "active", 1, "token_type", "Bearer");
+    if (!add_username(txn, sub, out)) {
+        json_decref(out);
+        out = NULL;
+        goto out;
+    }
+    static const char *const copied[] = {"scope", "client_id", "exp", "iat", "sub", "aud", "iss", "jti", "sid", "auth_time"};
+    for (size_t i = 0; i != sizeof(copied) / sizeof(copied[0]); ++i)
+        if (json_object_get(p, copied[i]) != NULL)
+            json_object_set(out, copied[i], json_object_get(p, copied[i]));
+out:
+    hub_jws_dispose(&jws);
+    return out;
+}
+
+/* Refresh tokens are only meaningful to the client they were issued to. */
+static json_t *introspect_refresh(idp_t *idp, hub_txn_t *txn, const idp_client_t *caller, const char *token)
+{
+    idp_refresh_t *r = NULL;
+    idp_family_t *f = NULL;
+    json_t *out = NULL;
+
+    if (idp_refresh_get(txn, token, strlen(token), &r) != 0)
+        return NULL;
+    if (r->successor_hash != NULL || r->client_id == NULL || strcmp(r->client_id, caller->client_id) != 0)
+        goto out;
+    if (r->family == NULL || idp_family_get(txn, r->family, &f) != 0 || f->revoked || !client_enabled(txn, r->client_id))
+        goto out;
+    out = json_pack("{s:b,s:s,s:s,s:s,s:I,s:s,s:s}", "active", 1, "token_type", "refresh_token", "scope",
+                    r->scope != NULL ? r->scope : "", "client_id", r->client_id, "exp", (json_int_t)r->expires_at, "aud",
+                    r->client_id, "iss", idp->issuer);
+    if (r->sub != NULL)
+        json_object_set_new(out, "sub", json_string(r->sub));
+    if (!add_username(txn, r->sub, out)) {
+        json_decref(out);
+        out = NULL;
+    }
+out:
+    idp_family_free(f);
+    idp_refresh_free(r);
+    return out;
+}
+
+static int on_introspect(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_form_t form = {0};
+    idp_client_t *client;
+    hub_txn_t *txn = NULL;
+    const char *token;
+    json_t *result = NULL;
+
+    if (!hub_path_is(req, INTROSPECT_PATH) && !hub_path_is(req, INTROSPECT_ALIAS))
+        return -1;
+    if (idp_endpoint_form(req, &form) != 0)
+        return 0;
+    if ((client = idp_endpoint_client(idp, req, &form, 0)) == NULL)
+        return 0;
+    if ((token = hub_form_get(&form, "token")) == NULL || *token == '\0') {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "token is required");
+        goto out;
+    }
+    if (hub_store_read_begin(idp->store, &txn) != 0) {
+        hub_send_oauth_error(req, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
+        goto out;
+    }
+    /* token_type_hint only speeds up the search (RFC 7662 §2.1); the token's shape tells us already */
+    result = looks_like_jwt(token) ? introspect_access(idp, txn, token) : introspect_refresh(idp, txn, client, token);
+    hub_store_read_end(txn);
+    if (result == NULL)
+        result = json_pack("{s:b}", "active", 0);
+    hub_send_json(req, 200, result, 1);
+out:
+    idp_client_free(client);
+    return 0;
+}
+
+void idp_introspect_register(idp_t *idp)
+{
+    hub_server_route(idp->server, INTROSPECT_PATH, on_introspect, idp);
+    hub_server_route(idp->server, INTROSPECT_ALIAS, on_introspect, idp);
+}

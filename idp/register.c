@@ -1,0 +1,443 @@
+/* Dynamic client registration (RFC 7591) gated by one-time join tokens, and the RFC 7592 read of a registration. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/form.h"
+#include "hub/log.h"
+#include "hub/resp.h"
+#include "idp/idp.h"
+#include "idp/model.h"
+
+#define REGISTER_PATH "/oauth2/register"
+#define REGISTER_ALIAS "/api/method/frappe.integrations.oauth2.register_client"
+#define MAX_BODY (64 * 1024)
+#define MAX_URIS 32
+#define MAX_URI 2048
+#define DEFAULT_SCOPE "openid profile email roles"
+
+/* A metadata problem: the OAuth error and a description naming the field. */
+typedef struct st_reg_err_t {
+    hub_oauth_err_t err;
+    char desc[256];
+} reg_err_t;
+
+static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
+{
+    e->err = err;
+    snprintf(e->desc, sizeof(e->desc), "%s: %s", field, why);
+    return HUB_E_INVAL;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        abort();
+    return copy;
+}
+
+/* An absolute http(s) URL without fragment or white space. */
+static int url_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
+    if (skip == 0 || n <= skip || n > MAX_URI || s[skip] == '/' || strchr(s, '#') != NULL)
+        return 0;
+    for (i = 0; i != n; ++i)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Reads an optional array of URLs into sv. */
+static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t err, reg_err_t *e)
+{
+    const json_t *arr = json_object_get(md, field), *item;
+    size_t i;
+
+    if (arr == NULL || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > MAX_URIS)
+        return reg_fail(e, err, field, "expected an array of URLs");
+    if ((sv->v = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
+        abort();
+    json_array_foreach(arr, i, item)
+    {
+        const char *s = json_string_value(item);
+        if (s == NULL || !url_ok(s))
+            return reg_fail(e, err, field, "each must be an absolute http(s) URL without fragment");
+        if (!idp_strv_has(sv, s))
+            sv->v[sv->n++] = xstrdup(s);
+    }
+    return 0;
+}
+
+static int string_field(const json_t *md, const char *field, size_t max, const char **out, reg_err_t *e)
+{
+    const json_t *v = json_object_get(md, field);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, field, "expected a non-empty string");
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* RFC 7591 §2: grant_types and response_types must agree; our model has one grant type per client (refresh_token goes
+ * with authorization_code). */
+static int grant_and_response(const json_t *md, idp_client_t *c, reg_err_t *e)
+{
+    const json_t *gt = json_object_get(md, "grant_types"), *rt = json_object_get(md, "response_types"), *item;
+    int code = 0, implicit = 0, cc = 0, refresh = 0;
+    size_t i;
+
+    if (gt != NULL && !json_is_null(gt)) {
+        if (!json_is_array(gt) || json_array_size(gt) == 0)
+            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected a non-empty array");
+        json_array_foreach(gt, i, item)
+        {
+            const char *s = json_string_value(item);
+            if (s == NULL)
+                return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected strings");
+            if (strcmp(s, "authorization_code") == 0)
+                code = 1;
+            else if (strcmp(s, "implicit") == 0)
+                implicit = 1;
+            else if (strcmp(s, "client_credentials") == 0)
+                cc = 1;
+            else if (strcmp(s, "refresh_token") == 0)
+                refresh = 1;
+            else
+                return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "unsupported grant type");
+        }
+    } else {
+        code = 1;
+    }
+    if (code + implicit + cc != 1 || (refresh && !code))
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
+                        "one of authorization_code (with refresh_token), implicit or client_credentials");
+    c->grant_type = code ? IDP_GRANT_AUTHORIZATION_CODE : implicit ? IDP_GRANT_IMPLICIT : IDP_GRANT_CLIENT_CREDENTIALS;
+    c->response_type = implicit ? IDP_RESPONSE_TOKEN : IDP_RESPONSE_CODE;
+    if (rt == NULL || json_is_null(rt))
+        return 0;
+    if (!json_is_array(rt))
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "expected an array");
+    json_array_foreach(rt, i, item)
+    {
+        const char *s = json_string_value(item);
+        int ok = s != NULL &&
+                 (code ? strcmp(s, "code") == 0
+                       : implicit && (strcmp(s, "token") == 0 || strcmp(s, "id_token") == 0 || strcmp(s, "id_token token") == 0));
+        if (!ok)
+            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "does not match grant_types");
+    }
+    return 0;
+}
+
+/* The scope words, each an RFC 6749 scope-token. */
+static int scope_field(const json_t *md, idp_client_t *c, reg_err_t *e)
+{
+    const char *scope, *p;
+    int ret;
+    if ((ret = string_field(md, "scope", 1024, &scope, e)) != 0)
+        return ret;
+    if (scope == NULL)
+        scope = DEFAULT_SCOPE;
+    for (p = scope; *p != '\0'; ++p)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || *p == ';' || (unsigned char)*p >= 0x7f)
+            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "invalid character");
+    idp_strv_split(&c->scopes, scope, 1);
+    if (c->scopes.n == 0)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "empty");
+    return 0;
+}
+
+/* Fills a new client from RFC 7591 metadata. */
+static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, reg_err_t *e)
+{
+    const char *name, *method, *bcl;
+    char err[256];
+    int ret;
+
+    if (!json_is_object(md))
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
+    if ((ret = string_field(md, "client_name", 140, &name, e)) != 0 ||
+        (ret = string_field(md, "token_endpoint_auth_method", 64, &method, e)) != 0 ||
+        (ret = string_field(md, "backchannel_logout_uri", MAX_URI, &bcl, e)) != 0)
+        return ret;
+    *named = name != NULL;
+    c->app_name = xstrdup(name != NULL ? name : "client"); /* unnamed: the join token's name replaces it */
+    c->auth_method = IDP_AUTH_SECRET_BASIC;
+    if (method != NULL && idp_auth_method_parse(method, &c->auth_method) != 0)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method", "unsupported method");
+    if ((ret = grant_and_response(md, c, e)) != 0)
+        return ret;
+    if (c->auth_method == IDP_AUTH_NONE && c->grant_type == IDP_GRANT_CLIENT_CREDENTIALS)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
+                        "client_credentials needs a confidential client");
+    if ((ret = url_array(md, "redirect_uris", &c->redirect_uris, HUB_OAUTH_INVALID_REDIRECT_URI, e)) != 0)
+        return ret;
+    if (c->grant_type != IDP_GRANT_CLIENT_CREDENTIALS && c->redirect_uris.n == 0)
+        return reg_fail(e, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required for this grant type");
+    if ((ret = url_array(md, "post_logout_redirect_uris", &c->post_logout_redirect_uris, HUB_OAUTH_INVALID_CLIENT_METADATA, e)) !=
+        0)
+        return ret;
+    if (bcl != NULL) {
+        if (!url_ok(bcl))
+            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
+                            "must be an absolute http(s) URL without fragment");
+        c->backchannel_logout_uri = xstrdup(bcl);
+    }
+    if ((ret = scope_field(md, c, e)) != 0)
+        return ret;
+    c->enabled = 1;
+    if (idp_client_validate(c, err, sizeof(err)) != 0)
+        return reg_fail(e, strstr(err, "redirect") != NULL ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
+                        "metadata", err);
+    return 0;
+}
+
+static json_t *strv_json(const idp_strv_t *sv)
+{
+    json_t *arr = json_array();
+    size_t i;
+    for (i = 0; i != sv->n; ++i)
+        json_array_append_new(arr, json_string(sv->v[i]));
+    return arr;
+}
+
+/* The client's registered metadata as RFC 7591 §3.2.1 returns it. */
+static json_t *client_metadata(const idp_t *idp, const idp_client_t *c)
+{
+    char uri[1024], *scope = idp_strv_join(&c->scopes, " ");
+    json_t *md = json_object(), *rt = json_array();
+
+    snprintf(uri, sizeof(uri), "%s%s/%s", idp->issuer, REGISTER_PATH, c->client_id);
+    json_object_set_new(md, "client_id", json_string(c->client_id));
+    json_object_set_new(md, "client_id_issued_at", json_integer((json_int_t)c->created_at));
+    json_object_set_new(md, "client_secret_expires_at", json_integer(0));
+    json_object_set_new(md, "registration_client_uri", json_string(uri));
+    json_object_set_new(md, "client_name", json_string(c->app_name != NULL ? c->app_name : ""));
+    json_object_set_new(md, "redirect_uris", strv_json(&c->redirect_uris));
+    json_object_set_new(md, "token_endpoint_auth_method", json_string(idp_auth_method_name(c->auth_method)));
+    json_object_set_new(md, "scope", json_string(scope != NULL ? scope : ""));
+    free(scope);
+    switch (c->grant_type) {
+    case IDP_GRANT_AUTHORIZATION_CODE:
+        json_object_set_new(md, "grant_types", json_pack("[s,s]", "authorization_code", "refresh_token"));
+        json_array_append_new(rt, json_string("code"));
+        break;
+    case IDP_GRANT_IMPLICIT:
+        json_object_set_new(md, "grant_types", json_pack("[s]", "implicit"));
+        json_array_append_new(rt, json_string("token"));
+        json_array_append_new(rt, json_string("id_token token"));
+        break;
+    default:
+        json_object_set_new(md, "grant_types", json_pack("[s]", "client_credentials"));
+        break;
+    }
+    json_object_set_new(md, "response_types", rt);
+    if (c->backchannel_logout_uri != NULL) {
+        json_object_set_new(md, "backchannel_logout_uri", json_string(c->backchannel_logout_uri));
+        json_object_set_new(md, "backchannel_logout_session_required", json_true());
+    }
+    json_object_set_new(md, "post_logout_redirect_uris", strv_json(&c->post_logout_redirect_uris));
+    return md;
+}
+
+/* The Bearer credential of req, or NULL. */
+static const char *bearer(h2o_req_t *req)
+{
+    const char *authz = hub_req_header(&req->pool, req, "authorization");
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+        return NULL;
+    authz += 7;
+    while (*authz == ' ')
+        ++authz;
+    return *authz != '\0' ? authz : NULL;
+}
+
+/* scheme://authority of a URL (for the node record), malloc'ed, or NULL. */
+static char *origin_of(const char *url)
+{
+    const char *p = strstr(url, "://"), *end;
+    if (p == NULL)
+        return NULL;
+    end = strchr(p + 3, '/');
+    return end != NULL ? strndup(url, end - url) : xstrdup(url);
+}
+
+typedef struct st_reg_arg_t {
+    idp_client_t *client;
+    const char *join_token;
+    char secret[44];
+    char rat[44];
+    int bad_token;
+    int named; /* client_name was given */
+} reg_arg_t;
+
+static int register_txn(hub_txn_t *txn, void *_arg)
+{
+    reg_arg_t *a = _arg;
+    idp_client_t *c = a->client;
+    char *name = NULL;
+    int ret;
+
+    a->bad_token = 0;
+    /* a rerun (map grown) starts from a client without id */
+    free(c->client_id);
+    c->client_id = NULL;
+    free(c->node_id);
+    c->node_id = NULL;
+    if (a->join_token != NULL) {
+        if ((ret = idp_join_token_consume(txn, a->join_token, strlen(a->join_token), &name)) != 0) {
+            a->bad_token = ret == HUB_E_NOTFOUND;
+            return ret;
+        }
+        c->skip_authorization = 1; /* a secondary is a first-party node */
+    }
+    if (!a->named && name != NULL) {
+        free(c->app_name);
+        c->app_name = xstrdup(name);
+    }
+    if ((ret = idp_client_put(txn, c)) != 0)
+        goto out;
+    if (a->join_token != NULL) {
+        idp_node_t node = {c->client_id, name != NULL ? name : c->app_name, NULL, hub_now(), 0};
+        c->node_id = xstrdup(c->client_id);
+        node.public_url = c->redirect_uris.n != 0 ? origin_of(c->redirect_uris.v[0]) : NULL;
+        ret = idp_client_put(txn, c);
+        if (ret == 0)
+            ret = idp_node_put(txn, &node);
+        free(node.public_url);
+        if (ret != 0)
+            goto out;
+    }
+out:
+    free(name);
+    return ret;
+}
+
+static void send_metadata_error(h2o_req_t *req, const reg_err_t *e)
+{
+    hub_send_oauth_error(req, e->err, e->desc);
+}
+
+static void do_register(idp_t *idp, h2o_req_t *req)
+{
+    const char *token = bearer(req);
+    json_t *md = NULL;
+    reg_err_t e = {0};
+    reg_arg_t a = {0};
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    int ret;
+
+    if (idp->cfg->primary.require_join_token && token == NULL) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
+        return;
+    }
+    if (req->entity.len > MAX_BODY) {
+        hub_send_oauth_error(req, HUB_OAUTH_TOO_LARGE, "request body too large");
+        return;
+    }
+    if ((md = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
+        return;
+    }
+    if ((a.client = calloc(1, sizeof(*a.client))) == NULL)
+        abort();
+    if (client_from_metadata(md, a.client, &a.named, &e) != 0) {
+        send_metadata_error(req, &e);
+        goto out;
+    }
+    if (a.client->auth_method != IDP_AUTH_NONE)
+        idp_client_new_secret(a.client, a.secret);
+    hub_random_token(a.rat, 32);
+    hub_secret_hash(hash, a.rat, strlen(a.rat));
+    a.client->registration_token_hash = xstrdup(hash);
+    a.join_token = token;
+    ret = hub_store_write(idp->store, register_txn, &a);
+    if (a.bad_token) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "unknown, used or expired join token");
+        goto out;
+    }
+    if (ret != 0) {
+        hub_log_warn("client registration failed: %s", hub_strerror(ret));
+        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "registration failed");
+        goto out;
+    }
+    hub_log_info("registered client %s (%s)%s", a.client->client_id, a.client->app_name, a.join_token != NULL ? " as a node" : "");
+    json_t *body = client_metadata(idp, a.client);
+    if (a.secret[0] != '\0')
+        json_object_set_new(body, "client_secret", json_string(a.secret));
+    json_object_set_new(body, "registration_access_token", json_string(a.rat));
+    hub_send_json(req, 201, body, 1);
+out:
+    OPENSSL_cleanse(a.secret, sizeof(a.secret));
+    idp_client_free(a.client);
+    json_decref(md);
+}
+
+/* RFC 7592 §2.1: reads a registration with its registration access token. */
+static void do_read(idp_t *idp, h2o_req_t *req, const char *client_id)
+{
+    const char *token = bearer(req);
+    hub_txn_t *txn = NULL;
+    idp_client_t *c = NULL;
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    int ok = 0;
+
+    if (token != NULL && hub_store_read_begin(idp->store, &txn) == 0) {
+        if (idp_client_get(txn, client_id, &c) == 0 && c->registration_token_hash != NULL) {
+            hub_secret_hash(hash, token, strlen(token));
+            ok = hub_ct_equal(hash, strlen(hash), c->registration_token_hash, strlen(c->registration_token_hash));
+        }
+        hub_store_read_end(txn);
+    }
+    if (ok)
+        hub_send_json(req, 200, client_metadata(idp, c), 1);
+    else
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "invalid registration access token");
+    idp_client_free(c);
+}
+
+static int on_register(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    size_t plen = strlen(REGISTER_PATH);
+
+    if (hub_path_is(req, REGISTER_PATH) || hub_path_is(req, REGISTER_ALIAS)) {
+        if (!hub_method_is(req, "POST")) {
+            hub_resp_header(req, "allow", "POST");
+            hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
+            return 0;
+        }
+        do_register(idp, req);
+        return 0;
+    }
+    /* /oauth2/register/<client_id> */
+    h2o_iovec_t path = req->path_normalized;
+    if (path.len > plen + 1 && path.len < plen + 200 && memcmp(path.base, REGISTER_PATH "/", plen + 1) == 0 &&
+        memchr(path.base + plen + 1, '/', path.len - plen - 1) == NULL) {
+        if (!hub_method_is(req, "GET")) {
+            hub_resp_header(req, "allow", "GET");
+            hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
+            return 0;
+        }
+        h2o_iovec_t id = h2o_strdup(&req->pool, path.base + plen + 1, path.len - plen - 1);
+        do_read(idp, req, id.base);
+        return 0;
+    }
+    return -1;
+}
+
+void idp_register_register(idp_t *idp)
+{
+    hub_server_route(idp->server, REGISTER_PATH, on_register, idp);
+    hub_server_route(idp->server, REGISTER_ALIAS, on_register, idp);
+}

@@ -1,0 +1,79 @@
+/* Token revocation (RFC 7009): a client revokes its own access tokens (by jti) and refresh tokens (with their family). */
+#include <stdlib.h>
+#include <string.h>
+#include "hub/err.h"
+#include "hub/resp.h"
+#include "idp/clientauth.h"
+#include "idp/grants.h"
+#include "idp/idp.h"
+
+#define REVOKE_PATH "/oauth2/revoke"
+#define REVOKE_ALIAS "/api/method/frappe.integrations.oauth2.revoke_token"
+
+typedef struct st_revoke_arg_t {
+    const char *client_id;
+    const char *token;
+    const char *jti; /* set for one of our access tokens */
+    uint64_t exp;
+} revoke_arg_t;
+
+static int revoke_txn(hub_txn_t *txn, void *_arg)
+{
+    revoke_arg_t *a = _arg;
+    int ret;
+    if (a->jti != NULL)
+        return idp_token_revoke(txn, a->jti, a->exp);
+    ret = idp_refresh_revoke(txn, a->token, strlen(a->token), a->client_id);
+    /* unknown tokens and other clients' tokens are silently ignored (RFC 7009 §2.2) */
+    return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;
+}
+
+static int on_revoke(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_form_t form = {0};
+    idp_client_t *client;
+    hub_jws_t jws = {0};
+    int have_jws = 0, ret;
+
+    if (!hub_path_is(req, REVOKE_PATH) && !hub_path_is(req, REVOKE_ALIAS))
+        return -1;
+    if (idp_endpoint_form(req, &form) != 0)
+        return 0;
+    if ((client = idp_endpoint_client(idp, req, &form, 1)) == NULL)
+        return 0;
+    revoke_arg_t a = {client->client_id, hub_form_get(&form, "token"), NULL, 0};
+    if (a.token == NULL || *a.token == '\0') {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "token is required");
+        goto out;
+    }
+    if (strchr(a.token, '.') != NULL) {
+        /* an access token: only one we signed, issued to this client and not yet expired needs remembering */
+        if (idp_keyring_verify(idp->keyring, a.token, strlen(a.token), &jws) != 0)
+            goto done;
+        have_jws = 1;
+        const char *owner = json_string_value(json_object_get(jws.payload, "client_id"));
+        json_int_t exp = json_integer_value(json_object_get(jws.payload, "exp"));
+        a.jti = json_string_value(json_object_get(jws.payload, "jti"));
+        if (a.jti == NULL || owner == NULL || strcmp(owner, client->client_id) != 0 || exp <= 0 || (uint64_t)exp <= hub_now())
+            goto done;
+        a.exp = (uint64_t)exp;
+    }
+    if ((ret = hub_store_write(idp->store, revoke_txn, &a)) != 0) {
+        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "revocation failed");
+        goto out;
+    }
+done:
+    hub_send_json(req, 200, json_object(), 1);
+out:
+    if (have_jws)
+        hub_jws_dispose(&jws);
+    idp_client_free(client);
+    return 0;
+}
+
+void idp_revoke_register(idp_t *idp)
+{
+    hub_server_route(idp->server, REVOKE_PATH, on_revoke, idp);
+    hub_server_route(idp->server, REVOKE_ALIAS, on_revoke, idp);
+}

@@ -1,0 +1,464 @@
+/* The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636): client authentication, then one handler per grant type. */
+#include <stdlib.h>
+#include <string.h>
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/log.h"
+#include "hub/resp.h"
+#include "idp/clientauth.h"
+#include "idp/grants.h"
+#include "idp/idp.h"
+#include "idp/session.h"
+#include "idp/tokens.h"
+
+#define TOKEN_PATH "/oauth2/token"
+#define TOKEN_ALIAS "/api/method/frappe.integrations.oauth2.get_token"
+#define REFRESH_GRACE_S 5 /* a client retrying a refresh within this window is not treated as a thief */
+
+/* One token request on its way through a grant handler. */
+typedef struct st_grant_ctx_t {
+    idp_t *idp;
+    h2o_req_t *req;
+    const hub_form_t *form;
+    const idp_client_t *client;
+} grant_ctx_t;
+
+/* What a write transaction produced: an OAuth error, or the tokens to send. */
+typedef struct st_issue_t {
+    int failed;
+    hub_oauth_err_t err;
+    const char *desc;
+    char *access_token;
+    char *id_token;
+    char refresh[44];
+    char *scope;
+    uint64_t expires_in;
+} issue_t;
+
+/* Reset at the start of every (re)run of a write transaction, so a retried txn leaves nothing behind. */
+static void issue_reset(issue_t *out)
+{
+    free(out->access_token);
+    free(out->id_token);
+    free(out->scope);
+    memset(out, 0, sizeof(*out));
+}
+
+/* Records an OAuth error and returns non-zero so that the transaction is aborted. */
+static int issue_fail(issue_t *out, hub_oauth_err_t err, const char *desc)
+{
+    out->failed = 1;
+    out->err = err;
+    out->desc = desc;
+    return HUB_E_DENIED;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        abort();
+    return copy;
+}
+
+static void send_issue(h2o_req_t *req, issue_t *out)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "access_token", json_string(out->access_token));
+    json_object_set_new(body, "token_type", json_string("Bearer"));
+    json_object_set_new(body, "expires_in", json_integer((json_int_t)out->expires_in));
+    json_object_set_new(body, "scope", json_string(out->scope != NULL ? out->scope : ""));
+    if (out->refresh[0] != '\0')
+        json_object_set_new(body, "refresh_token", json_string(out->refresh));
+    if (out->id_token != NULL)
+        json_object_set_new(body, "id_token", json_string(out->id_token));
+    hub_send_json(req, 200, body, 1);
+}
+
+/* Sends the outcome of a grant's write transaction. */
+static void finish(h2o_req_t *req, int ret, issue_t *out)
+{
+    if (out->failed)
+        hub_send_oauth_error(req, out->err, out->desc);
+    else if (ret != 0)
+        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "the token could not be issued");
+    else
+        send_issue(req, out);
+    issue_reset(out);
+}
+
+/* ---- scopes ---- */
+
+/* RFC 6749 §3.3 scope-token characters. */
+static int scope_token_ok(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i != n; ++i) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
+            return 0;
+    }
+    return n != 0;
+}
+
+/* Checks that every word of requested passes allowed(); returns the normalised scope (single spaces, no duplicates,
+ * malloc'ed) or NULL when a word is malformed or not allowed. */
+static char *scope_narrow(const char *requested, int (*allowed)(const void *arg, const char *word), const void *arg)
+{
+    size_t cap = strlen(requested) + 1, len = 0;
+    char *out = calloc(1, cap), word[256];
+    const char *p = requested;
+
+    if (out == NULL)
+        abort();
+    while (*p != '\0') {
+        size_t n = 0;
+        while (*p == ' ')
+            ++p;
+        if (*p == '\0')
+            break;
+        while (p[n] != '\0' && p[n] != ' ')
+            ++n;
+        if (n >= sizeof(word) || !scope_token_ok(p, n))
+            goto fail;
+        memcpy(word, p, n);
+        word[n] = '\0';
+        if (!allowed(arg, word))
+            goto fail;
+        if (!idp_scope_has(out, word)) {
+            if (len != 0)
+                out[len++] = ' ';
+            memcpy(out + len, word, n + 1);
+            len += n;
+        }
+        p += n;
+    }
+    if (len == 0)
+        goto fail;
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+static int allowed_in_string(const void *arg, const char *word)
+{
+    return idp_scope_has(arg, word);
+}
+
+static int allowed_in_strv(const void *arg, const char *word)
+{
+    return idp_strv_has(arg, word);
+}
+
+/* ---- issuing to a user ---- */
+
+typedef struct st_user_issue_t {
+    idp_t *idp;
+    const idp_client_t *client;
+    const idp_user_t *user;
+    const char *scope, *sid, *family, *nonce;
+    uint64_t auth_time;
+} user_issue_t;
+
+/* Mints the access token (recorded under its family) and, for openid, the id_token; notes the client in the session. */
+static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out)
+{
+    idp_at_params_t p = {u->user->sub, u->client->client_id, u->scope, u->sid, u->auth_time, &u->user->roles};
+    char jti[23];
+    uint64_t exp;
+    int ret;
+
+    if ((ret = idp_mint_access_token(u->idp, &p, &out->access_token, jti, &exp)) != 0)
+        return ret;
+    out->expires_in = u->idp->cfg->primary.access_token_ttl;
+    out->scope = xstrdup(u->scope);
+    if ((ret = idp_token_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
+        return ret;
+    if (idp_scope_has(u->scope, "openid") &&
+        (ret = idp_mint_id_token(u->idp, u->user, u->client->client_id, u->scope, u->nonce, u->sid, u->auth_time, out->access_token,
+                                 &out->id_token)) != 0)
+        return ret;
+    /* back-channel logout reaches the clients of a session; a session already gone is not an error here */
+    if (u->sid != NULL && (ret = idp_session_add_client(txn, u->sid, u->client->client_id)) != 0 && ret != HUB_E_NOTFOUND)
+        return ret;
+    return 0;
+}
+
+/* Loads the user a grant was issued to; disabled or deleted users get nothing more. */
+static int load_user(hub_txn_t *txn, const char *sub, idp_user_t **user, issue_t *out)
+{
+    int ret = sub != NULL ? idp_user_get(txn, sub, user) : HUB_E_NOTFOUND;
+    if (ret == HUB_E_NOTFOUND || (ret == 0 && !(*user)->enabled))
+        return issue_fail(out, HUB_OAUTH_INVALID_GRANT, "the user of this grant is no longer active");
+    return ret;
+}
+
+/* ---- authorization_code ---- */
+
+/* RFC 7636 §4.1: 43..128 unreserved characters. */
+static int verifier_ok(const char *v)
+{
+    size_t i, n = strlen(v);
+    if (n < 43 || n > 128)
+        return 0;
+    for (i = 0; i != n; ++i) {
+        char c = v[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+              c == '~'))
+            return 0;
+    }
+    return 1;
+}
+
+static int pkce_ok(const char *challenge, const char *verifier)
+{
+    uint8_t md[HUB_SHA256_LEN];
+    char computed[HUB_B64URL_LEN(HUB_SHA256_LEN) + 1];
+    if (!verifier_ok(verifier))
+        return 0;
+    hub_sha256(md, verifier, strlen(verifier));
+    hub_b64url_encode(computed, md, sizeof(md));
+    return hub_ct_equal(computed, strlen(computed), challenge, strlen(challenge));
+}
+
+typedef struct st_code_arg_t {
+    grant_ctx_t *ctx;
+    const char *code, *redirect_uri, *verifier;
+    issue_t out;
+} code_arg_t;
+
+static int code_txn(hub_txn_t *txn, void *_arg)
+{
+    code_arg_t *a = _arg;
+    const idp_client_t *client = a->ctx->client;
+    idp_t *idp = a->ctx->idp;
+    idp_code_t *code = NULL;
+    idp_user_t *user = NULL;
+    idp_family_t *family = NULL;
+    int ret;
+
+    issue_reset(&a->out);
+    ret = idp_code_redeem(txn, a->code, strlen(a->code), &code);
+    if (ret == HUB_E_NOTFOUND)
+        return issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired code");
+    if (ret == HUB_E_DENIED) {
+        issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code already used");
+        return 0; /* commit: the replay revoked the code's family */
+    }
+    if (ret != 0)
+        return ret;
+    /* any failure below aborts the txn, so a code presented wrongly is not burnt */
+    if (code->client_id == NULL || strcmp(code->client_id, client->client_id) != 0) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code was issued to another client");
+        goto out;
+    }
+    if (code->redirect_uri != NULL && (a->redirect_uri == NULL || strcmp(a->redirect_uri, code->redirect_uri) != 0)) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "redirect_uri differs from the authorization request");
+        goto out;
+    }
+    if (code->code_challenge != NULL) {
+        if (a->verifier == NULL || !pkce_ok(code->code_challenge, a->verifier)) {
+            ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code_verifier does not match the code_challenge");
+            goto out;
+        }
+    } else if (a->verifier != NULL || client->auth_method == IDP_AUTH_NONE) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code was issued without a PKCE challenge");
+        goto out;
+    }
+    if (code->family == NULL || idp_family_get(txn, code->family, &family) != 0 || family->revoked) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "the grant was revoked");
+        goto out;
+    }
+    if ((ret = load_user(txn, code->sub, &user, &a->out)) != 0)
+        goto out;
+    user_issue_t u = {idp,       client,       user,        code->scope != NULL ? code->scope : "",
+                      code->sid, code->family, code->nonce, code->auth_time};
+    if ((ret = issue_user_tokens(txn, &u, &a->out)) != 0)
+        goto out;
+    idp_refresh_t rec = {code->family,
+                         client->client_id,
+                         code->sub,
+                         code->sid,
+                         (char *)u.scope,
+                         code->auth_time,
+                         hub_now() + idp->cfg->primary.refresh_token_ttl};
+    ret = idp_refresh_create(txn, &rec, a->out.refresh);
+out:
+    idp_family_free(family);
+    idp_user_free(user);
+    idp_code_free(code);
+    return ret;
+}
+
+static void grant_authorization_code(grant_ctx_t *ctx)
+{
+    code_arg_t a = {ctx, hub_form_get(ctx->form, "code"), hub_form_get(ctx->form, "redirect_uri"),
+                    hub_form_get(ctx->form, "code_verifier")};
+    int ret;
+
+    if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
+        hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for authorization_code");
+        return;
+    }
+    if (a.code == NULL || *a.code == '\0') {
+        hub_send_oauth_error(ctx->req, HUB_OAUTH_INVALID_REQUEST, "code is required");
+        return;
+    }
+    ret = hub_store_write(ctx->idp->store, code_txn, &a);
+    finish(ctx->req, ret, &a.out);
+}
+
+/* ---- refresh_token ---- */
+
+typedef struct st_refresh_arg_t {
+    grant_ctx_t *ctx;
+    const char *token, *scope;
+    issue_t out;
+} refresh_arg_t;
+
+static int refresh_txn(hub_txn_t *txn, void *_arg)
+{
+    refresh_arg_t *a = _arg;
+    const idp_client_t *client = a->ctx->client;
+    idp_t *idp = a->ctx->idp;
+    idp_refresh_t *rec = NULL;
+    idp_user_t *user = NULL;
+    char *scope = NULL;
+    int ret;
+
+    issue_reset(&a->out);
+    if ((ret = idp_refresh_get(txn, a->token, strlen(a->token), &rec)) != 0)
+        return ret == HUB_E_NOTFOUND ? issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
+    if (rec->client_id == NULL || strcmp(rec->client_id, client->client_id) != 0) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
+        goto out;
+    }
+    /* an already rotated token goes straight to reuse detection, whatever scope it asks for */
+    if (rec->successor_hash == NULL && a->scope != NULL &&
+        (scope = scope_narrow(a->scope, allowed_in_string, rec->scope != NULL ? rec->scope : "")) == NULL) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
+        goto out;
+    }
+    ret = idp_refresh_rotate(txn, a->token, strlen(a->token), scope, idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S,
+                             a->out.refresh);
+    if (ret == HUB_E_DENIED) {
+        hub_log_warn("refresh token reuse by client %s: token family revoked", client->client_id);
+        issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
+        ret = 0; /* commit the revocation */
+        goto out;
+    }
+    if (ret == HUB_E_EXISTS || ret == HUB_E_NOTFOUND) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was already used");
+        goto out;
+    }
+    if (ret != 0)
+        goto out;
+    if ((ret = load_user(txn, rec->sub, &user, &a->out)) != 0)
+        goto out;
+    user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
+                      rec->sid, rec->family, NULL, rec->auth_time};
+    ret = issue_user_tokens(txn, &u, &a->out);
+out:
+    free(scope);
+    idp_user_free(user);
+    idp_refresh_free(rec);
+    return ret;
+}
+
+static void grant_refresh_token(grant_ctx_t *ctx)
+{
+    refresh_arg_t a = {ctx, hub_form_get(ctx->form, "refresh_token"), hub_form_get(ctx->form, "scope")};
+    int ret;
+
+    if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
+        hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
+        return;
+    }
+    if (a.token == NULL || *a.token == '\0') {
+        hub_send_oauth_error(ctx->req, HUB_OAUTH_INVALID_REQUEST, "refresh_token is required");
+        return;
+    }
+    if (a.scope != NULL && *a.scope == '\0')
+        a.scope = NULL;
+    ret = hub_store_write(ctx->idp->store, refresh_txn, &a);
+    finish(ctx->req, ret, &a.out);
+}
+
+/* ---- client_credentials ---- */
+
+/* The hot path: the client was read in the authentication txn; minting touches no file and no store. */
+static void grant_client_credentials(grant_ctx_t *ctx)
+{
+    const idp_client_t *client = ctx->client;
+    const char *requested = hub_form_get(ctx->form, "scope");
+    issue_t out = {0};
+    char jti[23];
+    uint64_t exp;
+
+    if (client->grant_type != IDP_GRANT_CLIENT_CREDENTIALS || client->auth_method == IDP_AUTH_NONE) {
+        hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for client_credentials");
+        return;
+    }
+    if (requested != NULL && *requested != '\0') {
+        if ((out.scope = scope_narrow(requested, allowed_in_strv, &client->scopes)) == NULL) {
+            hub_send_oauth_error(ctx->req, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the client's scopes");
+            return;
+        }
+    } else if ((out.scope = idp_strv_join(&client->scopes, " ")) == NULL) {
+        abort();
+    }
+    idp_at_params_t p = {client->client_id, client->client_id, out.scope, NULL, 0, &client->service_roles};
+    int ret = idp_mint_access_token(ctx->idp, &p, &out.access_token, jti, &exp);
+    out.expires_in = ctx->idp->cfg->primary.access_token_ttl;
+    finish(ctx->req, ret, &out);
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+    const char *name;
+    void (*fn)(grant_ctx_t *ctx);
+    int allow_public; /* a client with auth method none may use it (its grant is bound by PKCE) */
+} grant_types[] = {
+    {"authorization_code", grant_authorization_code, 1},
+    {"refresh_token", grant_refresh_token, 1},
+    {"client_credentials", grant_client_credentials, 0},
+};
+
+static int on_token(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_form_t form = {0};
+    const char *grant_type;
+    size_t i;
+
+    if (!hub_path_is(req, TOKEN_PATH) && !hub_path_is(req, TOKEN_ALIAS))
+        return -1;
+    if (idp_endpoint_form(req, &form) != 0)
+        return 0;
+    if ((grant_type = hub_form_get(&form, "grant_type")) == NULL || *grant_type == '\0') {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "grant_type is required");
+        return 0;
+    }
+    for (i = 0; i != sizeof(grant_types) / sizeof(grant_types[0]); ++i)
+        if (strcmp(grant_types[i].name, grant_type) == 0)
+            break;
+    if (i == sizeof(grant_types) / sizeof(grant_types[0])) {
+        hub_send_oauth_error(req, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
+        return 0;
+    }
+    idp_client_t *client = idp_endpoint_client(idp, req, &form, grant_types[i].allow_public);
+    if (client == NULL)
+        return 0;
+    grant_ctx_t ctx = {idp, req, &form, client};
+    grant_types[i].fn(&ctx);
+    idp_client_free(client);
+    return 0;
+}
+
+void idp_token_register(idp_t *idp)
+{
+    hub_server_route(idp->server, TOKEN_PATH, on_token, idp);
+    hub_server_route(idp->server, TOKEN_ALIAS, on_token, idp);
+}

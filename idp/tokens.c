@@ -1,0 +1,161 @@
+/* Minting the primary's JWTs (RFC 9068 access tokens, OIDC id_tokens, back-channel logout tokens) and the scope claims. */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/sha.h>
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/jws.h"
+#include "idp/tokens.h"
+
+#define JTI_BYTES 16 /* 22 base64url chars */
+
+int idp_scope_has(const char *scope, const char *word)
+{
+    size_t wlen = strlen(word);
+    const char *p = scope;
+
+    if (scope == NULL || wlen == 0)
+        return 0;
+    while (*p != '\0') {
+        size_t n = 0;
+        while (*p == ' ')
+            ++p;
+        while (p[n] != '\0' && p[n] != ' ')
+            ++n;
+        if (n == wlen && memcmp(p, word, n) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+static json_t *roles_array(const idp_strv_t *roles)
+{
+    json_t *arr = json_array();
+    size_t i;
+    for (i = 0; roles != NULL && i != roles->n; ++i)
+        json_array_append_new(arr, json_string(roles->v[i]));
+    return arr;
+}
+
+json_t *idp_user_claims(const idp_user_t *user, const char *scope)
+{
+    json_t *obj = json_object();
+
+    if (idp_scope_has(scope, "profile")) {
+        json_object_set_new(obj, "name", json_string(user->full_name != NULL ? user->full_name : user->username));
+        if (user->given_name != NULL)
+            json_object_set_new(obj, "given_name", json_string(user->given_name));
+        if (user->family_name != NULL)
+            json_object_set_new(obj, "family_name", json_string(user->family_name));
+        if (user->picture != NULL)
+            json_object_set_new(obj, "picture", json_string(user->picture));
+        if (user->username != NULL)
+            json_object_set_new(obj, "preferred_username", json_string(user->username));
+    }
+    if (idp_scope_has(scope, "email") && user->email != NULL) {
+        json_object_set_new(obj, "email", json_string(user->email));
+        json_object_set_new(obj, "email_verified", json_boolean(user->email_verified));
+    }
+    if (idp_scope_has(scope, "roles"))
+        json_object_set_new(obj, "roles", roles_array(&user->roles));
+    return obj;
+}
+
+int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp)
+{
+    const hub_key_t *key = idp_keyring_signing_key(idp->keyring);
+    uint64_t now = hub_now();
+    json_t *claims = json_object();
+    int ret;
+
+    hub_random_token(jti, JTI_BYTES);
+    *exp = now + idp->cfg->primary.access_token_ttl;
+    json_object_set_new(claims, "iss", json_string(idp->issuer));
+    json_object_set_new(claims, "sub", json_string(p->sub));
+    json_object_set_new(claims, "aud", json_string(p->client_id));
+    json_object_set_new(claims, "exp", json_integer((json_int_t)*exp));
+    json_object_set_new(claims, "iat", json_integer((json_int_t)now));
+    json_object_set_new(claims, "jti", json_string(jti));
+    json_object_set_new(claims, "client_id", json_string(p->client_id));
+    json_object_set_new(claims, "scope", json_string(p->scope != NULL ? p->scope : ""));
+    if (p->auth_time != 0)
+        json_object_set_new(claims, "auth_time", json_integer((json_int_t)p->auth_time));
+    if (p->sid != NULL)
+        json_object_set_new(claims, "sid", json_string(p->sid));
+    json_object_set_new(claims, "roles", roles_array(p->roles));
+    ret = hub_jws_sign(key, "at+jwt", claims, jwt);
+    json_decref(claims);
+    return ret;
+}
+
+/* OIDC Core §3.1.3.6: the left half of the hash the signing alg uses, base64url. EdDSA (Ed25519) has no hash of its own; the
+ * OpenID Foundation's errata pairs it with SHA-512. */
+static void at_hash(char out[64], hub_alg_t alg, const char *token)
+{
+    unsigned char md[SHA512_DIGEST_LENGTH];
+    size_t half;
+    if (alg == HUB_ALG_EDDSA) {
+        SHA512((const unsigned char *)token, strlen(token), md);
+        half = SHA512_DIGEST_LENGTH / 2;
+    } else {
+        hub_sha256(md, token, strlen(token));
+        half = HUB_SHA256_LEN / 2;
+    }
+    hub_b64url_encode(out, md, half);
+}
+
+int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const char *client_id, const char *scope, const char *nonce,
+                      const char *sid, uint64_t auth_time, const char *access_token, char **jwt)
+{
+    const hub_key_t *key = idp_keyring_signing_key(idp->keyring);
+    uint64_t now = hub_now();
+    json_t *claims = idp_user_claims(user, scope);
+    int ret;
+
+    json_object_set_new(claims, "iss", json_string(idp->issuer));
+    json_object_set_new(claims, "sub", json_string(user->sub));
+    json_object_set_new(claims, "aud", json_string(client_id));
+    json_object_set_new(claims, "azp", json_string(client_id));
+    json_object_set_new(claims, "exp", json_integer((json_int_t)(now + idp->cfg->primary.id_token_ttl)));
+    json_object_set_new(claims, "iat", json_integer((json_int_t)now));
+    if (auth_time != 0)
+        json_object_set_new(claims, "auth_time", json_integer((json_int_t)auth_time));
+    if (nonce != NULL)
+        json_object_set_new(claims, "nonce", json_string(nonce));
+    if (access_token != NULL) {
+        char h[64];
+        at_hash(h, key->alg, access_token);
+        json_object_set_new(claims, "at_hash", json_string(h));
+    }
+    if (sid != NULL)
+        json_object_set_new(claims, "sid", json_string(sid));
+    ret = hub_jws_sign(key, "JWT", claims, jwt);
+    json_decref(claims);
+    return ret;
+}
+
+int idp_mint_logout_token(idp_t *idp, const char *client_id, const char *sub, const char *sid, char **jwt)
+{
+    const hub_key_t *key = idp_keyring_signing_key(idp->keyring);
+    uint64_t now = hub_now();
+    char jti[HUB_B64URL_LEN(JTI_BYTES) + 1];
+    json_t *claims = json_object(), *events = json_object();
+    int ret;
+
+    hub_random_token(jti, JTI_BYTES);
+    json_object_set_new(claims, "iss", json_string(idp->issuer));
+    json_object_set_new(claims, "aud", json_string(client_id));
+    json_object_set_new(claims, "iat", json_integer((json_int_t)now));
+    json_object_set_new(claims, "exp", json_integer((json_int_t)(now + 120)));
+    json_object_set_new(claims, "jti", json_string(jti));
+    if (sub != NULL)
+        json_object_set_new(claims, "sub", json_string(sub));
+    if (sid != NULL)
+        json_object_set_new(claims, "sid", json_string(sid));
+    json_object_set_new(events, "http://schemas.openid.net/event/backchannel-logout", json_object());
+    json_object_set_new(claims, "events", events);
+    ret = hub_jws_sign(key, "logout+jwt", claims, jwt);
+    json_decref(claims);
+    return ret;
+}

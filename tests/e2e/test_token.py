@@ -1,0 +1,514 @@
+"""Token, introspection, revocation, registration, discovery and JWKS endpoints of a real primary (SPEC §4, §5)."""
+import base64
+import hashlib
+import html
+import json
+import re
+import time
+import urllib.parse
+
+from hubtest import Node, eq, get, ok, post, request, run
+
+PASSWORD = "correct horse battery staple"
+
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def jwt_parts(token):
+    h, p, _ = token.split(".")
+    return json.loads(b64d(h)), json.loads(b64d(p))
+
+
+def basic(cid, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
+
+
+def creds(out):
+    cid = re.search(r"client_id:\s*(\S+)", out)
+    sec = re.search(r"client_secret:\s*(\S+)", out)
+    return cid.group(1) if cid else None, sec.group(1) if sec else None
+
+
+_primary = None
+
+
+def primary():
+    """One primary shared by the tests, with a user and a few clients."""
+    global _primary
+    if _primary is not None:
+        if _primary.proc is None or _primary.proc.poll() is not None:
+            _primary.start()  # the harness stops every node after each test
+        return _primary
+    n = Node("primary")
+    n.hubctl("init")
+    n.hubctl("role", "add", "Service")
+    n.hubctl("role", "add", "Employee")
+    n.hubctl("user", "add", "alice", "--email", "alice@example.com", "--full-name", "Alice Doe", "--role", "Employee",
+             input=PASSWORD + "\n")
+    n.cc_basic = creds(n.hubctl("client", "add", "--app-name", "svc", "--grant-type", "client_credentials", "--scopes",
+                                "read write", "--role", "Service", "--redirect-uris", "").stdout)
+    n.cc_post = creds(n.hubctl("client", "add", "--app-name", "svc2", "--grant-type", "client_credentials", "--scopes",
+                               "read", "--auth-method", "client_secret_post", "--redirect-uris", "").stdout)
+    n.redirect = "http://127.0.0.1:9/cb"
+    n.web = creds(n.hubctl("client", "add", "--app-name", "web", "--redirect-uris", n.redirect, "--skip-authorization",
+                           "--backchannel-logout-uri", "http://127.0.0.1:9/bcl").stdout)
+    n.public = creds(n.hubctl("client", "add", "--app-name", "spa", "--redirect-uris", n.redirect, "--skip-authorization",
+                              "--auth-method", "none").stdout)
+    ok(n.cc_basic[1] and n.cc_post[1] and n.web[1] and n.public[0], "clients created")
+    n.start()
+    _primary = n
+    return n
+
+
+def token(n, form, headers=None, path="/oauth2/token"):
+    return post(n.url + path, form=form, headers=headers or {})
+
+
+def cc_token(n, scope=None):
+    form = {"grant_type": "client_credentials"}
+    if scope:
+        form["scope"] = scope
+    r = token(n, form, basic(*n.cc_basic))
+    eq(r.status, 200, "client_credentials: " + r.text)
+    return r.json()
+
+
+def expect_error(r, status, error, what):
+    eq(r.status, status, what + " status (" + r.text + ")")
+    eq(r.json().get("error"), error, what + " error")
+    if status == 401 and error == "invalid_client":
+        ok(r.header("www-authenticate") is not None, what + ": WWW-Authenticate on 401")
+
+
+# ---- token endpoint: client_credentials ----
+
+def test_client_credentials():
+    n = primary()
+    r = token(n, {"grant_type": "client_credentials"}, basic(*n.cc_basic))
+    eq(r.status, 200, "status " + r.text)
+    ok("no-store" in (r.header("cache-control") or ""), "Cache-Control: no-store")
+    body = r.json()
+    eq(body["token_type"], "Bearer", "token_type")
+    ok(isinstance(body["expires_in"], int) and body["expires_in"] > 0, "expires_in")
+    eq(sorted(body["scope"].split()), ["read", "write"], "default scope = the client's")
+    ok("refresh_token" not in body and "id_token" not in body, "no refresh/id token for client_credentials")
+    hdr, claims = jwt_parts(body["access_token"])
+    eq(hdr["typ"], "at+jwt", "typ")
+    cid = n.cc_basic[0]
+    eq((claims["sub"], claims["aud"], claims["client_id"]), (cid, cid, cid), "sub/aud/client_id")
+    eq(claims["iss"], n.url, "iss")
+    eq(claims["roles"], ["Service"], "service roles")
+    ok(claims["exp"] - claims["iat"] == body["expires_in"], "exp - iat = expires_in")
+    ok(len(claims["jti"]) == 22, "jti")
+    keys = get(n.url + "/oauth2/jwks").json()["keys"]
+    ok(any(k["kid"] == hdr["kid"] and k["alg"] == hdr["alg"] for k in keys), "signed by a published key")
+    # client_secret_post and the Frappe alias
+    r = token(n, {"grant_type": "client_credentials", "client_id": n.cc_post[0], "client_secret": n.cc_post[1]},
+              path="/api/method/frappe.integrations.oauth2.get_token")
+    eq(r.status, 200, "client_secret_post via alias " + r.text)
+    eq(jwt_parts(r.json()["access_token"])[1]["roles"], [], "no service roles")
+
+
+def test_scope_narrowing_and_escalation():
+    n = primary()
+    eq(cc_token(n, "read")["scope"], "read", "narrowed scope")
+    eq(jwt_parts(cc_token(n, "write read")["access_token"])[1]["scope"], "write read", "scope in token")
+    r = token(n, {"grant_type": "client_credentials", "scope": "read admin"}, basic(*n.cc_basic))
+    expect_error(r, 400, "invalid_scope", "scope escalation")
+    r = token(n, {"grant_type": "client_credentials", "scope": "openid"}, basic(*n.cc_basic))
+    expect_error(r, 400, "invalid_scope", "scope outside the client's")
+
+
+def test_client_auth_failures():
+    n = primary()
+    cid, sec = n.cc_basic
+    form = {"grant_type": "client_credentials"}
+    expect_error(token(n, form), 401, "invalid_client", "no credentials")
+    expect_error(token(n, form, basic(cid, sec + "x")), 401, "invalid_client", "wrong secret")
+    expect_error(token(n, form, basic("no-such-client", sec)), 401, "invalid_client", "unknown client")
+    expect_error(token(n, dict(form, client_id=cid, client_secret=sec)), 401, "invalid_client",
+                 "client_secret_post for a basic client")
+    pid, psec = n.cc_post
+    expect_error(token(n, form, basic(pid, psec)), 401, "invalid_client", "basic for a post client")
+    expect_error(token(n, dict(form, client_secret=psec), basic(pid, psec)), 401, "invalid_client", "two methods at once")
+    expect_error(token(n, dict(form, client_id=cid)), 401, "invalid_client", "client_id alone for a confidential client")
+    expect_error(token(n, {"grant_type": "authorization_code", "code": "x", "client_id": n.web[0]}), 401,
+                 "invalid_client", "none for a confidential client")
+    # a deleted client
+    tmp = creds(n.hubctl("client", "add", "--app-name", "tmp", "--grant-type", "client_credentials", "--scopes", "read",
+                         "--redirect-uris", "").stdout)
+    eq(token(n, form, basic(*tmp)).status, 200, "fresh client works")
+    n.hubctl("client", "del", tmp[0])
+    expect_error(token(n, form, basic(*tmp)), 401, "invalid_client", "deleted client")
+
+
+def test_bad_requests():
+    n = primary()
+    auth = basic(*n.cc_basic)
+    expect_error(token(n, {"grant_type": "password", "username": "alice", "password": PASSWORD}, auth), 400,
+                 "unsupported_grant_type", "password grant")
+    expect_error(token(n, {"grant_type": "urn:x:nope"}, auth), 400, "unsupported_grant_type", "unknown grant")
+    expect_error(token(n, {}, auth), 400, "invalid_request", "missing grant_type")
+    expect_error(token(n, [("grant_type", "client_credentials"), ("scope", "read"), ("scope", "write")], auth), 400,
+                 "invalid_request", "repeated parameter")
+    r = get(n.url + "/oauth2/token")
+    eq(r.status, 405, "GET on the token endpoint")
+    r = post(n.url + "/oauth2/token", body=json.dumps({"grant_type": "client_credentials"}),
+             headers=dict(auth, **{"Content-Type": "application/json"}))
+    expect_error(r, 400, "invalid_request", "JSON body")
+    # a code-flow client may not use client_credentials
+    expect_error(token(n, {"grant_type": "client_credentials"}, basic(*n.web)), 400, "unauthorized_client",
+                 "client_credentials for a code client")
+    expect_error(token(n, {"grant_type": "authorization_code", "code": "bogus"}, basic(*n.web)), 400, "invalid_grant",
+                 "unknown code")
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": "bogus"}, basic(*n.web)), 400,
+                 "invalid_grant", "unknown refresh token")
+    expect_error(token(n, {"grant_type": "authorization_code"}, basic(*n.web)), 400, "invalid_request", "missing code")
+
+
+# ---- introspection and revocation ----
+
+def introspect(n, tok, who=None, hint=None):
+    form = {"token": tok}
+    if hint:
+        form["token_type_hint"] = hint
+    return post(n.url + "/oauth2/introspect", form=form, headers=basic(*(who or n.cc_basic)))
+
+
+def test_introspection():
+    n = primary()
+    at = cc_token(n, "read")["access_token"]
+    r = introspect(n, at)
+    eq(r.status, 200, "introspect " + r.text)
+    body = r.json()
+    eq(body["active"], True, "active")
+    cid = n.cc_basic[0]
+    eq((body["client_id"], body["sub"], body["scope"], body["token_type"]), (cid, cid, "read", "Bearer"), "fields")
+    for f in ("exp", "iat", "aud", "iss", "jti"):
+        ok(f in body, "introspection has " + f)
+    ok("username" not in body, "no username for a client token")
+    # another confidential client (a resource server) may introspect too
+    eq(introspect(n, at, who=n.cc_post, hint="access_token").json()["active"], True, "introspect by another client")
+    for bad in ("garbage", at[:-4] + "AAAA", "a.b.c", ""):
+        r = introspect(n, bad)
+        if bad == "":
+            expect_error(r, 400, "invalid_request", "empty token")
+        else:
+            eq(r.json(), {"active": False}, "inactive for " + bad[:20])
+    r = post(n.url + "/oauth2/introspect", form={"token": at})
+    expect_error(r, 401, "invalid_client", "introspection without client auth")
+    r = post(n.url + "/api/method/frappe.integrations.oauth2.introspect_token", form={"token": at},
+             headers=basic(*n.cc_basic))
+    eq(r.json()["active"], True, "alias")
+
+
+def test_revocation():
+    n = primary()
+    at = cc_token(n)["access_token"]
+    r = post(n.url + "/oauth2/revoke", form={"token": at})
+    expect_error(r, 401, "invalid_client", "revoke without auth")
+    r = post(n.url + "/oauth2/revoke", form={"token": at}, headers=basic(n.cc_basic[0], "wrong"))
+    expect_error(r, 401, "invalid_client", "revoke with a wrong secret")
+    # another client cannot revoke it (silently ignored)
+    r = post(n.url + "/oauth2/revoke", form={"token": at, "client_id": n.cc_post[0], "client_secret": n.cc_post[1]})
+    eq(r.status, 200, "foreign revoke answers 200")
+    eq(introspect(n, at).json()["active"], True, "still active after a foreign revoke")
+    r = post(n.url + "/oauth2/revoke", form={"token": at, "token_type_hint": "access_token"}, headers=basic(*n.cc_basic))
+    eq(r.status, 200, "revoke own token")
+    eq(introspect(n, at).json(), {"active": False}, "inactive after revocation")
+    for junk in ("garbage", "x.y.z"):
+        eq(post(n.url + "/oauth2/revoke", form={"token": junk}, headers=basic(*n.cc_basic)).status, 200, "junk token")
+    r = post(n.url + "/api/method/frappe.integrations.oauth2.revoke_token", form={"token": "zzz"}, headers=basic(*n.cc_basic))
+    eq(r.status, 200, "alias")
+
+
+# ---- registration ----
+
+def join_token(n):
+    out = n.hubctl("node", "join-token", "--name", "sec1").stdout
+    m = re.findall(r"[A-Za-z0-9_-]{40,}", out)
+    ok(m, "join token printed: " + out)
+    return m[-1]
+
+
+def register(n, md, tok=None):
+    h = {"Content-Type": "application/json"}
+    if tok:
+        h["Authorization"] = "Bearer " + tok
+    return post(n.url + "/oauth2/register", body=json.dumps(md), headers=h)
+
+
+def test_registration():
+    n = primary()
+    md = {"client_name": "sec1", "redirect_uris": ["http://127.0.0.1:9/auth/callback"],
+          "backchannel_logout_uri": "http://127.0.0.1:9/auth/backchannel-logout",
+          "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+          "token_endpoint_auth_method": "client_secret_basic", "scope": "openid profile email roles"}
+    r = register(n, md)
+    expect_error(r, 401, "invalid_token", "registration without a join token")
+    r = register(n, md, "not-a-join-token")
+    expect_error(r, 401, "invalid_token", "registration with a wrong join token")
+    jt = join_token(n)
+    # bad metadata is refused without using up the join token
+    expect_error(register(n, dict(md, redirect_uris=[]), jt), 400, "invalid_redirect_uri", "no redirect_uris")
+    expect_error(register(n, dict(md, redirect_uris=["not a url"]), jt), 400, "invalid_redirect_uri", "bad redirect uri")
+    expect_error(register(n, dict(md, grant_types=["password"]), jt), 400, "invalid_client_metadata", "bad grant type")
+    expect_error(register(n, dict(md, token_endpoint_auth_method="private_key_jwt"), jt), 400, "invalid_client_metadata",
+                 "bad auth method")
+    expect_error(register(n, dict(md, response_types=["token"]), jt), 400, "invalid_client_metadata", "mismatched types")
+    expect_error(register(n, dict(md, backchannel_logout_uri="javascript:x"), jt), 400, "invalid_client_metadata",
+                 "bad backchannel uri")
+    r = post(n.url + "/oauth2/register", body="{not json", headers={"Authorization": "Bearer " + jt})
+    expect_error(r, 400, "invalid_client_metadata", "malformed JSON")
+    r = register(n, md, jt)
+    eq(r.status, 201, "registration " + r.text)
+    ok("no-store" in (r.header("cache-control") or ""), "no-store")
+    body = r.json()
+    for f in ("client_id", "client_secret", "client_id_issued_at", "registration_access_token", "registration_client_uri"):
+        ok(body.get(f), "registration answer has " + f)
+    eq(body["client_secret_expires_at"], 0, "secret does not expire")
+    eq(body["registration_client_uri"], f"{n.url}/oauth2/register/{body['client_id']}", "registration_client_uri")
+    eq(body["backchannel_logout_uri"], md["backchannel_logout_uri"], "backchannel_logout_uri stored")
+    eq(body["redirect_uris"], md["redirect_uris"], "redirect_uris")
+    eq(body["client_name"], "sec1", "client_name")
+    eq(body["token_endpoint_auth_method"], "client_secret_basic", "auth method")
+    # the join token registers one node only
+    expect_error(register(n, md, jt), 401, "invalid_token", "join token reused")
+    # RFC 7592 read
+    r = get(body["registration_client_uri"], headers={"Authorization": "Bearer " + body["registration_access_token"]})
+    eq(r.status, 200, "registration read " + r.text)
+    eq(r.json()["client_id"], body["client_id"], "read client_id")
+    eq(get(body["registration_client_uri"], headers={"Authorization": "Bearer nope"}).status, 401, "read with bad token")
+    # the node shows up and its credentials authenticate at the token endpoint
+    nodes = n.hubctl("node", "list").stdout
+    ok(body["client_id"] in nodes, "node listed: " + nodes)
+    r = post(n.url + "/oauth2/introspect", form={"token": "x"}, headers=basic(body["client_id"], body["client_secret"]))
+    eq(r.status, 200, "registered client authenticates")
+    # the Frappe alias
+    r = post(n.url + "/api/method/frappe.integrations.oauth2.register_client", body=json.dumps(md),
+             headers={"Content-Type": "application/json", "Authorization": "Bearer " + join_token(n)})
+    eq(r.status, 201, "alias " + r.text)
+
+
+def test_registration_open():
+    n = Node("primary", name="open", conf={"primary": {"registration": {"require_join_token": False}}})
+    n.hubctl("init")
+    n.start()
+    r = register(n, {"client_name": "cli", "grant_types": ["client_credentials"], "scope": "read"})
+    eq(r.status, 201, "open registration " + r.text)
+    body = r.json()
+    r = token(n, {"grant_type": "client_credentials"}, basic(body["client_id"], body["client_secret"]))
+    eq(r.status, 200, "registered client_credentials client " + r.text)
+    eq(r.json()["scope"], "read", "scope")
+    n.stop()
+
+
+# ---- discovery and JWKS ----
+
+def test_discovery():
+    n = primary()
+    for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+        r = get(n.url + path)
+        eq(r.status, 200, path)
+        ok((r.header("content-type") or "").startswith("application/json"), "content-type")
+        d = r.json()
+        eq(d["issuer"], n.url, "issuer")
+        for k, p in (("authorization_endpoint", "/oauth2/authorize"), ("token_endpoint", "/oauth2/token"),
+                     ("userinfo_endpoint", "/oauth2/userinfo"), ("jwks_uri", "/oauth2/jwks"),
+                     ("registration_endpoint", "/oauth2/register"), ("introspection_endpoint", "/oauth2/introspect"),
+                     ("revocation_endpoint", "/oauth2/revoke"), ("end_session_endpoint", "/oauth2/logout")):
+            eq(d[k], n.url + p, k)
+        eq(d["code_challenge_methods_supported"], ["S256"], "PKCE methods")
+        eq(d["response_types_supported"], ["code", "token", "id_token", "id_token token"], "response types")
+        eq(d["scopes_supported"], ["openid", "profile", "email", "roles"], "scopes")
+        eq(d["subject_types_supported"], ["public"], "subject types")
+        eq(d["id_token_signing_alg_values_supported"], ["RS256"], "signing alg")
+        ok({"authorization_code", "refresh_token", "client_credentials"} <= set(d["grant_types_supported"]), "grants")
+        ok("password" not in d["grant_types_supported"], "no password grant")
+        eq(set(d["token_endpoint_auth_methods_supported"]), {"client_secret_basic", "client_secret_post", "none"},
+           "auth methods")
+        ok(d["backchannel_logout_supported"] is True and d["backchannel_logout_session_supported"] is True, "bcl")
+        ok({"sub", "email", "roles"} <= set(d["claims_supported"]), "claims")
+    eq(post(n.url + "/.well-known/openid-configuration", form={}).status, 405, "POST on discovery")
+
+
+def test_jwks():
+    n = primary()
+    r = get(n.url + "/oauth2/jwks")
+    eq(r.status, 200, "jwks")
+    eq(r.header("content-type"), "application/json", "content-type")
+    eq(r.header("cache-control"), "public, max-age=1800", "max-age = publish_ahead/2 (1h default)")
+    keys = r.json()["keys"]
+    ok(len(keys) >= 1, "a key")
+    for k in keys:
+        ok(k["kty"] == "RSA" and k["alg"] == "RS256" and k["use"] == "sig" and k["kid"], "jwk fields")
+        ok("d" not in k and "p" not in k, "public only")
+    # rotation publishes the next key before it signs
+    n.hubctl("keys", "rotate")
+    deadline = time.time() + 5
+    while time.time() < deadline and len(get(n.url + "/oauth2/jwks").json()["keys"]) < len(keys) + 1:
+        time.sleep(0.2)
+    keys2 = get(n.url + "/oauth2/jwks").json()["keys"]
+    eq(len(keys2), len(keys) + 1, "next key published")
+    hdr, _ = jwt_parts(cc_token(n)["access_token"])
+    ok(hdr["kid"] in {k["kid"] for k in keys}, "still signing with the active key")
+
+
+def test_jwks_short_publish_ahead():
+    n = Node("primary", name="short", conf={"primary": {"key_rotation": {"every": "30d", "publish_ahead": "60s"}}})
+    n.hubctl("init", "--alg", "ES256")
+    n.start()
+    r = get(n.url + "/oauth2/jwks")
+    eq(r.header("cache-control"), "public, max-age=30", "max-age = publish_ahead/2")
+    eq(r.json()["keys"][0]["alg"], "ES256", "configured alg")
+    n.stop()
+
+
+# ---- authorization code and refresh (needs the authorize endpoint) ----
+
+def _inputs(page):
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", page, re.I):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[html.unescape(name.group(1))] = html.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def get_code(n, client_id, scope="openid profile email roles", challenge=None, nonce="n-1"):
+    """Runs the browser side of the code flow; returns the code, or None when authorize is not served."""
+    params = {"client_id": client_id, "response_type": "code", "redirect_uri": n.redirect, "scope": scope,
+              "state": "st-1", "nonce": nonce}
+    if challenge:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    url = n.url + "/oauth2/authorize?" + urllib.parse.urlencode(params)
+    jar = {}
+    method, form = "GET", None
+    for _ in range(12):
+        h = {"Accept": "text/html"}
+        if jar:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        r = request(method, url, form=form, headers=h)
+        for sc in r.header_all("set-cookie"):
+            k, _, v = sc.split(";", 1)[0].partition("=")
+            jar[k.strip()] = v.strip()
+        if r.status == 404 and "/oauth2/authorize" in url:
+            return None
+        if r.status in (302, 303):
+            loc = urllib.parse.urljoin(url, r.header("location"))
+            if loc.startswith(n.redirect):
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+                ok("code" in q, "authorize answered " + loc)
+                eq(q.get("state"), ["st-1"], "state")
+                return q["code"][0]
+            url, method, form = loc, "GET", None
+            continue
+        eq(r.status, 200, "authorize/login page " + r.text[:300])
+        page = r.text
+        fields = _inputs(page)
+        action = re.search(r'<form[^>]*action="([^"]*)"', page, re.I)
+        for k in list(fields):
+            if k in ("username", "email", "login", "user"):
+                fields[k] = "alice"
+        for tag in re.findall(r"<input[^>]*>", page, re.I):
+            if 'type="password"' in tag:
+                fields[re.search(r'name="([^"]*)"', tag).group(1)] = PASSWORD
+        buttons = re.findall(r'<button[^>]*name="([^"]*)"[^>]*value="([^"]*)"', page, re.I)
+        for name, value in buttons:
+            if value.lower() in ("allow", "approve", "yes", "1", "true"):
+                fields[name] = value
+        url = urllib.parse.urljoin(url, html.unescape(action.group(1))) if action else url
+        method, form = "POST", fields
+    raise AssertionError("no code after 12 hops")
+
+
+def pkce():
+    verifier = base64.urlsafe_b64encode(b"v" * 40).decode().rstrip("=")
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def test_authorization_code_and_refresh():
+    n = primary()
+    verifier, challenge = pkce()
+    code = get_code(n, n.web[0], challenge=challenge)
+    if code is None:
+        print("skip: /oauth2/authorize is not served by this build")
+        return
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": n.redirect}
+    expect_error(token(n, dict(form, code_verifier="x" * 43), basic(*n.web)), 400, "invalid_grant", "wrong verifier")
+    expect_error(token(n, form, basic(*n.web)), 400, "invalid_grant", "missing verifier")
+    expect_error(token(n, dict(form, code_verifier=verifier, redirect_uri="http://127.0.0.1:9/other"), basic(*n.web)),
+                 400, "invalid_grant", "other redirect_uri")
+    r = token(n, dict(form, code_verifier=verifier), basic(*n.web))
+    eq(r.status, 200, "code exchange " + r.text)
+    body = r.json()
+    ok(body.get("refresh_token") and body.get("id_token"), "refresh and id tokens")
+    _, at = jwt_parts(body["access_token"])
+    _, idt = jwt_parts(body["id_token"])
+    eq((at["aud"], at["client_id"], idt["aud"]), (n.web[0],) * 3, "audiences")
+    eq(idt["nonce"], "n-1", "nonce")
+    eq(at["roles"], ["Employee"], "user roles")
+    ok(at.get("sid") and at["sid"] == idt.get("sid"), "sid")
+    h = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    eq(idt["at_hash"], base64.urlsafe_b64encode(h).decode().rstrip("="), "at_hash")
+    i = introspect(n, body["access_token"], who=n.web).json()
+    eq((i["active"], i["username"]), (True, "alice"), "introspected user token")
+    # replay revokes everything issued from the code
+    expect_error(token(n, dict(form, code_verifier=verifier), basic(*n.web)), 400, "invalid_grant", "code replay")
+    eq(introspect(n, body["access_token"]).json()["active"], False, "access token revoked by the replay")
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}, basic(*n.web)), 400,
+                 "invalid_grant", "refresh token revoked by the replay")
+
+    # refresh: rotation, narrowing, escalation, reuse
+    code = get_code(n, n.web[0], challenge=challenge)
+    rt = token(n, dict(form, code=code, code_verifier=verifier), basic(*n.web)).json()["refresh_token"]
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt, "scope": "openid admin"}, basic(*n.web)),
+                 400, "invalid_scope", "refresh scope escalation")
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.cc_basic)), 400,
+                 "unauthorized_client", "refresh by another client")
+    r = token(n, {"grant_type": "refresh_token", "refresh_token": rt, "scope": "openid email"}, basic(*n.web))
+    eq(r.status, 200, "refresh " + r.text)
+    b2 = r.json()
+    eq(b2["scope"], "openid email", "narrowed")
+    ok(b2["refresh_token"] != rt and b2.get("id_token"), "rotated, id_token again")
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.web)), 400, "invalid_grant",
+                 "retry within grace")
+    eq(introspect(n, b2["access_token"]).json()["active"], True, "grace retry revokes nothing")
+    time.sleep(6)
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.web)), 400, "invalid_grant",
+                 "reuse after grace")
+    eq(introspect(n, b2["access_token"]).json()["active"], False, "family revoked on reuse")
+    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": b2["refresh_token"]}, basic(*n.web)), 400,
+                 "invalid_grant", "successor dead too")
+
+    # revoking a refresh token revokes its family
+    code = get_code(n, n.web[0], challenge=challenge)
+    b3 = token(n, dict(form, code=code, code_verifier=verifier), basic(*n.web)).json()
+    eq(post(n.url + "/oauth2/revoke", form={"token": b3["refresh_token"]}, headers=basic(*n.web)).status, 200, "revoke rt")
+    eq(introspect(n, b3["access_token"]).json()["active"], False, "access token of the family inactive")
+
+
+def test_public_client_pkce():
+    n = primary()
+    verifier, challenge = pkce()
+    code = get_code(n, n.public[0], challenge=challenge)
+    if code is None:
+        print("skip: /oauth2/authorize is not served by this build")
+        return
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": n.redirect, "client_id": n.public[0]}
+    expect_error(token(n, form), 400, "invalid_grant", "public client without verifier")
+    r = token(n, dict(form, code_verifier=verifier))
+    eq(r.status, 200, "public client with PKCE " + r.text)
+    rt = r.json()["refresh_token"]
+    r = token(n, {"grant_type": "refresh_token", "refresh_token": rt, "client_id": n.public[0]})
+    eq(r.status, 200, "public refresh " + r.text)
+
+
+if __name__ == "__main__":
+    run([test_client_credentials, test_scope_narrowing_and_escalation, test_client_auth_failures, test_bad_requests,
+         test_introspection, test_revocation, test_registration, test_registration_open, test_discovery, test_jwks,
+         test_jwks_short_publish_ahead, test_authorization_code_and_refresh, test_public_client_pkce])

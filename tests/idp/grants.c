@@ -1,0 +1,378 @@
+/* Tests idp/grants.c: families, single-use codes, refresh rotation with reuse detection, jti revocation, consent grants. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hub/err.h"
+#include "hub/store.h"
+#include "idp/grants.h"
+
+static int failures;
+#define CHECK(c)                                                                                                                   \
+    do {                                                                                                                           \
+        if (!(c)) {                                                                                                                \
+            ++failures;                                                                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                                  \
+        }                                                                                                                          \
+    } while (0)
+
+static hub_store_t *store;
+
+/* Runs fn in one write transaction; its return value decides commit (0) or abort. */
+static int in_write(int (*fn)(hub_txn_t *, void *), void *arg)
+{
+    return hub_store_write(store, fn, arg);
+}
+
+/* ---- families ---- */
+
+static char fam_a[33], fam_b[33], fam_c[33], fam_d[33];
+
+static int families_txn(hub_txn_t *txn, void *arg)
+{
+    uint64_t exp = hub_now() + 3600;
+    CHECK(idp_family_create(txn, "client-a", "sub-1", "sid-1", exp, fam_a) == 0);
+    CHECK(idp_family_create(txn, "client-a", "sub-2", "sid-2", exp, fam_b) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-1", "sid-1", exp, fam_c) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-3", NULL, exp, fam_d) == 0);
+    CHECK(strlen(fam_a) == 32 && strcmp(fam_a, fam_b) != 0);
+    return 0;
+}
+
+static int family_revoked(const char *id)
+{
+    hub_txn_t *txn;
+    idp_family_t *f = NULL;
+    int r = -1;
+    if (hub_store_read_begin(store, &txn) != 0)
+        return -1;
+    if (idp_family_get(txn, id, &f) == 0)
+        r = f->revoked;
+    idp_family_free(f);
+    hub_store_read_end(txn);
+    return r;
+}
+
+static int revoke_client_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_family_revoke_client(txn, arg);
+}
+
+static int revoke_sid_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_family_revoke_sid(txn, arg);
+}
+
+static void test_families(void)
+{
+    hub_txn_t *txn;
+    idp_family_t *f = NULL;
+
+    CHECK(in_write(families_txn, NULL) == 0);
+    CHECK(hub_store_read_begin(store, &txn) == 0);
+    CHECK(idp_family_get(txn, fam_a, &f) == 0);
+    if (f != NULL) {
+        CHECK(strcmp(f->client_id, "client-a") == 0 && strcmp(f->sub, "sub-1") == 0 && strcmp(f->sid, "sid-1") == 0);
+        CHECK(!f->revoked && f->expires_at > hub_now());
+        idp_family_free(f);
+    }
+    CHECK(idp_family_get(txn, "nope", &f) == HUB_E_NOTFOUND);
+    hub_store_read_end(txn);
+
+    CHECK(in_write(revoke_client_txn, "client-a") == 0);
+    CHECK(family_revoked(fam_a) == 1 && family_revoked(fam_b) == 1 && family_revoked(fam_c) == 0);
+    CHECK(in_write(revoke_sid_txn, "sid-1") == 0);
+    CHECK(family_revoked(fam_c) == 1 && family_revoked(fam_d) == 0);
+}
+
+/* ---- codes ---- */
+
+typedef struct {
+    char family[33];
+    char code[44];
+    idp_code_t *got;
+    int ret;
+} code_state_t;
+
+static int code_create_txn(hub_txn_t *txn, void *arg)
+{
+    code_state_t *s = arg;
+    idp_code_t c = {"client-x", "https://app.example/cb", "sub-9", "sid-9", "openid profile", "n0nce", "challenge", NULL, 1234, 0};
+    CHECK(idp_family_create(txn, "client-x", "sub-9", "sid-9", hub_now() + 600, s->family) == 0);
+    c.family = s->family;
+    return idp_code_create(txn, &c, 60, s->code);
+}
+
+static int code_redeem_txn(hub_txn_t *txn, void *arg)
+{
+    code_state_t *s = arg;
+    idp_code_free(s->got);
+    s->got = NULL;
+    s->ret = idp_code_redeem(txn, s->code, strlen(s->code), &s->got);
+    return 0; /* commit even a refused redemption: it revokes the family */
+}
+
+static void test_codes(void)
+{
+    code_state_t s = {{0}};
+    hub_txn_t *txn;
+    hub_val_t val;
+
+    CHECK(in_write(code_create_txn, &s) == 0);
+    CHECK(strlen(s.code) == 43);
+    /* only the hash is stored */
+    CHECK(hub_store_read_begin(store, &txn) == 0);
+    CHECK(hub_store_get(txn, HUB_T_CODES, s.code, strlen(s.code), &val) == HUB_E_NOTFOUND);
+    hub_store_read_end(txn);
+
+    CHECK(in_write(code_redeem_txn, &s) == 0);
+    CHECK(s.ret == 0 && s.got != NULL);
+    if (s.got != NULL) {
+        CHECK(strcmp(s.got->client_id, "client-x") == 0 && strcmp(s.got->redirect_uri, "https://app.example/cb") == 0);
+        CHECK(strcmp(s.got->scope, "openid profile") == 0 && strcmp(s.got->nonce, "n0nce") == 0);
+        CHECK(strcmp(s.got->code_challenge, "challenge") == 0 && strcmp(s.got->family, s.family) == 0);
+        CHECK(s.got->auth_time == 1234 && strcmp(s.got->sid, "sid-9") == 0);
+    }
+    CHECK(family_revoked(s.family) == 0);
+    /* replay: refused, and everything from the code is revoked */
+    CHECK(in_write(code_redeem_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_DENIED && s.got == NULL);
+    CHECK(family_revoked(s.family) == 1);
+    /* unknown code */
+    memcpy(s.code, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44);
+    CHECK(in_write(code_redeem_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_NOTFOUND);
+    idp_code_free(s.got);
+}
+
+/* ---- refresh tokens ---- */
+
+typedef struct {
+    char family[33];
+    char rt[44], rt2[44], rt3[44];
+    const char *present;
+    const char *scope;
+    uint64_t grace;
+    char *out;
+    int ret;
+} rt_state_t;
+
+static int rt_create_txn(hub_txn_t *txn, void *arg)
+{
+    rt_state_t *s = arg;
+    idp_refresh_t rec = {s->family, "client-r", "sub-r", "sid-r", "openid profile email", 77, hub_now() + 3600, NULL, 0};
+    CHECK(idp_family_create(txn, "client-r", "sub-r", "sid-r", hub_now() + 600, s->family) == 0);
+    return idp_refresh_create(txn, &rec, s->rt);
+}
+
+static int rt_rotate_txn(hub_txn_t *txn, void *arg)
+{
+    rt_state_t *s = arg;
+    s->ret = idp_refresh_rotate(txn, s->present, strlen(s->present), s->scope, 3600, s->grace, s->out);
+    return 0;
+}
+
+static idp_refresh_t *rt_get(const char *token)
+{
+    hub_txn_t *txn;
+    idp_refresh_t *r = NULL;
+    if (hub_store_read_begin(store, &txn) != 0)
+        return NULL;
+    if (idp_refresh_get(txn, token, strlen(token), &r) != 0)
+        r = NULL;
+    hub_store_read_end(txn);
+    return r;
+}
+
+typedef struct {
+    const char *token, *client;
+    int ret;
+} rt_revoke_t;
+
+static int rt_revoke_txn(hub_txn_t *txn, void *arg)
+{
+    rt_revoke_t *r = arg;
+    r->ret = idp_refresh_revoke(txn, r->token, strlen(r->token), r->client);
+    return 0;
+}
+
+static void test_refresh(void)
+{
+    rt_state_t s = {{0}};
+    idp_refresh_t *r;
+
+    CHECK(in_write(rt_create_txn, &s) == 0);
+    r = rt_get(s.rt);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        CHECK(strcmp(r->client_id, "client-r") == 0 && strcmp(r->scope, "openid profile email") == 0 && r->auth_time == 77);
+        CHECK(r->successor_hash == NULL && strcmp(r->family, s.family) == 0);
+        idp_refresh_free(r);
+    }
+    /* rotation with a narrowed scope */
+    s.present = s.rt;
+    s.scope = "openid email";
+    s.grace = 5;
+    s.out = s.rt2;
+    CHECK(in_write(rt_rotate_txn, &s) == 0);
+    CHECK(s.ret == 0 && strlen(s.rt2) == 43 && strcmp(s.rt, s.rt2) != 0);
+    r = rt_get(s.rt2);
+    CHECK(r != NULL && strcmp(r->scope, "openid email") == 0 && strcmp(r->family, s.family) == 0 && r->auth_time == 77);
+    idp_refresh_free(r);
+    r = rt_get(s.rt);
+    CHECK(r != NULL && r->successor_hash != NULL && r->rotated_at != 0);
+    idp_refresh_free(r);
+    /* a retry within the grace: refused, nothing revoked */
+    s.scope = NULL;
+    s.out = s.rt3;
+    CHECK(in_write(rt_rotate_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_EXISTS);
+    CHECK(family_revoked(s.family) == 0);
+    /* the successor still rotates */
+    s.present = s.rt2;
+    CHECK(in_write(rt_rotate_txn, &s) == 0);
+    CHECK(s.ret == 0);
+    /* reuse after the grace revokes the family */
+    sleep(2);
+    s.present = s.rt;
+    s.grace = 1;
+    CHECK(in_write(rt_rotate_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_DENIED);
+    CHECK(family_revoked(s.family) == 1);
+    /* and the live successor dies with it */
+    char rt4[44];
+    s.present = s.rt3;
+    s.out = rt4;
+    CHECK(in_write(rt_rotate_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_DENIED);
+    /* unknown */
+    s.present = "not-a-token";
+    CHECK(in_write(rt_rotate_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_NOTFOUND);
+
+    /* RFC 7009: only the owner revokes */
+    rt_state_t t = {{0}};
+    CHECK(in_write(rt_create_txn, &t) == 0);
+    rt_revoke_t rv = {t.rt, "someone-else", 0};
+    CHECK(in_write(rt_revoke_txn, &rv) == 0);
+    CHECK(rv.ret == HUB_E_DENIED && family_revoked(t.family) == 0);
+    rv.client = "client-r";
+    CHECK(in_write(rt_revoke_txn, &rv) == 0);
+    CHECK(rv.ret == 0 && family_revoked(t.family) == 1);
+    rv.token = "unknown";
+    CHECK(in_write(rt_revoke_txn, &rv) == 0);
+    CHECK(rv.ret == HUB_E_NOTFOUND);
+}
+
+/* ---- access token jtis ---- */
+
+static char jfam[33];
+
+static int jti_setup_txn(hub_txn_t *txn, void *arg)
+{
+    uint64_t exp = hub_now() + 600;
+    CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, hub_now() + 60, jfam) == 0);
+    CHECK(idp_token_record(txn, "jti-1", jfam, "client-j", exp) == 0);
+    CHECK(idp_token_record(txn, "jti-2", jfam, "client-j", exp) == 0);
+    CHECK(idp_token_record(txn, "jti-3", NULL, "client-j", exp) == 0);
+    return 0;
+}
+
+static int jti_revoke_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_token_revoke(txn, arg, hub_now() + 600);
+}
+
+static int fam_revoke_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_family_revoke(txn, arg);
+}
+
+static int active(const char *jti)
+{
+    hub_txn_t *txn;
+    int a;
+    if (hub_store_read_begin(store, &txn) != 0)
+        return -1;
+    a = idp_token_is_active(txn, jti);
+    hub_store_read_end(txn);
+    return a;
+}
+
+static void test_jti(void)
+{
+    idp_family_t *f = NULL;
+    hub_txn_t *txn;
+
+    CHECK(in_write(jti_setup_txn, NULL) == 0);
+    CHECK(active("jti-1") == 1 && active("jti-2") == 1 && active("jti-3") == 1);
+    CHECK(active("never-recorded") == 1); /* client_credentials tokens are not recorded */
+    CHECK(active("") == 0);
+    /* recording a token stretches its family to outlive it */
+    CHECK(hub_store_read_begin(store, &txn) == 0);
+    CHECK(idp_family_get(txn, jfam, &f) == 0 && f->expires_at >= hub_now() + 590);
+    idp_family_free(f);
+    hub_store_read_end(txn);
+    CHECK(in_write(jti_revoke_txn, "jti-1") == 0);
+    CHECK(active("jti-1") == 0 && active("jti-2") == 1);
+    CHECK(in_write(jti_revoke_txn, "never-recorded") == 0);
+    CHECK(active("never-recorded") == 0);
+    CHECK(in_write(fam_revoke_txn, jfam) == 0);
+    CHECK(active("jti-2") == 0 && active("jti-3") == 1);
+}
+
+/* ---- consent ---- */
+
+static int consent_txn(hub_txn_t *txn, void *arg)
+{
+    CHECK(idp_consent_put(txn, "sub-c", "client-c", "openid profile", hub_now() + 3600) == 0);
+    CHECK(idp_consent_put(txn, "sub-c", "client-old", "openid", hub_now() - 1) == 0);
+    return 0;
+}
+
+static int consent_revoke_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_consent_revoke(txn, "sub-c", "client-c");
+}
+
+static void test_consent(void)
+{
+    hub_txn_t *txn;
+    CHECK(in_write(consent_txn, NULL) == 0);
+    CHECK(hub_store_read_begin(store, &txn) == 0);
+    CHECK(idp_consent_covers(txn, "sub-c", "client-c", "openid") == 1);
+    CHECK(idp_consent_covers(txn, "sub-c", "client-c", "profile openid") == 1);
+    CHECK(idp_consent_covers(txn, "sub-c", "client-c", "openid email") == 0);
+    CHECK(idp_consent_covers(txn, "sub-c", "client-c", "open") == 0);
+    CHECK(idp_consent_covers(txn, "sub-other", "client-c", "openid") == 0);
+    CHECK(idp_consent_covers(txn, "sub-c", "client-old", "openid") == 0); /* expired */
+    hub_store_read_end(txn);
+    CHECK(in_write(consent_revoke_txn, NULL) == 0);
+    CHECK(hub_store_read_begin(store, &txn) == 0);
+    CHECK(idp_consent_covers(txn, "sub-c", "client-c", "openid") == 0);
+    hub_store_read_end(txn);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/hub-test-grants-XXXXXX", cmd[256];
+    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+        fprintf(stderr, "cannot open a store in %s\n", dir);
+        return 1;
+    }
+    test_families();
+    test_codes();
+    test_refresh();
+    test_jti();
+    test_consent();
+    hub_store_close(store);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    if (failures != 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("grants: all checks passed\n");
+    return 0;
+}

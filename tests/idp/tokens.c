@@ -1,0 +1,258 @@
+/* Tests idp/tokens.c: RFC 9068 access token claims, id_token at_hash per alg, logout tokens, scope claims; signatures are
+ * also checked outside hub/jws.c (raw OpenSSL, and libjwt for the RS256/ES256 id_tokens). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jwt.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/jws.h"
+#include "idp/keyring.h"
+#include "idp/tokens.h"
+
+static int failures;
+#define CHECK(c)                                                                                                                   \
+    do {                                                                                                                           \
+        if (!(c)) {                                                                                                                \
+            ++failures;                                                                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                                  \
+        }                                                                                                                          \
+    } while (0)
+
+static const char *jstr(const json_t *obj, const char *name)
+{
+    const char *s = json_string_value(json_object_get(obj, name));
+    return s != NULL ? s : "";
+}
+
+/* Verifies token with libjwt against the PEM public key of key. libjwt 1.10 refuses any typ but "JWT", so it checks the
+ * id_tokens (same keys, same signing code) and raw_verify below checks the at+jwt access tokens. */
+static void check_with_libjwt(const hub_key_t *key, const char *token, const char *aud)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem;
+    long len;
+    jwt_t *jwt = NULL;
+
+    CHECK(PEM_write_bio_PUBKEY(bio, key->pkey) == 1);
+    len = BIO_get_mem_data(bio, &pem);
+    CHECK(jwt_decode(&jwt, token, (const unsigned char *)pem, (int)len) == 0);
+    if (jwt != NULL) {
+        CHECK(jwt_get_alg(jwt) == (key->alg == HUB_ALG_RS256 ? JWT_ALG_RS256 : JWT_ALG_ES256));
+        CHECK(strcmp(jwt_get_grant(jwt, "aud") != NULL ? jwt_get_grant(jwt, "aud") : "", aud) == 0);
+        CHECK(strcmp(jwt_get_header(jwt, "kid") != NULL ? jwt_get_header(jwt, "kid") : "", key->kid) == 0);
+        jwt_free(jwt);
+    }
+    /* a flipped signature byte must not verify */
+    char *bad = strdup(token);
+    size_t n = strlen(bad);
+    bad[n - 5] = bad[n - 5] == 'A' ? 'B' : 'A';
+    jwt = NULL;
+    CHECK(jwt_decode(&jwt, bad, (const unsigned char *)pem, (int)len) != 0);
+    jwt_free(jwt);
+    free(bad);
+    BIO_free(bio);
+}
+
+/* Checks a JWS signature with OpenSSL directly (not through hub_jws_verify): RS256 PKCS#1 v1.5, ES256 r||s, Ed25519. */
+static int raw_verify(const hub_key_t *key, const char *token)
+{
+    const char *dot = strrchr(token, '.');
+    unsigned char sig[512], der[128], *use = sig;
+    size_t siglen, uselen;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok;
+
+    if (dot == NULL || strlen(dot + 1) > 680)
+        return 0;
+    int n = hub_b64url_decode(sig, dot + 1, strlen(dot + 1));
+    if (n <= 0)
+        return 0;
+    siglen = uselen = (size_t)n;
+    if (key->alg == HUB_ALG_ES256) {
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        unsigned char *p = der;
+        if (siglen != 64)
+            return 0;
+        ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL));
+        uselen = (size_t)i2d_ECDSA_SIG(es, &p);
+        ECDSA_SIG_free(es);
+        use = der;
+    }
+    ok = EVP_DigestVerifyInit(ctx, NULL, key->alg == HUB_ALG_EDDSA ? NULL : EVP_sha256(), NULL, key->pkey) == 1 &&
+         EVP_DigestVerify(ctx, use, uselen, (const unsigned char *)token, (size_t)(dot - token)) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+static void expect_at_hash(hub_alg_t alg, const char *at, const char *got)
+{
+    unsigned char md[SHA512_DIGEST_LENGTH];
+    char want[64];
+    if (alg == HUB_ALG_EDDSA) {
+        SHA512((const unsigned char *)at, strlen(at), md);
+        hub_b64url_encode(want, md, 32);
+    } else {
+        SHA256((const unsigned char *)at, strlen(at), md);
+        hub_b64url_encode(want, md, 16);
+    }
+    CHECK(got != NULL && strcmp(got, want) == 0);
+}
+
+static void run_alg(hub_alg_t alg)
+{
+    char dir[] = "/tmp/hub-test-tokens-XXXXXX", cmd[256];
+    hub_config_t cfg;
+    hub_store_t *store = NULL;
+    idp_t idp = {0};
+    char *at = NULL, *idt = NULL, *lt = NULL, jti[23];
+    uint64_t exp, now = hub_now();
+    hub_jws_t jws = {0};
+    char *roles_v[] = {"Employee", "System Manager", NULL};
+    idp_strv_t roles = {roles_v, 2};
+
+    hub_config_defaults(&cfg);
+    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+        fprintf(stderr, "cannot open a store in %s\n", dir);
+        ++failures;
+        return;
+    }
+    free(cfg.node.data_dir);
+    cfg.node.data_dir = strdup(dir);
+    cfg.primary.signing_alg = alg;
+    cfg.primary.access_token_ttl = 600;
+    cfg.primary.id_token_ttl = 300;
+    idp.cfg = &cfg;
+    idp.store = store;
+    snprintf(idp.issuer, sizeof(idp.issuer), "https://idp.example");
+    CHECK(idp_keyring_open(&idp.keyring, store, &cfg) == 0);
+    if (idp.keyring == NULL)
+        goto out;
+    const hub_key_t *key = idp_keyring_signing_key(idp.keyring);
+
+    /* access token */
+    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", now - 10, &roles};
+    CHECK(idp_mint_access_token(&idp, &p, &at, jti, &exp) == 0);
+    CHECK(strlen(jti) == 22 && exp >= now + 600 && exp <= now + 602);
+    CHECK(at != NULL && idp_keyring_verify(idp.keyring, at, strlen(at), &jws) == 0);
+    if (jws.payload != NULL) {
+        json_t *c = jws.payload;
+        CHECK(strcmp(jws.typ ? jws.typ : "", "at+jwt") == 0 && strcmp(jws.kid ? jws.kid : "", key->kid) == 0);
+        CHECK(strcmp(jws.alg ? jws.alg : "", hub_alg_name(alg)) == 0);
+        CHECK(strcmp(jstr(c, "iss"), "https://idp.example") == 0 && strcmp(jstr(c, "sub"), "user-sub") == 0);
+        CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "client_id"), "client-1") == 0);
+        CHECK(strcmp(jstr(c, "jti"), jti) == 0 && strcmp(jstr(c, "scope"), "openid roles") == 0);
+        CHECK(strcmp(jstr(c, "sid"), "sid-1") == 0);
+        CHECK((uint64_t)json_integer_value(json_object_get(c, "exp")) == exp);
+        CHECK((uint64_t)json_integer_value(json_object_get(c, "auth_time")) == now - 10);
+        CHECK(json_integer_value(json_object_get(c, "iat")) >= (json_int_t)now);
+        json_t *r = json_object_get(c, "roles");
+        CHECK(json_array_size(r) == 2 && strcmp(json_string_value(json_array_get(r, 1)), "System Manager") == 0);
+        hub_jws_dispose(&jws);
+    }
+    CHECK(at != NULL && raw_verify(key, at));
+
+    /* a client_credentials token: no sid, no auth_time, service roles */
+    char *at2 = NULL, jti2[23];
+    idp_at_params_t p2 = {"svc", "svc", "read", NULL, 0, NULL};
+    CHECK(idp_mint_access_token(&idp, &p2, &at2, jti2, &exp) == 0);
+    CHECK(strcmp(jti, jti2) != 0);
+    if (at2 != NULL && idp_keyring_verify(idp.keyring, at2, strlen(at2), &jws) == 0) {
+        CHECK(json_object_get(jws.payload, "sid") == NULL && json_object_get(jws.payload, "auth_time") == NULL);
+        CHECK(json_is_array(json_object_get(jws.payload, "roles")) && json_array_size(json_object_get(jws.payload, "roles")) == 0);
+        hub_jws_dispose(&jws);
+    } else {
+        CHECK(!"client_credentials token verifies");
+    }
+    free(at2);
+
+    /* id_token */
+    char *uroles_v[] = {"Employee", NULL};
+    idp_user_t user = {"user-sub", "alice", "alice@example.com", "Alice Doe", "Alice", "Doe", NULL, 1, 1, {uroles_v, 1}};
+    CHECK(idp_mint_id_token(&idp, &user, "client-1", "openid profile email", "n-123", "sid-1", now - 10, at, &idt) == 0);
+    if (idt != NULL && idp_keyring_verify(idp.keyring, idt, strlen(idt), &jws) == 0) {
+        json_t *c = jws.payload;
+        CHECK(strcmp(jstr(c, "iss"), "https://idp.example") == 0 && strcmp(jstr(c, "sub"), "user-sub") == 0);
+        CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "nonce"), "n-123") == 0);
+        CHECK(strcmp(jstr(c, "sid"), "sid-1") == 0 && strcmp(jstr(c, "name"), "Alice Doe") == 0);
+        CHECK(strcmp(jstr(c, "email"), "alice@example.com") == 0 && json_is_true(json_object_get(c, "email_verified")));
+        CHECK(json_object_get(c, "roles") == NULL); /* roles scope not granted */
+        json_int_t iat = json_integer_value(json_object_get(c, "iat"));
+        CHECK(json_integer_value(json_object_get(c, "exp")) == iat + 300);
+        CHECK((uint64_t)json_integer_value(json_object_get(c, "auth_time")) == now - 10);
+        expect_at_hash(alg, at, json_string_value(json_object_get(c, "at_hash")));
+        hub_jws_dispose(&jws);
+        CHECK(raw_verify(key, idt));
+        if (alg != HUB_ALG_EDDSA)
+            check_with_libjwt(key, idt, "client-1");
+    } else {
+        CHECK(!"id_token verifies");
+    }
+
+    /* logout token */
+    CHECK(idp_mint_logout_token(&idp, "client-1", "user-sub", "sid-1", &lt) == 0);
+    if (lt != NULL && idp_keyring_verify(idp.keyring, lt, strlen(lt), &jws) == 0) {
+        json_t *c = jws.payload;
+        CHECK(strcmp(jws.typ ? jws.typ : "", "logout+jwt") == 0);
+        CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "sid"), "sid-1") == 0);
+        CHECK(strlen(jstr(c, "jti")) > 0 && json_object_get(c, "nonce") == NULL);
+        CHECK(json_is_object(json_object_get(json_object_get(c, "events"), "http://schemas.openid.net/event/backchannel-logout")));
+        hub_jws_dispose(&jws);
+    } else {
+        CHECK(!"logout token verifies");
+    }
+out:
+    free(at);
+    free(idt);
+    free(lt);
+    idp_keyring_close(idp.keyring);
+    hub_store_close(store);
+    hub_config_dispose(&cfg);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void test_claims(void)
+{
+    char *roles_v[] = {"A", "B", NULL};
+    idp_user_t user = {"s", "bob", "bob@example.com", NULL, NULL, NULL, "https://pic", 1, 0, {roles_v, 2}};
+    json_t *c = idp_user_claims(&user, "openid");
+    CHECK(json_object_size(c) == 0);
+    json_decref(c);
+    c = idp_user_claims(&user, "profile");
+    CHECK(strcmp(jstr(c, "name"), "bob") == 0 && strcmp(jstr(c, "picture"), "https://pic") == 0);
+    CHECK(json_object_get(c, "email") == NULL && json_object_get(c, "given_name") == NULL);
+    json_decref(c);
+    c = idp_user_claims(&user, "email roles");
+    CHECK(strcmp(jstr(c, "email"), "bob@example.com") == 0 && json_is_false(json_object_get(c, "email_verified")));
+    CHECK(json_array_size(json_object_get(c, "roles")) == 2 && json_object_get(c, "name") == NULL);
+    json_decref(c);
+
+    CHECK(idp_scope_has("openid profile", "openid"));
+    CHECK(idp_scope_has("openid profile", "profile"));
+    CHECK(idp_scope_has("  openid   profile ", "profile"));
+    CHECK(!idp_scope_has("openid profile", "open"));
+    CHECK(!idp_scope_has("openid profile", "file"));
+    CHECK(!idp_scope_has("", "openid"));
+    CHECK(!idp_scope_has("openid", ""));
+}
+
+int main(void)
+{
+    test_claims();
+    run_alg(HUB_ALG_RS256);
+    run_alg(HUB_ALG_ES256);
+    run_alg(HUB_ALG_EDDSA);
+    if (failures != 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("tokens: all checks passed\n");
+    return 0;
+}
