@@ -20,9 +20,6 @@
 #define SID_LEN HUB_B64URL_LEN(SID_BYTES) /* 32 */
 #define MAX_CLIENTS 256
 
-/* TRANSITION: idp/grants.c lands separately; until then hubd must still link. Remove once merged. */
-#pragma weak idp_family_revoke_sid
-
 static int is_token(const char *s)
 {
     size_t i;
@@ -263,7 +260,7 @@ int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended)
     if ((ret = hub_store_del(txn, HUB_T_SESSIONS, hash, HUB_SECRET_HASH_LEN)) != 0 ||
         (ret = hub_store_del(txn, HUB_T_SESSIONS, key, strlen(key))) != 0)
         goto out;
-    if (idp_family_revoke_sid != NULL && (ret = idp_family_revoke_sid(txn, sid)) != 0 && ret != HUB_E_NOTFOUND)
+    if ((ret = idp_family_revoke_sid(txn, sid)) != 0 && ret != HUB_E_NOTFOUND)
         goto out;
     ret = 0;
     if (ended != NULL) {
