@@ -148,9 +148,9 @@ class Hub:
     def login(self, user="alice"):
         """A browser signed in as user."""
         b = Browser()
-        page = self.go(b, self.url + "/login")
+        page = self.go(b, self.url + "/login?next=/healthz")
         r = self.sign_in(b, page, user)
-        ok(r.status in (200, 302, 303), f"sign-in answered {r.status}")
+        eq(r.url, self.url + "/healthz", f"signed in as {user}: {r.status} {r.text[:200]}")
         return b
 
     def consent(self, b, r, decision="allow"):
@@ -293,19 +293,21 @@ def test_consent_force_auto_skip_and_deny():
     r = h.go(b, h.url + "/oauth2/approve", "POST", form)
     eq(r.status, 400, "approve with a foreign redirect_uri")
     eq(r.location, None, "no redirect to a foreign URI")
-    # auto: a covering grant skips the page; a wider scope or prompt=consent asks again
+    # auto: the grant given by the first Allow covers these scopes; another app still asks once
     h.node.hubctl("settings", "set", "skip_authorization", "auto")
     r = h.go(b, h.authorize_url("web", scope="openid email"))
-    r = h.consent(b, r)
-    ok("code" in split_location(r.location)[1], "code after first consent in auto")
-    r = h.go(b, h.authorize_url("web", scope="email"))
     ok(r.location is not None and "code" in split_location(r.location)[1], "auto: covered scope skips consent")
-    r = h.go(b, h.authorize_url("web", scope="openid roles"))
-    ok(r.location is None and "Allow" in r.text, "auto: wider scope asks")
     r = h.go(b, h.authorize_url("web", scope="email", prompt="consent"))
     ok(r.location is None and "Allow" in r.text, "prompt=consent forces the page")
     r = h.go(b, h.authorize_url("web", scope="email", prompt="none"))
     ok("code" in split_location(r.location)[1], "prompt=none with a covering grant gives a code")
+    r = h.go(b, h.authorize_url("staff", scope="openid"))
+    ok(r.location is None and "Staff App" in r.text, "auto: no grant yet, asks")
+    ok("code" in split_location(h.consent(b, r).location)[1], "code after consent in auto")
+    r = h.go(b, h.authorize_url("staff", scope="openid"))
+    ok(r.location is not None and "code" in split_location(r.location)[1], "auto: second time skipped")
+    r = h.go(b, h.authorize_url("staff", scope="openid email"))
+    ok(r.location is None and "Allow" in r.text, "auto: a wider scope asks again")
     # skip_authorization client never asks
     h.node.hubctl("settings", "set", "skip_authorization", "force")
     r = h.go(b, h.authorize_url("skip"))
@@ -424,14 +426,25 @@ def test_prompt_login_does_not_loop():
     loc = urllib.parse.urlsplit(r.header("location") or "")
     eq(loc.path, "/login", "prompt=login asks for a new sign-in")
     time.sleep(1.1)  # a fresh sign-in gets a later auth_time
+    before = int(time.time())
     page = h.go(b, urllib.parse.urljoin(h.url, r.header("location")))
     r = h.sign_in(b, page) if page.location is None else page
     ok(r.location is not None, f"ends at the client: {r.status} {r.text[:200]}")
     _, q, _ = split_location(r.location)
-    ok("code" in q or q.get("error") == "login_required", f"code (or login_required), never a loop: {q}")
-    # max_age=0 right after signing in is satisfied or asks again, without a loop
+    ok("code" in q, f"a fresh sign-in resumes the flow with a code: {q}")
+    t = h.token("skip", grant_type="authorization_code", code=q["code"], redirect_uri=RP).json()
+    ok(jwt_claims(t["id_token"])["auth_time"] >= before, "auth_time of the new sign-in")
+    # the resumed request without a new sign-in must not loop: login_required
+    r = b.get(h.authorize_url("skip", prompt="login"), follow=False)
+    nxt = urllib.parse.parse_qs(urllib.parse.urlsplit(r.header("location")).query)["next"][0]
+    time.sleep(1.1)
+    r = h.go(b, urllib.parse.urljoin(h.url, nxt).replace("hub_auth_after=", "hub_auth_after=9"))
+    expect_client_error(r, "login_required", "st-skip")
+    # a recent sign-in satisfies max_age; max_age=0 a second later asks again
     r = h.go(b, h.authorize_url("skip", max_age="3600"))
     ok("code" in split_location(r.location)[1], "recent sign-in satisfies max_age")
+    r = b.get(h.authorize_url("skip", max_age="0"), follow=False)
+    eq(urllib.parse.urlsplit(r.header("location")).path, "/login", "max_age=0 asks for a new sign-in")
 
 
 class BackChannel:
