@@ -93,6 +93,13 @@ class Hub:
         self.node.start()
         self.url = self.node.url
 
+    def finish(self):
+        """Stops the node gracefully: exit 0 and no sanitizer report in its log."""
+        rc = self.node.stop()
+        log = open(self.node.log_path).read()
+        ok("Sanitizer" not in log and "runtime error" not in log, "sanitizer report:\n" + log[-3000:])
+        eq(rc, 0, "hubd exit code")
+
     def add_client(self, key, *args):
         out = self.node.hubctl("client", "add", *args).stdout
         vals = dict(line.split(": ", 1) for line in out.strip().splitlines() if ": " in line)
@@ -210,6 +217,7 @@ def test_client_and_redirect_errors_are_html():
     r = get(h.authorize_url("web", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
     eq(r.status, 302, "loopback redirect URI matches on any port (RFC 8252)")
     ok(r.header("location").startswith("http://127.0.0.1:6123/cb?"), "answered to the port sent")
+    h.finish()
 
 
 def test_redirect_errors_carry_state():
@@ -235,6 +243,7 @@ def test_redirect_errors_carry_state():
     h.node.hubctl("client", "update", h.cid("web"), "--redirect-uris", RP + "?tenant=1")
     r = h.go(b, h.authorize_url("web", redirect_uri=RP + "?tenant=1", response_type="bogus"))
     ok(r.location.startswith(RP + "?tenant=1&error=unsupported_response_type"), r.location)
+    h.finish()
 
 
 def test_sign_in_redirect_and_prompt_none():
@@ -256,6 +265,7 @@ def test_sign_in_redirect_and_prompt_none():
     r = h.sign_in(b, page)
     ok(r.location is None and "Web App" in r.text, "after sign-in the consent page shows: " + r.text[:300])
     expect_client_error(h.go(b, h.authorize_url("web", prompt="none", state="pc")), "consent_required", "pc")
+    h.finish()
 
 
 def test_consent_force_auto_skip_and_deny():
@@ -312,6 +322,7 @@ def test_consent_force_auto_skip_and_deny():
     h.node.hubctl("settings", "set", "skip_authorization", "force")
     r = h.go(b, h.authorize_url("skip"))
     ok(r.location is not None and "code" in split_location(r.location)[1], "skip_authorization gives a code at once")
+    h.finish()
 
 
 def test_allowed_roles():
@@ -321,6 +332,7 @@ def test_allowed_roles():
     alice = h.login("alice")
     r = h.go(alice, h.authorize_url("staff"))
     ok(r.location is None and "Staff App" in r.text, "a holder of the role gets the consent page")
+    h.finish()
 
 
 def test_code_flow_tokens_and_replay():
@@ -362,6 +374,7 @@ def test_code_flow_tokens_and_replay():
     _, q, _ = h.code_for(b, "web", scope="openid")
     r = h.token("web", grant_type="authorization_code", code=q["code"])
     eq(r.json().get("error"), "invalid_grant", "redirect_uri sent on authorize must be repeated")
+    h.finish()
 
 
 def test_implicit_fragment():
@@ -389,6 +402,7 @@ def test_implicit_fragment():
     _, _, fr = split_location(r.location)
     ok("id_token" in fr and "access_token" not in fr, f"id_token only: {fr}")
     expect_client_error(h.go(b, h.authorize_url("implicit", response_type="code")), "unauthorized_client")
+    h.finish()
 
 
 def test_userinfo_rejections():
@@ -417,6 +431,7 @@ def test_userinfo_rejections():
     eq(r.status, 400, "token sent two ways")
     h.node.hubctl("user", "disable", "alice")
     eq(get(h.url + "/oauth2/userinfo", headers={"Authorization": "Bearer " + at}).status, 401, "disabled user")
+    h.finish()
 
 
 def test_prompt_login_does_not_loop():
@@ -445,6 +460,7 @@ def test_prompt_login_does_not_loop():
     ok("code" in split_location(r.location)[1], "recent sign-in satisfies max_age")
     r = b.get(h.authorize_url("skip", max_age="0"), follow=False)
     eq(urllib.parse.urlsplit(r.header("location")).path, "/login", "max_age=0 asks for a new sign-in")
+    h.finish()
 
 
 class BackChannel:
@@ -529,6 +545,7 @@ def test_rp_logout_and_backchannel():
         r = get(h.url + "/oauth2/logout")
         eq(r.status, 200, "plain logout page")
         ok("signed out" in r.text, "says signed out")
+        h.finish()
     finally:
         bc.close()
 
@@ -538,3 +555,4 @@ if __name__ == "__main__":
          test_consent_force_auto_skip_and_deny, test_allowed_roles, test_code_flow_tokens_and_replay,
          test_implicit_fragment, test_userinfo_rejections, test_prompt_login_does_not_loop,
          test_rp_logout_and_backchannel])
+
