@@ -1458,6 +1458,9 @@ int main(int argc, char **argv)
     /* the handler sees argv[0] = the command's last word, then its arguments */
     argv += optind + nwords - 1;
     argc -= optind + nwords - 1;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; ++i)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return print_usage(&ctl); /* needs no data dir */
     if (ctl.cmd->run != cmd_init) {
         if (!is_dir(ctl.data_dir))
             return say(EXIT_RUNTIME, "%s: no such data directory (run hubctl -d %s init)", ctl.data_dir, ctl.data_dir);
