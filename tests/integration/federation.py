@@ -160,6 +160,8 @@ def walk(b, url, user="alice", password=PASSWORD, decision="allow", max_steps=6)
     for _ in range(max_steps):
         f = login_form(r)
         if f is not None:
+            if passwords:  # asked again: the password was refused
+                break
             passwords += 1
             data = {}
             for name, typ, value in f["inputs"]:
@@ -249,8 +251,8 @@ class Federation:
 
     def wait_ready(self, node, timeout=15):
         """Waits until the node has credentials at the primary (registered or stored)."""
-        ok(node.wait_log("federation: registered", timeout) or node.wait_log("credentials of client", 0.1),
-           f"{node.name} registered with the primary:\n{node.log()}")
+        until(lambda: any("federation: registered" in l or "credentials of client" in l for l in node.lines), timeout,
+              what=f"{node.name} registered with the primary; log:\n{node.log()}")
 
     def __getitem__(self, n):
         return self.secondaries[n]
@@ -263,14 +265,36 @@ class Federation:
         return json.loads(out)
 
     def node_id(self, n):
-        ids = [x["id"] for x in self.nodes() if x.get("name") == f"sec{n}"]
-        ok(len(ids) == 1, f"one node named sec{n} at the primary: {self.nodes()}")
+        ids = [x["id"] for x in self.nodes() if x.get("name") in (n, f"sec{n}")]
+        ok(len(ids) == 1, f"one node named {n} at the primary: {self.nodes()}")
         return ids[0]
 
     def add_client(self, *args):
         out = self.primary.hubctl("client", "add", *args).stdout
         kv = kv_lines(out)
         return kv["client_id"], kv.get("client_secret")
+
+    def code_token(self, b, cid, secret, redirect_uri, scope="openid profile email roles"):
+        """Runs the authorization code flow (PKCE) for client cid in browser b, which must be
+        signed in at the primary; stops at the redirect to the client and redeems the code."""
+        verifier, challenge = pkce()
+        q = {"client_id": cid, "response_type": "code", "redirect_uri": redirect_uri, "scope": scope, "state": "s1",
+             "nonce": "n1", "code_challenge": challenge, "code_challenge_method": "S256"}
+        r = b.get(self.primary.url + "/oauth2/authorize?" + urllib.parse.urlencode(q), follow=False)
+        f = consent_form(r)
+        if f is not None:
+            data = {n: v for n, t, v in f["inputs"] if n}
+            data.update({n: v for n, v in f["buttons"] if n and v == "allow"})
+            r = b.post(urllib.parse.urljoin(self.primary.url, f["action"]), form=data, follow=False)
+        loc = r.header("location") or ""
+        ok(r.status in (302, 303) and loc.startswith(redirect_uri), f"redirect to the client: {r.status} {loc} {r.text[:300]}")
+        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query)).get("code")
+        ok(code, "code in " + loc)
+        r = post(self.primary.url + "/oauth2/token", headers=basic(cid, secret),
+                 form={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                       "code_verifier": verifier})
+        eq(r.status, 200, f"code redeemed: {r.text[:300]}")
+        return r.json()
 
     def client_token(self, cid, secret, scope=None):
         form = {"grant_type": "client_credentials"}
