@@ -1,18 +1,22 @@
 """Federation harness on top of hubtest: a primary with users, secondaries joined with join
 tokens, an upstream app echoing the X-Hub-* headers, and a browser that signs in through them.
 Everything runs as real processes (or threads) on loopback and is torn down by hubtest.run."""
+import atexit
 import base64
 import hashlib
 import html.parser
 import json
 import os
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hubtest import Browser, Node, eq, free_port, get, ok, post, request, tmpdir
+from hubtest import SOURCE_DIR, Browser, Node, eq, free_port, get, ok, post, request, tmpdir
 
 PASSWORD = "correct horse battery staple"
 HUB_HEADERS = ("X-Hub-Sub", "X-Hub-Email", "X-Hub-Name", "X-Hub-Roles")
@@ -61,6 +65,31 @@ class Upstream:
             _upstreams.remove(self)
             self.server.shutdown()
             self.server.server_close()
+
+
+class DemoApp:
+    """tools/demo-app.py as a process (the page with #greeting the browser test reads)."""
+
+    def __init__(self, title="Demo app"):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tools", "demo-app.py"), str(self.port), title],
+                                     stdin=subprocess.DEVNULL)
+        _upstreams.append(self)
+        until(lambda: get(self.url).status == 200, 10, what="demo app up")
+
+    def stop(self):
+        if self in _upstreams:
+            _upstreams.remove(self)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+atexit.register(lambda: stop_upstreams())
 
 
 def stop_upstreams():
@@ -192,8 +221,8 @@ class Federation:
     tokens, each guarding /app/ (any user) and /staff/ (role Employee) in front of one
     upstream echo app. primary_conf/secondary_conf are merged over the defaults."""
 
-    def __init__(self, names=("A", "B"), primary_conf=None, secondary_conf=None, start=True):
-        self.upstream = Upstream()
+    def __init__(self, names=("A", "B"), primary_conf=None, secondary_conf=None, start=True, upstream=None):
+        self.upstream = upstream or Upstream()
         conf = {"primary": {"access_token_ttl": "5m"}}
         for k, v in (primary_conf or {}).items():
             if isinstance(v, dict):
