@@ -31,6 +31,11 @@ function check(cond, what) {
     console.log(`ok   ${what}`);
 }
 
+function short(u) {
+    const x = new URL(u);
+    return x.origin + x.pathname;
+}
+
 async function isSignInPage(p) {
     return (await p.locator('input[type=password]').count()) > 0;
 }
@@ -49,7 +54,7 @@ async function main() {
 
     step = 'open the protected page';
     await page.goto(url, { waitUntil: 'domcontentloaded' });
-    check(await isSignInPage(page), `${url} leads to the sign-in page (${page.url()})`);
+    check(await isSignInPage(page), `${url} leads to the sign-in page (${short(page.url())})`);
     const signInOrigin = new URL(page.url()).origin;
     check(signInOrigin !== new URL(url).origin, `the sign-in page is served by the primary (${signInOrigin})`);
 
@@ -57,7 +62,7 @@ async function main() {
     await page.fill('input[name=username]', user);
     await page.fill('input[type=password]', password);
     await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('form button[type=submit]')]);
-    check(!(await isSignInPage(page)), `credentials accepted (${page.url()})`);
+    check(!(await isSignInPage(page)), `credentials accepted (${short(page.url())})`);
 
     if (await isConsentPage(page)) {
         step = 'consent';
@@ -69,7 +74,7 @@ async function main() {
 
     step = 'the app behind the secondary';
     await page.waitForSelector('#greeting');
-    check(page.url().startsWith(new URL(url).origin), `back at the secondary (${page.url()})`);
+    check(page.url().startsWith(new URL(url).origin), `back at the secondary (${short(page.url())})`);
     const hello = await page.locator('#greeting').innerText();
     check(hello.includes(greeting), `the app greets the signed-in user: "${hello}"`);
     const table = await page.locator('table').innerText();
@@ -100,7 +105,7 @@ try {
             await page.screenshot({ path: shot, fullPage: true, timeout: 5000 });
             fs.writeFileSync(path.join(dir, 'failure.html'), await page.content());
             console.error(`screenshot: ${shot}`);
-            console.error(`page (${page.url()}): ${path.join(dir, 'failure.html')}`);
+            console.error(`page (${short(page.url())}): ${path.join(dir, 'failure.html')}`);
         } catch (e2) {
             console.error(`no screenshot: ${e2.message}`);
         }

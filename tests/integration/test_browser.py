@@ -41,8 +41,8 @@ def test_browser_signin_through_secondary():
                             "Alice Example"], cwd=BROWSER_DIR, env=env, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"signin.mjs did not finish within 120s:\n{e.stdout or ''}{e.stderr or ''}")
-    sys.stdout.write(p.stdout)
-    sys.stdout.write(p.stderr)
+    for line in (p.stdout + p.stderr).splitlines():
+        print("  signin.mjs: " + line)
     ok(p.returncode == 0, f"signin.mjs exited {p.returncode} (artifacts under {artifacts})")
     fed.finish()
 
