@@ -342,6 +342,14 @@ class Federation:
         eq(r.status, 200, f"client_credentials token: {r.text[:300]}")
         return r.json()["access_token"]
 
+    def warnings(self, limit=20):
+        """The warn/error lines of every node so far (the tail hubtest prints may miss them)."""
+        out = []
+        for node in [self.primary, *self.secondaries.values()]:
+            out += [f"{node.name}: {l.rstrip()}" for l in node.lines if " warn " in l or " error " in l or "hubd:" in l
+                    and "listening" not in l]
+        return "\n".join(out[-limit:])
+
     def finish(self):
         """Stops every node gracefully: each exits 0 with no sanitizer report."""
         errors = []

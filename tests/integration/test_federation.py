@@ -179,7 +179,8 @@ def test_key_rotation_under_traffic():
         time.sleep(0.02)
     t.join(10)
     ok(rotated.is_set(), "hubctl keys rotate ran")
-    ok(not failures, f"{len(failures)} failed of {i} requests during rotation:\n" + "\n".join(failures[:10]))
+    ok(not failures, f"{len(failures)} failed of {i} requests during rotation:\n" + "\n".join(failures[:10]) +
+       "\nwarnings:\n" + fed.warnings())
     eq(len(kids), 2, f"tokens were signed by the old and then the new key ({i} requests, {logins} sign-ins)")
     fed.finish()
 
