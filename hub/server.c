@@ -380,7 +380,11 @@ int hub_server_run(hub_server_t *server)
     for (i = 0; i != server->nthreads; ++i) {
         server_thread_t *thr = &server->threads[i];
         h2o_evloop_t *loop = thr->pub.ctx.loop;
-        h2o_timeout_unlink(&thr->tick_entry);
+        if (h2o_timeout_is_linked(&thr->tick_entry))
+            h2o_timeout_unlink(&thr->tick_entry);
+        /* h2o_context_request_shutdown arms this one; h2o_context_dispose asserts it is idle */
+        if (h2o_timeout_is_linked(&thr->pub.ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&thr->pub.ctx.http2._graceful_shutdown_timeout);
         if (thr->pub.fetch_port != NULL)
             hub_fetch_port_destroy(thr->pub.fetch_port);
         h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);

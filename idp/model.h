@@ -41,13 +41,18 @@ typedef struct st_idp_user_t {
     uint64_t created_at;
 } idp_user_t;
 
+/* Checks the fields of user: username 1..64 of [A-Za-z0-9._@-], e-mail local@domain of at
+ * most 254 bytes without spaces or control characters, names of printable UTF-8, picture
+ * an absolute http(s) URI, role names well formed (their existence is checked by put). On
+ * failure writes "field: reason" text naming the field to err and returns HUB_E_INVAL. */
+int idp_user_validate(const idp_user_t *user, char *err, size_t errlen);
 /* By sub / by username or e-mail. HUB_E_NOTFOUND when absent. */
 int idp_user_get(hub_txn_t *txn, const char *sub, idp_user_t **out);
 int idp_user_find(hub_txn_t *txn, const char *username_or_email, idp_user_t **out);
 /* Writes user (create: assigns sub and created_at when sub is NULL). Keeps the username and
  * e-mail indexes; HUB_E_EXISTS when either belongs to another user, HUB_E_NOTFOUND when
  * a role does not exist. */
-int idp_user_put(hub_txn_t *txn, idp_user_t *user);
+int idp_user_put(hub_txn_t *txn, idp_user_t *user); /* HUB_E_INVAL when idp_user_validate fails */
 int idp_user_del(hub_txn_t *txn, const char *sub);
 /* Calls cb for each user in username order. */
 int idp_user_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_user_t *user), void *arg);
@@ -64,8 +69,10 @@ int idp_password_verify(const char *encoded, const char *password, size_t len);
 #define IDP_ROLE_SYSTEM_MANAGER "System Manager"
 #define IDP_ROLE_GUEST "Guest"
 int idp_role_exists(hub_txn_t *txn, const char *role);
-int idp_role_add(hub_txn_t *txn, const char *role);  /* HUB_E_EXISTS */
-int idp_role_del(hub_txn_t *txn, const char *role);  /* HUB_E_NOTFOUND; HUB_E_BUSY while a user or client holds it */
+/* HUB_E_EXISTS; HUB_E_INVAL unless 1..128 bytes of printable UTF-8 without ';' or surrounding spaces. */
+int idp_role_add(hub_txn_t *txn, const char *role);
+/* HUB_E_NOTFOUND; HUB_E_BUSY while a user or client holds it; HUB_E_DENIED for the two built-in roles. */
+int idp_role_del(hub_txn_t *txn, const char *role);
 int idp_role_list(hub_txn_t *txn, idp_strv_t *out);
 
 /* ---- OAuth clients ---- */

@@ -11,7 +11,7 @@
 #include "idp/model.h"
 
 typedef struct st_idp_session_t {
-    char *sid;   /* public session identifier */
+    char *sid; /* public session identifier */
     char *sub;
     uint64_t auth_time;
     uint64_t expires_at;
@@ -20,20 +20,28 @@ typedef struct st_idp_session_t {
 
 /* Starts a session for sub (session_ttl), sets the cookie on req; *out may be NULL. */
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
-/* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled). */
+/* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled or
+ * deleted); the caller frees it with idp_session_free. */
 idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req);
+/* By public sid (caller frees *out); HUB_E_NOTFOUND when unknown or expired. */
 int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out);
-/* Records that client_id took part in the session (idempotent). */
+/* Records that client_id took part in the session (idempotent); HUB_E_NOTFOUND when the
+ * session is gone. */
 int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id);
 /* Ends the session with the given sid: deletes it and revokes its token families; *ended
  * (may be NULL) receives the record so the caller can notify its clients. */
 int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
+/* Ends the session named by req's cookie whatever its user's state (own write txn) and
+ * clears the cookie; *ended (may be NULL) as for idp_session_end. HUB_E_NOTFOUND when the
+ * request names no live session (the cookie is cleared all the same). */
+int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended);
 /* Clears the session cookie on req. */
 void idp_session_clear_cookie(idp_t *idp, h2o_req_t *req);
 void idp_session_free(idp_session_t *s);
 
 /* CSRF (double-submit): the token for forms on this response (reusing the request's
- * cookie or setting a new one), and the check of a submitted form's "csrf_token". */
+ * cookie or setting a new one; pool memory), and the check of a submitted form's
+ * "csrf_token" against the cookie: 1 when they match, 0 otherwise. */
 const char *idp_csrf_token(idp_t *idp, h2o_req_t *req);
 int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const hub_form_t *form);
 

@@ -1,0 +1,1027 @@
+/* The node's configuration: one typed key table drives defaults, YAML parsing, validation and freeing. */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "hub/config.h"
+#include "hub/err.h"
+#include "hub/log.h"
+
+#define CONF_MAX_FILE (1024 * 1024)
+#define CONF_MAX_STRING 4096
+#define CONF_MAX_ITEMS 256
+#define CONF_MAX_DURATION (3650ull * 86400) /* ten years: keeps time arithmetic far from overflow */
+#define CONF_MSG 256
+
+_Static_assert(sizeof(hub_role_t) == sizeof(int), "enum fields are stored as int");
+_Static_assert(HUB_LOG_DEBUG == 3, "log_level names follow hub_log_level_t");
+
+typedef struct st_conf_key_t conf_key_t;
+
+/* How a key's YAML node is consumed: one scalar, a sequence of scalars, a nested mapping, or routes. */
+typedef enum { CONF_SCALAR, CONF_LIST, CONF_SECTION, CONF_ROUTES } conf_kind_t;
+
+/* A value type. parse checks one scalar (or one list item) and, when field is not NULL, stores it;
+ * it fills msg and returns -1 when the text is not acceptable. */
+typedef struct st_conf_type_t {
+    conf_kind_t kind;
+    const char *expect; /* "a duration like 10m": completes "expected ..." */
+    int (*parse)(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize);
+    void (*dispose)(const conf_key_t *key, void *base);
+} conf_type_t;
+
+struct st_conf_key_t {
+    const char *path; /* dotted, relative to the table's mapping */
+    const conf_type_t *type;
+    size_t off, off2; /* field offsets into the table's struct (off2: port, list count) */
+    const char *def;  /* default as YAML text (lists: space-separated); NULL = none */
+    uint64_t min, max;
+    const char *const *names; /* enum values, index = stored int */
+};
+
+typedef struct st_conf_table_t {
+    const conf_key_t *keys;
+    size_t n;
+} conf_table_t;
+
+typedef struct st_conf_ctx_t {
+    const char *file;
+    FILE *errs;
+    size_t nproblems;
+    yaml_document_t *doc;
+    hub_config_t *cfg;
+    unsigned *lines; /* per key of the main table: line it was set on, 0 = absent */
+    char *bad;       /* per key of the main table: its value was rejected */
+} conf_ctx_t;
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n == 0 ? 1 : n, size);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+#define FIELD(base, off, type) ((type *)((char *)(base) + (off)))
+
+static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+
+    ++ctx->nproblems;
+    if (ctx->errs == NULL)
+        return;
+    fprintf(ctx->errs, "%s:%zu: %s: ", ctx->file, line, key);
+    va_start(ap, fmt);
+    vfprintf(ctx->errs, fmt, ap);
+    va_end(ap);
+    fputc('\n', ctx->errs);
+}
+
+int hub_parse_duration(const char *s, uint64_t *seconds)
+{
+    uint64_t v = 0, mul = 1;
+    const char *p = s;
+
+    if (s == NULL || *p < '0' || *p > '9')
+        return HUB_E_PARSE;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        unsigned d = *p - '0';
+        if (v > (UINT64_MAX - d) / 10)
+            return HUB_E_PARSE;
+        v = v * 10 + d;
+    }
+    switch (*p) {
+    case '\0':
+        break;
+    case 's':
+        ++p;
+        break;
+    case 'm':
+        mul = 60, ++p;
+        break;
+    case 'h':
+        mul = 3600, ++p;
+        break;
+    case 'd':
+        mul = 86400, ++p;
+        break;
+    default:
+        return HUB_E_PARSE;
+    }
+    if (*p != '\0' || v > UINT64_MAX / mul)
+        return HUB_E_PARSE;
+    *seconds = v * mul;
+    return 0;
+}
+
+/* ---- value types ---- */
+
+static void replace_string(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = xstrdup(s);
+}
+
+static int parse_string(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    size_t len = strlen(s);
+
+    if (len == 0 || len > CONF_MAX_STRING) {
+        snprintf(msg, msgsize, "expected a non-empty string of at most %d bytes", CONF_MAX_STRING);
+        return -1;
+    }
+    for (const char *p = s; *p != '\0'; ++p) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            snprintf(msg, msgsize, "must not contain control characters");
+            return -1;
+        }
+    }
+    if (base != NULL)
+        replace_string(FIELD(base, key->off, char *), s);
+    return 0;
+}
+
+static void dispose_string(const conf_key_t *key, void *base)
+{
+    char **slot = FIELD(base, key->off, char *);
+    free(*slot);
+    *slot = NULL;
+}
+
+/* node.name names cookies and log lines, so it stays a short token. */
+static int parse_name(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+    if (len == 0 || len > 64 || s[len] != '\0') {
+        snprintf(msg, msgsize, "expected 1 to 64 letters, digits, '.', '_' or '-'");
+        return -1;
+    }
+    return parse_string(key, base, s, msg, msgsize);
+}
+
+static int parse_bool(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    int value = -1;
+
+    for (size_t i = 0; i < 3; ++i) {
+        if (strcasecmp(s, yes[i]) == 0)
+            value = 1;
+        if (strcasecmp(s, no[i]) == 0)
+            value = 0;
+    }
+    if (value < 0) {
+        snprintf(msg, msgsize, "expected true or false");
+        return -1;
+    }
+    if (base != NULL)
+        *FIELD(base, key->off, int) = value;
+    return 0;
+}
+
+static int parse_number(const char *s, uint64_t *v)
+{
+    *v = 0;
+    if (*s == '\0')
+        return -1;
+    for (; *s != '\0'; ++s) {
+        if (*s < '0' || *s > '9' || *v > (UINT64_MAX - 9) / 10)
+            return -1;
+        *v = *v * 10 + (*s - '0');
+    }
+    return 0;
+}
+
+static int parse_uint(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    uint64_t v;
+
+    if (parse_number(s, &v) != 0) {
+        snprintf(msg, msgsize, "expected a whole number");
+        return -1;
+    }
+    if (v < key->min || v > key->max) {
+        snprintf(msg, msgsize, "must be between %llu and %llu", (unsigned long long)key->min, (unsigned long long)key->max);
+        return -1;
+    }
+    if (base != NULL)
+        *FIELD(base, key->off, unsigned) = (unsigned)v;
+    return 0;
+}
+
+static int parse_duration_key(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    uint64_t v;
+
+    if (hub_parse_duration(s, &v) != 0) {
+        snprintf(msg, msgsize, "expected a duration like 10m");
+        return -1;
+    }
+    if (v < key->min) {
+        snprintf(msg, msgsize, "must be at least %llus", (unsigned long long)key->min);
+        return -1;
+    }
+    if (v > key->max) {
+        if (key->max % 86400 == 0)
+            snprintf(msg, msgsize, "must be at most %llud", (unsigned long long)(key->max / 86400));
+        else
+            snprintf(msg, msgsize, "must be at most %llus", (unsigned long long)key->max);
+        return -1;
+    }
+    if (base != NULL)
+        *FIELD(base, key->off, uint64_t) = v;
+    return 0;
+}
+
+static int parse_enum(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    size_t used;
+
+    for (size_t i = 0; key->names[i] != NULL; ++i) {
+        if (strcmp(s, key->names[i]) == 0) {
+            if (base != NULL)
+                *FIELD(base, key->off, int) = (int)i;
+            return 0;
+        }
+    }
+    used = snprintf(msg, msgsize, "expected one of ");
+    for (size_t i = 0; key->names[i] != NULL && used < msgsize; ++i)
+        used += snprintf(msg + used, msgsize - used, "%s%s", i == 0 ? "" : "|", key->names[i]);
+    return -1;
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+    uint64_t v;
+
+    if (parse_number(s, &v) != 0 || v < 1 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/* host:port where host is an IPv4 literal, "localhost" or a bracketed IPv6 literal; the
+ * stored host drops the brackets so it can go straight to getaddrinfo. */
+static int parse_listen(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    char host[64];
+    const char *colon, *hs = s;
+    size_t hlen;
+    uint16_t port;
+    unsigned char addr[16];
+    int ok;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            goto bad;
+        hs = s + 1, hlen = close - hs, colon = close + 1;
+    } else {
+        if ((colon = strrchr(s, ':')) == NULL)
+            goto bad;
+        hlen = colon - s;
+    }
+    if (hlen == 0 || hlen >= sizeof(host) || parse_port(colon + 1, &port) != 0)
+        goto bad;
+    memcpy(host, hs, hlen);
+    host[hlen] = '\0';
+    if (s[0] == '[')
+        ok = inet_pton(AF_INET6, host, addr) == 1;
+    else
+        ok = strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, addr) == 1;
+    if (!ok)
+        goto bad;
+    if (base != NULL) {
+        replace_string(FIELD(base, key->off, char *), host);
+        *FIELD(base, key->off2, uint16_t) = port;
+    }
+    return 0;
+bad:
+    snprintf(msg, msgsize, "expected host:port like 127.0.0.1:8080 or [::1]:8080 (port 1-65535)");
+    return -1;
+}
+
+/* Checks an absolute http(s) URL without user info, query or fragment; returns the length to
+ * keep once trailing slashes are dropped, or 0 when the URL is not acceptable. */
+static size_t check_url(const char *s, int allow_https)
+{
+    const char *auth, *path, *p;
+    size_t len;
+    uint16_t port;
+
+    if (strncmp(s, "http://", 7) == 0)
+        auth = s + 7;
+    else if (allow_https && strncmp(s, "https://", 8) == 0)
+        auth = s + 8;
+    else
+        return 0;
+    path = auth + strcspn(auth, "/");
+    if (auth[0] == '[') {
+        char host[64];
+        unsigned char addr[16];
+        const char *close = memchr(auth, ']', path - auth);
+        if (close == NULL || (size_t)(close - auth - 1) >= sizeof(host))
+            return 0;
+        memcpy(host, auth + 1, close - auth - 1);
+        host[close - auth - 1] = '\0';
+        if (inet_pton(AF_INET6, host, addr) != 1)
+            return 0;
+        p = close + 1;
+    } else {
+        p = auth + strspn(auth, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+        if (p == auth)
+            return 0;
+    }
+    if (*p == ':') {
+        char num[8];
+        if ((size_t)(path - p - 1) >= sizeof(num))
+            return 0;
+        memcpy(num, p + 1, path - p - 1);
+        num[path - p - 1] = '\0';
+        if (parse_port(num, &port) != 0)
+            return 0;
+    } else if (p != path) {
+        return 0;
+    }
+    for (p = path; *p != '\0'; ++p)
+        if (*p <= 0x20 || *p >= 0x7f || *p == '?' || *p == '#')
+            return 0;
+    len = p - s;
+    while (len > (size_t)(path - s) && s[len - 1] == '/')
+        --len;
+    return len;
+}
+
+static int store_url(const conf_key_t *key, void *base, const char *s, size_t keep)
+{
+    char **slot = FIELD(base, key->off, char *);
+
+    if (base == NULL)
+        return 0;
+    free(*slot);
+    if ((*slot = strndup(s, keep)) == NULL)
+        abort();
+    return 0;
+}
+
+/* public_url, server_url: http or https, stored without a trailing slash. */
+static int parse_url(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    size_t keep = strlen(s) > CONF_MAX_STRING ? 0 : check_url(s, 1);
+
+    if (keep == 0) {
+        snprintf(msg, msgsize, "expected an absolute http:// or https:// URL without query or fragment");
+        return -1;
+    }
+    return store_url(key, base, s, keep);
+}
+
+/* A route's upstream: plain http (the proxy speaks no TLS upstream), kept as written. */
+static int parse_upstream(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    if (strlen(s) > CONF_MAX_STRING || check_url(s, 0) == 0) {
+        snprintf(msg, msgsize, "expected an absolute http:// URL like http://127.0.0.1:9000/");
+        return -1;
+    }
+    return store_url(key, base, s, strlen(s));
+}
+
+static int parse_route_path(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    if (s[0] != '/' || strlen(s) > 1024) {
+        snprintf(msg, msgsize, "expected a URL path starting with '/'");
+        return -1;
+    }
+    for (const char *p = s; *p != '\0'; ++p) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '?' || *p == '#') {
+            snprintf(msg, msgsize, "a path must not contain spaces, '?', '#' or control characters");
+            return -1;
+        }
+    }
+    return parse_string(key, base, s, msg, msgsize);
+}
+
+/* List items: base is always NULL, the list code stores them. */
+static int parse_scope(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    if (*s == '\0' || strlen(s) > 256) {
+        snprintf(msg, msgsize, "expected a scope name");
+        return -1;
+    }
+    for (const char *p = s; *p != '\0'; ++p) {
+        unsigned char c = *p;
+        if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e) { /* RFC 6749 scope-token */
+            snprintf(msg, msgsize, "a scope must not contain spaces, '\"' or '\\'");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_item(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    return parse_string(key, NULL, s, msg, msgsize);
+}
+
+static void free_list(char **list)
+{
+    if (list == NULL)
+        return;
+    for (char **p = list; *p != NULL; ++p)
+        free(*p);
+    free(list);
+}
+
+static void set_list(const conf_key_t *key, void *base, char **list, size_t n)
+{
+    char ***slot = FIELD(base, key->off, char **);
+    free_list(*slot);
+    *slot = list;
+    *FIELD(base, key->off2, size_t) = n;
+}
+
+static void dispose_list(const conf_key_t *key, void *base)
+{
+    set_list(key, base, NULL, 0);
+}
+
+static void dispose_routes(const conf_key_t *key, void *base);
+
+static const conf_type_t type_string = {CONF_SCALAR, "a string", parse_string, dispose_string};
+static const conf_type_t type_name = {CONF_SCALAR, "a name", parse_name, dispose_string};
+static const conf_type_t type_bool = {CONF_SCALAR, "true or false", parse_bool, NULL};
+static const conf_type_t type_uint = {CONF_SCALAR, "a whole number", parse_uint, NULL};
+static const conf_type_t type_duration = {CONF_SCALAR, "a duration like 10m", parse_duration_key, NULL};
+static const conf_type_t type_enum = {CONF_SCALAR, NULL, parse_enum, NULL};
+static const conf_type_t type_listen = {CONF_SCALAR, "host:port", parse_listen, dispose_string};
+static const conf_type_t type_url = {CONF_SCALAR, "a URL", parse_url, dispose_string};
+static const conf_type_t type_upstream = {CONF_SCALAR, "a URL", parse_upstream, dispose_string};
+static const conf_type_t type_route_path = {CONF_SCALAR, "a URL path", parse_route_path, dispose_string};
+static const conf_type_t type_scopes = {CONF_LIST, "a list like [openid, profile]", parse_scope, dispose_list};
+static const conf_type_t type_strings = {CONF_LIST, "a list like [a, b]", parse_item, dispose_list};
+static const conf_type_t type_section = {CONF_SECTION, "a mapping", NULL, NULL};
+static const conf_type_t type_routes = {CONF_ROUTES, "a list of routes", NULL, dispose_routes};
+
+/* ---- the tables ---- */
+
+static const char *const role_names[] = {"primary", "secondary", NULL};
+static const char *const alg_names[] = {"RS256", "ES256", "EdDSA", NULL};
+static const char *const skip_names[] = {"force", "auto", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+
+#define C(f) offsetof(hub_config_t, f)
+/* clang-format off */
+#define SECTION(p) {p, &type_section}
+#define KEY(p, t, f, d) {p, &t, C(f), 0, d}
+#define PAIR(p, t, f, f2, d) {p, &t, C(f), C(f2), d}
+#define RANGE(p, t, f, d, lo, hi) {p, &t, C(f), 0, d, lo, hi}
+#define ENUM(p, f, d, n) {p, &type_enum, C(f), 0, d, 0, 0, n}
+/* clang-format on */
+#define TTL(p, f, d) RANGE(p, type_duration, f, d, 1, CONF_MAX_DURATION)
+
+/* Every key of SPEC §3; a section's keys follow it. Defaults make a runnable loopback primary. */
+static const conf_key_t main_keys[] = {
+    SECTION("node"),
+    ENUM("node.role", node.role, "primary", role_names),
+    KEY("node.name", type_name, node.name, "primary"),
+    PAIR("node.listen", type_listen, node.listen_host, node.listen_port, "127.0.0.1:8080"),
+    KEY("node.public_url", type_url, node.public_url, "http://127.0.0.1:8080"),
+    KEY("node.data_dir", type_string, node.data_dir, "./data/primary"),
+    RANGE("node.threads", type_uint, node.threads, "2", 1, 64),
+    SECTION("node.tls"),
+    KEY("node.tls.cert", type_string, node.tls_cert, NULL),
+    KEY("node.tls.key", type_string, node.tls_key, NULL),
+    ENUM("node.log_level", node.log_level, "info", level_names),
+
+    SECTION("primary"),
+    ENUM("primary.signing_alg", primary.signing_alg, "RS256", alg_names),
+    SECTION("primary.key_rotation"),
+    TTL("primary.key_rotation.every", primary.key_rotation_every, "30d"),
+    RANGE("primary.key_rotation.publish_ahead", type_duration, primary.key_publish_ahead, "1h", 0, CONF_MAX_DURATION),
+    TTL("primary.access_token_ttl", primary.access_token_ttl, "10m"),
+    TTL("primary.id_token_ttl", primary.id_token_ttl, "10m"),
+    TTL("primary.refresh_token_ttl", primary.refresh_token_ttl, "30d"),
+    TTL("primary.code_ttl", primary.code_ttl, "60s"),
+    TTL("primary.session_ttl", primary.session_ttl, "12h"),
+    ENUM("primary.skip_authorization", primary.skip_authorization, "force", skip_names),
+    SECTION("primary.registration"),
+    KEY("primary.registration.require_join_token", type_bool, primary.require_join_token, "true"),
+    SECTION("primary.login"),
+    RANGE("primary.login.max_failures", type_uint, primary.login_max_failures, "5", 1, 1000),
+    TTL("primary.login.lockout", primary.login_lockout, "15m"),
+
+    SECTION("secondary"),
+    KEY("secondary.server_url", type_url, secondary.server_url, NULL),
+    KEY("secondary.join_token_file", type_string, secondary.join_token_file, NULL),
+    KEY("secondary.client_id", type_string, secondary.client_id, NULL),
+    KEY("secondary.client_secret_file", type_string, secondary.client_secret_file, NULL),
+    PAIR("secondary.scopes", type_scopes, secondary.scopes, secondary.nscopes, "openid profile email roles"),
+    TTL("secondary.session_ttl", secondary.session_ttl, "8h"),
+    RANGE("secondary.clock_skew", type_duration, secondary.clock_skew, "60s", 0, 3600),
+    PAIR("secondary.accept_audiences", type_strings, secondary.accept_audiences, secondary.naccept_audiences, ""),
+    PAIR("secondary.routes", type_routes, secondary.routes, secondary.nroutes, NULL),
+};
+
+#undef C
+#define C(f) offsetof(hub_route_conf_t, f)
+
+static const conf_key_t route_keys[] = {
+    KEY("path", type_route_path, path, NULL),
+    KEY("upstream", type_upstream, upstream, NULL),
+    PAIR("roles", type_strings, roles, nroles, ""),
+};
+
+#define NMAIN (sizeof(main_keys) / sizeof(main_keys[0]))
+#define NROUTE (sizeof(route_keys) / sizeof(route_keys[0]))
+static const conf_table_t main_table = {main_keys, NMAIN};
+static const conf_table_t route_table = {route_keys, NROUTE};
+
+static int key_index(const conf_table_t *tab, const char *path)
+{
+    for (size_t i = 0; i < tab->n; ++i)
+        if (strcmp(tab->keys[i].path, path) == 0)
+            return (int)i;
+    return -1;
+}
+
+static char **split_words(const char *s, size_t *n)
+{
+    char **list = xcalloc(CONF_MAX_ITEMS + 1, sizeof(*list));
+
+    *n = 0;
+    while (*n < CONF_MAX_ITEMS) {
+        size_t len;
+        s += strspn(s, " ");
+        if ((len = strcspn(s, " ")) == 0)
+            break;
+        if ((list[*n] = strndup(s, len)) == NULL)
+            abort();
+        ++*n;
+        s += len;
+    }
+    return list;
+}
+
+static void apply_defaults(const conf_table_t *tab, void *base)
+{
+    char msg[CONF_MSG];
+
+    for (size_t i = 0; i < tab->n; ++i) {
+        const conf_key_t *k = &tab->keys[i];
+        if (k->def == NULL)
+            continue;
+        if (k->type->kind == CONF_LIST) {
+            size_t n;
+            char **list = split_words(k->def, &n);
+            set_list(k, base, list, n);
+        } else if (k->type->parse(k, base, k->def, msg, sizeof(msg)) != 0) {
+            abort(); /* a default that does not parse is a bug in the table */
+        }
+    }
+}
+
+static void dispose_table(const conf_table_t *tab, void *base)
+{
+    for (size_t i = 0; i < tab->n; ++i)
+        if (tab->keys[i].type->dispose != NULL)
+            tab->keys[i].type->dispose(&tab->keys[i], base);
+}
+
+static void dispose_routes(const conf_key_t *key, void *base)
+{
+    hub_route_conf_t **slot = FIELD(base, key->off, hub_route_conf_t *);
+    size_t *n = FIELD(base, key->off2, size_t);
+
+    for (size_t i = 0; *slot != NULL && i < *n; ++i)
+        dispose_table(&route_table, &(*slot)[i]);
+    free(*slot);
+    *slot = NULL;
+    *n = 0;
+}
+
+void hub_config_defaults(hub_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    apply_defaults(&main_table, cfg);
+}
+
+void hub_config_dispose(hub_config_t *cfg)
+{
+    dispose_table(&main_table, cfg);
+    free(cfg->file);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- walking the YAML document ---- */
+
+static size_t line_of(const yaml_node_t *node)
+{
+    return node->start_mark.line + 1;
+}
+
+static const char *node_kind(const yaml_node_t *node)
+{
+    return node->type == YAML_MAPPING_NODE ? "mapping" : node->type == YAML_SEQUENCE_NODE ? "list" : "scalar";
+}
+
+static int is_null(const yaml_node_t *node)
+{
+    const char *s = (const char *)node->data.scalar.value;
+
+    if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static const char *expectation(const conf_key_t *k, char *buf, size_t size)
+{
+    if (k->type->expect != NULL)
+        return k->type->expect;
+    k->type->parse(k, NULL, "", buf, size); /* an enum lists its values when nothing matches */
+    return buf + strlen("expected ");
+}
+
+/* Returns the scalar's text, or NULL after reporting why the node is not a usable scalar. */
+static const char *scalar_text(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, const char *name)
+{
+    char buf[CONF_MSG];
+
+    if (node->type != YAML_SCALAR_NODE) {
+        problem(ctx, line_of(node), name, "expected %s, not a %s", expectation(k, buf, sizeof(buf)), node_kind(node));
+        return NULL;
+    }
+    if (is_null(node)) {
+        problem(ctx, line_of(node), name, "expected %s, the value is missing", expectation(k, buf, sizeof(buf)));
+        return NULL;
+    }
+    if (memchr(node->data.scalar.value, '\0', node->data.scalar.length) != NULL) {
+        problem(ctx, line_of(node), name, "must not contain a NUL character");
+        return NULL;
+    }
+    return (const char *)node->data.scalar.value;
+}
+
+static void apply_list(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, void *base, const char *name)
+{
+    char msg[CONF_MSG], **list;
+    size_t n = 0, before = ctx->nproblems;
+
+    if (is_null(node)) {
+        set_list(k, base, xcalloc(1, sizeof(char *)), 0);
+        return;
+    }
+    if (node->type != YAML_SEQUENCE_NODE) {
+        problem(ctx, line_of(node), name, "expected %s, not a %s", k->type->expect, node_kind(node));
+        return;
+    }
+    if (node->data.sequence.items.top - node->data.sequence.items.start > CONF_MAX_ITEMS) {
+        problem(ctx, line_of(node), name, "at most %d items", CONF_MAX_ITEMS);
+        return;
+    }
+    list = xcalloc(CONF_MAX_ITEMS + 1, sizeof(*list));
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; ++it) {
+        yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
+        const char *s;
+        if (item == NULL || (s = scalar_text(ctx, k, item, name)) == NULL)
+            continue;
+        if (k->type->parse(k, NULL, s, msg, sizeof(msg)) != 0) {
+            problem(ctx, line_of(item), name, "%s", msg);
+            continue;
+        }
+        list[n++] = xstrdup(s);
+    }
+    if (ctx->nproblems != before) {
+        free_list(list);
+        return;
+    }
+    set_list(k, base, list, n);
+}
+
+static void walk_mapping(conf_ctx_t *ctx, yaml_node_t *map, const conf_table_t *tab, void *base, unsigned *lines, const char *shown,
+                         const char *rel);
+
+static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, void *base, const char *name)
+{
+    hub_route_conf_t *routes = NULL;
+    size_t n = 0, count;
+    int path_idx = key_index(&route_table, "path"), upstream_idx = key_index(&route_table, "upstream");
+
+    if (is_null(node)) {
+        dispose_routes(k, base);
+        return;
+    }
+    if (node->type != YAML_SEQUENCE_NODE) {
+        problem(ctx, line_of(node), name, "expected a list of {path, upstream, roles} mappings, not a %s", node_kind(node));
+        return;
+    }
+    count = node->data.sequence.items.top - node->data.sequence.items.start;
+    if (count > CONF_MAX_ITEMS) {
+        problem(ctx, line_of(node), name, "at most %d routes", CONF_MAX_ITEMS);
+        return;
+    }
+    routes = xcalloc(count, sizeof(*routes));
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; ++it) {
+        yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
+        hub_route_conf_t *r = &routes[n];
+        unsigned lines[NROUTE] = {0};
+        char shown[64];
+        snprintf(shown, sizeof(shown), "%s[%zu]", name, n);
+        ++n;
+        apply_defaults(&route_table, r);
+        if (item == NULL || item->type != YAML_MAPPING_NODE) {
+            problem(ctx, item == NULL ? line_of(node) : line_of(item), shown, "expected a mapping with path, upstream, roles");
+            continue;
+        }
+        walk_mapping(ctx, item, &route_table, r, lines, shown, NULL);
+        if (lines[path_idx] == 0)
+            problem(ctx, line_of(item), shown, "path is required");
+        if (lines[upstream_idx] == 0)
+            problem(ctx, line_of(item), shown, "upstream is required");
+        for (size_t j = 0; r->path != NULL && j + 1 < n; ++j)
+            if (routes[j].path != NULL && strcmp(routes[j].path, r->path) == 0)
+                problem(ctx, lines[path_idx], shown, "path %s is already routed by %s[%zu]", r->path, name, j);
+    }
+    dispose_routes(k, base);
+    *FIELD(base, k->off, hub_route_conf_t *) = routes;
+    *FIELD(base, k->off2, size_t) = n;
+}
+
+static void apply_value(conf_ctx_t *ctx, const conf_table_t *tab, int idx, yaml_node_t *val, void *base, unsigned *lines,
+                        const char *shown, const char *name)
+{
+    const conf_key_t *k = &tab->keys[idx];
+    char msg[CONF_MSG];
+    const char *s;
+
+    switch (k->type->kind) {
+    case CONF_SECTION:
+        if (is_null(val))
+            break;
+        if (val->type != YAML_MAPPING_NODE) {
+            problem(ctx, line_of(val), name, "expected a mapping of keys, not a %s", node_kind(val));
+            break;
+        }
+        walk_mapping(ctx, val, tab, base, lines, shown, k->path);
+        break;
+    case CONF_SCALAR:
+        if ((s = scalar_text(ctx, k, val, name)) == NULL)
+            break;
+        if (k->type->parse(k, base, s, msg, sizeof(msg)) != 0)
+            problem(ctx, line_of(val), name, "%s", msg);
+        break;
+    case CONF_LIST:
+        apply_list(ctx, k, val, base, name);
+        break;
+    case CONF_ROUTES:
+        apply_routes(ctx, k, val, base, name);
+        break;
+    }
+}
+
+/* Builds a key's table path (rel.key) and its name in messages (shown.rel.key, printable only);
+ * returns 0 when the key is too long or holds bytes no table key has. */
+static int key_names(const yaml_node_t *key, const char *rel, const char *shown, char *path, size_t pathsize, char *name,
+                     size_t namesize)
+{
+    char word[101];
+    size_t len = key->data.scalar.length;
+    int plain = len < sizeof(word);
+
+    if (!plain)
+        len = sizeof(word) - 1;
+    for (size_t i = 0; i < len; ++i) {
+        unsigned char c = key->data.scalar.value[i];
+        if (c < 0x20 || c >= 0x7f)
+            c = '?', plain = 0;
+        word[i] = (char)c;
+    }
+    word[len] = '\0';
+    snprintf(path, pathsize, "%s%s%s", rel != NULL ? rel : "", rel != NULL ? "." : "", word);
+    snprintf(name, namesize, "%s%s%s", shown != NULL ? shown : "", shown != NULL ? "." : "", path);
+    return plain;
+}
+
+/* Applies each pair of map through tab. rel is the dotted path of map inside the table (NULL at
+ * its top); shown prefixes key names in messages (NULL when the table's paths are already whole). */
+static void walk_mapping(conf_ctx_t *ctx, yaml_node_t *map, const conf_table_t *tab, void *base, unsigned *lines, const char *shown,
+                         const char *rel)
+{
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; ++pair) {
+        yaml_node_t *key = yaml_document_get_node(ctx->doc, pair->key), *val = yaml_document_get_node(ctx->doc, pair->value);
+        char path[160], name[256];
+        size_t before;
+        int idx;
+        if (key == NULL || val == NULL)
+            continue;
+        if (key->type != YAML_SCALAR_NODE) {
+            problem(ctx, line_of(key),
+                    rel != NULL     ? rel
+                    : shown != NULL ? shown
+                                    : "yaml",
+                    "a key must be a plain word, not a %s", node_kind(key));
+            continue;
+        }
+        idx = key_names(key, rel, shown, path, sizeof(path), name, sizeof(name)) ? key_index(tab, path) : -1;
+        if (idx < 0) {
+            problem(ctx, line_of(key), name, "unknown key");
+            continue;
+        }
+        if (lines[idx] != 0) {
+            problem(ctx, line_of(key), name, "duplicate key (first on line %u)", lines[idx]);
+            continue;
+        }
+        lines[idx] = (unsigned)line_of(key);
+        before = ctx->nproblems;
+        apply_value(ctx, tab, idx, val, base, lines, shown, name);
+        if (tab == &main_table && ctx->nproblems != before && tab->keys[idx].type->kind != CONF_SECTION)
+            ctx->bad[idx] = 1;
+    }
+}
+
+/* ---- cross-field checks ---- */
+
+/* Line where the file set path, 0 when it did not. */
+static unsigned line_for(conf_ctx_t *ctx, const char *path)
+{
+    int idx = key_index(&main_table, path);
+    assert(idx >= 0);
+    return ctx->lines[idx];
+}
+
+/* Whether path holds a value the file gave and the parser rejected (already reported). */
+static int rejected(conf_ctx_t *ctx, const char *path)
+{
+    int idx = key_index(&main_table, path);
+    assert(idx >= 0);
+    return ctx->bad[idx];
+}
+
+/* The line of a, else of b, else 1: where a missing key is best reported. */
+static unsigned first_line(conf_ctx_t *ctx, const char *a, const char *b)
+{
+    unsigned l = line_for(ctx, a);
+    if (l == 0 && b != NULL)
+        l = line_for(ctx, b);
+    return l != 0 ? l : 1;
+}
+
+static void check_secondary(conf_ctx_t *ctx)
+{
+    hub_config_t *cfg = ctx->cfg;
+    const char *env = getenv("HUB_JOIN_TOKEN");
+    int id = line_for(ctx, "secondary.client_id") != 0, secret = line_for(ctx, "secondary.client_secret_file") != 0;
+    int join = line_for(ctx, "secondary.join_token_file") != 0;
+
+    if (line_for(ctx, "secondary.server_url") == 0)
+        problem(ctx, first_line(ctx, "secondary", "node.role"), "secondary.server_url", "required when node.role is secondary");
+    if (id && !secret)
+        problem(ctx, line_for(ctx, "secondary.client_id"), "secondary.client_secret_file", "required with secondary.client_id");
+    if (!id && secret)
+        problem(ctx, line_for(ctx, "secondary.client_secret_file"), "secondary.client_id",
+                "required with secondary.client_secret_file");
+    if ((id || secret) && join)
+        problem(ctx, line_for(ctx, "secondary.join_token_file"), "secondary.join_token_file",
+                "give either join_token_file or client_id with client_secret_file, not both");
+    if (!id && !secret && !join && (env == NULL || env[0] == '\0'))
+        problem(ctx, first_line(ctx, "secondary", "node.role"), "secondary.join_token_file",
+                "required (or env HUB_JOIN_TOKEN, or client_id with client_secret_file)");
+    if (!rejected(ctx, "secondary.scopes")) {
+        size_t i;
+        for (i = 0; i < cfg->secondary.nscopes && strcmp(cfg->secondary.scopes[i], "openid") != 0; ++i)
+            ;
+        if (i == cfg->secondary.nscopes)
+            problem(ctx, first_line(ctx, "secondary.scopes", "secondary"), "secondary.scopes", "must include openid");
+    }
+}
+
+/* Rules that span keys. A rejected value was reported already, so rules reading it are skipped. */
+static void check_cross(conf_ctx_t *ctx)
+{
+    hub_config_t *cfg = ctx->cfg;
+
+    if ((line_for(ctx, "node.tls.cert") != 0) != (line_for(ctx, "node.tls.key") != 0))
+        problem(ctx, first_line(ctx, "node.tls", NULL), "node.tls", "needs both cert and key");
+    if (rejected(ctx, "node.role"))
+        return;
+    if (cfg->node.role == HUB_ROLE_SECONDARY) {
+        if (line_for(ctx, "primary") != 0)
+            problem(ctx, line_for(ctx, "primary"), "primary", "section only allowed when node.role is primary");
+        check_secondary(ctx);
+        return;
+    }
+    if (line_for(ctx, "secondary") != 0)
+        problem(ctx, line_for(ctx, "secondary"), "secondary", "section only allowed when node.role is secondary");
+    if (!rejected(ctx, "primary.key_rotation.every") && !rejected(ctx, "primary.key_rotation.publish_ahead") &&
+        cfg->primary.key_publish_ahead >= cfg->primary.key_rotation_every)
+        problem(ctx, first_line(ctx, "primary.key_rotation.publish_ahead", "primary.key_rotation.every"),
+                "primary.key_rotation.publish_ahead", "must be shorter than primary.key_rotation.every");
+}
+
+/* ---- loading ---- */
+
+static int read_file(const char *path, char **buf, size_t *len)
+{
+    FILE *fp = NULL;
+    int ret = HUB_E_IO;
+
+    *buf = NULL;
+    *len = 0;
+    if ((fp = fopen(path, "rb")) == NULL)
+        goto out;
+    *buf = xcalloc(CONF_MAX_FILE + 1, 1);
+    *len = fread(*buf, 1, CONF_MAX_FILE + 1, fp);
+    if (ferror(fp))
+        goto out;
+    ret = *len > CONF_MAX_FILE ? HUB_E_TOOBIG : 0;
+out:
+    if (fp != NULL)
+        fclose(fp);
+    return ret;
+}
+
+static void syntax_problem(conf_ctx_t *ctx, yaml_parser_t *parser)
+{
+    if (parser->error == YAML_MEMORY_ERROR)
+        abort();
+    problem(ctx, parser->problem_mark.line + 1, "yaml", "%s%s%s", parser->problem != NULL ? parser->problem : "syntax error",
+            parser->context != NULL ? " " : "", parser->context != NULL ? parser->context : "");
+}
+
+/* Walks the first document, then insists that no second one follows. */
+static void load_document(conf_ctx_t *ctx, yaml_parser_t *parser)
+{
+    yaml_document_t doc, extra;
+    yaml_node_t *root;
+
+    if (!yaml_parser_load(parser, &doc)) {
+        syntax_problem(ctx, parser);
+        return;
+    }
+    ctx->doc = &doc;
+    if ((root = yaml_document_get_root_node(&doc)) == NULL) {
+        problem(ctx, 1, "yaml", "the file is empty");
+    } else if (root->type != YAML_MAPPING_NODE) {
+        problem(ctx, line_of(root), "yaml", "the top level must be a mapping with node, primary, secondary");
+    } else {
+        walk_mapping(ctx, root, &main_table, ctx->cfg, ctx->lines, NULL, NULL);
+        if (!yaml_parser_load(parser, &extra)) {
+            syntax_problem(ctx, parser);
+        } else {
+            if (yaml_document_get_root_node(&extra) != NULL)
+                problem(ctx, extra.start_mark.line + 1, "yaml", "only one YAML document is allowed");
+            yaml_document_delete(&extra);
+        }
+        check_cross(ctx);
+    }
+    ctx->doc = NULL;
+    yaml_document_delete(&doc);
+}
+
+int hub_config_load(hub_config_t *cfg, const char *path, FILE *errs, size_t *nproblems)
+{
+    unsigned lines[NMAIN] = {0};
+    char bad[NMAIN] = {0};
+    conf_ctx_t ctx = {path, errs, 0, NULL, cfg, lines, bad};
+    yaml_parser_t parser;
+    char *buf = NULL;
+    size_t len;
+    int ret;
+
+    hub_config_defaults(cfg);
+    cfg->file = xstrdup(path);
+    if ((ret = read_file(path, &buf, &len)) == HUB_E_IO) {
+        if (errs != NULL)
+            fprintf(errs, "%s: cannot read: %s\n", path, strerror(errno));
+        goto out;
+    }
+    if (ret == HUB_E_TOOBIG) {
+        problem(&ctx, 1, "yaml", "the file is larger than %d bytes", CONF_MAX_FILE);
+    } else {
+        if (!yaml_parser_initialize(&parser))
+            abort();
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+        load_document(&ctx, &parser);
+        yaml_parser_delete(&parser);
+    }
+    ret = ctx.nproblems != 0 ? HUB_E_CONFIG : 0;
+out:
+    if (nproblems != NULL)
+        *nproblems = ctx.nproblems;
+    free(buf);
+    return ret;
+}

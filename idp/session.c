@@ -1,0 +1,349 @@
+/* The primary's browser sessions (hashed cookie ids with a separate public sid) and CSRF double-submit tokens. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/log.h"
+#include "hub/resp.h"
+#include "idp/grants.h"
+#include "idp/session.h"
+
+/* Layout in SESSIONS: hub_secret_hash(cookie) -> {sid, sub, auth_time, exp, clients[]} and
+ * "sid:" sid -> {"h": hash}, both with the session's expiry. Hashes are base64url, which
+ * has no ':', so the two kinds of key never collide. */
+#define SID_PREFIX "sid:"
+#define TOKEN_BYTES 32
+#define TOKEN_LEN HUB_B64URL_LEN(TOKEN_BYTES) /* 43 */
+#define SID_BYTES 24
+#define SID_LEN HUB_B64URL_LEN(SID_BYTES) /* 32 */
+#define MAX_CLIENTS 256
+
+static int is_token(const char *s)
+{
+    size_t i;
+    if (s == NULL || strlen(s) != TOKEN_LEN)
+        return 0;
+    for (i = 0; i != TOKEN_LEN; ++i) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL)
+        h2o_fatal("out of memory");
+    return d;
+}
+
+void idp_session_free(idp_session_t *s)
+{
+    if (s == NULL)
+        return;
+    free(s->sid);
+    free(s->sub);
+    idp_strv_free(&s->clients);
+    free(s);
+}
+
+static idp_session_t *session_from_json(const json_t *rec)
+{
+    const char *sid = json_string_value(json_object_get(rec, "sid"));
+    const char *sub = json_string_value(json_object_get(rec, "sub"));
+    json_t *clients = json_object_get(rec, "clients"), *c;
+    idp_session_t *s;
+    size_t i;
+
+    if (sid == NULL || sub == NULL)
+        return NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        h2o_fatal("out of memory");
+    s->sid = xstrdup(sid);
+    s->sub = xstrdup(sub);
+    s->auth_time = (uint64_t)json_integer_value(json_object_get(rec, "auth_time"));
+    s->expires_at = (uint64_t)json_integer_value(json_object_get(rec, "exp"));
+    if ((s->clients.v = calloc(json_array_size(clients) + 1, sizeof(char *))) == NULL)
+        h2o_fatal("out of memory");
+    json_array_foreach(clients, i, c)
+    {
+        if (json_is_string(c))
+            s->clients.v[s->clients.n++] = xstrdup(json_string_value(c));
+    }
+    return s;
+}
+
+/* The store key (hash) of the session with public id sid, copied into hash. */
+static int hash_of_sid(hub_txn_t *txn, const char *sid, char hash[HUB_SECRET_HASH_LEN + 1])
+{
+    char key[128];
+    json_t *ptr = NULL;
+    const char *h;
+    int ret;
+
+    if (sid == NULL || strlen(sid) > sizeof(key) - sizeof(SID_PREFIX))
+        return HUB_E_NOTFOUND;
+    snprintf(key, sizeof(key), SID_PREFIX "%s", sid);
+    if ((ret = hub_store_get_json(txn, HUB_T_SESSIONS, key, &ptr)) != 0)
+        return ret == HUB_E_PARSE ? HUB_E_NOTFOUND : ret;
+    h = json_string_value(json_object_get(ptr, "h"));
+    if (h == NULL || strlen(h) != HUB_SECRET_HASH_LEN) {
+        ret = HUB_E_NOTFOUND;
+        goto out;
+    }
+    memcpy(hash, h, HUB_SECRET_HASH_LEN + 1);
+out:
+    json_decref(ptr);
+    return ret;
+}
+
+/* Reads the record stored under hash, checking its expiry; *out is a new reference. */
+static int get_record(hub_txn_t *txn, const char *hash, json_t **out)
+{
+    json_t *rec = NULL;
+    int ret;
+
+    if ((ret = hub_store_get_json(txn, HUB_T_SESSIONS, hash, &rec)) != 0)
+        return ret == HUB_E_PARSE ? HUB_E_NOTFOUND : ret;
+    if ((uint64_t)json_integer_value(json_object_get(rec, "exp")) <= hub_now()) {
+        json_decref(rec);
+        return HUB_E_NOTFOUND;
+    }
+    *out = rec;
+    return 0;
+}
+
+struct start_ctx {
+    const char *hash, *sid, *sub;
+    uint64_t now, exp;
+};
+
+static int start_txn(hub_txn_t *txn, void *arg)
+{
+    struct start_ctx *c = arg;
+    json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:[]}", "sid", c->sid, "sub", c->sub, "auth_time", (json_int_t)c->now, "exp",
+                            (json_int_t)c->exp, "clients");
+    json_t *ptr = json_pack("{s:s}", "h", c->hash);
+    char key[sizeof(SID_PREFIX) + SID_LEN + 1];
+    int ret;
+
+    if (rec == NULL || ptr == NULL)
+        h2o_fatal("out of memory");
+    snprintf(key, sizeof(key), SID_PREFIX "%s", c->sid);
+    if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, c->hash, rec, c->exp, HUB_STORE_NOOVERWRITE)) == 0)
+        ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, c->exp, HUB_STORE_NOOVERWRITE);
+    json_decref(rec);
+    json_decref(ptr);
+    return ret;
+}
+
+int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out)
+{
+    char cookie[TOKEN_LEN + 1], hash[HUB_SECRET_HASH_LEN + 1], sid[SID_LEN + 1];
+    struct start_ctx c = {hash, sid, sub, hub_now(), 0};
+    uint64_t ttl = idp->cfg->primary.session_ttl;
+    int ret;
+
+    hub_random_token(cookie, TOKEN_BYTES);
+    hub_random_token(sid, SID_BYTES);
+    hub_secret_hash(hash, cookie, TOKEN_LEN);
+    c.exp = c.now + ttl;
+    if ((ret = hub_store_write(idp->store, start_txn, &c)) != 0)
+        return ret;
+    hub_set_cookie(req, idp->session_cookie, cookie, ttl > (uint64_t)LONG_MAX ? -1 : (long)ttl, idp->secure_cookies);
+    if (out != NULL) {
+        idp_session_t *s = calloc(1, sizeof(*s));
+        if (s == NULL || (s->clients.v = calloc(1, sizeof(char *))) == NULL)
+            h2o_fatal("out of memory");
+        s->sid = xstrdup(sid);
+        s->sub = xstrdup(sub);
+        s->auth_time = c.now;
+        s->expires_at = c.exp;
+        *out = s;
+    }
+    return 0;
+}
+
+idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req)
+{
+    const char *cookie = hub_req_cookie(&req->pool, req, idp->session_cookie);
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    hub_txn_t *txn = NULL;
+    json_t *rec = NULL;
+    idp_user_t *user = NULL;
+    idp_session_t *s = NULL;
+
+    if (!is_token(cookie))
+        return NULL;
+    hub_secret_hash(hash, cookie, TOKEN_LEN);
+    if (hub_store_read_begin(idp->store, &txn) != 0)
+        return NULL;
+    if (get_record(txn, hash, &rec) != 0 || (s = session_from_json(rec)) == NULL)
+        goto out;
+    /* A disabled or deleted user has no live session anywhere. */
+    if (idp_user_get(txn, s->sub, &user) != 0 || !user->enabled) {
+        idp_session_free(s);
+        s = NULL;
+    }
+out:
+    idp_user_free(user);
+    json_decref(rec);
+    hub_store_read_end(txn);
+    return s;
+}
+
+int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *rec = NULL;
+    int ret;
+
+    if ((ret = hash_of_sid(txn, sid, hash)) != 0 || (ret = get_record(txn, hash, &rec)) != 0)
+        return ret;
+    *out = session_from_json(rec);
+    json_decref(rec);
+    return *out != NULL ? 0 : HUB_E_NOTFOUND;
+}
+
+int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *rec = NULL, *clients, *c;
+    uint64_t exp;
+    size_t i;
+    int ret;
+
+    if ((ret = hash_of_sid(txn, sid, hash)) != 0 || (ret = get_record(txn, hash, &rec)) != 0)
+        return ret;
+    clients = json_object_get(rec, "clients");
+    if (!json_is_array(clients)) {
+        clients = json_array();
+        json_object_set_new(rec, "clients", clients);
+    }
+    json_array_foreach(clients, i, c)
+    {
+        if (json_is_string(c) && strcmp(json_string_value(c), client_id) == 0)
+            goto out; /* already recorded */
+    }
+    if (json_array_size(clients) >= MAX_CLIENTS) {
+        ret = HUB_E_TOOBIG;
+        goto out;
+    }
+    json_array_append_new(clients, json_string(client_id));
+    exp = (uint64_t)json_integer_value(json_object_get(rec, "exp"));
+    ret = hub_store_put_json(txn, HUB_T_SESSIONS, hash, rec, exp, 0);
+out:
+    json_decref(rec);
+    return ret;
+}
+
+int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1], key[128];
+    json_t *rec = NULL;
+    idp_session_t *s = NULL;
+    int ret;
+
+    if ((ret = hash_of_sid(txn, sid, hash)) != 0)
+        return ret;
+    if ((ret = get_record(txn, hash, &rec)) != 0)
+        goto out;
+    if ((s = session_from_json(rec)) == NULL) {
+        ret = HUB_E_NOTFOUND;
+        goto out;
+    }
+    snprintf(key, sizeof(key), SID_PREFIX "%s", sid);
+    if ((ret = hub_store_del(txn, HUB_T_SESSIONS, hash, HUB_SECRET_HASH_LEN)) != 0 ||
+        (ret = hub_store_del(txn, HUB_T_SESSIONS, key, strlen(key))) != 0)
+        goto out;
+    if ((ret = idp_family_revoke_sid(txn, sid)) != 0 && ret != HUB_E_NOTFOUND)
+        goto out;
+    ret = 0;
+    if (ended != NULL) {
+        *ended = s;
+        s = NULL;
+    }
+out:
+    idp_session_free(s);
+    json_decref(rec);
+    return ret;
+}
+
+struct end_ctx {
+    const char *hash;
+    idp_session_t **ended;
+};
+
+static int end_txn(hub_txn_t *txn, void *arg)
+{
+    struct end_ctx *c = arg;
+    json_t *rec = NULL;
+    int ret;
+
+    if (c->ended != NULL) { /* a retried transaction starts over */
+        idp_session_free(*c->ended);
+        *c->ended = NULL;
+    }
+    if ((ret = get_record(txn, c->hash, &rec)) != 0)
+        return ret;
+    if (json_is_string(json_object_get(rec, "sid")))
+        ret = idp_session_end(txn, json_string_value(json_object_get(rec, "sid")), c->ended);
+    else
+        ret = hub_store_del(txn, HUB_T_SESSIONS, c->hash, HUB_SECRET_HASH_LEN);
+    json_decref(rec);
+    return ret;
+}
+
+int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended)
+{
+    const char *cookie = hub_req_cookie(&req->pool, req, idp->session_cookie);
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    struct end_ctx c = {hash, ended};
+    int ret = HUB_E_NOTFOUND;
+
+    if (ended != NULL)
+        *ended = NULL;
+    if (is_token(cookie)) {
+        hub_secret_hash(hash, cookie, TOKEN_LEN);
+        ret = hub_store_write(idp->store, end_txn, &c);
+        if (ret != 0 && ended != NULL) {
+            idp_session_free(*ended);
+            *ended = NULL;
+        }
+    }
+    if (cookie != NULL)
+        idp_session_clear_cookie(idp, req);
+    return ret;
+}
+
+void idp_session_clear_cookie(idp_t *idp, h2o_req_t *req)
+{
+    hub_set_cookie(req, idp->session_cookie, "", 0, idp->secure_cookies);
+}
+
+const char *idp_csrf_token(idp_t *idp, h2o_req_t *req)
+{
+    const char *cur = hub_req_cookie(&req->pool, req, idp->csrf_cookie);
+    char *tok;
+
+    if (is_token(cur))
+        return cur;
+    tok = h2o_mem_alloc_pool(&req->pool, TOKEN_LEN + 1);
+    hub_random_token(tok, TOKEN_BYTES);
+    hub_set_cookie(req, idp->csrf_cookie, tok, -1, idp->secure_cookies);
+    return tok;
+}
+
+int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const hub_form_t *form)
+{
+    const char *cookie = hub_req_cookie(&req->pool, req, idp->csrf_cookie);
+    const char *field = hub_form_get(form, "csrf_token");
+
+    if (!is_token(cookie) || field == NULL || hub_form_count(form, "csrf_token") != 1)
+        return 0;
+    return hub_ct_equal(cookie, strlen(cookie), field, strlen(field));
+}

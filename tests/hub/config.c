@@ -1,0 +1,458 @@
+/* Tests hub/config.c: the example configs, defaults, every duration form, and one exact message per broken config. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hub/config.h"
+#include "hub/err.h"
+#include "hub/log.h"
+
+static int failures;
+static char tmpdir[] = "/tmp/hub-config-test-XXXXXX";
+
+#define CHECK(cond)                                                                                                                \
+    do {                                                                                                                           \
+        if (!(cond)) {                                                                                                             \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                                 \
+            ++failures;                                                                                                            \
+        }                                                                                                                          \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                                                            \
+    do {                                                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                                                           \
+        if (a_ == NULL || strcmp(a_, b_) != 0) {                                                                                   \
+            printf("FAIL %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_);                 \
+            ++failures;                                                                                                            \
+        }                                                                                                                          \
+    } while (0)
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    if (fp == NULL || fwrite(text, 1, strlen(text), fp) != strlen(text)) {
+        perror(path);
+        exit(1);
+    }
+    fclose(fp);
+}
+
+/* Loads text from a temp file; the messages land in *out (caller frees). */
+static int load_text(hub_config_t *cfg, const char *text, char **out, size_t *nproblems)
+{
+    char path[256];
+    size_t outlen;
+    FILE *errs = open_memstream(out, &outlen);
+    int ret;
+
+    snprintf(path, sizeof(path), "%s/test.yaml", tmpdir);
+    write_file(path, text);
+    ret = hub_config_load(cfg, path, errs, nproblems);
+    fclose(errs);
+    unlink(path);
+    return ret;
+}
+
+static void test_durations(void)
+{
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } good[] = {{"0", 0},
+                {"1", 1},
+                {"45", 45},
+                {"30s", 30},
+                {"10m", 600},
+                {"12h", 43200},
+                {"30d", 2592000},
+                {"0s", 0},
+                {"007m", 420},
+                {"18446744073709551615", UINT64_MAX},
+                {"213503982334601d", 213503982334601ull * 86400}};
+    static const char *bad[] = {"",
+                                "-1",
+                                "+1",
+                                " 1",
+                                "1 ",
+                                "1x",
+                                "1.5h",
+                                "s",
+                                "1ss",
+                                "1S",
+                                "1M",
+                                "0x10",
+                                "1d1h",
+                                "10 m",
+                                "m10",
+                                "18446744073709551616",
+                                "213503982334602d",
+                                "-0"};
+    uint64_t v;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); ++i) {
+        v = 12345;
+        if (hub_parse_duration(good[i].s, &v) != 0 || v != good[i].v) {
+            printf("FAIL duration \"%s\" -> %llu\n", good[i].s, (unsigned long long)v);
+            ++failures;
+        }
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        v = 12345;
+        if (hub_parse_duration(bad[i], &v) != HUB_E_PARSE || v != 12345) {
+            printf("FAIL duration \"%s\" accepted\n", bad[i]);
+            ++failures;
+        }
+    }
+    CHECK(hub_parse_duration(NULL, &v) == HUB_E_PARSE);
+}
+
+static void test_defaults(void)
+{
+    hub_config_t cfg;
+
+    hub_config_defaults(&cfg);
+    CHECK(cfg.node.role == HUB_ROLE_PRIMARY);
+    CHECK_STR(cfg.node.name, "primary");
+    CHECK_STR(cfg.node.listen_host, "127.0.0.1");
+    CHECK(cfg.node.listen_port == 8080);
+    CHECK_STR(cfg.node.public_url, "http://127.0.0.1:8080");
+    CHECK_STR(cfg.node.data_dir, "./data/primary");
+    CHECK(cfg.node.threads == 2);
+    CHECK(cfg.node.tls_cert == NULL && cfg.node.tls_key == NULL);
+    CHECK(cfg.node.log_level == HUB_LOG_INFO);
+    CHECK(cfg.primary.signing_alg == HUB_ALG_RS256);
+    CHECK(cfg.primary.key_rotation_every == 30 * 86400);
+    CHECK(cfg.primary.key_publish_ahead == 3600);
+    CHECK(cfg.primary.access_token_ttl == 600);
+    CHECK(cfg.primary.id_token_ttl == 600);
+    CHECK(cfg.primary.refresh_token_ttl == 30 * 86400);
+    CHECK(cfg.primary.code_ttl == 60);
+    CHECK(cfg.primary.session_ttl == 12 * 3600);
+    CHECK(cfg.primary.skip_authorization == HUB_SKIP_AUTH_FORCE);
+    CHECK(cfg.primary.require_join_token == 1);
+    CHECK(cfg.primary.login_max_failures == 5);
+    CHECK(cfg.primary.login_lockout == 15 * 60);
+    CHECK(cfg.secondary.server_url == NULL && cfg.secondary.join_token_file == NULL);
+    CHECK(cfg.secondary.client_id == NULL && cfg.secondary.client_secret_file == NULL);
+    CHECK(cfg.secondary.nscopes == 4);
+    if (cfg.secondary.nscopes == 4) {
+        CHECK_STR(cfg.secondary.scopes[0], "openid");
+        CHECK_STR(cfg.secondary.scopes[3], "roles");
+        CHECK(cfg.secondary.scopes[4] == NULL);
+    }
+    CHECK(cfg.secondary.session_ttl == 8 * 3600);
+    CHECK(cfg.secondary.clock_skew == 60);
+    CHECK(cfg.secondary.naccept_audiences == 0 && cfg.secondary.accept_audiences != NULL &&
+          cfg.secondary.accept_audiences[0] == NULL);
+    CHECK(cfg.secondary.nroutes == 0 && cfg.secondary.routes == NULL);
+    hub_config_dispose(&cfg);
+    CHECK(cfg.node.name == NULL);
+    hub_config_dispose(&cfg); /* disposing twice is harmless */
+}
+
+static void test_examples(void)
+{
+    const char *src = getenv("HUB_SOURCE_DIR");
+    char path[1024], *out = NULL;
+    size_t n = 99, outlen;
+    FILE *errs;
+    hub_config_t cfg;
+
+    if (src == NULL)
+        src = ".";
+    snprintf(path, sizeof(path), "%s/conf/primary.yaml", src);
+    errs = open_memstream(&out, &outlen);
+    CHECK(hub_config_load(&cfg, path, errs, &n) == 0);
+    fclose(errs);
+    CHECK(n == 0);
+    if (out[0] != '\0')
+        printf("FAIL unexpected messages:\n%s", out);
+    free(out);
+    CHECK_STR(cfg.file, path);
+    CHECK(cfg.node.role == HUB_ROLE_PRIMARY);
+    CHECK_STR(cfg.node.public_url, "http://127.0.0.1:8080");
+    CHECK(cfg.node.listen_port == 8080);
+    CHECK(cfg.primary.login_lockout == 900);
+    hub_config_dispose(&cfg);
+
+    snprintf(path, sizeof(path), "%s/conf/secondary.yaml", src);
+    errs = open_memstream(&out, &outlen);
+    CHECK(hub_config_load(&cfg, path, errs, &n) == 0);
+    fclose(errs);
+    CHECK(n == 0);
+    if (out[0] != '\0')
+        printf("FAIL unexpected messages:\n%s", out);
+    free(out);
+    CHECK(cfg.node.role == HUB_ROLE_SECONDARY);
+    CHECK_STR(cfg.node.name, "secondary");
+    CHECK_STR(cfg.node.listen_host, "127.0.0.1");
+    CHECK(cfg.node.listen_port == 8081);
+    CHECK_STR(cfg.node.public_url, "http://127.0.0.1:8081");
+    CHECK_STR(cfg.node.data_dir, "./data/secondary");
+    CHECK_STR(cfg.secondary.server_url, "http://127.0.0.1:8080");
+    CHECK_STR(cfg.secondary.join_token_file, "./data/secondary.join-token");
+    CHECK(cfg.secondary.nscopes == 4);
+    CHECK(cfg.secondary.nroutes == 1);
+    if (cfg.secondary.nroutes == 1) {
+        CHECK_STR(cfg.secondary.routes[0].path, "/app/");
+        CHECK_STR(cfg.secondary.routes[0].upstream, "http://127.0.0.1:9000/");
+        CHECK(cfg.secondary.routes[0].nroles == 0 && cfg.secondary.routes[0].roles != NULL &&
+              cfg.secondary.routes[0].roles[0] == NULL);
+    }
+    hub_config_dispose(&cfg);
+
+    CHECK(hub_config_load(&cfg, "/nonexistent/hub.yaml", NULL, NULL) == HUB_E_IO);
+    hub_config_dispose(&cfg);
+}
+
+static void test_good_forms(void)
+{
+    static const char primary[] = "# every duration form\n"
+                                  "node:\n"
+                                  "  listen: '[::1]:8443'\n"
+                                  "  public_url: https://idp.example.com:8443/\n"
+                                  "  tls: {cert: /etc/hub/cert.pem, key: /etc/hub/key.pem}\n"
+                                  "  threads: 64\n"
+                                  "  log_level: debug\n"
+                                  "primary:\n"
+                                  "  signing_alg: EdDSA\n"
+                                  "  key_rotation: {every: 7d, publish_ahead: 0}\n"
+                                  "  access_token_ttl: 600\n"
+                                  "  id_token_ttl: 90s\n"
+                                  "  refresh_token_ttl: 2d\n"
+                                  "  code_ttl: 1m\n"
+                                  "  session_ttl: 3h\n"
+                                  "  skip_authorization: auto\n"
+                                  "  registration:\n"
+                                  "    require_join_token: false\n"
+                                  "  login: {max_failures: 3, lockout: \"5m\"}\n";
+    static const char secondary[] = "node: {role: secondary, name: app-1.node_b, listen: 'localhost:9001'}\n"
+                                    "secondary:\n"
+                                    "  server_url: http://127.0.0.1:8080/\n"
+                                    "  client_id: abc\n"
+                                    "  client_secret_file: /run/secret\n"
+                                    "  scopes:\n"
+                                    "    - openid\n"
+                                    "    - roles\n"
+                                    "  clock_skew: 0\n"
+                                    "  accept_audiences: [api-1, api-2]\n"
+                                    "  routes:\n"
+                                    "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee]}\n"
+                                    "    - path: /\n"
+                                    "      upstream: http://localhost:9001/x/\n";
+    static const char env_join[] = "node:\n  role: secondary\nsecondary:\n  server_url: http://[::1]:8080\n";
+    static const char minimal[] = "node: {}\nprimary:\n";
+    hub_config_t cfg;
+    char *out = NULL;
+    size_t n;
+
+    CHECK(load_text(&cfg, primary, &out, &n) == 0);
+    if (out[0] != '\0')
+        printf("FAIL unexpected messages:\n%s", out);
+    free(out);
+    CHECK_STR(cfg.node.listen_host, "::1");
+    CHECK(cfg.node.listen_port == 8443);
+    CHECK_STR(cfg.node.public_url, "https://idp.example.com:8443");
+    CHECK_STR(cfg.node.tls_cert, "/etc/hub/cert.pem");
+    CHECK_STR(cfg.node.tls_key, "/etc/hub/key.pem");
+    CHECK(cfg.node.threads == 64);
+    CHECK(cfg.node.log_level == HUB_LOG_DEBUG);
+    CHECK(cfg.primary.signing_alg == HUB_ALG_EDDSA);
+    CHECK(cfg.primary.key_rotation_every == 7 * 86400);
+    CHECK(cfg.primary.key_publish_ahead == 0);
+    CHECK(cfg.primary.access_token_ttl == 600);
+    CHECK(cfg.primary.id_token_ttl == 90);
+    CHECK(cfg.primary.refresh_token_ttl == 2 * 86400);
+    CHECK(cfg.primary.code_ttl == 60);
+    CHECK(cfg.primary.session_ttl == 3 * 3600);
+    CHECK(cfg.primary.skip_authorization == HUB_SKIP_AUTH_AUTO);
+    CHECK(cfg.primary.require_join_token == 0);
+    CHECK(cfg.primary.login_max_failures == 3);
+    CHECK(cfg.primary.login_lockout == 300);
+    CHECK_STR(cfg.node.data_dir, "./data/primary");
+    hub_config_dispose(&cfg);
+
+    CHECK(load_text(&cfg, secondary, &out, &n) == 0);
+    if (out[0] != '\0')
+        printf("FAIL unexpected messages:\n%s", out);
+    free(out);
+    CHECK_STR(cfg.node.name, "app-1.node_b");
+    CHECK_STR(cfg.node.listen_host, "localhost");
+    CHECK(cfg.node.listen_port == 9001);
+    CHECK_STR(cfg.secondary.server_url, "http://127.0.0.1:8080");
+    CHECK_STR(cfg.secondary.client_id, "abc");
+    CHECK(cfg.secondary.nscopes == 2 && cfg.secondary.scopes[2] == NULL);
+    CHECK(cfg.secondary.clock_skew == 0);
+    CHECK(cfg.secondary.naccept_audiences == 2);
+    if (cfg.secondary.naccept_audiences == 2)
+        CHECK_STR(cfg.secondary.accept_audiences[1], "api-2");
+    CHECK(cfg.secondary.nroutes == 2);
+    if (cfg.secondary.nroutes == 2) {
+        CHECK_STR(cfg.secondary.routes[0].upstream, "http://127.0.0.1:9000");
+        CHECK(cfg.secondary.routes[0].nroles == 2);
+        if (cfg.secondary.routes[0].nroles == 2) {
+            CHECK_STR(cfg.secondary.routes[0].roles[0], "System Manager");
+            CHECK(cfg.secondary.routes[0].roles[2] == NULL);
+        }
+        CHECK_STR(cfg.secondary.routes[1].path, "/");
+        CHECK(cfg.secondary.routes[1].nroles == 0 && cfg.secondary.routes[1].roles[0] == NULL);
+    }
+    hub_config_dispose(&cfg);
+
+    /* a join token from the environment replaces join_token_file */
+    setenv("HUB_JOIN_TOKEN", "tok", 1);
+    CHECK(load_text(&cfg, env_join, &out, &n) == 0);
+    free(out);
+    CHECK_STR(cfg.secondary.server_url, "http://[::1]:8080");
+    hub_config_dispose(&cfg);
+    unsetenv("HUB_JOIN_TOKEN");
+    CHECK(load_text(&cfg, env_join, &out, &n) == HUB_E_CONFIG);
+    free(out);
+    hub_config_dispose(&cfg);
+
+    CHECK(load_text(&cfg, minimal, &out, &n) == 0 && n == 0);
+    free(out);
+    CHECK(cfg.node.listen_port == 8080);
+    hub_config_dispose(&cfg);
+}
+
+#define SECONDARY "node:\n  role: secondary\nsecondary:\n  server_url: http://127.0.0.1:8080\n  join_token_file: ./t\n"
+
+/* Each broken config and the start of its first message after "FILE:". */
+static const struct {
+    const char *yaml;
+    const char *expect;
+} broken[] = {
+    {"node:\n  lisen: 127.0.0.1:80\n", "2: node.lisen: unknown key"},
+    {"nodes:\n  role: primary\n", "1: nodes: unknown key"},
+    {"node:\n  \"a\\nb\": 1\n", "2: node.a?b: unknown key"},
+    {"primary:\n\n  access_token_ttl: 10x\n", "3: primary.access_token_ttl: expected a duration like 10m"},
+    {"primary:\n  code_ttl: -5s\n", "2: primary.code_ttl: expected a duration like 10m"},
+    {"primary:\n  id_token_ttl: 0\n", "2: primary.id_token_ttl: must be at least 1s"},
+    {"primary:\n  refresh_token_ttl: 99999999999999999999999d\n", "2: primary.refresh_token_ttl: expected a duration like 10m"},
+    {"primary:\n  refresh_token_ttl: 4000d\n", "2: primary.refresh_token_ttl: must be at most 3650d"},
+    {"primary:\n  session_ttl: [1h]\n", "2: primary.session_ttl: expected a duration like 10m, not a list"},
+    {"node:\n  role: tertiary\n", "2: node.role: expected one of primary|secondary"},
+    {"primary:\n  signing_alg: HS256\n", "2: primary.signing_alg: expected one of RS256|ES256|EdDSA"},
+    {"primary:\n  skip_authorization: never\n", "2: primary.skip_authorization: expected one of force|auto"},
+    {"node:\n  log_level: verbose\n", "2: node.log_level: expected one of error|warn|info|debug"},
+    {"node:\n  threads: 0\n", "2: node.threads: must be between 1 and 64"},
+    {"node:\n  threads: 65\n", "2: node.threads: must be between 1 and 64"},
+    {"node:\n  threads: two\n", "2: node.threads: expected a whole number"},
+    {"node:\n  listen: 127.0.0.1\n", "2: node.listen: expected host:port"},
+    {"node:\n  listen: 127.0.0.1:70000\n", "2: node.listen: expected host:port"},
+    {"node:\n  listen: example.com:80\n", "2: node.listen: expected host:port"},
+    {"node:\n  listen: '[::1:80'\n", "2: node.listen: expected host:port"},
+    {"node:\n  public_url: ftp://127.0.0.1\n", "2: node.public_url: expected an absolute http:// or https:// URL"},
+    {"node:\n  public_url: http://127.0.0.1/?a=b\n", "2: node.public_url: expected an absolute http:// or https:// URL"},
+    {"node:\n  public_url: http://user@host/\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  name:\n    a: b\n", "3: node.name: expected a name, not a mapping"},
+    {"node:\n  name: two words\n", "2: node.name: expected 1 to 64 letters"},
+    {"node:\n  name: \"a\\0b\"\n", "2: node.name: must not contain a NUL character"},
+    {"node:\n  data_dir:\n", "2: node.data_dir: expected a string, the value is missing"},
+    {"node: primary\n", "1: node: expected a mapping of keys, not a scalar"},
+    {"node:\n  role: [primary\n", "3: yaml: did not find expected ',' or ']'"},
+    {"node:\n  role: primary\n role: x\n", "3: yaml: "},
+    {"", "1: yaml: the file is empty"},
+    {"# only a comment\n", "1: yaml: the file is empty"},
+    {"- node\n", "1: yaml: the top level must be a mapping"},
+    {"node:\n  name: a\n  name: b\n", "3: node.name: duplicate key (first on line 2)"},
+    {"node: {}\nprimary: {}\nnode: {}\n", "3: node: duplicate key (first on line 1)"},
+    {"? [a]\n: b\n", "1: yaml: a key must be a plain word, not a list"},
+    {"node: {}\n---\nnode: {}\n", "2: yaml: only one YAML document is allowed"},
+    {"primary:\n  registration: {require_join_token: maybe}\n",
+     "2: primary.registration.require_join_token: expected true or false"},
+    {"primary:\n  login:\n    max_failures: 0\n", "3: primary.login.max_failures: must be between 1 and 1000"},
+    {"primary:\n  key_rotation: {every: 1h, publish_ahead: 1h}\n", "2: primary.key_rotation.publish_ahead: must be shorter"},
+    {"primary:\n  key_rotation: {every: 1h, evry: 2h}\n", "2: primary.key_rotation.evry: unknown key"},
+    {SECONDARY "primary:\n  code_ttl: 1m\n", "6: primary: section only allowed when node.role is primary"},
+    {"node:\n  role: primary\nsecondary:\n  session_ttl: 1h\n", "3: secondary: section only allowed when node.role is secondary"},
+    {"node:\n  role: secondary\nsecondary:\n  join_token_file: ./t\n",
+     "3: secondary.server_url: required when node.role is secondary"},
+    {"node:\n  role: secondary\n", "2: secondary.server_url: required"},
+    {"node:\n  role: secondary\nsecondary:\n  server_url: http://127.0.0.1:8080\n", "3: secondary.join_token_file: required"},
+    {"node:\n  role: secondary\nsecondary:\n  server_url: http://h\n  client_id: x\n",
+     "5: secondary.client_secret_file: required with secondary.client_id"},
+    {SECONDARY "  client_id: x\n  client_secret_file: y\n", "5: secondary.join_token_file: give either"},
+    {"node:\n  tls:\n    cert: /c.pem\n", "2: node.tls: needs both cert and key"},
+    {"node:\n  tls: {cert: /c.pem, key: /k.pem, ca: /ca.pem}\n", "2: node.tls.ca: unknown key"},
+    {SECONDARY "  scopes: [profile, email]\n", "6: secondary.scopes: must include openid"},
+    {SECONDARY "  scopes: [openid, {a: b}]\n", "6: secondary.scopes: expected a list like [openid, profile], not a mapping"},
+    {SECONDARY "  scopes: openid\n", "6: secondary.scopes: expected a list like"},
+    {SECONDARY "  clock_skew: 2h\n", "6: secondary.clock_skew: must be at most 3600s"},
+    {SECONDARY "  server_url: http://a\n", "6: secondary.server_url: duplicate key (first on line 4)"},
+    {SECONDARY "  routes:\n    - path: app/\n      upstream: http://127.0.0.1:9000/\n",
+     "7: secondary.routes[0].path: expected a URL path starting with '/'"},
+    {SECONDARY "  routes:\n    - {path: /a/, upstream: http://127.0.0.1:9000/}\n    - {path: /b/, upstream: https://x/}\n",
+     "8: secondary.routes[1].upstream: expected an absolute http:// URL"},
+    {SECONDARY "  routes:\n    - path: /a/\n", "7: secondary.routes[0]: upstream is required"},
+    {SECONDARY "  routes:\n    - path: /a/\n      upstream: http://h/\n      role: [x]\n",
+     "9: secondary.routes[0].role: unknown key"},
+    {SECONDARY "  routes:\n    - path: /a/\n      upstream: http://h/\n      roles: admin\n",
+     "9: secondary.routes[0].roles: expected a list like [a, b], not a scalar"},
+    {SECONDARY "  routes:\n    - /a/\n", "7: secondary.routes[0]: expected a mapping with path, upstream, roles"},
+    {SECONDARY "  routes:\n    - {path: /a/, upstream: http://h/}\n    - {path: /a/, upstream: http://g/}\n",
+     "8: secondary.routes[1]: path /a/ is already routed by secondary.routes[0]"},
+    {SECONDARY "  routes: {path: /a/}\n", "6: secondary.routes: expected a list of {path, upstream, roles} mappings"},
+};
+
+static void test_broken(void)
+{
+    char path[256], prefix[512];
+    hub_config_t cfg;
+    char *out;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/test.yaml", tmpdir);
+    for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); ++i) {
+        int ret = load_text(&cfg, broken[i].yaml, &out, &n);
+        snprintf(prefix, sizeof(prefix), "%s:%s", path, broken[i].expect);
+        if (ret != HUB_E_CONFIG || n == 0 || strncmp(out, prefix, strlen(prefix)) != 0) {
+            printf("FAIL broken[%zu] (ret %d, %zu problems): expected \"%s\", got:\n%s", i, ret, n, prefix, out);
+            ++failures;
+        }
+        free(out);
+        hub_config_dispose(&cfg);
+    }
+}
+
+/* Loading keeps going: every problem is reported, one line each. */
+static void test_many_problems(void)
+{
+    static const char text[] = "node:\n  lisen: x\n  threads: 0\nprimary:\n  code_ttl: soon\n  login: {lockout: 1y}\n";
+    hub_config_t cfg;
+    char *out;
+    size_t n, lines = 0;
+
+    CHECK(load_text(&cfg, text, &out, &n) == HUB_E_CONFIG);
+    CHECK(n == 4);
+    for (char *p = out; *p != '\0'; ++p)
+        lines += *p == '\n';
+    CHECK(lines == 4);
+    CHECK(strstr(out, ":6: primary.login.lockout: expected a duration like 10m\n") != NULL);
+    free(out);
+    hub_config_dispose(&cfg);
+}
+
+int main(void)
+{
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    unsetenv("HUB_JOIN_TOKEN");
+    test_durations();
+    test_defaults();
+    test_examples();
+    test_good_forms();
+    test_broken();
+    test_many_problems();
+    rmdir(tmpdir);
+    if (failures != 0) {
+        printf("%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all config checks passed\n");
+    return 0;
+}

@@ -1,0 +1,399 @@
+/* Tests idp/session.c: session records, the sid index, clients, ending, expiry, disabled users and CSRF. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hub/config.h"
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/form.h"
+#include "hub/store.h"
+#include "idp/grants.h"
+#include "idp/idp.h"
+#include "idp/model.h"
+#include "idp/session.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                                                                \
+    do {                                                                                                                           \
+        if (!(cond)) {                                                                                                             \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                                 \
+            ++failures;                                                                                                            \
+        }                                                                                                                          \
+    } while (0)
+
+/* A request without a connection: enough for cookies in and out. */
+typedef struct {
+    h2o_req_t req;
+} fake_req_t;
+
+static void req_init(fake_req_t *r, const char *cookie_header)
+{
+    memset(r, 0, sizeof(*r));
+    h2o_mem_init_pool(&r->req.pool);
+    if (cookie_header != NULL)
+        h2o_add_header(&r->req.pool, &r->req.headers, H2O_TOKEN_COOKIE, NULL, cookie_header, strlen(cookie_header));
+}
+
+static void req_dispose(fake_req_t *r)
+{
+    h2o_mem_clear_pool(&r->req.pool);
+}
+
+/* The value the response set for cookie name ("" when deleted), or NULL; into out. */
+static const char *set_cookie_value(h2o_req_t *req, const char *name, char *out, size_t size, int *attrs_ok)
+{
+    size_t i, nlen = strlen(name);
+    for (i = 0; i != req->res.headers.size; ++i) {
+        h2o_header_t *h = req->res.headers.entries + i;
+        if (h->name != &H2O_TOKEN_SET_COOKIE->buf)
+            continue;
+        if (h->value.len > nlen && memcmp(h->value.base, name, nlen) == 0 && h->value.base[nlen] == '=') {
+            const char *v = h->value.base + nlen + 1, *end = memchr(v, ';', h->value.len - nlen - 1);
+            size_t vlen = end != NULL ? (size_t)(end - v) : h->value.len - nlen - 1;
+            if (attrs_ok != NULL)
+                *attrs_ok = memmem(h->value.base, h->value.len, "HttpOnly", 8) != NULL &&
+                            memmem(h->value.base, h->value.len, "SameSite=Lax", 12) != NULL;
+            if (vlen >= size)
+                return NULL;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+struct user_ctx {
+    const char *name;
+    int enabled;
+    char sub[128];
+};
+
+static int put_user_txn(hub_txn_t *txn, void *arg)
+{
+    struct user_ctx *c = arg;
+    idp_user_t *u = NULL;
+    char email[300];
+    int ret;
+
+    if (idp_user_find(txn, c->name, &u) != 0) {
+        if ((u = calloc(1, sizeof(*u))) == NULL)
+            abort();
+        u->username = strdup(c->name);
+        snprintf(email, sizeof(email), "%s@example.com", c->name);
+        u->email = strdup(email);
+    }
+    u->enabled = c->enabled;
+    if ((ret = idp_user_put(txn, u)) == 0)
+        snprintf(c->sub, sizeof(c->sub), "%s", u->sub);
+    idp_user_free(u);
+    return ret;
+}
+
+struct sid_ctx {
+    const char *sid, *client;
+    idp_session_t *ended;
+    char family[33];
+};
+
+static int family_txn(hub_txn_t *txn, void *arg)
+{
+    struct sid_ctx *c = arg;
+    return idp_family_create(txn, c->client, "someone", c->sid, hub_now() + 3600, c->family);
+}
+
+/* 1 when the family is revoked, 0 when live, -1 when unreadable. */
+static int family_revoked(hub_store_t *store, const char *id)
+{
+    hub_txn_t *txn;
+    idp_family_t *f = NULL;
+    int revoked = -1;
+    if (hub_store_read_begin(store, &txn) != 0)
+        return -1;
+    if (idp_family_get(txn, id, &f) == 0)
+        revoked = f->revoked != 0;
+    idp_family_free(f);
+    hub_store_read_end(txn);
+    return revoked;
+}
+
+static int add_client_txn(hub_txn_t *txn, void *arg)
+{
+    struct sid_ctx *c = arg;
+    return idp_session_add_client(txn, c->sid, c->client);
+}
+
+static int end_txn(hub_txn_t *txn, void *arg)
+{
+    struct sid_ctx *c = arg;
+    idp_session_free(c->ended);
+    c->ended = NULL;
+    return idp_session_end(txn, c->sid, &c->ended);
+}
+
+static idp_session_t *by_sid(hub_store_t *store, const char *sid, int *err)
+{
+    hub_txn_t *txn;
+    idp_session_t *s = NULL;
+    if (hub_store_read_begin(store, &txn) != 0)
+        return NULL;
+    *err = idp_session_get_by_sid(txn, sid, &s);
+    hub_store_read_end(txn);
+    return s;
+}
+
+static idp_session_t *current(idp_t *idp, const char *cookie_value)
+{
+    char hdr[256];
+    fake_req_t r;
+    idp_session_t *s;
+
+    snprintf(hdr, sizeof(hdr), "other=1; %s=%s", idp->session_cookie, cookie_value);
+    req_init(&r, hdr);
+    s = idp_session_current(idp, &r.req);
+    req_dispose(&r);
+    return s;
+}
+
+static void test_sessions(idp_t *idp)
+{
+    struct user_ctx alice = {"alice", 1}, bob = {"bob", 1};
+    char cookie[128], cookie2[128];
+    fake_req_t r;
+    idp_session_t *s = NULL, *s2 = NULL;
+    int attrs = 0, err;
+
+    CHECK(hub_store_write(idp->store, put_user_txn, &alice) == 0);
+    CHECK(hub_store_write(idp->store, put_user_txn, &bob) == 0);
+
+    req_init(&r, NULL);
+    CHECK(idp_session_start(idp, &r.req, alice.sub, &s) == 0);
+    CHECK(set_cookie_value(&r.req, idp->session_cookie, cookie, sizeof(cookie), &attrs) != NULL);
+    CHECK(attrs);
+    CHECK(strlen(cookie) == 43);
+    req_dispose(&r);
+    if (s == NULL)
+        return;
+    CHECK(strcmp(s->sub, alice.sub) == 0);
+    CHECK(strcmp(s->sid, cookie) != 0);
+    CHECK(s->expires_at == s->auth_time + idp->cfg->primary.session_ttl);
+
+    /* The cookie finds it; a near miss, garbage or no cookie does not. */
+    s2 = current(idp, cookie);
+    CHECK(s2 != NULL && strcmp(s2->sid, s->sid) == 0 && strcmp(s2->sub, alice.sub) == 0 && s2->clients.n == 0);
+    idp_session_free(s2);
+    {
+        char first = cookie[0];
+        cookie[0] = first == 'A' ? 'B' : 'A';
+        CHECK(current(idp, cookie) == NULL);
+        cookie[0] = first;
+    }
+    CHECK(current(idp, "x") == NULL);
+    CHECK(current(idp, "") == NULL);
+    req_init(&r, NULL);
+    CHECK(idp_session_current(idp, &r.req) == NULL);
+    req_dispose(&r);
+
+    /* The store holds only the hash of the cookie. */
+    {
+        hub_txn_t *txn;
+        hub_val_t v;
+        char hash[HUB_SECRET_HASH_LEN + 1];
+        hub_secret_hash(hash, cookie, strlen(cookie));
+        CHECK(hub_store_read_begin(idp->store, &txn) == 0);
+        CHECK(hub_store_get(txn, HUB_T_SESSIONS, cookie, strlen(cookie), &v) == HUB_E_NOTFOUND);
+        CHECK(hub_store_get(txn, HUB_T_SESSIONS, hash, strlen(hash), &v) == 0);
+        hub_store_read_end(txn);
+    }
+
+    /* By sid, clients recorded once each. */
+    s2 = by_sid(idp->store, s->sid, &err);
+    CHECK(err == 0 && s2 != NULL && strcmp(s2->sub, alice.sub) == 0);
+    idp_session_free(s2);
+    CHECK(by_sid(idp->store, "nope", &err) == NULL && err == HUB_E_NOTFOUND);
+    {
+        struct sid_ctx a = {s->sid, "client-a"}, b = {s->sid, "client-b"}, none = {"no-such-sid", "client-a"};
+        CHECK(hub_store_write(idp->store, add_client_txn, &a) == 0);
+        CHECK(hub_store_write(idp->store, add_client_txn, &b) == 0);
+        CHECK(hub_store_write(idp->store, add_client_txn, &a) == 0);
+        CHECK(hub_store_write(idp->store, add_client_txn, &none) == HUB_E_NOTFOUND);
+    }
+    s2 = by_sid(idp->store, s->sid, &err);
+    CHECK(s2 != NULL && s2->clients.n == 2 && idp_strv_has(&s2->clients, "client-a") && idp_strv_has(&s2->clients, "client-b"));
+    idp_session_free(s2);
+
+    /* A second session of another user is independent. */
+    req_init(&r, NULL);
+    CHECK(idp_session_start(idp, &r.req, bob.sub, NULL) == 0);
+    CHECK(set_cookie_value(&r.req, idp->session_cookie, cookie2, sizeof(cookie2), NULL) != NULL);
+    req_dispose(&r);
+    CHECK(strcmp(cookie, cookie2) != 0);
+
+    /* Disabling the user kills the session; enabling brings it back (it was never ended). */
+    alice.enabled = 0;
+    CHECK(hub_store_write(idp->store, put_user_txn, &alice) == 0);
+    CHECK(current(idp, cookie) == NULL);
+    alice.enabled = 1;
+    CHECK(hub_store_write(idp->store, put_user_txn, &alice) == 0);
+    s2 = current(idp, cookie);
+    CHECK(s2 != NULL);
+    idp_session_free(s2);
+
+    /* Ending: returns the record with its clients, revokes its families (only its own), and is gone after. */
+    {
+        struct sid_ctx e = {s->sid, NULL, NULL}, mine = {s->sid, "client-a"}, other = {"other-sid", "client-a"};
+        CHECK(hub_store_write(idp->store, family_txn, &mine) == 0);
+        CHECK(hub_store_write(idp->store, family_txn, &other) == 0);
+        CHECK(family_revoked(idp->store, mine.family) == 0);
+        CHECK(hub_store_write(idp->store, end_txn, &e) == 0);
+        CHECK(e.ended != NULL && e.ended->clients.n == 2 && strcmp(e.ended->sub, alice.sub) == 0);
+        CHECK(family_revoked(idp->store, mine.family) == 1);
+        CHECK(family_revoked(idp->store, other.family) == 0);
+        idp_session_free(e.ended);
+        e.ended = NULL;
+        CHECK(hub_store_write(idp->store, end_txn, &e) == HUB_E_NOTFOUND);
+        idp_session_free(e.ended);
+    }
+    CHECK(current(idp, cookie) == NULL);
+    CHECK(by_sid(idp->store, s->sid, &err) == NULL && err == HUB_E_NOTFOUND);
+    s2 = current(idp, cookie2);
+    CHECK(s2 != NULL && strcmp(s2->sub, bob.sub) == 0);
+
+    /* idp_session_end_current ends the cookie's session and clears the cookie. */
+    {
+        char hdr[256], v[128];
+        idp_session_t *ended = NULL;
+        snprintf(hdr, sizeof(hdr), "%s=%s", idp->session_cookie, cookie2);
+        req_init(&r, hdr);
+        CHECK(idp_session_end_current(idp, &r.req, &ended) == 0);
+        CHECK(ended != NULL && s2 != NULL && strcmp(ended->sid, s2->sid) == 0);
+        CHECK(set_cookie_value(&r.req, idp->session_cookie, v, sizeof(v), NULL) != NULL && v[0] == '\0');
+        idp_session_free(ended);
+        req_dispose(&r);
+        CHECK(current(idp, cookie2) == NULL);
+        req_init(&r, hdr);
+        CHECK(idp_session_end_current(idp, &r.req, &ended) == HUB_E_NOTFOUND && ended == NULL);
+        req_dispose(&r);
+    }
+    idp_session_free(s2);
+    idp_session_free(s);
+}
+
+static void test_expiry(idp_t *idp, hub_config_t *cfg)
+{
+    struct user_ctx carol = {"carol", 1};
+    char cookie[128];
+    fake_req_t r;
+    idp_session_t *s;
+    uint64_t ttl = cfg->primary.session_ttl;
+
+    CHECK(hub_store_write(idp->store, put_user_txn, &carol) == 0);
+    cfg->primary.session_ttl = 1;
+    req_init(&r, NULL);
+    CHECK(idp_session_start(idp, &r.req, carol.sub, NULL) == 0);
+    CHECK(set_cookie_value(&r.req, idp->session_cookie, cookie, sizeof(cookie), NULL) != NULL);
+    req_dispose(&r);
+    s = current(idp, cookie);
+    CHECK(s != NULL);
+    idp_session_free(s);
+    sleep(2);
+    CHECK(current(idp, cookie) == NULL);
+    cfg->primary.session_ttl = ttl;
+}
+
+static hub_form_t one_field(h2o_mem_pool_t *pool, const char *name, const char *value)
+{
+    hub_form_t f = {NULL, 0};
+    if (name == NULL)
+        return f;
+    f.items = h2o_mem_alloc_pool(pool, sizeof(*f.items));
+    f.items[0].name = h2o_strdup(pool, name, SIZE_MAX);
+    f.items[0].value = h2o_strdup(pool, value, SIZE_MAX);
+    f.n = 1;
+    return f;
+}
+
+static void test_csrf(idp_t *idp)
+{
+    char tok[128], hdr[256], set[128];
+    const char *t;
+    fake_req_t r;
+    hub_form_t f;
+    int attrs = 0;
+
+    /* No cookie: a new token, set as a cookie. */
+    req_init(&r, NULL);
+    t = idp_csrf_token(idp, &r.req);
+    CHECK(t != NULL && strlen(t) == 43);
+    snprintf(tok, sizeof(tok), "%s", t != NULL ? t : "");
+    CHECK(set_cookie_value(&r.req, idp->csrf_cookie, set, sizeof(set), &attrs) != NULL && strcmp(set, tok) == 0);
+    CHECK(attrs);
+    req_dispose(&r);
+
+    /* With the cookie: the same token, nothing set. */
+    snprintf(hdr, sizeof(hdr), "%s=%s", idp->csrf_cookie, tok);
+    req_init(&r, hdr);
+    t = idp_csrf_token(idp, &r.req);
+    CHECK(t != NULL && strcmp(t, tok) == 0);
+    CHECK(set_cookie_value(&r.req, idp->csrf_cookie, set, sizeof(set), NULL) == NULL);
+    f = one_field(&r.req.pool, "csrf_token", tok);
+    CHECK(idp_csrf_ok(idp, &r.req, &f) == 1);
+    f = one_field(&r.req.pool, "csrf_token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
+    f = one_field(&r.req.pool, "csrf_token", "");
+    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
+    f = one_field(&r.req.pool, NULL, NULL);
+    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
+    req_dispose(&r);
+
+    /* A field without the cookie, and a short cookie matching a short field, fail. */
+    req_init(&r, NULL);
+    f = one_field(&r.req.pool, "csrf_token", tok);
+    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
+    req_dispose(&r);
+    snprintf(hdr, sizeof(hdr), "%s=abc", idp->csrf_cookie);
+    req_init(&r, hdr);
+    f = one_field(&r.req.pool, "csrf_token", "abc");
+    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
+    t = idp_csrf_token(idp, &r.req); /* a malformed cookie is replaced */
+    CHECK(t != NULL && strlen(t) == 43 && strcmp(t, "abc") != 0);
+    req_dispose(&r);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/hub-session-test-XXXXXX";
+    hub_config_t cfg;
+    hub_store_t *store = NULL;
+    idp_t idp;
+    char cmd[128];
+
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    hub_config_defaults(&cfg);
+    if (hub_store_open(&store, dir) != 0) {
+        printf("FAIL cannot open the store\n");
+        return 1;
+    }
+    memset(&idp, 0, sizeof(idp));
+    idp.cfg = &cfg;
+    idp.store = store;
+    snprintf(idp.session_cookie, sizeof(idp.session_cookie), "hub_test_session");
+    snprintf(idp.csrf_cookie, sizeof(idp.csrf_cookie), "hub_test_csrf");
+
+    test_sessions(&idp);
+    test_csrf(&idp);
+    test_expiry(&idp, &cfg);
+
+    hub_store_close(store);
+    hub_config_dispose(&cfg);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("warning: could not remove %s\n", dir);
+    printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
+    return failures ? 1 : 0;
+}
