@@ -287,7 +287,6 @@ fail:
 
 void fed_destroy(fed_t *fed)
 {
-    size_t i;
     if (fed == NULL)
         return;
     if (fed->worker_started) {
@@ -298,9 +297,7 @@ void fed_destroy(fed_t *fed)
         pthread_join(fed->worker, NULL);
     }
     fed_login_dispose(fed);
-    for (i = 0; i != fed->nguards; ++i)
-        free(fed->guards[i]);
-    free(fed->guards);
+    fed_routes_dispose(fed);
     fed_verify_destroy(fed->verify);
     fed_jwks_destroy(fed->jwks);
     fed_join_destroy(fed->join);

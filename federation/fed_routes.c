@@ -13,7 +13,15 @@
 typedef struct st_guard_t {
     fed_t *fed;
     const hub_route_conf_t *route;
+    h2o_handler_t *proxy; /* the reverse proxy behind the guard, for fed_routes_dispose */
 } guard_t;
+
+/* The head of libh2o 2.2.5's private reverse-proxy handler (lib/handler/proxy.c): its dispose
+ * frees upstream.host and .path but not the copy of .authority it made. */
+typedef struct st_proxy_head_t {
+    h2o_handler_t super;
+    h2o_url_t upstream;
+} proxy_head_t;
 
 void fed_routes_strip_hub_headers(h2o_headers_t *headers)
 {
@@ -133,8 +141,33 @@ int fed_routes_register(fed_t *fed)
         g->route = route;
         fed->guards[fed->nguards++] = g;
         /* keepalive_timeout 0: no shared socket pool, whose timer would outlive the loops */
-        h2o_proxy_register_reverse_proxy(hub_server_route(fed->server, route->path, on_guard, g), &upstream, &pc);
+        h2o_pathconf_t *pathconf = hub_server_route(fed->server, route->path, on_guard, g);
+        h2o_proxy_register_reverse_proxy(pathconf, &upstream, &pc);
+        proxy_head_t *head = (proxy_head_t *)pathconf->handlers.entries[pathconf->handlers.size - 1];
+        /* only trusted when the copy it holds is the one we gave it */
+        if (head->upstream.authority.base != upstream.authority.base &&
+            h2o_memis(head->upstream.authority.base, head->upstream.authority.len, upstream.authority.base,
+                      upstream.authority.len) &&
+            h2o_memis(head->upstream.host.base, head->upstream.host.len, upstream.host.base, upstream.host.len))
+            g->proxy = &head->super;
         hub_log_info("federation: route %s -> %s", route->path, route->upstream);
     }
     return 0;
+}
+
+void fed_routes_dispose(fed_t *fed)
+{
+    size_t i;
+    for (i = 0; i != fed->nguards; ++i) {
+        guard_t *g = fed->guards[i];
+        if (g->proxy != NULL) {
+            proxy_head_t *head = (proxy_head_t *)g->proxy;
+            free(head->upstream.authority.base);
+            head->upstream.authority = h2o_iovec_init(NULL, 0);
+        }
+        free(g);
+    }
+    free(fed->guards);
+    fed->guards = NULL;
+    fed->nguards = 0;
 }

@@ -306,6 +306,12 @@ typedef struct {
     int bad;
 } thr_arg_t;
 
+static pthread_mutex_t park_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int parked;
+
+/* The threads stay alive until the process exits: libh2o keeps recycled pool chunks in
+ * thread-local storage, which a thread that ended would leak. */
 static void *thr_main(void *p)
 {
     thr_arg_t *a = p;
@@ -313,6 +319,11 @@ static void *thr_main(void *p)
     for (i = 0; i != 2000; ++i)
         if (verify_at(a->v, CLIENT, a->tok, NULL) != 0)
             ++a->bad;
+    pthread_mutex_lock(&park_mutex);
+    ++parked;
+    pthread_cond_broadcast(&park_cond);
+    for (;;)
+        pthread_cond_wait(&park_cond, &park_mutex);
     return NULL;
 }
 
@@ -334,8 +345,12 @@ static void test_threads(void)
         a[i] = (thr_arg_t){v, tok, 0};
         pthread_create(&t[i], NULL, thr_main, &a[i]);
     }
+    pthread_mutex_lock(&park_mutex);
+    while (parked != 4)
+        pthread_cond_wait(&park_cond, &park_mutex);
+    pthread_mutex_unlock(&park_mutex);
     for (i = 0; i != 4; ++i) {
-        pthread_join(t[i], NULL);
+        pthread_detach(t[i]);
         CHECK(a[i].bad == 0);
     }
     free(tok);
