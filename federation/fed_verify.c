@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
 #include "federation/fed_verify.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -28,6 +29,35 @@ typedef struct st_shard_t {
     entry_t **slots; /* direct-mapped by hash: a collision replaces the older entry */
     size_t nslots;
 } shard_t;
+
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;     /* fetched once: an implicit fetch per call costs locks in OpenSSL 3 */
+static pthread_key_t sha_key; /* a digest context per thread, freed when the thread ends */
+
+static void sha_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void sha_init(void)
+{
+    if ((sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL || pthread_key_create(&sha_key, sha_ctx_free) != 0)
+        abort();
+}
+
+/* SHA-256 on the hot path (every Bearer request): no fetch, no allocation after the first. */
+static void token_hash(uint8_t out[HUB_SHA256_LEN], const char *token, size_t len)
+{
+    EVP_MD_CTX *ctx;
+    pthread_once(&sha_once, sha_init);
+    if ((ctx = pthread_getspecific(sha_key)) == NULL) {
+        if ((ctx = EVP_MD_CTX_new()) == NULL || pthread_setspecific(sha_key, ctx) != 0)
+            abort();
+    }
+    if (EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1 || EVP_DigestUpdate(ctx, token, len) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+        hub_sha256(out, token, len);
+}
 
 struct st_fed_verify_t {
     fed_jwks_t *jwks;
@@ -326,7 +356,7 @@ int fed_verify_access_token(fed_verify_t *v, const char *client_id, const char *
         *why = "the token is malformed";
         return HUB_E_PARSE;
     }
-    hub_sha256(hash, token, len);
+    token_hash(hash, token, len);
     if (cache_lookup(v, hash, pool, id)) {
         __atomic_add_fetch(&v->hits, 1, __ATOMIC_RELAXED);
         return 0;

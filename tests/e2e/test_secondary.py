@@ -163,10 +163,11 @@ def hidden_inputs(text):
             re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"', text)}
 
 
-def browser_login(user="alice", path="/app/hello", extra_headers=None):
+def browser_login(user="alice", path="/app/hello", extra_headers=None, node=None):
     """Signs a fresh browser in at the secondary through the primary; returns (browser, final response)."""
+    node = node or E.s
     b = Browser()
-    r = b.get(E.s.url + path, headers=extra_headers)
+    r = b.get(node.url + path, headers=extra_headers)
     ok(r.url.startswith(E.p.url + "/login"), f"sent to the primary's sign-in page: {r.status} {r.url}")
     form = hidden_inputs(r.text)
     ok("csrf_token" in form, "sign-in form has csrf_token")
@@ -176,7 +177,7 @@ def browser_login(user="alice", path="/app/hello", extra_headers=None):
         form = hidden_inputs(r.text)
         form["decision"] = "allow"
         r = b.post(E.p.url + "/oauth2/approve", form=form, headers=extra_headers)
-    eq(r.url, E.s.url + path, f"back at the secondary ({r.status} {r.text[:300]})")
+    eq(r.url, node.url + path, f"back at the secondary ({r.status} {r.text[:300]})")
     return b, r
 
 
@@ -412,6 +413,32 @@ def test_primary_hangs():
     eq(get(E.s.url + "/healthz").status, 200, "still fine after SIGCONT")
 
 
+def test_static_credentials_and_issuer_check():
+    ensure_running()
+    s2 = Node("secondary", name="fedstatic")
+    out = E.p.hubctl("client", "add", "--app-name", "static node", "--redirect-uris", s2.url + "/auth/callback",
+                     "--skip-authorization").stdout
+    cid, secret = re.search(r"client_id:\s*(\S+)", out).group(1), re.search(r"client_secret:\s*(\S+)", out).group(1)
+    with open(os.path.join(s2.dir, "secret"), "w") as f:
+        f.write(secret + "\n")
+    s2.conf["secondary"] = {"server_url": E.p.url, "client_id": cid, "client_secret_file": os.path.join(s2.dir, "secret"),
+                            "routes": [{"path": "/app/", "upstream": f"http://127.0.0.1:{E.up.port}/", "roles": []}]}
+    s2.start()
+    ok(s2.wait_log("using configured credentials of client " + cid, 5), "static credentials used")
+    ok(s2.wait_log("signing keys of the primary in use", 5), "joined the primary")
+    b, r = browser_login("alice", "/app/static", node=s2)
+    eq(r.status, 200, "signed in through a statically configured node")
+    ok(not any("registered with the primary" in l for l in s2.lines), "no registration")
+    clean_stop(s2)
+    # a primary whose issuer is not server_url is not trusted
+    s3 = Node("secondary", name="fedwrongiss", env={"HUB_JOIN_TOKEN": "unused"})
+    s3.conf["secondary"] = {"server_url": E.p.url.replace("127.0.0.1", "localhost")}
+    s3.start()
+    ok(s3.wait_log("which is not secondary.server_url", 5), "issuer mismatch logged")
+    eq(get(s3.url + "/auth/login").status, 503, "no sign-in without a trusted primary")
+    clean_stop(s3)
+
+
 def test_revoked_registration():
     ensure_running()
     E.p.hubctl("node", "revoke", E.cid)
@@ -429,4 +456,5 @@ if __name__ == "__main__":
     setup()
     run([test_registration_and_reuse, test_browser_login_and_headers, test_state_is_single_use_and_bound,
          test_api_401_and_browser_redirect, test_bearer_tokens, test_forged_tokens_refused, test_key_rotation_unknown_kid,
-         test_logout_local_and_backchannel, test_primary_hangs, test_revoked_registration])
+         test_logout_local_and_backchannel, test_primary_hangs, test_static_credentials_and_issuer_check,
+         test_revoked_registration])
