@@ -310,6 +310,56 @@ static void log_refusal(const hub_fetch_res_t *res)
     json_decref(doc);
 }
 
+/* Stores and publishes the credentials of a 200/201 registration answer. */
+static int accept_registration(fed_join_t *j, const hub_fetch_res_t *res, const char *hash)
+{
+    json_t *doc = NULL, *rec = NULL;
+    char *client_id = NULL, *secret = NULL;
+    snap_t *s;
+    int ret;
+
+    if ((doc = json_loadb(res->body, res->body_len, 0, NULL)) == NULL || (client_id = json_str_dup(doc, "client_id")) == NULL ||
+        (secret = json_str_dup(doc, "client_secret")) == NULL) {
+        hub_log_error("federation: the primary's registration answer has no client_id and client_secret");
+        ret = HUB_E_PARSE;
+        goto out;
+    }
+    /* The node's own secret must be usable to authenticate to the primary, so it is stored
+     * in clear in the data dir, which the store keeps at mode 0700 with 0600 files. */
+    rec = json_pack("{s:s,s:s,s:s,s:I}", "client_id", client_id, "client_secret", secret, "join_token_hash", hash, "registered_at",
+                    (json_int_t)hub_now());
+    if (json_is_string(json_object_get(doc, "registration_client_uri")))
+        json_object_set(rec, "registration_client_uri", json_object_get(doc, "registration_client_uri"));
+    if (json_is_string(json_object_get(doc, "registration_access_token")))
+        json_object_set(rec, "registration_access_token", json_object_get(doc, "registration_access_token"));
+    if ((ret = store_json(j, KEY_REGISTRATION, rec)) != 0) {
+        hub_log_error("federation: registered as client %s but cannot store the credentials: %s", client_id, hub_strerror(ret));
+        goto out;
+    }
+    pthread_mutex_lock(&j->mutex);
+    s = snap_begin(j);
+    free(s->reg.client_id);
+    if (s->reg.client_secret != NULL)
+        OPENSSL_cleanse(s->reg.client_secret, strlen(s->reg.client_secret));
+    free(s->reg.client_secret);
+    s->reg.client_id = client_id;
+    s->reg.client_secret = secret;
+    client_id = secret = NULL;
+    snprintf(j->join_token_hash, sizeof(j->join_token_hash), "%s", hash);
+    publish(j, s);
+    pthread_mutex_unlock(&j->mutex);
+    __atomic_store_n(&j->revoked, 0, __ATOMIC_RELEASE);
+    hub_log_info("federation: registered with the primary as client %s", fed_join_current(j)->client_id);
+out:
+    free(client_id);
+    if (secret != NULL)
+        OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+    json_decref(doc);
+    json_decref(rec);
+    return ret;
+}
+
 int fed_join_register(fed_join_t *j)
 {
     const fed_reg_t *cur = fed_join_current(j);
@@ -317,9 +367,7 @@ int fed_join_register(fed_join_t *j)
     const char *headers[3];
     hub_fetch_req_t req = {.method = "POST", .headers = headers, .nheaders = 3, .timeout_ms = 2 * FETCH_TIMEOUT_MS};
     hub_fetch_res_t res = {0};
-    json_t *md = NULL, *doc = NULL, *rec = NULL;
-    char *client_id = NULL, *secret = NULL;
-    snap_t *s;
+    json_t *md = NULL;
     int ret;
 
     if (j->static_credentials)
@@ -359,50 +407,15 @@ int fed_join_register(fed_join_t *j)
     req.body_len = strlen(body);
     if ((ret = hub_fetch_sync(&req, &res)) != 0) {
         hub_log_warn("federation: registration at %s failed: %s", req.url, hub_strerror(ret));
-        goto out;
-    }
-    if (res.status >= 500) {
+    } else if (res.status >= 500) {
         hub_log_warn("federation: registration at %s answered HTTP %ld; will retry", req.url, res.status);
         ret = HUB_E_NET;
-        goto out;
-    }
-    if (res.status != 201 && res.status != 200) {
+    } else if (res.status != 201 && res.status != 200) {
         log_refusal(&res);
         ret = HUB_E_DENIED;
-        goto out;
+    } else {
+        ret = accept_registration(j, &res, hash);
     }
-    if ((doc = json_loadb(res.body, res.body_len, 0, NULL)) == NULL || (client_id = json_str_dup(doc, "client_id")) == NULL ||
-        (secret = json_str_dup(doc, "client_secret")) == NULL) {
-        hub_log_error("federation: the primary's registration answer has no client_id and client_secret");
-        ret = HUB_E_PARSE;
-        goto out;
-    }
-    /* The node's own secret must be usable to authenticate to the primary, so it is stored
-     * in clear in the data dir, which the store keeps at mode 0700 with 0600 files. */
-    rec = json_pack("{s:s,s:s,s:s,s:I}", "client_id", client_id, "client_secret", secret, "join_token_hash", hash, "registered_at",
-                    (json_int_t)hub_now());
-    if (json_is_string(json_object_get(doc, "registration_client_uri")))
-        json_object_set(rec, "registration_client_uri", json_object_get(doc, "registration_client_uri"));
-    if (json_is_string(json_object_get(doc, "registration_access_token")))
-        json_object_set(rec, "registration_access_token", json_object_get(doc, "registration_access_token"));
-    if ((ret = store_json(j, KEY_REGISTRATION, rec)) != 0) {
-        hub_log_error("federation: registered as client %s but cannot store the credentials: %s", client_id, hub_strerror(ret));
-        goto out;
-    }
-    pthread_mutex_lock(&j->mutex);
-    s = snap_begin(j);
-    free(s->reg.client_id);
-    if (s->reg.client_secret != NULL)
-        OPENSSL_cleanse(s->reg.client_secret, strlen(s->reg.client_secret));
-    free(s->reg.client_secret);
-    s->reg.client_id = client_id;
-    s->reg.client_secret = secret;
-    client_id = secret = NULL;
-    memcpy(j->join_token_hash, hash, sizeof(hash));
-    publish(j, s);
-    pthread_mutex_unlock(&j->mutex);
-    __atomic_store_n(&j->revoked, 0, __ATOMIC_RELEASE);
-    hub_log_info("federation: registered with the primary as client %s", fed_join_current(j)->client_id);
 out:
     if (token != NULL)
         OPENSSL_cleanse(token, strlen(token));
@@ -411,13 +424,7 @@ out:
         OPENSSL_cleanse(auth, strlen(auth));
     free(auth);
     free(body);
-    free(client_id);
-    if (secret != NULL)
-        OPENSSL_cleanse(secret, strlen(secret));
-    free(secret);
     json_decref(md);
-    json_decref(doc);
-    json_decref(rec);
     hub_fetch_res_dispose(&res);
     return ret;
 }

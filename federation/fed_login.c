@@ -242,66 +242,18 @@ static void on_token_answer(void *arg, const hub_fetch_res_t *res)
     exchange_free(ex);
 }
 
-static int on_callback(void *data, h2o_req_t *req)
+/* Sends the code to the primary's token endpoint; the answer comes back on this loop. */
+static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, const char *code, const json_t *rec)
 {
-    fed_t *fed = data;
-    const fed_reg_t *reg = fed_join_current(fed->join);
-    const char *code, *state, *cookie, *error;
-    char hash[HUB_SECRET_HASH_LEN + 1], *auth = NULL;
-    take_state_t take = {hash, NULL};
-    hub_form_t q;
-    exchange_t *ex = NULL;
-    int ret;
+    const char *verifier = json_string_value(json_object_get(rec, "verifier"));
+    const char *next = json_string_value(json_object_get(rec, "next"));
+    const char *nonce = json_string_value(json_object_get(rec, "nonce"));
+    exchange_t *ex;
+    char *auth;
 
-    if (!hub_path_is(req, "/auth/callback"))
-        return -1;
-    if (!get_only(req))
-        return 0;
-    if (hub_form_parse_query(&req->pool, req, &q) != 0) {
-        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed.");
-        return 0;
-    }
-    if ((error = hub_form_get(&q, "error")) != NULL) {
-        const char *desc = hub_form_get(&q, "error_description");
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "The identity provider did not sign you in (%.64s%s%.400s). %s", error, desc != NULL ? ": " : "",
-                 desc != NULL ? desc : "",
-                 strcmp(error, "access_denied") == 0 ? "You may lack access to this site." : "Please try again.");
-        hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
-        hub_send_html_error(req, strcmp(error, "access_denied") == 0 ? 403 : 400, "Sign-in failed", msg);
-        return 0;
-    }
-    code = hub_form_get(&q, "code");
-    state = hub_form_get(&q, "state");
-    if (code == NULL || state == NULL || hub_form_count(&q, "code") != 1 || hub_form_count(&q, "state") != 1 ||
-        strlen(code) > 1024 || strlen(state) > 256) {
-        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer lacks its code or state.");
-        return 0;
-    }
-    /* the state must come back to the browser that started the sign-in (login CSRF) */
-    cookie = hub_req_cookie(&req->pool, req, fed->state_cookie);
-    if (cookie == NULL || !hub_ct_equal(cookie, strlen(cookie), state, strlen(state))) {
-        hub_send_html_error(req, 400, "Sign-in failed",
-                            "This sign-in was not started in this browser, or it took too long. Please sign in again.");
-        return 0;
-    }
-    hub_secret_hash(hash, state, strlen(state));
-    if ((ret = hub_store_write(fed->store, take_state_txn, &take)) != 0) {
-        hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired or was already used. Please sign in again.");
-        goto out;
-    }
-    if (fed_join_revoked(fed->join) || reg->token_endpoint == NULL || reg->client_id == NULL || reg->client_secret == NULL ||
-        fed->fetcher == NULL || hub_req_thread(req)->fetch_port == NULL) {
-        page_unavailable(fed, req);
-        goto out;
-    }
-
-    const char *verifier = json_string_value(json_object_get(take.rec, "verifier"));
-    const char *next = json_string_value(json_object_get(take.rec, "next"));
-    const char *nonce = json_string_value(json_object_get(take.rec, "nonce"));
     if (verifier == NULL || nonce == NULL) {
         hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired. Please sign in again.");
-        goto out;
+        return;
     }
     const char *ec = enc(req, code), *er = enc(req, fed->redirect_uri), *ev = enc(req, verifier);
     size_t blen = strlen(ec) + strlen(er) + strlen(ev) + 128;
@@ -333,11 +285,63 @@ static int on_callback(void *data, h2o_req_t *req)
         exchange_free(ex);
         page_unavailable(fed, req);
     }
-out:
-    if (auth != NULL) {
-        OPENSSL_cleanse(auth, strlen(auth));
-        free(auth);
+    OPENSSL_cleanse(auth, strlen(auth));
+    free(auth);
+}
+
+static void callback_error(fed_t *fed, h2o_req_t *req, const char *error, const char *desc)
+{
+    int denied = strcmp(error, "access_denied") == 0;
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "The identity provider did not sign you in (%.64s%s%.400s). %s", error, desc != NULL ? ": " : "",
+             desc != NULL ? desc : "", denied ? "You may lack access to this site." : "Please try again.");
+    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
+    hub_send_html_error(req, denied ? 403 : 400, "Sign-in failed", msg);
+}
+
+static int on_callback(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    const char *code, *state, *cookie, *error;
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    take_state_t take = {hash, NULL};
+    hub_form_t q;
+
+    if (!hub_path_is(req, "/auth/callback"))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    if (hub_form_parse_query(&req->pool, req, &q) != 0) {
+        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed.");
+        return 0;
     }
+    if ((error = hub_form_get(&q, "error")) != NULL) {
+        callback_error(fed, req, error, hub_form_get(&q, "error_description"));
+        return 0;
+    }
+    code = hub_form_get(&q, "code");
+    state = hub_form_get(&q, "state");
+    if (code == NULL || state == NULL || hub_form_count(&q, "code") != 1 || hub_form_count(&q, "state") != 1 ||
+        strlen(code) > 1024 || strlen(state) > 256) {
+        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer lacks its code or state.");
+        return 0;
+    }
+    /* the state must come back to the browser that started the sign-in (login CSRF) */
+    cookie = hub_req_cookie(&req->pool, req, fed->state_cookie);
+    if (cookie == NULL || !hub_ct_equal(cookie, strlen(cookie), state, strlen(state))) {
+        hub_send_html_error(req, 400, "Sign-in failed",
+                            "This sign-in was not started in this browser, or it took too long. Please sign in again.");
+        return 0;
+    }
+    hub_secret_hash(hash, state, strlen(state));
+    if (hub_store_write(fed->store, take_state_txn, &take) != 0)
+        hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired or was already used. Please sign in again.");
+    else if (fed_join_revoked(fed->join) || reg->token_endpoint == NULL || reg->client_id == NULL || reg->client_secret == NULL ||
+             fed->fetcher == NULL || hub_req_thread(req)->fetch_port == NULL)
+        page_unavailable(fed, req);
+    else
+        start_exchange(fed, req, reg, code, take.rec);
     json_decref(take.rec);
     return 0;
 }

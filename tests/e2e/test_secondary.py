@@ -413,6 +413,35 @@ def test_primary_hangs():
     eq(get(E.s.url + "/healthz").status, 200, "still fine after SIGCONT")
 
 
+def test_callback_client_gone():
+    """The browser gives up while the code exchange waits for the primary: the late answer (to a closed connection) is
+    handled, and a stop with an exchange still pending frees it (no crash, no sanitizer report)."""
+    ensure_running()
+
+    def hung_callback():
+        r = get(E.s.url + "/auth/login?next=/app/")
+        st = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.header("location")).query))["state"]
+        try:
+            get(E.s.url + f"/auth/callback?code=x&state={st}", headers={"Cookie": "hub_fedsec_state=" + st}, timeout=0.5)
+            raise AssertionError("the callback answered while the primary hangs")
+        except OSError:
+            pass  # timed out: the client closes its connection
+
+    E.p.proc.send_signal(signal.SIGSTOP)
+    try:
+        hung_callback()
+    finally:
+        E.p.proc.send_signal(signal.SIGCONT)
+    ok(E.s.wait_log("refused the authorization code", 5), "the late answer was handled")
+    eq(get(E.s.url + "/healthz").status, 200, "healthy")
+    E.p.proc.send_signal(signal.SIGSTOP)
+    try:
+        hung_callback()
+        clean_stop(E.s, "clean stop with an exchange pending")
+    finally:
+        E.p.proc.send_signal(signal.SIGCONT)
+
+
 def test_static_credentials_and_issuer_check():
     ensure_running()
     s2 = Node("secondary", name="fedstatic")
@@ -456,5 +485,6 @@ if __name__ == "__main__":
     setup()
     run([test_registration_and_reuse, test_browser_login_and_headers, test_state_is_single_use_and_bound,
          test_api_401_and_browser_redirect, test_bearer_tokens, test_forged_tokens_refused, test_key_rotation_unknown_kid,
-         test_logout_local_and_backchannel, test_primary_hangs, test_static_credentials_and_issuer_check,
+         test_logout_local_and_backchannel, test_primary_hangs, test_callback_client_gone,
+         test_static_credentials_and_issuer_check,
          test_revoked_registration])
