@@ -34,27 +34,26 @@ static void cookie_name(char *out, size_t size, const char *node_name, const cha
             out[i] = '_';
 }
 
+/* secondary.scopes joined by spaces, with openid first when missing (sign-in needs an id_token). */
 static char *join_scopes(const hub_config_t *cfg)
 {
-    size_t i, len = 0;
+    size_t i, len = sizeof("openid"), o = 0;
     int has_openid = 0;
     char *s;
 
+    if (cfg->secondary.nscopes == 0)
+        return strdup("openid profile email roles");
     for (i = 0; i != cfg->secondary.nscopes; ++i) {
         len += strlen(cfg->secondary.scopes[i]) + 1;
         has_openid |= strcmp(cfg->secondary.scopes[i], "openid") == 0;
     }
-    if (cfg->secondary.nscopes == 0)
-        return strdup("openid profile email roles");
-    if ((s = calloc(1, len + sizeof("openid "))) == NULL)
+    if ((s = malloc(len)) == NULL)
         abort();
-    if (!has_openid) /* sign-in needs an id_token */
-        strcat(s, "openid");
-    for (i = 0; i != cfg->secondary.nscopes; ++i) {
-        if (s[0] != '\0')
-            strcat(s, " ");
-        strcat(s, cfg->secondary.scopes[i]);
-    }
+    s[0] = '\0';
+    if (!has_openid)
+        o += (size_t)snprintf(s, len, "openid");
+    for (i = 0; i != cfg->secondary.nscopes; ++i)
+        o += (size_t)snprintf(s + o, len - o, "%s%s", o != 0 ? " " : "", cfg->secondary.scopes[i]);
     return s;
 }
 
