@@ -1,0 +1,279 @@
+"""Shared helpers of the benchmark scripts: a Release build in build/bench, hubd nodes on
+loopback with generated configs in a temp dir (always stopped), hubctl, wrk and
+`openssl speed` runs with their output parsed, and a small table printer."""
+import atexit
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(TOP, "build", "bench")
+HUBD = os.path.join(BUILD, "hubd")
+HUBCTL = os.path.join(BUILD, "hubctl")
+
+_nodes = []
+_tmpdirs = []
+
+
+def _cleanup():
+    for n in list(_nodes):
+        n.kill()
+    if os.environ.get("HUB_KEEP_TMP") != "1":
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def _on_signal(signum, frame):
+    sys.exit(128 + signum)  # runs atexit, which stops the nodes
+
+
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def die(msg):
+    print(f"{os.path.basename(sys.argv[0])}: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def build():
+    """Configures and builds the Release tree in build/bench (hubd and hubctl only), unless
+    HUB_BENCH_NO_BUILD=1."""
+    if os.environ.get("HUB_BENCH_NO_BUILD") == "1":
+        return
+    subprocess.run(["cmake", "-S", TOP, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "hubd", "hubctl"], check=True, stdout=subprocess.DEVNULL)
+
+
+def tmpdir(prefix="hub-bench-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def yaml_dump(obj, indent=0):
+    """Enough YAML for our configs: nested dicts, lists of scalars or of flat dicts, scalars."""
+    pad = "  " * indent
+    out = []
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.append(f"{pad}{k}:")
+            out.append(yaml_dump(v, indent + 1))
+        elif isinstance(v, list):
+            if not v:
+                out.append(f"{pad}{k}: []")
+            elif isinstance(v[0], dict):
+                out.append(f"{pad}{k}:")
+                for item in v:
+                    lead = f"{pad}  - "
+                    for ik, iv in item.items():
+                        if isinstance(iv, list):
+                            iv = "[" + ", ".join(json.dumps(x) for x in iv) + "]"
+                        else:
+                            iv = json.dumps(iv)
+                        out.append(f"{lead}{ik}: {iv}")
+                        lead = f"{pad}    "
+            else:
+                out.append(f"{pad}{k}: [" + ", ".join(json.dumps(x) for x in v) + "]")
+        elif isinstance(v, bool):
+            out.append(f"{pad}{k}: {'true' if v else 'false'}")
+        elif isinstance(v, int):
+            out.append(f"{pad}{k}: {v}")
+        else:
+            out.append(f"{pad}{k}: {json.dumps(str(v))}")
+    return "\n".join(out)
+
+
+def hubctl(data_dir, *args, input=None):
+    """Runs hubctl -d data_dir ARGS; returns stdout, dies with its stderr on failure."""
+    r = subprocess.run([HUBCTL, "-d", data_dir, *args], input=input, capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f"hubctl {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def creds(out):
+    """client_id and client_secret from hubctl client add's output."""
+    cid = re.search(r"client_id:\s*(\S+)", out)
+    sec = re.search(r"client_secret:\s*(\S+)", out)
+    if not cid or not sec:
+        die(f"unexpected hubctl client add output: {out!r}")
+    return cid.group(1), sec.group(1)
+
+
+class Node:
+    """A hubd process with a generated config; start() waits for its ready line, stop()
+    sends SIGTERM. Every node still running at exit is killed."""
+
+    def __init__(self, role, name, conf=None, data_dir=None, log_level="info"):
+        self.role, self.name = role, name
+        self.port = free_port()
+        self.dir = tmpdir(f"hub-bench-{name}-")
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.conf = {"node": {"role": role, "name": name, "listen": f"127.0.0.1:{self.port}", "public_url": self.url,
+                              "data_dir": self.data_dir, "threads": 2, "log_level": log_level}}
+        for section, values in (conf or {}).items():
+            self.conf.setdefault(section, {}).update(values)
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "hubd.log")
+
+    def start(self, timeout=20):
+        conf_path = os.path.join(self.dir, "hub.yaml")
+        with open(conf_path, "w") as f:
+            f.write(yaml_dump(self.conf) + "\n")
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([HUBD, "-c", conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        _nodes.append(self)
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                die(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            with open(self.log_path, errors="replace") as f:
+                if "listening on" in f.read():
+                    return self
+            time.sleep(0.05)
+        die(f"{self.name}: no ready line within {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, n=20):
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def stop(self, timeout=20):
+        """SIGTERM, then the exit code (killed after timeout)."""
+        if self.proc is None:
+            return None
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self in _nodes:
+            _nodes.remove(self)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self in _nodes:
+            _nodes.remove(self)
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """(status, body text) of one request; HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, data=body.encode() if isinstance(body, str) else body, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def basic(cid, secret):
+    q = urllib.parse.quote
+    return "Basic " + base64.b64encode(f"{q(cid, safe='')}:{q(secret, safe='')}".encode()).decode()
+
+
+def jwt_header(token):
+    seg = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+def wait_ok(url, timeout=20):
+    """Polls url until it answers 200; True when it did."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if http("GET", url, timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def wrk(url, threads=2, conns=32, duration=10, script=None, headers=()):
+    """Runs wrk and returns {requests, rps, non2xx, errors, p50_ms, p99_ms}."""
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    if r.returncode != 0:
+        die(f"wrk failed: {r.stderr.strip()}")
+    out = r.stdout
+    res = {"cmd": " ".join(cmd), "requests": 0, "rps": 0.0, "non2xx": 0, "errors": 0, "p50_ms": None, "p99_ms": None}
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["errors"] = sum(int(x) for x in m.groups()) if m else 0
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            res[key] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    res["raw"] = out
+    return res
+
+
+OPENSSL_ALGS = {"RS256": ("rsa2048", r"^rsa 2048 bits"), "ES256": ("ecdsap256", r"\(nistp256\)"),
+                "EdDSA": ("ed25519", r"\(Ed25519\)")}
+
+
+def openssl_signs(alg, seconds=3):
+    """Signatures per second of one process: `openssl speed -seconds N -multi 1 ...`."""
+    name, pattern = OPENSSL_ALGS[alg]
+    cmd = ["openssl", "speed", "-seconds", str(seconds), "-multi", "1", name]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 60)
+    for line in r.stdout.splitlines():
+        if re.search(pattern, line):
+            return float(line.split()[-2]), " ".join(cmd)
+    die(f"cannot parse {' '.join(cmd)}:\n{r.stdout}{r.stderr}")
+
+
+def table(header, rows):
+    """Prints rows (lists of str) under header, columns padded."""
+    cols = [header] + rows
+    widths = [max(len(str(r[i])) for r in cols) for i in range(len(header))]
+    for r in cols:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print(flush=True)
