@@ -277,3 +277,82 @@ def table(header, rows):
     for r in cols:
         print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
     print(flush=True)
+
+
+WRK_POST_LUA = """-- POSTs the same form; counts answers that are not 200 or carry no access_token.
+wrk.method = "POST"
+wrk.body = %(body)s
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = %(authz)s
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0; notoken = 0 end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1
+  elseif not string.find(body, '"access_token"', 1, true) then notoken = notoken + 1 end
+end
+function done(summary, latency, requests)
+  local b, n = 0, 0
+  for _, t in ipairs(threads) do b = b + t:get("bad"); n = n + t:get("notoken") end
+  io.write(string.format("BENCH non200=%%d notoken=%%d\\n", b, n))
+end
+"""
+
+
+def lua_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrk_post_script(directory, body, authz):
+    """Writes a wrk Lua script that POSTs body with an Authorization header; returns its path."""
+    path = os.path.join(directory, "post.lua")
+    with open(path, "w") as f:
+        f.write(WRK_POST_LUA % {"body": lua_str(body), "authz": lua_str(authz)})
+    return path
+
+
+def wrk_counts(res):
+    """(non-200, 200 without access_token) from the BENCH line of wrk_post_script's done()."""
+    m = re.search(r"BENCH non200=(\d+) notoken=(\d+)", res["raw"])
+    if not m:
+        die("wrk printed no BENCH line")
+    return int(m.group(1)), int(m.group(2))
+
+
+def hubctl_ready():
+    """True when this build's hubctl is the real one (not the placeholder that exits 1)."""
+    r = subprocess.run([HUBCTL, "--help"], capture_output=True, text=True)
+    return r.returncode == 0 or "usage" in (r.stdout + r.stderr).lower()
+
+
+def cc_client(node, app_name="bench", scopes="roles", alg=None):
+    """A client_credentials client (client_secret_basic) on a primary that is not started
+    yet: through hubctl (init --alg, client add); (client_id, secret, how)."""
+    args = ["init"] + (["--alg", alg] if alg else [])
+    b_out = hubctl(node.data_dir, *args)
+    del b_out
+    out = hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--grant-type", "client_credentials",
+                 "--redirect-uris", "", "--scopes", scopes)
+    return creds(out)
+
+
+def cc_client_registered(node, app_name="bench", scopes="roles"):
+    """The same through RFC 7591 registration on a running primary with
+    registration.require_join_token false (used while hubctl is not built)."""
+    md = {"client_name": app_name, "grant_types": ["client_credentials"], "response_types": [], "scope": scopes,
+          "token_endpoint_auth_method": "client_secret_basic"}
+    status, text = http("POST", node.url + "/oauth2/register", json.dumps(md), {"Content-Type": "application/json"})
+    if status != 201:
+        die(f"registration answered {status}: {text}")
+    body = json.loads(text)
+    return body["client_id"], body["client_secret"]
+
+
+def fetch_token(url, cid, secret):
+    """(status, parsed body) of one client_credentials request with client_secret_basic."""
+    status, text = http("POST", url + "/oauth2/token", "grant_type=client_credentials",
+                        {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic(cid, secret)})
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, {"raw": text}
