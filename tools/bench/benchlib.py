@@ -20,7 +20,7 @@ import urllib.request
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(TOP, "build", "bench")
 HUBD = os.path.join(BUILD, "hubd")
-HUBCTL = os.environ.get("HUB_BENCH_HUBCTL", os.path.join(BUILD, "hubctl"))  # override: testing only
+HUBCTL = os.path.join(BUILD, "hubctl")
 
 _nodes = []
 _tmpdirs = []
