@@ -167,6 +167,12 @@ class Node:
                     return int(line.split()[1])
         return -1
 
+    def cpu_seconds(self):
+        """User + system CPU time the node has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, timeout=20):
         """SIGTERM, then the exit code (killed after timeout)."""
         if self.proc is None:
