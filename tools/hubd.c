@@ -1,5 +1,7 @@
 /* hubd: runs one node, primary or secondary, from a YAML file (SPEC §2). */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
     const char *conf_path = NULL;
     int check_only = 0, opt, ret, exit_code = 1;
     hub_config_t cfg;
+    sigset_t stop_signals;
     hub_store_t *store = NULL;
     hub_fetcher_t *fetcher = NULL;
     hub_server_t *server = NULL;
@@ -58,7 +61,6 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    hub_config_defaults(&cfg);
     if ((ret = hub_config_load(&cfg, conf_path, stderr, NULL)) != 0) {
         if (ret != HUB_E_CONFIG)
             fprintf(stderr, "%s: cannot read: %s\n", conf_path, hub_strerror(ret));
@@ -70,6 +72,13 @@ int main(int argc, char **argv)
         return 0;
     }
     hub_log_init(cfg.node.log_level, cfg.node.name);
+    /* Block the stop signals before any thread starts (store sweeper, fetcher, keyring), so
+     * every thread inherits the mask and only the server's sigwait receives them. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     if ((ret = hub_store_open(&store, cfg.node.data_dir)) != 0) {
         hub_log_error("node.data_dir: cannot open the store in %s: %s", cfg.node.data_dir, hub_strerror(ret));
