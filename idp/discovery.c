@@ -57,6 +57,8 @@ static json_t *metadata(const idp_t *idp)
     json_object_set_new(doc, "subject_types_supported", STRINGS("public"));
     json_object_set_new(doc, "prompt_values_supported", STRINGS("none", "login", "consent"));
     json_object_set_new(doc, "backchannel_logout_supported", json_true());
+    /* authorization responses carry iss (RFC 9207) */
+    json_object_set_new(doc, "authorization_response_iss_parameter_supported", json_true());
     json_object_set_new(doc, "backchannel_logout_session_supported", json_true());
     json_object_set_new(doc, "frontchannel_logout_supported", json_false());
     json_object_set_new(doc, "request_parameter_supported", json_false());

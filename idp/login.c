@@ -12,14 +12,7 @@
 #include "idp/model.h"
 #include "idp/session.h"
 
-/* TRANSITION: back-channel delivery (idp/logout.c) lands separately; drop the fallback
- * declaration and the weak reference once it is merged. */
-#if __has_include("idp/logout.h")
 #include "idp/logout.h"
-#else
-void idp_logout_notify(idp_t *idp, const idp_session_t *ended);
-#endif
-#pragma weak idp_logout_notify
 
 #define MAX_USERNAME 256
 #define MAX_PASSWORD 1024
@@ -390,8 +383,7 @@ static int on_logout(void *data, h2o_req_t *req)
     }
     if (ended != NULL) {
         hub_log_info("logout: session ended");
-        if (idp_logout_notify != NULL)
-            idp_logout_notify(idp, ended);
+        idp_logout_notify(idp, ended);
         idp_session_free(ended);
     }
     if (next_is_safe(next)) {

@@ -190,7 +190,11 @@ def test_introspection():
         ok(f in body, "introspection has " + f)
     ok("username" not in body, "no username for a client token")
     # another confidential client (a resource server) may introspect too
-    eq(introspect(n, at, who=n.cc_post, hint="access_token").json()["active"], True, "introspect by another client")
+    # cc_post is registered with client_secret_post: it authenticates in the form, as registered
+    r = post(n.url + "/oauth2/introspect", form={"token": at, "token_type_hint": "access_token", "client_id": n.cc_post[0],
+                                                 "client_secret": n.cc_post[1]})
+    eq(r.json().get("active"), True, "introspect by another client")
+    eq(introspect(n, at, who=n.cc_post).status, 401, "Basic is not how cc_post registered")
     for bad in ("garbage", at[:-4] + "AAAA", "a.b.c", ""):
         r = introspect(n, bad)
         if bad == "":
