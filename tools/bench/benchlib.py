@@ -362,3 +362,60 @@ def fetch_token(url, cid, secret):
         return status, json.loads(text)
     except ValueError:
         return status, {"raw": text}
+
+
+WRK_COLLECT_LUA = """-- POSTs the same form and appends each access_token to %(prefix)s<thread>.
+wrk.method = "POST"
+wrk.body = %(body)s
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = %(authz)s
+local n = 0
+function setup(thread) n = n + 1; thread:set("id", n) end
+function init(args) out = io.open(%(prefix)s .. id, "w") end
+function response(status, headers, body)
+  local t = string.match(body, '"access_token":"([^"]+)"')
+  if status == 200 and t then out:write(t, "\\n") end
+end
+"""
+
+WRK_MANY_BEARER_LUA = """-- GETs with a different Bearer token from %(file)s on every request.
+local tokens = {}
+for line in io.lines(%(file)s) do tokens[#tokens + 1] = line end
+local n = 0
+function setup(thread) n = n + 1; thread:set("id", n) end
+function init(args) i = (id * 7919) %% #tokens end
+function request()
+  i = i %% #tokens + 1
+  return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+def collect_tokens(url, cid, secret, directory, want, seconds=30):
+    """At least `want` distinct access tokens (client_credentials), collected by wrk; returns the
+    path of a file with one per line."""
+    prefix = os.path.join(directory, "tokens.")
+    script = os.path.join(directory, "collect.lua")
+    with open(script, "w") as f:
+        f.write(WRK_COLLECT_LUA % {"prefix": lua_str(prefix), "body": lua_str("grant_type=client_credentials"),
+                                   "authz": lua_str(basic(cid, secret))})
+    tokens, end = set(), time.time() + seconds
+    while len(tokens) < want and time.time() < end:
+        wrk(url + "/oauth2/token", 2, 16, 3, script=script)
+        for name in os.listdir(directory):
+            if name.startswith("tokens."):
+                with open(os.path.join(directory, name)) as f:
+                    tokens.update(l.strip() for l in f if l.strip())
+    if len(tokens) < want:
+        die(f"collected {len(tokens)} tokens, wanted {want}")
+    path = os.path.join(directory, "tokens.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(sorted(tokens)[:want]) + "\n")
+    return path
+
+
+def wrk_many_bearer_script(directory, token_file):
+    path = os.path.join(directory, "many.lua")
+    with open(path, "w") as f:
+        f.write(WRK_MANY_BEARER_LUA % {"file": lua_str(token_file)})
+    return path
