@@ -265,10 +265,12 @@ OPENSSL_ALGS = {"RS256": ("rsa2048", r"^rsa 2048 bits"), "ES256": ("ecdsap256", 
                 "EdDSA": ("ed25519", r"\(Ed25519\)")}
 
 
-def openssl_signs(alg, seconds=3):
-    """Signatures per second of one process: `openssl speed -seconds N -multi 1 ...`."""
+def openssl_signs(alg, seconds=3, multi=True):
+    """Signatures per second of one process: `openssl speed -seconds N -multi 1 ...` divides by
+    wall-clock time (so it feels the machine's other load, as the node does); without -multi,
+    openssl divides by its CPU user time (signatures per CPU-second)."""
     name, pattern = OPENSSL_ALGS[alg]
-    cmd = ["openssl", "speed", "-seconds", str(seconds), "-multi", "1", name]
+    cmd = ["openssl", "speed", "-seconds", str(seconds)] + (["-multi", "1"] if multi else []) + [name]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 60)
     for line in r.stdout.splitlines():
         if re.search(pattern, line):
