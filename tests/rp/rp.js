@@ -1,0 +1,361 @@
+#!/usr/bin/env node
+// Drives a hub primary with the unmodified openid-client (certified OIDC RP) and jose libraries:
+// discovery, code flow with PKCE (confidential and public clients), id_token validation, userinfo,
+// refresh with rotation, introspection, revocation, RFC 9068 access-token validation and client_credentials.
+'use strict';
+
+const fs = require('fs');
+const { Issuer, generators, custom, errors } = require('openid-client');
+const jose = require('jose');
+
+const USAGE = `usage: node rp.js --issuer URL --alg RS256|ES256|EdDSA --username U --password-file P
+    --client-id ID --client-secret S --public-client-id ID --redirect-uri URI
+    [--expect-consent yes|no] [--post-logout-redirect-uri URI] [--cc-client-id ID --cc-client-secret S]`;
+
+function parseArgs(argv) {
+    const out = {};
+    for (let i = 0; i < argv.length; i += 2) {
+        if (!argv[i].startsWith('--') || argv[i + 1] === undefined)
+            fail(`bad argument "${argv[i]}"\n${USAGE}`);
+        out[argv[i].slice(2)] = argv[i + 1];
+    }
+    for (const k of ['issuer', 'alg', 'username', 'password-file', 'client-id', 'client-secret', 'public-client-id',
+                     'redirect-uri'])
+        if (!out[k])
+            fail(`missing --${k}\n${USAGE}`);
+    return out;
+}
+
+function fail(msg) {
+    console.error(`rp: FAIL: ${msg}`);
+    process.exit(1);
+}
+
+let steps = 0;
+function step(what) {
+    steps++;
+    console.log(`rp: ok   ${what}`);
+}
+
+function check(cond, what) {
+    if (!cond)
+        throw new Error(`check failed: ${what}`);
+}
+
+async function expectOPError(promise, error, what) {
+    try {
+        await promise;
+    } catch (e) {
+        if (e instanceof errors.OPError && e.error === error)
+            return e;
+        throw new Error(`${what}: expected OP error ${error}, got ${e && (e.error || e.message)}`);
+    }
+    throw new Error(`${what}: expected OP error ${error}, but it succeeded`);
+}
+
+function htmlUnescape(s) {
+    return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos|#39);/gi, (m, e) => {
+        const l = e.toLowerCase();
+        if (l === 'amp') return '&';
+        if (l === 'lt') return '<';
+        if (l === 'gt') return '>';
+        if (l === 'quot') return '"';
+        if (l === 'apos') return "'";
+        if (l.startsWith('#x')) return String.fromCodePoint(parseInt(l.slice(2), 16));
+        return String.fromCodePoint(parseInt(l.slice(1), 10));
+    });
+}
+
+// The <input name=... value=...> fields of the first form on a page (attribute order as the hub writes it or reversed).
+function formFields(html) {
+    const fields = {};
+    for (const m of html.matchAll(/<input\b[^>]*>/gi)) {
+        const tag = m[0];
+        const name = /\bname="([^"]*)"/i.exec(tag);
+        const value = /\bvalue="([^"]*)"/i.exec(tag);
+        if (name)
+            fields[htmlUnescape(name[1])] = value ? htmlUnescape(value[1]) : '';
+    }
+    return fields;
+}
+
+function formAction(html) {
+    const m = /<form\b[^>]*\baction="([^"]*)"/i.exec(html);
+    return m ? htmlUnescape(m[1]) : null;
+}
+
+// A minimal browser: plain HTTP with a cookie jar, following redirects until one leaves for the RP's redirect URI.
+class Browser {
+    constructor(...stopAt) {
+        this.jar = new Map();
+        this.stopAt = stopAt;
+    }
+
+    cookieHeader() {
+        return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+
+    keepCookies(res) {
+        const list = typeof res.headers.getSetCookie === 'function' ? res.headers.getSetCookie() : [];
+        for (const sc of list) {
+            const [nv, ...attrs] = sc.split(';');
+            const eq = nv.indexOf('=');
+            const name = nv.slice(0, eq).trim(), value = nv.slice(eq + 1).trim();
+            const expired = attrs.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a));
+            if (expired || value === '')
+                this.jar.delete(name);
+            else
+                this.jar.set(name, value);
+        }
+    }
+
+    // Returns {callback: url} when redirected to the RP, else {res, body, url} for an HTML page.
+    async go(method, url, form) {
+        for (let hops = 0; hops < 10; hops++) {
+            const headers = { Accept: 'text/html' };
+            if (this.jar.size)
+                headers.Cookie = this.cookieHeader();
+            let body;
+            if (form) {
+                body = new URLSearchParams(form).toString();
+                headers['Content-Type'] = 'application/x-www-form-urlencoded';
+            }
+            const res = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(10000) });
+            this.keepCookies(res);
+            const loc = res.headers.get('location');
+            if ([301, 302, 303, 307].includes(res.status) && loc) {
+                const next = new URL(loc, url).toString();
+                if (this.stopAt.some((u) => next.startsWith(u)))
+                    return { callback: next };
+                if (res.status !== 307) {
+                    method = 'GET';
+                    form = undefined;
+                }
+                url = next;
+                continue;
+            }
+            return { res, body: await res.text(), url };
+        }
+        throw new Error('too many redirects');
+    }
+}
+
+// Plays the user in browser b: opens the authorization URL, signs in and approves consent when asked.
+// Returns {callback, signedIn, consented}.
+async function userAgent(b, authUrl, username, password) {
+    let signedIn = false, consented = false;
+    let r = await b.go('GET', authUrl);
+    for (let pages = 0; pages < 4 && !r.callback; pages++) {
+        const action = formAction(r.body);
+        if (r.res.status !== 200 || !action)
+            throw new Error(`unexpected page ${r.res.status} at ${r.url}: ${r.body.slice(0, 300)}`);
+        const fields = formFields(r.body);
+        const target = new URL(action, r.url).toString();
+        if ('password' in fields) {
+            check('csrf_token' in fields && 'next' in fields && 'username' in fields, 'sign-in form has csrf_token, next, username');
+            fields.username = username;
+            fields.password = password;
+            signedIn = true;
+            r = await b.go('POST', target, fields);
+        } else if (/\/oauth2\/approve$/.test(new URL(target).pathname)) {
+            const allow = /<button\b[^>]*\bname="([^"]*)"[^>]*\bvalue="(allow)"/i.exec(r.body);
+            check(allow, 'consent page has an allow button');
+            fields[htmlUnescape(allow[1])] = allow[2];
+            consented = true;
+            r = await b.go('POST', target, fields);
+        } else {
+            throw new Error(`unexpected form posting to ${target}`);
+        }
+    }
+    if (!r.callback)
+        throw new Error(`never redirected back to the RP; last page ${r.res && r.res.status} at ${r.url}`);
+    return { callback: r.callback, signedIn, consented };
+}
+
+// One code flow with PKCE for client in browser b (a fresh one by default); returns the validated TokenSet.
+async function codeFlow(client, opts, label, b = new Browser(opts['redirect-uri'])) {
+    const codeVerifier = generators.codeVerifier();
+    const state = generators.state();
+    const nonce = generators.nonce();
+    const authUrl = client.authorizationUrl({
+        scope: 'openid profile email roles',
+        code_challenge: generators.codeChallenge(codeVerifier),
+        code_challenge_method: 'S256',
+        state,
+        nonce,
+    });
+    const ua = await userAgent(b, authUrl, opts.username, opts.password);
+    if (opts['expect-consent'] && ua.signedIn)
+        check(ua.consented === (opts['expect-consent'] === 'yes'), `${label}: consent page shown iff expected`);
+    const params = client.callbackParams(ua.callback);
+    check(params.code && params.state === state, `${label}: callback carries code and state`);
+    check(params.iss === client.issuer.issuer, `${label}: callback carries iss (RFC 9207)`);
+    step(`${label}: ${ua.signedIn ? 'signed in, ' : ''}${ua.consented ? 'consented, ' : ''}redirected back with a code`);
+    const tokenSet = await client.callback(opts['redirect-uri'], params, { code_verifier: codeVerifier, state, nonce,
+                                                                            response_type: 'code' });
+    check(tokenSet.access_token && tokenSet.id_token, `${label}: access_token and id_token`);
+    const claims = tokenSet.claims();
+    const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    check(claims.nonce === nonce && auds.includes(client.client_id), `${label}: id_token nonce/aud`);
+    step(`${label}: code exchanged; id_token validated by openid-client (sub ${claims.sub}, alg ${
+        JSON.parse(Buffer.from(tokenSet.id_token.split('.')[0], 'base64url')).alg})`);
+    return tokenSet;
+}
+
+async function verifyAccessToken(issuer, jwks, alg, token, audience, label) {
+    const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, {
+        issuer: issuer.issuer,
+        audience,
+        typ: 'at+jwt',
+        algorithms: [alg],
+    });
+    check(protectedHeader.alg === alg && protectedHeader.kid, `${label}: alg ${alg} and kid`);
+    check(payload.client_id === audience && payload.jti && payload.exp > payload.iat, `${label}: RFC 9068 claims`);
+    step(`${label}: access token verified by jose (typ at+jwt, ${alg}, iss, aud)`);
+    return payload;
+}
+
+async function main() {
+    const opts = parseArgs(process.argv.slice(2));
+    opts.password = fs.readFileSync(opts['password-file'], 'utf8').replace(/\r?\n$/, '');
+    const alg = opts.alg;
+    custom.setHttpOptionsDefaults({ timeout: 10000 });
+
+    const issuer = await Issuer.discover(opts.issuer);
+    check(issuer.issuer === opts.issuer, 'issuer matches');
+    check((issuer.id_token_signing_alg_values_supported || []).includes(alg), `discovery advertises ${alg}`);
+    step(`discovered ${issuer.issuer} (${alg})`);
+    const jwks = jose.createRemoteJWKSet(new URL(issuer.jwks_uri));
+
+    // --- confidential client, client_secret_basic ---
+    const client = new issuer.Client({
+        client_id: opts['client-id'],
+        client_secret: opts['client-secret'],
+        redirect_uris: [opts['redirect-uri']],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: alg,
+    });
+    const ts = await codeFlow(client, opts, 'confidential');
+    const sub = ts.claims().sub;
+
+    const info = await client.userinfo(ts);
+    check(info.sub === sub, 'userinfo sub equals id_token sub');
+    check(info.preferred_username === opts.username || info.email, 'userinfo carries the profile');
+    step(`userinfo (sub ${info.sub}, ${info.preferred_username || info.email})`);
+
+    const at = await verifyAccessToken(issuer, jwks, alg, ts.access_token, client.client_id, 'confidential');
+    check(at.sub === sub, 'access token sub equals id_token sub');
+
+    let intro = await client.introspect(ts.access_token, 'access_token');
+    check(intro.active === true && intro.client_id === client.client_id && intro.sub === sub, 'introspection: active');
+    step('introspect(access_token): active');
+
+    check(ts.refresh_token, 'a refresh token was issued');
+    const oldRefresh = ts.refresh_token;
+    const ts2 = await client.refresh(ts);
+    check(ts2.access_token && ts2.refresh_token && ts2.refresh_token !== oldRefresh, 'refresh rotates the refresh token');
+    if (ts2.id_token)
+        check(ts2.claims().sub === sub, 'refreshed id_token sub');
+    step('refresh: new access and refresh tokens' + (ts2.id_token ? ' and a validated id_token' : ''));
+    await verifyAccessToken(issuer, jwks, alg, ts2.access_token, client.client_id, 'refreshed');
+    await expectOPError(client.refresh(oldRefresh), 'invalid_grant', 'replayed refresh token');
+    step('replayed (rotated) refresh token rejected with invalid_grant');
+
+    // The replay revokes the family (RFC 9700 §4.14.2) or leaves it alone; follow with a fresh flow either way.
+    const ts3 = await codeFlow(client, opts, 'confidential again');
+    intro = await client.introspect(ts3.refresh_token, 'refresh_token');
+    check(intro.active === true, 'refresh token introspects active');
+    step('introspect(refresh_token): active');
+    await client.revoke(ts3.refresh_token, 'refresh_token');
+    step('revoke(refresh_token)');
+    intro = await client.introspect(ts3.refresh_token, 'refresh_token');
+    check(intro.active === false, 'revoked refresh token introspects inactive');
+    step('introspect(revoked refresh_token): inactive');
+    await expectOPError(client.refresh(ts3.refresh_token), 'invalid_grant', 'revoked refresh token');
+    step('refresh with the revoked refresh token: invalid_grant');
+
+    const ts4 = await codeFlow(client, opts, 'confidential, access token revocation');
+    await client.revoke(ts4.access_token, 'access_token');
+    step('revoke(access_token)');
+    intro = await client.introspect(ts4.access_token, 'access_token');
+    check(intro.active === false, 'revoked access token introspects inactive');
+    step('introspect(revoked access_token): inactive');
+
+    // --- public client, none + PKCE ---
+    const pub = new issuer.Client({
+        client_id: opts['public-client-id'],
+        redirect_uris: [opts['redirect-uri']],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+        id_token_signed_response_alg: alg,
+    });
+    const pts = await codeFlow(pub, opts, 'public');
+    check(pts.claims().sub === sub, 'same user for the public client');
+    const pinfo = await pub.userinfo(pts);
+    check(pinfo.sub === sub, 'public userinfo sub');
+    step('public: userinfo');
+    await verifyAccessToken(issuer, jwks, alg, pts.access_token, pub.client_id, 'public');
+    if (pts.refresh_token) {
+        const pts2 = await pub.refresh(pts);
+        check(pts2.access_token, 'public refresh');
+        step('public: refresh');
+        await pub.revoke(pts2.refresh_token, 'refresh_token');
+        await expectOPError(pub.refresh(pts2.refresh_token), 'invalid_grant', 'public: revoked refresh token');
+        step('public: revoke(refresh_token) then refresh fails with invalid_grant');
+    }
+
+    // --- RP-initiated logout: end the session from a fresh sign-in, then the next authorization asks to sign in again ---
+    if (opts['post-logout-redirect-uri']) {
+        const b = new Browser(opts['redirect-uri'], opts['post-logout-redirect-uri']);
+        const lts = await codeFlow(client, opts, 'logout', b);
+        const again = await codeFlow(client, opts, 'silent re-authorization', b);
+        check(again.claims().sub === sub, 'the session is reused');
+        const endUrl = client.endSessionUrl({ id_token_hint: lts.id_token,
+                                              post_logout_redirect_uri: opts['post-logout-redirect-uri'],
+                                              state: 'bye' });
+        const r = await b.go('GET', endUrl);
+        check(r.callback, `end_session redirects to the post_logout_redirect_uri (got ${r.res && r.res.status})`);
+        const back = new URL(r.callback);
+        check(back.searchParams.get('state') === 'bye', 'end_session returns state');
+        step('endSessionUrl: signed out and redirected to post_logout_redirect_uri with state');
+        const r2 = await b.go('GET', client.authorizationUrl({ scope: 'openid', state: generators.state(), nonce: generators.nonce(),
+                                                                code_challenge: generators.codeChallenge(generators.codeVerifier()),
+                                                                code_challenge_method: 'S256' }));
+        check(!r2.callback && r2.res.status === 200 && 'password' in formFields(r2.body),
+              'after sign-out, authorization asks to sign in again');
+        step('after sign-out, authorization shows the sign-in form');
+    }
+
+    // --- client_credentials ---
+    if (opts['cc-client-id']) {
+        const svc = new issuer.Client({
+            client_id: opts['cc-client-id'],
+            client_secret: opts['cc-client-secret'],
+            response_types: [],
+            redirect_uris: [],
+            token_endpoint_auth_method: 'client_secret_basic',
+        });
+        const cts = await svc.grant({ grant_type: 'client_credentials' });
+        check(cts.access_token && !cts.refresh_token && !cts.id_token, 'client_credentials: an access token only');
+        const p = await verifyAccessToken(issuer, jwks, alg, cts.access_token, svc.client_id, 'client_credentials');
+        check(p.sub === svc.client_id, 'client_credentials: sub is the client');
+        intro = await svc.introspect(cts.access_token);
+        check(intro.active === true && intro.client_id === svc.client_id, 'client_credentials: introspection active');
+        step('client_credentials: introspect active');
+        await svc.revoke(cts.access_token);
+        intro = await svc.introspect(cts.access_token);
+        check(intro.active === false, 'client_credentials: revoked token inactive');
+        step('client_credentials: revoke then introspect inactive');
+    }
+
+    console.log(`rp: all ${steps} steps passed (${alg})`);
+}
+
+main().catch((e) => {
+    let msg = e && e.stack ? e.stack : String(e);
+    if (e instanceof errors.OPError)
+        msg = `OP error ${e.error}${e.error_description ? ` (${e.error_description})` : ''}` +
+              (e.response ? ` HTTP ${e.response.statusCode}` : '') + `\n${e.stack}`;
+    fail(msg);
+});
