@@ -30,6 +30,7 @@ def rp_flow(alg, skip_authorization):
     rp_port = free_port()
     redirect = f"http://127.0.0.1:{rp_port}/cb"
     signed_out = f"http://127.0.0.1:{rp_port}/signed-out"
+    bcl = f"http://127.0.0.1:{rp_port}/bcl"  # rp.js listens there for the back-channel logout
     consent = ["--skip-authorization"] if skip_authorization else ["--no-skip-authorization"]
     web = creds(n.hubctl("client", "add", "--app-name", "rp", "--redirect-uris", redirect, "--scopes",
                          "openid profile email roles", "--post-logout-redirect-uris", signed_out, *consent).stdout)
@@ -37,12 +38,16 @@ def rp_flow(alg, skip_authorization):
                          "openid profile email roles", "--auth-method", "none", *consent).stdout)
     svc = creds(n.hubctl("client", "add", "--app-name", "rp-svc", "--grant-type", "client_credentials", "--scopes", "read",
                          "--role", "Service", "--redirect-uris", "").stdout)
-    ok(web[0] and web[1] and spa[0] and svc[0] and svc[1], "clients created")
+    imp = creds(n.hubctl("client", "add", "--app-name", "rp-implicit", "--grant-type", "implicit", "--response-type", "token",
+                         "--redirect-uris", redirect, "--scopes", "openid profile", "--auth-method", "none", *consent).stdout)
+    join = n.hubctl("node", "join-token", "--name", f"rp-{alg}").stdout.strip()
+    ok(web[0] and web[1] and spa[0] and svc[0] and svc[1] and imp[0] and join, "clients created")
     n.start()
     cmd = ["node", os.path.join(RP_DIR, "rp.js"), "--issuer", n.url, "--alg", alg, "--username", "alice",
            "--password-file", pw, "--client-id", web[0], "--client-secret", web[1], "--public-client-id", spa[0],
            "--redirect-uri", redirect, "--post-logout-redirect-uri", signed_out,
-           "--expect-consent", "no" if skip_authorization else "yes", "--cc-client-id", svc[0], "--cc-client-secret", svc[1]]
+           "--expect-consent", "no" if skip_authorization else "yes", "--cc-client-id", svc[0], "--cc-client-secret", svc[1],
+           "--implicit-client-id", imp[0], "--join-token", join, "--backchannel-logout-uri", bcl]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     print(p.stdout, end="", flush=True)
     if p.returncode != 0:

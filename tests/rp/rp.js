@@ -5,12 +5,14 @@
 'use strict';
 
 const fs = require('fs');
+const http = require('http');
 const { Issuer, generators, custom, errors } = require('openid-client');
 const jose = require('jose');
 
 const USAGE = `usage: node rp.js --issuer URL --alg RS256|ES256|EdDSA --username U --password-file P
     --client-id ID --client-secret S --public-client-id ID --redirect-uri URI
-    [--expect-consent yes|no] [--post-logout-redirect-uri URI] [--cc-client-id ID --cc-client-secret S]`;
+    [--expect-consent yes|no] [--post-logout-redirect-uri URI] [--cc-client-id ID --cc-client-secret S]
+    [--implicit-client-id ID] [--join-token T --backchannel-logout-uri URI]`;
 
 function parseArgs(argv) {
     const out = {};
@@ -173,7 +175,7 @@ async function userAgent(b, authUrl, username, password) {
 }
 
 // One code flow with PKCE for client in browser b (a fresh one by default); returns the validated TokenSet.
-async function codeFlow(client, opts, label, b = new Browser(opts['redirect-uri'])) {
+async function codeFlow(client, opts, label, b = new Browser(opts['redirect-uri']), extra = {}) {
     const codeVerifier = generators.codeVerifier();
     const state = generators.state();
     const nonce = generators.nonce();
@@ -183,6 +185,7 @@ async function codeFlow(client, opts, label, b = new Browser(opts['redirect-uri'
         code_challenge_method: 'S256',
         state,
         nonce,
+        ...extra,
     });
     const ua = await userAgent(b, authUrl, opts.username, opts.password);
     if (opts['expect-consent'] && ua.signedIn)
@@ -191,8 +194,12 @@ async function codeFlow(client, opts, label, b = new Browser(opts['redirect-uri'
     check(params.code && params.state === state, `${label}: callback carries code and state`);
     check(params.iss === client.issuer.issuer, `${label}: callback carries iss (RFC 9207)`);
     step(`${label}: ${ua.signedIn ? 'signed in, ' : ''}${ua.consented ? 'consented, ' : ''}redirected back with a code`);
-    const tokenSet = await client.callback(opts['redirect-uri'], params, { code_verifier: codeVerifier, state, nonce,
-                                                                            response_type: 'code' });
+    const checks = { code_verifier: codeVerifier, state, nonce, response_type: 'code' };
+    if (extra.max_age !== undefined)
+        checks.max_age = extra.max_age;
+    const tokenSet = await client.callback(opts['redirect-uri'], params, checks);
+    if (ua.signedIn === false && ua.consented === false && extra.prompt === 'none')
+        step(`${label}: prompt=none answered without any page`);
     check(tokenSet.access_token && tokenSet.id_token, `${label}: access_token and id_token`);
     const claims = tokenSet.claims();
     const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
@@ -213,6 +220,130 @@ async function verifyAccessToken(issuer, jwks, alg, token, audience, label) {
     check(payload.client_id === audience && payload.jti && payload.exp > payload.iat, `${label}: RFC 9068 claims`);
     step(`${label}: access token verified by jose (typ at+jwt, ${alg}, iss, aud)`);
     return payload;
+}
+
+// Implicit "id_token token": openid-client checks the id_token, nonce and at_hash of a fragment response.
+async function implicitFlow(issuer, opts) {
+    const client = new issuer.Client({
+        client_id: opts['implicit-client-id'],
+        redirect_uris: [opts['redirect-uri']],
+        response_types: ['id_token token'],
+        token_endpoint_auth_method: 'none',
+        id_token_signed_response_alg: opts.alg,
+    });
+    const state = generators.state(), nonce = generators.nonce();
+    const authUrl = client.authorizationUrl({ scope: 'openid profile', state, nonce, response_mode: 'fragment' });
+    const ua = await userAgent(new Browser(opts['redirect-uri']), authUrl, opts.username, opts.password);
+    const url = new URL(ua.callback);
+    check(url.hash.length > 1 && !url.searchParams.has('access_token'), 'implicit: tokens in the fragment only');
+    const params = client.callbackParams(`${url.origin}${url.pathname}?${url.hash.slice(1)}`);
+    const ts = await client.callback(opts['redirect-uri'], params, { state, nonce, response_type: 'id_token token' });
+    check(ts.access_token && ts.id_token && !ts.refresh_token, 'implicit: access and id tokens, no refresh token');
+    step('implicit (id_token token): id_token, nonce and at_hash validated by openid-client');
+    const info = await client.userinfo(ts);
+    check(info.sub === ts.claims().sub, 'implicit: userinfo sub');
+    step('implicit: userinfo');
+}
+
+// Waits for one back-channel logout POST on the port of uri; resolves with its logout_token.
+function backchannelListener(uri) {
+    const u = new URL(uri);
+    let resolve;
+    const got = new Promise((r) => { resolve = r; });
+    const server = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => {
+            const ok = req.method === 'POST' && req.url === u.pathname &&
+                       /^application\/x-www-form-urlencoded/.test(req.headers['content-type'] || '');
+            res.writeHead(ok ? 200 : 400, { 'Cache-Control': 'no-store' }).end();
+            if (ok)
+                resolve(new URLSearchParams(body).get('logout_token'));
+        });
+    });
+    return new Promise((r, j) => {
+        server.once('error', j);
+        server.listen(Number(u.port), u.hostname, () => r({ server, got }));
+    });
+}
+
+function withTimeout(promise, ms, what) {
+    let t;
+    return Promise.race([promise, new Promise((_, j) => { t = setTimeout(() => j(new Error(`timed out: ${what}`)), ms); })])
+        .finally(() => clearTimeout(t));
+}
+
+// A client that registers itself (RFC 7591 with a join token, read back per RFC 7592), authenticates with
+// client_secret_post, asks for max_age and prompt=none, reads userinfo by POST, and receives back-channel logout.
+async function registeredClient(issuer, jwks, opts, sub) {
+    const as = await Issuer.discover(`${opts.issuer}/.well-known/oauth-authorization-server`);
+    check(as.issuer === issuer.issuer && as.token_endpoint === issuer.token_endpoint, 'RFC 8414 metadata agrees');
+    step('discovered the RFC 8414 authorization server metadata');
+
+    const bclUri = opts['backchannel-logout-uri'];
+    const signedOut = opts['post-logout-redirect-uri'];
+    const dyn = await issuer.Client.register({
+        client_name: 'rp-registered',
+        redirect_uris: [opts['redirect-uri']],
+        post_logout_redirect_uris: signedOut ? [signedOut] : undefined,
+        backchannel_logout_uri: bclUri,
+        response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'client_secret_post',
+        id_token_signed_response_alg: opts.alg,
+    }, { initialAccessToken: opts['join-token'] });
+    check(dyn.client_id && dyn.client_secret && dyn.registration_access_token, 'registration answered credentials');
+    check(dyn.token_endpoint_auth_method === 'client_secret_post', 'registered auth method');
+    step(`Client.register (RFC 7591): ${dyn.client_id}`);
+    const read = await issuer.Client.fromUri(dyn.registration_client_uri, dyn.registration_access_token);
+    check(read.client_id === dyn.client_id && read.backchannel_logout_uri === bclUri, 'RFC 7592 read agrees');
+    step('Client.fromUri (RFC 7592 read)');
+
+    const { server, got } = await backchannelListener(bclUri);
+    try {
+        const b = new Browser(opts['redirect-uri'], signedOut || opts['redirect-uri']);
+        // A node client registered with a join token is first-party: no consent page is expected of it.
+        const o = { ...opts, 'expect-consent': undefined };
+        const ts = await codeFlow(dyn, o, 'registered (client_secret_post, max_age)', b, { max_age: 300 });
+        check(ts.claims().sub === sub && typeof ts.claims().auth_time === 'number', 'auth_time present');
+        let info = await dyn.userinfo(ts, { method: 'POST' });
+        check(info.sub === sub, 'userinfo by POST');
+        info = await dyn.userinfo(ts, { method: 'POST', via: 'body' });
+        check(info.sub === sub, 'userinfo by POST with the token in the body');
+        step('userinfo by POST (header and body)');
+        const ts2 = await dyn.refresh(ts);
+        check(ts2.access_token, 'refresh with client_secret_post');
+        const intro = await dyn.introspect(ts2.access_token);
+        check(intro.active === true, 'introspection with client_secret_post');
+        step('refresh and introspect with client_secret_post');
+        const silent = await codeFlow(dyn, o, 'registered, prompt=none', b, { prompt: 'none' });
+        check(silent.claims().sub === sub, 'prompt=none in the same session');
+
+        const endUrl = dyn.endSessionUrl({ id_token_hint: silent.id_token, post_logout_redirect_uri: signedOut });
+        const r = await b.go('GET', endUrl);
+        check(signedOut ? r.callback : r.res.status === 200, 'end_session answered');
+        const logoutToken = await withTimeout(got, 15000, 'back-channel logout delivery');
+        const { payload, protectedHeader } = await jose.jwtVerify(logoutToken, jwks, {
+            issuer: issuer.issuer, audience: dyn.client_id, algorithms: [opts.alg], typ: 'logout+jwt', maxTokenAge: '2m' });
+        const ev = payload.events && payload.events['http://schemas.openid.net/event/backchannel-logout'];
+        check(ev && typeof ev === 'object' && Object.keys(ev).length === 0, 'logout_token events claim');
+        check(payload.nonce === undefined && payload.jti && (payload.sid || payload.sub), 'logout_token: jti, sid/sub, no nonce');
+        check(payload.sid === undefined || payload.sid === silent.claims().sid, 'logout_token sid is the session');
+        check(payload.sub === undefined || payload.sub === sub, 'logout_token sub');
+        step(`back-channel logout_token verified by jose (typ ${protectedHeader.typ}, events, sid)`);
+
+        const state = generators.state(), nonce = generators.nonce(), verifier = generators.codeVerifier();
+        const r2 = await b.go('GET', dyn.authorizationUrl({ scope: 'openid', state, nonce, prompt: 'none',
+                                                            code_challenge: generators.codeChallenge(verifier),
+                                                            code_challenge_method: 'S256' }));
+        check(r2.callback, 'prompt=none after sign-out redirects back');
+        await expectOPError(dyn.callback(opts['redirect-uri'], dyn.callbackParams(r2.callback),
+                                         { state, nonce, code_verifier: verifier, response_type: 'code' }),
+                            'login_required', 'prompt=none after sign-out');
+        step('prompt=none after sign-out: login_required');
+    } finally {
+        server.close();
+    }
 }
 
 async function main() {
@@ -348,6 +479,11 @@ async function main() {
         check(intro.active === false, 'client_credentials: revoked token inactive');
         step('client_credentials: revoke then introspect inactive');
     }
+
+    if (opts['implicit-client-id'])
+        await implicitFlow(issuer, opts);
+    if (opts['join-token'])
+        await registeredClient(issuer, jwks, opts, sub);
 
     console.log(`rp: all ${steps} steps passed (${alg})`);
 }
