@@ -144,7 +144,7 @@ class Browser {
 
 // Plays the user in browser b: opens the authorization URL, signs in and approves consent when asked.
 // Returns {callback, signedIn, consented}.
-async function userAgent(b, authUrl, username, password) {
+async function userAgent(b, authUrl, username, password, decision = 'allow') {
     let signedIn = false, consented = false;
     let r = await b.go('GET', authUrl);
     for (let pages = 0; pages < 4 && !r.callback; pages++) {
@@ -160,8 +160,8 @@ async function userAgent(b, authUrl, username, password) {
             signedIn = true;
             r = await b.go('POST', target, fields);
         } else if (/\/oauth2\/approve$/.test(new URL(target).pathname)) {
-            const allow = /<button\b[^>]*\bname="([^"]*)"[^>]*\bvalue="(allow)"/i.exec(r.body);
-            check(allow, 'consent page has an allow button');
+            const allow = new RegExp(`<button\\b[^>]*\\bname="([^"]*)"[^>]*\\bvalue="(${decision})"`, 'i').exec(r.body);
+            check(allow, `consent page has an ${decision} button`);
             fields[htmlUnescape(allow[1])] = allow[2];
             consented = true;
             r = await b.go('POST', target, fields);
@@ -412,6 +412,21 @@ async function main() {
     intro = await client.introspect(ts4.access_token, 'access_token');
     check(intro.active === false, 'revoked access token introspects inactive');
     step('introspect(revoked access_token): inactive');
+    const e = await expectOPError(client.userinfo(ts4), 'invalid_token', 'userinfo with a revoked access token');
+    check(e.response && e.response.statusCode === 401, 'userinfo answers 401 with WWW-Authenticate');
+    step('userinfo with the revoked access token: 401 invalid_token (from WWW-Authenticate)');
+
+    if (opts['expect-consent'] === 'yes') {
+        const state = generators.state(), nonce = generators.nonce(), verifier = generators.codeVerifier();
+        const authUrl = client.authorizationUrl({ scope: 'openid', state, nonce, code_challenge_method: 'S256',
+                                                  code_challenge: generators.codeChallenge(verifier) });
+        const ua = await userAgent(new Browser(opts['redirect-uri']), authUrl, opts.username, opts.password, 'deny');
+        check(ua.consented, 'deny was clicked');
+        await expectOPError(client.callback(opts['redirect-uri'], client.callbackParams(ua.callback),
+                                            { state, nonce, code_verifier: verifier, response_type: 'code' }),
+                            'access_denied', 'consent denied');
+        step('consent denied: access_denied with state and iss');
+    }
 
     // --- public client, none + PKCE ---
     const pub = new issuer.Client({
