@@ -22,7 +22,7 @@
 /* A metadata problem: the OAuth error and a description naming the field. */
 typedef struct st_reg_err_t {
     hub_oauth_err_t err;
-    char desc[256];
+    char desc[512];
 } reg_err_t;
 
 static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
