@@ -739,7 +739,7 @@ static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node
         yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
         hub_route_conf_t *r = &routes[n];
         unsigned lines[NROUTE] = {0};
-        char shown[64];
+        char shown[300];
         snprintf(shown, sizeof(shown), "%s[%zu]", name, n);
         ++n;
         apply_defaults(&route_table, r);

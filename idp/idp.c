@@ -8,15 +8,6 @@
 #include "idp/idp.h"
 #include "idp/model.h"
 
-#pragma weak idp_login_register
-#pragma weak idp_authorize_register
-#pragma weak idp_token_register
-#pragma weak idp_introspect_register
-#pragma weak idp_revoke_register
-#pragma weak idp_userinfo_register
-#pragma weak idp_register_register
-#pragma weak idp_discovery_register
-#pragma weak idp_logout_register
 
 /* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
  * with every character outside [A-Za-z0-9_-] replaced. */
@@ -66,13 +57,16 @@ int idp_create(idp_t **out, hub_server_t *server)
         goto fail;
     }
 
-    /* TRANSITION: modules still being written are weak references, skipped when absent. */
-    void (*const registers[])(idp_t *) = {idp_login_register,    idp_authorize_register, idp_token_register,
-                                          idp_introspect_register, idp_revoke_register,  idp_userinfo_register,
-                                          idp_register_register, idp_discovery_register, idp_logout_register};
-    for (size_t i = 0; i != sizeof(registers) / sizeof(registers[0]); ++i)
-        if (registers[i] != NULL)
-            registers[i](idp);
+    /* specific paths before their prefixes: each module registers exact paths only */
+    idp_login_register(idp);
+    idp_authorize_register(idp);
+    idp_token_register(idp);
+    idp_introspect_register(idp);
+    idp_revoke_register(idp);
+    idp_userinfo_register(idp);
+    idp_register_register(idp);
+    idp_discovery_register(idp);
+    idp_logout_register(idp);
     *out = idp;
     return 0;
 fail:

@@ -43,6 +43,15 @@ static char *xstrdup(const char *s)
     return copy;
 }
 
+/* A random identifier of 16 bytes (22 base64url chars) that does not begin with '-', so that it never reads as an
+ * option on a command line (hubctl client show ID). */
+static void new_id(char out[HUB_B64URL_LEN(16) + 1])
+{
+    do
+        hub_random_token(out, 16);
+    while (out[0] == '-');
+}
+
 static void replace_str(char **dst, const char *s)
 {
     free(*dst);
@@ -486,7 +495,7 @@ int idp_user_put(hub_txn_t *txn, idp_user_t *user)
     if ((ret = roles_exist(txn, &user->roles, &missing)) != 0)
         return ret;
     if (user->sub == NULL) {
-        hub_random_token(sub, 16);
+        new_id(sub);
         user->sub = xstrdup(sub);
         user->created_at = hub_now();
     } else if ((ret = idp_user_get(txn, user->sub, &old)) != 0 && ret != HUB_E_NOTFOUND) {
@@ -919,7 +928,7 @@ int idp_client_put(hub_txn_t *txn, idp_client_t *c)
     if ((ret = roles_exist(txn, &c->allowed_roles, &missing)) != 0 || (ret = roles_exist(txn, &c->service_roles, &missing)) != 0)
         return ret;
     if (c->client_id == NULL) {
-        hub_random_token(id, 16);
+        new_id(id);
         c->client_id = xstrdup(id);
         c->created_at = hub_now();
         flags = HUB_STORE_NOOVERWRITE;

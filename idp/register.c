@@ -6,6 +6,7 @@
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/form.h"
+#include "hub/jws.h"
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "idp/idp.h"
@@ -21,7 +22,7 @@
 /* A metadata problem: the OAuth error and a description naming the field. */
 typedef struct st_reg_err_t {
     hub_oauth_err_t err;
-    char desc[256];
+    char desc[512];
 } reg_err_t;
 
 static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
@@ -242,6 +243,8 @@ static json_t *client_metadata(const idp_t *idp, const idp_client_t *c)
         break;
     }
     json_object_set_new(md, "response_types", rt);
+    /* The alg the hub signs id_tokens with (OIDC Registration §3.2); RPs default to RS256 when it is absent. */
+    json_object_set_new(md, "id_token_signed_response_alg", json_string(hub_alg_name(idp->cfg->primary.signing_alg)));
     if (c->backchannel_logout_uri != NULL) {
         json_object_set_new(md, "backchannel_logout_uri", json_string(c->backchannel_logout_uri));
         json_object_set_new(md, "backchannel_logout_session_required", json_true());

@@ -38,6 +38,11 @@ typedef struct st_ctl_t {
     /* set by a transaction that refuses a change: the exit code and the one line to print */
     int refused;
     char msg[600];
+    /* arguments that begin with '-' but are no option (a random id may), hidden from getopt */
+    int scanned;
+    size_t nhidden;
+    char *hidden[16];
+    char marks[16][8];
 } ctl_t;
 
 struct st_command_t {
@@ -119,10 +124,70 @@ static void print_fields(const json_t *obj)
 
 /* ---- argument parsing ---- */
 
+/* The long option that arg ("--name" or "--name=value") selects, exactly or as GNU's unique abbreviation. */
+static const struct option *long_option(const struct option *opts, const char *arg)
+{
+    const struct option *found = NULL;
+    size_t len = strcspn(arg, "=");
+    for (const struct option *o = opts; o->name != NULL; ++o) {
+        if (strncmp(o->name, arg, len) != 0)
+            continue;
+        if (o->name[len] == '\0')
+            return o;
+        if (found != NULL)
+            return NULL; /* ambiguous: getopt reports it */
+        found = o;
+    }
+    return found;
+}
+
+/* Our commands have long options only (and -h), so an argument such as "-8BEDJfo" in the place of an ID is an
+ * argument: it is replaced by a mark getopt leaves alone, and positionals() gives the original back. */
+static void hide_dash_args(ctl_t *ctl, int argc, char **argv, const struct option *opts)
+{
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            return;
+        if (strncmp(a, "--", 2) == 0) {
+            const struct option *o = long_option(opts, a + 2);
+            if (o != NULL && o->has_arg == required_argument && strchr(a, '=') == NULL)
+                ++i; /* its value, whatever it looks like */
+        } else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "-h") != 0 &&
+                   ctl->nhidden < sizeof(ctl->hidden) / sizeof(ctl->hidden[0])) {
+            snprintf(ctl->marks[ctl->nhidden], sizeof(ctl->marks[0]), "\x1d%zu", ctl->nhidden);
+            ctl->hidden[ctl->nhidden] = argv[i];
+            argv[i] = ctl->marks[ctl->nhidden++];
+        }
+    }
+}
+
+static const char *unhide(ctl_t *ctl, const char *arg)
+{
+    for (size_t i = 0; i != ctl->nhidden; ++i)
+        if (arg == ctl->marks[i])
+            return ctl->hidden[i];
+    return arg;
+}
+
+/* getopt_long over a command's options (the first call starts the scan). */
+static int next_opt(ctl_t *ctl, int argc, char **argv, const struct option *opts)
+{
+    if (!ctl->scanned) {
+        ctl->scanned = 1;
+        optind = 0;
+        hide_dash_args(ctl, argc, argv, opts);
+    }
+    return getopt_long(argc, argv, ":h", opts, NULL);
+}
+
 /* One line for getopt's complaint about argv[optind - 1]. */
 static int bad_option(ctl_t *ctl, int c, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    if (c == '?' && optopt != 0)
+        arg = shortopt;
     if (c == ':')
         return say(EXIT_USAGE, "%s: %s: missing value", ctl->cmd->words, arg);
     return say(EXIT_USAGE, "%s: unknown option %s (usage: hubctl -d DIR %s %s)", ctl->cmd->words, arg, ctl->cmd->words,
@@ -142,11 +207,11 @@ static int positionals(ctl_t *ctl, int argc, char **argv, size_t n, const char *
     if (have < n)
         return say(EXIT_USAGE, "%s: missing %s", ctl->cmd->words, names[have]);
     if (have > n)
-        return say(EXIT_USAGE, "%s: unexpected argument \"%s\"", ctl->cmd->words, argv[optind + (int)n]);
+        return say(EXIT_USAGE, "%s: unexpected argument \"%s\"", ctl->cmd->words, unhide(ctl, argv[optind + (int)n]));
     for (size_t i = 0; i != n; ++i) {
-        if (argv[optind + (int)i][0] == '\0')
+        out[i] = unhide(ctl, argv[optind + (int)i]);
+        if (out[i][0] == '\0')
             return say(EXIT_USAGE, "%s: %s must not be empty", ctl->cmd->words, names[i]);
-        out[i] = argv[optind + (int)i];
     }
     return EXIT_OK;
 }
@@ -160,8 +225,7 @@ static int simple_args(ctl_t *ctl, int argc, char **argv, int json, size_t n, co
     static const struct option without[] = {{"help", no_argument, NULL, OPT_HELP}, {0}};
     int c;
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", json ? with_json : without, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, json ? with_json : without)) != -1) {
         if (c == OPT_JSON)
             ctl->json = 1;
         else if (c == OPT_HELP)
@@ -343,8 +407,7 @@ static int cmd_init(ctl_t *ctl, int argc, char **argv)
     hub_alg_t alg = HUB_ALG_RS256;
     int c, ret, yes;
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, opts)) != -1) {
         if (c == 'a') {
             if (hub_alg_parse(optarg, &alg) != 0)
                 return say(EXIT_USAGE, "--alg: \"%s\" is not RS256, ES256 or EdDSA", optarg);
@@ -434,8 +497,7 @@ static int cmd_user_add(ctl_t *ctl, int argc, char **argv)
     if (u == NULL)
         abort();
     idp_strv_split(&u->roles, "", 0);
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, opts)) != -1) {
         switch (c) {
         case O_EMAIL:
             replace(&u->email, optarg);
@@ -626,8 +688,7 @@ static int cmd_user_passwd(ctl_t *ctl, int argc, char **argv)
     idp_user_t *u = NULL;
     int c, ret;
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, opts)) != -1) {
         if (c == 'p')
             pwfile = optarg;
         else if (c == 'h')
@@ -661,8 +722,7 @@ static int cmd_user_roles(ctl_t *ctl, int argc, char **argv)
 
     idp_strv_split(&a.add, "", 0);
     idp_strv_split(&a.remove, "", 0);
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, opts)) != -1) {
         if (c == 'a') {
             add_roles(&a.add, optarg);
         } else if (c == 'r') {
@@ -817,8 +877,7 @@ static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o
     int c;
 
     idp_strv_split(&o->roles, "", 0);
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", client_opts, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, client_opts)) != -1) {
         if (c == 'h')
             return print_usage(ctl) - 1;
         if (c <= 0 || c >= C__COUNT)
@@ -1166,8 +1225,7 @@ static int cmd_node_join_token(ctl_t *ctl, int argc, char **argv)
     int c, ret;
 
     a.ttl = DEFAULT_JOIN_TTL;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = next_opt(ctl, argc, argv, opts)) != -1) {
         if (c == 'n') {
             a.name = optarg;
             if (optarg[0] == '\0' || strlen(optarg) > 256 || strpbrk(optarg, "\r\n\t") != NULL)

@@ -14,9 +14,6 @@
 #include "federation/fed.h"
 #include "idp/idp.h"
 
-#pragma weak fed_create
-#pragma weak fed_destroy
-
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: hubd -c FILE        run a node\n"
@@ -91,10 +88,6 @@ int main(int argc, char **argv)
     }
     if ((ret = hub_server_create(&server, &cfg, store, fetcher)) != 0)
         goto out;
-    if (cfg.node.role == HUB_ROLE_SECONDARY && fed_create == NULL) { /* TRANSITION */
-        hub_log_error("this build has no secondary support yet");
-        goto out;
-    }
     ret = cfg.node.role == HUB_ROLE_PRIMARY ? idp_create(&idp, server) : fed_create(&fed, server);
     if (ret != 0)
         goto out;
@@ -105,8 +98,7 @@ int main(int argc, char **argv)
 out:
     /* the loops have stopped: nothing uses the role contexts any more */
     idp_destroy(idp);
-    if (fed_destroy != NULL)
-        fed_destroy(fed);
+    fed_destroy(fed);
     hub_server_destroy(server);
     hub_fetcher_destroy(fetcher);
     hub_store_close(store);

@@ -204,6 +204,12 @@ def test_roles():
     bad(d, 1, "Head of Sales", "role", "del", "Head of Sales")  # held by a client
     good(d, "role", "del", "Employee")
     eq(js(d, "role", "list"), ["Guest", "Head of Sales", "System Manager"], "role deleted")
+    # an argument that begins with '-' (random ids may) is an argument, not an option
+    good(d, "role", "add", "-dash")
+    good(d, "user", "add", "-dashed", "--email", "dash@example.com", "--role", "-dash", input=PASSWORD)
+    eq(js(d, "user", "show", "-dashed")["roles"], ["-dash"], "a name beginning with '-'")
+    bad(d, 2, "-nope", "client", "show", "-nope")
+    bad(d, 2, "-x", "user", "list", "-x")
 
 
 # ---- clients ----

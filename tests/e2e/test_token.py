@@ -278,12 +278,16 @@ def test_registration():
     eq(body["redirect_uris"], md["redirect_uris"], "redirect_uris")
     eq(body["client_name"], "sec1", "client_name")
     eq(body["token_endpoint_auth_method"], "client_secret_basic", "auth method")
+    # OIDC Registration §3.2: the answer states the id_token alg; RP libraries assume RS256 when it is absent
+    eq(body["id_token_signed_response_alg"], get(n.url + "/.well-known/openid-configuration").json()[
+        "id_token_signing_alg_values_supported"][0], "id_token_signed_response_alg")
     # the join token registers one node only
     expect_error(register(n, md, jt), 401, "invalid_token", "join token reused")
     # RFC 7592 read
     r = get(body["registration_client_uri"], headers={"Authorization": "Bearer " + body["registration_access_token"]})
     eq(r.status, 200, "registration read " + r.text)
     eq(r.json()["client_id"], body["client_id"], "read client_id")
+    eq(r.json()["id_token_signed_response_alg"], body["id_token_signed_response_alg"], "read id_token_signed_response_alg")
     eq(get(body["registration_client_uri"], headers={"Authorization": "Bearer nope"}).status, 401, "read with bad token")
     # the node shows up and its credentials authenticate at the token endpoint
     nodes = n.hubctl("node", "list").stdout

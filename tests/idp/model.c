@@ -280,17 +280,23 @@ static void test_passwords(void)
     free(h2);
     h2 = NULL;
     CHECK(idp_password_hash("", 0, &h2) == HUB_E_INVAL && h2 == NULL);
-    t0 = seconds();
-    CHECK(idp_password_verify(h, "correct horse", 13) == 0);
-    t_real = seconds() - t0;
+    /* the fastest of a few runs, so that a loaded machine does not make the timing check flaky */
+    t_real = t_none = 1e9;
+    for (int i = 0; i != 3; ++i) {
+        t0 = seconds();
+        CHECK(idp_password_verify(h, "correct horse", 13) == 0);
+        if (seconds() - t0 < t_real)
+            t_real = seconds() - t0;
+        t0 = seconds();
+        CHECK(idp_password_verify(NULL, "correct horse", 13) == HUB_E_DENIED);
+        if (seconds() - t0 < t_none)
+            t_none = seconds() - t0;
+    }
     CHECK(idp_password_verify(h, "correct horsE", 13) == HUB_E_DENIED);
     CHECK(idp_password_verify(h, "correct horse", 12) == HUB_E_DENIED);
     CHECK(idp_password_verify(h, NULL, 0) == HUB_E_DENIED);
-    t0 = seconds();
-    CHECK(idp_password_verify(NULL, "correct horse", 13) == HUB_E_DENIED);
-    t_none = seconds() - t0;
     /* no account costs a real verification too */
-    CHECK(t_none > t_real * 0.4);
+    CHECK(t_none > t_real * 0.5);
     CHECK(idp_password_verify("garbage", "x", 1) == HUB_E_DENIED);
     free(h);
 }
@@ -491,6 +497,20 @@ static int clients_del_txn(hub_txn_t *txn, void *arg)
     return 0;
 }
 
+/* Generated ids never begin with '-' (they must not read as options on a command line); the txn is rolled back. */
+static int ids_txn(hub_txn_t *txn, void *arg)
+{
+    int dash = 0;
+    for (int i = 0; i != 400; ++i) {
+        idp_client_t *c = new_client("https://app.example/cb", "openid");
+        CHECK(idp_client_put(txn, c) == 0);
+        dash += c->client_id[0] == '-';
+        idp_client_free(c);
+    }
+    CHECK(dash == 0);
+    return HUB_E_BUSY;
+}
+
 static void test_enums(void)
 {
     idp_grant_type_t g;
@@ -624,6 +644,7 @@ int main(void)
     test_match_redirect();
     CHECK(in_write(clients_txn, NULL) == 0);
     CHECK(in_write(clients_del_txn, NULL) == 0);
+    CHECK(in_write(ids_txn, NULL) == HUB_E_BUSY);
     CHECK(in_write(settings_txn, NULL) == 0);
     CHECK(in_write(join_create_txn, NULL) == 0);
     sleep(2);

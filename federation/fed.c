@@ -1,0 +1,307 @@
+/* The secondary node: builds the federation context, runs the worker thread that talks to the
+ * primary (never an event loop), and registers the routes of SPEC §6. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "federation/fed_ctx.h"
+#include "federation/fed_login.h"
+#include "federation/fed_routes.h"
+#include "federation/fed_session.h"
+#include "hub/err.h"
+#include "hub/form.h"
+#include "hub/log.h"
+#include "hub/resp.h"
+
+#define KEY_JWKS "jwks"
+#define JWKS_TIMEOUT_MS 5000
+#define JWKS_MIN_REFRESH 10 /* seconds: a max-age of 0 must not turn into a refresh per request */
+#define JWKS_MAX_REFRESH 3600
+#define PROBE_INTERVAL 300
+#define BACKOFF_MAX 60
+#define BEARER_MAX 16384
+
+/* Cookie names are RFC 6265 tokens and differ per node (SPEC §8). */
+static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
+{
+    size_t i;
+    snprintf(out, size, "hub_%s_%s", node_name, what);
+    for (i = 0; out[i] != '\0'; ++i)
+        if (!isalnum((unsigned char)out[i]) && out[i] != '_' && out[i] != '-')
+            out[i] = '_';
+}
+
+/* secondary.scopes joined by spaces, with openid first when missing (sign-in needs an id_token). */
+static char *join_scopes(const hub_config_t *cfg)
+{
+    size_t i, len = sizeof("openid"), o = 0;
+    int has_openid = 0;
+    char *s;
+
+    if (cfg->secondary.nscopes == 0)
+        return strdup("openid profile email roles");
+    for (i = 0; i != cfg->secondary.nscopes; ++i) {
+        len += strlen(cfg->secondary.scopes[i]) + 1;
+        has_openid |= strcmp(cfg->secondary.scopes[i], "openid") == 0;
+    }
+    if ((s = malloc(len)) == NULL)
+        abort();
+    s[0] = '\0';
+    if (!has_openid)
+        o += (size_t)snprintf(s, len, "openid");
+    for (i = 0; i != cfg->secondary.nscopes; ++i)
+        o += (size_t)snprintf(s + o, len - o, "%s%s", o != 0 ? " " : "", cfg->secondary.scopes[i]);
+    return s;
+}
+
+static void wake_worker(void *arg)
+{
+    fed_t *fed = arg;
+    pthread_mutex_lock(&fed->mutex);
+    fed->want_jwks = 1;
+    pthread_cond_signal(&fed->cond);
+    pthread_mutex_unlock(&fed->mutex);
+}
+
+static int put_jwks_txn(hub_txn_t *txn, void *arg)
+{
+    const char *raw = arg;
+    return hub_store_put(txn, HUB_T_FED, KEY_JWKS, strlen(KEY_JWKS), raw, strlen(raw), 0, 0);
+}
+
+static void load_stored_jwks(fed_t *fed)
+{
+    hub_txn_t *txn;
+    hub_val_t v;
+    if (hub_store_read_begin(fed->store, &txn) != 0)
+        return;
+    if (hub_store_get(txn, HUB_T_FED, KEY_JWKS, strlen(KEY_JWKS), &v) == 0 && fed_jwks_install(fed->jwks, v.data, v.len) == 0)
+        hub_log_info("federation: %zu stored signing keys of the primary loaded", fed_jwks_count(fed->jwks));
+    hub_store_read_end(txn);
+}
+
+/* One JWKS refresh; returns seconds until the next one. */
+static uint64_t refresh_jwks(fed_t *fed, const char *uri, char **persisted, unsigned *backoff)
+{
+    uint64_t max_age;
+    char *raw;
+    int ret;
+
+    if ((ret = fed_jwks_fetch(fed->jwks, uri, JWKS_TIMEOUT_MS, &max_age)) != 0) {
+        uint64_t wait = *backoff;
+        hub_log_warn("federation: cannot refresh the primary's keys from %s: %s (the %zu known keys keep working)", uri,
+                     hub_strerror(ret), fed_jwks_count(fed->jwks));
+        *backoff = *backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : *backoff * 2;
+        return wait;
+    }
+    *backoff = 1;
+    raw = fed_jwks_raw(fed->jwks);
+    if (raw != NULL && (*persisted == NULL || strcmp(raw, *persisted) != 0)) {
+        if (hub_store_write(fed->store, put_jwks_txn, raw) == 0) {
+            hub_log_info("federation: %zu signing keys of the primary in use", fed_jwks_count(fed->jwks));
+            free(*persisted);
+            *persisted = raw;
+            raw = NULL;
+        }
+    }
+    free(raw);
+    return max_age < JWKS_MIN_REFRESH ? JWKS_MIN_REFRESH : max_age > JWKS_MAX_REFRESH ? JWKS_MAX_REFRESH : max_age;
+}
+
+static void next_backoff(unsigned *b)
+{
+    *b = *b * 2 > BACKOFF_MAX ? BACKOFF_MAX : *b * 2;
+}
+
+/* Talks to the primary: discovery (until it succeeds once), registration (when there are no
+ * credentials, or they were revoked and a new join token is there), the JWKS on its
+ * max-age or when an unknown kid asks, and a periodic credential probe. Blocking calls are
+ * bounded by their timeouts; stop is noticed between them. */
+static void *worker_main(void *arg)
+{
+    fed_t *fed = arg;
+    int discovered = 0, reg_gave_up = 0;
+    uint64_t next_discover = 0, next_register = 0, next_jwks = 0, next_probe = 0;
+    unsigned b_discover = 1, b_register = 1, b_jwks = 1;
+    char *persisted = fed_jwks_raw(fed->jwks);
+
+    pthread_mutex_lock(&fed->mutex);
+    while (!fed->stopping) {
+        int want_jwks = fed->want_jwks;
+        fed->want_jwks = 0;
+        pthread_mutex_unlock(&fed->mutex);
+
+        uint64_t now = hub_now();
+        const fed_reg_t *reg = fed_join_current(fed->join);
+        if (!discovered && now >= next_discover) {
+            if (fed_join_discover(fed->join) == 0) {
+                discovered = 1;
+                next_jwks = 0;
+                b_discover = 1;
+            } else {
+                next_discover = now + b_discover;
+                next_backoff(&b_discover);
+            }
+            reg = fed_join_current(fed->join);
+        }
+        int need_register = reg->client_id == NULL || reg->client_secret == NULL || fed_join_revoked(fed->join);
+        if (discovered && need_register && !reg_gave_up && now >= next_register) {
+            int ret = fed_join_register(fed->join);
+            if (ret == 0) {
+                b_register = 1;
+                next_register = now + BACKOFF_MAX; /* still revoked without a new token: ask again later */
+                next_probe = 0;
+            } else {
+                if (ret == HUB_E_CONFIG || ret == HUB_E_DENIED)
+                    reg_gave_up = fed_join_current(fed->join)->client_id == NULL; /* only a new token can help */
+                next_register = now + (ret == HUB_E_DENIED || ret == HUB_E_CONFIG ? BACKOFF_MAX : b_register);
+                next_backoff(&b_register);
+            }
+            reg = fed_join_current(fed->join);
+        }
+        if (reg->jwks_uri != NULL && (want_jwks || now >= next_jwks))
+            next_jwks = hub_now() + refresh_jwks(fed, reg->jwks_uri, &persisted, &b_jwks);
+        if (discovered && reg->client_id != NULL && now >= next_probe) {
+            int ret = fed_join_probe(fed->join);
+            next_probe = hub_now() + (ret == 0 || ret == HUB_E_DENIED ? PROBE_INTERVAL : BACKOFF_MAX / 2);
+            if (ret == HUB_E_DENIED)
+                next_register = 0;
+        }
+
+        /* sleep until the earliest timer, a wake-up or stop */
+        uint64_t wake = hub_now() + BACKOFF_MAX;
+        if (reg->jwks_uri != NULL && next_jwks < wake)
+            wake = next_jwks;
+        if (!discovered && next_discover < wake)
+            wake = next_discover;
+        if (discovered && need_register && !reg_gave_up && next_register < wake)
+            wake = next_register;
+        if (discovered && reg->client_id != NULL && next_probe < wake)
+            wake = next_probe;
+        pthread_mutex_lock(&fed->mutex);
+        if (!fed->stopping && !fed->want_jwks && wake > hub_now()) {
+            struct timespec ts = {.tv_sec = (time_t)wake, .tv_nsec = 0};
+            pthread_cond_timedwait(&fed->cond, &fed->mutex, &ts);
+        }
+    }
+    pthread_mutex_unlock(&fed->mutex);
+    free(persisted);
+    return NULL;
+}
+
+fed_who_t fed_identify(fed_t *fed, h2o_req_t *req, fed_identity_t *id, const char **why)
+{
+    ssize_t cursor = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *cookie;
+
+    *why = NULL;
+    if (cursor != -1) {
+        h2o_iovec_t v = req->headers.entries[cursor].value;
+        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
+            const char *t = v.base + 7;
+            size_t len = v.len - 7;
+            while (len != 0 && *t == ' ')
+                ++t, --len;
+            while (len != 0 && t[len - 1] == ' ')
+                --len;
+            if (len == 0 || len > BEARER_MAX) {
+                *why = "the Bearer token is empty or too long";
+                return FED_WHO_BAD_TOKEN;
+            }
+            int ret = fed_verify_access_token(fed->verify, fed_join_current(fed->join)->client_id, t, len, &req->pool, id, why);
+            return ret == 0 ? FED_WHO_OK : FED_WHO_BAD_TOKEN;
+        }
+    }
+    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL &&
+        fed_session_get(fed->store, cookie, &req->pool, id, NULL) == 0)
+        return FED_WHO_OK;
+    return FED_WHO_NONE;
+}
+
+void fed_send_unauthorized(h2o_req_t *req, fed_who_t who, const char *why)
+{
+    if (who == FED_WHO_BAD_TOKEN) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, why != NULL ? why : "the access token is not valid");
+        return;
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"hub\""));
+    hub_send_json(req, 401,
+                  json_pack("{s:s,s:s}", "error", "login_required", "error_description",
+                            "sign in at /auth/login or send a Bearer access token"),
+                  1);
+}
+
+int fed_create(fed_t **out, hub_server_t *server)
+{
+    fed_t *fed = calloc(1, sizeof(*fed));
+    const hub_config_t *cfg = hub_server_config(server);
+    int ret;
+
+    if (fed == NULL)
+        abort();
+    fed->server = server;
+    fed->cfg = cfg;
+    fed->store = hub_server_store(server);
+    fed->fetcher = hub_server_fetcher(server);
+    pthread_mutex_init(&fed->mutex, NULL);
+    pthread_cond_init(&fed->cond, NULL);
+    h2o_linklist_init_anchor(&fed->pending);
+    if (cfg->secondary.server_url == NULL || fed->store == NULL) {
+        hub_log_error("secondary.server_url: required on a secondary");
+        ret = HUB_E_CONFIG;
+        goto fail;
+    }
+    fed->secure_cookies = hub_server_is_tls(server) || strncmp(cfg->node.public_url, "https://", 8) == 0;
+    cookie_name(fed->session_cookie, sizeof(fed->session_cookie), cfg->node.name, "session");
+    cookie_name(fed->state_cookie, sizeof(fed->state_cookie), cfg->node.name, "state");
+    snprintf(fed->redirect_uri, sizeof(fed->redirect_uri), "%s/auth/callback", cfg->node.public_url);
+    snprintf(fed->home_uri, sizeof(fed->home_uri), "%s/", cfg->node.public_url);
+    if ((fed->scope = join_scopes(cfg)) == NULL)
+        abort();
+
+    if ((ret = fed_join_create(&fed->join, cfg, fed->store)) != 0)
+        goto fail;
+    fed->jwks = fed_jwks_create(wake_worker, fed);
+    load_stored_jwks(fed);
+    fed->verify = fed_verify_create(fed->jwks, cfg->secondary.server_url, cfg->secondary.accept_audiences,
+                                    cfg->secondary.naccept_audiences, cfg->secondary.clock_skew, 0);
+    fed_login_register(fed);
+    if ((ret = fed_routes_register(fed)) != 0)
+        goto fail;
+    if (pthread_create(&fed->worker, NULL, worker_main, fed) != 0) {
+        hub_log_error("federation: cannot start the worker thread");
+        ret = HUB_E_NOMEM;
+        goto fail;
+    }
+    fed->worker_started = 1;
+    *out = fed;
+    return 0;
+fail:
+    fed_destroy(fed);
+    return ret;
+}
+
+void fed_destroy(fed_t *fed)
+{
+    if (fed == NULL)
+        return;
+    if (fed->worker_started) {
+        pthread_mutex_lock(&fed->mutex);
+        fed->stopping = 1;
+        pthread_cond_signal(&fed->cond);
+        pthread_mutex_unlock(&fed->mutex);
+        pthread_join(fed->worker, NULL);
+    }
+    fed_login_dispose(fed);
+    fed_routes_dispose(fed);
+    fed_verify_destroy(fed->verify);
+    fed_jwks_destroy(fed->jwks);
+    fed_join_destroy(fed->join);
+    free(fed->scope);
+    pthread_cond_destroy(&fed->cond);
+    pthread_mutex_destroy(&fed->mutex);
+    free(fed);
+}

@@ -1,0 +1,538 @@
+/* Sign-in on a secondary: the authorization code flow with PKCE against the primary, local
+ * sessions, RP-initiated and back-channel logout, and the caller's identity. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "federation/fed_login.h"
+#include "federation/fed_session.h"
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/form.h"
+#include "hub/log.h"
+#include "hub/resp.h"
+
+#define STATE_TTL 600
+#define NEXT_MAX 2048
+#define EXCHANGE_TIMEOUT_MS 10000
+#define RANDOM_BYTES 32
+#define RANDOM_LEN HUB_B64URL_LEN(RANDOM_BYTES)
+
+/* A code exchange in flight. The request may go away before the primary answers (the client
+ * disconnects): the guard, allocated in req->pool, clears req when the pool is released. */
+typedef struct st_exchange_t {
+    h2o_linklist_t link; /* in fed->pending */
+    fed_t *fed;
+    h2o_req_t *req; /* NULL once the request is gone */
+    struct st_exchange_t **guard;
+    char *next, *nonce;
+} exchange_t;
+
+const char *fed_login_safe_next(const char *next)
+{
+    size_t i, len;
+    if (next == NULL || next[0] != '/' || next[1] == '/' || next[1] == '\\' || (len = strlen(next)) > NEXT_MAX)
+        return "/";
+    for (i = 0; i != len; ++i) {
+        unsigned char c = (unsigned char)next[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            return "/";
+    }
+    return next;
+}
+
+static void page_unavailable(fed_t *fed, h2o_req_t *req)
+{
+    if (fed_join_revoked(fed->join)) {
+        hub_send_html_error(req, 503, "Sign-in unavailable",
+                            "This site's registration with its identity provider was revoked or is unknown there, so nobody "
+                            "can sign in here. Please tell the site's operator.");
+        return;
+    }
+    hub_resp_header(req, "retry-after", "10");
+    hub_send_html_error(req, 503, "Sign-in unavailable",
+                        "This site has not joined its identity provider yet. Please try again in a moment.");
+}
+
+static int get_only(h2o_req_t *req)
+{
+    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD"))
+        return 1;
+    hub_resp_header(req, "allow", "GET, HEAD");
+    hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
+    return 0;
+}
+
+static int put_state_txn(hub_txn_t *txn, void *arg)
+{
+    void **a = arg; /* {hash, record, expiry} */
+    return hub_store_put_json(txn, HUB_T_FED_STATES, a[0], a[1], *(uint64_t *)a[2], HUB_STORE_NOOVERWRITE);
+}
+
+static const char *enc(h2o_req_t *req, const char *s)
+{
+    return hub_url_encode(&req->pool, s, strlen(s)).base;
+}
+
+static int on_login(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    char state[RANDOM_LEN + 1], nonce[RANDOM_LEN + 1], verifier[RANDOM_LEN + 1], challenge[RANDOM_LEN + 1];
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    uint8_t digest[HUB_SHA256_LEN];
+    uint64_t exp = hub_now() + STATE_TTL;
+    hub_form_t q;
+    json_t *rec;
+    int ret;
+
+    if (!hub_path_is(req, "/auth/login"))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "next") > 1) {
+        hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
+        return 0;
+    }
+    if (fed_join_revoked(fed->join) || reg->authorization_endpoint == NULL || reg->client_id == NULL) {
+        page_unavailable(fed, req);
+        return 0;
+    }
+    hub_random_token(state, RANDOM_BYTES);
+    hub_random_token(nonce, RANDOM_BYTES);
+    hub_random_token(verifier, RANDOM_BYTES);
+    hub_sha256(digest, verifier, strlen(verifier));
+    hub_b64url_encode(challenge, digest, sizeof(digest));
+    hub_secret_hash(hash, state, strlen(state));
+    rec = json_pack("{s:s,s:s,s:s}", "next", fed_login_safe_next(hub_form_get(&q, "next")), "nonce", nonce, "verifier", verifier);
+    void *args[3] = {hash, rec, &exp};
+    ret = hub_store_write(fed->store, put_state_txn, args);
+    json_decref(rec);
+    OPENSSL_cleanse(verifier, sizeof(verifier));
+    if (ret != 0) {
+        hub_log_error("federation: cannot store a login state: %s", hub_strerror(ret));
+        hub_send_html_error(req, 500, "Sign-in failed", "The sign-in could not be started. Please try again.");
+        return 0;
+    }
+    const char *ep = reg->authorization_endpoint, *ec = enc(req, reg->client_id), *er = enc(req, fed->redirect_uri),
+               *es = enc(req, fed->scope);
+    size_t len = strlen(ep) + strlen(ec) + strlen(er) + strlen(es) + 3 * RANDOM_LEN + 256;
+    char *url = h2o_mem_alloc_pool(&req->pool, len);
+    snprintf(url, len,
+             "%s%sresponse_type=code&client_id=%s&redirect_uri=%s&scope=%s&state=%s&nonce=%s&code_challenge=%s"
+             "&code_challenge_method=S256",
+             ep, strchr(ep, '?') != NULL ? "&" : "?", ec, er, es, state, nonce, challenge);
+    hub_set_cookie(req, fed->state_cookie, state, STATE_TTL, fed->secure_cookies);
+    hub_send_redirect(req, 302, url);
+    return 0;
+}
+
+typedef struct st_take_state_t {
+    const char *hash;
+    json_t *rec;
+} take_state_t;
+
+static int take_state_txn(hub_txn_t *txn, void *arg)
+{
+    take_state_t *a = arg;
+    int ret;
+    json_decref(a->rec); /* the txn may run again */
+    a->rec = NULL;
+    if ((ret = hub_store_get_json(txn, HUB_T_FED_STATES, a->hash, &a->rec)) != 0)
+        return ret;
+    return hub_store_del(txn, HUB_T_FED_STATES, a->hash, strlen(a->hash));
+}
+
+static void exchange_unlink(fed_t *fed, exchange_t *ex)
+{
+    pthread_mutex_lock(&fed->mutex);
+    if (h2o_linklist_is_linked(&ex->link))
+        h2o_linklist_unlink(&ex->link);
+    pthread_mutex_unlock(&fed->mutex);
+}
+
+static void exchange_free(exchange_t *ex)
+{
+    free(ex->next);
+    free(ex->nonce);
+    free(ex);
+}
+
+static void on_guard_dispose(void *p)
+{
+    exchange_t *ex = *(exchange_t **)p;
+    if (ex != NULL)
+        ex->req = NULL; /* the fetch callback frees ex and answers nobody */
+}
+
+/* The primary's token answer arrived: verify, start the session, redirect. */
+static void finish_login(exchange_t *ex, const hub_fetch_res_t *res)
+{
+    fed_t *fed = ex->fed;
+    h2o_req_t *req = ex->req;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    json_t *doc = NULL, *claims = NULL;
+    const char *err, *id_token, *access_token, *why = NULL;
+    fed_identity_t id, at;
+    char cookie[FED_SESSION_COOKIE_LEN + 1];
+    int ret;
+
+    if (res->err != 0) {
+        hub_log_warn("federation: the primary's token endpoint did not answer: %s", hub_strerror(res->err));
+        hub_send_html_error(req, 504, "Sign-in failed", "The identity provider did not answer. Please try again later.");
+        goto out;
+    }
+    doc = json_loadb(res->body, res->body_len, 0, NULL);
+    err = json_string_value(json_object_get(doc, "error"));
+    if (res->status == 401 || (err != NULL && strcmp(err, "invalid_client") == 0)) {
+        fed_join_set_revoked(fed->join, 1);
+        page_unavailable(fed, req);
+        goto out;
+    }
+    if (res->status != 200 || !json_is_object(doc)) {
+        hub_log_warn("federation: the primary refused the authorization code: HTTP %ld %s", res->status, err != NULL ? err : "");
+        hub_send_html_error(req, res->status == 400 ? 400 : 502, "Sign-in failed",
+                            "The identity provider refused this sign-in (it may have expired). Please sign in again.");
+        goto out;
+    }
+    id_token = json_string_value(json_object_get(doc, "id_token"));
+    access_token = json_string_value(json_object_get(doc, "access_token"));
+    if (id_token == NULL || access_token == NULL) {
+        hub_log_warn("federation: the primary's token answer lacks an id_token or access_token");
+        hub_send_html_error(req, 502, "Sign-in failed", "The identity provider's answer was incomplete.");
+        goto out;
+    }
+    if ((ret = fed_verify_id_token(fed->verify, reg->client_id, ex->nonce, id_token, strlen(id_token), &claims, &why)) != 0) {
+        hub_log_warn("federation: rejected the id_token from the primary: %s", why);
+        hub_send_html_error(req, 502, "Sign-in failed",
+                            ret == HUB_E_NOTFOUND ? "The identity provider's keys changed. Please sign in again."
+                                                  : "The identity provider's answer could not be verified.");
+        goto out;
+    }
+    fed_identity_from_claims(&req->pool, claims, &id);
+    if (id.name == NULL)
+        id.name = json_string_value(json_object_get(claims, "preferred_username"));
+    if (fed_verify_access_token(fed->verify, reg->client_id, access_token, strlen(access_token), &req->pool, &at, &why) != 0)
+        hub_log_warn("federation: the access token from the primary does not verify (%s); using the id_token alone", why);
+    else if (id.nroles == 0)
+        id.roles = at.roles, id.nroles = at.nroles;
+    id.client_id = reg->client_id;
+    if ((ret = fed_session_create(fed->store, &id, id_token, fed->cfg->secondary.session_ttl, cookie)) != 0) {
+        hub_log_error("federation: cannot start a session: %s", hub_strerror(ret));
+        hub_send_html_error(req, 500, "Sign-in failed", "The session could not be started. Please try again.");
+        goto out;
+    }
+    hub_set_cookie(req, fed->session_cookie, cookie, (long)fed->cfg->secondary.session_ttl, fed->secure_cookies);
+    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
+    OPENSSL_cleanse(cookie, sizeof(cookie));
+    hub_send_redirect(req, 302, ex->next);
+out:
+    json_decref(claims);
+    json_decref(doc);
+}
+
+static void on_token_answer(void *arg, const hub_fetch_res_t *res)
+{
+    exchange_t *ex = arg;
+    exchange_unlink(ex->fed, ex);
+    if (ex->req != NULL) {
+        *ex->guard = NULL;
+        finish_login(ex, res);
+    }
+    exchange_free(ex);
+}
+
+/* Sends the code to the primary's token endpoint; the answer comes back on this loop. */
+static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, const char *code, const json_t *rec)
+{
+    const char *verifier = json_string_value(json_object_get(rec, "verifier"));
+    const char *next = json_string_value(json_object_get(rec, "next"));
+    const char *nonce = json_string_value(json_object_get(rec, "nonce"));
+    exchange_t *ex;
+    char *auth;
+
+    if (verifier == NULL || nonce == NULL) {
+        hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired. Please sign in again.");
+        return;
+    }
+    const char *ec = enc(req, code), *er = enc(req, fed->redirect_uri), *ev = enc(req, verifier);
+    size_t blen = strlen(ec) + strlen(er) + strlen(ev) + 128;
+    char *body = h2o_mem_alloc_pool(&req->pool, blen);
+    int n = snprintf(body, blen, "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s", ec, er, ev);
+    auth = fed_join_basic_auth(reg);
+    const char *headers[] = {auth, "Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+    hub_fetch_req_t fr = {.method = "POST",
+                          .url = reg->token_endpoint,
+                          .headers = headers,
+                          .nheaders = 3,
+                          .body = body,
+                          .body_len = (size_t)n,
+                          .timeout_ms = EXCHANGE_TIMEOUT_MS};
+
+    if ((ex = calloc(1, sizeof(*ex))) == NULL || (ex->next = strdup(fed_login_safe_next(next))) == NULL ||
+        (ex->nonce = strdup(nonce)) == NULL)
+        abort();
+    ex->fed = fed;
+    ex->req = req;
+    ex->guard = h2o_mem_alloc_shared(&req->pool, sizeof(exchange_t *), on_guard_dispose);
+    *ex->guard = ex;
+    pthread_mutex_lock(&fed->mutex);
+    h2o_linklist_insert(&fed->pending, &ex->link);
+    pthread_mutex_unlock(&fed->mutex);
+    if (hub_fetch_start(fed->fetcher, hub_req_thread(req)->fetch_port, &fr, on_token_answer, ex) != 0) {
+        exchange_unlink(fed, ex);
+        *ex->guard = NULL;
+        exchange_free(ex);
+        page_unavailable(fed, req);
+    }
+    OPENSSL_cleanse(auth, strlen(auth));
+    free(auth);
+}
+
+static void callback_error(fed_t *fed, h2o_req_t *req, const char *error, const char *desc)
+{
+    int denied = strcmp(error, "access_denied") == 0;
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "The identity provider did not sign you in (%.64s%s%.400s). %s", error, desc != NULL ? ": " : "",
+             desc != NULL ? desc : "", denied ? "You may lack access to this site." : "Please try again.");
+    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
+    hub_send_html_error(req, denied ? 403 : 400, "Sign-in failed", msg);
+}
+
+static int on_callback(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    const char *code, *state, *cookie, *error;
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    take_state_t take = {hash, NULL};
+    hub_form_t q;
+
+    if (!hub_path_is(req, "/auth/callback"))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    if (hub_form_parse_query(&req->pool, req, &q) != 0) {
+        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed.");
+        return 0;
+    }
+    if ((error = hub_form_get(&q, "error")) != NULL) {
+        callback_error(fed, req, error, hub_form_get(&q, "error_description"));
+        return 0;
+    }
+    code = hub_form_get(&q, "code");
+    state = hub_form_get(&q, "state");
+    if (code == NULL || state == NULL || hub_form_count(&q, "code") != 1 || hub_form_count(&q, "state") != 1 ||
+        strlen(code) > 1024 || strlen(state) > 256) {
+        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer lacks its code or state.");
+        return 0;
+    }
+    /* the state must come back to the browser that started the sign-in (login CSRF) */
+    cookie = hub_req_cookie(&req->pool, req, fed->state_cookie);
+    if (cookie == NULL || !hub_ct_equal(cookie, strlen(cookie), state, strlen(state))) {
+        hub_send_html_error(req, 400, "Sign-in failed",
+                            "This sign-in was not started in this browser, or it took too long. Please sign in again.");
+        return 0;
+    }
+    hub_secret_hash(hash, state, strlen(state));
+    if (hub_store_write(fed->store, take_state_txn, &take) != 0)
+        hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired or was already used. Please sign in again.");
+    else if (fed_join_revoked(fed->join) || reg->token_endpoint == NULL || reg->client_id == NULL || reg->client_secret == NULL ||
+             fed->fetcher == NULL || hub_req_thread(req)->fetch_port == NULL)
+        page_unavailable(fed, req);
+    else
+        start_exchange(fed, req, reg, code, take.rec);
+    json_decref(take.rec);
+    return 0;
+}
+
+static int on_logout(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    const char *cookie, *id_token = NULL;
+    fed_identity_t id;
+
+    if (!hub_path_is(req, "/auth/logout"))
+        return -1;
+    if (!hub_method_is(req, "GET") && !hub_method_is(req, "POST")) {
+        hub_resp_header(req, "allow", "GET, POST");
+        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET or POST");
+        return 0;
+    }
+    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL) {
+        if (fed_session_get(fed->store, cookie, &req->pool, &id, &id_token) != 0)
+            id_token = NULL;
+        fed_session_end(fed->store, cookie);
+    }
+    hub_set_cookie(req, fed->session_cookie, "", 0, fed->secure_cookies);
+    if (id_token == NULL || reg->end_session_endpoint == NULL || reg->client_id == NULL) {
+        hub_send_redirect(req, 302, "/");
+        return 0;
+    }
+    const char *ep = reg->end_session_endpoint, *eh = enc(req, id_token), *ec = enc(req, reg->client_id),
+               *eu = enc(req, fed->home_uri);
+    size_t len = strlen(ep) + strlen(eh) + strlen(ec) + strlen(eu) + 128;
+    char *url = h2o_mem_alloc_pool(&req->pool, len);
+    snprintf(url, len, "%s%sid_token_hint=%s&client_id=%s&post_logout_redirect_uri=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", eh,
+             ec, eu);
+    hub_send_redirect(req, 302, url);
+    return 0;
+}
+
+static void bcl_error(h2o_req_t *req, const char *why)
+{
+    hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, why);
+}
+
+static int on_backchannel_logout(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    const char *token, *why = NULL, *sid, *sub;
+    json_t *claims = NULL;
+    hub_form_t form;
+    size_t ended = 0;
+
+    if (!hub_path_is(req, "/auth/backchannel-logout"))
+        return -1;
+    if (!hub_method_is(req, "POST")) {
+        hub_resp_header(req, "allow", "POST");
+        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
+        return 0;
+    }
+    if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "logout_token") != 1 ||
+        (token = hub_form_get(&form, "logout_token")) == NULL) {
+        bcl_error(req, "expected one logout_token in a form body");
+        return 0;
+    }
+    if (fed_verify_logout_token(fed->verify, reg->client_id, token, strlen(token), &claims, &why) != 0) {
+        hub_log_warn("federation: rejected a back-channel logout token: %s", why);
+        bcl_error(req, why);
+        return 0;
+    }
+    sid = json_string_value(json_object_get(claims, "sid"));
+    sub = json_string_value(json_object_get(claims, "sub"));
+    if (fed_session_end_by(fed->store, sid, sid != NULL ? NULL : sub, &ended) != 0) {
+        json_decref(claims);
+        bcl_error(req, "the logout token names an invalid sid or sub");
+        return 0;
+    }
+    hub_log_info("federation: back-channel logout ended %zu local session%s", ended, ended == 1 ? "" : "s");
+    json_decref(claims);
+    hub_resp_header(req, "cache-control", "no-store");
+    hub_send_text(req, 200, "", 0);
+    return 0;
+}
+
+/* Appends s as a JSON string (or null) to out; out has room for 6 bytes per input byte + 3. */
+static char *put_json_str(char *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (s == NULL) {
+        memcpy(out, "null", 4);
+        return out + 4;
+    }
+    *out++ = '"';
+    for (; *s != '\0'; ++s) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(out, "\\u00", 4);
+            out[4] = hex[c >> 4];
+            out[5] = hex[c & 15];
+            out += 6;
+        } else {
+            *out++ = (char)c; /* UTF-8 passes through: the claims came from valid JSON */
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+static size_t json_room(const char *s)
+{
+    return s != NULL ? strlen(s) * 6 + 8 : 8;
+}
+
+/* The identity as JSON, written by hand: this is the hot path of a Bearer-checking API. */
+static void send_identity(h2o_req_t *req, const fed_identity_t *id)
+{
+    size_t i, room = 128 + json_room(id->sub) + json_room(id->name) + json_room(id->email) + json_room(id->client_id);
+    char *buf, *p;
+
+    for (i = 0; i != id->nroles; ++i)
+        room += json_room(id->roles[i]) + 1;
+    p = buf = h2o_mem_alloc_pool(&req->pool, room);
+#define LIT(s) (memcpy(p, s, sizeof(s) - 1), p += sizeof(s) - 1)
+    LIT("{\"sub\":");
+    p = put_json_str(p, id->sub);
+    LIT(",\"name\":");
+    p = put_json_str(p, id->name);
+    LIT(",\"email\":");
+    p = put_json_str(p, id->email);
+    LIT(",\"roles\":[");
+    for (i = 0; i != id->nroles; ++i) {
+        if (i != 0)
+            *p++ = ',';
+        p = put_json_str(p, id->roles[i]);
+    }
+    LIT("],\"client_id\":");
+    p = put_json_str(p, id->client_id);
+    p += snprintf(p, 32, ",\"exp\":%llu}", (unsigned long long)id->exp);
+#undef LIT
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = (size_t)(p - buf);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("pragma"), 0, NULL, H2O_STRLIT("no-cache"));
+    if (hub_method_is(req, "HEAD")) {
+        static h2o_generator_t generator = {NULL, NULL};
+        h2o_start_response(req, &generator);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    h2o_send_inline(req, buf, (size_t)(p - buf));
+}
+
+static int on_me(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    fed_identity_t id;
+    const char *why;
+    fed_who_t who;
+
+    if (!hub_path_is(req, "/auth/me"))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    if ((who = fed_identify(fed, req, &id, &why)) != FED_WHO_OK) {
+        fed_send_unauthorized(req, who, why);
+        return 0;
+    }
+    send_identity(req, &id);
+    return 0;
+}
+
+void fed_login_register(fed_t *fed)
+{
+    hub_server_route(fed->server, "/auth/login", on_login, fed);
+    hub_server_route(fed->server, "/auth/callback", on_callback, fed);
+    hub_server_route(fed->server, "/auth/logout", on_logout, fed);
+    hub_server_route(fed->server, "/auth/backchannel-logout", on_backchannel_logout, fed);
+    hub_server_route(fed->server, "/auth/me", on_me, fed);
+}
+
+void fed_login_dispose(fed_t *fed)
+{
+    pthread_mutex_lock(&fed->mutex);
+    while (!h2o_linklist_is_empty(&fed->pending)) {
+        exchange_t *ex = H2O_STRUCT_FROM_MEMBER(exchange_t, link, fed->pending.next);
+        h2o_linklist_unlink(&ex->link);
+        exchange_free(ex);
+    }
+    pthread_mutex_unlock(&fed->mutex);
+}

@@ -1,0 +1,19 @@
+/* Sign-in on a secondary (SPEC §6): /auth/login, /auth/callback (asynchronous code exchange),
+ * /auth/logout, /auth/backchannel-logout and /auth/me. */
+#ifndef FED_LOGIN_H
+#define FED_LOGIN_H
+
+#include "federation/fed_ctx.h"
+
+/* Registers the /auth/ handlers on fed->server (before hub_server_run). */
+void fed_login_register(fed_t *fed);
+
+/* Frees the code exchanges still waiting for the primary; call after the loops stopped. */
+void fed_login_dispose(fed_t *fed);
+
+/* The "next" target after sign-in: next itself when it is a same-origin relative path (one
+ * leading '/', not "//" or "/\", no backslash or control character, at most 2048 bytes),
+ * else "/". */
+const char *fed_login_safe_next(const char *next);
+
+#endif

@@ -1,0 +1,514 @@
+/* Tests federation/fed_verify.c and fed_jwks.c: local verification of access, id and logout
+ * tokens (alg none, HMAC with the public key, issuer, audience, times, tampering, unknown kid,
+ * typ), the verified-token cache, JWKS snapshots and max-age, and next-path sanitising. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include "federation/fed_jwks.h"
+#include "federation/fed_login.h"
+#include "federation/fed_routes.h"
+#include "federation/fed_verify.h"
+#include "hub/crypto.h"
+#include "hub/err.h"
+#include "hub/jws.h"
+#include "hub/store.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                                                                \
+    do {                                                                                                                           \
+        if (!(cond)) {                                                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
+            ++failures;                                                                                                            \
+        }                                                                                                                          \
+    } while (0)
+
+#define ISS "http://127.0.0.1:8080"
+#define CLIENT "node-client"
+#define SKEW 60
+
+static int wakes;
+static void on_wake(void *arg)
+{
+    __atomic_add_fetch(&wakes, 1, __ATOMIC_RELAXED);
+}
+
+static json_t *at_claims(void)
+{
+    uint64_t now = hub_now();
+    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:[s,s]}", "iss", ISS, "sub", "user-1", "aud", CLIENT, "exp",
+                     (json_int_t)(now + 600), "iat", (json_int_t)now, "jti", "j1", "client_id", CLIENT, "sid", "sid-1", "roles",
+                     "Employee", "System Manager");
+}
+
+static char *sign(const hub_key_t *key, const char *typ, json_t *claims)
+{
+    char *tok = NULL;
+    CHECK(hub_jws_sign(key, typ, claims, &tok) == 0);
+    json_decref(claims);
+    return tok;
+}
+
+static char *b64json(const json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    char *out = malloc(HUB_B64URL_LEN(strlen(text)) + 1);
+    hub_b64url_encode(out, text, strlen(text));
+    free(text);
+    return out;
+}
+
+/* header.payload.sig where the signature is HMAC-SHA256 keyed with secret (or empty for none). */
+static char *forge(const char *alg, const char *kid, const json_t *claims, const void *secret, size_t slen)
+{
+    json_t *h = json_pack("{s:s,s:s,s:s}", "alg", alg, "kid", kid, "typ", "at+jwt");
+    char *hb = b64json(h), *pb = b64json(claims), *out;
+    size_t ilen = strlen(hb) + 1 + strlen(pb);
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    char sig[64] = "";
+
+    out = malloc(ilen + 2 + sizeof(sig));
+    snprintf(out, ilen + 1, "%s.%s", hb, pb);
+    if (secret != NULL) {
+        HMAC(EVP_sha256(), secret, (int)slen, (const unsigned char *)out, ilen, mac, &maclen);
+        hub_b64url_encode(sig, mac, maclen);
+    }
+    snprintf(out + ilen, 2 + sizeof(sig), ".%s", sig);
+    json_decref(h);
+    free(hb);
+    free(pb);
+    return out;
+}
+
+static char *public_pem(const hub_key_t *key, size_t *len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    PEM_write_bio_PUBKEY(bio, key->pkey);
+    *len = (size_t)BIO_get_mem_data(bio, &data);
+    out = malloc(*len + 1);
+    memcpy(out, data, *len);
+    out[*len] = '\0';
+    BIO_free(bio);
+    return out;
+}
+
+static char *jwks_of(hub_key_t **keys, size_t n)
+{
+    json_t *doc = json_object(), *arr = json_array();
+    size_t i;
+    char *text;
+    for (i = 0; i != n; ++i)
+        json_array_append_new(arr, hub_key_to_jwk(keys[i]));
+    json_object_set_new(doc, "keys", arr);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
+}
+
+static int verify_at(fed_verify_t *v, const char *client_id, const char *tok, fed_identity_t *id)
+{
+    h2o_mem_pool_t pool;
+    fed_identity_t tmp;
+    const char *why;
+    int ret;
+    h2o_mem_init_pool(&pool);
+    ret = fed_verify_access_token(v, client_id, tok, strlen(tok), &pool, id != NULL ? id : &tmp, &why);
+    if (id != NULL) { /* copy what the caller checks before the pool goes */
+        static char sub[64], name[64], role0[64];
+        snprintf(sub, sizeof(sub), "%s", id->sub != NULL ? id->sub : "");
+        snprintf(role0, sizeof(role0), "%s", id->nroles != 0 ? id->roles[0] : "");
+        snprintf(name, sizeof(name), "%s", id->client_id != NULL ? id->client_id : "");
+        id->sub = sub;
+        id->client_id = name;
+        id->roles = NULL;
+        id->name = role0; /* first role, for the checks below */
+    }
+    h2o_mem_clear_pool(&pool);
+    return ret;
+}
+
+static json_t *with(json_t *claims, const char *name, json_t *value)
+{
+    json_object_set_new(claims, name, value);
+    return claims;
+}
+
+static void test_access_tokens(hub_alg_t alg)
+{
+    hub_key_t *key, *other;
+    char *jwks, *tok;
+    fed_jwks_t *j = fed_jwks_create(on_wake, NULL);
+    char *accept[] = {"api-audience"};
+    fed_verify_t *v = fed_verify_create(j, ISS, accept, 1, SKEW, 0);
+    fed_identity_t id;
+    uint64_t hits, sigs, now = hub_now();
+    size_t pemlen;
+
+    CHECK(hub_key_generate(&key, alg) == 0);
+    CHECK(hub_key_generate(&other, alg) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+    CHECK(fed_jwks_count(j) == 1);
+
+    /* a good token, then the same token again from the cache */
+    tok = sign(key, "at+jwt", at_claims());
+    CHECK(verify_at(v, CLIENT, tok, &id) == 0);
+    CHECK(strcmp(id.sub, "user-1") == 0);
+    CHECK(strcmp(id.client_id, CLIENT) == 0);
+    CHECK(strcmp(id.name, "Employee") == 0);
+    CHECK(id.nroles == 2);
+    fed_verify_stats(v, &hits, &sigs);
+    CHECK(hits == 0 && sigs == 1);
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    fed_verify_stats(v, &hits, &sigs);
+    CHECK(hits == 2 && sigs == 1);
+    /* tampered: a flipped payload byte and a flipped signature byte */
+    {
+        char *t = strdup(tok), *dot = strchr(t, '.');
+        dot[3] = dot[3] == 'A' ? 'B' : 'A';
+        CHECK(verify_at(v, CLIENT, t, NULL) != 0);
+        memcpy(t, tok, strlen(tok) + 1);
+        t[strlen(t) - 5] = t[strlen(t) - 5] == 'A' ? 'B' : 'A';
+        CHECK(verify_at(v, CLIENT, t, NULL) == HUB_E_BADSIG);
+        free(t);
+    }
+    free(tok);
+
+    /* alg none, and HS256 keyed with the public key's PEM */
+    {
+        json_t *c = at_claims();
+        char *pem = public_pem(key, &pemlen);
+        tok = forge("none", key->kid, c, NULL, 0);
+        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_BADSIG);
+        free(tok);
+        tok = forge("HS256", key->kid, c, pem, pemlen);
+        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_BADSIG);
+        free(tok);
+        tok = forge(hub_alg_name(key->alg), key->kid, c, pem, pemlen);
+        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_BADSIG);
+        free(tok);
+        free(pem);
+        json_decref(c);
+    }
+
+    /* issuer, audience, accepted audiences */
+    tok = sign(key, "at+jwt", with(at_claims(), "iss", json_string(ISS "/")));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_string("someone-else")));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    CHECK(verify_at(v, NULL, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_pack("[s,s]", "x", CLIENT)));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_string("api-audience")));
+    CHECK(verify_at(v, NULL, tok, NULL) == 0);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_integer(5)));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+
+    /* times: expired beyond the skew, expired within it, iat in the future */
+    tok = sign(key, "at+jwt", with(at_claims(), "exp", json_integer((json_int_t)(now - SKEW - 5))));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_EXPIRED);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "exp", json_integer((json_int_t)(now - SKEW / 2))));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "iat", json_integer((json_int_t)(now + SKEW + 30))));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_EXPIRED);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "exp", json_string("soon")));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_PARSE);
+    free(tok);
+
+    /* typ */
+    tok = sign(key, "JWT", at_claims());
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, NULL, at_claims());
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "application/AT+JWT", at_claims());
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    free(tok);
+
+    /* an unknown kid asks for one refresh; a second one right after is rate-limited */
+    wakes = 0;
+    tok = sign(other, "at+jwt", at_claims());
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_NOTFOUND);
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_NOTFOUND);
+    CHECK(wakes == 1);
+    /* after the refresh brings the new key, the token verifies */
+    {
+        hub_key_t *both[] = {key, other};
+        char *j2 = jwks_of(both, 2);
+        CHECK(fed_jwks_install(j, j2, strlen(j2)) == 0);
+        CHECK(fed_jwks_count(j) == 2);
+        free(j2);
+    }
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    free(tok);
+
+    /* malformed input */
+    CHECK(verify_at(v, CLIENT, "", NULL) == HUB_E_PARSE);
+    CHECK(verify_at(v, CLIENT, "a.b.c", NULL) == HUB_E_PARSE);
+    CHECK(verify_at(v, CLIENT, "....", NULL) == HUB_E_PARSE);
+
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    free(jwks);
+    hub_key_free(key);
+    hub_key_free(other);
+}
+
+static void test_cache_bound(void)
+{
+    hub_key_t *key;
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    fed_verify_t *v = fed_verify_create(j, ISS, NULL, 0, SKEW, 32);
+    char *jwks, *toks[200];
+    uint64_t hits, sigs;
+    size_t i;
+
+    CHECK(hub_key_generate(&key, HUB_ALG_ES256) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+    for (i = 0; i != 200; ++i) {
+        json_t *c = at_claims();
+        json_object_set_new(c, "jti", json_integer((json_int_t)i));
+        toks[i] = sign(key, "at+jwt", c);
+        CHECK(verify_at(v, CLIENT, toks[i], NULL) == 0);
+    }
+    for (i = 0; i != 200; ++i)
+        CHECK(verify_at(v, CLIENT, toks[i], NULL) == 0); /* evicted ones are checked again, still valid */
+    fed_verify_stats(v, &hits, &sigs);
+    CHECK(hits + sigs == 400);
+    CHECK(sigs > 200); /* the cache holds at most 32 entries */
+    for (i = 0; i != 200; ++i)
+        free(toks[i]);
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    free(jwks);
+    hub_key_free(key);
+}
+
+typedef struct {
+    fed_verify_t *v;
+    const char *tok;
+    int bad;
+} thr_arg_t;
+
+static pthread_mutex_t park_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int parked;
+
+/* The threads stay alive until the process exits: libh2o keeps recycled pool chunks in
+ * thread-local storage, which a thread that ended would leak. */
+static void *thr_main(void *p)
+{
+    thr_arg_t *a = p;
+    int i;
+    for (i = 0; i != 2000; ++i)
+        if (verify_at(a->v, CLIENT, a->tok, NULL) != 0)
+            ++a->bad;
+    pthread_mutex_lock(&park_mutex);
+    ++parked;
+    pthread_cond_broadcast(&park_cond);
+    for (;;)
+        pthread_cond_wait(&park_cond, &park_mutex);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    hub_key_t *key;
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    fed_verify_t *v = fed_verify_create(j, ISS, NULL, 0, SKEW, 0);
+    pthread_t t[4];
+    thr_arg_t a[4];
+    char *jwks, *tok;
+    int i;
+
+    CHECK(hub_key_generate(&key, HUB_ALG_RS256) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+    tok = sign(key, "at+jwt", at_claims());
+    for (i = 0; i != 4; ++i) {
+        a[i] = (thr_arg_t){v, tok, 0};
+        pthread_create(&t[i], NULL, thr_main, &a[i]);
+    }
+    pthread_mutex_lock(&park_mutex);
+    while (parked != 4)
+        pthread_cond_wait(&park_cond, &park_mutex);
+    pthread_mutex_unlock(&park_mutex);
+    for (i = 0; i != 4; ++i) {
+        pthread_detach(t[i]);
+        CHECK(a[i].bad == 0);
+    }
+    free(tok);
+    free(jwks);
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    hub_key_free(key);
+}
+
+static void test_id_and_logout_tokens(void)
+{
+    hub_key_t *key;
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    fed_verify_t *v = fed_verify_create(j, ISS, NULL, 0, SKEW, 0);
+    uint64_t now = hub_now();
+    json_t *claims;
+    char *jwks, *tok;
+
+    CHECK(hub_key_generate(&key, HUB_ALG_EDDSA) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+#define IDT()                                                                                                                      \
+    json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "iss", ISS, "sub", "u", "aud", CLIENT, "exp", (json_int_t)(now + 60), "iat",        \
+              (json_int_t)now, "nonce", "n1", "sid", "s1")
+    tok = sign(key, "JWT", IDT());
+    CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == 0);
+    CHECK(claims != NULL && strcmp(json_string_value(json_object_get(claims, "sid")), "s1") == 0);
+    json_decref(claims);
+    CHECK(fed_verify_id_token(v, CLIENT, "n2", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED && claims == NULL);
+    CHECK(fed_verify_id_token(v, "other", "n1", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    CHECK(fed_verify_id_token(v, NULL, "n1", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "JWT", with(IDT(), "azp", json_string("other")));
+    CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "JWT", with(IDT(), "exp", json_integer((json_int_t)(now - 2 * SKEW))));
+    CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == HUB_E_EXPIRED);
+    free(tok);
+
+#define LOT()                                                                                                                      \
+    json_pack("{s:s,s:s,s:s,s:I,s:s,s:{s:{}}}", "iss", ISS, "sub", "u", "aud", CLIENT, "iat", (json_int_t)now, "sid", "s1",        \
+              "events", "http://schemas.openid.net/event/backchannel-logout")
+    tok = sign(key, "logout+jwt", LOT());
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == 0);
+    json_decref(claims);
+    CHECK(fed_verify_logout_token(v, "other", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "logout+jwt", with(LOT(), "nonce", json_string("x")));
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_PARSE);
+    free(tok);
+    tok = sign(key, "logout+jwt", with(LOT(), "events", json_object()));
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_PARSE);
+    free(tok);
+    claims = LOT();
+    json_object_del(claims, "sid");
+    json_object_del(claims, "sub");
+    tok = sign(key, "logout+jwt", claims);
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_PARSE);
+    free(tok);
+    tok = sign(key, "logout+jwt", with(LOT(), "iat", json_integer((json_int_t)(now - 3600))));
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_EXPIRED);
+    free(tok);
+    tok = sign(key, "at+jwt", LOT());
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    free(tok);
+
+    free(jwks);
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    hub_key_free(key);
+}
+
+static void test_jwks(void)
+{
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    hub_key_t *key;
+    char *jwks, *raw;
+    const hub_key_t *k1, *k2;
+
+    CHECK(fed_jwks_install(j, "{", 1) == HUB_E_PARSE);
+    CHECK(fed_jwks_install(j, "{\"keys\":[]}", 11) == HUB_E_PARSE);
+    CHECK(fed_jwks_install(j, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\",\"alg\":\"HS256\",\"kid\":\"h\"}]}", 58) == HUB_E_PARSE);
+    CHECK(fed_jwks_count(j) == 0 && fed_jwks_raw(j) == NULL);
+    CHECK(hub_key_generate(&key, HUB_ALG_ES256) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+    k1 = fed_jwks_find(j, key->kid);
+    CHECK(k1 != NULL && k1->alg == HUB_ALG_ES256);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0); /* unchanged: same snapshot */
+    k2 = fed_jwks_find(j, key->kid);
+    CHECK(k1 == k2);
+    CHECK(fed_jwks_find(j, "nope") == NULL && fed_jwks_find(j, NULL) == NULL);
+    raw = fed_jwks_raw(j);
+    CHECK(raw != NULL && strcmp(raw, jwks) == 0);
+    free(raw);
+    CHECK(fed_jwks_install(j, "[]", 2) == HUB_E_PARSE && fed_jwks_count(j) == 1); /* a bad answer keeps the keys */
+
+    CHECK(fed_jwks_max_age("public, max-age=300") == 300);
+    CHECK(fed_jwks_max_age("max-age=0") == 0);
+    CHECK(fed_jwks_max_age("no-store") == 0);
+    CHECK(fed_jwks_max_age("s-maxage=5, MAX-AGE=7") == 7);
+    CHECK(fed_jwks_max_age("max-age=x") == 0);
+    CHECK(fed_jwks_max_age(NULL) == 0);
+    /* a fetch from a closed port fails quickly and keeps the keys */
+    uint64_t age = 1;
+    CHECK(fed_jwks_fetch(j, "http://127.0.0.1:9/jwks", 2000, &age) != 0 && fed_jwks_count(j) == 1);
+    free(jwks);
+    hub_key_free(key);
+    fed_jwks_destroy(j);
+}
+
+static void test_safe_next(void)
+{
+    CHECK(strcmp(fed_login_safe_next("/app/x?y=1"), "/app/x?y=1") == 0);
+    CHECK(strcmp(fed_login_safe_next("/"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next(NULL), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next(""), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("//evil.example/"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("/\\evil.example/"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("/a\\b"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("https://evil.example/"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("app"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("/a\r\nSet-Cookie: x"), "/") == 0);
+    CHECK(strcmp(fed_login_safe_next("/a\tb"), "/") == 0);
+}
+
+static void test_strip_headers(void)
+{
+    h2o_mem_pool_t pool;
+    h2o_headers_t headers = {NULL};
+    h2o_mem_init_pool(&pool);
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("x-hub-sub"), 0, NULL, H2O_STRLIT("evil"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("accept"), 1, NULL, H2O_STRLIT("*/*"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("X-HUB-ROLES"), 0, NULL, H2O_STRLIT("admin"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("x-hubx"), 0, NULL, H2O_STRLIT("kept"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("x-hub-"), 0, NULL, H2O_STRLIT("gone"));
+    fed_routes_strip_hub_headers(&headers);
+    CHECK(headers.size == 2);
+    CHECK(h2o_find_header_by_str(&headers, H2O_STRLIT("x-hubx"), -1) != -1);
+    CHECK(h2o_find_header(&headers, H2O_TOKEN_ACCEPT, -1) != -1);
+    h2o_mem_clear_pool(&pool);
+}
+
+int main(void)
+{
+    test_access_tokens(HUB_ALG_RS256);
+    test_access_tokens(HUB_ALG_ES256);
+    test_access_tokens(HUB_ALG_EDDSA);
+    test_cache_bound();
+    test_threads();
+    test_id_and_logout_tokens();
+    test_jwks();
+    test_safe_next();
+    test_strip_headers();
+    if (failures != 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all federation verify checks passed\n");
+    return 0;
+}

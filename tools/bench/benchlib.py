@@ -1,0 +1,423 @@
+"""Shared helpers of the benchmark scripts: a Release build in build/bench, hubd nodes on
+loopback with generated configs in a temp dir (always stopped), hubctl, wrk and
+`openssl speed` runs with their output parsed, and a small table printer."""
+import atexit
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(TOP, "build", "bench")
+HUBD = os.path.join(BUILD, "hubd")
+HUBCTL = os.path.join(BUILD, "hubctl")
+
+_nodes = []
+_tmpdirs = []
+
+
+def _cleanup():
+    for n in list(_nodes):
+        n.kill()
+    if os.environ.get("HUB_KEEP_TMP") != "1":
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def _on_signal(signum, frame):
+    sys.exit(128 + signum)  # runs atexit, which stops the nodes
+
+
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def die(msg):
+    print(f"{os.path.basename(sys.argv[0])}: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def build():
+    """Configures and builds the Release tree in build/bench (hubd and hubctl only), unless
+    HUB_BENCH_NO_BUILD=1."""
+    if os.environ.get("HUB_BENCH_NO_BUILD") == "1":
+        return
+    subprocess.run(["cmake", "-S", TOP, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "hubd", "hubctl"], check=True, stdout=subprocess.DEVNULL)
+
+
+def tmpdir(prefix="hub-bench-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def yaml_dump(obj, indent=0):
+    """Enough YAML for our configs: nested dicts, lists of scalars or of flat dicts, scalars."""
+    pad = "  " * indent
+    out = []
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.append(f"{pad}{k}:")
+            out.append(yaml_dump(v, indent + 1))
+        elif isinstance(v, list):
+            if not v:
+                out.append(f"{pad}{k}: []")
+            elif isinstance(v[0], dict):
+                out.append(f"{pad}{k}:")
+                for item in v:
+                    lead = f"{pad}  - "
+                    for ik, iv in item.items():
+                        if isinstance(iv, list):
+                            iv = "[" + ", ".join(json.dumps(x) for x in iv) + "]"
+                        else:
+                            iv = json.dumps(iv)
+                        out.append(f"{lead}{ik}: {iv}")
+                        lead = f"{pad}    "
+            else:
+                out.append(f"{pad}{k}: [" + ", ".join(json.dumps(x) for x in v) + "]")
+        elif isinstance(v, bool):
+            out.append(f"{pad}{k}: {'true' if v else 'false'}")
+        elif isinstance(v, int):
+            out.append(f"{pad}{k}: {v}")
+        else:
+            out.append(f"{pad}{k}: {json.dumps(str(v))}")
+    return "\n".join(out)
+
+
+def hubctl(data_dir, *args, input=None):
+    """Runs hubctl -d data_dir ARGS; returns stdout, dies with its stderr on failure."""
+    r = subprocess.run([HUBCTL, "-d", data_dir, *args], input=input, capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f"hubctl {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def creds(out):
+    """client_id and client_secret from hubctl client add's output."""
+    cid = re.search(r"client_id:\s*(\S+)", out)
+    sec = re.search(r"client_secret:\s*(\S+)", out)
+    if not cid or not sec:
+        die(f"unexpected hubctl client add output: {out!r}")
+    return cid.group(1), sec.group(1)
+
+
+class Node:
+    """A hubd process with a generated config; start() waits for its ready line, stop()
+    sends SIGTERM. Every node still running at exit is killed."""
+
+    def __init__(self, role, name, conf=None, data_dir=None, log_level="info"):
+        self.role, self.name = role, name
+        self.port = free_port()
+        self.dir = tmpdir(f"hub-bench-{name}-")
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.conf = {"node": {"role": role, "name": name, "listen": f"127.0.0.1:{self.port}", "public_url": self.url,
+                              "data_dir": self.data_dir, "threads": 2, "log_level": log_level}}
+        for section, values in (conf or {}).items():
+            self.conf.setdefault(section, {}).update(values)
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "hubd.log")
+
+    def start(self, timeout=20):
+        conf_path = os.path.join(self.dir, "hub.yaml")
+        with open(conf_path, "w") as f:
+            f.write(yaml_dump(self.conf) + "\n")
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([HUBD, "-c", conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        _nodes.append(self)
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                die(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            with open(self.log_path, errors="replace") as f:
+                if "listening on" in f.read():
+                    return self
+            time.sleep(0.05)
+        die(f"{self.name}: no ready line within {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, n=20):
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def cpu_seconds(self):
+        """User + system CPU time the node has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self, timeout=20):
+        """SIGTERM, then the exit code (killed after timeout)."""
+        if self.proc is None:
+            return None
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self in _nodes:
+            _nodes.remove(self)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self in _nodes:
+            _nodes.remove(self)
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """(status, body text) of one request; HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, data=body.encode() if isinstance(body, str) else body, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def basic(cid, secret):
+    q = urllib.parse.quote
+    return "Basic " + base64.b64encode(f"{q(cid, safe='')}:{q(secret, safe='')}".encode()).decode()
+
+
+def jwt_header(token):
+    seg = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+def wait_ok(url, timeout=20):
+    """Polls url until it answers 200; True when it did."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if http("GET", url, timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def wrk(url, threads=2, conns=32, duration=10, script=None, headers=()):
+    """Runs wrk and returns {requests, rps, non2xx, errors, p50_ms, p99_ms}."""
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    if r.returncode != 0:
+        die(f"wrk failed: {r.stderr.strip()}")
+    out = r.stdout
+    res = {"cmd": " ".join(cmd), "requests": 0, "rps": 0.0, "non2xx": 0, "errors": 0, "p50_ms": None, "p99_ms": None}
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["errors"] = sum(int(x) for x in m.groups()) if m else 0
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            res[key] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    res["raw"] = out
+    return res
+
+
+OPENSSL_ALGS = {"RS256": ("rsa2048", r"^rsa 2048 bits"), "ES256": ("ecdsap256", r"\(nistp256\)"),
+                "EdDSA": ("ed25519", r"\(Ed25519\)")}
+
+
+def openssl_signs(alg, seconds=3, multi=True):
+    """Signatures per second of one process: `openssl speed -seconds N -multi 1 ...` divides by
+    wall-clock time (so it feels the machine's other load, as the node does); without -multi,
+    openssl divides by its CPU user time (signatures per CPU-second)."""
+    name, pattern = OPENSSL_ALGS[alg]
+    cmd = ["openssl", "speed", "-seconds", str(seconds)] + (["-multi", "1"] if multi else []) + [name]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 60)
+    for line in r.stdout.splitlines():
+        if re.search(pattern, line):
+            return float(line.split()[-2]), " ".join(cmd)
+    die(f"cannot parse {' '.join(cmd)}:\n{r.stdout}{r.stderr}")
+
+
+def table(header, rows):
+    """Prints rows (lists of str) under header, columns padded."""
+    cols = [header] + rows
+    widths = [max(len(str(r[i])) for r in cols) for i in range(len(header))]
+    for r in cols:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print(flush=True)
+
+
+WRK_POST_LUA = """-- POSTs the same form; counts answers that are not 200 or carry no access_token.
+wrk.method = "POST"
+wrk.body = %(body)s
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = %(authz)s
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0; notoken = 0 end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1
+  elseif not string.find(body, '"access_token"', 1, true) then notoken = notoken + 1 end
+end
+function done(summary, latency, requests)
+  local b, n = 0, 0
+  for _, t in ipairs(threads) do b = b + t:get("bad"); n = n + t:get("notoken") end
+  io.write(string.format("BENCH non200=%%d notoken=%%d\\n", b, n))
+end
+"""
+
+
+def lua_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrk_post_script(directory, body, authz):
+    """Writes a wrk Lua script that POSTs body with an Authorization header; returns its path."""
+    path = os.path.join(directory, "post.lua")
+    with open(path, "w") as f:
+        f.write(WRK_POST_LUA % {"body": lua_str(body), "authz": lua_str(authz)})
+    return path
+
+
+def wrk_counts(res):
+    """(non-200, 200 without access_token) from the BENCH line of wrk_post_script's done()."""
+    m = re.search(r"BENCH non200=(\d+) notoken=(\d+)", res["raw"])
+    if not m:
+        die("wrk printed no BENCH line")
+    return int(m.group(1)), int(m.group(2))
+
+
+def hubctl_ready():
+    """True when this build's hubctl is the real one (not the placeholder that exits 1)."""
+    r = subprocess.run([HUBCTL, "--help"], capture_output=True, text=True)
+    return r.returncode == 0 or "usage" in (r.stdout + r.stderr).lower()
+
+
+def cc_client(node, app_name="bench", scopes="roles", alg=None):
+    """A client_credentials client (client_secret_basic) on a primary that is not started
+    yet: through hubctl (init --alg, client add); (client_id, secret, how)."""
+    args = ["init"] + (["--alg", alg] if alg else [])
+    b_out = hubctl(node.data_dir, *args)
+    del b_out
+    out = hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--grant-type", "client_credentials",
+                 "--redirect-uris", "", "--scopes", scopes)
+    return creds(out)
+
+
+def cc_client_registered(node, app_name="bench", scopes="roles"):
+    """The same through RFC 7591 registration on a running primary with
+    registration.require_join_token false (used while hubctl is not built)."""
+    md = {"client_name": app_name, "grant_types": ["client_credentials"], "response_types": [], "scope": scopes,
+          "token_endpoint_auth_method": "client_secret_basic"}
+    status, text = http("POST", node.url + "/oauth2/register", json.dumps(md), {"Content-Type": "application/json"})
+    if status != 201:
+        die(f"registration answered {status}: {text}")
+    body = json.loads(text)
+    return body["client_id"], body["client_secret"]
+
+
+def fetch_token(url, cid, secret):
+    """(status, parsed body) of one client_credentials request with client_secret_basic."""
+    status, text = http("POST", url + "/oauth2/token", "grant_type=client_credentials",
+                        {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic(cid, secret)})
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, {"raw": text}
+
+
+WRK_COLLECT_LUA = """-- POSTs the same form and appends each access_token to %(prefix)s<thread>.
+wrk.method = "POST"
+wrk.body = %(body)s
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = %(authz)s
+local n = 0
+function setup(thread) n = n + 1; thread:set("id", n) end
+function init(args) out = io.open(%(prefix)s .. id, "w") end
+function response(status, headers, body)
+  local t = string.match(body, '"access_token":"([^"]+)"')
+  if status == 200 and t then out:write(t, "\\n") end
+end
+"""
+
+WRK_MANY_BEARER_LUA = """-- GETs with a different Bearer token from %(file)s on every request.
+local tokens = {}
+for line in io.lines(%(file)s) do tokens[#tokens + 1] = line end
+local n = 0
+function setup(thread) n = n + 1; thread:set("id", n) end
+function init(args) i = (id * 7919) %% #tokens end
+function request()
+  i = i %% #tokens + 1
+  return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+def collect_tokens(url, cid, secret, directory, want, seconds=30):
+    """At least `want` distinct access tokens (client_credentials), collected by wrk; returns the
+    path of a file with one per line."""
+    prefix = os.path.join(directory, "tokens.")
+    script = os.path.join(directory, "collect.lua")
+    with open(script, "w") as f:
+        f.write(WRK_COLLECT_LUA % {"prefix": lua_str(prefix), "body": lua_str("grant_type=client_credentials"),
+                                   "authz": lua_str(basic(cid, secret))})
+    tokens, end = set(), time.time() + seconds
+    while len(tokens) < want and time.time() < end:
+        wrk(url + "/oauth2/token", 2, 16, 3, script=script)
+        for name in os.listdir(directory):
+            if name.startswith("tokens."):
+                with open(os.path.join(directory, name)) as f:
+                    tokens.update(l.strip() for l in f if l.strip())
+    if len(tokens) < want:
+        die(f"collected {len(tokens)} tokens, wanted {want}")
+    path = os.path.join(directory, "tokens.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(sorted(tokens)[:want]) + "\n")
+    return path
+
+
+def wrk_many_bearer_script(directory, token_file):
+    path = os.path.join(directory, "many.lua")
+    with open(path, "w") as f:
+        f.write(WRK_MANY_BEARER_LUA % {"file": lua_str(token_file)})
+    return path
