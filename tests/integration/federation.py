@@ -24,15 +24,6 @@ HUB_HEADERS = ("X-Hub-Sub", "X-Hub-Email", "X-Hub-Name", "X-Hub-Roles")
 _upstreams = []
 
 
-def skip_without_federation():
-    """TRANSITION: while federation/ has no sources on this branch, hubd refuses role secondary;
-    say so and exit 0 instead of failing every scenario. Inert once federation/*.c exist."""
-    fed_dir = os.path.join(SOURCE_DIR, "federation")
-    if not any(f.endswith(".c") for f in os.listdir(fed_dir)):
-        print("skip: this tree has no federation sources yet (hubd cannot run a secondary)")
-        sys.exit(0)
-
-
 # ---- the upstream application ----
 
 class _Echo(BaseHTTPRequestHandler):

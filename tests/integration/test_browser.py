@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from federation import PASSWORD, DemoApp, Federation, skip_without_federation  # noqa: E402
+from federation import PASSWORD, DemoApp, Federation  # noqa: E402
 from hubtest import BUILD_DIR, SOURCE_DIR, ok, run  # noqa: E402
 
 BROWSER_DIR = os.path.join(SOURCE_DIR, "tests", "browser")
@@ -48,7 +48,6 @@ def test_browser_signin_through_secondary():
 
 
 if __name__ == "__main__":
-    skip_without_federation()
     missing = missing_pieces()
     if missing:
         if in_ci():

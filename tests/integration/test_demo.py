@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from federation import skip_without_federation, until, walk  # noqa: E402
+from federation import until, walk  # noqa: E402
 from hubtest import BUILD_DIR, SOURCE_DIR, Browser, eq, get, ok, run, tmpdir  # noqa: E402
 
 
@@ -111,5 +111,4 @@ def test_demo_runs_and_stops_on_ctrl_c():
 
 
 if __name__ == "__main__":
-    skip_without_federation()
     run([test_demo_runs_and_stops_on_ctrl_c])

@@ -10,8 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from federation import (Federation, bearer, jwt_claims, jwt_header, skip_without_federation, until,
-                        walk) # noqa: E402
+from federation import Federation, bearer, jwt_claims, jwt_header, until, walk  # noqa: E402
 from hubtest import Browser, eq, get, ok, run  # noqa: E402
 
 JSON = {"Accept": "application/json"}
@@ -287,7 +286,6 @@ def test_revoked_node_and_live_changes():
 
 
 if __name__ == "__main__":
-    skip_without_federation()
     run([test_single_sign_on_across_secondaries, test_consent_force_auto_and_skip, test_role_gated_routes,
          test_audience_refused_unless_accepted, test_key_rotation_under_traffic, test_logout_everywhere,
          test_primary_down_and_back, test_primary_hangs_secondaries_keep_serving, test_revoked_node_and_live_changes])
