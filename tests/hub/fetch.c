@@ -391,8 +391,7 @@ static void test_timeout_no_hol(hub_fetcher_t *f, h2o_loop_t *loop, hub_fetch_po
     CHECK(hub_fetch_start(f, port, &req, on_result, &ok) == 0);
     CHECK(run_until(loop, all, 2, 5000));
     CHECK(ok.done == 1 && ok.err == 0 && ok.status == 200);
-    CHECK(ok.at - t0 < 250); /* not held up by /slow */
-    CHECK(ok.at < slow.at);
+    CHECK(ok.at < slow.at); /* not held up by /slow (ordering, not a timing bound: the machine may be loaded) */
     CHECK(slow.done == 1 && slow.err == HUB_E_TIMEOUT && slow.status == 0);
     CHECK(slow.at - t0 >= 280 && slow.at - t0 < 2000);
 }
@@ -413,7 +412,7 @@ static void test_async_retries(hub_fetcher_t *f, h2o_loop_t *loop, hub_fetch_por
     CHECK(r500.done == 1 && r500.err == 0 && r500.status == 500 && strcmp(r500.body, "oops") == 0);
     CHECK(atomic_load(&srv.attempts_500) == 4);
     CHECK(r500.at - t0 >= 350);                                 /* 50 + 100 + 200 */
-    CHECK(ok.done == 1 && ok.at < r500.at && ok.at - t0 < 200); /* the retry timer does not block */
+    CHECK(ok.done == 1 && ok.at < r500.at); /* the retry timer does not block */
 }
 
 static void test_async_toobig(hub_fetcher_t *f, h2o_loop_t *loop, hub_fetch_port_t *port)
