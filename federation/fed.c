@@ -18,7 +18,9 @@
 
 #define KEY_JWKS "jwks"
 #define JWKS_TIMEOUT_MS 5000
-#define JWKS_MIN_REFRESH 10 /* seconds: a max-age of 0 must not turn into a refresh per request */
+/* seconds: the primary's max-age is publish_ahead / 2 so that caches fetch a next key before it
+ * signs; it is honoured down to 1 s (a max-age of 0 must not turn into a refresh loop). */
+#define JWKS_MIN_REFRESH 1
 #define JWKS_MAX_REFRESH 3600
 #define PROBE_INTERVAL 300
 #define BACKOFF_MAX 60

@@ -331,6 +331,13 @@ def test_forged_tokens_refused():
 
 def test_key_rotation_unknown_kid():
     ensure_running()
+    # publish_ahead 1s: the primary's JWKS max-age is 0, honoured as 1 s (not clamped to 10 s), so a
+    # next key is fetched before it starts signing
+    jwks_gets = lambda: sum('"GET /oauth2/jwks"' in l for l in E.p.lines)
+    before = jwks_gets()
+    time.sleep(3.5)
+    ok(jwks_gets() - before >= 3, f"the secondary refreshes the JWKS on the primary's short max-age: "
+       f"{jwks_gets() - before} fetches in 3.5 s")
     old_kid = parts(cc_token())[0]["kid"]
     E.p.hubctl("keys", "rotate")
     deadline = time.time() + 15
