@@ -49,8 +49,16 @@ typedef struct st_server_thread_t {
     h2o_multithread_receiver_t stop_receiver;
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
+    h2o_linklist_t conns; /* conn_t: every accepted socket still open, for the stop */
     int stopping;
 } server_thread_t;
+
+/* An accepted connection, tracked so a stop can close the idle keep-alive ones (libh2o
+ * 2.2.5 leaves them open, and disposing a context under them aborts). */
+typedef struct st_conn_t {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+} conn_t;
 
 struct st_hub_server_t {
     const hub_config_t *cfg;
@@ -214,15 +222,42 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
     return 0;
 }
 
+static void on_conn_close(void *data)
+{
+    conn_t *conn = data;
+    h2o_linklist_unlink(&conn->link);
+    free(conn);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     server_thread_t *thr = listener->data;
     h2o_socket_t *sock;
+    conn_t *conn;
     if (err != NULL)
         return;
     if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
         return;
+    if ((conn = calloc(1, sizeof(*conn))) == NULL)
+        h2o_fatal("out of memory");
+    conn->sock = sock;
+    h2o_linklist_insert(&thr->conns, &conn->link);
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = conn;
     h2o_accept(&thr->accept_ctx, sock);
+}
+
+/* Shuts the remaining (idle) connections down at the socket level: h2o then sees the end of
+ * the stream and closes each through its own path. */
+static void close_idle_conns(server_thread_t *thr)
+{
+    h2o_linklist_t *node;
+    for (node = thr->conns.next; node != &thr->conns; node = node->next) {
+        conn_t *conn = H2O_STRUCT_FROM_MEMBER(conn_t, link, node);
+        int fd = h2o_socket_get_fd(conn->sock);
+        if (fd != -1)
+            shutdown(fd, SHUT_RDWR);
+    }
 }
 
 static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -273,8 +308,12 @@ static void *thread_main(void *arg)
     deadline = now_ms() + STOP_GRACE_MS;
     while (hub_metrics_inflight(server->metrics) > 0 && now_ms() < deadline)
         h2o_evloop_run(loop, 50);
-    /* one more short turn so final writes are flushed */
+    /* one more short turn so final writes are flushed, then close what stays idle */
     h2o_evloop_run(loop, 10);
+    close_idle_conns(thr);
+    deadline = now_ms() + 2000;
+    while (!h2o_linklist_is_empty(&thr->conns) && now_ms() < deadline)
+        h2o_evloop_run(loop, 50);
     return NULL;
 }
 
@@ -339,6 +378,7 @@ int hub_server_run(hub_server_t *server)
         server_thread_t *thr = &server->threads[i];
         thr->pub.server = server;
         thr->pub.index = i;
+        h2o_linklist_init_anchor(&thr->conns);
         h2o_context_init(&thr->pub.ctx, h2o_evloop_create(), &server->globalconf);
         thr->accept_ctx.ctx = &thr->pub.ctx;
         thr->accept_ctx.hosts = server->globalconf.hosts;
@@ -380,6 +420,11 @@ int hub_server_run(hub_server_t *server)
     for (i = 0; i != server->nthreads; ++i) {
         server_thread_t *thr = &server->threads[i];
         h2o_evloop_t *loop = thr->pub.ctx.loop;
+        if (!h2o_linklist_is_empty(&thr->conns)) {
+            /* a connection would not close: disposing the context under it would abort */
+            hub_log_warn("stop: thread %u still has open connections; leaving its loop as it is", i);
+            continue;
+        }
         if (h2o_timeout_is_linked(&thr->tick_entry))
             h2o_timeout_unlink(&thr->tick_entry);
         /* h2o_context_request_shutdown arms this one; h2o_context_dispose asserts it is idle */

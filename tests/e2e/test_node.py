@@ -38,6 +38,20 @@ def test_body_limit():
     eq(n.stop(), 0, "exit")
 
 
+def test_idle_keepalive_at_stop():
+    """An idle keep-alive connection must not stop a graceful exit (it used to abort)."""
+    n = Node().start()
+    conns = []
+    for _ in range(4):
+        s = socket.create_connection(("127.0.0.1", n.port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        ok(b" 200 " in s.recv(4096).split(b"\r\n", 1)[0], "answered")
+        conns.append(s)
+    eq(n.stop(), 0, "exit code with idle keep-alive connections")
+    for s in conns:
+        s.close()
+
+
 def test_query_not_logged():
     n = Node().start()
     get(n.url + "/healthz?code=SECRETCODE123")
@@ -62,4 +76,4 @@ def test_check_mode():
 
 
 if __name__ == "__main__":
-    run([test_healthz_metrics_and_sigterm, test_sigint_stops_too, test_body_limit, test_query_not_logged, test_check_mode])
+    run([test_healthz_metrics_and_sigterm, test_sigint_stops_too, test_body_limit, test_idle_keepalive_at_stop, test_query_not_logged, test_check_mode])
