@@ -273,6 +273,7 @@ int fed_create(fed_t **out, hub_server_t *server)
     fed_login_register(fed);
     if ((ret = fed_routes_register(fed)) != 0)
         goto fail;
+    fed_login_register_home(fed);
     if (pthread_create(&fed->worker, NULL, worker_main, fed) != 0) {
         hub_log_error("federation: cannot start the worker thread");
         ret = HUB_E_NOMEM;

@@ -53,6 +53,7 @@ static void reg_clear(fed_reg_t *r)
     free(r->end_session_endpoint);
     free(r->registration_endpoint);
     free(r->client_id);
+    free(r->post_logout_redirect_uri);
     if (r->client_secret != NULL)
         OPENSSL_cleanse(r->client_secret, strlen(r->client_secret));
     free(r->client_secret);
@@ -68,6 +69,7 @@ static void reg_copy(fed_reg_t *d, const fed_reg_t *s)
     d->registration_endpoint = xstrdup(s->registration_endpoint);
     d->client_id = xstrdup(s->client_id);
     d->client_secret = xstrdup(s->client_secret);
+    d->post_logout_redirect_uri = xstrdup(s->post_logout_redirect_uri);
 }
 
 /* A new snapshot starting as a copy of the current one; publish() makes it current. */
@@ -156,6 +158,7 @@ int fed_join_create(fed_join_t **out, const hub_config_t *cfg, hub_store_t *stor
         if (cfg->secondary.client_id == NULL && hub_store_get_json(txn, HUB_T_FED, KEY_REGISTRATION, &doc) == 0) {
             s->reg.client_id = json_str_dup(doc, "client_id");
             s->reg.client_secret = json_str_dup(doc, "client_secret");
+            s->reg.post_logout_redirect_uri = json_str_dup(doc, "post_logout_redirect_uri");
             if ((h = json_string_value(json_object_get(doc, "join_token_hash"))) != NULL)
                 snprintf(j->join_token_hash, sizeof(j->join_token_hash), "%s", h);
         }
@@ -285,15 +288,21 @@ static char *read_join_token(const hub_config_t *cfg)
     return NULL;
 }
 
+/* The landing page after logout: a route of its own, since "/" may be an application's. */
+static void signed_out_uri(const hub_config_t *cfg, char *out, size_t size)
+{
+    snprintf(out, size, "%s/auth/signed-out", cfg->node.public_url);
+}
+
 static json_t *registration_metadata(const hub_config_t *cfg)
 {
     const char *pub = cfg->node.public_url;
-    char redirect[URL_MAX], bcl[URL_MAX], home[URL_MAX];
+    char redirect[URL_MAX], bcl[URL_MAX], signed_out[URL_MAX];
     snprintf(redirect, sizeof(redirect), "%s/auth/callback", pub);
     snprintf(bcl, sizeof(bcl), "%s/auth/backchannel-logout", pub);
-    snprintf(home, sizeof(home), "%s/", pub);
+    signed_out_uri(cfg, signed_out, sizeof(signed_out));
     return json_pack("{s:s,s:[s],s:s,s:[s],s:[s,s],s:[s],s:s,s:s}", "client_name", cfg->node.name, "redirect_uris", redirect,
-                     "backchannel_logout_uri", bcl, "post_logout_redirect_uris", home, "grant_types", "authorization_code",
+                     "backchannel_logout_uri", bcl, "post_logout_redirect_uris", signed_out, "grant_types", "authorization_code",
                      "refresh_token", "response_types", "code", "token_endpoint_auth_method", "client_secret_basic", "scope",
                      "openid profile email roles");
 }
@@ -310,11 +319,26 @@ static void log_refusal(const hub_fetch_res_t *res)
     json_decref(doc);
 }
 
+/* The post-logout landing the primary stored for this node: ours when its answer lists it (or
+ * lists none, as the metadata is then taken as sent), else NULL (the caller falls back). */
+static char *registered_signed_out(const hub_config_t *cfg, const json_t *doc)
+{
+    const json_t *uris = json_object_get(doc, "post_logout_redirect_uris"), *u;
+    char want[URL_MAX];
+    size_t i;
+
+    signed_out_uri(cfg, want, sizeof(want));
+    if (uris == NULL)
+        return xstrdup(want);
+    json_array_foreach(uris, i, u) if (json_is_string(u) && strcmp(json_string_value(u), want) == 0) return xstrdup(want);
+    return NULL;
+}
+
 /* Stores and publishes the credentials of a 200/201 registration answer. */
 static int accept_registration(fed_join_t *j, const hub_fetch_res_t *res, const char *hash)
 {
     json_t *doc = NULL, *rec = NULL;
-    char *client_id = NULL, *secret = NULL;
+    char *client_id = NULL, *secret = NULL, *signed_out = NULL;
     snap_t *s;
     int ret;
 
@@ -332,6 +356,8 @@ static int accept_registration(fed_join_t *j, const hub_fetch_res_t *res, const 
         json_object_set(rec, "registration_client_uri", json_object_get(doc, "registration_client_uri"));
     if (json_is_string(json_object_get(doc, "registration_access_token")))
         json_object_set(rec, "registration_access_token", json_object_get(doc, "registration_access_token"));
+    if ((signed_out = registered_signed_out(j->cfg, doc)) != NULL)
+        json_object_set_new(rec, "post_logout_redirect_uri", json_string(signed_out));
     if ((ret = store_json(j, KEY_REGISTRATION, rec)) != 0) {
         hub_log_error("federation: registered as client %s but cannot store the credentials: %s", client_id, hub_strerror(ret));
         goto out;
@@ -344,7 +370,9 @@ static int accept_registration(fed_join_t *j, const hub_fetch_res_t *res, const 
     free(s->reg.client_secret);
     s->reg.client_id = client_id;
     s->reg.client_secret = secret;
-    client_id = secret = NULL;
+    free(s->reg.post_logout_redirect_uri);
+    s->reg.post_logout_redirect_uri = signed_out;
+    client_id = secret = signed_out = NULL;
     snprintf(j->join_token_hash, sizeof(j->join_token_hash), "%s", hash);
     publish(j, s);
     pthread_mutex_unlock(&j->mutex);
@@ -352,6 +380,7 @@ static int accept_registration(fed_join_t *j, const hub_fetch_res_t *res, const 
     hub_log_info("federation: registered with the primary as client %s", fed_join_current(j)->client_id);
 out:
     free(client_id);
+    free(signed_out);
     if (secret != NULL)
         OPENSSL_cleanse(secret, strlen(secret));
     free(secret);

@@ -13,6 +13,9 @@ typedef struct st_fed_reg_t {
     char *issuer;
     char *authorization_endpoint, *token_endpoint, *jwks_uri, *end_session_endpoint, *registration_endpoint;
     char *client_id, *client_secret; /* the node's own credentials at the primary */
+    /* where the primary sends the browser after logout: <public_url>/auth/signed-out for a node
+     * registered with it; NULL for static credentials and earlier registrations (<public_url>/) */
+    char *post_logout_redirect_uri;
 } fed_reg_t;
 
 typedef struct st_fed_join_t fed_join_t;

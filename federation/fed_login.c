@@ -17,6 +17,8 @@
 #define EXCHANGE_TIMEOUT_MS 10000
 #define RANDOM_BYTES 32
 #define RANDOM_LEN HUB_B64URL_LEN(RANDOM_BYTES)
+#define LOGIN_PATH "/auth/login"
+#define SIGNED_OUT_PATH "/auth/signed-out"
 
 /* A code exchange in flight. The request may go away before the primary answers (the client
  * disconnects): the guard, allocated in req->pool, clears req when the pool is released. */
@@ -367,16 +369,52 @@ static int on_logout(void *data, h2o_req_t *req)
     }
     hub_set_cookie(req, fed->session_cookie, "", 0, fed->secure_cookies);
     if (id_token == NULL || reg->end_session_endpoint == NULL || reg->client_id == NULL) {
-        hub_send_redirect(req, 302, "/");
+        hub_send_redirect(req, 302, SIGNED_OUT_PATH);
         return 0;
     }
-    const char *ep = reg->end_session_endpoint, *eh = enc(req, id_token), *ec = enc(req, reg->client_id),
-               *eu = enc(req, fed->home_uri);
+    /* the landing the primary has on record for this node: /auth/signed-out since nodes register
+     * it, <public_url>/ for earlier registrations and static credentials (answered by on_home) */
+    const char *landing = reg->post_logout_redirect_uri != NULL ? reg->post_logout_redirect_uri : fed->home_uri;
+    const char *ep = reg->end_session_endpoint, *eh = enc(req, id_token), *ec = enc(req, reg->client_id), *eu = enc(req, landing);
     size_t len = strlen(ep) + strlen(eh) + strlen(ec) + strlen(eu) + 128;
     char *url = h2o_mem_alloc_pool(&req->pool, len);
     snprintf(url, len, "%s%sid_token_hint=%s&client_id=%s&post_logout_redirect_uri=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", eh,
              ec, eu);
     hub_send_redirect(req, 302, url);
+    return 0;
+}
+
+static void send_signed_out(h2o_req_t *req)
+{
+    static const char page[] = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title>"
+                               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
+                               "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are signed out</h1>\n"
+                               "<p><a id=\"sign-in\" href=\"" LOGIN_PATH "\">Sign in again</a></p></body></html>\n";
+    hub_send_html(req, 200, page, sizeof(page) - 1);
+}
+
+/* The post-logout landing the primary sends the browser to. */
+static int on_signed_out(void *data, h2o_req_t *req)
+{
+    (void)data;
+    if (!hub_path_is(req, SIGNED_OUT_PATH))
+        return -1;
+    if (get_only(req))
+        send_signed_out(req);
+    return 0;
+}
+
+/* "/" when no configured route covers it: the signed-out page for exactly "/" (the landing of
+ * nodes registered before /auth/signed-out existed), the server's 404 for every other path. */
+static int on_home(void *data, h2o_req_t *req)
+{
+    (void)data;
+    if (!hub_path_is(req, "/")) {
+        hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
+        return 0;
+    }
+    if (get_only(req))
+        send_signed_out(req);
     return 0;
 }
 
@@ -524,6 +562,16 @@ void fed_login_register(fed_t *fed)
     hub_server_route(fed->server, "/auth/logout", on_logout, fed);
     hub_server_route(fed->server, "/auth/backchannel-logout", on_backchannel_logout, fed);
     hub_server_route(fed->server, "/auth/me", on_me, fed);
+    hub_server_route(fed->server, SIGNED_OUT_PATH, on_signed_out, fed);
+}
+
+void fed_login_register_home(fed_t *fed)
+{
+    size_t i;
+    for (i = 0; i != fed->cfg->secondary.nroutes; ++i)
+        if (strcmp(fed->cfg->secondary.routes[i].path, "/") == 0)
+            return; /* the application owns "/" */
+    hub_server_route(fed->server, "/", on_home, fed);
 }
 
 void fed_login_dispose(fed_t *fed)

@@ -371,7 +371,18 @@ def test_logout_local_and_backchannel():
     ok(r.header("location").startswith(E.p.url + "/oauth2/logout?id_token_hint="), r.header("location"))
     eq(me(h).status, 401, "local session ended")
     r = b.get(urllib.parse.urljoin(E.s.url, r.header("location")), follow=False)
-    eq((r.status, r.header("location")), (302, E.s.url + "/"), "the primary sends the browser back")
+    eq((r.status, r.header("location")), (302, E.s.url + "/auth/signed-out"), "the primary sends the browser back")
+    r = b.get(r.header("location"), follow=False)
+    eq(r.status, 200, "the post-logout landing answers")
+    ok("You are signed out" in r.text and 'href="/auth/login"' in r.text, "signed-out page: " + r.text[:300])
+    ok("text/html" in r.header("content-type") and r.header("content-security-policy"), "an HTML page with its headers")
+    # nodes registered earlier have <public_url>/ on record: exactly "/" answers the same page (no route covers it
+    # here), every other unrouted path is still the server's 404
+    r = get(E.s.url + "/")
+    ok(r.status == 200 and "You are signed out" in r.text, f"GET / on a node without a / route: {r.status} {r.text[:200]}")
+    for path in ("/nope", "/auth/signed-outx", "/auth/signed-out/x"):
+        eq(get(E.s.url + path).status, 404, path)
+    eq(request("POST", E.s.url + "/auth/signed-out", body=b"").status, 405, "POST /auth/signed-out")
     # back-channel: signing out at the primary ends the secondary's session
     b, _ = browser_login("alice", "/app/two")
     h = session_cookie_header(b)

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from federation import until, walk  # noqa: E402
+from federation import forms_of, until, walk  # noqa: E402
 from hubtest import BUILD_DIR, SOURCE_DIR, Browser, eq, get, ok, run, tmpdir  # noqa: E402
 
 
@@ -90,6 +90,12 @@ def test_demo_runs_and_stops_on_ctrl_c():
         ok("Hello, Demo User" in v.r.text, "app two greets the demo user")
         v = walk(b, f"http://127.0.0.1:{base + 1}/app/")
         ok("Hello, Demo User" in v.r.text and v.passwords == 0, "single sign-on at app one")
+        # the app's Sign out button lands on the node's signed-out page, not on a 404
+        out_form = [f for f in forms_of(v.r) if f["action"] == "/auth/logout"]
+        ok(out_form and out_form[0]["method"] == "post", f"Sign out form on the app page: {forms_of(v.r)}")
+        r = b.post(f"http://127.0.0.1:{base + 1}/auth/logout", form={})
+        eq((r.status, r.url), (200, f"http://127.0.0.1:{base + 1}/auth/signed-out"), f"Sign out lands: {r.text[:300]}")
+        ok("You are signed out" in r.text and 'href="/auth/login"' in r.text, "signed-out page: " + r.text[:300])
         pids = group_pids(proc.pid)
         ok(len(pids) >= 6, f"demo script + 2 apps + 3 nodes running: {pids}")
         os.killpg(proc.pid, signal.SIGINT)

@@ -193,6 +193,8 @@ def test_logout_everywhere():
     r = b.get(fed.url("A", "/auth/logout"))
     ok(r.url.startswith(fed["A"].url), f"logout returns to A: {r.url}")
     problems = [] if r.status == 200 else [f"logout ends on an error page at A: {r.status} {r.url} {r.text[:200]}"]
+    if r.url != fed["A"].url + "/auth/signed-out" or "You are signed out" not in r.text or 'href="/auth/login"' not in r.text:
+        problems.append(f"logout lands on A's signed-out page with a sign-in link: {r.url} {r.text[:200]}")
     eq(me(b, fed, "A").status, 401, "A's session ended")
     until(lambda: me(b, fed, "B").status == 401, 10, what="B's session ended by back-channel logout")
     ok(fed["B"].wait_log("back-channel logout ended 1", 2), "B logs the back-channel logout")
