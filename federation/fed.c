@@ -23,6 +23,7 @@
 #define JWKS_MIN_REFRESH 1
 #define JWKS_MAX_REFRESH 3600
 #define PROBE_INTERVAL 300
+#define DOWN_RECHECK 2 /* seconds between two checks while the primary is unreachable */
 #define BACKOFF_MAX 60
 #define BEARER_MAX 16384
 
@@ -68,6 +69,41 @@ static void wake_worker(void *arg)
     pthread_mutex_unlock(&fed->mutex);
 }
 
+uint64_t fed_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void fed_primary_answered(fed_t *fed, int answered)
+{
+    int was_down = __atomic_exchange_n(&fed->primary_down, !answered, __ATOMIC_ACQ_REL);
+    if (was_down && answered)
+        hub_log_info("federation: the primary %s answers again", fed->cfg->secondary.server_url);
+    else if (!was_down && !answered)
+        hub_log_warn("federation: the primary %s is unreachable; sign-ins wait for it, signed-in users and known tokens "
+                     "keep working",
+                     fed->cfg->secondary.server_url);
+}
+
+void fed_primary_recheck(fed_t *fed)
+{
+    uint64_t now = hub_now(), last = __atomic_load_n(&fed->last_recheck, __ATOMIC_ACQUIRE);
+    if (now < last + 1 || !__atomic_compare_exchange_n(&fed->last_recheck, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&fed->mutex);
+    fed->want_check = 1;
+    pthread_cond_signal(&fed->cond);
+    pthread_mutex_unlock(&fed->mutex);
+}
+
+/* No answer at all (as opposed to an answer the node did not like). */
+static int unreachable(int ret)
+{
+    return ret == HUB_E_NET || ret == HUB_E_TIMEOUT;
+}
+
 static int put_jwks_txn(hub_txn_t *txn, void *arg)
 {
     const char *raw = arg;
@@ -92,8 +128,10 @@ static uint64_t refresh_jwks(fed_t *fed, const char *uri, char **persisted, unsi
     char *raw;
     int ret;
 
-    if ((ret = fed_jwks_fetch(fed->jwks, uri, JWKS_TIMEOUT_MS, &max_age)) != 0) {
-        uint64_t wait = *backoff;
+    ret = fed_jwks_fetch(fed->jwks, uri, JWKS_TIMEOUT_MS, &max_age);
+    fed_primary_answered(fed, !unreachable(ret));
+    if (ret != 0) {
+        uint64_t wait = unreachable(ret) && *backoff > DOWN_RECHECK ? DOWN_RECHECK : *backoff;
         hub_log_warn("federation: cannot refresh the primary's keys from %s: %s (the %zu known keys keep working)", uri,
                      hub_strerror(ret), fed_jwks_count(fed->jwks));
         *backoff = *backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : *backoff * 2;
@@ -132,22 +170,25 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&fed->mutex);
     while (!fed->stopping) {
-        int want_jwks = fed->want_jwks;
-        fed->want_jwks = 0;
+        int want_jwks = fed->want_jwks, want_check = fed->want_check;
+        fed->want_jwks = fed->want_check = 0;
         pthread_mutex_unlock(&fed->mutex);
 
         uint64_t now = hub_now();
         const fed_reg_t *reg = fed_join_current(fed->join);
-        if (!discovered && now >= next_discover) {
-            if (fed_join_discover(fed->join) == 0) {
+        if (!discovered && (want_check || now >= next_discover)) {
+            int ret = fed_join_discover(fed->join);
+            fed_primary_answered(fed, !unreachable(ret));
+            if (ret == 0) {
                 discovered = 1;
                 next_jwks = 0;
                 b_discover = 1;
             } else {
-                next_discover = now + b_discover;
+                next_discover = now + (unreachable(ret) && b_discover > DOWN_RECHECK ? DOWN_RECHECK : b_discover);
                 next_backoff(&b_discover);
             }
             reg = fed_join_current(fed->join);
+            want_check = 0; /* that was the check */
         }
         int need_register = reg->client_id == NULL || reg->client_secret == NULL || fed_join_revoked(fed->join);
         if (discovered && need_register && !reg_gave_up && now >= next_register) {
@@ -164,10 +205,11 @@ static void *worker_main(void *arg)
             }
             reg = fed_join_current(fed->join);
         }
-        if (reg->jwks_uri != NULL && (want_jwks || now >= next_jwks))
+        if (reg->jwks_uri != NULL && (want_jwks || want_check || now >= next_jwks))
             next_jwks = hub_now() + refresh_jwks(fed, reg->jwks_uri, &persisted, &b_jwks);
         if (discovered && reg->client_id != NULL && now >= next_probe) {
             int ret = fed_join_probe(fed->join);
+            fed_primary_answered(fed, !unreachable(ret));
             next_probe = hub_now() + (ret == 0 || ret == HUB_E_DENIED ? PROBE_INTERVAL : BACKOFF_MAX / 2);
             if (ret == HUB_E_DENIED)
                 next_register = 0;
@@ -184,7 +226,7 @@ static void *worker_main(void *arg)
         if (discovered && reg->client_id != NULL && next_probe < wake)
             wake = next_probe;
         pthread_mutex_lock(&fed->mutex);
-        if (!fed->stopping && !fed->want_jwks && wake > hub_now()) {
+        if (!fed->stopping && !fed->want_jwks && !fed->want_check && wake > hub_now()) {
             struct timespec ts = {.tv_sec = (time_t)wake, .tv_nsec = 0};
             pthread_cond_timedwait(&fed->cond, &fed->mutex, &ts);
         }

@@ -34,13 +34,31 @@ struct st_fed_t {
     pthread_cond_t cond;
     pthread_t worker;
     int worker_started;
-    int stopping;  /* under mutex */
-    int want_jwks; /* under mutex */
+    int stopping;   /* under mutex */
+    int want_jwks;  /* under mutex */
+    int want_check; /* under mutex: a sign-in found the primary unreachable */
+
+    /* reachability of the primary (atomics): the worker re-checks every few seconds while it is
+     * down; sign-ins check it themselves before sending a browser there (fed_login.c) */
+    int primary_down;            /* the last call to the primary got no answer */
+    uint64_t primary_ok_ms;      /* fed_now_ms() of the last answer to a sign-in call */
+    uint64_t primary_timeout_ms; /* fed_now_ms() of the last sign-in call that timed out */
+    uint64_t last_recheck;       /* hub_now() of the last re-check a sign-in asked for */
 
     h2o_linklist_t pending; /* code exchanges waiting for the primary; under mutex */
     void **guards;          /* route guards, freed at destroy */
     size_t nguards;
 };
+
+/* Milliseconds on a monotonic clock. */
+uint64_t fed_now_ms(void);
+
+/* Records whether a call to the primary got an answer (answered = 1) or found it unreachable
+ * (no connection, a timeout, a 5xx); logs each change once. Thread-safe, never blocks. */
+void fed_primary_answered(fed_t *fed, int answered);
+
+/* Asks the worker to check the primary now (at most once a second). Thread-safe, never blocks. */
+void fed_primary_recheck(fed_t *fed);
 
 /* What fed_identify found. */
 typedef enum { FED_WHO_NONE = 0, FED_WHO_OK, FED_WHO_BAD_TOKEN } fed_who_t;

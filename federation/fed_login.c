@@ -15,12 +15,17 @@
 #define STATE_TTL 600
 #define NEXT_MAX 2048
 #define EXCHANGE_TIMEOUT_MS 10000
+#define REACH_TIMEOUT_MS 3000 /* a sign-in waits this long at most to learn whether the primary is there */
+#define REACH_FRESH_MS 500    /* an answer this recent spares the next sign-ins the check (bursts share one) */
+#define REACH_HUNG_MS 2000    /* after a check timed out, sign-ins answer at once for this long */
+#define DISCOVERY_PATH "/.well-known/openid-configuration"
 #define RANDOM_BYTES 32
 #define RANDOM_LEN HUB_B64URL_LEN(RANDOM_BYTES)
 #define LOGIN_PATH "/auth/login"
 #define SIGNED_OUT_PATH "/auth/signed-out"
 
-/* A code exchange in flight. The request may go away before the primary answers (the client
+/* A call to the primary in flight for a request: a code exchange, or the reachability check of
+ * a sign-in (nonce NULL). The request may go away before the primary answers (the client
  * disconnects): the guard, allocated in req->pool, clears req when the pool is released. */
 typedef struct st_exchange_t {
     h2o_linklist_t link; /* in fed->pending */
@@ -56,6 +61,13 @@ static void page_unavailable(fed_t *fed, h2o_req_t *req)
                         "This site has not joined its identity provider yet. Please try again in a moment.");
 }
 
+static void page_unreachable(fed_t *fed, h2o_req_t *req)
+{
+    fed_primary_recheck(fed);
+    hub_resp_header(req, "retry-after", "5");
+    hub_send_html_error(req, 503, "Sign-in unavailable", "The sign-in service (primary) is unreachable; try again shortly.");
+}
+
 static int get_only(h2o_req_t *req)
 {
     if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD"))
@@ -76,29 +88,20 @@ static const char *enc(h2o_req_t *req, const char *s)
     return hub_url_encode(&req->pool, s, strlen(s)).base;
 }
 
-static int on_login(void *data, h2o_req_t *req)
+/* Starts the sign-in: a single-use state bound to this browser, then off to the primary. */
+static void send_authorize(fed_t *fed, h2o_req_t *req, const char *next)
 {
-    fed_t *fed = data;
     const fed_reg_t *reg = fed_join_current(fed->join);
     char state[RANDOM_LEN + 1], nonce[RANDOM_LEN + 1], verifier[RANDOM_LEN + 1], challenge[RANDOM_LEN + 1];
     char hash[HUB_SECRET_HASH_LEN + 1];
     uint8_t digest[HUB_SHA256_LEN];
     uint64_t exp = hub_now() + STATE_TTL;
-    hub_form_t q;
     json_t *rec;
     int ret;
 
-    if (!hub_path_is(req, "/auth/login"))
-        return -1;
-    if (!get_only(req))
-        return 0;
-    if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "next") > 1) {
-        hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
-        return 0;
-    }
     if (fed_join_revoked(fed->join) || reg->authorization_endpoint == NULL || reg->client_id == NULL) {
         page_unavailable(fed, req);
-        return 0;
+        return;
     }
     hub_random_token(state, RANDOM_BYTES);
     hub_random_token(nonce, RANDOM_BYTES);
@@ -106,7 +109,7 @@ static int on_login(void *data, h2o_req_t *req)
     hub_sha256(digest, verifier, strlen(verifier));
     hub_b64url_encode(challenge, digest, sizeof(digest));
     hub_secret_hash(hash, state, strlen(state));
-    rec = json_pack("{s:s,s:s,s:s}", "next", fed_login_safe_next(hub_form_get(&q, "next")), "nonce", nonce, "verifier", verifier);
+    rec = json_pack("{s:s,s:s,s:s}", "next", next, "nonce", nonce, "verifier", verifier);
     void *args[3] = {hash, rec, &exp};
     ret = hub_store_write(fed->store, put_state_txn, args);
     json_decref(rec);
@@ -114,7 +117,7 @@ static int on_login(void *data, h2o_req_t *req)
     if (ret != 0) {
         hub_log_error("federation: cannot store a login state: %s", hub_strerror(ret));
         hub_send_html_error(req, 500, "Sign-in failed", "The sign-in could not be started. Please try again.");
-        return 0;
+        return;
     }
     const char *ep = reg->authorization_endpoint, *ec = enc(req, reg->client_id), *er = enc(req, fed->redirect_uri),
                *es = enc(req, fed->scope);
@@ -126,7 +129,6 @@ static int on_login(void *data, h2o_req_t *req)
              ep, strchr(ep, '?') != NULL ? "&" : "?", ec, er, es, state, nonce, challenge);
     hub_set_cookie(req, fed->state_cookie, state, STATE_TTL, fed->secure_cookies);
     hub_send_redirect(req, 302, url);
-    return 0;
 }
 
 typedef struct st_take_state_t {
@@ -165,6 +167,32 @@ static void on_guard_dispose(void *p)
     exchange_t *ex = *(exchange_t **)p;
     if (ex != NULL)
         ex->req = NULL; /* the fetch callback frees ex and answers nobody */
+}
+
+/* Sends fr for req, tracked in fed->pending until cb (on this loop) has run. nonce may be NULL.
+ * Returns 0, or the error of hub_fetch_start (nothing is then pending and req is untouched). */
+static int exchange_start(fed_t *fed, h2o_req_t *req, const char *next, const char *nonce, const hub_fetch_req_t *fr,
+                          hub_fetch_cb cb)
+{
+    exchange_t *ex;
+    int ret;
+
+    if ((ex = calloc(1, sizeof(*ex))) == NULL || (ex->next = strdup(next)) == NULL ||
+        (nonce != NULL && (ex->nonce = strdup(nonce)) == NULL))
+        abort();
+    ex->fed = fed;
+    ex->req = req;
+    ex->guard = h2o_mem_alloc_shared(&req->pool, sizeof(exchange_t *), on_guard_dispose);
+    *ex->guard = ex;
+    pthread_mutex_lock(&fed->mutex);
+    h2o_linklist_insert(&fed->pending, &ex->link);
+    pthread_mutex_unlock(&fed->mutex);
+    if ((ret = hub_fetch_start(fed->fetcher, hub_req_thread(req)->fetch_port, fr, cb, ex)) != 0) {
+        exchange_unlink(fed, ex);
+        *ex->guard = NULL;
+        exchange_free(ex);
+    }
+    return ret;
 }
 
 /* The primary's token answer arrived: verify, start the session, redirect. */
@@ -233,10 +261,24 @@ out:
     json_decref(doc);
 }
 
+/* Records what a call made for a sign-in says about the primary's reachability. */
+static void note_reach(fed_t *fed, const hub_fetch_res_t *res)
+{
+    int answered = res->err == 0 && res->status < 500;
+    if (answered)
+        __atomic_store_n(&fed->primary_ok_ms, fed_now_ms(), __ATOMIC_RELEASE);
+    else if (res->err == HUB_E_TIMEOUT)
+        __atomic_store_n(&fed->primary_timeout_ms, fed_now_ms(), __ATOMIC_RELEASE);
+    fed_primary_answered(fed, answered);
+    if (!answered)
+        fed_primary_recheck(fed);
+}
+
 static void on_token_answer(void *arg, const hub_fetch_res_t *res)
 {
     exchange_t *ex = arg;
     exchange_unlink(ex->fed, ex);
+    note_reach(ex->fed, res);
     if (ex->req != NULL) {
         *ex->guard = NULL;
         finish_login(ex, res);
@@ -250,7 +292,6 @@ static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, con
     const char *verifier = json_string_value(json_object_get(rec, "verifier"));
     const char *next = json_string_value(json_object_get(rec, "next"));
     const char *nonce = json_string_value(json_object_get(rec, "nonce"));
-    exchange_t *ex;
     char *auth;
 
     if (verifier == NULL || nonce == NULL) {
@@ -271,24 +312,84 @@ static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, con
                           .body_len = (size_t)n,
                           .timeout_ms = EXCHANGE_TIMEOUT_MS};
 
-    if ((ex = calloc(1, sizeof(*ex))) == NULL || (ex->next = strdup(fed_login_safe_next(next))) == NULL ||
-        (ex->nonce = strdup(nonce)) == NULL)
-        abort();
-    ex->fed = fed;
-    ex->req = req;
-    ex->guard = h2o_mem_alloc_shared(&req->pool, sizeof(exchange_t *), on_guard_dispose);
-    *ex->guard = ex;
-    pthread_mutex_lock(&fed->mutex);
-    h2o_linklist_insert(&fed->pending, &ex->link);
-    pthread_mutex_unlock(&fed->mutex);
-    if (hub_fetch_start(fed->fetcher, hub_req_thread(req)->fetch_port, &fr, on_token_answer, ex) != 0) {
-        exchange_unlink(fed, ex);
-        *ex->guard = NULL;
-        exchange_free(ex);
+    if (exchange_start(fed, req, fed_login_safe_next(next), nonce, &fr, on_token_answer) != 0)
         page_unavailable(fed, req);
-    }
     OPENSSL_cleanse(auth, strlen(auth));
     free(auth);
+}
+
+/* The primary answered a sign-in's reachability check, or did not. */
+static void on_reach_answer(void *arg, const hub_fetch_res_t *res)
+{
+    exchange_t *ex = arg;
+    exchange_unlink(ex->fed, ex);
+    note_reach(ex->fed, res);
+    if (ex->req != NULL) {
+        *ex->guard = NULL;
+        if (res->err == 0 && res->status < 500)
+            send_authorize(ex->fed, ex->req, ex->next);
+        else
+            page_unreachable(ex->fed, ex->req);
+    }
+    exchange_free(ex);
+}
+
+/* Sends the browser to the primary only when the primary answers: a redirect to a dead primary
+ * strands the user on a browser error. The worker's flag cannot tell (it may have stopped or come
+ * back a moment ago), so the sign-in asks the primary's discovery document itself, on this loop
+ * and without blocking it; an answer in the last REACH_FRESH_MS, or a timeout in the last
+ * REACH_HUNG_MS while the primary is down, decides without asking. */
+static void check_reach(fed_t *fed, h2o_req_t *req, const char *next)
+{
+    static const char *const headers[] = {"Accept: application/json"};
+    uint64_t now = fed_now_ms();
+    int down = __atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE);
+    const char *server = fed->cfg->secondary.server_url;
+    size_t len = strlen(server) + sizeof(DISCOVERY_PATH);
+    char *url;
+
+    if (!down && now < __atomic_load_n(&fed->primary_ok_ms, __ATOMIC_ACQUIRE) + REACH_FRESH_MS) {
+        send_authorize(fed, req, next);
+        return;
+    }
+    if (down && now < __atomic_load_n(&fed->primary_timeout_ms, __ATOMIC_ACQUIRE) + REACH_HUNG_MS) {
+        page_unreachable(fed, req);
+        return;
+    }
+    if (fed->fetcher == NULL || hub_req_thread(req)->fetch_port == NULL) { /* no way to ask: the worker's word */
+        if (down)
+            page_unreachable(fed, req);
+        else
+            send_authorize(fed, req, next);
+        return;
+    }
+    url = h2o_mem_alloc_pool(&req->pool, len);
+    snprintf(url, len, "%s%s", server, DISCOVERY_PATH);
+    hub_fetch_req_t fr = {.method = "GET", .url = url, .headers = headers, .nheaders = 1, .timeout_ms = REACH_TIMEOUT_MS};
+    if (exchange_start(fed, req, next, NULL, &fr, on_reach_answer) != 0)
+        send_authorize(fed, req, next); /* cannot check: do not stop the sign-in for that */
+}
+
+static int on_login(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    hub_form_t q;
+
+    if (!hub_path_is(req, "/auth/login"))
+        return -1;
+    if (!get_only(req))
+        return 0;
+    if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "next") > 1) {
+        hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
+        return 0;
+    }
+    if (fed_join_revoked(fed->join) || reg->authorization_endpoint == NULL || reg->client_id == NULL) {
+        page_unavailable(fed, req);
+        return 0;
+    }
+    check_reach(fed, req, fed_login_safe_next(hub_form_get(&q, "next")));
+    return 0;
 }
 
 static void callback_error(fed_t *fed, h2o_req_t *req, const char *error, const char *desc)

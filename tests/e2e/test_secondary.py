@@ -411,7 +411,6 @@ def test_primary_hangs():
         for what, fn in [("healthz", lambda: get(E.s.url + "/healthz", timeout=3)),
                          ("me with session", lambda: me(h, timeout=3)),
                          ("me with token", lambda: me(bearer(fresh), timeout=3)),
-                         ("login", lambda: get(E.s.url + "/auth/login?next=/app/", timeout=3)),
                          ("unknown kid", lambda: me(bearer(encode({"alg": "RS256", "kid": "zzz", "typ": "at+jwt"},
                                                                   {"sub": "x"}) + ".AAAA"), timeout=3)),
                          ("route", lambda: get(E.s.url + "/app/x", headers=h, timeout=3))]:
@@ -420,15 +419,26 @@ def test_primary_hangs():
             ok(time.time() - t0 < 1.0, f"{what} answered quickly ({time.time() - t0:.2f}s)")
             ok(r.status in (200, 302, 401), f"{what}: {r.status}")
         eq(me(bearer(fresh)).status, 200, "token verified while the primary hangs")
+        # a sign-in is not sent to a primary that does not answer: a clear page once its check times out (3 s), and
+        # at once for the next sign-ins (an answer from the primary less than 0.5 s old spares the check: let it age)
+        time.sleep(0.6)
+        for what, limit in (("first login", 4.5), ("next login", 1.0)):
+            t0 = time.time()
+            r = get(E.s.url + "/auth/login?next=/app/", timeout=8)
+            took = time.time() - t0
+            ok(took < limit, f"{what} while the primary hangs answered in {took:.2f}s")
+            eq(r.status, 503, f"{what} while the primary hangs: {r.header('location')}")
+            ok("text/html" in r.header("content-type") and "primary) is unreachable" in r.text, f"{what}: {r.text[:300]}")
         # a restart while the primary hangs: stored endpoints and keys keep the node working
         clean_stop(E.s, "clean stop while the primary hangs")
         E.s.start()
         eq(me(bearer(fresh)).status, 200, "token verified after a restart with stored keys")
-        r = get(E.s.url + "/auth/login", timeout=3)
-        eq(r.status, 302, "login still redirects with the stored endpoints")
     finally:
         E.p.proc.send_signal(signal.SIGCONT)
     eq(get(E.s.url + "/healthz").status, 200, "still fine after SIGCONT")
+    r = get(E.s.url + "/auth/login", timeout=6)
+    eq(r.status, 302, "login redirects again once the primary answers")
+    ok(r.header("location").startswith(E.p.url + "/oauth2/authorize?"), r.header("location"))
 
 
 def test_callback_client_gone():
@@ -436,25 +446,30 @@ def test_callback_client_gone():
     handled, and a stop with an exchange still pending frees it (no crash, no sanitizer report)."""
     ensure_running()
 
-    def hung_callback():
+    def login_state():  # while the primary answers: a sign-in is not sent to a primary that hangs
         r = get(E.s.url + "/auth/login?next=/app/")
-        st = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.header("location")).query))["state"]
+        eq(r.status, 302, "login redirects")
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.header("location")).query))["state"]
+
+    def hung_callback(st):
         try:
             get(E.s.url + f"/auth/callback?code=x&state={st}", headers={"Cookie": "hub_fedsec_state=" + st}, timeout=0.5)
             raise AssertionError("the callback answered while the primary hangs")
         except OSError:
             pass  # timed out: the client closes its connection
 
+    st = login_state()
     E.p.proc.send_signal(signal.SIGSTOP)
     try:
-        hung_callback()
+        hung_callback(st)
     finally:
         E.p.proc.send_signal(signal.SIGCONT)
     ok(E.s.wait_log("refused the authorization code", 5), "the late answer was handled")
     eq(get(E.s.url + "/healthz").status, 200, "healthy")
+    st = login_state()
     E.p.proc.send_signal(signal.SIGSTOP)
     try:
-        hung_callback()
+        hung_callback(st)
         clean_stop(E.s, "clean stop with an exchange pending")
     finally:
         E.p.proc.send_signal(signal.SIGCONT)
