@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include "federation/fed_join.h"
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
@@ -34,15 +35,6 @@ struct st_fed_join_t {
     char join_token_hash[HUB_SECRET_HASH_LEN + 1]; /* of the token the stored registration used */
 };
 
-static char *xstrdup(const char *s)
-{
-    char *d;
-    if (s == NULL)
-        return NULL;
-    if ((d = strdup(s)) == NULL)
-        abort();
-    return d;
-}
 
 static void reg_clear(fed_reg_t *r)
 {
@@ -61,15 +53,15 @@ static void reg_clear(fed_reg_t *r)
 
 static void reg_copy(fed_reg_t *d, const fed_reg_t *s)
 {
-    d->issuer = xstrdup(s->issuer);
-    d->authorization_endpoint = xstrdup(s->authorization_endpoint);
-    d->token_endpoint = xstrdup(s->token_endpoint);
-    d->jwks_uri = xstrdup(s->jwks_uri);
-    d->end_session_endpoint = xstrdup(s->end_session_endpoint);
-    d->registration_endpoint = xstrdup(s->registration_endpoint);
-    d->client_id = xstrdup(s->client_id);
-    d->client_secret = xstrdup(s->client_secret);
-    d->post_logout_redirect_uri = xstrdup(s->post_logout_redirect_uri);
+    d->issuer = hub_strdup(s->issuer);
+    d->authorization_endpoint = hub_strdup(s->authorization_endpoint);
+    d->token_endpoint = hub_strdup(s->token_endpoint);
+    d->jwks_uri = hub_strdup(s->jwks_uri);
+    d->end_session_endpoint = hub_strdup(s->end_session_endpoint);
+    d->registration_endpoint = hub_strdup(s->registration_endpoint);
+    d->client_id = hub_strdup(s->client_id);
+    d->client_secret = hub_strdup(s->client_secret);
+    d->post_logout_redirect_uri = hub_strdup(s->post_logout_redirect_uri);
 }
 
 /* A new snapshot starting as a copy of the current one; publish() makes it current. */
@@ -112,7 +104,7 @@ char *fed_read_secret_file(const char *path)
     if (n == 0 || memchr(buf, '\0', n) != NULL)
         return NULL;
     buf[n] = '\0';
-    char *s = xstrdup(buf);
+    char *s = hub_strdup(buf);
     OPENSSL_cleanse(buf, sizeof(buf));
     return s;
 }
@@ -123,7 +115,7 @@ static char *json_str_dup(const json_t *obj, const char *name)
     if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) || json_string_length(v) == 0 ||
         json_string_length(v) > URL_MAX)
         return NULL;
-    return xstrdup(json_string_value(v));
+    return hub_strdup(json_string_value(v));
 }
 
 static void load_endpoints(fed_reg_t *r, const json_t *doc)
@@ -167,7 +159,7 @@ int fed_join_create(fed_join_t **out, const hub_config_t *cfg, hub_store_t *stor
     }
     if (cfg->secondary.client_id != NULL) {
         j->static_credentials = 1;
-        s->reg.client_id = xstrdup(cfg->secondary.client_id);
+        s->reg.client_id = hub_strdup(cfg->secondary.client_id);
         if (cfg->secondary.client_secret_file == NULL ||
             (s->reg.client_secret = fed_read_secret_file(cfg->secondary.client_secret_file)) == NULL) {
             hub_log_error("secondary.client_secret_file: cannot read the client secret from %s",
@@ -284,7 +276,7 @@ static char *read_join_token(const hub_config_t *cfg)
     if (cfg->secondary.join_token_file != NULL)
         return fed_read_secret_file(cfg->secondary.join_token_file);
     if ((env = getenv("HUB_JOIN_TOKEN")) != NULL && env[0] != '\0')
-        return xstrdup(env);
+        return hub_strdup(env);
     return NULL;
 }
 
@@ -329,8 +321,8 @@ static char *registered_signed_out(const hub_config_t *cfg, const json_t *doc)
 
     signed_out_uri(cfg, want, sizeof(want));
     if (uris == NULL)
-        return xstrdup(want);
-    json_array_foreach(uris, i, u) if (json_is_string(u) && strcmp(json_string_value(u), want) == 0) return xstrdup(want);
+        return hub_strdup(want);
+    json_array_foreach(uris, i, u) if (json_is_string(u) && strcmp(json_string_value(u), want) == 0) return hub_strdup(want);
     return NULL;
 }
 

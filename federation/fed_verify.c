@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <openssl/evp.h>
 #include "federation/fed_verify.h"
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/store.h"
@@ -69,15 +70,6 @@ struct st_fed_verify_t {
     uint64_t hits, sigs; /* atomic counters */
 };
 
-static char *xstrdup(const char *s)
-{
-    char *d;
-    if (s == NULL)
-        return NULL;
-    if ((d = strdup(s)) == NULL)
-        abort();
-    return d;
-}
 
 fed_verify_t *fed_verify_create(fed_jwks_t *jwks, const char *issuer, char *const *accept, size_t naccept, uint64_t clock_skew,
                                 size_t cache_size)
@@ -88,12 +80,12 @@ fed_verify_t *fed_verify_create(fed_jwks_t *jwks, const char *issuer, char *cons
     if (v == NULL)
         abort();
     v->jwks = jwks;
-    v->issuer = xstrdup(issuer);
+    v->issuer = hub_strdup(issuer);
     v->skew = clock_skew;
     if (naccept != 0 && (v->accept = calloc(naccept, sizeof(*v->accept))) == NULL)
         abort();
     for (i = 0; i != naccept; ++i)
-        v->accept[i] = xstrdup(accept[i]);
+        v->accept[i] = hub_strdup(accept[i]);
     v->naccept = naccept;
     if (cache_size == 0)
         cache_size = FED_VERIFY_CACHE_DEFAULT;
@@ -321,15 +313,15 @@ static void cache_insert(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], co
         abort();
     memcpy(e->hash, hash, HUB_SHA256_LEN);
     e->exp = id->exp;
-    e->sub = xstrdup(id->sub);
-    e->name = xstrdup(id->name);
-    e->email = xstrdup(id->email);
-    e->client_id = xstrdup(id->client_id);
-    e->sid = xstrdup(id->sid);
+    e->sub = hub_strdup(id->sub);
+    e->name = hub_strdup(id->name);
+    e->email = hub_strdup(id->email);
+    e->client_id = hub_strdup(id->client_id);
+    e->sid = hub_strdup(id->sid);
     if (id->nroles != 0 && (e->roles = calloc(id->nroles, sizeof(char *))) == NULL)
         abort();
     for (i = 0; i != id->nroles; ++i)
-        e->roles[i] = xstrdup(id->roles[i]);
+        e->roles[i] = hub_strdup(id->roles[i]);
     e->nroles = id->nroles;
     pthread_mutex_lock(&s->mutex);
     old = s->slots[slot];

@@ -1,28 +1,14 @@
 /* Codes, token families, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "idp/grants.h"
 
 /* ---- small JSON helpers ---- */
 
-static char *jdup(const json_t *obj, const char *name)
-{
-    const char *s = json_string_value(json_object_get(obj, name));
-    char *copy;
-    if (s == NULL)
-        return NULL;
-    if ((copy = strdup(s)) == NULL)
-        abort();
-    return copy;
-}
 
-static uint64_t juint(const json_t *obj, const char *name)
-{
-    json_int_t v = json_integer_value(json_object_get(obj, name));
-    return v > 0 ? (uint64_t)v : 0;
-}
 
 /* Sets name to s, or leaves it out when s is NULL. */
 static void jset_str(json_t *obj, const char *name, const char *s)
@@ -64,11 +50,11 @@ static int family_decode(const char *id, const json_t *obj, idp_family_t **out)
     idp_family_t *f = calloc(1, sizeof(*f));
     if (f == NULL || (f->id = strdup(id)) == NULL)
         abort();
-    f->client_id = jdup(obj, "client_id");
-    f->sub = jdup(obj, "sub");
-    f->sid = jdup(obj, "sid");
+    f->client_id = hub_json_strdup(obj, "client_id");
+    f->sub = hub_json_strdup(obj, "sub");
+    f->sid = hub_json_strdup(obj, "sid");
     f->revoked = json_is_true(json_object_get(obj, "revoked"));
-    f->expires_at = juint(obj, "expires_at");
+    f->expires_at = hub_json_uint(obj, "expires_at");
     *out = f;
     return 0;
 }
@@ -93,7 +79,7 @@ static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t un
 
     if ((ret = hub_store_get_json(txn, HUB_T_FAMILIES, id, &obj)) != 0)
         return ret;
-    exp = juint(obj, "expires_at");
+    exp = hub_json_uint(obj, "expires_at");
     if ((revoke && json_is_true(json_object_get(obj, "revoked"))) || (!revoke && until <= exp)) {
         ret = 0;
         goto out;
@@ -245,15 +231,15 @@ int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **o
         goto out;
     if ((c = calloc(1, sizeof(*c))) == NULL)
         abort();
-    c->client_id = jdup(obj, "client_id");
-    c->redirect_uri = jdup(obj, "redirect_uri");
-    c->sub = jdup(obj, "sub");
-    c->sid = jdup(obj, "sid");
-    c->scope = jdup(obj, "scope");
-    c->nonce = jdup(obj, "nonce");
-    c->code_challenge = jdup(obj, "code_challenge");
-    c->family = jdup(obj, "family");
-    c->auth_time = juint(obj, "auth_time");
+    c->client_id = hub_json_strdup(obj, "client_id");
+    c->redirect_uri = hub_json_strdup(obj, "redirect_uri");
+    c->sub = hub_json_strdup(obj, "sub");
+    c->sid = hub_json_strdup(obj, "sid");
+    c->scope = hub_json_strdup(obj, "scope");
+    c->nonce = hub_json_strdup(obj, "nonce");
+    c->code_challenge = hub_json_strdup(obj, "code_challenge");
+    c->family = hub_json_strdup(obj, "family");
+    c->auth_time = hub_json_uint(obj, "auth_time");
     c->used = 0;
     *out = c;
 out:
@@ -298,15 +284,15 @@ static idp_refresh_t *refresh_decode(const json_t *obj)
     idp_refresh_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         abort();
-    r->family = jdup(obj, "family");
-    r->client_id = jdup(obj, "client_id");
-    r->sub = jdup(obj, "sub");
-    r->sid = jdup(obj, "sid");
-    r->scope = jdup(obj, "scope");
-    r->auth_time = juint(obj, "auth_time");
-    r->expires_at = juint(obj, "expires_at");
-    r->successor_hash = jdup(obj, "successor_hash");
-    r->rotated_at = juint(obj, "rotated_at");
+    r->family = hub_json_strdup(obj, "family");
+    r->client_id = hub_json_strdup(obj, "client_id");
+    r->sub = hub_json_strdup(obj, "sub");
+    r->sid = hub_json_strdup(obj, "sid");
+    r->scope = hub_json_strdup(obj, "scope");
+    r->auth_time = hub_json_uint(obj, "auth_time");
+    r->expires_at = hub_json_uint(obj, "expires_at");
+    r->successor_hash = hub_json_strdup(obj, "successor_hash");
+    r->rotated_at = hub_json_uint(obj, "rotated_at");
     return r;
 }
 
@@ -514,7 +500,7 @@ int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, c
     grant_key(key, sizeof(key), sub, client_id);
     if (key[0] == '\0' || hub_store_get_json(txn, HUB_T_GRANTS, key, &obj) != 0)
         return 0;
-    if (juint(obj, "expires_at") != 0 && juint(obj, "expires_at") <= hub_now())
+    if (hub_json_uint(obj, "expires_at") != 0 && hub_json_uint(obj, "expires_at") <= hub_now())
         goto out;
     if ((granted = json_string_value(json_object_get(obj, "scope"))) == NULL)
         goto out;

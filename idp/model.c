@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "idp/grants.h"
@@ -33,15 +34,6 @@ static const char dummy_hash[] =
 
 /* ---- small helpers ---- */
 
-static char *xstrdup(const char *s)
-{
-    char *copy;
-    if (s == NULL)
-        return NULL;
-    if ((copy = strdup(s)) == NULL)
-        abort();
-    return copy;
-}
 
 /* A random identifier of 16 bytes (22 base64url chars) that does not begin with '-', so that it never reads as an
  * option on a command line (hubctl client show ID). */
@@ -55,7 +47,7 @@ static void new_id(char out[HUB_B64URL_LEN(16) + 1])
 static void replace_str(char **dst, const char *s)
 {
     free(*dst);
-    *dst = xstrdup(s);
+    *dst = hub_strdup(s);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -89,16 +81,7 @@ static void lower_ascii(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-static char *jdup(const json_t *obj, const char *name)
-{
-    return xstrdup(json_string_value(json_object_get(obj, name)));
-}
 
-static uint64_t juint(const json_t *obj, const char *name)
-{
-    json_int_t v = json_integer_value(json_object_get(obj, name));
-    return v > 0 ? (uint64_t)v : 0;
-}
 
 static int jbool(const json_t *obj, const char *name)
 {
@@ -135,7 +118,7 @@ static void strv_from_json(idp_strv_t *sv, const json_t *arr)
     json_array_foreach(arr, i, item)
     {
         if (json_is_string(item))
-            sv->v[sv->n++] = xstrdup(json_string_value(item));
+            sv->v[sv->n++] = hub_strdup(json_string_value(item));
     }
 }
 
@@ -377,18 +360,18 @@ static int user_from_json(const json_t *o, idp_user_t **out)
         return HUB_E_PARSE;
     if ((u = calloc(1, sizeof(*u))) == NULL)
         abort();
-    u->sub = jdup(o, "sub");
-    u->username = jdup(o, "username");
-    u->email = jdup(o, "email");
-    u->full_name = jdup(o, "full_name");
-    u->given_name = jdup(o, "given_name");
-    u->family_name = jdup(o, "family_name");
-    u->picture = jdup(o, "picture");
+    u->sub = hub_json_strdup(o, "sub");
+    u->username = hub_json_strdup(o, "username");
+    u->email = hub_json_strdup(o, "email");
+    u->full_name = hub_json_strdup(o, "full_name");
+    u->given_name = hub_json_strdup(o, "given_name");
+    u->family_name = hub_json_strdup(o, "family_name");
+    u->picture = hub_json_strdup(o, "picture");
     u->enabled = jbool(o, "enabled");
     u->email_verified = jbool(o, "email_verified");
     strv_from_json(&u->roles, json_object_get(o, "roles"));
-    u->password_hash = jdup(o, "password_hash");
-    u->created_at = juint(o, "created_at");
+    u->password_hash = hub_json_strdup(o, "password_hash");
+    u->created_at = hub_json_uint(o, "created_at");
     *out = u;
     return 0;
 }
@@ -445,7 +428,7 @@ static int index_get(hub_txn_t *txn, hub_table_t t, const char *key, char *buf, 
 
 static char *email_key(const char *email)
 {
-    char *k = xstrdup(email);
+    char *k = hub_strdup(email);
     lower_ascii(k);
     return k;
 }
@@ -496,7 +479,7 @@ int idp_user_put(hub_txn_t *txn, idp_user_t *user)
         return ret;
     if (user->sub == NULL) {
         new_id(sub);
-        user->sub = xstrdup(sub);
+        user->sub = hub_strdup(sub);
         user->created_at = hub_now();
     } else if ((ret = idp_user_get(txn, user->sub, &old)) != 0 && ret != HUB_E_NOTFOUND) {
         goto out;
@@ -801,24 +784,24 @@ static int client_from_json(const json_t *o, idp_client_t **out)
         return HUB_E_PARSE;
     if ((c = calloc(1, sizeof(*c))) == NULL)
         abort();
-    c->client_id = jdup(o, "client_id");
-    c->app_name = jdup(o, "app_name");
-    c->secret_hash = jdup(o, "secret_hash");
+    c->client_id = hub_json_strdup(o, "client_id");
+    c->app_name = hub_json_strdup(o, "app_name");
+    c->secret_hash = hub_json_strdup(o, "secret_hash");
     c->skip_authorization = jbool(o, "skip_authorization");
     strv_from_json(&c->scopes, json_object_get(o, "scopes"));
     strv_from_json(&c->redirect_uris, json_object_get(o, "redirect_uris"));
-    c->default_redirect_uri = jdup(o, "default_redirect_uri");
+    c->default_redirect_uri = hub_json_strdup(o, "default_redirect_uri");
     c->grant_type = parse_name(grant_names, 3, json_string_value(json_object_get(o, "grant_type")), &v) == 0 ? v : 0;
     c->response_type = parse_name(response_names, 2, json_string_value(json_object_get(o, "response_type")), &v) == 0 ? v : 0;
     c->auth_method = parse_name(auth_names, 3, json_string_value(json_object_get(o, "auth_method")), &v) == 0 ? v : 0;
     strv_from_json(&c->allowed_roles, json_object_get(o, "allowed_roles"));
     strv_from_json(&c->service_roles, json_object_get(o, "service_roles"));
-    c->backchannel_logout_uri = jdup(o, "backchannel_logout_uri");
+    c->backchannel_logout_uri = hub_json_strdup(o, "backchannel_logout_uri");
     strv_from_json(&c->post_logout_redirect_uris, json_object_get(o, "post_logout_redirect_uris"));
     c->enabled = jbool(o, "enabled");
-    c->node_id = jdup(o, "node_id");
-    c->registration_token_hash = jdup(o, "registration_token_hash");
-    c->created_at = juint(o, "created_at");
+    c->node_id = hub_json_strdup(o, "node_id");
+    c->registration_token_hash = hub_json_strdup(o, "registration_token_hash");
+    c->created_at = hub_json_uint(o, "created_at");
     *out = c;
     return 0;
 }
@@ -896,7 +879,7 @@ int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
                     idp_grant_type_name(c->grant_type));
     if (c->default_redirect_uri == NULL) {
         if (c->redirect_uris.n != 0)
-            c->default_redirect_uri = xstrdup(c->redirect_uris.v[0]);
+            c->default_redirect_uri = hub_strdup(c->redirect_uris.v[0]);
     } else if (!idp_strv_has(&c->redirect_uris, c->default_redirect_uri)) {
         return fail(err, errlen, "--default-redirect-uri: \"%.200s\" is not one of the redirect URIs", c->default_redirect_uri);
     }
@@ -929,7 +912,7 @@ int idp_client_put(hub_txn_t *txn, idp_client_t *c)
         return ret;
     if (c->client_id == NULL) {
         new_id(id);
-        c->client_id = xstrdup(id);
+        c->client_id = hub_strdup(id);
         c->created_at = hub_now();
         flags = HUB_STORE_NOOVERWRITE;
     }
@@ -1115,13 +1098,13 @@ int idp_join_token_consume(hub_txn_t *txn, const char *token, size_t len, char *
     hub_secret_hash(hash, token, len);
     if ((ret = hub_store_get_json(txn, HUB_T_JOIN_TOKENS, hash, &o)) != 0)
         return ret;
-    if (juint(o, "expires_at") <= hub_now()) {
+    if (hub_json_uint(o, "expires_at") <= hub_now()) {
         ret = HUB_E_NOTFOUND;
         goto out;
     }
     if ((ret = hub_store_del(txn, HUB_T_JOIN_TOKENS, hash, strlen(hash))) != 0)
         goto out;
-    *name = jdup(o, "name");
+    *name = hub_json_strdup(o, "name");
 out:
     json_decref(o);
     return ret;
@@ -1149,10 +1132,10 @@ static int node_from_json(const json_t *o, idp_node_t **out)
         return HUB_E_PARSE;
     if ((n = calloc(1, sizeof(*n))) == NULL)
         abort();
-    n->id = jdup(o, "id");
-    n->name = jdup(o, "name");
-    n->public_url = jdup(o, "public_url");
-    n->registered_at = juint(o, "registered_at");
+    n->id = hub_json_strdup(o, "id");
+    n->name = hub_json_strdup(o, "name");
+    n->public_url = hub_json_strdup(o, "public_url");
+    n->registered_at = hub_json_uint(o, "registered_at");
     n->revoked = jbool(o, "revoked");
     *out = n;
     return 0;

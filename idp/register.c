@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/form.h"
@@ -32,13 +33,6 @@ static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const 
     return HUB_E_INVAL;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *copy = strdup(s);
-    if (copy == NULL)
-        abort();
-    return copy;
-}
 
 /* An absolute http(s) URL without fragment or white space. */
 static int url_ok(const char *s)
@@ -71,7 +65,7 @@ static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oa
         if (s == NULL || !url_ok(s))
             return reg_fail(e, err, field, "each must be an absolute http(s) URL without fragment");
         if (!idp_strv_has(sv, s))
-            sv->v[sv->n++] = xstrdup(s);
+            sv->v[sv->n++] = hub_strdup(s);
     }
     return 0;
 }
@@ -172,7 +166,7 @@ static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, r
         (ret = string_field(md, "backchannel_logout_uri", MAX_URI, &bcl, e)) != 0)
         return ret;
     *named = name != NULL;
-    c->app_name = xstrdup(name != NULL ? name : "client"); /* unnamed: the join token's name replaces it */
+    c->app_name = hub_strdup(name != NULL ? name : "client"); /* unnamed: the join token's name replaces it */
     c->auth_method = IDP_AUTH_SECRET_BASIC;
     if (method != NULL && idp_auth_method_parse(method, &c->auth_method) != 0)
         return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method", "unsupported method");
@@ -192,7 +186,7 @@ static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, r
         if (!url_ok(bcl))
             return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
                             "must be an absolute http(s) URL without fragment");
-        c->backchannel_logout_uri = xstrdup(bcl);
+        c->backchannel_logout_uri = hub_strdup(bcl);
     }
     if ((ret = scope_field(md, c, e)) != 0)
         return ret;
@@ -272,7 +266,7 @@ static char *origin_of(const char *url)
     if (p == NULL)
         return NULL;
     end = strchr(p + 3, '/');
-    return end != NULL ? strndup(url, end - url) : xstrdup(url);
+    return end != NULL ? strndup(url, end - url) : hub_strdup(url);
 }
 
 typedef struct st_reg_arg_t {
@@ -306,13 +300,13 @@ static int register_txn(hub_txn_t *txn, void *_arg)
     }
     if (!a->named && name != NULL) {
         free(c->app_name);
-        c->app_name = xstrdup(name);
+        c->app_name = hub_strdup(name);
     }
     if ((ret = idp_client_put(txn, c)) != 0)
         goto out;
     if (a->join_token != NULL) {
         idp_node_t node = {c->client_id, name != NULL ? name : c->app_name, NULL, hub_now(), 0};
-        c->node_id = xstrdup(c->client_id);
+        c->node_id = hub_strdup(c->client_id);
         node.public_url = c->redirect_uris.n != 0 ? origin_of(c->redirect_uris.v[0]) : NULL;
         ret = idp_client_put(txn, c);
         if (ret == 0)
@@ -362,7 +356,7 @@ static void do_register(idp_t *idp, h2o_req_t *req)
         idp_client_new_secret(a.client, a.secret);
     hub_random_token(a.rat, 32);
     hub_secret_hash(hash, a.rat, strlen(a.rat));
-    a.client->registration_token_hash = xstrdup(hash);
+    a.client->registration_token_hash = hub_strdup(hash);
     a.join_token = token;
     ret = hub_store_write(idp->store, register_txn, &a);
     if (a.bad_token) {

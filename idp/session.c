@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/log.h"
@@ -33,13 +34,6 @@ static int is_token(const char *s)
     return 1;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (d == NULL)
-        h2o_fatal("out of memory");
-    return d;
-}
 
 void idp_session_free(idp_session_t *s)
 {
@@ -63,8 +57,8 @@ static idp_session_t *session_from_json(const json_t *rec)
         return NULL;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         h2o_fatal("out of memory");
-    s->sid = xstrdup(sid);
-    s->sub = xstrdup(sub);
+    s->sid = hub_strdup(sid);
+    s->sub = hub_strdup(sub);
     s->auth_time = (uint64_t)json_integer_value(json_object_get(rec, "auth_time"));
     s->expires_at = (uint64_t)json_integer_value(json_object_get(rec, "exp"));
     if ((s->clients.v = calloc(json_array_size(clients) + 1, sizeof(char *))) == NULL)
@@ -72,7 +66,7 @@ static idp_session_t *session_from_json(const json_t *rec)
     json_array_foreach(clients, i, c)
     {
         if (json_is_string(c))
-            s->clients.v[s->clients.n++] = xstrdup(json_string_value(c));
+            s->clients.v[s->clients.n++] = hub_strdup(json_string_value(c));
     }
     return s;
 }
@@ -159,8 +153,8 @@ int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t
         idp_session_t *s = calloc(1, sizeof(*s));
         if (s == NULL || (s->clients.v = calloc(1, sizeof(char *))) == NULL)
             h2o_fatal("out of memory");
-        s->sid = xstrdup(sid);
-        s->sub = xstrdup(sub);
+        s->sid = hub_strdup(sid);
+        s->sub = hub_strdup(sub);
         s->auth_time = c.now;
         s->expires_at = c.exp;
         *out = s;

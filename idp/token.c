@@ -1,6 +1,7 @@
 /* The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636): client authentication, then one handler per grant type. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/log.h"
@@ -53,13 +54,6 @@ static int issue_fail(issue_t *out, hub_oauth_err_t err, const char *desc)
     return HUB_E_DENIED;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *copy = strdup(s);
-    if (copy == NULL)
-        abort();
-    return copy;
-}
 
 static void send_issue(h2o_req_t *req, issue_t *out)
 {
@@ -172,7 +166,7 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
     if ((ret = idp_mint_access_token(u->idp, &p, &out->access_token, jti, &exp)) != 0)
         return ret;
     out->expires_in = u->idp->cfg->primary.access_token_ttl;
-    out->scope = xstrdup(u->scope);
+    out->scope = hub_strdup(u->scope);
     if ((ret = idp_token_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
         return ret;
     if (idp_scope_has(u->scope, "openid") &&

@@ -1,0 +1,16 @@
+/* Small helpers every module needs: copies that treat out of memory as fatal, and typed
+ * reads of JSON record fields. */
+#ifndef HUB_UTIL_H
+#define HUB_UTIL_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+/* A malloc'ed copy of s, or NULL when s is NULL; out of memory is fatal. */
+char *hub_strdup(const char *s);
+/* A malloc'ed copy of obj[name] when it is a string, else NULL. */
+char *hub_json_strdup(const json_t *obj, const char *name);
+/* obj[name] when it is a positive integer, else 0. */
+uint64_t hub_json_uint(const json_t *obj, const char *name);
+
+#endif
