@@ -28,7 +28,9 @@ void fed_routes_strip_hub_headers(h2o_headers_t *headers)
     size_t i, o = 0;
     for (i = 0; i != headers->size; ++i) {
         const h2o_iovec_t *name = headers->entries[i].name;
-        if (name->len >= 6 && h2o_lcstris(name->base, 6, H2O_STRLIT("x-hub-")))
+        /* CGI-style upstreams read X_Hub_Sub as X-Hub-Sub: strip both spellings */
+        if (name->len >= 6 && (name->base[0] | 0x20) == 'x' && (name->base[1] == '-' || name->base[1] == '_') &&
+            h2o_lcstris(name->base + 2, 3, H2O_STRLIT("hub")) && (name->base[5] == '-' || name->base[5] == '_'))
             continue;
         headers->entries[o++] = headers->entries[i];
     }
@@ -76,8 +78,16 @@ static int on_guard(void *data, h2o_req_t *req)
     guard_t *g = data;
     fed_identity_t id;
     const char *why;
-    fed_who_t who = fed_identify(g->fed, req, &id, &why);
+    fed_who_t who;
     size_t i, len = 0;
+
+    /* h2o picks the route on a path that may hold "//" while its proxy collapses them, so
+     * "/app//admin/" would be guarded as "/app/" and reach "/admin/" upstream: refuse. */
+    if (h2o_strstr(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("//")) != SIZE_MAX) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "empty path segment");
+        return 0;
+    }
+    who = fed_identify(g->fed, req, &id, &why);
 
     if (who != FED_WHO_OK) {
         if (who == FED_WHO_NONE && wants_html(req)) {
@@ -125,7 +135,21 @@ int fed_routes_register(fed_t *fed)
 
     if (cfg->secondary.nroutes != 0 && (fed->guards = calloc(cfg->secondary.nroutes, sizeof(void *))) == NULL)
         abort();
+    /* h2o takes the first registered prefix that matches; register the longest paths first so
+     * the most specific route (and its roles) wins whatever order the config lists them in */
+    size_t *order = calloc(cfg->secondary.nroutes + 1, sizeof(*order));
+    if (order == NULL)
+        abort();
     for (i = 0; i != cfg->secondary.nroutes; ++i) {
+        size_t j = i;
+        while (j > 0 && strlen(cfg->secondary.routes[order[j - 1]].path) < strlen(cfg->secondary.routes[i].path)) {
+            order[j] = order[j - 1];
+            --j;
+        }
+        order[j] = i;
+    }
+    for (size_t k = 0; k != cfg->secondary.nroutes; ++k) {
+        i = order[k];
         const hub_route_conf_t *route = &cfg->secondary.routes[i];
         h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT_MS, .keepalive_timeout = 0};
         h2o_url_t upstream;
@@ -133,6 +157,7 @@ int fed_routes_register(fed_t *fed)
 
         if (h2o_url_parse(route->upstream, SIZE_MAX, &upstream) != 0) {
             hub_log_error("secondary.routes[%zu].upstream: cannot parse %s", i, route->upstream);
+            free(order);
             return HUB_E_CONFIG;
         }
         if ((g = calloc(1, sizeof(*g))) == NULL)
@@ -152,6 +177,7 @@ int fed_routes_register(fed_t *fed)
             g->proxy = &head->super;
         hub_log_info("federation: route %s -> %s", route->path, route->upstream);
     }
+    free(order);
     return 0;
 }
 

@@ -118,6 +118,8 @@ def setup():
             {"path": "/staff/", "upstream": f"http://127.0.0.1:{E.up.port}/staff/", "roles": ["Employee"]},
             {"path": "/admin/", "upstream": f"http://127.0.0.1:{E.up.port}/admin/", "roles": ["System Manager"]},
             {"path": "/app/", "upstream": f"http://127.0.0.1:{E.up.port}/", "roles": []},
+            # listed after its prefix on purpose: the most specific route must still win
+            {"path": "/app/admin/", "upstream": f"http://127.0.0.1:{E.up.port}/admin/", "roles": ["System Manager"]},
         ]}})
     with open(os.path.join(p.dir, "join.token"), "w") as f:
         f.write(token + "\n")
@@ -299,6 +301,16 @@ def test_bearer_tokens():
     eq(E.up.last()[1].get("x-hub-sub"), E.svc[0], "upstream sees the client as sub")
     # a token for an audience this node does not accept
     eq(me(bearer(cc_token(E.other))).status, 401, "foreign audience refused")
+    # the most specific route guards its path whatever the config order, and "//" cannot dodge it
+    seen = len(E.up.seen)
+    eq(get(E.s.url + "/app/admin/secret", headers=bearer(tok)).status, 403, "nested role-gated route")
+    eq(get(E.s.url + "/app//admin/secret", headers=bearer(tok)).status, 400, "empty segment refused")
+    eq(len(E.up.seen), seen, "nothing reached the upstream")
+    # client-sent identity headers in any spelling are removed
+    h = dict(bearer(tok), **{"X_Hub_Sub": "forged", "x-hub_roles": "System Manager"})
+    eq(get(E.s.url + "/app/x", headers=h).status, 200, "plain route")
+    ok(all(not k.replace("_", "-").startswith("x-hub-") or v != "forged" for k, v in E.up.last()[2]), "forged header removed")
+    ok(not any(k == "x-hub_roles" for k, v in E.up.last()[2]), "underscore spelling removed")
 
 
 def test_forged_tokens_refused():

@@ -486,10 +486,14 @@ static void test_strip_headers(void)
     h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("accept"), 1, NULL, H2O_STRLIT("*/*"));
     h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("X-HUB-ROLES"), 0, NULL, H2O_STRLIT("admin"));
     h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("x-hubx"), 0, NULL, H2O_STRLIT("kept"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("X_Hub_Sub"), 0, NULL, H2O_STRLIT("forged"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("x-hub_roles"), 0, NULL, H2O_STRLIT("forged"));
     h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("x-hub-"), 0, NULL, H2O_STRLIT("gone"));
     fed_routes_strip_hub_headers(&headers);
     CHECK(headers.size == 2);
     CHECK(h2o_find_header_by_str(&headers, H2O_STRLIT("x-hubx"), -1) != -1);
+    CHECK(h2o_find_header_by_str(&headers, H2O_STRLIT("x_hub_sub"), -1) == -1); /* CGI spelling of X-Hub-Sub */
+    CHECK(h2o_find_header_by_str(&headers, H2O_STRLIT("x-hub_roles"), -1) == -1);
     CHECK(h2o_find_header(&headers, H2O_TOKEN_ACCEPT, -1) != -1);
     h2o_mem_clear_pool(&pool);
 }
