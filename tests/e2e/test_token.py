@@ -473,7 +473,8 @@ def test_authorization_code_and_refresh():
 
     # refresh: rotation, narrowing, escalation, reuse
     code = get_code(n, n.web[0], challenge=challenge)
-    rt = token(n, dict(form, code=code, code_verifier=verifier), basic(*n.web)).json()["refresh_token"]
+    b1 = token(n, dict(form, code=code, code_verifier=verifier), basic(*n.web)).json()
+    rt = b1["refresh_token"]
     expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt, "scope": "openid admin"}, basic(*n.web)),
                  400, "invalid_scope", "refresh scope escalation")
     expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.cc_basic)), 400,
@@ -483,6 +484,11 @@ def test_authorization_code_and_refresh():
     b2 = r.json()
     eq(b2["scope"], "openid email", "narrowed")
     ok(b2["refresh_token"] != rt and b2.get("id_token"), "rotated, id_token again")
+    # RFC 6749 §6: narrowing applies to the tokens issued now; the refresh token keeps the grant
+    r = token(n, {"grant_type": "refresh_token", "refresh_token": b2["refresh_token"]}, basic(*n.web))
+    eq(r.status, 200, "refresh after narrowing " + r.text)
+    eq(r.json()["scope"], b1["scope"], "the original scope comes back")
+    b2["refresh_token"] = r.json()["refresh_token"]
     expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.web)), 400, "invalid_grant",
                  "retry within grace")
     eq(introspect(n, b2["access_token"]).json()["active"], True, "grace retry revokes nothing")
