@@ -396,6 +396,12 @@ int fed_verify_id_token(fed_verify_t *v, const char *client_id, const char *nonc
     *claims = NULL;
     if ((ret = verify_signed(v, token, len, &jws, why)) != 0)
         goto out;
+    /* explicit typing keeps access and logout tokens from passing for an id_token */
+    if (typ_is_at_jwt(jws.typ) || (jws.typ != NULL && strcasecmp(jws.typ, "logout+jwt") == 0)) {
+        *why = "the token is not an id_token";
+        ret = HUB_E_DENIED;
+        goto out;
+    }
     aud = json_object_get(jws.payload, "aud");
     azp = str_claim(jws.payload, "azp");
     if (client_id == NULL || !aud_has(aud, client_id) || (json_is_array(aud) && json_array_size(aud) > 1 && azp == NULL) ||

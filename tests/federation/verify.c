@@ -389,6 +389,13 @@ static void test_id_and_logout_tokens(void)
     tok = sign(key, "JWT", with(IDT(), "exp", json_integer((json_int_t)(now - 2 * SKEW))));
     CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == HUB_E_EXPIRED);
     free(tok);
+    /* an access token or a logout token with the right claims is still not an id_token */
+    tok = sign(key, "at+jwt", IDT());
+    CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(key, "logout+jwt", IDT());
+    CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == HUB_E_DENIED);
+    free(tok);
 
 #define LOT()                                                                                                                      \
     json_pack("{s:s,s:s,s:s,s:I,s:s,s:{s:{}}}", "iss", ISS, "sub", "u", "aud", CLIENT, "iat", (json_int_t)now, "sid", "s1",        \
