@@ -600,19 +600,24 @@ static int retire_txn(hub_txn_t *txn, void *_arg)
     ret = HUB_E_NOTFOUND;
     if (target == SIZE_MAX || list->recs[target].retired)
         goto out;
-    if (state_of(list, target, now, life, &until) == IDP_KEY_ACTIVE) {
+    switch (state_of(list, target, now, life, &until)) {
+    case IDP_KEY_NEXT:
+        /* never signed anything: withdrawn at once */
+        list->recs[target].retired = 1;
+        break;
+    case IDP_KEY_ACTIVE:
+        /* the successor takes over now if it has been published for publish_ahead; the
+         * retired key then stays published (retiring) until its last token expires */
         ret = HUB_E_BUSY;
-        if (next == SIZE_MAX)
+        if (next == SIZE_MAX || list->recs[next].created_at + arg->cfg->primary.key_publish_ahead > now)
             goto out;
-        /* the next key takes over at once */
-        list->recs[next].activate_at = now;
-        json_t *obj = rec_encode(&list->recs[next]);
-        ret = hub_store_put_json(txn, HUB_T_KEYS, list->recs[next].kid, obj, 0, 0);
-        json_decref(obj);
-        if (ret != 0)
-            goto out;
+        target = next;
+        list->recs[target].activate_at = now;
+        break;
+    default:
+        ret = HUB_E_EXISTS; /* already retiring */
+        goto out;
     }
-    list->recs[target].retired = 1;
     json_t *obj = rec_encode(&list->recs[target]);
     ret = hub_store_put_json(txn, HUB_T_KEYS, list->recs[target].kid, obj, 0, 0);
     json_decref(obj);

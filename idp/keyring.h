@@ -49,8 +49,10 @@ int idp_keys_policy_load(hub_txn_t *txn, hub_config_t *cfg);
 
 /* Operator commands (hubctl), outside any keyring instance. rotate: creates a next key
  * activating at now + publish_ahead, or when a next key already exists and is due, leaves
- * it. retire: drops a key from publication now (HUB_E_BUSY for the only active key when
- * no next key exists; when the active key is retired the next key activates at once).
+ * it. retire: a next key is withdrawn at once; the active key hands over to the next key
+ * (which must have been published for publish_ahead, else HUB_E_BUSY) and then stays
+ * published as retiring until every token it signed has expired; a retiring key gives
+ * HUB_E_EXISTS.
  * list: calls cb for each key with its state. */
 int idp_keys_rotate(hub_store_t *store, const hub_config_t *cfg, const char *data_dir, char kid_out[64]);
 int idp_keys_retire(hub_store_t *store, const hub_config_t *cfg, const char *kid);

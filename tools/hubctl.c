@@ -1409,7 +1409,10 @@ static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
     if (ret == HUB_E_NOTFOUND)
         return say(EXIT_USAGE, "KID: no key \"%s\"", kid);
     if (ret == HUB_E_BUSY)
-        return say(EXIT_RUNTIME, "KID: %s is the only active key (run keys rotate first)", kid);
+        return say(EXIT_RUNTIME, "KID: %s is the active key and no next key has been published for publish_ahead yet "
+                                 "(run keys rotate, then retire it once the next key is due)", kid);
+    if (ret == HUB_E_EXISTS)
+        return say(EXIT_RUNTIME, "KID: %s is already retiring; it stays published until its last token expires", kid);
     if (ret != 0)
         return say(EXIT_RUNTIME, "keys retire: %s", hub_strerror(ret));
     return EXIT_OK;

@@ -144,29 +144,34 @@ int main(void)
     CHECK(idp_keys_rotate(store, &cfg, dir, kid) == HUB_E_EXISTS);
     CHECK(strcmp(kid, second) == 0);
 
-    /* retiring the active key hands over to the next key at once */
+    /* the active key cannot retire before its successor has been published for publish_ahead */
     CHECK(idp_keys_retire(store, &cfg, "unknown-kid") == HUB_E_NOTFOUND);
-    CHECK(idp_keys_retire(store, &cfg, first) == 0);
-    CHECK(state_of(store, &cfg, first) == IDP_KEY_RETIRED && state_of(store, &cfg, second) == IDP_KEY_ACTIVE);
-    WAIT_FOR(strcmp(idp_keyring_signing_key(kr)->kid, second) == 0);
-    WAIT_FOR(!jwks_has(kr, first, &count) && count == 1);
-    /* the only active key cannot go */
-    CHECK(idp_keys_retire(store, &cfg, second) == HUB_E_BUSY);
-    CHECK(state_of(store, &cfg, second) == IDP_KEY_ACTIVE);
+    CHECK(idp_keys_retire(store, &cfg, first) == HUB_E_BUSY);
+    CHECK(state_of(store, &cfg, first) == IDP_KEY_ACTIVE && state_of(store, &cfg, second) == IDP_KEY_NEXT);
+    /* a next key never signed anything: withdrawn at once */
+    CHECK(idp_keys_retire(store, &cfg, second) == 0);
+    CHECK(state_of(store, &cfg, second) == IDP_KEY_RETIRED);
+    WAIT_FOR(!jwks_has(kr, second, &count) && count == 1);
+    CHECK(strcmp(idp_keyring_signing_key(kr)->kid, first) == 0);
 
     /* natural rotation: the old key stays published (retiring) while its tokens may live */
     cfg.primary.key_publish_ahead = 1;
     CHECK(idp_keys_rotate(store, &cfg, dir, third) == 0);
     sleep(2);
     CHECK(state_of(store, &cfg, third) == IDP_KEY_ACTIVE);
-    CHECK(state_of(store, &cfg, second) == IDP_KEY_RETIRING);
+    CHECK(state_of(store, &cfg, first) == IDP_KEY_RETIRING);
     WAIT_FOR(strcmp(idp_keyring_signing_key(kr)->kid, third) == 0);
-    WAIT_FOR(jwks_has(kr, second, &count) && jwks_has(kr, third, &count) && count == 2);
+    WAIT_FOR(jwks_has(kr, first, &count) && jwks_has(kr, third, &count) && count == 2);
     listing_t l = {0};
     CHECK(idp_keys_list(store, &cfg, list_cb, &l) == 0);
     for (size_t i = 0; i != l.n; ++i)
-        if (strcmp(l.kid[i], second) == 0)
+        if (strcmp(l.kid[i], first) == 0)
             CHECK(l.publish_until[i] > hub_now() && l.publish_until[i] <= hub_now() + 120 + 60 + 2);
+    /* retiring stays retiring until its last token expires */
+    CHECK(idp_keys_retire(store, &cfg, first) == HUB_E_EXISTS);
+    CHECK(state_of(store, &cfg, first) == IDP_KEY_RETIRING);
+    /* the only active key, with no next key, cannot go */
+    CHECK(idp_keys_retire(store, &cfg, third) == HUB_E_BUSY);
 
     /* the running primary's policy reaches hubctl */
     CHECK(hub_store_read_begin(store, &txn) == 0);
