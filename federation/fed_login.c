@@ -469,8 +469,18 @@ static int on_logout(void *data, h2o_req_t *req)
         fed_session_end(fed->store, cookie);
     }
     hub_set_cookie(req, fed->session_cookie, "", 0, fed->secure_cookies);
-    if (id_token == NULL || reg->end_session_endpoint == NULL || reg->client_id == NULL) {
+    if (reg->end_session_endpoint == NULL || reg->client_id == NULL) {
         hub_send_redirect(req, 302, SIGNED_OUT_PATH);
+        return 0;
+    }
+    if (id_token == NULL) {
+        /* no local session (expired, or never here): still end the one at the primary, which
+         * shows its own signed-out page (a landing URI needs the id_token_hint) */
+        const char *ep = reg->end_session_endpoint, *ec = enc(req, reg->client_id);
+        size_t len = strlen(ep) + strlen(ec) + 32;
+        char *url = h2o_mem_alloc_pool(&req->pool, len);
+        snprintf(url, len, "%s%sclient_id=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", ec);
+        hub_send_redirect(req, 302, url);
         return 0;
     }
     /* the landing the primary has on record for this node: /auth/signed-out since nodes register

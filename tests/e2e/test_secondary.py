@@ -395,6 +395,10 @@ def test_logout_local_and_backchannel():
     for path in ("/nope", "/auth/signed-outx", "/auth/signed-out/x"):
         eq(get(E.s.url + path).status, 404, path)
     eq(request("POST", E.s.url + "/auth/signed-out", body=b"").status, 405, "POST /auth/signed-out")
+    # without a local session the primary's session still ends: the node sends the browser there
+    r = get(E.s.url + "/auth/logout")
+    eq(r.status, 302, "logout without a session")
+    ok(r.header("location").startswith(E.p.url + "/oauth2/logout?client_id="), r.header("location"))
     # back-channel: signing out at the primary ends the secondary's session
     b, _ = browser_login("alice", "/app/two")
     h = session_cookie_header(b)
