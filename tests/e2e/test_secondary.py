@@ -360,7 +360,6 @@ def test_key_rotation_unknown_kid():
         time.sleep(0.3)
     new_kid = parts(tok)[0]["kid"]
     ok(new_kid != old_kid, "the primary signs with the rotated key")
-    refreshes = sum("signing keys of the primary in use" in l for l in E.s.lines)
     deadline = time.time() + 4
     status = None
     while time.time() < deadline:
@@ -369,7 +368,6 @@ def test_key_rotation_unknown_kid():
             break
         time.sleep(0.2)
     eq(status, 200, "a token signed with the new key is accepted after a refresh")
-    ok(sum("signing keys of the primary in use" in l for l in E.s.lines) >= refreshes, "keys refreshed")
 
 
 def test_logout_local_and_backchannel():
@@ -424,21 +422,22 @@ def test_primary_hangs():
     fresh = cc_token()  # never shown to the secondary yet: needs a signature check with the cached keys
     E.p.proc.send_signal(signal.SIGSTOP)
     try:
-        for what, fn in [("healthz", lambda: get(E.s.url + "/healthz", timeout=3)),
-                         ("me with session", lambda: me(h, timeout=3)),
-                         ("me with token", lambda: me(bearer(fresh), timeout=3)),
-                         ("unknown kid", lambda: me(bearer(encode({"alg": "RS256", "kid": "zzz", "typ": "at+jwt"},
-                                                                  {"sub": "x"}) + ".AAAA"), timeout=3)),
-                         ("route", lambda: get(E.s.url + "/app/x", headers=h, timeout=3))]:
+        # bounds well under the 3 s a call to the hung primary would take: proof of not waiting, not a speed test
+        for what, fn, want in [("healthz", lambda: get(E.s.url + "/healthz", timeout=5), 200),
+                               ("me with session", lambda: me(h, timeout=5), 200),
+                               ("me with token", lambda: me(bearer(fresh), timeout=5), 200),
+                               ("unknown kid", lambda: me(bearer(encode({"alg": "RS256", "kid": "zzz", "typ": "at+jwt"},
+                                                                        {"sub": "x"}) + ".AAAA"), timeout=5), 401),
+                               ("route", lambda: get(E.s.url + "/app/x", headers=h, timeout=5), 200)]:
             t0 = time.time()
             r = fn()
-            ok(time.time() - t0 < 1.0, f"{what} answered quickly ({time.time() - t0:.2f}s)")
-            ok(r.status in (200, 302, 401), f"{what}: {r.status}")
+            ok(time.time() - t0 < 2.5, f"{what} answered without waiting for the primary ({time.time() - t0:.2f}s)")
+            eq(r.status, want, what)
         eq(me(bearer(fresh)).status, 200, "token verified while the primary hangs")
         # a sign-in is not sent to a primary that does not answer: a clear page once its check times out (3 s), and
         # at once for the next sign-ins (an answer from the primary less than 0.5 s old spares the check: let it age)
         time.sleep(0.6)
-        for what, limit in (("first login", 4.5), ("next login", 1.0)):
+        for what, limit in (("first login", 6.0), ("next login", 2.5)):
             t0 = time.time()
             r = get(E.s.url + "/auth/login?next=/app/", timeout=8)
             took = time.time() - t0
