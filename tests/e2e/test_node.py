@@ -65,6 +65,10 @@ def test_check_mode():
     path = good.write_conf()
     p = subprocess.run([HUBD, "--check", "-c", path], capture_output=True, text=True)
     eq(p.returncode, 0, "valid config: " + p.stderr)
+    for example in ("primary", "secondary"):
+        path = os.path.join(os.environ.get("HUB_SOURCE_DIR", "."), "conf", example + ".yaml")
+        p = subprocess.run([HUBD, "--check", "-c", path], capture_output=True, text=True)
+        eq(p.returncode, 0, f"conf/{example}.yaml is valid: {p.stderr}")
     bad = os.path.join(d, "bad.yaml")
     with open(bad, "w") as f:
         f.write("node:\n  role: primary\n  lisen: 1\n")

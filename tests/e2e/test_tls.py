@@ -1,0 +1,60 @@
+"""node.tls: a primary serves HTTPS with the configured certificate, and its cookies carry Secure."""
+import http.client
+import os
+import re
+import ssl
+import subprocess
+
+from hubtest import Node, eq, ok, run, tmpdir
+
+
+def https(node, method, path, body=None, headers=None):
+    ctx = ssl.create_default_context(cafile=node.cert)
+    conn = http.client.HTTPSConnection("127.0.0.1", node.port, context=ctx, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read()
+    finally:
+        conn.close()
+
+
+def tls_primary():
+    d = tmpdir()
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    n = Node("primary", name="tlsprim", conf={"node": {"tls": {"cert": cert, "key": key}}})
+    n.url = n.url.replace("http://", "https://")
+    n.conf["node"]["public_url"] = n.url
+    n.cert = cert
+    n.hubctl("init")
+    return n.start()
+
+
+def test_https_and_secure_cookies():
+    n = tls_primary()
+    status, headers, body = https(n, "GET", "/healthz")
+    eq(status, 200, "healthz over TLS")
+    status, headers, body = https(n, "GET", "/.well-known/openid-configuration")
+    ok(b'"issuer":"' + n.url.encode() + b'"' in body, "issuer is the https public_url")
+    status, headers, body = https(n, "GET", "/login")
+    eq(status, 200, "sign-in page over TLS")
+    cookies = [v for k, v in headers if k == "set-cookie"]
+    ok(cookies and all(re.search(r";\s*Secure", c) for c in cookies), f"every cookie is Secure: {cookies}")
+    ok(all("HttpOnly" in c and "SameSite=Lax" in c for c in cookies), "HttpOnly, SameSite=Lax")
+    # plain HTTP on the TLS port is not served
+    import socket
+    with socket.create_connection(("127.0.0.1", n.port), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            data = s.recv(100)
+        except OSError:
+            data = b""
+    ok(not data.startswith(b"HTTP/1.1 200"), "no plain HTTP answer on the TLS port")
+    eq(n.stop(), 0, "clean stop")
+
+
+if __name__ == "__main__":
+    run([test_https_and_secure_cookies])
