@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include "federation/fed_login.h"
 #include "federation/fed_session.h"
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/form.h"
@@ -13,7 +14,6 @@
 #include "hub/resp.h"
 
 #define STATE_TTL 600
-#define NEXT_MAX 2048
 #define EXCHANGE_TIMEOUT_MS 10000
 #define REACH_TIMEOUT_MS 3000 /* a sign-in waits this long at most to learn whether the primary is there */
 #define REACH_FRESH_MS 500    /* an answer this recent spares the next sign-ins the check (bursts share one) */
@@ -34,19 +34,6 @@ typedef struct st_exchange_t {
     struct st_exchange_t **guard;
     char *next, *nonce;
 } exchange_t;
-
-const char *fed_login_safe_next(const char *next)
-{
-    size_t i, len;
-    if (next == NULL || next[0] != '/' || next[1] == '/' || next[1] == '\\' || (len = strlen(next)) > NEXT_MAX)
-        return "/";
-    for (i = 0; i != len; ++i) {
-        unsigned char c = (unsigned char)next[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            return "/";
-    }
-    return next;
-}
 
 static void page_unavailable(fed_t *fed, h2o_req_t *req)
 {
@@ -312,7 +299,7 @@ static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, con
                           .body_len = (size_t)n,
                           .timeout_ms = EXCHANGE_TIMEOUT_MS};
 
-    if (exchange_start(fed, req, fed_login_safe_next(next), nonce, &fr, on_token_answer) != 0)
+    if (exchange_start(fed, req, hub_safe_next(next), nonce, &fr, on_token_answer) != 0)
         page_unavailable(fed, req);
     OPENSSL_cleanse(auth, strlen(auth));
     free(auth);
@@ -388,7 +375,7 @@ static int on_login(void *data, h2o_req_t *req)
         page_unavailable(fed, req);
         return 0;
     }
-    check_reach(fed, req, fed_login_safe_next(hub_form_get(&q, "next")));
+    check_reach(fed, req, hub_safe_next(hub_form_get(&q, "next")));
     return 0;
 }
 

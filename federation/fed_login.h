@@ -18,6 +18,5 @@ void fed_login_dispose(fed_t *fed);
 /* The "next" target after sign-in: next itself when it is a same-origin relative path (one
  * leading '/', not "//" or "/\", no backslash or control character, at most 2048 bytes),
  * else "/". */
-const char *fed_login_safe_next(const char *next);
 
 #endif

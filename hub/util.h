@@ -13,4 +13,9 @@ char *hub_json_strdup(const json_t *obj, const char *name);
 /* obj[name] when it is a positive integer, else 0. */
 uint64_t hub_json_uint(const json_t *obj, const char *name);
 
+/* next when it is a same-origin relative path (one leading '/', not "//" or "/\\", printable
+ * ASCII without backslashes or spaces, at most 4 KiB), else "/": the only targets a sign-in,
+ * sign-out or login callback redirects to. */
+const char *hub_safe_next(const char *next);
+
 #endif

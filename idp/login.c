@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "hub/util.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"
@@ -84,24 +85,6 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
 /* Only a same-origin path may be a target: one leading '/', never "//" or "/\" (which
  * browsers read as another host), no backslash, and printable ASCII only (no control
  * characters that could split a header or be stripped into a different URL). */
-static int next_is_safe(const char *next)
-{
-    size_t i;
-
-    if (next == NULL || next[0] != '/' || next[1] == '/' || next[1] == '\\')
-        return 0;
-    for (i = 0; next[i] != '\0'; ++i) {
-        unsigned char c = (unsigned char)next[i];
-        if (i >= MAX_NEXT || c <= 0x20 || c >= 0x7f || c == '\\')
-            return 0;
-    }
-    return 1;
-}
-
-static const char *safe_next(const char *next)
-{
-    return next_is_safe(next) ? next : "/";
-}
 
 /* ---- failure counters (LOGIN_FAILURES: "u:" sub and "a:" address -> {"n", "until"}) ---- */
 
@@ -300,7 +283,7 @@ static int on_login_post(idp_t *idp, h2o_req_t *req)
         return 0;
     }
     hub_log_info("login: user %s signed in", a.sub);
-    hub_send_redirect(req, 302, safe_next(page.next));
+    hub_send_redirect(req, 302, hub_safe_next(page.next));
     return 0;
 }
 
@@ -386,7 +369,7 @@ static int on_logout(void *data, h2o_req_t *req)
         idp_logout_notify(idp, ended);
         idp_session_free(ended);
     }
-    if (next_is_safe(next)) {
+    if (next != NULL && hub_safe_next(next) == next) {
         hub_send_redirect(req, 302, next);
         return 0;
     }

@@ -11,6 +11,7 @@
 #include "federation/fed_login.h"
 #include "federation/fed_routes.h"
 #include "federation/fed_verify.h"
+#include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/jws.h"
@@ -471,17 +472,17 @@ static void test_jwks(void)
 
 static void test_safe_next(void)
 {
-    CHECK(strcmp(fed_login_safe_next("/app/x?y=1"), "/app/x?y=1") == 0);
-    CHECK(strcmp(fed_login_safe_next("/"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next(NULL), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next(""), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("//evil.example/"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("/\\evil.example/"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("/a\\b"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("https://evil.example/"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("app"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("/a\r\nSet-Cookie: x"), "/") == 0);
-    CHECK(strcmp(fed_login_safe_next("/a\tb"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("/app/x?y=1"), "/app/x?y=1") == 0);
+    CHECK(strcmp(hub_safe_next("/"), "/") == 0);
+    CHECK(strcmp(hub_safe_next(NULL), "/") == 0);
+    CHECK(strcmp(hub_safe_next(""), "/") == 0);
+    CHECK(strcmp(hub_safe_next("//evil.example/"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("/\\evil.example/"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("/a\\b"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("https://evil.example/"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("app"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("/a\r\nSet-Cookie: x"), "/") == 0);
+    CHECK(strcmp(hub_safe_next("/a\tb"), "/") == 0);
 }
 
 static void test_strip_headers(void)

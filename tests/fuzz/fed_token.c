@@ -6,6 +6,7 @@
 #include "federation/fed_jwks.h"
 #include "federation/fed_login.h"
 #include "federation/fed_verify.h"
+#include "hub/util.h"
 #include "hub/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fed_verify_id_token(verify, "c", "n", s, size, &claims, NULL) == 0 || claims != NULL)
         abort();
     fed_jwks_max_age(s);
-    next = fed_login_safe_next(s);
+    next = hub_safe_next(s);
     if (next[0] != '/' || next[1] == '/' || next[1] == '\\' || strchr(next, '\\') != NULL)
         abort();
     free(s);
