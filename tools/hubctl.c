@@ -548,6 +548,63 @@ out:
     return ret;
 }
 
+/* user/client/node list: one read transaction walking the records, as a table or --json. */
+static int run_list(ctl_t *ctl, int argc, char **argv, const char *what, const char *header,
+                    int (*walk)(hub_txn_t *txn, json_t *list))
+{
+    hub_txn_t *txn;
+    json_t *list = NULL;
+    int ret;
+
+    if ((ret = simple_args(ctl, argc, argv, 1, 0, NULL, NULL)) != EXIT_OK)
+        return ARGS_DONE(ret);
+    if (ctl->json)
+        list = json_array();
+    else
+        fputs(header, stdout);
+    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
+        ret = walk(txn, list);
+        hub_store_read_end(txn);
+    }
+    if (ret != 0) {
+        json_decref(list);
+        return say(EXIT_RUNTIME, "%s list: %s", what, hub_strerror(ret));
+    }
+    if (list != NULL)
+        print_json(list);
+    return EXIT_OK;
+}
+
+/* user/client show: one record by its NAME or ID, as key: value lines or --json. load
+ * returns the record's JSON (new reference) or NULL with *ret set. */
+static int run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char *arg_name,
+                    json_t *(*load)(hub_txn_t *txn, const char *key, int *ret))
+{
+    const char *const names[] = {arg_name};
+    const char *key;
+    hub_txn_t *txn;
+    json_t *j = NULL;
+    int ret;
+
+    if ((ret = simple_args(ctl, argc, argv, 1, 1, names, &key)) != EXIT_OK)
+        return ARGS_DONE(ret);
+    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
+        j = load(txn, key, &ret);
+        hub_store_read_end(txn);
+    }
+    if (ret == HUB_E_NOTFOUND)
+        return say(EXIT_USAGE, "%s: no %s \"%s\"", arg_name, what, key);
+    if (ret != 0)
+        return say(EXIT_RUNTIME, "%s show: %s", what, hub_strerror(ret));
+    if (ctl->json) {
+        print_json(j);
+    } else {
+        print_fields(j);
+        json_decref(j);
+    }
+    return EXIT_OK;
+}
+
 static int print_user_row(void *arg, const idp_user_t *u)
 {
     json_t *list = arg;
@@ -561,58 +618,30 @@ static int print_user_row(void *arg, const idp_user_t *u)
     return 0;
 }
 
+static int walk_users(hub_txn_t *txn, json_t *list)
+{
+    return idp_user_each(txn, print_user_row, list);
+}
+
 static int cmd_user_list(ctl_t *ctl, int argc, char **argv)
 {
-    hub_txn_t *txn;
-    json_t *list = NULL;
-    int ret;
+    return run_list(ctl, argc, argv, "user", "USERNAME                 EMAIL                            STATE    ROLES\n",
+                    walk_users);
+}
 
-    if ((ret = simple_args(ctl, argc, argv, 1, 0, NULL, NULL)) != EXIT_OK)
-        return ARGS_DONE(ret);
-    if (ctl->json)
-        list = json_array();
-    else
-        printf("%-24s %-32s %-8s %s\n", "USERNAME", "EMAIL", "STATE", "ROLES");
-    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
-        ret = idp_user_each(txn, print_user_row, list);
-        hub_store_read_end(txn);
-    }
-    if (ret != 0) {
-        json_decref(list);
-        return say(EXIT_RUNTIME, "user list: %s", hub_strerror(ret));
-    }
-    if (list != NULL)
-        print_json(list);
-    return EXIT_OK;
+static json_t *load_user_json(hub_txn_t *txn, const char *name, int *ret)
+{
+    idp_user_t *u = NULL;
+    json_t *j = NULL;
+    if ((*ret = idp_user_find(txn, name, &u)) == 0)
+        j = idp_user_to_json(u);
+    idp_user_free(u);
+    return j;
 }
 
 static int cmd_user_show(ctl_t *ctl, int argc, char **argv)
 {
-    static const char *const names[] = {"NAME"};
-    const char *name;
-    hub_txn_t *txn;
-    idp_user_t *u = NULL;
-    int ret;
-
-    if ((ret = simple_args(ctl, argc, argv, 1, 1, names, &name)) != EXIT_OK)
-        return ARGS_DONE(ret);
-    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
-        ret = idp_user_find(txn, name, &u);
-        hub_store_read_end(txn);
-    }
-    if (ret == HUB_E_NOTFOUND)
-        return say(EXIT_USAGE, "NAME: no user \"%s\"", name);
-    if (ret != 0)
-        return say(EXIT_RUNTIME, "user show: %s", hub_strerror(ret));
-    json_t *j = idp_user_to_json(u);
-    if (ctl->json) {
-        print_json(j);
-    } else {
-        print_fields(j);
-        json_decref(j);
-    }
-    idp_user_free(u);
-    return EXIT_OK;
+    return run_show(ctl, argc, argv, "user", "NAME", load_user_json);
 }
 
 /* user del / passwd / enable / disable / roles: one transaction on the named user. */
@@ -1039,58 +1068,31 @@ static int print_client_row(void *arg, const idp_client_t *c)
     return 0;
 }
 
+static int walk_clients(hub_txn_t *txn, json_t *list)
+{
+    return idp_client_each(txn, print_client_row, list);
+}
+
 static int cmd_client_list(ctl_t *ctl, int argc, char **argv)
 {
-    hub_txn_t *txn;
-    json_t *list = NULL;
-    int ret;
+    return run_list(ctl, argc, argv, "client",
+                    "CLIENT_ID                APP_NAME                 GRANT_TYPE           AUTH_METHOD          STATE\n",
+                    walk_clients);
+}
 
-    if ((ret = simple_args(ctl, argc, argv, 1, 0, NULL, NULL)) != EXIT_OK)
-        return ARGS_DONE(ret);
-    if (ctl->json)
-        list = json_array();
-    else
-        printf("%-24s %-24s %-20s %-20s %s\n", "CLIENT_ID", "APP_NAME", "GRANT_TYPE", "AUTH_METHOD", "STATE");
-    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
-        ret = idp_client_each(txn, print_client_row, list);
-        hub_store_read_end(txn);
-    }
-    if (ret != 0) {
-        json_decref(list);
-        return say(EXIT_RUNTIME, "client list: %s", hub_strerror(ret));
-    }
-    if (list != NULL)
-        print_json(list);
-    return EXIT_OK;
+static json_t *load_client_json(hub_txn_t *txn, const char *id, int *ret)
+{
+    idp_client_t *c = NULL;
+    json_t *j = NULL;
+    if ((*ret = idp_client_get(txn, id, &c)) == 0)
+        j = idp_client_to_json(c);
+    idp_client_free(c);
+    return j;
 }
 
 static int cmd_client_show(ctl_t *ctl, int argc, char **argv)
 {
-    static const char *const names[] = {"ID"};
-    const char *id;
-    hub_txn_t *txn;
-    idp_client_t *c = NULL;
-    int ret;
-
-    if ((ret = simple_args(ctl, argc, argv, 1, 1, names, &id)) != EXIT_OK)
-        return ARGS_DONE(ret);
-    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
-        ret = idp_client_get(txn, id, &c);
-        hub_store_read_end(txn);
-    }
-    if (ret == HUB_E_NOTFOUND)
-        return say(EXIT_USAGE, "ID: no client \"%s\"", id);
-    if (ret != 0)
-        return say(EXIT_RUNTIME, "client show: %s", hub_strerror(ret));
-    json_t *j = idp_client_to_json(c);
-    if (ctl->json) {
-        print_json(j);
-    } else {
-        print_fields(j);
-        json_decref(j);
-    }
-    idp_client_free(c);
-    return EXIT_OK;
+    return run_show(ctl, argc, argv, "client", "ID", load_client_json);
 }
 
 static int client_del_txn(hub_txn_t *txn, void *arg)
@@ -1276,29 +1278,15 @@ static int print_node_row(void *arg, const idp_node_t *n)
     return 0;
 }
 
+static int walk_nodes(hub_txn_t *txn, json_t *list)
+{
+    return idp_node_each(txn, print_node_row, list);
+}
+
 static int cmd_node_list(ctl_t *ctl, int argc, char **argv)
 {
-    hub_txn_t *txn;
-    json_t *list = NULL;
-    int ret;
-
-    if ((ret = simple_args(ctl, argc, argv, 1, 0, NULL, NULL)) != EXIT_OK)
-        return ARGS_DONE(ret);
-    if (ctl->json)
-        list = json_array();
-    else
-        printf("%-24s %-20s %-32s %s\n", "ID", "NAME", "PUBLIC_URL", "STATE");
-    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
-        ret = idp_node_each(txn, print_node_row, list);
-        hub_store_read_end(txn);
-    }
-    if (ret != 0) {
-        json_decref(list);
-        return say(EXIT_RUNTIME, "node list: %s", hub_strerror(ret));
-    }
-    if (list != NULL)
-        print_json(list);
-    return EXIT_OK;
+    return run_list(ctl, argc, argv, "node",
+                    "ID                       NAME                 PUBLIC_URL                       STATE\n", walk_nodes);
 }
 
 static int node_revoke_txn(hub_txn_t *txn, void *arg)
@@ -1409,8 +1397,10 @@ static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
     if (ret == HUB_E_NOTFOUND)
         return say(EXIT_USAGE, "KID: no key \"%s\"", kid);
     if (ret == HUB_E_BUSY)
-        return say(EXIT_RUNTIME, "KID: %s is the active key and no next key has been published for publish_ahead yet "
-                                 "(run keys rotate, then retire it once the next key is due)", kid);
+        return say(EXIT_RUNTIME,
+                   "KID: %s is the active key and no next key has been published for publish_ahead yet "
+                   "(run keys rotate, then retire it once the next key is due)",
+                   kid);
     if (ret == HUB_E_EXISTS)
         return say(EXIT_RUNTIME, "KID: %s is already retiring; it stays published until its last token expires", kid);
     if (ret != 0)
