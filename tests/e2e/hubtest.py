@@ -182,6 +182,25 @@ class Node:
         self.proc = None
         return rc
 
+    def freeze(self, timeout=5):
+        """SIGSTOP, then wait until every thread is really stopped: a request sent right after
+        kill() could otherwise still be answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+        end = time.time() + timeout
+        task_dir = f"/proc/{self.proc.pid}/task"
+        while time.time() < end:
+            states = []
+            for tid in os.listdir(task_dir):
+                try:
+                    with open(f"{task_dir}/{tid}/stat") as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except OSError:
+                    pass
+            if states and all(st in ("T", "t") for st in states):
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"{self.name} did not stop on SIGSTOP")
+
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
             try:

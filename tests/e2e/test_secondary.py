@@ -420,7 +420,7 @@ def test_primary_hangs():
     b, _ = browser_login("alice", "/app/hang")
     h = session_cookie_header(b)
     fresh = cc_token()  # never shown to the secondary yet: needs a signature check with the cached keys
-    E.p.proc.send_signal(signal.SIGSTOP)
+    E.p.freeze()
     try:
         # bounds well under the 3 s a call to the hung primary would take: proof of not waiting, not a speed test
         for what, fn, want in [("healthz", lambda: get(E.s.url + "/healthz", timeout=5), 200),
@@ -474,7 +474,7 @@ def test_callback_client_gone():
             pass  # timed out: the client closes its connection
 
     st = login_state()
-    E.p.proc.send_signal(signal.SIGSTOP)
+    E.p.freeze()
     try:
         hung_callback(st)
     finally:
@@ -482,7 +482,7 @@ def test_callback_client_gone():
     ok(E.s.wait_log("refused the authorization code", 5), "the late answer was handled")
     eq(get(E.s.url + "/healthz").status, 200, "healthy")
     st = login_state()
-    E.p.proc.send_signal(signal.SIGSTOP)
+    E.p.freeze()
     try:
         hung_callback(st)
         clean_stop(E.s, "clean stop with an exchange pending")
