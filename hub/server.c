@@ -317,7 +317,21 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int open_listener(const hub_config_t *cfg, int *out)
+/* SO_REUSEPORT lets any process of the same user bind a port already served, and the kernel
+ * would then split connections between two nodes. A probe bind without it fails with
+ * EADDRINUSE when something already listens there. */
+static int port_is_free(const struct addrinfo *ai)
+{
+    int fd, on = 1, ok;
+    if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0)) == -1)
+        return 1; /* let the real bind report the problem */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EADDRINUSE;
+    close(fd);
+    return ok;
+}
+
+static int open_listener(const hub_config_t *cfg, int probe, int *out)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char port[8];
@@ -329,6 +343,10 @@ static int open_listener(const hub_config_t *cfg, int *out)
     snprintf(port, sizeof(port), "%u", cfg->node.listen_port);
     if (getaddrinfo(cfg->node.listen_host, port, &hints, &res) != 0 || res == NULL) {
         hub_log_error("node.listen: cannot resolve %s", cfg->node.listen_host);
+        goto out;
+    }
+    if (probe && !port_is_free(res)) {
+        hub_log_error("node.listen: %s:%u is already in use", cfg->node.listen_host, cfg->node.listen_port);
         goto out;
     }
     if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0)) == -1 ||
@@ -364,7 +382,7 @@ int hub_server_run(hub_server_t *server)
         server->threads[i].listen_fd = -1;
     /* Bind every listener before anything runs so a busy port fails the start. */
     for (i = 0; i != server->nthreads; ++i)
-        if ((ret = open_listener(cfg, &server->threads[i].listen_fd)) != 0)
+        if ((ret = open_listener(cfg, i == 0, &server->threads[i].listen_fd)) != 0)
             goto out;
 
     signal(SIGPIPE, SIG_IGN);
