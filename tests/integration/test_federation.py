@@ -146,7 +146,9 @@ def test_audience_refused_unless_accepted():
 
 
 def test_key_rotation_under_traffic():
-    fed = Federation(names=("A",), primary_conf={"primary": {"key_rotation": {"every": "30d", "publish_ahead": "2s"}}},
+    # publish_ahead 5s: the primary's JWKS max-age is publish_ahead/2, so a secondary has two
+    # refresh chances before the new key signs, even on a loaded (sanitizer) run
+    fed = Federation(names=("A",), primary_conf={"primary": {"key_rotation": {"every": "30d", "publish_ahead": "5s"}}},
                      start=False)
     svc, secret = fed.add_client("--app-name", "svc", "--grant-type", "client_credentials", "--scopes", "openid;roles")
     fed["A"].conf["secondary"]["accept_audiences"] = [svc]
@@ -161,7 +163,7 @@ def test_key_rotation_under_traffic():
 
     t = threading.Thread(target=rotate, daemon=True)
     t.start()
-    end = time.time() + 7
+    end = time.time() + 10
     i = 0
     while time.time() < end:
         i += 1
