@@ -1,5 +1,6 @@
 /* Randomness, SHA-256, strict base64url and constant-time comparison on OpenSSL. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static inline uint8_t b64url_val(unsigned char c)
     return (uint8_t)(b64url_rev[c] - 1);
 }
 
-void hub_random_bytes(void *buf, size_t len)
+static void rand_fill(void *buf, size_t len)
 {
     while (len > 0) {
         int n = len > INT_MAX ? INT_MAX : (int)len;
@@ -42,6 +43,50 @@ void hub_random_bytes(void *buf, size_t len)
         buf = (uint8_t *)buf + n;
         len -= (size_t)n;
     }
+}
+
+/* Small requests (token ids, codes, secrets) are served from a per-thread block of DRBG output, drawn RAND_POOL bytes
+ * at a time: one DRBG call serves dozens of tokens. Bytes handed out are wiped from the block; a forked child starts
+ * with an empty block, so parent and child never share output. */
+#define RAND_POOL 1024
+#define RAND_POOLED_MAX 64
+
+static __thread struct {
+    uint8_t bytes[RAND_POOL];
+    size_t pos; /* next unused byte; RAND_POOL = empty */
+    int filled;
+} rand_pool;
+static pthread_once_t rand_once = PTHREAD_ONCE_INIT;
+
+static void rand_pool_forget(void)
+{
+    OPENSSL_cleanse(rand_pool.bytes, sizeof(rand_pool.bytes));
+    rand_pool.pos = RAND_POOL;
+}
+
+static void rand_pool_init(void)
+{
+    pthread_atfork(NULL, NULL, rand_pool_forget);
+}
+
+void hub_random_bytes(void *buf, size_t len)
+{
+    if (len > RAND_POOLED_MAX) {
+        rand_fill(buf, len);
+        return;
+    }
+    if (!rand_pool.filled) {
+        pthread_once(&rand_once, rand_pool_init);
+        rand_pool.pos = RAND_POOL;
+        rand_pool.filled = 1;
+    }
+    if (RAND_POOL - rand_pool.pos < len) {
+        rand_fill(rand_pool.bytes, RAND_POOL);
+        rand_pool.pos = 0;
+    }
+    memcpy(buf, rand_pool.bytes + rand_pool.pos, len);
+    OPENSSL_cleanse(rand_pool.bytes + rand_pool.pos, len);
+    rand_pool.pos += len;
 }
 
 void hub_random_token(char *out, size_t bytes)
@@ -120,9 +165,22 @@ int hub_b64url_decode(void *out, const char *in, size_t len)
     return (int)(dst - (uint8_t *)out);
 }
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* Fetched once: EVP_sha256() makes every EVP_Digest look the implementation up again (locks included). */
+static void sha256_fetch(void)
+{
+    if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+        fprintf(stderr, "fatal: no SHA-256 in OpenSSL (error %lu)\n", ERR_get_error());
+        abort();
+    }
+}
+
 void hub_sha256(uint8_t out[HUB_SHA256_LEN], const void *in, size_t len)
 {
-    if (EVP_Digest(in, len, out, NULL, EVP_sha256(), NULL) != 1) {
+    pthread_once(&sha256_once, sha256_fetch);
+    if (EVP_Digest(in, len, out, NULL, sha256_md, NULL) != 1) {
         fprintf(stderr, "fatal: SHA-256 failed (error %lu)\n", ERR_get_error());
         abort();
     }

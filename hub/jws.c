@@ -1,5 +1,6 @@
 /* Signing keys (RS256, ES256, EdDSA) and compact JWS signing, parsing and verification on OpenSSL 3 EVP. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/jws.h"
+#include "hub/jsonw.h"
 
 #define JWS_MAX 16384         /* a whole compact token */
 #define JWS_DECODED_MAX 12288 /* JWS_MAX * 3 / 4: the largest decoded part */
@@ -24,6 +26,8 @@
 #define ED25519_LEN 32
 #define JOSE_SIG_LEN 64 /* ES256 r||s and Ed25519 */
 #define ECDSA_DER_MAX 80
+
+static uint64_t key_serial; /* the last serial given to a key */
 
 static const char *const alg_names[] = {[HUB_ALG_RS256] = "RS256", [HUB_ALG_ES256] = "ES256", [HUB_ALG_EDDSA] = "EdDSA"};
 
@@ -87,6 +91,7 @@ static int new_key(hub_key_t **out, const char *kid, hub_alg_t alg, EVP_PKEY *pk
     key->alg = alg;
     key->pkey = pkey;
     key->has_private = has_private;
+    key->serial = __atomic_add_fetch(&key_serial, 1, __ATOMIC_RELAXED);
     *out = key;
     return 0;
 }
@@ -403,64 +408,19 @@ void hub_key_free(hub_key_t *key)
     free(key);
 }
 
-/* Appends s as a quoted JSON string to buf[*pos..cap); HUB_E_TOOBIG when it does not fit. */
-static int put_json_str(char *buf, size_t cap, size_t *pos, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t p = *pos;
-
-    if (p >= cap)
-        return HUB_E_TOOBIG;
-    buf[p++] = '"';
-    for (; *s != '\0'; ++s) {
-        unsigned char c = (unsigned char)*s;
-        if (p + 7 > cap)
-            return HUB_E_TOOBIG;
-        if (c == '"' || c == '\\') {
-            buf[p++] = '\\';
-            buf[p++] = (char)c;
-        } else if (c < 0x20) {
-            memcpy(buf + p, "\\u00", 4);
-            buf[p + 4] = hex[c >> 4];
-            buf[p + 5] = hex[c & 15];
-            p += 6;
-        } else {
-            buf[p++] = (char)c;
-        }
-    }
-    if (p >= cap)
-        return HUB_E_TOOBIG;
-    buf[p++] = '"';
-    *pos = p;
-    return 0;
-}
-
-static int put_raw(char *buf, size_t cap, size_t *pos, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (*pos + n > cap)
-        return HUB_E_TOOBIG;
-    memcpy(buf + *pos, s, n);
-    *pos += n;
-    return 0;
-}
-
 /* Writes the protected header {"alg":..,"kid":..[,"typ":..]} into buf; its length in *len. */
 static int build_header(char *buf, size_t cap, const hub_key_t *key, const char *typ, size_t *len)
 {
-    size_t pos = 0;
-    int ret;
+    hub_jw_t w;
 
-    if ((ret = put_raw(buf, cap, &pos, "{\"alg\":")) != 0 || (ret = put_json_str(buf, cap, &pos, hub_alg_name(key->alg))) != 0 ||
-        (ret = put_raw(buf, cap, &pos, ",\"kid\":")) != 0 || (ret = put_json_str(buf, cap, &pos, key->kid)) != 0)
-        return ret;
-    if (typ != NULL && ((ret = put_raw(buf, cap, &pos, ",\"typ\":")) != 0 || (ret = put_json_str(buf, cap, &pos, typ)) != 0))
-        return ret;
-    if ((ret = put_raw(buf, cap, &pos, "}")) != 0)
-        return ret;
-    *len = pos;
-    return 0;
+    hub_jw_init(&w, buf, cap);
+    hub_jw_open(&w, '{');
+    hub_jw_kstr(&w, "alg", hub_alg_name(key->alg));
+    hub_jw_kstr(&w, "kid", key->kid);
+    if (typ != NULL)
+        hub_jw_kstr(&w, "typ", typ);
+    hub_jw_close(&w, '}');
+    return hub_jw_finish(&w, len);
 }
 
 /* ECDSA: DER SEQUENCE{r, s} -> fixed 64-byte r||s (RFC 7518 §3.4). */
@@ -507,17 +467,85 @@ static size_t sig_len(const hub_key_t *key)
     return key->alg == HUB_ALG_RS256 ? (size_t)EVP_PKEY_get_size(key->pkey) : JOSE_SIG_LEN;
 }
 
-/* Signs input with a fresh context (the EVP_PKEY itself is shared, read-only), writing
- * sig_len(key) bytes to sig. */
+/* Per thread, the last few keys' contexts as EVP_DigestSignInit/EVP_DigestVerifyInit left them: initialising fetches
+ * the algorithm and builds the provider's context (locks and lookups); copying a ready one is cheaper. Slots are keyed
+ * by the key's serial, never reused, so a freed key's slot is simply never matched again (the context holds its own
+ * reference to the EVP_PKEY). */
+#define CTX_SLOTS 8
+
+typedef struct {
+    uint64_t serial;
+    int sign;
+    EVP_MD_CTX *ready;
+} ctx_slot_t;
+
+typedef struct {
+    ctx_slot_t slot[CTX_SLOTS];
+    EVP_MD_CTX *work;
+    unsigned next;
+} ctx_cache_t;
+
+static pthread_key_t ctx_cache_key;
+static pthread_once_t ctx_cache_once = PTHREAD_ONCE_INIT;
+
+static void ctx_cache_free(void *p)
+{
+    ctx_cache_t *c = p;
+    for (size_t i = 0; i != CTX_SLOTS; ++i)
+        EVP_MD_CTX_free(c->slot[i].ready);
+    EVP_MD_CTX_free(c->work);
+    free(c);
+}
+
+static void ctx_cache_init(void)
+{
+    if (pthread_key_create(&ctx_cache_key, ctx_cache_free) != 0)
+        oom();
+}
+
+/* A context ready to sign (sign != 0) or verify with key, valid until this thread's next call; NULL on failure. */
+static EVP_MD_CTX *ready_ctx(const hub_key_t *key, int sign)
+{
+    const EVP_MD *md = key->alg == HUB_ALG_EDDSA ? NULL : EVP_sha256();
+    ctx_cache_t *c;
+    ctx_slot_t *s = NULL;
+    size_t i;
+
+    pthread_once(&ctx_cache_once, ctx_cache_init);
+    if ((c = pthread_getspecific(ctx_cache_key)) == NULL) {
+        if ((c = calloc(1, sizeof(*c))) == NULL || (c->work = EVP_MD_CTX_new()) == NULL ||
+            pthread_setspecific(ctx_cache_key, c) != 0)
+            oom();
+    }
+    for (i = 0; i != CTX_SLOTS; ++i)
+        if (c->slot[i].ready != NULL && c->slot[i].serial == key->serial && c->slot[i].sign == sign)
+            s = &c->slot[i];
+    if (s == NULL) {
+        s = &c->slot[c->next++ % CTX_SLOTS];
+        EVP_MD_CTX_free(s->ready);
+        if ((s->ready = EVP_MD_CTX_new()) == NULL)
+            oom();
+        s->serial = key->serial;
+        s->sign = sign;
+        if ((sign ? EVP_DigestSignInit(s->ready, NULL, md, NULL, key->pkey)
+                  : EVP_DigestVerifyInit(s->ready, NULL, md, NULL, key->pkey)) != 1) {
+            EVP_MD_CTX_free(s->ready);
+            s->ready = NULL;
+            return NULL;
+        }
+    }
+    return EVP_MD_CTX_copy_ex(c->work, s->ready) == 1 ? c->work : NULL;
+}
+
+/* Signs input, writing sig_len(key) bytes to sig. */
 static int sign_input(const hub_key_t *key, const char *input, size_t inlen, uint8_t *sig)
 {
-    EVP_MD_CTX *ctx = NULL;
+    EVP_MD_CTX *ctx;
     uint8_t der[ECDSA_DER_MAX];
     size_t n;
     int ret = HUB_E_CRYPTO;
 
-    if ((ctx = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestSignInit(ctx, NULL, key->alg == HUB_ALG_EDDSA ? NULL : EVP_sha256(), NULL, key->pkey) != 1)
+    if ((ctx = ready_ctx(key, 1)) == NULL)
         goto out;
     if (key->alg == HUB_ALG_ES256) {
         n = sizeof(der);
@@ -533,22 +561,51 @@ static int sign_input(const hub_key_t *key, const char *input, size_t inlen, uin
 out:
     if (ret != 0)
         ERR_clear_error();
-    EVP_MD_CTX_free(ctx);
     return ret;
+}
+
+int hub_jws_sign_raw(const hub_key_t *key, const char *typ, const char *payload, size_t plen, char **out)
+{
+    char header[HEADER_MAX], *tok = NULL;
+    uint8_t sig[SIG_MAX];
+    size_t hlen, slen, total, pos;
+    int ret;
+
+    *out = NULL;
+    if (!key->has_private || plen == 0 || payload[0] != '{')
+        return HUB_E_INVAL;
+    if (plen > JWS_DECODED_MAX)
+        return HUB_E_TOOBIG;
+    if ((ret = build_header(header, sizeof(header), key, typ, &hlen)) != 0)
+        return ret;
+    slen = sig_len(key);
+    total = HUB_B64URL_LEN(hlen) + 1 + HUB_B64URL_LEN(plen) + 1 + HUB_B64URL_LEN(slen);
+    if (slen > sizeof(sig) || total > JWS_MAX)
+        return HUB_E_TOOBIG;
+    if ((tok = malloc(total + 1)) == NULL)
+        oom();
+    pos = hub_b64url_encode(tok, header, hlen);
+    tok[pos++] = '.';
+    pos += hub_b64url_encode(tok + pos, payload, plen);
+    if ((ret = sign_input(key, tok, pos, sig)) != 0) {
+        free(tok);
+        return ret;
+    }
+    tok[pos++] = '.';
+    hub_b64url_encode(tok + pos, sig, slen);
+    *out = tok;
+    return 0;
 }
 
 int hub_jws_sign(const hub_key_t *key, const char *typ, const json_t *claims, char **out)
 {
-    char header[HEADER_MAX], pstack[2048], *payload = pstack, *tok = NULL;
-    uint8_t sig[SIG_MAX];
-    size_t hlen, plen, slen, total, pos;
+    char pstack[2048], *payload = pstack;
+    size_t plen;
     int ret;
 
     *out = NULL;
     if (!key->has_private || !json_is_object(claims))
         return HUB_E_INVAL;
-    if ((ret = build_header(header, sizeof(header), key, typ, &hlen)) != 0)
-        return ret;
     if ((plen = json_dumpb(claims, pstack, sizeof(pstack), JSON_COMPACT)) == 0)
         return HUB_E_INVAL;
     if (plen > sizeof(pstack)) {
@@ -557,29 +614,11 @@ int hub_jws_sign(const hub_key_t *key, const char *typ, const json_t *claims, ch
         if ((payload = malloc(plen)) == NULL)
             oom();
         if (json_dumpb(claims, payload, plen, JSON_COMPACT) != plen) {
-            ret = HUB_E_INVAL;
-            goto out;
+            free(payload);
+            return HUB_E_INVAL;
         }
     }
-    slen = sig_len(key);
-    total = HUB_B64URL_LEN(hlen) + 1 + HUB_B64URL_LEN(plen) + 1 + HUB_B64URL_LEN(slen);
-    if (slen > sizeof(sig) || total > JWS_MAX) {
-        ret = HUB_E_TOOBIG;
-        goto out;
-    }
-    if ((tok = malloc(total + 1)) == NULL)
-        oom();
-    pos = hub_b64url_encode(tok, header, hlen);
-    tok[pos++] = '.';
-    pos += hub_b64url_encode(tok + pos, payload, plen);
-    if ((ret = sign_input(key, tok, pos, sig)) != 0)
-        goto out;
-    tok[pos++] = '.';
-    hub_b64url_encode(tok + pos, sig, slen);
-    *out = tok;
-    tok = NULL;
-out:
-    free(tok);
+    ret = hub_jws_sign_raw(key, typ, payload, plen, out);
     if (payload != pstack)
         free(payload);
     return ret;
@@ -651,10 +690,10 @@ void hub_jws_dispose(hub_jws_t *jws)
     memset(jws, 0, sizeof(*jws));
 }
 
-/* Verifies sig over input with a fresh context; 0 or HUB_E_BADSIG. */
+/* Verifies sig over input; 0 or HUB_E_BADSIG. */
 static int verify_input(const hub_key_t *key, const char *input, size_t inlen, const uint8_t *sig, size_t slen)
 {
-    EVP_MD_CTX *ctx = NULL;
+    EVP_MD_CTX *ctx;
     uint8_t der[ECDSA_DER_MAX];
     int n, ret = HUB_E_BADSIG;
 
@@ -666,15 +705,13 @@ static int verify_input(const hub_key_t *key, const char *input, size_t inlen, c
         sig = der;
         slen = (size_t)n;
     }
-    if ((ctx = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestVerifyInit(ctx, NULL, key->alg == HUB_ALG_EDDSA ? NULL : EVP_sha256(), NULL, key->pkey) != 1)
+    if ((ctx = ready_ctx(key, 0)) == NULL)
         goto out;
     if (EVP_DigestVerify(ctx, sig, slen, (const unsigned char *)input, inlen) == 1)
         ret = 0;
 out:
     if (ret != 0)
         ERR_clear_error();
-    EVP_MD_CTX_free(ctx);
     return ret;
 }
 

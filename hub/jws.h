@@ -14,6 +14,7 @@ typedef struct st_hub_key_t {
     hub_alg_t alg;
     EVP_PKEY *pkey; /* owned; private for signing keys, public for verification keys */
     int has_private;
+    uint64_t serial; /* unique per key in this process: names its per-thread EVP contexts */
 } hub_key_t;
 
 /* "RS256" / "ES256" / "EdDSA"; parse returns 0 or HUB_E_INVAL. */
@@ -36,6 +37,9 @@ void hub_key_free(hub_key_t *key);
  * and returns the compact serialisation in a malloc'ed string. ECDSA signatures are in
  * JOSE r||s form. */
 int hub_jws_sign(const hub_key_t *key, const char *typ, const json_t *claims, char **out);
+/* The same with the payload given as JSON text (payload[0..plen), an object written by the
+ * caller, e.g. with hub/jsonw.h). */
+int hub_jws_sign_raw(const hub_key_t *key, const char *typ, const char *payload, size_t plen, char **out);
 
 /* A parsed (not yet verified) compact JWS. */
 typedef struct st_hub_jws_t {

@@ -1,5 +1,6 @@
 /* Response helpers: every body goes out with Content-Length, pages with the SPEC §8 headers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "hub/resp.h"
 
@@ -76,23 +77,27 @@ static void add_no_store(h2o_req_t *req)
 void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store)
 {
     char *text = json_dumps(body, JSON_COMPACT);
-    h2o_iovec_t copy;
 
     json_decref(body);
     if (text == NULL)
         h2o_fatal("out of memory");
-    copy = h2o_strdup(&req->pool, text, SIZE_MAX);
+    hub_send_json_text(req, status, text, strlen(text), no_store);
     free(text);
+}
+
+void hub_send_json_text(h2o_req_t *req, int status, const char *text, size_t len, int no_store)
+{
     if (no_store)
         add_no_store(req);
-    send_body(req, status, "application/json", copy.base, copy.len);
+    send_body(req, status, "application/json", text, len); /* h2o_send_inline copies the body */
 }
 
 void hub_send_html(h2o_req_t *req, int status, const char *html, size_t len)
 {
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
-                          H2O_STRLIT("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: "
-                                     "https:; frame-ancestors 'none'; base-uri 'none'"));
+    h2o_add_header_by_str(
+        &req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
+        H2O_STRLIT("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: "
+                   "https:; frame-ancestors 'none'; base-uri 'none'"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));

@@ -13,6 +13,8 @@ void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
 /* Sends body as application/json; body is consumed (decref'd). Adds
  * Cache-Control: no-store and Pragma: no-cache when no_store is set. */
 void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store);
+/* The same with the body given as JSON text (copied). */
+void hub_send_json_text(h2o_req_t *req, int status, const char *text, size_t len, int no_store);
 
 /* Sends an HTML page with Content-Security-Policy, X-Frame-Options: DENY,
  * Referrer-Policy: no-referrer, X-Content-Type-Options: nosniff and no caching. */

@@ -4,6 +4,7 @@
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
+#include "hub/jsonw.h"
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
@@ -54,19 +55,31 @@ static int issue_fail(issue_t *out, hub_oauth_err_t err, const char *desc)
     return HUB_E_DENIED;
 }
 
-
 static void send_issue(h2o_req_t *req, issue_t *out)
 {
-    json_t *body = json_object();
-    json_object_set_new(body, "access_token", json_string(out->access_token));
-    json_object_set_new(body, "token_type", json_string("Bearer"));
-    json_object_set_new(body, "expires_in", json_integer((json_int_t)out->expires_in));
-    json_object_set_new(body, "scope", json_string(out->scope != NULL ? out->scope : ""));
+    const char *scope = out->scope != NULL ? out->scope : "";
+    /* a JSON string is at most 6 bytes per byte of its text (\u00XX) */
+    size_t cap = 128 + 6 * (strlen(out->access_token) + strlen(scope) + strlen(out->refresh) +
+                            (out->id_token != NULL ? strlen(out->id_token) : 0)),
+           len;
+    hub_jw_t w;
+
+    hub_jw_init(&w, h2o_mem_alloc_pool(&req->pool, cap), cap);
+    hub_jw_open(&w, '{');
+    hub_jw_kstr(&w, "access_token", out->access_token);
+    hub_jw_kstr(&w, "token_type", "Bearer");
+    hub_jw_kuint(&w, "expires_in", out->expires_in);
+    hub_jw_kstr(&w, "scope", scope);
     if (out->refresh[0] != '\0')
-        json_object_set_new(body, "refresh_token", json_string(out->refresh));
+        hub_jw_kstr(&w, "refresh_token", out->refresh);
     if (out->id_token != NULL)
-        json_object_set_new(body, "id_token", json_string(out->id_token));
-    hub_send_json(req, 200, body, 1);
+        hub_jw_kstr(&w, "id_token", out->id_token);
+    hub_jw_close(&w, '}');
+    if (hub_jw_finish(&w, &len) != 0) {
+        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "the token could not be issued");
+        return;
+    }
+    hub_send_json_text(req, 200, w.buf, len, 1);
 }
 
 /* Sends the outcome of a grant's write transaction. */

@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "hub/crypto.h"
 #include "hub/err.h"
 
@@ -138,6 +141,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+static void *random_thread(void *arg)
+{
+    hub_random_bytes(arg, 16);
+    return NULL;
+}
+
 static void test_random_token(void)
 {
     enum { N = 2000 };
@@ -168,6 +177,37 @@ static void test_random_token(void)
     CHECK(memcmp(z, zero, sizeof(z)) != 0);
 }
 
+/* Small requests come from a per-thread block of DRBG output: a forked child must not hand out what its parent
+ * hands out next, and two threads never share bytes. */
+static void test_random_fork_and_threads(void)
+{
+    uint8_t parent[16], child[16], warm[8];
+    int fds[2];
+    pid_t pid;
+
+    hub_random_bytes(warm, sizeof(warm)); /* the block is filled and partly used before the fork */
+    CHECK(pipe(fds) == 0);
+    if ((pid = fork()) == 0) {
+        hub_random_bytes(child, sizeof(child));
+        _exit(write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    hub_random_bytes(parent, sizeof(parent));
+    CHECK(read(fds[0], child, sizeof(child)) == (ssize_t)sizeof(child));
+    CHECK(memcmp(parent, child, sizeof(parent)) != 0);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fds[0]);
+    close(fds[1]);
+
+    pthread_t th;
+    uint8_t other[16], mine[16];
+    CHECK(pthread_create(&th, NULL, random_thread, other) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    hub_random_bytes(mine, sizeof(mine));
+    CHECK(memcmp(mine, other, sizeof(mine)) != 0);
+}
+
 int main(void)
 {
     test_b64url_vectors();
@@ -176,6 +216,7 @@ int main(void)
     test_sha256();
     test_ct_equal();
     test_random_token();
+    test_random_fork_and_threads();
     if (failures != 0) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
