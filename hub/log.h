@@ -10,6 +10,12 @@ hub_log_level_t hub_log_level(void);
 /* Writes one line "TIME LEVEL NODE: message". Never pass secrets: nothing filters them. */
 void hub_log(hub_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* On an event-loop thread: lines are collected from batch_begin on and written by hub_log_flush() (called at the end
+ * of every loop turn) or when the batch is full; warnings and errors are written at once. batch_end flushes and stops. */
+void hub_log_batch_begin(void);
+void hub_log_flush(void);
+void hub_log_batch_end(void);
+
 #define hub_log_error(...) hub_log(HUB_LOG_ERROR, __VA_ARGS__)
 #define hub_log_warn(...) hub_log(HUB_LOG_WARN, __VA_ARGS__)
 #define hub_log_info(...) hub_log(HUB_LOG_INFO, __VA_ARGS__)

@@ -296,8 +296,12 @@ static void *thread_main(void *arg)
     h2o_evloop_t *loop = thr->pub.ctx.loop;
     uint64_t deadline;
 
-    while (!thr->stopping)
+    hub_log_batch_begin();
+    while (!thr->stopping) {
         h2o_evloop_run(loop, INT32_MAX);
+        hub_log_flush();
+    }
+    hub_log_batch_end();
 
     /* Stop accepting, ask keep-alive connections to close after their current request, and
      * give what is in flight time to finish. */
