@@ -7,8 +7,8 @@
 #define MAX_CREDENTIAL 512
 #define MAX_PARAM 4096
 
-int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, int allow_public, idp_client_t **out,
-                            const char **why)
+int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache, int allow_public,
+                            idp_client_t **out, const char **why)
 {
     const char *authz = hub_req_header(&req->pool, req, "authorization");
     const char *form_id = hub_form_get(form, "client_id"), *form_secret = hub_form_get(form, "client_secret");
@@ -51,7 +51,7 @@ int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *t
         *why = "missing client credentials";
         return HUB_E_DENIED;
     }
-    if ((ret = idp_client_get(txn, client_id, &client)) != 0) {
+    if ((ret = idp_client_get_cached(cache, txn, client_id, &client)) != 0) {
         if (ret == HUB_E_NOTFOUND) {
             *why = "unknown client";
             ret = HUB_E_DENIED;
@@ -130,7 +130,7 @@ idp_client_t *idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *
         hub_send_oauth_error(req, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
         return NULL;
     }
-    ret = idp_client_authenticate(req, form, txn, allow_public, &client, &why);
+    ret = idp_client_authenticate(req, form, txn, idp->clients, allow_public, &client, &why);
     hub_store_read_end(txn);
     if (ret == HUB_E_DENIED)
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_CLIENT, why);

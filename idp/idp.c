@@ -8,7 +8,6 @@
 #include "idp/idp.h"
 #include "idp/model.h"
 
-
 /* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
  * with every character outside [A-Za-z0-9_-] replaced. */
 static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
@@ -20,7 +19,7 @@ static void cookie_name(char *out, size_t size, const char *node_name, const cha
             out[i] = '_';
 }
 
-static int ensure_roles_txn(hub_txn_t *txn, void *arg)
+static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
     static const char *roles[] = {IDP_ROLE_SYSTEM_MANAGER, IDP_ROLE_GUEST};
     size_t i;
@@ -28,7 +27,7 @@ static int ensure_roles_txn(hub_txn_t *txn, void *arg)
     for (i = 0; i != sizeof(roles) / sizeof(roles[0]); ++i)
         if (!idp_role_exists(txn, roles[i]) && (ret = idp_role_add(txn, roles[i])) != 0)
             return ret;
-    return 0;
+    return idp_client_cache_prepare(txn);
 }
 
 int idp_create(idp_t **out, hub_server_t *server)
@@ -47,8 +46,9 @@ int idp_create(idp_t **out, hub_server_t *server)
     cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session");
     cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf");
 
-    /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key. */
-    if ((ret = hub_store_write(idp->store, ensure_roles_txn, NULL)) != 0) {
+    /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key
+     * (and any gets the client cache's generation counter). */
+    if ((ret = hub_store_write(idp->store, ensure_data_txn, NULL)) != 0) {
         hub_log_error("cannot prepare the data dir: %s", hub_strerror(ret));
         goto fail;
     }
@@ -56,6 +56,8 @@ int idp_create(idp_t **out, hub_server_t *server)
         hub_log_error("cannot load the signing keys: %s", hub_strerror(ret));
         goto fail;
     }
+
+    idp->clients = idp_client_cache_create(IDP_CLIENT_CACHE_DEFAULT);
 
     /* specific paths before their prefixes: each module registers exact paths only */
     idp_login_register(idp);
@@ -79,5 +81,6 @@ void idp_destroy(idp_t *idp)
     if (idp == NULL)
         return;
     idp_keyring_close(idp->keyring);
+    idp_client_cache_destroy(idp->clients);
     free(idp);
 }

@@ -8,6 +8,7 @@
 #include "hub/server.h"
 #include "hub/store.h"
 #include "idp/keyring.h"
+#include "idp/model.h"
 
 typedef struct st_idp_t {
     const hub_config_t *cfg;
@@ -18,7 +19,8 @@ typedef struct st_idp_t {
     char issuer[512];        /* = node.public_url */
     char session_cookie[96]; /* cookie names derived from node.name (SPEC §8) */
     char csrf_cookie[96];
-    int secure_cookies; /* under HTTPS */
+    int secure_cookies;          /* under HTTPS */
+    idp_client_cache_t *clients; /* decoded clients for the token, introspection and revocation endpoints */
 } idp_t;
 
 /* Creates the primary's context (opens the keyring) and registers every route of SPEC §4
@@ -34,7 +36,7 @@ void idp_token_register(idp_t *idp);     /* token (+ alias) */
 void idp_introspect_register(idp_t *idp);
 void idp_revoke_register(idp_t *idp);
 void idp_userinfo_register(idp_t *idp);
-void idp_register_register(idp_t *idp); /* RFC 7591 dynamic registration */
+void idp_register_register(idp_t *idp);  /* RFC 7591 dynamic registration */
 void idp_discovery_register(idp_t *idp); /* discovery documents and JWKS */
 void idp_logout_register(idp_t *idp);    /* RP-initiated logout + back-channel delivery */
 

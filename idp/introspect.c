@@ -17,12 +17,12 @@ static int looks_like_jwt(const char *token)
     return dot != NULL && strchr(dot + 1, '.') != NULL;
 }
 
-/* 1 when client_id names an enabled client. */
-static int client_enabled(hub_txn_t *txn, const char *client_id)
+/* 1 when client_id names an enabled client (read through the cache: the client is shared, read-only). */
+static int client_enabled(idp_t *idp, hub_txn_t *txn, const char *client_id)
 {
     idp_client_t *client = NULL;
     int ok;
-    if (client_id == NULL || idp_client_get(txn, client_id, &client) != 0)
+    if (client_id == NULL || idp_client_get_cached(idp->clients, txn, client_id, &client) != 0)
         return 0;
     ok = client->enabled;
     idp_client_free(client);
@@ -62,7 +62,7 @@ static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const char *token)
         json_string_value(json_object_get(p, "iss")) == NULL ||
         strcmp(json_string_value(json_object_get(p, "iss")), idp->issuer) != 0)
         goto out;
-    if (!idp_token_is_active(txn, jti) || !client_enabled(txn, client_id))
+    if (!idp_token_is_active(txn, jti) || !client_enabled(idp, txn, client_id))
         goto out;
     out = json_pack("{s:b,s:s}", "active", 1, "token_type", "Bearer");
     if (!add_username(txn, sub, out)) {
@@ -90,7 +90,7 @@ static json_t *introspect_refresh(idp_t *idp, hub_txn_t *txn, const idp_client_t
         return NULL;
     if (r->successor_hash != NULL || r->client_id == NULL || strcmp(r->client_id, caller->client_id) != 0)
         goto out;
-    if (r->family == NULL || idp_family_get(txn, r->family, &f) != 0 || f->revoked || !client_enabled(txn, r->client_id))
+    if (r->family == NULL || idp_family_get(txn, r->family, &f) != 0 || f->revoked || !client_enabled(idp, txn, r->client_id))
         goto out;
     out = json_pack("{s:b,s:s,s:s,s:s,s:I,s:s,s:s}", "active", 1, "token_type", "refresh_token", "scope",
                     r->scope != NULL ? r->scope : "", "client_id", r->client_id, "exp", (json_int_t)r->expires_at, "aud",

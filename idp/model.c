@@ -1,6 +1,7 @@
 /* The primary's records (users, roles, clients, settings, join tokens, nodes) as JSON in the hub store. */
 #include <argon2.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #define MAX_URI 2048
 #define MAX_SCOPE 128
 #define MAX_PASSWORD 1024
+#define MAX_CLIENT_ID 256
 
 /* Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
 #define ARGON_T 2
@@ -31,9 +33,9 @@ static const char dummy_hash[] =
     "$argon2id$v=19$m=19456,t=2,p=1$aHViLWR1bW15LXNhbHQhIQ$c9MfYF4KEsPxRrihl8WFU0P0zqzn6Fy1X21sbBwzU4k";
 
 #define SETTING_SKIP_AUTH "skip_authorization"
+#define CLIENTS_GEN "gen:clients" /* bumped by every write of a client record (idp_client_get_cached) */
 
 /* ---- small helpers ---- */
-
 
 /* A random identifier of 16 bytes (22 base64url chars) that does not begin with '-', so that it never reads as an
  * option on a command line (hubctl client show ID). */
@@ -80,8 +82,6 @@ static void lower_ascii(char *s)
     for (; *s != '\0'; ++s)
         *s = (char)tolower((unsigned char)*s);
 }
-
-
 
 static int jbool(const json_t *obj, const char *name)
 {
@@ -810,6 +810,9 @@ void idp_client_free(idp_client_t *c)
 {
     if (c == NULL)
         return;
+    /* refs counts the holders besides one: whoever finds it at 0 is the last */
+    if (__atomic_fetch_sub(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
     free(c->client_id);
     free(c->app_name);
     free(c->secret_hash);
@@ -831,7 +834,7 @@ int idp_client_get(hub_txn_t *txn, const char *client_id, idp_client_t **out)
     int ret;
 
     *out = NULL;
-    if (client_id == NULL || client_id[0] == '\0' || strlen(client_id) > 256)
+    if (client_id == NULL || client_id[0] == '\0' || strlen(client_id) > MAX_CLIENT_ID)
         return HUB_E_NOTFOUND;
     if ((ret = hub_store_get_json(txn, HUB_T_CLIENTS, client_id, &o)) != 0)
         return ret;
@@ -897,6 +900,8 @@ static int client_write(hub_txn_t *txn, const idp_client_t *c, int flags)
     json_t *o = client_json(c, 1);
     int ret = hub_store_put_json(txn, HUB_T_CLIENTS, c->client_id, o, 0, flags);
     json_decref(o);
+    if (ret == 0)
+        ret = hub_store_bump(txn, CLIENTS_GEN, NULL);
     return ret;
 }
 
@@ -928,7 +933,8 @@ int idp_client_del(hub_txn_t *txn, const char *client_id)
 
     if (client_id == NULL || client_id[0] == '\0')
         return HUB_E_NOTFOUND;
-    if ((ret = hub_store_del(txn, HUB_T_CLIENTS, client_id, strlen(client_id))) != 0)
+    if ((ret = hub_store_del(txn, HUB_T_CLIENTS, client_id, strlen(client_id))) != 0 ||
+        (ret = hub_store_bump(txn, CLIENTS_GEN, NULL)) != 0)
         return ret;
     /* nothing issued to a deleted client stays valid, and its node (if any) is revoked */
     if ((ret = idp_family_revoke_client(txn, client_id)) != 0)
@@ -964,6 +970,140 @@ int idp_client_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_client_t *cli
 {
     client_each_t a = {cb, arg};
     return hub_store_each(txn, HUB_T_CLIENTS, NULL, 0, client_each_cb, &a);
+}
+
+/* ---- cache of decoded clients ---- */
+
+#define CACHE_WAYS 4 /* a set-associative table: a client_id hashes to one set of 4 slots */
+
+typedef struct {
+    idp_client_t *client; /* the cache's reference (the owner's); NULL = empty */
+    uint64_t gen;         /* the generation of the transaction that read it */
+    uint64_t used;        /* tick of the last use, for replacement within the set */
+} cache_slot_t;
+
+struct st_idp_client_cache_t {
+    pthread_mutex_t lock; /* guards everything below; never held while reading or parsing */
+    size_t nsets;         /* a power of two */
+    cache_slot_t *slots;  /* nsets * CACHE_WAYS */
+    uint64_t tick;
+    uint64_t hits, misses;
+};
+
+idp_client_cache_t *idp_client_cache_create(size_t capacity)
+{
+    idp_client_cache_t *cache = calloc(1, sizeof(*cache));
+    size_t nsets = 1;
+
+    if (cache == NULL)
+        abort();
+    while (nsets * CACHE_WAYS < capacity)
+        nsets *= 2;
+    if ((cache->slots = calloc(nsets * CACHE_WAYS, sizeof(*cache->slots))) == NULL)
+        abort();
+    cache->nsets = nsets;
+    pthread_mutex_init(&cache->lock, NULL);
+    return cache;
+}
+
+void idp_client_cache_destroy(idp_client_cache_t *cache)
+{
+    if (cache == NULL)
+        return;
+    for (size_t i = 0; i != cache->nsets * CACHE_WAYS; ++i)
+        idp_client_free(cache->slots[i].client);
+    pthread_mutex_destroy(&cache->lock);
+    free(cache->slots);
+    free(cache);
+}
+
+void idp_client_cache_stats(idp_client_cache_t *cache, idp_client_cache_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&cache->lock);
+    out->hits = cache->hits;
+    out->misses = cache->misses;
+    out->capacity = cache->nsets * CACHE_WAYS;
+    for (size_t i = 0; i != out->capacity; ++i)
+        out->entries += cache->slots[i].client != NULL;
+    pthread_mutex_unlock(&cache->lock);
+}
+
+int idp_client_cache_prepare(hub_txn_t *txn)
+{
+    return hub_store_counter(txn, CLIENTS_GEN) == 0 ? hub_store_bump(txn, CLIENTS_GEN, NULL) : 0;
+}
+
+/* FNV-1a: only client_ids that exist are inserted, so the keys are not the attacker's choice. */
+static cache_slot_t *cache_set(idp_client_cache_t *cache, const char *client_id)
+{
+    uint64_t h = 14695981039346656037u;
+    for (const unsigned char *p = (const unsigned char *)client_id; *p != '\0'; ++p)
+        h = (h ^ *p) * 1099511628211u;
+    return cache->slots + (size_t)(h & (cache->nsets - 1)) * CACHE_WAYS;
+}
+
+/* Under the lock: the slot for client_id (whatever its generation), else an empty slot, else the least recently used. */
+static cache_slot_t *cache_victim(cache_slot_t *set, const char *client_id)
+{
+    cache_slot_t *victim = NULL;
+    for (size_t i = 0; i != CACHE_WAYS; ++i) {
+        if (set[i].client != NULL && strcmp(set[i].client->client_id, client_id) == 0)
+            return set + i;
+        if (victim == NULL || (victim->client != NULL && (set[i].client == NULL || set[i].used < victim->used)))
+            victim = set + i;
+    }
+    return victim;
+}
+
+int idp_client_get_cached(idp_client_cache_t *cache, hub_txn_t *txn, const char *client_id, idp_client_t **out)
+{
+    idp_client_t *c = NULL, *old = NULL;
+    cache_slot_t *set, *slot;
+    uint64_t gen;
+    int ret;
+
+    *out = NULL;
+    /* generation 0: never bumped, or unreadable; either way the cache cannot vouch for an entry */
+    if (cache == NULL || client_id == NULL || (gen = hub_store_counter(txn, CLIENTS_GEN)) == 0)
+        return idp_client_get(txn, client_id, out);
+    if (client_id[0] == '\0' || strlen(client_id) > MAX_CLIENT_ID)
+        return HUB_E_NOTFOUND;
+    set = cache_set(cache, client_id);
+    pthread_mutex_lock(&cache->lock);
+    for (size_t i = 0; i != CACHE_WAYS; ++i) {
+        if (set[i].client != NULL && set[i].gen == gen && strcmp(set[i].client->client_id, client_id) == 0) {
+            c = set[i].client;
+            __atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED); /* the cache's own reference keeps it alive meanwhile */
+            set[i].used = ++cache->tick;
+            ++cache->hits;
+            break;
+        }
+    }
+    if (c == NULL)
+        ++cache->misses;
+    pthread_mutex_unlock(&cache->lock);
+    if (c != NULL) {
+        *out = c;
+        return 0;
+    }
+
+    if ((ret = idp_client_get(txn, client_id, &c)) != 0)
+        return ret;
+    pthread_mutex_lock(&cache->lock);
+    slot = cache_victim(set, client_id);
+    /* an older transaction must not push out what a newer one loaded (generations only grow) */
+    if (slot->client == NULL || strcmp(slot->client->client_id, client_id) != 0 || slot->gen < gen) {
+        old = slot->client;
+        c->refs = 1; /* the caller's; the cache holds the owner's */
+        slot->client = c;
+        slot->gen = gen;
+        slot->used = ++cache->tick;
+    }
+    pthread_mutex_unlock(&cache->lock);
+    idp_client_free(old);
+    *out = c;
+    return 0;
 }
 
 void idp_client_new_secret(idp_client_t *client, char out[44])

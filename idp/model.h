@@ -99,22 +99,25 @@ typedef struct st_idp_client_t {
     idp_grant_type_t grant_type;
     idp_response_type_t response_type;
     idp_auth_method_t auth_method;
-    idp_strv_t allowed_roles; /* empty = any user */
-    idp_strv_t service_roles; /* roles of a client_credentials client */
-    char *backchannel_logout_uri;  /* may be NULL */
+    idp_strv_t allowed_roles;     /* empty = any user */
+    idp_strv_t service_roles;     /* roles of a client_credentials client */
+    char *backchannel_logout_uri; /* may be NULL */
     idp_strv_t post_logout_redirect_uris;
     int enabled;
     char *node_id;                 /* set when a secondary registered it */
     char *registration_token_hash; /* RFC 7591 registration_access_token, hashed */
     uint64_t created_at;
+    unsigned refs; /* references beyond the owner's (0 unless shared by idp_client_cache_t); see idp_client_free */
 } idp_client_t;
 
+/* Reads a client; HUB_E_NOTFOUND when absent. *out is the caller's own copy. */
 int idp_client_get(hub_txn_t *txn, const char *client_id, idp_client_t **out);
 /* Validates (see idp_client_validate) and writes; assigns client_id and created_at when
  * client_id is NULL. */
 int idp_client_put(hub_txn_t *txn, idp_client_t *client);
 int idp_client_del(hub_txn_t *txn, const char *client_id);
 int idp_client_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_client_t *client), void *arg);
+/* Releases one reference: frees the client when no other holder is left (NULL is ignored). */
 void idp_client_free(idp_client_t *client);
 json_t *idp_client_to_json(const idp_client_t *client); /* without the secret hash */
 
@@ -132,6 +135,32 @@ int idp_client_secret_ok(const idp_client_t *client, const char *secret, size_t 
 /* The registered redirect URI that uri matches (exact, or for an http://127.0.0.1:PORT or
  * http://[::1]:PORT registration any port, RFC 8252 §7.3), or NULL. */
 const char *idp_client_match_redirect(const idp_client_t *client, const char *uri);
+
+/* A bounded, thread-safe cache of decoded clients for one store. Every write of a client
+ * record (put, del, node revoke) bumps the "gen:clients" counter in the same transaction, in
+ * this process or another (hubctl); an entry is used only by a transaction that reads the
+ * generation it was loaded under, so a cached client is exactly what that transaction would
+ * read. Unknown client_ids are never cached. */
+typedef struct st_idp_client_cache_t idp_client_cache_t;
+typedef struct st_idp_client_cache_stats_t {
+    uint64_t hits, misses;
+    size_t entries, capacity;
+} idp_client_cache_stats_t;
+
+#define IDP_CLIENT_CACHE_DEFAULT 1024
+/* Creates a cache holding at most capacity clients (rounded up to a multiple of 4, at least 4). */
+idp_client_cache_t *idp_client_cache_create(size_t capacity);
+/* Frees the cache and its references; clients handed out stay valid until their holders free them. */
+void idp_client_cache_destroy(idp_client_cache_t *cache);
+/* The same contract as idp_client_get, except that *out may be SHARED with the cache and
+ * other threads: read-only for the caller, released with idp_client_free as usual. A NULL
+ * cache reads with idp_client_get. */
+int idp_client_get_cached(idp_client_cache_t *cache, hub_txn_t *txn, const char *client_id, idp_client_t **out);
+/* Counters for tests and metrics. */
+void idp_client_cache_stats(idp_client_cache_t *cache, idp_client_cache_stats_t *out);
+/* Makes the generation counter non-zero in a data dir written before it existed (generation
+ * 0 is never cached: hub_store_counter also answers 0 when it cannot read). */
+int idp_client_cache_prepare(hub_txn_t *txn);
 
 /* ---- OAuth Provider Settings ---- */
 

@@ -177,6 +177,29 @@ def introspect(n, tok, who=None, hint=None):
     return post(n.url + "/oauth2/introspect", form=form, headers=basic(*(who or n.cc_basic)))
 
 
+def test_client_changes_seen_live():
+    """Clients are cached decoded in hubd; hubctl's writes from its own process must still count on the next request."""
+    n = primary()
+    form = {"grant_type": "client_credentials"}
+    cid, sec = creds(n.hubctl("client", "add", "--app-name", "live", "--grant-type", "client_credentials", "--scopes",
+                              "read write", "--redirect-uris", "").stdout)
+    for _ in range(3):  # loaded once, then answered from the cache on every thread
+        eq(token(n, form, basic(cid, sec)).status, 200, "fresh client works")
+    at = token(n, dict(form, scope="read"), basic(cid, sec)).json()["access_token"]
+    out = n.hubctl("client", "rotate-secret", cid).stdout
+    new = creds(out)[1]
+    ok(new and new != sec, "a new secret: " + out)
+    expect_error(token(n, form, basic(cid, sec)), 401, "invalid_client", "old secret after rotate-secret")
+    eq(token(n, form, basic(cid, new)).status, 200, "new secret after rotate-secret")
+    n.hubctl("client", "update", cid, "--scopes", "write")
+    expect_error(token(n, dict(form, scope="read"), basic(cid, new)), 400, "invalid_scope", "scope removed by update")
+    eq(token(n, dict(form, scope="write"), basic(cid, new)).json().get("scope"), "write", "updated scopes")
+    eq(introspect(n, at).json()["active"], True, "its token is active")
+    n.hubctl("client", "del", cid)
+    eq(introspect(n, at).json(), {"active": False}, "a deleted client's token is inactive")
+    expect_error(token(n, form, basic(cid, new)), 401, "invalid_client", "deleted client")
+
+
 def test_introspection():
     n = primary()
     at = cc_token(n, "read")["access_token"]
@@ -294,6 +317,12 @@ def test_registration():
     ok(body["client_id"] in nodes, "node listed: " + nodes)
     r = post(n.url + "/oauth2/introspect", form={"token": "x"}, headers=basic(body["client_id"], body["client_secret"]))
     eq(r.status, 200, "registered client authenticates")
+    # revoking the node disables its client at once, though hubd has it cached
+    eq(post(n.url + "/oauth2/introspect", form={"token": "x"}, headers=basic(body["client_id"], body["client_secret"])).status,
+       200, "registered client authenticates again")
+    n.hubctl("node", "revoke", body["client_id"])
+    r = post(n.url + "/oauth2/introspect", form={"token": "x"}, headers=basic(body["client_id"], body["client_secret"]))
+    expect_error(r, 401, "invalid_client", "revoked node's client")
     # the Frappe alias
     r = post(n.url + "/api/method/frappe.integrations.oauth2.register_client", body=json.dumps(md),
              headers={"Content-Type": "application/json", "Authorization": "Bearer " + join_token(n)})
@@ -524,5 +553,5 @@ def test_public_client_pkce():
 
 if __name__ == "__main__":
     run([test_client_credentials, test_scope_narrowing_and_escalation, test_client_auth_failures, test_bad_requests,
-         test_introspection, test_revocation, test_registration, test_registration_open, test_discovery, test_jwks,
+         test_client_changes_seen_live, test_introspection, test_revocation, test_registration, test_registration_open, test_discovery, test_jwks,
          test_jwks_short_publish_ahead, test_authorization_code_and_refresh, test_public_client_pkce])
