@@ -625,13 +625,7 @@ static void send_identity(h2o_req_t *req, const fed_identity_t *id)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("pragma"), 0, NULL, H2O_STRLIT("no-cache"));
-    if (hub_method_is(req, "HEAD")) {
-        static h2o_generator_t generator = {NULL, NULL};
-        h2o_start_response(req, &generator);
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return;
-    }
-    h2o_send_inline(req, buf, (size_t)(p - buf));
+    hub_send_inline(req, buf, (size_t)(p - buf));
 }
 
 static int on_me(void *data, h2o_req_t *req)

@@ -52,6 +52,73 @@ void hub_resp_header(h2o_req_t *req, const char *name, const char *value)
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, v.base, v.len);
 }
 
+/* Sends a response whose status and headers are set; a HEAD request gets them without the body. */
+static void send_now(h2o_req_t *req, h2o_iovec_t body)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* Responses made during one turn of a loop thread's event loop wait in this list and are written together when the
+ * turn ends (hub_resp_flush), as Redis writes its replies before it polls again: the peers are woken once per turn
+ * rather than once per response. A request whose memory goes away first (an HTTP/2 stream reset) leaves the list. */
+typedef struct st_deferred_t {
+    h2o_linklist_t link;
+    h2o_req_t *req;
+    h2o_iovec_t body;
+} deferred_t;
+
+static __thread h2o_linklist_t *deferred;
+
+static void on_deferred_dispose(void *p)
+{
+    deferred_t *d = p;
+    if (h2o_linklist_is_linked(&d->link))
+        h2o_linklist_unlink(&d->link);
+}
+
+void hub_resp_defer_begin(h2o_linklist_t *anchor)
+{
+    h2o_linklist_init_anchor(anchor);
+    deferred = anchor;
+}
+
+void hub_resp_flush(void)
+{
+    while (deferred != NULL && !h2o_linklist_is_empty(deferred)) {
+        deferred_t *d = H2O_STRUCT_FROM_MEMBER(deferred_t, link, deferred->next);
+        h2o_linklist_unlink(&d->link);
+        send_now(d->req, d->body);
+    }
+}
+
+void hub_resp_defer_end(void)
+{
+    hub_resp_flush();
+    deferred = NULL;
+}
+
+void hub_send_inline(h2o_req_t *req, const char *body, size_t len)
+{
+    h2o_iovec_t copy = h2o_strdup(&req->pool, body, len);
+    deferred_t *d;
+
+    if (deferred == NULL) {
+        send_now(req, copy);
+        return;
+    }
+    d = h2o_mem_alloc_shared(&req->pool, sizeof(*d), on_deferred_dispose);
+    memset(&d->link, 0, sizeof(d->link));
+    d->req = req;
+    d->body = copy;
+    h2o_linklist_insert(deferred, &d->link);
+}
+
 static void send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
 {
     req->res.status = status;
@@ -59,13 +126,7 @@ static void send_body(h2o_req_t *req, int status, const char *ctype, const char 
     req->res.content_length = len;
     if (ctype != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
-    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
-        static h2o_generator_t generator = {NULL, NULL};
-        h2o_start_response(req, &generator);
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return;
-    }
-    h2o_send_inline(req, body, len);
+    hub_send_inline(req, body, len);
 }
 
 static void add_no_store(h2o_req_t *req)
@@ -89,7 +150,7 @@ void hub_send_json_text(h2o_req_t *req, int status, const char *text, size_t len
 {
     if (no_store)
         add_no_store(req);
-    send_body(req, status, "application/json", text, len); /* h2o_send_inline copies the body */
+    send_body(req, status, "application/json", text, len); /* copied */
 }
 
 void hub_send_html(h2o_req_t *req, int status, const char *html, size_t len)

@@ -12,6 +12,13 @@ void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
 
 /* Sends body as application/json; body is consumed (decref'd). Adds
  * Cache-Control: no-store and Pragma: no-cache when no_store is set. */
+/* Sends body (copied) after the status and headers set on req->res (content_length included); HEAD gets no body. On a
+ * loop thread between hub_resp_defer_begin and _end the response is handed to h2o by hub_resp_flush, which the
+ * server calls at the end of every turn of the loop. */
+void hub_send_inline(h2o_req_t *req, const char *body, size_t len);
+void hub_resp_defer_begin(h2o_linklist_t *anchor);
+void hub_resp_flush(void);
+void hub_resp_defer_end(void);
 void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store);
 /* The same with the body given as JSON text (copied). */
 void hub_send_json_text(h2o_req_t *req, int status, const char *text, size_t len, int no_store);

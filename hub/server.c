@@ -166,7 +166,7 @@ static int on_metrics(void *data, h2o_req_t *req)
     req->res.reason = "OK";
     req->res.content_length = copy.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; version=0.0.4"));
-    h2o_send_inline(req, copy.base, copy.len);
+    hub_send_inline(req, copy.base, copy.len);
     return 0;
 }
 
@@ -294,13 +294,17 @@ static void *thread_main(void *arg)
     server_thread_t *thr = arg;
     hub_server_t *server = thr->pub.server;
     h2o_evloop_t *loop = thr->pub.ctx.loop;
+    h2o_linklist_t deferred;
     uint64_t deadline;
 
     hub_log_batch_begin();
+    hub_resp_defer_begin(&deferred);
     while (!thr->stopping) {
         h2o_evloop_run(loop, INT32_MAX);
+        hub_resp_flush();
         hub_log_flush();
     }
+    hub_resp_defer_end();
     hub_log_batch_end();
 
     /* Stop accepting, ask keep-alive connections to close after their current request, and

@@ -114,13 +114,7 @@ static int on_jwks(void *data, h2o_req_t *req)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     hub_resp_header(req, "cache-control", cc);
     hub_resp_header(req, "access-control-allow-origin", "*");
-    if (hub_method_is(req, "HEAD")) {
-        static h2o_generator_t generator = {NULL, NULL};
-        h2o_start_response(req, &generator);
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return 0;
-    }
-    h2o_send_inline(req, jwks, len); /* copies: the snapshot may be replaced after this request */
+    hub_send_inline(req, jwks, len); /* copies: the snapshot may be replaced after this request */
     return 0;
 }
 
