@@ -222,7 +222,8 @@ int fed_kid_wait(fed_t *fed, h2o_req_t *req, uint64_t seen, fed_resume_cb resume
     kid_waiter_t *w;
     int ended;
 
-    if (resume == NULL || thr->index >= fed->nloops || thr->fetch_port == NULL)
+    if (resume == NULL || thr->index >= fed->nloops || thr->fetch_port == NULL ||
+        __atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE))
         return 0;
     pthread_mutex_lock(&fed->mutex);
     ended = fed->jwks_done != seen; /* a round ended since the caller looked: try again at once */

@@ -13,7 +13,9 @@
 
 #define FED_URL_MAX 2048
 #define FED_COOKIE_NAME_MAX 96
-#define FED_KID_WAIT_MS 3000  /* a request naming an unknown kid waits this long at most for the JWKS refresh */
+/* A request naming an unknown kid waits this long at most for the JWKS refresh: a primary answers its JWKS in
+ * milliseconds, and while it hangs such requests must still be answered promptly (SPEC §6 never blocking). */
+#define FED_KID_WAIT_MS 1000
 #define FED_KID_WAIT_MAX 1024 /* requests parked at once per node; more are answered at once */
 
 /* The requests of one loop thread parked by fed_kid_wait (fed.c). */
@@ -91,7 +93,8 @@ uint64_t fed_jwks_rounds(fed_t *fed);
  * on req's loop (never once req is disposed). seen is fed_jwks_rounds() from before the
  * verification: when a round ended since, resume runs on the next turn of the loop. Returns 1
  * when parked (the caller answers nothing), 0 when the caller must answer now: no refresh is
- * asked or in flight (FED_JWKS_FORCE_INTERVAL stops random kids from parking requests),
+ * asked or in flight (FED_JWKS_FORCE_INTERVAL stops random kids from parking requests), the
+ * primary is known to be unreachable (the last known keys are all there is),
  * FED_KID_WAIT_MAX requests wait already, resume is NULL, or the loop has no fetch port. */
 int fed_kid_wait(fed_t *fed, h2o_req_t *req, uint64_t seen, fed_resume_cb resume, void *data);
 

@@ -73,11 +73,14 @@ def test_unknown_kid_waits_for_the_refresh():
     r, took = timed(lambda: get(fed.url("A", "/app/rotated"), headers=bearer(new_tok())))
     eq(r.status, 200, f"first request with the new key through a route ({took:.2f}s): {r.text[:200]}")
     eq(r.json()["headers"]["X-Hub-Sub"], svc, "the upstream got the caller's identity")
-    ok(took < 2.5, f"answered as soon as the refresh ended ({took:.2f}s)")
+    # well under the wait bound (1 s): woken by the end of the refresh, not by its timer
+    ok(took < 0.7, f"answered as soon as the refresh ended ({took:.2f}s)")
     # the same at /auth/me on another node
     r, took = timed(lambda: get(fed.url("B", "/auth/me"), headers=bearer(new_tok())))
     eq(r.status, 200, f"first /auth/me with the new key ({took:.2f}s): {r.text[:200]}")
     eq(r.json()["sub"], svc, "/auth/me identity")
+    ok(took < 0.7, f"/auth/me answered as soon as the refresh ended ({took:.2f}s)")
+    print(f"first requests with the new key answered in {took:.3f}s", flush=True)
     # a random kid right after: no refresh may start (rate limit) and none is in flight, so 401 at once
     for path in ("/app/x", "/auth/me"):
         r, took = timed(lambda: get(fed.url("A", path), headers=bearer(random_kid_token(tok))))
@@ -85,7 +88,7 @@ def test_unknown_kid_waits_for_the_refresh():
         ok('error="invalid_token"' in (r.header("www-authenticate") or ""), f"invalid_token at {path}")
         ok(took < 1.0, f"random kid at {path} refused at once ({took:.2f}s)")
 
-    # C, with the primary hung: its refresh cannot end, so parked requests get 401 after the wait bound (3 s)
+    # C, with the primary hung: its refresh cannot end, so parked requests get 401 after the wait bound (1 s)
     fed.primary.freeze()
     try:
         try:  # a client that gives up while parked
@@ -93,29 +96,33 @@ def test_unknown_kid_waits_for_the_refresh():
             raise AssertionError("a request with an unknown kid was answered while the primary hangs")
         except OSError:
             pass
-        r, took = timed(lambda: get(fed.url("C", "/auth/me"), headers=bearer(random_kid_token(tok)), timeout=10))
-        eq(r.status, 401, "random kid while the refresh hangs")
-        ok(2.0 < took < 5.0, f"answered after the wait bound ({took:.2f}s)")
         eq(get(fed.url("C", "/healthz")).status, 200, "C healthy after a parked client went away")
-        # a stop while a request is parked: the request is answered and the node exits cleanly (finish checks)
-        result = {}
+        # requests parked when the node is asked to stop: each gets its 401 after the wait bound, then the node exits
+        # cleanly (finish checks the exit code and sanitizer reports)
+        results = {}
 
-        def parked():
+        def parked(path):
             try:
-                result["r"] = get(fed.url("C", "/app/parked"), headers=bearer(random_kid_token(tok)), timeout=15)
+                results[path] = timed(lambda: get(fed.url("C", path), headers=bearer(random_kid_token(tok)), timeout=15))
             except OSError as e:
-                result["e"] = e
+                results[path] = (e, None)
 
-        t = threading.Thread(target=parked, daemon=True)
-        t.start()
+        threads = [threading.Thread(target=parked, args=(path,), daemon=True) for path in ("/app/parked", "/auth/me")]
+        for t in threads:
+            t.start()
         time.sleep(0.5)
-        ok(t.is_alive(), "the request is parked")
+        ok(all(t.is_alive() for t in threads), "the requests are parked")
         t0 = time.time()
         rc = fed["C"].stop()
-        ok(time.time() - t0 < 10, f"C stopped with a parked request ({time.time() - t0:.2f}s)")
+        ok(time.time() - t0 < 10, f"C stopped with parked requests ({time.time() - t0:.2f}s)")
         eq(rc, 0, "C exit code: " + fed["C"].log()[-2000:])
-        t.join(5)
-        ok("r" in result and result["r"].status == 401, f"the parked request got its 401: {result}")
+        for t in threads:
+            t.join(5)
+        for path in ("/app/parked", "/auth/me"):
+            r, took = results.get(path, (None, None))
+            ok(took is not None and r.status == 401, f"the parked request at {path} got its 401: {r}")
+            ok('error="invalid_token"' in (r.header("www-authenticate") or ""), f"invalid_token at {path}")
+            ok(0.8 < took < 2.5, f"{path} answered after the wait bound ({took:.2f}s)")
     finally:
         fed.primary.proc.send_signal(signal.SIGCONT)
     log = open(fed["C"].log_path).read()
