@@ -26,6 +26,19 @@
 #define DOWN_RECHECK 2 /* seconds between two checks while the primary is unreachable */
 #define BACKOFF_MAX 60
 #define BEARER_MAX 16384
+#define KID_WAIT_TICKS ((FED_KID_WAIT_MS + 999) / 1000) /* turns of the loop's one-second timeout */
+
+/* A request parked by fed_kid_wait, in its req->pool: the pool's release unlinks it. */
+typedef struct st_kid_waiter_t {
+    h2o_linklist_t link;       /* in loop->waiters while parked, under fed->mutex */
+    h2o_timeout_entry_t timer; /* the loop's one-second timeout (zero timeout when a round already ended) */
+    fed_loop_t *loop;
+    h2o_req_t *req;
+    uint64_t target; /* parked until jwks_done reaches it */
+    unsigned ticks_left;
+    fed_resume_cb resume;
+    void *data;
+} kid_waiter_t;
 
 /* Cookie names are RFC 6265 tokens and differ per node (SPEC §8). */
 static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
@@ -121,6 +134,148 @@ static void load_stored_jwks(fed_t *fed)
     hub_store_read_end(txn);
 }
 
+/* Takes w off its loop's list; any thread. */
+static void waiter_unpark(kid_waiter_t *w)
+{
+    fed_t *fed = w->loop->fed;
+    pthread_mutex_lock(&fed->mutex);
+    if (h2o_linklist_is_linked(&w->link)) {
+        h2o_linklist_unlink(&w->link);
+        --fed->nwaiting;
+    }
+    pthread_mutex_unlock(&fed->mutex);
+}
+
+/* Lets an unparked request go on; loop thread. w may be freed by resume (the request may end in it). */
+static void waiter_resume(kid_waiter_t *w)
+{
+    fed_resume_cb resume = w->resume;
+    h2o_req_t *req = w->req;
+    void *data = w->data;
+
+    if (h2o_timeout_is_linked(&w->timer))
+        h2o_timeout_unlink(&w->timer);
+    w->resume = NULL;
+    resume(req, data);
+}
+
+/* The client went away (or the request ended): nothing may resume it any more. */
+static void on_waiter_dispose(void *p)
+{
+    kid_waiter_t *w = p;
+    waiter_unpark(w);
+    if (h2o_timeout_is_linked(&w->timer))
+        h2o_timeout_unlink(&w->timer);
+}
+
+static void on_waiter_timer(h2o_timeout_entry_t *entry)
+{
+    kid_waiter_t *w = H2O_STRUCT_FROM_MEMBER(kid_waiter_t, timer, entry);
+    fed_t *fed = w->loop->fed;
+
+    if (w->ticks_left != 0 && --w->ticks_left != 0 && fed_jwks_rounds(fed) < w->target) {
+        h2o_timeout_link(w->req->conn->ctx->loop, &w->req->conn->ctx->one_sec_timeout, &w->timer);
+        return;
+    }
+    waiter_unpark(w);
+    waiter_resume(w);
+}
+
+/* Posted by the worker at the end of a JWKS round: resumes this loop's requests that waited for it. */
+static void on_round_end(void *arg, const hub_fetch_res_t *res)
+{
+    fed_loop_t *loop = arg;
+    fed_t *fed = loop->fed;
+    (void)res;
+
+    pthread_mutex_lock(&fed->mutex);
+    loop->posted = 0;
+    pthread_mutex_unlock(&fed->mutex);
+    for (;;) {
+        kid_waiter_t *w = NULL;
+        pthread_mutex_lock(&fed->mutex);
+        if (!h2o_linklist_is_empty(&loop->waiters)) {
+            w = H2O_STRUCT_FROM_MEMBER(kid_waiter_t, link, loop->waiters.next);
+            if (w->target <= fed->jwks_done) {
+                h2o_linklist_unlink(&w->link);
+                --fed->nwaiting;
+            } else {
+                w = NULL; /* targets never decrease along the list: the rest waits for a later round */
+            }
+        }
+        pthread_mutex_unlock(&fed->mutex);
+        if (w == NULL)
+            break;
+        waiter_resume(w);
+    }
+}
+
+uint64_t fed_jwks_rounds(fed_t *fed)
+{
+    return __atomic_load_n(&fed->jwks_done, __ATOMIC_ACQUIRE);
+}
+
+int fed_kid_wait(fed_t *fed, h2o_req_t *req, uint64_t seen, fed_resume_cb resume, void *data)
+{
+    hub_thread_t *thr = hub_req_thread(req);
+    h2o_context_t *ctx = req->conn->ctx;
+    kid_waiter_t *w;
+    int ended;
+
+    if (resume == NULL || thr->index >= fed->nloops || thr->fetch_port == NULL ||
+        __atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE))
+        return 0;
+    pthread_mutex_lock(&fed->mutex);
+    ended = fed->jwks_done != seen; /* a round ended since the caller looked: try again at once */
+    if (fed->nwaiting >= FED_KID_WAIT_MAX || (!ended && !fed->want_jwks && fed->jwks_started == fed->jwks_done)) {
+        pthread_mutex_unlock(&fed->mutex);
+        return 0;
+    }
+    w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiter_dispose);
+    memset(w, 0, sizeof(*w));
+    w->loop = &fed->loops[thr->index];
+    w->req = req;
+    w->resume = resume;
+    w->data = data;
+    w->timer.cb = on_waiter_timer;
+    w->ticks_left = ended ? 0 : KID_WAIT_TICKS;
+    /* a round asked for but not started yet is the next one; else the one in flight, which
+     * started after the keys this request was checked against */
+    w->target = ended ? fed->jwks_done : fed->jwks_started + (fed->want_jwks ? 1 : 0);
+    if (!ended) {
+        w->loop->port = thr->fetch_port;
+        h2o_linklist_insert(&w->loop->waiters, &w->link);
+        ++fed->nwaiting;
+    }
+    pthread_mutex_unlock(&fed->mutex);
+    h2o_timeout_link(ctx->loop, ended ? &ctx->zero_timeout : &ctx->one_sec_timeout, &w->timer);
+    return 1;
+}
+
+static void round_begin(fed_t *fed)
+{
+    pthread_mutex_lock(&fed->mutex);
+    ++fed->jwks_started;
+    pthread_mutex_unlock(&fed->mutex);
+}
+
+/* A JWKS round ended (keys fetched or not): wakes every loop with a request waiting for it. */
+static void round_end(fed_t *fed)
+{
+    size_t i;
+    pthread_mutex_lock(&fed->mutex);
+    __atomic_store_n(&fed->jwks_done, fed->jwks_started, __ATOMIC_RELEASE);
+    for (i = 0; i != fed->nloops; ++i) {
+        fed_loop_t *loop = &fed->loops[i];
+        /* a parked request keeps its connection, so its loop and port are alive while it is listed */
+        if (h2o_linklist_is_empty(&loop->waiters) || loop->posted ||
+            H2O_STRUCT_FROM_MEMBER(kid_waiter_t, link, loop->waiters.next)->target > fed->jwks_done)
+            continue;
+        loop->posted = hub_fetch_port_post(loop->port, on_round_end, loop) == 0;
+    }
+    pthread_mutex_unlock(&fed->mutex);
+}
+
 /* One JWKS refresh; returns seconds until the next one. */
 static uint64_t refresh_jwks(fed_t *fed, const char *uri, char **persisted, unsigned *backoff)
 {
@@ -170,8 +325,10 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&fed->mutex);
     while (!fed->stopping) {
-        int want_jwks = fed->want_jwks, want_check = fed->want_check;
+        int want_jwks = fed->want_jwks, want_check = fed->want_check, round = want_jwks;
         fed->want_jwks = fed->want_check = 0;
+        if (want_jwks) /* taken under the lock with the ask, so a request parked now waits for this round */
+            ++fed->jwks_started;
         pthread_mutex_unlock(&fed->mutex);
 
         uint64_t now = hub_now();
@@ -205,8 +362,14 @@ static void *worker_main(void *arg)
             }
             reg = fed_join_current(fed->join);
         }
-        if (reg->jwks_uri != NULL && (want_jwks || want_check || now >= next_jwks))
+        if (reg->jwks_uri != NULL && (want_jwks || want_check || now >= next_jwks)) {
+            if (!round)
+                round_begin(fed);
+            round = 1;
             next_jwks = hub_now() + refresh_jwks(fed, reg->jwks_uri, &persisted, &b_jwks);
+        }
+        if (round) /* even without a fetch (not discovered yet): the parked requests get their answer */
+            round_end(fed);
         if (discovered && reg->client_id != NULL && now >= next_probe) {
             int ret = fed_join_probe(fed->join);
             fed_primary_answered(fed, !unreachable(ret));
@@ -236,7 +399,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-fed_who_t fed_identify(fed_t *fed, h2o_req_t *req, fed_identity_t *id, const char **why)
+fed_who_t fed_identify(fed_t *fed, h2o_req_t *req, fed_identity_t *id, const char **why, fed_resume_cb resume, void *data)
 {
     ssize_t cursor = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     const char *cookie;
@@ -255,7 +418,10 @@ fed_who_t fed_identify(fed_t *fed, h2o_req_t *req, fed_identity_t *id, const cha
                 *why = "the Bearer token is empty or too long";
                 return FED_WHO_BAD_TOKEN;
             }
+            uint64_t seen = fed_jwks_rounds(fed);
             int ret = fed_verify_access_token(fed->verify, fed_join_current(fed->join)->client_id, t, len, &req->pool, id, why);
+            if (ret == HUB_E_NOTFOUND && fed_kid_wait(fed, req, seen, resume, data))
+                return FED_WHO_WAIT;
             return ret == 0 ? FED_WHO_OK : FED_WHO_BAD_TOKEN;
         }
     }
@@ -293,6 +459,13 @@ int fed_create(fed_t **out, hub_server_t *server)
     pthread_mutex_init(&fed->mutex, NULL);
     pthread_cond_init(&fed->cond, NULL);
     h2o_linklist_init_anchor(&fed->pending);
+    fed->nloops = cfg->node.threads > 0 ? cfg->node.threads : 1; /* as hub_server_run */
+    if ((fed->loops = calloc(fed->nloops, sizeof(*fed->loops))) == NULL)
+        abort();
+    for (size_t i = 0; i != fed->nloops; ++i) {
+        fed->loops[i].fed = fed;
+        h2o_linklist_init_anchor(&fed->loops[i].waiters);
+    }
     if (cfg->secondary.server_url == NULL || fed->store == NULL) {
         hub_log_error("secondary.server_url: required on a secondary");
         ret = HUB_E_CONFIG;
@@ -346,6 +519,7 @@ void fed_destroy(fed_t *fed)
     fed_jwks_destroy(fed->jwks);
     fed_join_destroy(fed->join);
     free(fed->scope);
+    free(fed->loops); /* the loops are gone, and every parked request with them */
     pthread_cond_destroy(&fed->cond);
     pthread_mutex_destroy(&fed->mutex);
     free(fed);

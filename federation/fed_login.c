@@ -182,17 +182,78 @@ static int exchange_start(fed_t *fed, h2o_req_t *req, const char *next, const ch
     return ret;
 }
 
-/* The primary's token answer arrived: verify, start the session, redirect. */
+/* The tokens of a sign-in, in req->pool: they outlive the exchange while the id_token's kid
+ * waits for a JWKS refresh. */
+typedef struct st_signin_t {
+    fed_t *fed;
+    const char *id_token, *access_token, *nonce, *next;
+} signin_t;
+
+static void on_signin_resume(h2o_req_t *req, void *data);
+
+/* Verifies the tokens, starts the session and redirects; with may_wait, an id_token signed by
+ * a key not known yet parks req until the JWKS refresh (on_signin_resume goes on). */
+static void complete_login(signin_t *si, h2o_req_t *req, int may_wait)
+{
+    fed_t *fed = si->fed;
+    const fed_reg_t *reg = fed_join_current(fed->join);
+    json_t *claims = NULL;
+    const char *why = NULL;
+    fed_identity_t id, at;
+    char cookie[FED_SESSION_COOKIE_LEN + 1];
+    uint64_t seen = fed_jwks_rounds(fed);
+    int ret;
+
+    ret = fed_verify_id_token(fed->verify, reg->client_id, si->nonce, si->id_token, strlen(si->id_token), &claims, &why);
+    if (ret == HUB_E_NOTFOUND && may_wait && fed_kid_wait(fed, req, seen, on_signin_resume, si))
+        return;
+    if (ret != 0) {
+        hub_log_warn("federation: rejected the id_token from the primary: %s", why);
+        hub_send_html_error(req, 502, "Sign-in failed",
+                            ret == HUB_E_NOTFOUND ? "The identity provider's keys changed. Please sign in again."
+                                                  : "The identity provider's answer could not be verified.");
+        goto out;
+    }
+    fed_identity_from_claims(&req->pool, claims, &id);
+    if (id.name == NULL)
+        id.name = json_string_value(json_object_get(claims, "preferred_username"));
+    if (fed_verify_access_token(fed->verify, reg->client_id, si->access_token, strlen(si->access_token), &req->pool, &at, &why) !=
+        0)
+        hub_log_warn("federation: the access token from the primary does not verify (%s); using the id_token alone", why);
+    else if (id.nroles == 0)
+        id.roles = at.roles, id.nroles = at.nroles;
+    id.client_id = reg->client_id;
+    if ((ret = fed_session_create(fed->store, &id, si->id_token, fed->cfg->secondary.session_ttl, cookie)) != 0) {
+        hub_log_error("federation: cannot start a session: %s", hub_strerror(ret));
+        hub_send_html_error(req, 500, "Sign-in failed", "The session could not be started. Please try again.");
+        goto out;
+    }
+    hub_set_cookie(req, fed->session_cookie, cookie, (long)fed->cfg->secondary.session_ttl, fed->secure_cookies);
+    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
+    OPENSSL_cleanse(cookie, sizeof(cookie));
+    hub_send_redirect(req, 302, si->next);
+out:
+    json_decref(claims);
+}
+
+static void on_signin_resume(h2o_req_t *req, void *data)
+{
+    complete_login(data, req, 0);
+}
+
+static const char *pool_str(h2o_req_t *req, const char *s)
+{
+    return s != NULL ? h2o_strdup(&req->pool, s, SIZE_MAX).base : NULL;
+}
+
+/* The primary's token answer arrived: check it, then complete_login. */
 static void finish_login(exchange_t *ex, const hub_fetch_res_t *res)
 {
     fed_t *fed = ex->fed;
     h2o_req_t *req = ex->req;
-    const fed_reg_t *reg = fed_join_current(fed->join);
-    json_t *doc = NULL, *claims = NULL;
-    const char *err, *id_token, *access_token, *why = NULL;
-    fed_identity_t id, at;
-    char cookie[FED_SESSION_COOKIE_LEN + 1];
-    int ret;
+    json_t *doc = NULL;
+    const char *err, *id_token, *access_token;
+    signin_t *si;
 
     if (res->err != 0) {
         hub_log_warn("federation: the primary's token endpoint did not answer: %s", hub_strerror(res->err));
@@ -219,32 +280,14 @@ static void finish_login(exchange_t *ex, const hub_fetch_res_t *res)
         hub_send_html_error(req, 502, "Sign-in failed", "The identity provider's answer was incomplete.");
         goto out;
     }
-    if ((ret = fed_verify_id_token(fed->verify, reg->client_id, ex->nonce, id_token, strlen(id_token), &claims, &why)) != 0) {
-        hub_log_warn("federation: rejected the id_token from the primary: %s", why);
-        hub_send_html_error(req, 502, "Sign-in failed",
-                            ret == HUB_E_NOTFOUND ? "The identity provider's keys changed. Please sign in again."
-                                                  : "The identity provider's answer could not be verified.");
-        goto out;
-    }
-    fed_identity_from_claims(&req->pool, claims, &id);
-    if (id.name == NULL)
-        id.name = json_string_value(json_object_get(claims, "preferred_username"));
-    if (fed_verify_access_token(fed->verify, reg->client_id, access_token, strlen(access_token), &req->pool, &at, &why) != 0)
-        hub_log_warn("federation: the access token from the primary does not verify (%s); using the id_token alone", why);
-    else if (id.nroles == 0)
-        id.roles = at.roles, id.nroles = at.nroles;
-    id.client_id = reg->client_id;
-    if ((ret = fed_session_create(fed->store, &id, id_token, fed->cfg->secondary.session_ttl, cookie)) != 0) {
-        hub_log_error("federation: cannot start a session: %s", hub_strerror(ret));
-        hub_send_html_error(req, 500, "Sign-in failed", "The session could not be started. Please try again.");
-        goto out;
-    }
-    hub_set_cookie(req, fed->session_cookie, cookie, (long)fed->cfg->secondary.session_ttl, fed->secure_cookies);
-    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
-    OPENSSL_cleanse(cookie, sizeof(cookie));
-    hub_send_redirect(req, 302, ex->next);
+    si = h2o_mem_alloc_pool(&req->pool, sizeof(*si));
+    si->fed = fed;
+    si->id_token = pool_str(req, id_token);
+    si->access_token = pool_str(req, access_token);
+    si->nonce = pool_str(req, ex->nonce);
+    si->next = pool_str(req, ex->next);
+    complete_login(si, req, 1);
 out:
-    json_decref(claims);
     json_decref(doc);
 }
 
@@ -521,15 +564,52 @@ static void bcl_error(h2o_req_t *req, const char *why)
     hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, why);
 }
 
-static int on_backchannel_logout(void *data, h2o_req_t *req)
+static void on_backchannel_resume(h2o_req_t *req, void *data);
+
+/* A POST to /auth/backchannel-logout; with may_wait, a token signed by a key not known yet
+ * parks req until the JWKS refresh. */
+static void backchannel_logout(fed_t *fed, h2o_req_t *req, int may_wait)
 {
-    fed_t *fed = data;
     const fed_reg_t *reg = fed_join_current(fed->join);
     const char *token, *why = NULL, *sid, *sub;
     json_t *claims = NULL;
     hub_form_t form;
     size_t ended = 0;
+    uint64_t seen = fed_jwks_rounds(fed);
+    int ret;
 
+    if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "logout_token") != 1 ||
+        (token = hub_form_get(&form, "logout_token")) == NULL) {
+        bcl_error(req, "expected one logout_token in a form body");
+        return;
+    }
+    if ((ret = fed_verify_logout_token(fed->verify, reg->client_id, token, strlen(token), &claims, &why)) != 0) {
+        if (ret == HUB_E_NOTFOUND && may_wait && fed_kid_wait(fed, req, seen, on_backchannel_resume, fed))
+            return;
+        hub_log_warn("federation: rejected a back-channel logout token: %s", why);
+        bcl_error(req, why);
+        return;
+    }
+    sid = json_string_value(json_object_get(claims, "sid"));
+    sub = json_string_value(json_object_get(claims, "sub"));
+    if (fed_session_end_by(fed->store, sid, sid != NULL ? NULL : sub, &ended) != 0) {
+        json_decref(claims);
+        bcl_error(req, "the logout token names an invalid sid or sub");
+        return;
+    }
+    hub_log_info("federation: back-channel logout ended %zu local session%s", ended, ended == 1 ? "" : "s");
+    json_decref(claims);
+    hub_resp_header(req, "cache-control", "no-store");
+    hub_send_text(req, 200, "", 0);
+}
+
+static void on_backchannel_resume(h2o_req_t *req, void *data)
+{
+    backchannel_logout(data, req, 0);
+}
+
+static int on_backchannel_logout(void *data, h2o_req_t *req)
+{
     if (!hub_path_is(req, "/auth/backchannel-logout"))
         return -1;
     if (!hub_method_is(req, "POST")) {
@@ -537,27 +617,7 @@ static int on_backchannel_logout(void *data, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
         return 0;
     }
-    if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "logout_token") != 1 ||
-        (token = hub_form_get(&form, "logout_token")) == NULL) {
-        bcl_error(req, "expected one logout_token in a form body");
-        return 0;
-    }
-    if (fed_verify_logout_token(fed->verify, reg->client_id, token, strlen(token), &claims, &why) != 0) {
-        hub_log_warn("federation: rejected a back-channel logout token: %s", why);
-        bcl_error(req, why);
-        return 0;
-    }
-    sid = json_string_value(json_object_get(claims, "sid"));
-    sub = json_string_value(json_object_get(claims, "sub"));
-    if (fed_session_end_by(fed->store, sid, sid != NULL ? NULL : sub, &ended) != 0) {
-        json_decref(claims);
-        bcl_error(req, "the logout token names an invalid sid or sub");
-        return 0;
-    }
-    hub_log_info("federation: back-channel logout ended %zu local session%s", ended, ended == 1 ? "" : "s");
-    json_decref(claims);
-    hub_resp_header(req, "cache-control", "no-store");
-    hub_send_text(req, 200, "", 0);
+    backchannel_logout(data, req, 1);
     return 0;
 }
 
@@ -628,22 +688,35 @@ static void send_identity(h2o_req_t *req, const fed_identity_t *id)
     hub_send_inline(req, buf, (size_t)(p - buf));
 }
 
-static int on_me(void *data, h2o_req_t *req)
+static void on_me_resume(h2o_req_t *req, void *data);
+
+/* Answers /auth/me, unless req was parked for a JWKS refresh (may_wait): on_me_resume then does. */
+static void me(fed_t *fed, h2o_req_t *req, int may_wait)
 {
-    fed_t *fed = data;
     fed_identity_t id;
     const char *why;
-    fed_who_t who;
+    fed_who_t who = fed_identify(fed, req, &id, &why, may_wait ? on_me_resume : NULL, fed);
 
-    if (!hub_path_is(req, "/auth/me"))
-        return -1;
-    if (!get_only(req))
-        return 0;
-    if ((who = fed_identify(fed, req, &id, &why)) != FED_WHO_OK) {
+    if (who == FED_WHO_WAIT)
+        return;
+    if (who != FED_WHO_OK) {
         fed_send_unauthorized(req, who, why);
-        return 0;
+        return;
     }
     send_identity(req, &id);
+}
+
+static void on_me_resume(h2o_req_t *req, void *data)
+{
+    me(data, req, 0);
+}
+
+static int on_me(void *data, h2o_req_t *req)
+{
+    if (!hub_path_is(req, "/auth/me"))
+        return -1;
+    if (get_only(req))
+        me(data, req, 1);
     return 0;
 }
 

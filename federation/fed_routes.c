@@ -13,6 +13,7 @@
 typedef struct st_guard_t {
     fed_t *fed;
     const hub_route_conf_t *route;
+    h2o_handler_t *self;  /* the guard's own handler: a parked request goes on from there */
     h2o_handler_t *proxy; /* the reverse proxy behind the guard, for fed_routes_dispose */
 } guard_t;
 
@@ -73,9 +74,12 @@ static void add_header(h2o_req_t *req, const char *name, const char *value)
     h2o_add_header_by_str(&req->pool, &req->headers, name, strlen(name), 0, NULL, v.base, v.len);
 }
 
-static int on_guard(void *data, h2o_req_t *req)
+static void on_guard_resume(h2o_req_t *req, void *data);
+
+/* Answers req, or sets the X-Hub-* headers and returns -1 for the proxy; 0 also when req was
+ * parked for a JWKS refresh (with may_wait) and on_guard_resume will go on later. */
+static int guard(guard_t *g, h2o_req_t *req, int may_wait)
 {
-    guard_t *g = data;
     fed_identity_t id;
     const char *why;
     fed_who_t who;
@@ -87,7 +91,9 @@ static int on_guard(void *data, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "empty path segment");
         return 0;
     }
-    who = fed_identify(g->fed, req, &id, &why);
+    who = fed_identify(g->fed, req, &id, &why, may_wait ? on_guard_resume : NULL, g);
+    if (who == FED_WHO_WAIT)
+        return 0;
 
     if (who != FED_WHO_OK) {
         if (who == FED_WHO_NONE && wants_html(req)) {
@@ -126,6 +132,19 @@ static int on_guard(void *data, h2o_req_t *req)
     add_header(req, "x-hub-name", id.name);
     add_header(req, "x-hub-roles", roles);
     return -1; /* on to the reverse proxy on the same path */
+}
+
+static int on_guard(void *data, h2o_req_t *req)
+{
+    return guard(data, req, 1);
+}
+
+/* The JWKS round a parked request waited for ended (or its wait timed out): check again. */
+static void on_guard_resume(h2o_req_t *req, void *data)
+{
+    guard_t *g = data;
+    if (guard(g, req, 0) != 0)
+        h2o_delegate_request(req, g->self);
 }
 
 int fed_routes_register(fed_t *fed)
@@ -167,6 +186,7 @@ int fed_routes_register(fed_t *fed)
         fed->guards[fed->nguards++] = g;
         /* keepalive_timeout 0: no shared socket pool, whose timer would outlive the loops */
         h2o_pathconf_t *pathconf = hub_server_route(fed->server, route->path, on_guard, g);
+        g->self = pathconf->handlers.entries[pathconf->handlers.size - 1];
         h2o_proxy_register_reverse_proxy(pathconf, &upstream, &pc);
         proxy_head_t *head = (proxy_head_t *)pathconf->handlers.entries[pathconf->handlers.size - 1];
         /* only trusted when the copy it holds is the one we gave it */

@@ -34,7 +34,8 @@ void fed_verify_destroy(fed_verify_t *v);
  * key's algorithm, typ at+jwt, iss, aud containing client_id (may be NULL before the node is
  * registered) or an accepted audience, exp and iat within the clock skew. A token verified
  * before is answered from the cache. On success fills *id with copies in pool and returns 0.
- * Errors: HUB_E_PARSE (malformed), HUB_E_NOTFOUND (unknown kid: a JWKS refresh was asked),
+ * Errors: HUB_E_PARSE (malformed), HUB_E_NOTFOUND (unknown kid: a JWKS refresh was asked, rate
+ * limited; a request may wait for it with fed_kid_wait and verify again),
  * HUB_E_BADSIG, HUB_E_DENIED (typ, iss or aud), HUB_E_EXPIRED (exp or iat). *why gets a
  * short static reason (may be NULL). Thread-safe. */
 int fed_verify_access_token(fed_verify_t *v, const char *client_id, const char *token, size_t len, h2o_mem_pool_t *pool,

@@ -380,6 +380,28 @@ void hub_fetch_port_destroy(hub_fetch_port_t *p)
     port_unref(p);
 }
 
+int hub_fetch_port_post(hub_fetch_port_t *p, hub_fetch_cb cb, void *arg)
+{
+    fetch_msg_t *m = h2o_mem_alloc(sizeof(*m));
+    int ret = HUB_E_INVAL;
+
+    memset(m, 0, sizeof(*m));
+    m->cb = cb;
+    m->arg = arg;
+    m->res.body = h2o_mem_alloc(1); /* never NULL, as for a transfer */
+    m->res.body[0] = '\0';
+    pthread_mutex_lock(&p->mutex);
+    if (!p->dead) {
+        h2o_multithread_send_message(&p->receiver, &m->super);
+        m = NULL;
+        ret = 0;
+    }
+    pthread_mutex_unlock(&p->mutex);
+    if (m != NULL)
+        msg_free(m);
+    return ret;
+}
+
 /* Hands a result to the job's port (or drops it) and frees the job; fetch thread. */
 static void job_deliver(fetch_job_t *job, hub_fetch_res_t *res)
 {

@@ -60,6 +60,11 @@ hub_fetch_port_t *hub_fetch_port_create(hub_fetcher_t *f, h2o_loop_t *loop);
  * it returns. The loop must run once more (or be destroyed) to release the queue's socket. */
 void hub_fetch_port_destroy(hub_fetch_port_t *p);
 
+/* Queues cb(arg, res) to run on the port's loop like a transfer's result, without a transfer (res->err and res->status
+ * are 0, the body empty): how another thread hands work back to a loop. Thread-safe, never blocks. The caller must know
+ * that the port has not been destroyed yet. Returns 0, or HUB_E_INVAL when the port is being destroyed (cb never runs). */
+int hub_fetch_port_post(hub_fetch_port_t *p, hub_fetch_cb cb, void *arg);
+
 /* Submits a transfer; thread-safe, never blocks on the network. cb(arg, res) is called later on port's loop. With
  * port == NULL and cb == NULL the transfer is fire-and-forget (its result is discarded, retries still apply). Retries
  * wait in the fetch thread's timer list without holding up other transfers. Returns 0, or HUB_E_INVAL (no url, cb without

@@ -411,7 +411,7 @@ static void test_async_retries(hub_fetcher_t *f, h2o_loop_t *loop, hub_fetch_por
     CHECK(run_until(loop, all, 2, 5000));
     CHECK(r500.done == 1 && r500.err == 0 && r500.status == 500 && strcmp(r500.body, "oops") == 0);
     CHECK(atomic_load(&srv.attempts_500) == 4);
-    CHECK(r500.at - t0 >= 350);                                 /* 50 + 100 + 200 */
+    CHECK(r500.at - t0 >= 350);             /* 50 + 100 + 200 */
     CHECK(ok.done == 1 && ok.at < r500.at); /* the retry timer does not block */
 }
 
@@ -482,6 +482,36 @@ static void test_concurrent_submit(hub_fetcher_t *f, h2o_loop_t *loop, hub_fetch
         CHECK(results[i].done == 1 && results[i].status == 200);
         CHECK(pthread_equal(results[i].thread, pthread_self()));
     }
+}
+
+static void *post_from_thread(void *arg)
+{
+    void **a = arg; /* {port, result} */
+    CHECK(hub_fetch_port_post(a[0], on_result, a[1]) == 0);
+    return NULL;
+}
+
+/* A call posted from another thread runs once on the port's loop with an empty result; a call still queued when the port
+ * is destroyed never runs. */
+static void test_port_post(hub_fetcher_t *f, h2o_loop_t *loop, hub_fetch_port_t *port)
+{
+    hub_fetch_port_t *p = hub_fetch_port_create(f, loop);
+    result_t posted = {0}, dropped = {0};
+    result_t *all[] = {&posted};
+    void *args[] = {port, &posted};
+    pthread_t t;
+
+    CHECK(pthread_create(&t, NULL, post_from_thread, args) == 0);
+    pthread_join(t, NULL);
+    CHECK(run_until(loop, all, 1, 2000));
+    CHECK(posted.done == 1 && posted.err == 0 && posted.status == 0 && posted.body[0] == '\0');
+    CHECK(pthread_equal(posted.thread, pthread_self()));
+    run_for(loop, 20);
+    CHECK(posted.done == 1);
+    CHECK(hub_fetch_port_post(p, on_result, &dropped) == 0);
+    hub_fetch_port_destroy(p); /* the queued call is dropped, not run */
+    run_for(loop, 50);
+    CHECK(dropped.done == 0);
 }
 
 /* Results queued for a port that is destroyed before its loop runs are dropped without leaks; transfers still in flight
@@ -556,6 +586,7 @@ int main(void)
     test_fire_and_forget(f);
     test_concurrent_submit(f, loop, port);
     test_port_destroy(f, loop);
+    test_port_post(f, loop, port);
     hub_fetch_port_destroy(port);
     hub_fetcher_destroy(f);
     test_destroy_pending(loop);
