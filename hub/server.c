@@ -112,8 +112,9 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
     }
     /* The query string is never logged: it carries codes, states and tokens. */
     size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
-    hub_log_info("%s \"%.*s %.*s\" %d %zu %.3fms", addr, (int)req->input.method.len, req->input.method.base,
-                 (int)(plen > 512 ? 512 : plen), req->input.path.base, req->res.status, req->bytes_sent, us / 1000.0);
+    hub_log_info("%s \"%.*s %.*s\" %d %zu %lld.%03lldms", addr, (int)req->input.method.len, req->input.method.base,
+                 (int)(plen > 512 ? 512 : plen), req->input.path.base, req->res.status, req->bytes_sent, (long long)(us / 1000),
+                 (long long)(us % 1000)); /* integers: %f costs more than the rest of the line */
 }
 
 h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data)
