@@ -8,8 +8,6 @@
 
 /* ---- small JSON helpers ---- */
 
-
-
 /* Sets name to s, or leaves it out when s is NULL. */
 static void jset_str(json_t *obj, const char *name, const char *s)
 {
@@ -343,8 +341,7 @@ int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t
     return refresh_lookup(txn, token, len, hash, out);
 }
 
-int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, const char *new_scope, uint64_t ttl, uint64_t grace_s,
-                       char out[44])
+int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t ttl, uint64_t grace_s, char out[44])
 {
     char hash[HUB_SECRET_HASH_LEN + 1], next_hash[HUB_SECRET_HASH_LEN + 1];
     idp_refresh_t *r = NULL, next;
@@ -370,7 +367,6 @@ int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, const char
         goto out;
     }
     next = *r;
-    next.scope = new_scope != NULL ? (char *)new_scope : r->scope;
     next.expires_at = now + ttl;
     if ((ret = idp_refresh_create(txn, &next, out)) != 0)
         goto out;

@@ -34,8 +34,8 @@ typedef struct st_idp_code_t {
     char *redirect_uri; /* as sent on authorize (NULL when it was absent) */
     char *sub;
     char *sid;
-    char *scope; /* space-separated */
-    char *nonce; /* may be NULL */
+    char *scope;          /* space-separated */
+    char *nonce;          /* may be NULL */
     char *code_challenge; /* S256 challenge, may be NULL */
     char *family;
     uint64_t auth_time;
@@ -67,13 +67,12 @@ typedef struct st_idp_refresh_t {
 int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44]);
 /* Looks up a presented refresh token. HUB_E_NOTFOUND when unknown/expired. */
 int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out);
-/* Rotates: marks token as rotated to a new token (written to out, same family, scope
- * narrowed to new_scope when not NULL). Reuse of an already-rotated token within
+/* Rotates: marks token as rotated to a new token (written to out, same family and scope:
+ * RFC 6749 §6 keeps the grant's scope even when a request narrows its access token). Reuse of an already-rotated token within
  * grace_s seconds of its rotation returns HUB_E_EXISTS and writes nothing (the caller
  * answers invalid_grant, the client keeps its successor); after the grace it revokes the
  * whole family and returns HUB_E_DENIED. */
-int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, const char *new_scope, uint64_t ttl, uint64_t grace_s,
-                       char out[44]);
+int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t ttl, uint64_t grace_s, char out[44]);
 /* Revokes the family of a refresh token (RFC 7009); HUB_E_NOTFOUND when unknown. */
 int idp_refresh_revoke(hub_txn_t *txn, const char *token, size_t len, const char *client_id);
 void idp_refresh_free(idp_refresh_t *r);

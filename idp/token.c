@@ -349,8 +349,7 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
     }
     /* RFC 6749 §6: the new refresh token keeps the original scope; only the tokens issued now
      * are narrowed */
-    ret = idp_refresh_rotate(txn, a->token, strlen(a->token), NULL, idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S,
-                             a->out.refresh);
+    ret = idp_refresh_rotate(txn, a->token, strlen(a->token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, a->out.refresh);
     if (ret == HUB_E_DENIED) {
         hub_log_warn("refresh token reuse by client %s: token family revoked", client->client_id);
         issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");

@@ -151,7 +151,6 @@ typedef struct {
     char family[33];
     char rt[44], rt2[44], rt3[44];
     const char *present;
-    const char *scope;
     uint64_t grace;
     char *out;
     int ret;
@@ -168,7 +167,7 @@ static int rt_create_txn(hub_txn_t *txn, void *arg)
 static int rt_rotate_txn(hub_txn_t *txn, void *arg)
 {
     rt_state_t *s = arg;
-    s->ret = idp_refresh_rotate(txn, s->present, strlen(s->present), s->scope, 3600, s->grace, s->out);
+    s->ret = idp_refresh_rotate(txn, s->present, strlen(s->present), 3600, s->grace, s->out);
     return 0;
 }
 
@@ -209,21 +208,19 @@ static void test_refresh(void)
         CHECK(r->successor_hash == NULL && strcmp(r->family, s.family) == 0);
         idp_refresh_free(r);
     }
-    /* rotation with a narrowed scope */
+    /* rotation keeps the scope */
     s.present = s.rt;
-    s.scope = "openid email";
     s.grace = 5;
     s.out = s.rt2;
     CHECK(in_write(rt_rotate_txn, &s) == 0);
     CHECK(s.ret == 0 && strlen(s.rt2) == 43 && strcmp(s.rt, s.rt2) != 0);
     r = rt_get(s.rt2);
-    CHECK(r != NULL && strcmp(r->scope, "openid email") == 0 && strcmp(r->family, s.family) == 0 && r->auth_time == 77);
+    CHECK(r != NULL && strcmp(r->scope, "openid profile email") == 0 && strcmp(r->family, s.family) == 0 && r->auth_time == 77);
     idp_refresh_free(r);
     r = rt_get(s.rt);
     CHECK(r != NULL && r->successor_hash != NULL && r->rotated_at != 0);
     idp_refresh_free(r);
     /* a retry within the grace: refused, nothing revoked */
-    s.scope = NULL;
     s.out = s.rt3;
     CHECK(in_write(rt_rotate_txn, &s) == 0);
     CHECK(s.ret == HUB_E_EXISTS);
