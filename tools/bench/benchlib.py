@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ import urllib.parse
 import urllib.request
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+from hubtest import free_port, yaml_dump  # noqa: E402,F401  (the test harness's config writer and port picker)
 BUILD = os.path.join(TOP, "build", "bench")
 HUBD = os.path.join(BUILD, "hubd")
 HUBCTL = os.path.join(BUILD, "hubctl")
@@ -63,45 +64,6 @@ def tmpdir(prefix="hub-bench-"):
     d = tempfile.mkdtemp(prefix=prefix)
     _tmpdirs.append(d)
     return d
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def yaml_dump(obj, indent=0):
-    """Enough YAML for our configs: nested dicts, lists of scalars or of flat dicts, scalars."""
-    pad = "  " * indent
-    out = []
-    for k, v in obj.items():
-        if isinstance(v, dict):
-            out.append(f"{pad}{k}:")
-            out.append(yaml_dump(v, indent + 1))
-        elif isinstance(v, list):
-            if not v:
-                out.append(f"{pad}{k}: []")
-            elif isinstance(v[0], dict):
-                out.append(f"{pad}{k}:")
-                for item in v:
-                    lead = f"{pad}  - "
-                    for ik, iv in item.items():
-                        if isinstance(iv, list):
-                            iv = "[" + ", ".join(json.dumps(x) for x in iv) + "]"
-                        else:
-                            iv = json.dumps(iv)
-                        out.append(f"{lead}{ik}: {iv}")
-                        lead = f"{pad}    "
-            else:
-                out.append(f"{pad}{k}: [" + ", ".join(json.dumps(x) for x in v) + "]")
-        elif isinstance(v, bool):
-            out.append(f"{pad}{k}: {'true' if v else 'false'}")
-        elif isinstance(v, int):
-            out.append(f"{pad}{k}: {v}")
-        else:
-            out.append(f"{pad}{k}: {json.dumps(str(v))}")
-    return "\n".join(out)
 
 
 def hubctl(data_dir, *args, input=None):
