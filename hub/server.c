@@ -75,6 +75,10 @@ struct st_hub_server_t {
     size_t nticks;
     server_thread_t *threads;
     unsigned nthreads;
+    pthread_mutex_t ready_mutex;
+    pthread_cond_t ready_cond;
+    unsigned nready;   /* loop threads done with their set-up */
+    unsigned nstopped; /* loop threads whose loop has stopped */
     pthread_t main_tid;
     int running;
 };
@@ -209,6 +213,8 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
     server->store = store;
     server->fetcher = fetcher;
     server->metrics = hub_metrics_create();
+    pthread_mutex_init(&server->ready_mutex, NULL);
+    pthread_cond_init(&server->ready_cond, NULL);
     h2o_config_init(&server->globalconf);
     server->globalconf.max_request_entity_size = MAX_REQUEST_BODY;
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hub"));
@@ -290,13 +296,68 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Everything of a loop is made on its own thread: libh2o 2.2.5 takes a socket's buffer allocator from the thread that
+ * creates the socket (a thread-local), and a buffer allocated or freed on another thread races with that thread's
+ * own allocations (seen as a heap-use-after-free under ASan in a queue's read). */
+static void thread_setup(server_thread_t *thr)
+{
+    hub_server_t *server = thr->pub.server;
+
+    h2o_context_init(&thr->pub.ctx, h2o_evloop_create(), &server->globalconf);
+    thr->accept_ctx.ctx = &thr->pub.ctx;
+    thr->accept_ctx.hosts = server->globalconf.hosts;
+    thr->accept_ctx.ssl_ctx = server->ssl_ctx;
+    thr->queue = h2o_multithread_create_queue(thr->pub.ctx.loop);
+    h2o_multithread_register_receiver(thr->queue, &thr->stop_receiver, on_stop_message);
+    if (server->fetcher != NULL)
+        thr->pub.fetch_port = hub_fetch_port_create(server->fetcher, thr->pub.ctx.loop);
+    h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
+    thr->tick_entry.cb = on_tick;
+    h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
+    thr->listener = h2o_evloop_socket_create(thr->pub.ctx.loop, thr->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    thr->listen_fd = -1; /* owned by the socket now */
+    thr->listener->data = thr;
+    h2o_socket_read_start(thr->listener, on_accept);
+}
+
+/* The loop's end, on its own thread for the same reason. */
+static void thread_teardown(server_thread_t *thr)
+{
+    h2o_evloop_t *loop = thr->pub.ctx.loop;
+
+    if (!h2o_linklist_is_empty(&thr->conns)) {
+        /* a connection would not close: disposing the context under it would abort */
+        hub_log_warn("stop: thread %u still has open connections; leaving its loop as it is", thr->pub.index);
+        return;
+    }
+    if (h2o_timeout_is_linked(&thr->tick_entry))
+        h2o_timeout_unlink(&thr->tick_entry);
+    /* h2o_context_request_shutdown arms this one; h2o_context_dispose asserts it is idle */
+    if (h2o_timeout_is_linked(&thr->pub.ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&thr->pub.ctx.http2._graceful_shutdown_timeout);
+    if (thr->pub.fetch_port != NULL)
+        hub_fetch_port_destroy(thr->pub.fetch_port);
+    h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
+    h2o_multithread_destroy_queue(thr->queue);
+    h2o_timeout_dispose(loop, &thr->tick_timeout);
+    h2o_context_dispose(&thr->pub.ctx);
+    h2o_evloop_destroy(loop);
+}
+
 static void *thread_main(void *arg)
 {
     server_thread_t *thr = arg;
     hub_server_t *server = thr->pub.server;
-    h2o_evloop_t *loop = thr->pub.ctx.loop;
+    h2o_evloop_t *loop;
     h2o_linklist_t deferred;
     uint64_t deadline;
+
+    thread_setup(thr);
+    pthread_mutex_lock(&server->ready_mutex);
+    ++server->nready;
+    pthread_cond_broadcast(&server->ready_cond);
+    pthread_mutex_unlock(&server->ready_mutex);
+    loop = thr->pub.ctx.loop;
 
     hub_log_batch_begin();
     hub_resp_defer_begin(&deferred);
@@ -323,6 +384,14 @@ static void *thread_main(void *arg)
     deadline = now_ms() + 2000;
     while (!h2o_linklist_is_empty(&thr->conns) && now_ms() < deadline)
         h2o_evloop_run(loop, 50);
+    /* as before the teardown moved here: no context is disposed while another loop still runs */
+    pthread_mutex_lock(&server->ready_mutex);
+    ++server->nstopped;
+    pthread_cond_broadcast(&server->ready_cond);
+    while (server->nstopped != server->nthreads)
+        pthread_cond_wait(&server->ready_cond, &server->ready_mutex);
+    pthread_mutex_unlock(&server->ready_mutex);
+    thread_teardown(thr);
     return NULL;
 }
 
@@ -406,24 +475,13 @@ int hub_server_run(hub_server_t *server)
         thr->pub.server = server;
         thr->pub.index = i;
         h2o_linklist_init_anchor(&thr->conns);
-        h2o_context_init(&thr->pub.ctx, h2o_evloop_create(), &server->globalconf);
-        thr->accept_ctx.ctx = &thr->pub.ctx;
-        thr->accept_ctx.hosts = server->globalconf.hosts;
-        thr->accept_ctx.ssl_ctx = server->ssl_ctx;
-        thr->queue = h2o_multithread_create_queue(thr->pub.ctx.loop);
-        h2o_multithread_register_receiver(thr->queue, &thr->stop_receiver, on_stop_message);
-        if (server->fetcher != NULL)
-            thr->pub.fetch_port = hub_fetch_port_create(server->fetcher, thr->pub.ctx.loop);
-        h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
-        thr->tick_entry.cb = on_tick;
-        h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
-        thr->listener = h2o_evloop_socket_create(thr->pub.ctx.loop, thr->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-        thr->listen_fd = -1; /* owned by the socket now */
-        thr->listener->data = thr;
-        h2o_socket_read_start(thr->listener, on_accept);
     }
     for (i = 0; i != server->nthreads; ++i)
         pthread_create(&server->threads[i].tid, NULL, thread_main, &server->threads[i]);
+    pthread_mutex_lock(&server->ready_mutex);
+    while (server->nready != server->nthreads)
+        pthread_cond_wait(&server->ready_cond, &server->ready_mutex);
+    pthread_mutex_unlock(&server->ready_mutex);
     __atomic_store_n(&server->running, 1, __ATOMIC_RELEASE);
 
     fprintf(stderr, "hubd: %s listening on %s\n", cfg->node.role == HUB_ROLE_PRIMARY ? "primary" : "secondary",
@@ -444,27 +502,6 @@ int hub_server_run(hub_server_t *server)
         pthread_join(server->threads[i].tid, NULL);
     __atomic_store_n(&server->running, 0, __ATOMIC_RELEASE);
 
-    for (i = 0; i != server->nthreads; ++i) {
-        server_thread_t *thr = &server->threads[i];
-        h2o_evloop_t *loop = thr->pub.ctx.loop;
-        if (!h2o_linklist_is_empty(&thr->conns)) {
-            /* a connection would not close: disposing the context under it would abort */
-            hub_log_warn("stop: thread %u still has open connections; leaving its loop as it is", i);
-            continue;
-        }
-        if (h2o_timeout_is_linked(&thr->tick_entry))
-            h2o_timeout_unlink(&thr->tick_entry);
-        /* h2o_context_request_shutdown arms this one; h2o_context_dispose asserts it is idle */
-        if (h2o_timeout_is_linked(&thr->pub.ctx.http2._graceful_shutdown_timeout))
-            h2o_timeout_unlink(&thr->pub.ctx.http2._graceful_shutdown_timeout);
-        if (thr->pub.fetch_port != NULL)
-            hub_fetch_port_destroy(thr->pub.fetch_port);
-        h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
-        h2o_multithread_destroy_queue(thr->queue);
-        h2o_timeout_dispose(loop, &thr->tick_timeout);
-        h2o_context_dispose(&thr->pub.ctx);
-        h2o_evloop_destroy(loop);
-    }
 out:
     for (i = 0; i != server->nthreads; ++i)
         if (server->threads[i].listen_fd != -1)
@@ -486,6 +523,8 @@ void hub_server_destroy(hub_server_t *server)
     if (server->ssl_ctx != NULL)
         SSL_CTX_free(server->ssl_ctx);
     hub_metrics_destroy(server->metrics);
+    pthread_cond_destroy(&server->ready_cond);
+    pthread_mutex_destroy(&server->ready_mutex);
     free(server->threads);
     free(server);
 }
