@@ -7,16 +7,7 @@
 #include "federation/fed_session.h"
 #include "hub/err.h"
 #include "hub/store.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static int live(hub_store_t *store, const char *cookie)
 {

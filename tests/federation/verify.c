@@ -16,16 +16,7 @@
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "hub/store.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 #define ISS "http://127.0.0.1:8080"
 #define CLIENT "node-client"

@@ -7,17 +7,9 @@
 #include "hub/config.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "tests/check.h"
 
-static int failures;
 static char tmpdir[] = "/tmp/hub-config-test-XXXXXX";
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                                 \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
 
 #define CHECK_STR(a, b)                                                                                                            \
     do {                                                                                                                           \

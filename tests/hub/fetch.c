@@ -14,16 +14,7 @@
 #include <unistd.h>
 
 #include "hub/fetch.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static uint64_t now_ms(void)
 {

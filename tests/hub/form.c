@@ -4,17 +4,9 @@
 #include <string.h>
 
 #include "hub/form.h"
+#include "tests/check.h"
 
-static int failures;
 static h2o_mem_pool_t pool;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
 
 static int parse(const char *s, hub_form_t *f)
 {

@@ -5,16 +5,7 @@
 #include <jansson.h>
 #include "hub/err.h"
 #include "hub/jsonw.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 /* Writes {"s": s} and returns what jansson reads back as the string (static), or NULL when the writer failed. */
 static const char *roundtrip(const char *s, int *err)

@@ -12,16 +12,7 @@
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/jws.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                               \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static const hub_alg_t algs[] = {HUB_ALG_RS256, HUB_ALG_ES256, HUB_ALG_EDDSA};
 

@@ -11,16 +11,7 @@
 #include <lmdb.h>
 #include "hub/err.h"
 #include "hub/store.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                        \
-            failures++;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 #define CHECK_RC(expr, want)                                                                                                       \
     do {                                                                                                                           \

@@ -6,15 +6,7 @@
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
-
-static int failures;
-#define CHECK(c)                                                                                                                   \
-    do {                                                                                                                           \
-        if (!(c)) {                                                                                                                \
-            ++failures;                                                                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                                  \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static hub_store_t *store;
 

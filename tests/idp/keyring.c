@@ -8,15 +8,7 @@
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "idp/keyring.h"
-
-static int failures;
-#define CHECK(c)                                                                                                                   \
-    do {                                                                                                                           \
-        if (!(c)) {                                                                                                                \
-            ++failures;                                                                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                                  \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 #define MAX_LISTED 8
 

@@ -8,15 +8,7 @@
 #include "hub/store.h"
 #include "idp/grants.h"
 #include "idp/model.h"
-
-static int failures;
-#define CHECK(c)                                                                                                                   \
-    do {                                                                                                                           \
-        if (!(c)) {                                                                                                                \
-            ++failures;                                                                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                                  \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static hub_store_t *store;
 

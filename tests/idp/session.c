@@ -12,16 +12,7 @@
 #include "idp/idp.h"
 #include "idp/model.h"
 #include "idp/session.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                                \
-    do {                                                                                                                           \
-        if (!(cond)) {                                                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                                 \
-            ++failures;                                                                                                            \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 /* A request without a connection: enough for cookies in and out. */
 typedef struct {

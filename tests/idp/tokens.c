@@ -14,15 +14,7 @@
 #include "hub/jws.h"
 #include "idp/keyring.h"
 #include "idp/tokens.h"
-
-static int failures;
-#define CHECK(c)                                                                                                                   \
-    do {                                                                                                                           \
-        if (!(c)) {                                                                                                                \
-            ++failures;                                                                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                                                  \
-        }                                                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static const char *jstr(const json_t *obj, const char *name)
 {
