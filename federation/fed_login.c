@@ -55,15 +55,6 @@ static void page_unreachable(fed_t *fed, h2o_req_t *req)
     hub_send_html_error(req, 503, "Sign-in unavailable", "The sign-in service (primary) is unreachable; try again shortly.");
 }
 
-static int get_only(h2o_req_t *req)
-{
-    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD"))
-        return 1;
-    hub_resp_header(req, "allow", "GET, HEAD");
-    hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
-    return 0;
-}
-
 static int put_state_txn(hub_txn_t *txn, void *arg)
 {
     void **a = arg; /* {hash, record, expiry} */
@@ -408,7 +399,7 @@ static int on_login(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, "/auth/login"))
         return -1;
-    if (!get_only(req))
+    if (!hub_get_only(req))
         return 0;
     if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "next") > 1) {
         hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
@@ -443,7 +434,7 @@ static int on_callback(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, "/auth/callback"))
         return -1;
-    if (!get_only(req))
+    if (!hub_get_only(req))
         return 0;
     if (hub_form_parse_query(&req->pool, req, &q) != 0) {
         hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed.");
@@ -540,7 +531,7 @@ static int on_signed_out(void *data, h2o_req_t *req)
     (void)data;
     if (!hub_path_is(req, SIGNED_OUT_PATH))
         return -1;
-    if (get_only(req))
+    if (hub_get_only(req))
         send_signed_out(req);
     return 0;
 }
@@ -554,7 +545,7 @@ static int on_home(void *data, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
         return 0;
     }
-    if (get_only(req))
+    if (hub_get_only(req))
         send_signed_out(req);
     return 0;
 }
@@ -715,7 +706,7 @@ static int on_me(void *data, h2o_req_t *req)
 {
     if (!hub_path_is(req, "/auth/me"))
         return -1;
-    if (get_only(req))
+    if (hub_get_only(req))
         me(data, req, 1);
     return 0;
 }

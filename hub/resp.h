@@ -16,6 +16,8 @@ void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
  * loop thread between hub_resp_defer_begin and _end the response is handed to h2o by hub_resp_flush, which the
  * server calls at the end of every turn of the loop. */
 void hub_send_inline(h2o_req_t *req, const char *body, size_t len);
+/* 1 for GET or HEAD; otherwise answers 405 (Allow: GET, HEAD) and returns 0. */
+int hub_get_only(h2o_req_t *req);
 void hub_resp_defer_begin(h2o_linklist_t *anchor);
 void hub_resp_flush(void);
 void hub_resp_defer_end(void);

@@ -67,22 +67,13 @@ static json_t *metadata(const idp_t *idp)
     return doc;
 }
 
-static int get_only(h2o_req_t *req)
-{
-    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD"))
-        return 1;
-    hub_resp_header(req, "allow", "GET, HEAD");
-    hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
-    return 0;
-}
-
 static int on_discovery(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
     char cc[64];
     if (!hub_path_is(req, OIDC_PATH) && !hub_path_is(req, OAUTH_PATH))
         return -1;
-    if (!get_only(req))
+    if (!hub_get_only(req))
         return 0;
     snprintf(cc, sizeof(cc), "public, max-age=%d", DISCOVERY_MAX_AGE);
     hub_resp_header(req, "cache-control", cc);
@@ -101,7 +92,7 @@ static int on_jwks(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, JWKS_PATH))
         return -1;
-    if (!get_only(req))
+    if (!hub_get_only(req))
         return 0;
     /* caches must refresh well before a next key starts signing */
     if (max_age > 3600)
