@@ -508,10 +508,5 @@ int main(void)
     test_jwks();
     test_safe_next();
     test_strip_headers();
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("all federation verify checks passed\n");
-    return 0;
+    return check_report("federation/verify");
 }

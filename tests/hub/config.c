@@ -441,10 +441,5 @@ int main(void)
     test_broken();
     test_many_problems();
     rmdir(tmpdir);
-    if (failures != 0) {
-        printf("%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("all config checks passed\n");
-    return 0;
+    return check_report("hub/config");
 }

@@ -208,10 +208,5 @@ int main(void)
     test_ct_equal();
     test_random_token();
     test_random_fork_and_threads();
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("crypto: all checks passed\n");
-    return 0;
+    return check_report("hub/crypto");
 }

@@ -585,10 +585,5 @@ int main(void)
     h2o_evloop_destroy(loop);
 
     server_stop();
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("all fetch checks passed\n");
-    return 0;
+    return check_report("hub/fetch");
 }

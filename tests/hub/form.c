@@ -324,10 +324,5 @@ int main(void)
     test_escape();
     test_basic_auth();
     h2o_mem_clear_pool(&pool);
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("all form checks passed\n");
-    return 0;
+    return check_report("hub/form");
 }

@@ -141,10 +141,5 @@ int main(void)
     test_strings();
     test_document();
     test_errors();
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("jsonw: ok\n");
-    return 0;
+    return check_report("hub/jsonw");
 }

@@ -642,10 +642,5 @@ int main(void)
         hub_key_free(keys[i]);
         hub_key_free(others[i]);
     }
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("jws: all checks passed\n");
-    return 0;
+    return check_report("hub/jws");
 }

@@ -757,10 +757,5 @@ int main(void)
     test_counters();
     test_json();
     test_sweeper();
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("store: all checks passed\n");
-    return 0;
+    return check_report("hub/store");
 }

@@ -181,10 +181,5 @@ out:
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);
-    if (failures != 0) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("keyring: all checks passed\n");
-    return 0;
+    return check_report("idp/keyring");
 }

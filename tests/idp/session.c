@@ -385,6 +385,5 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         printf("warning: could not remove %s\n", dir);
-    printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
-    return failures ? 1 : 0;
+    return check_report("idp/session");
 }
