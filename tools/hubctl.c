@@ -309,9 +309,8 @@ static void add_roles(idp_strv_t *sv, const char *value)
         sv->v = v;
         v[sv->n++] = more.v[i];
         v[sv->n] = NULL;
-        more.v[i] = NULL;
+        more.v[i] = NULL; /* moved; a role already held stays in more and is freed with it */
     }
-    more.n = 0;
     idp_strv_free(&more);
 }
 
