@@ -344,6 +344,7 @@ typedef struct st_refresh_arg_t {
     grant_ctx_t *ctx;
     const char *token, *scope;
     issue_t out;
+    int reuse; /* the token was rotated already: a refusal committed with it revoked the family */
 } refresh_arg_t;
 
 static int refresh_txn(hub_txn_t *txn, void *_arg)
@@ -357,10 +358,11 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
     int ret, reuse;
 
     issue_reset(&a->out);
+    a->reuse = 0;
     if ((ret = idp_refresh_get(txn, a->token, strlen(a->token), &rec)) != 0)
         return ret == HUB_E_NOTFOUND ? issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
     /* a rotated token presented again: whatever refuses it below also revokes its family (SPEC §4) */
-    reuse = rec->successor_hash != NULL;
+    reuse = a->reuse = rec->successor_hash != NULL;
     if (rec->client_id == NULL || strcmp(rec->client_id, client->client_id) != 0) {
         ret = reuse ? refuse_revoking(txn, rec->family, &a->out, "refresh token was issued to another client")
                     : issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
@@ -377,8 +379,6 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
      * are narrowed */
     ret = idp_refresh_rotate(txn, a->token, strlen(a->token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, a->out.refresh);
     if (ret == HUB_E_DENIED) {
-        if (reuse)
-            hub_log_warn("refresh token reuse by client %s: token family revoked", client->client_id);
         issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
         ret = 0; /* commit the revocation */
         goto out;
@@ -406,6 +406,23 @@ static int refused_reuse_txn(hub_txn_t *txn, void *arg)
     return ret > 0 ? 0 : ret;
 }
 
+/* 1 when token is a refresh token that was rotated already (one read, so that refused requests carrying anything else,
+ * anonymous ones included, never take the store's writer lock). */
+static int is_rotated_refresh(idp_t *idp, const char *token)
+{
+    hub_txn_t *txn = NULL;
+    idp_refresh_t *r = NULL;
+    int rotated = 0;
+
+    if (hub_store_read_begin(idp->store, &txn) != 0)
+        return 0;
+    if (idp_refresh_get(txn, token, strlen(token), &r) == 0)
+        rotated = r->successor_hash != NULL;
+    idp_refresh_free(r);
+    hub_store_read_end(txn);
+    return rotated;
+}
+
 /* A token request refused before its grant ran (client authentication, grant type): when it presented an already
  * rotated refresh token, that reuse revokes the family as any refused reuse does (SPEC §4). */
 static void refused_refresh(idp_t *idp, const hub_form_t *form)
@@ -413,10 +430,12 @@ static void refused_refresh(idp_t *idp, const hub_form_t *form)
     const char *token = hub_form_get(form, "refresh_token");
     int ret;
 
-    if (token == NULL || *token == '\0')
+    if (token == NULL || *token == '\0' || !is_rotated_refresh(idp, token))
         return;
     if ((ret = hub_store_write(idp->store, refused_reuse_txn, (void *)token)) != 0)
         hub_log_error("refresh token reuse: cannot revoke the family: %s", hub_strerror(ret));
+    else
+        hub_log_warn("refresh token reuse in a refused request: token family revoked");
 }
 
 static void grant_refresh_token(grant_ctx_t *ctx)
@@ -436,6 +455,8 @@ static void grant_refresh_token(grant_ctx_t *ctx)
     if (a.scope != NULL && *a.scope == '\0')
         a.scope = NULL;
     ret = hub_store_write(ctx->idp->store, refresh_txn, &a);
+    if (ret == 0 && a.out.failed && a.reuse)
+        hub_log_warn("refresh token reuse by client %s: token family revoked", ctx->client->client_id);
     finish(ctx->req, ret, &a.out);
 }
 
