@@ -14,6 +14,7 @@
 #include "idp/tokens.h"
 
 #define BATCH 32
+#define MAX_BATCHES 8 /* per pass: a mass change (role del of a common role) reaches the fetcher over several passes */
 #define DELIVERY_TIMEOUT_MS 5000
 #define DELIVERY_RETRIES 5
 #define DELIVERY_RETRY_DELAY_MS 500
@@ -199,12 +200,13 @@ out:
 int idp_backchannel_drain(idp_t *idp, size_t *done)
 {
     size_t n = 0;
-    int ret, more;
+    int ret = 0, more;
 
-    do {
+    for (int i = 0; i != MAX_BATCHES; ++i) {
         more = 0;
-        ret = drain_batch(idp, &n, &more);
-    } while (ret == 0 && more);
+        if ((ret = drain_batch(idp, &n, &more)) != 0 || !more)
+            break;
+    }
     if (done != NULL)
         *done = n;
     return ret;

@@ -17,7 +17,7 @@ typedef struct st_idp_backchannel_t idp_backchannel_t;
  * signed. */
 int idp_backchannel_post(idp_t *idp, const char *client_id, const char *uri, const char *sub, const char *sid);
 
-/* One pass over the queue (any thread but an event loop's): every due job goes to every enabled client with a
+/* One pass over the queue (any thread but an event loop's), at most 256 jobs: every due job goes to every enabled client with a
  * backchannel_logout_uri, as they are now, and is removed once all its deliveries are handed to the fetcher. A job that
  * could not be handed over stays: when the fetcher refused, as it was (the next pass, or the next hubd, takes it); when
  * a token could not be signed, due again after a back-off, dropped after IDP_BACKCHANNEL_MAX_ATTEMPTS. *done (may be

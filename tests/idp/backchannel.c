@@ -24,7 +24,7 @@
 #include "tests/check.h"
 
 #define BCL_EVENT "http://schemas.openid.net/event/backchannel-logout"
-#define MAX_POSTS 256
+#define MAX_POSTS 1024
 
 static idp_t idp;
 
@@ -283,11 +283,13 @@ static void test_batches(void)
 {
     size_t done = 0;
 
-    /* more jobs than one batch: one pass takes them all */
-    enqueue("sub-many", 40);
-    CHECK(idp_backchannel_drain(&idp, &done) == 0 && done == 40);
+    /* more jobs than one batch: one pass takes several batches, at most 256 jobs; the next pass the rest */
+    enqueue("sub-many", 300);
+    CHECK(idp_backchannel_drain(&idp, &done) == 0 && done == 256);
+    CHECK(queue_length(NULL) == 44);
+    CHECK(idp_backchannel_drain(&idp, &done) == 0 && done == 44);
     CHECK(queue_length(NULL) == 0);
-    CHECK(rcv_wait(80));
+    CHECK(rcv_wait(600));
     pthread_mutex_lock(&rcv.mutex);
     for (size_t i = 0; i != rcv.n; ++i)
         check_post(rcv.path[i], rcv.body[i], "sub-many", NULL);
