@@ -651,13 +651,7 @@ fail:
 
 static int user_allowed(const idp_client_t *c, const idp_user_t *u)
 {
-    size_t i;
-    if (c->allowed_roles.n == 0)
-        return 1;
-    for (i = 0; i != c->allowed_roles.n; ++i)
-        if (idp_strv_has(&u->roles, c->allowed_roles.v[i]))
-            return 1;
-    return 0;
+    return idp_client_allows_user(c, u);
 }
 
 /* The signed-in user's record and, when consent matters, whether it is needed (*needs_consent). Returns 0, or -1

@@ -101,6 +101,7 @@ int idp_family_revoke(hub_txn_t *txn, const char *id)
 
 typedef struct {
     const char *field, *value;
+    const char *keep_sid; /* families of this session are left alone (may be NULL) */
     char **ids;
     size_t n, cap;
 } family_scan_t;
@@ -110,8 +111,10 @@ static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
     family_scan_t *scan = arg;
     json_t *obj = json_loadb(val.data, val.len, 0, NULL);
     const char *v = json_string_value(json_object_get(obj, scan->field));
+    const char *sid = json_string_value(json_object_get(obj, "sid"));
 
-    if (v != NULL && strcmp(v, scan->value) == 0 && !json_is_true(json_object_get(obj, "revoked"))) {
+    if (v != NULL && strcmp(v, scan->value) == 0 && !json_is_true(json_object_get(obj, "revoked")) &&
+        (scan->keep_sid == NULL || sid == NULL || strcmp(sid, scan->keep_sid) != 0)) {
         if (scan->n == scan->cap) {
             scan->cap = scan->cap ? scan->cap * 2 : 16;
             if ((scan->ids = realloc(scan->ids, scan->cap * sizeof(*scan->ids))) == NULL)
@@ -125,14 +128,16 @@ static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
     return 0;
 }
 
-/* Revokes every live family whose field equals value: a full scan, for rare operator/logout actions. The ids are collected
- * first because the table must not be written while it is iterated. */
-static int family_revoke_where(hub_txn_t *txn, const char *field, const char *value)
+/* Revokes every live family whose field equals value (except those of keep_sid): a full scan, for rare operator/logout
+ * actions. The ids are collected first because the table must not be written while it is iterated. */
+static int family_revoke_where(hub_txn_t *txn, const char *field, const char *value, const char *keep_sid)
 {
-    family_scan_t scan = {field, value, NULL, 0, 0};
+    family_scan_t scan = {field, value, keep_sid, NULL, 0, 0};
     size_t i;
     int ret;
 
+    if (value == NULL)
+        return 0;
     ret = hub_store_each(txn, HUB_T_FAMILIES, NULL, 0, family_scan_cb, &scan);
     for (i = 0; i != scan.n; ++i) {
         if (ret == 0)
@@ -145,12 +150,17 @@ static int family_revoke_where(hub_txn_t *txn, const char *field, const char *va
 
 int idp_family_revoke_client(hub_txn_t *txn, const char *client_id)
 {
-    return family_revoke_where(txn, "client_id", client_id);
+    return family_revoke_where(txn, "client_id", client_id, NULL);
 }
 
 int idp_family_revoke_sid(hub_txn_t *txn, const char *sid)
 {
-    return family_revoke_where(txn, "sid", sid);
+    return family_revoke_where(txn, "sid", sid, NULL);
+}
+
+int idp_family_revoke_sub(hub_txn_t *txn, const char *sub, const char *keep_sid)
+{
+    return family_revoke_where(txn, "sub", sub, keep_sid);
 }
 
 void idp_family_free(idp_family_t *f)
@@ -274,6 +284,8 @@ static json_t *refresh_encode(const idp_refresh_t *r)
     jset_uint(obj, "expires_at", r->expires_at);
     jset_str(obj, "successor_hash", r->successor_hash);
     jset_uint(obj, "rotated_at", r->rotated_at);
+    if (r->retried)
+        json_object_set_new(obj, "retried", json_true());
     return obj;
 }
 
@@ -291,6 +303,7 @@ static idp_refresh_t *refresh_decode(const json_t *obj)
     r->expires_at = hub_json_uint(obj, "expires_at");
     r->successor_hash = hub_json_strdup(obj, "successor_hash");
     r->rotated_at = hub_json_uint(obj, "rotated_at");
+    r->retried = json_is_true(json_object_get(obj, "retried"));
     return r;
 }
 
@@ -303,6 +316,7 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
 
     copy.successor_hash = NULL;
     copy.rotated_at = 0;
+    copy.retried = 0;
     hub_random_token(out, 32);
     hash_of(hash, out, strlen(out));
     obj = refresh_encode(&copy);
@@ -314,15 +328,13 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
     return ret;
 }
 
-static int refresh_lookup(hub_txn_t *txn, const char *token, size_t len, char hash[HUB_SECRET_HASH_LEN + 1], idp_refresh_t **out)
+/* Reads the record stored under hash; HUB_E_NOTFOUND when absent or expired. */
+static int refresh_get_hash(hub_txn_t *txn, const char *hash, idp_refresh_t **out)
 {
     json_t *obj = NULL;
     idp_refresh_t *r;
     int ret;
 
-    if (len == 0 || len > 128)
-        return HUB_E_NOTFOUND;
-    hash_of(hash, token, len);
     if ((ret = hub_store_get_json(txn, HUB_T_REFRESH, hash, &obj)) != 0)
         return ret;
     r = refresh_decode(obj);
@@ -335,28 +347,85 @@ static int refresh_lookup(hub_txn_t *txn, const char *token, size_t len, char ha
     return 0;
 }
 
+static int refresh_lookup(hub_txn_t *txn, const char *token, size_t len, char hash[HUB_SECRET_HASH_LEN + 1], idp_refresh_t **out)
+{
+    if (len == 0 || len > 128)
+        return HUB_E_NOTFOUND;
+    hash_of(hash, token, len);
+    return refresh_get_hash(txn, hash, out);
+}
+
 int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out)
 {
     char hash[HUB_SECRET_HASH_LEN + 1];
     return refresh_lookup(txn, token, len, hash, out);
 }
 
+/* Rewrites the record of r under hash (its expiry unchanged). */
+static int refresh_put(hub_txn_t *txn, const char *hash, const idp_refresh_t *r)
+{
+    json_t *obj = refresh_encode(r);
+    int ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, r->expires_at, 0);
+    json_decref(obj);
+    return ret;
+}
+
+/* Issues the token that follows r (same family, scope, user and session) into out; its hash into next_hash. */
+static int refresh_next(hub_txn_t *txn, const idp_refresh_t *r, uint64_t ttl, char out[44], char next_hash[HUB_SECRET_HASH_LEN + 1])
+{
+    idp_refresh_t next = *r;
+    int ret;
+
+    next.expires_at = hub_now() + ttl;
+    if ((ret = idp_refresh_create(txn, &next, out)) != 0)
+        return ret;
+    hash_of(next_hash, out, strlen(out));
+    return 0;
+}
+
+/* A reuse of r (stored under hash) that may be honoured as the one retry: r was rotated at most grace_s seconds ago,
+ * never retried, its family is live and its successor is the family's current token. On success the successor is
+ * superseded by a new token (out) and both old tokens are marked retried. HUB_E_DENIED when it may not. */
+static int refresh_retry(hub_txn_t *txn, const char *hash, idp_refresh_t *r, uint64_t ttl, uint64_t grace_s, char out[44])
+{
+    char next_hash[HUB_SECRET_HASH_LEN + 1];
+    idp_refresh_t *succ = NULL;
+    int ret;
+
+    if (r->retried || hub_now() > r->rotated_at + grace_s || !family_live(txn, r->family))
+        return HUB_E_DENIED;
+    if ((ret = refresh_get_hash(txn, r->successor_hash, &succ)) != 0)
+        return ret == HUB_E_NOTFOUND ? HUB_E_DENIED : ret;
+    if (succ->successor_hash != NULL || succ->family == NULL || r->family == NULL || strcmp(succ->family, r->family) != 0) {
+        ret = HUB_E_DENIED; /* r is an older ancestor: the grace covers only the parent of the current token */
+        goto out;
+    }
+    if ((ret = refresh_next(txn, r, ttl, out, next_hash)) != 0)
+        goto out;
+    free(succ->successor_hash);
+    succ->successor_hash = hub_strdup(next_hash);
+    succ->rotated_at = hub_now();
+    succ->retried = 1;
+    r->retried = 1;
+    if ((ret = refresh_put(txn, r->successor_hash, succ)) == 0)
+        ret = refresh_put(txn, hash, r);
+out:
+    idp_refresh_free(succ);
+    return ret;
+}
+
 int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t ttl, uint64_t grace_s, char out[44])
 {
     char hash[HUB_SECRET_HASH_LEN + 1], next_hash[HUB_SECRET_HASH_LEN + 1];
-    idp_refresh_t *r = NULL, next;
-    uint64_t now = hub_now();
-    json_t *obj = NULL;
+    idp_refresh_t *r = NULL;
     int ret;
 
     if ((ret = refresh_lookup(txn, token, len, hash, &r)) != 0)
         return ret;
     if (r->successor_hash != NULL) {
-        if (now <= r->rotated_at + grace_s) {
-            ret = HUB_E_EXISTS;
+        if ((ret = refresh_retry(txn, hash, r, ttl, grace_s, out)) != HUB_E_DENIED)
             goto out;
-        }
-        /* a rotated token came back after the grace: assume it was stolen */
+        /* any other reuse: assume the token was stolen */
         if (r->family != NULL && (ret = idp_family_revoke(txn, r->family)) != 0 && ret != HUB_E_NOTFOUND)
             goto out;
         ret = HUB_E_DENIED;
@@ -366,19 +435,30 @@ int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t t
         ret = HUB_E_DENIED;
         goto out;
     }
-    next = *r;
-    next.expires_at = now + ttl;
-    if ((ret = idp_refresh_create(txn, &next, out)) != 0)
+    if ((ret = refresh_next(txn, r, ttl, out, next_hash)) != 0)
         goto out;
-    hash_of(next_hash, out, strlen(out));
-    if ((r->successor_hash = strdup(next_hash)) == NULL)
-        abort();
-    r->rotated_at = now;
-    obj = refresh_encode(r);
+    r->successor_hash = hub_strdup(next_hash);
+    r->rotated_at = hub_now();
     /* the old record only has to live long enough to detect reuse */
-    ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, r->expires_at, 0);
+    ret = refresh_put(txn, hash, r);
 out:
-    json_decref(obj);
+    idp_refresh_free(r);
+    return ret;
+}
+
+int idp_refresh_refused_reuse(hub_txn_t *txn, const char *token, size_t len)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    idp_refresh_t *r = NULL;
+    int ret;
+
+    if ((ret = refresh_lookup(txn, token, len, hash, &r)) != 0)
+        return ret == HUB_E_NOTFOUND ? 0 : ret;
+    ret = 0;
+    if (r->successor_hash != NULL && r->family != NULL) {
+        ret = idp_family_revoke(txn, r->family);
+        ret = ret == 0 || ret == HUB_E_NOTFOUND ? 1 : ret;
+    }
     idp_refresh_free(r);
     return ret;
 }

@@ -27,6 +27,9 @@ int idp_family_revoke(hub_txn_t *txn, const char *id);
 int idp_family_revoke_client(hub_txn_t *txn, const char *client_id);
 /* Revokes every family of a primary session (logout). */
 int idp_family_revoke_sid(hub_txn_t *txn, const char *sid);
+/* Revokes every family of a user except those of the session keep_sid (NULL = all): a full scan, for the rare operator
+ * actions that take something away from a user (idp/revocation.h). */
+int idp_family_revoke_sub(hub_txn_t *txn, const char *sub, const char *keep_sid);
 void idp_family_free(idp_family_t *f);
 
 typedef struct st_idp_code_t {
@@ -59,8 +62,9 @@ typedef struct st_idp_refresh_t {
     char *scope;
     uint64_t auth_time;
     uint64_t expires_at;
-    char *successor_hash; /* set once rotated */
+    char *successor_hash; /* set once rotated (or superseded by an honoured retry) */
     uint64_t rotated_at;
+    int retried; /* a retry of it was honoured, or it was superseded by one: presenting it again is reuse */
 } idp_refresh_t;
 
 /* Stores a new refresh token (written to out) for rec (family, client, sub, scope...). */
@@ -68,11 +72,20 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44]);
 /* Looks up a presented refresh token. HUB_E_NOTFOUND when unknown/expired. */
 int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out);
 /* Rotates: marks token as rotated to a new token (written to out, same family and scope:
- * RFC 6749 §6 keeps the grant's scope even when a request narrows its access token). Reuse of an already-rotated token within
- * grace_s seconds of its rotation returns HUB_E_EXISTS and writes nothing (the caller
- * answers invalid_grant, the client keeps its successor); after the grace it revokes the
- * whole family and returns HUB_E_DENIED. */
+ * RFC 6749 §6 keeps the grant's scope even when a request narrows its access token); returns 0.
+ * A token already rotated is a reuse (SPEC §4). ONE retry is honoured: when the token is the
+ * parent of the family's current token (its successor not rotated yet), was rotated at most
+ * grace_s seconds ago and was not retried before, a new token of the family is written to
+ * out and supersedes the successor (which, like the retried token, counts as reused from
+ * then on), and 0 is returned, so whichever copy of the old branch comes back later (a
+ * thief's or the client's) is detected. Every other reuse revokes the whole family, the
+ * successor included, and returns HUB_E_DENIED (commit the txn). HUB_E_DENIED too when the
+ * family is revoked already (nothing written); HUB_E_NOTFOUND when unknown or expired. */
 int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t ttl, uint64_t grace_s, char out[44]);
+/* For a refused request presenting token: when it is an already rotated refresh token, revokes its family (a reuse that
+ * is refused always revokes, SPEC §4) and returns 1; 0 when the token is unknown or current (nothing written); a
+ * negative code on a store failure. */
+int idp_refresh_refused_reuse(hub_txn_t *txn, const char *token, size_t len);
 /* Revokes the family of a refresh token (RFC 7009); HUB_E_NOTFOUND when unknown. */
 int idp_refresh_revoke(hub_txn_t *txn, const char *token, size_t len, const char *client_id);
 void idp_refresh_free(idp_refresh_t *r);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "hub/err.h"
 #include "hub/log.h"
+#include "idp/backchannel.h"
 #include "idp/idp.h"
 #include "idp/model.h"
 
@@ -58,6 +59,13 @@ int idp_create(idp_t **out, hub_server_t *server)
     }
 
     idp->clients = idp_client_cache_create(IDP_CLIENT_CACHE_DEFAULT);
+    /* signs with the keyring: started after it, stopped before it closes */
+    if ((ret = idp_backchannel_start(idp, &idp->backchannel)) != 0) {
+        hub_log_error("cannot start the back-channel logout thread: %s", hub_strerror(ret));
+        idp_client_cache_destroy(idp->clients);
+        idp_keyring_close(idp->keyring);
+        goto fail;
+    }
 
     /* specific paths before their prefixes: each module registers exact paths only */
     idp_login_register(idp);
@@ -80,6 +88,7 @@ void idp_destroy(idp_t *idp)
 {
     if (idp == NULL)
         return;
+    idp_backchannel_stop(idp->backchannel);
     idp_keyring_close(idp->keyring);
     idp_client_cache_destroy(idp->clients);
     free(idp);

@@ -21,6 +21,8 @@ typedef struct st_idp_t {
     char csrf_cookie[96];
     int secure_cookies;          /* under HTTPS */
     idp_client_cache_t *clients; /* decoded clients for the token, introspection and revocation endpoints */
+    /* delivers the queued back-channel logouts (idp/backchannel.h) */
+    struct st_idp_backchannel_t *backchannel;
 } idp_t;
 
 /* Creates the primary's context (opens the keyring) and registers every route of SPEC §4

@@ -645,6 +645,12 @@ static int holds_role_cb(void *arg, hub_val_t key, hub_val_t val)
     return busy ? HUB_E_BUSY : 0;
 }
 
+int idp_role_held_by_client(hub_txn_t *txn, const char *role)
+{
+    int ret = hub_store_each(txn, HUB_T_CLIENTS, NULL, 0, holds_role_cb, (void *)role);
+    return ret == HUB_E_BUSY ? 1 : ret;
+}
+
 int idp_role_del(hub_txn_t *txn, const char *role)
 {
     int ret;
@@ -970,6 +976,16 @@ int idp_client_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_client_t *cli
 {
     client_each_t a = {cb, arg};
     return hub_store_each(txn, HUB_T_CLIENTS, NULL, 0, client_each_cb, &a);
+}
+
+int idp_client_allows_user(const idp_client_t *client, const idp_user_t *user)
+{
+    if (client->allowed_roles.n == 0)
+        return 1;
+    for (size_t i = 0; i != client->allowed_roles.n; ++i)
+        if (idp_strv_has(&user->roles, client->allowed_roles.v[i]))
+            return 1;
+    return 0;
 }
 
 /* ---- cache of decoded clients ---- */

@@ -51,9 +51,11 @@ int idp_user_get(hub_txn_t *txn, const char *sub, idp_user_t **out);
 int idp_user_find(hub_txn_t *txn, const char *username_or_email, idp_user_t **out);
 /* Writes user (create: assigns sub and created_at when sub is NULL). Keeps the username and
  * e-mail indexes; HUB_E_EXISTS when either belongs to another user, HUB_E_NOTFOUND when
- * a role does not exist. */
+ * a role does not exist. Ends nothing: a change that takes something away from a user
+ * (disable, password, a role) goes through idp_user_update (idp/revocation.h), which also
+ * ends the user's sessions and tokens. */
 int idp_user_put(hub_txn_t *txn, idp_user_t *user); /* HUB_E_INVAL when idp_user_validate fails */
-int idp_user_del(hub_txn_t *txn, const char *sub);
+int idp_user_del(hub_txn_t *txn, const char *sub);  /* the record only: see idp_user_remove (idp/revocation.h) */
 /* Calls cb for each user in username order. */
 int idp_user_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_user_t *user), void *arg);
 void idp_user_free(idp_user_t *user);
@@ -71,8 +73,11 @@ int idp_password_verify(const char *encoded, const char *password, size_t len);
 int idp_role_exists(hub_txn_t *txn, const char *role);
 /* HUB_E_EXISTS; HUB_E_INVAL unless 1..128 bytes of printable UTF-8 without ';' or surrounding spaces. */
 int idp_role_add(hub_txn_t *txn, const char *role);
-/* HUB_E_NOTFOUND; HUB_E_BUSY while a user or client holds it; HUB_E_DENIED for the two built-in roles. */
+/* HUB_E_NOTFOUND; HUB_E_BUSY while a user or client holds it; HUB_E_DENIED for the two built-in roles.
+ * idp_role_remove (idp/revocation.h) takes it from its users first. */
 int idp_role_del(hub_txn_t *txn, const char *role);
+/* 1 when a client (allowed_roles or service roles) holds role, 0 when none, or a negative store error. */
+int idp_role_held_by_client(hub_txn_t *txn, const char *role);
 int idp_role_list(hub_txn_t *txn, idp_strv_t *out);
 
 /* ---- OAuth clients ---- */
@@ -109,6 +114,10 @@ typedef struct st_idp_client_t {
     uint64_t created_at;
     unsigned refs; /* references beyond the owner's (0 unless shared by idp_client_cache_t); see idp_client_free */
 } idp_client_t;
+
+/* 1 when user may use client: the client has no allowed_roles, or user holds one of them (SPEC §4 authorize; checked
+ * again at every code exchange and refresh). */
+int idp_client_allows_user(const idp_client_t *client, const idp_user_t *user);
 
 /* Reads a client; HUB_E_NOTFOUND when absent. *out is the caller's own copy. */
 int idp_client_get(hub_txn_t *txn, const char *client_id, idp_client_t **out);

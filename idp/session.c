@@ -34,7 +34,6 @@ static int is_token(const char *s)
     return 1;
 }
 
-
 void idp_session_free(idp_session_t *s)
 {
     if (s == NULL)
@@ -264,6 +263,83 @@ int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended)
 out:
     idp_session_free(s);
     json_decref(rec);
+    return ret;
+}
+
+typedef struct {
+    const char *sub, *keep_sid;
+    char (*hashes)[HUB_SECRET_HASH_LEN + 1];
+    size_t n, cap;
+} user_scan_t;
+
+static int user_scan_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    user_scan_t *scan = arg;
+    json_t *rec;
+    const char *sub, *sid;
+
+    /* the "sid:" pointers go with their session; a hash key is exactly HUB_SECRET_HASH_LEN */
+    if (key.len != HUB_SECRET_HASH_LEN || memcmp(key.data, SID_PREFIX, sizeof(SID_PREFIX) - 1) == 0)
+        return 0;
+    rec = json_loadb(val.data, val.len, 0, NULL);
+    sub = json_string_value(json_object_get(rec, "sub"));
+    sid = json_string_value(json_object_get(rec, "sid"));
+    if (sub != NULL && strcmp(sub, scan->sub) == 0 && (scan->keep_sid == NULL || sid == NULL || strcmp(sid, scan->keep_sid) != 0)) {
+        if (scan->n == scan->cap) {
+            scan->cap = scan->cap ? scan->cap * 2 : 8;
+            if ((scan->hashes = realloc(scan->hashes, scan->cap * sizeof(*scan->hashes))) == NULL)
+                h2o_fatal("out of memory");
+        }
+        memcpy(scan->hashes[scan->n], key.data, HUB_SECRET_HASH_LEN);
+        scan->hashes[scan->n++][HUB_SECRET_HASH_LEN] = '\0';
+    }
+    json_decref(rec);
+    return 0;
+}
+
+/* Deletes the session stored under hash and its "sid:" pointer. */
+static int delete_session(hub_txn_t *txn, const char *hash)
+{
+    char key[128];
+    json_t *rec = NULL;
+    const char *sid;
+    int ret;
+
+    if ((ret = hub_store_get_json(txn, HUB_T_SESSIONS, hash, &rec)) != 0)
+        return ret == HUB_E_PARSE ? hub_store_del(txn, HUB_T_SESSIONS, hash, strlen(hash)) : ret;
+    sid = json_string_value(json_object_get(rec, "sid"));
+    if (sid != NULL && strlen(sid) < sizeof(key) - sizeof(SID_PREFIX)) {
+        snprintf(key, sizeof(key), SID_PREFIX "%s", sid);
+        if ((ret = hub_store_del(txn, HUB_T_SESSIONS, key, strlen(key))) != 0 && ret != HUB_E_NOTFOUND)
+            goto out;
+    }
+    ret = hub_store_del(txn, HUB_T_SESSIONS, hash, strlen(hash));
+out:
+    json_decref(rec);
+    return ret;
+}
+
+int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended)
+{
+    user_scan_t scan = {sub, keep_sid, NULL, 0, 0};
+    size_t i, n = 0;
+    int ret;
+
+    if (ended != NULL)
+        *ended = 0;
+    if (sub == NULL)
+        return HUB_E_INVAL;
+    /* collected first: the table must not be written while it is iterated */
+    ret = hub_store_each(txn, HUB_T_SESSIONS, NULL, 0, user_scan_cb, &scan);
+    for (i = 0; ret == 0 && i != scan.n; ++i) {
+        if ((ret = delete_session(txn, scan.hashes[i])) == 0)
+            ++n;
+        else if (ret == HUB_E_NOTFOUND)
+            ret = 0;
+    }
+    free(scan.hashes);
+    if (ended != NULL)
+        *ended = n;
     return ret;
 }
 

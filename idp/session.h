@@ -31,6 +31,10 @@ int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_i
 /* Ends the session with the given sid: deletes it and revokes its token families; *ended
  * (may be NULL) receives the record so the caller can notify its clients. */
 int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
+/* Ends every session of sub except keep_sid (NULL = all): deletes them inside txn and sets *ended (may be NULL) to how
+ * many. Their token families are the caller's business (idp_family_revoke_sub revokes them all in one scan). A full scan
+ * of the sessions, for the rare operator actions that take something away from a user (idp/revocation.h). */
+int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended);
 /* Ends the session named by req's cookie whatever its user's state (own write txn) and
  * clears the cookie; *ended (may be NULL) as for idp_session_end. HUB_E_NOTFOUND when the
  * request names no live session (the cookie is cleared all the same). */

@@ -15,7 +15,7 @@
 
 #define TOKEN_PATH "/oauth2/token"
 #define TOKEN_ALIAS "/api/method/frappe.integrations.oauth2.get_token"
-#define REFRESH_GRACE_S 5 /* a client retrying a refresh within this window is not treated as a thief */
+#define REFRESH_GRACE_S 5 /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
 
 /* One token request on its way through a grant handler. */
 typedef struct st_grant_ctx_t {
@@ -192,12 +192,33 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
     return 0;
 }
 
-/* Loads the user a grant was issued to; disabled or deleted users get nothing more. */
-static int load_user(hub_txn_t *txn, const char *sub, idp_user_t **user, issue_t *out)
+/* A grant refused for good: records invalid_grant and revokes family (SPEC §4: a refused reuse, or a user who may no
+ * longer hold the grant). Returns 0 so that the caller commits the revocation; a store failure instead turns the answer
+ * into a server error and aborts. */
+static int refuse_revoking(hub_txn_t *txn, const char *family, issue_t *out, const char *desc)
+{
+    int ret = family != NULL ? idp_family_revoke(txn, family) : 0;
+
+    if (ret != 0 && ret != HUB_E_NOTFOUND) {
+        out->failed = 0;
+        return ret;
+    }
+    issue_fail(out, HUB_OAUTH_INVALID_GRANT, desc);
+    return 0;
+}
+
+/* Loads the user a grant was issued to, as they are now: present, enabled and holding one of the client's allowed_roles
+ * when it has any (checked at authorize, and again at every exchange and refresh). Otherwise the family is revoked and
+ * out->failed set (return 0: commit). */
+static int load_user(hub_txn_t *txn, const char *sub, const idp_client_t *client, const char *family, idp_user_t **user,
+                     issue_t *out)
 {
     int ret = sub != NULL ? idp_user_get(txn, sub, user) : HUB_E_NOTFOUND;
+
     if (ret == HUB_E_NOTFOUND || (ret == 0 && !(*user)->enabled))
-        return issue_fail(out, HUB_OAUTH_INVALID_GRANT, "the user of this grant is no longer active");
+        return refuse_revoking(txn, family, out, "the user of this grant is no longer active");
+    if (ret == 0 && !idp_client_allows_user(client, *user))
+        return refuse_revoking(txn, family, out, "the user may no longer use this application");
     return ret;
 }
 
@@ -277,7 +298,8 @@ static int code_txn(hub_txn_t *txn, void *_arg)
         ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "the grant was revoked");
         goto out;
     }
-    if ((ret = load_user(txn, code->sub, &user, &a->out)) != 0)
+    /* from here a refusal is final: the code stays used and its family is revoked */
+    if ((ret = load_user(txn, code->sub, client, code->family, &user, &a->out)) != 0 || a->out.failed)
         goto out;
     user_issue_t u = {idp,       client,       user,        code->scope != NULL ? code->scope : "",
                       code->sid, code->family, code->nonce, code->auth_time};
@@ -322,6 +344,7 @@ typedef struct st_refresh_arg_t {
     grant_ctx_t *ctx;
     const char *token, *scope;
     issue_t out;
+    int reuse; /* the token was rotated already: a refusal committed with it revoked the family */
 } refresh_arg_t;
 
 static int refresh_txn(hub_txn_t *txn, void *_arg)
@@ -332,37 +355,39 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
     idp_refresh_t *rec = NULL;
     idp_user_t *user = NULL;
     char *scope = NULL;
-    int ret;
+    int ret, reuse;
 
     issue_reset(&a->out);
+    a->reuse = 0;
     if ((ret = idp_refresh_get(txn, a->token, strlen(a->token), &rec)) != 0)
         return ret == HUB_E_NOTFOUND ? issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
+    /* a rotated token presented again: whatever refuses it below also revokes its family (SPEC §4) */
+    reuse = a->reuse = rec->successor_hash != NULL;
     if (rec->client_id == NULL || strcmp(rec->client_id, client->client_id) != 0) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
+        ret = reuse ? refuse_revoking(txn, rec->family, &a->out, "refresh token was issued to another client")
+                    : issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
         goto out;
     }
-    /* an already rotated token goes straight to reuse detection, whatever scope it asks for */
-    if (rec->successor_hash == NULL && a->scope != NULL &&
-        (scope = scope_narrow(a->scope, allowed_in_string, rec->scope != NULL ? rec->scope : "")) == NULL) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
+    if ((ret = load_user(txn, rec->sub, client, rec->family, &user, &a->out)) != 0 || a->out.failed)
+        goto out;
+    if (a->scope != NULL && (scope = scope_narrow(a->scope, allowed_in_string, rec->scope != NULL ? rec->scope : "")) == NULL) {
+        ret = reuse ? refuse_revoking(txn, rec->family, &a->out, "refresh token is no longer valid")
+                    : issue_fail(&a->out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
         goto out;
     }
     /* RFC 6749 §6: the new refresh token keeps the original scope; only the tokens issued now
      * are narrowed */
     ret = idp_refresh_rotate(txn, a->token, strlen(a->token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, a->out.refresh);
     if (ret == HUB_E_DENIED) {
-        hub_log_warn("refresh token reuse by client %s: token family revoked", client->client_id);
         issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
         ret = 0; /* commit the revocation */
         goto out;
     }
-    if (ret == HUB_E_EXISTS || ret == HUB_E_NOTFOUND) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was already used");
+    if (ret == HUB_E_NOTFOUND) {
+        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token");
         goto out;
     }
     if (ret != 0)
-        goto out;
-    if ((ret = load_user(txn, rec->sub, &user, &a->out)) != 0)
         goto out;
     user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
                       rec->sid, rec->family, NULL, rec->auth_time};
@@ -374,6 +399,45 @@ out:
     return ret;
 }
 
+static int refused_reuse_txn(hub_txn_t *txn, void *arg)
+{
+    const char *token = arg;
+    int ret = idp_refresh_refused_reuse(txn, token, strlen(token));
+    return ret > 0 ? 0 : ret;
+}
+
+/* 1 when token is a refresh token that was rotated already (one read, so that refused requests carrying anything else,
+ * anonymous ones included, never take the store's writer lock). */
+static int is_rotated_refresh(idp_t *idp, const char *token)
+{
+    hub_txn_t *txn = NULL;
+    idp_refresh_t *r = NULL;
+    int rotated = 0;
+
+    if (hub_store_read_begin(idp->store, &txn) != 0)
+        return 0;
+    if (idp_refresh_get(txn, token, strlen(token), &r) == 0)
+        rotated = r->successor_hash != NULL;
+    idp_refresh_free(r);
+    hub_store_read_end(txn);
+    return rotated;
+}
+
+/* A token request refused before its grant ran (client authentication, grant type): when it presented an already
+ * rotated refresh token, that reuse revokes the family as any refused reuse does (SPEC §4). */
+static void refused_refresh(idp_t *idp, const hub_form_t *form)
+{
+    const char *token = hub_form_get(form, "refresh_token");
+    int ret;
+
+    if (token == NULL || *token == '\0' || !is_rotated_refresh(idp, token))
+        return;
+    if ((ret = hub_store_write(idp->store, refused_reuse_txn, (void *)token)) != 0)
+        hub_log_error("refresh token reuse: cannot revoke the family: %s", hub_strerror(ret));
+    else
+        hub_log_warn("refresh token reuse in a refused request: token family revoked");
+}
+
 static void grant_refresh_token(grant_ctx_t *ctx)
 {
     refresh_arg_t a = {ctx, hub_form_get(ctx->form, "refresh_token"), hub_form_get(ctx->form, "scope")};
@@ -381,6 +445,7 @@ static void grant_refresh_token(grant_ctx_t *ctx)
 
     if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
         hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
+        refused_refresh(ctx->idp, ctx->form);
         return;
     }
     if (a.token == NULL || *a.token == '\0') {
@@ -390,6 +455,8 @@ static void grant_refresh_token(grant_ctx_t *ctx)
     if (a.scope != NULL && *a.scope == '\0')
         a.scope = NULL;
     ret = hub_store_write(ctx->idp->store, refresh_txn, &a);
+    if (ret == 0 && a.out.failed && a.reuse)
+        hub_log_warn("refresh token reuse by client %s: token family revoked", ctx->client->client_id);
     finish(ctx->req, ret, &a.out);
 }
 
@@ -457,8 +524,11 @@ static int on_token(void *data, h2o_req_t *req)
         return 0;
     }
     idp_client_t *client = idp_endpoint_client(idp, req, &form, grant_types[i].allow_public);
-    if (client == NULL)
+    if (client == NULL) {
+        if (grant_types[i].fn == grant_refresh_token)
+            refused_refresh(idp, &form);
         return 0;
+    }
     grant_ctx_t ctx = {idp, req, &form, client};
     grant_types[i].fn(&ctx);
     idp_client_free(client);

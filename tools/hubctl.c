@@ -17,6 +17,7 @@
 #include "hub/store.h"
 #include "idp/keyring.h"
 #include "idp/model.h"
+#include "idp/revocation.h"
 
 /* Exit codes of SPEC §2. */
 #define EXIT_OK 0
@@ -308,9 +309,8 @@ static void add_roles(idp_strv_t *sv, const char *value)
         sv->v = v;
         v[sv->n++] = more.v[i];
         v[sv->n] = NULL;
-        more.v[i] = NULL;
+        more.v[i] = NULL; /* moved; a role already held stays in more and is freed with it */
     }
-    more.n = 0;
     idp_strv_free(&more);
 }
 
@@ -644,7 +644,9 @@ static int cmd_user_show(ctl_t *ctl, int argc, char **argv)
     return run_show(ctl, argc, argv, "user", "NAME", load_user_json);
 }
 
-/* user del / passwd / enable / disable / roles: one transaction on the named user. */
+/* user del / passwd / enable / disable / roles: one transaction on the named user. A change that takes something away
+ * (del, disable, passwd, a role removed) also ends the user's sessions and token families and queues a back-channel
+ * logout for the running hubd to deliver, in the same transaction (idp/revocation.h). */
 static int user_change_txn(hub_txn_t *txn, void *arg)
 {
     user_arg_t *a = arg;
@@ -655,7 +657,7 @@ static int user_change_txn(hub_txn_t *txn, void *arg)
         return ret;
     switch (a->op) {
     case USER_DEL:
-        ret = idp_user_del(txn, u->sub);
+        ret = idp_user_remove(txn, u->sub);
         goto out;
     case USER_PASSWD:
         free(u->password_hash);
@@ -675,7 +677,7 @@ static int user_change_txn(hub_txn_t *txn, void *arg)
             add_roles(&u->roles, a->add.v[i]);
         break;
     }
-    ret = idp_user_put(txn, u);
+    ret = idp_user_update(txn, u, NULL);
 out:
     idp_user_free(u);
     return ret;
@@ -796,13 +798,14 @@ static int role_del_txn(hub_txn_t *txn, void *arg)
 {
     ctl_t *ctl = ((void **)arg)[0];
     const char *role = ((void **)arg)[1];
-    int ret = idp_role_del(txn, role);
+    /* users holding it lose it (their sessions and tokens end); a client holding it keeps it and refuses the deletion */
+    int ret = idp_role_remove(txn, role);
     if (ret == HUB_E_NOTFOUND)
         return refuse(ctl, EXIT_USAGE, "ROLE: no role \"%s\"", role);
     if (ret == HUB_E_DENIED)
         return refuse(ctl, EXIT_USAGE, "ROLE: \"%s\" is a built-in role", role);
     if (ret == HUB_E_BUSY)
-        return refuse(ctl, EXIT_RUNTIME, "ROLE: \"%s\" is still held by a user or a client", role);
+        return refuse(ctl, EXIT_RUNTIME, "ROLE: \"%s\" is still held by a client", role);
     return ret;
 }
 

@@ -176,7 +176,12 @@ def test_users():
     bad(d, 2, "--add", "user", "roles", "alice", "--add", "Ghost", "--remove", "Guest")
     bad(d, 2, "--remove", "user", "roles", "alice", "--remove", "Ghost")
     bad(d, 2, "--add", "user", "roles", "alice")
-    bad(d, 1, "Employee", "role", "del", "Employee")  # held by alice
+    # a role held by users is taken from them (and their sessions and tokens end, see test_revocation.py)
+    good(d, "role", "add", "Temp")
+    good(d, "user", "roles", "alice", "--add", "Temp")
+    good(d, "role", "del", "Temp")
+    eq(js(d, "user", "show", "alice")["roles"], ["System Manager", "Employee", "Guest"], "role taken from its holder")
+    ok("Temp" not in js(d, "role", "list"), "role deleted")
     good(d, "user", "del", "bob")
     bad(d, 2, "NAME", "user", "del", "bob")
     bad(d, 2, "NAME", "user", "show", "bob@example.com")
@@ -201,9 +206,15 @@ def test_roles():
     bad(d, 2, "ROLE", "role", "del", "Guest")
     good(d, "client", "add", "--app-name", "svc", "--grant-type", "client_credentials", "--scopes", "read",
          "--role", "Head of Sales")
-    bad(d, 1, "Head of Sales", "role", "del", "Head of Sales")  # held by a client
+    bad(d, 1, "held by a client", "role", "del", "Head of Sales")  # a client's service role
+    # in a client's allowed_roles: refused too (taking it would open the client to everyone), users keep it
+    good(d, "role", "add", "Auditor")
+    good(d, "user", "add", "audrey", "--email", "audrey@example.com", "--role", "Auditor", input=PASSWORD)
+    good(d, "client", "add", "--app-name", "audit", "--redirect-uris", "https://audit.example/cb", "--allowed-roles",
+         "Auditor")
+    bad(d, 1, "held by a client", "role", "del", "Auditor")
     good(d, "role", "del", "Employee")
-    eq(js(d, "role", "list"), ["Guest", "Head of Sales", "System Manager"], "role deleted")
+    eq(js(d, "role", "list"), ["Auditor", "Guest", "Head of Sales", "System Manager"], "role deleted")
     # an argument that begins with '-' (random ids may) is an argument, not an option
     good(d, "role", "add", "-dash")
     good(d, "user", "add", "-dashed", "--email", "dash@example.com", "--role", "-dash", input=PASSWORD)

@@ -518,13 +518,10 @@ def test_authorization_code_and_refresh():
     eq(r.status, 200, "refresh after narrowing " + r.text)
     eq(r.json()["scope"], b1["scope"], "the original scope comes back")
     b2["refresh_token"] = r.json()["refresh_token"]
+    # rt is an older ancestor now (its successor was rotated): no grace, even within seconds; the family dies
     expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.web)), 400, "invalid_grant",
-                 "retry within grace")
-    eq(introspect(n, b2["access_token"]).json()["active"], True, "grace retry revokes nothing")
-    time.sleep(6)
-    expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": rt}, basic(*n.web)), 400, "invalid_grant",
-                 "reuse after grace")
-    eq(introspect(n, b2["access_token"]).json()["active"], False, "family revoked on reuse")
+                 "reuse of an older ancestor")
+    eq(introspect(n, b2["access_token"], who=n.web).json()["active"], False, "family revoked on reuse")
     expect_error(token(n, {"grant_type": "refresh_token", "refresh_token": b2["refresh_token"]}, basic(*n.web)), 400,
                  "invalid_grant", "successor dead too")
 
@@ -533,6 +530,106 @@ def test_authorization_code_and_refresh():
     b3 = token(n, dict(form, code=code, code_verifier=verifier), basic(*n.web)).json()
     eq(post(n.url + "/oauth2/revoke", form={"token": b3["refresh_token"]}, headers=basic(*n.web)).status, 200, "revoke rt")
     eq(introspect(n, b3["access_token"]).json()["active"], False, "access token of the family inactive")
+
+
+# ---- refresh reuse and the retry grace (SPEC §4) ----
+
+def fresh_grant(n):
+    """A new family for alice at the web client: the code exchange's token response."""
+    verifier, challenge = pkce()
+    code = get_code(n, n.web[0], challenge=challenge)
+    r = token(n, {"grant_type": "authorization_code", "code": code, "redirect_uri": n.redirect, "code_verifier": verifier},
+              basic(*n.web))
+    eq(r.status, 200, "code exchange " + r.text)
+    return r.json()
+
+
+def refresh(n, rt, headers=None, **extra):
+    return token(n, dict({"grant_type": "refresh_token", "refresh_token": rt}, **extra),
+                 basic(*n.web) if headers is None else headers)
+
+
+def refreshed(n, rt, what, **extra):
+    r = refresh(n, rt, **extra)
+    eq(r.status, 200, what + " " + r.text)
+    return r.json()
+
+
+def family_dead(n, at, rt, what):
+    """The family of access token at and live refresh token rt is revoked."""
+    eq(introspect(n, at, who=n.web).json()["active"], False, what + ": its access token is inactive")
+    expect_error(refresh(n, rt), 400, "invalid_grant", what + ": its live refresh token is dead")
+
+
+def family_alive(n, at, what):
+    eq(introspect(n, at, who=n.web).json()["active"], True, what + ": the family is alive")
+
+
+def test_refresh_retry_grace():
+    """One retry of a just-rotated refresh token gets a normal answer; it supersedes the first answer, so whichever copy
+    of the old branch comes back (a thief's or the client's) revokes the family."""
+    n = primary()
+    if get_code(n, n.web[0], challenge=pkce()[1]) is None:
+        print("skip: /oauth2/authorize is not served by this build")
+        return
+    # a lost response: the client retries and goes on with the retry's token
+    g = fresh_grant(n)
+    first = refreshed(n, g["refresh_token"], "refresh")
+    retry = refreshed(n, g["refresh_token"], "retry within the grace")
+    ok(retry["refresh_token"] not in (first["refresh_token"], g["refresh_token"]), "the retry gets a new refresh token")
+    ok(retry["access_token"] != first["access_token"] and retry.get("id_token"), "and new access and id tokens")
+    family_alive(n, retry["access_token"], "after the retry")
+    nxt = refreshed(n, retry["refresh_token"], "the retry's token rotates")
+    family_alive(n, nxt["access_token"], "after the retry's token rotated")
+    # the superseded first answer comes back later (a thief who refreshed first, or a confused client): reuse
+    expect_error(refresh(n, first["refresh_token"]), 400, "invalid_grant", "the superseded successor")
+    family_dead(n, nxt["access_token"], nxt["refresh_token"], "superseded successor presented")
+
+    # at most one retry is honoured
+    g = fresh_grant(n)
+    first = refreshed(n, g["refresh_token"], "refresh")
+    retry = refreshed(n, g["refresh_token"], "first retry")
+    expect_error(refresh(n, g["refresh_token"]), 400, "invalid_grant", "second retry")
+    family_dead(n, retry["access_token"], retry["refresh_token"], "second retry")
+
+    # a retry asking for less gets it; one asking for more is a refused reuse
+    g = fresh_grant(n)
+    refreshed(n, g["refresh_token"], "refresh")
+    eq(refreshed(n, g["refresh_token"], "narrowed retry", scope="openid")["scope"], "openid", "narrowed retry")
+    g = fresh_grant(n)
+    first = refreshed(n, g["refresh_token"], "refresh")
+    expect_error(refresh(n, g["refresh_token"], scope="openid admin"), 400, "invalid_grant", "escalating retry")
+    family_dead(n, first["access_token"], first["refresh_token"], "escalating retry")
+
+
+def test_refresh_refused_reuse_revokes():
+    """Every refused presentation of a rotated refresh token revokes its family; the same refusal of a current token
+    changes nothing."""
+    n = primary()
+    if get_code(n, n.web[0], challenge=pkce()[1]) is None:
+        print("skip: /oauth2/authorize is not served by this build")
+        return
+    wrong_secret = basic(n.web[0], "not-the-secret")
+    other_client = {"client_id": n.public[0]}
+    cases = [("wrong client secret", wrong_secret, {}, 401, "invalid_client"),
+             ("no client authentication", {}, {}, 401, "invalid_client"),
+             ("another client (public)", {}, other_client, 400, "invalid_grant"),
+             ("a client_credentials client", basic(*n.cc_basic), {}, 400, "unauthorized_client")]
+    for what, headers, extra, status, error in cases:
+        # the current token refused this way: nothing changes
+        g = fresh_grant(n)
+        expect_error(refresh(n, g["refresh_token"], headers=headers, **extra), status, error, what + " (current token)")
+        first = refreshed(n, g["refresh_token"], what + ": the current token still works")
+        family_alive(n, first["access_token"], what + " (current token)")
+        # a just-rotated token refused this way, inside the grace: the family dies
+        expect_error(refresh(n, g["refresh_token"], headers=headers, **extra), status, error, what + " (retry)")
+        family_dead(n, first["access_token"], first["refresh_token"], what + " (retry)")
+    # after the grace any reuse revokes
+    g = fresh_grant(n)
+    first = refreshed(n, g["refresh_token"], "refresh")
+    time.sleep(6.5)
+    expect_error(refresh(n, g["refresh_token"]), 400, "invalid_grant", "reuse after the grace")
+    family_dead(n, first["access_token"], first["refresh_token"], "reuse after the grace")
 
 
 def test_public_client_pkce():
@@ -554,4 +651,5 @@ def test_public_client_pkce():
 if __name__ == "__main__":
     run([test_client_credentials, test_scope_narrowing_and_escalation, test_client_auth_failures, test_bad_requests,
          test_client_changes_seen_live, test_introspection, test_revocation, test_registration, test_registration_open, test_discovery, test_jwks,
-         test_jwks_short_publish_ahead, test_authorization_code_and_refresh, test_public_client_pkce])
+         test_jwks_short_publish_ahead, test_authorization_code_and_refresh, test_refresh_retry_grace,
+         test_refresh_refused_reuse_revokes, test_public_client_pkce])

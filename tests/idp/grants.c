@@ -77,6 +77,37 @@ static void test_families(void)
     CHECK(family_revoked(fam_c) == 1 && family_revoked(fam_d) == 0);
 }
 
+static char fam_u1[33], fam_u2[33], fam_u3[33], fam_v[33];
+
+static int user_families_txn(hub_txn_t *txn, void *arg)
+{
+    uint64_t exp = hub_now() + 3600;
+    CHECK(idp_family_create(txn, "client-a", "sub-u", "sid-u1", exp, fam_u1) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-u", "sid-u2", exp, fam_u2) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-u", NULL, exp, fam_u3) == 0);
+    CHECK(idp_family_create(txn, "client-a", "sub-v", "sid-u1", exp, fam_v) == 0);
+    return 0;
+}
+
+static int revoke_sub_txn(hub_txn_t *txn, void *arg)
+{
+    const char **a = arg;
+    return idp_family_revoke_sub(txn, a[0], a[1]);
+}
+
+/* Every family of a user, whatever its client or session, except those of the session kept. */
+static void test_families_of_user(void)
+{
+    const char *keep[2] = {"sub-u", "sid-u1"}, *all[2] = {"sub-u", NULL};
+
+    CHECK(in_write(user_families_txn, NULL) == 0);
+    CHECK(in_write(revoke_sub_txn, keep) == 0);
+    CHECK(family_revoked(fam_u1) == 0 && family_revoked(fam_u2) == 1 && family_revoked(fam_u3) == 1);
+    CHECK(family_revoked(fam_v) == 0);
+    CHECK(in_write(revoke_sub_txn, all) == 0);
+    CHECK(family_revoked(fam_u1) == 1 && family_revoked(fam_v) == 0);
+}
+
 /* ---- codes ---- */
 
 typedef struct {
@@ -187,57 +218,119 @@ static int rt_revoke_txn(hub_txn_t *txn, void *arg)
     return 0;
 }
 
+static int fam_revoke_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_family_revoke(txn, arg);
+}
+
+/* Rotates present into out (grace seconds); the outcome of idp_refresh_rotate. */
+static int rotate(rt_state_t *s, const char *present, char *out, uint64_t grace)
+{
+    s->present = present;
+    s->out = out;
+    s->grace = grace;
+    CHECK(in_write(rt_rotate_txn, s) == 0);
+    return s->ret;
+}
+
+static int refused_reuse_txn(hub_txn_t *txn, void *arg)
+{
+    rt_state_t *s = arg;
+    s->ret = idp_refresh_refused_reuse(txn, s->present, strlen(s->present));
+    return 0;
+}
+
+/* A fresh family with one refresh token (s->rt) rotated once into s->rt2. */
+static void rotated_family(rt_state_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    CHECK(in_write(rt_create_txn, s) == 0);
+    CHECK(rotate(s, s->rt, s->rt2, 5) == 0);
+}
+
 static void test_refresh(void)
 {
     rt_state_t s = {{0}};
     idp_refresh_t *r;
+    char rt4[44], rt5[44];
 
     CHECK(in_write(rt_create_txn, &s) == 0);
     r = rt_get(s.rt);
     CHECK(r != NULL);
     if (r != NULL) {
         CHECK(strcmp(r->client_id, "client-r") == 0 && strcmp(r->scope, "openid profile email") == 0 && r->auth_time == 77);
-        CHECK(r->successor_hash == NULL && strcmp(r->family, s.family) == 0);
+        CHECK(r->successor_hash == NULL && strcmp(r->family, s.family) == 0 && !r->retried);
         idp_refresh_free(r);
     }
     /* rotation keeps the scope */
-    s.present = s.rt;
-    s.grace = 5;
-    s.out = s.rt2;
-    CHECK(in_write(rt_rotate_txn, &s) == 0);
-    CHECK(s.ret == 0 && strlen(s.rt2) == 43 && strcmp(s.rt, s.rt2) != 0);
+    CHECK(rotate(&s, s.rt, s.rt2, 5) == 0);
+    CHECK(strlen(s.rt2) == 43 && strcmp(s.rt, s.rt2) != 0);
     r = rt_get(s.rt2);
     CHECK(r != NULL && strcmp(r->scope, "openid profile email") == 0 && strcmp(r->family, s.family) == 0 && r->auth_time == 77);
     idp_refresh_free(r);
     r = rt_get(s.rt);
-    CHECK(r != NULL && r->successor_hash != NULL && r->rotated_at != 0);
+    CHECK(r != NULL && r->successor_hash != NULL && r->rotated_at != 0 && !r->retried);
     idp_refresh_free(r);
-    /* a retry within the grace: refused, nothing revoked */
-    s.out = s.rt3;
-    CHECK(in_write(rt_rotate_txn, &s) == 0);
-    CHECK(s.ret == HUB_E_EXISTS);
+
+    /* one retry within the grace is honoured: a new token of the family that supersedes the successor */
+    CHECK(rotate(&s, s.rt, s.rt3, 5) == 0);
+    CHECK(strlen(s.rt3) == 43 && strcmp(s.rt3, s.rt2) != 0 && strcmp(s.rt3, s.rt) != 0);
     CHECK(family_revoked(s.family) == 0);
-    /* the successor still rotates */
-    s.present = s.rt2;
-    CHECK(in_write(rt_rotate_txn, &s) == 0);
-    CHECK(s.ret == 0);
-    /* reuse after the grace revokes the family */
-    sleep(2);
-    s.present = s.rt;
-    s.grace = 1;
-    CHECK(in_write(rt_rotate_txn, &s) == 0);
-    CHECK(s.ret == HUB_E_DENIED);
+    r = rt_get(s.rt3);
+    CHECK(r != NULL && strcmp(r->family, s.family) == 0 && strcmp(r->sub, "sub-r") == 0 && strcmp(r->sid, "sid-r") == 0 &&
+          strcmp(r->scope, "openid profile email") == 0 && r->auth_time == 77 && r->successor_hash == NULL && !r->retried);
+    idp_refresh_free(r);
+    r = rt_get(s.rt2);
+    CHECK(r != NULL && r->successor_hash != NULL && r->retried);
+    idp_refresh_free(r);
+    /* the family goes on through the retry's token */
+    CHECK(rotate(&s, s.rt3, rt4, 5) == 0);
+    CHECK(family_revoked(s.family) == 0);
+    /* the superseded successor coming back (whoever holds it) is a reuse: the family dies, the live token with it */
+    CHECK(rotate(&s, s.rt2, rt5, 5) == HUB_E_DENIED);
     CHECK(family_revoked(s.family) == 1);
-    /* and the live successor dies with it */
-    char rt4[44];
-    s.present = s.rt3;
-    s.out = rt4;
-    CHECK(in_write(rt_rotate_txn, &s) == 0);
-    CHECK(s.ret == HUB_E_DENIED);
+    CHECK(rotate(&s, rt4, rt5, 5) == HUB_E_DENIED);
+
+    /* a second retry of the same token is refused and revokes */
+    rotated_family(&s);
+    CHECK(rotate(&s, s.rt, s.rt3, 5) == 0);
+    CHECK(rotate(&s, s.rt, rt4, 5) == HUB_E_DENIED);
+    CHECK(family_revoked(s.family) == 1);
+    CHECK(rotate(&s, s.rt3, rt4, 5) == HUB_E_DENIED);
+
+    /* the grace covers the parent of the current token only, not an older ancestor */
+    rotated_family(&s);
+    CHECK(rotate(&s, s.rt2, s.rt3, 5) == 0);
+    CHECK(rotate(&s, s.rt, rt4, 5) == HUB_E_DENIED);
+    CHECK(family_revoked(s.family) == 1);
+    CHECK(rotate(&s, s.rt3, rt4, 5) == HUB_E_DENIED);
+
+    /* a retry of a token whose family was revoked otherwise gets nothing */
+    rotated_family(&s);
+    CHECK(in_write(fam_revoke_txn, s.family) == 0);
+    CHECK(rotate(&s, s.rt, s.rt3, 5) == HUB_E_DENIED);
+
+    /* refused requests: a current token is left alone, a rotated one revokes its family */
+    rotated_family(&s);
+    s.present = s.rt2;
+    CHECK(in_write(refused_reuse_txn, &s) == 0);
+    CHECK(s.ret == 0 && family_revoked(s.family) == 0);
+    s.present = "unknown-token";
+    CHECK(in_write(refused_reuse_txn, &s) == 0);
+    CHECK(s.ret == 0);
+    s.present = s.rt;
+    CHECK(in_write(refused_reuse_txn, &s) == 0);
+    CHECK(s.ret == 1 && family_revoked(s.family) == 1);
+    CHECK(rotate(&s, s.rt2, s.rt3, 5) == HUB_E_DENIED);
+
+    /* reuse after the grace revokes the family, the live successor included */
+    rotated_family(&s);
+    sleep(2);
+    CHECK(rotate(&s, s.rt, s.rt3, 1) == HUB_E_DENIED);
+    CHECK(family_revoked(s.family) == 1);
+    CHECK(rotate(&s, s.rt2, s.rt3, 5) == HUB_E_DENIED);
     /* unknown */
-    s.present = "not-a-token";
-    CHECK(in_write(rt_rotate_txn, &s) == 0);
-    CHECK(s.ret == HUB_E_NOTFOUND);
+    CHECK(rotate(&s, "not-a-token", s.rt3, 5) == HUB_E_NOTFOUND);
 
     /* RFC 7009: only the owner revokes */
     rt_state_t t = {{0}};
@@ -270,11 +363,6 @@ static int jti_setup_txn(hub_txn_t *txn, void *arg)
 static int jti_revoke_txn(hub_txn_t *txn, void *arg)
 {
     return idp_token_revoke(txn, arg, hub_now() + 600);
-}
-
-static int fam_revoke_txn(hub_txn_t *txn, void *arg)
-{
-    return idp_family_revoke(txn, arg);
 }
 
 static int active(const char *jti)
@@ -350,6 +438,7 @@ int main(void)
         return 1;
     }
     test_families();
+    test_families_of_user();
     test_codes();
     test_refresh();
     test_jti();

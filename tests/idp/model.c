@@ -469,7 +469,30 @@ static int clients_txn(hub_txn_t *txn, void *arg)
     CHECK(idp_client_get(txn, "nope", &g) == HUB_E_NOTFOUND && g == NULL);
     /* roles held by clients cannot be deleted */
     CHECK(idp_role_del(txn, "Temp") == HUB_E_BUSY);
+    CHECK(idp_role_held_by_client(txn, "Temp") == 1 && idp_role_held_by_client(txn, "Employee") == 1);
+    CHECK(idp_role_held_by_client(txn, IDP_ROLE_GUEST) == 0);
     return 0;
+}
+
+/* allowed_roles: any user when empty, else one of them held (whatever else the user holds) */
+static void test_client_allows_user(void)
+{
+    idp_client_t *c = new_client("https://app.example/cb", "openid");
+    idp_user_t u = {0};
+
+    idp_strv_split(&u.roles, "", 0);
+    CHECK(idp_client_allows_user(c, &u) == 1);
+    idp_strv_free(&c->allowed_roles);
+    idp_strv_split(&c->allowed_roles, "Employee;Manager", 0);
+    CHECK(idp_client_allows_user(c, &u) == 0);
+    idp_strv_free(&u.roles);
+    idp_strv_split(&u.roles, "Guest;Manager", 0);
+    CHECK(idp_client_allows_user(c, &u) == 1);
+    idp_strv_free(&u.roles);
+    idp_strv_split(&u.roles, "Guest;employee;MANAGER", 0); /* exact names only */
+    CHECK(idp_client_allows_user(c, &u) == 0);
+    idp_strv_free(&u.roles);
+    idp_client_free(c);
 }
 
 static int count_client(void *arg, const idp_client_t *c)
@@ -635,6 +658,7 @@ int main(void)
     test_passwords();
     test_client_validate();
     test_match_redirect();
+    test_client_allows_user();
     CHECK(in_write(clients_txn, NULL) == 0);
     CHECK(in_write(clients_del_txn, NULL) == 0);
     CHECK(in_write(ids_txn, NULL) == HUB_E_BUSY);

@@ -390,10 +390,17 @@ async function main() {
         check(ts2.claims().sub === sub, 'refreshed id_token sub');
     step('refresh: new access and refresh tokens' + (ts2.id_token ? ' and a validated id_token' : ''));
     await verifyAccessToken(issuer, jwks, alg, ts2.access_token, client.client_id, 'refreshed');
+    // SPEC §4: one retry of the just-rotated token within a few seconds (a lost response) gets a normal answer; any
+    // further replay is reuse: invalid_grant, and the whole family is revoked (RFC 9700 §4.14.2).
+    const retried = await client.refresh(oldRefresh);
+    check(retried.access_token && retried.refresh_token && retried.refresh_token !== ts2.refresh_token,
+          'one retry within the grace gets new tokens');
+    step('retry of the rotated refresh token within the grace: answered');
     await expectOPError(client.refresh(oldRefresh), 'invalid_grant', 'replayed refresh token');
-    step('replayed (rotated) refresh token rejected with invalid_grant');
+    step('second replay of the rotated refresh token rejected with invalid_grant');
+    await expectOPError(client.refresh(retried.refresh_token), 'invalid_grant', 'refresh token of the revoked family');
+    step('the family is revoked: the retry\'s refresh token is refused too');
 
-    // The replay revokes the family (RFC 9700 §4.14.2) or leaves it alone; follow with a fresh flow either way.
     const ts3 = await codeFlow(client, opts, 'confidential again');
     intro = await client.introspect(ts3.refresh_token, 'refresh_token');
     check(intro.active === true, 'refresh token introspects active');
