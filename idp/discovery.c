@@ -167,7 +167,8 @@ static void notify_nodes(void *arg)
                               .url = l->urls[i],
                               .timeout_ms = NOTIFY_TIMEOUT_MS,
                               .retries = NOTIFY_RETRIES,
-                              .retry_delay_ms = NOTIFY_RETRY_DELAY_MS};
+                              .retry_delay_ms = NOTIFY_RETRY_DELAY_MS,
+                              .public_only = 1};
         if (idp->fetcher != NULL && hub_fetch_start(idp->fetcher, NULL, &fr, NULL, NULL) == 0)
             ++queued;
         else
