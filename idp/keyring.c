@@ -561,16 +561,18 @@ static int served_txn(hub_txn_t *txn, void *arg)
     return changed ? hub_store_bump(txn, KEYS_GEN, NULL) : 0;
 }
 
-static void persist_served(idp_keyring_t *kr)
+/* Returns non-zero when the recording failed (the thread tries again a second later). */
+static int persist_served(idp_keyring_t *kr)
 {
     served_list_t *l = calloc(1, sizeof(*l));
-    int ret;
+    int ret = 0;
     if (l == NULL)
         abort();
     collect_served(kr, l);
     if (l->n != 0 && (ret = hub_store_write(kr->store, served_txn, l)) != 0)
         hub_log_error("signing keys: cannot record when the JWKS first served a key: %s", hub_strerror(ret));
     free(l);
+    return ret;
 }
 
 /* On a loop, the first time a snapshot is served: notes the serving time of its keys that have none recorded, rounded up
@@ -651,11 +653,12 @@ static void *keyring_thread(void *arg)
         kr->served_pending = kr->wake = 0;
         pthread_mutex_unlock(&kr->mutex);
         if (served)
-            persist_served(kr);
+            served = persist_served(kr);
         maybe_rotate(kr);
         reload(kr, 0);
         notify_revoked(kr, cb, cb_arg);
         pthread_mutex_lock(&kr->mutex);
+        kr->served_pending |= served != 0;
     }
     pthread_mutex_unlock(&kr->mutex);
     return NULL;

@@ -837,6 +837,18 @@ static int uris_ok(const idp_strv_t *uris, const char *field, char *err, size_t 
     return 0;
 }
 
+/* The hub POSTs logout tokens to it: an absolute http(s) URI that never points at a link-local or metadata address. */
+static int bcl_ok(const char *uri, char *err, size_t errlen)
+{
+    hub_url_t u;
+    const char *why;
+    if (hub_url_parse(uri, &u, NULL) != 0)
+        return fail(err, errlen, "--backchannel-logout-uri: \"%.200s\" is not an absolute http(s) URI", uri);
+    if ((why = hub_url_forbidden_host(&u)) != NULL)
+        return fail(err, errlen, "--backchannel-logout-uri: \"%.200s\" points at %s", uri, why);
+    return 0;
+}
+
 int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
 {
     int ret;
@@ -871,8 +883,8 @@ int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
     } else if (!idp_strv_has(&c->redirect_uris, c->default_redirect_uri)) {
         return fail(err, errlen, "--default-redirect-uri: \"%.200s\" is not one of the redirect URIs", c->default_redirect_uri);
     }
-    if (c->backchannel_logout_uri != NULL && !uri_ok(c->backchannel_logout_uri))
-        return fail(err, errlen, "--backchannel-logout-uri: \"%.200s\" is not an absolute http(s) URI", c->backchannel_logout_uri);
+    if (c->backchannel_logout_uri != NULL && (ret = bcl_ok(c->backchannel_logout_uri, err, errlen)) != 0)
+        return ret;
     if (c->introspect_any && (c->auth_method == IDP_AUTH_NONE || c->node_id != NULL))
         return fail(err, errlen, "--introspect-any: only for a confidential client that is not a node's");
     if ((ret = uris_ok(&c->post_logout_redirect_uris, "--post-logout-redirect-uris", err, errlen)) != 0 ||

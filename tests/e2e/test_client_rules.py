@@ -288,6 +288,21 @@ def test_registration_node_shape():
     eq(p.returncode, 2, "a node's client may not introspect any token: " + p.stderr)
 
 
+def test_hubctl_backchannel_target():
+    """The primary POSTs logout tokens to a client's back-channel URI: hubctl refuses forbidden targets too."""
+    n = primary()
+    before = n.hubctl("client", "list", "--json").stdout
+    for uri in ("http://169.254.169.254/latest/meta-data/", "http://2852039166/", "http://[::ffff:169.254.169.254]/",
+                "http://metadata.google.internal/", "http://[fe80::1]/bcl", "http://127.0.0.1:8000@169.254.169.254/"):
+        p = n.hubctl("client", "add", "--app-name", "x", "--redirect-uris", n.redirect, "--backchannel-logout-uri", uri,
+                     check=False)
+        eq(p.returncode, 2, uri + ": exit code")
+        ok("--backchannel-logout-uri" in p.stderr, uri + ": names the option: " + p.stderr)
+        p = n.hubctl("client", "update", n.web2[0], "--backchannel-logout-uri", uri, check=False)
+        eq(p.returncode, 2, uri + ": update exit code")
+    eq(n.hubctl("client", "list", "--json").stdout, before, "nothing stored")
+
+
 def test_registration_open():
     n = Node("primary", name="openreg", conf={"primary": {"registration": {"require_join_token": False}}})
     n.hubctl("init")
@@ -311,4 +326,4 @@ def test_registration_open():
 
 if __name__ == "__main__":
     run([test_large_tokens, test_introspection_scope, test_nbf_and_jti, test_registration_node_shape,
-         test_registration_open])
+         test_hubctl_backchannel_target, test_registration_open])

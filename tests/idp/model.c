@@ -385,9 +385,13 @@ static void test_client_validate(void)
     expect_invalid(c, "--scopes:");
     c = new_client("https://app.example/cb", "openid bad\"scope");
     expect_invalid(c, "--scopes:");
-    c = new_client("https://app.example/cb", "openid");
-    c->backchannel_logout_uri = xstrdup("javascript:x");
-    expect_invalid(c, "--backchannel-logout-uri:");
+    static const char *const bad_bcl[] = {"javascript:x",       "http://169.254.169.254/",          "http://[fe80::1]:80/bcl",
+                                          "http://0xa9fea9fe/", "http://metadata.google.internal/", "http://a@b.example/"};
+    for (size_t i = 0; i != sizeof(bad_bcl) / sizeof(bad_bcl[0]); ++i) {
+        c = new_client("https://app.example/cb", "openid");
+        c->backchannel_logout_uri = xstrdup(bad_bcl[i]);
+        expect_invalid(c, "--backchannel-logout-uri:");
+    }
     c = new_client("https://app.example/cb", "openid");
     idp_strv_free(&c->post_logout_redirect_uris);
     idp_strv_split(&c->post_logout_redirect_uris, "https://ok.example/ ftp://bad", 1);
