@@ -107,7 +107,8 @@ static int on_jwks(void *data, h2o_req_t *req)
     if (max_age > 3600)
         max_age = 3600;
     snprintf(cc, sizeof(cc), "public, max-age=%llu", (unsigned long long)max_age);
-    jwks = idp_keyring_jwks_serve(idp->keyring, &len); /* a next key's publish_ahead counts from here */
+    /* a next key's publish_ahead counts from the first GET that delivers it (a HEAD delivers no key) */
+    jwks = hub_method_is(req, "GET") ? idp_keyring_jwks_serve(idp->keyring, &len) : idp_keyring_jwks(idp->keyring, &len);
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = len;

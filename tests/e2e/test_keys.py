@@ -9,7 +9,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hubtest import Node, eq, get, ok, post, run
+from hubtest import Node, eq, get, ok, post, request, run
 from test_token import PASSWORD, basic, creds, get_code, jwt_parts, pkce
 
 PUBLISH_AHEAD = 3
@@ -123,6 +123,10 @@ def test_next_key_counts_from_first_serving():
     for _ in range(3):
         eq(kid_of(cc_token(n)), old, "never served: the old key signs")
     eq(keys(n)[new]["state"], "next", "still next")
+    # a HEAD delivers no key: it starts nothing
+    eq(request("HEAD", n.url + "/oauth2/jwks").status, 200, "HEAD /oauth2/jwks")
+    time.sleep(1.5)
+    eq(keys(n)[new]["first_served"], None, "a HEAD does not count as serving")
     # the JWKS serves it now: it signs publish_ahead later, not a second before
     t0 = time.time()
     ok(new in jwks_kids(n), "the next key is published")
