@@ -3,12 +3,15 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include "hub/url.h"
 
 #define MAX_HEADER_VALUE 1024              /* longer Content-Type / Cache-Control values are ignored */
 #define MAX_RETRY_DELAY_MS (3600L * 1000L) /* the doubling stops here */
@@ -20,6 +23,7 @@ typedef struct {
     size_t body_len;
     struct curl_slist *headers;
     long timeout_ms;
+    int public_only;
     unsigned retries_left;
     long next_delay_ms;
 } req_copy_t;
@@ -140,6 +144,7 @@ static int req_copy_init(req_copy_t *r, const hub_fetch_req_t *in)
     if ((r->headers = curl_slist_append(r->headers, "Expect:")) == NULL)
         h2o_fatal("no memory");
     r->timeout_ms = in->timeout_ms > 0 ? in->timeout_ms : HUB_FETCH_DEFAULT_TIMEOUT_MS;
+    r->public_only = in->public_only;
     r->retries_left = in->retries;
     r->next_delay_ms = in->retry_delay_ms > 0 ? in->retry_delay_ms : 0;
     ret = 0;
@@ -222,6 +227,27 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION of a public_only transfer: checks the address the name resolved to, so a registered name
+ * that points at a metadata service (or is re-pointed there later) gets no connection. */
+static curl_socket_t open_public_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    const uint8_t *addr;
+    size_t len;
+
+    if (a->family == AF_INET) {
+        addr = (const uint8_t *)&((const struct sockaddr_in *)&a->addr)->sin_addr;
+        len = 4;
+    } else if (a->family == AF_INET6) {
+        addr = (const uint8_t *)&((const struct sockaddr_in6 *)&a->addr)->sin6_addr;
+        len = 16;
+    } else {
+        return CURL_SOCKET_BAD;
+    }
+    if (hub_addr_forbidden(addr, len) != NULL)
+        return CURL_SOCKET_BAD;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static CURL *easy_create(req_copy_t *r, resp_acc_t *acc, void *priv)
 {
     CURL *e;
@@ -243,6 +269,8 @@ static CURL *easy_create(req_copy_t *r, resp_acc_t *acc, void *priv)
     rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, acc);
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, priv);
+    if (r->public_only)
+        rc |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
     if (strcmp(r->method, "HEAD") == 0) {
         rc |= curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(r->method, "GET") == 0 && r->body_len == 0) {

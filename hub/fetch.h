@@ -21,6 +21,8 @@ typedef struct {
     long timeout_ms;     /* whole transfer, per attempt; <= 0 = HUB_FETCH_DEFAULT_TIMEOUT_MS */
     unsigned retries;    /* extra attempts after a network error, a timeout or a 5xx status */
     long retry_delay_ms; /* delay before the first retry, doubled for each further retry */
+    int public_only;     /* never connect to a link-local, unspecified or metadata address (hub_addr_forbidden), whatever
+                            name resolved to it: for URLs a client or node registered */
 } hub_fetch_req_t;
 
 /* A result. err is 0 when an HTTP response arrived (whatever its status), else HUB_E_TIMEOUT, HUB_E_NET or HUB_E_TOOBIG

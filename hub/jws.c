@@ -16,7 +16,7 @@
 #include "hub/jws.h"
 #include "hub/jsonw.h"
 
-#define JWS_MAX 16384         /* a whole compact token */
+#define JWS_MAX HUB_JWS_MAX   /* a whole compact token */
 #define JWS_DECODED_MAX 12288 /* JWS_MAX * 3 / 4: the largest decoded part */
 #define HEADER_MAX 512        /* our own protected header */
 #define RSA_MIN_BITS 2048

@@ -9,6 +9,9 @@
 #include <openssl/evp.h>
 #include "hub/config.h"
 
+/* The longest compact JWS the hub signs or parses: the bound of every endpoint that takes one of its tokens. */
+#define HUB_JWS_MAX 16384
+
 typedef struct st_hub_key_t {
     char kid[64];
     hub_alg_t alg;
@@ -50,7 +53,7 @@ typedef struct st_hub_jws_t {
     const char *typ;
 } hub_jws_t;
 
-/* Splits and decodes a compact JWS of at most 16 KiB: HUB_E_PARSE on any malformed part,
+/* Splits and decodes a compact JWS of at most HUB_JWS_MAX bytes: HUB_E_PARSE on any malformed part,
  * non-object header or payload. Does not verify. */
 int hub_jws_parse(const char *token, size_t len, hub_jws_t *out);
 void hub_jws_dispose(hub_jws_t *jws);

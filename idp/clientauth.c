@@ -1,11 +1,14 @@
 /* Client authentication for the token, introspection and revocation endpoints, as each client registered it. */
 #include <string.h>
 #include "hub/err.h"
+#include "hub/jws.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 
 #define MAX_CREDENTIAL 512
 #define MAX_PARAM 4096
+/* token (introspection, revocation) may be any token the hub issues: the largest access tokens (many roles) pass 4 KiB */
+#define MAX_TOKEN_PARAM HUB_JWS_MAX
 
 int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache, int allow_public,
                             idp_client_t **out, const char **why)
@@ -111,7 +114,8 @@ int idp_endpoint_form(h2o_req_t *req, hub_form_t *form)
         return -1;
     }
     for (i = 0; i != form->n; ++i) {
-        if (form->items[i].value.len > MAX_PARAM) {
+        size_t max = strcmp(form->items[i].name.base, "token") == 0 ? MAX_TOKEN_PARAM : MAX_PARAM;
+        if (form->items[i].value.len > max) {
             hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "a parameter is too long");
             return -1;
         }

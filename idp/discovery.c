@@ -1,13 +1,22 @@
 /* Discovery (OIDC Discovery 1.0, RFC 8414) and the JWKS: what a client or resource server needs to find and trust us. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "hub/fetch.h"
+#include "hub/log.h"
 #include "hub/resp.h"
+#include "hub/url.h"
 #include "idp/idp.h"
 
 #define OIDC_PATH "/.well-known/openid-configuration"
 #define OAUTH_PATH "/.well-known/oauth-authorization-server"
 #define JWKS_PATH "/oauth2/jwks"
 #define DISCOVERY_MAX_AGE 300
+#define JWKS_CHANGED_PATH "/auth/jwks-changed" /* on a node (SPEC §6) */
+#define NOTIFY_MAX_NODES 4096
+#define NOTIFY_TIMEOUT_MS 5000
+#define NOTIFY_RETRIES 5
+#define NOTIFY_RETRY_DELAY_MS 500
 
 static json_t *strings(const char *const *v, size_t n)
 {
@@ -98,7 +107,8 @@ static int on_jwks(void *data, h2o_req_t *req)
     if (max_age > 3600)
         max_age = 3600;
     snprintf(cc, sizeof(cc), "public, max-age=%llu", (unsigned long long)max_age);
-    jwks = idp_keyring_jwks(idp->keyring, &len);
+    /* a next key's publish_ahead counts from the first GET that delivers it (a HEAD delivers no key) */
+    jwks = hub_method_is(req, "GET") ? idp_keyring_jwks_serve(idp->keyring, &len) : idp_keyring_jwks(idp->keyring, &len);
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = len;
@@ -109,8 +119,70 @@ static int on_jwks(void *data, h2o_req_t *req)
     return 0;
 }
 
+/* ---- telling the nodes that the JWKS changed ---- */
+
+typedef struct st_notify_list_t {
+    hub_txn_t *txn;
+    char *urls[NOTIFY_MAX_NODES];
+    size_t n;
+} notify_list_t;
+
+/* The jwks-changed URL of a live node: on the origin of its client's (first) redirect URI, never a forbidden address. */
+static int node_url_cb(void *arg, const idp_node_t *node)
+{
+    notify_list_t *l = arg;
+    idp_client_t *c = NULL;
+    hub_url_t u;
+
+    if (node->revoked || l->n == NOTIFY_MAX_NODES || idp_client_get(l->txn, node->id, &c) != 0)
+        return 0;
+    if (c->enabled && c->redirect_uris.n != 0 && hub_url_parse(c->redirect_uris.v[0], &u, NULL) == 0 &&
+        hub_url_forbidden_host(&u) == NULL) {
+        size_t olen = (size_t)(u.rest - c->redirect_uris.v[0]), len = olen + sizeof(JWKS_CHANGED_PATH);
+        char *url = malloc(len);
+        if (url == NULL)
+            h2o_fatal("out of memory");
+        snprintf(url, len, "%.*s%s", (int)olen, c->redirect_uris.v[0], JWKS_CHANGED_PATH);
+        l->urls[l->n++] = url;
+    }
+    idp_client_free(c);
+    return 0;
+}
+
+/* Runs on the keyring's thread after a key was revoked: one POST per registered node, fire-and-forget through hub/fetch
+ * with retries (the node then refreshes its JWKS and drops the revoked key; SPEC §4, §6). */
+static void notify_nodes(void *arg)
+{
+    idp_t *idp = arg;
+    notify_list_t *l = calloc(1, sizeof(*l));
+    size_t queued = 0;
+
+    if (l == NULL)
+        h2o_fatal("out of memory");
+    if (hub_store_read_begin(idp->store, &l->txn) == 0) {
+        idp_node_each(l->txn, node_url_cb, l);
+        hub_store_read_end(l->txn);
+    }
+    for (size_t i = 0; i != l->n; ++i) {
+        hub_fetch_req_t fr = {.method = "POST",
+                              .url = l->urls[i],
+                              .timeout_ms = NOTIFY_TIMEOUT_MS,
+                              .retries = NOTIFY_RETRIES,
+                              .retry_delay_ms = NOTIFY_RETRY_DELAY_MS,
+                              .public_only = 1};
+        if (idp->fetcher != NULL && hub_fetch_start(idp->fetcher, NULL, &fr, NULL, NULL) == 0)
+            ++queued;
+        else
+            hub_log_error("signing key revoked: cannot queue the notice to %s", l->urls[i]);
+        free(l->urls[i]);
+    }
+    hub_log_info("signing key revoked: told %zu registered node(s) that the JWKS changed", queued);
+    free(l);
+}
+
 void idp_discovery_register(idp_t *idp)
 {
+    idp_keyring_on_revoke(idp->keyring, notify_nodes, idp);
     hub_server_route(idp->server, OIDC_PATH, on_discovery, idp);
     hub_server_route(idp->server, OAUTH_PATH, on_discovery, idp);
     hub_server_route(idp->server, JWKS_PATH, on_jwks, idp);

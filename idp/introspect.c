@@ -44,7 +44,8 @@ static int add_username(hub_txn_t *txn, const char *sub, json_t *out)
     return ok;
 }
 
-static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const char *token)
+/* One of our live access tokens, answered to the client it was issued to (or to a client allowed to introspect any). */
+static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const idp_client_t *caller, const char *token)
 {
     hub_jws_t jws = {0};
     json_t *out = NULL, *p;
@@ -62,6 +63,8 @@ static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const char *token)
         json_string_value(json_object_get(p, "iss")) == NULL ||
         strcmp(json_string_value(json_object_get(p, "iss")), idp->issuer) != 0)
         goto out;
+    if (client_id == NULL || (!caller->introspect_any && strcmp(client_id, caller->client_id) != 0))
+        goto out; /* SPEC §4: a client learns only about its own tokens */
     if (!idp_token_is_active(txn, jti) || !client_enabled(idp, txn, client_id))
         goto out;
     out = json_pack("{s:b,s:s}", "active", 1, "token_type", "Bearer");
@@ -79,7 +82,8 @@ out:
     return out;
 }
 
-/* Refresh tokens are only meaningful to the client they were issued to. */
+/* Refresh tokens are only meaningful to the client they were issued to: never answered to another, even one allowed to
+ * introspect any access token (a resource server never holds a refresh token). */
 static json_t *introspect_refresh(idp_t *idp, hub_txn_t *txn, const idp_client_t *caller, const char *token)
 {
     idp_refresh_t *r = NULL;
@@ -131,7 +135,7 @@ static int on_introspect(void *data, h2o_req_t *req)
         goto out;
     }
     /* token_type_hint only speeds up the search (RFC 7662 §2.1); the token's shape tells us already */
-    result = looks_like_jwt(token) ? introspect_access(idp, txn, token) : introspect_refresh(idp, txn, client, token);
+    result = looks_like_jwt(token) ? introspect_access(idp, txn, client, token) : introspect_refresh(idp, txn, client, token);
     hub_store_read_end(txn);
     if (result == NULL)
         result = json_pack("{s:b}", "active", 0);

@@ -10,6 +10,7 @@
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
+#include "hub/url.h"
 #include "idp/grants.h"
 #include "idp/model.h"
 
@@ -17,7 +18,6 @@
 #define MAX_EMAIL 254
 #define MAX_NAME 256 /* full, given and family names, app names */
 #define MAX_ROLE 128
-#define MAX_URI 2048
 #define MAX_SCOPE 128
 #define MAX_PASSWORD 1024
 #define MAX_CLIENT_ID 256
@@ -249,28 +249,11 @@ static int role_name_ok(const char *s)
            !isspace((unsigned char)s[n - 1]) && printable_utf8(s);
 }
 
-/* An absolute http(s) URI with a host, without fragment or white space. */
+/* An absolute http(s) URI with a host and a valid port, without fragment, userinfo or white space (hub_url_parse). */
 static int uri_ok(const char *s)
 {
-    size_t n = s != NULL ? strlen(s) : 0, skip;
-    const char *host, *end;
-
-    if (n == 0 || n > MAX_URI)
-        return 0;
-    if (strncasecmp(s, "http://", 7) == 0)
-        skip = 7;
-    else if (strncasecmp(s, "https://", 8) == 0)
-        skip = 8;
-    else
-        return 0;
-    for (size_t i = 0; i != n; ++i)
-        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '#')
-            return 0;
-    host = s + skip;
-    end = host + strcspn(host, "/?");
-    if (memchr(host, '@', (size_t)(end - host)) != NULL) /* no userinfo */
-        return 0;
-    return end > host && *host != ':';
+    hub_url_t u;
+    return hub_url_parse(s, &u, NULL) == 0;
 }
 
 static int scope_ok(const char *s)
@@ -767,6 +750,7 @@ static json_t *client_json(const idp_client_t *c, int with_secrets)
     json_object_set_new(o, "post_logout_redirect_uris", strv_to_json(&c->post_logout_redirect_uris));
     json_object_set_new(o, "enabled", json_boolean(c->enabled));
     jset_str(o, "node_id", c->node_id);
+    json_object_set_new(o, "introspect_any", json_boolean(c->introspect_any));
     jset_uint(o, "created_at", c->created_at);
     if (with_secrets) {
         jset_str(o, "secret_hash", c->secret_hash);
@@ -807,6 +791,7 @@ static int client_from_json(const json_t *o, idp_client_t **out)
     c->enabled = jbool(o, "enabled");
     c->node_id = hub_json_strdup(o, "node_id");
     c->registration_token_hash = hub_json_strdup(o, "registration_token_hash");
+    c->introspect_any = jbool(o, "introspect_any");
     c->created_at = hub_json_uint(o, "created_at");
     *out = c;
     return 0;
@@ -858,6 +843,18 @@ static int uris_ok(const idp_strv_t *uris, const char *field, char *err, size_t 
     return 0;
 }
 
+/* The hub POSTs logout tokens to it: an absolute http(s) URI that never points at a link-local or metadata address. */
+static int bcl_ok(const char *uri, char *err, size_t errlen)
+{
+    hub_url_t u;
+    const char *why;
+    if (hub_url_parse(uri, &u, NULL) != 0)
+        return fail(err, errlen, "--backchannel-logout-uri: \"%.200s\" is not an absolute http(s) URI", uri);
+    if ((why = hub_url_forbidden_host(&u)) != NULL)
+        return fail(err, errlen, "--backchannel-logout-uri: \"%.200s\" points at %s", uri, why);
+    return 0;
+}
+
 int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
 {
     int ret;
@@ -892,8 +889,10 @@ int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
     } else if (!idp_strv_has(&c->redirect_uris, c->default_redirect_uri)) {
         return fail(err, errlen, "--default-redirect-uri: \"%.200s\" is not one of the redirect URIs", c->default_redirect_uri);
     }
-    if (c->backchannel_logout_uri != NULL && !uri_ok(c->backchannel_logout_uri))
-        return fail(err, errlen, "--backchannel-logout-uri: \"%.200s\" is not an absolute http(s) URI", c->backchannel_logout_uri);
+    if (c->backchannel_logout_uri != NULL && (ret = bcl_ok(c->backchannel_logout_uri, err, errlen)) != 0)
+        return ret;
+    if (c->introspect_any && (c->auth_method == IDP_AUTH_NONE || c->node_id != NULL))
+        return fail(err, errlen, "--introspect-any: only for a confidential client that is not a node's");
     if ((ret = uris_ok(&c->post_logout_redirect_uris, "--post-logout-redirect-uris", err, errlen)) != 0 ||
         (ret = roles_ok(&c->allowed_roles, "--allowed-roles", err, errlen)) != 0 ||
         (ret = roles_ok(&c->service_roles, "--role", err, errlen)) != 0)
@@ -1140,50 +1139,36 @@ int idp_client_secret_ok(const idp_client_t *client, const char *secret, size_t 
     return hub_ct_equal(hash, strlen(hash), client->secret_hash, strlen(client->secret_hash));
 }
 
-/* Splits a loopback redirect URI (http://127.0.0.1[:PORT]REST or http://[::1][:PORT]REST) into host and
- * the part after the port; 0 when uri is not one. */
-static int loopback_split(const char *uri, size_t *hostlen, const char **rest)
+/* 1 when u is an http URL whose host is written exactly 127.0.0.1 or [::1] (RFC 8252 §7.3 loopback literals). */
+static int loopback_literal(const hub_url_t *u)
 {
-    static const char *const hosts[] = {"http://127.0.0.1", "http://[::1]"};
-    for (size_t i = 0; i != sizeof(hosts) / sizeof(hosts[0]); ++i) {
-        size_t n = strlen(hosts[i]), digits = 0;
-        const char *p;
-        if (strncmp(uri, hosts[i], n) != 0)
-            continue;
-        p = uri + n;
-        if (*p == ':') {
-            for (++p; isdigit((unsigned char)*p); ++p)
-                ++digits;
-            if (digits == 0 || digits > 5)
-                return 0;
-        }
-        if (*p != '\0' && *p != '/' && *p != '?')
-            return 0;
-        *hostlen = n;
-        *rest = p;
-        return 1;
-    }
-    return 0;
+    return !u->https && ((u->kind == HUB_HOST_IPV4 && u->host_len == 9 && memcmp(u->host, "127.0.0.1", 9) == 0) ||
+                         (u->kind == HUB_HOST_IPV6 && u->host_len == 3 && memcmp(u->host, "::1", 3) == 0));
+}
+
+/* RFC 8252 §7.3: the registered loopback URI reg matches uri with any port when host, path and query are the same. */
+static int loopback_any_port(const char *reg, const hub_url_t *u)
+{
+    hub_url_t r;
+    return hub_url_parse(reg, &r, NULL) == 0 && loopback_literal(&r) && r.host_len == u->host_len &&
+           memcmp(r.host, u->host, r.host_len) == 0 && strcmp(r.rest, u->rest) == 0;
 }
 
 const char *idp_client_match_redirect(const idp_client_t *client, const char *uri)
 {
-    size_t ulen, rlen;
-    const char *urest, *rrest;
+    hub_url_t u;
 
     if (uri == NULL)
         return NULL;
     for (size_t i = 0; i != client->redirect_uris.n; ++i)
         if (strcmp(client->redirect_uris.v[i], uri) == 0)
             return client->redirect_uris.v[i];
-    /* RFC 8252 §7.3: a native app's loopback listener gets whatever port the OS gave it */
-    if (!loopback_split(uri, &ulen, &urest))
+    /* a native app's listener gets whatever port the OS gave it; only a public client is one */
+    if (client->auth_method != IDP_AUTH_NONE || hub_url_parse(uri, &u, NULL) != 0 || !loopback_literal(&u))
         return NULL;
-    for (size_t i = 0; i != client->redirect_uris.n; ++i) {
-        const char *reg = client->redirect_uris.v[i];
-        if (loopback_split(reg, &rlen, &rrest) && rlen == ulen && strncmp(reg, uri, ulen) == 0 && strcmp(rrest, urest) == 0)
-            return reg;
-    }
+    for (size_t i = 0; i != client->redirect_uris.n; ++i)
+        if (loopback_any_port(client->redirect_uris.v[i], &u))
+            return client->redirect_uris.v[i];
     return NULL;
 }
 

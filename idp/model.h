@@ -111,6 +111,7 @@ typedef struct st_idp_client_t {
     int enabled;
     char *node_id;                 /* set when a secondary registered it */
     char *registration_token_hash; /* RFC 7591 registration_access_token, hashed */
+    int introspect_any;            /* may introspect tokens issued to other clients (a resource server; never a node's) */
     uint64_t created_at;
     unsigned refs; /* references beyond the owner's (0 unless shared by idp_client_cache_t); see idp_client_free */
 } idp_client_t;
@@ -131,18 +132,22 @@ void idp_client_free(idp_client_t *client);
 json_t *idp_client_to_json(const idp_client_t *client); /* without the secret hash */
 
 /* Checks the Frappe pairing rules and URIs: grant type authorization_code needs response
- * type code, implicit needs token; redirect URIs absolute (http/https), no fragment; the
- * default redirect URI among them (set to the first when NULL); at least one redirect URI
- * unless client_credentials; auth method none only for authorization_code/implicit;
- * scopes non-empty. On failure writes "--option: reason" style text naming the field to
- * err and returns HUB_E_INVAL. */
+ * type code, implicit needs token; redirect URIs absolute (http/https, hub_url_parse: no
+ * fragment, userinfo or bad port); the default redirect URI among them (set to the first
+ * when NULL); at least one redirect URI unless client_credentials; auth method none only
+ * for authorization_code/implicit; scopes non-empty; introspect_any only for a confidential
+ * client that is no node's. On failure writes "--option: reason" style text naming the
+ * field to err and returns HUB_E_INVAL. */
 int idp_client_validate(idp_client_t *client, char *err, size_t errlen);
 /* Generates a new secret (43 base64url chars + NUL into out) and stores its hash. */
 void idp_client_new_secret(idp_client_t *client, char out[44]);
 /* Constant-time check of a presented secret against the stored hash (1 = match). */
 int idp_client_secret_ok(const idp_client_t *client, const char *secret, size_t len);
-/* The registered redirect URI that uri matches (exact, or for an http://127.0.0.1:PORT or
- * http://[::1]:PORT registration any port, RFC 8252 §7.3), or NULL. */
+/* The registered redirect URI that uri matches, or NULL: the same string, or, for a public
+ * client (auth method none: a native app, RFC 8252 §7.3), an http://127.0.0.1[:PORT] or
+ * http://[::1][:PORT] registration with any valid port (1..65535, no leading zero) and the
+ * same path and query. A confidential client's loopback URIs match exactly, and the name
+ * "localhost" never gets the any-port rule (RFC 8252 §8.3: a name may resolve elsewhere). */
 const char *idp_client_match_redirect(const idp_client_t *client, const char *uri);
 
 /* A bounded, thread-safe cache of decoded clients for one store. Every write of a client

@@ -10,6 +10,7 @@
 #include "hub/jws.h"
 #include "hub/log.h"
 #include "hub/resp.h"
+#include "hub/url.h"
 #include "idp/idp.h"
 #include "idp/model.h"
 
@@ -17,7 +18,6 @@
 #define REGISTER_ALIAS "/api/method/frappe.integrations.oauth2.register_client"
 #define MAX_BODY (64 * 1024)
 #define MAX_URIS 32
-#define MAX_URI 2048
 #define DEFAULT_SCOPE "openid profile email roles"
 
 /* A metadata problem: the OAuth error and a description naming the field. */
@@ -33,18 +33,25 @@ static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const 
     return HUB_E_INVAL;
 }
 
-
-/* An absolute http(s) URL without fragment or white space. */
-static int url_ok(const char *s)
+/* One URI of a dynamic registration: parsed strictly (hub_url_parse) and never aimed at a link-local or metadata
+ * address, however the address is spelt: the hub POSTs to the back-channel URI (and to the node's origin), a browser
+ * follows the redirect URIs. */
+static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_url_t *u, reg_err_t *e)
 {
-    size_t i, n = strlen(s);
-    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-    if (skip == 0 || n <= skip || n > MAX_URI || s[skip] == '/' || strchr(s, '#') != NULL)
-        return 0;
-    for (i = 0; i != n; ++i)
-        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
+    const char *why;
+    char msg[160];
+
+    if (hub_url_parse(s, u, &why) != 0) {
+        snprintf(msg, sizeof(msg), "must be an absolute http(s) URL (%s)", why);
+        return reg_fail(e, err, field, msg);
+    }
+    if ((why = hub_url_forbidden_host(u)) != NULL) {
+        snprintf(msg, sizeof(msg), "must not point at %s", why);
+        return reg_fail(e, err, field, msg);
+    }
+    if (u->kind == HUB_HOST_IPV4 && !u->canonical)
+        return reg_fail(e, err, field, "an IPv4 host must be written as four decimal parts (a.b.c.d)");
+    return 0;
 }
 
 /* Reads an optional array of URLs into sv. */
@@ -62,8 +69,12 @@ static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oa
     json_array_foreach(arr, i, item)
     {
         const char *s = json_string_value(item);
-        if (s == NULL || !url_ok(s))
-            return reg_fail(e, err, field, "each must be an absolute http(s) URL without fragment");
+        hub_url_t u;
+        int ret;
+        if (s == NULL || json_string_length(item) != strlen(s))
+            return reg_fail(e, err, field, "expected an array of URLs");
+        if ((ret = reg_uri(field, s, err, &u, e)) != 0)
+            return ret;
         if (!idp_strv_has(sv, s))
             sv->v[sv->n++] = hub_strdup(s);
     }
@@ -163,7 +174,7 @@ static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, r
         return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
     if ((ret = string_field(md, "client_name", 140, &name, e)) != 0 ||
         (ret = string_field(md, "token_endpoint_auth_method", 64, &method, e)) != 0 ||
-        (ret = string_field(md, "backchannel_logout_uri", MAX_URI, &bcl, e)) != 0)
+        (ret = string_field(md, "backchannel_logout_uri", HUB_URL_MAX, &bcl, e)) != 0)
         return ret;
     *named = name != NULL;
     c->app_name = hub_strdup(name != NULL ? name : "client"); /* unnamed: the join token's name replaces it */
@@ -183,9 +194,9 @@ static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, r
         0)
         return ret;
     if (bcl != NULL) {
-        if (!url_ok(bcl))
-            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
-                            "must be an absolute http(s) URL without fragment");
+        hub_url_t u;
+        if ((ret = reg_uri("backchannel_logout_uri", bcl, HUB_OAUTH_INVALID_CLIENT_METADATA, &u, e)) != 0)
+            return ret;
         c->backchannel_logout_uri = hub_strdup(bcl);
     }
     if ((ret = scope_field(md, c, e)) != 0)
@@ -194,6 +205,47 @@ static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, r
     if (idp_client_validate(c, err, sizeof(err)) != 0)
         return reg_fail(e, strstr(err, "redirect") != NULL ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
                         "metadata", err);
+    return 0;
+}
+
+/* 1 when uri has the origin of first. */
+static int on_origin(const char *uri, const hub_url_t *first)
+{
+    hub_url_t u;
+    return hub_url_parse(uri, &u, NULL) == 0 && hub_url_same_origin(&u, first);
+}
+
+/* 1 when every URI of sv has the origin of first. */
+static int all_on_origin(const idp_strv_t *sv, const hub_url_t *first)
+{
+    for (size_t i = 0; i != sv->n; ++i)
+        if (!on_origin(sv->v[i], first))
+            return 0;
+    return 1;
+}
+
+/* A join token registers a node, and only the shape of one (SPEC §6): the code flow (with refresh), a confidential
+ * client, and every URI on the origin of its redirect URIs, the one origin the hub will call back. */
+static int node_shape(const idp_client_t *c, reg_err_t *e)
+{
+    hub_url_t origin;
+
+    if (c->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
+                        "a node registers authorization_code (with refresh_token) only");
+    if (c->auth_method == IDP_AUTH_NONE)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
+                        "a node is a confidential client (client_secret_basic or client_secret_post)");
+    if (c->redirect_uris.n == 0 || hub_url_parse(c->redirect_uris.v[0], &origin, NULL) != 0)
+        return reg_fail(e, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required");
+    if (!all_on_origin(&c->redirect_uris, &origin))
+        return reg_fail(e, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "a node's redirect URIs must share one origin");
+    if (c->backchannel_logout_uri != NULL && !on_origin(c->backchannel_logout_uri, &origin))
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
+                        "must be on the origin of the redirect URIs");
+    if (!all_on_origin(&c->post_logout_redirect_uris, &origin))
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
+                        "must be on the origin of the redirect URIs");
     return 0;
 }
 
@@ -348,7 +400,7 @@ static void do_register(idp_t *idp, h2o_req_t *req)
     }
     if ((a.client = calloc(1, sizeof(*a.client))) == NULL)
         abort();
-    if (client_from_metadata(md, a.client, &a.named, &e) != 0) {
+    if (client_from_metadata(md, a.client, &a.named, &e) != 0 || (token != NULL && node_shape(a.client, &e) != 0)) {
         send_metadata_error(req, &e);
         goto out;
     }

@@ -124,8 +124,11 @@ int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const char *client_id,
     const hub_key_t *key = idp_keyring_signing_key(idp->keyring);
     uint64_t now = hub_now();
     json_t *claims = idp_user_claims(user, scope);
+    char jti[HUB_B64URL_LEN(JTI_BYTES) + 1];
     int ret;
 
+    hub_random_token(jti, JTI_BYTES); /* every token of ours has one: the primary refuses its own tokens without (keyring.h) */
+    json_object_set_new(claims, "jti", json_string(jti));
     json_object_set_new(claims, "iss", json_string(idp->issuer));
     json_object_set_new(claims, "sub", json_string(user->sub));
     json_object_set_new(claims, "aud", json_string(client_id));

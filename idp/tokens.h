@@ -20,7 +20,7 @@ typedef struct st_idp_at_params_t {
  * exp returned for recording. */
 int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp);
 
-/* Signs an id_token for user and client: iss, sub, aud, exp, iat, auth_time, nonce (when
+/* Signs an id_token for user and client: iss, sub, aud, exp, iat, jti, auth_time, nonce (when
  * not NULL), at_hash (when access_token not NULL), sid, and the profile/email/roles claims
  * the scope allows. */
 int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const char *client_id, const char *scope, const char *nonce,

@@ -13,7 +13,7 @@
 
 #define USERINFO_PATH "/oauth2/userinfo"
 #define FRAPPE_USERINFO "/api/method/frappe.integrations.oauth2.openid_profile"
-#define MAX_TOKEN 16384
+#define MAX_TOKEN HUB_JWS_MAX
 
 /* The Bearer token of the Authorization header (RFC 6750 §2.1) or, on a form POST, of the access_token field
  * (§2.2). Returns 0 with *token set, HUB_E_NOTFOUND when none was sent, HUB_E_INVAL when it is malformed or sent

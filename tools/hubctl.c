@@ -875,6 +875,8 @@ enum {
     C_BACKCHANNEL,
     C_POST_LOGOUT,
     C_ROLE,
+    C_INTROSPECT_ANY,
+    C_NO_INTROSPECT_ANY,
     C__COUNT
 };
 
@@ -891,6 +893,8 @@ static const struct option client_opts[] = {{"app-name", required_argument, NULL
                                             {"backchannel-logout-uri", required_argument, NULL, C_BACKCHANNEL},
                                             {"post-logout-redirect-uris", required_argument, NULL, C_POST_LOGOUT},
                                             {"role", required_argument, NULL, C_ROLE},
+                                            {"introspect-any", no_argument, NULL, C_INTROSPECT_ANY},
+                                            {"no-introspect-any", no_argument, NULL, C_NO_INTROSPECT_ANY},
                                             {"help", no_argument, NULL, 'h'},
                                             {0}};
 
@@ -914,7 +918,7 @@ static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o
             return print_usage(ctl) - 1;
         if (c <= 0 || c >= C__COUNT)
             return bad_option(ctl, c, argv);
-        o->value[c] = c == C_SKIP || c == C_NO_SKIP ? "" : optarg;
+        o->value[c] = c == C_SKIP || c == C_NO_SKIP || c == C_INTROSPECT_ANY || c == C_NO_INTROSPECT_ANY ? "" : optarg;
         if (c == C_ROLE)
             add_roles(&o->roles, optarg);
         else if (c == C_GRANT && idp_grant_type_parse(optarg, &o->grant) != 0)
@@ -926,6 +930,8 @@ static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o
     }
     if (o->value[C_SKIP] != NULL && o->value[C_NO_SKIP] != NULL)
         return say(EXIT_USAGE, "--skip-authorization: conflicts with --no-skip-authorization");
+    if (o->value[C_INTROSPECT_ANY] != NULL && o->value[C_NO_INTROSPECT_ANY] != NULL)
+        return say(EXIT_USAGE, "--introspect-any: conflicts with --no-introspect-any");
     return EXIT_OK;
 }
 
@@ -960,6 +966,8 @@ static void apply_client_opts(const client_opts_t *o, idp_client_t *c, char secr
         c->response_type = o->response;
     if (v[C_SKIP] != NULL || v[C_NO_SKIP] != NULL)
         c->skip_authorization = v[C_SKIP] != NULL;
+    if (v[C_INTROSPECT_ANY] != NULL || v[C_NO_INTROSPECT_ANY] != NULL)
+        c->introspect_any = v[C_INTROSPECT_ANY] != NULL;
     if (v[C_AUTH] != NULL)
         c->auth_method = o->auth;
     if (v[C_ALLOWED_ROLES] != NULL)
@@ -1321,6 +1329,11 @@ static const char *utc(char *buf, size_t size, uint64_t t)
     return buf;
 }
 
+static json_t *time_or_null(uint64_t t)
+{
+    return t != 0 ? json_integer((json_int_t)t) : json_null();
+}
+
 static int print_key_row(void *arg, const idp_key_info_t *k)
 {
     json_t *list = arg;
@@ -1330,13 +1343,15 @@ static int print_key_row(void *arg, const idp_key_info_t *k)
         json_object_set_new(o, "alg", json_string(hub_alg_name(k->alg)));
         json_object_set_new(o, "state", json_string(idp_key_state_name(k->state)));
         json_object_set_new(o, "created_at", json_integer((json_int_t)k->created_at));
-        json_object_set_new(o, "activate_at", json_integer((json_int_t)k->activate_at));
-        json_object_set_new(o, "publish_until", k->publish_until != 0 ? json_integer((json_int_t)k->publish_until) : json_null());
+        json_object_set_new(o, "first_served", time_or_null(k->first_served));
+        json_object_set_new(o, "activate_at", time_or_null(k->activate_at));
+        json_object_set_new(o, "publish_until", time_or_null(k->publish_until));
+        json_object_set_new(o, "revoked_at", time_or_null(k->revoked_at));
         json_array_append_new(list, o);
     } else {
         char activate[32], until[32];
         printf("%-24s %-6s %-9s %-21s %s\n", k->kid, hub_alg_name(k->alg), idp_key_state_name(k->state),
-               utc(activate, sizeof(activate), k->activate_at),
+               k->activate_at != 0 ? utc(activate, sizeof(activate), k->activate_at) : "when-served",
                k->publish_until != 0 ? utc(until, sizeof(until), k->publish_until) : "-");
     }
     return 0;
@@ -1401,13 +1416,39 @@ static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
         return say(EXIT_USAGE, "KID: no key \"%s\"", kid);
     if (ret == HUB_E_BUSY)
         return say(EXIT_RUNTIME,
-                   "KID: %s is the active key and no next key has been published for publish_ahead yet "
-                   "(run keys rotate, then retire it once the next key is due)",
+                   "KID: %s is the active key and no next key has been served by the JWKS for publish_ahead yet "
+                   "(run keys rotate, then retire it once the next key is due; keys revoke in an emergency)",
                    kid);
     if (ret == HUB_E_EXISTS)
         return say(EXIT_RUNTIME, "KID: %s is already retiring; it stays published until its last token expires", kid);
+    if (ret == HUB_E_DENIED)
+        return say(EXIT_RUNTIME, "KID: %s is revoked", kid);
     if (ret != 0)
         return say(EXIT_RUNTIME, "keys retire: %s", hub_strerror(ret));
+    return EXIT_OK;
+}
+
+/* Emergency removal (SPEC §4): the running primary drops the key within a second and tells every node. */
+static int cmd_keys_revoke(ctl_t *ctl, int argc, char **argv)
+{
+    static const char *const names[] = {"KID"};
+    idp_revoke_result_t res;
+    hub_config_t cfg;
+    const char *kid;
+    int ret;
+
+    if ((ret = simple_args(ctl, argc, argv, 0, 1, names, &kid)) != EXIT_OK)
+        return ARGS_DONE(ret);
+    if ((ret = keys_config(ctl, &cfg)) == 0)
+        ret = idp_keys_revoke(ctl->store, &cfg, ctl->data_dir, kid, &res);
+    hub_config_dispose(&cfg);
+    if (ret == HUB_E_NOTFOUND)
+        return say(EXIT_USAGE, "KID: no key \"%s\"", kid);
+    if (ret != 0)
+        return say(EXIT_RUNTIME, "keys revoke: %s", hub_strerror(ret));
+    printf("revoked: %s%s\n", kid, res.already ? " (already revoked; the nodes are told again)" : "");
+    if (res.signer[0] != '\0')
+        printf("signing: %s\n", res.signer);
     return EXIT_OK;
 }
 
@@ -1417,7 +1458,8 @@ static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
     "[--redirect-uris LIST] [--default-redirect-uri U] [--scopes LIST] "                                                           \
     "[--grant-type authorization_code|implicit|client_credentials] [--response-type code|token] "                                  \
     "[--skip-authorization|--no-skip-authorization] [--auth-method client_secret_basic|client_secret_post|none] "                  \
-    "[--allowed-roles LIST] [--backchannel-logout-uri U] [--post-logout-redirect-uris LIST] [--role R]..."
+    "[--allowed-roles LIST] [--backchannel-logout-uri U] [--post-logout-redirect-uris LIST] [--role R]... "                        \
+    "[--introspect-any|--no-introspect-any]"
 
 static const command_t commands[] = {
     {"init", cmd_init, "[--alg RS256|ES256|EdDSA]"},
@@ -1447,6 +1489,7 @@ static const command_t commands[] = {
     {"keys list", cmd_keys_list, "[--json]"},
     {"keys rotate", cmd_keys_rotate, ""},
     {"keys retire", cmd_keys_retire, "KID"},
+    {"keys revoke", cmd_keys_revoke, "KID"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -213,10 +213,23 @@ def test_client_and_redirect_errors_are_html():
         eq(r.status, 400, what + " status")
         eq(r.header("location"), None, what + ": never a redirect")
         ok("text/html" in (r.header("content-type") or ""), what + ": HTML page")
-    h.node.hubctl("client", "update", h.cid("web"), "--redirect-uris", "http://127.0.0.1:5000/cb")
-    r = get(h.authorize_url("web", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
-    eq(r.status, 302, "loopback redirect URI matches on any port (RFC 8252)")
+    # RFC 8252 §7.3: a native (public) client's loopback redirect URI matches on any port...
+    for key in ("web", "public"):
+        h.node.hubctl("client", "update", h.cid(key), "--redirect-uris", "http://127.0.0.1:5000/cb")
+    r = get(h.authorize_url("public", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
+    eq(r.status, 302, "loopback redirect URI matches on any port for a public client (RFC 8252)")
     ok(r.header("location").startswith("http://127.0.0.1:6123/cb?"), "answered to the port sent")
+    # ...a confidential client's only exactly, and never a port out of range or spelt oddly
+    for what, key, uri in (("confidential client, other port", "web", "http://127.0.0.1:6123/cb"),
+                           ("port above 65535", "public", "http://127.0.0.1:65536/cb"),
+                           ("port 99999", "public", "http://127.0.0.1:99999/cb"),
+                           ("leading zero", "public", "http://127.0.0.1:05000/cb"),
+                           ("empty port", "public", "http://127.0.0.1:/cb"),
+                           ("localhost", "public", "http://localhost:5000/cb"),
+                           ("other path", "public", "http://127.0.0.1:6123/cb/x")):
+        r = get(h.authorize_url(key, redirect_uri=uri, response_type="bogus"))
+        eq(r.status, 400, what + " status")
+        eq(r.header("location"), None, what + ": never a redirect")
     h.finish()
 
 

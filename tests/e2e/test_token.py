@@ -56,7 +56,10 @@ def primary():
                            "--backchannel-logout-uri", "http://127.0.0.1:9/bcl").stdout)
     n.public = creds(n.hubctl("client", "add", "--app-name", "spa", "--redirect-uris", n.redirect, "--skip-authorization",
                               "--auth-method", "none").stdout)
-    ok(n.cc_basic[1] and n.cc_post[1] and n.web[1] and n.public[0], "clients created")
+    # a resource server allowed to introspect every token
+    n.rs = creds(n.hubctl("client", "add", "--app-name", "rs", "--grant-type", "client_credentials", "--scopes", "read",
+                          "--redirect-uris", "", "--introspect-any").stdout)
+    ok(n.cc_basic[1] and n.cc_post[1] and n.web[1] and n.public[0] and n.rs[1], "clients created")
     n.start()
     _primary = n
     return n
@@ -170,11 +173,24 @@ def test_bad_requests():
 
 # ---- introspection and revocation ----
 
+def token_owner(n, tok):
+    """The credentials (Basic) of the client an access token was issued to, among the fixture's clients; else cc_basic.
+    A client learns about its own tokens only (SPEC §4), so tests introspect as the owner unless they mean otherwise."""
+    try:
+        cid = jwt_parts(tok)[1].get("client_id")
+    except (ValueError, IndexError, UnicodeDecodeError):
+        cid = None
+    for c in (n.cc_basic, n.web, n.rs):
+        if c[0] == cid:
+            return c
+    return n.cc_basic
+
+
 def introspect(n, tok, who=None, hint=None):
     form = {"token": tok}
     if hint:
         form["token_type_hint"] = hint
-    return post(n.url + "/oauth2/introspect", form=form, headers=basic(*(who or n.cc_basic)))
+    return post(n.url + "/oauth2/introspect", form=form, headers=basic(*(who or token_owner(n, tok))))
 
 
 def test_client_changes_seen_live():
@@ -194,9 +210,10 @@ def test_client_changes_seen_live():
     n.hubctl("client", "update", cid, "--scopes", "write")
     expect_error(token(n, dict(form, scope="read"), basic(cid, new)), 400, "invalid_scope", "scope removed by update")
     eq(token(n, dict(form, scope="write"), basic(cid, new)).json().get("scope"), "write", "updated scopes")
-    eq(introspect(n, at).json()["active"], True, "its token is active")
+    eq(introspect(n, at, who=(cid, new)).json()["active"], True, "its token is active")
+    eq(introspect(n, at, who=n.rs).json()["active"], True, "active to a resource server too")
     n.hubctl("client", "del", cid)
-    eq(introspect(n, at).json(), {"active": False}, "a deleted client's token is inactive")
+    eq(introspect(n, at, who=n.rs).json(), {"active": False}, "a deleted client's token is inactive")
     expect_error(token(n, form, basic(cid, new)), 401, "invalid_client", "deleted client")
 
 
@@ -212,12 +229,14 @@ def test_introspection():
     for f in ("exp", "iat", "aud", "iss", "jti"):
         ok(f in body, "introspection has " + f)
     ok("username" not in body, "no username for a client token")
-    # another confidential client (a resource server) may introspect too
+    # another client learns nothing about it (SPEC §4)...
     # cc_post is registered with client_secret_post: it authenticates in the form, as registered
     r = post(n.url + "/oauth2/introspect", form={"token": at, "token_type_hint": "access_token", "client_id": n.cc_post[0],
                                                  "client_secret": n.cc_post[1]})
-    eq(r.json().get("active"), True, "introspect by another client")
+    eq(r.json(), {"active": False}, "introspect by another client")
     eq(introspect(n, at, who=n.cc_post).status, 401, "Basic is not how cc_post registered")
+    # ...unless an administrator lets it introspect any token (a resource server)
+    eq(introspect(n, at, who=n.rs).json().get("client_id"), cid, "introspect by a resource server")
     for bad in ("garbage", at[:-4] + "AAAA", "a.b.c", ""):
         r = introspect(n, bad)
         if bad == "":

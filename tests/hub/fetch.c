@@ -283,6 +283,25 @@ static void test_sync(void)
     CHECK(hub_fetch_sync(&req, &res) == HUB_E_NET && res.status == 0);
     hub_fetch_res_dispose(&res);
 
+    /* public_only: no connection to an unspecified, link-local or metadata address, whatever the URL names (0.0.0.0 and
+     * ::ffff:0.0.0.0 reach this host's listener on Linux, so a refusal here is the guard's, not the network's) */
+    char addr_url[96];
+    req = (hub_fetch_req_t){.url = url("/ok"), .public_only = 1};
+    CHECK(hub_fetch_sync(&req, &res) == 0 && res.status == 200); /* loopback is fine */
+    hub_fetch_res_dispose(&res);
+    static const char *const internal[] = {"http://0.0.0.0:%d/ok", "http://0:%d/ok", "http://[::ffff:0.0.0.0]:%d/ok"};
+    for (size_t i = 0; i != sizeof(internal) / sizeof(internal[0]); ++i) {
+        snprintf(addr_url, sizeof(addr_url), internal[i], srv.port);
+        req = (hub_fetch_req_t){.url = addr_url};
+        int plain = hub_fetch_sync(&req, &res);
+        hub_fetch_res_dispose(&res);
+        req = (hub_fetch_req_t){.url = addr_url, .public_only = 1};
+        CHECK(hub_fetch_sync(&req, &res) == HUB_E_NET && res.status == 0);
+        hub_fetch_res_dispose(&res);
+        if (i == 0)
+            CHECK(plain == 0); /* the control: without the guard it connects */
+    }
+
     /* invalid requests */
     const char *bad_hdr[] = {"X-A: 1\r\nX-B: 2"};
     req = (hub_fetch_req_t){.url = NULL};

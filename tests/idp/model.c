@@ -353,8 +353,23 @@ static void test_client_validate(void)
     c = new_client("", "openid");
     expect_invalid(c, "--redirect-uris:");
 
-    static const char *const bad_uris[] = {"ftp://x",       "/relative",        "https://app.example/cb#frag", "http:///nohost",
-                                           "http://:80/cb", "javascript:alert", "https://user@evil/cb",        "http://a b/"};
+    static const char *const bad_uris[] = {"ftp://x",
+                                           "/relative",
+                                           "https://app.example/cb#frag",
+                                           "http:///nohost",
+                                           "http://:80/cb",
+                                           "javascript:alert",
+                                           "https://user@evil/cb",
+                                           "http://a b/",
+                                           "http://127.0.0.1:65536/cb",
+                                           "http://127.0.0.1:99999/cb",
+                                           "http://127.0.0.1:0/cb",
+                                           "http://127.0.0.1:080/cb",
+                                           "http://127.0.0.1:/cb",
+                                           "http://127.0.0.1:8a/cb",
+                                           "http://app.example\\@evil.example/cb",
+                                           "http://[fe80::1%25eth0]/cb",
+                                           "http://999.1.1.1/cb"};
     for (size_t i = 0; i != sizeof(bad_uris) / sizeof(bad_uris[0]); ++i) {
         c = new_client("", "openid");
         c->redirect_uris.v = realloc(c->redirect_uris.v, 2 * sizeof(char *));
@@ -370,9 +385,13 @@ static void test_client_validate(void)
     expect_invalid(c, "--scopes:");
     c = new_client("https://app.example/cb", "openid bad\"scope");
     expect_invalid(c, "--scopes:");
-    c = new_client("https://app.example/cb", "openid");
-    c->backchannel_logout_uri = xstrdup("javascript:x");
-    expect_invalid(c, "--backchannel-logout-uri:");
+    static const char *const bad_bcl[] = {"javascript:x",       "http://169.254.169.254/",          "http://[fe80::1]:80/bcl",
+                                          "http://0xa9fea9fe/", "http://metadata.google.internal/", "http://a@b.example/"};
+    for (size_t i = 0; i != sizeof(bad_bcl) / sizeof(bad_bcl[0]); ++i) {
+        c = new_client("https://app.example/cb", "openid");
+        c->backchannel_logout_uri = xstrdup(bad_bcl[i]);
+        expect_invalid(c, "--backchannel-logout-uri:");
+    }
     c = new_client("https://app.example/cb", "openid");
     idp_strv_free(&c->post_logout_redirect_uris);
     idp_strv_split(&c->post_logout_redirect_uris, "https://ok.example/ ftp://bad", 1);
@@ -381,33 +400,90 @@ static void test_client_validate(void)
     free(c->app_name);
     c->app_name = xstrdup("");
     expect_invalid(c, "--app-name:");
+
+    /* introspecting any token: a confidential resource server's right, never a public client's or a node's */
+    c = new_client("https://app.example/cb", "openid");
+    c->introspect_any = 1;
+    CHECK(idp_client_validate(c, err, sizeof(err)) == 0);
+    c->auth_method = IDP_AUTH_NONE;
+    expect_invalid(c, "--introspect-any:");
+    c = new_client("https://app.example/cb", "openid");
+    c->introspect_any = 1;
+    c->node_id = xstrdup("node-1");
+    expect_invalid(c, "--introspect-any:");
+}
+
+/* Expects match(c, uri) to give registered (NULL = no match). */
+static void expect_match(const idp_client_t *c, const char *uri, const char *registered)
+{
+    const char *m = idp_client_match_redirect(c, uri);
+    if (registered == NULL ? m != NULL : m == NULL || strcmp(m, registered) != 0) {
+        ++failures;
+        fprintf(stderr, "%s client: %s matched %s, expected %s\n", c->auth_method == IDP_AUTH_NONE ? "public" : "confidential",
+                uri != NULL ? uri : "(null)", m != NULL ? m : "nothing", registered != NULL ? registered : "nothing");
+    }
 }
 
 static void test_match_redirect(void)
 {
-    idp_client_t *c =
-        new_client("https://app.example/cb http://127.0.0.1:8080/cb http://[::1]:9/native?x=1 http://127.0.0.1/noport", "openid");
-    const char *m;
+    static const char uris[] = "https://app.example/cb http://127.0.0.1:8080/cb http://[::1]:9/native?x=1 "
+                               "http://127.0.0.1/noport http://localhost:7000/cb";
+    idp_client_t *conf = new_client(uris, "openid"), *pub = new_client(uris, "openid");
+    pub->auth_method = IDP_AUTH_NONE;
 
-    CHECK((m = idp_client_match_redirect(c, "https://app.example/cb")) != NULL && strcmp(m, "https://app.example/cb") == 0);
-    CHECK(idp_client_match_redirect(c, "https://app.example/cb/") == NULL);
-    CHECK(idp_client_match_redirect(c, "https://app.example:444/cb") == NULL); /* only loopback may change port */
-    CHECK(idp_client_match_redirect(c, "https://APP.example/cb") == NULL);
-    CHECK((m = idp_client_match_redirect(c, "http://127.0.0.1:55123/cb")) != NULL && strcmp(m, "http://127.0.0.1:8080/cb") == 0);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1/cb") != NULL);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1:55123/other") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1:55123/cb?x") == NULL);
-    CHECK(idp_client_match_redirect(c, "https://127.0.0.1:55123/cb") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://localhost:8080/cb") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1.evil.example:8080/cb") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1:/cb") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1:123456/cb") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://[::1]:40000/native?x=1") != NULL);
-    CHECK(idp_client_match_redirect(c, "http://[::1]:40000/native?x=2") == NULL);
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1:40000/native?x=1") == NULL); /* hosts differ */
-    CHECK(idp_client_match_redirect(c, "http://127.0.0.1:7/noport") != NULL);
-    CHECK(idp_client_match_redirect(c, NULL) == NULL);
-    idp_client_free(c);
+    /* exact matches, for every client */
+    for (int i = 0; i != 2; ++i) {
+        idp_client_t *c = i == 0 ? conf : pub;
+        expect_match(c, "https://app.example/cb", "https://app.example/cb");
+        expect_match(c, "http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/cb");
+        expect_match(c, "http://localhost:7000/cb", "http://localhost:7000/cb");
+        expect_match(c, "https://app.example/cb/", NULL);
+        expect_match(c, "https://app.example:444/cb", NULL); /* only loopback may change port */
+        expect_match(c, "https://APP.example/cb", NULL);
+        expect_match(c, NULL, NULL);
+    }
+    /* RFC 8252 §7.3 any port: a public (native) client only */
+    expect_match(pub, "http://127.0.0.1:55123/cb", "http://127.0.0.1:8080/cb");
+    expect_match(pub, "http://127.0.0.1/cb", "http://127.0.0.1:8080/cb");
+    expect_match(pub, "http://127.0.0.1:1/cb", "http://127.0.0.1:8080/cb");
+    expect_match(pub, "http://127.0.0.1:65535/cb", "http://127.0.0.1:8080/cb");
+    expect_match(pub, "http://[::1]:40000/native?x=1", "http://[::1]:9/native?x=1");
+    expect_match(pub, "http://127.0.0.1:7/noport", "http://127.0.0.1/noport");
+    expect_match(conf, "http://127.0.0.1:55123/cb", NULL);
+    expect_match(conf, "http://127.0.0.1/cb", NULL);
+    expect_match(conf, "http://[::1]:40000/native?x=1", NULL);
+    expect_match(conf, "http://127.0.0.1:7/noport", NULL);
+    /* ports outside 1..65535 or not plain digits, other paths, queries, schemes and hosts never match */
+    static const char *const never[] = {"http://127.0.0.1:65536/cb",
+                                        "http://127.0.0.1:99999/cb",
+                                        "http://127.0.0.1:123456/cb",
+                                        "http://127.0.0.1:0/cb",
+                                        "http://127.0.0.1:08080/cb",
+                                        "http://127.0.0.1:/cb",
+                                        "http://127.0.0.1:+80/cb",
+                                        "http://127.0.0.1:8080:80/cb",
+                                        "http://127.0.0.1:55123/other",
+                                        "http://127.0.0.1:55123/cb?x",
+                                        "http://127.0.0.1:55123/cb/",
+                                        "https://127.0.0.1:55123/cb",
+                                        "http://localhost:8080/cb",
+                                        "http://localhost:7001/cb",
+                                        "http://127.0.0.2:8080/cb",
+                                        "http://2130706433:8080/cb",
+                                        "http://127.1:8080/cb",
+                                        "http://0x7f.0.0.1:8080/cb",
+                                        "http://[::ffff:127.0.0.1]:8080/cb",
+                                        "http://[0:0:0:0:0:0:0:1]:9/native?x=1",
+                                        "http://127.0.0.1.evil.example:8080/cb",
+                                        "http://evil@127.0.0.1:8080/cb",
+                                        "http://[::1]:40000/native?x=2",
+                                        "http://127.0.0.1:40000/native?x=1" /* hosts differ */};
+    for (size_t i = 0; i != sizeof(never) / sizeof(never[0]); ++i) {
+        expect_match(pub, never[i], NULL);
+        expect_match(conf, never[i], NULL);
+    }
+    idp_client_free(conf);
+    idp_client_free(pub);
 }
 
 static char web_id[64], cc_id[64], web_secret[44];
@@ -455,13 +531,24 @@ static int clients_txn(hub_txn_t *txn, void *arg)
         CHECK(json_object_get(j, "secret_hash") == NULL && json_object_get(j, "registration_token_hash") == NULL);
         CHECK(strcmp(json_string_value(json_object_get(j, "grant_type")), "authorization_code") == 0);
         CHECK(strcmp(json_string_value(json_object_get(j, "auth_method")), "client_secret_basic") == 0);
+        CHECK(json_is_false(json_object_get(j, "introspect_any")));
         json_decref(j);
         /* an update keeps the id */
         g->skip_authorization = 1;
+        g->introspect_any = 1;
         CHECK(idp_client_put(txn, g) == 0 && strcmp(g->client_id, web_id) == 0);
         idp_client_free(g);
     }
-    CHECK(idp_client_get(txn, web_id, &g) == 0 && g != NULL && g->skip_authorization);
+    CHECK(idp_client_get(txn, web_id, &g) == 0 && g != NULL && g->skip_authorization && g->introspect_any);
+    if (g != NULL) {
+        json_t *j = idp_client_to_json(g);
+        CHECK(json_is_true(json_object_get(j, "introspect_any")));
+        json_decref(j);
+        g->introspect_any = 0;
+        CHECK(idp_client_put(txn, g) == 0);
+    }
+    idp_client_free(g);
+    CHECK(idp_client_get(txn, web_id, &g) == 0 && g != NULL && !g->introspect_any);
     idp_client_free(g);
     CHECK(idp_client_get(txn, cc_id, &g) == 0 && g != NULL && g->grant_type == IDP_GRANT_CLIENT_CREDENTIALS &&
           g->redirect_uris.n == 0 && g->default_redirect_uri == NULL && g->service_roles.n == 1);

@@ -172,6 +172,7 @@ static void run_alg(hub_alg_t alg)
         CHECK(strcmp(jstr(c, "iss"), "https://idp.example") == 0 && strcmp(jstr(c, "sub"), "user-sub") == 0);
         CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "nonce"), "n-123") == 0);
         CHECK(strcmp(jstr(c, "sid"), "sid-1") == 0 && strcmp(jstr(c, "name"), "Alice Doe") == 0);
+        CHECK(strlen(jstr(c, "jti")) == 22); /* every token of ours carries a jti */
         CHECK(strcmp(jstr(c, "email"), "alice@example.com") == 0 && json_is_true(json_object_get(c, "email_verified")));
         CHECK(json_object_get(c, "roles") == NULL); /* roles scope not granted */
         json_int_t iat = json_integer_value(json_object_get(c, "iat"));
