@@ -524,6 +524,9 @@ static const conf_key_t main_keys[] = {
     SECTION("primary.login"),
     RANGE("primary.login.max_failures", type_uint, primary.login_max_failures, "5", 1, 1000),
     TTL("primary.login.lockout", primary.login_lockout, "15m"),
+    RANGE("primary.login.address_max_failures", type_uint, primary.login_address_max_failures, "10", 1, 1000000),
+    RANGE("primary.login.max_checks_per_second", type_uint, primary.login_max_checks_per_second, "0", 0, 1000000),
+    RANGE("primary.login.max_queued", type_uint, primary.login_max_queued, "0", 0, 1000000),
 
     SECTION("secondary"),
     KEY("secondary.server_url", type_url, secondary.server_url, NULL),

@@ -32,7 +32,7 @@ typedef struct st_hub_config_t {
         int log_level; /* hub_log_level_t */
     } node;
     struct {
-        int signing_alg; /* hub_alg_t */
+        int signing_alg;             /* hub_alg_t */
         uint64_t key_rotation_every; /* seconds */
         uint64_t key_publish_ahead;
         uint64_t access_token_ttl;
@@ -44,11 +44,14 @@ typedef struct st_hub_config_t {
         int require_join_token;
         unsigned login_max_failures;
         uint64_t login_lockout;
+        unsigned login_address_max_failures;  /* failed sign-ins from one address per 15 minutes */
+        unsigned login_max_checks_per_second; /* password checks of the whole node; 0 = 100 per CPU */
+        unsigned login_max_queued;            /* checks waiting for a worker; 0 = 32 per CPU */
     } primary;
     struct {
         char *server_url; /* without trailing slash */
         char *join_token_file;
-        char *client_id;          /* static registration instead of a join token */
+        char *client_id; /* static registration instead of a join token */
         char *client_secret_file;
         char **scopes; /* NULL-terminated */
         size_t nscopes;

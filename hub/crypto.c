@@ -89,6 +89,18 @@ void hub_random_bytes(void *buf, size_t len)
     rand_pool.pos += len;
 }
 
+int hub_is_token(const char *s, size_t bytes)
+{
+    size_t i, len = HUB_B64URL_LEN(bytes);
+
+    if (s == NULL)
+        return 0;
+    for (i = 0; i != len; ++i)
+        if (s[i] == '\0' || b64url_rev[(unsigned char)s[i]] == 0)
+            return 0;
+    return s[len] == '\0';
+}
+
 void hub_random_token(char *out, size_t bytes)
 {
     uint8_t stackbuf[64] = {0}, *raw = stackbuf; /* zeroed only to quiet -Wmaybe-uninitialized */

@@ -10,8 +10,11 @@ void hub_random_bytes(void *buf, size_t len);
 
 /* A new NUL-terminated base64url string (no padding) of `bytes` random bytes, written to
  * out, which must hold HUB_B64URL_LEN(bytes) + 1 bytes. 32 bytes = 256 bits = 43 chars. */
-#define HUB_B64URL_LEN(n) (((n) * 4 + 2) / 3)
+#define HUB_B64URL_LEN(n) (((n)*4 + 2) / 3)
 void hub_random_token(char *out, size_t bytes);
+/* 1 when s has the shape hub_random_token(bytes) gives: exactly HUB_B64URL_LEN(bytes) base64url characters (how a
+ * cookie or form field claiming to be such a token is checked before use); 0 otherwise, and for NULL. */
+int hub_is_token(const char *s, size_t bytes);
 
 /* base64url without padding. encode writes HUB_B64URL_LEN(len) chars and a NUL; returns
  * the length written. decode accepts no padding and no white space; returns the decoded

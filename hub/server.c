@@ -20,6 +20,7 @@
 #include "hub/metrics.h"
 #include "hub/resp.h"
 #include "hub/server.h"
+#include "hub/workpool.h"
 
 #define MAX_TICKS 8
 #define STOP_GRACE_MS 10000
@@ -64,6 +65,7 @@ struct st_hub_server_t {
     const hub_config_t *cfg;
     hub_store_t *store;
     hub_fetcher_t *fetcher;
+    hub_workpool_t *workpool; /* NULL unless hub_server_use_workpool */
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
@@ -311,6 +313,8 @@ static void thread_setup(server_thread_t *thr)
     h2o_multithread_register_receiver(thr->queue, &thr->stop_receiver, on_stop_message);
     if (server->fetcher != NULL)
         thr->pub.fetch_port = hub_fetch_port_create(server->fetcher, thr->pub.ctx.loop);
+    if (server->workpool != NULL)
+        thr->pub.work_port = hub_workport_create(server->workpool, thr->pub.ctx.loop);
     h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
     thr->tick_entry.cb = on_tick;
     h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
@@ -337,6 +341,7 @@ static void thread_teardown(server_thread_t *thr)
         h2o_timeout_unlink(&thr->pub.ctx.http2._graceful_shutdown_timeout);
     if (thr->pub.fetch_port != NULL)
         hub_fetch_port_destroy(thr->pub.fetch_port);
+    hub_workport_destroy(thr->pub.work_port); /* cancels or waits for its jobs; their callbacks run here */
     h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
     h2o_multithread_destroy_queue(thr->queue);
     h2o_timeout_dispose(loop, &thr->tick_timeout);
@@ -501,12 +506,22 @@ int hub_server_run(hub_server_t *server)
     for (i = 0; i != server->nthreads; ++i)
         pthread_join(server->threads[i].tid, NULL);
     __atomic_store_n(&server->running, 0, __ATOMIC_RELEASE);
+    /* after the loops: a job of a loop that could not tear down (open connections) is cancelled here */
+    hub_workpool_destroy(server->workpool);
+    server->workpool = NULL;
 
 out:
     for (i = 0; i != server->nthreads; ++i)
         if (server->threads[i].listen_fd != -1)
             close(server->threads[i].listen_fd);
     return ret;
+}
+
+int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_queued, int nice)
+{
+    if (server->workpool != NULL)
+        return 0;
+    return hub_workpool_create(&server->workpool, nworkers, max_queued, nice);
 }
 
 void hub_server_stop(hub_server_t *server)
@@ -519,6 +534,7 @@ void hub_server_destroy(hub_server_t *server)
 {
     if (server == NULL)
         return;
+    hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
     h2o_config_dispose(&server->globalconf);
     if (server->ssl_ctx != NULL)
         SSL_CTX_free(server->ssl_ctx);

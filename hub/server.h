@@ -11,6 +11,7 @@
 typedef struct st_hub_server_t hub_server_t;
 typedef struct st_hub_fetcher_t hub_fetcher_t;
 typedef struct st_hub_fetch_port_t hub_fetch_port_t;
+typedef struct st_hub_workport_t hub_workport_t;
 
 /* One event-loop thread. Handlers find theirs with hub_req_thread(req). */
 typedef struct st_hub_thread_t {
@@ -18,6 +19,7 @@ typedef struct st_hub_thread_t {
     hub_server_t *server;
     unsigned index;
     hub_fetch_port_t *fetch_port; /* outbound HTTP results come back to this loop */
+    hub_workport_t *work_port;    /* worker-pool completions come back to this loop; NULL without a pool */
 } hub_thread_t;
 
 /* A route's request callback: data is what was passed to hub_server_route. Return 0 when
@@ -37,6 +39,11 @@ h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_rou
 /* Calls fn(thread, arg) once a second on every loop thread (after start-up), e.g. to
  * notice data another process changed. Only before hub_server_run. */
 void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, void *arg), void *arg);
+
+/* Gives the server a worker pool for CPU-heavy jobs (hub/workpool.h): nworkers threads at the given nice value, at
+ * most max_queued jobs waiting. Each loop thread gets a port to it (hub_thread_t.work_port); the pool stops after the
+ * loops. Only before hub_server_run; returns 0, or HUB_E_IO when no worker could start. */
+int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_queued, int nice);
 
 /* Binds, starts node.threads loops, prints "hubd: <role> listening on <public_url>" and
  * blocks until SIGTERM or SIGINT; then stops accepting, lets in-flight requests finish

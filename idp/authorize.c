@@ -9,6 +9,7 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/store.h"
+#include "idp/csrf.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/model.h"
@@ -498,12 +499,12 @@ static void hidden(FILE *f, h2o_req_t *req, const char *name, const char *value)
 }
 
 /* The consent page: names the app, lists what each scope discloses, and posts Allow or Deny to the approve endpoint
- * with a CSRF token and the request parameters (all checked again there). */
-static void send_consent(authz_t *a, const idp_user_t *user)
+ * with a CSRF token bound to the session and the request parameters (all checked again there). */
+static void send_consent(authz_t *a, const idp_session_t *session, const idp_user_t *user)
 {
     char *buf = NULL, *page;
     size_t len = 0, i;
-    const char *s = a->scope, *csrf = idp_csrf_token(a->idp, a->req);
+    const char *s = a->scope, *csrf = idp_csrf_token(a->idp, a->req, session, IDP_CSRF_APPROVE);
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
@@ -728,7 +729,7 @@ static void authorize(authz_t *a)
     } else if ((a->prompt & PROMPT_NONE) != 0) {
         send_error(a, HUB_OAUTH_CONSENT_REQUIRED, "the user has not approved this application");
     } else {
-        send_consent(a, user);
+        send_consent(a, s, user);
     }
     goto out;
 login_required:
@@ -769,10 +770,10 @@ static int on_authorize(void *data, h2o_req_t *req)
     return 0;
 }
 
-static void approve(authz_t *a, const hub_form_t *form)
+/* The decision of the user of session s (whose CSRF token the form carried). */
+static void approve(authz_t *a, const hub_form_t *form, idp_session_t *s)
 {
     const char *decision = hub_form_get(form, "decision");
-    idp_session_t *s = NULL;
     idp_user_t *user = NULL;
 
     if (decision == NULL || hub_form_count(form, "decision") != 1 ||
@@ -784,19 +785,15 @@ static void approve(authz_t *a, const hub_form_t *form)
         send_error(a, HUB_OAUTH_ACCESS_DENIED, "the user denied the request");
         return;
     }
-    if ((s = idp_session_current(a->idp, a->req)) == NULL || load_user(a, s, &user, NULL) != 0) {
+    if (load_user(a, s, &user, NULL) != 0) {
         send_to_login(a, 0);
-        goto out;
+        return;
     }
     if (!user_allowed(a->client, user))
         send_error(a, HUB_OAUTH_ACCESS_DENIED, "your account may not use this application");
     else
         issue(a, s, user, 1);
-out:
-    if (user != NULL)
-        idp_user_free(user);
-    if (s != NULL)
-        idp_session_free(s);
+    idp_user_free(user);
 }
 
 static int on_approve(void *data, h2o_req_t *req)
@@ -804,6 +801,7 @@ static int on_approve(void *data, h2o_req_t *req)
     idp_t *idp = data;
     hub_form_t form = {NULL, 0};
     authz_t a = {NULL};
+    idp_session_t *s = NULL;
 
     if (!hub_path_is(req, APPROVE_PATH) && !hub_path_is(req, FRAPPE "approve"))
         return -1;
@@ -816,14 +814,23 @@ static int on_approve(void *data, h2o_req_t *req)
         hub_send_html_error(req, 400, "Invalid request", "The form could not be read.");
         return 0;
     }
-    if (!idp_csrf_ok(idp, req, &form)) {
+    /* The token is bound to the session that saw the consent page. Without a live session nothing can be approved:
+     * the browser is sent to sign in, and the resumed authorization asks again. */
+    s = idp_session_current(idp, req);
+    if (s != NULL && !idp_csrf_ok(idp, req, s, IDP_CSRF_APPROVE, &form)) {
         hub_send_html_error(req, 400, "Invalid request", "The form has expired or did not come from this site. Please try again.");
-        return 0;
+        goto out;
     }
-    if (begin(&a, idp, req, &form) == 0)
-        approve(&a, &form);
+    if (begin(&a, idp, req, &form) != 0)
+        goto out;
+    if (s == NULL)
+        send_to_login(&a, 0);
+    else
+        approve(&a, &form, s);
+out:
     if (a.client != NULL)
         idp_client_free(a.client);
+    idp_session_free(s);
     return 0;
 }
 

@@ -3,19 +3,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "hub/err.h"
 #include "hub/log.h"
 #include "idp/backchannel.h"
+#include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/model.h"
 
 /* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
- * with every character outside [A-Za-z0-9_-] replaced. */
-static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
+ * with every character outside [A-Za-z0-9_-] replaced. Under HTTPS they carry the __Host- prefix, so a browser takes
+ * them only from this origin's secure responses, with Path=/ and no Domain: a sibling host or a plain-HTTP port of
+ * the same host cannot plant or overwrite them. */
+static void cookie_name(char *out, size_t size, const char *node_name, const char *what, int secure)
 {
-    size_t i;
-    snprintf(out, size, "hub_%s_%s", node_name, what);
-    for (i = 0; out[i] != '\0'; ++i)
+    size_t i, prefix = secure ? strlen("__Host-") : 0;
+    snprintf(out, size, "%shub_%s_%s", secure ? "__Host-" : "", node_name, what);
+    for (i = prefix; out[i] != '\0'; ++i)
         if (!isalnum((unsigned char)out[i]) && out[i] != '_' && out[i] != '-')
             out[i] = '_';
 }
@@ -44,13 +48,17 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp->fetcher = hub_server_fetcher(server);
     idp->secure_cookies = hub_server_is_tls(server) || strncmp(idp->cfg->node.public_url, "https://", 8) == 0;
     snprintf(idp->issuer, sizeof(idp->issuer), "%s", idp->cfg->node.public_url);
-    cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session");
-    cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf");
+    cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session", idp->secure_cookies);
+    cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf", idp->secure_cookies);
 
     /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key
      * (and any gets the client cache's generation counter). */
     if ((ret = hub_store_write(idp->store, ensure_data_txn, NULL)) != 0) {
         hub_log_error("cannot prepare the data dir: %s", hub_strerror(ret));
+        goto fail;
+    }
+    if ((ret = idp_csrf_key_load(idp->store, idp->csrf_key)) != 0) {
+        hub_log_error("cannot read or create the CSRF key: %s", hub_strerror(ret));
         goto fail;
     }
     if ((ret = idp_keyring_open(&idp->keyring, idp->store, idp->cfg)) != 0) {
@@ -68,7 +76,12 @@ int idp_create(idp_t **out, hub_server_t *server)
     }
 
     /* specific paths before their prefixes: each module registers exact paths only */
-    idp_login_register(idp);
+    if ((ret = idp_login_register(idp)) != 0) {
+        idp_backchannel_stop(idp->backchannel);
+        idp_keyring_close(idp->keyring);
+        idp_client_cache_destroy(idp->clients);
+        goto fail;
+    }
     idp_authorize_register(idp);
     idp_token_register(idp);
     idp_introspect_register(idp);
@@ -80,6 +93,7 @@ int idp_create(idp_t **out, hub_server_t *server)
     *out = idp;
     return 0;
 fail:
+    OPENSSL_cleanse(idp->csrf_key, sizeof(idp->csrf_key));
     free(idp);
     return ret;
 }
@@ -89,7 +103,9 @@ void idp_destroy(idp_t *idp)
     if (idp == NULL)
         return;
     idp_backchannel_stop(idp->backchannel);
+    idp_login_dispose(idp);
     idp_keyring_close(idp->keyring);
     idp_client_cache_destroy(idp->clients);
+    OPENSSL_cleanse(idp->csrf_key, sizeof(idp->csrf_key));
     free(idp);
 }

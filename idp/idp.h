@@ -10,6 +10,10 @@
 #include "idp/keyring.h"
 #include "idp/model.h"
 
+#define IDP_CSRF_KEY_LEN 32 /* 256 bits (idp/csrf.h) */
+
+typedef struct st_idp_login_t idp_login_t;
+
 typedef struct st_idp_t {
     const hub_config_t *cfg;
     hub_store_t *store;
@@ -19,8 +23,10 @@ typedef struct st_idp_t {
     char issuer[512];        /* = node.public_url */
     char session_cookie[96]; /* cookie names derived from node.name (SPEC §8) */
     char csrf_cookie[96];
-    int secure_cookies;          /* under HTTPS */
-    idp_client_cache_t *clients; /* decoded clients for the token, introspection and revocation endpoints */
+    int secure_cookies;                 /* under HTTPS: Secure, and names with the __Host- prefix */
+    uint8_t csrf_key[IDP_CSRF_KEY_LEN]; /* the store's CSRF key (idp_csrf_key_load) */
+    idp_client_cache_t *clients;        /* decoded clients for the token, introspection and revocation endpoints */
+    idp_login_t *login;                 /* sign-in state shared by the loops: checks in flight, the rate (idp/login.c) */
     /* delivers the queued back-channel logouts (idp/backchannel.h) */
     struct st_idp_backchannel_t *backchannel;
 } idp_t;
@@ -32,7 +38,8 @@ void idp_destroy(idp_t *idp);
 
 /* Each handler module exports one registration function (called by idp_create in order:
  * specific paths before their prefixes). */
-void idp_login_register(idp_t *idp);     /* /login, /logout */
+int idp_login_register(idp_t *idp);      /* /login; starts the password-check workers (0 or HUB_E_IO) */
+void idp_login_dispose(idp_t *idp);      /* after the server stopped */
 void idp_authorize_register(idp_t *idp); /* authorize, approve (+ aliases) */
 void idp_token_register(idp_t *idp);     /* token (+ alias) */
 void idp_introspect_register(idp_t *idp);
@@ -40,6 +47,6 @@ void idp_revoke_register(idp_t *idp);
 void idp_userinfo_register(idp_t *idp);
 void idp_register_register(idp_t *idp);  /* RFC 7591 dynamic registration */
 void idp_discovery_register(idp_t *idp); /* discovery documents and JWKS */
-void idp_logout_register(idp_t *idp);    /* RP-initiated logout + back-channel delivery */
+void idp_logout_register(idp_t *idp);    /* /oauth2/logout, /logout + back-channel delivery */
 
 #endif

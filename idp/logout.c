@@ -1,5 +1,6 @@
-/* RP-initiated logout (OIDC RP-Initiated Logout 1.0) and the delivery of back-channel logout tokens (OIDC
- * Back-Channel Logout 1.0) to the clients of an ended session. */
+/* Signing out: RP-initiated logout (/oauth2/logout, OIDC RP-Initiated Logout 1.0), the hub's own /logout, the
+ * confirmation both ask for unless the browser's own session is named, and the delivery of back-channel logout tokens
+ * (OIDC Back-Channel Logout 1.0) to the clients of an ended session. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/store.h"
+#include "hub/util.h"
+#include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/logout.h"
 #include "idp/model.h"
@@ -27,7 +30,7 @@ static const char signed_out_page[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title>"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
     "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are signed out</h1>\n"
-    "<p id=\"signed-out\">You have been signed out. <a href=\"/login\">Sign in again</a></p></body></html>\n";
+    "<p id=\"signed-out\">You are signed out. <a href=\"/login\">Sign in again</a></p></body></html>\n";
 
 /* ---- back-channel delivery ---- */
 
@@ -142,37 +145,6 @@ out:
     return ret;
 }
 
-typedef struct st_end_t {
-    const char *cookie_sid; /* the browser's session, may be NULL */
-    const hint_t *hint;     /* may be NULL */
-    idp_session_t *ended[2];
-} end_t;
-
-/* Ends the browser's session and the session the hint names (when it is the same user's). May run again when the
- * store grows its map, so it first drops what a previous run returned. */
-static int end_txn(hub_txn_t *txn, void *arg)
-{
-    end_t *e = arg;
-    idp_session_t *other = NULL;
-    int ret, i;
-
-    for (i = 0; i != 2; ++i) {
-        if (e->ended[i] != NULL)
-            idp_session_free(e->ended[i]);
-        e->ended[i] = NULL;
-    }
-    if (e->cookie_sid != NULL && (ret = idp_session_end(txn, e->cookie_sid, &e->ended[0])) != 0 && ret != HUB_E_NOTFOUND)
-        return ret;
-    if (e->hint != NULL && e->hint->sid != NULL && (e->cookie_sid == NULL || strcmp(e->cookie_sid, e->hint->sid) != 0) &&
-        idp_session_get_by_sid(txn, e->hint->sid, &other) == 0) {
-        int same_user = other->sub != NULL && strcmp(other->sub, e->hint->sub) == 0;
-        idp_session_free(other);
-        if (same_user && (ret = idp_session_end(txn, e->hint->sid, &e->ended[1])) != 0 && ret != HUB_E_NOTFOUND)
-            return ret;
-    }
-    return 0;
-}
-
 /* Checks post_logout_redirect_uri against the hint's client. Returns 0 when registered. */
 static int redirect_registered(idp_t *idp, const char *client_id, const char *uri)
 {
@@ -190,9 +162,10 @@ static int redirect_registered(idp_t *idp, const char *client_id, const char *ur
     return ok ? 0 : -1;
 }
 
-static void send_back(h2o_req_t *req, const char *uri, const char *state)
+/* The post_logout_redirect_uri with state appended (pool memory). */
+static const char *back_url(h2o_req_t *req, const char *uri, const char *state)
 {
-    char *buf = NULL;
+    char *buf = NULL, *out;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
 
@@ -206,86 +179,327 @@ static void send_back(h2o_req_t *req, const char *uri, const char *state)
     }
     if (fclose(f) != 0 || buf == NULL)
         h2o_fatal("out of memory");
-    hub_send_redirect(req, 302, h2o_strdup(&req->pool, buf, len).base);
+    out = h2o_strdup(&req->pool, buf, len).base;
     free(buf);
+    return out;
 }
 
-static int on_logout(void *data, h2o_req_t *req)
+/* ---- pages ---- */
+
+typedef struct st_field_t {
+    const char *name, *value; /* value NULL: the field is left out */
+} field_t;
+
+static void put_esc(FILE *f, h2o_req_t *req, const char *s)
 {
-    static const char *const names[] = {"id_token_hint", "post_logout_redirect_uri", "state", "client_id"};
+    h2o_iovec_t e = hub_html_escape(&req->pool, s, strlen(s));
+    fwrite(e.base, 1, e.len, f);
+}
+
+static char *stream_done(h2o_req_t *req, FILE *f, char **buf, size_t *len)
+{
+    char *out;
+    if (fclose(f) != 0 || *buf == NULL)
+        h2o_fatal("out of memory");
+    out = h2o_strdup(&req->pool, *buf, *len).base;
+    free(*buf);
+    *buf = NULL;
+    return out;
+}
+
+/* Asks the owner of session s whether to sign out ("Sign out of <app>?" when an application asked): a POST to action
+ * carrying a CSRF token bound to s and the given fields, with Sign out and Cancel (RP-Initiated Logout 1.0 §2). */
+static void send_confirm(idp_t *idp, h2o_req_t *req, const idp_session_t *s, const char *action, const char *app_name,
+                         const field_t *fields, size_t n)
+{
+    char *buf = NULL, *page;
+    size_t len = 0, i;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (f == NULL)
+        h2o_fatal("out of memory");
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title>"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
+          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n<main>\n<h1 id=\"confirm-title\">Sign out",
+          f);
+    if (app_name != NULL) {
+        fputs(" of ", f);
+        put_esc(f, req, app_name);
+    }
+    fputs("?</h1>\n<p>Signing out ends your session here and in every application you signed in to with it.</p>\n"
+          "<form id=\"logout-confirm\" method=\"post\" action=\"",
+          f);
+    put_esc(f, req, action);
+    fputs("\">\n<input type=\"hidden\" name=\"csrf_token\" value=\"", f);
+    put_esc(f, req, idp_csrf_token(idp, req, s, IDP_CSRF_LOGOUT));
+    fputs("\">\n", f);
+    for (i = 0; i != n; ++i) {
+        if (fields[i].value == NULL)
+            continue;
+        fprintf(f, "<input type=\"hidden\" name=\"%s\" value=\"", fields[i].name);
+        put_esc(f, req, fields[i].value);
+        fputs("\">\n", f);
+    }
+    fputs("<button type=\"submit\" name=\"decision\" value=\"yes\">Sign out</button>\n"
+          "<button type=\"submit\" name=\"decision\" value=\"no\">Cancel</button>\n</form>\n</main>\n</body></html>\n",
+          f);
+    page = stream_done(req, f, &buf, &len);
+    hub_send_html(req, 200, page, len);
+}
+
+/* After Cancel: nothing ended; back_to (may be NULL) is a link the page offers. */
+static void send_still_signed_in(h2o_req_t *req, const char *back_to)
+{
+    char *buf = NULL, *page;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (f == NULL)
+        h2o_fatal("out of memory");
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Still signed in</title>"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
+          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are still signed in</h1>\n"
+          "<p id=\"still-signed-in\">Nothing was signed out.",
+          f);
+    if (back_to != NULL) {
+        fputs(" <a id=\"back\" href=\"", f);
+        put_esc(f, req, back_to);
+        fputs("\">Return to the application</a>", f);
+    }
+    fputs("</p></body></html>\n", f);
+    page = stream_done(req, f, &buf, &len);
+    hub_send_html(req, 200, page, len);
+}
+
+/* The decision field of a confirmation form: 1 yes, 0 no, -1 missing, repeated or anything else. */
+static int decision_of(const hub_form_t *form)
+{
+    const char *d = hub_form_get(form, "decision");
+
+    if (d == NULL || hub_form_count(form, "decision") != 1)
+        return -1;
+    return strcmp(d, "yes") == 0 ? 1 : strcmp(d, "no") == 0 ? 0 : -1;
+}
+
+static void send_bad_confirmation(h2o_req_t *req)
+{
+    hub_send_html_error(req, 400, "Sign-out failed",
+                        "The sign-out form has expired or did not come from this site; nothing was signed out. Please try "
+                        "again.");
+}
+
+/* Ends the session of the request's own cookie (never another one) and tells its clients. Returns 0, or -1 when the
+ * store failed (the error page is sent). */
+static int end_own_session(idp_t *idp, h2o_req_t *req)
+{
+    idp_session_t *ended = NULL;
+    int ret;
+
+    if ((ret = idp_session_end_current(idp, req, &ended)) != 0 && ret != HUB_E_NOTFOUND) {
+        hub_log_error("logout: cannot end the session: %s", hub_strerror(ret));
+        hub_send_html_error(req, 500, "Sign-out failed", "The session could not be ended. Please try again.");
+        return -1;
+    }
+    if (ended != NULL) {
+        hub_log_info("logout: session ended");
+        idp_logout_notify(idp, ended);
+        idp_session_free(ended);
+    }
+    return 0;
+}
+
+/* ---- /oauth2/logout ---- */
+
+enum { P_HINT, P_REDIRECT, P_STATE, P_CLIENT_ID, P__COUNT };
+static const char *const param_names[P__COUNT] = {"id_token_hint", "post_logout_redirect_uri", "state", "client_id"};
+
+typedef struct st_rp_logout_t {
+    const char *v[P__COUNT]; /* NULL when absent or empty */
+    hint_t hint;             /* from a valid id_token_hint; zeroed without one */
+} rp_logout_t;
+
+/* Reads and checks the request (the same checks for the RP's request and the posted confirmation, so a
+ * post_logout_redirect_uri is validated again at POST time). Returns 0, or -1 when the error page was sent. */
+static int read_rp_logout(idp_t *idp, h2o_req_t *req, const hub_form_t *form, rp_logout_t *lo)
+{
+    size_t i;
+
+    memset(lo, 0, sizeof(*lo));
+    for (i = 0; i != P__COUNT; ++i) {
+        lo->v[i] = hub_form_get(form, param_names[i]);
+        if (hub_form_count(form, param_names[i]) > 1 || (lo->v[i] != NULL && i != P_HINT && strlen(lo->v[i]) > MAX_PARAM)) {
+            hub_send_html_error(req, 400, "Sign-out failed", "The request parameters could not be read.");
+            return -1;
+        }
+        if (lo->v[i] != NULL && lo->v[i][0] == '\0')
+            lo->v[i] = NULL;
+    }
+    if (lo->v[P_HINT] != NULL && verify_hint(idp, req, lo->v[P_HINT], &lo->hint) != 0) {
+        hub_send_html_error(req, 400, "Sign-out failed", "The id_token_hint is not valid.");
+        return -1;
+    }
+    if (lo->v[P_CLIENT_ID] != NULL && lo->hint.client_id != NULL && strcmp(lo->v[P_CLIENT_ID], lo->hint.client_id) != 0) {
+        hub_send_html_error(req, 400, "Sign-out failed", "The client_id does not match the id_token_hint.");
+        return -1;
+    }
+    if (lo->v[P_REDIRECT] != NULL &&
+        (lo->hint.client_id == NULL || redirect_registered(idp, lo->hint.client_id, lo->v[P_REDIRECT]) != 0)) {
+        hub_send_html_error(req, 400, "Sign-out failed",
+                            lo->hint.client_id == NULL ? "A post_logout_redirect_uri needs a valid id_token_hint."
+                                                       : "The post_logout_redirect_uri is not registered for this application.");
+        return -1;
+    }
+    return 0;
+}
+
+/* The name of the application that asked (hint's audience, else client_id), or NULL (pool memory). */
+static const char *app_name_of(idp_t *idp, h2o_req_t *req, const rp_logout_t *lo)
+{
+    const char *id = lo->hint.client_id != NULL ? lo->hint.client_id : lo->v[P_CLIENT_ID];
+    const char *name = NULL;
+    hub_txn_t *txn = NULL;
+    idp_client_t *c = NULL;
+
+    if (id == NULL || hub_store_read_begin(idp->store, &txn) != 0)
+        return NULL;
+    if (idp_client_get(txn, id, &c) == 0) {
+        if (c->enabled && c->app_name != NULL)
+            name = h2o_strdup(&req->pool, c->app_name, SIZE_MAX).base;
+        idp_client_free(c);
+    }
+    hub_store_read_end(txn);
+    return name;
+}
+
+/* Signed out (or nothing to sign out): back to the registered post_logout_redirect_uri with state, or the page. */
+static void rp_done(h2o_req_t *req, const rp_logout_t *lo)
+{
+    if (lo->v[P_REDIRECT] != NULL)
+        hub_send_redirect(req, 302, back_url(req, lo->v[P_REDIRECT], lo->v[P_STATE]));
+    else
+        hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+}
+
+/* The confirmation form came back: it may end the browser's own session only, whatever session the hint named. */
+static void rp_confirmed(idp_t *idp, h2o_req_t *req, const hub_form_t *form, const rp_logout_t *lo, const idp_session_t *cur)
+{
+    int decision;
+
+    if (cur == NULL) { /* ended meanwhile (another tab): nothing left to end */
+        rp_done(req, lo);
+        return;
+    }
+    if (!idp_csrf_ok(idp, req, cur, IDP_CSRF_LOGOUT, form) || (decision = decision_of(form)) < 0) {
+        send_bad_confirmation(req);
+        return;
+    }
+    if (decision == 0) {
+        send_still_signed_in(req, lo->v[P_REDIRECT] != NULL ? back_url(req, lo->v[P_REDIRECT], lo->v[P_STATE]) : NULL);
+        return;
+    }
+    if (end_own_session(idp, req) == 0)
+        rp_done(req, lo);
+}
+
+/* RP-Initiated Logout 1.0 §2: a session ends at once only when the hint names the browser's own session; otherwise
+ * the browser's owner is asked, and the answer can only end the browser's own session. Without a session in the
+ * browser nothing ends (a hint alone, sent from anywhere, never ends a session). */
+static int on_rp_logout(void *data, h2o_req_t *req)
+{
     idp_t *idp = data;
     hub_form_t form = {NULL, 0};
-    const char *v[4];
-    hint_t hint = {NULL};
+    rp_logout_t lo;
     idp_session_t *cur = NULL;
-    end_t end = {NULL};
-    size_t i;
-    int ret;
+    int ret, is_post = hub_method_is(req, "POST");
 
     if (!hub_path_is(req, LOGOUT_PATH))
         return -1;
-    if (hub_method_is(req, "GET"))
+    if (hub_method_is(req, "GET")) {
         ret = hub_form_parse_query(&req->pool, req, &form);
-    else if (hub_method_is(req, "POST"))
+    } else if (is_post) {
         ret = hub_form_parse_body(&req->pool, req, &form);
-    else {
+    } else {
         hub_resp_header(req, "allow", "GET, POST");
         hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
         return 0;
     }
-    if (ret != 0)
-        goto bad_request;
-    for (i = 0; i != 4; ++i) {
-        v[i] = hub_form_get(&form, names[i]);
-        if (hub_form_count(&form, names[i]) > 1 || (v[i] != NULL && i != 0 && strlen(v[i]) > MAX_PARAM))
-            goto bad_request;
-        if (v[i] != NULL && v[i][0] == '\0')
-            v[i] = NULL;
-    }
-    if (v[0] != NULL && verify_hint(idp, req, v[0], &hint) != 0) {
-        hub_send_html_error(req, 400, "Sign-out failed", "The id_token_hint is not valid.");
-        return 0;
-    }
-    if (v[3] != NULL && hint.client_id != NULL && strcmp(v[3], hint.client_id) != 0) {
-        hub_send_html_error(req, 400, "Sign-out failed", "The client_id does not match the id_token_hint.");
-        return 0;
-    }
-    if (v[1] != NULL && (hint.client_id == NULL || redirect_registered(idp, hint.client_id, v[1]) != 0)) {
-        hub_send_html_error(req, 400, "Sign-out failed",
-                            hint.client_id == NULL ? "A post_logout_redirect_uri needs a valid id_token_hint."
-                                                   : "The post_logout_redirect_uri is not registered for this application.");
-        return 0;
-    }
-
-    cur = idp_session_current(idp, req);
-    end.cookie_sid = cur != NULL ? cur->sid : NULL;
-    end.hint = hint.sub != NULL ? &hint : NULL;
-    if ((ret = hub_store_write(idp->store, end_txn, &end)) != 0)
-        hub_log_error("logout: cannot end the session: %s", hub_strerror(ret));
-    idp_session_clear_cookie(idp, req);
-    for (i = 0; i != 2; ++i) {
-        if (end.ended[i] != NULL) {
-            idp_logout_notify(idp, end.ended[i]);
-            idp_session_free(end.ended[i]);
-        }
-    }
-    if (cur != NULL)
-        idp_session_free(cur);
     if (ret != 0) {
-        hub_send_html_error(req, 500, "Sign-out failed", "The session could not be ended. Please try again.");
+        hub_send_html_error(req, 400, "Sign-out failed", "The request parameters could not be read.");
         return 0;
     }
-    if (v[1] != NULL)
-        send_back(req, v[1], v[2]);
-    else
-        hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+    if (read_rp_logout(idp, req, &form, &lo) != 0)
+        return 0;
+    cur = idp_session_current(idp, req);
+    if (is_post && hub_form_count(&form, "csrf_token") != 0) {
+        rp_confirmed(idp, req, &form, &lo, cur);
+    } else if (cur == NULL) {
+        rp_done(req, &lo);
+    } else if (lo.hint.sid != NULL && strcmp(lo.hint.sid, cur->sid) == 0) {
+        if (end_own_session(idp, req) == 0)
+            rp_done(req, &lo);
+    } else {
+        field_t fields[] = {{"id_token_hint", lo.v[P_HINT]},
+                            {"post_logout_redirect_uri", lo.v[P_REDIRECT]},
+                            {"state", lo.v[P_STATE]},
+                            {"client_id", lo.v[P_CLIENT_ID]}};
+        send_confirm(idp, req, cur, LOGOUT_PATH, app_name_of(idp, req, &lo), fields, sizeof(fields) / sizeof(fields[0]));
+    }
+    idp_session_free(cur);
     return 0;
-bad_request:
-    hub_send_html_error(req, 400, "Sign-out failed", "The request parameters could not be read.");
+}
+
+/* ---- /logout ---- */
+
+/* The hub's own sign-out: GET asks, POST with the CSRF token of that page (or of the sign-in page's button) acts. */
+static int on_logout(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_form_t query = {NULL, 0}, body = {NULL, 0};
+    const char *next = NULL;
+    idp_session_t *cur = NULL;
+    int decision, is_post = hub_method_is(req, "POST");
+
+    if (!hub_path_is(req, "/logout"))
+        return -1;
+    if (!is_post && !hub_method_is(req, "GET") && !hub_method_is(req, "HEAD")) {
+        hub_resp_header(req, "allow", "GET, HEAD, POST");
+        hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
+        return 0;
+    }
+    if (hub_form_parse_query(&req->pool, req, &query) != 0 || (is_post && hub_form_parse_body(&req->pool, req, &body) != 0)) {
+        hub_send_html_error(req, 400, "Sign-out failed", "The request parameters could not be read.");
+        return 0;
+    }
+    next = hub_form_get(&query, "next");
+    if (next == NULL)
+        next = hub_form_get(&body, "next");
+    if (next != NULL && hub_safe_next(next) != next)
+        next = NULL; /* only same-origin paths */
+    cur = idp_session_current(idp, req);
+    if (cur == NULL) {
+        if (next != NULL)
+            hub_send_redirect(req, 302, next);
+        else
+            hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+    } else if (!is_post) {
+        field_t fields[] = {{"next", next}};
+        send_confirm(idp, req, cur, "/logout", NULL, fields, 1);
+    } else if (!idp_csrf_ok(idp, req, cur, IDP_CSRF_LOGOUT, &body) || (decision = decision_of(&body)) < 0) {
+        send_bad_confirmation(req);
+    } else if (decision == 0) {
+        hub_send_redirect(req, 302, next != NULL ? next : "/login");
+    } else if (end_own_session(idp, req) == 0) {
+        if (next != NULL)
+            hub_send_redirect(req, 302, next);
+        else
+            hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+    }
+    idp_session_free(cur);
     return 0;
 }
 
 void idp_logout_register(idp_t *idp)
 {
-    hub_server_route(idp->server, LOGOUT_PATH, on_logout, idp);
+    hub_server_route(idp->server, LOGOUT_PATH, on_rp_logout, idp);
+    hub_server_route(idp->server, "/logout", on_logout, idp);
 }

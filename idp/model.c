@@ -28,9 +28,10 @@
 #define ARGON_P 1
 #define ARGON_SALT 16
 #define ARGON_HASH 32
-/* Verified when there is no account, so that a sign-in costs the same either way. */
-static const char dummy_hash[] =
-    "$argon2id$v=19$m=19456,t=2,p=1$aHViLWR1bW15LXNhbHQhIQ$c9MfYF4KEsPxRrihl8WFU0P0zqzn6Fy1X21sbBwzU4k";
+/* Verified when there is no account (or no password, or a damaged hash), so that a sign-in costs the same either way.
+ * Made once with the parameters above, so it always costs what a real hash costs, whatever they become. */
+static char *dummy_hash;
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
 #define SETTING_SKIP_AUTH "skip_authorization"
 #define CLIENTS_GEN "gen:clients" /* bumped by every write of a client record (idp_client_get_cached) */
@@ -566,17 +567,33 @@ int idp_password_hash(const char *password, size_t len, char **encoded)
     return 0;
 }
 
+static void make_dummy_hash(void)
+{
+    char pw[HUB_B64URL_LEN(16) + 1];
+
+    hub_random_token(pw, 16);
+    if (idp_password_hash(pw, strlen(pw), &dummy_hash) != 0)
+        abort(); /* out of memory: Argon2id fails for nothing else with these fixed parameters */
+}
+
+const char *idp_password_dummy_hash(void)
+{
+    pthread_once(&dummy_once, make_dummy_hash);
+    return dummy_hash;
+}
+
 int idp_password_verify(const char *encoded, const char *password, size_t len)
 {
+    const char *dummy = idp_password_dummy_hash();
     int rc;
 
     if (password == NULL)
         password = "", len = 0;
     if (len > MAX_PASSWORD)
         len = MAX_PASSWORD;
-    rc = argon2id_verify(encoded != NULL ? encoded : dummy_hash, password, len);
+    rc = argon2id_verify(encoded != NULL ? encoded : dummy, password, len);
     if (rc != ARGON2_OK && rc != ARGON2_VERIFY_MISMATCH) /* a malformed hash still costs a verification */
-        (void)argon2id_verify(dummy_hash, password, len);
+        (void)argon2id_verify(dummy, password, len);
     return encoded != NULL && rc == ARGON2_OK ? 0 : HUB_E_DENIED;
 }
 

@@ -65,6 +65,9 @@ json_t *idp_user_to_json(const idp_user_t *user); /* without the password hash *
  * when not). Verify of a NULL hash still spends the time of a real verification. */
 int idp_password_hash(const char *password, size_t len, char **encoded);
 int idp_password_verify(const char *encoded, const char *password, size_t len);
+/* The hash a verification without a usable one checks against: made once per process with the same parameters as
+ * idp_password_hash (so it costs the same), never matched by any password (a random one). */
+const char *idp_password_dummy_hash(void);
 
 /* ---- roles ---- */
 

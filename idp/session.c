@@ -1,4 +1,4 @@
-/* The primary's browser sessions (hashed cookie ids with a separate public sid) and CSRF double-submit tokens. */
+/* The primary's browser sessions: hashed cookie ids with a separate public sid. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +20,6 @@
 #define SID_BYTES 24
 #define SID_LEN HUB_B64URL_LEN(SID_BYTES) /* 32 */
 #define MAX_CLIENTS 256
-
-static int is_token(const char *s)
-{
-    size_t i;
-    if (s == NULL || strlen(s) != TOKEN_LEN)
-        return 0;
-    for (i = 0; i != TOKEN_LEN; ++i) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
 
 void idp_session_free(idp_session_t *s)
 {
@@ -170,7 +157,7 @@ idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req)
     idp_user_t *user = NULL;
     idp_session_t *s = NULL;
 
-    if (!is_token(cookie))
+    if (!hub_is_token(cookie, TOKEN_BYTES))
         return NULL;
     hub_secret_hash(hash, cookie, TOKEN_LEN);
     if (hub_store_read_begin(idp->store, &txn) != 0)
@@ -377,7 +364,7 @@ int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended)
 
     if (ended != NULL)
         *ended = NULL;
-    if (is_token(cookie)) {
+    if (hub_is_token(cookie, TOKEN_BYTES)) {
         hub_secret_hash(hash, cookie, TOKEN_LEN);
         ret = hub_store_write(idp->store, end_txn, &c);
         if (ret != 0 && ended != NULL) {
@@ -393,27 +380,4 @@ int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended)
 void idp_session_clear_cookie(idp_t *idp, h2o_req_t *req)
 {
     hub_set_cookie(req, idp->session_cookie, "", 0, idp->secure_cookies);
-}
-
-const char *idp_csrf_token(idp_t *idp, h2o_req_t *req)
-{
-    const char *cur = hub_req_cookie(&req->pool, req, idp->csrf_cookie);
-    char *tok;
-
-    if (is_token(cur))
-        return cur;
-    tok = h2o_mem_alloc_pool(&req->pool, TOKEN_LEN + 1);
-    hub_random_token(tok, TOKEN_BYTES);
-    hub_set_cookie(req, idp->csrf_cookie, tok, -1, idp->secure_cookies);
-    return tok;
-}
-
-int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const hub_form_t *form)
-{
-    const char *cookie = hub_req_cookie(&req->pool, req, idp->csrf_cookie);
-    const char *field = hub_form_get(form, "csrf_token");
-
-    if (!is_token(cookie) || field == NULL || hub_form_count(form, "csrf_token") != 1)
-        return 0;
-    return hub_ct_equal(cookie, strlen(cookie), field, strlen(field));
 }

@@ -1,4 +1,4 @@
-/* The primary's browser sessions and CSRF tokens. A session id is 256 random bits kept
+/* The primary's browser sessions. A session id is 256 random bits kept
  * in a cookie named after the node; only its hash is stored. The public `sid` (in
  * tokens and logout tokens) is a different random value. */
 #ifndef IDP_SESSION_H
@@ -42,11 +42,5 @@ int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended);
 /* Clears the session cookie on req. */
 void idp_session_clear_cookie(idp_t *idp, h2o_req_t *req);
 void idp_session_free(idp_session_t *s);
-
-/* CSRF (double-submit): the token for forms on this response (reusing the request's
- * cookie or setting a new one; pool memory), and the check of a submitted form's
- * "csrf_token" against the cookie: 1 when they match, 0 otherwise. */
-const char *idp_csrf_token(idp_t *idp, h2o_req_t *req);
-int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const hub_form_t *form);
 
 #endif

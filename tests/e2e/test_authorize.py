@@ -338,6 +338,51 @@ def test_consent_force_auto_skip_and_deny():
     h.finish()
 
 
+def test_approve_csrf_forgeries():
+    """The consent decision's token is bound to the session that saw the page and to approving: every other token,
+    and any cookie/field pair an attacker chose, is refused without a code being issued."""
+    h = Hub()
+    alice, bob = h.login("alice"), h.login("bob")
+    page = h.go(alice, h.authorize_url("web", scope="openid"))
+    form = {n: v for n, t, v in forms_of(page)[0]["inputs"] if n}
+    form["decision"] = "allow"
+    good = form["csrf_token"]
+    bob_page = h.go(bob, h.authorize_url("web", scope="openid"))
+    bob_token = {n: v for n, t, v in forms_of(bob_page)[0]["inputs"] if n}["csrf_token"]
+    login_token = [v for n, t, v in forms_of(alice.get(h.url + "/login"))[-1]["inputs"] if n == "csrf_token"][0]
+    logout_page = alice.get(h.url + "/logout")
+    logout_token = [v for n, t, v in forms_of(logout_page)[0]["inputs"] if n == "csrf_token"][0]
+    csrf_cookie = f"hub_{h.node.name}_csrf"
+    session = alice._jar(h.url)[f"hub_{h.node.name}_session"]
+
+    def refused(what, fields, cookie_extra=""):
+        r = post(h.url + "/oauth2/approve", form=fields,
+                 headers={"Cookie": f"hub_{h.node.name}_session={session}" + cookie_extra})
+        eq(r.status, 400, what)
+        eq(r.header("location"), None, what + ": no redirect, no code")
+
+    for value in ("A" * 43, "x", good[:-1] + ("A" if good[-1] != "A" else "B")):
+        refused(f"attacker-chosen cookie and field {value[:10]!r}", dict(form, csrf_token=value), f"; {csrf_cookie}={value}")
+    refused("another session's consent token", dict(form, csrf_token=bob_token))
+    refused("the sign-in form's token", dict(form, csrf_token=login_token))
+    refused("the sign-out form's token", dict(form, csrf_token=logout_token))
+    refused("no token", {k: v for k, v in form.items() if k != "csrf_token"})
+    refused("token twice", list(form.items()) + [("csrf_token", good)])
+    refused("oversized token", dict(form, csrf_token=good + "A" * 3000))
+    # the same user in another session (signed in again) cannot use the old page's token
+    alice2 = h.login("alice")
+    r = alice2.post(h.url + "/oauth2/approve", form=form, follow=False)
+    eq((r.status, r.header("location")), (400, None), "a token of the user's other session")
+    # the real form still works, once
+    r = h.go(alice, h.url + "/oauth2/approve", "POST", form)
+    ok(r.location is not None and "code" in split_location(r.location)[1], "the valid decision gives a code")
+    # a decision without any session is sent to sign in, not approved
+    r = post(h.url + "/oauth2/approve", form=form)
+    eq(r.status, 302, "no session")
+    eq(urllib.parse.urlsplit(r.header("location")).path, "/login", "sent to sign in")
+    h.finish()
+
+
 def test_allowed_roles():
     h = Hub()
     bob = h.login("bob")
@@ -565,7 +610,7 @@ def test_rp_logout_and_backchannel():
 
 if __name__ == "__main__":
     run([test_client_and_redirect_errors_are_html, test_redirect_errors_carry_state, test_sign_in_redirect_and_prompt_none,
-         test_consent_force_auto_skip_and_deny, test_allowed_roles, test_code_flow_tokens_and_replay,
+         test_consent_force_auto_skip_and_deny, test_approve_csrf_forgeries, test_allowed_roles, test_code_flow_tokens_and_replay,
          test_implicit_fragment, test_userinfo_rejections, test_prompt_login_does_not_loop,
          test_rp_logout_and_backchannel])
 

@@ -1,6 +1,6 @@
-"""The primary's sign-in page: form and headers, CSRF, redirects after sign-in (no open
-redirects), indistinguishable failures, account lockout, address throttling, disabled
-users, session expiry and sign-out, on a real hubd."""
+"""The primary's sign-in page: form and headers, CSRF tokens bound to the pre-session or session, redirects after
+sign-in (no open redirects), indistinguishable failures, account lockout, address throttling, disabled users, session
+expiry and the confirmed sign-out, on a real hubd."""
 import html
 import os
 import re
@@ -41,8 +41,15 @@ def session_cookie(n):
 
 
 def csrf_of(r):
-    m = re.search(r'name="csrf_token" value="([^"]*)"', r.text)
+    """The token of the sign-in form (a signed-in user's page also has a sign-out button with its own)."""
+    m = re.search(r'action="/login">\s*<input type="hidden" name="csrf_token" value="([^"]*)"', r.text)
     ok(m is not None, "form has a csrf_token field:\n" + r.text)
+    return m.group(1)
+
+
+def sign_out_button_token(r):
+    m = re.search(r'action="/logout">.*?name="csrf_token" value="([^"]*)"', r.text, re.S)
+    ok(m is not None, "the page of a signed-in user has a sign-out button:\n" + r.text)
     return m.group(1)
 
 
@@ -80,9 +87,11 @@ def test_form_and_headers():
     eq(len(token), 43, "csrf token length")
     cookies = r.header_all("set-cookie")
     csrf = [c for c in cookies if c.startswith(f"hub_{n.name}_csrf=")]
-    eq(len(csrf), 1, "csrf cookie set: %r" % cookies)
-    ok(csrf[0].startswith(f"hub_{n.name}_csrf={token};"), "cookie carries the form's token")
-    ok("HttpOnly" in csrf[0] and "SameSite=Lax" in csrf[0], "csrf cookie attributes: " + csrf[0])
+    eq(len(csrf), 1, "pre-session cookie set: %r" % cookies)
+    pre = csrf[0].split(";")[0].split("=", 1)[1]
+    eq(len(pre), 43, "a 256-bit pre-session id")
+    ok(pre != token, "the form's token is not the cookie's value (an HMAC of it under the server key)")
+    ok("HttpOnly" in csrf[0] and "SameSite=Lax" in csrf[0] and "Path=/" in csrf[0], "csrf cookie attributes: " + csrf[0])
     ok("Secure" not in csrf[0], "no Secure over plain http")
     eq(get(n.url + "/loginx").status, 404, "only the exact path")
     eq(post(n.url + "/login", body="x", headers={"Content-Type": "text/plain"}).status, 400, "not a form")
@@ -108,6 +117,65 @@ def test_csrf_required():
     r = post(n.url + "/login", form=dict(form, csrf_token=token), headers={"Cookie": f"hub_{n.name}_csrf=other"})
     eq(r.status, 400, "token with another cookie")
     eq(signed_in_as(n, b), None, "not signed in")
+
+
+def test_csrf_forgeries():
+    """Each way an attacker who can set cookies (a same-site origin) or read one page could forge the sign-in form."""
+    n = primary(login={"max_failures": 100, "lockout": "2s"})
+    csrf_cookie = f"hub_{n.name}_csrf"
+    form = {"username": "alice", "password": PASSWORD}
+
+    def refused(what, token, cookie_header=None, browser=None, extra=None):
+        f = list(dict(form, csrf_token=token).items()) if token is not None else list(form.items())
+        f += extra or []
+        if browser is not None:
+            r = browser.post(n.url + "/login", form=f, follow=False)
+        else:
+            r = post(n.url + "/login", form=f, headers={"Cookie": cookie_header} if cookie_header else {})
+        eq(r.status, 400, what)
+        ok("This form has expired" in r.text, what + ": the form again with a message")
+        ok(not any(c.startswith(session_cookie(n) + "=") and "Max-Age=0" not in c for c in r.header_all("set-cookie")),
+           what + ": no session")
+
+    # 1. the old double-submit: a cookie and a field the attacker chose together, in every shape
+    for value in ("A" * 43, "attacker-chosen", "x", "A" * 44, "_" * 43):
+        refused(f"cookie = field = {value!r}", value, f"{csrf_cookie}={value}")
+    # 2. a real token of another browser (the attacker's own pre-session), with the victim's cookie or with its own
+    attacker, victim = Browser(), Browser()
+    attacker_token = csrf_of(attacker.get(n.url + "/login"))
+    victim_token = csrf_of(victim.get(n.url + "/login"))
+    ok(attacker_token != victim_token, "two browsers get different tokens")
+    refused("another pre-session's token", attacker_token, browser=victim)
+    refused("the attacker's cookie planted with the victim's token", victim_token,
+            f"{csrf_cookie}={attacker._jar(n.url)[csrf_cookie]}")
+    # 3. missing, duplicated, oversized, truncated fields
+    refused("no csrf_token field", None, browser=victim)
+    refused("csrf_token twice (same value)", victim_token, browser=victim, extra=[("csrf_token", victim_token)])
+    refused("csrf_token twice (another value)", "x", browser=victim, extra=[("csrf_token", victim_token)])
+    refused("oversized csrf_token", victim_token + "A" * 5000, browser=victim)
+    refused("truncated csrf_token", victim_token[:20], browser=victim)
+    # 4. a token from before sign-in stops working at sign-in: as a signed-in user, and after signing out again
+    b = Browser()
+    before = csrf_of(b.get(n.url + "/login"))
+    r = b.post(n.url + "/login", form=dict(form, csrf_token=before), follow=False)
+    eq(r.status, 302, "the valid flow signs in")
+    refused("pre-sign-in token, signed in", before, browser=b)
+    page = b.get(n.url + "/logout")
+    r = b.post(n.url + "/logout", form={"csrf_token": confirm_form(page)[0], "decision": "yes"}, follow=False)
+    eq(r.status, 200, "signed out")
+    refused("pre-sign-in token, signed out again", before, browser=b)
+    # 5. a signed-in browser's token belongs to its session: not to another session of the same user
+    b2 = Browser()
+    eq(sign_in(n, b2).status, 302, "second browser signed in")
+    other_session_token = csrf_of(b2.get(n.url + "/login"))
+    b3 = Browser()
+    eq(sign_in(n, b3).status, 302, "third browser signed in")
+    refused("another session's token", other_session_token, browser=b3)
+    # 6. a token made for another form (the sign-out button's) is not a sign-in token
+    refused("the sign-out form's token", sign_out_button_token(b3.get(n.url + "/login")), browser=b3)
+    # and the victim's own form still works
+    eq(victim.post(n.url + "/login", form=dict(form, csrf_token=victim_token), follow=False).status, 302, "valid flow")
+    clean_stop(n)
 
 
 def test_sign_in_redirects_to_next():
@@ -225,31 +293,86 @@ def test_session_expiry():
        "expired session is not accepted")
 
 
+def confirm_form(r):
+    """(csrf_token, hidden fields) of the sign-out confirmation page."""
+    ok('id="logout-confirm"' in r.text, "a confirmation page:\n" + r.text[:600])
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', r.text))
+    return fields.pop("csrf_token"), {k: html.unescape(v) for k, v in fields.items()}
+
+
 def test_logout():
     n = primary()
     b = Browser()
     eq(sign_in(n, b).status, 302, "sign in")
     old = b._jar(n.url)[session_cookie(n)]
+    # a GET only asks: the session lives on (a link or an image elsewhere cannot sign anybody out)
     r = b.get(n.url + "/logout", follow=False)
-    eq(r.status, 200, "logout page")
+    eq(r.status, 200, "confirmation page")
+    eq(r.header("x-frame-options"), "DENY", "page headers")
+    ok("Sign out" in r.text and "Cancel" in r.text, "asks to sign out or cancel")
+    token, fields = confirm_form(r)
+    eq(signed_in_as(n, b), "alice", "a GET signs nobody out")
+    eq(request("HEAD", n.url + "/logout", headers={"Cookie": f"{session_cookie(n)}={old}"}).status, 200, "HEAD")
+    eq(signed_in_as(n, b), "alice", "a HEAD signs nobody out")
+    # Cancel keeps the session
+    r = b.post(n.url + "/logout", form={"csrf_token": token, "decision": "no"}, follow=False)
+    eq(r.status, 302, "cancel")
+    eq(signed_in_as(n, b), "alice", "still signed in after Cancel")
+    # the confirmation signs out
+    r = b.post(n.url + "/logout", form={"csrf_token": token, "decision": "yes"}, follow=False)
+    eq(r.status, 200, "signed out: " + r.text[:300])
     ok("signed out" in r.text, "says signed out")
     ok(any(c.startswith(session_cookie(n) + "=;") and "Max-Age=0" in c for c in r.header_all("set-cookie")),
        "cookie cleared: %r" % r.header_all("set-cookie"))
-    eq(r.header("x-frame-options"), "DENY", "page headers")
     eq(signed_in_as(n, b), None, "signed out")
     r = get(n.url + "/login", headers={"Cookie": f"{session_cookie(n)}={old}"})
     ok('id="signed-in"' not in r.text, "the old cookie no longer works")
-    # POST, with a safe and an unsafe next.
+    # the sign-in page's button, with a safe and an unsafe next
     eq(sign_in(n, b).status, 302, "sign in again")
-    r = b.post(n.url + "/logout?next=/bye", form={}, follow=False)
-    eq((r.status, r.header("location")), (302, "/bye"), "logout to a safe next")
-    eq(signed_in_as(n, b), None, "signed out by POST")
+    button = sign_out_button_token(b.get(n.url + "/login"))
+    r = b.post(n.url + "/logout?next=/bye", form={"csrf_token": button, "decision": "yes"}, follow=False)
+    eq((r.status, r.header("location")), (302, "/bye"), "sign-out to a safe next")
+    eq(signed_in_as(n, b), None, "signed out by the button")
     r = b.get(n.url + "/logout?next=//evil.com", follow=False)
     eq(r.status, 200, "unsafe next shows the page")
     eq(get(n.url + "/logout").status, 200, "logout without a session")
     clean_stop(n)
 
 
+def test_logout_forgeries():
+    """A cross-site POST, or one with a token of another kind or browser, signs nobody out."""
+    n = primary(login={"max_failures": 100, "lockout": "2s"})
+    victim, other = Browser(), Browser()
+    eq(sign_in(n, victim).status, 302, "victim signed in")
+    eq(sign_in(n, other, username="bob").status, 302, "another user signed in")
+    csrf_cookie = f"hub_{n.name}_csrf"
+    victim_session = victim._jar(n.url)[session_cookie(n)]
+    other_token, _ = confirm_form(other.get(n.url + "/logout"))
+    victim_login_token = csrf_of(victim.get(n.url + "/login"))
+    attempts = [
+        ("no token", {"decision": "yes"}, None),
+        ("attacker-chosen cookie and field", {"csrf_token": "A" * 43, "decision": "yes"}, f"{csrf_cookie}={'A' * 43}"),
+        ("another session's token", {"csrf_token": other_token, "decision": "yes"}, None),
+        ("the sign-in form's token", {"csrf_token": victim_login_token, "decision": "yes"}, None),
+        ("token twice", [("csrf_token", other_token), ("csrf_token", other_token), ("decision", "yes")], None),
+        ("oversized token", {"csrf_token": "A" * 5000, "decision": "yes"}, None),
+    ]
+    for what, form, extra_cookie in attempts:
+        cookie = f"{session_cookie(n)}={victim_session}" + (f"; {extra_cookie}" if extra_cookie else "")
+        r = post(n.url + "/logout", form=form, headers={"Cookie": cookie})
+        eq(r.status, 400, what)
+        eq(signed_in_as(n, victim), "alice", what + ": the victim is still signed in")
+    # a valid token without a decision, or with an unknown one, does nothing either
+    token, _ = confirm_form(victim.get(n.url + "/logout"))
+    for decision in ([], [("decision", "maybe")], [("decision", "yes"), ("decision", "yes")]):
+        r = victim.post(n.url + "/logout", form=[("csrf_token", token)] + decision, follow=False)
+        eq(r.status, 400, f"decision {decision!r}")
+    eq(signed_in_as(n, victim), "alice", "still signed in")
+    eq(signed_in_as(n, other), "bob", "the other user too")
+    clean_stop(n)
+
+
 if __name__ == "__main__":
-    run([test_form_and_headers, test_csrf_required, test_sign_in_redirects_to_next, test_no_open_redirect,
-         test_failures_look_alike, test_lockout, test_address_throttle, test_disabled_user, test_session_expiry, test_logout])
+    run([test_form_and_headers, test_csrf_required, test_csrf_forgeries, test_sign_in_redirects_to_next,
+         test_no_open_redirect, test_failures_look_alike, test_lockout, test_address_throttle, test_disabled_user,
+         test_session_expiry, test_logout, test_logout_forgeries])

@@ -401,7 +401,12 @@ def test_logout_local_and_backchannel():
     b, _ = browser_login("alice", "/app/two")
     h = session_cookie_header(b)
     eq(me(h).status, 200, "signed in again")
+    # without a hint naming its session the primary asks first (RP-Initiated Logout 1.0 §2); confirming signs out
     r = b.get(E.p.url + "/oauth2/logout", follow=False)
+    m = re.search(r'name="csrf_token" value="([^"]*)"', r.text)
+    ok(r.status == 200 and m is not None, "the primary asks: " + r.text[:300])
+    eq(me(h).status, 200, "asking ends nothing")
+    r = b.post(E.p.url + "/oauth2/logout", form={"csrf_token": m.group(1), "decision": "yes"}, follow=False)
     ok(r.status in (200, 302), "signed out at the primary")
     deadline = time.time() + 10
     while time.time() < deadline and me(h).status == 200:

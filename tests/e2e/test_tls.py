@@ -44,6 +44,21 @@ def test_https_and_secure_cookies():
     cookies = [v for k, v in headers if k == "set-cookie"]
     ok(cookies and all(re.search(r";\s*Secure", c) for c in cookies), f"every cookie is Secure: {cookies}")
     ok(all("HttpOnly" in c and "SameSite=Lax" in c for c in cookies), "HttpOnly, SameSite=Lax")
+    # __Host- (RFC 6265bis 4.1.3.2): only from this origin over HTTPS, Path=/ and no Domain, so neither a sibling host
+    # nor a plain-HTTP port of the same host can plant or overwrite the primary's cookies
+    ok(all(c.startswith("__Host-hub_tlsprim_") for c in cookies), f"__Host- prefixed names, still per node: {cookies}")
+    ok(all("Path=/;" in c + ";" and "domain=" not in c.lower() for c in cookies), f"Path=/ and no Domain: {cookies}")
+    pre = cookies[0].split(";")[0]
+    status, headers, body = https(n, "GET", "/login", headers={"Cookie": pre})
+    ok(not [v for k, v in headers if k == "set-cookie"], "the __Host- pre-session cookie is read back")
+    token = re.search(rb'name="csrf_token" value="([^"]*)"', body).group(1).decode()
+    form = f"csrf_token={token}&username=nobody&password=x"
+    status, headers, body = https(n, "POST", "/login", form, {"Cookie": pre, "Content-Type": "application/x-www-form-urlencoded"})
+    eq(status, 401, "a sign-in form with the __Host- cookie passes CSRF")
+    unprefixed = pre.replace("__Host-", "", 1)
+    status, headers, body = https(n, "POST", "/login", form, {"Cookie": unprefixed,
+                                                               "Content-Type": "application/x-www-form-urlencoded"})
+    eq(status, 400, "the same value in a cookie without the prefix (one any site of the host could set) is ignored")
     # plain HTTP on the TLS port is not served
     import socket
     with socket.create_connection(("127.0.0.1", n.port), timeout=5) as s:

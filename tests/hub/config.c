@@ -125,6 +125,8 @@ static void test_defaults(void)
     CHECK(cfg.primary.require_join_token == 1);
     CHECK(cfg.primary.login_max_failures == 5);
     CHECK(cfg.primary.login_lockout == 15 * 60);
+    CHECK(cfg.primary.login_address_max_failures == 10);
+    CHECK(cfg.primary.login_max_checks_per_second == 0 && cfg.primary.login_max_queued == 0); /* 0 = sized from the CPUs */
     CHECK(cfg.secondary.server_url == NULL && cfg.secondary.join_token_file == NULL);
     CHECK(cfg.secondary.client_id == NULL && cfg.secondary.client_secret_file == NULL);
     CHECK(cfg.secondary.nscopes == 4);
@@ -218,7 +220,8 @@ static void test_good_forms(void)
                                   "  skip_authorization: auto\n"
                                   "  registration:\n"
                                   "    require_join_token: false\n"
-                                  "  login: {max_failures: 3, lockout: \"5m\"}\n";
+                                  "  login: {max_failures: 3, lockout: \"5m\", address_max_failures: 1000000,\n"
+                                  "          max_checks_per_second: 40, max_queued: 7}\n";
     static const char secondary[] = "node: {role: secondary, name: app-1.node_b, listen: 'localhost:9001'}\n"
                                     "secondary:\n"
                                     "  server_url: http://127.0.0.1:8080/\n"
@@ -262,6 +265,8 @@ static void test_good_forms(void)
     CHECK(cfg.primary.require_join_token == 0);
     CHECK(cfg.primary.login_max_failures == 3);
     CHECK(cfg.primary.login_lockout == 300);
+    CHECK(cfg.primary.login_address_max_failures == 1000000);
+    CHECK(cfg.primary.login_max_checks_per_second == 40 && cfg.primary.login_max_queued == 7);
     CHECK_STR(cfg.node.data_dir, "./data/primary");
     hub_config_dispose(&cfg);
 
@@ -356,6 +361,11 @@ static const struct {
     {"primary:\n  registration: {require_join_token: maybe}\n",
      "2: primary.registration.require_join_token: expected true or false"},
     {"primary:\n  login:\n    max_failures: 0\n", "3: primary.login.max_failures: must be between 1 and 1000"},
+    {"primary:\n  login:\n    address_max_failures: 0\n", "3: primary.login.address_max_failures: must be between 1 and 1000000"},
+    {"primary:\n  login: {max_checks_per_second: many}\n", "2: primary.login.max_checks_per_second: expected a whole number"},
+    {"primary:\n  login: {max_checks_per_second: -1}\n", "2: primary.login.max_checks_per_second: expected a whole number"},
+    {"primary:\n  login:\n\n    max_queued: 1000001\n", "4: primary.login.max_queued: must be between 0 and 1000000"},
+    {"primary:\n  login: {max_queue: 5}\n", "2: primary.login.max_queue: unknown key"},
     {"primary:\n  key_rotation: {every: 1h, publish_ahead: 1h}\n", "2: primary.key_rotation.publish_ahead: must be shorter"},
     {"primary:\n  key_rotation: {every: 1h, evry: 2h}\n", "2: primary.key_rotation.evry: unknown key"},
     {SECONDARY "primary:\n  code_ttl: 1m\n", "6: primary: section only allowed when node.role is primary"},

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <argon2.h>
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
@@ -291,6 +292,13 @@ static void test_passwords(void)
     /* no account costs a real verification too */
     CHECK(t_none > t_real * 0.5);
     CHECK(idp_password_verify("garbage", "x", 1) == HUB_E_DENIED);
+    /* The hash checked when there is no usable one has exactly the real hashes' parameters and is a well-formed one
+     * (a full verification that mismatches, not a decode error that would return at once). */
+    const char *dummy = idp_password_dummy_hash();
+    CHECK(dummy != NULL && dummy == idp_password_dummy_hash());
+    CHECK(dummy != NULL && strncmp(dummy, h, 31) == 0 && strlen(dummy) == strlen(h));
+    CHECK(dummy != NULL && argon2id_verify(dummy, "correct horse", 13) == ARGON2_VERIFY_MISMATCH);
+    CHECK(dummy != NULL && argon2id_verify(dummy, "", 0) == ARGON2_VERIFY_MISMATCH);
     free(h);
 }
 

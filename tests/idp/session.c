@@ -1,4 +1,4 @@
-/* Tests idp/session.c: session records, the sid index, clients, ending, expiry, disabled users and CSRF. */
+/* Tests idp/session.c: session records, the sid index, clients, ending, expiry and disabled users. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,65 +294,6 @@ static void test_expiry(idp_t *idp, hub_config_t *cfg)
     cfg->primary.session_ttl = ttl;
 }
 
-static hub_form_t one_field(h2o_mem_pool_t *pool, const char *name, const char *value)
-{
-    hub_form_t f = {NULL, 0};
-    if (name == NULL)
-        return f;
-    f.items = h2o_mem_alloc_pool(pool, sizeof(*f.items));
-    f.items[0].name = h2o_strdup(pool, name, SIZE_MAX);
-    f.items[0].value = h2o_strdup(pool, value, SIZE_MAX);
-    f.n = 1;
-    return f;
-}
-
-static void test_csrf(idp_t *idp)
-{
-    char tok[128], hdr[256], set[128];
-    const char *t;
-    fake_req_t r;
-    hub_form_t f;
-    int attrs = 0;
-
-    /* No cookie: a new token, set as a cookie. */
-    req_init(&r, NULL);
-    t = idp_csrf_token(idp, &r.req);
-    CHECK(t != NULL && strlen(t) == 43);
-    snprintf(tok, sizeof(tok), "%s", t != NULL ? t : "");
-    CHECK(set_cookie_value(&r.req, idp->csrf_cookie, set, sizeof(set), &attrs) != NULL && strcmp(set, tok) == 0);
-    CHECK(attrs);
-    req_dispose(&r);
-
-    /* With the cookie: the same token, nothing set. */
-    snprintf(hdr, sizeof(hdr), "%s=%s", idp->csrf_cookie, tok);
-    req_init(&r, hdr);
-    t = idp_csrf_token(idp, &r.req);
-    CHECK(t != NULL && strcmp(t, tok) == 0);
-    CHECK(set_cookie_value(&r.req, idp->csrf_cookie, set, sizeof(set), NULL) == NULL);
-    f = one_field(&r.req.pool, "csrf_token", tok);
-    CHECK(idp_csrf_ok(idp, &r.req, &f) == 1);
-    f = one_field(&r.req.pool, "csrf_token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
-    f = one_field(&r.req.pool, "csrf_token", "");
-    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
-    f = one_field(&r.req.pool, NULL, NULL);
-    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
-    req_dispose(&r);
-
-    /* A field without the cookie, and a short cookie matching a short field, fail. */
-    req_init(&r, NULL);
-    f = one_field(&r.req.pool, "csrf_token", tok);
-    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
-    req_dispose(&r);
-    snprintf(hdr, sizeof(hdr), "%s=abc", idp->csrf_cookie);
-    req_init(&r, hdr);
-    f = one_field(&r.req.pool, "csrf_token", "abc");
-    CHECK(idp_csrf_ok(idp, &r.req, &f) == 0);
-    t = idp_csrf_token(idp, &r.req); /* a malformed cookie is replaced */
-    CHECK(t != NULL && strlen(t) == 43 && strcmp(t, "abc") != 0);
-    req_dispose(&r);
-}
-
 int main(void)
 {
     char dir[] = "/tmp/hub-session-test-XXXXXX";
@@ -374,10 +315,8 @@ int main(void)
     idp.cfg = &cfg;
     idp.store = store;
     snprintf(idp.session_cookie, sizeof(idp.session_cookie), "hub_test_session");
-    snprintf(idp.csrf_cookie, sizeof(idp.csrf_cookie), "hub_test_csrf");
 
     test_sessions(&idp);
-    test_csrf(&idp);
     test_expiry(&idp, &cfg);
 
     hub_store_close(store);

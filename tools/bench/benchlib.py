@@ -51,13 +51,14 @@ def die(msg):
     sys.exit(1)
 
 
-def build():
-    """Configures and builds the Release tree in build/bench (hubd and hubctl only), unless
+def build(extra_targets=()):
+    """Configures and builds the Release tree in build/bench (hubd, hubctl and extra_targets only), unless
     HUB_BENCH_NO_BUILD=1."""
     if os.environ.get("HUB_BENCH_NO_BUILD") == "1":
         return
     subprocess.run(["cmake", "-S", TOP, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "hubd", "hubctl"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "hubd", "hubctl", *extra_targets], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def tmpdir(prefix="hub-bench-"):
