@@ -62,6 +62,7 @@ typedef struct st_server_thread_t {
     int paused;                  /* the listener is not read: at the cap, or out of descriptors */
     h2o_timeout_t retry_timeout; /* ACCEPT_RETRY_MS */
     h2o_timeout_entry_t retry_entry;
+    uint64_t warned_ms; /* now_ms() of the last "out of descriptors" line */
 } server_thread_t;
 
 /* An accepted connection, tracked so a stop can close the idle keep-alive ones (libh2o
@@ -284,6 +285,13 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
     return 0;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err);
 
 /* Stops reading the listener (the kernel keeps new connections in its backlog) until a connection of this thread
@@ -345,7 +353,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         int e = errno;
         __atomic_sub_fetch(&server->nconns, 1, __ATOMIC_RELAXED);
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-            hub_log_warn("accept: %s; not accepting for %d ms", strerror(e), ACCEPT_RETRY_MS);
+            if (now_ms() - thr->warned_ms >= 10000) { /* one line per ten seconds, not one per retry */
+                thr->warned_ms = now_ms();
+                hub_log_warn("accept: %s; pausing new connections (retried every %d ms)", strerror(e), ACCEPT_RETRY_MS);
+            }
             pause_accepting(thr);
         }
         return;
@@ -393,13 +404,6 @@ static void on_tick(h2o_timeout_entry_t *entry)
         server->ticks[i].fn(&thr->pub, server->ticks[i].arg);
     if (!thr->stopping)
         h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Everything of a loop is made on its own thread: libh2o 2.2.5 takes a socket's buffer allocator from the thread that
