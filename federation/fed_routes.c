@@ -323,7 +323,17 @@ static guard_t *guard_create(fed_t *fed, size_t index, int exact)
     return g;
 }
 
-/* Chains h2o's reverse proxy behind g on pathconf; 0 or HUB_E_CONFIG. */
+/* Set-Cookie of an upstream's response: the hub's names are not the application's to set. */
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (hub_cookie_strip_hub_set(&req->res.headers) != 0)
+        hub_log_warn("federation: the upstream of %.*s tried to set a hub cookie; dropped", (int)req->pathconf->path.len,
+                     req->pathconf->path.base);
+    h2o_setup_next_ostream(req, slot);
+}
+
+/* Chains h2o's reverse proxy behind g on pathconf, and the filter that keeps its answers from setting hub cookies;
+ * 0 or HUB_E_CONFIG. */
 static int add_proxy(guard_t *g, h2o_pathconf_t *pathconf)
 {
     /* keepalive_timeout 0: no shared socket pool, whose timer would outlive the loops */
@@ -334,6 +344,7 @@ static int add_proxy(guard_t *g, h2o_pathconf_t *pathconf)
         hub_log_error("secondary.routes[%zu].upstream: cannot parse %s", g->index, g->route->upstream);
         return HUB_E_CONFIG;
     }
+    h2o_create_filter(pathconf, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
     h2o_proxy_register_reverse_proxy(pathconf, &upstream, &pc);
     proxy_head_t *head = (proxy_head_t *)pathconf->handlers.entries[pathconf->handlers.size - 1];
     /* only trusted when the copy it holds is the one we gave it */

@@ -88,3 +88,32 @@ size_t hub_cookie_strip_hub(h2o_mem_pool_t *pool, h2o_headers_t *headers)
         h2o_add_header(pool, headers, H2O_TOKEN_COOKIE, NULL, out, o);
     return removed;
 }
+
+int hub_cookie_set_is_hub(const char *set_cookie, size_t len)
+{
+    const char *semi = memchr(set_cookie, ';', len), *eq;
+    size_t pair = semi != NULL ? (size_t)(semi - set_cookie) : len;
+
+    trim(&set_cookie, &pair);
+    if (pair != 0 && set_cookie[0] == '=') { /* a nameless cookie: the browser sends back its value alone */
+        ++set_cookie, --pair;
+        trim(&set_cookie, &pair);
+    }
+    eq = memchr(set_cookie, '=', pair);
+    return hub_cookie_is_hub(set_cookie, eq != NULL ? (size_t)(eq - set_cookie) : pair);
+}
+
+size_t hub_cookie_strip_hub_set(h2o_headers_t *headers)
+{
+    size_t i, kept = 0;
+    for (i = 0; i != headers->size; ++i) {
+        h2o_header_t *h = &headers->entries[i];
+        if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("set-cookie")) &&
+            hub_cookie_set_is_hub(h->value.base, h->value.len))
+            continue;
+        headers->entries[kept++] = *h;
+    }
+    i = headers->size - kept;
+    headers->size = kept;
+    return i;
+}

@@ -20,4 +20,13 @@ int hub_cookie_is_hub(const char *name, size_t len);
  * Returns the number of cookies removed. */
 size_t hub_cookie_strip_hub(h2o_mem_pool_t *pool, h2o_headers_t *headers);
 
+/* Whether the Set-Cookie value set_cookie[0..len) would give the browser a cookie that reaches the hub under one of its
+ * names: its name is the hub's (hub_cookie_is_hub), or it has no name ("=hub_x_session=v" or "hub_x_session"), which
+ * a browser sends back as its bare value, read by a server as that name. */
+int hub_cookie_set_is_hub(const char *set_cookie, size_t len);
+
+/* Removes from response headers every Set-Cookie that hub_cookie_set_is_hub (an application behind a node must not
+ * plant or overwrite the hub's sessions, states or CSRF cookies). Returns the number removed. */
+size_t hub_cookie_strip_hub_set(h2o_headers_t *headers);
+
 #endif

@@ -46,13 +46,19 @@ def lenient(raw):
     return folded
 
 
+# What a malicious application might set to plant a session or CSRF token of the hub in the user's browser.
+PLANTED = ["hub_pxsec_session=planted; Path=/; HttpOnly", "hub_pxprim_csrf=planted; Path=/", "HUB_PXPRIM_SESSION=p",
+           "__Host-hub_pxprim_csrf=planted; Secure; Path=/", "=hub_pxsec_session=planted; Path=/", "hub_pxsec_state=s"]
+
+
 def area(served):
     return "admin" if served == "/admin" or served.startswith("/admin/") else "app"
 
 
 class Upstream:
     """Serves every request, records (raw path, lenient path, headers as a list of pairs) and answers JSON with them.
-    ?sts=1 makes it send its own Strict-Transport-Security (max-age=0)."""
+    ?sts=1 makes it send its own Strict-Transport-Security (max-age=0), ?setcookie=1 Set-Cookie headers for hub cookies
+    (PLANTED) and its own."""
 
     def __init__(self):
         self.seen = []
@@ -74,6 +80,9 @@ class Upstream:
                 self.send_header("Content-Length", str(len(body)))
                 if "sts=1" in self.path:
                     self.send_header("Strict-Transport-Security", "max-age=0")
+                if "setcookie=1" in self.path:
+                    for c in PLANTED + ["app=1; Path=/", "hub=2", "x=hub_pxsec_session=v"]:
+                        self.send_header("Set-Cookie", c)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -351,6 +360,15 @@ def test_real_session_cookies_stripped():
     eq(upstream_cookies(), ["theme=dark"], "only the application's cookie went upstream")
     secrets = [v for k, v in jar.items() if k.startswith("hub_")]
     ok(not any(s in json.dumps(E.up.seen[-1]["headers"]) for s in secrets), "no hub cookie value anywhere upstream")
+
+
+def test_upstream_cannot_set_hub_cookies():
+    ensure_running()
+    status, headers, body = GET(E.s.port, "/app/c?setcookie=1", bearer(E.user_tok))
+    eq(status, 200, body[:200])
+    eq([v for k, v in headers if k == "set-cookie"], ["app=1; Path=/", "hub=2", "x=hub_pxsec_session=v"],
+       "only the application's own cookies reach the browser")
+    ok(E.s.wait_log("tried to set a hub cookie", 5), "logged")
 
 
 # ---- item 13: forwarding headers, framing, /metrics, HSTS ----
@@ -661,5 +679,6 @@ if __name__ == "__main__":
     setup()
     run([test_path_tricks_never_reach_the_admin_area, test_admin_still_reaches_admin_and_ordinary_paths_work,
          test_route_config_must_be_canonical, test_hub_cookies_stripped, test_real_session_cookies_stripped,
+         test_upstream_cannot_set_hub_cookies,
          test_forwarding_headers_set_by_the_node, test_framing_refused_on_both_roles, test_metrics_allow,
          test_hsts_under_tls, test_connection_cap, test_out_of_descriptors, test_clean_stop])

@@ -140,6 +140,36 @@ static void test_no_cookie_header(void)
     CHECK(headers.size == 2 && h2o_memis(headers.entries[1].value.base, headers.entries[1].value.len, H2O_STRLIT("k=v")));
 }
 
+static void test_set_cookie(void)
+{
+    static const char *hub[] = {"hub_web1_session=planted; Path=/; HttpOnly",
+                                "HUB_primary_csrf=x",
+                                "__Host-hub_primary_csrf=x; Secure; Path=/",
+                                "  hub_web1_state=s ; Max-Age=60",
+                                "=hub_web1_session=planted; Path=/", /* nameless: sent back as "hub_web1_session=planted" */
+                                " = hub_primary_session=p",
+                                "hub_web1_session",
+                                "hub_x=; Max-Age=0"};
+    static const char *app[] = {"session=1; Path=/", "theme=dark", "x=hub_web1_session=v", "=plain", "my_hub_session=1", "",
+                                "; hub_x=1"};
+    for (size_t i = 0; i != sizeof(hub) / sizeof(hub[0]); ++i)
+        CHECK(hub_cookie_set_is_hub(hub[i], strlen(hub[i])));
+    for (size_t i = 0; i != sizeof(app) / sizeof(app[0]); ++i)
+        CHECK(!hub_cookie_set_is_hub(app[i], strlen(app[i])));
+
+    h2o_headers_t headers = {NULL};
+    h2o_add_header(&pool, &headers, H2O_TOKEN_SET_COOKIE, NULL, H2O_STRLIT("a=1; Path=/"));
+    h2o_add_header(&pool, &headers, H2O_TOKEN_SET_COOKIE, NULL, H2O_STRLIT("hub_web1_session=planted; Path=/"));
+    h2o_add_header(&pool, &headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/html"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("Set-Cookie"), 0, NULL, H2O_STRLIT("=hub_primary_csrf=t"));
+    h2o_add_header(&pool, &headers, H2O_TOKEN_SET_COOKIE, NULL, H2O_STRLIT("b=2"));
+    CHECK(hub_cookie_strip_hub_set(&headers) == 2);
+    CHECK(headers.size == 3);
+    CHECK(h2o_memis(headers.entries[0].value.base, headers.entries[0].value.len, H2O_STRLIT("a=1; Path=/")));
+    CHECK(headers.entries[1].name == &H2O_TOKEN_CONTENT_TYPE->buf);
+    CHECK(h2o_memis(headers.entries[2].value.base, headers.entries[2].value.len, H2O_STRLIT("b=2")));
+}
+
 int main(void)
 {
     h2o_mem_init_pool(&pool);
@@ -147,6 +177,7 @@ int main(void)
     test_strip_positions();
     test_strip_shapes();
     test_no_cookie_header();
+    test_set_cookie();
     h2o_mem_clear_pool(&pool);
     return check_report("hub/cookie");
 }
