@@ -43,28 +43,10 @@ typedef struct st_proxy_head_t {
 
 /* Request headers an upstream takes as facts the node vouches for: who the user is, who connected, over what, to which
  * host, for which path. A client's are removed in any spelling; the node then sets its own. */
-static const char *const node_header_prefixes[] = {"x-hub-"};
+static const char *const node_header_prefixes[] = {"x-hub-", "x-forwarded-"};
 static const char *const node_headers[] = {
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "x-forwarded-server",
-    "x-forwarded-ssl",
-    "x-forwarded-scheme",
-    "x-forwarded-uri",
-    "x-real-ip",
-    "x-client-ip",
-    "true-client-ip",
-    "x-original-url",
-    "x-original-uri",
-    "x-rewrite-url",
-    "x-original-host",
-    "front-end-https",
-    "via",
-};
+    "forwarded",      "x-real-ip",     "x-client-ip",     "true-client-ip",  "x-original-url",
+    "x-original-uri", "x-rewrite-url", "x-original-host", "front-end-https", "via"};
 
 /* name compared with want (lower case, '-'), letters in any case and '_' for '-' (CGI reads X_Hub_Sub as X-Hub-Sub). */
 static int name_matches(const h2o_iovec_t *name, const char *want, int prefix)

@@ -13,9 +13,9 @@ int fed_routes_register(fed_t *fed);
  * before the server's configuration is disposed. */
 void fed_routes_dispose(fed_t *fed);
 
-/* Removes from headers every request header the node sets itself toward an upstream, whatever its case and with '_'
- * for '-': X-Hub-* (any name with that prefix), Forwarded, X-Forwarded-*, X-Real-IP, X-Client-IP, True-Client-IP,
- * X-Original-URL/-URI/-Host, X-Rewrite-URL, Front-End-Https and Via. */
+/* Removes from headers every request header the node sets itself toward an upstream or that upstreams take as a fact
+ * about the request, whatever its case and with '_' for '-': any name starting with X-Hub- or X-Forwarded-, and
+ * Forwarded, X-Real-IP, X-Client-IP, True-Client-IP, X-Original-URL/-URI/-Host, X-Rewrite-URL, Front-End-Https, Via. */
 void fed_routes_strip_hub_headers(h2o_headers_t *headers);
 
 /* The index of the route among paths[0..n) that covers path[0..len) (hub_path_under), the longest route path

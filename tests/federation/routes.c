@@ -74,14 +74,15 @@ static void test_pick_lenient(void)
 
 static void test_strip(void)
 {
-    static const char *gone[] = {
-        "x-hub-sub",        "X-HUB-ROLES",        "X_Hub_Email",     "x-hub_name",       "x-hub-anything",
-        "Forwarded",        "X-Forwarded-For",    "x_forwarded_for", "X-Forwarded-Host", "X-FORWARDED-PROTO",
-        "X-Forwarded-Port", "x-forwarded-prefix", "X-Real-IP",       "True-Client-IP",   "X-Client-IP",
-        "X-Original-URL",   "x-original-uri",     "X-Rewrite-URL",   "X-Original-Host",  "Via",
-        "Front-End-Https",  "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Forwarded-Uri",  "X-Forwarded-Scheme"};
-    static const char *kept[] = {"Accept",        "Cookie",     "X-Hubx", "X-Forwarded",   "X-Forwarded-Fo",
-                                 "Forwarded-For", "X-Real-IPs", "Viax",   "Authorization", "X-Requested-With"};
+    static const char *gone[] = {"x-hub-sub",          "X-HUB-ROLES",         "X_Hub_Email",      "x-hub_name",
+                                 "x-hub-anything",     "Forwarded",           "X-Forwarded-For",  "x_forwarded_for",
+                                 "X-Forwarded-Host",   "X-FORWARDED-PROTO",   "X-Forwarded-Port", "x-forwarded-prefix",
+                                 "X-Real-IP",          "True-Client-IP",      "X-Client-IP",      "X-Original-URL",
+                                 "x-original-uri",     "X-Rewrite-URL",       "X-Original-Host",  "Via",
+                                 "Front-End-Https",    "X-Forwarded-Server",  "X-Forwarded-Ssl",  "X-Forwarded-Uri",
+                                 "X-Forwarded-Scheme", "x_forwarded_anything"};
+    static const char *kept[] = {"Accept",     "Cookie", "X-Hubx",        "X-Forwarded",     "Forwarded-For",
+                                 "X-Real-IPs", "Viax",   "Authorization", "X-Requested-With"};
     h2o_mem_pool_t pool;
     h2o_headers_t headers = {NULL};
     size_t i;
