@@ -526,6 +526,12 @@ def test_hsts_under_tls():
         eq([v for k, v in headers if k == "strict-transport-security"], [want], f"HSTS on {path}")
     ok(E.up.seen[-1]["headers"] and dict(E.up.seen[-1]["headers"]).get("x-forwarded-proto") == "https",
        "X-Forwarded-Proto https under TLS")
+    # the framing gate reads the decrypted head as well
+    before = len(E.up.seen)
+    st, headers, body = raw_request(s.port, "POST /app/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + E.user_tok +
+                                    "\r\nContent-Length: 5\r\nContent-Length: 50", b"hello", tls_ctx=ctx)
+    eq(st, 400, f"two Content-Length over TLS: {body[:200]!r}")
+    eq(len(E.up.seen), before, "nothing proxied")
     # and none over plain HTTP
     st, headers, _ = GET(E.s.port, "/healthz")
     ok(st == 200 and not any(k == "strict-transport-security" for k, v in headers), "no HSTS over plain HTTP")
