@@ -66,8 +66,7 @@ struct st_fed_t {
     uint64_t last_recheck;       /* hub_now() of the last re-check a sign-in asked for */
 
     h2o_linklist_t pending; /* code exchanges waiting for the primary; under mutex */
-    void **guards;          /* route guards, freed at destroy */
-    size_t nguards;
+    struct st_fed_routes_t *routes; /* fed_routes.c: the route guards, freed at destroy */
 };
 
 /* Milliseconds on a monotonic clock. */

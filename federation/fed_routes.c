@@ -1,21 +1,38 @@
-/* Protected routes: identity from session or Bearer token, role check, X-Hub-* headers set by
- * the node (never by the client), then h2o's reverse proxy to the upstream. */
+/* Protected routes: the route a request is for (the same however a lenient upstream reads its path), identity from
+ * session or Bearer token, role check, then h2o's reverse proxy to the upstream, carrying only the request headers the
+ * node vouches for (X-Hub-*, Forwarded, X-Forwarded-*: set by the node, never by the client) and no hub cookie. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include "federation/fed_routes.h"
+#include "hub/cookie.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"
+#include "hub/path.h"
 #include "hub/resp.h"
 
 #define PROXY_IO_TIMEOUT_MS 30000
 
 typedef struct st_guard_t {
     fed_t *fed;
+    const struct st_fed_routes_t *table;
     const hub_route_conf_t *route;
+    size_t index;         /* of route in secondary.routes */
+    int exact;            /* registered at the route's path without its trailing '/': redirects there */
     h2o_handler_t *self;  /* the guard's own handler: a parked request goes on from there */
     h2o_handler_t *proxy; /* the reverse proxy behind the guard, for fed_routes_dispose */
 } guard_t;
+
+struct st_fed_routes_t {
+    guard_t **guards;
+    size_t nguards;
+    char **folded; /* per route: its path as hub_path_fold reads it */
+    size_t nroutes;
+    char *fwd_host;        /* the authority of node.public_url: X-Forwarded-Host, Forwarded host= */
+    const char *fwd_proto; /* its scheme */
+};
 
 /* The head of libh2o 2.2.5's private reverse-proxy handler (lib/handler/proxy.c): its dispose
  * frees upstream.host and .path but not the copy of .authority it made. */
@@ -24,18 +41,60 @@ typedef struct st_proxy_head_t {
     h2o_url_t upstream;
 } proxy_head_t;
 
+/* Request headers an upstream takes as facts the node vouches for: who the user is, who connected, over what, to which
+ * host, for which path. A client's are removed in any spelling; the node then sets its own. */
+static const char *const node_header_prefixes[] = {"x-hub-", "x-forwarded-"};
+static const char *const node_headers[] = {
+    "forwarded",      "x-real-ip",     "x-client-ip",     "true-client-ip",  "x-original-url",
+    "x-original-uri", "x-rewrite-url", "x-original-host", "front-end-https", "via"};
+
+/* name compared with want (lower case, '-'), letters in any case and '_' for '-' (CGI reads X_Hub_Sub as X-Hub-Sub). */
+static int name_matches(const h2o_iovec_t *name, const char *want, int prefix)
+{
+    size_t n = strlen(want), i;
+    if (name->len < n || (!prefix && name->len != n))
+        return 0;
+    for (i = 0; i != n; ++i) {
+        char c = name->base[i];
+        c = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+        if (c != want[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int is_node_header(const h2o_iovec_t *name)
+{
+    size_t i;
+    for (i = 0; i != sizeof(node_header_prefixes) / sizeof(node_header_prefixes[0]); ++i)
+        if (name_matches(name, node_header_prefixes[i], 1))
+            return 1;
+    for (i = 0; i != sizeof(node_headers) / sizeof(node_headers[0]); ++i)
+        if (name_matches(name, node_headers[i], 0))
+            return 1;
+    return 0;
+}
+
 void fed_routes_strip_hub_headers(h2o_headers_t *headers)
 {
     size_t i, o = 0;
-    for (i = 0; i != headers->size; ++i) {
-        const h2o_iovec_t *name = headers->entries[i].name;
-        /* CGI-style upstreams read X_Hub_Sub as X-Hub-Sub: strip both spellings */
-        if (name->len >= 6 && (name->base[0] | 0x20) == 'x' && (name->base[1] == '-' || name->base[1] == '_') &&
-            h2o_lcstris(name->base + 2, 3, H2O_STRLIT("hub")) && (name->base[5] == '-' || name->base[5] == '_'))
-            continue;
-        headers->entries[o++] = headers->entries[i];
-    }
+    for (i = 0; i != headers->size; ++i)
+        if (!is_node_header(headers->entries[i].name))
+            headers->entries[o++] = headers->entries[i];
     headers->size = o;
+}
+
+size_t fed_routes_pick(const char *const *paths, size_t n, const char *path, size_t len)
+{
+    size_t i, best = n, best_len = 0;
+    for (i = 0; i != n; ++i) {
+        size_t plen = strlen(paths[i]), key = plen;
+        while (key != 0 && paths[i][key - 1] == '/')
+            --key;
+        if (hub_path_under(path, len, paths[i], plen) && (best == n || key > best_len))
+            best = i, best_len = key;
+    }
+    return best;
 }
 
 static int wants_html(h2o_req_t *req)
@@ -59,6 +118,23 @@ static int has_role(const fed_identity_t *id, const hub_route_conf_t *route)
     return 0;
 }
 
+/* Why the request may not be judged by this route, or NULL: the path must be canonical (the gate refused any other
+ * already; the guard does not depend on it), and read leniently (letter case, trailing dots and spaces, look-alike
+ * letters, ";params"...) it must still fall under this route and no more specific one. */
+static const char *route_refusal(const guard_t *g, h2o_req_t *req)
+{
+    size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len, flen;
+    char *folded;
+
+    if (hub_path_check(req->input.path.base, plen, NULL) != 0)
+        return "the request path is not canonical";
+    folded = h2o_mem_alloc_pool(&req->pool, plen + 2);
+    flen = hub_path_fold(req->input.path.base, plen, folded);
+    if (fed_routes_pick((const char *const *)g->table->folded, g->table->nroutes, folded, flen) != g->index)
+        return "the request path differs from another route's only in letter case, trailing dots or look-alike characters";
+    return NULL;
+}
+
 /* A header value from a claim: control characters become spaces so nothing can split it. */
 static void add_header(h2o_req_t *req, const char *name, const char *value)
 {
@@ -74,63 +150,107 @@ static void add_header(h2o_req_t *req, const char *name, const char *value)
     h2o_add_header_by_str(&req->pool, &req->headers, name, strlen(name), 0, NULL, v.base, v.len);
 }
 
+/* Forwarded (RFC 7239), X-Forwarded-Host and -Proto from what the node knows; h2o's proxy adds X-Forwarded-For with
+ * the peer's address (the client's own is gone by now, so it is not appended to). */
+static void add_forwarded(const guard_t *g, h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    char addr[INET6_ADDRSTRLEN] = "unknown", buf[INET6_ADDRSTRLEN + FED_URL_MAX + 64];
+    int v6 = 0;
+
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) != 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
+        else if (ss.ss_family == AF_INET6 && inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr)))
+            v6 = 1;
+    }
+    snprintf(buf, sizeof(buf), "for=%s%s%s;host=\"%s\";proto=%s", v6 ? "\"[" : "", addr, v6 ? "]\"" : "", g->table->fwd_host,
+             g->table->fwd_proto);
+    add_header(req, "forwarded", buf);
+    add_header(req, "x-forwarded-host", g->table->fwd_host);
+    add_header(req, "x-forwarded-proto", g->table->fwd_proto);
+}
+
+/* What goes upstream: the node's headers instead of the client's, and none of the hub's cookies. */
+static void prepare_upstream(const guard_t *g, h2o_req_t *req, const fed_identity_t *id)
+{
+    size_t i, len = 0;
+
+    fed_routes_strip_hub_headers(&req->headers);
+    hub_cookie_strip_hub(&req->pool, &req->headers);
+    for (i = 0; i != id->nroles; ++i)
+        len += strlen(id->roles[i]) + 1;
+    char *roles = h2o_mem_alloc_pool(&req->pool, len + 1);
+    roles[0] = '\0';
+    for (i = 0, len = 0; i != id->nroles; ++i) {
+        size_t n = strlen(id->roles[i]);
+        if (i != 0)
+            roles[len++] = ',';
+        memcpy(roles + len, id->roles[i], n);
+        len += n;
+        roles[len] = '\0';
+    }
+    add_header(req, "x-hub-sub", id->sub);
+    add_header(req, "x-hub-email", id->email);
+    add_header(req, "x-hub-name", id->name);
+    add_header(req, "x-hub-roles", roles);
+    add_forwarded(g, req);
+}
+
+/* "/p" of a route "/p/": on to "/p/" with the query (308 keeps the method and body). */
+static void redirect_to_route(const guard_t *g, h2o_req_t *req)
+{
+    size_t plen = strlen(g->route->path), qlen = req->input.query_at != SIZE_MAX ? req->input.path.len - req->input.query_at : 0;
+    char *loc = h2o_mem_alloc_pool(&req->pool, plen + qlen + 1);
+    memcpy(loc, g->route->path, plen);
+    memcpy(loc + plen, req->input.path.base + req->input.path.len - qlen, qlen);
+    loc[plen + qlen] = '\0';
+    hub_send_redirect(req, 308, loc);
+}
+
+static void send_denied(h2o_req_t *req, fed_who_t who, const char *why)
+{
+    if (who == FED_WHO_NONE && wants_html(req)) {
+        h2o_iovec_t next = hub_url_encode(&req->pool, req->input.path.base, req->input.path.len);
+        char *loc = h2o_mem_alloc_pool(&req->pool, next.len + 32);
+        memcpy(loc, "/auth/login?next=", 17);
+        memcpy(loc + 17, next.base, next.len + 1);
+        hub_send_redirect(req, 302, loc);
+    } else if (who != FED_WHO_OK) {
+        fed_send_unauthorized(req, who, why);
+    } else if (wants_html(req)) {
+        hub_send_html_error(req, 403, "Access denied", "You are signed in, but your roles do not give access to this page.");
+    } else {
+        hub_send_oauth_error(req, HUB_OAUTH_ACCESS_DENIED, "none of the roles this route requires");
+    }
+}
+
 static void on_guard_resume(h2o_req_t *req, void *data);
 
-/* Answers req, or sets the X-Hub-* headers and returns -1 for the proxy; 0 also when req was
- * parked for a JWKS refresh (with may_wait) and on_guard_resume will go on later. */
+/* Answers req, or readies it for the proxy and returns -1; 0 also when req was parked for a JWKS refresh (with
+ * may_wait) and on_guard_resume will go on later. */
 static int guard(guard_t *g, h2o_req_t *req, int may_wait)
 {
     fed_identity_t id;
     const char *why;
     fed_who_t who;
-    size_t i, len = 0;
 
-    /* h2o picks the route on a path that may hold "//" while its proxy collapses them, so
-     * "/app//admin/" would be guarded as "/app/" and reach "/admin/" upstream: refuse. */
-    if (h2o_strstr(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("//")) != SIZE_MAX) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "empty path segment");
+    if ((why = route_refusal(g, req)) != NULL) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, why);
         return 0;
     }
     who = fed_identify(g->fed, req, &id, &why, may_wait ? on_guard_resume : NULL, g);
     if (who == FED_WHO_WAIT)
         return 0;
-
-    if (who != FED_WHO_OK) {
-        if (who == FED_WHO_NONE && wants_html(req)) {
-            h2o_iovec_t next = hub_url_encode(&req->pool, req->input.path.base, req->input.path.len);
-            char *loc = h2o_mem_alloc_pool(&req->pool, next.len + 32);
-            memcpy(loc, "/auth/login?next=", 17);
-            memcpy(loc + 17, next.base, next.len + 1);
-            hub_send_redirect(req, 302, loc);
-        } else {
-            fed_send_unauthorized(req, who, why);
-        }
+    if (who != FED_WHO_OK || !has_role(&id, g->route)) {
+        send_denied(req, who, why);
         return 0;
     }
-    if (!has_role(&id, g->route)) {
-        if (wants_html(req))
-            hub_send_html_error(req, 403, "Access denied", "You are signed in, but your roles do not give access to this page.");
-        else
-            hub_send_oauth_error(req, HUB_OAUTH_ACCESS_DENIED, "none of the roles this route requires");
+    if (g->exact) {
+        redirect_to_route(g, req);
         return 0;
     }
-    fed_routes_strip_hub_headers(&req->headers);
-    for (i = 0; i != id.nroles; ++i)
-        len += strlen(id.roles[i]) + 1;
-    char *roles = h2o_mem_alloc_pool(&req->pool, len + 1);
-    roles[0] = '\0';
-    for (i = 0, len = 0; i != id.nroles; ++i) {
-        size_t n = strlen(id.roles[i]);
-        if (i != 0)
-            roles[len++] = ',';
-        memcpy(roles + len, id.roles[i], n);
-        len += n;
-        roles[len] = '\0';
-    }
-    add_header(req, "x-hub-sub", id.sub);
-    add_header(req, "x-hub-email", id.email);
-    add_header(req, "x-hub-name", id.name);
-    add_header(req, "x-hub-roles", roles);
+    prepare_upstream(g, req, &id);
     return -1; /* on to the reverse proxy on the same path */
 }
 
@@ -147,65 +267,135 @@ static void on_guard_resume(h2o_req_t *req, void *data)
         h2o_delegate_request(req, g->self);
 }
 
+/* The table and its shared parts: folded route paths, what Forwarded says about the node. */
+static struct st_fed_routes_t *table_create(const hub_config_t *cfg)
+{
+    struct st_fed_routes_t *t = calloc(1, sizeof(*t));
+    const char *url = cfg->node.public_url, *auth = strstr(url, "://");
+    size_t i, n = cfg->secondary.nroutes;
+
+    if (t == NULL || (t->guards = calloc(2 * n + 1, sizeof(*t->guards))) == NULL ||
+        (t->folded = calloc(n + 1, sizeof(*t->folded))) == NULL)
+        abort();
+    t->nroutes = n;
+    for (i = 0; i != n; ++i) {
+        const char *p = cfg->secondary.routes[i].path;
+        if ((t->folded[i] = malloc(strlen(p) + 2)) == NULL)
+            abort();
+        hub_path_fold(p, strlen(p), t->folded[i]);
+    }
+    auth = auth != NULL ? auth + 3 : url;
+    if ((t->fwd_host = strndup(auth, strcspn(auth, "/"))) == NULL)
+        abort();
+    t->fwd_proto = strncmp(url, "https://", 8) == 0 ? "https" : "http";
+    return t;
+}
+
+static guard_t *guard_create(fed_t *fed, size_t index, int exact)
+{
+    guard_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        abort();
+    g->fed = fed;
+    g->table = fed->routes;
+    g->route = &fed->cfg->secondary.routes[index];
+    g->index = index;
+    g->exact = exact;
+    fed->routes->guards[fed->routes->nguards++] = g;
+    return g;
+}
+
+/* Set-Cookie of an upstream's response: the hub's names are not the application's to set. */
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (hub_cookie_strip_hub_set(&req->res.headers) != 0)
+        hub_log_warn("federation: the upstream of %.*s tried to set a hub cookie; dropped", (int)req->pathconf->path.len,
+                     req->pathconf->path.base);
+    h2o_setup_next_ostream(req, slot);
+}
+
+/* Chains h2o's reverse proxy behind g on pathconf, and the filter that keeps its answers from setting hub cookies;
+ * 0 or HUB_E_CONFIG. */
+static int add_proxy(guard_t *g, h2o_pathconf_t *pathconf)
+{
+    /* keepalive_timeout 0: no shared socket pool, whose timer would outlive the loops */
+    h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT_MS, .keepalive_timeout = 0};
+    h2o_url_t upstream;
+
+    if (h2o_url_parse(g->route->upstream, SIZE_MAX, &upstream) != 0) {
+        hub_log_error("secondary.routes[%zu].upstream: cannot parse %s", g->index, g->route->upstream);
+        return HUB_E_CONFIG;
+    }
+    h2o_create_filter(pathconf, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+    h2o_proxy_register_reverse_proxy(pathconf, &upstream, &pc);
+    proxy_head_t *head = (proxy_head_t *)pathconf->handlers.entries[pathconf->handlers.size - 1];
+    /* only trusted when the copy it holds is the one we gave it */
+    if (head->upstream.authority.base != upstream.authority.base &&
+        h2o_memis(head->upstream.authority.base, head->upstream.authority.len, upstream.authority.base, upstream.authority.len) &&
+        h2o_memis(head->upstream.host.base, head->upstream.host.len, upstream.host.base, upstream.host.len))
+        g->proxy = &head->super;
+    hub_log_info("federation: route %s -> %s", g->route->path, g->route->upstream);
+    return 0;
+}
+
+/* One h2o path to register: a route's own path (with its proxy) or, for a route "/p/", "/p" (exact: h2o would
+ * otherwise give "/app/admin" to "/app/"). */
+typedef struct st_reg_t {
+    size_t index;
+    int exact;
+    size_t len;
+} reg_t;
+
 int fed_routes_register(fed_t *fed)
 {
     const hub_config_t *cfg = fed->cfg;
-    size_t i;
+    size_t i, nregs = 0;
+    reg_t *regs = calloc(2 * cfg->secondary.nroutes + 1, sizeof(*regs));
 
-    if (cfg->secondary.nroutes != 0 && (fed->guards = calloc(cfg->secondary.nroutes, sizeof(void *))) == NULL)
+    if (regs == NULL)
         abort();
-    /* h2o takes the first registered prefix that matches; register the longest paths first so
-     * the most specific route (and its roles) wins whatever order the config lists them in */
-    size_t *order = calloc(cfg->secondary.nroutes + 1, sizeof(*order));
-    if (order == NULL)
-        abort();
+    fed->routes = table_create(cfg);
     for (i = 0; i != cfg->secondary.nroutes; ++i) {
-        size_t j = i;
-        while (j > 0 && strlen(cfg->secondary.routes[order[j - 1]].path) < strlen(cfg->secondary.routes[i].path)) {
-            order[j] = order[j - 1];
-            --j;
-        }
-        order[j] = i;
+        size_t len = strlen(cfg->secondary.routes[i].path);
+        regs[nregs++] = (reg_t){i, 0, len};
+        if (len > 1 && cfg->secondary.routes[i].path[len - 1] == '/')
+            regs[nregs++] = (reg_t){i, 1, len - 1};
     }
-    for (size_t k = 0; k != cfg->secondary.nroutes; ++k) {
-        i = order[k];
-        const hub_route_conf_t *route = &cfg->secondary.routes[i];
-        h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT_MS, .keepalive_timeout = 0};
-        h2o_url_t upstream;
-        guard_t *g;
-
-        if (h2o_url_parse(route->upstream, SIZE_MAX, &upstream) != 0) {
-            hub_log_error("secondary.routes[%zu].upstream: cannot parse %s", i, route->upstream);
-            free(order);
+    /* h2o takes the first registered prefix that matches: the longest paths first, so the most specific route (and
+     * its roles) wins whatever order the config lists them in */
+    for (i = 1; i < nregs; ++i) {
+        reg_t r = regs[i];
+        size_t j = i;
+        for (; j > 0 && regs[j - 1].len < r.len; --j)
+            regs[j] = regs[j - 1];
+        regs[j] = r;
+    }
+    for (i = 0; i != nregs; ++i) {
+        guard_t *g = guard_create(fed, regs[i].index, regs[i].exact);
+        char *path = strndup(g->route->path, regs[i].len);
+        if (path == NULL)
+            abort();
+        h2o_pathconf_t *pathconf = hub_server_route(fed->server, path, on_guard, g);
+        free(path); /* h2o keeps its own copy */
+        g->self = pathconf->handlers.entries[pathconf->handlers.size - 1];
+        if (!g->exact && add_proxy(g, pathconf) != 0) {
+            free(regs);
             return HUB_E_CONFIG;
         }
-        if ((g = calloc(1, sizeof(*g))) == NULL)
-            abort();
-        g->fed = fed;
-        g->route = route;
-        fed->guards[fed->nguards++] = g;
-        /* keepalive_timeout 0: no shared socket pool, whose timer would outlive the loops */
-        h2o_pathconf_t *pathconf = hub_server_route(fed->server, route->path, on_guard, g);
-        g->self = pathconf->handlers.entries[pathconf->handlers.size - 1];
-        h2o_proxy_register_reverse_proxy(pathconf, &upstream, &pc);
-        proxy_head_t *head = (proxy_head_t *)pathconf->handlers.entries[pathconf->handlers.size - 1];
-        /* only trusted when the copy it holds is the one we gave it */
-        if (head->upstream.authority.base != upstream.authority.base &&
-            h2o_memis(head->upstream.authority.base, head->upstream.authority.len, upstream.authority.base,
-                      upstream.authority.len) &&
-            h2o_memis(head->upstream.host.base, head->upstream.host.len, upstream.host.base, upstream.host.len))
-            g->proxy = &head->super;
-        hub_log_info("federation: route %s -> %s", route->path, route->upstream);
     }
-    free(order);
+    free(regs);
     return 0;
 }
 
 void fed_routes_dispose(fed_t *fed)
 {
+    struct st_fed_routes_t *t = fed->routes;
     size_t i;
-    for (i = 0; i != fed->nguards; ++i) {
-        guard_t *g = fed->guards[i];
+
+    if (t == NULL)
+        return;
+    for (i = 0; i != t->nguards; ++i) {
+        guard_t *g = t->guards[i];
         if (g->proxy != NULL) {
             proxy_head_t *head = (proxy_head_t *)g->proxy;
             free(head->upstream.authority.base);
@@ -213,7 +403,11 @@ void fed_routes_dispose(fed_t *fed)
         }
         free(g);
     }
-    free(fed->guards);
-    fed->guards = NULL;
-    fed->nguards = 0;
+    for (i = 0; i != t->nroutes; ++i)
+        free(t->folded[i]);
+    free(t->folded);
+    free(t->guards);
+    free(t->fwd_host);
+    free(t);
+    fed->routes = NULL;
 }

@@ -4,15 +4,22 @@
 
 #include "federation/fed_ctx.h"
 
-/* Registers, for every secondary.routes entry, a guard at its path chained with a reverse
- * proxy to its upstream. Returns 0, or HUB_E_CONFIG for an upstream h2o cannot parse. */
+/* Registers, for every secondary.routes entry, a guard at its path chained with a reverse proxy to its upstream, and
+ * for a path "/p/" a guard at "/p" that sends a permitted caller on to "/p/" (308). Returns 0, or HUB_E_CONFIG for an
+ * upstream h2o cannot parse. */
 int fed_routes_register(fed_t *fed);
 
 /* Frees the guards and what h2o's proxy handlers would leak; after the loops stopped and
  * before the server's configuration is disposed. */
 void fed_routes_dispose(fed_t *fed);
 
-/* Removes every request header whose name starts with "x-hub-" (any case) from headers. */
+/* Removes from headers every request header the node sets itself toward an upstream or that upstreams take as a fact
+ * about the request, whatever its case and with '_' for '-': any name starting with X-Hub- or X-Forwarded-, and
+ * Forwarded, X-Real-IP, X-Client-IP, True-Client-IP, X-Original-URL/-URI/-Host, X-Rewrite-URL, Front-End-Https, Via. */
 void fed_routes_strip_hub_headers(h2o_headers_t *headers);
+
+/* The index of the route among paths[0..n) that covers path[0..len) (hub_path_under), the longest route path
+ * (without its trailing '/') winning; n when none does. */
+size_t fed_routes_pick(const char *const *paths, size_t n, const char *path, size_t len);
 
 #endif

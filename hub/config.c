@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "hub/cidr.h"
 #include "hub/config.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/path.h"
 
 #define CONF_MAX_FILE (1024 * 1024)
 #define CONF_MAX_STRING 4096
@@ -413,6 +415,12 @@ static int parse_route_path(const conf_key_t *key, void *base, const char *s, ch
             return -1;
         }
     }
+    /* a guard decides on the path the proxy forwards: the route itself must be in the one form requests may take */
+    const char *why = NULL;
+    if (strchr(s, '%') != NULL || hub_path_check(s, strlen(s), &why) != 0) {
+        snprintf(msg, msgsize, "a route path must be canonical, without '%%' escapes: %s", why != NULL ? why : "'%' found");
+        return -1;
+    }
     return parse_string(key, base, s, msg, msgsize);
 }
 
@@ -429,6 +437,18 @@ static int parse_scope(const conf_key_t *key, void *base, const char *s, char *m
             snprintf(msg, msgsize, "a scope must not contain spaces, '\"' or '\\'");
             return -1;
         }
+    }
+    return 0;
+}
+
+static int parse_cidr_item(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    hub_cidr_t range;
+    const char *why = NULL;
+
+    if (hub_cidr_parse(s, &range, &why) != 0) {
+        snprintf(msg, msgsize, "%s: %s", s, why);
+        return -1;
     }
     return 0;
 }
@@ -474,6 +494,8 @@ static const conf_type_t type_upstream = {CONF_SCALAR, "a URL", parse_upstream, 
 static const conf_type_t type_route_path = {CONF_SCALAR, "a URL path", parse_route_path, dispose_string};
 static const conf_type_t type_scopes = {CONF_LIST, "a list like [openid, profile]", parse_scope, dispose_list};
 static const conf_type_t type_strings = {CONF_LIST, "a list like [a, b]", parse_item, dispose_list};
+static const conf_type_t type_cidrs = {CONF_LIST, "a list of address ranges like [127.0.0.0/8, \"::1/128\"]", parse_cidr_item,
+                                       dispose_list};
 static const conf_type_t type_section = {CONF_SECTION, "a mapping", NULL, NULL};
 static const conf_type_t type_routes = {CONF_ROUTES, "a list of routes", NULL, dispose_routes};
 
@@ -507,6 +529,8 @@ static const conf_key_t main_keys[] = {
     KEY("node.tls.cert", type_string, node.tls_cert, NULL),
     KEY("node.tls.key", type_string, node.tls_key, NULL),
     ENUM("node.log_level", node.log_level, "info", level_names),
+    RANGE("node.max_connections", type_uint, node.max_connections, "0", 0, 1000000),
+    PAIR("node.metrics_allow", type_cidrs, node.metrics_allow, node.nmetrics_allow, "127.0.0.0/8 ::1/128"),
 
     SECTION("primary"),
     ENUM("primary.signing_alg", primary.signing_alg, "RS256", alg_names),
@@ -718,6 +742,24 @@ static void apply_list(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, 
 static void walk_mapping(conf_ctx_t *ctx, yaml_node_t *map, const conf_table_t *tab, void *base, unsigned *lines, const char *shown,
                          const char *rel);
 
+/* Whether two route paths cover the same requests once case, trailing dots and a trailing '/' are ignored: a lenient
+ * upstream could not tell which route a request is for. */
+static int routes_collide(const char *a, const char *b)
+{
+    size_t alen = strlen(a), blen = strlen(b);
+    char *fa = xcalloc(alen + 2, 1), *fb = xcalloc(blen + 2, 1);
+    alen = hub_path_fold(a, alen, fa);
+    blen = hub_path_fold(b, blen, fb);
+    while (alen > 1 && fa[alen - 1] == '/')
+        --alen;
+    while (blen > 1 && fb[blen - 1] == '/')
+        --blen;
+    int same = alen == blen && memcmp(fa, fb, alen) == 0;
+    free(fa);
+    free(fb);
+    return same;
+}
+
 static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, void *base, const char *name)
 {
     hub_route_conf_t *routes = NULL;
@@ -755,9 +797,16 @@ static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node
             problem(ctx, line_of(item), shown, "path is required");
         if (lines[upstream_idx] == 0)
             problem(ctx, line_of(item), shown, "upstream is required");
-        for (size_t j = 0; r->path != NULL && j + 1 < n; ++j)
-            if (routes[j].path != NULL && strcmp(routes[j].path, r->path) == 0)
+        for (size_t j = 0; r->path != NULL && j + 1 < n; ++j) {
+            if (routes[j].path == NULL)
+                continue;
+            if (strcmp(routes[j].path, r->path) == 0)
                 problem(ctx, lines[path_idx], shown, "path %s is already routed by %s[%zu]", r->path, name, j);
+            else if (routes_collide(routes[j].path, r->path))
+                problem(ctx, lines[path_idx], shown,
+                        "path %s and %s[%zu] (%s) differ only in letter case, trailing dots or a trailing '/'", r->path, name, j,
+                        routes[j].path);
+        }
     }
     dispose_routes(k, base);
     *FIELD(base, k->off, hub_route_conf_t *) = routes;

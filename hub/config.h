@@ -30,6 +30,9 @@ typedef struct st_hub_config_t {
         char *tls_cert; /* NULL when no TLS */
         char *tls_key;
         int log_level; /* hub_log_level_t */
+        unsigned max_connections; /* client connections open at once; 0 = derived from the open-file limit */
+        char **metrics_allow;     /* NULL-terminated address ranges ("127.0.0.0/8") that may read /metrics */
+        size_t nmetrics_allow;
     } node;
     struct {
         int signing_alg;             /* hub_alg_t */

@@ -17,6 +17,8 @@ static const char *reason_of(int status)
         return "Found";
     case 303:
         return "See Other";
+    case 308:
+        return "Permanent Redirect";
     case 400:
         return "Bad Request";
     case 401:

@@ -1,5 +1,6 @@
 /* The HTTP server: one libh2o evloop and one SO_REUSEPORT listener per thread, routes as
- * h2o handlers, an access-log/metrics logger per route, and a graceful stop. */
+ * h2o handlers behind the request gate, an access-log/metrics logger per route, a cap on open
+ * connections, and a graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -9,13 +10,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include "hub/cidr.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
+#include "hub/gate.h"
 #include "hub/log.h"
 #include "hub/metrics.h"
 #include "hub/resp.h"
@@ -25,6 +29,10 @@
 #define MAX_TICKS 8
 #define STOP_GRACE_MS 10000
 #define MAX_REQUEST_BODY (1024 * 1024)
+#define CONNS_DEFAULT_MAX 4096
+#define CONNS_FD_RESERVE 64 /* descriptors kept for the store, logs, outbound calls */
+#define ACCEPT_RETRY_MS 100 /* a paused listener looks again this often */
+#define HSTS_VALUE "max-age=31536000"
 
 typedef struct st_route_handler_t {
     h2o_handler_t super; /* first: h2o calls on_req with this */
@@ -52,6 +60,10 @@ typedef struct st_server_thread_t {
     h2o_timeout_entry_t tick_entry;
     h2o_linklist_t conns; /* conn_t: every accepted socket still open, for the stop */
     int stopping;
+    int paused;                  /* the listener is not read: at the cap, or out of descriptors */
+    h2o_timeout_t retry_timeout; /* ACCEPT_RETRY_MS */
+    h2o_timeout_entry_t retry_entry;
+    uint64_t warned_ms; /* now_ms() of the last "out of descriptors" line */
 } server_thread_t;
 
 /* An accepted connection, tracked so a stop can close the idle keep-alive ones (libh2o
@@ -59,6 +71,7 @@ typedef struct st_server_thread_t {
 typedef struct st_conn_t {
     h2o_linklist_t link;
     h2o_socket_t *sock;
+    struct st_server_thread_t *thr;
 } conn_t;
 
 struct st_hub_server_t {
@@ -83,12 +96,19 @@ struct st_hub_server_t {
     unsigned nstopped; /* loop threads whose loop has stopped */
     pthread_t main_tid;
     int running;
+    unsigned max_conns; /* client connections open at once, every thread together */
+    unsigned nconns;    /* atomic: accepted and not yet closed (or about to be accepted) */
+    hub_cidr_t *metrics_allow;
+    size_t nmetrics_allow;
+    h2o_headers_command_t hsts[2]; /* Strict-Transport-Security on every response, when served over TLS */
 };
 
 static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     route_handler_t *self = (route_handler_t *)_self;
     hub_metrics_inflight_add(self->server->metrics, 1);
+    if (hub_gate(req) != 0)
+        return 0;
     return self->cb(self->data, req);
 }
 
@@ -137,6 +157,8 @@ h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_rou
     logger->super.log_access = on_route_log;
     logger->server = server;
     logger->metrics_route = handler->metrics_route;
+    if (server->hsts[0].cmd != H2O_HEADERS_CMD_NULL)
+        h2o_headers_register(pathconf, server->hsts); /* also on what a reverse proxy behind cb answers */
     return pathconf;
 }
 
@@ -157,6 +179,14 @@ static int on_healthz(void *data, h2o_req_t *req)
     return 0;
 }
 
+static int peer_may_read_metrics(hub_server_t *server, h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+        return 0;
+    return hub_cidr_match(server->metrics_allow, server->nmetrics_allow, (struct sockaddr *)&ss);
+}
+
 static int on_metrics(void *data, h2o_req_t *req)
 {
     hub_server_t *server = data;
@@ -166,6 +196,10 @@ static int on_metrics(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, "/metrics"))
         return -1;
+    if (!peer_may_read_metrics(server, req)) {
+        hub_send_oauth_error(req, HUB_OAUTH_ACCESS_DENIED, "this address may not read the metrics (node.metrics_allow)");
+        return 0;
+    }
     text = hub_metrics_render(server->metrics, &len);
     copy = h2o_strdup(&req->pool, text, len);
     free(text);
@@ -204,6 +238,25 @@ static int setup_tls(hub_server_t *server)
     return 0;
 }
 
+/* HSTS whenever browsers reach the node over TLS: its own listener, or a TLS front end (public_url https). */
+static void setup_hsts_and_metrics(hub_server_t *server)
+{
+    const hub_config_t *cfg = server->cfg;
+    size_t i;
+
+    if (server->ssl_ctx != NULL || strncmp(cfg->node.public_url, "https://", 8) == 0) {
+        server->hsts[0].cmd = H2O_HEADERS_CMD_SET;
+        server->hsts[0].name = &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
+        server->hsts[0].value = h2o_iovec_init(H2O_STRLIT(HSTS_VALUE));
+    }
+    server->metrics_allow = calloc(cfg->node.nmetrics_allow + 1, sizeof(*server->metrics_allow));
+    if (server->metrics_allow == NULL)
+        h2o_fatal("out of memory");
+    for (i = 0; i != cfg->node.nmetrics_allow; ++i)
+        if (hub_cidr_parse(cfg->node.metrics_allow[i], &server->metrics_allow[server->nmetrics_allow], NULL) == 0)
+            ++server->nmetrics_allow; /* the config check refused any other */
+}
+
 int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *store, hub_fetcher_t *fetcher)
 {
     hub_server_t *server = calloc(1, sizeof(*server));
@@ -220,36 +273,100 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
     h2o_config_init(&server->globalconf);
     server->globalconf.max_request_entity_size = MAX_REQUEST_BODY;
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hub"));
+    /* X-Forwarded-Proto toward upstreams is the one a route guard sets (the node's public scheme), never the client's */
+    server->globalconf.proxy.preserve_x_forwarded_proto = 1;
     server->hostconf = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    hub_server_route(server, "/healthz", on_healthz, server);
-    hub_server_route(server, "/metrics", on_metrics, server);
     if ((ret = setup_tls(server)) != 0) {
         hub_server_destroy(server);
         return ret;
     }
+    setup_hsts_and_metrics(server);
+    hub_server_route(server, "/healthz", on_healthz, server);
+    hub_server_route(server, "/metrics", on_metrics, server);
     *out = server;
     return 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* Stops reading the listener (the kernel keeps new connections in its backlog) until a connection of this thread
+ * closes or ACCEPT_RETRY_MS pass: a listener that stays readable while nothing can be accepted would spin the loop. */
+static void pause_accepting(server_thread_t *thr)
+{
+    if (thr->paused || thr->listener == NULL)
+        return;
+    thr->paused = 1;
+    h2o_socket_read_stop(thr->listener);
+    h2o_timeout_link(thr->pub.ctx.loop, &thr->retry_timeout, &thr->retry_entry);
+}
+
+static void resume_accepting(server_thread_t *thr)
+{
+    if (!thr->paused || thr->stopping || thr->listener == NULL)
+        return;
+    thr->paused = 0;
+    if (h2o_timeout_is_linked(&thr->retry_entry))
+        h2o_timeout_unlink(&thr->retry_entry);
+    h2o_socket_read_start(thr->listener, on_accept);
+}
+
+static void on_accept_retry(h2o_timeout_entry_t *entry)
+{
+    server_thread_t *thr = H2O_STRUCT_FROM_MEMBER(server_thread_t, retry_entry, entry);
+    hub_server_t *server = thr->pub.server;
+    if (__atomic_load_n(&server->nconns, __ATOMIC_RELAXED) < server->max_conns)
+        resume_accepting(thr);
+    else if (!thr->stopping)
+        h2o_timeout_link(thr->pub.ctx.loop, &thr->retry_timeout, &thr->retry_entry);
 }
 
 static void on_conn_close(void *data)
 {
     conn_t *conn = data;
+    server_thread_t *thr = conn->thr;
     h2o_linklist_unlink(&conn->link);
     free(conn);
+    __atomic_sub_fetch(&thr->pub.server->nconns, 1, __ATOMIC_RELAXED);
+    resume_accepting(thr);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     server_thread_t *thr = listener->data;
+    hub_server_t *server = thr->pub.server;
     h2o_socket_t *sock;
     conn_t *conn;
     if (err != NULL)
         return;
-    if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
+    /* a place is taken before accepting, so the threads together never pass the cap */
+    if (__atomic_fetch_add(&server->nconns, 1, __ATOMIC_RELAXED) >= server->max_conns) {
+        __atomic_sub_fetch(&server->nconns, 1, __ATOMIC_RELAXED);
+        pause_accepting(thr);
         return;
+    }
+    if ((sock = h2o_evloop_socket_accept(listener)) == NULL) {
+        int e = errno;
+        __atomic_sub_fetch(&server->nconns, 1, __ATOMIC_RELAXED);
+        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            if (now_ms() - thr->warned_ms >= 10000) { /* one line per ten seconds, not one per retry */
+                thr->warned_ms = now_ms();
+                hub_log_warn("accept: %s; pausing new connections (retried every %d ms)", strerror(e), ACCEPT_RETRY_MS);
+            }
+            pause_accepting(thr);
+        }
+        return;
+    }
     if ((conn = calloc(1, sizeof(*conn))) == NULL)
         h2o_fatal("out of memory");
     conn->sock = sock;
+    conn->thr = thr;
     h2o_linklist_insert(&thr->conns, &conn->link);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = conn;
@@ -291,13 +408,6 @@ static void on_tick(h2o_timeout_entry_t *entry)
         h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Everything of a loop is made on its own thread: libh2o 2.2.5 takes a socket's buffer allocator from the thread that
  * creates the socket (a thread-local), and a buffer allocated or freed on another thread races with that thread's
  * own allocations (seen as a heap-use-after-free under ASan in a queue's read). */
@@ -318,6 +428,8 @@ static void thread_setup(server_thread_t *thr)
     h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
     thr->tick_entry.cb = on_tick;
     h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
+    h2o_timeout_init(thr->pub.ctx.loop, &thr->retry_timeout, ACCEPT_RETRY_MS);
+    thr->retry_entry.cb = on_accept_retry;
     thr->listener = h2o_evloop_socket_create(thr->pub.ctx.loop, thr->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     thr->listen_fd = -1; /* owned by the socket now */
     thr->listener->data = thr;
@@ -336,6 +448,8 @@ static void thread_teardown(server_thread_t *thr)
     }
     if (h2o_timeout_is_linked(&thr->tick_entry))
         h2o_timeout_unlink(&thr->tick_entry);
+    if (h2o_timeout_is_linked(&thr->retry_entry))
+        h2o_timeout_unlink(&thr->retry_entry);
     /* h2o_context_request_shutdown arms this one; h2o_context_dispose asserts it is idle */
     if (h2o_timeout_is_linked(&thr->pub.ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&thr->pub.ctx.http2._graceful_shutdown_timeout);
@@ -345,6 +459,7 @@ static void thread_teardown(server_thread_t *thr)
     h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
     h2o_multithread_destroy_queue(thr->queue);
     h2o_timeout_dispose(loop, &thr->tick_timeout);
+    h2o_timeout_dispose(loop, &thr->retry_timeout);
     h2o_context_dispose(&thr->pub.ctx);
     h2o_evloop_destroy(loop);
 }
@@ -376,6 +491,8 @@ static void *thread_main(void *arg)
 
     /* Stop accepting, ask keep-alive connections to close after their current request, and
      * give what is in flight time to finish. */
+    if (h2o_timeout_is_linked(&thr->retry_entry))
+        h2o_timeout_unlink(&thr->retry_entry);
     h2o_socket_read_stop(thr->listener);
     h2o_socket_close(thr->listener);
     thr->listener = NULL;
@@ -451,6 +568,37 @@ out:
     return ret;
 }
 
+/* Raises the soft open-file limit to the hard one and returns the connection cap: node.max_connections, or when it is
+ * 0 what the limit allows (each proxied request may hold a second descriptor upstream), at most CONNS_DEFAULT_MAX. */
+static unsigned connection_cap(const hub_config_t *cfg)
+{
+    struct rlimit rl;
+    uint64_t fds = 1024, cap;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t was = rl.rlim_cur;
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                rl.rlim_cur = was;
+        }
+        fds = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : (uint64_t)rl.rlim_cur;
+    }
+    if (cfg->node.max_connections != 0) {
+        cap = cfg->node.max_connections;
+        if (cap * 2 + CONNS_FD_RESERVE > fds)
+            hub_log_warn("node.max_connections %llu may need more descriptors than the open-file limit %llu allows",
+                         (unsigned long long)cap, (unsigned long long)fds);
+    } else {
+        cap = fds > CONNS_FD_RESERVE + 2 ? (fds - CONNS_FD_RESERVE) / 2 : 1;
+        if (cap > CONNS_DEFAULT_MAX)
+            cap = CONNS_DEFAULT_MAX;
+    }
+    hub_log_info("at most %llu client connections at once (open-file limit %llu)", (unsigned long long)cap,
+                 (unsigned long long)fds);
+    return (unsigned)cap;
+}
+
 int hub_server_run(hub_server_t *server)
 {
     const hub_config_t *cfg = server->cfg;
@@ -459,6 +607,7 @@ int hub_server_run(hub_server_t *server)
     int sig, ret = 0;
 
     hub_server_route(server, "/", on_not_found, server);
+    server->max_conns = connection_cap(cfg);
     server->nthreads = cfg->node.threads > 0 ? cfg->node.threads : 1;
     server->threads = calloc(server->nthreads, sizeof(*server->threads));
     for (i = 0; i != server->nthreads; ++i)
@@ -539,6 +688,7 @@ void hub_server_destroy(hub_server_t *server)
     if (server->ssl_ctx != NULL)
         SSL_CTX_free(server->ssl_ctx);
     hub_metrics_destroy(server->metrics);
+    free(server->metrics_allow);
     pthread_cond_destroy(&server->ready_cond);
     pthread_mutex_destroy(&server->ready_mutex);
     free(server->threads);

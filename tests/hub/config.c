@@ -113,6 +113,13 @@ static void test_defaults(void)
     CHECK(cfg.node.threads == 2);
     CHECK(cfg.node.tls_cert == NULL && cfg.node.tls_key == NULL);
     CHECK(cfg.node.log_level == HUB_LOG_INFO);
+    CHECK(cfg.node.max_connections == 0); /* derived from the open-file limit at start */
+    CHECK(cfg.node.nmetrics_allow == 2);
+    if (cfg.node.nmetrics_allow == 2) {
+        CHECK_STR(cfg.node.metrics_allow[0], "127.0.0.0/8");
+        CHECK_STR(cfg.node.metrics_allow[1], "::1/128");
+        CHECK(cfg.node.metrics_allow[2] == NULL);
+    }
     CHECK(cfg.primary.signing_alg == HUB_ALG_RS256);
     CHECK(cfg.primary.key_rotation_every == 30 * 86400);
     CHECK(cfg.primary.key_publish_ahead == 3600);
@@ -209,6 +216,8 @@ static void test_good_forms(void)
                                   "  tls: {cert: /etc/hub/cert.pem, key: /etc/hub/key.pem}\n"
                                   "  threads: 64\n"
                                   "  log_level: debug\n"
+                                  "  max_connections: 20000\n"
+                                  "  metrics_allow: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7, \"::1\"]\n"
                                   "primary:\n"
                                   "  signing_alg: EdDSA\n"
                                   "  key_rotation: {every: 7d, publish_ahead: 0}\n"
@@ -234,6 +243,8 @@ static void test_good_forms(void)
                                     "  accept_audiences: [api-1, api-2]\n"
                                     "  routes:\n"
                                     "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee]}\n"
+                                    "    - {path: \"/a/b-c_d~e/caf.e/\", upstream: 'http://127.0.0.1:9000'}\n"
+                                    "    - {path: /ab/, upstream: 'http://127.0.0.1:9000'}\n"
                                     "    - path: /\n"
                                     "      upstream: http://localhost:9001/x/\n";
     static const char env_join[] = "node:\n  role: secondary\nsecondary:\n  server_url: http://[::1]:8080\n";
@@ -253,6 +264,10 @@ static void test_good_forms(void)
     CHECK_STR(cfg.node.tls_key, "/etc/hub/key.pem");
     CHECK(cfg.node.threads == 64);
     CHECK(cfg.node.log_level == HUB_LOG_DEBUG);
+    CHECK(cfg.node.max_connections == 20000);
+    CHECK(cfg.node.nmetrics_allow == 4);
+    if (cfg.node.nmetrics_allow == 4)
+        CHECK_STR(cfg.node.metrics_allow[1], "fd00::/8");
     CHECK(cfg.primary.signing_alg == HUB_ALG_EDDSA);
     CHECK(cfg.primary.key_rotation_every == 7 * 86400);
     CHECK(cfg.primary.key_publish_ahead == 0);
@@ -284,16 +299,16 @@ static void test_good_forms(void)
     CHECK(cfg.secondary.naccept_audiences == 2);
     if (cfg.secondary.naccept_audiences == 2)
         CHECK_STR(cfg.secondary.accept_audiences[1], "api-2");
-    CHECK(cfg.secondary.nroutes == 2);
-    if (cfg.secondary.nroutes == 2) {
+    CHECK(cfg.secondary.nroutes == 4);
+    if (cfg.secondary.nroutes == 4) {
         CHECK_STR(cfg.secondary.routes[0].upstream, "http://127.0.0.1:9000");
         CHECK(cfg.secondary.routes[0].nroles == 2);
         if (cfg.secondary.routes[0].nroles == 2) {
             CHECK_STR(cfg.secondary.routes[0].roles[0], "System Manager");
             CHECK(cfg.secondary.routes[0].roles[2] == NULL);
         }
-        CHECK_STR(cfg.secondary.routes[1].path, "/");
-        CHECK(cfg.secondary.routes[1].nroles == 0 && cfg.secondary.routes[1].roles[0] == NULL);
+        CHECK_STR(cfg.secondary.routes[3].path, "/");
+        CHECK(cfg.secondary.routes[3].nroles == 0 && cfg.secondary.routes[3].roles[0] == NULL);
     }
     hub_config_dispose(&cfg);
 
@@ -397,6 +412,30 @@ static const struct {
     {SECONDARY "  routes:\n    - {path: /a/, upstream: http://h/}\n    - {path: /a/, upstream: http://g/}\n",
      "8: secondary.routes[1]: path /a/ is already routed by secondary.routes[0]"},
     {SECONDARY "  routes: {path: /a/}\n", "6: secondary.routes: expected a list of {path, upstream, roles} mappings"},
+    {SECONDARY "  routes:\n    - {path: /a/../b/, upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: a dot segment"},
+    {SECONDARY "  routes:\n    - {path: /a//b/, upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: an empty path segment"},
+    {SECONDARY "  routes:\n    - {path: \"/a;x/\", upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: path parameters"},
+    {SECONDARY "  routes:\n    - {path: /a%41/, upstream: http://h/}\n", "7: secondary.routes[0].path: a route path must be canonical"},
+    {SECONDARY "  routes:\n    - {path: /a%20b/, upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: '%' found"},
+    {SECONDARY "  routes:\n    - {path: \"/a\\\\b/\", upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: a backslash"},
+    {SECONDARY "  routes:\n    - {path: /app/, upstream: http://h/}\n    - {path: /APP/, upstream: http://g/}\n",
+     "8: secondary.routes[1]: path /APP/ and secondary.routes[0] (/app/) differ only in letter case"},
+    {SECONDARY "  routes:\n    - {path: /app/, upstream: http://h/}\n    - {path: /app, upstream: http://g/}\n",
+     "8: secondary.routes[1]: path /app and secondary.routes[0] (/app/) differ only"},
+    {SECONDARY "  routes:\n    - {path: /a/admin/, upstream: http://h/}\n    - {path: /a/Admin./, upstream: http://g/}\n",
+     "8: secondary.routes[1]: path /a/Admin./ and secondary.routes[0] (/a/admin/) differ only"},
+    {"node:\n  max_connections: -1\n", "2: node.max_connections: expected a whole number"},
+    {"node:\n  max_connections: 1000001\n", "2: node.max_connections: must be between 0 and 1000000"},
+    {"node:\n  metrics_allow: 127.0.0.1\n", "2: node.metrics_allow: expected a list of address ranges"},
+    {"node:\n  metrics_allow: [10.1.2.3/8]\n", "2: node.metrics_allow: 10.1.2.3/8: address bits are set past the prefix"},
+    {"node:\n  metrics_allow: [127.0.0.1/33]\n", "2: node.metrics_allow: 127.0.0.1/33: an IPv4 prefix length is 0 to 32"},
+    {"node:\n  metrics_allow: [\"::1/200\"]\n", "2: node.metrics_allow: ::1/200: an IPv6 prefix length is 0 to 128"},
+    {"node:\n  metrics_allow:\n    - localhost\n", "3: node.metrics_allow: localhost: expected an address range"},
 };
 
 static void test_broken(void)

@@ -1,0 +1,183 @@
+/* Tests for hub/cookie.c: the hub's cookie namespace and removing the hub's cookies from forwarded requests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/cookie.h"
+#include "tests/check.h"
+
+static h2o_mem_pool_t pool;
+
+static int is_hub(const char *name)
+{
+    return hub_cookie_is_hub(name, strlen(name));
+}
+
+static void test_names(void)
+{
+    static const char *hub[] = {"hub_primary_session",
+                                "hub_primary_csrf",
+                                "hub_web1_session",
+                                "hub_web1_state",
+                                "hub_a_b_c",
+                                "HUB_primary_session",
+                                "Hub_X",
+                                "hUb_",
+                                "__Host-hub_p_csrf",
+                                "__host-HUB_p_session",
+                                "__Secure-hub_x",
+                                "__SECURE-hub_x",
+                                " hub_x ",
+                                "\thub_x"};
+    static const char *app[] = {"session",   "sid",      "hub",     "hubx_session",         "my_hub_session",
+                                "_hub_x",    "__Host-x", "__Host-", "__Secure-hubx",        "hub-x",
+                                "csrftoken", "",         "h ub_x",  "__Host-__Secure-hub_x"};
+    for (size_t i = 0; i != sizeof(hub) / sizeof(hub[0]); ++i) {
+        if (!is_hub(hub[i]))
+            fprintf(stderr, "not the hub's: %s\n", hub[i]);
+        CHECK(is_hub(hub[i]));
+    }
+    for (size_t i = 0; i != sizeof(app) / sizeof(app[0]); ++i) {
+        if (is_hub(app[i]))
+            fprintf(stderr, "taken for the hub's: %s\n", app[i]);
+        CHECK(!is_hub(app[i]));
+    }
+}
+
+/* Strips the hub's cookies from request headers made of the given Cookie values (and one other header); returns the
+ * Cookie header left, or NULL when there is none, and checks the other header survived. */
+static const char *strip(size_t *removed, size_t n, const char **values)
+{
+    h2o_headers_t headers = {NULL};
+    const char *left = NULL;
+    size_t i, cookies = 0, others = 0;
+
+    h2o_add_header(&pool, &headers, H2O_TOKEN_ACCEPT, NULL, H2O_STRLIT("text/html"));
+    for (i = 0; i != n; ++i)
+        h2o_add_header(&pool, &headers, H2O_TOKEN_COOKIE, NULL, values[i], strlen(values[i]));
+    *removed = hub_cookie_strip_hub(&pool, &headers);
+    for (i = 0; i != headers.size; ++i) {
+        if (headers.entries[i].name == &H2O_TOKEN_COOKIE->buf) {
+            ++cookies;
+            left = h2o_strdup(&pool, headers.entries[i].value.base, headers.entries[i].value.len).base;
+        } else {
+            ++others;
+        }
+    }
+    CHECK(cookies <= 1);
+    CHECK(others == 1);
+    return left;
+}
+
+static int left_is(const char *got, const char *want)
+{
+    if (want == NULL ? got == NULL : got != NULL && strcmp(got, want) == 0)
+        return 1;
+    fprintf(stderr, "left %s, want %s\n", got != NULL ? got : "(none)", want != NULL ? want : "(none)");
+    return 0;
+}
+
+static void test_strip_positions(void)
+{
+    size_t removed;
+    const char *v[3];
+
+    v[0] = "hub_web1_session=SECRET; theme=dark; lang=en";
+    CHECK(left_is(strip(&removed, 1, v), "theme=dark; lang=en") && removed == 1);
+    v[0] = "theme=dark; hub_web1_session=SECRET; lang=en";
+    CHECK(left_is(strip(&removed, 1, v), "theme=dark; lang=en") && removed == 1);
+    v[0] = "theme=dark; lang=en; hub_web1_session=SECRET";
+    CHECK(left_is(strip(&removed, 1, v), "theme=dark; lang=en") && removed == 1);
+    v[0] = "hub_web1_session=SECRET";
+    CHECK(left_is(strip(&removed, 1, v), NULL) && removed == 1);
+    /* the primary's cookies and every other node's on the same host, the state cookie, any case, __Host- */
+    v[0] = "hub_primary_session=S1; a=1; hub_primary_csrf=C1; hub_web1_state=ST; HUB_other_session=S2; "
+           "__Host-hub_primary_csrf=C2; b=2; Hub_cluster_session=S3";
+    CHECK(left_is(strip(&removed, 1, v), "a=1; b=2") && removed == 6);
+    /* nothing of the hub's: the header is kept (rebuilt the same) */
+    v[0] = "a=1; b=2";
+    CHECK(left_is(strip(&removed, 1, v), "a=1; b=2") && removed == 0);
+}
+
+static void test_strip_shapes(void)
+{
+    size_t removed;
+    const char *v[3];
+
+    /* several Cookie headers (HTTP/2 sends one per cookie) become one */
+    v[0] = "a=1";
+    v[1] = "hub_web1_session=SECRET";
+    v[2] = "b=2; hub_primary_session=S";
+    CHECK(left_is(strip(&removed, 3, v), "a=1; b=2") && removed == 2);
+    v[0] = "hub_a_session=1";
+    v[1] = "hub_b_session=2";
+    CHECK(left_is(strip(&removed, 2, v), NULL) && removed == 2);
+    /* odd spacing, tabs, empty pairs, a trailing ';' */
+    v[0] = "  a=1 ;;\thub_web1_session=SECRET\t;   b = 2 ;  ;";
+    CHECK(left_is(strip(&removed, 1, v), "a=1; b = 2") && removed == 1);
+    /* quotes do not hide a ';': a quoted value cannot carry a hub cookie upstream */
+    v[0] = "a=\"x; hub_web1_session=SECRET; y\"; b=2";
+    CHECK(left_is(strip(&removed, 1, v), "a=\"x; y\"; b=2") && removed == 1);
+    /* a pair without '=' is judged by its whole text; values are never looked at */
+    v[0] = "hub_web1_session; flag; c=hub_web1_session=x";
+    CHECK(left_is(strip(&removed, 1, v), "flag; c=hub_web1_session=x") && removed == 1);
+    /* an empty header */
+    v[0] = "";
+    CHECK(left_is(strip(&removed, 1, v), NULL) && removed == 0);
+    v[0] = " ; ;";
+    CHECK(left_is(strip(&removed, 1, v), NULL) && removed == 0);
+}
+
+static void test_no_cookie_header(void)
+{
+    h2o_headers_t headers = {NULL};
+    h2o_add_header(&pool, &headers, H2O_TOKEN_ACCEPT, NULL, H2O_STRLIT("*/*"));
+    CHECK(hub_cookie_strip_hub(&pool, &headers) == 0);
+    CHECK(headers.size == 1);
+    /* a header named "Cookie" that is not h2o's token (added by name) is a Cookie header all the same */
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("Cookie"), 0, NULL, H2O_STRLIT("hub_x_session=1; k=v"));
+    CHECK(hub_cookie_strip_hub(&pool, &headers) == 1);
+    CHECK(headers.size == 2 && h2o_memis(headers.entries[1].value.base, headers.entries[1].value.len, H2O_STRLIT("k=v")));
+}
+
+static void test_set_cookie(void)
+{
+    static const char *hub[] = {"hub_web1_session=planted; Path=/; HttpOnly",
+                                "HUB_primary_csrf=x",
+                                "__Host-hub_primary_csrf=x; Secure; Path=/",
+                                "  hub_web1_state=s ; Max-Age=60",
+                                "=hub_web1_session=planted; Path=/", /* nameless: sent back as "hub_web1_session=planted" */
+                                " = hub_primary_session=p",
+                                "hub_web1_session",
+                                "hub_x=; Max-Age=0"};
+    static const char *app[] = {"session=1; Path=/", "theme=dark", "x=hub_web1_session=v", "=plain", "my_hub_session=1", "",
+                                "; hub_x=1"};
+    for (size_t i = 0; i != sizeof(hub) / sizeof(hub[0]); ++i)
+        CHECK(hub_cookie_set_is_hub(hub[i], strlen(hub[i])));
+    for (size_t i = 0; i != sizeof(app) / sizeof(app[0]); ++i)
+        CHECK(!hub_cookie_set_is_hub(app[i], strlen(app[i])));
+
+    h2o_headers_t headers = {NULL};
+    h2o_add_header(&pool, &headers, H2O_TOKEN_SET_COOKIE, NULL, H2O_STRLIT("a=1; Path=/"));
+    h2o_add_header(&pool, &headers, H2O_TOKEN_SET_COOKIE, NULL, H2O_STRLIT("hub_web1_session=planted; Path=/"));
+    h2o_add_header(&pool, &headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/html"));
+    h2o_add_header_by_str(&pool, &headers, H2O_STRLIT("Set-Cookie"), 0, NULL, H2O_STRLIT("=hub_primary_csrf=t"));
+    h2o_add_header(&pool, &headers, H2O_TOKEN_SET_COOKIE, NULL, H2O_STRLIT("b=2"));
+    CHECK(hub_cookie_strip_hub_set(&headers) == 2);
+    CHECK(headers.size == 3);
+    CHECK(h2o_memis(headers.entries[0].value.base, headers.entries[0].value.len, H2O_STRLIT("a=1; Path=/")));
+    CHECK(headers.entries[1].name == &H2O_TOKEN_CONTENT_TYPE->buf);
+    CHECK(h2o_memis(headers.entries[2].value.base, headers.entries[2].value.len, H2O_STRLIT("b=2")));
+}
+
+int main(void)
+{
+    h2o_mem_init_pool(&pool);
+    test_names();
+    test_strip_positions();
+    test_strip_shapes();
+    test_no_cookie_header();
+    test_set_cookie();
+    h2o_mem_clear_pool(&pool);
+    return check_report("hub/cookie");
+}
