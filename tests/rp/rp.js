@@ -371,7 +371,9 @@ async function registeredClient(issuer, jwks, opts, sub) {
                             'login_required', 'prompt=none after sign-out');
         step('prompt=none after sign-out: login_required');
     } finally {
+        // Node 18's close() leaves the hub's idle keep-alive connection open until its 5 s timeout (19+ closes it)
         server.close();
+        server.closeIdleConnections();
     }
 }
 
