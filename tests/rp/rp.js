@@ -6,6 +6,7 @@
 
 const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { Issuer, generators, custom, errors } = require('openid-client');
 const jose = require('jose');
 
@@ -86,6 +87,25 @@ function formAction(html) {
     return m ? htmlUnescape(m[1]) : null;
 }
 
+// One HTTP exchange through node:http, resolving {status, headers, body}; headers['set-cookie'] is always an array.
+// Not fetch: Debian 12's Node 18 runs fetch on Debian's undici 5.15, whose Headers have no getSetCookie() and
+// join several Set-Cookie headers into one string (a date in Expires has a comma too), so the jar would lose cookies.
+function httpExchange(method, url, headers, body) {
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+        const req = (u.protocol === 'https:' ? https : http).request(u, { method, headers }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('error', reject);
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+                                          body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.setTimeout(10000, () => req.destroy(new Error(`timed out: ${method} ${url}`)));
+        req.on('error', reject);
+        req.end(body);
+    });
+}
+
 // A minimal browser: plain HTTP with a cookie jar, following redirects until one leaves for the RP's redirect URI.
 class Browser {
     constructor(...stopAt) {
@@ -97,13 +117,21 @@ class Browser {
         return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
     }
 
-    keepCookies(res) {
-        const list = typeof res.headers.getSetCookie === 'function' ? res.headers.getSetCookie() : [];
-        for (const sc of list) {
+    // Keeps or drops each cookie of the response's Set-Cookie headers (RFC 6265: an empty value, Max-Age <= 0 or an
+    // Expires in the past removes it). Paths and domains are not kept: the flows stay on one origin per jar.
+    keepCookies(setCookies) {
+        for (const sc of setCookies || []) {
             const [nv, ...attrs] = sc.split(';');
             const eq = nv.indexOf('=');
+            if (eq <= 0)
+                continue;
             const name = nv.slice(0, eq).trim(), value = nv.slice(eq + 1).trim();
-            const expired = attrs.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a));
+            const expired = attrs.some((a) => {
+                const m = /^\s*(max-age|expires)\s*=\s*(.*?)\s*$/i.exec(a);
+                if (!m)
+                    return false;
+                return m[1].toLowerCase() === 'max-age' ? Number(m[2]) <= 0 : Date.parse(m[2]) <= Date.now();
+            });
             if (expired || value === '')
                 this.jar.delete(name);
             else
@@ -111,7 +139,7 @@ class Browser {
         }
     }
 
-    // Returns {callback: url} when redirected to the RP, else {res, body, url} for an HTML page.
+    // Returns {callback: url} when redirected to the RP, else {res: {status, headers}, body, url} for an HTML page.
     async go(method, url, form) {
         for (let hops = 0; hops < 10; hops++) {
             const headers = { Accept: 'text/html' };
@@ -121,10 +149,11 @@ class Browser {
             if (form) {
                 body = new URLSearchParams(form).toString();
                 headers['Content-Type'] = 'application/x-www-form-urlencoded';
+                headers['Content-Length'] = Buffer.byteLength(body);
             }
-            const res = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(10000) });
-            this.keepCookies(res);
-            const loc = res.headers.get('location');
+            const res = await httpExchange(method, url, headers, body);
+            this.keepCookies(res.headers['set-cookie']);
+            const loc = res.headers.location;
             if ([301, 302, 303, 307].includes(res.status) && loc) {
                 const next = new URL(loc, url).toString();
                 if (this.stopAt.some((u) => next.startsWith(u)))
@@ -136,7 +165,7 @@ class Browser {
                 url = next;
                 continue;
             }
-            return { res, body: await res.text(), url };
+            return { res, body: res.body, url };
         }
         throw new Error('too many redirects');
     }
@@ -342,7 +371,9 @@ async function registeredClient(issuer, jwks, opts, sub) {
                             'login_required', 'prompt=none after sign-out');
         step('prompt=none after sign-out: login_required');
     } finally {
+        // Node 18's close() leaves the hub's idle keep-alive connection open until its 5 s timeout (19+ closes it)
         server.close();
+        server.closeIdleConnections();
     }
 }
 
