@@ -8,7 +8,9 @@
 #include <strings.h>
 #include <time.h>
 #include "federation/fed_ctx.h"
+#include <openssl/crypto.h>
 #include "federation/fed_login.h"
+#include "federation/fed_refresh.h"
 #include "federation/fed_routes.h"
 #include "federation/fed_session.h"
 #include "hub/err.h"
@@ -17,6 +19,7 @@
 #include "hub/resp.h"
 
 #define KEY_JWKS "jwks"
+#define KEY_NODE_KEY "node_key" /* 256 bits: seals pending sign-ins, signs the sign-out form (HUB_T_FED) */
 #define JWKS_TIMEOUT_MS 5000
 /* seconds: the primary's max-age is publish_ahead / 2 so that caches fetch a next key before it
  * signs; it is honoured down to 1 s (a max-age of 0 must not turn into a refresh loop). */
@@ -325,7 +328,7 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&fed->mutex);
     while (!fed->stopping) {
-        int want_jwks = fed->want_jwks, want_check = fed->want_check, round = want_jwks;
+        int want_jwks = fed->want_jwks || fed_jwks_deferred(fed->jwks, 1), want_check = fed->want_check, round = want_jwks;
         fed->want_jwks = fed->want_check = 0;
         if (want_jwks) /* taken under the lock with the ask, so a request parked now waits for this round */
             ++fed->jwks_started;
@@ -379,9 +382,11 @@ static void *worker_main(void *arg)
         }
 
         /* sleep until the earliest timer, a wake-up or stop */
-        uint64_t wake = hub_now() + BACKOFF_MAX;
+        uint64_t wake = hub_now() + BACKOFF_MAX, deferred = fed_jwks_deferred(fed->jwks, 0);
         if (reg->jwks_uri != NULL && next_jwks < wake)
             wake = next_jwks;
+        if (deferred != 0 && deferred < wake)
+            wake = deferred;
         if (!discovered && next_discover < wake)
             wake = next_discover;
         if (discovered && need_register && !reg_gave_up && next_register < wake)
@@ -425,10 +430,57 @@ fed_who_t fed_identify(fed_t *fed, h2o_req_t *req, fed_identity_t *id, const cha
             return ret == 0 ? FED_WHO_OK : FED_WHO_BAD_TOKEN;
         }
     }
-    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL &&
-        fed_session_get(fed->store, cookie, &req->pool, id, NULL) == 0)
-        return FED_WHO_OK;
+    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL) {
+        fed_session_t s;
+        fed_who_t who;
+        if (fed_session_load(fed->store, cookie, &req->pool, &s) != 0)
+            return FED_WHO_NONE;
+        /* a session past its access token's lifetime re-validates with the primary first */
+        if ((who = fed_refresh_gate(fed, req, &s, resume, data)) == FED_WHO_OK)
+            *id = s.id;
+        return who;
+    }
     return FED_WHO_NONE;
+}
+
+/* POST /auth/jwks-changed (SPEC §6): anyone may say the primary's keys changed; all it does is
+ * ask for the shared, rate-limited JWKS refresh, which drops the keys the primary no longer
+ * publishes. The answer is the same whether a refresh starts now or after the rate limit. */
+static int on_jwks_changed(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+
+    if (!hub_path_is(req, "/auth/jwks-changed"))
+        return -1;
+    if (!hub_method_is(req, "POST")) {
+        hub_resp_header(req, "allow", "POST");
+        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
+        return 0;
+    }
+    if (!fed_jwks_changed(fed->jwks)) { /* kept for later: the worker sets its alarm by it */
+        pthread_mutex_lock(&fed->mutex);
+        pthread_cond_signal(&fed->cond);
+        pthread_mutex_unlock(&fed->mutex);
+    }
+    hub_resp_header(req, "cache-control", "no-store");
+    hub_send_text(req, 204, "", 0);
+    return 0;
+}
+
+/* The node key (created on the first start) and the keys derived from it. */
+static int load_node_key(fed_t *fed)
+{
+    uint8_t key[HUB_KEY_LEN];
+    int ret;
+
+    if ((ret = hub_store_secret_key(fed->store, HUB_T_FED, KEY_NODE_KEY, key)) != 0) {
+        hub_log_error("federation: cannot read or create the node key: %s", hub_strerror(ret));
+        return ret;
+    }
+    fed_state_keys_init(&fed->state_keys, key);
+    hub_key_derive(fed->logout_key, key, "hub secondary: sign-out form v1");
+    OPENSSL_cleanse(key, sizeof(key));
+    return 0;
 }
 
 void fed_send_unauthorized(h2o_req_t *req, fed_who_t who, const char *why)
@@ -459,12 +511,14 @@ int fed_create(fed_t **out, hub_server_t *server)
     pthread_mutex_init(&fed->mutex, NULL);
     pthread_cond_init(&fed->cond, NULL);
     h2o_linklist_init_anchor(&fed->pending);
+    h2o_linklist_init_anchor(&fed->flights);
     fed->nloops = cfg->node.threads > 0 ? cfg->node.threads : 1; /* as hub_server_run */
     if ((fed->loops = calloc(fed->nloops, sizeof(*fed->loops))) == NULL)
         abort();
     for (size_t i = 0; i != fed->nloops; ++i) {
         fed->loops[i].fed = fed;
         h2o_linklist_init_anchor(&fed->loops[i].waiters);
+        h2o_linklist_init_anchor(&fed->loops[i].revalidated);
     }
     if (cfg->secondary.server_url == NULL || fed->store == NULL) {
         hub_log_error("secondary.server_url: required on a secondary");
@@ -479,12 +533,13 @@ int fed_create(fed_t **out, hub_server_t *server)
     if ((fed->scope = join_scopes(cfg)) == NULL)
         abort();
 
-    if ((ret = fed_join_create(&fed->join, cfg, fed->store)) != 0)
+    if ((ret = load_node_key(fed)) != 0 || (ret = fed_join_create(&fed->join, cfg, fed->store)) != 0)
         goto fail;
     fed->jwks = fed_jwks_create(wake_worker, fed);
     load_stored_jwks(fed);
     fed->verify = fed_verify_create(fed->jwks, cfg->secondary.server_url, cfg->secondary.accept_audiences,
                                     cfg->secondary.naccept_audiences, cfg->secondary.clock_skew, 0);
+    hub_server_route(server, "/auth/jwks-changed", on_jwks_changed, fed);
     fed_login_register(fed);
     if ((ret = fed_routes_register(fed)) != 0)
         goto fail;
@@ -514,12 +569,15 @@ void fed_destroy(fed_t *fed)
         pthread_join(fed->worker, NULL);
     }
     fed_login_dispose(fed);
+    fed_refresh_dispose(fed);
     fed_routes_dispose(fed);
     fed_verify_destroy(fed->verify);
     fed_jwks_destroy(fed->jwks);
     fed_join_destroy(fed->join);
     free(fed->scope);
     free(fed->loops); /* the loops are gone, and every parked request with them */
+    OPENSSL_cleanse(&fed->state_keys, sizeof(fed->state_keys));
+    OPENSSL_cleanse(fed->logout_key, sizeof(fed->logout_key));
     pthread_cond_destroy(&fed->cond);
     pthread_mutex_destroy(&fed->mutex);
     free(fed);
