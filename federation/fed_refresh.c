@@ -165,6 +165,8 @@ static answer_t apply_tokens(flight_t *f, const json_t *doc, h2o_mem_pool_t *poo
     }
     if (ret != 0 && ret != HUB_E_NOTFOUND)
         hub_log_error("federation: cannot store a session's re-validation: %s", hub_strerror(ret));
+    else if (ret == 0)
+        hub_log_debug("federation: a session of %s re-validated (%zu roles)", fresh.id.sub, fresh.id.nroles);
     return ANSWER_RENEWED;
 }
 
@@ -184,7 +186,7 @@ static answer_t apply_answer(flight_t *f, const hub_fetch_res_t *res)
     doc = json_loadb(res->body, res->body_len, 0, NULL);
     err = json_string_value(json_object_get(doc, "error"));
     if (res->status == 400 || res->status == 401 || res->status == 403) {
-        hub_log_info("federation: the primary refused to re-validate a session (%s); session ended",
+        hub_log_info("federation: the primary refused to re-validate a session (%.64s); session ended",
                      err != NULL ? err : "no error code");
         if (res->status == 401 || (err != NULL && strcmp(err, "invalid_client") == 0))
             fed_join_set_revoked(fed->join, 1);

@@ -1,0 +1,160 @@
+"""A secondary's sessions re-validate with the primary every access-token lifetime (issue 10 item 3): a refresh grant
+off the event loop renews roles (added or removed at the primary), a refused refresh ends the session, one refresh per
+session however many requests arrive, and while the primary is down or hangs the session keeps working and
+re-validates when it is back. Real processes on loopback, access_token_ttl 3s."""
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from federation import Federation, until, walk  # noqa: E402
+from hubtest import Browser, eq, get, ok, run  # noqa: E402
+
+TTL = 3
+JSON = {"Accept": "application/json"}
+
+
+def federation():
+    return Federation(names=("A",), primary_conf={"primary": {"access_token_ttl": f"{TTL}s"}})
+
+
+def me(b, fed):
+    return b.get(fed.url("A", "/auth/me"), headers=JSON, follow=False)
+
+
+def session_cookie(b):
+    return b.cookies.get("127.0.0.1", {}).get("hub_secA_session")
+
+
+def staff(b, fed):
+    """/staff/ (role Employee) as an API caller with the session: 200, 403 (roles), or 401 (no session)."""
+    return b.get(fed.url("A", "/staff/x"), headers=JSON, follow=False).status
+
+
+def token_posts(fed):
+    return sum('"POST /oauth2/token' in line for line in fed.primary.lines)
+
+
+def reuse_warnings(fed):
+    return [line for line in fed.primary.lines if "reuse" in line]
+
+
+def test_roles_added_and_removed_apply():
+    fed = federation()
+    bob, alice = Browser(), Browser()
+    walk(bob, fed.url("A"), user="bob").echo()
+    walk(alice, fed.url("A")).echo()
+    cookie = session_cookie(bob)
+    eq((staff(bob, fed), staff(alice, fed)), (403, 200), "before: bob lacks Employee, alice holds it")
+    fed.primary.hubctl("user", "roles", "bob", "--add", "Employee")
+    fed.primary.hubctl("user", "roles", "alice", "--remove", "Employee")
+    # idle for longer than an access token lives: the first request after that is re-validated before it is answered
+    time.sleep(TTL + 1.5)
+    eq(staff(bob, fed), 200, "bob's first request after the role was added")
+    eq(session_cookie(bob), cookie, "the same session, no new sign-in")
+    ok("Employee" in me(bob, fed).json()["roles"], "/auth/me shows the new role")
+    # a role removal denies at once: 403 with the new roles, or 401 where the primary ended the grant
+    ok(staff(alice, fed) in (401, 403), "alice's first request after the role was removed is denied")
+    r = me(alice, fed)
+    ok(r.status == 401 or "Employee" not in r.json()["roles"], f"/auth/me no longer shows Employee: {r.status} {r.text[:200]}")
+    ok(not reuse_warnings(fed), "no refresh token presented twice:\n" + "\n".join(reuse_warnings(fed)))
+    fed.finish()
+
+
+def test_refused_refresh_ends_the_session():
+    fed = federation()
+    fed.add_user("carol", "Carol", "Employee")
+    alice, bob, carol = Browser(), Browser(), Browser()
+    for b, user in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        walk(b, fed.url("A"), user=user).echo()
+        eq(me(b, fed).status, 200, f"{user} signed in")
+    fed.primary.hubctl("user", "disable", "alice")
+    fed.primary.hubctl("user", "del", "bob")
+    for b, user in ((alice, "disabled alice"), (bob, "deleted bob")):
+        until(lambda: me(b, fed).status == 401, 4 * TTL + 5, what=f"{user}'s session ended")
+        r = b.get(fed.url("A", "/app/x"), follow=False)
+        ok(r.status == 302 and "/auth/login" in (r.header("location") or ""), f"{user}: the browser is sent to sign in")
+    eq(me(carol, fed).status, 200, "carol's session is untouched")
+    eq(staff(carol, fed), 200, "carol still reaches /staff/")
+    fed.finish()
+
+
+def test_one_refresh_per_session():
+    """Many concurrent requests of one session: one refresh grant at a time, never the same refresh token twice (the
+    primary would revoke the family and end the session), about one per access-token lifetime."""
+    fed = federation()
+    b = Browser()
+    walk(b, fed.url("A")).echo()
+    cookie = {"Cookie": "hub_secA_session=" + session_cookie(b), **JSON}
+    before, errors, stop = token_posts(fed), [], threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                r = get(fed.url("A", "/staff/h"), headers=cookie, timeout=5)
+                if r.status != 200:
+                    errors.append(r.status)
+            except OSError as e:
+                errors.append(repr(e))
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    time.sleep(4 * TTL)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    took = time.time() - t0
+    refreshes = token_posts(fed) - before
+    ok(not errors, f"every request answered 200 while refreshing: {errors[:10]}")
+    ok(not reuse_warnings(fed), "no refresh token presented twice:\n" + "\n".join(reuse_warnings(fed)))
+    ok(2 <= refreshes <= took / TTL + 2, f"{refreshes} refresh grants in {took:.1f}s (one per {TTL}s lifetime expected)")
+    eq(get(fed.url("A", "/auth/me"), headers=cookie).status, 200, "the session is alive")
+    fed.finish()
+
+
+def test_primary_down_then_back():
+    """Availability first: with the primary stopped (then hung) the session keeps working past the access token's
+    lifetime; once the primary is back the session re-validates and a change made meanwhile applies."""
+    fed = federation()
+    b = Browser()
+    walk(b, fed.url("A")).echo()
+    fed.primary.stop()
+    fed.primary.hubctl("user", "roles", "alice", "--remove", "Employee")  # hubctl works on the data dir alone
+    end = time.time() + 2 * TTL + 1
+    while time.time() < end:
+        t0 = time.time()
+        eq(staff(b, fed), 200, "the session works while the primary is down (with the roles it had)")
+        ok(time.time() - t0 < 2.5, f"answered without waiting for the primary ({time.time() - t0:.2f}s)")
+        time.sleep(0.3)
+    fed.primary.start()
+    until(lambda: staff(b, fed) in (401, 403), 20, what="the change applies once the primary is back")
+    # a hung primary: served from the session at once or within the wait bound, never stuck
+    b2 = Browser()
+    fed.primary.hubctl("user", "roles", "alice", "--add", "Employee")
+    walk(b2, fed.url("A")).echo()
+    fed.primary.freeze()
+    try:
+        time.sleep(TTL + 1)
+        slow = []
+        for i in range(8):
+            t0 = time.time()
+            eq(staff(b2, fed), 200, f"request {i} while the primary hangs")
+            if time.time() - t0 > 2.5:
+                slow.append(f"{i}: {time.time() - t0:.2f}s")
+        ok(not slow, "requests waited for the hung primary: " + ", ".join(slow))
+    finally:
+        os.kill(fed.primary.proc.pid, signal.SIGCONT)
+    fed.primary.hubctl("user", "disable", "alice")
+    until(lambda: me(b2, fed).status == 401, 30, what="the session ends once the primary answers again")
+    fed.finish()
+
+
+if __name__ == "__main__":
+    run([test_roles_added_and_removed_apply, test_refused_refresh_ends_the_session, test_one_refresh_per_session,
+         test_primary_down_then_back])
