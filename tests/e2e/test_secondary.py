@@ -705,6 +705,12 @@ def test_static_credentials_and_issuer_check():
     ok(s2.wait_log("signing keys of the primary in use", 5), "joined the primary")
     b, r = browser_login("alice", "/app/static", node=s2)
     eq(r.status, 200, "signed in through a statically configured node")
+    # a pending sign-in of one node is nothing to another (its own key, its own cookie names)
+    b2, st2, _ = pending_login(node=s2)
+    value = state_cookies(b2, "fedstatic")["hub_fedstatic_state_" + st2[:8]]
+    for cookie in (f"hub_fedsec_state_{st2[:8]}={value}", f"hub_fedstatic_state_{st2[:8]}={value}"):
+        r = get(E.s.url + f"/auth/callback?code=x&state={st2}", headers={"Cookie": cookie})
+        eq(r.status, 400, f"another node's pending sign-in at fedsec: {cookie[:40]}")
     ok(not any("registered with the primary" in l for l in s2.lines), "no registration")
     clean_stop(s2)
     # a primary whose issuer is not server_url is not trusted
