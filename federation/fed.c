@@ -95,12 +95,16 @@ uint64_t fed_now_ms(void)
 void fed_primary_answered(fed_t *fed, int answered)
 {
     int was_down = __atomic_exchange_n(&fed->primary_down, !answered, __ATOMIC_ACQ_REL);
-    if (was_down && answered)
+    if (was_down && answered) {
         hub_log_info("federation: the primary %s answers again", fed->cfg->secondary.server_url);
-    else if (!was_down && !answered)
+    } else if (!was_down && !answered) {
         hub_log_warn("federation: the primary %s is unreachable; sign-ins wait for it, signed-in users and known tokens "
                      "keep working",
                      fed->cfg->secondary.server_url);
+        pthread_mutex_lock(&fed->mutex); /* the worker watches for its return, whoever noticed */
+        pthread_cond_signal(&fed->cond);
+        pthread_mutex_unlock(&fed->mutex);
+    }
 }
 
 void fed_primary_recheck(fed_t *fed)
@@ -314,6 +318,21 @@ static void next_backoff(unsigned *b)
     *b = *b * 2 > BACKOFF_MAX ? BACKOFF_MAX : *b * 2;
 }
 
+/* The earlier of wake and t when cond holds. */
+static uint64_t earliest(uint64_t wake, int cond, uint64_t t)
+{
+    return cond && t < wake ? t : wake;
+}
+
+/* Sleeps until the second wake, an ask or stop; called and returns with fed->mutex held. */
+static void worker_sleep(fed_t *fed, uint64_t wake)
+{
+    if (!fed->stopping && !fed->want_jwks && !fed->want_check && wake > hub_now()) {
+        struct timespec ts = {.tv_sec = (time_t)wake, .tv_nsec = 0};
+        pthread_cond_timedwait(&fed->cond, &fed->mutex, &ts);
+    }
+}
+
 /* Talks to the primary: discovery (until it succeeds once), registration (when there are no
  * credentials, or they were revoked and a new join token is there), the JWKS on its
  * max-age or when an unknown kid asks, and a periodic credential probe. Blocking calls are
@@ -322,7 +341,7 @@ static void *worker_main(void *arg)
 {
     fed_t *fed = arg;
     int discovered = 0, reg_gave_up = 0;
-    uint64_t next_discover = 0, next_register = 0, next_jwks = 0, next_probe = 0;
+    uint64_t next_discover = 0, next_register = 0, next_jwks = 0, next_probe = 0, next_down_check = 0;
     unsigned b_discover = 1, b_register = 1, b_jwks = 1;
     char *persisted = fed_jwks_raw(fed->jwks);
 
@@ -336,6 +355,11 @@ static void *worker_main(void *arg)
 
         uint64_t now = hub_now();
         const fed_reg_t *reg = fed_join_current(fed->join);
+        /* whoever found the primary unreachable (a sign-in, a session's refresh), the worker checks for its return */
+        if (__atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE) && now >= next_down_check)
+            want_check = 1;
+        if (want_check)
+            next_down_check = now + DOWN_RECHECK;
         if (!discovered && (want_check || now >= next_discover)) {
             int ret = fed_join_discover(fed->join);
             fed_primary_answered(fed, !unreachable(ret));
@@ -383,21 +407,14 @@ static void *worker_main(void *arg)
 
         /* sleep until the earliest timer, a wake-up or stop */
         uint64_t wake = hub_now() + BACKOFF_MAX, deferred = fed_jwks_deferred(fed->jwks, 0);
-        if (reg->jwks_uri != NULL && next_jwks < wake)
-            wake = next_jwks;
-        if (deferred != 0 && deferred < wake)
-            wake = deferred;
-        if (!discovered && next_discover < wake)
-            wake = next_discover;
-        if (discovered && need_register && !reg_gave_up && next_register < wake)
-            wake = next_register;
-        if (discovered && reg->client_id != NULL && next_probe < wake)
-            wake = next_probe;
+        wake = earliest(wake, reg->jwks_uri != NULL, next_jwks);
+        wake = earliest(wake, deferred != 0, deferred);
+        wake = earliest(wake, !discovered, next_discover);
+        wake = earliest(wake, discovered && need_register && !reg_gave_up, next_register);
+        wake = earliest(wake, discovered && reg->client_id != NULL, next_probe);
+        wake = earliest(wake, __atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE), next_down_check);
         pthread_mutex_lock(&fed->mutex);
-        if (!fed->stopping && !fed->want_jwks && !fed->want_check && wake > hub_now()) {
-            struct timespec ts = {.tv_sec = (time_t)wake, .tv_nsec = 0};
-            pthread_cond_timedwait(&fed->cond, &fed->mutex, &ts);
-        }
+        worker_sleep(fed, wake);
     }
     pthread_mutex_unlock(&fed->mutex);
     free(persisted);

@@ -185,7 +185,9 @@ static answer_t apply_answer(flight_t *f, const hub_fetch_res_t *res)
     }
     doc = json_loadb(res->body, res->body_len, 0, NULL);
     err = json_string_value(json_object_get(doc, "error"));
-    if (res->status == 400 || res->status == 401 || res->status == 403) {
+    /* RFC 6749 §5.2: a refusal is a 400 with an error code, or a 401 (invalid_client); any other
+     * answer (a proxy's error page, say) proves nothing about the session */
+    if ((res->status == 400 && err != NULL) || res->status == 401) {
         hub_log_info("federation: the primary refused to re-validate a session (%.64s); session ended",
                      err != NULL ? err : "no error code");
         if (res->status == 401 || (err != NULL && strcmp(err, "invalid_client") == 0))

@@ -1,17 +1,21 @@
 """A secondary's sessions re-validate with the primary every access-token lifetime (issue 10 item 3): a refresh grant
 off the event loop renews roles (added or removed at the primary), a refused refresh ends the session, one refresh per
-session however many requests arrive, and while the primary is down or hangs the session keeps working and
-re-validates when it is back. Real processes on loopback, access_token_ttl 3s."""
+session however many requests arrive, and while the primary is down, hangs or answers something else than OAuth
+(through a proxy that can spoil the refresh answers) the session keeps working and re-validates when it is back. Real
+processes on loopback, access_token_ttl 3s."""
+import http.client
+import json
 import os
 import signal
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from federation import Federation, until, walk  # noqa: E402
-from hubtest import Browser, eq, get, ok, run  # noqa: E402
+from hubtest import Browser, eq, free_port, get, ok, run  # noqa: E402
 
 TTL = 3
 JSON = {"Accept": "application/json"}
@@ -155,6 +159,145 @@ def test_primary_down_then_back():
     fed.finish()
 
 
+class SpoilingProxy:
+    """The primary as the secondary (and the browser) see it: forwards everything to the primary's port, except that
+    refresh grants take the answers queued in spoil (one each, in order) instead of the primary's."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.target = None
+        self.spoil, self.spoiled, self.passed = [], [], 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self._handle(b"")
+
+            def do_POST(self):
+                self._handle(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _handle(self, body):
+                mode = None
+                if self.command == "POST" and self.path == "/oauth2/token" and b"grant_type=refresh_token" in body:
+                    with outer.lock:
+                        mode = outer.spoil.pop(0) if outer.spoil else None
+                        if mode is None:
+                            outer.passed += 1
+                        else:
+                            outer.spoiled.append(mode)
+                if mode is not None:
+                    return outer.answer(self, mode)
+                conn = http.client.HTTPConnection("127.0.0.1", outer.target, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                conn.request(self.command, self.path, body=body if self.command == "POST" else None, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    @staticmethod
+    def answer(h, mode):
+        if mode == "drop":  # the connection closes without an answer
+            h.close_connection = True
+            return
+        if mode == "hang":  # longer than the node waits (5 s), then nothing
+            time.sleep(7)
+            h.close_connection = True
+            return
+        status, ctype, body = {
+            "503": (503, "text/html", b"<h1>down for maintenance</h1>"),
+            "502": (502, "text/html", b"<h1>bad gateway</h1>"),
+            "404 html": (404, "text/html", b"<h1>not found</h1>"),
+            "400 no error": (400, "text/html", b"<h1>bad request</h1>"),
+            "200 garbage": (200, "application/json", b"{not json"),
+            "200 no token": (200, "application/json", b'{"token_type":"Bearer"}'),
+            "200 forged token": (200, "application/json", json.dumps({
+                "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUiLCJ0eXAiOiJhdCtqd3QifQ.eyJzdWIiOiJtYWxsb3J5In0.AAAA",
+                "token_type": "Bearer", "expires_in": 3600}).encode()),
+            "invalid_grant": (400, "application/json", b'{"error":"invalid_grant","error_description":"revoked"}'),
+        }[mode]
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_refresh_answers_classified():
+    """Refresh answers that are not the primary's word keep the session (503, 502, a dropped connection, a timeout,
+    an HTML 404 or 400, garbage, no token, a token that does not verify); an OAuth refusal ends it."""
+    proxy = SpoilingProxy()
+    fed = Federation(names=("A",), primary_conf={"primary": {"access_token_ttl": f"{TTL}s"}, "node": {"public_url": proxy.url}},
+                     secondary_conf={"server_url": proxy.url}, start=False)
+    proxy.target = fed.primary.port
+    fed.start()
+    try:
+        kept = ["503", "502", "drop", "404 html", "400 no error", "200 garbage", "200 no token", "200 forged token"]
+        browsers = [Browser() for _ in kept]
+        for b in browsers:
+            walk(b, fed.url("A")).echo()
+        with proxy.lock:
+            proxy.spoil = list(kept)
+        end = time.time() + 40
+        while time.time() < end and len(proxy.spoiled) < len(kept):
+            for i, b in enumerate(browsers):
+                eq(staff(b, fed), 200, f"session {i} while refreshes get {proxy.spoiled}")
+            time.sleep(0.2)
+        eq(sorted(proxy.spoiled), sorted(kept), "every spoiled answer was used")
+        passed = proxy.passed
+
+        def all_revalidated():
+            for i, b in enumerate(browsers):
+                eq(staff(b, fed), 200, f"session {i} while answers are good again")
+            return proxy.passed >= passed + len(kept)
+
+        until(all_revalidated, 30, interval=0.3, what="every session re-validates once answers are good again")
+        for i, b in enumerate(browsers):
+            eq(staff(b, fed), 200, f"session {i} alive after re-validating")
+            eq(me(b, fed).json()["sub"], me(browsers[0], fed).json()["sub"], "still alice (not the forged token's sub)")
+        ok(not reuse_warnings(fed), "no refresh token presented twice:\n" + "\n".join(reuse_warnings(fed)))
+        # a timeout: requests are answered meanwhile, the session stays
+        b = browsers[0]
+        with proxy.lock:
+            proxy.spoil = ["hang"]
+        until(lambda: staff(b, fed) == 200 and proxy.spoiled[-1:] == ["hang"], 3 * TTL, interval=0.3,
+              what="a refresh meets the hang")
+        for i in range(6):
+            t0 = time.time()
+            eq(staff(b, fed), 200, f"request {i} while the refresh hangs")
+            ok(time.time() - t0 < 2.5, f"request {i} waited {time.time() - t0:.2f}s")
+            time.sleep(0.3)
+        # the primary's refusal ends the session it came for, and only that one
+        time.sleep(TTL)
+        with proxy.lock:
+            proxy.spoil = ["invalid_grant"]
+        until(lambda: sum(me(x, fed).status == 401 for x in browsers) == 1 and proxy.spoiled[-1:] == ["invalid_grant"], 20,
+              interval=0.3, what="one session ended by the refusal")
+        eq(sum(me(x, fed).status == 200 for x in browsers), len(browsers) - 1, "the others live on")
+        fed.finish()
+    finally:
+        proxy.stop()
+
+
 if __name__ == "__main__":
     run([test_roles_added_and_removed_apply, test_refused_refresh_ends_the_session, test_one_refresh_per_session,
-         test_primary_down_then_back])
+         test_primary_down_then_back, test_refresh_answers_classified])
