@@ -159,6 +159,43 @@ def test_primary_down_then_back():
     fed.finish()
 
 
+def test_stop_while_refreshing():
+    """The node stops cleanly while a session's refresh waits for a hung primary, with a request that gave up waiting
+    and one still parked on it."""
+    fed = federation()
+    b = Browser()
+    walk(b, fed.url("A")).echo()
+    cookie = {"Cookie": "hub_secA_session=" + session_cookie(b), **JSON}
+    node = fed["A"]
+    fed.primary.freeze()
+    try:
+        time.sleep(TTL + 1)
+        try:  # parked on the refresh, then the client goes away
+            get(fed.url("A", "/auth/me"), headers=cookie, timeout=0.3)
+        except OSError:
+            pass
+        answers = []
+
+        def late():
+            try:
+                answers.append(get(fed.url("A", "/auth/me"), headers=cookie, timeout=5).status)
+            except OSError as e:
+                answers.append(repr(e))
+
+        t = threading.Thread(target=late, daemon=True)
+        t.start()
+        time.sleep(0.1)
+        rc = node.stop()
+        t.join(10)
+    finally:
+        os.kill(fed.primary.proc.pid, signal.SIGCONT)
+    log = open(node.log_path).read()
+    ok("Sanitizer" not in log and "runtime error" not in log, "no sanitizer report:\n" + log[-3000:])
+    eq(rc, 0, "the node exits 0")
+    eq(answers, [200], "the parked request is answered from the session before the node exits")
+    fed.finish()
+
+
 class SpoilingProxy:
     """The primary as the secondary (and the browser) see it: forwards everything to the primary's port, except that
     refresh grants take the answers queued in spoil (one each, in order) instead of the primary's."""
@@ -300,4 +337,4 @@ def test_refresh_answers_classified():
 
 if __name__ == "__main__":
     run([test_roles_added_and_removed_apply, test_refused_refresh_ends_the_session, test_one_refresh_per_session,
-         test_primary_down_then_back, test_refresh_answers_classified])
+         test_primary_down_then_back, test_refresh_answers_classified, test_stop_while_refreshing])
