@@ -8,7 +8,9 @@
 #include <strings.h>
 #include <time.h>
 #include "federation/fed_ctx.h"
+#include <openssl/crypto.h>
 #include "federation/fed_login.h"
+#include "federation/fed_refresh.h"
 #include "federation/fed_routes.h"
 #include "federation/fed_session.h"
 #include "hub/err.h"
@@ -17,6 +19,7 @@
 #include "hub/resp.h"
 
 #define KEY_JWKS "jwks"
+#define KEY_NODE_KEY "node_key" /* 256 bits: seals pending sign-ins, signs the sign-out form (HUB_T_FED) */
 #define JWKS_TIMEOUT_MS 5000
 /* seconds: the primary's max-age is publish_ahead / 2 so that caches fetch a next key before it
  * signs; it is honoured down to 1 s (a max-age of 0 must not turn into a refresh loop). */
@@ -92,12 +95,16 @@ uint64_t fed_now_ms(void)
 void fed_primary_answered(fed_t *fed, int answered)
 {
     int was_down = __atomic_exchange_n(&fed->primary_down, !answered, __ATOMIC_ACQ_REL);
-    if (was_down && answered)
+    if (was_down && answered) {
         hub_log_info("federation: the primary %s answers again", fed->cfg->secondary.server_url);
-    else if (!was_down && !answered)
+    } else if (!was_down && !answered) {
         hub_log_warn("federation: the primary %s is unreachable; sign-ins wait for it, signed-in users and known tokens "
                      "keep working",
                      fed->cfg->secondary.server_url);
+        pthread_mutex_lock(&fed->mutex); /* the worker watches for its return, whoever noticed */
+        pthread_cond_signal(&fed->cond);
+        pthread_mutex_unlock(&fed->mutex);
+    }
 }
 
 void fed_primary_recheck(fed_t *fed)
@@ -311,6 +318,21 @@ static void next_backoff(unsigned *b)
     *b = *b * 2 > BACKOFF_MAX ? BACKOFF_MAX : *b * 2;
 }
 
+/* The earlier of wake and t when cond holds. */
+static uint64_t earliest(uint64_t wake, int cond, uint64_t t)
+{
+    return cond && t < wake ? t : wake;
+}
+
+/* Sleeps until the second wake, an ask or stop; called and returns with fed->mutex held. */
+static void worker_sleep(fed_t *fed, uint64_t wake)
+{
+    if (!fed->stopping && !fed->want_jwks && !fed->want_check && wake > hub_now()) {
+        struct timespec ts = {.tv_sec = (time_t)wake, .tv_nsec = 0};
+        pthread_cond_timedwait(&fed->cond, &fed->mutex, &ts);
+    }
+}
+
 /* Talks to the primary: discovery (until it succeeds once), registration (when there are no
  * credentials, or they were revoked and a new join token is there), the JWKS on its
  * max-age or when an unknown kid asks, and a periodic credential probe. Blocking calls are
@@ -319,13 +341,13 @@ static void *worker_main(void *arg)
 {
     fed_t *fed = arg;
     int discovered = 0, reg_gave_up = 0;
-    uint64_t next_discover = 0, next_register = 0, next_jwks = 0, next_probe = 0;
+    uint64_t next_discover = 0, next_register = 0, next_jwks = 0, next_probe = 0, next_down_check = 0;
     unsigned b_discover = 1, b_register = 1, b_jwks = 1;
     char *persisted = fed_jwks_raw(fed->jwks);
 
     pthread_mutex_lock(&fed->mutex);
     while (!fed->stopping) {
-        int want_jwks = fed->want_jwks, want_check = fed->want_check, round = want_jwks;
+        int want_jwks = fed->want_jwks || fed_jwks_deferred(fed->jwks, 1), want_check = fed->want_check, round = want_jwks;
         fed->want_jwks = fed->want_check = 0;
         if (want_jwks) /* taken under the lock with the ask, so a request parked now waits for this round */
             ++fed->jwks_started;
@@ -333,6 +355,11 @@ static void *worker_main(void *arg)
 
         uint64_t now = hub_now();
         const fed_reg_t *reg = fed_join_current(fed->join);
+        /* whoever found the primary unreachable (a sign-in, a session's refresh), the worker checks for its return */
+        if (__atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE) && now >= next_down_check)
+            want_check = 1;
+        if (want_check)
+            next_down_check = now + DOWN_RECHECK;
         if (!discovered && (want_check || now >= next_discover)) {
             int ret = fed_join_discover(fed->join);
             fed_primary_answered(fed, !unreachable(ret));
@@ -379,20 +406,15 @@ static void *worker_main(void *arg)
         }
 
         /* sleep until the earliest timer, a wake-up or stop */
-        uint64_t wake = hub_now() + BACKOFF_MAX;
-        if (reg->jwks_uri != NULL && next_jwks < wake)
-            wake = next_jwks;
-        if (!discovered && next_discover < wake)
-            wake = next_discover;
-        if (discovered && need_register && !reg_gave_up && next_register < wake)
-            wake = next_register;
-        if (discovered && reg->client_id != NULL && next_probe < wake)
-            wake = next_probe;
+        uint64_t wake = hub_now() + BACKOFF_MAX, deferred = fed_jwks_deferred(fed->jwks, 0);
+        wake = earliest(wake, reg->jwks_uri != NULL, next_jwks);
+        wake = earliest(wake, deferred != 0, deferred);
+        wake = earliest(wake, !discovered, next_discover);
+        wake = earliest(wake, discovered && need_register && !reg_gave_up, next_register);
+        wake = earliest(wake, discovered && reg->client_id != NULL, next_probe);
+        wake = earliest(wake, __atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE), next_down_check);
         pthread_mutex_lock(&fed->mutex);
-        if (!fed->stopping && !fed->want_jwks && !fed->want_check && wake > hub_now()) {
-            struct timespec ts = {.tv_sec = (time_t)wake, .tv_nsec = 0};
-            pthread_cond_timedwait(&fed->cond, &fed->mutex, &ts);
-        }
+        worker_sleep(fed, wake);
     }
     pthread_mutex_unlock(&fed->mutex);
     free(persisted);
@@ -425,10 +447,57 @@ fed_who_t fed_identify(fed_t *fed, h2o_req_t *req, fed_identity_t *id, const cha
             return ret == 0 ? FED_WHO_OK : FED_WHO_BAD_TOKEN;
         }
     }
-    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL &&
-        fed_session_get(fed->store, cookie, &req->pool, id, NULL) == 0)
-        return FED_WHO_OK;
+    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL) {
+        fed_session_t s;
+        fed_who_t who;
+        if (fed_session_load(fed->store, cookie, &req->pool, &s) != 0)
+            return FED_WHO_NONE;
+        /* a session past its access token's lifetime re-validates with the primary first */
+        if ((who = fed_refresh_gate(fed, req, &s, resume, data)) == FED_WHO_OK)
+            *id = s.id;
+        return who;
+    }
     return FED_WHO_NONE;
+}
+
+/* POST /auth/jwks-changed (SPEC §6): anyone may say the primary's keys changed; all it does is
+ * ask for the shared, rate-limited JWKS refresh, which drops the keys the primary no longer
+ * publishes. The answer is the same whether a refresh starts now or after the rate limit. */
+static int on_jwks_changed(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+
+    if (!hub_path_is(req, "/auth/jwks-changed"))
+        return -1;
+    if (!hub_method_is(req, "POST")) {
+        hub_resp_header(req, "allow", "POST");
+        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
+        return 0;
+    }
+    if (!fed_jwks_changed(fed->jwks)) { /* kept for later: the worker sets its alarm by it */
+        pthread_mutex_lock(&fed->mutex);
+        pthread_cond_signal(&fed->cond);
+        pthread_mutex_unlock(&fed->mutex);
+    }
+    hub_resp_header(req, "cache-control", "no-store");
+    hub_send_text(req, 204, "", 0);
+    return 0;
+}
+
+/* The node key (created on the first start) and the keys derived from it. */
+static int load_node_key(fed_t *fed)
+{
+    uint8_t key[HUB_KEY_LEN];
+    int ret;
+
+    if ((ret = hub_store_secret_key(fed->store, HUB_T_FED, KEY_NODE_KEY, key)) != 0) {
+        hub_log_error("federation: cannot read or create the node key: %s", hub_strerror(ret));
+        return ret;
+    }
+    fed_state_keys_init(&fed->state_keys, key);
+    hub_key_derive(fed->logout_key, key, "hub secondary: sign-out form v1");
+    OPENSSL_cleanse(key, sizeof(key));
+    return 0;
 }
 
 void fed_send_unauthorized(h2o_req_t *req, fed_who_t who, const char *why)
@@ -459,12 +528,14 @@ int fed_create(fed_t **out, hub_server_t *server)
     pthread_mutex_init(&fed->mutex, NULL);
     pthread_cond_init(&fed->cond, NULL);
     h2o_linklist_init_anchor(&fed->pending);
+    h2o_linklist_init_anchor(&fed->flights);
     fed->nloops = cfg->node.threads > 0 ? cfg->node.threads : 1; /* as hub_server_run */
     if ((fed->loops = calloc(fed->nloops, sizeof(*fed->loops))) == NULL)
         abort();
     for (size_t i = 0; i != fed->nloops; ++i) {
         fed->loops[i].fed = fed;
         h2o_linklist_init_anchor(&fed->loops[i].waiters);
+        h2o_linklist_init_anchor(&fed->loops[i].revalidated);
     }
     if (cfg->secondary.server_url == NULL || fed->store == NULL) {
         hub_log_error("secondary.server_url: required on a secondary");
@@ -479,12 +550,13 @@ int fed_create(fed_t **out, hub_server_t *server)
     if ((fed->scope = join_scopes(cfg)) == NULL)
         abort();
 
-    if ((ret = fed_join_create(&fed->join, cfg, fed->store)) != 0)
+    if ((ret = load_node_key(fed)) != 0 || (ret = fed_join_create(&fed->join, cfg, fed->store)) != 0)
         goto fail;
     fed->jwks = fed_jwks_create(wake_worker, fed);
     load_stored_jwks(fed);
     fed->verify = fed_verify_create(fed->jwks, cfg->secondary.server_url, cfg->secondary.accept_audiences,
                                     cfg->secondary.naccept_audiences, cfg->secondary.clock_skew, 0);
+    hub_server_route(server, "/auth/jwks-changed", on_jwks_changed, fed);
     fed_login_register(fed);
     if ((ret = fed_routes_register(fed)) != 0)
         goto fail;
@@ -514,12 +586,15 @@ void fed_destroy(fed_t *fed)
         pthread_join(fed->worker, NULL);
     }
     fed_login_dispose(fed);
+    fed_refresh_dispose(fed);
     fed_routes_dispose(fed);
     fed_verify_destroy(fed->verify);
     fed_jwks_destroy(fed->jwks);
     fed_join_destroy(fed->join);
     free(fed->scope);
     free(fed->loops); /* the loops are gone, and every parked request with them */
+    OPENSSL_cleanse(&fed->state_keys, sizeof(fed->state_keys));
+    OPENSSL_cleanse(fed->logout_key, sizeof(fed->logout_key));
     pthread_cond_destroy(&fed->cond);
     pthread_mutex_destroy(&fed->mutex);
     free(fed);

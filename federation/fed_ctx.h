@@ -8,8 +8,10 @@
 #include "federation/fed.h"
 #include "federation/fed_join.h"
 #include "federation/fed_jwks.h"
+#include "federation/fed_state.h"
 #include "federation/fed_verify.h"
 #include "hub/fetch.h"
+#include "hub/seal.h"
 
 #define FED_URL_MAX 2048
 #define FED_COOKIE_NAME_MAX 96
@@ -21,9 +23,11 @@
 /* The requests of one loop thread parked by fed_kid_wait (fed.c). */
 typedef struct st_fed_loop_t {
     struct st_fed_t *fed;
-    hub_fetch_port_t *port; /* the loop's queue, where the worker posts the end of a JWKS round */
-    h2o_linklist_t waiters; /* under fed->mutex; targets never decrease along the list */
-    int posted;             /* under fed->mutex: a wake-up is queued and not yet run */
+    hub_fetch_port_t *port;     /* the loop's queue, where the worker posts the end of a JWKS round */
+    h2o_linklist_t waiters;     /* under fed->mutex; targets never decrease along the list */
+    int posted;                 /* under fed->mutex: a wake-up is queued and not yet run */
+    h2o_linklist_t revalidated; /* under fed->mutex: requests whose session refresh ended, to go on here (fed_refresh.c) */
+    int revalidated_posted;     /* under fed->mutex: their wake-up is queued and not yet run */
 } fed_loop_t;
 
 struct st_fed_t {
@@ -36,7 +40,9 @@ struct st_fed_t {
     fed_verify_t *verify;
     int secure_cookies;
     char session_cookie[FED_COOKIE_NAME_MAX]; /* hub_<node.name>_session */
-    char state_cookie[FED_COOKIE_NAME_MAX];   /* hub_<node.name>_state */
+    char state_cookie[FED_COOKIE_NAME_MAX];   /* hub_<node.name>_state: the prefix of each pending sign-in's cookie */
+    fed_state_keys_t state_keys;              /* seal pending sign-ins (fed_state.h) */
+    uint8_t logout_key[HUB_KEY_LEN];          /* signs the sign-out form's CSRF token */
     char redirect_uri[FED_URL_MAX];           /* <public_url>/auth/callback */
     char home_uri[FED_URL_MAX];               /* <public_url>/ */
     char *scope;                              /* secondary.scopes joined by spaces */
@@ -65,7 +71,9 @@ struct st_fed_t {
     uint64_t primary_timeout_ms; /* fed_now_ms() of the last sign-in call that timed out */
     uint64_t last_recheck;       /* hub_now() of the last re-check a sign-in asked for */
 
-    h2o_linklist_t pending; /* code exchanges waiting for the primary; under mutex */
+    h2o_linklist_t pending;         /* code exchanges waiting for the primary; under mutex */
+    h2o_linklist_t flights;         /* session refreshes waiting for the primary (fed_refresh.c); under mutex */
+    size_t nflights;                /* under mutex */
     struct st_fed_routes_t *routes; /* fed_routes.c: the route guards, freed at destroy */
 };
 

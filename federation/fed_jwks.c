@@ -23,7 +23,8 @@ typedef struct st_keyset_t {
 struct st_fed_jwks_t {
     keyset_t *current; /* atomic */
     pthread_mutex_t install_mutex;
-    uint64_t last_forced; /* atomic: hub_now() of the last refresh asked for by an unknown kid */
+    uint64_t last_forced; /* atomic: hub_now() of the last refresh asked for by an unknown kid or the primary */
+    int deferred;         /* atomic: the primary asked while rate-limited (fed_jwks_changed) */
     void (*wake)(void *);
     void *wake_arg;
 };
@@ -157,6 +158,28 @@ int fed_jwks_want_refresh(fed_jwks_t *j)
         return 0;
     if (j->wake != NULL)
         j->wake(j->wake_arg);
+    return 1;
+}
+
+int fed_jwks_changed(fed_jwks_t *j)
+{
+    if (fed_jwks_want_refresh(j))
+        return 1;
+    __atomic_store_n(&j->deferred, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+uint64_t fed_jwks_deferred(fed_jwks_t *j, int take)
+{
+    uint64_t now = hub_now(), last = __atomic_load_n(&j->last_forced, __ATOMIC_ACQUIRE), at = last + FED_JWKS_FORCE_INTERVAL;
+    if (!__atomic_load_n(&j->deferred, __ATOMIC_ACQUIRE))
+        return 0;
+    if (!take || now < at)
+        return take ? 0 : at;
+    /* the stamp moves first, so a refresh asked meanwhile by an unknown kid is rate-limited with this one */
+    if (!__atomic_compare_exchange_n(&j->last_forced, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 0;
+    __atomic_store_n(&j->deferred, 0, __ATOMIC_RELEASE);
     return 1;
 }
 

@@ -39,6 +39,17 @@ char *fed_jwks_raw(fed_jwks_t *j);
  * (wake was called), 0 when rate-limited. */
 int fed_jwks_want_refresh(fed_jwks_t *j);
 
+/* The primary says its keys changed (POST /auth/jwks-changed, from anyone): asks for a refresh
+ * like fed_jwks_want_refresh, sharing its rate limit; when rate-limited the ask is kept, so one
+ * refresh follows as soon as the limit allows (fed_jwks_deferred). Never more than one refresh
+ * per FED_JWKS_FORCE_INTERVAL however many ask. Returns 1 when a refresh was asked now. */
+int fed_jwks_changed(fed_jwks_t *j);
+
+/* For the refreshing thread: 0 when no ask is kept; else the hub_now() second from which the kept
+ * ask may be served. With take set and that second reached, the ask is taken (the rate limit
+ * counts from now) and 1 is returned: the caller refreshes now. */
+uint64_t fed_jwks_deferred(fed_jwks_t *j, int take);
+
 /* Fetches uri (blocking, bounded by timeout_ms: only from a background thread) and installs
  * the result. *max_age gets the response's Cache-Control max-age (0 when absent). Returns 0,
  * HUB_E_NET / HUB_E_TIMEOUT when the primary did not answer, HUB_E_PARSE for a bad answer. */

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "federation/fed_login.h"
+#include "federation/fed_refresh.h"
 #include "federation/fed_session.h"
+#include "federation/fed_state.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -13,15 +15,14 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 
-#define STATE_TTL 600
 #define EXCHANGE_TIMEOUT_MS 10000
 #define REACH_TIMEOUT_MS 3000 /* a sign-in waits this long at most to learn whether the primary is there */
 #define REACH_FRESH_MS 500    /* an answer this recent spares the next sign-ins the check (bursts share one) */
 #define REACH_HUNG_MS 2000    /* after a check timed out, sign-ins answer at once for this long */
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
-#define RANDOM_BYTES 32
-#define RANDOM_LEN HUB_B64URL_LEN(RANDOM_BYTES)
 #define LOGIN_PATH "/auth/login"
+#define STATE_COOKIE_PATH "/auth/" /* pending sign-ins travel to /auth/login (the bound) and /auth/callback only */
+#define STATE_COOKIE_MAX 2048      /* a Set-Cookie line of a pending sign-in */
 #define SIGNED_OUT_PATH "/auth/signed-out"
 
 /* A call to the primary in flight for a request: a code exchange, or the reachability check of
@@ -55,74 +56,122 @@ static void page_unreachable(fed_t *fed, h2o_req_t *req)
     hub_send_html_error(req, 503, "Sign-in unavailable", "The sign-in service (primary) is unreachable; try again shortly.");
 }
 
-static int put_state_txn(hub_txn_t *txn, void *arg)
-{
-    void **a = arg; /* {hash, record, expiry} */
-    return hub_store_put_json(txn, HUB_T_FED_STATES, a[0], a[1], *(uint64_t *)a[2], HUB_STORE_NOOVERWRITE);
-}
-
 static const char *enc(h2o_req_t *req, const char *s)
 {
     return hub_url_encode(&req->pool, s, strlen(s)).base;
 }
 
-/* Starts the sign-in: a single-use state bound to this browser, then off to the primary. */
+/* Set-Cookie for a pending sign-in: only under /auth/, so it does not ride along on every request. */
+static void set_state_cookie(fed_t *fed, h2o_req_t *req, const char *name, const char *value, long max_age)
+{
+    char buf[STATE_COOKIE_MAX];
+    int n = snprintf(buf, sizeof(buf), "%s=%s; Path=" STATE_COOKIE_PATH "; HttpOnly; SameSite=Lax%s; Max-Age=%ld", name, value,
+                     fed->secure_cookies ? "; Secure" : "", max_age);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        h2o_fatal("pending sign-in cookie too long");
+    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v.base, v.len);
+}
+
+/* Keeps at most FED_STATE_MAX_PENDING - 1 pending sign-ins of this browser before one more
+ * starts: the ones that expire first, and any this node cannot open, are deleted. */
+static void prune_pending(fed_t *fed, h2o_req_t *req)
+{
+    struct {
+        const char *name;
+        uint64_t exp; /* 0: cannot be opened */
+    } seen[HUB_COOKIE_MAX_FIELDS];
+    size_t n = 0, plen = strlen(fed->state_cookie), i, j;
+    ssize_t c = -1;
+
+    while ((c = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, c)) >= 0) {
+        const h2o_iovec_t *hv = &req->headers.entries[c].value;
+        hub_form_t jar;
+        if (hub_cookie_parse(&req->pool, hv->base, hv->len, &jar) != 0)
+            continue;
+        for (i = 0; i != jar.n && n != HUB_COOKIE_MAX_FIELDS; ++i) {
+            const h2o_iovec_t *name = &jar.items[i].name;
+            fed_pending_t p;
+            if (name->len != plen + 1 + FED_STATE_ID_LEN || memcmp(name->base, fed->state_cookie, plen) != 0 ||
+                name->base[plen] != '_')
+                continue;
+            seen[n].name = name->base;
+            seen[n++].exp = fed_pending_open(&fed->state_keys, name->base, jar.items[i].value.base, hub_now(), &p) == 0 ? p.exp : 0;
+            OPENSSL_cleanse(&p, sizeof(p));
+        }
+    }
+    for (i = 0; i != n;) { /* expired, altered, or sealed by an earlier node key */
+        if (seen[i].exp != 0) {
+            ++i;
+            continue;
+        }
+        set_state_cookie(fed, req, seen[i].name, "", 0);
+        seen[i] = seen[--n];
+    }
+    while (n >= FED_STATE_MAX_PENDING) { /* the sign-ins that would expire first give way */
+        for (i = j = 0; i != n; ++i)
+            if (seen[i].exp < seen[j].exp)
+                j = i;
+        set_state_cookie(fed, req, seen[j].name, "", 0);
+        seen[j] = seen[--n];
+    }
+}
+
+/* Starts the sign-in: a pending sign-in sealed in its own cookie, then off to the primary.
+ * Nothing is stored on the node. */
 static void send_authorize(fed_t *fed, h2o_req_t *req, const char *next)
 {
     const fed_reg_t *reg = fed_join_current(fed->join);
-    char state[RANDOM_LEN + 1], nonce[RANDOM_LEN + 1], verifier[RANDOM_LEN + 1], challenge[RANDOM_LEN + 1];
-    char hash[HUB_SECRET_HASH_LEN + 1];
+    char state[FED_STATE_LEN + 1], challenge[HUB_B64URL_LEN(HUB_SHA256_LEN) + 1], name[FED_COOKIE_NAME_MAX + 16];
     uint8_t digest[HUB_SHA256_LEN];
-    uint64_t exp = hub_now() + STATE_TTL;
-    json_t *rec;
-    int ret;
+    fed_pending_t p;
 
     if (fed_join_revoked(fed->join) || reg->authorization_endpoint == NULL || reg->client_id == NULL) {
         page_unavailable(fed, req);
         return;
     }
-    hub_random_token(state, RANDOM_BYTES);
-    hub_random_token(nonce, RANDOM_BYTES);
-    hub_random_token(verifier, RANDOM_BYTES);
-    hub_sha256(digest, verifier, strlen(verifier));
-    hub_b64url_encode(challenge, digest, sizeof(digest));
-    hub_secret_hash(hash, state, strlen(state));
-    rec = json_pack("{s:s,s:s,s:s}", "next", next, "nonce", nonce, "verifier", verifier);
-    void *args[3] = {hash, rec, &exp};
-    ret = hub_store_write(fed->store, put_state_txn, args);
-    json_decref(rec);
-    OPENSSL_cleanse(verifier, sizeof(verifier));
-    if (ret != 0) {
-        hub_log_error("federation: cannot store a login state: %s", hub_strerror(ret));
-        hub_send_html_error(req, 500, "Sign-in failed", "The sign-in could not be started. Please try again.");
+    if (fed_pending_new(&p, next, hub_now()) != 0) { /* on_login checked the length */
+        hub_send_html_error(req, 400, "Bad request", "The address to return to after signing in is too long.");
         return;
     }
+    fed_pending_state(&fed->state_keys, &p, state);
+    hub_sha256(digest, p.verifier, strlen(p.verifier));
+    hub_b64url_encode(challenge, digest, sizeof(digest));
+    fed_state_cookie_name(name, sizeof(name), fed->state_cookie, state);
+    prune_pending(fed, req);
+    set_state_cookie(fed, req, name, fed_pending_seal(&fed->state_keys, name, &p, &req->pool), FED_STATE_TTL);
     const char *ep = reg->authorization_endpoint, *ec = enc(req, reg->client_id), *er = enc(req, fed->redirect_uri),
                *es = enc(req, fed->scope);
-    size_t len = strlen(ep) + strlen(ec) + strlen(er) + strlen(es) + 3 * RANDOM_LEN + 256;
+    size_t len = strlen(ep) + strlen(ec) + strlen(er) + strlen(es) + 3 * FED_STATE_LEN + 256;
     char *url = h2o_mem_alloc_pool(&req->pool, len);
     snprintf(url, len,
              "%s%sresponse_type=code&client_id=%s&redirect_uri=%s&scope=%s&state=%s&nonce=%s&code_challenge=%s"
              "&code_challenge_method=S256",
-             ep, strchr(ep, '?') != NULL ? "&" : "?", ec, er, es, state, nonce, challenge);
-    hub_set_cookie(req, fed->state_cookie, state, STATE_TTL, fed->secure_cookies);
+             ep, strchr(ep, '?') != NULL ? "&" : "?", ec, er, es, state, p.nonce, challenge);
+    OPENSSL_cleanse(&p, sizeof(p));
     hub_send_redirect(req, 302, url);
 }
 
-typedef struct st_take_state_t {
-    const char *hash;
-    json_t *rec;
-} take_state_t;
-
-static int take_state_txn(hub_txn_t *txn, void *arg)
+/* The pending sign-in a callback's state names, from this browser's cookie, which is deleted
+ * whatever comes of it (a sign-in is finished or failed once per browser; the code itself is
+ * single use at the primary). 0 and *p, or HUB_E_NOTFOUND. */
+static int take_pending(fed_t *fed, h2o_req_t *req, const char *state, fed_pending_t *p)
 {
-    take_state_t *a = arg;
-    int ret;
-    json_decref(a->rec); /* the txn may run again */
-    a->rec = NULL;
-    if ((ret = hub_store_get_json(txn, HUB_T_FED_STATES, a->hash, &a->rec)) != 0)
-        return ret;
-    return hub_store_del(txn, HUB_T_FED_STATES, a->hash, strlen(a->hash));
+    char name[FED_COOKIE_NAME_MAX + 16];
+    const char *value;
+
+    memset(p, 0, sizeof(*p));
+    if (!fed_state_valid(state))
+        return HUB_E_NOTFOUND;
+    fed_state_cookie_name(name, sizeof(name), fed->state_cookie, state);
+    if ((value = hub_req_cookie(&req->pool, req, name)) == NULL)
+        return HUB_E_NOTFOUND;
+    set_state_cookie(fed, req, name, "", 0);
+    if (fed_pending_open(&fed->state_keys, name, value, hub_now(), p) != 0 || !fed_pending_matches(&fed->state_keys, p, state)) {
+        OPENSSL_cleanse(p, sizeof(*p));
+        return HUB_E_NOTFOUND;
+    }
+    return 0;
 }
 
 static void exchange_unlink(fed_t *fed, exchange_t *ex)
@@ -177,10 +226,37 @@ static int exchange_start(fed_t *fed, h2o_req_t *req, const char *next, const ch
  * waits for a JWKS refresh. */
 typedef struct st_signin_t {
     fed_t *fed;
-    const char *id_token, *access_token, *nonce, *next;
+    const char *id_token, *access_token, *refresh_token, *nonce, *next; /* refresh_token may be NULL */
+    uint64_t expires_in;                                                /* the access token's, 0 when unknown */
 } signin_t;
 
 static void on_signin_resume(h2o_req_t *req, void *data);
+
+/* Starts the local session of the verified id_token's claims: roles from the access token when
+ * it verifies (what the primary grants access with), re-validation due when it expires. */
+static int start_session(signin_t *si, h2o_req_t *req, const json_t *claims, char cookie[FED_SESSION_COOKIE_LEN + 1])
+{
+    fed_t *fed = si->fed;
+    const char *client_id = fed_join_current(fed->join)->client_id, *why = NULL;
+    fed_session_t s = {.id_token = si->id_token, .refresh_token = si->refresh_token};
+    fed_identity_t at;
+
+    fed_identity_from_claims(&req->pool, claims, &s.id);
+    if (s.id.name == NULL)
+        s.id.name = json_string_value(json_object_get(claims, "preferred_username"));
+    if (fed_verify_access_token(fed->verify, client_id, si->access_token, strlen(si->access_token), &req->pool, &at, &why) == 0) {
+        s.id.roles = at.roles, s.id.nroles = at.nroles;
+        s.due = at.exp;
+        s.life = si->expires_in;
+    } else {
+        hub_log_warn("federation: the access token from the primary does not verify (%s); using the id_token alone", why);
+        s.due = hub_now() + FED_REFRESH_RETRY;
+    }
+    if (si->refresh_token == NULL)
+        hub_log_warn("federation: the primary issued no refresh token: the session ends when its access token expires");
+    s.id.client_id = client_id;
+    return fed_session_create(fed->store, &s, fed->cfg->secondary.session_ttl, cookie);
+}
 
 /* Verifies the tokens, starts the session and redirects; with may_wait, an id_token signed by
  * a key not known yet parks req until the JWKS refresh (on_signin_resume goes on). */
@@ -190,7 +266,6 @@ static void complete_login(signin_t *si, h2o_req_t *req, int may_wait)
     const fed_reg_t *reg = fed_join_current(fed->join);
     json_t *claims = NULL;
     const char *why = NULL;
-    fed_identity_t id, at;
     char cookie[FED_SESSION_COOKIE_LEN + 1];
     uint64_t seen = fed_jwks_rounds(fed);
     int ret;
@@ -205,22 +280,12 @@ static void complete_login(signin_t *si, h2o_req_t *req, int may_wait)
                                                   : "The identity provider's answer could not be verified.");
         goto out;
     }
-    fed_identity_from_claims(&req->pool, claims, &id);
-    if (id.name == NULL)
-        id.name = json_string_value(json_object_get(claims, "preferred_username"));
-    if (fed_verify_access_token(fed->verify, reg->client_id, si->access_token, strlen(si->access_token), &req->pool, &at, &why) !=
-        0)
-        hub_log_warn("federation: the access token from the primary does not verify (%s); using the id_token alone", why);
-    else if (id.nroles == 0)
-        id.roles = at.roles, id.nroles = at.nroles;
-    id.client_id = reg->client_id;
-    if ((ret = fed_session_create(fed->store, &id, si->id_token, fed->cfg->secondary.session_ttl, cookie)) != 0) {
+    if ((ret = start_session(si, req, claims, cookie)) != 0) {
         hub_log_error("federation: cannot start a session: %s", hub_strerror(ret));
         hub_send_html_error(req, 500, "Sign-in failed", "The session could not be started. Please try again.");
         goto out;
     }
     hub_set_cookie(req, fed->session_cookie, cookie, (long)fed->cfg->secondary.session_ttl, fed->secure_cookies);
-    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
     OPENSSL_cleanse(cookie, sizeof(cookie));
     hub_send_redirect(req, 302, si->next);
 out:
@@ -271,10 +336,13 @@ static void finish_login(exchange_t *ex, const hub_fetch_res_t *res)
         hub_send_html_error(req, 502, "Sign-in failed", "The identity provider's answer was incomplete.");
         goto out;
     }
+    json_int_t expires_in = json_integer_value(json_object_get(doc, "expires_in"));
     si = h2o_mem_alloc_pool(&req->pool, sizeof(*si));
     si->fed = fed;
     si->id_token = pool_str(req, id_token);
     si->access_token = pool_str(req, access_token);
+    si->refresh_token = pool_str(req, json_string_value(json_object_get(doc, "refresh_token")));
+    si->expires_in = expires_in > 0 && expires_in <= 366 * 86400 ? (uint64_t)expires_in : 0;
     si->nonce = pool_str(req, ex->nonce);
     si->next = pool_str(req, ex->next);
     complete_login(si, req, 1);
@@ -308,18 +376,12 @@ static void on_token_answer(void *arg, const hub_fetch_res_t *res)
 }
 
 /* Sends the code to the primary's token endpoint; the answer comes back on this loop. */
-static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, const char *code, const json_t *rec)
+static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, const char *code, const fed_pending_t *p)
 {
-    const char *verifier = json_string_value(json_object_get(rec, "verifier"));
-    const char *next = json_string_value(json_object_get(rec, "next"));
-    const char *nonce = json_string_value(json_object_get(rec, "nonce"));
+    const char *next = p->next, *nonce = p->nonce;
     char *auth;
 
-    if (verifier == NULL || nonce == NULL) {
-        hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired. Please sign in again.");
-        return;
-    }
-    const char *ec = enc(req, code), *er = enc(req, fed->redirect_uri), *ev = enc(req, verifier);
+    const char *ec = enc(req, code), *er = enc(req, fed->redirect_uri), *ev = enc(req, p->verifier);
     size_t blen = strlen(ec) + strlen(er) + strlen(ev) + 128;
     char *body = h2o_mem_alloc_pool(&req->pool, blen);
     int n = snprintf(body, blen, "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s", ec, er, ev);
@@ -405,6 +467,10 @@ static int on_login(void *data, h2o_req_t *req)
         hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
         return 0;
     }
+    if (hub_form_get(&q, "next") != NULL && strlen(hub_form_get(&q, "next")) > FED_STATE_NEXT_MAX) {
+        hub_send_html_error(req, 400, "Bad request", "The address to return to after signing in is too long.");
+        return 0;
+    }
     if (fed_join_revoked(fed->join) || reg->authorization_endpoint == NULL || reg->client_id == NULL) {
         page_unavailable(fed, req);
         return 0;
@@ -413,86 +479,124 @@ static int on_login(void *data, h2o_req_t *req)
     return 0;
 }
 
-static void callback_error(fed_t *fed, h2o_req_t *req, const char *error, const char *desc)
+/* What the sign-in page says for each error the primary may send back (RFC 6749 §4.1.2.1, OIDC
+ * Core §3.1.2.6): fixed text, never the error_description, which whoever made the URL chose. */
+static const struct {
+    const char *error;
+    int status;
+    const char *text;
+} callback_errors[] = {
+    {"access_denied", 403, "You did not allow this site to sign you in, or your account may not use it."},
+    {"login_required", 401, "You need to sign in at the identity provider first. Please sign in again."},
+    {"interaction_required", 401, "The identity provider needs you to sign in there. Please sign in again."},
+    {"consent_required", 403, "The identity provider needs your consent for this site. Please sign in again."},
+    {"account_selection_required", 401, "The identity provider needs you to choose an account. Please sign in again."},
+    {"invalid_request", 400, "The identity provider could not understand this sign-in request."},
+    {"invalid_scope", 400, "The identity provider refused the access this site asked for."},
+    {"unauthorized_client", 400, "This site may not sign users in with its identity provider. Please tell its operator."},
+    {"unsupported_response_type", 400, "This site may not sign users in with its identity provider. Please tell its operator."},
+    {"server_error", 502, "The identity provider failed. Please try again later."},
+    {"temporarily_unavailable", 503, "The identity provider is busy. Please try again in a moment."},
+};
+
+static void callback_error(fed_t *fed, h2o_req_t *req, const char *error)
 {
-    int denied = strcmp(error, "access_denied") == 0;
-    char msg[1024];
-    snprintf(msg, sizeof(msg), "The identity provider did not sign you in (%.64s%s%.400s). %s", error, desc != NULL ? ": " : "",
-             desc != NULL ? desc : "", denied ? "You may lack access to this site." : "Please try again.");
-    hub_set_cookie(req, fed->state_cookie, "", 0, fed->secure_cookies);
-    hub_send_html_error(req, denied ? 403 : 400, "Sign-in failed", msg);
+    size_t i;
+    for (i = 0; i != sizeof(callback_errors) / sizeof(callback_errors[0]); ++i) {
+        if (strcmp(error, callback_errors[i].error) == 0) {
+            hub_send_html_error(req, callback_errors[i].status, "Sign-in failed", callback_errors[i].text);
+            return;
+        }
+    }
+    hub_send_html_error(req, 400, "Sign-in failed", "The identity provider did not sign you in. Please try again.");
+}
+
+/* The callback's query: exactly one state, and one code or one error. 0 or HUB_E_PARSE. */
+static int callback_params(h2o_req_t *req, const char **state, const char **code, const char **error)
+{
+    hub_form_t q;
+    if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "state") != 1 || hub_form_count(&q, "code") > 1 ||
+        hub_form_count(&q, "error") > 1)
+        return HUB_E_PARSE;
+    *state = hub_form_get(&q, "state");
+    *code = hub_form_get(&q, "code");
+    *error = hub_form_get(&q, "error");
+    if ((*code == NULL) == (*error == NULL) || (*code != NULL && (**code == '\0' || strlen(*code) > 1024)))
+        return HUB_E_PARSE;
+    return 0;
 }
 
 static int on_callback(void *data, h2o_req_t *req)
 {
     fed_t *fed = data;
     const fed_reg_t *reg = fed_join_current(fed->join);
-    const char *code, *state, *cookie, *error;
-    char hash[HUB_SECRET_HASH_LEN + 1];
-    take_state_t take = {hash, NULL};
-    hub_form_t q;
+    const char *code, *state, *error;
+    fed_pending_t p;
 
     if (!hub_path_is(req, "/auth/callback"))
         return -1;
     if (!hub_get_only(req))
         return 0;
-    if (hub_form_parse_query(&req->pool, req, &q) != 0) {
-        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed.");
+    if (callback_params(req, &state, &code, &error) != 0) {
+        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed or lacks its state.");
         return 0;
     }
-    if ((error = hub_form_get(&q, "error")) != NULL) {
-        callback_error(fed, req, error, hub_form_get(&q, "error_description"));
-        return 0;
-    }
-    code = hub_form_get(&q, "code");
-    state = hub_form_get(&q, "state");
-    if (code == NULL || state == NULL || hub_form_count(&q, "code") != 1 || hub_form_count(&q, "state") != 1 ||
-        strlen(code) > 1024 || strlen(state) > 256) {
-        hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer lacks its code or state.");
-        return 0;
-    }
-    /* the state must come back to the browser that started the sign-in (login CSRF) */
-    cookie = hub_req_cookie(&req->pool, req, fed->state_cookie);
-    if (cookie == NULL || !hub_ct_equal(cookie, strlen(cookie), state, strlen(state))) {
+    /* an answer, error or not, counts only for the browser that started that sign-in (login CSRF) */
+    if (take_pending(fed, req, state, &p) != 0) {
         hub_send_html_error(req, 400, "Sign-in failed",
                             "This sign-in was not started in this browser, or it took too long. Please sign in again.");
         return 0;
     }
-    hub_secret_hash(hash, state, strlen(state));
-    if (hub_store_write(fed->store, take_state_txn, &take) != 0)
-        hub_send_html_error(req, 400, "Sign-in failed", "This sign-in expired or was already used. Please sign in again.");
+    if (error != NULL)
+        callback_error(fed, req, error);
     else if (fed_join_revoked(fed->join) || reg->token_endpoint == NULL || reg->client_id == NULL || reg->client_secret == NULL ||
              fed->fetcher == NULL || hub_req_thread(req)->fetch_port == NULL)
         page_unavailable(fed, req);
     else
-        start_exchange(fed, req, reg, code, take.rec);
-    json_decref(take.rec);
+        start_exchange(fed, req, reg, code, &p);
+    OPENSSL_cleanse(&p, sizeof(p));
     return 0;
 }
 
-static int on_logout(void *data, h2o_req_t *req)
+/* The sign-out confirmation (RP-Initiated Logout 1.0 §2): a plain GET, which a link or an image
+ * on any site can make, only shows this form; its POST carries a token bound to the session. */
+static void page_confirm_logout(fed_t *fed, h2o_req_t *req, int status, const char *cookie)
 {
-    fed_t *fed = data;
+    static const char head[] = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out</title>"
+                               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
+                               "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Sign out of ";
+    char token[FED_CSRF_LEN + 1];
+    h2o_iovec_t site = hub_html_escape(&req->pool, fed->cfg->node.name, strlen(fed->cfg->node.name));
+    size_t len = sizeof(head) + site.len + FED_CSRF_LEN + 512;
+    char *page = h2o_mem_alloc_pool(&req->pool, len);
+    int n;
+
+    fed_session_csrf(fed->logout_key, cookie, token);
+    n = snprintf(page, len,
+                 "%s%s?</h1>\n<form method=\"post\" action=\"/auth/logout\">"
+                 "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">"
+                 "<button type=\"submit\" id=\"sign-out\">Sign out</button></form>\n"
+                 "<p>If you did not ask to sign out, close this page: you stay signed in.</p></body></html>\n",
+                 head, site.base, token);
+    hub_send_html(req, status, page, (size_t)n);
+}
+
+/* Ends the local session and sends the browser to the primary's logout endpoint. */
+static void sign_out(fed_t *fed, h2o_req_t *req, const char *cookie)
+{
     const fed_reg_t *reg = fed_join_current(fed->join);
-    const char *cookie, *id_token = NULL;
+    const char *id_token = NULL;
     fed_identity_t id;
 
-    if (!hub_path_is(req, "/auth/logout"))
-        return -1;
-    if (!hub_method_is(req, "GET") && !hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "GET, POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET or POST");
-        return 0;
-    }
-    if ((cookie = hub_req_cookie(&req->pool, req, fed->session_cookie)) != NULL) {
+    if (cookie != NULL) {
         if (fed_session_get(fed->store, cookie, &req->pool, &id, &id_token) != 0)
             id_token = NULL;
         fed_session_end(fed->store, cookie);
     }
     hub_set_cookie(req, fed->session_cookie, "", 0, fed->secure_cookies);
     if (reg->end_session_endpoint == NULL || reg->client_id == NULL) {
-        hub_send_redirect(req, 302, SIGNED_OUT_PATH);
-        return 0;
+        hub_send_redirect(req, 303, SIGNED_OUT_PATH);
+        return;
     }
     if (id_token == NULL) {
         /* no local session (expired, or never here): still end the one at the primary, which
@@ -501,8 +605,8 @@ static int on_logout(void *data, h2o_req_t *req)
         size_t len = strlen(ep) + strlen(ec) + 32;
         char *url = h2o_mem_alloc_pool(&req->pool, len);
         snprintf(url, len, "%s%sclient_id=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", ec);
-        hub_send_redirect(req, 302, url);
-        return 0;
+        hub_send_redirect(req, 303, url);
+        return;
     }
     /* the landing the primary has on record for this node: /auth/signed-out since nodes register
      * it, <public_url>/ for earlier registrations and static credentials (answered by on_home) */
@@ -512,7 +616,42 @@ static int on_logout(void *data, h2o_req_t *req)
     char *url = h2o_mem_alloc_pool(&req->pool, len);
     snprintf(url, len, "%s%sid_token_hint=%s&client_id=%s&post_logout_redirect_uri=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", eh,
              ec, eu);
-    hub_send_redirect(req, 302, url);
+    hub_send_redirect(req, 303, url);
+}
+
+/* GET (or a POST without a token, such as an app's plain "Sign out" form): the confirmation.
+ * POST with the session's token: sign out. A wrong token changes nothing. */
+static int on_logout(void *data, h2o_req_t *req)
+{
+    fed_t *fed = data;
+    const char *cookie, *token;
+    char want[FED_CSRF_LEN + 1];
+    hub_form_t form;
+
+    if (!hub_path_is(req, "/auth/logout"))
+        return -1;
+    cookie = hub_req_cookie(&req->pool, req, fed->session_cookie);
+    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD")) {
+        page_confirm_logout(fed, req, 200, cookie);
+        return 0;
+    }
+    if (!hub_method_is(req, "POST")) {
+        hub_resp_header(req, "allow", "GET, HEAD, POST");
+        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET or POST");
+        return 0;
+    }
+    if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "csrf_token") == 0) {
+        page_confirm_logout(fed, req, 200, cookie);
+        return 0;
+    }
+    fed_session_csrf(fed->logout_key, cookie, want);
+    token = hub_form_get(&form, "csrf_token");
+    if (hub_form_count(&form, "csrf_token") != 1 || !hub_ct_equal(token, strlen(token), want, FED_CSRF_LEN)) {
+        hub_log_info("federation: a sign-out without this session's token was refused");
+        page_confirm_logout(fed, req, 403, cookie);
+        return 0;
+    }
+    sign_out(fed, req, cookie);
     return 0;
 }
 

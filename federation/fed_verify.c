@@ -15,11 +15,13 @@
 #define SHARDS 16
 #define LOGOUT_TOKEN_MAX_AGE 300 /* seconds a logout token stays acceptable after its iat, besides the skew */
 #define BCL_EVENT "http://schemas.openid.net/event/backchannel-logout"
+#define JTI_MAX 256 /* a longer jti is not one the primary issued */
 
 /* A cached identity: one malloc'ed copy of every string. */
 typedef struct st_entry_t {
     uint8_t hash[HUB_SHA256_LEN];
     uint64_t exp;
+    char *kid; /* the key that signed the token: the entry is good only while the primary publishes it */
     char *sub, *name, *email, *client_id, *sid;
     char **roles;
     size_t nroles;
@@ -70,7 +72,6 @@ struct st_fed_verify_t {
     uint64_t hits, sigs; /* atomic counters */
 };
 
-
 fed_verify_t *fed_verify_create(fed_jwks_t *jwks, const char *issuer, char *const *accept, size_t naccept, uint64_t clock_skew,
                                 size_t cache_size)
 {
@@ -103,6 +104,7 @@ static void entry_free(entry_t *e)
     size_t i;
     if (e == NULL)
         return;
+    free(e->kid);
     free(e->sub);
     free(e->name);
     free(e->email);
@@ -234,10 +236,22 @@ static int aud_has(const json_t *aud, const char *want)
     return 0;
 }
 
-/* exp > now - skew and iat <= now + skew; iat required unless iat_optional. */
+/* exp > now - skew (exp required when need_exp), iat <= now + skew (iat required), and nbf,
+ * when present, a number <= now + skew (RFC 7519 §4.1.5). */
 static int check_times(fed_verify_t *v, const json_t *claims, int need_exp, const char **why)
 {
-    uint64_t now = hub_now(), exp, iat;
+    uint64_t now = hub_now(), exp, iat, nbf;
+
+    if (json_object_get(claims, "nbf") != NULL) {
+        if (!time_claim(claims, "nbf", &nbf)) {
+            *why = "the token's nbf is malformed";
+            return HUB_E_PARSE;
+        }
+        if (nbf > now + v->skew) {
+            *why = "the token is not valid yet (nbf)";
+            return HUB_E_EXPIRED;
+        }
+    }
     if (!time_claim(claims, "exp", &exp)) {
         if (need_exp) {
             *why = "the token has no exp";
@@ -282,7 +296,8 @@ static int cache_lookup(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], h2o
     pthread_mutex_lock(&s->mutex);
     e = s->slots[slot];
     if (e != NULL && memcmp(e->hash, hash, HUB_SHA256_LEN) == 0) {
-        if (e->exp + v->skew > hub_now()) {
+        /* a key the primary dropped (revoked) stops vouching for the tokens it signed at once */
+        if (e->exp + v->skew > hub_now() && fed_jwks_find(v->jwks, e->kid) != NULL) {
             id->sub = pool_dup(pool, e->sub);
             id->name = pool_dup(pool, e->name);
             id->email = pool_dup(pool, e->email);
@@ -294,7 +309,7 @@ static int cache_lookup(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], h2o
             for (i = 0; i != e->nroles; ++i)
                 id->roles[i] = pool_dup(pool, e->roles[i]);
             found = 1;
-        } else { /* expired: drop it now */
+        } else { /* expired, or its key is gone: drop it now */
             entry_free(e);
             s->slots[slot] = NULL;
         }
@@ -303,7 +318,7 @@ static int cache_lookup(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], h2o
     return found;
 }
 
-static void cache_insert(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], const fed_identity_t *id)
+static void cache_insert(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], const char *kid, const fed_identity_t *id)
 {
     size_t slot, i;
     shard_t *s = shard_of(v, hash, &slot);
@@ -313,6 +328,7 @@ static void cache_insert(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], co
         abort();
     memcpy(e->hash, hash, HUB_SHA256_LEN);
     e->exp = id->exp;
+    e->kid = hub_strdup(kid);
     e->sub = hub_strdup(id->sub);
     e->name = hub_strdup(id->name);
     e->email = hub_strdup(id->email);
@@ -336,7 +352,7 @@ int fed_verify_access_token(fed_verify_t *v, const char *client_id, const char *
     uint8_t hash[HUB_SHA256_LEN];
     hub_jws_t jws;
     const json_t *aud;
-    const char *dummy;
+    const char *dummy, *jti;
     size_t i;
     int ret, ok;
 
@@ -376,8 +392,13 @@ int fed_verify_access_token(fed_verify_t *v, const char *client_id, const char *
         ret = HUB_E_PARSE;
         goto out;
     }
+    if ((jti = str_claim(jws.payload, "jti")) == NULL || jti[0] == '\0' || strlen(jti) > JTI_MAX) {
+        *why = "the token has no jti"; /* RFC 9068 §2.2: required */
+        ret = HUB_E_PARSE;
+        goto out;
+    }
     fed_identity_from_claims(pool, jws.payload, id);
-    cache_insert(v, hash, id);
+    cache_insert(v, hash, jws.kid, id);
 out:
     hub_jws_dispose(&jws);
     return ret;

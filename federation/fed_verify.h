@@ -32,24 +32,27 @@ void fed_verify_destroy(fed_verify_t *v);
 
 /* Verifies a Bearer access token (RFC 9068): signature by the key named by kid with that
  * key's algorithm, typ at+jwt, iss, aud containing client_id (may be NULL before the node is
- * registered) or an accepted audience, exp and iat within the clock skew. A token verified
- * before is answered from the cache. On success fills *id with copies in pool and returns 0.
- * Errors: HUB_E_PARSE (malformed), HUB_E_NOTFOUND (unknown kid: a JWKS refresh was asked, rate
- * limited; a request may wait for it with fed_kid_wait and verify again),
- * HUB_E_BADSIG, HUB_E_DENIED (typ, iss or aud), HUB_E_EXPIRED (exp or iat). *why gets a
- * short static reason (may be NULL). Thread-safe. */
+ * registered) or an accepted audience, exp, iat and nbf (when present) within the clock skew, a
+ * non-empty jti. A token verified before is answered from the cache while its key is still in
+ * the JWKS (a key the primary stops publishing ends its tokens' entries). On success fills *id
+ * with copies in pool and returns 0. Errors: HUB_E_PARSE (malformed, missing sub or jti, nbf not
+ * a number), HUB_E_NOTFOUND (unknown kid: a JWKS refresh was asked, rate limited; a request may
+ * wait for it with fed_kid_wait and verify again), HUB_E_BADSIG, HUB_E_DENIED (typ, iss or aud),
+ * HUB_E_EXPIRED (exp, iat or nbf). *why gets a short static reason (may be NULL). Thread-safe. */
 int fed_verify_access_token(fed_verify_t *v, const char *client_id, const char *token, size_t len, h2o_mem_pool_t *pool,
                             fed_identity_t *id, const char **why);
 
 /* Verifies an id_token (OIDC Core §3.1.3.7): signature, iss, aud == client_id (an array must
- * contain it and azp, when present, equal it), nonce, exp and iat within the skew. *claims
- * gets the payload (new reference). Errors as above. */
+ * contain it and azp, when present, equal it), nonce (unless nonce is NULL: a refresh's
+ * id_token has none), exp, iat and nbf (when present) within the skew. *claims gets the payload
+ * (new reference). Errors as above. */
 int fed_verify_id_token(fed_verify_t *v, const char *client_id, const char *nonce, const char *token, size_t len, json_t **claims,
                         const char **why);
 
 /* Verifies a back-channel logout token (OIDC Back-Channel Logout §2.6): signature, iss,
- * aud containing client_id, iat not in the future and not stale, the back-channel logout
- * event, no nonce, and sid or sub. *claims gets the payload (new reference). */
+ * aud containing client_id, iat not in the future and not stale, nbf (when present) within the
+ * skew, the back-channel logout event, no nonce, and sid or sub. *claims gets the payload (new
+ * reference). */
 int fed_verify_logout_token(fed_verify_t *v, const char *client_id, const char *token, size_t len, json_t **claims,
                             const char **why);
 

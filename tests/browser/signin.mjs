@@ -86,6 +86,9 @@ async function main() {
 
     step = 'sign out';
     await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('text=Sign out')]);
+    step = 'confirm the sign-out';
+    check(new URL(page.url()).pathname === '/auth/logout', `the node asks to confirm (${short(page.url())})`);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#sign-out')]);
     await page.goto(url, { waitUntil: 'domcontentloaded' });
     check(await isSignInPage(page), 'after signing out, the protected page asks to sign in again');
 }

@@ -165,6 +165,47 @@ def hidden_inputs(text):
             re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"', text)}
 
 
+def pending_login(b=None, nxt="/app/", node=None):
+    """Starts a sign-in in browser b (a new one by default) without going to the primary: (browser, state, authorize URL)."""
+    node = node or E.s
+    b = b or Browser()
+    r = b.get(node.url + "/auth/login?next=" + urllib.parse.quote(nxt, safe=""), follow=False)
+    eq(r.status, 302, f"login redirects: {r.text[:200]}")
+    loc = r.header("location")
+    return b, dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))["state"], loc
+
+
+def cookie_header(b):
+    return "; ".join(f"{k}={v}" for k, v in b.cookies.get("127.0.0.1", {}).items())
+
+
+def state_cookies(b, node_name="fedsec"):
+    return {k: v for k, v in b.cookies.get("127.0.0.1", {}).items() if k.startswith(f"hub_{node_name}_state_")}
+
+
+def sign_in_at_primary(b, authorize_url, user="alice"):
+    """Walks b through the primary's sign-in (and consent) from authorize_url; returns the callback URL it is sent to,
+    without following it."""
+    r = b.get(authorize_url, follow=False)
+    for _ in range(6):
+        loc = r.header("location") or ""
+        if r.status in (301, 302, 303) and loc.startswith(E.s.url + "/auth/callback"):
+            return loc
+        if r.status in (301, 302, 303):
+            r = b.get(urllib.parse.urljoin(authorize_url, loc), follow=False)
+        elif "csrf_token" in r.text and "password" in r.text:
+            form = hidden_inputs(r.text)
+            form.update({"username": user, "password": PASSWORD})
+            r = b.post(E.p.url + "/login", form=form, follow=False)
+        elif "decision" in r.text:
+            form = hidden_inputs(r.text)
+            form["decision"] = "allow"
+            r = b.post(E.p.url + "/oauth2/approve", form=form, follow=False)
+        else:
+            break
+    raise AssertionError(f"no redirect to the callback: {r.status} {r.header('location')} {r.text[:300]}")
+
+
 def browser_login(user="alice", path="/app/hello", extra_headers=None, node=None):
     """Signs a fresh browser in at the secondary through the primary; returns (browser, final response)."""
     node = node or E.s
@@ -216,7 +257,10 @@ def test_registration_and_reuse():
     ok(q["state"] and q["nonce"] and len(q["code_challenge"]) == 43, "state, nonce, challenge")
     eq(q["scope"], "openid profile email roles", "scope")
     sc = r.header("set-cookie")
-    ok(sc.startswith("hub_fedsec_state=" + q["state"]) and "HttpOnly" in sc and "SameSite=Lax" in sc, "state cookie: " + sc)
+    name, _, value = sc.split(";", 1)[0].partition("=")
+    eq(name, "hub_fedsec_state_" + q["state"][:8], "a pending sign-in's cookie is named after its state")
+    ok(len(q["state"]) == 43 and q["state"] not in value and q["nonce"] not in value, "the cookie holds a sealed value: " + sc)
+    ok("HttpOnly" in sc and "SameSite=Lax" in sc and "Path=/auth/;" in sc and "Max-Age=600" in sc, "state cookie: " + sc)
     # restart: the stored credentials are reused, nothing is registered again
     clean_stop(E.s)
     E.s.start()
@@ -256,20 +300,173 @@ def test_browser_login_and_headers():
     eq(get(E.s.url + "/admin/x", headers=session_cookie_header(bob)).status, 403, "bob's API call on /admin/")
 
 
-def test_state_is_single_use_and_bound():
+def data_file_digest(node):
+    with open(os.path.join(node.data_dir, "data.mdb"), "rb") as f:
+        data = f.read()
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def test_anonymous_logins_write_nothing():
+    """Item 6: a pending sign-in lives in its sealed cookie, so anonymous /auth/login requests leave the store as it was
+    (the data file is byte for byte the same), whatever their next; an oversized next is refused."""
     ensure_running()
-    r = get(E.s.url + "/auth/callback?code=abc&state=nope", headers={"Cookie": "hub_fedsec_state=other"})
-    eq(r.status, 400, "state not matching the cookie")
-    r = get(E.s.url + "/auth/callback?error=access_denied&error_description=no")
-    eq(r.status, 403, "error from the primary shown")
-    ok("access_denied" in r.text, "explains the error")
-    r = get(E.s.url + "/auth/login?next=//evil.example/")
-    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.header("location")).query))
-    st = q["state"]
-    r = get(E.s.url + f"/auth/callback?code=bad&state={st}", headers={"Cookie": "hub_fedsec_state=" + st})
-    ok(r.status in (400, 502), f"a bad code is refused by the primary: {r.status}")
-    r = get(E.s.url + f"/auth/callback?code=bad&state={st}", headers={"Cookie": "hub_fedsec_state=" + st})
-    eq(r.status, 400, "a state is single use")
+    time.sleep(1.5)  # let the start-up writes (keys, registration) settle
+    before = data_file_digest(E.s)
+    longest = "/" + "n" * 1023
+    for i in range(300):
+        nxt = longest if i % 3 == 0 else f"/app/{i}?q=" + "x" * (i % 200)
+        r = get(E.s.url + "/auth/login?next=" + urllib.parse.quote(nxt, safe=""))
+        eq(r.status, 302, f"anonymous login {i}")
+    eq(data_file_digest(E.s), before, "300 anonymous sign-ins changed the data file")
+    for nxt in ("/" + "n" * 1024, "/" + "x" * 4000):
+        r = get(E.s.url + "/auth/login?next=" + urllib.parse.quote(nxt, safe=""))
+        eq(r.status, 400, f"next of {len(nxt)} bytes")
+        ok("too long" in r.text and r.header("set-cookie") is None, "a clear page, no pending sign-in: " + r.text[:200])
+    # an unsafe next is not refused but replaced: the sign-in returns to /
+    b, st, auth = pending_login(nxt="//evil.example/")
+    cb = sign_in_at_primary(b, auth)
+    r = b.get(cb, follow=False)
+    eq((r.status, r.header("location")), (302, "/"), "an unsafe next becomes /")
+
+
+def test_state_bound_to_browser():
+    """Item 9: the state in the URL is an HMAC of a value only the sealed cookie holds. Whoever sees a callback URL
+    (state and code) cannot finish that sign-in in another browser, whatever cookie they set; the victim still can."""
+    ensure_running()
+    victim, st, auth = pending_login(nxt="/app/victim")
+    cb = sign_in_at_primary(victim, auth)
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(cb).query))
+    eq(q["state"], st, "the primary sends the state back")
+    name = "hub_fedsec_state_" + st[:8]
+    attacker, st2, _ = pending_login(nxt="/app/attacker")  # the attacker's own, valid pending sign-in
+    own_name, own_value = "hub_fedsec_state_" + st2[:8], state_cookies(attacker)["hub_fedsec_state_" + st2[:8]]
+    tampered = victim.cookies["127.0.0.1"][name]
+    tampered = tampered[:20] + ("A" if tampered[20] != "A" else "B") + tampered[21:]
+    attempts = {
+        "no cookie": "",
+        "the state as the cookie (the old design)": f"{name}={st}",
+        "the attacker's sealed value under the victim's cookie name": f"{name}={own_value}",
+        "the attacker's own cookie": f"{own_name}={own_value}",
+        "both": f"{own_name}={own_value}; {name}={st}",
+        "a tampered copy of the victim's cookie": f"{name}={tampered}",
+        "the legacy state cookie": f"hub_fedsec_state={st}",
+    }
+    for what, cookie in attempts.items():
+        r = get(cb, headers={"Cookie": cookie} if cookie else {})
+        eq(r.status, 400, f"callback replayed with {what}")
+        ok(r.header("location") is None and "hub_fedsec_session=" not in (r.header("set-cookie") or ""), f"no session: {what}")
+        ok("not started in this browser" in r.text, f"{what}: {r.text[:200]}")
+    # the code was never sent anywhere: the victim's browser finishes its own sign-in
+    r = victim.get(cb, follow=False)
+    eq((r.status, r.header("location")), (302, "/app/victim"), f"the victim signs in: {r.text[:200]}")
+    ok(me(session_cookie_header(victim)).status == 200, "the victim has a session")
+    eq(state_cookies(victim), {}, "the pending sign-in's cookie is gone")
+    # the same callback again in the victim's browser: its pending sign-in is used up
+    r = victim.get(cb, follow=False)
+    eq(r.status, 400, "a callback is good once per browser")
+    # malformed callbacks
+    for query in ("", f"state={st}", f"code=x&state={st}&state={st}", f"code=x&code=y&state={st}",
+                  f"code=x&error=access_denied&state={st}", "code=x&state=" + "A" * 43, "code=x&state=short",
+                  f"code=&state={st}", f"code={'c' * 1025}&state={st}"):
+        b, st3, _ = pending_login()
+        r = b.get(E.s.url + "/auth/callback?" + query.replace(st, st3), follow=False)
+        eq(r.status, 400, f"callback ?{query[:60]}")
+
+
+def test_error_callbacks():
+    """Item 9: an error answer counts only with the state of this browser's pending sign-in, and shows fixed text per
+    error code, never the error_description (which whoever made the URL chose)."""
+    ensure_running()
+    evil = "<script>alert(1)</script> Call +1-555-SCAM to restore your account"
+    # without a valid state: refused, whatever the error
+    for query in ("error=access_denied", "error=access_denied&error_description=" + urllib.parse.quote(evil),
+                  "error=access_denied&state=" + "A" * 43, "error=server_error&state=nope"):
+        r = get(E.s.url + "/auth/callback?" + query)
+        eq(r.status, 400, f"?{query[:50]} without a pending sign-in")
+        ok("SCAM" not in r.text and "<script" not in r.text, "nothing of the URL on the page")
+    cases = [("access_denied", 403, "did not allow"), ("login_required", 401, "sign in"),
+             ("consent_required", 403, "consent"), ("interaction_required", 401, "sign in"),
+             ("server_error", 502, "failed"), ("temporarily_unavailable", 503, "busy"),
+             ("invalid_request", 400, "could not understand"), ("invalid_scope", 400, "refused"),
+             ("totally_made_up", 400, "did not sign you in"), ("<b>x</b>", 400, "did not sign you in")]
+    for error, status, text in cases:
+        b, st, _ = pending_login()
+        r = b.get(E.s.url + "/auth/callback?" + urllib.parse.urlencode(
+            {"error": error, "state": st, "error_description": evil, "error_uri": "http://evil.example/"}), follow=False)
+        eq(r.status, status, f"error {error}")
+        ok(text in r.text, f"{error}: fixed text: {r.text[:300]}")
+        ok("SCAM" not in r.text and "<script" not in r.text and "evil.example" not in r.text and "<b>x" not in r.text,
+           f"{error}: nothing of the URL echoed: {r.text[:300]}")
+        eq(state_cookies(b), {}, f"{error}: the pending sign-in ended")
+        r = b.get(E.s.url + "/auth/callback?" + urllib.parse.urlencode({"error": error, "state": st}), follow=False)
+        eq(r.status, 400, f"{error}: the same answer again")
+
+
+def test_parallel_logins_and_bound():
+    """Item 6: sign-ins started in several tabs of one browser all complete, each back to its own next; at most
+    4 are pending at once (the ones that expire first give way)."""
+    ensure_running()
+    b = Browser()
+    _, s1, a1 = pending_login(b, "/app/tab-one")
+    _, s2, a2 = pending_login(b, "/app/tab-two")
+    eq(len(state_cookies(b)), 2, "two pending sign-ins")
+    cb2 = sign_in_at_primary(b, a2)
+    cb1 = sign_in_at_primary(b, a1)
+    r = b.get(cb1, follow=False)
+    eq((r.status, r.header("location")), (302, "/app/tab-one"), "the first tab signs in")
+    r = b.get(cb2, follow=False)
+    eq((r.status, r.header("location")), (302, "/app/tab-two"), "the second tab too")
+    eq(state_cookies(b), {}, "both pending sign-ins ended")
+    states = [pending_login(b, f"/app/t{i}")[1] for i in range(7)]
+    names = set(state_cookies(b))
+    eq(len(names), 4, f"pending sign-ins kept: {sorted(names)}")
+    eq(names, {"hub_fedsec_state_" + st[:8] for st in states[-4:]}, "the newest four are kept")
+    r = b.get(E.s.url + f"/auth/callback?code=x&state={states[0]}", follow=False)
+    eq(r.status, 400, "a sign-in that gave way is refused")
+    # a cookie this node cannot open goes at the next sign-in
+    b.cookies["127.0.0.1"]["hub_fedsec_state_garbage1"] = "not-sealed"
+    pending_login(b, "/app/t8")
+    ok("hub_fedsec_state_garbage1" not in state_cookies(b), "an unopenable pending cookie is deleted")
+    eq(len(state_cookies(b)), 4, "still at most four")
+
+
+def test_logout_needs_confirmation():
+    """Item 10: a plain GET (a link, an image on another site) or a POST without this session's token never signs
+    out; the confirmation form's POST does."""
+    ensure_running()
+    b, _ = browser_login("alice", "/app/lo")
+    h = session_cookie_header(b)
+    bob, _ = browser_login("bob", "/app/lo")
+    r = b.get(E.s.url + "/auth/logout", follow=False)
+    eq(r.status, 200, "GET shows a page")
+    ok("<form" in r.text and 'method="post"' in r.text and 'action="/auth/logout"' in r.text, "a POST form: " + r.text[:300])
+    ok(r.header("content-security-policy") and r.header("x-frame-options") == "DENY", "page headers")
+    token = hidden_inputs(r.text)["csrf_token"]
+    eq(me(h).status, 200, "GET did not sign out")
+    eq(request("HEAD", E.s.url + "/auth/logout", headers={"Cookie": h["Cookie"]}).status, 200, "HEAD")
+    bob_token = hidden_inputs(bob.get(E.s.url + "/auth/logout").text)["csrf_token"]
+    anon_token = hidden_inputs(get(E.s.url + "/auth/logout").text)["csrf_token"]
+    ok(len({token, bob_token, anon_token}) == 3, "a token per session")
+    cookie = {"Cookie": h["Cookie"]}
+    for what, form, want in [("no token", {}, 200), ("an empty token", {"csrf_token": ""}, 403),
+                             ("a wrong token", {"csrf_token": "A" * 43}, 403),
+                             ("bob's token", {"csrf_token": bob_token}, 403),
+                             ("the no-session token", {"csrf_token": anon_token}, 403),
+                             ("the token twice", [("csrf_token", token), ("csrf_token", token)], 403),
+                             ("a longer token", {"csrf_token": token + "A"}, 403)]:
+        r = post(E.s.url + "/auth/logout", form=form, headers=cookie)
+        eq(r.status, want, f"POST with {what}")
+        ok('name="csrf_token"' in r.text, f"{what}: the confirmation again")
+        eq(me(h).status, 200, f"POST with {what} did not sign out")
+    r = post(E.s.url + "/auth/logout", body=b"csrf_token=" + token.encode(), headers=cookie)  # no Content-Type
+    eq((r.status, me(h).status), (200, 200), "a body that is not a form is no token")
+    r = request("PUT", E.s.url + "/auth/logout", body=b"", headers=cookie)
+    eq(r.status, 405, "PUT")
+    r = post(E.s.url + "/auth/logout", form={"csrf_token": token}, headers=cookie)
+    eq(r.status, 303, "the confirmed POST signs out")
+    ok(r.header("location").startswith(E.p.url + "/oauth2/logout?id_token_hint="), r.header("location"))
+    eq(me(h).status, 401, "signed out")
+    eq(me(session_cookie_header(bob)).status, 200, "bob still signed in")
 
 
 def test_api_401_and_browser_redirect():
@@ -377,7 +574,9 @@ def test_logout_local_and_backchannel():
     h = session_cookie_header(b)
     eq(me(h).status, 200, "signed in")
     r = b.get(E.s.url + "/auth/logout", follow=False)
-    eq(r.status, 302, "logout redirects")
+    eq((r.status, me(h).status), (200, 200), "logout asks first")
+    r = b.post(E.s.url + "/auth/logout", form=hidden_inputs(r.text), follow=False)
+    eq(r.status, 303, "the confirmed logout redirects")
     ok(r.header("location").startswith(E.p.url + "/oauth2/logout?id_token_hint="), r.header("location"))
     eq(me(h).status, 401, "local session ended")
     r = b.get(urllib.parse.urljoin(E.s.url, r.header("location")), follow=False)
@@ -395,7 +594,8 @@ def test_logout_local_and_backchannel():
     eq(request("POST", E.s.url + "/auth/signed-out", body=b"").status, 405, "POST /auth/signed-out")
     # without a local session the primary's session still ends: the node sends the browser there
     r = get(E.s.url + "/auth/logout")
-    eq(r.status, 302, "logout without a session")
+    r = post(E.s.url + "/auth/logout", form=hidden_inputs(r.text))
+    eq(r.status, 303, "logout without a session")
     ok(r.header("location").startswith(E.p.url + "/oauth2/logout?client_id="), r.header("location"))
     # back-channel: signing out at the primary ends the secondary's session
     b, _ = browser_login("alice", "/app/two")
@@ -467,13 +667,13 @@ def test_callback_client_gone():
     ensure_running()
 
     def login_state():  # while the primary answers: a sign-in is not sent to a primary that hangs
-        r = get(E.s.url + "/auth/login?next=/app/")
-        eq(r.status, 302, "login redirects")
-        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.header("location")).query))["state"]
+        b, st, _ = pending_login()
+        return st, cookie_header(b)
 
-    def hung_callback(st):
+    def hung_callback(pending):
+        st, cookie = pending
         try:
-            get(E.s.url + f"/auth/callback?code=x&state={st}", headers={"Cookie": "hub_fedsec_state=" + st}, timeout=0.5)
+            get(E.s.url + f"/auth/callback?code=x&state={st}", headers={"Cookie": cookie}, timeout=0.5)
             raise AssertionError("the callback answered while the primary hangs")
         except OSError:
             pass  # timed out: the client closes its connection
@@ -510,6 +710,12 @@ def test_static_credentials_and_issuer_check():
     ok(s2.wait_log("signing keys of the primary in use", 5), "joined the primary")
     b, r = browser_login("alice", "/app/static", node=s2)
     eq(r.status, 200, "signed in through a statically configured node")
+    # a pending sign-in of one node is nothing to another (its own key, its own cookie names)
+    b2, st2, _ = pending_login(node=s2)
+    value = state_cookies(b2, "fedstatic")["hub_fedstatic_state_" + st2[:8]]
+    for cookie in (f"hub_fedsec_state_{st2[:8]}={value}", f"hub_fedstatic_state_{st2[:8]}={value}"):
+        r = get(E.s.url + f"/auth/callback?code=x&state={st2}", headers={"Cookie": cookie})
+        eq(r.status, 400, f"another node's pending sign-in at fedsec: {cookie[:40]}")
     ok(not any("registered with the primary" in l for l in s2.lines), "no registration")
     clean_stop(s2)
     # a primary whose issuer is not server_url is not trusted
@@ -536,7 +742,8 @@ def test_revoked_registration():
 
 if __name__ == "__main__":
     setup()
-    run([test_registration_and_reuse, test_browser_login_and_headers, test_state_is_single_use_and_bound,
+    run([test_registration_and_reuse, test_anonymous_logins_write_nothing, test_browser_login_and_headers,
+         test_state_bound_to_browser, test_error_callbacks, test_parallel_logins_and_bound, test_logout_needs_confirmation,
          test_api_401_and_browser_redirect, test_bearer_tokens, test_forged_tokens_refused, test_key_rotation_unknown_kid,
          test_logout_local_and_backchannel, test_primary_hangs, test_callback_client_gone,
          test_static_credentials_and_issuer_check,

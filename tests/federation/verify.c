@@ -1,6 +1,7 @@
 /* Tests federation/fed_verify.c and fed_jwks.c: local verification of access, id and logout
  * tokens (alg none, HMAC with the public key, issuer, audience, times, tampering, unknown kid,
- * typ), the verified-token cache, JWKS snapshots and max-age, and next-path sanitising. */
+ * typ, nbf, jti), the verified-token cache (and its entries' end when their key leaves the JWKS),
+ * JWKS snapshots, max-age and the rate-limited refresh asks, and next-path sanitising. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,7 +276,9 @@ static void test_cache_bound(void)
     CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
     for (i = 0; i != 200; ++i) {
         json_t *c = at_claims();
-        json_object_set_new(c, "jti", json_integer((json_int_t)i));
+        char jti[32];
+        snprintf(jti, sizeof(jti), "jti-%zu", i);
+        json_object_set_new(c, "jti", json_string(jti));
         toks[i] = sign(key, "at+jwt", c);
         CHECK(verify_at(v, CLIENT, toks[i], NULL) == 0);
     }
@@ -461,6 +464,150 @@ static void test_jwks(void)
     fed_jwks_destroy(j);
 }
 
+/* nbf (RFC 7519 §4.1.5) on every kind of token, jti (RFC 9068 §2.2) on access tokens. */
+static void test_nbf_and_jti(void)
+{
+    hub_key_t *key;
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    fed_verify_t *v = fed_verify_create(j, ISS, NULL, 0, SKEW, 0);
+    uint64_t now = hub_now();
+    json_t *claims, *c;
+    char *jwks, *tok, long_jti[300];
+    size_t i;
+
+    CHECK(hub_key_generate(&key, HUB_ALG_ES256) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+    /* access tokens: nbf in the future beyond the skew, within it, in the past, and not a time */
+    struct {
+        json_t *nbf;
+        int want;
+    } nbfs[] = {
+        {json_integer((json_int_t)(now + SKEW + 30)), HUB_E_EXPIRED},
+        {json_integer((json_int_t)(now + 3600)), HUB_E_EXPIRED},
+        {json_real((double)(now + SKEW + 5)), HUB_E_EXPIRED},
+        {json_integer((json_int_t)(now + SKEW / 2)), 0},
+        {json_integer((json_int_t)now), 0},
+        {json_integer((json_int_t)(now - 600)), 0},
+        {json_string("now"), HUB_E_PARSE},
+        {json_string("1700000000"), HUB_E_PARSE},
+        {json_null(), HUB_E_PARSE},
+        {json_true(), HUB_E_PARSE},
+        {json_integer(-5), HUB_E_PARSE},
+        {json_real(1e15), HUB_E_PARSE},
+        {json_pack("[I]", (json_int_t)now), HUB_E_PARSE},
+    };
+    for (i = 0; i != sizeof(nbfs) / sizeof(nbfs[0]); ++i) {
+        json_incref(nbfs[i].nbf);
+        tok = sign(key, "at+jwt", with(at_claims(), "nbf", nbfs[i].nbf));
+        CHECK(verify_at(v, CLIENT, tok, NULL) == nbfs[i].want);
+        CHECK(verify_at(v, CLIENT, tok, NULL) == nbfs[i].want); /* a refused token is not cached */
+        free(tok);
+        /* the same nbf in an id_token and a logout token */
+        c = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:O}", "iss", ISS, "sub", "u", "aud", CLIENT, "exp", (json_int_t)(now + 60), "iat",
+                      (json_int_t)now, "nonce", "n1", "nbf", nbfs[i].nbf);
+        tok = sign(key, "JWT", c);
+        CHECK(fed_verify_id_token(v, CLIENT, "n1", tok, strlen(tok), &claims, NULL) == nbfs[i].want);
+        json_decref(claims);
+        free(tok);
+        c = json_pack("{s:s,s:s,s:s,s:I,s:s,s:{s:{}},s:O}", "iss", ISS, "sub", "u", "aud", CLIENT, "iat", (json_int_t)now, "sid",
+                      "s1", "events", "http://schemas.openid.net/event/backchannel-logout", "nbf", nbfs[i].nbf);
+        tok = sign(key, "logout+jwt", c);
+        CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == nbfs[i].want);
+        json_decref(claims);
+        free(tok);
+        json_decref(nbfs[i].nbf);
+    }
+    /* jti: missing, empty, not a string, with a NUL, too long; a fair one passes */
+    memset(long_jti, 'j', sizeof(long_jti) - 1);
+    long_jti[sizeof(long_jti) - 1] = '\0';
+    json_t *jtis[] = {json_string(""), json_integer(7),         json_null(),           json_pack("[s]", "j"),
+                      json_object(),   json_stringn("a\0b", 3), json_string(long_jti), json_true()};
+    for (i = 0; i != sizeof(jtis) / sizeof(jtis[0]); ++i) {
+        tok = sign(key, "at+jwt", with(at_claims(), "jti", jtis[i]));
+        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_PARSE);
+        free(tok);
+    }
+    c = at_claims();
+    json_object_del(c, "jti");
+    tok = sign(key, "at+jwt", c);
+    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_PARSE);
+    free(tok);
+    tok = sign(key, "at+jwt", with(at_claims(), "jti", json_string("a-fair-jti")));
+    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    free(tok);
+    free(jwks);
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    hub_key_free(key);
+}
+
+/* A key the primary stops publishing stops vouching at once, also for tokens verified before. */
+static void test_dropped_key(void)
+{
+    hub_key_t *keep, *drop;
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    fed_verify_t *v = fed_verify_create(j, ISS, NULL, 0, SKEW, 0);
+    uint64_t hits, sigs, hits0;
+    char *both, *one, *tok_keep, *tok_drop;
+
+    CHECK(hub_key_generate(&keep, HUB_ALG_ES256) == 0);
+    CHECK(hub_key_generate(&drop, HUB_ALG_RS256) == 0);
+    hub_key_t *ks[] = {keep, drop};
+    both = jwks_of(ks, 2);
+    one = jwks_of(ks, 1);
+    CHECK(fed_jwks_install(j, both, strlen(both)) == 0);
+    tok_keep = sign(keep, "at+jwt", at_claims());
+    tok_drop = sign(drop, "at+jwt", at_claims());
+    CHECK(verify_at(v, CLIENT, tok_keep, NULL) == 0 && verify_at(v, CLIENT, tok_drop, NULL) == 0);
+    CHECK(verify_at(v, CLIENT, tok_keep, NULL) == 0 && verify_at(v, CLIENT, tok_drop, NULL) == 0);
+    fed_verify_stats(v, &hits0, &sigs);
+    CHECK(hits0 == 2 && sigs == 2); /* both cached */
+    /* the primary drops a key: its token is refused (never from the cache), the other one still served from it */
+    CHECK(fed_jwks_install(j, one, strlen(one)) == 0 && fed_jwks_count(j) == 1);
+    CHECK(verify_at(v, CLIENT, tok_drop, NULL) == HUB_E_NOTFOUND);
+    CHECK(verify_at(v, CLIENT, tok_drop, NULL) == HUB_E_NOTFOUND);
+    CHECK(verify_at(v, CLIENT, tok_keep, NULL) == 0);
+    fed_verify_stats(v, &hits, &sigs);
+    CHECK(hits == hits0 + 1 && sigs == 2);
+    /* published again (a mistake undone at the primary): verified afresh */
+    CHECK(fed_jwks_install(j, both, strlen(both)) == 0);
+    CHECK(verify_at(v, CLIENT, tok_drop, NULL) == 0);
+    fed_verify_stats(v, &hits, &sigs);
+    CHECK(sigs == 3);
+    free(tok_keep);
+    free(tok_drop);
+    free(both);
+    free(one);
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    hub_key_free(keep);
+    hub_key_free(drop);
+}
+
+/* POST /auth/jwks-changed: one refresh now, later asks kept for one more after the rate limit,
+ * shared with the unknown-kid asks. */
+static void test_jwks_changed(void)
+{
+    fed_jwks_t *j = fed_jwks_create(on_wake, NULL);
+    uint64_t now = hub_now(), at;
+    int i;
+
+    wakes = 0;
+    CHECK(fed_jwks_deferred(j, 0) == 0 && fed_jwks_deferred(j, 1) == 0);
+    CHECK(fed_jwks_changed(j) == 1 && wakes == 1);
+    CHECK(fed_jwks_deferred(j, 0) == 0); /* served now: nothing kept */
+    for (i = 0; i != 100; ++i)
+        CHECK(fed_jwks_changed(j) == 0);
+    CHECK(wakes == 1);
+    CHECK(fed_jwks_want_refresh(j) == 0 && wakes == 1); /* an unknown kid shares the limit */
+    at = fed_jwks_deferred(j, 0);
+    CHECK(at >= now + FED_JWKS_FORCE_INTERVAL && at <= hub_now() + FED_JWKS_FORCE_INTERVAL);
+    CHECK(fed_jwks_deferred(j, 1) == 0);  /* not yet */
+    CHECK(fed_jwks_deferred(j, 0) == at); /* and still kept */
+    fed_jwks_destroy(j);
+}
+
 static void test_safe_next(void)
 {
     CHECK(strcmp(hub_safe_next("/app/x?y=1"), "/app/x?y=1") == 0);
@@ -505,6 +652,9 @@ int main(void)
     test_cache_bound();
     test_threads();
     test_id_and_logout_tokens();
+    test_nbf_and_jti();
+    test_dropped_key();
+    test_jwks_changed();
     test_jwks();
     test_safe_next();
     test_strip_headers();

@@ -175,6 +175,9 @@ def test_demo_runs_and_stops_on_ctrl_c():
         out_form = [f for f in forms_of(v.r) if f["action"] == "/auth/logout"]
         ok(out_form and out_form[0]["method"] == "post", f"Sign out form on the app page: {forms_of(v.r)}")
         r = b.post(f"http://127.0.0.1:{base + 1}/auth/logout", form={})
+        confirm = [f for f in forms_of(r) if f["action"] == "/auth/logout" and f["method"] == "post"]
+        ok(r.status == 200 and confirm, f"the node asks to confirm the sign-out: {r.status} {r.text[:300]}")
+        r = b.post(f"http://127.0.0.1:{base + 1}/auth/logout", form={n: v for n, _, v in confirm[0]["inputs"] if n})
         eq((r.status, r.url), (200, f"http://127.0.0.1:{base + 1}/auth/signed-out"), f"Sign out lands: {r.text[:300]}")
         ok("You are signed out" in r.text and 'href="/auth/login"' in r.text, "signed-out page: " + r.text[:300])
         os.killpg(demo.proc.pid, signal.SIGINT)

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from federation import Federation, bearer, jwt_claims, jwt_header, until, walk  # noqa: E402
+from federation import Federation, bearer, forms_of, jwt_claims, jwt_header, until, walk  # noqa: E402
 from hubtest import Browser, eq, get, ok, run  # noqa: E402
 
 JSON = {"Accept": "application/json"}
@@ -193,6 +193,10 @@ def test_logout_everywhere():
     walk(b, fed.url("B")).echo()
     eq((me(b, fed, "A").status, me(b, fed, "B").status), (200, 200), "signed in at A and B")
     r = b.get(fed.url("A", "/auth/logout"))
+    eq((r.status, me(b, fed, "A").status), (200, 200), "a plain GET only asks to confirm")
+    f = [f for f in forms_of(r) if f["action"] == "/auth/logout" and f["method"] == "post"]
+    ok(f, f"a sign-out form: {r.text[:300]}")
+    r = b.post(fed.url("A", "/auth/logout"), form={n: v for n, _, v in f[0]["inputs"] if n})
     ok(r.url.startswith(fed["A"].url), f"logout returns to A: {r.url}")
     problems = [] if r.status == 200 else [f"logout ends on an error page at A: {r.status} {r.url} {r.text[:200]}"]
     if r.url != fed["A"].url + "/auth/signed-out" or "You are signed out" not in r.text or 'href="/auth/login"' not in r.text:
