@@ -6,8 +6,8 @@
 #include "hub/metrics.h"
 
 /* Upper bounds of the latency buckets in microseconds (the last bucket is +Inf). */
-static const uint64_t bucket_us[HUB_METRICS_BUCKETS] = {100,   250,    500,    1000,    2500,    5000,
-                                                         10000, 25000, 100000, 250000, 1000000, 5000000};
+static const uint64_t bucket_us[HUB_METRICS_BUCKETS] = {100,   250,   500,    1000,   2500,    5000,
+                                                        10000, 25000, 100000, 250000, 1000000, 5000000};
 
 typedef struct st_route_metrics_t {
     char label[128];
@@ -17,9 +17,16 @@ typedef struct st_route_metrics_t {
     uint64_t count;
 } route_metrics_t;
 
+typedef struct st_counter_t {
+    const char *name, *help;
+    uint64_t value;
+} counter_t;
+
 struct st_hub_metrics_t {
     route_metrics_t routes[HUB_METRICS_MAX_ROUTES];
     size_t nroutes;
+    counter_t counters[HUB_METRICS_MAX_COUNTERS];
+    size_t ncounters;
     long inflight;
 };
 
@@ -61,6 +68,21 @@ void hub_metrics_observe(hub_metrics_t *m, size_t route, int status, uint64_t mi
     __atomic_add_fetch(&r->buckets[b], 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&r->sum_us, micros, __ATOMIC_RELAXED);
     __atomic_add_fetch(&r->count, 1, __ATOMIC_RELAXED);
+}
+
+size_t hub_metrics_add_counter(hub_metrics_t *m, const char *name, const char *help)
+{
+    if (m->ncounters == HUB_METRICS_MAX_COUNTERS)
+        abort();
+    m->counters[m->ncounters].name = name;
+    m->counters[m->ncounters].help = help;
+    return m->ncounters++;
+}
+
+void hub_metrics_count(hub_metrics_t *m, size_t counter, uint64_t n)
+{
+    if (counter < m->ncounters)
+        __atomic_add_fetch(&m->counters[counter].value, n, __ATOMIC_RELAXED);
 }
 
 void hub_metrics_inflight_add(hub_metrics_t *m, int delta)
@@ -123,8 +145,8 @@ char *hub_metrics_render(hub_metrics_t *m, size_t *len)
             continue;
         for (b = 0; b != HUB_METRICS_BUCKETS; ++b) {
             cum += __atomic_load_n(&r->buckets[b], __ATOMIC_RELAXED);
-            text_printf(&t, "hub_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", r->label,
-                        bucket_us[b] / 1e6, (unsigned long long)cum);
+            text_printf(&t, "hub_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", r->label, bucket_us[b] / 1e6,
+                        (unsigned long long)cum);
         }
         cum += __atomic_load_n(&r->buckets[HUB_METRICS_BUCKETS], __ATOMIC_RELAXED);
         text_printf(&t, "hub_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", r->label,
@@ -133,9 +155,13 @@ char *hub_metrics_render(hub_metrics_t *m, size_t *len)
                     __atomic_load_n(&r->sum_us, __ATOMIC_RELAXED) / 1e6);
         text_printf(&t, "hub_http_request_duration_seconds_count{route=\"%s\"} %llu\n", r->label, (unsigned long long)cum);
     }
-    text_printf(&t, "# HELP hub_http_inflight_requests Requests being served.\n# TYPE hub_http_inflight_requests gauge\n"
-                    "hub_http_inflight_requests %ld\n",
+    text_printf(&t,
+                "# HELP hub_http_inflight_requests Requests being served.\n# TYPE hub_http_inflight_requests gauge\n"
+                "hub_http_inflight_requests %ld\n",
                 hub_metrics_inflight(m));
+    for (i = 0; i != m->ncounters; ++i)
+        text_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", m->counters[i].name, m->counters[i].help, m->counters[i].name,
+                    m->counters[i].name, (unsigned long long)__atomic_load_n(&m->counters[i].value, __ATOMIC_RELAXED));
     *len = t.len;
     return t.buf;
 }

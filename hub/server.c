@@ -700,6 +700,11 @@ const hub_config_t *hub_server_config(hub_server_t *server)
     return server->cfg;
 }
 
+hub_metrics_t *hub_server_metrics(hub_server_t *server)
+{
+    return server->metrics;
+}
+
 hub_store_t *hub_server_store(hub_server_t *server)
 {
     return server->store;

@@ -57,6 +57,8 @@ void hub_server_destroy(hub_server_t *server);
 
 const hub_config_t *hub_server_config(hub_server_t *server);
 hub_store_t *hub_server_store(hub_server_t *server);
+/* The node's metrics, for modules that add counters of their own (hub_metrics_add_counter, before running). */
+struct st_hub_metrics_t *hub_server_metrics(hub_server_t *server);
 hub_fetcher_t *hub_server_fetcher(hub_server_t *server);
 int hub_server_is_tls(hub_server_t *server);
 

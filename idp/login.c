@@ -12,6 +12,7 @@
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"
+#include "hub/metrics.h"
 #include "hub/resp.h"
 #include "hub/util.h"
 #include "hub/workpool.h"
@@ -47,6 +48,8 @@ struct st_idp_login_t {
     uint64_t rate;           /* password checks per second */
     uint64_t tokens;         /* token bucket, in thousandths of a check; under mutex */
     uint64_t refilled_ms;
+    hub_metrics_t *metrics;
+    size_t checks_counter; /* hub_password_checks_total: every Argon2id verification a sign-in cost */
 };
 
 /* One password check: admitted on a loop, run on a worker, finished on the same loop. Everything the worker and the
@@ -366,6 +369,7 @@ static void check_work(void *arg)
      * costs the same time and the answer cannot tell them apart. */
     c->verified = idp_password_verify(c->hash, c->password, c->plen) == 0;
     c->ran = 1;
+    hub_metrics_count(c->idp->login->metrics, c->idp->login->checks_counter, 1);
 }
 
 static void on_req_dispose(void *p)
@@ -596,6 +600,10 @@ int idp_login_register(idp_t *idp)
         cfg->primary.login_max_checks_per_second != 0 ? cfg->primary.login_max_checks_per_second : (uint64_t)CHECKS_PER_CPU * cpus;
     l->tokens = l->rate * 1000; /* a full second's budget to start */
     l->refilled_ms = now_ms();
+    l->metrics = hub_server_metrics(idp->server);
+    l->checks_counter =
+        hub_metrics_add_counter(l->metrics, "hub_password_checks_total",
+                                "Argon2id verifications done for sign-ins (unknown users and locked accounts included).");
     idp->login = l;
     hub_log_info("login: %u password-check workers, at most %zu waiting, %llu checks per second", cpus, queued,
                  (unsigned long long)l->rate);
