@@ -1,5 +1,6 @@
 /* Request input parsing on h2o memory pools: forms, query strings, cookies, headers, Basic auth, and output escaping. */
 #include "hub/form.h"
+#include "hub/util.h"
 
 #include <string.h>
 #include <strings.h>
@@ -10,17 +11,6 @@ static const char FORM_URLENCODED[] = "application/x-www-form-urlencoded";
 static int ci_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     return alen == blen && strncasecmp(a, b, alen) == 0;
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Decodes one form-urlencoded component into a NUL-terminated pool copy; HUB_E_PARSE on a bad escape or a NUL byte. */
@@ -35,7 +25,7 @@ static int decode_component(h2o_mem_pool_t *pool, const char *s, size_t len, h2o
             c = ' ';
         } else if (c == '%') {
             int hi, lo;
-            if (len - i < 3 || (hi = hex_value(s[i + 1])) < 0 || (lo = hex_value(s[i + 2])) < 0)
+            if (len - i < 3 || (hi = hub_hex_digit(s[i + 1])) < 0 || (lo = hub_hex_digit(s[i + 2])) < 0)
                 return HUB_E_PARSE;
             c = (unsigned char)(hi << 4 | lo);
             i += 2;

@@ -3,17 +3,7 @@
 #include <string.h>
 #include "hub/err.h"
 #include "hub/path.h"
-
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "hub/util.h"
 
 static int is_alnum(int c)
 {
@@ -115,7 +105,7 @@ static const char *bad_escape(const char *path, size_t len, size_t i, unsigned c
         return "an escaped letter, digit or dot";
     if (strchr("/\\;?#", b) != NULL)
         return "an escaped '/', '\\', ';', '?' or '#'";
-    if (b == '%' && i + 4 < len && hex_value((unsigned char)path[i + 3]) >= 0 && hex_value((unsigned char)path[i + 4]) >= 0)
+    if (b == '%' && i + 4 < len && hub_hex_digit((unsigned char)path[i + 3]) >= 0 && hub_hex_digit((unsigned char)path[i + 4]) >= 0)
         return "a double-encoded escape";
     return NULL;
 }
@@ -164,8 +154,8 @@ int hub_path_check(const char *path, size_t len, const char **why)
         if (!raw_allowed(b))
             return refuse(why, raw_refusal(b), HUB_E_PARSE);
         if (b == '%') {
-            int hi = i + 2 < len ? hex_value((unsigned char)path[i + 1]) : -1,
-                lo = hi >= 0 ? hex_value((unsigned char)path[i + 2]) : -1;
+            int hi = i + 2 < len ? hub_hex_digit((unsigned char)path[i + 1]) : -1,
+                lo = hi >= 0 ? hub_hex_digit((unsigned char)path[i + 2]) : -1;
             if (lo < 0)
                 return refuse(why, "a '%' that starts no valid escape", HUB_E_PARSE);
             b = (unsigned char)(hi << 4 | lo);
@@ -194,8 +184,8 @@ static int next_byte(const char *path, size_t len, size_t *i)
     int hi, lo;
     if (*i >= len)
         return -1;
-    if (path[*i] == '%' && *i + 2 < len && (hi = hex_value((unsigned char)path[*i + 1])) >= 0 &&
-        (lo = hex_value((unsigned char)path[*i + 2])) >= 0) {
+    if (path[*i] == '%' && *i + 2 < len && (hi = hub_hex_digit((unsigned char)path[*i + 1])) >= 0 &&
+        (lo = hub_hex_digit((unsigned char)path[*i + 2])) >= 0) {
         *i += 3;
         return hi << 4 | lo;
     }

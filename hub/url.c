@@ -4,6 +4,7 @@
 #include <strings.h>
 #include "hub/err.h"
 #include "hub/url.h"
+#include "hub/util.h"
 
 #define IPV6_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
 
@@ -12,17 +13,6 @@ static int fail(const char **why, const char *reason)
     if (why != NULL)
         *why = reason;
     return HUB_E_INVAL;
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* One part of an IPv4 host as URL parsers read it: decimal, 0x-hex (empty digits = 0) or 0-octal. -1 when invalid or
@@ -46,7 +36,7 @@ static int64_t ipv4_part(const char *s, size_t n, int *plain)
         *plain = 1;
     }
     for (; i != n; ++i) {
-        int d = hex_digit(s[i]);
+        int d = hub_hex_digit(s[i]);
         if (d < 0 || d >= base)
             return -1;
         if ((v = v * base + d) > 0xffffffffLL)
@@ -68,7 +58,7 @@ static int ends_in_number(const char *h, size_t n)
     len = (size_t)(h + n - last);
     if (len >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
         for (size_t i = 2; i != len; ++i)
-            if (hex_digit(last[i]) < 0)
+            if (hub_hex_digit(last[i]) < 0)
                 return 0;
         return 1;
     }

@@ -13,6 +13,18 @@ char *hub_json_strdup(const json_t *obj, const char *name);
 /* obj[name] when it is a positive integer, else 0. */
 uint64_t hub_json_uint(const json_t *obj, const char *name);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+static inline int hub_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* next when it is a same-origin relative path (one leading '/', not "//" or "/\\", printable
  * ASCII without backslashes or spaces, at most 4 KiB), else "/": the only targets a sign-in,
  * sign-out or login callback redirects to. */

@@ -52,7 +52,8 @@ int idp_backchannel_post(idp_t *idp, const char *client_id, const char *uri, con
                           .body_len = len,
                           .timeout_ms = DELIVERY_TIMEOUT_MS,
                           .retries = DELIVERY_RETRIES,
-                          .retry_delay_ms = DELIVERY_RETRY_DELAY_MS};
+                          .retry_delay_ms = DELIVERY_RETRY_DELAY_MS,
+                          .public_only = 1}; /* never a link-local or metadata address, however the name resolves */
     ret = hub_fetch_start(idp->fetcher, NULL, &fr, NULL, NULL);
     free(body);
     free(jwt);

@@ -11,10 +11,10 @@
 
 typedef struct st_idp_backchannel_t idp_backchannel_t;
 
-/* Signs a logout token (OIDC Back-Channel Logout 1.0 §2.4: iss, aud, iat, exp, jti, events and sub and/or sid) for
- * client_id and hands its form POST to uri to idp->fetcher: fire-and-forget with retries, never blocking. Returns 0 once
- * handed over; HUB_E_INVAL when the fetcher takes no more work (none, or stopping); another code when no token could be
- * signed. */
+/* The one way the primary delivers back-channel logouts (RP-initiated logout and the queue alike). Signs a logout token (OIDC
+ * Back-Channel Logout 1.0 §2.4: iss, aud, iat, exp, jti, events and sub and/or sid) for client_id and hands its form POST to uri to
+ * idp->fetcher: fire-and-forget with retries, never blocking. Returns 0 once handed over; HUB_E_INVAL when the fetcher takes no
+ * more work (none, or stopping); another code when no token could be signed. */
 int idp_backchannel_post(idp_t *idp, const char *client_id, const char *uri, const char *sub, const char *sid);
 
 /* One pass over the queue (any thread but an event loop's), at most 256 jobs: every due job goes to every enabled client with a

@@ -6,25 +6,21 @@
 #include <string.h>
 #include <strings.h>
 #include "hub/err.h"
-#include "hub/fetch.h"
 #include "hub/form.h"
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/store.h"
 #include "hub/util.h"
+#include "idp/backchannel.h"
 #include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/logout.h"
 #include "idp/model.h"
 #include "idp/session.h"
-#include "idp/tokens.h"
 
 #define LOGOUT_PATH "/oauth2/logout"
 #define MAX_HINT 16384
 #define MAX_PARAM 2048
-#define DELIVERY_TIMEOUT_MS 5000
-#define DELIVERY_RETRIES 5
-#define DELIVERY_RETRY_DELAY_MS 500
 
 static const char signed_out_page[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title>"
@@ -40,7 +36,6 @@ typedef struct st_target_t {
 
 void idp_logout_notify(idp_t *idp, const idp_session_t *ended)
 {
-    static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded"};
     target_t *targets = NULL;
     hub_txn_t *txn = NULL;
     size_t i, n = 0;
@@ -67,34 +62,12 @@ void idp_logout_notify(idp_t *idp, const idp_session_t *ended)
         hub_store_read_end(txn);
     }
     for (i = 0; i != n; ++i) {
-        char *jwt = NULL, *body = NULL;
-        size_t len;
-        int ret;
-        if ((ret = idp_mint_logout_token(idp, targets[i].client_id, ended->sub, ended->sid, &jwt)) != 0) {
-            hub_log_error("back-channel logout: cannot sign a logout token for %s: %s", targets[i].client_id, hub_strerror(ret));
-            goto next;
-        }
-        /* A compact JWS is base64url and dots only: nothing to percent-encode. */
-        len = strlen("logout_token=") + strlen(jwt);
-        if ((body = malloc(len + 1)) == NULL)
-            h2o_fatal("out of memory");
-        snprintf(body, len + 1, "logout_token=%s", jwt);
-        hub_fetch_req_t fr = {.method = "POST",
-                              .url = targets[i].uri,
-                              .headers = headers,
-                              .nheaders = 1,
-                              .body = body,
-                              .body_len = len,
-                              .timeout_ms = DELIVERY_TIMEOUT_MS,
-                              .retries = DELIVERY_RETRIES,
-                              .retry_delay_ms = DELIVERY_RETRY_DELAY_MS};
-        if (idp->fetcher == NULL || (ret = hub_fetch_start(idp->fetcher, NULL, &fr, NULL, NULL)) != 0)
-            hub_log_error("back-channel logout: cannot queue the delivery to client %s", targets[i].client_id);
+        int ret = idp_backchannel_post(idp, targets[i].client_id, targets[i].uri, ended->sub, ended->sid);
+        if (ret != 0)
+            hub_log_error("back-channel logout: cannot queue the delivery to client %s: %s", targets[i].client_id,
+                          hub_strerror(ret));
         else
             hub_log_info("back-channel logout: queued for client %s", targets[i].client_id);
-    next:
-        free(body);
-        free(jwt);
     }
     for (i = 0; i != n; ++i) {
         free(targets[i].client_id);
