@@ -8,7 +8,8 @@
 #include <jansson.h>
 
 /* The named databases. Each has a fixed name in the environment; adding one is adding a
- * line here (the schema version only changes when an existing encoding changes). */
+ * line at the end here (the sweeper's index names tables by number; the schema version only
+ * changes when an existing encoding changes). */
 #define HUB_TABLES(XX)                                                                                                             \
     XX(META, "meta")                   /* schema version, generation counters */                                                 \
     XX(USERS, "users")                 /* sub -> user record */                                                                  \
@@ -31,7 +32,8 @@
     XX(LOGOUT_QUEUE, "logout_queue")   /* pending back-channel logout deliveries */                                              \
     XX(FED, "fed")                     /* a secondary's registration and JWKS snapshot */                                        \
     XX(FED_STATES, "fed_states")       /* hash(state) -> pending login on a secondary */                                         \
-    XX(FED_SESSIONS, "fed_sessions")   /* hash(session id) -> local session on a secondary */
+    XX(FED_SESSIONS, "fed_sessions")   /* hash(session id) -> local session on a secondary */                                    \
+    XX(CLIENT_ORIGINS, "client_origins") /* hash(origin) "\n" client_id -> origin, for enabled clients (idp/origins.h) */
 
 typedef enum {
 #define XX(name, str) HUB_T_##name,

@@ -1,5 +1,6 @@
 /* Strict parsing of the absolute http(s) URLs the hub stores and calls, origins, and forbidden target addresses. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "hub/err.h"
@@ -208,6 +209,78 @@ int hub_url_parse(const char *s, hub_url_t *u, const char **why)
         return HUB_E_INVAL;
     u->rest = end;
     return 0;
+}
+
+/* WHATWG URL §3.7 IPv6 serializer: eight lower-case hex pieces, the first longest run of two or more zero pieces
+ * compressed to "::", no embedded IPv4 notation. Returns the length written (at most 39). */
+static size_t ipv6_text(const uint8_t *a, char out[40])
+{
+    size_t best = 8, best_len = 1, o = 0;
+    unsigned piece[8];
+
+    for (size_t i = 0; i != 8; ++i)
+        piece[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    for (size_t i = 0; i != 8;) {
+        size_t j = i;
+        while (j != 8 && piece[j] == 0)
+            ++j;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j == i ? i + 1 : j;
+    }
+    for (size_t i = 0; i != 8; ++i) {
+        if (i == best) {
+            out[o++] = ':';
+            if (i == 0)
+                out[o++] = ':';
+            i += best_len - 1;
+            continue;
+        }
+        o += (size_t)snprintf(out + o, 40 - o, "%x%s", piece[i], i != 7 ? ":" : "");
+    }
+    out[o] = '\0';
+    return o;
+}
+
+int hub_url_origin(const hub_url_t *u, char *out, size_t size)
+{
+    const char *scheme = u->https ? "https://" : "http://";
+    size_t o = strlen(scheme), n;
+    char text[48]; /* "[" + at most 39 + "]" */
+
+    if (size < o + 1)
+        return HUB_E_INVAL;
+    memcpy(out, scheme, o);
+    switch (u->kind) {
+    case HUB_HOST_IPV4:
+        n = (size_t)snprintf(text, sizeof(text), "%u.%u.%u.%u", u->addr[0], u->addr[1], u->addr[2], u->addr[3]);
+        break;
+    case HUB_HOST_IPV6:
+        text[0] = '[';
+        n = ipv6_text(u->addr, text + 1) + 1;
+        text[n++] = ']';
+        text[n] = '\0';
+        break;
+    default:
+        n = u->host_len;
+        break;
+    }
+    if (o + n >= size)
+        return HUB_E_INVAL;
+    for (size_t i = 0; i != n; ++i) {
+        char c = u->kind == HUB_HOST_NAME ? u->host[i] : text[i];
+        out[o++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    if (u->port != (u->https ? 443u : 80u)) {
+        int p = snprintf(out + o, size - o, ":%u", u->port);
+        if (p < 0 || (size_t)p >= size - o)
+            return HUB_E_INVAL;
+        o += (size_t)p;
+    }
+    out[o] = '\0';
+    return (int)o;
 }
 
 int hub_url_same_origin(const hub_url_t *a, const hub_url_t *b)

@@ -33,6 +33,16 @@ typedef struct st_hub_url_t {
  * reason in *why (why may be NULL). */
 int hub_url_parse(const char *s, hub_url_t *out, const char **why);
 
+/* The longest origin hub_url_origin writes, with its NUL: a host of a URL that fits HUB_URL_MAX, or an IPv4 address
+ * written shorter than its dotted quad. */
+#define HUB_ORIGIN_MAX (HUB_URL_MAX + 32)
+
+/* Writes the origin of u into out (size bytes, at least HUB_ORIGIN_MAX serve any URL) as browsers serialize it in an
+ * Origin header (RFC 6454 §6.2, WHATWG URL): "http" or "https", "://", the host in lower case (an IPv4 address as a
+ * dotted quad, an IPv6 one in brackets in its shortest form), and ":PORT" only for a port other than the scheme's
+ * default. Returns the length, or HUB_E_INVAL when it does not fit. */
+int hub_url_origin(const hub_url_t *u, char *out, size_t size);
+
 /* 1 when a and b have the same origin (RFC 6454: scheme, host compared case-insensitively, effective port). */
 int hub_url_same_origin(const hub_url_t *a, const hub_url_t *b);
 

@@ -6,6 +6,7 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/url.h"
+#include "idp/cors.h"
 #include "idp/idp.h"
 
 #define OIDC_PATH "/.well-known/openid-configuration"
@@ -76,17 +77,19 @@ static json_t *metadata(const idp_t *idp)
     return doc;
 }
 
+/* public documents: any web page may read them (SPEC §10) */
+static const idp_cors_t public_cors = {IDP_CORS_GET | IDP_CORS_HEAD, 1};
+
 static int on_discovery(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
     char cc[64];
     if (!hub_path_is(req, OIDC_PATH) && !hub_path_is(req, OAUTH_PATH))
         return -1;
-    if (!hub_get_only(req))
+    if (idp_cors_gate(idp, req, &public_cors))
         return 0;
     snprintf(cc, sizeof(cc), "public, max-age=%d", DISCOVERY_MAX_AGE);
     hub_resp_header(req, "cache-control", cc);
-    hub_resp_header(req, "access-control-allow-origin", "*");
     hub_send_json(req, 200, metadata(idp), 0);
     return 0;
 }
@@ -101,7 +104,7 @@ static int on_jwks(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, JWKS_PATH))
         return -1;
-    if (!hub_get_only(req))
+    if (idp_cors_gate(idp, req, &public_cors))
         return 0;
     /* caches must refresh well before a next key starts signing */
     if (max_age > 3600)
@@ -114,7 +117,6 @@ static int on_jwks(void *data, h2o_req_t *req)
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     hub_resp_header(req, "cache-control", cc);
-    hub_resp_header(req, "access-control-allow-origin", "*");
     hub_send_inline(req, jwks, len); /* copies: the snapshot may be replaced after this request */
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/model.h"
+#include "idp/origins.h"
 
 /* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
  * with every character outside [A-Za-z0-9_-] replaced. Under HTTPS they carry the __Host- prefix, so a browser takes
@@ -32,7 +33,9 @@ static int ensure_data_txn(hub_txn_t *txn, void *arg)
     for (i = 0; i != sizeof(roles) / sizeof(roles[0]); ++i)
         if (!idp_role_exists(txn, roles[i]) && (ret = idp_role_add(txn, roles[i])) != 0)
             return ret;
-    return idp_client_cache_prepare(txn);
+    if ((ret = idp_client_cache_prepare(txn)) != 0)
+        return ret;
+    return idp_origins_prepare(txn);
 }
 
 int idp_create(idp_t **out, hub_server_t *server)
@@ -52,7 +55,7 @@ int idp_create(idp_t **out, hub_server_t *server)
     cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf", idp->secure_cookies);
 
     /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key
-     * (and any gets the client cache's generation counter). */
+     * (and any gets the client cache's generation counter and the index of client origins). */
     if ((ret = hub_store_write(idp->store, ensure_data_txn, NULL)) != 0) {
         hub_log_error("cannot prepare the data dir: %s", hub_strerror(ret));
         goto fail;

@@ -13,6 +13,7 @@
 #include "hub/url.h"
 #include "idp/grants.h"
 #include "idp/model.h"
+#include "idp/origins.h"
 
 #define MAX_USERNAME 64
 #define MAX_EMAIL 254
@@ -919,11 +920,19 @@ int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
 
 static int client_write(hub_txn_t *txn, const idp_client_t *c, int flags)
 {
+    idp_client_t *old = NULL;
     json_t *o = client_json(c, 1);
-    int ret = hub_store_put_json(txn, HUB_T_CLIENTS, c->client_id, o, 0, flags);
+    int ret;
+
+    if (idp_client_get(txn, c->client_id, &old) != 0)
+        old = NULL; /* new, or unreadable: the put below reports a store failure */
+    ret = hub_store_put_json(txn, HUB_T_CLIENTS, c->client_id, o, 0, flags);
     json_decref(o);
     if (ret == 0)
         ret = hub_store_bump(txn, CLIENTS_GEN, NULL);
+    if (ret == 0)
+        ret = idp_origins_update(txn, old, c);
+    idp_client_free(old);
     return ret;
 }
 
@@ -951,12 +960,18 @@ int idp_client_put(hub_txn_t *txn, idp_client_t *c)
 int idp_client_del(hub_txn_t *txn, const char *client_id)
 {
     idp_node_t *node = NULL;
+    idp_client_t *old = NULL;
     int ret;
 
     if (client_id == NULL || client_id[0] == '\0')
         return HUB_E_NOTFOUND;
-    if ((ret = hub_store_del(txn, HUB_T_CLIENTS, client_id, strlen(client_id))) != 0 ||
-        (ret = hub_store_bump(txn, CLIENTS_GEN, NULL)) != 0)
+    if (idp_client_get(txn, client_id, &old) != 0)
+        old = NULL;
+    ret = hub_store_del(txn, HUB_T_CLIENTS, client_id, strlen(client_id));
+    if (ret == 0 && (ret = hub_store_bump(txn, CLIENTS_GEN, NULL)) == 0)
+        ret = idp_origins_update(txn, old, NULL);
+    idp_client_free(old);
+    if (ret != 0)
         return ret;
     /* nothing issued to a deleted client stays valid, and its node (if any) is revoked */
     if ((ret = idp_family_revoke_client(txn, client_id)) != 0)

@@ -4,6 +4,7 @@
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
+#include "idp/cors.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
 
@@ -28,6 +29,8 @@ static int revoke_txn(hub_txn_t *txn, void *_arg)
     return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;
 }
 
+static const idp_cors_t revoke_cors = {IDP_CORS_POST, 0};
+
 static int on_revoke(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
@@ -38,10 +41,13 @@ static int on_revoke(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, REVOKE_PATH) && !hub_path_is(req, REVOKE_ALIAS))
         return -1;
+    if (idp_cors_gate(idp, req, &revoke_cors))
+        return 0;
     if (idp_endpoint_form(req, &form) != 0)
         return 0;
     if ((client = idp_endpoint_client(idp, req, &form, 1)) == NULL)
         return 0;
+    idp_cors_allow(req, client);
     revoke_arg_t a = {client->client_id, hub_form_get(&form, "token"), NULL, 0};
     if (a.token == NULL || *a.token == '\0') {
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "token is required");

@@ -8,6 +8,7 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
+#include "idp/cors.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/session.h"
@@ -501,6 +502,8 @@ static const struct {
     {"client_credentials", grant_client_credentials, 0},
 };
 
+static const idp_cors_t token_cors = {IDP_CORS_POST, 0};
+
 static int on_token(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
@@ -510,6 +513,8 @@ static int on_token(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, TOKEN_PATH) && !hub_path_is(req, TOKEN_ALIAS))
         return -1;
+    if (idp_cors_gate(idp, req, &token_cors))
+        return 0;
     if (idp_endpoint_form(req, &form) != 0)
         return 0;
     if ((grant_type = hub_form_get(&form, "grant_type")) == NULL || *grant_type == '\0') {
@@ -529,6 +534,7 @@ static int on_token(void *data, h2o_req_t *req)
             refused_refresh(idp, &form);
         return 0;
     }
+    idp_cors_allow(req, client); /* its errors too (invalid_grant, ...) are for the app to read */
     grant_ctx_t ctx = {idp, req, &form, client};
     grant_types[i].fn(&ctx);
     idp_client_free(client);

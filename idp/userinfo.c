@@ -6,6 +6,7 @@
 #include "hub/form.h"
 #include "hub/resp.h"
 #include "hub/store.h"
+#include "idp/cors.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/model.h"
@@ -61,6 +62,8 @@ static int token_live(idp_t *idp, const hub_jws_t *jws, hub_txn_t *txn)
     return idp_token_is_active(txn, jti);
 }
 
+static const idp_cors_t userinfo_cors = {IDP_CORS_GET | IDP_CORS_POST, 0};
+
 static int on_userinfo(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
@@ -73,11 +76,8 @@ static int on_userinfo(void *data, h2o_req_t *req)
 
     if (!hub_path_is(req, USERINFO_PATH) && !hub_path_is(req, FRAPPE_USERINFO))
         return -1;
-    if (!hub_method_is(req, "GET") && !hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "GET, POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET or POST");
+    if (idp_cors_gate(idp, req, &userinfo_cors))
         return 0;
-    }
     if ((ret = bearer_token(req, &token)) == HUB_E_NOTFOUND) {
         /* No credentials at all: a bare challenge without an error code (RFC 6750 §3.1). */
         hub_resp_header(req, "www-authenticate", "Bearer realm=\"hub\"");
@@ -98,6 +98,7 @@ static int on_userinfo(void *data, h2o_req_t *req)
     if (scope == NULL)
         scope = "";
     if (hub_store_read_begin(idp->store, &txn) == 0) {
+        idp_cors_allow_token(idp, req, txn, jws.payload); /* a token we signed names its client */
         live = token_live(idp, &jws, txn);
         if (live && idp_scope_has(scope, "openid"))
             have_user = idp_user_get(txn, sub, &user) == 0 && user->enabled;

@@ -1,6 +1,7 @@
 /* Tests hub/url.c: strict URL parsing (hosts, IPv4 spellings, IPv6 literals, ports, userinfo and other tricks), origins,
  * and the link-local and metadata targets that are refused however they are spelt. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
 #include "hub/url.h"
@@ -210,10 +211,63 @@ static void test_origin(void)
     CHECK(!same("http://127.0.0.1/", "http://[::ffff:127.0.0.1]/"));
 }
 
+/* The origin as a browser's Origin header spells it for a page at url; NULL when url does not parse. */
+static const char *origin_of(const char *url, char *buf, size_t size)
+{
+    hub_url_t u;
+    return hub_url_parse(url, &u, NULL) == 0 && hub_url_origin(&u, buf, size) >= 0 ? buf : NULL;
+}
+
+static void test_origin_text(void)
+{
+    static const char *const cases[][2] = {
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:8080"},
+        {"HTTPS://App.Example/cb?x=1", "https://app.example"},
+        {"http://app.example:80/cb", "http://app.example"},
+        {"https://app.example:443", "https://app.example"},
+        {"https://app.example:80/", "https://app.example:80"},
+        {"http://app.example:443/", "http://app.example:443"},
+        {"http://app.example.:8080/", "http://app.example.:8080"},
+        {"http://0x7f.1:9/", "http://127.0.0.1:9"},
+        {"http://2130706433/", "http://127.0.0.1"},
+        {"http://[::1]:9/", "http://[::1]:9"},
+        {"http://[0:0:0:0:0:0:0:1]/", "http://[::1]"},
+        {"http://[::]/", "http://[::]"},
+        {"http://[1::]/", "http://[1::]"},
+        {"http://[2001:DB8:0:0:1:0:0:1]/", "http://[2001:db8::1:0:0:1]"},
+        {"http://[2001:db8:0:1:0:0:0:1]/", "http://[2001:db8:0:1::1]"},
+        {"http://[1:0:2:0:3:0:4:0]/", "http://[1:0:2:0:3:0:4:0]"},
+        {"http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]"},
+        {"http://[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535/", "http://[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"},
+    };
+    char buf[HUB_ORIGIN_MAX], small[16];
+    hub_url_t u;
+
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        const char *got = origin_of(cases[i][0], buf, sizeof(buf));
+        if (got == NULL || strcmp(got, cases[i][1]) != 0)
+            fprintf(stderr, "origin of %s: %s, expected %s\n", cases[i][0], got != NULL ? got : "(none)", cases[i][1]);
+        CHECK(got != NULL && strcmp(got, cases[i][1]) == 0);
+    }
+    CHECK(hub_url_parse("http://a-long-host.example:8080/", &u, NULL) == 0);
+    CHECK(hub_url_origin(&u, small, sizeof(small)) == HUB_E_INVAL);
+    CHECK(hub_url_origin(&u, buf, strlen("http://a-long-host.example:8080")) == HUB_E_INVAL);
+    CHECK(hub_url_origin(&u, buf, strlen("http://a-long-host.example:8080") + 1) == (int)strlen("http://a-long-host.example:8080"));
+    /* the longest URL there is still fits */
+    char *longest = malloc(HUB_URL_MAX + 1);
+    memcpy(longest, "http://", 7);
+    memset(longest + 7, 'a', HUB_URL_MAX - 7 - 6);
+    memcpy(longest + HUB_URL_MAX - 6, ":65535", 7);
+    CHECK(hub_url_parse(longest, &u, NULL) == 0);
+    CHECK(hub_url_origin(&u, buf, sizeof(buf)) == HUB_URL_MAX);
+    free(longest);
+}
+
 int main(void)
 {
     test_parse();
     test_forbidden();
     test_origin();
+    test_origin_text();
     return check_report("hub/url");
 }

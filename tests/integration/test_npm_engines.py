@@ -1,6 +1,6 @@
-"""The npm packages of the browser and relying-party tests run on Debian 12's own Node.js (18): every package
-their lock files install must admit that version in its "engines", and package.json pins exact versions, so
-neither `npm ci` nor `npm install` on a machine with a newer Node can pull in a release that refuses Node 18
+"""The npm packages of the browser, relying-party and single-page app tests run on Debian 12's own Node.js (18):
+every package their lock files install must admit that version in its "engines", and package.json pins exact versions,
+so neither `npm ci` nor `npm install` on a machine with a newer Node can pull in a release that refuses Node 18
 (playwright-core 1.62 and later need Node 20)."""
 import json
 import os
@@ -13,7 +13,7 @@ from hubtest import SOURCE_DIR, eq, ok, run  # noqa: E402
 
 # nodejs in Debian 12 (bookworm and bookworm-security): what tools/bootstrap installs there
 DEBIAN_12_NODE = (18, 20, 4)
-NPM_DIRS = ("tests/browser", "tests/rp")
+NPM_DIRS = ("tests/browser", "tests/rp", "tests/spa")
 
 
 def version(text):
