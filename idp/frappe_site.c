@@ -147,6 +147,8 @@ int idp_frappe_site_check(const idp_client_t *c, char *err, size_t errlen)
 
     if (idp_frappe_site_parse(c->frappe_site, &norm, err, errlen) != 0 || strcmp(norm, c->frappe_site) != 0)
         ret = fail(err, errlen, "--frappe-site: \"%s\" is not a site URL as --frappe-site writes it", quoted(q, c->frappe_site));
+    else if (c->node_id != NULL)
+        ret = fail(err, errlen, "--frappe-site: a secondary node's client is no Frappe site");
     else if (c->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
         ret = fail(err, errlen, "--grant-type: a Frappe site signs in with authorization_code");
     else if (c->auth_method != IDP_AUTH_SECRET_POST)

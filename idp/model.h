@@ -170,8 +170,9 @@ int idp_frappe_site_parse(const char *site, char **out, char *err, size_t errlen
  * URI the first of them unless it is still one of the list, and authorization_code, response type code and
  * client_secret_post, as the stock key talks. */
 void idp_frappe_site_apply(idp_client_t *c, const char *site);
-/* 0 when c (frappe_site set) is a client its site can use: a normalised site URL, authorization_code, client_secret_post,
- * scope openid, both login redirect URIs registered. Else HUB_E_INVAL with "--option: reason" in err. */
+/* 0 when c (frappe_site set) is a client its site can use: a normalised site URL, no node's client, authorization_code,
+ * client_secret_post, scope openid, both login redirect URIs registered. Else HUB_E_INVAL with "--option: reason" in
+ * err. */
 int idp_frappe_site_check(const idp_client_t *c, char *err, size_t errlen);
 
 /* A bounded, thread-safe cache of decoded clients for one store. Every write of a client

@@ -196,8 +196,14 @@ static void site_with_path(idp_client_t *c)
     c->frappe_site = strdup("https://a.example/x");
 }
 
+static void node_client(idp_client_t *c)
+{
+    c->node_id = strdup("node-1");
+}
+
 static void test_rules(void)
 {
+    expect_invalid(node_client, "--frappe-site");
     expect_invalid(set_basic, "--auth-method");
     expect_invalid(set_public, "--auth-method");
     expect_invalid(set_implicit, "--grant-type");
