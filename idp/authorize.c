@@ -72,6 +72,14 @@ static const struct {
     {"roles", "Your roles"},
 };
 
+static int known_scope(const char *word)
+{
+    for (size_t i = 0; i != sizeof(scope_texts) / sizeof(scope_texts[0]); ++i)
+        if (strcmp(scope_texts[i].scope, word) == 0)
+            return 1;
+    return 0;
+}
+
 typedef struct st_authz_t {
     idp_t *idp;
     h2o_req_t *req;
@@ -522,20 +530,18 @@ static void send_consent(authz_t *a, const idp_session_t *session, const idp_use
         fputs("</strong>", f);
     }
     fputs(". It will be able to see:</p>\n<ul id=\"scopes\">\n", f);
+    /* what the scope discloses to this client (for a Frappe site, openid alone shows name, e-mail, picture and roles) */
+    for (i = 0; i != sizeof(scope_texts) / sizeof(scope_texts[0]); ++i)
+        if (idp_scope_discloses(a->client, a->scope, scope_texts[i].scope))
+            fprintf(f, "<li>%s</li>\n", scope_texts[i].what);
     while (*s != '\0') {
         size_t n = strcspn(s, " ");
-        const char *what = NULL;
-        for (i = 0; i != sizeof(scope_texts) / sizeof(scope_texts[0]); ++i)
-            if (strlen(scope_texts[i].scope) == n && memcmp(scope_texts[i].scope, s, n) == 0)
-                what = scope_texts[i].what;
-        fputs("<li>", f);
-        if (what != NULL) {
-            fputs(what, f);
-        } else {
-            fputs("Access named ", f);
-            put_html(f, a->req, pool_dup(a->req, s, n));
+        char *word = pool_dup(a->req, s, n);
+        if (!known_scope(word)) {
+            fputs("<li>Access named ", f);
+            put_html(f, a->req, word);
+            fputs("</li>\n", f);
         }
-        fputs("</li>\n", f);
         s += n;
         s += *s == ' ';
     }
@@ -621,7 +627,7 @@ static void issue(authz_t *a, const idp_session_t *s, const idp_user_t *user, in
         is.jti = jti;
     }
     if ((a->rt & RT_ID_TOKEN) != 0 &&
-        (ret = idp_mint_id_token(a->idp, user, a->client->client_id, a->scope, a->v[P_NONCE], s->sid, s->auth_time, at, &idt)) != 0)
+        (ret = idp_mint_id_token(a->idp, user, a->client, a->scope, a->v[P_NONCE], s->sid, s->auth_time, at, &idt)) != 0)
         goto fail;
     if ((ret = hub_store_write(a->idp->store, issue_txn, &is)) != 0)
         goto fail;

@@ -769,6 +769,7 @@ static json_t *client_json(const idp_client_t *c, int with_secrets)
     json_object_set_new(o, "enabled", json_boolean(c->enabled));
     jset_str(o, "node_id", c->node_id);
     json_object_set_new(o, "introspect_any", json_boolean(c->introspect_any));
+    jset_str(o, "frappe_site", c->frappe_site);
     jset_uint(o, "created_at", c->created_at);
     if (with_secrets) {
         jset_str(o, "secret_hash", c->secret_hash);
@@ -810,6 +811,7 @@ static int client_from_json(const json_t *o, idp_client_t **out)
     c->node_id = hub_json_strdup(o, "node_id");
     c->registration_token_hash = hub_json_strdup(o, "registration_token_hash");
     c->introspect_any = jbool(o, "introspect_any");
+    c->frappe_site = hub_json_strdup(o, "frappe_site");
     c->created_at = hub_json_uint(o, "created_at");
     *out = c;
     return 0;
@@ -834,6 +836,7 @@ void idp_client_free(idp_client_t *c)
     idp_strv_free(&c->post_logout_redirect_uris);
     free(c->node_id);
     free(c->registration_token_hash);
+    free(c->frappe_site);
     free(c);
 }
 
@@ -911,6 +914,8 @@ int idp_client_validate(idp_client_t *c, char *err, size_t errlen)
         return ret;
     if (c->introspect_any && (c->auth_method == IDP_AUTH_NONE || c->node_id != NULL))
         return fail(err, errlen, "--introspect-any: only for a confidential client that is not a node's");
+    if (c->frappe_site != NULL && (ret = idp_frappe_site_check(c, err, errlen)) != 0)
+        return ret;
     if ((ret = uris_ok(&c->post_logout_redirect_uris, "--post-logout-redirect-uris", err, errlen)) != 0 ||
         (ret = roles_ok(&c->allowed_roles, "--allowed-roles", err, errlen)) != 0 ||
         (ret = roles_ok(&c->service_roles, "--role", err, errlen)) != 0)

@@ -115,6 +115,7 @@ typedef struct st_idp_client_t {
     char *node_id;                 /* set when a secondary registered it */
     char *registration_token_hash; /* RFC 7591 registration_access_token, hashed */
     int introspect_any;            /* may introspect tokens issued to other clients (a resource server; never a node's) */
+    char *frappe_site;             /* the Frappe site (SPEC §2 --frappe-site, as idp_frappe_site_parse writes it), or NULL */
     uint64_t created_at;
     unsigned refs; /* references beyond the owner's (0 unless shared by idp_client_cache_t); see idp_client_free */
 } idp_client_t;
@@ -139,8 +140,8 @@ json_t *idp_client_to_json(const idp_client_t *client); /* without the secret ha
  * fragment, userinfo or bad port); the default redirect URI among them (set to the first
  * when NULL); at least one redirect URI unless client_credentials; auth method none only
  * for authorization_code/implicit; scopes non-empty; introspect_any only for a confidential
- * client that is no node's. On failure writes "--option: reason" style text naming the
- * field to err and returns HUB_E_INVAL. */
+ * client that is no node's; a Frappe site as idp_frappe_site_check says. On failure writes
+ * "--option: reason" style text naming the field to err and returns HUB_E_INVAL. */
 int idp_client_validate(idp_client_t *client, char *err, size_t errlen);
 /* Generates a new secret (43 base64url chars + NUL into out) and stores its hash. */
 void idp_client_new_secret(idp_client_t *client, char out[44]);
@@ -152,6 +153,27 @@ int idp_client_secret_ok(const idp_client_t *client, const char *secret, size_t 
  * same path and query. A confidential client's loopback URIs match exactly, and the name
  * "localhost" never gets the any-port rule (RFC 8252 §8.3: a name may resolve elsewhere). */
 const char *idp_client_match_redirect(const idp_client_t *client, const char *uri);
+
+/* ---- Frappe sites (idp/frappe_site.c) ----
+ * A client registered with --frappe-site is a Frappe site whose stock "Frappe" Social Login Key points at the hub: it
+ * signs in with the authorization code flow at SITE_URL/api/method/frappe.www.login.login_via_frappe or
+ * SITE_URL/api/method/frappe.integrations.oauth2_logins.login_via_frappe (its login redirect URIs), sends its client
+ * secret in the form body, asks for scope openid only, and for it openid discloses what Frappe's own provider gives
+ * (name, e-mail, picture and roles: idp_scope_discloses in idp/tokens.h). */
+
+/* Normalises the SITE_URL of --frappe-site into a malloc'ed *out: an absolute http(s) URL (hub_url_parse) whose path is
+ * empty or "/", without query; scheme and host lower-cased, the trailing "/" dropped. On failure writes a
+ * "--frappe-site: reason" line to err and returns HUB_E_INVAL (*out NULL). */
+int idp_frappe_site_parse(const char *site, char **out, char *err, size_t errlen);
+/* Makes c the client of the Frappe site site (normalised; may be c->frappe_site itself): records it, puts the site's
+ * login redirect URIs first in redirect_uris (those of a previous site removed, other URIs kept), the default redirect
+ * URI the first of them unless it is still one of the list, and authorization_code, response type code and
+ * client_secret_post, as the stock key talks. */
+void idp_frappe_site_apply(idp_client_t *c, const char *site);
+/* 0 when c (frappe_site set) is a client its site can use: a normalised site URL, no node's client, authorization_code,
+ * client_secret_post, scope openid, both login redirect URIs registered. Else HUB_E_INVAL with "--option: reason" in
+ * err. */
+int idp_frappe_site_check(const idp_client_t *c, char *err, size_t errlen);
 
 /* A bounded, thread-safe cache of decoded clients for one store. Every write of a client
  * record (put, del, node revoke) bumps the "gen:clients" counter in the same transaction, in

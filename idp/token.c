@@ -183,9 +183,8 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
     out->scope = hub_strdup(u->scope);
     if ((ret = idp_token_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
         return ret;
-    if (idp_scope_has(u->scope, "openid") &&
-        (ret = idp_mint_id_token(u->idp, u->user, u->client->client_id, u->scope, u->nonce, u->sid, u->auth_time, out->access_token,
-                                 &out->id_token)) != 0)
+    if (idp_scope_has(u->scope, "openid") && (ret = idp_mint_id_token(u->idp, u->user, u->client, u->scope, u->nonce, u->sid,
+                                                                      u->auth_time, out->access_token, &out->id_token)) != 0)
         return ret;
     /* back-channel logout reaches the clients of a session; a session already gone is not an error here */
     if (u->sid != NULL && (ret = idp_session_add_client(txn, u->sid, u->client->client_id)) != 0 && ret != HUB_E_NOTFOUND)

@@ -40,11 +40,25 @@ static json_t *roles_array(const idp_strv_t *roles)
     return arr;
 }
 
-json_t *idp_user_claims(const idp_user_t *user, const char *scope)
+int idp_scope_discloses(const idp_client_t *client, const char *scope, const char *word)
+{
+    static const char *const frappe_openid[] = {"profile", "email", "roles"};
+
+    if (idp_scope_has(scope, word))
+        return 1;
+    if (client == NULL || client->frappe_site == NULL || !idp_scope_has(scope, "openid"))
+        return 0;
+    for (size_t i = 0; i != sizeof(frappe_openid) / sizeof(frappe_openid[0]); ++i)
+        if (strcmp(word, frappe_openid[i]) == 0)
+            return 1;
+    return 0;
+}
+
+json_t *idp_user_claims(const idp_user_t *user, const idp_client_t *client, const char *scope)
 {
     json_t *obj = json_object();
 
-    if (idp_scope_has(scope, "profile")) {
+    if (idp_scope_discloses(client, scope, "profile")) {
         json_object_set_new(obj, "name", json_string(user->full_name != NULL ? user->full_name : user->username));
         if (user->given_name != NULL)
             json_object_set_new(obj, "given_name", json_string(user->given_name));
@@ -55,11 +69,11 @@ json_t *idp_user_claims(const idp_user_t *user, const char *scope)
         if (user->username != NULL)
             json_object_set_new(obj, "preferred_username", json_string(user->username));
     }
-    if (idp_scope_has(scope, "email") && user->email != NULL) {
+    if (idp_scope_discloses(client, scope, "email") && user->email != NULL) {
         json_object_set_new(obj, "email", json_string(user->email));
         json_object_set_new(obj, "email_verified", json_boolean(user->email_verified));
     }
-    if (idp_scope_has(scope, "roles"))
+    if (idp_scope_discloses(client, scope, "roles"))
         json_object_set_new(obj, "roles", roles_array(&user->roles));
     return obj;
 }
@@ -118,12 +132,13 @@ static void at_hash(char out[64], hub_alg_t alg, const char *token)
     hub_b64url_encode(out, md, half);
 }
 
-int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const char *client_id, const char *scope, const char *nonce,
+int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const idp_client_t *client, const char *scope, const char *nonce,
                       const char *sid, uint64_t auth_time, const char *access_token, char **jwt)
 {
     const hub_key_t *key = idp_keyring_signing_key(idp->keyring);
+    const char *client_id = client->client_id;
     uint64_t now = hub_now();
-    json_t *claims = idp_user_claims(user, scope);
+    json_t *claims = idp_user_claims(user, client, scope);
     char jti[HUB_B64URL_LEN(JTI_BYTES) + 1];
     int ret;
 

@@ -20,18 +20,25 @@ typedef struct st_idp_at_params_t {
  * exp returned for recording. */
 int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp);
 
-/* Signs an id_token for user and client: iss, sub, aud, exp, iat, jti, auth_time, nonce (when
- * not NULL), at_hash (when access_token not NULL), sid, and the profile/email/roles claims
- * the scope allows. */
-int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const char *client_id, const char *scope, const char *nonce,
+/* Signs an id_token for user and client: iss, sub, aud, azp (the client_id), exp, iat, jti,
+ * auth_time, nonce (when not NULL), at_hash (when access_token not NULL), sid, and the claims
+ * the scope discloses to the client (idp_user_claims). */
+int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const idp_client_t *client, const char *scope, const char *nonce,
                       const char *sid, uint64_t auth_time, const char *access_token, char **jwt);
 
 /* Signs a back-channel logout token (typ "logout+jwt"): iss, aud, iat, jti, sub, sid, events. */
 int idp_mint_logout_token(idp_t *idp, const char *client_id, const char *sub, const char *sid, char **jwt);
 
-/* The userinfo/id_token claims for scope: name, given_name, family_name, picture (profile),
- * email, email_verified (email), roles (roles); new reference. */
-json_t *idp_user_claims(const idp_user_t *user, const char *scope);
+/* 1 when scope, granted to client, discloses the claims of word: word is one of its words, or
+ * word is profile, email or roles, scope has openid and client is a Frappe site (frappe_site
+ * set), for which openid means what it means to Frappe's own provider (SPEC §4 userinfo).
+ * client may be NULL (no Frappe site). */
+int idp_scope_discloses(const idp_client_t *client, const char *scope, const char *word);
+
+/* The userinfo/id_token claims that scope discloses to client (idp_scope_discloses; client may
+ * be NULL): name, given_name, family_name, picture, preferred_username (profile), email,
+ * email_verified (email), roles (roles); new reference. */
+json_t *idp_user_claims(const idp_user_t *user, const idp_client_t *client, const char *scope);
 
 /* 1 when the space-separated scope contains word. */
 int idp_scope_has(const char *scope, const char *word);

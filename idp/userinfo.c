@@ -67,10 +67,11 @@ static const idp_cors_t userinfo_cors = {IDP_CORS_GET | IDP_CORS_POST, 0};
 static int on_userinfo(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
-    const char *token = NULL, *scope, *sub;
+    const char *token = NULL, *scope, *sub, *client_id;
     hub_jws_t jws = {NULL};
     hub_txn_t *txn = NULL;
     idp_user_t *user = NULL;
+    idp_client_t *client = NULL; /* the token's: what its scope discloses depends on it (a Frappe site's openid) */
     int ret, live = 0, have_user = 0;
     json_t *body, *claims;
 
@@ -95,13 +96,17 @@ static int on_userinfo(void *data, h2o_req_t *req)
     }
     sub = json_string_value(json_object_get(jws.payload, "sub"));
     scope = json_string_value(json_object_get(jws.payload, "scope"));
+    client_id = json_string_value(json_object_get(jws.payload, "client_id"));
     if (scope == NULL)
         scope = "";
     if (hub_store_read_begin(idp->store, &txn) == 0) {
         idp_cors_allow_token(idp, req, txn, jws.payload); /* a token we signed names its client */
         live = token_live(idp, &jws, txn);
-        if (live && idp_scope_has(scope, "openid"))
+        if (live && idp_scope_has(scope, "openid")) {
             have_user = idp_user_get(txn, sub, &user) == 0 && user->enabled;
+            if (have_user)
+                (void)idp_client_get_cached(idp->clients, txn, client_id, &client); /* NULL when gone */
+        }
         hub_store_read_end(txn);
     }
     if (!live) {
@@ -114,7 +119,7 @@ static int on_userinfo(void *data, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
     } else {
         body = json_pack("{s:s}", "sub", user->sub);
-        claims = idp_user_claims(user, scope);
+        claims = idp_user_claims(user, client, scope);
         if (claims != NULL) {
             json_object_del(claims, "sub");
             json_object_update(body, claims);
@@ -125,6 +130,7 @@ static int on_userinfo(void *data, h2o_req_t *req)
     }
     if (user != NULL)
         idp_user_free(user);
+    idp_client_free(client);
     hub_jws_dispose(&jws);
     return 0;
 }

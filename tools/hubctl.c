@@ -877,6 +877,8 @@ enum {
     C_ROLE,
     C_INTROSPECT_ANY,
     C_NO_INTROSPECT_ANY,
+    C_FRAPPE_SITE,
+    C_NO_FRAPPE_SITE,
     C__COUNT
 };
 
@@ -895,6 +897,8 @@ static const struct option client_opts[] = {{"app-name", required_argument, NULL
                                             {"role", required_argument, NULL, C_ROLE},
                                             {"introspect-any", no_argument, NULL, C_INTROSPECT_ANY},
                                             {"no-introspect-any", no_argument, NULL, C_NO_INTROSPECT_ANY},
+                                            {"frappe-site", required_argument, NULL, C_FRAPPE_SITE},
+                                            {"no-frappe-site", no_argument, NULL, C_NO_FRAPPE_SITE},
                                             {"help", no_argument, NULL, 'h'},
                                             {0}};
 
@@ -905,11 +909,22 @@ typedef struct {
     idp_grant_type_t grant;
     idp_response_type_t response;
     idp_auth_method_t auth;
+    char *frappe_site; /* --frappe-site, normalised (idp_frappe_site_parse) */
 } client_opts_t;
 
-/* Parses the options of client add/update; the enum values are checked here, the rest as a whole later. */
+static int takes_value(int c)
+{
+    for (const struct option *o = client_opts; o->name != NULL; ++o)
+        if (o->val == c)
+            return o->has_arg != no_argument;
+    return 0;
+}
+
+/* Parses the options of client add/update; the enum values and the Frappe site are checked here, the rest as a whole
+ * later. */
 static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o)
 {
+    char err[512];
     int c;
 
     idp_strv_split(&o->roles, "", 0);
@@ -918,7 +933,7 @@ static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o
             return print_usage(ctl) - 1;
         if (c <= 0 || c >= C__COUNT)
             return bad_option(ctl, c, argv);
-        o->value[c] = c == C_SKIP || c == C_NO_SKIP || c == C_INTROSPECT_ANY || c == C_NO_INTROSPECT_ANY ? "" : optarg;
+        o->value[c] = takes_value(c) ? optarg : "";
         if (c == C_ROLE)
             add_roles(&o->roles, optarg);
         else if (c == C_GRANT && idp_grant_type_parse(optarg, &o->grant) != 0)
@@ -927,11 +942,18 @@ static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o
             return say(EXIT_USAGE, "--response-type: \"%s\" is not code or token", optarg);
         else if (c == C_AUTH && idp_auth_method_parse(optarg, &o->auth) != 0)
             return say(EXIT_USAGE, "--auth-method: \"%s\" is not client_secret_basic, client_secret_post or none", optarg);
+        if (c == C_FRAPPE_SITE) {
+            free(o->frappe_site);
+            if (idp_frappe_site_parse(optarg, &o->frappe_site, err, sizeof(err)) != 0)
+                return say(EXIT_USAGE, "%s", err);
+        }
     }
     if (o->value[C_SKIP] != NULL && o->value[C_NO_SKIP] != NULL)
         return say(EXIT_USAGE, "--skip-authorization: conflicts with --no-skip-authorization");
     if (o->value[C_INTROSPECT_ANY] != NULL && o->value[C_NO_INTROSPECT_ANY] != NULL)
         return say(EXIT_USAGE, "--introspect-any: conflicts with --no-introspect-any");
+    if (o->value[C_FRAPPE_SITE] != NULL && o->value[C_NO_FRAPPE_SITE] != NULL)
+        return say(EXIT_USAGE, "--frappe-site: conflicts with --no-frappe-site");
     return EXIT_OK;
 }
 
@@ -953,6 +975,11 @@ static void apply_client_opts(const client_opts_t *o, idp_client_t *c, char secr
         if (c->default_redirect_uri != NULL && !idp_strv_has(&c->redirect_uris, c->default_redirect_uri))
             replace(&c->default_redirect_uri, NULL); /* becomes the first of the new list */
     }
+    if (v[C_NO_FRAPPE_SITE] != NULL)
+        replace(&c->frappe_site, NULL); /* its URIs and auth method stay until changed */
+    /* a Frappe site's --redirect-uris are extra ones (a Connected App's callback): its login URIs always stay */
+    if (o->frappe_site != NULL || (v[C_REDIRECT_URIS] != NULL && c->frappe_site != NULL))
+        idp_frappe_site_apply(c, o->frappe_site != NULL ? o->frappe_site : c->frappe_site);
     if (v[C_DEFAULT_REDIRECT] != NULL)
         replace(&c->default_redirect_uri, v[C_DEFAULT_REDIRECT]);
     if (v[C_SCOPES] != NULL)
@@ -1054,6 +1081,7 @@ static int cmd_client_write(ctl_t *ctl, int argc, char **argv, int update)
 out:
     OPENSSL_cleanse(a.secret, sizeof(a.secret));
     idp_strv_free(&a.opts.roles);
+    free(a.opts.frappe_site);
     idp_client_free(a.client);
     return ret;
 }
@@ -1459,7 +1487,7 @@ static int cmd_keys_revoke(ctl_t *ctl, int argc, char **argv)
     "[--grant-type authorization_code|implicit|client_credentials] [--response-type code|token] "                                  \
     "[--skip-authorization|--no-skip-authorization] [--auth-method client_secret_basic|client_secret_post|none] "                  \
     "[--allowed-roles LIST] [--backchannel-logout-uri U] [--post-logout-redirect-uris LIST] [--role R]... "                        \
-    "[--introspect-any|--no-introspect-any]"
+    "[--introspect-any|--no-introspect-any] [--frappe-site SITE_URL|--no-frappe-site]"
 
 static const command_t commands[] = {
     {"init", cmd_init, "[--alg RS256|ES256|EdDSA]"},

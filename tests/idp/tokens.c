@@ -166,7 +166,8 @@ static void run_alg(hub_alg_t alg)
     /* id_token */
     char *uroles_v[] = {"Employee", NULL};
     idp_user_t user = {"user-sub", "alice", "alice@example.com", "Alice Doe", "Alice", "Doe", NULL, 1, 1, {uroles_v, 1}};
-    CHECK(idp_mint_id_token(&idp, &user, "client-1", "openid profile email", "n-123", "sid-1", now - 10, at, &idt) == 0);
+    idp_client_t client = {.client_id = (char *)"client-1"};
+    CHECK(idp_mint_id_token(&idp, &user, &client, "openid profile email", "n-123", "sid-1", now - 10, at, &idt) == 0);
     if (idt != NULL && idp_keyring_verify(idp.keyring, idt, strlen(idt), &jws) == 0) {
         json_t *c = jws.payload;
         CHECK(strcmp(jstr(c, "iss"), "https://idp.example") == 0 && strcmp(jstr(c, "sub"), "user-sub") == 0);
@@ -185,6 +186,27 @@ static void run_alg(hub_alg_t alg)
             check_with_libjwt(key, idt, "client-1");
     } else {
         CHECK(!"id_token verifies");
+    }
+    /* scope openid alone: sub only for a client, what Frappe's own provider puts in it for a Frappe site */
+    for (int frappe = 0; frappe != 2; ++frappe) {
+        char *t = NULL;
+        client.frappe_site = frappe ? (char *)"https://site.example" : NULL;
+        CHECK(idp_mint_id_token(&idp, &user, &client, "openid", NULL, "sid-1", now - 10, NULL, &t) == 0);
+        if (t != NULL && idp_keyring_verify(idp.keyring, t, strlen(t), &jws) == 0) {
+            json_t *c = jws.payload, *r = json_object_get(c, "roles");
+            CHECK(strcmp(jstr(c, "sub"), "user-sub") == 0 && strcmp(jstr(c, "aud"), "client-1") == 0);
+            if (frappe) {
+                CHECK(strcmp(jstr(c, "name"), "Alice Doe") == 0 && strcmp(jstr(c, "given_name"), "Alice") == 0);
+                CHECK(strcmp(jstr(c, "family_name"), "Doe") == 0 && strcmp(jstr(c, "email"), "alice@example.com") == 0);
+                CHECK(json_array_size(r) == 1 && strcmp(json_string_value(json_array_get(r, 0)), "Employee") == 0);
+            } else {
+                CHECK(json_object_get(c, "name") == NULL && json_object_get(c, "email") == NULL && r == NULL);
+            }
+            hub_jws_dispose(&jws);
+        } else {
+            CHECK(!"openid id_token verifies");
+        }
+        free(t);
     }
 
     /* logout token */
@@ -215,17 +237,41 @@ static void test_claims(void)
 {
     char *roles_v[] = {"A", "B", NULL};
     idp_user_t user = {"s", "bob", "bob@example.com", NULL, NULL, NULL, "https://pic", 1, 0, {roles_v, 2}};
-    json_t *c = idp_user_claims(&user, "openid");
+    idp_client_t web = {.client_id = (char *)"web"},
+                 site = {.client_id = (char *)"site", .frappe_site = (char *)"https://s.example"};
+    json_t *c = idp_user_claims(&user, NULL, "openid");
     CHECK(json_object_size(c) == 0);
     json_decref(c);
-    c = idp_user_claims(&user, "profile");
+    c = idp_user_claims(&user, &web, "openid");
+    CHECK(json_object_size(c) == 0);
+    json_decref(c);
+    c = idp_user_claims(&user, &web, "profile");
     CHECK(strcmp(jstr(c, "name"), "bob") == 0 && strcmp(jstr(c, "picture"), "https://pic") == 0);
     CHECK(json_object_get(c, "email") == NULL && json_object_get(c, "given_name") == NULL);
     json_decref(c);
-    c = idp_user_claims(&user, "email roles");
+    c = idp_user_claims(&user, &web, "email roles");
     CHECK(strcmp(jstr(c, "email"), "bob@example.com") == 0 && json_is_false(json_object_get(c, "email_verified")));
     CHECK(json_array_size(json_object_get(c, "roles")) == 2 && json_object_get(c, "name") == NULL);
     json_decref(c);
+
+    /* a Frappe site: openid alone discloses what Frappe's provider gives for it (name, e-mail, picture, roles) */
+    c = idp_user_claims(&user, &site, "openid");
+    CHECK(strcmp(jstr(c, "name"), "bob") == 0 && strcmp(jstr(c, "picture"), "https://pic") == 0);
+    CHECK(strcmp(jstr(c, "email"), "bob@example.com") == 0 && json_is_false(json_object_get(c, "email_verified")));
+    CHECK(json_array_size(json_object_get(c, "roles")) == 2 && json_object_get(c, "given_name") == NULL);
+    json_decref(c);
+    /* without openid, the site's other scopes keep their meaning */
+    c = idp_user_claims(&user, &site, "email");
+    CHECK(json_object_get(c, "email") != NULL && json_object_get(c, "name") == NULL && json_object_get(c, "roles") == NULL);
+    json_decref(c);
+    c = idp_user_claims(&user, &site, "openidx roles");
+    CHECK(json_object_get(c, "roles") != NULL && json_object_get(c, "email") == NULL && json_object_get(c, "name") == NULL);
+    json_decref(c);
+    CHECK(idp_scope_discloses(&site, "openid", "openid") && idp_scope_discloses(&site, "openid", "profile"));
+    CHECK(idp_scope_discloses(&site, "openid", "email") && idp_scope_discloses(&site, "openid", "roles"));
+    CHECK(!idp_scope_discloses(&site, "openid", "offline_access") && !idp_scope_discloses(&site, "openid", ""));
+    CHECK(!idp_scope_discloses(&web, "openid", "email") && !idp_scope_discloses(NULL, "openid", "roles"));
+    CHECK(idp_scope_discloses(&web, "openid email", "email") && !idp_scope_discloses(&site, "profile", "email"));
 
     CHECK(idp_scope_has("openid profile", "openid"));
     CHECK(idp_scope_has("openid profile", "profile"));
