@@ -103,9 +103,13 @@ class Demo:
 
         text = until(banner, 40, what="the demo's banner")
         ok(self.proc.poll() is None, "demo still running after its banner:\n" + text)
-        # the script's long-lived children (a short-lived cat or sleep of the script may be there too)
-        children = [p for p in group_pids(self.proc.pid) if re.search(r"/hubd |/demo-app\.py ", cmdline(p))]
-        eq(len(children), 5, f"2 apps + 3 nodes running: {[cmdline(p) for p in children]}")
+        # the script's long-lived children (a short-lived cat or sleep of the script may be there too); an app
+        # started in the background may still be a forked shell, not yet python, when the banner is out
+        def long_lived():
+            found = [p for p in group_pids(self.proc.pid) if re.search(r"/hubd |/demo-app\.py ", cmdline(p))]
+            return found if len(found) == 5 else None
+
+        children = until(long_lived, 20, what="2 apps + 3 nodes running")
         self.pids = [self.proc.pid] + children
         return text
 

@@ -50,7 +50,7 @@ def test_refresh_on_ask_rate_limited():
     kid = re.search(r"next:\s*(\S+)", out).group(1)
     until(lambda: kid in get(fed.primary.url + "/oauth2/jwks").text, 10, what="the primary publishes the next key")
     time.sleep(0.5)
-    eq(keys_in_use(a), [1], "A knows one key before anyone asks")
+    until(lambda: keys_in_use(a) == [1], 5, what="A knows one key before anyone asks")
     before = jwks_gets(fed.primary)
     r = post(url)  # no body, no credentials: anyone may ask
     eq((r.status, r.body), (204, b""), "answered at once, empty")
@@ -104,7 +104,8 @@ def test_dropped_key_stops_verifying():
               what="the token of the dropped key is refused")
         r = get(fed.url("A", "/auth/me"), headers=bearer(tok))
         ok(r.status == 401 and 'error="invalid_token"' in (r.header("www-authenticate") or ""), "refused at /auth/me too")
-        eq(keys_in_use(fed["A"]), [1, 1], "A holds only the new primary's key")
+        # the node's log is read by another thread: wait for the line rather than race it
+        until(lambda: keys_in_use(fed["A"]) == [1, 1], 5, what="A logs that it holds only the new primary's key")
     finally:
         new.stop()
     fed.primary = old  # finish() stops what is left
