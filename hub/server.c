@@ -275,6 +275,9 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hub"));
     /* X-Forwarded-Proto toward upstreams is the one a route guard sets (the node's public scheme), never the client's */
     server->globalconf.proxy.preserve_x_forwarded_proto = 1;
+    /* HTTP/2 only under TLS (ALPN). A cleartext "Upgrade: h2c" request would reach the handlers as HTTP/2, past the
+     * gate's HTTP/1 framing checks, and through a front proxy it tunnels requests past the proxy's own rules. */
+    server->globalconf.http1.upgrade_to_http2 = 0;
     server->hostconf = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if ((ret = setup_tls(server)) != 0) {
         hub_server_destroy(server);
