@@ -6,14 +6,17 @@ domain. The browser then sends two cookies of that name, the planted one possibl
 attacker: login CSRF). A cookie name sent twice counts as absent; and a form posted from another origin (the browser's
 Sec-Fetch-Site) is refused whatever its token."""
 import html
+import http.client
+import http.server
 import json
 import os
 import re
+import ssl
+import subprocess
 import threading
-import http.server
 import urllib.parse
 
-from hubtest import Browser, Node, eq, ok, request, run
+from hubtest import Browser, Node, eq, ok, run, tmpdir
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"
@@ -100,7 +103,6 @@ def send(method, url, cookies, form=None, headers=None):
         body = urllib.parse.urlencode(form)
         h["Content-Type"] = "application/x-www-form-urlencoded"
     u = urllib.parse.urlsplit(url)
-    import http.client
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     try:
         conn.putrequest(method, u.path + ("?" + u.query if u.query else ""))
@@ -238,6 +240,103 @@ def test_planted_session_not_used():
     eq(status, 401, "/auth/me with two session cookies")
 
 
+def make_cert(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def walk(url, ctx, jar, form=None, hops=12):
+    """A browser over http and https: one jar for the host (cookies ignore ports), redirects followed.
+    Returns (status, url, body, every Set-Cookie seen)."""
+    seen = []
+    method = "POST" if form is not None else "GET"
+    for _ in range(hops):
+        u = urllib.parse.urlsplit(url)
+        conn = (http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10) if u.scheme == "https"
+                else http.client.HTTPConnection(u.hostname, u.port, timeout=10))
+        h = {"Accept": "text/html"}
+        if jar:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, u.path + ("?" + u.query if u.query else ""), body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        for c in r.headers.get_all("Set-Cookie") or []:
+            seen.append(c)
+            name, _, rest = c.partition("=")
+            value = rest.split(";", 1)[0]
+            if value and "max-age=0" not in c.lower():
+                jar[name] = value
+            else:
+                jar.pop(name, None)
+        if r.status in (302, 303, 307, 308) and r.getheader("Location"):
+            url, method, form = urllib.parse.urljoin(url, r.getheader("Location")), "GET", None
+            continue
+        if r.status == 200 and b'type="password"' in data:
+            form = {html.unescape(n): html.unescape(v) for n, v in
+                    re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"', data.decode())}
+            form.update({"username": "alice", "password": PASSWORD})
+            url, method = urllib.parse.urljoin(url, "/login"), "POST"
+            continue
+        return r.status, url, data, seen
+    raise AssertionError("too many redirects")
+
+
+def test_secondary_session_cookie_host_only_under_tls():
+    ensure_running()
+    d = tmpdir()
+    cert, key = make_cert(d)
+    token = E.p.hubctl("node", "join-token", "--name", "cktls").stdout.strip().split()[-1]
+    s = Node("secondary", name="cktls", conf={"node": {"tls": {"cert": cert, "key": key}}, "secondary": {
+        "server_url": E.p.url, "join_token_file": "",
+        "routes": [{"path": "/app/", "upstream": f"http://127.0.0.1:{E.up.port}/", "roles": []}]}})
+    s.url = s.url.replace("http://", "https://")
+    s.conf["node"]["public_url"] = s.url
+    path = os.path.join(s.dir, "join.token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    s.conf["secondary"]["join_token_file"] = path
+    s.start()
+    ok(s.wait_log("signing keys of the primary", 15), "the TLS secondary joined")
+    ctx = ssl.create_default_context(cafile=cert)
+    jar = {}
+    status, url, body, seen = walk(s.url + "/app/in", ctx, jar)
+    eq((status, url), (200, s.url + "/app/in"), f"signed in through the TLS secondary: {body[:200]!r}")
+    sess = [c for c in seen if c.startswith("__Host-hub_cktls_session=")]
+    ok(sess, f"the session cookie carries __Host-: {seen}")
+    attrs = [a.strip().lower() for a in sess[0].split(";")[1:]]
+    ok("secure" in attrs and "path=/" in attrs and not any(a.startswith("domain") for a in attrs), f"attributes: {sess[0]}")
+    ok("hub_cktls_session" not in jar, f"no unprefixed session cookie: {list(jar)}")
+    # what a sibling host could plant (no prefix, Domain=) is not this node's session
+    value = jar["__Host-hub_cktls_session"]
+    status, _, _ = send_tls(s.port, ctx, "/auth/me", [f"hub_cktls_session={value}"])
+    eq(status, 401, "an unprefixed session cookie is not taken")
+    status, _, _ = send_tls(s.port, ctx, "/auth/me", [f"__Host-hub_cktls_session={value}"])
+    eq(status, 200, "the node's own cookie works")
+    eq(s.stop(), 0, "the TLS secondary stops cleanly")
+
+
+def send_tls(port, ctx, path, cookies):
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    try:
+        conn.putrequest("GET", path)
+        conn.putheader("Accept", "application/json")
+        for c in cookies:
+            conn.putheader("Cookie", c)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        conn.close()
+
+
 def test_clean_stop():
     ensure_running()
     for n in (E.s, E.p):
@@ -250,4 +349,4 @@ def test_clean_stop():
 if __name__ == "__main__":
     setup()
     run([test_login_csrf_with_a_planted_presession, test_forms_from_another_origin_refused, test_planted_session_not_used,
-         test_clean_stop])
+         test_secondary_session_cookie_host_only_under_tls, test_clean_stop])
