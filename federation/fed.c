@@ -43,12 +43,14 @@ typedef struct st_kid_waiter_t {
     void *data;
 } kid_waiter_t;
 
-/* Cookie names are RFC 6265 tokens and differ per node (SPEC §8). */
-static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
+/* Cookie names are RFC 6265 tokens and differ per node (SPEC §8). With host_only (a cookie with Path=/ under HTTPS)
+ * the name carries the __Host- prefix, as the primary's do: a browser then takes it only from this origin, so a
+ * sibling host cannot plant its own session here with Domain=. */
+static void cookie_name(char *out, size_t size, const char *node_name, const char *what, int host_only)
 {
-    size_t i;
-    snprintf(out, size, "hub_%s_%s", node_name, what);
-    for (i = 0; out[i] != '\0'; ++i)
+    size_t i, prefix = host_only ? strlen("__Host-") : 0;
+    snprintf(out, size, "%shub_%s_%s", host_only ? "__Host-" : "", node_name, what);
+    for (i = prefix; out[i] != '\0'; ++i)
         if (!isalnum((unsigned char)out[i]) && out[i] != '_' && out[i] != '-')
             out[i] = '_';
 }
@@ -543,8 +545,8 @@ int fed_create(fed_t **out, hub_server_t *server)
         goto fail;
     }
     fed->secure_cookies = hub_server_is_tls(server) || strncmp(cfg->node.public_url, "https://", 8) == 0;
-    cookie_name(fed->session_cookie, sizeof(fed->session_cookie), cfg->node.name, "session");
-    cookie_name(fed->state_cookie, sizeof(fed->state_cookie), cfg->node.name, "state");
+    cookie_name(fed->session_cookie, sizeof(fed->session_cookie), cfg->node.name, "session", fed->secure_cookies);
+    cookie_name(fed->state_cookie, sizeof(fed->state_cookie), cfg->node.name, "state", 0); /* Path=/auth/: no __Host- */
     snprintf(fed->redirect_uri, sizeof(fed->redirect_uri), "%s/auth/callback", cfg->node.public_url);
     snprintf(fed->home_uri, sizeof(fed->home_uri), "%s/", cfg->node.public_url);
     if ((fed->scope = join_scopes(cfg)) == NULL)

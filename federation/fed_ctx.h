@@ -39,7 +39,7 @@ struct st_fed_t {
     fed_jwks_t *jwks;
     fed_verify_t *verify;
     int secure_cookies;
-    char session_cookie[FED_COOKIE_NAME_MAX]; /* hub_<node.name>_session */
+    char session_cookie[FED_COOKIE_NAME_MAX]; /* hub_<node.name>_session (__Host- first under HTTPS) */
     char state_cookie[FED_COOKIE_NAME_MAX];   /* hub_<node.name>_state: the prefix of each pending sign-in's cookie */
     fed_state_keys_t state_keys;              /* seal pending sign-ins (fed_state.h) */
     uint8_t logout_key[HUB_KEY_LEN];          /* signs the sign-out form's CSRF token */

@@ -235,6 +235,7 @@ const char *hub_req_cookie(h2o_mem_pool_t *pool, h2o_req_t *req, const char *nam
 {
     size_t want = strlen(name);
     ssize_t i = -1;
+    h2o_iovec_t found = {NULL, 0};
 
     while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
         const h2o_iovec_t *hv = &req->headers.entries[i].value;
@@ -242,11 +243,15 @@ const char *hub_req_cookie(h2o_mem_pool_t *pool, h2o_req_t *req, const char *nam
             continue;
         cookie_iter_t it = {hv->base, hv->base + hv->len};
         h2o_iovec_t n, v;
-        while (cookie_next(&it, &n, &v))
-            if (n.len == want && memcmp(n.base, name, want) == 0)
-                return h2o_strdup(pool, v.base, v.len).base;
+        while (cookie_next(&it, &n, &v)) {
+            if (n.len != want || memcmp(n.base, name, want) != 0)
+                continue;
+            if (found.base != NULL)
+                return NULL; /* sent twice: which one the node set cannot be told */
+            found = v;
+        }
     }
-    return NULL;
+    return found.base != NULL ? h2o_strdup(pool, found.base, found.len).base : NULL;
 }
 
 const char *hub_req_header(h2o_mem_pool_t *pool, h2o_req_t *req, const char *name)

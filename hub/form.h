@@ -51,8 +51,10 @@ size_t hub_form_count(const hub_form_t *f, const char *name);
  * Returns 0, or HUB_E_TOOBIG when len > HUB_COOKIE_MAX_LEN or there are more than HUB_COOKIE_MAX_FIELDS cookies. */
 int hub_cookie_parse(h2o_mem_pool_t *pool, const char *s, size_t len, hub_form_t *out);
 
-/* The value of the first cookie called name across all Cookie headers of req (headers that are too big are ignored),
- * as a NUL-terminated copy in pool, or NULL. */
+/* The value of the cookie called name across all Cookie headers of req (headers that are too big are ignored), as a
+ * NUL-terminated copy in pool, or NULL: also when the name comes more than once, since the node sets each of its cookies
+ * once (Path=/ or one fixed path) and a second one was planted under another path or domain by someone else (a page on
+ * another port or a sibling host), whose value a browser may even send first. */
 const char *hub_req_cookie(h2o_mem_pool_t *pool, h2o_req_t *req, const char *name);
 
 /* A NUL-terminated copy in pool of the value of the first request header called name (case-insensitive), or NULL when

@@ -16,33 +16,38 @@ static int raw_allowed(unsigned char c)
     return is_alnum(c) || (c != '\0' && strchr("-._~!$&'()*+,=:@/%[]|^", c) != NULL);
 }
 
-/* Code points that NFKC or Windows best-fit mapping turn into '.', '/', '\', ';', '?', '#', '%' or ':' (sorted). */
-static const uint32_t confusables[] = {
-    0x037E,                                 /* Greek question mark: ';' even under NFC */
-    0x2024, 0x2025, 0x2026,                 /* dot leaders, ellipsis */
-    0x2044,                                 /* fraction slash */
-    0x2215, 0x2216,                         /* division slash, set minus */
-    0x29F5, 0x29F8, 0x29F9,                 /* reverse solidus operator, big solidus, big reverse solidus */
-    0xFE13,                                 /* presentation form colon */
-    0xFE52, 0xFE54, 0xFE55, 0xFE56, 0xFE5F, /* small . ; : ? # */
-    0xFE68, 0xFE6A,                         /* small \ % */
-    0xFF03, 0xFF05, 0xFF0E, 0xFF0F,         /* fullwidth # % . / */
-    0xFF1A, 0xFF1B, 0xFF1F, 0xFF3C,         /* fullwidth : ; ? \ */
-};
+#include "hub/path_table.h"
 
-static int is_confusable(uint32_t cp)
+/* What a lenient server reads a code point as (lower-case ASCII, "" for an invisible one), or NULL when it stays. */
+static const char *table_text(uint32_t cp)
 {
-    size_t lo = 0, hi = sizeof(confusables) / sizeof(confusables[0]);
+    size_t lo = 0, hi = sizeof(path_table) / sizeof(path_table[0]);
+    if ((cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xE0100 && cp <= 0xE01EF)) /* variation selectors */
+        return "";
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (confusables[mid] == cp)
-            return 1;
-        if (confusables[mid] < cp)
+        if (path_table[mid].cp == cp)
+            return path_table[mid].text;
+        if (path_table[mid].cp < cp)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return 0;
+    return NULL;
+}
+
+/* Whether a code point reads as a path delimiter or as text holding one ("a/c", "..", ";"). */
+static int is_confusable(uint32_t cp)
+{
+    const char *t = table_text(cp);
+    return t != NULL && strpbrk(t, HUB_PATH_TABLE_DELIMS) != NULL;
+}
+
+/* Whether a code point reads as spaces or as nothing (no-break and other spaces, zero-width and format characters). */
+static int reads_blank(uint32_t cp)
+{
+    const char *t = table_text(cp);
+    return t != NULL && t[strspn(t, " ")] == '\0';
 }
 
 /* UTF-8 decoding state over the decoded bytes of a path. */
@@ -132,7 +137,7 @@ int hub_path_check(const char *path, size_t len, const char **why)
 {
     utf8_t u = {0};
     size_t i, seg_len = 0;
-    int seg_dots = 1; /* the segment so far holds only dots and spaces */
+    int seg_dots = 1; /* the segment so far holds only dots and what reads as spaces or nothing */
     const char *bad;
 
     if (len > HUB_PATH_MAX)
@@ -163,11 +168,15 @@ int hub_path_check(const char *path, size_t len, const char **why)
                 return refuse(why, bad, HUB_E_PARSE);
             i += 2;
         }
-        if ((b >= 0x80 || u.need != 0) && (bad = utf8_feed(&u, b)) != NULL)
-            return refuse(why, bad, HUB_E_PARSE);
         ++seg_len;
-        if (b != '.' && b != ' ')
+        if (b >= 0x80 || u.need != 0) {
+            if ((bad = utf8_feed(&u, b)) != NULL)
+                return refuse(why, bad, HUB_E_PARSE);
+            if (u.need == 0 && !reads_blank(u.cp)) /* a no-break space is read as a space, a zero-width one as nothing */
+                seg_dots = 0;
+        } else if (b != '.' && b != ' ') {
             seg_dots = 0;
+        }
     }
     if (u.need != 0)
         return refuse(why, "an escaped byte sequence that is not UTF-8", HUB_E_PARSE);
@@ -192,46 +201,17 @@ static int next_byte(const char *path, size_t len, size_t *i)
     return (unsigned char)path[(*i)++];
 }
 
-/* Writes to buf (3 bytes) what case folding or compatibility mapping makes of a code point that becomes ASCII, and
- * returns its length (0 for the invisible format characters some normalizers remove); -1 when the code point stays. */
-static int fold_cp(uint32_t cp, char *buf)
-{
-    static const struct {
-        uint32_t cp;
-        const char *ascii;
-    } map[] = {
-        {0x00AD, ""},    {0x00DF, "ss"},  {0x0131, "i"},  {0x017F, "s"},  {0x034F, ""},   {0x180E, ""},   {0x1E9E, "ss"},
-        {0x200B, ""},    {0x200C, ""},    {0x200D, ""},   {0x200E, ""},   {0x200F, ""},   {0x2060, ""},   {0x2061, ""},
-        {0x2062, ""},    {0x2063, ""},    {0x2064, ""},   {0x212A, "k"},  {0xFB00, "ff"}, {0xFB01, "fi"}, {0xFB02, "fl"},
-        {0xFB03, "ffi"}, {0xFB04, "ffl"}, {0xFB05, "st"}, {0xFB06, "st"}, {0xFEFF, ""},
-    };
-    size_t k;
-
-    if (cp >= 0xFF01 && cp <= 0xFF5E) { /* fullwidth ASCII */
-        unsigned char c = (unsigned char)(cp - 0xFEE0);
-        buf[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        return 1;
-    }
-    if (cp >= 0xFE00 && cp <= 0xFE0F) /* variation selectors */
-        return 0;
-    for (k = 0; k != sizeof(map) / sizeof(map[0]); ++k) {
-        if (map[k].cp == cp) {
-            size_t n = strlen(map[k].ascii);
-            memcpy(buf, map[k].ascii, n);
-            return (int)n;
-        }
-    }
-    return -1;
-}
-
-/* Decodes one UTF-8 sequence whose lead byte was just read and appends its folded form to out at *o; a sequence that
- * is not UTF-8 leaves the lead byte alone (the next bytes are read on their own). */
-static void fold_utf8(const char *path, size_t len, size_t *i, int lead, char *out, size_t *o)
+/* Decodes one UTF-8 sequence whose lead byte was just read (from lead_len bytes of the path) and appends what a lenient
+ * server reads it as to out at *o: its ASCII text from the table when that fits in the bytes of the path it was read
+ * from (so out never outgrows the path; a canonical path escapes every byte, three times what any text needs), else its
+ * bytes. A sequence that is not UTF-8 leaves the lead byte alone (the next bytes are read on their own). */
+static void fold_utf8(const char *path, size_t len, size_t *i, size_t lead_len, int lead, char *out, size_t *o)
 {
     utf8_t u = {0};
-    size_t at = *i, start = *o, n = 0;
-    char rest[3], ascii[3];
-    int c, alen;
+    size_t at = *i, start = *o, n = 0, alen;
+    char rest[3];
+    const char *text;
+    int c;
 
     out[(*o)++] = (char)lead;
     if (utf8_lead(&u, (unsigned char)lead) != 0)
@@ -243,14 +223,14 @@ static void fold_utf8(const char *path, size_t len, size_t *i, int lead, char *o
     }
     if (!utf8_valid(&u))
         return;
-    *i = at;
-    if ((alen = fold_cp(u.cp, ascii)) < 0) {
+    if ((text = table_text(u.cp)) != NULL && (alen = strlen(text)) <= lead_len + (at - *i)) {
+        memcpy(out + start, text, alen);
+        *o = start + alen;
+    } else {
         memcpy(out + *o, rest, n);
         *o += n;
-    } else {
-        memcpy(out + start, ascii, (size_t)alen); /* never longer than the UTF-8 it replaces */
-        *o = start + (size_t)alen;
     }
+    *i = at;
 }
 
 /* Removes the trailing dots, spaces and "::$data" a Windows server ignores from the segment out[seg..*o). */
@@ -270,20 +250,21 @@ static void trim_segment(const char *out, size_t seg, size_t *o)
  * Returns 1 when the segment reads as "..". */
 static int fold_segment(const char *path, size_t len, size_t *i, char *out, size_t *o)
 {
-    size_t seg = *o, at, end;
+    size_t seg = *o, at, end, lead_len;
     int c, params = 0;
 
     for (;;) {
         at = *i;
         if ((c = next_byte(path, len, &at)) < 0 || c == '/' || c == '\\')
             break;
+        lead_len = at - *i;
         *i = at;
         if (c == ';')
             params = 1; /* ";params" up to the next separator are ignored */
         if (params)
             continue;
         if (c >= 0x80)
-            fold_utf8(path, len, i, c, out, o);
+            fold_utf8(path, len, i, lead_len, c, out, o);
         else
             out[(*o)++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c == '+' ? ' ' : c);
     }

@@ -32,6 +32,7 @@
 #define CONNS_DEFAULT_MAX 4096
 #define CONNS_FD_RESERVE 64 /* descriptors kept for the store, logs, outbound calls */
 #define ACCEPT_RETRY_MS 100 /* a paused listener looks again this often */
+#define EVICT_IDLE_MS 2000  /* at the cap, a connection that finished nothing this long and has nothing in flight goes */
 #define HSTS_VALUE "max-age=31536000"
 
 typedef struct st_route_handler_t {
@@ -63,15 +64,20 @@ typedef struct st_server_thread_t {
     int paused;                  /* the listener is not read: at the cap, or out of descriptors */
     h2o_timeout_t retry_timeout; /* ACCEPT_RETRY_MS */
     h2o_timeout_entry_t retry_entry;
-    uint64_t warned_ms; /* now_ms() of the last "out of descriptors" line */
+    uint64_t warned_ms;       /* now_ms() of the last "out of descriptors" line */
+    uint64_t evict_warned_ms; /* now_ms() of the last "closed idle connections at the cap" line */
 } server_thread_t;
 
 /* An accepted connection, tracked so a stop can close the idle keep-alive ones (libh2o
- * 2.2.5 leaves them open, and disposing a context under them aborts). */
+ * 2.2.5 leaves them open, and disposing a context under them aborts), and so a node at its
+ * connection cap can make room by closing the idle ones. */
 typedef struct st_conn_t {
     h2o_linklist_t link;
     h2o_socket_t *sock;
     struct st_server_thread_t *thr;
+    unsigned busy;    /* its requests inside a route handler, not yet logged */
+    uint64_t last_ms; /* now_ms() when it was accepted or its last request was logged */
+    int evicted;      /* shut down to make room */
 } conn_t;
 
 struct st_hub_server_t {
@@ -103,9 +109,22 @@ struct st_hub_server_t {
     h2o_headers_command_t hsts[2]; /* Strict-Transport-Security on every response, when served over TLS */
 };
 
+static uint64_t now_ms(void);
+static void on_conn_close(void *data);
+
+/* The server's record of the connection req came on (NULL when it has no socket of ours); on req's loop thread. */
+static conn_t *conn_of(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock != NULL && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+}
+
 static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     route_handler_t *self = (route_handler_t *)_self;
+    conn_t *conn = conn_of(req);
+    if (conn != NULL)
+        ++conn->busy;
     hub_metrics_inflight_add(self->server->metrics, 1);
     if (hub_gate(req) != 0)
         return 0;
@@ -120,6 +139,13 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
     char addr[INET6_ADDRSTRLEN] = "-";
     struct sockaddr_storage ss;
     socklen_t sslen;
+    conn_t *conn = conn_of(req);
+
+    if (conn != NULL) {
+        if (conn->busy != 0)
+            --conn->busy;
+        conn->last_ms = now_ms();
+    }
 
     gettimeofday(&now, NULL);
     us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
@@ -275,6 +301,9 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hub"));
     /* X-Forwarded-Proto toward upstreams is the one a route guard sets (the node's public scheme), never the client's */
     server->globalconf.proxy.preserve_x_forwarded_proto = 1;
+    /* HTTP/2 only under TLS (ALPN). A cleartext "Upgrade: h2c" request would reach the handlers as HTTP/2, past the
+     * gate's HTTP/1 framing checks, and through a front proxy it tunnels requests past the proxy's own rules. */
+    server->globalconf.http1.upgrade_to_http2 = 0;
     server->hostconf = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if ((ret = setup_tls(server)) != 0) {
         hub_server_destroy(server);
@@ -295,6 +324,36 @@ static uint64_t now_ms(void)
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* At the cap: shuts down this thread's connections that have nothing in flight and finished no request for
+ * EVICT_IDLE_MS (idle keep-alives, heads or bodies trickled in, TLS handshakes left open, HTTP/2 connections kept alive
+ * with frames but no requests); h2o then closes each, which makes room. Without this one client holding every place
+ * keeps all others out until h2o's own timeouts, which its trickled bytes reset. Returns how many it shut down. */
+static size_t evict_idle(server_thread_t *thr)
+{
+    hub_server_t *server = thr->pub.server;
+    uint64_t now = now_ms();
+    h2o_linklist_t *node;
+    size_t n = 0;
+
+    if (__atomic_load_n(&server->nconns, __ATOMIC_RELAXED) < server->max_conns)
+        return 0;
+    for (node = thr->conns.next; node != &thr->conns; node = node->next) {
+        conn_t *conn = H2O_STRUCT_FROM_MEMBER(conn_t, link, node);
+        int fd;
+        if (conn->busy != 0 || conn->evicted || now - conn->last_ms < EVICT_IDLE_MS || (fd = h2o_socket_get_fd(conn->sock)) == -1)
+            continue;
+        shutdown(fd, SHUT_RDWR);
+        conn->evicted = 1;
+        ++n;
+    }
+    if (n != 0 && now - thr->evict_warned_ms >= 10000) {
+        thr->evict_warned_ms = now;
+        hub_log_warn("at the connection cap (%u): closed %zu connection(s) idle for %d ms or more", server->max_conns, n,
+                     EVICT_IDLE_MS);
+    }
+    return n;
+}
 
 /* Stops reading the listener (the kernel keeps new connections in its backlog) until a connection of this thread
  * closes or ACCEPT_RETRY_MS pass: a listener that stays readable while nothing can be accepted would spin the loop. */
@@ -323,8 +382,10 @@ static void on_accept_retry(h2o_timeout_entry_t *entry)
     hub_server_t *server = thr->pub.server;
     if (__atomic_load_n(&server->nconns, __ATOMIC_RELAXED) < server->max_conns)
         resume_accepting(thr);
-    else if (!thr->stopping)
+    else if (!thr->stopping) {
+        evict_idle(thr);
         h2o_timeout_link(thr->pub.ctx.loop, &thr->retry_timeout, &thr->retry_entry);
+    }
 }
 
 static void on_conn_close(void *data)
@@ -367,6 +428,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_fatal("out of memory");
     conn->sock = sock;
     conn->thr = thr;
+    conn->last_ms = now_ms();
     h2o_linklist_insert(&thr->conns, &conn->link);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = conn;
@@ -404,6 +466,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     size_t i;
     for (i = 0; i != server->nticks; ++i)
         server->ticks[i].fn(&thr->pub, server->ticks[i].arg);
+    if (!thr->stopping)
+        evict_idle(thr); /* also when this thread's listener is not paused: the places are shared by every thread */
     if (!thr->stopping)
         h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
 }

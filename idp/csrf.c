@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 #include "hub/crypto.h"
 #include "hub/err.h"
+#include "hub/form.h"
 #include "hub/resp.h"
 #include "idp/csrf.h"
 
@@ -143,12 +144,22 @@ const char *idp_csrf_token(idp_t *idp, h2o_req_t *req, const idp_session_t *s, i
     return tok;
 }
 
+/* Whether the browser says the request comes from a page of another origin. A pre-session is only a cookie, which a
+ * page on another port of this host or on a sibling host can plant (with its token) before it posts the sign-in form
+ * in the user's name: forms are posted from the node's own pages, and browsers that send Sec-Fetch-Site say so. (Not
+ * Origin: under Referrer-Policy: no-referrer a browser sends "Origin: null" for the node's own forms too.) */
+static int from_another_origin(h2o_req_t *req)
+{
+    const char *site = hub_req_header(&req->pool, req, "sec-fetch-site");
+    return site != NULL && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+}
+
 int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const idp_session_t *s, idp_csrf_purpose_t purpose, const hub_form_t *form)
 {
     const char *field = hub_form_get(form, "csrf_token"), *pre = NULL;
     char want[TOKEN_LEN + 1];
 
-    if (field == NULL || hub_form_count(form, "csrf_token") != 1 || strlen(field) != TOKEN_LEN)
+    if (field == NULL || hub_form_count(form, "csrf_token") != 1 || strlen(field) != TOKEN_LEN || from_another_origin(req))
         return 0;
     if (s == NULL) {
         pre = hub_req_cookie(&req->pool, req, idp->csrf_cookie);

@@ -24,7 +24,8 @@ int idp_csrf_key_load(hub_store_t *store, uint8_t key[IDP_CSRF_KEY_LEN]);
 const char *idp_csrf_token(idp_t *idp, h2o_req_t *req, const idp_session_t *s, idp_csrf_purpose_t purpose);
 
 /* 1 when form has exactly one "csrf_token", equal (constant time) to the token of this purpose for s (the request's
- * live session, or NULL: the pre-session cookie the request carries); 0 otherwise. */
+ * live session, or NULL: the pre-session cookie the request carries), and the browser does not say the form came from
+ * another origin (Sec-Fetch-Site); 0 otherwise. */
 int idp_csrf_ok(idp_t *idp, h2o_req_t *req, const idp_session_t *s, idp_csrf_purpose_t purpose, const hub_form_t *form);
 
 /* Gives the browser a new pre-session at sign-in, so that no token issued before it works afterwards. */

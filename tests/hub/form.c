@@ -217,7 +217,7 @@ static void test_req_cookie_and_header(void)
     add_header(&req, "authorization", "Bearer tok");
     add_header(&req, "x-dup", "first");
     add_header(&req, "x-dup", "second");
-    CHECK(streq(hub_req_cookie(&pool, &req, "hub-primary_sid"), "s1"));
+    CHECK(hub_req_cookie(&pool, &req, "hub-primary_sid") == NULL); /* sent twice: ambiguous, neither counts */
     CHECK(streq(hub_req_cookie(&pool, &req, "hub-secondary_sid"), "s2"));
     CHECK(hub_req_cookie(&pool, &req, "hub") == NULL);
     CHECK(hub_req_cookie(&pool, &req, "sid") == NULL);
@@ -229,6 +229,22 @@ static void test_req_cookie_and_header(void)
     init_req(&req, "/");
     h2o_add_header_by_str(&pool, &req.headers, H2O_STRLIT("x-nul"), 0, NULL, "a\0b", 3);
     CHECK(hub_req_header(&pool, &req, "x-nul") == NULL);
+
+    /* a cookie planted under another path or domain comes as a second pair of the same name, in one header or in
+     * another (HTTP/2 crumbs), first or last, quoted or spaced: never taken for the node's own */
+    static const char *const twice[][2] = {
+        {"sid=planted; sid=mine", NULL}, {"sid=mine; a=1; sid=planted", NULL},
+        {"sid=planted", "sid=mine"},     {"a=1; sid = \"planted\"", "b=2;sid=mine"},
+        {"sid=; x=1", "sid=mine"},       {"sid=mine", "SID=other; sid2=x; xsid=y"}, /* other names: one sid */
+    };
+    for (size_t k = 0; k != sizeof(twice) / sizeof(twice[0]); ++k) {
+        init_req(&req, "/");
+        add_header(&req, "cookie", twice[k][0]);
+        if (twice[k][1] != NULL)
+            add_header(&req, "cookie", twice[k][1]);
+        const char *got = hub_req_cookie(&pool, &req, "sid");
+        CHECK(k + 1 == sizeof(twice) / sizeof(twice[0]) ? streq(got, "mine") : got == NULL);
+    }
 }
 
 static void test_escape(void)

@@ -72,9 +72,12 @@ static void test_accepts_ordinary_paths(void)
 static void test_refuses_dot_segments(void)
 {
     static const char *bad[] = {
-        "/app/./admin/",   "/app/../admin/",    "/app/admin/.",     "/app/admin/..",    "/..",         "/.",
-        "/app/%2e/admin/", "/app/%2E%2e/admin", "/app/.%2e/admin/", "/app/%2e./admin/", "/app/%2E%2E", "/app/.../admin/",
-        "/app/. /admin/",  "/app/.%20/admin/",  "/app/%20/x",       "/app/..%20/admin", "/app/ %2e/",  "/app/x/../../admin"};
+        "/app/./admin/", "/app/../admin/", "/app/admin/.", "/app/admin/..", "/..", "/.", "/app/%2e/admin/", "/app/%2E%2e/admin",
+        "/app/.%2e/admin/", "/app/%2e./admin/", "/app/%2E%2E", "/app/.../admin/", "/app/. /admin/", "/app/.%20/admin/",
+        "/app/%20/x", "/app/..%20/admin", "/app/ %2e/", "/app/x/../../admin",
+        /* what reads as spaces or as nothing: no-break and other spaces, zero-width and format characters */
+        "/app/x/..%C2%A0/admin/", "/app/x/%C2%A0../admin/", "/app/x/.%E2%80%8B./admin/", "/app/x/..%E3%80%80/admin/",
+        "/app/x/.%E2%80%83./", "/app/%E2%80%8B/admin", "/app/..%EF%BB%BF", "/app/.%EF%B8%8F./admin"};
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
         int ret = check(bad[i]);
         if (ret == 0)
@@ -160,6 +163,16 @@ static void test_refuses_confusables(void)
         "/app/admin%EF%BC%83",            /* fullwidth # */
         "/app/%EF%BC%852e",               /* fullwidth % */
         "/app/admin%EF%BC%9A%EF%BC%9A",   /* fullwidth : */
+        "/app/x/%EF%B8%B0/admin/",        /* presentation form two dot leader: ".." under NFKC */
+        "/app/x/%EF%B8%99/admin/",        /* presentation form ellipsis: "..." */
+        "/app/admin%EF%B8%94x",           /* presentation form ; */
+        "/app/admin%EF%B8%96",            /* presentation form ? */
+        "/app/%E2%84%80/x",               /* account of: "a/c" */
+        "/app/%E2%84%85/x",               /* care of: "c/o" */
+        "/app/x%E2%92%88/y",              /* digit one full stop: "1." */
+        "/app/%E3%8F%82",                 /* a.m. */
+        "/app/x%E2%81%87",                /* double question mark */
+        "/app/x%E2%A9%B4",                /* ::= */
     };
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
         int ret = check(bad[i]);
@@ -227,7 +240,23 @@ static void test_fold(void)
     CHECK(folds_to("/app/ad%E2%80%8Bmin/", "/app/admin/")); /* zero-width space */
     CHECK(folds_to("/app/ad%C2%ADmin/", "/app/admin/"));    /* soft hyphen */
     CHECK(folds_to("/app/caf%C3%A9", "/app/caf\xc3\xa9"));  /* other letters stay */
-    CHECK(folds_to("/app/%ff%c3/x", "/app/\xff\xc3/x"));    /* not UTF-8: bytes stay */
+    /* compatibility letters of every kind (NFKC), spaces that are not ASCII */
+    CHECK(folds_to("/%C2%AAdmin/", "/admin/"));          /* feminine ordinal indicator */
+    CHECK(folds_to("/%E2%93%90dmin/", "/admin/"));       /* circled a */
+    CHECK(folds_to("/%F0%9D%90%9Admin/", "/admin/"));    /* mathematical bold a */
+    CHECK(folds_to("/a%E2%85%AEmin/", "/admin/"));       /* roman numeral five hundred */
+    CHECK(folds_to("/adm%E2%85%B0n/", "/admin/"));       /* small roman numeral one */
+    CHECK(folds_to("/admi%E2%81%BF/", "/admin/"));       /* superscript n */
+    CHECK(folds_to("/%E1%B5%83dmin/", "/admin/"));       /* modifier letter small a */
+    CHECK(folds_to("/ADMI%E2%84%95/", "/admin/"));       /* double-struck N */
+    CHECK(folds_to("/%E2%92%BBiles/", "/files/"));       /* circled F */
+    CHECK(folds_to("/admin%C2%A0/x", "/admin/x"));       /* a trailing no-break space */
+    CHECK(folds_to("/x/..%C2%A0/admin/", "/admin/"));    /* ".." and a no-break space */
+    CHECK(folds_to("/ad%F3%A0%80%81min", "/admin"));     /* a tag character (format) */
+    CHECK(folds_to("/ad%F3%A0%84%80min", "/admin"));     /* a variation selector supplement */
+    CHECK(folds_to("/%E2%85%B7", "/viii"));              /* a longer text, fits in the escapes */
+    CHECK(folds_to("/\xe2\x85\xb7", "/\xe2\x85\xb7"));   /* raw: it does not fit, the bytes stay */
+    CHECK(folds_to("/app/%ff%c3/x", "/app/\xff\xc3/x")); /* not UTF-8: bytes stay */
     CHECK(folds_to("/app/%c3%2f", "/app/\xc3/"));
     CHECK(folds_to("app/x", "/app/x"));
     CHECK(folds_to("a/", "/a/"));
