@@ -10,16 +10,39 @@ import subprocess
 
 from hubtest import BUILD_DIR, eq, ok, run, tmpdir
 
-EXPECTED = {
-    "usr/bin/hubd": 0o755,
-    "usr/bin/hubctl": 0o755,
-    "usr/share/man/man8/hubd.8": 0o644,
-    "usr/share/man/man8/hubctl.8": 0o644,
-    "usr/share/man/man5/hub.yaml.5": 0o644,
-    "etc/hub/primary.yaml": 0o644,
-    "etc/hub/secondary.yaml": 0o644,
-    "usr/lib/systemd/system/hubd@.service": 0o644,
-}
+def configured():
+    """The install directories this build was configured with (Debian's build makes some absolute)."""
+    dirs = {"CMAKE_INSTALL_BINDIR": "bin", "CMAKE_INSTALL_MANDIR": "share/man", "CMAKE_INSTALL_SYSCONFDIR": "etc",
+            "HUB_SYSTEMD_UNITDIR": "lib/systemd/system"}
+    with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as f:
+        for line in f:
+            m = re.match(r"^(\w+):\w+=(.*)$", line.strip())
+            if m and m.group(1) in dirs and m.group(2):  # GNUInstallDirs caches an empty MANDIR for its default
+                dirs[m.group(1)] = m.group(2)
+    return dirs
+
+
+def under(prefix, d):
+    """Where an install directory lands, as dist/stage.cmake and GNUInstallDirs place it."""
+    if os.path.isabs(d):
+        return d
+    if prefix == "/usr" and d == "etc":
+        return "/etc"
+    return os.path.join(prefix, d)
+
+
+def expected_files(prefix):
+    dirs = {k: under(prefix, v).lstrip("/") for k, v in configured().items()}
+    return {
+        f"{dirs['CMAKE_INSTALL_BINDIR']}/hubd": 0o755,
+        f"{dirs['CMAKE_INSTALL_BINDIR']}/hubctl": 0o755,
+        f"{dirs['CMAKE_INSTALL_MANDIR']}/man8/hubd.8": 0o644,
+        f"{dirs['CMAKE_INSTALL_MANDIR']}/man8/hubctl.8": 0o644,
+        f"{dirs['CMAKE_INSTALL_MANDIR']}/man5/hub.yaml.5": 0o644,
+        f"{dirs['CMAKE_INSTALL_SYSCONFDIR']}/hub/primary.yaml": 0o644,
+        f"{dirs['CMAKE_INSTALL_SYSCONFDIR']}/hub/secondary.yaml": 0o644,
+        f"{dirs['HUB_SYSTEMD_UNITDIR']}/hubd@.service": 0o644,
+    }
 
 
 def install(prefix, destdir=None):
@@ -55,16 +78,18 @@ def unit_settings(path):
 def test_layout_under_usr():
     dest = tmpdir("hub-install-")
     install("/usr", dest)
+    expected = expected_files("/usr")
     found = files_under(dest)
-    eq(sorted(found), sorted(EXPECTED), "exactly the installed files")
-    for path, mode in EXPECTED.items():
+    eq(sorted(found), sorted(expected), "exactly the installed files")
+    ok("usr/bin/hubd" in expected and "etc/hub/primary.yaml" in expected, f"the FHS layout under /usr: {sorted(expected)}")
+    for path, mode in expected.items():
         eq(oct(found[path]), oct(mode), f"mode of {path}")
     hubd = os.path.join(dest, "usr/bin/hubd")
     for prog in ("hubd", "hubctl"):
         p = subprocess.run([os.path.join(dest, "usr/bin", prog), "--help"], capture_output=True, text=True, timeout=30)
         eq(p.returncode, 0, f"installed {prog} runs")
 
-    unit = unit_settings(os.path.join(dest, "usr/lib/systemd/system/hubd@.service"))
+    unit = unit_settings(os.path.join(dest, [k for k in expected if k.endswith("hubd@.service")][0]))
     eq(unit["ExecStart"], ["/usr/bin/hubd -c /etc/hub/%i.yaml"], "ExecStart: the installed hubd, /etc/hub/NAME.yaml")
     for key, value in {"Type": "notify", "User": "hub", "Group": "hub", "StateDirectory": "hub/%i", "Restart": "on-failure",
                        "ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes", "ProtectHome": "yes",
@@ -88,28 +113,35 @@ def test_layout_under_usr():
         ok("join_token_file: /etc/hub/secondary.join-token" in f.read(), "the join token file under /etc/hub")
 
 
-def test_unit_verifies_where_installed():
-    """No DESTDIR: ExecStart names a program that exists, so systemd-analyze can check everything it checks."""
+def test_unit_verifies():
+    """systemd-analyze verify on the unit as installed for another prefix. Its ExecStart is checked as text, and for
+    the verification pointed at the program in the DESTDIR (systemd checks that it exists); man pages are looked up
+    in the DESTDIR too."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         print("systemd-analyze is not installed: the unit is not verified")
         return
-    prefix = os.path.join(tmpdir("hub-prefix-"), "hub")
-    install(prefix)
-    unit = os.path.join(prefix, "lib/systemd/system/hubd@.service")
-    eq(unit_settings(unit)["ExecStart"], [f"{prefix}/bin/hubd -c /etc/hub/%i.yaml"], "ExecStart follows --prefix")
-    ok(os.path.exists(os.path.join(prefix, "etc/hub/primary.yaml")), "configs under PREFIX/etc/hub")
-    p = subprocess.run([analyze, "verify", unit], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, MANPATH=os.path.join(prefix, "share/man")))
+    dest, prefix = tmpdir("hub-prefix-"), "/opt/hub"
+    install(prefix, dest)
+    expected = expected_files(prefix)
+    eq(sorted(files_under(dest)), sorted(expected), "the same files under another prefix")
+    unit_path = os.path.join(dest, [k for k in expected if k.endswith("hubd@.service")][0])
+    eq(unit_settings(unit_path)["ExecStart"], [f"{prefix}/bin/hubd -c /etc/hub/%i.yaml"], "ExecStart follows --prefix")
+    check_dir = tmpdir("hub-verify-")
+    unit = os.path.join(check_dir, "hubd@.service")
+    with open(unit_path) as f, open(unit, "w") as g:
+        g.write(f.read().replace(f"ExecStart={prefix}/bin/hubd", f"ExecStart={dest}{prefix}/bin/hubd"))
+    man = os.path.join(dest, [k for k in expected if k.endswith("man8/hubd.8")][0].rsplit("/man8/", 1)[0])
+    p = subprocess.run([analyze, "verify", unit], capture_output=True, text=True, timeout=120, env=dict(os.environ, MANPATH=man))
     eq((p.returncode, p.stdout + p.stderr), (0, ""), "systemd-analyze verify, Documentation= pages included")
     # the check has teeth: a misspelt directive and a missing program are reported
-    bad = os.path.join(tmpdir("hub-badunit-"), "hubd@.service")
-    with open(unit) as f, open(bad, "w") as g:
-        g.write(f.read().replace("ProtectSystem=strict", "ProtectSystem=strict\nProtectSytem=strict")
-                .replace(f"{prefix}/bin/hubd", f"{prefix}/bin/nohubd"))
-    p = subprocess.run([analyze, "verify", "--man=no", bad], capture_output=True, text=True, timeout=120)
+    with open(unit) as f:
+        text = f.read()
+    with open(unit, "w") as g:
+        g.write(text.replace("ProtectSystem=strict", "ProtectSystem=strict\nProtectSytem=strict").replace("/bin/hubd", "/bin/nohubd"))
+    p = subprocess.run([analyze, "verify", "--man=no", unit], capture_output=True, text=True, timeout=120)
     ok("ProtectSytem" in p.stderr and "nohubd" in p.stderr, f"systemd-analyze reports errors: {p.stderr}")
 
 
 if __name__ == "__main__":
-    run([test_layout_under_usr, test_unit_verifies_where_installed])
+    run([test_layout_under_usr, test_unit_verifies])
