@@ -20,11 +20,12 @@ struct st_hub_tls_t {
     unsigned gen; /* bumped (atomically, under mutex) whenever ctx changes */
 };
 
-/* OpenSSL's reason for the last failure (never key material), and an empty error queue for the next caller. */
+/* OpenSSL's reason for the failure (the first error queued is the cause: "no start line" before "PEM lib"; never key
+ * material), and an empty error queue for the next caller. */
 static const char *openssl_reason(void)
 {
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+    unsigned long e = ERR_peek_error();
+    const char *r = e == 0 ? NULL : ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e)) : ERR_reason_error_string(e);
     ERR_clear_error();
     return r != NULL ? r : "unknown error";
 }
