@@ -1077,3 +1077,32 @@ out:
     free(buf);
     return ret;
 }
+
+static void key_info(const conf_key_t *k, const char *parent, hub_config_keyinfo_t *info)
+{
+    memset(info, 0, sizeof(*info));
+    snprintf(info->path, sizeof(info->path), "%s%s%s", parent != NULL ? parent : "", parent != NULL ? "[]." : "", k->path);
+    info->section = k->type->kind == CONF_SECTION;
+    info->list = k->type->kind == CONF_LIST || k->type->kind == CONF_ROUTES;
+    info->def = k->def;
+    info->ranged = k->type == &type_uint || k->type == &type_duration;
+    info->duration = k->type == &type_duration;
+    info->min = k->min;
+    info->max = k->max;
+    info->values = k->names;
+}
+
+int hub_config_key_info(size_t i, hub_config_keyinfo_t *info)
+{
+    if (i < NMAIN) {
+        key_info(&main_keys[i], NULL, info);
+        return 0;
+    }
+    if ((i -= NMAIN) < NROUTE) {
+        for (size_t j = 0; j < NMAIN; ++j)
+            if (main_keys[j].type->kind == CONF_ROUTES)
+                key_info(&route_keys[i], main_keys[j].path, info);
+        return 0;
+    }
+    return HUB_E_NOTFOUND;
+}

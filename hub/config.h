@@ -83,4 +83,19 @@ void hub_config_dispose(hub_config_t *cfg);
 /* Parses a duration "30s", "10m", "12h", "30d" or plain seconds. Returns 0 or HUB_E_PARSE. */
 int hub_parse_duration(const char *s, uint64_t *seconds);
 
+/* One key of the configuration table as documentation shows it (hub.yaml(5) is checked against these). */
+typedef struct st_hub_config_keyinfo_t {
+    char path[128];            /* dotted; a route's keys as "secondary.routes[].path" */
+    int section;               /* a mapping of other keys (node.tls), no value of its own */
+    int list;                  /* a YAML list (routes included) */
+    const char *def;           /* the default as YAML text, list items space-separated; NULL = none */
+    int ranged, duration;      /* min and max apply; they are seconds */
+    uint64_t min, max;         /* when ranged */
+    const char *const *values; /* an enumeration's values, NULL-terminated; else NULL */
+} hub_config_keyinfo_t;
+
+/* Describes the i-th key (0, 1, ... in table order, a route's keys last) into *info; its pointers are static. Returns 0,
+ * or HUB_E_NOTFOUND when i is past the last key. */
+int hub_config_key_info(size_t i, hub_config_keyinfo_t *info);
+
 #endif

@@ -1,6 +1,6 @@
 /* The HTTP server: one libh2o evloop and one SO_REUSEPORT listener per thread, routes as
  * h2o handlers behind the request gate, an access-log/metrics logger per route, a cap on open
- * connections, and a graceful stop. */
+ * connections, the service manager's notifications, a TLS reload on SIGHUP and a graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -14,8 +14,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include "hub/cidr.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
@@ -23,7 +21,9 @@
 #include "hub/log.h"
 #include "hub/metrics.h"
 #include "hub/resp.h"
+#include "hub/sdnotify.h"
 #include "hub/server.h"
+#include "hub/tls.h"
 #include "hub/workpool.h"
 
 #define MAX_TICKS 8
@@ -64,8 +64,9 @@ typedef struct st_server_thread_t {
     int paused;                  /* the listener is not read: at the cap, or out of descriptors */
     h2o_timeout_t retry_timeout; /* ACCEPT_RETRY_MS */
     h2o_timeout_entry_t retry_entry;
-    uint64_t warned_ms;       /* now_ms() of the last "out of descriptors" line */
-    uint64_t evict_warned_ms; /* now_ms() of the last "closed idle connections at the cap" line */
+    uint64_t warned_ms;        /* now_ms() of the last "out of descriptors" line */
+    uint64_t evict_warned_ms;  /* now_ms() of the last "closed idle connections at the cap" line */
+    hub_tls_local_t tls_local; /* this loop's reference to the current TLS context */
 } server_thread_t;
 
 /* An accepted connection, tracked so a stop can close the idle keep-alive ones (libh2o
@@ -78,6 +79,7 @@ typedef struct st_conn_t {
     unsigned busy;    /* its requests inside a route handler, not yet logged */
     uint64_t last_ms; /* now_ms() when it was accepted or its last request was logged */
     int evicted;      /* shut down to make room */
+    SSL_CTX *tls;     /* the TLS context it was accepted with (a reference, kept until it closes), or NULL */
 } conn_t;
 
 struct st_hub_server_t {
@@ -88,7 +90,7 @@ struct st_hub_server_t {
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
-    SSL_CTX *ssl_ctx;
+    hub_tls_t *tls; /* NULL without node.tls */
     struct {
         void (*fn)(hub_thread_t *, void *);
         void *arg;
@@ -243,34 +245,13 @@ static int on_not_found(void *data, h2o_req_t *req)
     return 0;
 }
 
-static int setup_tls(hub_server_t *server)
-{
-    const hub_config_t *cfg = server->cfg;
-    if (cfg->node.tls_cert == NULL)
-        return 0;
-    server->ssl_ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_set_min_proto_version(server->ssl_ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(server->ssl_ctx, SSL_OP_NO_COMPRESSION);
-    if (SSL_CTX_use_certificate_chain_file(server->ssl_ctx, cfg->node.tls_cert) != 1) {
-        hub_log_error("node.tls.cert: cannot load %s", cfg->node.tls_cert);
-        return HUB_E_CONFIG;
-    }
-    if (SSL_CTX_use_PrivateKey_file(server->ssl_ctx, cfg->node.tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(server->ssl_ctx) != 1) {
-        hub_log_error("node.tls.key: cannot load %s or it does not match the certificate", cfg->node.tls_key);
-        return HUB_E_CONFIG;
-    }
-    h2o_ssl_register_alpn_protocols(server->ssl_ctx, h2o_http2_alpn_protocols);
-    return 0;
-}
-
 /* HSTS whenever browsers reach the node over TLS: its own listener, or a TLS front end (public_url https). */
 static void setup_hsts_and_metrics(hub_server_t *server)
 {
     const hub_config_t *cfg = server->cfg;
     size_t i;
 
-    if (server->ssl_ctx != NULL || strncmp(cfg->node.public_url, "https://", 8) == 0) {
+    if (server->tls != NULL || strncmp(cfg->node.public_url, "https://", 8) == 0) {
         server->hsts[0].cmd = H2O_HEADERS_CMD_SET;
         server->hsts[0].name = &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
         server->hsts[0].value = h2o_iovec_init(H2O_STRLIT(HSTS_VALUE));
@@ -305,7 +286,7 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
      * gate's HTTP/1 framing checks, and through a front proxy it tunnels requests past the proxy's own rules. */
     server->globalconf.http1.upgrade_to_http2 = 0;
     server->hostconf = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    if ((ret = setup_tls(server)) != 0) {
+    if ((ret = hub_tls_create(&server->tls, cfg)) != 0) {
         hub_server_destroy(server);
         return ret;
     }
@@ -393,6 +374,7 @@ static void on_conn_close(void *data)
     conn_t *conn = data;
     server_thread_t *thr = conn->thr;
     h2o_linklist_unlink(&conn->link);
+    SSL_CTX_free(conn->tls); /* after h2o's own SSL (which holds another reference) is gone */
     free(conn);
     __atomic_sub_fetch(&thr->pub.server->nconns, 1, __ATOMIC_RELAXED);
     resume_accepting(thr);
@@ -432,6 +414,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_linklist_insert(&thr->conns, &conn->link);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = conn;
+    if (server->tls != NULL) /* the context current now; a reload later does not touch this connection */
+        thr->accept_ctx.ssl_ctx = conn->tls = hub_tls_acquire(server->tls, &thr->tls_local);
     h2o_accept(&thr->accept_ctx, sock);
 }
 
@@ -482,7 +466,6 @@ static void thread_setup(server_thread_t *thr)
     h2o_context_init(&thr->pub.ctx, h2o_evloop_create(), &server->globalconf);
     thr->accept_ctx.ctx = &thr->pub.ctx;
     thr->accept_ctx.hosts = server->globalconf.hosts;
-    thr->accept_ctx.ssl_ctx = server->ssl_ctx;
     thr->queue = h2o_multithread_create_queue(thr->pub.ctx.loop);
     h2o_multithread_register_receiver(thr->queue, &thr->stop_receiver, on_stop_message);
     if (server->fetcher != NULL)
@@ -526,6 +509,7 @@ static void thread_teardown(server_thread_t *thr)
     h2o_timeout_dispose(loop, &thr->retry_timeout);
     h2o_context_dispose(&thr->pub.ctx);
     h2o_evloop_destroy(loop);
+    hub_tls_local_dispose(&thr->tls_local);
 }
 
 static void *thread_main(void *arg)
@@ -663,6 +647,38 @@ static unsigned connection_cap(const hub_config_t *cfg)
     return (unsigned)cap;
 }
 
+/* A failed notification is worth a line: under Type=notify systemd would wait for READY=1 and then kill the node. */
+static void notified(int ret)
+{
+    if (ret != 0)
+        hub_log_warn("NOTIFY_SOCKET: cannot notify the service manager: %s", hub_strerror(ret));
+}
+
+/* SIGTERM, SIGINT or SIGHUP (the set the caller blocked). */
+static int next_signal(const sigset_t *set)
+{
+    int sig;
+    if (sigwait(set, &sig) != 0)
+        sig = SIGTERM;
+    return sig;
+}
+
+/* SIGHUP re-reads the TLS certificate and key (systemctl reload): new handshakes get the new pair, open connections
+ * keep theirs, a pair that does not load leaves the current one in place. Nothing else of the configuration changes. */
+static void on_sighup(hub_server_t *server)
+{
+    struct timespec ts;
+    int ret = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    notified(hub_sd_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
+    if (server->tls != NULL)
+        ret = hub_tls_reload(server->tls);
+    else
+        hub_log_info("SIGHUP: no node.tls; nothing to reload");
+    notified(hub_sd_notifyf("READY=1\nSTATUS=%s", ret == 0 ? "reloaded" : "TLS reload refused; the previous certificate stays"));
+}
+
 int hub_server_run(hub_server_t *server)
 {
     const hub_config_t *cfg = server->cfg;
@@ -685,6 +701,7 @@ int hub_server_run(hub_server_t *server)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the loop threads; only sigwait sees them */
     server->main_tid = pthread_self();
 
@@ -705,11 +722,12 @@ int hub_server_run(hub_server_t *server)
     fprintf(stderr, "hubd: %s listening on %s\n", cfg->node.role == HUB_ROLE_PRIMARY ? "primary" : "secondary",
             cfg->node.public_url);
     fflush(stderr);
+    /* after the line above, so a reader of either sees the other's promise kept */
+    notified(hub_sd_notifyf("READY=1\nMAINPID=%ld\nSTATUS=listening on %.512s", (long)getpid(), cfg->node.public_url));
 
-    do {
-        if (sigwait(&set, &sig) != 0)
-            sig = SIGTERM;
-    } while (sig != SIGTERM && sig != SIGINT);
+    while ((sig = next_signal(&set)) == SIGHUP)
+        on_sighup(server);
+    notified(hub_sd_notify("STOPPING=1"));
     hub_log_info("stopping on signal %d", sig);
 
     for (i = 0; i != server->nthreads; ++i) {
@@ -749,8 +767,7 @@ void hub_server_destroy(hub_server_t *server)
         return;
     hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
     h2o_config_dispose(&server->globalconf);
-    if (server->ssl_ctx != NULL)
-        SSL_CTX_free(server->ssl_ctx);
+    hub_tls_destroy(server->tls);
     hub_metrics_destroy(server->metrics);
     free(server->metrics_allow);
     pthread_cond_destroy(&server->ready_cond);
@@ -781,5 +798,5 @@ hub_fetcher_t *hub_server_fetcher(hub_server_t *server)
 
 int hub_server_is_tls(hub_server_t *server)
 {
-    return server->ssl_ctx != NULL;
+    return server->tls != NULL;
 }

@@ -1,6 +1,6 @@
 /* The HTTP server every node runs: libh2o evloop threads (a loop and an SO_REUSEPORT
- * listener each), a route table, access log, metrics, /healthz, /metrics and a graceful
- * stop on SIGTERM/SIGINT. */
+ * listener each), a route table, access log, metrics, /healthz, /metrics, systemd
+ * notifications, a TLS reload on SIGHUP and a graceful stop on SIGTERM/SIGINT. */
 #ifndef HUB_SERVER_H
 #define HUB_SERVER_H
 
@@ -45,9 +45,12 @@ void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, v
  * loops. Only before hub_server_run; returns 0, or HUB_E_IO when no worker could start. */
 int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_queued, int nice);
 
-/* Binds, starts node.threads loops, prints "hubd: <role> listening on <public_url>" and
- * blocks until SIGTERM or SIGINT; then stops accepting, lets in-flight requests finish
- * (at most 10 s) and returns 0. A bind failure returns HUB_E_IO before anything runs. */
+/* Binds, starts node.threads loops, prints "hubd: <role> listening on <public_url>", tells
+ * systemd READY=1 (when $NOTIFY_SOCKET is set) and blocks until SIGTERM or SIGINT, re-reading
+ * the TLS certificate and key on each SIGHUP (hub/tls.h); then tells STOPPING=1, stops
+ * accepting, lets in-flight requests finish (at most 10 s) and returns 0. The caller blocks
+ * SIGTERM, SIGINT and SIGHUP in every thread it started before. A bind failure returns
+ * HUB_E_IO before anything runs. */
 int hub_server_run(hub_server_t *server);
 
 /* Asks a running server to stop as if it got SIGTERM (thread-safe). */

@@ -1,6 +1,7 @@
 /* hubctl: administers a primary's data directory (SPEC §2): users, roles, clients, settings, nodes and signing keys. */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1556,6 +1557,22 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* root working in a data dir that belongs to a service user (/var/lib/hub/NAME is hub's) would leave files there that
+ * the node cannot read, such as a new signing key (mode 0600): refused, with the way to do it. */
+static int check_owner(const char *dir)
+{
+    struct stat st;
+    const struct passwd *pw;
+    char uid[24];
+
+    if (geteuid() != 0 || stat(dir, &st) != 0 || st.st_uid == 0)
+        return EXIT_OK;
+    snprintf(uid, sizeof(uid), "%lu", (unsigned long)st.st_uid);
+    pw = getpwuid(st.st_uid);
+    return say(EXIT_RUNTIME, "%s: belongs to user %s; run hubctl as that user (runuser -u %s -- hubctl -d %s ...)", dir,
+               pw != NULL ? pw->pw_name : uid, pw != NULL ? pw->pw_name : uid, dir);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
@@ -1586,6 +1603,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; ++i)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return print_usage(&ctl); /* needs no data dir */
+    if ((ret = check_owner(ctl.data_dir)) != EXIT_OK)
+        return ret;
     if (ctl.cmd->run != cmd_init) {
         if (!is_dir(ctl.data_dir))
             return say(EXIT_RUNTIME, "%s: no such data directory (run hubctl -d %s init)", ctl.data_dir, ctl.data_dir);

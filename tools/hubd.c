@@ -69,11 +69,13 @@ int main(int argc, char **argv)
         return 0;
     }
     hub_log_init(cfg.node.log_level, cfg.node.name);
-    /* Block the stop signals before any thread starts (store sweeper, fetcher, keyring), so
-     * every thread inherits the mask and only the server's sigwait receives them. */
+    /* Block the stop and reload signals before any thread starts (store sweeper, fetcher, keyring),
+     * so every thread inherits the mask and only the server's sigwait receives them (an unblocked
+     * SIGHUP would end the process). */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
