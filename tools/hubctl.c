@@ -16,7 +16,14 @@
 #include "hub/jws.h"
 #include "hub/store.h"
 #include "idp/keyring.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/frappe_site.h"
+#include "idp/join_token.h"
+#include "idp/node.h"
+#include "idp/password.h"
+#include "idp/role.h"
+#include "idp/settings.h"
+#include "idp/user.h"
 #include "idp/revocation.h"
 
 /* Exit codes of SPEC §2. */
@@ -360,12 +367,7 @@ static int count_key(void *arg, const idp_key_info_t *info)
 
 static int init_roles_txn(hub_txn_t *txn, void *arg)
 {
-    static const char *const roles[] = {IDP_ROLE_SYSTEM_MANAGER, IDP_ROLE_GUEST};
-    int ret;
-    for (size_t i = 0; i != sizeof(roles) / sizeof(roles[0]); ++i)
-        if ((ret = idp_role_add(txn, roles[i])) != 0)
-            return ret;
-    return 0;
+    return idp_roles_add_builtin(txn);
 }
 
 /* Fills cfg for the keyring's operator commands: defaults, the data dir and the saved rotation policy. */
@@ -491,7 +493,7 @@ static int cmd_user_add(ctl_t *ctl, int argc, char **argv)
     idp_user_t *u = calloc(1, sizeof(*u));
     user_arg_t a = {ctl};
     const char *pwfile = NULL, *name;
-    char err[512];
+    idp_invalid_t inv;
     int c, ret;
 
     if (u == NULL)
@@ -532,8 +534,8 @@ static int cmd_user_add(ctl_t *ctl, int argc, char **argv)
         ret = say(EXIT_USAGE, "--email: required");
         goto out;
     }
-    if (idp_user_validate(u, err, sizeof(err)) != 0) {
-        ret = say(EXIT_USAGE, "%s", err);
+    if (idp_user_validate(u, &inv) != 0) {
+        ret = say(EXIT_USAGE, "%s: %s", idp_field_option(inv.field), inv.text);
         goto out;
     }
     if ((ret = new_password(pwfile, &u->password_hash)) != EXIT_OK)
@@ -924,7 +926,7 @@ static int takes_value(int c)
  * later. */
 static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o)
 {
-    char err[512];
+    idp_invalid_t inv;
     int c;
 
     idp_strv_split(&o->roles, "", 0);
@@ -944,8 +946,8 @@ static int parse_client_opts(ctl_t *ctl, int argc, char **argv, client_opts_t *o
             return say(EXIT_USAGE, "--auth-method: \"%s\" is not client_secret_basic, client_secret_post or none", optarg);
         if (c == C_FRAPPE_SITE) {
             free(o->frappe_site);
-            if (idp_frappe_site_parse(optarg, &o->frappe_site, err, sizeof(err)) != 0)
-                return say(EXIT_USAGE, "%s", err);
+            if (idp_frappe_site_parse(optarg, &o->frappe_site, &inv) != 0)
+                return say(EXIT_USAGE, "%s: %s", idp_field_option(inv.field), inv.text);
         }
     }
     if (o->value[C_SKIP] != NULL && o->value[C_NO_SKIP] != NULL)
@@ -979,7 +981,7 @@ static void apply_client_opts(const client_opts_t *o, idp_client_t *c, char secr
         replace(&c->frappe_site, NULL); /* its URIs and auth method stay until changed */
     /* a Frappe site's --redirect-uris are extra ones (a Connected App's callback): its login URIs always stay */
     if (o->frappe_site != NULL || (v[C_REDIRECT_URIS] != NULL && c->frappe_site != NULL))
-        idp_frappe_site_apply(c, o->frappe_site != NULL ? o->frappe_site : c->frappe_site);
+        idp_client_set_frappe_site(c, o->frappe_site != NULL ? o->frappe_site : c->frappe_site);
     if (v[C_DEFAULT_REDIRECT] != NULL)
         replace(&c->default_redirect_uri, v[C_DEFAULT_REDIRECT]);
     if (v[C_SCOPES] != NULL)
@@ -1028,7 +1030,7 @@ static int client_write_txn(hub_txn_t *txn, void *arg)
 {
     client_arg_t *a = arg;
     idp_client_t *c = NULL;
-    char err[512];
+    idp_invalid_t inv;
     int ret;
 
     idp_client_free(a->client);
@@ -1048,8 +1050,8 @@ static int client_write_txn(hub_txn_t *txn, void *arg)
     }
     a->client = c;
     apply_client_opts(&a->opts, c, a->secret);
-    if (idp_client_validate(c, err, sizeof(err)) != 0)
-        return refuse(a->ctl, EXIT_USAGE, "%s", err);
+    if (idp_client_validate(c, &inv) != 0)
+        return refuse(a->ctl, EXIT_USAGE, "%s: %s", idp_field_option(inv.field), inv.text);
     if ((ret = check_roles(a->ctl, txn, &c->allowed_roles, "--allowed-roles")) != 0 ||
         (ret = check_roles(a->ctl, txn, &c->service_roles, "--role")) != 0)
         return ret;
@@ -1137,7 +1139,7 @@ static int cmd_client_show(ctl_t *ctl, int argc, char **argv)
 static int client_del_txn(hub_txn_t *txn, void *arg)
 {
     client_arg_t *a = arg;
-    int ret = idp_client_del(txn, a->id);
+    int ret = idp_client_remove(txn, a->id);
     return ret == HUB_E_NOTFOUND ? refuse(a->ctl, EXIT_USAGE, "ID: no client \"%s\"", a->id) : ret;
 }
 
