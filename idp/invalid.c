@@ -57,8 +57,8 @@ const char *idp_field_metadata(idp_field_t field)
     return (unsigned)field < IDP_FIELD__COUNT ? fields[field].metadata : NULL;
 }
 
-/* The length of the UTF-8 sequence at p that is a printable character (no C1 control, no overlong form, no
- * surrogate, at most U+10FFFF), or 0. */
+/* The length of the UTF-8 sequence at p that is a printable character (no C1 control, no U+2028 or U+2029 line or
+ * paragraph separator, no overlong form, no surrogate, at most U+10FFFF), or 0. */
 static size_t utf8_char(const unsigned char *p)
 {
     size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
@@ -71,7 +71,8 @@ static size_t utf8_char(const unsigned char *p)
             return 0;
         cp = cp << 6 | (p[i] & 0x3f);
     }
-    if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+    if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+        cp == 0x2028 || cp == 0x2029)
         return 0;
     return n;
 }

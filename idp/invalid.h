@@ -53,8 +53,8 @@ const char *idp_field_option(idp_field_t field);
 /* The RFC 7591 client metadata name of the field ("redirect_uris"), or NULL when it is none. */
 const char *idp_field_metadata(idp_field_t field);
 
-/* Writes s into out (size bytes, at least 4) as one line a message may quote: a control character, DEL, a C1 control
- * or a byte that is not valid UTF-8 becomes an escape (\n, \r, \t, \xNN); a text too long for out is cut on a
+/* Writes s into out (size bytes, at least 4) as one line a message may quote: a control character, DEL, a C1 control,
+ * U+2028, U+2029 or a byte that is not valid UTF-8 becomes an escape (\n, \r, \t, \xNN); a text too long for out is cut on a
  * character boundary and ends with "...". Returns out; s NULL reads as "". */
 const char *idp_quote(char *out, size_t size, const char *s);
 

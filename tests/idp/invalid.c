@@ -38,6 +38,8 @@ static void test_quote(void)
                  "31m",
                  64, "c1 \\xc2\\x9b31m"); /* a C1 CSI is escaped */
     expect_quote("bad \xff\xfe", 64, "bad \\xff\\xfe");
+    expect_quote("ls \xe2\x80\xa8 ps \xe2\x80\xa9", 64, "ls \\xe2\\x80\\xa8 ps \\xe2\\x80\\xa9"); /* line, paragraph separators */
+    expect_quote("nel \xc2\x85", 64, "nel \\xc2\\x85");
     expect_quote("cut \xe2\x82", 64, "cut \\xe2\\x82");           /* a sequence cut short */
     expect_quote("overlong \xc0\xaf", 64, "overlong \\xc0\\xaf"); /* '/' spelt in two bytes */
     expect_quote("surrogate \xed\xa0\x80", 64, "surrogate \\xed\\xa0\\x80");
