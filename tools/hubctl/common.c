@@ -5,7 +5,7 @@
 #include <string.h>
 #include "hub/err.h"
 #include "hub/util.h"
-#include "idp/keyring.h"
+#include "idp/keys.h"
 #include "tools/hubctl/hubctl.h"
 
 #define MAX_LINE 1024

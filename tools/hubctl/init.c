@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include "hub/err.h"
 #include "hub/jws.h"
-#include "idp/keyring.h"
+#include "idp/keys.h"
 #include "idp/role.h"
 #include "tools/hubctl/hubctl.h"
 

@@ -1,9 +1,9 @@
-/* hubctl keys: list, rotate, retire, revoke the primary's signing keys (idp/keyring.h). */
+/* hubctl keys: list, rotate, retire, revoke the primary's signing keys (idp/keys.h). */
 #include <stdio.h>
 #include <time.h>
 #include "hub/err.h"
 #include "hub/jws.h"
-#include "idp/keyring.h"
+#include "idp/keys.h"
 #include "tools/hubctl/hubctl.h"
 
 static const char *utc(char *buf, size_t size, uint64_t t)
