@@ -184,7 +184,8 @@ static int frappe_ok(const idp_client_t *c, idp_invalid_t *inv)
     int ret = 0;
 
     if (idp_frappe_site_parse(c->frappe_site, &norm, inv) != 0 || strcmp(norm, c->frappe_site) != 0)
-        ret = idp_invalid(inv, IDP_FIELD_FRAPPE_SITE, "\"%s\" is not a site URL as --frappe-site writes it",
+        ret = idp_invalid(inv, IDP_FIELD_FRAPPE_SITE,
+                          "\"%s\" is not a site URL in its normal form (lower-case scheme and host, no path)",
                           idp_quote(q, sizeof(q), c->frappe_site));
     else if (c->node_id != NULL)
         ret = idp_invalid(inv, IDP_FIELD_FRAPPE_SITE, "a secondary node's client is no Frappe site");

@@ -1,4 +1,5 @@
 /* Validation failures: the field table (hubctl option, RFC 7591 name) and the one-line quotation of a value. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,6 +107,7 @@ const char *idp_quote(char *out, size_t size, const char *s)
     size_t used = 0, total = 0, len, step;
     char esc[5];
 
+    assert(size >= 4);
     for (p = in; *p != '\0'; p += step)
         total += next_piece(p, esc, &piece, &step);
     /* all of it when it fits, else what fits before "..." */

@@ -146,6 +146,7 @@ static void expect_invalid(void (*mutate)(idp_client_t *), idp_field_t field)
         fprintf(stderr, "  expected an error on %s, got \"%s: %s\"\n", idp_field_option(field), idp_field_option(inv.field),
                 inv.text);
     }
+    CHECK(inv.text[0] != '\0' && strstr(inv.text, "--") == NULL && strchr(inv.text, '\n') == NULL); /* names no option */
     idp_client_free(c);
 }
 

@@ -8,7 +8,7 @@
 #include "idp/keys.h"
 #include "tools/hubctl/hubctl.h"
 
-#define MAX_LINE 1024
+#define MAX_LINE 2048 /* longer messages (a huge argument) end in "..." */
 
 /* ---- messages ---- */
 
