@@ -302,7 +302,7 @@ static int walk_clients(hub_txn_t *txn, json_t *list)
 
 static int cmd_client_list(ctl_t *ctl, int argc, char **argv)
 {
-    return ctl_run_list(ctl, argc, argv, "client",
+    return ctl_run_list(ctl, argc, argv,
                         "CLIENT_ID                APP_NAME                 GRANT_TYPE           AUTH_METHOD          STATE\n",
                         walk_clients);
 }

@@ -221,29 +221,44 @@ static void print_fields(const json_t *obj)
     }
 }
 
-int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *what, const char *header, int (*walk)(hub_txn_t *txn, json_t *list))
+int ctl_list_begin(ctl_t *ctl, int argc, char **argv, const char *header, json_t **list)
 {
-    hub_txn_t *txn;
-    json_t *list = NULL;
     int ret;
 
+    *list = NULL;
     if ((ret = ctl_simple_args(ctl, argc, argv, 1, 0, NULL, NULL)) != EXIT_OK)
-        return CTL_ARGS_DONE(ret);
+        return ret;
     if (ctl->json)
-        list = json_array();
+        *list = json_array();
     else
         fputs(header, stdout);
-    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
-        ret = walk(txn, list);
-        hub_store_read_end(txn);
-    }
+    return EXIT_OK;
+}
+
+int ctl_list_end(ctl_t *ctl, json_t *list, int ret)
+{
     if (ret != 0) {
         json_decref(list);
-        return ctl_say(EXIT_RUNTIME, "%s list: %s", what, hub_strerror(ret));
+        return ctl_say(EXIT_RUNTIME, "%s: %s", ctl->cmd->words, hub_strerror(ret));
     }
     if (list != NULL)
         ctl_print_json(list);
     return EXIT_OK;
+}
+
+int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *header, int (*walk)(hub_txn_t *txn, json_t *list))
+{
+    hub_txn_t *txn;
+    json_t *list;
+    int ret;
+
+    if ((ret = ctl_list_begin(ctl, argc, argv, header, &list)) != EXIT_OK)
+        return CTL_ARGS_DONE(ret);
+    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
+        ret = walk(txn, list);
+        hub_store_read_end(txn);
+    }
+    return ctl_list_end(ctl, list, ret);
 }
 
 int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char *arg_name,

@@ -91,10 +91,14 @@ void ctl_replace(char **dst, const char *s);
 
 /* Prints j indented on stdout and drops the reference. */
 void ctl_print_json(json_t *j);
+/* A list command's start: its arguments (--json only), then *list a new JSON array under --json, else header printed
+ * and *list NULL. EXIT_OK, an exit code, or a negative value for --help (CTL_ARGS_DONE). */
+int ctl_list_begin(ctl_t *ctl, int argc, char **argv, const char *header, json_t **list);
+/* Its end: list printed (under --json), or, when the walk failed with ret, the failure reported and list dropped. */
+int ctl_list_end(ctl_t *ctl, json_t *list, int ret);
 /* user/client/node list: one read transaction walking the records into list (a JSON array under --json, else NULL:
  * walk prints table rows under header). */
-int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *what, const char *header,
-                 int (*walk)(hub_txn_t *txn, json_t *list));
+int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *header, int (*walk)(hub_txn_t *txn, json_t *list));
 /* user/client show: one record by its NAME or ID, as key: value lines or --json. load returns the record's JSON (a new
  * reference) or NULL with *ret set (HUB_E_NOTFOUND: "no WHAT"). */
 int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char *arg_name,

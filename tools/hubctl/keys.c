@@ -46,25 +46,16 @@ static int print_key_row(void *arg, const idp_key_info_t *k)
 static int cmd_keys_list(ctl_t *ctl, int argc, char **argv)
 {
     hub_config_t cfg;
-    json_t *list = NULL;
+    json_t *list;
     int ret;
 
-    if ((ret = ctl_simple_args(ctl, argc, argv, 1, 0, NULL, NULL)) != EXIT_OK)
+    if ((ret = ctl_list_begin(ctl, argc, argv, "KID                      ALG    STATE     ACTIVATE_AT           PUBLISH_UNTIL\n",
+                              &list)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
-    if (ctl->json)
-        list = json_array();
-    else
-        printf("%-24s %-6s %-9s %-21s %s\n", "KID", "ALG", "STATE", "ACTIVATE_AT", "PUBLISH_UNTIL");
     if ((ret = ctl_keys_config(ctl, &cfg)) == 0)
         ret = idp_keys_list(ctl->store, &cfg, print_key_row, list);
     hub_config_dispose(&cfg);
-    if (ret != 0) {
-        json_decref(list);
-        return ctl_say(EXIT_RUNTIME, "keys list: %s", hub_strerror(ret));
-    }
-    if (list != NULL)
-        ctl_print_json(list);
-    return EXIT_OK;
+    return ctl_list_end(ctl, list, ret);
 }
 
 static int cmd_keys_rotate(ctl_t *ctl, int argc, char **argv)
@@ -106,17 +97,31 @@ static int retire_refused(int ret, const char *kid)
     }
 }
 
-static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
+/* keys retire / revoke KID: the argument and the keyring's config (*cfg to dispose once EXIT_OK is returned). EXIT_OK,
+ * an exit code, or a negative value for --help (CTL_ARGS_DONE). */
+static int kid_command(ctl_t *ctl, int argc, char **argv, const char **kid, hub_config_t *cfg)
 {
     static const char *const names[] = {"KID"};
+    int ret;
+
+    if ((ret = ctl_simple_args(ctl, argc, argv, 0, 1, names, kid)) != EXIT_OK)
+        return ret;
+    if ((ret = ctl_keys_config(ctl, cfg)) != 0) {
+        hub_config_dispose(cfg);
+        return ctl_say(EXIT_RUNTIME, "%s: %s", ctl->cmd->words, hub_strerror(ret));
+    }
+    return EXIT_OK;
+}
+
+static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
+{
     hub_config_t cfg;
     const char *kid;
     int ret;
 
-    if ((ret = ctl_simple_args(ctl, argc, argv, 0, 1, names, &kid)) != EXIT_OK)
+    if ((ret = kid_command(ctl, argc, argv, &kid, &cfg)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
-    if ((ret = ctl_keys_config(ctl, &cfg)) == 0)
-        ret = idp_keys_retire(ctl->store, &cfg, kid);
+    ret = idp_keys_retire(ctl->store, &cfg, kid);
     hub_config_dispose(&cfg);
     return ret != 0 ? retire_refused(ret, kid) : EXIT_OK;
 }
@@ -124,16 +129,14 @@ static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
 /* Emergency removal (SPEC §4): the running primary drops the key within a second and tells every node. */
 static int cmd_keys_revoke(ctl_t *ctl, int argc, char **argv)
 {
-    static const char *const names[] = {"KID"};
     idp_revoke_result_t res;
     hub_config_t cfg;
     const char *kid;
     int ret;
 
-    if ((ret = ctl_simple_args(ctl, argc, argv, 0, 1, names, &kid)) != EXIT_OK)
+    if ((ret = kid_command(ctl, argc, argv, &kid, &cfg)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
-    if ((ret = ctl_keys_config(ctl, &cfg)) == 0)
-        ret = idp_keys_revoke(ctl->store, &cfg, ctl->data_dir, kid, &res);
+    ret = idp_keys_revoke(ctl->store, &cfg, ctl->data_dir, kid, &res);
     hub_config_dispose(&cfg);
     if (ret == HUB_E_NOTFOUND)
         return ctl_say(EXIT_USAGE, "KID: no key \"%s\"", kid);

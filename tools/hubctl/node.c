@@ -97,8 +97,8 @@ static int walk_nodes(hub_txn_t *txn, json_t *list)
 
 static int cmd_node_list(ctl_t *ctl, int argc, char **argv)
 {
-    return ctl_run_list(ctl, argc, argv, "node",
-                        "ID                       NAME                 PUBLIC_URL                       STATE\n", walk_nodes);
+    return ctl_run_list(ctl, argc, argv, "ID                       NAME                 PUBLIC_URL                       STATE\n",
+                        walk_nodes);
 }
 
 static int node_revoke_txn(hub_txn_t *txn, void *arg)

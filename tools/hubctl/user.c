@@ -223,8 +223,7 @@ static int walk_users(hub_txn_t *txn, json_t *list)
 
 static int cmd_user_list(ctl_t *ctl, int argc, char **argv)
 {
-    return ctl_run_list(ctl, argc, argv, "user", "USERNAME                 EMAIL                            STATE    ROLES\n",
-                        walk_users);
+    return ctl_run_list(ctl, argc, argv, "USERNAME                 EMAIL                            STATE    ROLES\n", walk_users);
 }
 
 static json_t *load_user_json(hub_txn_t *txn, const char *name, int *ret)
