@@ -57,6 +57,11 @@ static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *f
     fputc('\n', ctx->errs);
 }
 
+int hub_parse_duration(const char *s, uint64_t *seconds)
+{
+    return hub_conf_parse_duration(s, seconds);
+}
+
 static void dispose_routes(const hub_conf_key_t *key, void *base);
 static const hub_conf_type_t type_section = {HUB_CONF_SECTION, "a mapping", NULL, NULL};
 static const hub_conf_type_t type_routes = {HUB_CONF_ROUTES, "a list of routes", NULL, dispose_routes};

@@ -5,13 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/cidr.h"
-#include "hub/config.h"
 #include "hub/config_types.h"
 #include "hub/err.h"
 #include "hub/path.h"
 #include "hub/util.h"
 
-int hub_parse_duration(const char *s, uint64_t *seconds)
+int hub_conf_parse_duration(const char *s, uint64_t *seconds)
 {
     uint64_t v = 0, mul = 1;
     const char *p = s;
@@ -146,7 +145,7 @@ static int parse_duration_key(const hub_conf_key_t *key, void *base, const char 
 {
     uint64_t v;
 
-    if (hub_parse_duration(s, &v) != 0) {
+    if (hub_conf_parse_duration(s, &v) != 0) {
         snprintf(msg, msgsize, "expected a duration like 10m");
         return -1;
     }

@@ -8,7 +8,8 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "idp/keyring.h"
-#include "idp/keys_internal.h"
+#include "idp/keyrec.h"
+#include "idp/keys.h"
 
 #define MAX_KEYS 16
 

@@ -1,4 +1,4 @@
-/* The running primary's signing keys (idp/keys.h says what a key record is and what its states mean): the published
+/* The running primary's signing keys (idp/keyrec.h says what a key record is and what its states mean): the published
  * keys parsed once into an in-memory snapshot that request threads read without locks or file I/O, swapped atomically
  * when the records change, and a background thread that keeps them current. */
 #ifndef IDP_KEYRING_H

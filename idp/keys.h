@@ -1,20 +1,5 @@
-/* The primary's signing keys as records: a record in the KEYS table per key and its private key as a PEM file (mode
- * 0600) in data_dir/keys/. A key's state follows from its record:
- *   next      published, not signing yet: it signs from max(activate_at, first_served +
- *             publish_ahead), where first_served is when the JWKS endpoint first served it
- *             (rounded up to the next second, recorded once, durably); a key nobody has
- *             fetched the JWKS of yet never starts signing (the active key keeps signing)
- *   active    the key with the latest activation <= now (signs)
- *   retiring  an older activated key, published until publish_until (its successor's
- *             activation + the longest token ttl), then dropped
- *   retired   withdrawn or past publish_until; revoked: removed in an emergency
- * so a new key is published at least publish_ahead before it signs and a retired key
- * stays in the JWKS until every token it signed has expired. The first key of a data dir
- * and a successor made by a revocation are "immediate": they sign from activate_at, since
- * there is no other key to sign with. A key keeps the publish_ahead of the policy it was
- * made under, so a later change of the setting never moves its activation. The running
- * primary holds them in memory (idp/keyring.h); the operator commands below work on the
- * records directly (hubctl), outside any keyring. */
+/* The operator's side of the signing keys (hubctl): the rotation policy the running primary saves, and the commands
+ * on the key records (idp/keyrec.h says what a record is and what its states mean), run outside any keyring. */
 #ifndef IDP_KEYS_H
 #define IDP_KEYS_H
 
@@ -22,9 +7,7 @@
 #include "hub/config.h"
 #include "hub/jws.h"
 #include "hub/store.h"
-
-typedef enum { IDP_KEY_NEXT = 0, IDP_KEY_ACTIVE, IDP_KEY_RETIRING, IDP_KEY_RETIRED, IDP_KEY_REVOKED } idp_key_state_t;
-const char *idp_key_state_name(idp_key_state_t s);
+#include "idp/keyrec.h"
 
 /* The rotation policy (alg, every, publish_ahead, token ttls) is saved in the store by the
  * running primary (save, at open) so hubctl, which reads no config file, applies the same one:

@@ -1,18 +1,35 @@
-/* The key records behind idp/keys.h, for idp/keyring.c (private to idp/keys.c and idp/keyring.c): records in the KEYS
- * table, their states, and the private key files (mode 0600) in data_dir/keys/. */
-#ifndef IDP_KEYS_INTERNAL_H
-#define IDP_KEYS_INTERNAL_H
+/* The primary's signing keys as records, read and written by idp/keys.c (the operator's commands) and idp/keyring.c:
+ * a record in the KEYS table per key and its private key as a PEM file (mode 0600) in
+ * data_dir/keys/. A key's state follows from its record:
+ *   next      published, not signing yet: it signs from max(activate_at, first_served +
+ *             publish_ahead), where first_served is when the JWKS endpoint first served it
+ *             (rounded up to the next second, recorded once, durably); a key nobody has
+ *             fetched the JWKS of yet never starts signing (the active key keeps signing)
+ *   active    the key with the latest activation <= now (signs)
+ *   retiring  an older activated key, published until publish_until (its successor's
+ *             activation + the longest token ttl), then dropped
+ *   retired   withdrawn or past publish_until; revoked: removed in an emergency
+ * so a new key is published at least publish_ahead before it signs and a retired key
+ * stays in the JWKS until every token it signed has expired. The first key of a data dir
+ * and a successor made by a revocation are "immediate": they sign from activate_at, since
+ * there is no other key to sign with. A key keeps the publish_ahead of the policy it was
+ * made under, so a later change of the setting never moves its activation. */
+#ifndef IDP_KEYREC_H
+#define IDP_KEYREC_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include "hub/config.h"
 #include "hub/jws.h"
 #include "hub/store.h"
-#include "idp/keys.h"
 
 #define IDP_KEYS_GEN "gen:keys"  /* META counter bumped by every change of a key record */
 #define IDP_KEY_NEVER UINT64_MAX /* the activation of a key the JWKS has not served yet */
 #define IDP_KEYREC_LIST_MAX 64
+
+typedef enum { IDP_KEY_NEXT = 0, IDP_KEY_ACTIVE, IDP_KEY_RETIRING, IDP_KEY_RETIRED, IDP_KEY_REVOKED } idp_key_state_t;
+/* "next", "active", ... ("unknown" out of range). */
+const char *idp_key_state_name(idp_key_state_t s);
 
 /* One key record as stored. */
 typedef struct st_idp_keyrec_t {
