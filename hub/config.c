@@ -1,51 +1,25 @@
-/* The node's configuration: one typed key table drives defaults, YAML parsing, validation and freeing. */
-#include <arpa/inet.h>
+/* The node's configuration: one typed key table (value types in hub/config_types.c) drives defaults, YAML parsing,
+ * validation and freeing. */
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-#include "hub/cidr.h"
 #include "hub/config.h"
+#include "hub/config_types.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/path.h"
+#include "hub/util.h"
 
 #define CONF_MAX_FILE (1024 * 1024)
-#define CONF_MAX_STRING 4096
-#define CONF_MAX_ITEMS 256
-#define CONF_MAX_DURATION (3650ull * 86400) /* ten years: keeps time arithmetic far from overflow */
-#define CONF_MSG 256
 
 _Static_assert(sizeof(hub_role_t) == sizeof(int), "enum fields are stored as int");
 _Static_assert(HUB_LOG_DEBUG == 3, "log_level names follow hub_log_level_t");
 
-typedef struct st_conf_key_t conf_key_t;
-
-/* How a key's YAML node is consumed: one scalar, a sequence of scalars, a nested mapping, or routes. */
-typedef enum { CONF_SCALAR, CONF_LIST, CONF_SECTION, CONF_ROUTES } conf_kind_t;
-
-/* A value type. parse checks one scalar (or one list item) and, when field is not NULL, stores it;
- * it fills msg and returns -1 when the text is not acceptable. */
-typedef struct st_conf_type_t {
-    conf_kind_t kind;
-    const char *expect; /* "a duration like 10m": completes "expected ..." */
-    int (*parse)(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize);
-    void (*dispose)(const conf_key_t *key, void *base);
-} conf_type_t;
-
-struct st_conf_key_t {
-    const char *path; /* dotted, relative to the table's mapping */
-    const conf_type_t *type;
-    size_t off, off2; /* field offsets into the table's struct (off2: port, list count) */
-    const char *def;  /* default as YAML text (lists: space-separated); NULL = none */
-    uint64_t min, max;
-    const char *const *names; /* enum values, index = stored int */
-};
-
 typedef struct st_conf_table_t {
-    const conf_key_t *keys;
+    const hub_conf_key_t *keys;
     size_t n;
 } conf_table_t;
 
@@ -59,14 +33,6 @@ typedef struct st_conf_ctx_t {
     char *bad;       /* per key of the main table: its value was rejected */
 } conf_ctx_t;
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 static void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n == 0 ? 1 : n, size);
@@ -74,8 +40,6 @@ static void *xcalloc(size_t n, size_t size)
         abort();
     return p;
 }
-
-#define FIELD(base, off, type) ((type *)((char *)(base) + (off)))
 
 static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -95,409 +59,12 @@ static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *f
 
 int hub_parse_duration(const char *s, uint64_t *seconds)
 {
-    uint64_t v = 0, mul = 1;
-    const char *p = s;
-
-    if (s == NULL || *p < '0' || *p > '9')
-        return HUB_E_PARSE;
-    for (; *p >= '0' && *p <= '9'; ++p) {
-        unsigned d = *p - '0';
-        if (v > (UINT64_MAX - d) / 10)
-            return HUB_E_PARSE;
-        v = v * 10 + d;
-    }
-    switch (*p) {
-    case '\0':
-        break;
-    case 's':
-        ++p;
-        break;
-    case 'm':
-        mul = 60, ++p;
-        break;
-    case 'h':
-        mul = 3600, ++p;
-        break;
-    case 'd':
-        mul = 86400, ++p;
-        break;
-    default:
-        return HUB_E_PARSE;
-    }
-    if (*p != '\0' || v > UINT64_MAX / mul)
-        return HUB_E_PARSE;
-    *seconds = v * mul;
-    return 0;
+    return hub_conf_parse_duration(s, seconds);
 }
 
-/* ---- value types ---- */
-
-static void replace_string(char **slot, const char *s)
-{
-    free(*slot);
-    *slot = xstrdup(s);
-}
-
-static int parse_string(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    size_t len = strlen(s);
-
-    if (len == 0 || len > CONF_MAX_STRING) {
-        snprintf(msg, msgsize, "expected a non-empty string of at most %d bytes", CONF_MAX_STRING);
-        return -1;
-    }
-    for (const char *p = s; *p != '\0'; ++p) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            snprintf(msg, msgsize, "must not contain control characters");
-            return -1;
-        }
-    }
-    if (base != NULL)
-        replace_string(FIELD(base, key->off, char *), s);
-    return 0;
-}
-
-static void dispose_string(const conf_key_t *key, void *base)
-{
-    char **slot = FIELD(base, key->off, char *);
-    free(*slot);
-    *slot = NULL;
-}
-
-/* node.name names cookies and log lines, so it stays a short token. */
-static int parse_name(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
-
-    if (len == 0 || len > 64 || s[len] != '\0') {
-        snprintf(msg, msgsize, "expected 1 to 64 letters, digits, '.', '_' or '-'");
-        return -1;
-    }
-    return parse_string(key, base, s, msg, msgsize);
-}
-
-static int parse_bool(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-    int value = -1;
-
-    for (size_t i = 0; i < 3; ++i) {
-        if (strcasecmp(s, yes[i]) == 0)
-            value = 1;
-        if (strcasecmp(s, no[i]) == 0)
-            value = 0;
-    }
-    if (value < 0) {
-        snprintf(msg, msgsize, "expected true or false");
-        return -1;
-    }
-    if (base != NULL)
-        *FIELD(base, key->off, int) = value;
-    return 0;
-}
-
-static int parse_number(const char *s, uint64_t *v)
-{
-    *v = 0;
-    if (*s == '\0')
-        return -1;
-    for (; *s != '\0'; ++s) {
-        if (*s < '0' || *s > '9' || *v > (UINT64_MAX - 9) / 10)
-            return -1;
-        *v = *v * 10 + (*s - '0');
-    }
-    return 0;
-}
-
-static int parse_uint(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    uint64_t v;
-
-    if (parse_number(s, &v) != 0) {
-        snprintf(msg, msgsize, "expected a whole number");
-        return -1;
-    }
-    if (v < key->min || v > key->max) {
-        snprintf(msg, msgsize, "must be between %llu and %llu", (unsigned long long)key->min, (unsigned long long)key->max);
-        return -1;
-    }
-    if (base != NULL)
-        *FIELD(base, key->off, unsigned) = (unsigned)v;
-    return 0;
-}
-
-static int parse_duration_key(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    uint64_t v;
-
-    if (hub_parse_duration(s, &v) != 0) {
-        snprintf(msg, msgsize, "expected a duration like 10m");
-        return -1;
-    }
-    if (v < key->min) {
-        snprintf(msg, msgsize, "must be at least %llus", (unsigned long long)key->min);
-        return -1;
-    }
-    if (v > key->max) {
-        if (key->max % 86400 == 0)
-            snprintf(msg, msgsize, "must be at most %llud", (unsigned long long)(key->max / 86400));
-        else
-            snprintf(msg, msgsize, "must be at most %llus", (unsigned long long)key->max);
-        return -1;
-    }
-    if (base != NULL)
-        *FIELD(base, key->off, uint64_t) = v;
-    return 0;
-}
-
-static int parse_enum(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    size_t used;
-
-    for (size_t i = 0; key->names[i] != NULL; ++i) {
-        if (strcmp(s, key->names[i]) == 0) {
-            if (base != NULL)
-                *FIELD(base, key->off, int) = (int)i;
-            return 0;
-        }
-    }
-    used = snprintf(msg, msgsize, "expected one of ");
-    for (size_t i = 0; key->names[i] != NULL && used < msgsize; ++i)
-        used += snprintf(msg + used, msgsize - used, "%s%s", i == 0 ? "" : "|", key->names[i]);
-    return -1;
-}
-
-static int parse_port(const char *s, uint16_t *port)
-{
-    uint64_t v;
-
-    if (parse_number(s, &v) != 0 || v < 1 || v > 65535)
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
-}
-
-/* host:port where host is an IPv4 literal, "localhost" or a bracketed IPv6 literal; the
- * stored host drops the brackets so it can go straight to getaddrinfo. */
-static int parse_listen(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    char host[64];
-    const char *colon, *hs = s;
-    size_t hlen;
-    uint16_t port;
-    unsigned char addr[16];
-    int ok;
-
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
-            goto bad;
-        hs = s + 1, hlen = close - hs, colon = close + 1;
-    } else {
-        if ((colon = strrchr(s, ':')) == NULL)
-            goto bad;
-        hlen = colon - s;
-    }
-    if (hlen == 0 || hlen >= sizeof(host) || parse_port(colon + 1, &port) != 0)
-        goto bad;
-    memcpy(host, hs, hlen);
-    host[hlen] = '\0';
-    if (s[0] == '[')
-        ok = inet_pton(AF_INET6, host, addr) == 1;
-    else
-        ok = strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, addr) == 1;
-    if (!ok)
-        goto bad;
-    if (base != NULL) {
-        replace_string(FIELD(base, key->off, char *), host);
-        *FIELD(base, key->off2, uint16_t) = port;
-    }
-    return 0;
-bad:
-    snprintf(msg, msgsize, "expected host:port like 127.0.0.1:8080 or [::1]:8080 (port 1-65535)");
-    return -1;
-}
-
-/* Checks an absolute http(s) URL without user info, query or fragment; returns the length to
- * keep once trailing slashes are dropped, or 0 when the URL is not acceptable. */
-static size_t check_url(const char *s, int allow_https)
-{
-    const char *auth, *path, *p;
-    size_t len;
-    uint16_t port;
-
-    if (strncmp(s, "http://", 7) == 0)
-        auth = s + 7;
-    else if (allow_https && strncmp(s, "https://", 8) == 0)
-        auth = s + 8;
-    else
-        return 0;
-    path = auth + strcspn(auth, "/");
-    if (auth[0] == '[') {
-        char host[64];
-        unsigned char addr[16];
-        const char *close = memchr(auth, ']', path - auth);
-        if (close == NULL || (size_t)(close - auth - 1) >= sizeof(host))
-            return 0;
-        memcpy(host, auth + 1, close - auth - 1);
-        host[close - auth - 1] = '\0';
-        if (inet_pton(AF_INET6, host, addr) != 1)
-            return 0;
-        p = close + 1;
-    } else {
-        p = auth + strspn(auth, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
-        if (p == auth)
-            return 0;
-    }
-    if (*p == ':') {
-        char num[8];
-        if ((size_t)(path - p - 1) >= sizeof(num))
-            return 0;
-        memcpy(num, p + 1, path - p - 1);
-        num[path - p - 1] = '\0';
-        if (parse_port(num, &port) != 0)
-            return 0;
-    } else if (p != path) {
-        return 0;
-    }
-    for (p = path; *p != '\0'; ++p)
-        if (*p <= 0x20 || *p >= 0x7f || *p == '?' || *p == '#')
-            return 0;
-    len = p - s;
-    while (len > (size_t)(path - s) && s[len - 1] == '/')
-        --len;
-    return len;
-}
-
-static int store_url(const conf_key_t *key, void *base, const char *s, size_t keep)
-{
-    char **slot = FIELD(base, key->off, char *);
-
-    if (base == NULL)
-        return 0;
-    free(*slot);
-    if ((*slot = strndup(s, keep)) == NULL)
-        abort();
-    return 0;
-}
-
-/* public_url, server_url: http or https, stored without a trailing slash. */
-static int parse_url(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    size_t keep = strlen(s) > CONF_MAX_STRING ? 0 : check_url(s, 1);
-
-    if (keep == 0) {
-        snprintf(msg, msgsize, "expected an absolute http:// or https:// URL without query or fragment");
-        return -1;
-    }
-    return store_url(key, base, s, keep);
-}
-
-/* A route's upstream: plain http (the proxy speaks no TLS upstream), kept as written. */
-static int parse_upstream(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    if (strlen(s) > CONF_MAX_STRING || check_url(s, 0) == 0) {
-        snprintf(msg, msgsize, "expected an absolute http:// URL like http://127.0.0.1:9000/");
-        return -1;
-    }
-    return store_url(key, base, s, strlen(s));
-}
-
-static int parse_route_path(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    if (s[0] != '/' || strlen(s) > 1024) {
-        snprintf(msg, msgsize, "expected a URL path starting with '/'");
-        return -1;
-    }
-    for (const char *p = s; *p != '\0'; ++p) {
-        if (*p <= 0x20 || *p >= 0x7f || *p == '?' || *p == '#') {
-            snprintf(msg, msgsize, "a path must not contain spaces, '?', '#' or control characters");
-            return -1;
-        }
-    }
-    /* a guard decides on the path the proxy forwards: the route itself must be in the one form requests may take */
-    const char *why = NULL;
-    if (strchr(s, '%') != NULL || hub_path_check(s, strlen(s), &why) != 0) {
-        snprintf(msg, msgsize, "a route path must be canonical, without '%%' escapes: %s", why != NULL ? why : "'%' found");
-        return -1;
-    }
-    return parse_string(key, base, s, msg, msgsize);
-}
-
-/* List items: base is always NULL, the list code stores them. */
-static int parse_scope(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    if (*s == '\0' || strlen(s) > 256) {
-        snprintf(msg, msgsize, "expected a scope name");
-        return -1;
-    }
-    for (const char *p = s; *p != '\0'; ++p) {
-        unsigned char c = *p;
-        if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e) { /* RFC 6749 scope-token */
-            snprintf(msg, msgsize, "a scope must not contain spaces, '\"' or '\\'");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int parse_cidr_item(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    hub_cidr_t range;
-    const char *why = NULL;
-
-    if (hub_cidr_parse(s, &range, &why) != 0) {
-        snprintf(msg, msgsize, "%s: %s", s, why);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_item(const conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
-{
-    return parse_string(key, NULL, s, msg, msgsize);
-}
-
-static void free_list(char **list)
-{
-    if (list == NULL)
-        return;
-    for (char **p = list; *p != NULL; ++p)
-        free(*p);
-    free(list);
-}
-
-static void set_list(const conf_key_t *key, void *base, char **list, size_t n)
-{
-    char ***slot = FIELD(base, key->off, char **);
-    free_list(*slot);
-    *slot = list;
-    *FIELD(base, key->off2, size_t) = n;
-}
-
-static void dispose_list(const conf_key_t *key, void *base)
-{
-    set_list(key, base, NULL, 0);
-}
-
-static void dispose_routes(const conf_key_t *key, void *base);
-
-static const conf_type_t type_string = {CONF_SCALAR, "a string", parse_string, dispose_string};
-static const conf_type_t type_name = {CONF_SCALAR, "a name", parse_name, dispose_string};
-static const conf_type_t type_bool = {CONF_SCALAR, "true or false", parse_bool, NULL};
-static const conf_type_t type_uint = {CONF_SCALAR, "a whole number", parse_uint, NULL};
-static const conf_type_t type_duration = {CONF_SCALAR, "a duration like 10m", parse_duration_key, NULL};
-static const conf_type_t type_enum = {CONF_SCALAR, NULL, parse_enum, NULL};
-static const conf_type_t type_listen = {CONF_SCALAR, "host:port", parse_listen, dispose_string};
-static const conf_type_t type_url = {CONF_SCALAR, "a URL", parse_url, dispose_string};
-static const conf_type_t type_upstream = {CONF_SCALAR, "a URL", parse_upstream, dispose_string};
-static const conf_type_t type_route_path = {CONF_SCALAR, "a URL path", parse_route_path, dispose_string};
-static const conf_type_t type_scopes = {CONF_LIST, "a list like [openid, profile]", parse_scope, dispose_list};
-static const conf_type_t type_strings = {CONF_LIST, "a list like [a, b]", parse_item, dispose_list};
-static const conf_type_t type_cidrs = {CONF_LIST, "a list of address ranges like [127.0.0.0/8, \"::1/128\"]", parse_cidr_item,
-                                       dispose_list};
-static const conf_type_t type_section = {CONF_SECTION, "a mapping", NULL, NULL};
-static const conf_type_t type_routes = {CONF_ROUTES, "a list of routes", NULL, dispose_routes};
+static void dispose_routes(const hub_conf_key_t *key, void *base);
+static const hub_conf_type_t type_section = {HUB_CONF_SECTION, "a mapping", NULL, NULL};
+static const hub_conf_type_t type_routes = {HUB_CONF_ROUTES, "a list of routes", NULL, dispose_routes};
 
 /* ---- the tables ---- */
 
@@ -512,31 +79,31 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", NULL
 #define KEY(p, t, f, d) {p, &t, C(f), 0, d}
 #define PAIR(p, t, f, f2, d) {p, &t, C(f), C(f2), d}
 #define RANGE(p, t, f, d, lo, hi) {p, &t, C(f), 0, d, lo, hi}
-#define ENUM(p, f, d, n) {p, &type_enum, C(f), 0, d, 0, 0, n}
+#define ENUM(p, f, d, n) {p, &hub_conf_enum, C(f), 0, d, 0, 0, n}
 /* clang-format on */
-#define TTL(p, f, d) RANGE(p, type_duration, f, d, 1, CONF_MAX_DURATION)
+#define TTL(p, f, d) RANGE(p, hub_conf_duration, f, d, 1, HUB_CONF_MAX_DURATION)
 
 /* Every key of SPEC §3; a section's keys follow it. Defaults make a runnable loopback primary. */
-static const conf_key_t main_keys[] = {
+static const hub_conf_key_t main_keys[] = {
     SECTION("node"),
     ENUM("node.role", node.role, "primary", role_names),
-    KEY("node.name", type_name, node.name, "primary"),
-    PAIR("node.listen", type_listen, node.listen_host, node.listen_port, "127.0.0.1:8080"),
-    KEY("node.public_url", type_url, node.public_url, "http://127.0.0.1:8080"),
-    KEY("node.data_dir", type_string, node.data_dir, "./data/primary"),
-    RANGE("node.threads", type_uint, node.threads, "2", 1, 64),
+    KEY("node.name", hub_conf_name, node.name, "primary"),
+    PAIR("node.listen", hub_conf_listen, node.listen_host, node.listen_port, "127.0.0.1:8080"),
+    KEY("node.public_url", hub_conf_url, node.public_url, "http://127.0.0.1:8080"),
+    KEY("node.data_dir", hub_conf_string, node.data_dir, "./data/primary"),
+    RANGE("node.threads", hub_conf_uint, node.threads, "2", 1, 64),
     SECTION("node.tls"),
-    KEY("node.tls.cert", type_string, node.tls_cert, NULL),
-    KEY("node.tls.key", type_string, node.tls_key, NULL),
+    KEY("node.tls.cert", hub_conf_string, node.tls_cert, NULL),
+    KEY("node.tls.key", hub_conf_string, node.tls_key, NULL),
     ENUM("node.log_level", node.log_level, "info", level_names),
-    RANGE("node.max_connections", type_uint, node.max_connections, "0", 0, 1000000),
-    PAIR("node.metrics_allow", type_cidrs, node.metrics_allow, node.nmetrics_allow, "127.0.0.0/8 ::1/128"),
+    RANGE("node.max_connections", hub_conf_uint, node.max_connections, "0", 0, 1000000),
+    PAIR("node.metrics_allow", hub_conf_cidrs, node.metrics_allow, node.nmetrics_allow, "127.0.0.0/8 ::1/128"),
 
     SECTION("primary"),
     ENUM("primary.signing_alg", primary.signing_alg, "RS256", alg_names),
     SECTION("primary.key_rotation"),
     TTL("primary.key_rotation.every", primary.key_rotation_every, "30d"),
-    RANGE("primary.key_rotation.publish_ahead", type_duration, primary.key_publish_ahead, "1h", 0, CONF_MAX_DURATION),
+    RANGE("primary.key_rotation.publish_ahead", hub_conf_duration, primary.key_publish_ahead, "1h", 0, HUB_CONF_MAX_DURATION),
     TTL("primary.access_token_ttl", primary.access_token_ttl, "10m"),
     TTL("primary.id_token_ttl", primary.id_token_ttl, "10m"),
     TTL("primary.refresh_token_ttl", primary.refresh_token_ttl, "30d"),
@@ -544,33 +111,33 @@ static const conf_key_t main_keys[] = {
     TTL("primary.session_ttl", primary.session_ttl, "12h"),
     ENUM("primary.skip_authorization", primary.skip_authorization, "force", skip_names),
     SECTION("primary.registration"),
-    KEY("primary.registration.require_join_token", type_bool, primary.require_join_token, "true"),
+    KEY("primary.registration.require_join_token", hub_conf_bool, primary.require_join_token, "true"),
     SECTION("primary.login"),
-    RANGE("primary.login.max_failures", type_uint, primary.login_max_failures, "5", 1, 1000),
+    RANGE("primary.login.max_failures", hub_conf_uint, primary.login_max_failures, "5", 1, 1000),
     TTL("primary.login.lockout", primary.login_lockout, "15m"),
-    RANGE("primary.login.address_max_failures", type_uint, primary.login_address_max_failures, "10", 1, 1000000),
-    RANGE("primary.login.max_checks_per_second", type_uint, primary.login_max_checks_per_second, "0", 0, 1000000),
-    RANGE("primary.login.max_queued", type_uint, primary.login_max_queued, "0", 0, 1000000),
+    RANGE("primary.login.address_max_failures", hub_conf_uint, primary.login_address_max_failures, "10", 1, 1000000),
+    RANGE("primary.login.max_checks_per_second", hub_conf_uint, primary.login_max_checks_per_second, "0", 0, 1000000),
+    RANGE("primary.login.max_queued", hub_conf_uint, primary.login_max_queued, "0", 0, 1000000),
 
     SECTION("secondary"),
-    KEY("secondary.server_url", type_url, secondary.server_url, NULL),
-    KEY("secondary.join_token_file", type_string, secondary.join_token_file, NULL),
-    KEY("secondary.client_id", type_string, secondary.client_id, NULL),
-    KEY("secondary.client_secret_file", type_string, secondary.client_secret_file, NULL),
-    PAIR("secondary.scopes", type_scopes, secondary.scopes, secondary.nscopes, "openid profile email roles"),
+    KEY("secondary.server_url", hub_conf_url, secondary.server_url, NULL),
+    KEY("secondary.join_token_file", hub_conf_string, secondary.join_token_file, NULL),
+    KEY("secondary.client_id", hub_conf_string, secondary.client_id, NULL),
+    KEY("secondary.client_secret_file", hub_conf_string, secondary.client_secret_file, NULL),
+    PAIR("secondary.scopes", hub_conf_scopes, secondary.scopes, secondary.nscopes, "openid profile email roles"),
     TTL("secondary.session_ttl", secondary.session_ttl, "8h"),
-    RANGE("secondary.clock_skew", type_duration, secondary.clock_skew, "60s", 0, 3600),
-    PAIR("secondary.accept_audiences", type_strings, secondary.accept_audiences, secondary.naccept_audiences, ""),
+    RANGE("secondary.clock_skew", hub_conf_duration, secondary.clock_skew, "60s", 0, 3600),
+    PAIR("secondary.accept_audiences", hub_conf_strings, secondary.accept_audiences, secondary.naccept_audiences, ""),
     PAIR("secondary.routes", type_routes, secondary.routes, secondary.nroutes, NULL),
 };
 
 #undef C
 #define C(f) offsetof(hub_route_conf_t, f)
 
-static const conf_key_t route_keys[] = {
-    KEY("path", type_route_path, path, NULL),
-    KEY("upstream", type_upstream, upstream, NULL),
-    PAIR("roles", type_strings, roles, nroles, ""),
+static const hub_conf_key_t route_keys[] = {
+    KEY("path", hub_conf_route_path, path, NULL),
+    KEY("upstream", hub_conf_upstream, upstream, NULL),
+    PAIR("roles", hub_conf_strings, roles, nroles, ""),
 };
 
 #define NMAIN (sizeof(main_keys) / sizeof(main_keys[0]))
@@ -588,10 +155,10 @@ static int key_index(const conf_table_t *tab, const char *path)
 
 static char **split_words(const char *s, size_t *n)
 {
-    char **list = xcalloc(CONF_MAX_ITEMS + 1, sizeof(*list));
+    char **list = xcalloc(HUB_CONF_MAX_ITEMS + 1, sizeof(*list));
 
     *n = 0;
-    while (*n < CONF_MAX_ITEMS) {
+    while (*n < HUB_CONF_MAX_ITEMS) {
         size_t len;
         s += strspn(s, " ");
         if ((len = strcspn(s, " ")) == 0)
@@ -606,16 +173,16 @@ static char **split_words(const char *s, size_t *n)
 
 static void apply_defaults(const conf_table_t *tab, void *base)
 {
-    char msg[CONF_MSG];
+    char msg[HUB_CONF_MSG];
 
     for (size_t i = 0; i < tab->n; ++i) {
-        const conf_key_t *k = &tab->keys[i];
+        const hub_conf_key_t *k = &tab->keys[i];
         if (k->def == NULL)
             continue;
-        if (k->type->kind == CONF_LIST) {
+        if (k->type->kind == HUB_CONF_LIST) {
             size_t n;
             char **list = split_words(k->def, &n);
-            set_list(k, base, list, n);
+            hub_conf_set_list(k, base, list, n);
         } else if (k->type->parse(k, base, k->def, msg, sizeof(msg)) != 0) {
             abort(); /* a default that does not parse is a bug in the table */
         }
@@ -629,10 +196,10 @@ static void dispose_table(const conf_table_t *tab, void *base)
             tab->keys[i].type->dispose(&tab->keys[i], base);
 }
 
-static void dispose_routes(const conf_key_t *key, void *base)
+static void dispose_routes(const hub_conf_key_t *key, void *base)
 {
-    hub_route_conf_t **slot = FIELD(base, key->off, hub_route_conf_t *);
-    size_t *n = FIELD(base, key->off2, size_t);
+    hub_route_conf_t **slot = HUB_CONF_FIELD(base, key->off, hub_route_conf_t *);
+    size_t *n = HUB_CONF_FIELD(base, key->off2, size_t);
 
     for (size_t i = 0; *slot != NULL && i < *n; ++i)
         dispose_table(&route_table, &(*slot)[i]);
@@ -675,7 +242,7 @@ static int is_null(const yaml_node_t *node)
     return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
 }
 
-static const char *expectation(const conf_key_t *k, char *buf, size_t size)
+static const char *expectation(const hub_conf_key_t *k, char *buf, size_t size)
 {
     if (k->type->expect != NULL)
         return k->type->expect;
@@ -684,9 +251,9 @@ static const char *expectation(const conf_key_t *k, char *buf, size_t size)
 }
 
 /* Returns the scalar's text, or NULL after reporting why the node is not a usable scalar. */
-static const char *scalar_text(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, const char *name)
+static const char *scalar_text(conf_ctx_t *ctx, const hub_conf_key_t *k, yaml_node_t *node, const char *name)
 {
-    char buf[CONF_MSG];
+    char buf[HUB_CONF_MSG];
 
     if (node->type != YAML_SCALAR_NODE) {
         problem(ctx, line_of(node), name, "expected %s, not a %s", expectation(k, buf, sizeof(buf)), node_kind(node));
@@ -703,24 +270,24 @@ static const char *scalar_text(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t
     return (const char *)node->data.scalar.value;
 }
 
-static void apply_list(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, void *base, const char *name)
+static void apply_list(conf_ctx_t *ctx, const hub_conf_key_t *k, yaml_node_t *node, void *base, const char *name)
 {
-    char msg[CONF_MSG], **list;
+    char msg[HUB_CONF_MSG], **list;
     size_t n = 0, before = ctx->nproblems;
 
     if (is_null(node)) {
-        set_list(k, base, xcalloc(1, sizeof(char *)), 0);
+        hub_conf_set_list(k, base, xcalloc(1, sizeof(char *)), 0);
         return;
     }
     if (node->type != YAML_SEQUENCE_NODE) {
         problem(ctx, line_of(node), name, "expected %s, not a %s", k->type->expect, node_kind(node));
         return;
     }
-    if (node->data.sequence.items.top - node->data.sequence.items.start > CONF_MAX_ITEMS) {
-        problem(ctx, line_of(node), name, "at most %d items", CONF_MAX_ITEMS);
+    if (node->data.sequence.items.top - node->data.sequence.items.start > HUB_CONF_MAX_ITEMS) {
+        problem(ctx, line_of(node), name, "at most %d items", HUB_CONF_MAX_ITEMS);
         return;
     }
-    list = xcalloc(CONF_MAX_ITEMS + 1, sizeof(*list));
+    list = xcalloc(HUB_CONF_MAX_ITEMS + 1, sizeof(*list));
     for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; ++it) {
         yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
         const char *s;
@@ -730,13 +297,13 @@ static void apply_list(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, 
             problem(ctx, line_of(item), name, "%s", msg);
             continue;
         }
-        list[n++] = xstrdup(s);
+        list[n++] = hub_strdup(s);
     }
     if (ctx->nproblems != before) {
-        free_list(list);
+        hub_conf_free_list(list);
         return;
     }
-    set_list(k, base, list, n);
+    hub_conf_set_list(k, base, list, n);
 }
 
 static void walk_mapping(conf_ctx_t *ctx, yaml_node_t *map, const conf_table_t *tab, void *base, unsigned *lines, const char *shown,
@@ -760,7 +327,7 @@ static int routes_collide(const char *a, const char *b)
     return same;
 }
 
-static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node, void *base, const char *name)
+static void apply_routes(conf_ctx_t *ctx, const hub_conf_key_t *k, yaml_node_t *node, void *base, const char *name)
 {
     hub_route_conf_t *routes = NULL;
     size_t n = 0, count;
@@ -775,8 +342,8 @@ static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node
         return;
     }
     count = node->data.sequence.items.top - node->data.sequence.items.start;
-    if (count > CONF_MAX_ITEMS) {
-        problem(ctx, line_of(node), name, "at most %d routes", CONF_MAX_ITEMS);
+    if (count > HUB_CONF_MAX_ITEMS) {
+        problem(ctx, line_of(node), name, "at most %d routes", HUB_CONF_MAX_ITEMS);
         return;
     }
     routes = xcalloc(count, sizeof(*routes));
@@ -809,19 +376,19 @@ static void apply_routes(conf_ctx_t *ctx, const conf_key_t *k, yaml_node_t *node
         }
     }
     dispose_routes(k, base);
-    *FIELD(base, k->off, hub_route_conf_t *) = routes;
-    *FIELD(base, k->off2, size_t) = n;
+    *HUB_CONF_FIELD(base, k->off, hub_route_conf_t *) = routes;
+    *HUB_CONF_FIELD(base, k->off2, size_t) = n;
 }
 
 static void apply_value(conf_ctx_t *ctx, const conf_table_t *tab, int idx, yaml_node_t *val, void *base, unsigned *lines,
                         const char *shown, const char *name)
 {
-    const conf_key_t *k = &tab->keys[idx];
-    char msg[CONF_MSG];
+    const hub_conf_key_t *k = &tab->keys[idx];
+    char msg[HUB_CONF_MSG];
     const char *s;
 
     switch (k->type->kind) {
-    case CONF_SECTION:
+    case HUB_CONF_SECTION:
         if (is_null(val))
             break;
         if (val->type != YAML_MAPPING_NODE) {
@@ -830,16 +397,16 @@ static void apply_value(conf_ctx_t *ctx, const conf_table_t *tab, int idx, yaml_
         }
         walk_mapping(ctx, val, tab, base, lines, shown, k->path);
         break;
-    case CONF_SCALAR:
+    case HUB_CONF_SCALAR:
         if ((s = scalar_text(ctx, k, val, name)) == NULL)
             break;
         if (k->type->parse(k, base, s, msg, sizeof(msg)) != 0)
             problem(ctx, line_of(val), name, "%s", msg);
         break;
-    case CONF_LIST:
+    case HUB_CONF_LIST:
         apply_list(ctx, k, val, base, name);
         break;
-    case CONF_ROUTES:
+    case HUB_CONF_ROUTES:
         apply_routes(ctx, k, val, base, name);
         break;
     }
@@ -900,7 +467,7 @@ static void walk_mapping(conf_ctx_t *ctx, yaml_node_t *map, const conf_table_t *
         lines[idx] = (unsigned)line_of(key);
         before = ctx->nproblems;
         apply_value(ctx, tab, idx, val, base, lines, shown, name);
-        if (tab == &main_table && ctx->nproblems != before && tab->keys[idx].type->kind != CONF_SECTION)
+        if (tab == &main_table && ctx->nproblems != before && tab->keys[idx].type->kind != HUB_CONF_SECTION)
             ctx->bad[idx] = 1;
     }
 }
@@ -1055,7 +622,7 @@ int hub_config_load(hub_config_t *cfg, const char *path, FILE *errs, size_t *npr
     int ret;
 
     hub_config_defaults(cfg);
-    cfg->file = xstrdup(path);
+    cfg->file = hub_strdup(path);
     if ((ret = read_file(path, &buf, &len)) == HUB_E_IO) {
         if (errs != NULL)
             fprintf(errs, "%s: cannot read: %s\n", path, strerror(errno));
@@ -1078,15 +645,15 @@ out:
     return ret;
 }
 
-static void key_info(const conf_key_t *k, const char *parent, hub_config_keyinfo_t *info)
+static void key_info(const hub_conf_key_t *k, const char *parent, hub_config_keyinfo_t *info)
 {
     memset(info, 0, sizeof(*info));
     snprintf(info->path, sizeof(info->path), "%s%s%s", parent != NULL ? parent : "", parent != NULL ? "[]." : "", k->path);
-    info->section = k->type->kind == CONF_SECTION;
-    info->list = k->type->kind == CONF_LIST || k->type->kind == CONF_ROUTES;
+    info->section = k->type->kind == HUB_CONF_SECTION;
+    info->list = k->type->kind == HUB_CONF_LIST || k->type->kind == HUB_CONF_ROUTES;
     info->def = k->def;
-    info->ranged = k->type == &type_uint || k->type == &type_duration;
-    info->duration = k->type == &type_duration;
+    info->ranged = k->type == &hub_conf_uint || k->type == &hub_conf_duration;
+    info->duration = k->type == &hub_conf_duration;
     info->min = k->min;
     info->max = k->max;
     info->values = k->names;
@@ -1100,7 +667,7 @@ int hub_config_key_info(size_t i, hub_config_keyinfo_t *info)
     }
     if ((i -= NMAIN) < NROUTE) {
         for (size_t j = 0; j < NMAIN; ++j)
-            if (main_keys[j].type->kind == CONF_ROUTES)
+            if (main_keys[j].type->kind == HUB_CONF_ROUTES)
                 key_info(&route_keys[i], main_keys[j].path, info);
         return 0;
     }

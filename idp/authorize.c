@@ -12,7 +12,9 @@
 #include "idp/csrf.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/settings.h"
+#include "idp/user.h"
 #include "idp/session.h"
 #include "idp/tokens.h"
 

@@ -11,14 +11,14 @@
 #define MAX_TOKEN_PARAM HUB_JWS_MAX
 
 int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache, int allow_public,
-                            idp_client_t **out, const char **why)
+                            const idp_client_t **out, const char **why)
 {
     const char *authz = hub_req_header(&req->pool, req, "authorization");
     const char *form_id = hub_form_get(form, "client_id"), *form_secret = hub_form_get(form, "client_secret");
     const char *client_id, *secret = NULL;
     char *basic_id = NULL, *basic_secret = NULL;
     idp_auth_method_t used;
-    idp_client_t *client = NULL;
+    const idp_client_t *client = NULL;
     int ret;
 
     *out = NULL;
@@ -54,7 +54,7 @@ int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *t
         *why = "missing client credentials";
         return HUB_E_DENIED;
     }
-    if ((ret = idp_client_get_cached(cache, txn, client_id, &client)) != 0) {
+    if ((ret = idp_client_cache_get(cache, txn, client_id, &client)) != 0) {
         if (ret == HUB_E_NOTFOUND) {
             *why = "unknown client";
             ret = HUB_E_DENIED;
@@ -83,7 +83,7 @@ int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *t
     client = NULL;
     ret = 0;
 out:
-    idp_client_free(client);
+    idp_client_release(client);
     return ret;
 }
 
@@ -123,10 +123,10 @@ int idp_endpoint_form(h2o_req_t *req, hub_form_t *form)
     return 0;
 }
 
-idp_client_t *idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public)
+const idp_client_t *idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public)
 {
     hub_txn_t *txn = NULL;
-    idp_client_t *client = NULL;
+    const idp_client_t *client = NULL;
     const char *why = NULL;
     int ret;
 

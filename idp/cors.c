@@ -4,6 +4,7 @@
 #include <strings.h>
 #include "hub/resp.h"
 #include "hub/url.h"
+#include "idp/client_cache.h"
 #include "idp/cors.h"
 #include "idp/origins.h"
 
@@ -136,11 +137,11 @@ void idp_cors_allow(h2o_req_t *req, const idp_client_t *client)
 void idp_cors_allow_token(idp_t *idp, h2o_req_t *req, hub_txn_t *txn, const json_t *claims)
 {
     const char *client_id = json_string_value(json_object_get(claims, "client_id"));
-    idp_client_t *client = NULL;
+    const idp_client_t *client = NULL;
 
     if (client_id == NULL || request_origin(req) == NULL)
         return;
-    if (idp_client_get_cached(idp->clients, txn, client_id, &client) == 0)
+    if (idp_client_cache_get(idp->clients, txn, client_id, &client) == 0)
         idp_cors_allow(req, client);
-    idp_client_free(client);
+    idp_client_release(client);
 }

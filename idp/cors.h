@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include "hub/store.h"
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/client.h"
 
 /* The methods an endpoint answers besides OPTIONS. */
 #define IDP_CORS_GET 1u

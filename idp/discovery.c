@@ -8,6 +8,7 @@
 #include "hub/url.h"
 #include "idp/cors.h"
 #include "idp/idp.h"
+#include "idp/node.h"
 
 #define OIDC_PATH "/.well-known/openid-configuration"
 #define OAUTH_PATH "/.well-known/oauth-authorization-server"

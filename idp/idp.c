@@ -9,8 +9,8 @@
 #include "idp/backchannel.h"
 #include "idp/csrf.h"
 #include "idp/idp.h"
-#include "idp/model.h"
-#include "idp/origins.h"
+#include "idp/client.h"
+#include "idp/role.h"
 
 /* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
  * with every character outside [A-Za-z0-9_-] replaced. Under HTTPS they carry the __Host- prefix, so a browser takes
@@ -27,15 +27,8 @@ static void cookie_name(char *out, size_t size, const char *node_name, const cha
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
-    static const char *roles[] = {IDP_ROLE_SYSTEM_MANAGER, IDP_ROLE_GUEST};
-    size_t i;
-    int ret;
-    for (i = 0; i != sizeof(roles) / sizeof(roles[0]); ++i)
-        if (!idp_role_exists(txn, roles[i]) && (ret = idp_role_add(txn, roles[i])) != 0)
-            return ret;
-    if ((ret = idp_client_cache_prepare(txn)) != 0)
-        return ret;
-    return idp_origins_prepare(txn);
+    int ret = idp_roles_add_builtin(txn);
+    return ret != 0 ? ret : idp_client_prepare(txn);
 }
 
 int idp_create(idp_t **out, hub_server_t *server)

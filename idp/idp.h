@@ -8,7 +8,7 @@
 #include "hub/server.h"
 #include "hub/store.h"
 #include "idp/keyring.h"
-#include "idp/model.h"
+#include "idp/client_cache.h"
 
 #define IDP_CSRF_KEY_LEN 32 /* 256 bits (idp/csrf.h) */
 

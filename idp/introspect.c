@@ -6,6 +6,7 @@
 #include "idp/clientauth.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
+#include "idp/user.h"
 
 #define INTROSPECT_PATH "/oauth2/introspect"
 #define INTROSPECT_ALIAS "/api/method/frappe.integrations.oauth2.introspect_token"
@@ -20,12 +21,12 @@ static int looks_like_jwt(const char *token)
 /* 1 when client_id names an enabled client (read through the cache: the client is shared, read-only). */
 static int client_enabled(idp_t *idp, hub_txn_t *txn, const char *client_id)
 {
-    idp_client_t *client = NULL;
+    const idp_client_t *client = NULL;
     int ok;
-    if (client_id == NULL || idp_client_get_cached(idp->clients, txn, client_id, &client) != 0)
+    if (client_id == NULL || idp_client_cache_get(idp->clients, txn, client_id, &client) != 0)
         return 0;
     ok = client->enabled;
-    idp_client_free(client);
+    idp_client_release(client);
     return ok;
 }
 
@@ -115,7 +116,7 @@ static int on_introspect(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
     hub_form_t form = {0};
-    idp_client_t *client;
+    const idp_client_t *client;
     hub_txn_t *txn = NULL;
     const char *token;
     json_t *result = NULL;
@@ -141,7 +142,7 @@ static int on_introspect(void *data, h2o_req_t *req)
         result = json_pack("{s:b}", "active", 0);
     hub_send_json(req, 200, result, 1);
 out:
-    idp_client_free(client);
+    idp_client_release(client);
     return 0;
 }
 

@@ -18,7 +18,8 @@
 #include "hub/workpool.h"
 #include "idp/csrf.h"
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/password.h"
+#include "idp/user.h"
 #include "idp/session.h"
 
 #define MAX_USERNAME 256

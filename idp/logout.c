@@ -15,7 +15,7 @@
 #include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/logout.h"
-#include "idp/model.h"
+#include "idp/client.h"
 #include "idp/session.h"
 
 #define LOGOUT_PATH "/oauth2/logout"

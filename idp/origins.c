@@ -5,10 +5,11 @@
 #include "hub/err.h"
 #include "hub/url.h"
 #include "idp/origins.h"
+#include "idp/record.h"
 
 #define ORIGINS_MARK "idx:client_origins" /* in META: the index covers every client */
 #define PREFIX_LEN HUB_B64URL_LEN(HUB_SHA256_LEN)
-#define MAX_KEY (PREFIX_LEN + 1 + 256) /* 256 = the longest client_id (idp/model.c) */
+#define MAX_KEY (PREFIX_LEN + 1 + IDP_CLIENT_ID_MAX)
 
 /* The key prefix of origin: its hash and the separator; returns the prefix length. */
 static size_t origin_prefix(const char *origin, char out[PREFIX_LEN + 2])
@@ -31,29 +32,29 @@ static int uri_origin(const char *uri, char *out)
     return 0;
 }
 
-int idp_client_has_origin(const idp_client_t *client, const char *origin)
+int idp_origins_match(const idp_strv_t *uris, const char *origin)
 {
     char o[HUB_ORIGIN_MAX];
-    for (size_t i = 0; i != client->redirect_uris.n; ++i)
-        if (uri_origin(client->redirect_uris.v[i], o) == 0 && strcmp(o, origin) == 0)
+    for (size_t i = 0; i != uris->n; ++i)
+        if (uri_origin(uris->v[i], o) == 0 && strcmp(o, origin) == 0)
             return 1;
     return 0;
 }
 
-/* Adds (add != 0) or removes the entries of every redirect URI of an enabled c. */
-static int index_client(hub_txn_t *txn, const idp_client_t *c, int add)
+/* Adds (add != 0) or removes the entries of client_id's redirect URIs uris (NULL = none). */
+static int index_uris(hub_txn_t *txn, const char *client_id, const idp_strv_t *uris, int add)
 {
     char origin[HUB_ORIGIN_MAX], key[MAX_KEY];
     size_t plen, idlen;
     int ret;
 
-    if (c == NULL || !c->enabled || c->client_id == NULL || (idlen = strlen(c->client_id)) > MAX_KEY - PREFIX_LEN - 1)
+    if (uris == NULL || client_id == NULL || (idlen = strlen(client_id)) > MAX_KEY - PREFIX_LEN - 1)
         return 0;
-    for (size_t i = 0; i != c->redirect_uris.n; ++i) {
-        if (uri_origin(c->redirect_uris.v[i], origin) != 0)
+    for (size_t i = 0; i != uris->n; ++i) {
+        if (uri_origin(uris->v[i], origin) != 0)
             continue;
         plen = origin_prefix(origin, key);
-        memcpy(key + plen, c->client_id, idlen);
+        memcpy(key + plen, client_id, idlen);
         if (add)
             ret = hub_store_put(txn, HUB_T_CLIENT_ORIGINS, key, plen + idlen, origin, strlen(origin), 0, 0);
         else if ((ret = hub_store_del(txn, HUB_T_CLIENT_ORIGINS, key, plen + idlen)) == HUB_E_NOTFOUND)
@@ -64,10 +65,10 @@ static int index_client(hub_txn_t *txn, const idp_client_t *c, int add)
     return 0;
 }
 
-int idp_origins_update(hub_txn_t *txn, const idp_client_t *old, const idp_client_t *client)
+int idp_origins_update(hub_txn_t *txn, const char *client_id, const idp_strv_t *old, const idp_strv_t *now)
 {
-    int ret = index_client(txn, old, 0);
-    return ret != 0 ? ret : index_client(txn, client, 1);
+    int ret = index_uris(txn, client_id, old, 0);
+    return ret != 0 ? ret : index_uris(txn, client_id, now, 1);
 }
 
 static int found_cb(void *arg, hub_val_t key, hub_val_t val)
@@ -82,17 +83,12 @@ int idp_origins_known(hub_txn_t *txn, const char *origin)
     return hub_store_each(txn, HUB_T_CLIENT_ORIGINS, prefix, plen, found_cb, NULL) == 1;
 }
 
-static int prepare_cb(void *arg, const idp_client_t *client)
-{
-    return index_client(arg, client, 1);
-}
-
-int idp_origins_prepare(hub_txn_t *txn)
+int idp_origins_prepare(hub_txn_t *txn, int (*index_all)(hub_txn_t *txn))
 {
     int ret;
     if (hub_store_counter(txn, ORIGINS_MARK) != 0)
         return 0;
-    if ((ret = idp_client_each(txn, prepare_cb, txn)) != 0)
+    if ((ret = index_all(txn)) != 0)
         return ret;
     return hub_store_bump(txn, ORIGINS_MARK, NULL);
 }

@@ -12,7 +12,9 @@
 #include "hub/resp.h"
 #include "hub/url.h"
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/join_token.h"
+#include "idp/node.h"
 
 #define REGISTER_PATH "/oauth2/register"
 #define REGISTER_ALIAS "/api/method/frappe.integrations.oauth2.register_client"
@@ -31,6 +33,17 @@ static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const 
     e->err = err;
     snprintf(e->desc, sizeof(e->desc), "%s: %s", field, why);
     return HUB_E_INVAL;
+}
+
+/* A refusal of the model's validation (idp_client_validate), worded for an RFC 7591 client: the metadata field it
+ * names, and the error that field calls for (RFC 7591 §3.2.2: invalid_redirect_uri for the redirect URIs). */
+static int reg_invalid(reg_err_t *e, const idp_invalid_t *inv)
+{
+    const char *field = idp_field_metadata(inv->field);
+    int redirect = inv->field == IDP_FIELD_REDIRECT_URIS || inv->field == IDP_FIELD_DEFAULT_REDIRECT_URI;
+
+    return reg_fail(e, redirect ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
+                    field != NULL ? field : "metadata", inv->text);
 }
 
 /* One URI of a dynamic registration: parsed strictly (hub_url_parse) and never aimed at a link-local or metadata
@@ -167,7 +180,7 @@ static int scope_field(const json_t *md, idp_client_t *c, reg_err_t *e)
 static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, reg_err_t *e)
 {
     const char *name, *method, *bcl;
-    char err[256];
+    idp_invalid_t inv;
     int ret;
 
     if (!json_is_object(md))
@@ -202,9 +215,8 @@ static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, r
     if ((ret = scope_field(md, c, e)) != 0)
         return ret;
     c->enabled = 1;
-    if (idp_client_validate(c, err, sizeof(err)) != 0)
-        return reg_fail(e, strstr(err, "redirect") != NULL ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
-                        "metadata", err);
+    if (idp_client_validate(c, &inv) != 0)
+        return reg_invalid(e, &inv);
     return 0;
 }
 

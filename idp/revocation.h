@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hub/store.h"
-#include "idp/model.h"
+#include "idp/role.h"
+#include "idp/user.h"
 
 /* Ends every primary session of sub except keep_sid (NULL = all), revokes every token family of sub except those of
  * keep_sid, and queues one back-channel logout naming sub (no sid) for every client with a backchannel_logout_uri.

@@ -35,7 +35,7 @@ static int on_revoke(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
     hub_form_t form = {0};
-    idp_client_t *client;
+    const idp_client_t *client;
     hub_jws_t jws = {0};
     int have_jws = 0, ret;
 
@@ -74,7 +74,7 @@ done:
 out:
     if (have_jws)
         hub_jws_dispose(&jws);
-    idp_client_free(client);
+    idp_client_release(client);
     return 0;
 }
 

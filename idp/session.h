@@ -8,7 +8,7 @@
 #include "hub/store.h"
 #include "hub/form.h"
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/strv.h"
 
 typedef struct st_idp_session_t {
     char *sid; /* public session identifier */

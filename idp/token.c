@@ -527,7 +527,7 @@ static int on_token(void *data, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
         return 0;
     }
-    idp_client_t *client = idp_endpoint_client(idp, req, &form, grant_types[i].allow_public);
+    const idp_client_t *client = idp_endpoint_client(idp, req, &form, grant_types[i].allow_public);
     if (client == NULL) {
         if (grant_types[i].fn == grant_refresh_token)
             refused_refresh(idp, &form);
@@ -536,7 +536,7 @@ static int on_token(void *data, h2o_req_t *req)
     idp_cors_allow(req, client); /* its errors too (invalid_grant, ...) are for the app to read */
     grant_ctx_t ctx = {idp, req, &form, client};
     grant_types[i].fn(&ctx);
-    idp_client_free(client);
+    idp_client_release(client);
     return 0;
 }
 

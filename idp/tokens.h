@@ -5,7 +5,8 @@
 
 #include <stdint.h>
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/user.h"
 
 typedef struct st_idp_at_params_t {
     const char *sub;       /* user's sub, or client_id for client_credentials */

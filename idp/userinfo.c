@@ -9,7 +9,8 @@
 #include "idp/cors.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
-#include "idp/model.h"
+#include "idp/client_cache.h"
+#include "idp/user.h"
 #include "idp/tokens.h"
 
 #define USERINFO_PATH "/oauth2/userinfo"
@@ -71,7 +72,7 @@ static int on_userinfo(void *data, h2o_req_t *req)
     hub_jws_t jws = {NULL};
     hub_txn_t *txn = NULL;
     idp_user_t *user = NULL;
-    idp_client_t *client = NULL; /* the token's: what its scope discloses depends on it (a Frappe site's openid) */
+    const idp_client_t *client = NULL; /* the token's: what its scope discloses depends on it (a Frappe site's openid) */
     int ret, live = 0, have_user = 0;
     json_t *body, *claims;
 
@@ -105,7 +106,7 @@ static int on_userinfo(void *data, h2o_req_t *req)
         if (live && idp_scope_has(scope, "openid")) {
             have_user = idp_user_get(txn, sub, &user) == 0 && user->enabled;
             if (have_user)
-                (void)idp_client_get_cached(idp->clients, txn, client_id, &client); /* NULL when gone */
+                (void)idp_client_cache_get(idp->clients, txn, client_id, &client); /* NULL when gone */
         }
         hub_store_read_end(txn);
     }
@@ -130,7 +131,7 @@ static int on_userinfo(void *data, h2o_req_t *req)
     }
     if (user != NULL)
         idp_user_free(user);
-    idp_client_free(client);
+    idp_client_release(client);
     hub_jws_dispose(&jws);
     return 0;
 }

@@ -321,6 +321,23 @@ def test_registration_open():
         r = register(n, {"client_name": "x", "redirect_uris": ["https://a.example/cb"],
                          "backchannel_logout_uri": f"http://{host}/bcl"})
         eq((r.status, r.json().get("error")), (400, "invalid_client_metadata"), "open registration, back-channel on " + host)
+    # what the model's validation refuses is told in RFC 7591 words: the metadata field, and the error that field calls
+    # for; a hubctl --option never shows, and the word "redirect" in a scope does not make it a redirect URI error
+    long_redirect_scope = "redirect_uris" + "x" * 130
+    for what, md, field in (
+            ("a scope naming redirect", {"client_name": "x", "redirect_uris": ["https://a.example/cb"],
+                                         "scope": "openid " + long_redirect_scope}, "scope"),
+            ("a long scope", {"client_name": "x", "grant_types": ["client_credentials"], "scope": "y" * 129}, "scope"),
+            ("a control character in the name", {"client_name": "bad\u0001name", "redirect_uris": ["https://a.example/cb"]},
+             "client_name"),
+            ("a name with redirect and a newline", {"client_name": "redirect\nuris", "redirect_uris": ["https://a.example/cb"]},
+             "client_name")):
+        before = n.hubctl("client", "list", "--json").stdout
+        r = register(n, md)
+        eq((r.status, r.json().get("error")), (400, "invalid_client_metadata"), what)
+        desc = r.json().get("error_description", "")
+        ok(desc.startswith(field + ": ") and "--" not in desc and "\n" not in desc, what + ": description " + repr(desc))
+        eq(n.hubctl("client", "list", "--json").stdout, before, what + ": nothing stored")
     n.stop()
 
 

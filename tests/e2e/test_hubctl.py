@@ -347,6 +347,62 @@ def test_settings():
     eq(js(d, "settings", "show")["skip_authorization"], "force", "force")
 
 
+# ---- one line, whatever the arguments hold ----
+
+def no_controls(line):
+    """No C0 or C1 control, DEL or line separator left in a message line."""
+    return not any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f or ch in "\u2028\u2029" for ch in line)
+
+
+def test_one_line_errors():
+    """Values echoed into a message show newlines, carriage returns and other control characters escaped, so every
+    error is one line (a log line, a terminal line) that no argument can split, recolour or fake."""
+    d = fresh()
+    good(d, "role", "add", "Employee")
+    web = creds(good(d, "client", "add", "--app-name", "web", "--redirect-uris", "https://app.example/cb").stdout)[0]
+    cases = [
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb",
+          "--backchannel-logout-uri", "https://x.example/\nsecond line"], "--backchannel-logout-uri", "\\n"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb",
+          "--backchannel-logout-uri", "http://169.254.169.254/\r\nX-Injected: 1"], "--backchannel-logout-uri", "\\r\\n"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/\x1b[2Jcb"], "--redirect-uris", "\\x1b"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb",
+          "--default-redirect-uri", "https://x.example/cb\nhubctl: all good"], "--default-redirect-uri", "\\n"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb",
+          "--post-logout-redirect-uris", "ftp://x.example/\x07bell"], "--post-logout-redirect-uris", "\\x07"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb", "--grant-type", "code\nflow"],
+         "--grant-type", "\\n"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb", "--auth-method",
+          "none\u009b31m"], "--auth-method", "\\xc2\\x9b"),
+        (["client", "add", "--app-name", "x", "--frappe-site", "https://site.example/\npath"], "--frappe-site", "\\n"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/cb", "--allowed-roles",
+          "Ghost\u2028Role"], "--allowed-roles", "\\xe2\\x80\\xa8"),
+        (["client", "update", web, "--scopes", "openid bad\x7fscope"], "--scopes", "\\x7f"),
+        (["client", "show", "no\nsuch"], "ID", "\\n"),
+        (["user", "add", "bad\nname", "--email", "b@example.com"], "username", "\\n"),
+        (["user", "add", "carol", "--email", "c@example.com\r\nBcc: x@example.com"], "--email", "\\r\\n"),
+        (["user", "add", "carol", "--email", "c@example.com", "--role", "Ghost\x1b]0;title\x07"], "--role", "\\x1b"),
+        (["user", "show", "no\x1bbody"], "NAME", "\\x1b"),
+        (["user", "roles", "alice\n", "--add", "Employee"], "NAME", "\\n"),
+        (["role", "add", "line\nbreak"], "ROLE", "\\n"),
+        (["role", "del", "Emp\rloyee"], "ROLE", "\\r"),
+        (["settings", "set", "skip_authorization", "auto\nforce"], "skip_authorization", "\\n"),
+        (["settings", "set", "colour\x0b", "blue"], "NAME", "\\x0b"),
+        (["node", "join-token", "--name", "sec\n1"], "--name", "\\n"),
+        (["node", "join-token", "--ttl", "1h\n"], "--ttl", "\\n"),
+        (["node", "revoke", "no\x85de"], "ID", "\\xc2\\x85"),
+        (["keys", "retire", "kid\n2"], "KID", "\\n"),
+        (["client", "add", "--app-name", "x", "--colour\nred"], "unknown option", "\\n"),
+        (["user", "frob\nnicate"], "unknown command", "\\n"),
+        (["client", "add", "--app-name", "x", "--redirect-uris", "https://x.example/\udcff\udcfe"], "--redirect-uris",
+         "\\xff\\xfe"),  # bytes that are not UTF-8
+    ]
+    for args, needle, shown in cases:
+        line = bad(d, 2, needle, *args, input=PASSWORD)
+        ok(no_controls(line), f"{args}: no control character left: {line!r}")
+        ok(shown in line, f"{args}: shows {shown!r}: {line!r}")
+
+
 # ---- nodes (with a running primary: changes apply without a restart) ----
 
 def test_nodes():
@@ -387,4 +443,5 @@ def test_nodes():
 
 
 if __name__ == "__main__":
-    run([test_usage, test_init_and_keys, test_users, test_roles, test_clients, test_settings, test_nodes])
+    run([test_usage, test_init_and_keys, test_users, test_roles, test_clients, test_settings, test_one_line_errors,
+         test_nodes])

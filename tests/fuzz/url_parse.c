@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/url.h"
-#include "idp/model.h"
+#include "idp/client.h"
 #include "idp/origins.h"
 
 static void check_parsed(const char *s, const hub_url_t *u)

@@ -1,4 +1,5 @@
-/* Tests hub/config.c: the example configs, defaults, every duration form, and one exact message per broken config. */
+/* Tests hub/config.c and hub/config_types.c: the example configs, defaults, every duration form, and one exact message per broken
+ * config. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,7 +419,8 @@ static const struct {
      "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: an empty path segment"},
     {SECONDARY "  routes:\n    - {path: \"/a;x/\", upstream: http://h/}\n",
      "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: path parameters"},
-    {SECONDARY "  routes:\n    - {path: /a%41/, upstream: http://h/}\n", "7: secondary.routes[0].path: a route path must be canonical"},
+    {SECONDARY "  routes:\n    - {path: /a%41/, upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical"},
     {SECONDARY "  routes:\n    - {path: /a%20b/, upstream: http://h/}\n",
      "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: '%' found"},
     {SECONDARY "  routes:\n    - {path: \"/a\\\\b/\", upstream: http://h/}\n",

@@ -19,7 +19,7 @@
 #include "idp/backchannel.h"
 #include "idp/idp.h"
 #include "idp/keyring.h"
-#include "idp/model.h"
+#include "idp/client.h"
 #include "idp/revocation.h"
 #include "tests/check.h"
 

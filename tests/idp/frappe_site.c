@@ -1,9 +1,11 @@
-/* Tests idp/frappe_site.c: the SITE_URL of --frappe-site, the client it makes (the stock key's login URIs, its auth
- * method and grant) and the rules idp_client_validate keeps for such a client. */
+/* Tests idp/frappe_site.c, the SITE_URL of --frappe-site, and the client of a Frappe site idp/client.c makes
+ * (idp_client_set_frappe_site: the stock key's login URIs, its auth method and grant) and the rules idp_client_validate
+ * keeps for such a client. */
 #include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/frappe_site.h"
 #include "tests/check.h"
 
 #define WWW "/api/method/frappe.www.login.login_via_frappe"
@@ -27,22 +29,24 @@ static idp_client_t *new_client(const char *uris)
 
 static void expect_site(const char *in, const char *want)
 {
-    char err[512] = "", *out = NULL;
-    int ret = idp_frappe_site_parse(in, &out, err, sizeof(err));
+    idp_invalid_t inv = {0};
+    char *out = NULL;
+    int ret = idp_frappe_site_parse(in, &out, &inv);
     CHECK(ret == 0 && out != NULL && strcmp(out, want) == 0);
     if (ret != 0 || out == NULL || strcmp(out, want) != 0)
-        fprintf(stderr, "  %s -> %s (%s), expected %s\n", in, out != NULL ? out : "(null)", err, want);
+        fprintf(stderr, "  %s -> %s (%s), expected %s\n", in, out != NULL ? out : "(null)", inv.text, want);
     free(out);
 }
 
 static void expect_bad_site(const char *in, const char *reason)
 {
-    char err[512] = "", *out = (char *)"untouched";
-    CHECK(idp_frappe_site_parse(in, &out, err, sizeof(err)) == HUB_E_INVAL && out == NULL);
-    CHECK(strncmp(err, "--frappe-site: ", 15) == 0 && strchr(err, '\n') == NULL);
-    if (strstr(err, reason) == NULL) {
+    idp_invalid_t inv = {0};
+    char *out = (char *)"untouched";
+    CHECK(idp_frappe_site_parse(in, &out, &inv) == HUB_E_INVAL && out == NULL);
+    CHECK(inv.field == IDP_FIELD_FRAPPE_SITE && strchr(inv.text, '\n') == NULL && strchr(inv.text, '\r') == NULL);
+    if (strstr(inv.text, reason) == NULL) {
         ++failures;
-        fprintf(stderr, "  %s: expected \"%s\" in \"%s\"\n", in != NULL ? in : "(null)", reason, err);
+        fprintf(stderr, "  %s: expected \"%s\" in \"%s\"\n", in != NULL ? in : "(null)", reason, inv.text);
     }
 }
 
@@ -96,52 +100,53 @@ static void test_apply(void)
     static const char *const site_a[] = {"https://a.example" WWW, "https://a.example" INTEGRATIONS};
     static const char *const a_and_cb[] = {"https://a.example" WWW, "https://a.example" INTEGRATIONS, "https://a.example/cb"};
     static const char *const b_and_cb[] = {"https://b.example" WWW, "https://b.example" INTEGRATIONS, "https://a.example/cb"};
-    char err[512];
     idp_client_t *c = new_client("");
 
     /* a new client: the two login URIs, the first of them the default, as the stock key talks */
-    idp_frappe_site_apply(c, "https://a.example");
+    idp_client_set_frappe_site(c, "https://a.example");
     expect_uris(c, site_a, 2);
     CHECK(strcmp(c->frappe_site, "https://a.example") == 0 && strcmp(c->default_redirect_uri, site_a[0]) == 0);
     CHECK(c->auth_method == IDP_AUTH_SECRET_POST && c->grant_type == IDP_GRANT_AUTHORIZATION_CODE &&
           c->response_type == IDP_RESPONSE_CODE);
-    CHECK(idp_client_validate(c, err, sizeof(err)) == 0);
+    CHECK(idp_client_validate(c, NULL) == 0);
     idp_client_free(c);
 
     /* given URIs stay after the login ones; a login URI given too is not doubled */
     c = new_client("https://a.example/cb https://a.example" INTEGRATIONS);
-    idp_frappe_site_apply(c, "https://a.example");
+    idp_client_set_frappe_site(c, "https://a.example");
     expect_uris(c, a_and_cb, 3);
     /* applied again with its own site (the hubctl path when --redirect-uris changes): nothing doubles */
-    idp_frappe_site_apply(c, c->frappe_site);
+    idp_client_set_frappe_site(c, c->frappe_site);
     expect_uris(c, a_and_cb, 3);
-    CHECK(idp_client_validate(c, err, sizeof(err)) == 0);
+    CHECK(idp_client_validate(c, NULL) == 0);
 
     /* another site: the old site's login URIs go, the default with them, the extra URI stays */
-    idp_frappe_site_apply(c, "https://b.example");
+    idp_client_set_frappe_site(c, "https://b.example");
     expect_uris(c, b_and_cb, 3);
     CHECK(strcmp(c->frappe_site, "https://b.example") == 0 && strcmp(c->default_redirect_uri, b_and_cb[0]) == 0);
-    CHECK(idp_client_validate(c, err, sizeof(err)) == 0);
+    CHECK(idp_client_validate(c, NULL) == 0);
     /* a default that is still one of the URIs is kept */
     free(c->default_redirect_uri);
     c->default_redirect_uri = strdup("https://a.example/cb");
-    idp_frappe_site_apply(c, c->frappe_site);
+    idp_client_set_frappe_site(c, c->frappe_site);
     CHECK(strcmp(c->default_redirect_uri, "https://a.example/cb") == 0);
     idp_client_free(c);
 }
 
 /* A Frappe-site client changed by mutate must fail validation naming field. */
-static void expect_invalid(void (*mutate)(idp_client_t *), const char *field)
+static void expect_invalid(void (*mutate)(idp_client_t *), idp_field_t field)
 {
-    char err[512] = "";
+    idp_invalid_t inv = {0};
     idp_client_t *c = new_client("");
-    idp_frappe_site_apply(c, "https://a.example");
+    idp_client_set_frappe_site(c, "https://a.example");
     mutate(c);
-    CHECK(idp_client_validate(c, err, sizeof(err)) == HUB_E_INVAL);
-    if (strncmp(err, field, strlen(field)) != 0) {
+    CHECK(idp_client_validate(c, &inv) == HUB_E_INVAL);
+    if (inv.field != field) {
         ++failures;
-        fprintf(stderr, "  expected an error on %s, got \"%s\"\n", field, err);
+        fprintf(stderr, "  expected an error on %s, got \"%s: %s\"\n", idp_field_option(field), idp_field_option(inv.field),
+                inv.text);
     }
+    CHECK(inv.text[0] != '\0' && strstr(inv.text, "--") == NULL && strchr(inv.text, '\n') == NULL); /* names no option */
     idp_client_free(c);
 }
 
@@ -203,16 +208,16 @@ static void node_client(idp_client_t *c)
 
 static void test_rules(void)
 {
-    expect_invalid(node_client, "--frappe-site");
-    expect_invalid(set_basic, "--auth-method");
-    expect_invalid(set_public, "--auth-method");
-    expect_invalid(set_implicit, "--grant-type");
-    expect_invalid(set_client_credentials, "--grant-type");
-    expect_invalid(drop_openid, "--scopes");
-    expect_invalid(drop_login_uri, "--redirect-uris");
-    expect_invalid(other_site_uris, "--redirect-uris");
-    expect_invalid(unnormalised_site, "--frappe-site");
-    expect_invalid(site_with_path, "--frappe-site");
+    expect_invalid(node_client, IDP_FIELD_FRAPPE_SITE);
+    expect_invalid(set_basic, IDP_FIELD_AUTH_METHOD);
+    expect_invalid(set_public, IDP_FIELD_AUTH_METHOD);
+    expect_invalid(set_implicit, IDP_FIELD_GRANT_TYPE);
+    expect_invalid(set_client_credentials, IDP_FIELD_GRANT_TYPE);
+    expect_invalid(drop_openid, IDP_FIELD_SCOPES);
+    expect_invalid(drop_login_uri, IDP_FIELD_REDIRECT_URIS);
+    expect_invalid(other_site_uris, IDP_FIELD_REDIRECT_URIS);
+    expect_invalid(unnormalised_site, IDP_FIELD_FRAPPE_SITE);
+    expect_invalid(site_with_path, IDP_FIELD_FRAPPE_SITE);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
-/* Tests idp/keyring.c: the first key, PEM file mode, rotation publishing a next key that signs only publish_ahead after
- * the JWKS first served it (recorded once, durably, the earliest serving of two keyrings kept), retire rules, the
- * retiring state, revocation (JWKS, verification, hand-over, the report to the nodes), the claims every token of ours
- * must carry, legacy records and the saved rotation policy. */
+/* Tests idp/keyrec.c, idp/keys.c and idp/keyring.c: the first key, PEM file mode, rotation publishing a next key that signs only
+ * publish_ahead after the JWKS first served it (recorded once, durably, the earliest serving of two keyrings kept), retire rules,
+ * the retiring state, revocation (JWKS, verification, hand-over, the report to the nodes), the claims every token of ours must
+ * carry, legacy records and the saved rotation policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "idp/keyring.h"
+#include "idp/keys.h"
 #include "tests/check.h"
 
 #define MAX_LISTED 16

@@ -1,13 +1,14 @@
-/* Tests idp/origins.c: which origins a client's redirect URIs give, and the store's index of them following every kind of
- * client write (create, update, disable, node revoke, delete, shared origins), its one-time build for an older data dir,
- * very long origins, and many clients. */
+/* Tests idp/origins.c (through idp/client.c, which keeps the index): which origins a client's redirect URIs give, and the store's
+ * index of them following every kind of client write (create, update, disable, node revoke, delete, shared origins), its one-time
+ * build for an older data dir, very long origins, and many clients. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
 #include "hub/store.h"
 #include "hub/url.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/node.h"
 #include "idp/origins.h"
 #include "tests/check.h"
 
@@ -59,7 +60,7 @@ static int revoke_txn(hub_txn_t *txn, void *arg)
 
 static int prepare_txn(hub_txn_t *txn, void *arg)
 {
-    return idp_origins_prepare(txn);
+    return idp_client_prepare(txn);
 }
 
 static int known(const char *origin)

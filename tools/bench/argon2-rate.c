@@ -8,7 +8,7 @@
 #include <time.h>
 #include <sys/resource.h>
 #include "hub/workpool.h"
-#include "idp/model.h"
+#include "idp/password.h"
 
 typedef struct {
     const char *hash;

@@ -1,4 +1,4 @@
-/* Tests the cache of decoded clients in idp/model.c: hits, every kind of change (also from another process), snapshots,
+/* Tests idp/client_cache.c, the cache of decoded clients: hits, every kind of change (also from another process), snapshots,
  * the bound, shared references and concurrent use. */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,7 +8,8 @@
 #include <unistd.h>
 #include "hub/err.h"
 #include "hub/store.h"
-#include "idp/model.h"
+#include "idp/client_cache.h"
+#include "idp/node.h"
 #include "tests/check.h"
 
 static hub_store_t *store;
@@ -55,7 +56,7 @@ static int del_txn(hub_txn_t *txn, void *arg)
 }
 
 /* One cached get in its own read txn. */
-static int get_cached(idp_client_cache_t *cache, const char *id, idp_client_t **out)
+static int get_cached(idp_client_cache_t *cache, const char *id, const idp_client_t **out)
 {
     hub_txn_t *txn = NULL;
     int ret;
@@ -63,7 +64,7 @@ static int get_cached(idp_client_cache_t *cache, const char *id, idp_client_t **
     *out = NULL;
     if ((ret = hub_store_read_begin(store, &txn)) != 0)
         return ret;
-    ret = idp_client_get_cached(cache, txn, id, out);
+    ret = idp_client_cache_get(cache, txn, id, out);
     hub_store_read_end(txn);
     return ret;
 }
@@ -79,14 +80,14 @@ static idp_client_cache_stats_t stats(idp_client_cache_t *cache)
 static void test_hits_and_changes(void)
 {
     idp_client_cache_t *cache = idp_client_cache_create(16);
-    idp_client_t *a = NULL, *b = NULL, *old = NULL, *fresh = NULL;
+    const idp_client_t *a = NULL, *b = NULL, *old = NULL, *fresh = NULL;
 
     CHECK(put_client(store, "c-one", "one", 1) == 0);
     CHECK(get_cached(cache, "c-one", &a) == 0 && a != NULL && strcmp(a->app_name, "one") == 0);
     CHECK(get_cached(cache, "c-one", &b) == 0 && b == a);
     CHECK(a != NULL && a->refs == 2); /* the cache's reference plus two more */
     CHECK(stats(cache).hits == 1 && stats(cache).misses == 1 && stats(cache).entries == 1);
-    idp_client_free(b);
+    idp_client_release(b);
     CHECK(a != NULL && a->refs == 1);
 
     /* an update: the next get loads the new record; the old one stays valid for its holder */
@@ -94,28 +95,28 @@ static void test_hits_and_changes(void)
     CHECK(put_client(store, "c-one", "one v2", 1) == 0);
     CHECK(get_cached(cache, "c-one", &a) == 0 && a != old && a != NULL && strcmp(a->app_name, "one v2") == 0);
     CHECK(strcmp(old->app_name, "one") == 0 && old->refs == 0); /* the cache dropped it: its holder is the last */
-    idp_client_free(old);                                       /* freed here (ASan: no leak, no use after free) */
-    idp_client_free(a);
+    idp_client_release(old);                                    /* freed here (ASan: no leak, no use after free) */
+    idp_client_release(a);
 
     /* disabled, and a new secret (hubctl client disable / rotate-secret) */
     CHECK(get_cached(cache, "c-one", &a) == 0 && a != NULL && a->enabled);
     CHECK(put_client(store, "c-one", "one v2", 0) == 0);
     CHECK(get_cached(cache, "c-one", &b) == 0 && b != NULL && !b->enabled && b != a);
     CHECK(a != NULL && b != NULL && strcmp(a->secret_hash, b->secret_hash) != 0);
-    idp_client_free(b);
-    idp_client_free(a);
+    idp_client_release(b);
+    idp_client_release(a);
 
     /* deleted: not found, and a negative answer is never cached */
     CHECK(hub_store_write(store, del_txn, "c-one") == 0);
     CHECK(get_cached(cache, "c-one", &a) == HUB_E_NOTFOUND && a == NULL);
     CHECK(put_client(store, "c-one", "reborn", 1) == 0);
     CHECK(get_cached(cache, "c-one", &a) == 0 && a != NULL && strcmp(a->app_name, "reborn") == 0);
-    idp_client_free(a);
+    idp_client_release(a);
 
     /* the NULL cache reads straight from the store: an unshared copy every time */
     CHECK(get_cached(NULL, "c-one", &a) == 0 && get_cached(NULL, "c-one", &b) == 0 && a != b && a != NULL && a->refs == 0);
-    idp_client_free(a);
-    idp_client_free(b);
+    idp_client_release(a);
+    idp_client_release(b);
     CHECK(get_cached(cache, NULL, &a) == HUB_E_NOTFOUND && get_cached(cache, "", &a) == HUB_E_NOTFOUND);
 
     idp_client_cache_destroy(cache);
@@ -124,7 +125,7 @@ static void test_hits_and_changes(void)
     CHECK(get_cached(cache, "c-one", &fresh) == 0);
     idp_client_cache_destroy(cache);
     CHECK(fresh != NULL && strcmp(fresh->app_name, "reborn") == 0);
-    idp_client_free(fresh);
+    idp_client_release(fresh);
 }
 
 static int revoke_txn(hub_txn_t *txn, void *arg)
@@ -138,14 +139,14 @@ static int revoke_txn(hub_txn_t *txn, void *arg)
 static void test_node_revoke(void)
 {
     idp_client_cache_t *cache = idp_client_cache_create(16);
-    idp_client_t *a = NULL;
+    const idp_client_t *a = NULL;
 
     CHECK(put_client(store, "c-node", "node client", 1) == 0);
     CHECK(get_cached(cache, "c-node", &a) == 0 && a != NULL && a->enabled);
-    idp_client_free(a);
+    idp_client_release(a);
     CHECK(hub_store_write(store, revoke_txn, "c-node") == 0);
     CHECK(get_cached(cache, "c-node", &a) == 0 && a != NULL && !a->enabled);
-    idp_client_free(a);
+    idp_client_release(a);
     idp_client_cache_destroy(cache);
 }
 
@@ -154,25 +155,25 @@ static void test_node_revoke(void)
 static void test_snapshots(void)
 {
     idp_client_cache_t *cache = idp_client_cache_create(16);
-    idp_client_t *a = NULL, *b = NULL;
+    const idp_client_t *a = NULL, *b = NULL;
     hub_txn_t *before = NULL;
 
     CHECK(put_client(store, "c-snap", "old", 1) == 0);
     CHECK(hub_store_read_begin(store, &before) == 0);
     CHECK(put_client(store, "c-snap", "new", 1) == 0);
     CHECK(get_cached(cache, "c-snap", &a) == 0 && a != NULL && strcmp(a->app_name, "new") == 0);
-    CHECK(idp_client_get_cached(cache, before, "c-snap", &b) == 0 && b != NULL && strcmp(b->app_name, "old") == 0);
-    idp_client_free(b);
-    CHECK(idp_client_get_cached(cache, before, "c-snap", &b) == 0 && b != NULL && strcmp(b->app_name, "old") == 0);
-    idp_client_free(b);
+    CHECK(idp_client_cache_get(cache, before, "c-snap", &b) == 0 && b != NULL && strcmp(b->app_name, "old") == 0);
+    idp_client_release(b);
+    CHECK(idp_client_cache_get(cache, before, "c-snap", &b) == 0 && b != NULL && strcmp(b->app_name, "old") == 0);
+    idp_client_release(b);
     hub_store_read_end(before);
     CHECK(get_cached(cache, "c-snap", &b) == 0 && b == a); /* still cached */
-    idp_client_free(b);
-    idp_client_free(a);
+    idp_client_release(b);
+    idp_client_release(a);
     idp_client_cache_destroy(cache);
 }
 
-/* A data dir written before the counter existed (generation 0) is read uncached until idp_client_cache_prepare. */
+/* A data dir written before the counter existed (generation 0) is read uncached until idp_client_prepare. */
 static int legacy_txn(hub_txn_t *txn, void *arg)
 {
     json_t *o = json_pack("{s:s,s:s,s:b,s:[s],s:s,s:s}", "client_id", "legacy", "app_name", "legacy", "enabled", 1, "scopes",
@@ -184,13 +185,13 @@ static int legacy_txn(hub_txn_t *txn, void *arg)
 
 static int prepare_txn(hub_txn_t *txn, void *arg)
 {
-    return idp_client_cache_prepare(txn);
+    return idp_client_prepare(txn);
 }
 
 static void test_generation_zero(void)
 {
     idp_client_cache_t *cache = idp_client_cache_create(16);
-    idp_client_t *a = NULL, *b = NULL;
+    const idp_client_t *a = NULL, *b = NULL;
     hub_txn_t *txn = NULL;
 
     CHECK(hub_store_write(store, legacy_txn, NULL) == 0);
@@ -199,8 +200,8 @@ static void test_generation_zero(void)
     hub_store_read_end(txn);
     CHECK(get_cached(cache, "legacy", &a) == 0 && get_cached(cache, "legacy", &b) == 0 && a != b);
     CHECK(stats(cache).entries == 0 && stats(cache).hits == 0);
-    idp_client_free(a);
-    idp_client_free(b);
+    idp_client_release(a);
+    idp_client_release(b);
     CHECK(hub_store_write(store, prepare_txn, NULL) == 0);
     CHECK(hub_store_write(store, prepare_txn, NULL) == 0); /* once only */
     CHECK(hub_store_read_begin(store, &txn) == 0);
@@ -208,8 +209,8 @@ static void test_generation_zero(void)
     hub_store_read_end(txn);
     CHECK(get_cached(cache, "legacy", &a) == 0 && get_cached(cache, "legacy", &b) == 0 && a == b && a != NULL);
     CHECK(a != NULL && strcmp(a->app_name, "legacy") == 0);
-    idp_client_free(a);
-    idp_client_free(b);
+    idp_client_release(a);
+    idp_client_release(b);
     idp_client_cache_destroy(cache);
 }
 
@@ -232,7 +233,7 @@ static int child_changes(const char *dir)
 static void test_other_process(const char *dir)
 {
     idp_client_cache_t *cache = idp_client_cache_create(16);
-    idp_client_t *a = NULL, *b = NULL, *c = NULL;
+    const idp_client_t *a = NULL, *b = NULL, *c = NULL;
     char *old_hash = NULL;
     int go[2], status = -1;
     char byte;
@@ -246,9 +247,9 @@ static void test_other_process(const char *dir)
     if (a == NULL || b == NULL || c == NULL)
         goto out;
     old_hash = strdup(a->secret_hash);
-    idp_client_free(a);
-    idp_client_free(b);
-    idp_client_free(c);
+    idp_client_release(a);
+    idp_client_release(b);
+    idp_client_release(c);
 
     /* the child opens its own handle on the same data dir, as hubctl does, only when told to */
     if (pipe(go) != 0 || (pid = fork()) < 0) {
@@ -270,8 +271,8 @@ static void test_other_process(const char *dir)
     CHECK(a != NULL && strcmp(a->secret_hash, old_hash) != 0); /* rotate-secret */
     CHECK(get_cached(cache, "c-proc-b", &b) == 0 && b != NULL && !b->enabled);
     CHECK(get_cached(cache, "c-proc-c", &c) == HUB_E_NOTFOUND && c == NULL);
-    idp_client_free(a);
-    idp_client_free(b);
+    idp_client_release(a);
+    idp_client_release(b);
 out:
     free(old_hash);
     idp_client_cache_destroy(cache);
@@ -282,7 +283,7 @@ out:
 static void test_bound(void)
 {
     idp_client_cache_t *cache = idp_client_cache_create(8);
-    idp_client_t *held[40] = {NULL};
+    const idp_client_t *held[40] = {NULL};
     char id[32], name[32];
 
     CHECK(stats(cache).capacity == 8);
@@ -293,7 +294,7 @@ static void test_bound(void)
     }
     for (int round = 0; round != 3; ++round) {
         for (int i = 0; i != 40; ++i) {
-            idp_client_t *c = NULL;
+            const idp_client_t *c = NULL;
             snprintf(id, sizeof(id), "c-bound-%02d", i);
             snprintf(name, sizeof(name), "bound %d", i);
             CHECK(get_cached(cache, id, &c) == 0 && c != NULL && strcmp(c->client_id, id) == 0 && strcmp(c->app_name, name) == 0);
@@ -301,18 +302,18 @@ static void test_bound(void)
             if (round == 0)
                 held[i] = c;
             else
-                idp_client_free(c);
+                idp_client_release(c);
         }
         CHECK(stats(cache).entries <= 8);
     }
     for (int i = 0; i != 40; ++i) {
         snprintf(name, sizeof(name), "bound %d", i);
         CHECK(held[i] != NULL && strcmp(held[i]->app_name, name) == 0);
-        idp_client_free(held[i]);
+        idp_client_release(held[i]);
     }
     /* a flood of unknown client_ids takes no room */
     for (int i = 0; i != 2000; ++i) {
-        idp_client_t *c = NULL;
+        const idp_client_t *c = NULL;
         snprintf(id, sizeof(id), "unknown-%d", i);
         CHECK(get_cached(cache, id, &c) == HUB_E_NOTFOUND && c == NULL);
     }
@@ -341,11 +342,11 @@ static void *reader(void *arg)
     char id[32];
 
     for (int i = 0; i != THREAD_GETS; ++i) {
-        idp_client_t *c = NULL;
+        const idp_client_t *c = NULL;
         snprintf(id, sizeof(id), "c-thr-%d", i % 3);
         if (get_cached(r->cache, id, &c) != 0 || c == NULL || strcmp(c->client_id, id) != 0 || strncmp(c->app_name, "thr ", 4) != 0)
             ++r->bad;
-        idp_client_free(c);
+        idp_client_release(c);
     }
     return NULL;
 }
@@ -377,19 +378,19 @@ static void test_threads(void)
     }
     /* after the last update every client reads as written last */
     for (int i = 0; i != 3; ++i) {
-        idp_client_t *c = NULL;
+        const idp_client_t *c = NULL;
         int last = UPDATES - ((UPDATES - i) % 3);
         snprintf(id, sizeof(id), "c-thr-%d", i);
         snprintf(name, sizeof(name), "thr %d", last);
         CHECK(get_cached(cache, id, &c) == 0 && c != NULL && strcmp(c->app_name, name) == 0);
-        idp_client_free(c);
+        idp_client_release(c);
     }
     idp_client_cache_destroy(cache);
 }
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-clientcache-XXXXXX", cmd[128];
+    char dir[] = "/tmp/hub-client-cache-XXXXXX", cmd[128];
 
     if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
@@ -407,5 +408,5 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    return check_report("idp/clientcache");
+    return check_report("idp/client_cache");
 }

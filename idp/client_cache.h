@@ -1,0 +1,33 @@
+/* A bounded, thread-safe cache of decoded clients for one store (the token, introspection, revocation and userinfo
+ * endpoints, CORS). Every write of a client record bumps IDP_CLIENTS_GEN in the same transaction, in this process or
+ * another (hubctl); an entry is used only by a transaction that reads the generation it was loaded under, so a cached
+ * client is exactly what that transaction would read. Unknown client_ids are never cached. */
+#ifndef IDP_CLIENT_CACHE_H
+#define IDP_CLIENT_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hub/store.h"
+#include "idp/client.h"
+
+typedef struct st_idp_client_cache_t idp_client_cache_t;
+typedef struct st_idp_client_cache_stats_t {
+    uint64_t hits, misses;
+    size_t entries, capacity;
+} idp_client_cache_stats_t;
+
+#define IDP_CLIENT_CACHE_DEFAULT 1024
+/* Creates a cache holding at most capacity clients (rounded up to a multiple of 4, at least 4). */
+idp_client_cache_t *idp_client_cache_create(size_t capacity);
+/* Frees the cache and its references; clients handed out stay valid until their holders release them. */
+void idp_client_cache_destroy(idp_client_cache_t *cache);
+/* The same contract as idp_client_get, except that *out is SHARED with the cache and other threads: read-only, and
+ * given back with idp_client_release, never freed. A NULL cache reads with idp_client_get (the copy is then the
+ * caller's alone, still given back with idp_client_release). */
+int idp_client_cache_get(idp_client_cache_t *cache, hub_txn_t *txn, const char *client_id, const idp_client_t **out);
+/* Gives back a client idp_client_cache_get handed out: the last holder frees it (NULL is ignored). */
+void idp_client_release(const idp_client_t *client);
+/* Counters for tests and metrics. */
+void idp_client_cache_stats(idp_client_cache_t *cache, idp_client_cache_stats_t *out);
+
+#endif
