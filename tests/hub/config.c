@@ -8,8 +8,9 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
-static char tmpdir[] = "/tmp/hub-config-test-XXXXXX";
+static char *tmpdir; /* where the test writes its YAML files */
 
 #define CHECK_STR(a, b)                                                                                                            \
     do {                                                                                                                           \
@@ -418,7 +419,8 @@ static const struct {
      "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: an empty path segment"},
     {SECONDARY "  routes:\n    - {path: \"/a;x/\", upstream: http://h/}\n",
      "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: path parameters"},
-    {SECONDARY "  routes:\n    - {path: /a%41/, upstream: http://h/}\n", "7: secondary.routes[0].path: a route path must be canonical"},
+    {SECONDARY "  routes:\n    - {path: /a%41/, upstream: http://h/}\n",
+     "7: secondary.routes[0].path: a route path must be canonical"},
     {SECONDARY "  routes:\n    - {path: /a%20b/, upstream: http://h/}\n",
      "7: secondary.routes[0].path: a route path must be canonical, without '%' escapes: '%' found"},
     {SECONDARY "  routes:\n    - {path: \"/a\\\\b/\", upstream: http://h/}\n",
@@ -478,10 +480,7 @@ static void test_many_problems(void)
 
 int main(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir = test_tmpdir("config");
     unsetenv("HUB_JOIN_TOKEN");
     test_durations();
     test_defaults();
@@ -489,6 +488,6 @@ int main(void)
     test_good_forms();
     test_broken();
     test_many_problems();
-    rmdir(tmpdir);
+    CHECK(test_tmpdir_remove(tmpdir) == 0);
     return check_report("hub/config");
 }

@@ -10,6 +10,7 @@
 #include "idp/grants.h"
 #include "idp/model.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -736,10 +737,10 @@ static int refused_txn(hub_txn_t *txn, void *arg)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-model-XXXXXX", cmd[128], node_id[64] = "";
+    char *dir = test_tmpdir("idp-model"), node_id[64] = "";
     hub_txn_t *txn;
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -769,8 +770,6 @@ int main(void)
     hub_store_read_end(txn);
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/model");
 }
