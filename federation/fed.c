@@ -1,6 +1,5 @@
 /* The secondary node: builds the federation context, runs the worker thread that talks to the
  * primary (never an event loop), and registers the routes of SPEC §6. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "federation/fed_refresh.h"
 #include "federation/fed_routes.h"
 #include "federation/fed_session.h"
+#include "hub/cookie.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"
@@ -42,16 +42,6 @@ typedef struct st_kid_waiter_t {
     fed_resume_cb resume;
     void *data;
 } kid_waiter_t;
-
-/* Cookie names are RFC 6265 tokens and differ per node (SPEC §8). */
-static void cookie_name(char *out, size_t size, const char *node_name, const char *what)
-{
-    size_t i;
-    snprintf(out, size, "hub_%s_%s", node_name, what);
-    for (i = 0; out[i] != '\0'; ++i)
-        if (!isalnum((unsigned char)out[i]) && out[i] != '_' && out[i] != '-')
-            out[i] = '_';
-}
 
 /* secondary.scopes joined by spaces, with openid first when missing (sign-in needs an id_token). */
 static char *join_scopes(const hub_config_t *cfg)
@@ -543,8 +533,13 @@ int fed_create(fed_t **out, hub_server_t *server)
         goto fail;
     }
     fed->secure_cookies = hub_server_is_tls(server) || strncmp(cfg->node.public_url, "https://", 8) == 0;
-    cookie_name(fed->session_cookie, sizeof(fed->session_cookie), cfg->node.name, "session");
-    cookie_name(fed->state_cookie, sizeof(fed->state_cookie), cfg->node.name, "state");
+    /* without __Host-, as a secondary always named them (its pending sign-ins' cookies have Path=/auth/, which __Host- forbids) */
+    if (hub_cookie_name(fed->session_cookie, sizeof(fed->session_cookie), cfg->node.name, "session", 0) != 0 ||
+        hub_cookie_name(fed->state_cookie, sizeof(fed->state_cookie), cfg->node.name, "state", 0) != 0) {
+        hub_log_error("node.name: too long for a cookie name");
+        ret = HUB_E_CONFIG;
+        goto fail;
+    }
     snprintf(fed->redirect_uri, sizeof(fed->redirect_uri), "%s/auth/callback", cfg->node.public_url);
     snprintf(fed->home_uri, sizeof(fed->home_uri), "%s/", cfg->node.public_url);
     if ((fed->scope = join_scopes(cfg)) == NULL)

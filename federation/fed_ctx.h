@@ -10,11 +10,12 @@
 #include "federation/fed_jwks.h"
 #include "federation/fed_state.h"
 #include "federation/fed_verify.h"
+#include "hub/cookie.h"
 #include "hub/fetch.h"
 #include "hub/seal.h"
 
 #define FED_URL_MAX 2048
-#define FED_COOKIE_NAME_MAX 96
+#define FED_COOKIE_NAME_MAX HUB_COOKIE_NAME_MAX
 /* A request naming an unknown kid waits this long at most for the JWKS refresh: a primary answers its JWKS in
  * milliseconds, and while it hangs such requests must still be answered promptly (SPEC §6 never blocking). */
 #define FED_KID_WAIT_MS 1000
