@@ -35,7 +35,6 @@ struct st_fed_join_t {
     char join_token_hash[HUB_SECRET_HASH_LEN + 1]; /* of the token the stored registration used */
 };
 
-
 static void reg_clear(fed_reg_t *r)
 {
     free(r->issuer);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include "federation/fed_identify.h"
 #include "federation/fed_routes.h"
 #include "hub/cookie.h"
 #include "hub/err.h"
