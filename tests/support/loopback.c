@@ -150,6 +150,11 @@ int test_req_run(test_req_t *r, unsigned ms)
     return test_req_wait(r, ms);
 }
 
+h2o_req_t *test_req_h2o(test_req_t *r)
+{
+    return &r->req;
+}
+
 int test_req_done(const test_req_t *r)
 {
     return r->complete;

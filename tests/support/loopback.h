@@ -37,6 +37,9 @@ void test_req_header(test_req_t *r, const char *name, const char *value);
 /* Sets the request body (copied), with its Content-Type. */
 void test_req_body(test_req_t *r, const char *content_type, const char *body);
 
+/* The h2o request inside r, for code under test that takes one directly (before test_req_run, no handler saw it). */
+h2o_req_t *test_req_h2o(test_req_t *r);
+
 /* Hands r to the server's routes and runs the loop until the response is complete or ms milliseconds pass. Returns 1
  * when it is complete, 0 when r is still waiting (parked, or waiting for an outbound call): test_req_wait goes on. */
 int test_req_run(test_req_t *r, unsigned ms);
