@@ -12,13 +12,13 @@
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/log.h"
+#include "hub/url.h"
 
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
 #define KEY_ENDPOINTS "endpoints"
 #define KEY_REGISTRATION "registration"
 #define FETCH_TIMEOUT_MS 5000
 #define SECRET_FILE_MAX 4096
-#define URL_MAX 2048
 
 typedef struct st_snap_t {
     fed_reg_t reg; /* first: handed out as fed_reg_t */
@@ -34,7 +34,6 @@ struct st_fed_join_t {
     int static_credentials;
     char join_token_hash[HUB_SECRET_HASH_LEN + 1]; /* of the token the stored registration used */
 };
-
 
 static void reg_clear(fed_reg_t *r)
 {
@@ -113,7 +112,7 @@ static char *json_str_dup(const json_t *obj, const char *name)
 {
     const json_t *v = json_object_get(obj, name);
     if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) || json_string_length(v) == 0 ||
-        json_string_length(v) > URL_MAX)
+        json_string_length(v) > HUB_URL_MAX)
         return NULL;
     return hub_strdup(json_string_value(v));
 }
@@ -203,15 +202,18 @@ static int store_json(fed_join_t *j, const char *key, json_t *val)
     return ret;
 }
 
+/* An endpoint the primary publishes, as the hub reads every URL it calls (hub/url.h): absolute http(s), no userinfo, no
+ * fragment, nothing but printable ASCII. */
 static int is_http_url(const char *s)
 {
-    return s != NULL && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0);
+    hub_url_t u;
+    return s != NULL && hub_url_parse(s, &u, NULL) == 0;
 }
 
 int fed_join_discover(fed_join_t *j)
 {
     const char *server_url = j->cfg->secondary.server_url;
-    char url[URL_MAX + 64];
+    char url[HUB_URL_MAX + 64];
     static const char *const headers[] = {"Accept: application/json"};
     hub_fetch_req_t req = {.method = "GET", .url = url, .headers = headers, .nheaders = 1, .timeout_ms = FETCH_TIMEOUT_MS};
     hub_fetch_res_t res = {0};
@@ -238,7 +240,8 @@ int fed_join_discover(fed_join_t *j)
         goto out;
     }
     if (!is_http_url(found.authorization_endpoint) || !is_http_url(found.token_endpoint) || !is_http_url(found.jwks_uri)) {
-        hub_log_error("federation: the primary's discovery document lacks authorization_endpoint, token_endpoint or jwks_uri");
+        hub_log_error("federation: the primary's discovery document lacks an http(s) URL for authorization_endpoint, "
+                      "token_endpoint or jwks_uri");
         ret = HUB_E_PARSE;
         goto out;
     }
@@ -289,7 +292,7 @@ static void signed_out_uri(const hub_config_t *cfg, char *out, size_t size)
 static json_t *registration_metadata(const hub_config_t *cfg)
 {
     const char *pub = cfg->node.public_url;
-    char redirect[URL_MAX], bcl[URL_MAX], signed_out[URL_MAX];
+    char redirect[HUB_URL_MAX], bcl[HUB_URL_MAX], signed_out[HUB_URL_MAX];
     snprintf(redirect, sizeof(redirect), "%s/auth/callback", pub);
     snprintf(bcl, sizeof(bcl), "%s/auth/backchannel-logout", pub);
     signed_out_uri(cfg, signed_out, sizeof(signed_out));
@@ -316,7 +319,7 @@ static void log_refusal(const hub_fetch_res_t *res)
 static char *registered_signed_out(const hub_config_t *cfg, const json_t *doc)
 {
     const json_t *uris = json_object_get(doc, "post_logout_redirect_uris"), *u;
-    char want[URL_MAX];
+    char want[HUB_URL_MAX];
     size_t i;
 
     signed_out_uri(cfg, want, sizeof(want));

@@ -25,6 +25,12 @@ struct st_fed_jwks_t {
     pthread_mutex_t install_mutex;
     uint64_t last_forced; /* atomic: hub_now() of the last refresh asked for by an unknown kid or the primary */
     int deferred;         /* atomic: the primary asked while rate-limited (fed_jwks_changed) */
+    /* rounds of refresh (fed_jwks.h): an ask and the round counters change together under round_mutex, so a request's
+     * target is never a round that started before it looked */
+    pthread_mutex_t round_mutex;
+    int asked;        /* under round_mutex, written atomically: an unknown kid asked and no round took it yet */
+    uint64_t started; /* under round_mutex */
+    uint64_t done;    /* under round_mutex, written atomically (fed_jwks_rounds reads it without the lock) */
     void (*wake)(void *);
     void *wake_arg;
 };
@@ -35,6 +41,7 @@ fed_jwks_t *fed_jwks_create(void (*wake)(void *arg), void *arg)
     if (j == NULL)
         abort();
     pthread_mutex_init(&j->install_mutex, NULL);
+    pthread_mutex_init(&j->round_mutex, NULL);
     j->wake = wake;
     j->wake_arg = arg;
     return j;
@@ -59,6 +66,7 @@ void fed_jwks_destroy(fed_jwks_t *j)
         keyset_free(ks);
     }
     pthread_mutex_destroy(&j->install_mutex);
+    pthread_mutex_destroy(&j->round_mutex);
     free(j);
 }
 
@@ -156,6 +164,9 @@ int fed_jwks_want_refresh(fed_jwks_t *j)
     /* only the thread that moves the stamp asks, so concurrent unknown kids share one refresh */
     if (!__atomic_compare_exchange_n(&j->last_forced, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return 0;
+    pthread_mutex_lock(&j->round_mutex);
+    __atomic_store_n(&j->asked, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&j->round_mutex);
     if (j->wake != NULL)
         j->wake(j->wake_arg);
     return 1;
@@ -181,6 +192,62 @@ uint64_t fed_jwks_deferred(fed_jwks_t *j, int take)
         return 0;
     __atomic_store_n(&j->deferred, 0, __ATOMIC_RELEASE);
     return 1;
+}
+
+uint64_t fed_jwks_rounds(fed_jwks_t *j)
+{
+    return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+int fed_jwks_round_target(fed_jwks_t *j, uint64_t seen, uint64_t *target)
+{
+    int wait = 1;
+
+    pthread_mutex_lock(&j->round_mutex);
+    if (j->done != seen) /* a round ended since the caller looked: try again at once */
+        *target = 0;
+    else if (j->asked || j->started != j->done)
+        *target = j->started + (j->asked ? 1 : 0);
+    else
+        wait = 0;
+    pthread_mutex_unlock(&j->round_mutex);
+    return wait;
+}
+
+int fed_jwks_asked(fed_jwks_t *j)
+{
+    return __atomic_load_n(&j->asked, __ATOMIC_ACQUIRE);
+}
+
+int fed_jwks_round_take(fed_jwks_t *j)
+{
+    int take;
+
+    pthread_mutex_lock(&j->round_mutex);
+    take = j->asked || fed_jwks_deferred(j, 1);
+    __atomic_store_n(&j->asked, 0, __ATOMIC_RELEASE);
+    if (take) /* with the ask, under the lock: a request parked from now on waits for this round */
+        ++j->started;
+    pthread_mutex_unlock(&j->round_mutex);
+    return take;
+}
+
+void fed_jwks_round_begin(fed_jwks_t *j)
+{
+    pthread_mutex_lock(&j->round_mutex);
+    ++j->started;
+    pthread_mutex_unlock(&j->round_mutex);
+}
+
+uint64_t fed_jwks_round_end(fed_jwks_t *j)
+{
+    uint64_t done;
+
+    pthread_mutex_lock(&j->round_mutex);
+    __atomic_store_n(&j->done, j->started, __ATOMIC_RELEASE);
+    done = j->done;
+    pthread_mutex_unlock(&j->round_mutex);
+    return done;
 }
 
 uint64_t fed_jwks_max_age(const char *cc)

@@ -12,7 +12,8 @@
 typedef struct st_fed_jwks_t fed_jwks_t;
 
 /* An empty cache. wake(arg) is called, from any thread, when an unknown kid asks for a
- * refresh (fed_jwks_want_refresh); wake may be NULL. Never fails (out of memory is fatal). */
+ * refresh (fed_jwks_want_refresh), after the ask is recorded (fed_jwks_asked); wake may be NULL. Never fails (out of
+ * memory is fatal). */
 fed_jwks_t *fed_jwks_create(void (*wake)(void *arg), void *arg);
 
 /* Frees every snapshot ever installed; no thread may use the cache or a key from it. */
@@ -49,6 +50,33 @@ int fed_jwks_changed(fed_jwks_t *j);
  * ask may be served. With take set and that second reached, the ask is taken (the rate limit
  * counts from now) and 1 is returned: the caller refreshes now. */
 uint64_t fed_jwks_deferred(fed_jwks_t *j, int take);
+
+/* Rounds of refresh: a round starts when the refreshing thread takes an ask (fed_jwks_round_take) or starts a scheduled
+ * refresh (fed_jwks_round_begin), and ends, keys fetched or not, at fed_jwks_round_end. A request whose token names an
+ * unknown kid may wait for the end of a round that started after it looked (the worker's kid wait). */
+
+/* The number of rounds ended so far; read it before a verification and hand it to fed_jwks_round_target. Lock-free. */
+uint64_t fed_jwks_rounds(fed_jwks_t *j);
+
+/* For a request that found an unknown kid after reading seen = fed_jwks_rounds(): 1 and in *target the number of ended
+ * rounds that brings keys fetched after it looked (the round asked and not started yet, else the one in flight); when
+ * a round ended since seen, *target is 0 (check again at once). 0 when no round is asked or in flight (waiting brings
+ * nothing new). */
+int fed_jwks_round_target(fed_jwks_t *j, uint64_t seen, uint64_t *target);
+
+/* 1 while an ask waits for the refreshing thread, which must not sleep then. Lock-free. */
+int fed_jwks_asked(fed_jwks_t *j);
+
+/* For the refreshing thread: takes the ask of an unknown kid, or the kept ask of the primary once its rate limit allows
+ * (fed_jwks_deferred), and starts a round for it. Returns 1 when there was one (the caller refreshes and then ends the
+ * round), else 0. */
+int fed_jwks_round_take(fed_jwks_t *j);
+
+/* Starts a round for a refresh nobody asked for (the max-age schedule). */
+void fed_jwks_round_begin(fed_jwks_t *j);
+
+/* Ends every round started so far; returns fed_jwks_rounds() after it. */
+uint64_t fed_jwks_round_end(fed_jwks_t *j);
 
 /* Fetches uri (blocking, bounded by timeout_ms: only from a background thread) and installs
  * the result. *max_age gets the response's Cache-Control max-age (0 when absent). Returns 0,

@@ -1,5 +1,6 @@
-/* Sign-in on a secondary: the authorization code flow with PKCE against the primary, local
- * sessions, RP-initiated and back-channel logout, and the caller's identity. */
+/* Sign-in on a secondary (fed_login.h): the authorization code flow with PKCE against the primary, pending sign-ins
+ * in sealed cookies, the code exchange on the request's loop, and the local session it starts. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,28 +9,39 @@
 #include "federation/fed_refresh.h"
 #include "federation/fed_session.h"
 #include "federation/fed_state.h"
-#include "hub/util.h"
+#include "federation/fed_worker.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
+#include "hub/fetch.h"
 #include "hub/form.h"
 #include "hub/log.h"
 #include "hub/resp.h"
+#include "hub/util.h"
 
 #define EXCHANGE_TIMEOUT_MS 10000
 #define REACH_TIMEOUT_MS 3000 /* a sign-in waits this long at most to learn whether the primary is there */
 #define REACH_FRESH_MS 500    /* an answer this recent spares the next sign-ins the check (bursts share one) */
 #define REACH_HUNG_MS 2000    /* after a check timed out, sign-ins answer at once for this long */
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
-#define LOGIN_PATH "/auth/login"
 #define STATE_COOKIE_PATH "/auth/" /* pending sign-ins travel to /auth/login (the bound) and /auth/callback only */
-#define STATE_COOKIE_MAX 2048      /* a Set-Cookie line of a pending sign-in */
-#define SIGNED_OUT_PATH "/auth/signed-out"
+#define CODE_MAX 1024              /* bytes of an authorization code */
+
+struct st_fed_login_t {
+    pthread_mutex_t mutex;
+    h2o_linklist_t pending; /* under mutex: calls to the primary in flight for sign-ins (exchange_t) */
+    /* what sign-ins saw of the primary (atomics, fed_now_ms()): the last answer, the last check that timed out */
+    uint64_t primary_ok_ms, primary_timeout_ms;
+    char state_cookie[FED_COOKIE_NAME_MAX]; /* hub_<node.name>_state: the prefix of each pending sign-in's cookie */
+    fed_state_keys_t state_keys;            /* seal pending sign-ins (fed_state.h) */
+    char redirect_uri[FED_URL_MAX];         /* <public_url>/auth/callback */
+    char *scope;                            /* secondary.scopes joined by spaces */
+};
 
 /* A call to the primary in flight for a request: a code exchange, or the reachability check of
  * a sign-in (nonce NULL). The request may go away before the primary answers (the client
  * disconnects): the guard, allocated in req->pool, clears req when the pool is released. */
 typedef struct st_exchange_t {
-    h2o_linklist_t link; /* in fed->pending */
+    h2o_linklist_t link; /* in fed->login->pending */
     fed_t *fed;
     h2o_req_t *req; /* NULL once the request is gone */
     struct st_exchange_t **guard;
@@ -64,13 +76,7 @@ static const char *enc(h2o_req_t *req, const char *s)
 /* Set-Cookie for a pending sign-in: only under /auth/, so it does not ride along on every request. */
 static void set_state_cookie(fed_t *fed, h2o_req_t *req, const char *name, const char *value, long max_age)
 {
-    char buf[STATE_COOKIE_MAX];
-    int n = snprintf(buf, sizeof(buf), "%s=%s; Path=" STATE_COOKIE_PATH "; HttpOnly; SameSite=Lax%s; Max-Age=%ld", name, value,
-                     fed->secure_cookies ? "; Secure" : "", max_age);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        h2o_fatal("pending sign-in cookie too long");
-    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v.base, v.len);
+    hub_set_cookie_at(req, name, value, STATE_COOKIE_PATH, max_age, fed->secure_cookies);
 }
 
 /* Keeps at most FED_STATE_MAX_PENDING - 1 pending sign-ins of this browser before one more
@@ -81,7 +87,8 @@ static void prune_pending(fed_t *fed, h2o_req_t *req)
         const char *name;
         uint64_t exp; /* 0: cannot be opened */
     } seen[HUB_COOKIE_MAX_FIELDS];
-    size_t n = 0, plen = strlen(fed->state_cookie), i, j;
+    const struct st_fed_login_t *l = fed->login;
+    size_t n = 0, plen = strlen(l->state_cookie), i, j;
     ssize_t c = -1;
 
     while ((c = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, c)) >= 0) {
@@ -92,11 +99,11 @@ static void prune_pending(fed_t *fed, h2o_req_t *req)
         for (i = 0; i != jar.n && n != HUB_COOKIE_MAX_FIELDS; ++i) {
             const h2o_iovec_t *name = &jar.items[i].name;
             fed_pending_t p;
-            if (name->len != plen + 1 + FED_STATE_ID_LEN || memcmp(name->base, fed->state_cookie, plen) != 0 ||
+            if (name->len != plen + 1 + FED_STATE_ID_LEN || memcmp(name->base, l->state_cookie, plen) != 0 ||
                 name->base[plen] != '_')
                 continue;
             seen[n].name = name->base;
-            seen[n++].exp = fed_pending_open(&fed->state_keys, name->base, jar.items[i].value.base, hub_now(), &p) == 0 ? p.exp : 0;
+            seen[n++].exp = fed_pending_open(&l->state_keys, name->base, jar.items[i].value.base, hub_now(), &p) == 0 ? p.exp : 0;
             OPENSSL_cleanse(&p, sizeof(p));
         }
     }
@@ -121,6 +128,7 @@ static void prune_pending(fed_t *fed, h2o_req_t *req)
  * Nothing is stored on the node. */
 static void send_authorize(fed_t *fed, h2o_req_t *req, const char *next)
 {
+    struct st_fed_login_t *l = fed->login;
     const fed_reg_t *reg = fed_join_current(fed->join);
     char state[FED_STATE_LEN + 1], challenge[HUB_B64URL_LEN(HUB_SHA256_LEN) + 1], name[FED_COOKIE_NAME_MAX + 16];
     uint8_t digest[HUB_SHA256_LEN];
@@ -134,14 +142,14 @@ static void send_authorize(fed_t *fed, h2o_req_t *req, const char *next)
         hub_send_html_error(req, 400, "Bad request", "The address to return to after signing in is too long.");
         return;
     }
-    fed_pending_state(&fed->state_keys, &p, state);
+    fed_pending_state(&l->state_keys, &p, state);
     hub_sha256(digest, p.verifier, strlen(p.verifier));
     hub_b64url_encode(challenge, digest, sizeof(digest));
-    fed_state_cookie_name(name, sizeof(name), fed->state_cookie, state);
+    fed_state_cookie_name(name, sizeof(name), l->state_cookie, state);
     prune_pending(fed, req);
-    set_state_cookie(fed, req, name, fed_pending_seal(&fed->state_keys, name, &p, &req->pool), FED_STATE_TTL);
-    const char *ep = reg->authorization_endpoint, *ec = enc(req, reg->client_id), *er = enc(req, fed->redirect_uri),
-               *es = enc(req, fed->scope);
+    set_state_cookie(fed, req, name, fed_pending_seal(&l->state_keys, name, &p, &req->pool), FED_STATE_TTL);
+    const char *ep = reg->authorization_endpoint, *ec = enc(req, reg->client_id), *er = enc(req, l->redirect_uri),
+               *es = enc(req, l->scope);
     size_t len = strlen(ep) + strlen(ec) + strlen(er) + strlen(es) + 3 * FED_STATE_LEN + 256;
     char *url = h2o_mem_alloc_pool(&req->pool, len);
     snprintf(url, len,
@@ -163,11 +171,12 @@ static int take_pending(fed_t *fed, h2o_req_t *req, const char *state, fed_pendi
     memset(p, 0, sizeof(*p));
     if (!fed_state_valid(state))
         return HUB_E_NOTFOUND;
-    fed_state_cookie_name(name, sizeof(name), fed->state_cookie, state);
+    fed_state_cookie_name(name, sizeof(name), fed->login->state_cookie, state);
     if ((value = hub_req_cookie(&req->pool, req, name)) == NULL)
         return HUB_E_NOTFOUND;
     set_state_cookie(fed, req, name, "", 0);
-    if (fed_pending_open(&fed->state_keys, name, value, hub_now(), p) != 0 || !fed_pending_matches(&fed->state_keys, p, state)) {
+    if (fed_pending_open(&fed->login->state_keys, name, value, hub_now(), p) != 0 ||
+        !fed_pending_matches(&fed->login->state_keys, p, state)) {
         OPENSSL_cleanse(p, sizeof(*p));
         return HUB_E_NOTFOUND;
     }
@@ -176,10 +185,10 @@ static int take_pending(fed_t *fed, h2o_req_t *req, const char *state, fed_pendi
 
 static void exchange_unlink(fed_t *fed, exchange_t *ex)
 {
-    pthread_mutex_lock(&fed->mutex);
+    pthread_mutex_lock(&fed->login->mutex);
     if (h2o_linklist_is_linked(&ex->link))
         h2o_linklist_unlink(&ex->link);
-    pthread_mutex_unlock(&fed->mutex);
+    pthread_mutex_unlock(&fed->login->mutex);
 }
 
 static void exchange_free(exchange_t *ex)
@@ -196,7 +205,7 @@ static void on_guard_dispose(void *p)
         ex->req = NULL; /* the fetch callback frees ex and answers nobody */
 }
 
-/* Sends fr for req, tracked in fed->pending until cb (on this loop) has run. nonce may be NULL.
+/* Sends fr for req, tracked in fed->login->pending until cb (on this loop) has run. nonce may be NULL.
  * Returns 0, or the error of hub_fetch_start (nothing is then pending and req is untouched). */
 static int exchange_start(fed_t *fed, h2o_req_t *req, const char *next, const char *nonce, const hub_fetch_req_t *fr,
                           hub_fetch_cb cb)
@@ -204,16 +213,17 @@ static int exchange_start(fed_t *fed, h2o_req_t *req, const char *next, const ch
     exchange_t *ex;
     int ret;
 
-    if ((ex = calloc(1, sizeof(*ex))) == NULL || (ex->next = strdup(next)) == NULL ||
-        (nonce != NULL && (ex->nonce = strdup(nonce)) == NULL))
-        abort();
+    if ((ex = calloc(1, sizeof(*ex))) == NULL)
+        h2o_fatal("out of memory");
+    ex->next = hub_strdup(next);
+    ex->nonce = hub_strdup(nonce);
     ex->fed = fed;
     ex->req = req;
     ex->guard = h2o_mem_alloc_shared(&req->pool, sizeof(exchange_t *), on_guard_dispose);
     *ex->guard = ex;
-    pthread_mutex_lock(&fed->mutex);
-    h2o_linklist_insert(&fed->pending, &ex->link);
-    pthread_mutex_unlock(&fed->mutex);
+    pthread_mutex_lock(&fed->login->mutex);
+    h2o_linklist_insert(&fed->login->pending, &ex->link);
+    pthread_mutex_unlock(&fed->login->mutex);
     if ((ret = hub_fetch_start(fed->fetcher, hub_req_thread(req)->fetch_port, fr, cb, ex)) != 0) {
         exchange_unlink(fed, ex);
         *ex->guard = NULL;
@@ -267,7 +277,7 @@ static void complete_login(signin_t *si, h2o_req_t *req, int may_wait)
     json_t *claims = NULL;
     const char *why = NULL;
     char cookie[FED_SESSION_COOKIE_LEN + 1];
-    uint64_t seen = fed_jwks_rounds(fed);
+    uint64_t seen = fed_jwks_rounds(fed->jwks);
     int ret;
 
     ret = fed_verify_id_token(fed->verify, reg->client_id, si->nonce, si->id_token, strlen(si->id_token), &claims, &why);
@@ -342,7 +352,7 @@ static void finish_login(exchange_t *ex, const hub_fetch_res_t *res)
     si->id_token = pool_str(req, id_token);
     si->access_token = pool_str(req, access_token);
     si->refresh_token = pool_str(req, json_string_value(json_object_get(doc, "refresh_token")));
-    si->expires_in = expires_in > 0 && expires_in <= 366 * 86400 ? (uint64_t)expires_in : 0;
+    si->expires_in = expires_in > 0 && expires_in <= FED_REFRESH_LIFE_MAX ? (uint64_t)expires_in : 0;
     si->nonce = pool_str(req, ex->nonce);
     si->next = pool_str(req, ex->next);
     complete_login(si, req, 1);
@@ -355,9 +365,9 @@ static void note_reach(fed_t *fed, const hub_fetch_res_t *res)
 {
     int answered = res->err == 0 && res->status < 500;
     if (answered)
-        __atomic_store_n(&fed->primary_ok_ms, fed_now_ms(), __ATOMIC_RELEASE);
+        __atomic_store_n(&fed->login->primary_ok_ms, fed_now_ms(), __ATOMIC_RELEASE);
     else if (res->err == HUB_E_TIMEOUT)
-        __atomic_store_n(&fed->primary_timeout_ms, fed_now_ms(), __ATOMIC_RELEASE);
+        __atomic_store_n(&fed->login->primary_timeout_ms, fed_now_ms(), __ATOMIC_RELEASE);
     fed_primary_answered(fed, answered);
     if (!answered)
         fed_primary_recheck(fed);
@@ -381,7 +391,7 @@ static void start_exchange(fed_t *fed, h2o_req_t *req, const fed_reg_t *reg, con
     const char *next = p->next, *nonce = p->nonce;
     char *auth;
 
-    const char *ec = enc(req, code), *er = enc(req, fed->redirect_uri), *ev = enc(req, p->verifier);
+    const char *ec = enc(req, code), *er = enc(req, fed->login->redirect_uri), *ev = enc(req, p->verifier);
     size_t blen = strlen(ec) + strlen(er) + strlen(ev) + 128;
     char *body = h2o_mem_alloc_pool(&req->pool, blen);
     int n = snprintf(body, blen, "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s", ec, er, ev);
@@ -431,11 +441,11 @@ static void check_reach(fed_t *fed, h2o_req_t *req, const char *next)
     size_t len = strlen(server) + sizeof(DISCOVERY_PATH);
     char *url;
 
-    if (!down && now < __atomic_load_n(&fed->primary_ok_ms, __ATOMIC_ACQUIRE) + REACH_FRESH_MS) {
+    if (!down && now < __atomic_load_n(&fed->login->primary_ok_ms, __ATOMIC_ACQUIRE) + REACH_FRESH_MS) {
         send_authorize(fed, req, next);
         return;
     }
-    if (down && now < __atomic_load_n(&fed->primary_timeout_ms, __ATOMIC_ACQUIRE) + REACH_HUNG_MS) {
+    if (down && now < __atomic_load_n(&fed->login->primary_timeout_ms, __ATOMIC_ACQUIRE) + REACH_HUNG_MS) {
         page_unreachable(fed, req);
         return;
     }
@@ -521,7 +531,7 @@ static int callback_params(h2o_req_t *req, const char **state, const char **code
     *state = hub_form_get(&q, "state");
     *code = hub_form_get(&q, "code");
     *error = hub_form_get(&q, "error");
-    if ((*code == NULL) == (*error == NULL) || (*code != NULL && (**code == '\0' || strlen(*code) > 1024)))
+    if ((*code == NULL) == (*error == NULL) || (*code != NULL && (**code == '\0' || strlen(*code) > CODE_MAX)))
         return HUB_E_PARSE;
     return 0;
 }
@@ -558,324 +568,64 @@ static int on_callback(void *data, h2o_req_t *req)
     return 0;
 }
 
-/* The sign-out confirmation (RP-Initiated Logout 1.0 §2): a plain GET, which a link or an image
- * on any site can make, only shows this form; its POST carries a token bound to the session. */
-static void page_confirm_logout(fed_t *fed, h2o_req_t *req, int status, const char *cookie)
+/* secondary.scopes joined by spaces, with openid first when missing (sign-in needs an id_token). */
+static char *join_scopes(const hub_config_t *cfg)
 {
-    static const char head[] = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out</title>"
-                               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-                               "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Sign out of ";
-    char token[FED_CSRF_LEN + 1];
-    h2o_iovec_t site = hub_html_escape(&req->pool, fed->cfg->node.name, strlen(fed->cfg->node.name));
-    size_t len = sizeof(head) + site.len + FED_CSRF_LEN + 512;
-    char *page = h2o_mem_alloc_pool(&req->pool, len);
-    int n;
+    size_t i, len = sizeof("openid"), o = 0;
+    int has_openid = 0;
+    char *s;
 
-    fed_session_csrf(fed->logout_key, cookie, token);
-    n = snprintf(page, len,
-                 "%s%s?</h1>\n<form method=\"post\" action=\"/auth/logout\">"
-                 "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">"
-                 "<button type=\"submit\" id=\"sign-out\">Sign out</button></form>\n"
-                 "<p>If you did not ask to sign out, close this page: you stay signed in.</p></body></html>\n",
-                 head, site.base, token);
-    hub_send_html(req, status, page, (size_t)n);
+    if (cfg->secondary.nscopes == 0)
+        return hub_strdup("openid profile email roles");
+    for (i = 0; i != cfg->secondary.nscopes; ++i) {
+        len += strlen(cfg->secondary.scopes[i]) + 1;
+        has_openid |= strcmp(cfg->secondary.scopes[i], "openid") == 0;
+    }
+    if ((s = malloc(len)) == NULL)
+        h2o_fatal("out of memory");
+    s[0] = '\0';
+    if (!has_openid)
+        o += (size_t)snprintf(s, len, "openid");
+    for (i = 0; i != cfg->secondary.nscopes; ++i)
+        o += (size_t)snprintf(s + o, len - o, "%s%s", o != 0 ? " " : "", cfg->secondary.scopes[i]);
+    return s;
 }
 
-/* Ends the local session and sends the browser to the primary's logout endpoint. */
-static void sign_out(fed_t *fed, h2o_req_t *req, const char *cookie)
+int fed_login_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
 {
-    const fed_reg_t *reg = fed_join_current(fed->join);
-    const char *id_token = NULL;
-    fed_identity_t id;
+    struct st_fed_login_t *l = calloc(1, sizeof(*l));
 
-    if (cookie != NULL) {
-        if (fed_session_get(fed->store, cookie, &req->pool, &id, &id_token) != 0)
-            id_token = NULL;
-        fed_session_end(fed->store, cookie);
+    if (l == NULL)
+        h2o_fatal("out of memory");
+    pthread_mutex_init(&l->mutex, NULL);
+    h2o_linklist_init_anchor(&l->pending);
+    fed->login = l;
+    if (hub_cookie_name(l->state_cookie, sizeof(l->state_cookie), fed->cfg->node.name, "state", 0) != 0) {
+        hub_log_error("node.name: too long for a cookie name");
+        return HUB_E_CONFIG;
     }
-    hub_set_cookie(req, fed->session_cookie, "", 0, fed->secure_cookies);
-    if (reg->end_session_endpoint == NULL || reg->client_id == NULL) {
-        hub_send_redirect(req, 303, SIGNED_OUT_PATH);
-        return;
-    }
-    if (id_token == NULL) {
-        /* no local session (expired, or never here): still end the one at the primary, which
-         * shows its own signed-out page (a landing URI needs the id_token_hint) */
-        const char *ep = reg->end_session_endpoint, *ec = enc(req, reg->client_id);
-        size_t len = strlen(ep) + strlen(ec) + 32;
-        char *url = h2o_mem_alloc_pool(&req->pool, len);
-        snprintf(url, len, "%s%sclient_id=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", ec);
-        hub_send_redirect(req, 303, url);
-        return;
-    }
-    /* the landing the primary has on record for this node: /auth/signed-out since nodes register
-     * it, <public_url>/ for earlier registrations and static credentials (answered by on_home) */
-    const char *landing = reg->post_logout_redirect_uri != NULL ? reg->post_logout_redirect_uri : fed->home_uri;
-    const char *ep = reg->end_session_endpoint, *eh = enc(req, id_token), *ec = enc(req, reg->client_id), *eu = enc(req, landing);
-    size_t len = strlen(ep) + strlen(eh) + strlen(ec) + strlen(eu) + 128;
-    char *url = h2o_mem_alloc_pool(&req->pool, len);
-    snprintf(url, len, "%s%sid_token_hint=%s&client_id=%s&post_logout_redirect_uri=%s", ep, strchr(ep, '?') != NULL ? "&" : "?", eh,
-             ec, eu);
-    hub_send_redirect(req, 303, url);
-}
-
-/* GET (or a POST without a token, such as an app's plain "Sign out" form): the confirmation.
- * POST with the session's token: sign out. A wrong token changes nothing. */
-static int on_logout(void *data, h2o_req_t *req)
-{
-    fed_t *fed = data;
-    const char *cookie, *token;
-    char want[FED_CSRF_LEN + 1];
-    hub_form_t form;
-
-    if (!hub_path_is(req, "/auth/logout"))
-        return -1;
-    cookie = hub_req_cookie(&req->pool, req, fed->session_cookie);
-    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD")) {
-        page_confirm_logout(fed, req, 200, cookie);
-        return 0;
-    }
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "GET, HEAD, POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET or POST");
-        return 0;
-    }
-    if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "csrf_token") == 0) {
-        page_confirm_logout(fed, req, 200, cookie);
-        return 0;
-    }
-    fed_session_csrf(fed->logout_key, cookie, want);
-    token = hub_form_get(&form, "csrf_token");
-    if (hub_form_count(&form, "csrf_token") != 1 || !hub_ct_equal(token, strlen(token), want, FED_CSRF_LEN)) {
-        hub_log_info("federation: a sign-out without this session's token was refused");
-        page_confirm_logout(fed, req, 403, cookie);
-        return 0;
-    }
-    sign_out(fed, req, cookie);
-    return 0;
-}
-
-static void send_signed_out(h2o_req_t *req)
-{
-    static const char page[] = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title>"
-                               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-                               "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are signed out</h1>\n"
-                               "<p><a id=\"sign-in\" href=\"" LOGIN_PATH "\">Sign in again</a></p></body></html>\n";
-    hub_send_html(req, 200, page, sizeof(page) - 1);
-}
-
-/* The post-logout landing the primary sends the browser to. */
-static int on_signed_out(void *data, h2o_req_t *req)
-{
-    (void)data;
-    if (!hub_path_is(req, SIGNED_OUT_PATH))
-        return -1;
-    if (hub_get_only(req))
-        send_signed_out(req);
-    return 0;
-}
-
-/* "/" when no configured route covers it: the signed-out page for exactly "/" (the landing of
- * nodes registered before /auth/signed-out existed), the server's 404 for every other path. */
-static int on_home(void *data, h2o_req_t *req)
-{
-    (void)data;
-    if (!hub_path_is(req, "/")) {
-        hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
-        return 0;
-    }
-    if (hub_get_only(req))
-        send_signed_out(req);
-    return 0;
-}
-
-static void bcl_error(h2o_req_t *req, const char *why)
-{
-    hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, why);
-}
-
-static void on_backchannel_resume(h2o_req_t *req, void *data);
-
-/* A POST to /auth/backchannel-logout; with may_wait, a token signed by a key not known yet
- * parks req until the JWKS refresh. */
-static void backchannel_logout(fed_t *fed, h2o_req_t *req, int may_wait)
-{
-    const fed_reg_t *reg = fed_join_current(fed->join);
-    const char *token, *why = NULL, *sid, *sub;
-    json_t *claims = NULL;
-    hub_form_t form;
-    size_t ended = 0;
-    uint64_t seen = fed_jwks_rounds(fed);
-    int ret;
-
-    if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "logout_token") != 1 ||
-        (token = hub_form_get(&form, "logout_token")) == NULL) {
-        bcl_error(req, "expected one logout_token in a form body");
-        return;
-    }
-    if ((ret = fed_verify_logout_token(fed->verify, reg->client_id, token, strlen(token), &claims, &why)) != 0) {
-        if (ret == HUB_E_NOTFOUND && may_wait && fed_kid_wait(fed, req, seen, on_backchannel_resume, fed))
-            return;
-        hub_log_warn("federation: rejected a back-channel logout token: %s", why);
-        bcl_error(req, why);
-        return;
-    }
-    sid = json_string_value(json_object_get(claims, "sid"));
-    sub = json_string_value(json_object_get(claims, "sub"));
-    if (fed_session_end_by(fed->store, sid, sid != NULL ? NULL : sub, &ended) != 0) {
-        json_decref(claims);
-        bcl_error(req, "the logout token names an invalid sid or sub");
-        return;
-    }
-    hub_log_info("federation: back-channel logout ended %zu local session%s", ended, ended == 1 ? "" : "s");
-    json_decref(claims);
-    hub_resp_header(req, "cache-control", "no-store");
-    hub_send_text(req, 200, "", 0);
-}
-
-static void on_backchannel_resume(h2o_req_t *req, void *data)
-{
-    backchannel_logout(data, req, 0);
-}
-
-static int on_backchannel_logout(void *data, h2o_req_t *req)
-{
-    if (!hub_path_is(req, "/auth/backchannel-logout"))
-        return -1;
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-        return 0;
-    }
-    backchannel_logout(data, req, 1);
-    return 0;
-}
-
-/* Appends s as a JSON string (or null) to out; out has room for 6 bytes per input byte + 3. */
-static char *put_json_str(char *out, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (s == NULL) {
-        memcpy(out, "null", 4);
-        return out + 4;
-    }
-    *out++ = '"';
-    for (; *s != '\0'; ++s) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            *out++ = '\\';
-            *out++ = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(out, "\\u00", 4);
-            out[4] = hex[c >> 4];
-            out[5] = hex[c & 15];
-            out += 6;
-        } else {
-            *out++ = (char)c; /* UTF-8 passes through: the claims came from valid JSON */
-        }
-    }
-    *out++ = '"';
-    return out;
-}
-
-static size_t json_room(const char *s)
-{
-    return s != NULL ? strlen(s) * 6 + 8 : 8;
-}
-
-/* The identity as JSON, written by hand: this is the hot path of a Bearer-checking API. */
-static void send_identity(h2o_req_t *req, const fed_identity_t *id)
-{
-    size_t i, room = 128 + json_room(id->sub) + json_room(id->name) + json_room(id->email) + json_room(id->client_id);
-    char *buf, *p;
-
-    for (i = 0; i != id->nroles; ++i)
-        room += json_room(id->roles[i]) + 1;
-    p = buf = h2o_mem_alloc_pool(&req->pool, room);
-#define LIT(s) (memcpy(p, s, sizeof(s) - 1), p += sizeof(s) - 1)
-    LIT("{\"sub\":");
-    p = put_json_str(p, id->sub);
-    LIT(",\"name\":");
-    p = put_json_str(p, id->name);
-    LIT(",\"email\":");
-    p = put_json_str(p, id->email);
-    LIT(",\"roles\":[");
-    for (i = 0; i != id->nroles; ++i) {
-        if (i != 0)
-            *p++ = ',';
-        p = put_json_str(p, id->roles[i]);
-    }
-    LIT("],\"client_id\":");
-    p = put_json_str(p, id->client_id);
-    p += snprintf(p, 32, ",\"exp\":%llu}", (unsigned long long)id->exp);
-#undef LIT
-    req->res.status = 200;
-    req->res.reason = "OK";
-    req->res.content_length = (size_t)(p - buf);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("pragma"), 0, NULL, H2O_STRLIT("no-cache"));
-    hub_send_inline(req, buf, (size_t)(p - buf));
-}
-
-static void on_me_resume(h2o_req_t *req, void *data);
-
-/* Answers /auth/me, unless req was parked for a JWKS refresh (may_wait): on_me_resume then does. */
-static void me(fed_t *fed, h2o_req_t *req, int may_wait)
-{
-    fed_identity_t id;
-    const char *why;
-    fed_who_t who = fed_identify(fed, req, &id, &why, may_wait ? on_me_resume : NULL, fed);
-
-    if (who == FED_WHO_WAIT)
-        return;
-    if (who != FED_WHO_OK) {
-        fed_send_unauthorized(req, who, why);
-        return;
-    }
-    send_identity(req, &id);
-}
-
-static void on_me_resume(h2o_req_t *req, void *data)
-{
-    me(data, req, 0);
-}
-
-static int on_me(void *data, h2o_req_t *req)
-{
-    if (!hub_path_is(req, "/auth/me"))
-        return -1;
-    if (hub_get_only(req))
-        me(data, req, 1);
-    return 0;
-}
-
-void fed_login_register(fed_t *fed)
-{
+    fed_state_keys_init(&l->state_keys, node_key);
+    snprintf(l->redirect_uri, sizeof(l->redirect_uri), "%s/auth/callback", fed->cfg->node.public_url);
+    l->scope = join_scopes(fed->cfg);
     hub_server_route(fed->server, "/auth/login", on_login, fed);
     hub_server_route(fed->server, "/auth/callback", on_callback, fed);
-    hub_server_route(fed->server, "/auth/logout", on_logout, fed);
-    hub_server_route(fed->server, "/auth/backchannel-logout", on_backchannel_logout, fed);
-    hub_server_route(fed->server, "/auth/me", on_me, fed);
-    hub_server_route(fed->server, SIGNED_OUT_PATH, on_signed_out, fed);
-}
-
-void fed_login_register_home(fed_t *fed)
-{
-    size_t i;
-    for (i = 0; i != fed->cfg->secondary.nroutes; ++i)
-        if (strcmp(fed->cfg->secondary.routes[i].path, "/") == 0)
-            return; /* the application owns "/" */
-    hub_server_route(fed->server, "/", on_home, fed);
+    return 0;
 }
 
 void fed_login_dispose(fed_t *fed)
 {
-    pthread_mutex_lock(&fed->mutex);
-    while (!h2o_linklist_is_empty(&fed->pending)) {
-        exchange_t *ex = H2O_STRUCT_FROM_MEMBER(exchange_t, link, fed->pending.next);
+    struct st_fed_login_t *l = fed->login;
+
+    if (l == NULL)
+        return;
+    while (!h2o_linklist_is_empty(&l->pending)) {
+        exchange_t *ex = H2O_STRUCT_FROM_MEMBER(exchange_t, link, l->pending.next);
         h2o_linklist_unlink(&ex->link);
         exchange_free(ex);
     }
-    pthread_mutex_unlock(&fed->mutex);
+    free(l->scope);
+    OPENSSL_cleanse(&l->state_keys, sizeof(l->state_keys));
+    pthread_mutex_destroy(&l->mutex);
+    free(l);
+    fed->login = NULL;
 }

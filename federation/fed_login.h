@@ -1,22 +1,18 @@
-/* Sign-in on a secondary (SPEC §6): /auth/login, /auth/callback (asynchronous code exchange),
- * /auth/logout, /auth/signed-out, /auth/backchannel-logout and /auth/me. */
+/* Sign-in on a secondary (SPEC §6): /auth/login sends the browser to the primary with a pending sign-in sealed in its
+ * own cookie; /auth/callback checks the state against it, exchanges the code (asynchronously, on the request's loop),
+ * verifies the id_token and starts the local session. */
 #ifndef FED_LOGIN_H
 #define FED_LOGIN_H
 
+#include <stdint.h>
 #include "federation/fed_ctx.h"
+#include "hub/seal.h"
 
-/* Registers the /auth/ handlers on fed->server (before hub_server_run). */
-void fed_login_register(fed_t *fed);
+/* Sets up fed->login (its keys derived from the node key) and registers /auth/login and /auth/callback on
+ * fed->server (before hub_server_run). Returns 0, or HUB_E_CONFIG when node.name makes no cookie name. */
+int fed_login_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN]);
 
-/* Registers "/" (exactly that path: the signed-out page; 404 below it) unless a configured route
- * is "/"; call after fed_routes_register, as the first registered prefix wins. */
-void fed_login_register_home(fed_t *fed);
-
-/* Frees the code exchanges still waiting for the primary; call after the loops stopped. */
+/* Frees fed->login with the code exchanges still waiting for the primary; call after the loops stopped. */
 void fed_login_dispose(fed_t *fed);
-
-/* The "next" target after sign-in: next itself when it is a same-origin relative path (one
- * leading '/', not "//" or "/\", no backslash or control character, at most 2048 bytes),
- * else "/". */
 
 #endif

@@ -1,129 +1,43 @@
 /* Session re-validation: one refresh grant in flight per session (a "flight", keyed by the
  * session's record key), requests of a session past due parked on it, the answer applied to
  * the store before the flight ends so the next one reads the rotated refresh token. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "federation/fed_refresh.h"
+#include "federation/fed_worker.h"
 #include "hub/err.h"
+#include "hub/fetch.h"
 #include "hub/form.h"
 #include "hub/log.h"
 
-#define WAIT_TICKS ((FED_REFRESH_WAIT_MS + 999) / 1000) /* turns of the loop's one-second timeout */
-#define LIFE_MAX (366 * 86400)                          /* a longer expires_in is not believed */
+struct st_fed_refresh_t {
+    pthread_mutex_t mutex;
+    h2o_linklist_t flights; /* under mutex */
+    size_t nflights;        /* under mutex */
+};
 
+/* One refresh grant in flight for a session, and the requests of that session parked until it ends. */
 typedef struct st_flight_t {
-    h2o_linklist_t link; /* in fed->flights, under fed->mutex */
+    h2o_linklist_t link; /* in fed->refresh->flights, under its mutex */
     fed_t *fed;
     char hash[HUB_SECRET_HASH_LEN + 1];
-    h2o_linklist_t waiters; /* parked requests, under fed->mutex */
-    int slow;               /* under fed->mutex: a request gave up waiting; the next ones do not wait */
+    fed_park_line_t waiting; /* released (all tickets) when the flight ends; gave_up: the next ones do not wait */
 } flight_t;
 
-/* A request parked on a flight, in its req->pool: the pool's release unlinks it. */
-typedef struct st_waiter_t {
-    h2o_linklist_t link; /* in flight->waiters, then in loop->revalidated; under fed->mutex */
-    h2o_timeout_entry_t timer;
-    flight_t *flight; /* under fed->mutex; NULL once the flight ended */
-    fed_loop_t *loop;
-    h2o_req_t *req;
-    unsigned ticks_left;
-    fed_resume_cb resume;
-    void *data;
-} waiter_t;
-
-/* Takes w off whatever list holds it; 1 when it was on one (the caller then resumes it). */
-static int waiter_take(waiter_t *w, int gave_up)
-{
-    fed_t *fed = w->loop->fed;
-    int taken = 0;
-    pthread_mutex_lock(&fed->mutex);
-    if (h2o_linklist_is_linked(&w->link)) {
-        h2o_linklist_unlink(&w->link);
-        if (gave_up && w->flight != NULL)
-            w->flight->slow = 1;
-        taken = 1;
-    }
-    pthread_mutex_unlock(&fed->mutex);
-    return taken;
-}
-
-static void waiter_resume(waiter_t *w)
-{
-    fed_resume_cb resume = w->resume;
-    if (h2o_timeout_is_linked(&w->timer))
-        h2o_timeout_unlink(&w->timer);
-    w->resume = NULL;
-    resume(w->req, w->data); /* may end the request and free w */
-}
-
-static void on_waiter_dispose(void *p)
-{
-    waiter_t *w = p;
-    waiter_take(w, 0);
-    if (h2o_timeout_is_linked(&w->timer))
-        h2o_timeout_unlink(&w->timer);
-}
-
-static void on_waiter_timer(h2o_timeout_entry_t *entry)
-{
-    waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, timer, entry);
-    if (w->ticks_left != 0 && --w->ticks_left != 0) {
-        h2o_timeout_link(w->req->conn->ctx->loop, &w->req->conn->ctx->one_sec_timeout, &w->timer);
-        return;
-    }
-    if (waiter_take(w, 1))
-        waiter_resume(w);
-}
-
-/* Posted to a loop whose requests' refresh ended: they go on here. */
-static void on_revalidated(void *arg, const hub_fetch_res_t *res)
-{
-    fed_loop_t *loop = arg;
-    fed_t *fed = loop->fed;
-    (void)res;
-
-    pthread_mutex_lock(&fed->mutex);
-    loop->revalidated_posted = 0;
-    pthread_mutex_unlock(&fed->mutex);
-    for (;;) {
-        waiter_t *w = NULL;
-        pthread_mutex_lock(&fed->mutex);
-        if (!h2o_linklist_is_empty(&loop->revalidated)) {
-            w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, loop->revalidated.next);
-            h2o_linklist_unlink(&w->link);
-        }
-        pthread_mutex_unlock(&fed->mutex);
-        if (w == NULL)
-            break;
-        waiter_resume(w);
-    }
-}
-
-/* The flight is over (its answer, if any, is in the store): it leaves fed->flights, and its
- * requests go on, each on its own loop. Frees f. */
+/* The flight is over (its answer, if any, is in the store): it leaves the list, so no request parks on it any more,
+ * and its requests go on, each on its own loop. Frees f. */
 static void flight_end(flight_t *f)
 {
     fed_t *fed = f->fed;
-    size_t i;
 
-    pthread_mutex_lock(&fed->mutex);
+    pthread_mutex_lock(&fed->refresh->mutex);
     h2o_linklist_unlink(&f->link);
-    --fed->nflights;
-    while (!h2o_linklist_is_empty(&f->waiters)) {
-        waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, f->waiters.next);
-        h2o_linklist_unlink(&w->link);
-        w->flight = NULL;
-        h2o_linklist_insert(&w->loop->revalidated, &w->link);
-    }
-    for (i = 0; i != fed->nloops; ++i) {
-        fed_loop_t *loop = &fed->loops[i];
-        /* a parked request keeps its connection, so its loop and port are alive while it is listed */
-        if (!h2o_linklist_is_empty(&loop->revalidated) && !loop->revalidated_posted)
-            loop->revalidated_posted = hub_fetch_port_post(loop->port, on_revalidated, loop) == 0;
-    }
-    pthread_mutex_unlock(&fed->mutex);
+    --fed->refresh->nflights;
+    pthread_mutex_unlock(&fed->refresh->mutex);
+    fed_park_release(fed->park, &f->waiting, UINT64_MAX);
     free(f);
 }
 
@@ -157,7 +71,7 @@ static answer_t apply_tokens(flight_t *f, const json_t *doc, h2o_mem_pool_t *poo
         json_decref(claims);
     }
     fresh.due = fresh.id.exp;
-    fresh.life = expires_in > 0 && expires_in <= LIFE_MAX ? (uint64_t)expires_in : 0;
+    fresh.life = expires_in > 0 && expires_in <= FED_REFRESH_LIFE_MAX ? (uint64_t)expires_in : 0;
     if ((ret = fed_session_update(fed->store, f->hash, &fresh)) == HUB_E_DENIED) {
         hub_log_warn("federation: a session's refresh named another user; session ended");
         fed_session_end_hash(fed->store, f->hash);
@@ -240,7 +154,7 @@ static void flight_send(flight_t *f, hub_fetch_port_t *port)
         goto out; /* ended, or renewed meanwhile */
     h2o_iovec_t rt = hub_url_encode(&pool, s.refresh_token, strlen(s.refresh_token));
     if (asprintf(&body, "grant_type=refresh_token&refresh_token=%s", rt.base) < 0)
-        abort();
+        h2o_fatal("out of memory");
     auth = fed_join_basic_auth(reg);
     const char *headers[] = {auth, "Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
     hub_fetch_req_t fr = {.method = "POST",
@@ -263,10 +177,11 @@ out:
         flight_end(f);
 }
 
-static flight_t *flight_find(fed_t *fed, const char *hash)
+/* The flight of the session hash; under r->mutex. */
+static flight_t *flight_find(struct st_fed_refresh_t *r, const char *hash)
 {
     h2o_linklist_t *l;
-    for (l = fed->flights.next; l != &fed->flights; l = l->next) {
+    for (l = r->flights.next; l != &r->flights; l = l->next) {
         flight_t *f = H2O_STRUCT_FROM_MEMBER(flight_t, link, l);
         if (strcmp(f->hash, hash) == 0)
             return f;
@@ -274,76 +189,71 @@ static flight_t *flight_find(fed_t *fed, const char *hash)
     return NULL;
 }
 
-/* Parks req on f; under fed->mutex. */
-static waiter_t *park(fed_t *fed, flight_t *f, h2o_req_t *req, fed_resume_cb resume, void *data)
-{
-    hub_thread_t *thr = hub_req_thread(req);
-    waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiter_dispose);
-
-    memset(w, 0, sizeof(*w));
-    w->flight = f;
-    w->loop = &fed->loops[thr->index];
-    w->loop->port = thr->fetch_port;
-    w->req = req;
-    w->resume = resume;
-    w->data = data;
-    w->ticks_left = WAIT_TICKS;
-    w->timer.cb = on_waiter_timer;
-    h2o_linklist_insert(&f->waiters, &w->link);
-    return w;
-}
-
 /* 1 when the node can send a refresh grant from req's loop now. */
 static int can_refresh(fed_t *fed, h2o_req_t *req)
 {
     const fed_reg_t *reg = fed_join_current(fed->join);
-    hub_thread_t *thr = hub_req_thread(req);
-    return fed->fetcher != NULL && thr->fetch_port != NULL && thr->index < fed->nloops && reg->token_endpoint != NULL &&
+    return fed->fetcher != NULL && hub_req_thread(req)->fetch_port != NULL && reg->token_endpoint != NULL &&
            reg->client_id != NULL && reg->client_secret != NULL && !__atomic_load_n(&fed->primary_down, __ATOMIC_ACQUIRE);
 }
 
-fed_who_t fed_refresh_gate(fed_t *fed, h2o_req_t *req, const fed_session_t *s, fed_resume_cb resume, void *data)
+fed_gate_t fed_refresh_gate(fed_t *fed, h2o_req_t *req, const fed_session_t *s, fed_resume_cb resume, void *data)
 {
+    struct st_fed_refresh_t *r = fed->refresh;
     uint64_t now = hub_now();
     flight_t *f, *started = NULL;
-    waiter_t *w = NULL;
+    int parked = 0;
 
     if (s->refresh_token == NULL) { /* nothing to re-validate with: the identity is good until due */
         if (now < s->due)
-            return FED_WHO_OK;
+            return FED_GATE_OK;
         fed_session_end_hash(fed->store, s->hash);
-        return FED_WHO_NONE;
+        return FED_GATE_ENDED;
     }
     if (now + s->life / 4 < s->due || !can_refresh(fed, req))
-        return FED_WHO_OK; /* not due yet; or no way to ask (availability first) */
-    pthread_mutex_lock(&fed->mutex);
-    if ((f = flight_find(fed, s->hash)) == NULL && fed->nflights < FED_REFRESH_MAX) {
+        return FED_GATE_OK; /* not due yet; or no way to ask (availability first) */
+    pthread_mutex_lock(&r->mutex);
+    if ((f = flight_find(r, s->hash)) == NULL && r->nflights < FED_REFRESH_MAX) {
         if ((f = started = calloc(1, sizeof(*f))) == NULL)
-            abort();
+            h2o_fatal("out of memory");
         f->fed = fed;
         memcpy(f->hash, s->hash, sizeof(f->hash));
-        h2o_linklist_init_anchor(&f->waiters);
-        h2o_linklist_insert(&fed->flights, &f->link);
-        ++fed->nflights;
+        fed_park_line_init(&f->waiting, 0);
+        h2o_linklist_insert(&r->flights, &f->link);
+        ++r->nflights;
     }
-    if (f != NULL && now >= s->due && resume != NULL && !f->slow)
-        w = park(fed, f, req, resume, data);
-    pthread_mutex_unlock(&fed->mutex);
-    if (w != NULL)
-        h2o_timeout_link(req->conn->ctx->loop, &req->conn->ctx->one_sec_timeout, &w->timer);
+    /* parked under the mutex: the flight cannot end (and be freed) before req is in its line */
+    if (f != NULL && now >= s->due && resume != NULL && !fed_park_gave_up(fed->park, &f->waiting))
+        parked = fed_park_wait(fed->park, &f->waiting, 1, req, FED_REFRESH_WAIT_MS, resume, data);
+    pthread_mutex_unlock(&r->mutex);
     if (started != NULL)
         flight_send(started, hub_req_thread(req)->fetch_port);
-    return w != NULL ? FED_WHO_WAIT : FED_WHO_OK;
+    return parked ? FED_GATE_WAIT : FED_GATE_OK;
 }
 
-void fed_refresh_dispose(fed_t *fed)
+void fed_refresh_create(fed_t *fed)
 {
-    pthread_mutex_lock(&fed->mutex);
-    while (!h2o_linklist_is_empty(&fed->flights)) {
-        flight_t *f = H2O_STRUCT_FROM_MEMBER(flight_t, link, fed->flights.next);
+    struct st_fed_refresh_t *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        h2o_fatal("out of memory");
+    pthread_mutex_init(&r->mutex, NULL);
+    h2o_linklist_init_anchor(&r->flights);
+    fed->refresh = r;
+}
+
+void fed_refresh_destroy(fed_t *fed)
+{
+    struct st_fed_refresh_t *r = fed->refresh;
+
+    if (r == NULL)
+        return;
+    while (!h2o_linklist_is_empty(&r->flights)) {
+        flight_t *f = H2O_STRUCT_FROM_MEMBER(flight_t, link, r->flights.next);
         h2o_linklist_unlink(&f->link);
-        --fed->nflights;
         free(f);
     }
-    pthread_mutex_unlock(&fed->mutex);
+    pthread_mutex_destroy(&r->mutex);
+    free(r);
+    fed->refresh = NULL;
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include "federation/fed_identify.h"
 #include "federation/fed_routes.h"
 #include "hub/cookie.h"
 #include "hub/err.h"
@@ -12,6 +13,7 @@
 #include "hub/log.h"
 #include "hub/path.h"
 #include "hub/resp.h"
+#include "hub/url.h"
 
 #define PROXY_IO_TIMEOUT_MS 30000
 
@@ -267,27 +269,33 @@ static void on_guard_resume(h2o_req_t *req, void *data)
         h2o_delegate_request(req, g->self);
 }
 
-/* The table and its shared parts: folded route paths, what Forwarded says about the node. */
+/* The table and its shared parts: folded route paths, what Forwarded says about the node (the authority and scheme of
+ * node.public_url). NULL when public_url is no URL hub/url.h reads (the configuration check refused any other). */
 static struct st_fed_routes_t *table_create(const hub_config_t *cfg)
 {
-    struct st_fed_routes_t *t = calloc(1, sizeof(*t));
-    const char *url = cfg->node.public_url, *auth = strstr(url, "://");
+    struct st_fed_routes_t *t;
+    const char *url = cfg->node.public_url, *why = NULL, *auth;
     size_t i, n = cfg->secondary.nroutes;
+    hub_url_t u;
 
-    if (t == NULL || (t->guards = calloc(2 * n + 1, sizeof(*t->guards))) == NULL ||
+    if (hub_url_parse(url, &u, &why) != 0) {
+        hub_log_error("node.public_url: %s", why);
+        return NULL;
+    }
+    if ((t = calloc(1, sizeof(*t))) == NULL || (t->guards = calloc(2 * n + 1, sizeof(*t->guards))) == NULL ||
         (t->folded = calloc(n + 1, sizeof(*t->folded))) == NULL)
-        abort();
+        h2o_fatal("out of memory");
     t->nroutes = n;
     for (i = 0; i != n; ++i) {
         const char *p = cfg->secondary.routes[i].path;
         if ((t->folded[i] = malloc(strlen(p) + 2)) == NULL)
-            abort();
+            h2o_fatal("out of memory");
         hub_path_fold(p, strlen(p), t->folded[i]);
     }
-    auth = auth != NULL ? auth + 3 : url;
-    if ((t->fwd_host = strndup(auth, strcspn(auth, "/"))) == NULL)
-        abort();
-    t->fwd_proto = strncmp(url, "https://", 8) == 0 ? "https" : "http";
+    auth = url + (u.https ? sizeof("https://") : sizeof("http://")) - 1;
+    if ((t->fwd_host = strndup(auth, (size_t)(u.rest - auth))) == NULL)
+        h2o_fatal("out of memory");
+    t->fwd_proto = u.https ? "https" : "http";
     return t;
 }
 
@@ -295,7 +303,7 @@ static guard_t *guard_create(fed_t *fed, size_t index, int exact)
 {
     guard_t *g = calloc(1, sizeof(*g));
     if (g == NULL)
-        abort();
+        h2o_fatal("out of memory");
     g->fed = fed;
     g->table = fed->routes;
     g->route = &fed->cfg->secondary.routes[index];
@@ -353,8 +361,11 @@ int fed_routes_register(fed_t *fed)
     reg_t *regs = calloc(2 * cfg->secondary.nroutes + 1, sizeof(*regs));
 
     if (regs == NULL)
-        abort();
-    fed->routes = table_create(cfg);
+        h2o_fatal("out of memory");
+    if ((fed->routes = table_create(cfg)) == NULL) {
+        free(regs);
+        return HUB_E_CONFIG;
+    }
     for (i = 0; i != cfg->secondary.nroutes; ++i) {
         size_t len = strlen(cfg->secondary.routes[i].path);
         regs[nregs++] = (reg_t){i, 0, len};
@@ -374,7 +385,7 @@ int fed_routes_register(fed_t *fed)
         guard_t *g = guard_create(fed, regs[i].index, regs[i].exact);
         char *path = strndup(g->route->path, regs[i].len);
         if (path == NULL)
-            abort();
+            h2o_fatal("out of memory");
         h2o_pathconf_t *pathconf = hub_server_route(fed->server, path, on_guard, g);
         free(path); /* h2o keeps its own copy */
         g->self = pathconf->handlers.entries[pathconf->handlers.size - 1];

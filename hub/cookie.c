@@ -1,7 +1,9 @@
 /* The hub's cookie namespace: which cookies are the hub's, and taking them out of requests that leave the node. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "hub/cookie.h"
+#include "hub/err.h"
 
 static int is_ows(char c)
 {
@@ -24,6 +26,27 @@ static int starts_ci(const char **s, size_t *len, const char *prefix)
         return 0;
     *s += plen, *len -= plen;
     return 1;
+}
+
+static int is_token_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+int hub_cookie_name(char *out, size_t size, const char *node_name, const char *what, int host_prefix)
+{
+    size_t i, skip = host_prefix ? strlen(HUB_COOKIE_HOST_PREFIX) : 0;
+    int n = snprintf(out, size, "%s" HUB_COOKIE_PREFIX "%s_%s", host_prefix ? HUB_COOKIE_HOST_PREFIX : "", node_name, what);
+
+    if (n < 0 || (size_t)n >= size) {
+        if (size != 0)
+            out[0] = '\0';
+        return HUB_E_TOOBIG;
+    }
+    for (i = skip; out[i] != '\0'; ++i)
+        if (!is_token_char(out[i]))
+            out[i] = '_';
+    return 0;
 }
 
 int hub_cookie_is_hub(const char *name, size_t len)

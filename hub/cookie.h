@@ -7,6 +7,15 @@
 #include <stddef.h>
 
 #define HUB_COOKIE_PREFIX "hub_" /* every cookie name a node sets starts with it (after an optional __Host- or __Secure-) */
+#define HUB_COOKIE_HOST_PREFIX "__Host-"
+#define HUB_COOKIE_NAME_MAX 96 /* room for any name hub_cookie_name makes of a node.name (at most 64 characters), NUL included */
+
+/* The name of one of a node's cookies: HUB_COOKIE_PREFIX, node_name, '_', what, each character outside [A-Za-z0-9_-]
+ * written '_' (an RFC 6265 token that differs per node: browsers do not separate cookies by port, SPEC §8); with
+ * host_prefix, HUB_COOKIE_HOST_PREFIX before it (for HTTPS: a browser then takes the cookie only from this origin's
+ * secure responses, with Path=/ and no Domain). Writes out (size bytes) and returns 0, or HUB_E_TOOBIG when the name
+ * does not fit (out then holds "", never a truncated name). */
+int hub_cookie_name(char *out, size_t size, const char *node_name, const char *what, int host_prefix);
 
 /* Whether the cookie name[0..len) (spaces and tabs around it are ignored) belongs to the hub: it starts with
  * HUB_COOKIE_PREFIX, or with "__Host-" or "__Secure-" followed by it; letters in any case (an upstream that folds

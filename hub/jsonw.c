@@ -147,7 +147,10 @@ void hub_jw_str(hub_jw_t *w, const char *s)
     if (w->err != 0)
         return;
     separate(w);
-    put_string(w, s);
+    if (s == NULL)
+        put(w, "null", 4);
+    else
+        put_string(w, s);
 }
 
 void hub_jw_uint(hub_jw_t *w, uint64_t v)

@@ -24,7 +24,7 @@ void hub_jw_init(hub_jw_t *w, char *buf, size_t cap);
 void hub_jw_open(hub_jw_t *w, char c);
 void hub_jw_close(hub_jw_t *w, char c);
 void hub_jw_key(hub_jw_t *w, const char *key);
-/* A string value; HUB_E_INVAL unless s is valid UTF-8 (as jansson would refuse it). */
+/* A string value, or null when s is NULL; HUB_E_INVAL unless s is valid UTF-8 (as jansson would refuse it). */
 void hub_jw_str(hub_jw_t *w, const char *s);
 void hub_jw_uint(hub_jw_t *w, uint64_t v);
 /* Shorthands for a member of an object. */

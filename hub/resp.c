@@ -258,19 +258,26 @@ void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *descr
     hub_send_json(req, hub_oauth_status(err), body, 1);
 }
 
+void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, const char *path, long max_age, int secure)
+{
+    static const char form[] = "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s%s";
+    char age[32] = "";
+    const char *sec = secure ? "; Secure" : "";
+    char *buf;
+    int n;
+
+    if (max_age >= 0)
+        snprintf(age, sizeof(age), "; Max-Age=%ld", max_age);
+    if ((n = snprintf(NULL, 0, form, name, value, path, sec, age)) < 0)
+        h2o_fatal("a cookie that cannot be written");
+    buf = h2o_mem_alloc_pool(&req->pool, (size_t)n + 1);
+    snprintf(buf, (size_t)n + 1, form, name, value, path, sec, age);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, buf, (size_t)n);
+}
+
 void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long max_age, int secure)
 {
-    char buf[1024];
-    int n;
-    if (max_age >= 0)
-        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%ld", name, value,
-                     secure ? "; Secure" : "", max_age);
-    else
-        n = snprintf(buf, sizeof(buf), "%s=%s; Path=/; HttpOnly; SameSite=Lax%s", name, value, secure ? "; Secure" : "");
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        h2o_fatal("cookie too long");
-    h2o_iovec_t v = h2o_strdup(&req->pool, buf, n);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v.base, v.len);
+    hub_set_cookie_at(req, name, value, "/", max_age, secure);
 }
 
 int hub_path_is(h2o_req_t *req, const char *p)

@@ -46,6 +46,10 @@ void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *descr
 /* Set-Cookie: name=value; Path=/; HttpOnly; SameSite=Lax[; Secure][; Max-Age=N].
  * max_age < 0 omits Max-Age (a session cookie); 0 deletes the cookie. */
 void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long max_age, int secure);
+/* The same with another Path, for a cookie only some paths need (a secondary's pending sign-ins live under /auth/).
+ * name, value and path are written as given (the caller makes them cookie-safe); the line is in req->pool, of any
+ * length. */
+void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, const char *path, long max_age, int secure);
 
 /* True when the request's path (without query) equals p exactly. */
 int hub_path_is(h2o_req_t *req, const char *p);

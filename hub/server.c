@@ -791,6 +791,11 @@ hub_store_t *hub_server_store(hub_server_t *server)
     return server->store;
 }
 
+h2o_globalconf_t *hub_server_globalconf(hub_server_t *server)
+{
+    return &server->globalconf;
+}
+
 hub_fetcher_t *hub_server_fetcher(hub_server_t *server)
 {
     return server->fetcher;

@@ -63,6 +63,9 @@ hub_store_t *hub_server_store(hub_server_t *server);
 /* The node's metrics, for modules that add counters of their own (hub_metrics_add_counter, before running). */
 struct st_hub_metrics_t *hub_server_metrics(hub_server_t *server);
 hub_fetcher_t *hub_server_fetcher(hub_server_t *server);
+/* The server's h2o configuration with every route registered so far: for running requests through the routes
+ * in-process, without listeners (the C tests' loopback, tests/support/loopback.h). */
+h2o_globalconf_t *hub_server_globalconf(hub_server_t *server);
 int hub_server_is_tls(hub_server_t *server);
 
 static inline hub_thread_t *hub_req_thread(h2o_req_t *req)

@@ -1,9 +1,9 @@
 /* The primary node: builds the shared idp context and registers every handler module. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/cookie.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "idp/backchannel.h"
@@ -11,19 +11,6 @@
 #include "idp/idp.h"
 #include "idp/client.h"
 #include "idp/role.h"
-
-/* Cookie names must be RFC 6265 tokens and differ per node (SPEC §8): "hub_<name>_<what>"
- * with every character outside [A-Za-z0-9_-] replaced. Under HTTPS they carry the __Host- prefix, so a browser takes
- * them only from this origin's secure responses, with Path=/ and no Domain: a sibling host or a plain-HTTP port of
- * the same host cannot plant or overwrite them. */
-static void cookie_name(char *out, size_t size, const char *node_name, const char *what, int secure)
-{
-    size_t i, prefix = secure ? strlen("__Host-") : 0;
-    snprintf(out, size, "%shub_%s_%s", secure ? "__Host-" : "", node_name, what);
-    for (i = prefix; out[i] != '\0'; ++i)
-        if (!isalnum((unsigned char)out[i]) && out[i] != '_' && out[i] != '-')
-            out[i] = '_';
-}
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
@@ -44,8 +31,9 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp->fetcher = hub_server_fetcher(server);
     idp->secure_cookies = hub_server_is_tls(server) || strncmp(idp->cfg->node.public_url, "https://", 8) == 0;
     snprintf(idp->issuer, sizeof(idp->issuer), "%s", idp->cfg->node.public_url);
-    cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session", idp->secure_cookies);
-    cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf", idp->secure_cookies);
+    /* node.name has at most 64 characters (hub/config.c), so both names fit HUB_COOKIE_NAME_MAX */
+    hub_cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session", idp->secure_cookies);
+    hub_cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf", idp->secure_cookies);
 
     /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key
      * (and any gets the client cache's generation counter and the index of client origins). */

@@ -1,5 +1,8 @@
-/* Tests for federation/fed_routes.c: which route a path falls under (as given, and read leniently), and the request
- * headers the node sets itself toward upstreams (a client's are removed in every spelling). */
+/* Tests for federation/fed_routes.c: which route a path falls under (as given, and read leniently), the request
+ * headers the node sets itself toward upstreams (a client's are removed in every spelling), and the guards in process
+ * in front of a scripted upstream: anonymous browsers and APIs, bad tokens, missing roles, the exact "/p" of a route
+ * "/p/", paths a lenient upstream would give another route, what reaches the upstream and what comes back from it, and
+ * a request parked for a JWKS round that goes on to the proxy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +10,9 @@
 #include "federation/fed_routes.h"
 #include "hub/path.h"
 #include "tests/check.h"
+#include "tests/support/secondary.h"
+
+#define WAIT_MS 5000
 
 static const char *const routes[] = {"/app/", "/app/admin/", "/api", "/", "/app/admin/keys/"};
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -101,10 +107,156 @@ static void test_strip(void)
     h2o_mem_clear_pool(&pool);
 }
 
+static test_stub_t *app; /* the upstream of every route (h2o's proxy maps /app/x to <upstream>x: the same path here) */
+static const char *const employee[] = {"Employee", NULL};
+
+/* "Bearer <token of sub with roles>" (malloc'ed), signed by key. */
+static char *bearer_of(test_secondary_t *t, const hub_key_t *key, const char *const *roles)
+{
+    char *token = test_secondary_sign(key, "at+jwt", test_secondary_at_claims(t, "g-user", roles, 600, "G User", "g@example.com"));
+    size_t size = strlen(token) + 8;
+    char *auth = malloc(size);
+    snprintf(auth, size, "Bearer %s", token);
+    free(token);
+    return auth;
+}
+
+static test_req_t *guarded(test_secondary_t *t, const char *method, const char *path, const char *auth, const char *accept)
+{
+    test_req_t *r = test_req_new(&t->loop, method, path);
+    if (auth != NULL)
+        test_req_header(r, "authorization", auth);
+    if (accept != NULL)
+        test_req_header(r, "accept", accept);
+    test_req_run(r, WAIT_MS);
+    return r;
+}
+
+static void test_refusals(test_secondary_t *t)
+{
+    char *emp = bearer_of(t, t->key, employee), *none = bearer_of(t, t->key, NULL);
+    static const char *const noncanonical[] = {"/app/ADMIN/x", "/app/Admin/", "/app/admin./x", "/app/admin;x/y"};
+    unsigned before = test_stub_hits(app, "/app/x");
+    test_req_t *r;
+
+    /* a browser without a session goes to sign in, back to where it was */
+    r = guarded(t, "GET", "/app/x?q=1", NULL, "text/html,application/xhtml+xml");
+    CHECK(test_req_done(r) && test_req_status(r) == 302);
+    CHECK(strcmp(test_req_resp_header(r, "location", 0) ?: "", "/auth/login?next=%2Fapp%2Fx%3Fq%3D1") == 0);
+    test_req_free(r);
+    /* an API without a token: 401 with the Bearer challenge */
+    r = guarded(t, "GET", "/app/x", NULL, "application/json");
+    CHECK(test_req_done(r) && test_req_status(r) == 401 && strstr(test_req_text(r), "login_required") != NULL);
+    CHECK(strcmp(test_req_resp_header(r, "www-authenticate", 0) ?: "", "Bearer realm=\"hub\"") == 0);
+    test_req_free(r);
+    r = guarded(t, "GET", "/app/x", "Bearer x.y.z", NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 401 && strstr(test_req_text(r), "invalid_token") != NULL);
+    test_req_free(r);
+    /* signed in, without any of the roles: 403, as HTML to a browser */
+    r = guarded(t, "GET", "/app/x", none, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 403 && strstr(test_req_text(r), "access_denied") != NULL);
+    test_req_free(r);
+    r = guarded(t, "GET", "/app/admin/x", emp, "text/html");
+    CHECK(test_req_done(r) && test_req_status(r) == 403 && strstr(test_req_text(r), "<html") != NULL);
+    test_req_free(r);
+    /* a path a lenient upstream would read as the admin route's is judged by neither */
+    for (size_t i = 0; i != sizeof(noncanonical) / sizeof(noncanonical[0]); ++i) {
+        r = guarded(t, "GET", noncanonical[i], emp, NULL);
+        CHECK(test_req_done(r) && test_req_status(r) == 400 && strstr(test_req_text(r), "invalid_request") != NULL);
+        test_req_free(r);
+    }
+    CHECK(test_stub_hits(app, "/app/x") == before); /* none of it reached the upstream */
+    /* "/app" of the route "/app/": on to "/app/" with the query, once the caller may */
+    r = guarded(t, "POST", "/app?a=1", emp, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 308 && strcmp(test_req_resp_header(r, "location", 0) ?: "", "/app/?a=1") == 0);
+    test_req_free(r);
+    r = guarded(t, "GET", "/app", NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 401);
+    test_req_free(r);
+    free(emp);
+    free(none);
+}
+
+/* What the upstream gets: the node's X-Hub-* and forwarding headers, never the client's, and no hub cookie; what the
+ * client gets back: the upstream's answer without Set-Cookie of hub cookies. */
+static void test_proxied(test_secondary_t *t)
+{
+    char *emp = bearer_of(t, t->key, employee), *seen;
+    test_req_t *r = test_req_new(&t->loop, "GET", "/app/x?q=1");
+
+    test_stub_answer(app, "GET", "/app/x", 200,
+                     "Set-Cookie: hub_fedtest_session=planted; Path=/\r\nSet-Cookie: app=1\r\nSet-Cookie: __Host-hub_p_csrf=x\r\n",
+                     "from the app");
+    test_req_header(r, "authorization", emp);
+    test_req_header(r, "x-hub-sub", "admin");
+    test_req_header(r, "X_Hub_Roles", "System Manager");
+    test_req_header(r, "x-forwarded-for", "6.6.6.6");
+    test_req_header(r, "forwarded", "for=6.6.6.6;host=evil");
+    test_req_header(r, "cookie", "hub_fedtest_session=s; app=2; hub_primary_session=p; __Host-hub_x_csrf=c");
+    CHECK(test_req_run(r, WAIT_MS) && test_req_status(r) == 200 && strcmp(test_req_text(r), "from the app") == 0);
+    CHECK(test_req_set_cookie(r, "app", NULL) != NULL);
+    CHECK(test_req_set_cookie(r, "hub_fedtest_session", NULL) == NULL && test_req_set_cookie(r, "__Host-hub_p_csrf", NULL) == NULL);
+    test_req_free(r);
+    seen = test_stub_last(app, "/app/x");
+    CHECK(seen != NULL);
+    if (seen != NULL) {
+        CHECK(strncmp(seen, "GET /app/x?q=1 HTTP/1.1\r\n", 25) == 0);
+        CHECK(strcasestr(seen, "\r\nx-hub-sub: g-user\r\n") != NULL && strcasestr(seen, "x-hub-sub: admin") == NULL);
+        CHECK(strcasestr(seen, "\r\nx-hub-roles: Employee\r\n") != NULL && strcasestr(seen, "System Manager") == NULL);
+        CHECK(strcasestr(seen, "\r\nx-hub-email: g@example.com\r\n") != NULL);
+        CHECK(strstr(seen, "6.6.6.6") == NULL && strstr(seen, "evil") == NULL);
+        CHECK(strcasestr(seen, "\r\nforwarded: for=127.0.0.1;host=\"127.0.0.1:1\";proto=http\r\n") != NULL);
+        CHECK(strstr(seen, "app=2") != NULL && strstr(seen, "hub_") == NULL);
+        CHECK(strcasestr(seen, "authorization: Bearer") != NULL); /* the caller's own token goes on */
+    }
+    free(seen);
+    free(emp);
+}
+
+/* A token signed by a key the node fetches while the request waits: the guard checks again, then hands the request
+ * to the proxy behind it (h2o_delegate_request). */
+static void test_parked_then_proxied(test_secondary_t *t)
+{
+    char *auth = bearer_of(t, t->new_key, employee);
+    unsigned before = test_stub_hits(app, "/app/late");
+    test_req_t *r = test_req_new(&t->loop, "GET", "/app/late");
+
+    test_stub_answer(app, "GET", "/app/late", 200, "", "late");
+    test_req_header(r, "authorization", auth);
+    test_stub_hold(t->primary, "/oauth2/jwks", 1);
+    CHECK(test_req_run(r, 300) == 0);
+    test_secondary_publish(t, 1);
+    test_stub_hold(t->primary, "/oauth2/jwks", 0);
+    CHECK(test_req_wait(r, WAIT_MS) && test_req_status(r) == 200 && strcmp(test_req_text(r), "late") == 0);
+    CHECK(test_stub_hits(app, "/app/late") == before + 1);
+    test_req_free(r);
+    free(auth);
+}
+
+static void test_guards(void)
+{
+    test_secondary_t t;
+    char yaml[1024];
+
+    app = test_stub_start();
+    snprintf(yaml, sizeof(yaml),
+             "  routes:\n"
+             "    - {path: /app/, upstream: \"%s/app/\", roles: [Employee]}\n"
+             "    - {path: /app/admin/, upstream: \"%s/app/admin/\", roles: [System Manager]}\n",
+             test_stub_url(app), test_stub_url(app));
+    test_secondary_start(&t, "fed-routes", yaml);
+    test_refusals(&t);
+    test_proxied(&t);
+    test_parked_then_proxied(&t);
+    test_secondary_stop(&t);
+    test_stub_stop(app);
+}
+
 int main(void)
 {
     test_pick();
     test_pick_lenient();
     test_strip();
+    test_guards();
     return check_report("federation/routes");
 }

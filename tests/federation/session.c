@@ -10,6 +10,7 @@
 #include "hub/err.h"
 #include "hub/store.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static int live(hub_store_t *store, const char *cookie)
 {
@@ -130,7 +131,7 @@ static void test_csrf(hub_store_t *store)
 
 int main(void)
 {
-    char dir[] = "/tmp/fedsession-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("fed-session");
     hub_store_t *store = NULL;
     char a[44], b[44], c[44], d[44], e[44];
     h2o_mem_pool_t pool;
@@ -138,7 +139,7 @@ int main(void)
     const char *hint;
     size_t n;
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -187,8 +188,6 @@ int main(void)
     test_csrf(store);
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("federation/session");
 }

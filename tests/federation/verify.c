@@ -608,6 +608,31 @@ static void test_jwks_changed(void)
     fed_jwks_destroy(j);
 }
 
+/* Rounds of refresh: a request that found an unknown kid waits for a round that started after it looked (the one asked,
+ * else the one in flight), is told to check again when one ended since, and does not wait when none is coming. */
+static void test_rounds(void)
+{
+    fed_jwks_t *j = fed_jwks_create(on_wake, NULL);
+    uint64_t target = 99;
+
+    CHECK(fed_jwks_rounds(j) == 0 && !fed_jwks_asked(j));
+    CHECK(fed_jwks_round_target(j, 0, &target) == 0); /* nothing asked or in flight: answer now */
+    CHECK(fed_jwks_round_take(j) == 0);               /* and nothing for the worker to take */
+    CHECK(fed_jwks_want_refresh(j) == 1 && fed_jwks_asked(j));
+    CHECK(fed_jwks_round_target(j, 0, &target) == 1 && target == 1); /* the round asked, not started yet */
+    CHECK(fed_jwks_round_take(j) == 1 && !fed_jwks_asked(j));
+    CHECK(fed_jwks_round_target(j, 0, &target) == 1 && target == 1); /* the round in flight */
+    CHECK(fed_jwks_round_end(j) == 1 && fed_jwks_rounds(j) == 1);
+    CHECK(fed_jwks_round_target(j, 0, &target) == 1 && target == 0); /* one ended since it looked: check again now */
+    CHECK(fed_jwks_round_target(j, 1, &target) == 0);                /* looked after it: nothing coming */
+    fed_jwks_round_begin(j);                                         /* a scheduled refresh */
+    CHECK(fed_jwks_round_target(j, 1, &target) == 1 && target == 2);
+    CHECK(fed_jwks_want_refresh(j) == 0); /* rate-limited: no ask */
+    CHECK(fed_jwks_round_target(j, 1, &target) == 1 && target == 2);
+    CHECK(fed_jwks_round_end(j) == 2 && fed_jwks_round_end(j) == 2); /* ending twice ends nothing more */
+    fed_jwks_destroy(j);
+}
+
 static void test_safe_next(void)
 {
     CHECK(strcmp(hub_safe_next("/app/x?y=1"), "/app/x?y=1") == 0);
@@ -655,6 +680,7 @@ int main(void)
     test_nbf_and_jti();
     test_dropped_key();
     test_jwks_changed();
+    test_rounds();
     test_jwks();
     test_safe_next();
     test_strip_headers();

@@ -9,8 +9,9 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
-static char tmpdir[] = "/tmp/hub-config-test-XXXXXX";
+static char *tmpdir; /* where the test writes its YAML files */
 
 #define CHECK_STR(a, b)                                                                                                            \
     do {                                                                                                                           \
@@ -480,10 +481,7 @@ static void test_many_problems(void)
 
 int main(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir = test_tmpdir("config");
     unsetenv("HUB_JOIN_TOKEN");
     test_durations();
     test_defaults();
@@ -491,6 +489,6 @@ int main(void)
     test_good_forms();
     test_broken();
     test_many_problems();
-    rmdir(tmpdir);
+    CHECK(test_tmpdir_remove(tmpdir) == 0);
     return check_report("hub/config");
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hub/cookie.h"
+#include "hub/err.h"
 #include "tests/check.h"
 
 static h2o_mem_pool_t pool;
@@ -170,10 +171,45 @@ static void test_set_cookie(void)
     CHECK(h2o_memis(headers.entries[2].value.base, headers.entries[2].value.len, H2O_STRLIT("b=2")));
 }
 
+/* The names nodes give their cookies: per node, tokens only, __Host- only when asked, never truncated. */
+static void test_make_names(void)
+{
+    static const struct {
+        const char *node, *what;
+        int host;
+        const char *want;
+    } cases[] = {
+        {"primary", "session", 0, "hub_primary_session"},
+        {"primary", "csrf", 1, "__Host-hub_primary_csrf"},
+        {"web.1", "state", 0, "hub_web_1_state"},         /* '.' is no token character */
+        {"a b;c=d", "session", 0, "hub_a_b_c_d_session"}, /* nor space, ';' or '=' (a name from elsewhere) */
+        {"node-2_x", "session", 1, "__Host-hub_node-2_x_session"},
+        {"\xc3\xa9t\xc3\xa9", "session", 0, "hub___t___session"}, /* every byte of non-ASCII */
+    };
+    char out[HUB_COOKIE_NAME_MAX], small[16], node64[65];
+    size_t i;
+
+    for (i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        CHECK(hub_cookie_name(out, sizeof(out), cases[i].node, cases[i].what, cases[i].host) == 0);
+        CHECK(strcmp(out, cases[i].want) == 0);
+        CHECK(hub_cookie_is_hub(out, strlen(out))); /* what the node makes is what it strips */
+    }
+    /* the longest node.name fits with the longest prefix and suffix the nodes use */
+    memset(node64, 'n', 64);
+    node64[64] = '\0';
+    CHECK(hub_cookie_name(out, sizeof(out), node64, "session", 1) == 0 && strlen(out) == 7 + 4 + 64 + 8);
+    /* too small: an error and an empty name, never a shorter one that another node's could equal */
+    memset(small, 'x', sizeof(small));
+    CHECK(hub_cookie_name(small, sizeof(small), "primary", "session", 0) == HUB_E_TOOBIG && small[0] == '\0');
+    CHECK(hub_cookie_name(small, sizeof(small), "p", "session", 1) == HUB_E_TOOBIG && small[0] == '\0');
+    CHECK(hub_cookie_name(small, sizeof(small), "p", "session", 0) == 0 && strcmp(small, "hub_p_session") == 0);
+}
+
 int main(void)
 {
     h2o_mem_init_pool(&pool);
     test_names();
+    test_make_names();
     test_strip_positions();
     test_strip_shapes();
     test_no_cookie_header();

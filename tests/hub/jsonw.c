@@ -84,9 +84,16 @@ static void test_document(void)
     hub_jw_uint(&w, 7);
     hub_jw_close(&w, ']');
     hub_jw_kstr(&w, "last", "x");
+    hub_jw_kstr(&w, "none", NULL); /* a NULL string is null, in an object */
+    hub_jw_key(&w, "nulls");
+    hub_jw_open(&w, '[');
+    hub_jw_str(&w, NULL); /* and in an array, separated like any value */
+    hub_jw_str(&w, NULL);
+    hub_jw_close(&w, ']');
     hub_jw_close(&w, '}');
     CHECK(hub_jw_finish(&w, &len) == 0);
-    CHECK(strcmp(buf, "{\"zero\":0,\"max\":18446744073709551615,\"empty\":[],\"list\":[\"a\",{},7],\"last\":\"x\"}") == 0);
+    CHECK(strcmp(buf, "{\"zero\":0,\"max\":18446744073709551615,\"empty\":[],\"list\":[\"a\",{},7],\"last\":\"x\","
+                      "\"none\":null,\"nulls\":[null,null]}") == 0);
     CHECK(len == strlen(buf));
 }
 

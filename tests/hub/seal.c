@@ -9,6 +9,7 @@
 #include "hub/seal.h"
 #include "hub/store.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static void test_hmac(void)
 {
@@ -68,12 +69,13 @@ static int put_bad_key(hub_txn_t *txn, void *arg)
 
 static void test_store_key(void)
 {
-    char dir[] = "/tmp/hubseal-XXXXXX", cmd[64];
+    char *dir = test_tmpdir("seal");
     hub_store_t *store = NULL, *again = NULL;
     uint8_t k1[HUB_KEY_LEN], k2[HUB_KEY_LEN], k3[HUB_KEY_LEN], zero[HUB_KEY_LEN] = {0};
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         CHECK(!"a store in a temporary directory");
+        test_tmpdir_remove(dir);
         return;
     }
     CHECK(hub_store_secret_key(store, HUB_T_FED, "node_key", k1) == 0);
@@ -93,9 +95,7 @@ static void test_store_key(void)
     CHECK(hub_store_secret_key(again, HUB_T_FED, "bad_key", k3) == HUB_E_PARSE);
     CHECK(memcmp(k3, zero, sizeof(zero)) == 0);
     hub_store_close(again);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 int main(void)

@@ -1,6 +1,5 @@
 /* Tests for hub/store.c: records, expiry and sweeping, map growth, two processes, schema version, counters, JSON. */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "hub/err.h"
 #include "hub/store.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 #define CHECK_RC(expr, want)                                                                                                       \
     do {                                                                                                                           \
@@ -21,28 +21,6 @@
             failures++;                                                                                                            \
         }                                                                                                                          \
     } while (0)
-
-static char *make_tmpdir(void)
-{
-    char *dir = strdup("/tmp/hub-store-test-XXXXXX");
-
-    if (dir == NULL || mkdtemp(dir) == NULL) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return dir;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void rm_tmpdir(char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
 
 static double mono_now(void)
 {
@@ -154,7 +132,7 @@ static int nested_fn(hub_txn_t *txn, void *arg)
 
 static void test_basic(void)
 {
-    char *dir = make_tmpdir(), sub[256], path[300], buf[64];
+    char *dir = test_tmpdir("store"), sub[256], path[300], buf[64];
     hub_store_t *s = NULL;
     hub_txn_t *txn;
     hub_val_t v;
@@ -216,7 +194,7 @@ static void test_basic(void)
 out:
     hub_store_close(s);
     hub_store_close(NULL);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 struct collect {
@@ -240,7 +218,7 @@ static int collect_cb(void *arg, hub_val_t key, hub_val_t val)
 
 static void test_each(void)
 {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir("store");
     hub_store_t *s = NULL;
     hub_txn_t *txn = NULL;
     struct collect c;
@@ -283,7 +261,7 @@ static void test_each(void)
 out:
     hub_store_read_end(txn);
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 struct many_args {
@@ -343,7 +321,7 @@ static int verify_many(hub_store_t *s, const char *fmt, int from, int to, size_t
 
 static void test_expiry(void)
 {
-    char *dir = make_tmpdir(), buf[64];
+    char *dir = test_tmpdir("store"), buf[64];
     hub_store_t *s = NULL;
     hub_txn_t *txn = NULL;
     uint64_t now = hub_now(), exp;
@@ -388,12 +366,12 @@ static void test_expiry(void)
     CHECK(raw_entries(dir, "_expiry") == 0);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static void test_index_overwrite(void)
 {
-    char *dir = make_tmpdir(), buf[64];
+    char *dir = test_tmpdir("store"), buf[64];
     hub_store_t *s = NULL;
     uint64_t now = hub_now();
     size_t removed = 99;
@@ -431,14 +409,14 @@ static void test_index_overwrite(void)
     CHECK(raw_entries(dir, "refresh") == 1);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 #define GROW_VLEN 1000
 
 static void test_growth(void)
 {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir("store");
     hub_store_t *s = NULL;
     size_t initial;
     int n = 0;
@@ -465,7 +443,7 @@ static void test_growth(void)
     CHECK(verify_many(s, "g%06d", 0, n, GROW_VLEN) == n);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* Forks a child that waits for a byte on go[0] before running body; returns its pid. */
@@ -558,7 +536,7 @@ static int wait_child(pid_t pid)
 
 static void test_two_processes(void)
 {
-    char *dir = make_tmpdir(), buf[64];
+    char *dir = test_tmpdir("store"), buf[64];
     hub_store_t *s = NULL;
     int go[2], done[2], n = CONC_BATCHES * CONC_PER, last = 0;
     pid_t pid;
@@ -579,10 +557,10 @@ static void test_two_processes(void)
     CHECK_RC(get1(s, HUB_T_USERS, "after", buf, sizeof(buf)), 0);
     hub_store_close(s);
     s = NULL;
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 
     /* 2. both processes write and read at once, the child growing the map as it goes */
-    dir = make_tmpdir();
+    dir = test_tmpdir("store");
     pid = fork_child(go, done, child_concurrent, dir);
     CHECK_RC(hub_store_open(&s, dir), 0);
     CHECK(write(go[1], "g", 1) == 1);
@@ -605,7 +583,7 @@ static void test_two_processes(void)
     CHECK(verify_many(s, "p%05d", 0, n, 100) == n);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static int version_fn(hub_txn_t *txn, void *arg)
@@ -616,7 +594,7 @@ static int version_fn(hub_txn_t *txn, void *arg)
 
 static void test_version(void)
 {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir("store");
     hub_store_t *s = NULL;
 
     CHECK_RC(hub_store_open(&s, dir), 0);
@@ -629,7 +607,7 @@ static void test_version(void)
     CHECK(s == NULL);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static int bump_fn(hub_txn_t *txn, void *arg)
@@ -639,7 +617,7 @@ static int bump_fn(hub_txn_t *txn, void *arg)
 
 static void test_counters(void)
 {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir("store");
     hub_store_t *s = NULL;
     hub_txn_t *txn;
     uint64_t v = 0;
@@ -665,7 +643,7 @@ static void test_counters(void)
     hub_store_read_end(txn);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static int json_fn(hub_txn_t *txn, void *arg)
@@ -684,7 +662,7 @@ static int json_fn(hub_txn_t *txn, void *arg)
 
 static void test_json(void)
 {
-    char *dir = make_tmpdir(), buf[64];
+    char *dir = test_tmpdir("store"), buf[64];
     hub_store_t *s = NULL;
     hub_txn_t *txn = NULL;
     json_t *obj = NULL, *want = json_pack("{s:i, s:s, s:[i,i]}", "a", 1, "b", "x", "c", 1, 2);
@@ -715,12 +693,12 @@ out:
     hub_store_read_end(txn);
     json_decref(want);
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static void test_sweeper(void)
 {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir("store");
     hub_store_t *s = NULL;
     uint64_t now = hub_now();
     double t0;
@@ -742,7 +720,7 @@ static void test_sweeper(void)
     CHECK(raw_entries(dir, "_expiry") == 1);
 out:
     hub_store_close(s);
-    rm_tmpdir(dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 int main(void)

@@ -22,6 +22,7 @@
 #include "idp/client.h"
 #include "idp/revocation.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 #define BCL_EVENT "http://schemas.openid.net/event/backchannel-logout"
 #define MAX_POSTS 1024
@@ -320,13 +321,13 @@ static void test_thread(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-test-backchannel-XXXXXX", cmd[256];
+    char *dir = test_tmpdir("idp-backchannel");
     hub_config_t cfg;
     hub_store_t *store = NULL;
     hub_fetcher_t *fetcher = NULL;
 
     hub_config_defaults(&cfg);
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0 || rcv_start() != 0 || hub_fetcher_create(&fetcher) != 0) {
+    if (hub_store_open(&store, dir) != 0 || rcv_start() != 0 || hub_fetcher_create(&fetcher) != 0) {
         fprintf(stderr, "cannot set up in %s\n", dir);
         return 1;
     }
@@ -354,8 +355,6 @@ int main(void)
     rcv_stop();
     hub_store_close(store);
     hub_config_dispose(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/backchannel");
 }

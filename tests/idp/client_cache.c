@@ -11,6 +11,7 @@
 #include "idp/client_cache.h"
 #include "idp/node.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -390,9 +391,9 @@ static void test_threads(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-client-cache-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-clientcache");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -405,8 +406,6 @@ int main(void)
     test_threads();
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/client_cache");
 }

@@ -12,6 +12,7 @@
 #include "idp/idp.h"
 #include "idp/session.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 #define PRE_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 #define PRE_B "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
@@ -134,18 +135,17 @@ static int damage_key_txn(hub_txn_t *txn, void *arg)
 /* A damaged key is an error, never silently replaced (the tokens of every running node would change). */
 static void test_damaged_key(void)
 {
-    char dir[] = "/tmp/hub-csrf-key-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-csrf");
     hub_store_t *store = NULL;
     uint8_t key[IDP_CSRF_KEY_LEN];
 
-    CHECK(mkdtemp(dir) != NULL && hub_store_open(&store, dir) == 0);
+    CHECK(hub_store_open(&store, dir) == 0);
     CHECK(hub_store_write(store, damage_key_txn, "short") == 0);
     CHECK(idp_csrf_key_load(store, key) == HUB_E_PARSE);
     CHECK(hub_store_write(store, damage_key_txn, "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!") == 0);
     CHECK(idp_csrf_key_load(store, key) == HUB_E_PARSE);
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* Before sign-in: a pre-session cookie is set, and the token is not the cookie (nothing to copy from one to the other). */
@@ -295,15 +295,11 @@ static void test_other_key(idp_t *idp)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-csrf-test-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-csrf");
     hub_config_t cfg;
     hub_store_t *store = NULL;
     idp_t idp;
 
-    if (mkdtemp(dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
     hub_config_defaults(&cfg);
     if (hub_store_open(&store, dir) != 0) {
         printf("FAIL cannot open the store\n");
@@ -324,8 +320,6 @@ int main(void)
 
     hub_store_close(store);
     hub_config_dispose(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("warning: could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/csrf");
 }

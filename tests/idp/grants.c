@@ -7,6 +7,7 @@
 #include "hub/store.h"
 #include "idp/grants.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -432,8 +433,8 @@ static void test_consent(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-test-grants-XXXXXX", cmd[256];
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    char *dir = test_tmpdir("idp-grants");
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -444,8 +445,6 @@ int main(void)
     test_jti();
     test_consent();
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/grants");
 }

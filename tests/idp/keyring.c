@@ -12,6 +12,7 @@
 #include "idp/keyring.h"
 #include "idp/keys.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 #define MAX_LISTED 16
 
@@ -23,7 +24,7 @@ typedef struct {
 
 static hub_store_t *store;
 static hub_config_t cfg;
-static char dir[] = "/tmp/hub-test-keyring-XXXXXX";
+static char *dir; /* the test's data dir */
 
 static int list_cb(void *arg, const idp_key_info_t *info)
 {
@@ -337,14 +338,15 @@ static void test_legacy_record(void)
 
 int main(void)
 {
-    char cmd[256], first[64], second[64];
+    char first[64], second[64];
     hub_config_t cfg2;
     idp_keyring_t *kr = NULL, *kr2 = NULL;
     hub_txn_t *txn;
 
     hub_config_defaults(&cfg);
     hub_config_defaults(&cfg2);
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    dir = test_tmpdir("idp-keyring");
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -391,8 +393,6 @@ out:
     hub_store_close(store);
     hub_config_dispose(&cfg);
     hub_config_dispose(&cfg2);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/keyring");
 }

@@ -11,6 +11,7 @@
 #include "idp/node.h"
 #include "idp/origins.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -301,9 +302,9 @@ static void test_many(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-origins-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-origins");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -314,8 +315,6 @@ int main(void)
     test_many();
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/origins");
 }

@@ -15,6 +15,7 @@
 #include "idp/revocation.h"
 #include "idp/session.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static idp_t idp;
 
@@ -503,12 +504,12 @@ static void test_queue(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-test-revocation-XXXXXX", cmd[256];
+    char *dir = test_tmpdir("idp-revocation");
     hub_config_t cfg;
     hub_store_t *store = NULL;
 
     hub_config_defaults(&cfg);
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         return 1;
     }
@@ -525,8 +526,6 @@ int main(void)
 
     hub_store_close(store);
     hub_config_dispose(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/revocation");
 }

@@ -13,6 +13,7 @@
 #include "idp/user.h"
 #include "idp/session.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 /* A request without a connection: enough for cookies in and out. */
 typedef struct {
@@ -296,16 +297,11 @@ static void test_expiry(idp_t *idp, hub_config_t *cfg)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-session-test-XXXXXX";
+    char *dir = test_tmpdir("idp-session");
     hub_config_t cfg;
     hub_store_t *store = NULL;
     idp_t idp;
-    char cmd[128];
 
-    if (mkdtemp(dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
     hub_config_defaults(&cfg);
     if (hub_store_open(&store, dir) != 0) {
         printf("FAIL cannot open the store\n");
@@ -321,8 +317,6 @@ int main(void)
 
     hub_store_close(store);
     hub_config_dispose(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("warning: could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/session");
 }

@@ -15,6 +15,7 @@
 #include "idp/keyring.h"
 #include "idp/tokens.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static const char *jstr(const json_t *obj, const char *name)
 {
@@ -98,7 +99,7 @@ static void expect_at_hash(hub_alg_t alg, const char *at, const char *got)
 
 static void run_alg(hub_alg_t alg)
 {
-    char dir[] = "/tmp/hub-test-tokens-XXXXXX", cmd[256];
+    char *dir = test_tmpdir("idp-tokens");
     hub_config_t cfg;
     hub_store_t *store = NULL;
     idp_t idp = {0};
@@ -109,7 +110,7 @@ static void run_alg(hub_alg_t alg)
     idp_strv_t roles = {roles_v, 2};
 
     hub_config_defaults(&cfg);
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
         ++failures;
         return;
@@ -228,9 +229,7 @@ out:
     idp_keyring_close(idp.keyring);
     hub_store_close(store);
     hub_config_dispose(&cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static void test_claims(void)
