@@ -23,8 +23,10 @@
 #define REACH_FRESH_MS 500    /* an answer this recent spares the next sign-ins the check (bursts share one) */
 #define REACH_HUNG_MS 2000    /* after a check timed out, sign-ins answer at once for this long */
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
-#define STATE_COOKIE_PATH "/auth/" /* pending sign-ins travel to /auth/login (the bound) and /auth/callback only */
-#define CODE_MAX 1024              /* bytes of an authorization code */
+/* Pending sign-ins travel to /auth/login (the bound) and /auth/callback only; under HTTPS they take Path=/ and the
+ * __Host- prefix instead, so a sibling host or a plain-HTTP port cannot plant one (login CSRF). */
+#define STATE_COOKIE_PATH "/auth/"
+#define CODE_MAX 1024 /* bytes of an authorization code */
 
 struct st_fed_login_t {
     pthread_mutex_t mutex;
@@ -73,10 +75,11 @@ static const char *enc(h2o_req_t *req, const char *s)
     return hub_url_encode(&req->pool, s, strlen(s)).base;
 }
 
-/* Set-Cookie for a pending sign-in: only under /auth/, so it does not ride along on every request. */
+/* Set-Cookie for a pending sign-in: only under /auth/ over plain HTTP, so it does not ride along on every request;
+ * under HTTPS its name carries __Host-, which requires Path=/. */
 static void set_state_cookie(fed_t *fed, h2o_req_t *req, const char *name, const char *value, long max_age)
 {
-    hub_set_cookie_at(req, name, value, STATE_COOKIE_PATH, max_age, fed->secure_cookies);
+    hub_set_cookie_at(req, name, value, fed->secure_cookies ? "/" : STATE_COOKIE_PATH, max_age, fed->secure_cookies);
 }
 
 /* Keeps at most FED_STATE_MAX_PENDING - 1 pending sign-ins of this browser before one more
@@ -600,7 +603,7 @@ int fed_login_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
     pthread_mutex_init(&l->mutex, NULL);
     h2o_linklist_init_anchor(&l->pending);
     fed->login = l;
-    if (hub_cookie_name(l->state_cookie, sizeof(l->state_cookie), fed->cfg->node.name, "state", 0) != 0) {
+    if (hub_cookie_name(l->state_cookie, sizeof(l->state_cookie), fed->cfg->node.name, "state", fed->secure_cookies) != 0) {
         hub_log_error("node.name: too long for a cookie name");
         return HUB_E_CONFIG;
     }
