@@ -173,13 +173,36 @@ static void add_forwarded(const guard_t *g, h2o_req_t *req)
     add_header(req, "x-forwarded-proto", g->table->fwd_proto);
 }
 
-/* What goes upstream: the node's headers instead of the client's, and none of the hub's cookies. */
+/* Removes Authorization headers of the Bearer scheme: such a token was the hub's (a request that sent an invalid one
+ * was refused), and an upstream holding it could replay it on this node's other routes or wherever its audience is
+ * accepted, as it could the hub's cookies. Other schemes (the application's own, e.g. Basic) go on. */
+static void strip_bearer(h2o_headers_t *headers)
+{
+    size_t i, o = 0;
+    for (i = 0; i != headers->size; ++i) {
+        const h2o_header_t *h = &headers->entries[i];
+        size_t j = 0;
+        if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("authorization"))) {
+            while (j < h->value.len && (h->value.base[j] == ' ' || h->value.base[j] == '\t'))
+                ++j;
+            if (h->value.len - j >= 6 && h2o_lcstris(h->value.base + j, 6, H2O_STRLIT("bearer")) &&
+                (h->value.len - j == 6 || h->value.base[j + 6] == ' ' || h->value.base[j + 6] == '\t'))
+                continue;
+        }
+        headers->entries[o++] = *h;
+    }
+    headers->size = o;
+}
+
+/* What goes upstream: the node's headers instead of the client's, and none of the hub's cookies or tokens. */
 static void prepare_upstream(const guard_t *g, h2o_req_t *req, const fed_identity_t *id)
 {
     size_t i, len = 0;
 
     fed_routes_strip_hub_headers(&req->headers);
     hub_cookie_strip_hub(&req->pool, &req->headers);
+    if (!g->route->pass_token)
+        strip_bearer(&req->headers);
     for (i = 0; i != id->nroles; ++i)
         len += strlen(id->roles[i]) + 1;
     char *roles = h2o_mem_alloc_pool(&req->pool, len + 1);
