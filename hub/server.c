@@ -21,6 +21,7 @@
 #include "hub/log.h"
 #include "hub/metrics.h"
 #include "hub/resp.h"
+#include "hub/route.h"
 #include "hub/sdnotify.h"
 #include "hub/server.h"
 #include "hub/tls.h"
@@ -35,11 +36,22 @@
 #define EVICT_IDLE_MS 2000  /* at the cap, a connection that finished nothing this long and has nothing in flight goes */
 #define HSTS_VALUE "max-age=31536000"
 
+/* A registered route: its declaration (copied, with its own path strings), its handler and the hook that disposes of
+ * its data when the server is destroyed. */
+typedef struct st_route_t {
+    hub_route_t decl;
+    hub_route_cb cb;
+    void *data;
+    void (*dispose)(void *data);
+    int chain;               /* registered by hub_server_route: the handler's -1 goes on to the next handler */
+    struct st_route_t *next; /* the server's list, in registration order reversed */
+} route_t;
+
+/* The h2o handler of one registered path (a route's path, or its alias). */
 typedef struct st_route_handler_t {
     h2o_handler_t super; /* first: h2o calls on_req with this */
     hub_server_t *server;
-    hub_route_cb cb;
-    void *data;
+    route_t *route;
     size_t metrics_route;
 } route_handler_t;
 
@@ -90,7 +102,8 @@ struct st_hub_server_t {
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
-    hub_tls_t *tls; /* NULL without node.tls */
+    route_t *routes; /* every route registered, disposed of after h2o's configuration */
+    hub_tls_t *tls;  /* NULL without node.tls */
     struct {
         void (*fn)(hub_thread_t *, void *);
         void *arg;
@@ -128,9 +141,14 @@ static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
     if (conn != NULL)
         ++conn->busy;
     hub_metrics_inflight_add(self->server->metrics, 1);
-    if (hub_gate(req) != 0)
+    if (hub_gate(req) != 0 || !hub_route_admit(&self->route->decl, self->route->data, req))
         return 0;
-    return self->cb(self->data, req);
+    if (self->route->cb(self->route->data, req) != 0) {
+        if (self->route->chain)
+            return -1;
+        hub_route_not_found(&self->route->decl, req);
+    }
+    return 0;
 }
 
 static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
@@ -171,7 +189,8 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
                  (long long)(us % 1000)); /* integers: %f costs more than the rest of the line */
 }
 
-h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data)
+/* Registers one path of route on h2o: its handler behind the gate and the router's rules, its logger, HSTS. */
+static h2o_pathconf_t *register_path(hub_server_t *server, route_t *route, const char *path)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(server->hostconf, path, 0);
     route_handler_t *handler = (route_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
@@ -179,14 +198,68 @@ h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_rou
 
     handler->super.on_req = on_route_req;
     handler->server = server;
-    handler->cb = cb;
-    handler->data = data;
+    handler->route = route;
     handler->metrics_route = hub_metrics_add_route(server->metrics, path);
     logger->super.log_access = on_route_log;
     logger->server = server;
     logger->metrics_route = handler->metrics_route;
     if (server->hsts[0].cmd != H2O_HEADERS_CMD_NULL)
-        h2o_headers_register(pathconf, server->hsts); /* also on what a reverse proxy behind cb answers */
+        h2o_headers_register(pathconf, server->hsts); /* also on what a reverse proxy behind the route answers */
+    return pathconf;
+}
+
+static char *dup_or_null(const char *s)
+{
+    char *copy;
+    if (s == NULL)
+        return NULL;
+    if ((copy = strdup(s)) == NULL)
+        h2o_fatal("out of memory");
+    return copy;
+}
+
+h2o_pathconf_t *hub_server_add_route(hub_server_t *server, const hub_route_t *decl, hub_route_cb cb, void *data,
+                                     void (*dispose)(void *data))
+{
+    route_t *route = calloc(1, sizeof(*route));
+    h2o_pathconf_t *pathconf;
+
+    if (route == NULL)
+        h2o_fatal("out of memory");
+    route->decl = *decl;
+    route->decl.path = dup_or_null(decl->path);
+    route->decl.alias = dup_or_null(decl->alias);
+    route->cb = cb;
+    route->data = data;
+    route->dispose = dispose;
+    route->next = server->routes;
+    server->routes = route;
+    pathconf = register_path(server, route, route->decl.path);
+    if (route->decl.alias != NULL)
+        register_path(server, route, route->decl.alias);
+    return pathconf;
+}
+
+/* After h2o's configuration (whose handlers point at the routes) is gone. */
+static void dispose_routes(hub_server_t *server)
+{
+    route_t *route;
+
+    while ((route = server->routes) != NULL) {
+        server->routes = route->next;
+        if (route->dispose != NULL)
+            route->dispose(route->data);
+        free((char *)route->decl.path);
+        free((char *)route->decl.alias);
+        free(route);
+    }
+}
+
+h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data)
+{
+    hub_route_t decl = {path, NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
+    h2o_pathconf_t *pathconf = hub_server_add_route(server, &decl, cb, data, NULL);
+    server->routes->chain = 1;
     return pathconf;
 }
 
@@ -767,6 +840,7 @@ void hub_server_destroy(hub_server_t *server)
         return;
     hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
     h2o_config_dispose(&server->globalconf);
+    dispose_routes(server);
     hub_tls_destroy(server->tls);
     hub_metrics_destroy(server->metrics);
     free(server->metrics_allow);

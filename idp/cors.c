@@ -1,9 +1,8 @@
 /* CORS (SPEC §10): which origin may read what. The origin a preflight asks about is checked against the store's
  * index of client origins (idp/origins.h); an actual response is opened only to the origins of its own client. */
 #include <string.h>
-#include <strings.h>
+#include "hub/cors.h"
 #include "hub/resp.h"
-#include "hub/url.h"
 #include "idp/client_cache.h"
 #include "idp/cors.h"
 #include "idp/origins.h"
@@ -41,36 +40,6 @@ static const char *method_list(h2o_req_t *req, unsigned mask, int with_options)
     return out;
 }
 
-/* The request's origin when it may match a registered one, else NULL: exactly one Origin header, holding an origin
- * exactly as browsers serialize it (hub_url_origin: lower case, no default port, no path, not even "/"). "null" (an
- * opaque origin: sandboxed frames, file: pages, redirects across origins), a list, a URL with a path, an upper-case
- * host or an explicit default port never match, so no spelling of an origin reaches the lookup but the canonical one. */
-static const char *request_origin(h2o_req_t *req)
-{
-    const h2o_iovec_t *value = NULL;
-    char text[HUB_ORIGIN_MAX], canon[HUB_ORIGIN_MAX];
-    hub_url_t u;
-    int n;
-
-    for (size_t i = 0; i != req->headers.size; ++i) {
-        const h2o_header_t *h = req->headers.entries + i;
-        if (h->name->len == 6 && strncasecmp(h->name->base, "origin", 6) == 0) {
-            if (value != NULL)
-                return NULL; /* two Origin headers: no single origin to answer */
-            value = &h->value;
-        }
-    }
-    if (value == NULL || value->len == 0 || value->len >= sizeof(text) || memchr(value->base, '\0', value->len) != NULL)
-        return NULL;
-    memcpy(text, value->base, value->len);
-    text[value->len] = '\0';
-    if (hub_url_parse(text, &u, NULL) != 0 || *u.rest != '\0')
-        return NULL;
-    if ((n = hub_url_origin(&u, canon, sizeof(canon))) < 0 || (size_t)n != value->len || memcmp(canon, text, value->len) != 0)
-        return NULL;
-    return h2o_strdup(&req->pool, text, value->len).base;
-}
-
 /* 1 when some enabled client has a redirect URI on origin (one read of the index); 0 also when the store fails. */
 static int origin_registered(idp_t *idp, const char *origin)
 {
@@ -86,7 +55,7 @@ static int origin_registered(idp_t *idp, const char *origin)
 
 static void preflight(idp_t *idp, h2o_req_t *req, const idp_cors_t *ep)
 {
-    const char *origin = ep->any_origin ? "*" : request_origin(req);
+    const char *origin = ep->any_origin ? "*" : hub_cors_origin(req);
 
     hub_resp_header(req, "allow", method_list(req, ep->methods, 1));
     if (origin != NULL && (ep->any_origin || origin_registered(idp, origin))) {
@@ -128,7 +97,7 @@ void idp_cors_allow(h2o_req_t *req, const idp_client_t *client)
 {
     const char *origin;
 
-    if (client == NULL || !client->enabled || (origin = request_origin(req)) == NULL)
+    if (client == NULL || !client->enabled || (origin = hub_cors_origin(req)) == NULL)
         return;
     if (idp_client_has_origin(client, origin))
         hub_resp_header(req, "access-control-allow-origin", origin);
@@ -139,7 +108,7 @@ void idp_cors_allow_token(idp_t *idp, h2o_req_t *req, hub_txn_t *txn, const json
     const char *client_id = json_string_value(json_object_get(claims, "client_id"));
     const idp_client_t *client = NULL;
 
-    if (client_id == NULL || request_origin(req) == NULL)
+    if (client_id == NULL || hub_cors_origin(req) == NULL)
         return;
     if (idp_client_cache_get(idp->clients, txn, client_id, &client) == 0)
         idp_cors_allow(req, client);
