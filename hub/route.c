@@ -1,6 +1,7 @@
 /* The router's rules (hub/route.h): exact paths, methods with their Allow, CORS preflights, 404 and 405 in a route's
  * style. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "hub/resp.h"
 #include "hub/route.h"
@@ -41,7 +42,7 @@ static int path_is(h2o_req_t *req, const char *path)
     return path != NULL && h2o_memis(req->path_normalized.base, req->path_normalized.len, path, strlen(path));
 }
 
-void hub_route_not_found(const hub_route_t *route, h2o_req_t *req)
+static void not_found(const hub_route_t *route, h2o_req_t *req)
 {
     if (route->style == HUB_STYLE_HTML)
         hub_send_html_error(req, 404, "Not found", "There is no page at this address.");
@@ -74,12 +75,13 @@ static void preflight(const hub_route_t *route, void *data, h2o_req_t *req)
     hub_send_inline(req, "", 0);
 }
 
-int hub_route_admit(const hub_route_t *route, void *data, h2o_req_t *req)
+/* 1 when the handler is to run (after the CORS headers every answer of the route carries); otherwise answers req. */
+static int admit(const hub_route_t *route, void *data, h2o_req_t *req)
 {
     unsigned bit;
 
     if (route->match == HUB_MATCH_EXACT && !path_is(req, route->path) && !path_is(req, route->alias)) {
-        hub_route_not_found(route, req);
+        not_found(route, req);
         return 0;
     }
     if (route->cors != NULL) {
@@ -93,4 +95,65 @@ int hub_route_admit(const hub_route_t *route, void *data, h2o_req_t *req)
         return 1;
     not_allowed(route, req);
     return 0;
+}
+
+struct st_hub_route_entry_t {
+    hub_route_t route;
+    hub_route_cb cb;
+    void *data;
+    void (*dispose)(void *data);
+    hub_route_entry_t *next;
+};
+
+static char *dup_or_null(const char *s)
+{
+    char *copy;
+    if (s == NULL)
+        return NULL;
+    if ((copy = strdup(s)) == NULL)
+        h2o_fatal("out of memory");
+    return copy;
+}
+
+hub_route_entry_t *hub_route_entry_add(hub_route_entry_t **list, const hub_route_t *route, hub_route_cb cb, void *data,
+                                       void (*dispose)(void *data))
+{
+    hub_route_entry_t *e = calloc(1, sizeof(*e));
+
+    if (e == NULL)
+        h2o_fatal("out of memory");
+    e->route = *route;
+    e->route.path = dup_or_null(route->path);
+    e->route.alias = dup_or_null(route->alias);
+    e->cb = cb;
+    e->data = data;
+    e->dispose = dispose;
+    e->next = *list;
+    *list = e;
+    return e;
+}
+
+const hub_route_t *hub_route_entry_route(const hub_route_entry_t *entry)
+{
+    return &entry->route;
+}
+
+void hub_route_entry_serve(hub_route_entry_t *entry, h2o_req_t *req)
+{
+    if (admit(&entry->route, entry->data, req) && entry->cb(entry->data, req) != 0)
+        not_found(&entry->route, req);
+}
+
+void hub_route_entries_dispose(hub_route_entry_t **list)
+{
+    hub_route_entry_t *e;
+
+    while ((e = *list) != NULL) {
+        *list = e->next;
+        if (e->dispose != NULL)
+            e->dispose(e->data);
+        free((char *)e->route.path);
+        free((char *)e->route.alias);
+        free(e);
+    }
 }

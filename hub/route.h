@@ -36,13 +36,27 @@ typedef struct st_hub_route_t {
     const hub_cors_t *cors; /* NULL: no cross-origin access (and an OPTIONS is a 405 like any other method) */
 } hub_route_t;
 
-/* Runs before route's handler (data: the route's data, for its CORS hook). Returns 1 when the handler is to run,
- * after adding the CORS headers every answer of the route carries. Otherwise answers req itself and returns 0: 404
- * for a path an exact route does not name, the preflight of an OPTIONS on a route with a CORS rule (204 with Allow),
- * 405 with Allow for a method the route does not take. */
-int hub_route_admit(const hub_route_t *route, void *data, h2o_req_t *req);
+/* A route's handler: data is what was registered with it. Returns 0 when it answered req (or will, asynchronously),
+ * non-zero to have the router answer 404 in the route's style (nothing under a prefix route at that path). */
+typedef int (*hub_route_cb)(void *data, h2o_req_t *req);
 
-/* Answers 404 in route's style (for a handler finding nothing under a prefix route). */
-void hub_route_not_found(const hub_route_t *route, h2o_req_t *req);
+/* A registered route: its declaration (a copy, with its own path strings), its handler, and the hook that disposes of
+ * its data. Entries form a list, newest first. */
+typedef struct st_hub_route_entry_t hub_route_entry_t;
+
+/* Adds to *list an entry for route (copied) with cb, data and dispose (may be NULL); the list owns it. */
+hub_route_entry_t *hub_route_entry_add(hub_route_entry_t **list, const hub_route_t *route, hub_route_cb cb, void *data,
+                                       void (*dispose)(void *data));
+
+/* The entry's declaration: its own copy, valid as long as the entry. */
+const hub_route_t *hub_route_entry_route(const hub_route_entry_t *entry);
+
+/* Serves req on entry: answers it itself (404 for a path an exact route does not name, an OPTIONS preflight on a route
+ * with a CORS rule: 204 with Allow, 405 with Allow for a method the route does not take), or adds the CORS headers
+ * every answer of the route carries and runs the handler, answering 404 when it asks. */
+void hub_route_entry_serve(hub_route_entry_t *entry, h2o_req_t *req);
+
+/* Calls every entry's dispose hook with its data, once, frees the entries and empties *list. */
+void hub_route_entries_dispose(hub_route_entry_t **list);
 
 #endif

@@ -36,22 +36,11 @@
 #define EVICT_IDLE_MS 2000  /* at the cap, a connection that finished nothing this long and has nothing in flight goes */
 #define HSTS_VALUE "max-age=31536000"
 
-/* A registered route: its declaration (copied, with its own path strings), its handler and the hook that disposes of
- * its data when the server is destroyed. */
-typedef struct st_route_t {
-    hub_route_t decl;
-    hub_route_cb cb;
-    void *data;
-    void (*dispose)(void *data);
-    int chain;               /* registered by hub_server_route: the handler's -1 goes on to the next handler */
-    struct st_route_t *next; /* the server's list, in registration order reversed */
-} route_t;
-
 /* The h2o handler of one registered path (a route's path, or its alias). */
 typedef struct st_route_handler_t {
     h2o_handler_t super; /* first: h2o calls on_req with this */
     hub_server_t *server;
-    route_t *route;
+    hub_route_entry_t *route;
     size_t metrics_route;
 } route_handler_t;
 
@@ -102,8 +91,8 @@ struct st_hub_server_t {
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
-    route_t *routes; /* every route registered, disposed of after h2o's configuration */
-    hub_tls_t *tls;  /* NULL without node.tls */
+    hub_route_entry_t *routes; /* every route registered, disposed of after h2o's configuration */
+    hub_tls_t *tls;            /* NULL without node.tls */
     struct {
         void (*fn)(hub_thread_t *, void *);
         void *arg;
@@ -141,13 +130,8 @@ static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
     if (conn != NULL)
         ++conn->busy;
     hub_metrics_inflight_add(self->server->metrics, 1);
-    if (hub_gate(req) != 0 || !hub_route_admit(&self->route->decl, self->route->data, req))
-        return 0;
-    if (self->route->cb(self->route->data, req) != 0) {
-        if (self->route->chain)
-            return -1;
-        hub_route_not_found(&self->route->decl, req);
-    }
+    if (hub_gate(req) == 0)
+        hub_route_entry_serve(self->route, req);
     return 0;
 }
 
@@ -190,7 +174,7 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
 }
 
 /* Registers one path of route on h2o: its handler behind the gate and the router's rules, its logger, HSTS. */
-static h2o_pathconf_t *register_path(hub_server_t *server, route_t *route, const char *path)
+static h2o_pathconf_t *register_path(hub_server_t *server, hub_route_entry_t *route, const char *path)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(server->hostconf, path, 0);
     route_handler_t *handler = (route_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
@@ -208,58 +192,14 @@ static h2o_pathconf_t *register_path(hub_server_t *server, route_t *route, const
     return pathconf;
 }
 
-static char *dup_or_null(const char *s)
-{
-    char *copy;
-    if (s == NULL)
-        return NULL;
-    if ((copy = strdup(s)) == NULL)
-        h2o_fatal("out of memory");
-    return copy;
-}
-
-h2o_pathconf_t *hub_server_add_route(hub_server_t *server, const hub_route_t *decl, hub_route_cb cb, void *data,
+h2o_pathconf_t *hub_server_add_route(hub_server_t *server, const hub_route_t *route, hub_route_cb cb, void *data,
                                      void (*dispose)(void *data))
 {
-    route_t *route = calloc(1, sizeof(*route));
-    h2o_pathconf_t *pathconf;
+    hub_route_entry_t *entry = hub_route_entry_add(&server->routes, route, cb, data, dispose);
+    h2o_pathconf_t *pathconf = register_path(server, entry, hub_route_entry_route(entry)->path);
 
-    if (route == NULL)
-        h2o_fatal("out of memory");
-    route->decl = *decl;
-    route->decl.path = dup_or_null(decl->path);
-    route->decl.alias = dup_or_null(decl->alias);
-    route->cb = cb;
-    route->data = data;
-    route->dispose = dispose;
-    route->next = server->routes;
-    server->routes = route;
-    pathconf = register_path(server, route, route->decl.path);
-    if (route->decl.alias != NULL)
-        register_path(server, route, route->decl.alias);
-    return pathconf;
-}
-
-/* After h2o's configuration (whose handlers point at the routes) is gone. */
-static void dispose_routes(hub_server_t *server)
-{
-    route_t *route;
-
-    while ((route = server->routes) != NULL) {
-        server->routes = route->next;
-        if (route->dispose != NULL)
-            route->dispose(route->data);
-        free((char *)route->decl.path);
-        free((char *)route->decl.alias);
-        free(route);
-    }
-}
-
-h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data)
-{
-    hub_route_t decl = {path, NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
-    h2o_pathconf_t *pathconf = hub_server_add_route(server, &decl, cb, data, NULL);
-    server->routes->chain = 1;
+    if (route->alias != NULL)
+        register_path(server, entry, hub_route_entry_route(entry)->alias);
     return pathconf;
 }
 
@@ -274,8 +214,6 @@ void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, v
 
 static int on_healthz(void *data, h2o_req_t *req)
 {
-    if (!hub_path_is(req, "/healthz"))
-        return -1;
     hub_send_json(req, 200, json_pack("{s:s}", "status", "ok"), 1);
     return 0;
 }
@@ -295,8 +233,6 @@ static int on_metrics(void *data, h2o_req_t *req)
     char *text;
     h2o_iovec_t copy;
 
-    if (!hub_path_is(req, "/metrics"))
-        return -1;
     if (!peer_may_read_metrics(server, req)) {
         hub_send_oauth_error(req, HUB_OAUTH_ACCESS_DENIED, "this address may not read the metrics (node.metrics_allow)");
         return 0;
@@ -312,11 +248,17 @@ static int on_metrics(void *data, h2o_req_t *req)
     return 0;
 }
 
+/* Every path no other route takes: the router's 404, in the style of the node's APIs. */
 static int on_not_found(void *data, h2o_req_t *req)
 {
-    hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
-    return 0;
+    return -1;
 }
+
+/* The server's own routes (a node's health for load balancers and service managers, its counters for Prometheus),
+ * and the route registered last, at "/", that answers every other path. */
+static const hub_route_t healthz_route = {"/healthz", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
+static const hub_route_t metrics_route = {"/metrics", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
+static const hub_route_t not_found_route = {"/", NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
 
 /* HSTS whenever browsers reach the node over TLS: its own listener, or a TLS front end (public_url https). */
 static void setup_hsts_and_metrics(hub_server_t *server)
@@ -364,8 +306,8 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
         return ret;
     }
     setup_hsts_and_metrics(server);
-    hub_server_route(server, "/healthz", on_healthz, server);
-    hub_server_route(server, "/metrics", on_metrics, server);
+    hub_server_add_route(server, &healthz_route, on_healthz, server, NULL);
+    hub_server_add_route(server, &metrics_route, on_metrics, server, NULL);
     *out = server;
     return 0;
 }
@@ -759,7 +701,7 @@ int hub_server_run(hub_server_t *server)
     unsigned i;
     int sig, ret = 0;
 
-    hub_server_route(server, "/", on_not_found, server);
+    hub_server_add_route(server, &not_found_route, on_not_found, server, NULL);
     server->max_conns = connection_cap(cfg);
     server->nthreads = cfg->node.threads > 0 ? cfg->node.threads : 1;
     server->threads = calloc(server->nthreads, sizeof(*server->threads));
@@ -840,7 +782,7 @@ void hub_server_destroy(hub_server_t *server)
         return;
     hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
     h2o_config_dispose(&server->globalconf);
-    dispose_routes(server);
+    hub_route_entries_dispose(&server->routes); /* after h2o's handlers, which point at them */
     hub_tls_destroy(server->tls);
     hub_metrics_destroy(server->metrics);
     free(server->metrics_allow);

@@ -1,7 +1,8 @@
 /* Tests the router (hub/route.c, hub/cors.c and the registration in hub/server.c) in process: a route's methods and
  * the Allow of its 405, HEAD, exact and prefix paths, aliases, the 404 and 405 of each error style, a handler asking
  * for a 404, OPTIONS preflights with a hook that decides on origins and for public documents, every method passed to a
- * proxy-like route, the gate before the router, and each route's dispose hook run once when the server is destroyed. */
+ * proxy-like route, the gate before the router, the server's own routes, and each route's dispose hook run once when the
+ * server is destroyed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,32 @@ static void test_public(void)
     test_req_free(r);
 }
 
+/* The server's own routes: /healthz and /metrics take GET and HEAD; the rest is the router's, in the OAuth style. */
+static void test_server_routes(void)
+{
+    static const char *const paths[] = {"/healthz", "/metrics"};
+    for (size_t i = 0; i != 2; ++i) {
+        test_req_t *r = run("HEAD", paths[i], NULL, NULL, NULL, NULL);
+        CHECK(test_req_status(r) != 405 && test_req_len(r) == 0);
+        test_req_free(r);
+        static const char *const others[] = {"POST", "PUT", "DELETE", "OPTIONS"};
+        for (size_t j = 0; j != sizeof(others) / sizeof(others[0]); ++j) {
+            r = run(others[j], paths[i], NULL, NULL, NULL, NULL);
+            CHECK(test_req_status(r) == 405 && strcmp(header(r, "allow"), "GET, HEAD") == 0);
+            CHECK(strcmp(error_of(r), "invalid_request") == 0);
+            test_req_free(r);
+        }
+        char under[32];
+        snprintf(under, sizeof(under), "%s/x", paths[i]);
+        r = run("GET", under, NULL, NULL, NULL, NULL);
+        CHECK(test_req_status(r) == 404 && strcmp(error_of(r), "not_found") == 0);
+        test_req_free(r);
+    }
+    test_req_t *r = run("GET", "/healthz", NULL, NULL, NULL, NULL);
+    CHECK(test_req_status(r) == 200 && strstr(test_req_text(r), "\"ok\"") != NULL);
+    test_req_free(r);
+}
+
 int main(void)
 {
     hub_config_t cfg;
@@ -361,6 +388,7 @@ int main(void)
     test_gate_first();
     test_preflights();
     test_public();
+    test_server_routes();
     test_loop_dispose(&loop);
     for (i = 0; i != sizeof(seen_of) / sizeof(seen_of[0]); ++i)
         CHECK(seen_of[i]->disposed == 0);
