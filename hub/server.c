@@ -3,14 +3,11 @@
  * connections, the service manager's notifications, a TLS reload on SIGHUP and a graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -18,6 +15,7 @@
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/gate.h"
+#include "hub/listen.h"
 #include "hub/log.h"
 #include "hub/metrics.h"
 #include "hub/resp.h"
@@ -30,8 +28,6 @@
 #define MAX_TICKS 8
 #define STOP_GRACE_MS 10000
 #define MAX_REQUEST_BODY (1024 * 1024)
-#define CONNS_DEFAULT_MAX 4096
-#define CONNS_FD_RESERVE 64 /* descriptors kept for the store, logs, outbound calls */
 #define ACCEPT_RETRY_MS 100 /* a paused listener looks again this often */
 #define EVICT_IDLE_MS 2000  /* at the cap, a connection that finished nothing this long and has nothing in flight goes */
 #define HSTS_VALUE "max-age=31536000"
@@ -580,88 +576,6 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* SO_REUSEPORT lets any process of the same user bind a port already served, and the kernel
- * would then split connections between two nodes. A probe bind without it fails with
- * EADDRINUSE when something already listens there. */
-static int port_is_free(const struct addrinfo *ai)
-{
-    int fd, on = 1, ok;
-    if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0)) == -1)
-        return 1; /* let the real bind report the problem */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EADDRINUSE;
-    close(fd);
-    return ok;
-}
-
-static int open_listener(const hub_config_t *cfg, int probe, int *out)
-{
-    struct addrinfo hints = {0}, *res = NULL;
-    char port[8];
-    int fd = -1, on = 1, ret = HUB_E_IO;
-
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", cfg->node.listen_port);
-    if (getaddrinfo(cfg->node.listen_host, port, &hints, &res) != 0 || res == NULL) {
-        hub_log_error("node.listen: cannot resolve %s", cfg->node.listen_host);
-        goto out;
-    }
-    if (probe && !port_is_free(res)) {
-        hub_log_error("node.listen: %s:%u is already in use", cfg->node.listen_host, cfg->node.listen_port);
-        goto out;
-    }
-    if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0)) == -1 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-        listen(fd, SOMAXCONN) != 0) {
-        hub_log_error("node.listen: cannot listen on %s:%u: %s", cfg->node.listen_host, cfg->node.listen_port, strerror(errno));
-        goto out;
-    }
-    *out = fd;
-    fd = -1;
-    ret = 0;
-out:
-    if (fd != -1)
-        close(fd);
-    if (res != NULL)
-        freeaddrinfo(res);
-    return ret;
-}
-
-/* Raises the soft open-file limit to the hard one and returns the connection cap: node.max_connections, or when it is
- * 0 what the limit allows (each proxied request may hold a second descriptor upstream), at most CONNS_DEFAULT_MAX. */
-static unsigned connection_cap(const hub_config_t *cfg)
-{
-    struct rlimit rl;
-    uint64_t fds = 1024, cap;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rlim_t was = rl.rlim_cur;
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-                rl.rlim_cur = was;
-        }
-        fds = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : (uint64_t)rl.rlim_cur;
-    }
-    if (cfg->node.max_connections != 0) {
-        cap = cfg->node.max_connections;
-        if (cap * 2 + CONNS_FD_RESERVE > fds)
-            hub_log_warn("node.max_connections %llu may need more descriptors than the open-file limit %llu allows",
-                         (unsigned long long)cap, (unsigned long long)fds);
-    } else {
-        cap = fds > CONNS_FD_RESERVE + 2 ? (fds - CONNS_FD_RESERVE) / 2 : 1;
-        if (cap > CONNS_DEFAULT_MAX)
-            cap = CONNS_DEFAULT_MAX;
-    }
-    hub_log_info("at most %llu client connections at once (open-file limit %llu)", (unsigned long long)cap,
-                 (unsigned long long)fds);
-    return (unsigned)cap;
-}
-
 /* A failed notification is worth a line: under Type=notify systemd would wait for READY=1 and then kill the node. */
 static void notified(int ret)
 {
@@ -702,14 +616,14 @@ int hub_server_run(hub_server_t *server)
     int sig, ret = 0;
 
     hub_server_add_route(server, &not_found_route, on_not_found, server, NULL);
-    server->max_conns = connection_cap(cfg);
+    server->max_conns = hub_listen_cap(cfg);
     server->nthreads = cfg->node.threads > 0 ? cfg->node.threads : 1;
     server->threads = calloc(server->nthreads, sizeof(*server->threads));
     for (i = 0; i != server->nthreads; ++i)
         server->threads[i].listen_fd = -1;
     /* Bind every listener before anything runs so a busy port fails the start. */
     for (i = 0; i != server->nthreads; ++i)
-        if ((ret = open_listener(cfg, i == 0, &server->threads[i].listen_fd)) != 0)
+        if ((ret = hub_listen_open(cfg, i == 0, &server->threads[i].listen_fd)) != 0)
             goto out;
 
     signal(SIGPIPE, SIG_IGN);
