@@ -472,10 +472,6 @@ static int on_login(void *data, h2o_req_t *req)
     const fed_reg_t *reg = fed_join_current(fed->join);
     hub_form_t q;
 
-    if (!hub_path_is(req, "/auth/login"))
-        return -1;
-    if (!hub_get_only(req))
-        return 0;
     if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "next") > 1) {
         hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
         return 0;
@@ -546,10 +542,6 @@ static int on_callback(void *data, h2o_req_t *req)
     const char *code, *state, *error;
     fed_pending_t p;
 
-    if (!hub_path_is(req, "/auth/callback"))
-        return -1;
-    if (!hub_get_only(req))
-        return 0;
     if (callback_params(req, &state, &code, &error) != 0) {
         hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed or lacks its state.");
         return 0;
@@ -570,6 +562,10 @@ static int on_callback(void *data, h2o_req_t *req)
     OPENSSL_cleanse(&p, sizeof(p));
     return 0;
 }
+
+/* Browser pages: their 404 and 405 are HTML, as their other errors. */
+static const hub_route_t login_route = {"/auth/login", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
+static const hub_route_t callback_route = {"/auth/callback", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
 
 /* secondary.scopes joined by spaces, with openid first when missing (sign-in needs an id_token). */
 static char *join_scopes(const hub_config_t *cfg)
@@ -610,8 +606,8 @@ int fed_login_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
     fed_state_keys_init(&l->state_keys, node_key);
     snprintf(l->redirect_uri, sizeof(l->redirect_uri), "%s/auth/callback", fed->cfg->node.public_url);
     l->scope = join_scopes(fed->cfg);
-    hub_server_route(fed->server, "/auth/login", on_login, fed);
-    hub_server_route(fed->server, "/auth/callback", on_callback, fed);
+    hub_server_add_route(fed->server, &login_route, on_login, fed, NULL);
+    hub_server_add_route(fed->server, &callback_route, on_callback, fed, NULL);
     return 0;
 }
 

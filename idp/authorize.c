@@ -13,14 +13,11 @@
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/client.h"
+#include "idp/endpoint.h"
 #include "idp/settings.h"
 #include "idp/user.h"
 #include "idp/session.h"
 #include "idp/tokens.h"
-
-#define FRAPPE "/api/method/frappe.integrations.oauth2."
-#define AUTHORIZE_PATH "/oauth2/authorize"
-#define APPROVE_PATH "/oauth2/approve"
 
 #define RT_CODE 1u
 #define RT_TOKEN 2u
@@ -479,7 +476,7 @@ static void send_to_login(authz_t *a, int fresh)
 
     if (f == NULL)
         h2o_fatal("out of memory");
-    fputs(AUTHORIZE_PATH, f);
+    fputs(IDP_PATH_AUTHORIZE, f);
     for (i = 0; i != P__COUNT; ++i) {
         if (a->v[i] == NULL || i == P_AUTH_AFTER)
             continue;
@@ -547,7 +544,7 @@ static void send_consent(authz_t *a, const idp_session_t *session, const idp_use
         s += n;
         s += *s == ' ';
     }
-    fputs("</ul>\n<form method=\"post\" action=\"" APPROVE_PATH "\">\n", f);
+    fputs("</ul>\n<form method=\"post\" action=\"" IDP_PATH_APPROVE "\">\n", f);
     hidden(f, a->req, "csrf_token", csrf);
     hidden(f, a->req, "client_id", a->v[P_CLIENT_ID]);
     hidden(f, a->req, "response_type", a->v[P_RESPONSE_TYPE]);
@@ -756,17 +753,10 @@ static int on_authorize(void *data, h2o_req_t *req)
     authz_t a = {NULL};
     int ret;
 
-    if (!hub_path_is(req, AUTHORIZE_PATH) && !hub_path_is(req, FRAPPE "authorize"))
-        return -1;
     if (hub_method_is(req, "GET"))
         ret = hub_form_parse_query(&req->pool, req, &form);
-    else if (hub_method_is(req, "POST"))
-        ret = hub_form_parse_body(&req->pool, req, &form);
-    else {
-        hub_resp_header(req, "allow", "GET, POST");
-        hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
-        return 0;
-    }
+    else
+        ret = hub_form_parse_body(&req->pool, req, &form); /* POST */
     if (ret != 0) {
         hub_send_html_error(req, 400, "Invalid authorization request", "The request parameters could not be read.");
         return 0;
@@ -811,13 +801,6 @@ static int on_approve(void *data, h2o_req_t *req)
     authz_t a = {NULL};
     idp_session_t *s = NULL;
 
-    if (!hub_path_is(req, APPROVE_PATH) && !hub_path_is(req, FRAPPE "approve"))
-        return -1;
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        hub_send_html_error(req, 405, "Method not allowed", "The consent decision is a POST.");
-        return 0;
-    }
     if (hub_form_parse_body(&req->pool, req, &form) != 0) {
         hub_send_html_error(req, 400, "Invalid request", "The form could not be read.");
         return 0;
@@ -844,8 +827,6 @@ out:
 
 void idp_authorize_register(idp_t *idp)
 {
-    hub_server_route(idp->server, AUTHORIZE_PATH, on_authorize, idp);
-    hub_server_route(idp->server, FRAPPE "authorize", on_authorize, idp);
-    hub_server_route(idp->server, APPROVE_PATH, on_approve, idp);
-    hub_server_route(idp->server, FRAPPE "approve", on_approve, idp);
+    idp_endpoint_route(idp, IDP_EP_AUTHORIZE, on_authorize);
+    idp_endpoint_route(idp, IDP_EP_APPROVE, on_approve);
 }

@@ -100,11 +100,6 @@ static const char *repeated_param(const hub_form_t *form)
 int idp_endpoint_form(h2o_req_t *req, hub_form_t *form)
 {
     size_t i;
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-        return -1;
-    }
     if (hub_form_parse_body(&req->pool, req, form) != 0) {
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "expected an application/x-www-form-urlencoded body");
         return -1;

@@ -19,8 +19,9 @@
 int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache, int allow_public,
                             const idp_client_t **out, const char **why);
 
-/* Parses the POST form body of a token, introspection or revocation request (POST only, urlencoded, no parameter
- * repeated, RFC 6749 §3.2); answers the error itself and returns non-zero when the request cannot go on. */
+/* Parses the POST form body of a token, introspection or revocation request (urlencoded, no parameter repeated,
+ * RFC 6749 §3.2; the router let only POST through); answers the error itself and returns non-zero when the request
+ * cannot go on. */
 int idp_endpoint_form(h2o_req_t *req, hub_form_t *form);
 
 /* Authenticates the request's client in one read txn through idp->clients (see idp_client_authenticate); answers 401

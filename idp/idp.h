@@ -36,8 +36,8 @@ typedef struct st_idp_t {
 int idp_create(idp_t **out, hub_server_t *server);
 void idp_destroy(idp_t *idp);
 
-/* Each handler module exports one registration function (called by idp_create in order:
- * specific paths before their prefixes). */
+/* Each handler module exports one registration function (called by idp_create), which registers its endpoints as the
+ * table of idp/endpoint.h declares them. */
 int idp_login_register(idp_t *idp);      /* /login; starts the password-check workers (0 or HUB_E_IO) */
 void idp_login_dispose(idp_t *idp);      /* after the server stopped */
 void idp_authorize_register(idp_t *idp); /* authorize, approve (+ aliases) */

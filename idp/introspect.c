@@ -4,12 +4,10 @@
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/user.h"
-
-#define INTROSPECT_PATH "/oauth2/introspect"
-#define INTROSPECT_ALIAS "/api/method/frappe.integrations.oauth2.introspect_token"
 
 /* A compact JWS has exactly two dots; our refresh tokens (base64url) have none. */
 static int looks_like_jwt(const char *token)
@@ -121,8 +119,6 @@ static int on_introspect(void *data, h2o_req_t *req)
     const char *token;
     json_t *result = NULL;
 
-    if (!hub_path_is(req, INTROSPECT_PATH) && !hub_path_is(req, INTROSPECT_ALIAS))
-        return -1;
     if (idp_endpoint_form(req, &form) != 0)
         return 0;
     if ((client = idp_endpoint_client(idp, req, &form, 0)) == NULL)
@@ -148,6 +144,5 @@ out:
 
 void idp_introspect_register(idp_t *idp)
 {
-    hub_server_route(idp->server, INTROSPECT_PATH, on_introspect, idp);
-    hub_server_route(idp->server, INTROSPECT_ALIAS, on_introspect, idp);
+    idp_endpoint_route(idp, IDP_EP_INTROSPECT, on_introspect);
 }

@@ -13,11 +13,10 @@
 #include "hub/url.h"
 #include "idp/idp.h"
 #include "idp/client.h"
+#include "idp/endpoint.h"
 #include "idp/join_token.h"
 #include "idp/node.h"
 
-#define REGISTER_PATH "/oauth2/register"
-#define REGISTER_ALIAS "/api/method/frappe.integrations.oauth2.register_client"
 #define MAX_BODY (64 * 1024)
 #define MAX_URIS 32
 #define DEFAULT_SCOPE "openid profile email roles"
@@ -276,7 +275,7 @@ static json_t *client_metadata(const idp_t *idp, const idp_client_t *c)
     char uri[1024], *scope = idp_strv_join(&c->scopes, " ");
     json_t *md = json_object(), *rt = json_array();
 
-    snprintf(uri, sizeof(uri), "%s%s/%s", idp->issuer, REGISTER_PATH, c->client_id);
+    snprintf(uri, sizeof(uri), "%s%s/%s", idp->issuer, IDP_PATH_REGISTER, c->client_id);
     json_object_set_new(md, "client_id", json_string(c->client_id));
     json_object_set_new(md, "client_id_issued_at", json_integer((json_int_t)c->created_at));
     json_object_set_new(md, "client_secret_expires_at", json_integer(0));
@@ -469,36 +468,24 @@ static void do_read(idp_t *idp, h2o_req_t *req, const char *client_id)
 
 static int on_register(void *data, h2o_req_t *req)
 {
-    idp_t *idp = data;
-    size_t plen = strlen(REGISTER_PATH);
+    do_register(data, req);
+    return 0;
+}
 
-    if (hub_path_is(req, REGISTER_PATH) || hub_path_is(req, REGISTER_ALIAS)) {
-        if (!hub_method_is(req, "POST")) {
-            hub_resp_header(req, "allow", "POST");
-            hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-            return 0;
-        }
-        do_register(idp, req);
-        return 0;
-    }
-    /* /oauth2/register/<client_id> */
+/* /oauth2/register/<client_id>: one path segment under the endpoint's path, else the router's 404. */
+static int on_client_read(void *data, h2o_req_t *req)
+{
+    size_t plen = strlen(IDP_PATH_REGISTER "/");
     h2o_iovec_t path = req->path_normalized;
-    if (path.len > plen + 1 && path.len < plen + 200 && memcmp(path.base, REGISTER_PATH "/", plen + 1) == 0 &&
-        memchr(path.base + plen + 1, '/', path.len - plen - 1) == NULL) {
-        if (!hub_method_is(req, "GET")) {
-            hub_resp_header(req, "allow", "GET");
-            hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
-            return 0;
-        }
-        h2o_iovec_t id = h2o_strdup(&req->pool, path.base + plen + 1, path.len - plen - 1);
-        do_read(idp, req, id.base);
-        return 0;
-    }
-    return -1;
+
+    if (path.len <= plen || path.len >= plen + 199 || memchr(path.base + plen, '/', path.len - plen) != NULL)
+        return -1;
+    do_read(data, req, h2o_strdup(&req->pool, path.base + plen, path.len - plen).base);
+    return 0;
 }
 
 void idp_register_register(idp_t *idp)
 {
-    hub_server_route(idp->server, REGISTER_PATH, on_register, idp);
-    hub_server_route(idp->server, REGISTER_ALIAS, on_register, idp);
+    idp_endpoint_route(idp, IDP_EP_CLIENT_READ, on_client_read); /* before its prefix, /oauth2/register */
+    idp_endpoint_route(idp, IDP_EP_REGISTER, on_register);
 }

@@ -5,11 +5,9 @@
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
-
-#define REVOKE_PATH "/oauth2/revoke"
-#define REVOKE_ALIAS "/api/method/frappe.integrations.oauth2.revoke_token"
 
 typedef struct st_revoke_arg_t {
     const char *client_id;
@@ -29,8 +27,6 @@ static int revoke_txn(hub_txn_t *txn, void *_arg)
     return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;
 }
 
-static const idp_cors_t revoke_cors = {IDP_CORS_POST, 0};
-
 static int on_revoke(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
@@ -39,10 +35,6 @@ static int on_revoke(void *data, h2o_req_t *req)
     hub_jws_t jws = {0};
     int have_jws = 0, ret;
 
-    if (!hub_path_is(req, REVOKE_PATH) && !hub_path_is(req, REVOKE_ALIAS))
-        return -1;
-    if (idp_cors_gate(idp, req, &revoke_cors))
-        return 0;
     if (idp_endpoint_form(req, &form) != 0)
         return 0;
     if ((client = idp_endpoint_client(idp, req, &form, 1)) == NULL)
@@ -80,6 +72,5 @@ out:
 
 void idp_revoke_register(idp_t *idp)
 {
-    hub_server_route(idp->server, REVOKE_PATH, on_revoke, idp);
-    hub_server_route(idp->server, REVOKE_ALIAS, on_revoke, idp);
+    idp_endpoint_route(idp, IDP_EP_REVOKE, on_revoke);
 }

@@ -9,13 +9,12 @@
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/session.h"
 #include "idp/tokens.h"
 
-#define TOKEN_PATH "/oauth2/token"
-#define TOKEN_ALIAS "/api/method/frappe.integrations.oauth2.get_token"
 #define REFRESH_GRACE_S 5 /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
 
 /* One token request on its way through a grant handler. */
@@ -501,8 +500,6 @@ static const struct {
     {"client_credentials", grant_client_credentials, 0},
 };
 
-static const idp_cors_t token_cors = {IDP_CORS_POST, 0};
-
 static int on_token(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
@@ -510,10 +507,6 @@ static int on_token(void *data, h2o_req_t *req)
     const char *grant_type;
     size_t i;
 
-    if (!hub_path_is(req, TOKEN_PATH) && !hub_path_is(req, TOKEN_ALIAS))
-        return -1;
-    if (idp_cors_gate(idp, req, &token_cors))
-        return 0;
     if (idp_endpoint_form(req, &form) != 0)
         return 0;
     if ((grant_type = hub_form_get(&form, "grant_type")) == NULL || *grant_type == '\0') {
@@ -542,6 +535,5 @@ static int on_token(void *data, h2o_req_t *req)
 
 void idp_token_register(idp_t *idp)
 {
-    hub_server_route(idp->server, TOKEN_PATH, on_token, idp);
-    hub_server_route(idp->server, TOKEN_ALIAS, on_token, idp);
+    idp_endpoint_route(idp, IDP_EP_TOKEN, on_token);
 }
