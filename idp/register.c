@@ -13,20 +13,13 @@
 #include "hub/url.h"
 #include "idp/idp.h"
 #include "idp/model.h"
+#include "idp/register.h"
 
 #define REGISTER_PATH "/oauth2/register"
 #define REGISTER_ALIAS "/api/method/frappe.integrations.oauth2.register_client"
-#define MAX_BODY (64 * 1024)
-#define MAX_URIS 32
 #define DEFAULT_SCOPE "openid profile email roles"
 
-/* A metadata problem: the OAuth error and a description naming the field. */
-typedef struct st_reg_err_t {
-    hub_oauth_err_t err;
-    char desc[512];
-} reg_err_t;
-
-static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
+static int reg_fail(idp_reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
 {
     e->err = err;
     snprintf(e->desc, sizeof(e->desc), "%s: %s", field, why);
@@ -36,7 +29,7 @@ static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const 
 /* One URI of a dynamic registration: parsed strictly (hub_url_parse) and never aimed at a link-local or metadata
  * address, however the address is spelt: the hub POSTs to the back-channel URI (and to the node's origin), a browser
  * follows the redirect URIs. */
-static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_url_t *u, reg_err_t *e)
+static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_url_t *u, idp_reg_err_t *e)
 {
     const char *why;
     char msg[160];
@@ -55,14 +48,14 @@ static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_ur
 }
 
 /* Reads an optional array of URLs into sv. */
-static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t err, reg_err_t *e)
+static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t err, idp_reg_err_t *e)
 {
     const json_t *arr = json_object_get(md, field), *item;
     size_t i;
 
     if (arr == NULL || json_is_null(arr))
         return 0;
-    if (!json_is_array(arr) || json_array_size(arr) > MAX_URIS)
+    if (!json_is_array(arr) || json_array_size(arr) > IDP_REGISTER_MAX_URIS)
         return reg_fail(e, err, field, "expected an array of URLs");
     if ((sv->v = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
         abort();
@@ -81,7 +74,7 @@ static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oa
     return 0;
 }
 
-static int string_field(const json_t *md, const char *field, size_t max, const char **out, reg_err_t *e)
+static int string_field(const json_t *md, const char *field, size_t max, const char **out, idp_reg_err_t *e)
 {
     const json_t *v = json_object_get(md, field);
     *out = NULL;
@@ -96,7 +89,7 @@ static int string_field(const json_t *md, const char *field, size_t max, const c
 
 /* RFC 7591 §2: grant_types and response_types must agree; our model has one grant type per client (refresh_token goes
  * with authorization_code). */
-static int grant_and_response(const json_t *md, idp_client_t *c, reg_err_t *e)
+static int grant_and_response(const json_t *md, idp_client_t *c, idp_reg_err_t *e)
 {
     const json_t *gt = json_object_get(md, "grant_types"), *rt = json_object_get(md, "response_types"), *item;
     int code = 0, implicit = 0, cc = 0, refresh = 0;
@@ -146,7 +139,7 @@ static int grant_and_response(const json_t *md, idp_client_t *c, reg_err_t *e)
 }
 
 /* The scope words, each an RFC 6749 scope-token. */
-static int scope_field(const json_t *md, idp_client_t *c, reg_err_t *e)
+static int scope_field(const json_t *md, idp_client_t *c, idp_reg_err_t *e)
 {
     const char *scope, *p;
     int ret;
@@ -164,7 +157,7 @@ static int scope_field(const json_t *md, idp_client_t *c, reg_err_t *e)
 }
 
 /* Fills a new client from RFC 7591 metadata. */
-static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, reg_err_t *e)
+static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, idp_reg_err_t *e)
 {
     const char *name, *method, *bcl;
     char err[256];
@@ -226,7 +219,7 @@ static int all_on_origin(const idp_strv_t *sv, const hub_url_t *first)
 
 /* A join token registers a node, and only the shape of one (SPEC §6): the code flow (with refresh), a confidential
  * client, and every URI on the origin of its redirect URIs, the one origin the hub will call back. */
-static int node_shape(const idp_client_t *c, reg_err_t *e)
+static int node_shape(const idp_client_t *c, idp_reg_err_t *e)
 {
     hub_url_t origin;
 
@@ -247,6 +240,33 @@ static int node_shape(const idp_client_t *c, reg_err_t *e)
         return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
                         "must be on the origin of the redirect URIs");
     return 0;
+}
+
+int idp_register_parse(const char *body, size_t len, int as_node, idp_client_t **client, int *named, idp_reg_err_t *e)
+{
+    json_t *md = NULL;
+    idp_client_t *c = NULL;
+    int ret;
+
+    *client = NULL;
+    *named = 0;
+    if (len > IDP_REGISTER_MAX_BODY) {
+        e->err = HUB_OAUTH_TOO_LARGE;
+        snprintf(e->desc, sizeof(e->desc), "request body too large");
+        return HUB_E_TOOBIG;
+    }
+    if ((md = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        abort();
+    if ((ret = client_from_metadata(md, c, named, e)) != 0 || (as_node && (ret = node_shape(c, e)) != 0))
+        goto out;
+    *client = c;
+    c = NULL;
+out:
+    idp_client_free(c);
+    json_decref(md);
+    return ret;
 }
 
 static json_t *strv_json(const idp_strv_t *sv)
@@ -372,7 +392,7 @@ out:
     return ret;
 }
 
-static void send_metadata_error(h2o_req_t *req, const reg_err_t *e)
+static void send_metadata_error(h2o_req_t *req, const idp_reg_err_t *e)
 {
     hub_send_oauth_error(req, e->err, e->desc);
 }
@@ -380,8 +400,7 @@ static void send_metadata_error(h2o_req_t *req, const reg_err_t *e)
 static void do_register(idp_t *idp, h2o_req_t *req)
 {
     const char *token = bearer(req);
-    json_t *md = NULL;
-    reg_err_t e = {0};
+    idp_reg_err_t e = {0};
     reg_arg_t a = {0};
     char hash[HUB_SECRET_HASH_LEN + 1];
     int ret;
@@ -390,17 +409,7 @@ static void do_register(idp_t *idp, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
         return;
     }
-    if (req->entity.len > MAX_BODY) {
-        hub_send_oauth_error(req, HUB_OAUTH_TOO_LARGE, "request body too large");
-        return;
-    }
-    if ((md = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
-        return;
-    }
-    if ((a.client = calloc(1, sizeof(*a.client))) == NULL)
-        abort();
-    if (client_from_metadata(md, a.client, &a.named, &e) != 0 || (token != NULL && node_shape(a.client, &e) != 0)) {
+    if (idp_register_parse(req->entity.base, req->entity.len, token != NULL, &a.client, &a.named, &e) != 0) {
         send_metadata_error(req, &e);
         goto out;
     }
@@ -429,7 +438,6 @@ static void do_register(idp_t *idp, h2o_req_t *req)
 out:
     OPENSSL_cleanse(a.secret, sizeof(a.secret));
     idp_client_free(a.client);
-    json_decref(md);
 }
 
 /* RFC 7592 §2.1: reads a registration with its registration access token. */
