@@ -16,18 +16,11 @@
 #include "idp/endpoint.h"
 #include "idp/join_token.h"
 #include "idp/node.h"
+#include "idp/register.h"
 
-#define MAX_BODY (64 * 1024)
-#define MAX_URIS 32
 #define DEFAULT_SCOPE "openid profile email roles"
 
-/* A metadata problem: the OAuth error and a description naming the field. */
-typedef struct st_reg_err_t {
-    hub_oauth_err_t err;
-    char desc[512];
-} reg_err_t;
-
-static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
+static int reg_fail(idp_reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
 {
     e->err = err;
     snprintf(e->desc, sizeof(e->desc), "%s: %s", field, why);
@@ -36,7 +29,7 @@ static int reg_fail(reg_err_t *e, hub_oauth_err_t err, const char *field, const 
 
 /* A refusal of the model's validation (idp_client_validate), worded for an RFC 7591 client: the metadata field it
  * names, and the error that field calls for (RFC 7591 §3.2.2: invalid_redirect_uri for the redirect URIs). */
-static int reg_invalid(reg_err_t *e, const idp_invalid_t *inv)
+static int reg_invalid(idp_reg_err_t *e, const idp_invalid_t *inv)
 {
     const char *field = idp_field_metadata(inv->field);
     int redirect = inv->field == IDP_FIELD_REDIRECT_URIS || inv->field == IDP_FIELD_DEFAULT_REDIRECT_URI;
@@ -48,7 +41,7 @@ static int reg_invalid(reg_err_t *e, const idp_invalid_t *inv)
 /* One URI of a dynamic registration: parsed strictly (hub_url_parse) and never aimed at a link-local or metadata
  * address, however the address is spelt: the hub POSTs to the back-channel URI (and to the node's origin), a browser
  * follows the redirect URIs. */
-static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_url_t *u, reg_err_t *e)
+static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_url_t *u, idp_reg_err_t *e)
 {
     const char *why;
     char msg[160];
@@ -67,14 +60,14 @@ static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_ur
 }
 
 /* Reads an optional array of URLs into sv. */
-static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t err, reg_err_t *e)
+static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t err, idp_reg_err_t *e)
 {
     const json_t *arr = json_object_get(md, field), *item;
     size_t i;
 
     if (arr == NULL || json_is_null(arr))
         return 0;
-    if (!json_is_array(arr) || json_array_size(arr) > MAX_URIS)
+    if (!json_is_array(arr) || json_array_size(arr) > IDP_REGISTER_MAX_URIS)
         return reg_fail(e, err, field, "expected an array of URLs");
     if ((sv->v = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
         abort();
@@ -93,7 +86,7 @@ static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oa
     return 0;
 }
 
-static int string_field(const json_t *md, const char *field, size_t max, const char **out, reg_err_t *e)
+static int string_field(const json_t *md, const char *field, size_t max, const char **out, idp_reg_err_t *e)
 {
     const json_t *v = json_object_get(md, field);
     *out = NULL;
@@ -108,7 +101,7 @@ static int string_field(const json_t *md, const char *field, size_t max, const c
 
 /* RFC 7591 §2: grant_types and response_types must agree; our model has one grant type per client (refresh_token goes
  * with authorization_code). */
-static int grant_and_response(const json_t *md, idp_client_t *c, reg_err_t *e)
+static int grant_and_response(const json_t *md, idp_client_t *c, idp_reg_err_t *e)
 {
     const json_t *gt = json_object_get(md, "grant_types"), *rt = json_object_get(md, "response_types"), *item;
     int code = 0, implicit = 0, cc = 0, refresh = 0;
@@ -158,7 +151,7 @@ static int grant_and_response(const json_t *md, idp_client_t *c, reg_err_t *e)
 }
 
 /* The scope words, each an RFC 6749 scope-token. */
-static int scope_field(const json_t *md, idp_client_t *c, reg_err_t *e)
+static int scope_field(const json_t *md, idp_client_t *c, idp_reg_err_t *e)
 {
     const char *scope, *p;
     int ret;
@@ -176,7 +169,7 @@ static int scope_field(const json_t *md, idp_client_t *c, reg_err_t *e)
 }
 
 /* Fills a new client from RFC 7591 metadata. */
-static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, reg_err_t *e)
+static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, idp_reg_err_t *e)
 {
     const char *name, *method, *bcl;
     idp_invalid_t inv;
@@ -237,7 +230,7 @@ static int all_on_origin(const idp_strv_t *sv, const hub_url_t *first)
 
 /* A join token registers a node, and only the shape of one (SPEC §6): the code flow (with refresh), a confidential
  * client, and every URI on the origin of its redirect URIs, the one origin the hub will call back. */
-static int node_shape(const idp_client_t *c, reg_err_t *e)
+static int node_shape(const idp_client_t *c, idp_reg_err_t *e)
 {
     hub_url_t origin;
 
@@ -258,6 +251,33 @@ static int node_shape(const idp_client_t *c, reg_err_t *e)
         return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
                         "must be on the origin of the redirect URIs");
     return 0;
+}
+
+int idp_register_parse(const char *body, size_t len, int as_node, idp_client_t **client, int *named, idp_reg_err_t *e)
+{
+    json_t *md = NULL;
+    idp_client_t *c = NULL;
+    int ret;
+
+    *client = NULL;
+    *named = 0;
+    if (len > IDP_REGISTER_MAX_BODY) {
+        e->err = HUB_OAUTH_TOO_LARGE;
+        snprintf(e->desc, sizeof(e->desc), "request body too large");
+        return HUB_E_TOOBIG;
+    }
+    if ((md = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        abort();
+    if ((ret = client_from_metadata(md, c, named, e)) != 0 || (as_node && (ret = node_shape(c, e)) != 0))
+        goto out;
+    *client = c;
+    c = NULL;
+out:
+    idp_client_free(c);
+    json_decref(md);
+    return ret;
 }
 
 static json_t *strv_json(const idp_strv_t *sv)
@@ -383,7 +403,7 @@ out:
     return ret;
 }
 
-static void send_metadata_error(h2o_req_t *req, const reg_err_t *e)
+static void send_metadata_error(h2o_req_t *req, const idp_reg_err_t *e)
 {
     hub_send_oauth_error(req, e->err, e->desc);
 }
@@ -391,8 +411,7 @@ static void send_metadata_error(h2o_req_t *req, const reg_err_t *e)
 static void do_register(idp_t *idp, h2o_req_t *req)
 {
     const char *token = bearer(req);
-    json_t *md = NULL;
-    reg_err_t e = {0};
+    idp_reg_err_t e = {0};
     reg_arg_t a = {0};
     char hash[HUB_SECRET_HASH_LEN + 1];
     int ret;
@@ -401,17 +420,7 @@ static void do_register(idp_t *idp, h2o_req_t *req)
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
         return;
     }
-    if (req->entity.len > MAX_BODY) {
-        hub_send_oauth_error(req, HUB_OAUTH_TOO_LARGE, "request body too large");
-        return;
-    }
-    if ((md = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
-        return;
-    }
-    if ((a.client = calloc(1, sizeof(*a.client))) == NULL)
-        abort();
-    if (client_from_metadata(md, a.client, &a.named, &e) != 0 || (token != NULL && node_shape(a.client, &e) != 0)) {
+    if (idp_register_parse(req->entity.base, req->entity.len, token != NULL, &a.client, &a.named, &e) != 0) {
         send_metadata_error(req, &e);
         goto out;
     }
@@ -440,7 +449,6 @@ static void do_register(idp_t *idp, h2o_req_t *req)
 out:
     OPENSSL_cleanse(a.secret, sizeof(a.secret));
     idp_client_free(a.client);
-    json_decref(md);
 }
 
 /* RFC 7592 §2.1: reads a registration with its registration access token. */
