@@ -374,3 +374,104 @@ def wrk_many_bearer_script(directory, token_file):
     with open(path, "w") as f:
         f.write(WRK_MANY_BEARER_LUA % {"file": lua_str(token_file)})
     return path
+
+
+# ---- the flows (tools/bench/flows, tools/bench/bigstore): bench-flowload, bench-argon2, bench-commit ----
+
+FLOW_PASSWORD = "correct horse battery staple"
+FLOW_REDIRECT = "http://127.0.0.1:9/cb"  # never fetched: the driver reads the code from the Location
+FLOW_SCOPE = "openid profile email roles"  # what a secondary asks for (secondary.scopes' default)
+FLOW_TARGETS = ["hubd", "hubctl", "bench-argon2", "bench-flowload", "bench-commit", "bench-gen-store"]
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def write_secret(directory, name, value):
+    """A file holding one secret (the driver reads secrets from files, never from its command line)."""
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return path
+
+
+def flow_client(node, app_name="flows"):
+    """An authorization_code client with skip_authorization (a signed-in browser gets a code without a consent page)
+    and client_secret_basic, made with hubctl on the node's data dir; (client_id, path of its secret file)."""
+    cid, secret = creds(hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--redirect-uris", FLOW_REDIRECT,
+                               "--skip-authorization"))
+    return cid, write_secret(node.dir, f"{app_name}.secret", secret)
+
+
+def cc_flow_client(node, app_name="flows-cc"):
+    cid, secret = creds(hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--grant-type", "client_credentials",
+                               "--redirect-uris", "", "--scopes", "roles"))
+    return cid, write_secret(node.dir, f"{app_name}.secret", secret)
+
+
+def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None, extra=()):
+    """Runs bench-flowload against node; users = ("user", NAME) or ("prefix", PREFIX, COUNT, DIGITS). Returns the
+    parsed result line as a dict plus "steps", "failures" (kind -> count), "cmd", "rc" and "raw"."""
+    cid, secret_file = client
+    cmd = [os.path.join(BUILD, "bench-flowload"), "--url", node.url, "--mode", mode, "-c", str(conns), "-d", str(duration),
+           "--warmup", str(warmup), "--client-id", cid, "--client-secret-file", secret_file, "--node-pid", str(node.proc.pid)]
+    if mode != "cc":
+        cmd += ["--redirect-uri", FLOW_REDIRECT, "--scope", FLOW_SCOPE, "--password-file", node.password_file]
+        if users[0] == "user":
+            cmd += ["--user", users[1]]
+        else:
+            cmd += ["--user-prefix", users[1], "--user-count", str(users[2]), "--user-digits", str(users[3])]
+    if series:
+        cmd += ["--series", series]
+    cmd += list(extra)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + warmup + 400)
+    m = re.search(r"^result (.*)$", r.stdout, re.M)
+    if not m:
+        die(f"bench-flowload said nothing usable (exit {r.returncode}): {r.stdout}{r.stderr}")
+    res = {}
+    for kv in m.group(1).split():
+        k, v = kv.split("=", 1)
+        try:
+            res[k] = float(v) if "." in v or k.endswith("_ms") else int(v)
+        except ValueError:
+            res[k] = v
+    res["steps"] = {name: (float(p50), float(p99)) for name, p50, p99 in
+                    re.findall(r"^step (\S+) requests=\d+ p50_ms=([\d.]+) p99_ms=([\d.]+)$", r.stdout, re.M)}
+    res["failure_kinds"] = {k: int(n) for k, n in re.findall(r"^failure (\S+) (\d+)$", r.stdout, re.M)}
+    res["cmd"] = " ".join([os.path.basename(cmd[0])] + cmd[1:])
+    res["rc"], res["raw"] = r.returncode, r.stdout
+    return res
+
+
+def argon_rate(seconds=5):
+    """(threads, verifications/s, verifications per CPU-second) of bench-argon2 on every CPU."""
+    out = subprocess.run([os.path.join(BUILD, "bench-argon2"), "-d", str(seconds)], capture_output=True, text=True,
+                         check=True).stdout
+    m = re.search(r"threads (\d+) .* rate ([\d.]+) cpu [\d.]+ per_cpu_second ([\d.]+)", out)
+    if not m:
+        die(f"bench-argon2 said: {out!r}")
+    return int(m.group(1)), float(m.group(2)), float(m.group(3))
+
+
+def commit_rate(seconds=3, threads=1):
+    """Durable commits per second of the store on this disk (bench-commit in a scratch dir under the temp dir, which
+    is on the same file system as the nodes' data dirs): (rate, p50 ms, p99 ms)."""
+    d = tmpdir("hub-bench-commit-")
+    out = subprocess.run([os.path.join(BUILD, "bench-commit"), "-D", os.path.join(d, "data"), "-d", str(seconds), "-t",
+                          str(threads)], capture_output=True, text=True, check=True).stdout
+    shutil.rmtree(d, ignore_errors=True)
+    m = re.search(r"rate ([\d.]+) p50_ms ([\d.]+) p99_ms ([\d.]+)", out)
+    if not m:
+        die(f"bench-commit said: {out!r}")
+    return float(m.group(1)), float(m.group(2)), float(m.group(3))
+
+
+def last_txn_id(data_dir):
+    """LMDB's last committed write transaction id of a data dir (mdb_stat -e): the difference over a run counts the
+    durable commits made in it."""
+    r = subprocess.run(["mdb_stat", "-e", data_dir], capture_output=True, text=True)
+    m = re.search(r"Last transaction ID: (\d+)", r.stdout)
+    return int(m.group(1)) if m else -1
