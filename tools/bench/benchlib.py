@@ -18,7 +18,8 @@ import urllib.request
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
-from hubtest import free_port, yaml_dump  # noqa: E402,F401  (the test harness's config writer and port picker)
+from hubtest import Browser, free_port, yaml_dump  # noqa: E402,F401  (the test harness's browser, config writer, port picker)
+from hubtest import request as hub_request  # noqa: E402,F401
 BUILD = os.path.join(TOP, "build", "bench")
 HUBD = os.path.join(BUILD, "hubd")
 HUBCTL = os.path.join(BUILD, "hubctl")
@@ -412,9 +413,9 @@ def cc_flow_client(node, app_name="flows-cc"):
     return cid, write_secret(node.dir, f"{app_name}.secret", secret)
 
 
-def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None, extra=()):
-    """Runs bench-flowload against node; users = ("user", NAME) or ("prefix", PREFIX, COUNT, DIGITS). Returns the
-    parsed result line as a dict plus "steps", "failures" (kind -> count), "cmd", "rc" and "raw"."""
+def flowload_start(node, mode, conns, duration, client, users, warmup=1.0, series=None, extra=()):
+    """Starts bench-flowload against node; users = ("user", NAME) or ("prefix", PREFIX, COUNT, DIGITS). Returns a
+    handle for flowload_finish (SIGINT to its process ends the measured window early)."""
     cid, secret_file = client
     cmd = [os.path.join(BUILD, "bench-flowload"), "--url", node.url, "--mode", mode, "-c", str(conns), "-d", str(duration),
            "--warmup", str(warmup), "--client-id", cid, "--client-secret-file", secret_file, "--node-pid", str(node.proc.pid)]
@@ -427,10 +428,21 @@ def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None
     if series:
         cmd += ["--series", series]
     cmd += list(extra)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + warmup + 400)
-    m = re.search(r"^result (.*)$", r.stdout, re.M)
+    return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def flowload_finish(handle, timeout=None):
+    """Waits for bench-flowload; its result line as a dict plus "steps" (name -> (p50, p99) ms), "failure_kinds"
+    (kind -> count), "cmd", "rc" and "raw"."""
+    cmd, p = handle
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    m = re.search(r"^result (.*)$", out, re.M)
     if not m:
-        die(f"bench-flowload said nothing usable (exit {r.returncode}): {r.stdout}{r.stderr}")
+        die(f"bench-flowload said nothing usable (exit {p.returncode}): {out}{err}")
     res = {}
     for kv in m.group(1).split():
         k, v = kv.split("=", 1)
@@ -439,11 +451,31 @@ def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None
         except ValueError:
             res[k] = v
     res["steps"] = {name: (float(p50), float(p99)) for name, p50, p99 in
-                    re.findall(r"^step (\S+) requests=\d+ p50_ms=([\d.]+) p99_ms=([\d.]+)$", r.stdout, re.M)}
-    res["failure_kinds"] = {k: int(n) for k, n in re.findall(r"^failure (\S+) (\d+)$", r.stdout, re.M)}
+                    re.findall(r"^step (\S+) requests=\d+ p50_ms=([\d.]+) p99_ms=([\d.]+)$", out, re.M)}
+    res["failure_kinds"] = {k: int(n) for k, n in re.findall(r"^failure (\S+) (\d+)$", out, re.M)}
     res["cmd"] = " ".join([os.path.basename(cmd[0])] + cmd[1:])
-    res["rc"], res["raw"] = r.returncode, r.stdout
+    res["rc"], res["raw"] = p.returncode, out
     return res
+
+
+def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None, extra=()):
+    """flowload_start + flowload_finish."""
+    h = flowload_start(node, mode, conns, duration, client, users, warmup, series, extra)
+    return flowload_finish(h, timeout=duration + warmup + 400)
+
+
+def read_series(path):
+    """(monotonic end time, latency ms) of every flow bench-flowload --series wrote."""
+    with open(path) as f:
+        return [(float(t), float(ms)) for t, ms in (line.split() for line in f if line.strip())]
+
+
+def percentile(values, q):
+    """Nearest-rank quantile q of values (0 when empty)."""
+    if not values:
+        return 0.0
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))]
 
 
 def argon_rate(seconds=5):

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,6 +146,13 @@ static struct {
 } G;
 
 static const step_def_t steps[ST__COUNT];
+static volatile sig_atomic_t stop_asked; /* SIGINT or SIGTERM: end the measured window now and report */
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
 
 /* ---- small helpers ---- */
 
@@ -794,17 +802,18 @@ static void tick(double t)
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f, "usage: flowload --url http://IPV4:PORT --mode signin|sso|refresh|introspect|cc --client-id ID\n"
-           "                --client-secret-file FILE [--redirect-uri URI] [--scope SCOPE]\n"
-           "                [--user NAME | --user-prefix P --user-count N [--user-digits D]] [--password-file FILE]\n"
-           "                [-c CONNECTIONS] [-d SECONDS] [--warmup SECONDS] [--timeout SECONDS] [--setup-timeout SECONDS]\n"
-           "                [--series FILE] [--seed N] [--node-pid PID]\n"
-           "signin: authorize without a session -> /login -> POST /login -> authorize -> code -> token, a new browser each time\n"
-           "sso: a signed-in browser: authorize -> code -> token; refresh: each connection rotates its own refresh chain;\n"
-           "introspect: POST /oauth2/introspect of the connection's access token; cc: client_credentials.\n"
-           "--series FILE: one line per flow that ended well, \"MONOTONIC_SECONDS LATENCY_MS\"; --node-pid: report that\n"
-           "process's CPU over the measured window. Exit status: 0 when every flow succeeded, 1 on any failure, 2 on bad usage.\n");
+    fprintf(f,
+            "usage: flowload --url http://IPV4:PORT --mode signin|sso|refresh|introspect|cc --client-id ID\n"
+            "                --client-secret-file FILE [--redirect-uri URI] [--scope SCOPE]\n"
+            "                [--user NAME | --user-prefix P --user-count N [--user-digits D]] [--password-file FILE]\n"
+            "                [-c CONNECTIONS] [-d SECONDS] [--warmup SECONDS] [--timeout SECONDS] [--setup-timeout SECONDS]\n"
+            "                [--series FILE] [--seed N] [--node-pid PID]\n"
+            "signin: authorize without a session -> /login -> POST /login -> authorize -> code -> token, a new browser each time\n"
+            "sso: a signed-in browser: authorize -> code -> token; refresh: each connection rotates its own refresh chain;\n"
+            "introspect: POST /oauth2/introspect of the connection's access token; cc: client_credentials.\n"
+            "--series FILE: one line per flow that ended well, \"MONOTONIC_SECONDS LATENCY_MS\"; --node-pid: report that\n"
+            "process's CPU over the measured window; SIGINT or SIGTERM ends that window early. Exit status: 0 when every flow "
+            "succeeded, 1 on any failure, 2 on bad usage.\n");
 }
 
 static double num(const char *name, const char *s, double lo, double hi)
@@ -1106,6 +1115,9 @@ int main(int argc, char **argv)
 
     parse_args(argc, argv);
     init();
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+    signal(SIGPIPE, SIG_IGN);
     G.start = now();
     if (G.ready == 0 && G.mode->setup_first < 0) {
         G.ready = G.o.conns;
@@ -1123,6 +1135,14 @@ int main(int argc, char **argv)
         if (t - last_tick >= 0.005) {
             tick(t);
             last_tick = t;
+        }
+        if (stop_asked && G.running && t < G.deadline) {
+            G.o.duration = t > G.measure_start ? t - G.measure_start : 1e-9;
+            G.deadline = t;
+        }
+        if (stop_asked && !G.running) {
+            give_up();
+            break;
         }
         for (int w = 0; w != 2; ++w)
             if (G.running && !G.sampled[w] && t >= (w == 0 ? G.measure_start : G.deadline))
