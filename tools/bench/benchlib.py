@@ -464,6 +464,19 @@ def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None
     return flowload_finish(h, timeout=duration + warmup + 400)
 
 
+def median_run(runs):
+    """The run with the median rate (its latencies with it); "all" = every run's rate; failures summed over the runs."""
+    ranked = sorted(runs, key=lambda r: r["flows_per_s"])
+    med = dict(ranked[len(ranked) // 2])
+    med["all"] = [r["flows_per_s"] for r in runs]
+    med["failures"] = sum(r["failures"] for r in runs)
+    med["failure_kinds"] = {}
+    for r in runs:
+        for k, n in r["failure_kinds"].items():
+            med["failure_kinds"][k] = med["failure_kinds"].get(k, 0) + n
+    return med
+
+
 def read_series(path):
     """(monotonic end time, latency ms) of every flow bench-flowload --series wrote."""
     with open(path) as f:
@@ -478,10 +491,10 @@ def percentile(values, q):
     return v[min(len(v) - 1, int(q * len(v)))]
 
 
-def argon_rate(seconds=5):
-    """(threads, verifications/s, verifications per CPU-second) of bench-argon2 on every CPU."""
-    out = subprocess.run([os.path.join(BUILD, "bench-argon2"), "-d", str(seconds)], capture_output=True, text=True,
-                         check=True).stdout
+def argon_rate(seconds=5, nice=0):
+    """(threads, verifications/s, verifications per CPU-second) of bench-argon2 on every CPU (at that nice value)."""
+    out = subprocess.run(["nice", "-n", str(nice), os.path.join(BUILD, "bench-argon2"), "-d", str(seconds)],
+                         capture_output=True, text=True, check=True).stdout
     m = re.search(r"threads (\d+) .* rate ([\d.]+) cpu [\d.]+ per_cpu_second ([\d.]+)", out)
     if not m:
         die(f"bench-argon2 said: {out!r}")
