@@ -141,8 +141,8 @@ static struct {
     size_t nfails;
     unsigned long all_flows, setup_flows; /* every flow that ended well: measured or not, and setups */
     FILE *series;
-    int sampled[2]; /* CPU times taken at the measured window's start and end */
-    double cpu[2], node_cpu[2];
+    int sampled[2];                              /* CPU times taken at the measured window's start and end */
+    double cpu[2], node_cpu[2], node_written[2]; /* node_written: bytes it sent to storage (/proc/PID/io) */
 } G;
 
 static const step_def_t steps[ST__COUNT];
@@ -188,6 +188,24 @@ static double proc_cpu_seconds(int pid)
     if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Bytes process pid caused to be written to storage (write_bytes of /proc/PID/io), or -1. */
+static double proc_write_bytes(int pid)
+{
+    char path[64], line[128];
+    unsigned long long v;
+    double ret = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/io", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "write_bytes: %llu", &v) == 1)
+            ret = (double)v;
+    fclose(f);
+    return ret;
 }
 
 static void die(const char *fmt, ...)
@@ -622,6 +640,7 @@ static void sample_cpu(int which)
     G.sampled[which] = 1;
     G.cpu[which] = cpu_seconds();
     G.node_cpu[which] = G.o.node_pid > 0 ? proc_cpu_seconds(G.o.node_pid) : -1;
+    G.node_written[which] = G.o.node_pid > 0 ? proc_write_bytes(G.o.node_pid) : -1;
 }
 
 static void start_run(double t)
@@ -1058,6 +1077,7 @@ static int report(void)
 {
     int cpu_ok = G.sampled[0] && G.sampled[1], node_ok = cpu_ok && G.node_cpu[0] >= 0 && G.node_cpu[1] >= 0;
     double cpu = cpu_ok ? G.cpu[1] - G.cpu[0] : 0, node = node_ok ? G.node_cpu[1] - G.node_cpu[0] : 0;
+    double written = cpu_ok && G.node_written[0] >= 0 && G.node_written[1] >= 0 ? G.node_written[1] - G.node_written[0] : -1;
     size_t i;
 
     sort_lat(&G.flow_lat);
@@ -1065,11 +1085,12 @@ static int report(void)
            G.o.port, G.o.conns, G.o.duration, G.o.warmup);
     printf("result mode=%s conns=%u seconds=%.2f flows=%lu flows_per_s=%.1f requests=%lu requests_per_flow=%.2f "
            "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f failures=%lu late=%lu all_flows=%lu setup_flows=%lu "
-           "driver_cpu_pct=%.1f node_cpu_pct=%.1f\n",
+           "driver_cpu_pct=%.1f node_cpu_pct=%.1f node_write_kb_per_flow=%.2f\n",
            G.mode->name, G.o.conns, G.o.duration, G.flows, G.flows / G.o.duration, G.requests,
            G.flows ? (double)G.requests / G.flows : 0.0, quantile(&G.flow_lat, 0.5), quantile(&G.flow_lat, 0.9),
            quantile(&G.flow_lat, 0.99), G.flow_lat.n ? G.flow_lat.v[G.flow_lat.n - 1] : 0.0, G.failures, G.late, G.all_flows,
-           G.setup_flows, 100 * cpu / G.o.duration, node_ok ? 100 * node / G.o.duration : -1.0);
+           G.setup_flows, 100 * cpu / G.o.duration, node_ok ? 100 * node / G.o.duration : -1.0,
+           written >= 0 && G.flows > 0 ? written / 1024 / G.flows : -1.0);
     for (i = 0; i != ST__COUNT; ++i) {
         if (G.step_lat[i].n == 0)
             continue;
