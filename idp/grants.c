@@ -1,6 +1,7 @@
 /* Codes, token families, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

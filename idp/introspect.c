@@ -1,6 +1,7 @@
 /* Token introspection (RFC 7662) for authenticated clients: our access tokens and refresh tokens. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"

@@ -1,6 +1,7 @@
 /* Token revocation (RFC 7009): a client revokes its own access tokens (by jti) and refresh tokens (with their family). */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"

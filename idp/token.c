@@ -1,6 +1,7 @@
 /* The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636): client authentication, then one handler per grant type. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/sha.h>
+#include "hub/clock.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/jsonw.h"

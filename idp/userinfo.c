@@ -2,6 +2,7 @@
  * limited by the token's scopes. */
 #include <string.h>
 #include <strings.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/resp.h"

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/err.h"
 #include "hub/fetch.h"

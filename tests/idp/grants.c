@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"

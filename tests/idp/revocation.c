@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/err.h"
 #include "hub/store.h"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

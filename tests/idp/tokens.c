@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include "hub/clock.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/jws.h"
