@@ -17,7 +17,8 @@
 #include "idp/settings.h"
 #include "idp/user.h"
 #include "idp/session.h"
-#include "idp/tokens.h"
+#include "idp/claims.h"
+#include "idp/mint.h"
 
 #define FRAPPE "/api/method/frappe.integrations.oauth2."
 #define AUTHORIZE_PATH "/oauth2/authorize"
@@ -606,7 +607,7 @@ static int issue_txn(hub_txn_t *txn, void *arg)
         if ((ret = idp_code_create(txn, &code, cfg->primary.code_ttl, is->code)) != 0)
             return ret;
     }
-    if (is->jti != NULL && (ret = idp_token_record(txn, is->jti, family, a->client->client_id, is->exp)) != 0)
+    if (is->jti != NULL && (ret = idp_jti_record(txn, is->jti, family, a->client->client_id, is->exp)) != 0)
         return ret;
     return idp_session_add_client(txn, is->s->sid, a->client->client_id);
 }

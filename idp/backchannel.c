@@ -12,7 +12,7 @@
 #include "hub/util.h"
 #include "idp/backchannel.h"
 #include "idp/revocation.h"
-#include "idp/tokens.h"
+#include "idp/mint.h"
 
 #define BATCH 32
 #define MAX_BATCHES 8 /* per pass: a mass change (role del of a common role) reaches the fetcher over several passes */

@@ -67,7 +67,7 @@ static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const idp_client_t 
         goto out;
     if (client_id == NULL || (!caller->introspect_any && strcmp(client_id, caller->client_id) != 0))
         goto out; /* SPEC §4: a client learns only about its own tokens */
-    if (!idp_token_is_active(txn, jti) || !client_enabled(idp, txn, client_id))
+    if (!idp_jti_is_active(txn, jti) || !client_enabled(idp, txn, client_id))
         goto out;
     out = json_pack("{s:b,s:s}", "active", 1, "token_type", "Bearer");
     if (!add_username(txn, sub, out)) {

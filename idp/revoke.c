@@ -24,7 +24,7 @@ static int revoke_txn(hub_txn_t *txn, void *_arg)
     revoke_arg_t *a = _arg;
     int ret;
     if (a->jti != NULL)
-        return idp_token_revoke(txn, a->jti, a->exp);
+        return idp_jti_revoke(txn, a->jti, a->exp);
     ret = idp_refresh_revoke(txn, a->token, strlen(a->token), a->client_id);
     /* unknown tokens and other clients' tokens are silently ignored (RFC 7009 §2.2) */
     return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;

@@ -13,7 +13,8 @@
 #include "idp/grants.h"
 #include "idp/idp.h"
 #include "idp/session.h"
-#include "idp/tokens.h"
+#include "idp/claims.h"
+#include "idp/mint.h"
 
 #define TOKEN_PATH "/oauth2/token"
 #define TOKEN_ALIAS "/api/method/frappe.integrations.oauth2.get_token"
@@ -182,7 +183,7 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
         return ret;
     out->expires_in = u->idp->cfg->primary.access_token_ttl;
     out->scope = hub_strdup(u->scope);
-    if ((ret = idp_token_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
+    if ((ret = idp_jti_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
         return ret;
     if (idp_scope_has(u->scope, "openid") && (ret = idp_mint_id_token(u->idp, u->user, u->client, u->scope, u->nonce, u->sid,
                                                                       u->auth_time, out->access_token, &out->id_token)) != 0)

@@ -12,7 +12,7 @@
 #include "idp/idp.h"
 #include "idp/client_cache.h"
 #include "idp/user.h"
-#include "idp/tokens.h"
+#include "idp/claims.h"
 
 #define USERINFO_PATH "/oauth2/userinfo"
 #define FRAPPE_USERINFO "/api/method/frappe.integrations.oauth2.openid_profile"
@@ -61,7 +61,7 @@ static int token_live(idp_t *idp, const hub_jws_t *jws, hub_txn_t *txn)
     if (iss == NULL || strcmp(iss, idp->issuer) != 0 || jti == NULL || !json_is_integer(exp) ||
         json_integer_value(exp) <= (json_int_t)hub_now() || !json_is_string(json_object_get(p, "sub")))
         return 0;
-    return idp_token_is_active(txn, jti);
+    return idp_jti_is_active(txn, jti);
 }
 
 static const idp_cors_t userinfo_cors = {IDP_CORS_GET | IDP_CORS_POST, 0};
