@@ -12,7 +12,7 @@
 #include "hub/store.h"
 #include "idp/csrf.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/authorize.h"
 #include "idp/client.h"
 #include "idp/settings.h"
 #include "idp/user.h"

@@ -6,7 +6,7 @@
 #include <h2o.h>
 #include "hub/form.h"
 #include "hub/store.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client_cache.h"
 
 /* Authenticates the client of req with form (the parsed body) inside txn: client_secret_basic (Authorization: Basic),

@@ -8,7 +8,7 @@
 #include <h2o.h>
 #include <jansson.h>
 #include "hub/store.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client.h"
 
 /* The methods an endpoint answers besides OPTIONS. */

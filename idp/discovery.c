@@ -7,7 +7,7 @@
 #include "hub/resp.h"
 #include "hub/url.h"
 #include "idp/cors.h"
-#include "idp/idp.h"
+#include "idp/discovery.h"
 #include "idp/node.h"
 
 #define OIDC_PATH "/.well-known/openid-configuration"

@@ -6,11 +6,21 @@
 #include "hub/cookie.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "idp/authorize.h"
 #include "idp/backchannel.h"
-#include "idp/csrf.h"
-#include "idp/idp.h"
 #include "idp/client.h"
+#include "idp/csrf.h"
+#include "idp/ctx.h"
+#include "idp/discovery.h"
+#include "idp/idp.h"
+#include "idp/introspect.h"
+#include "idp/login.h"
+#include "idp/logout.h"
+#include "idp/register.h"
+#include "idp/revoke.h"
 #include "idp/role.h"
+#include "idp/token.h"
+#include "idp/userinfo.h"
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {

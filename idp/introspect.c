@@ -6,7 +6,7 @@
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/introspect.h"
 #include "idp/user.h"
 
 #define INTROSPECT_PATH "/oauth2/introspect"

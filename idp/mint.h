@@ -4,7 +4,7 @@
 #define IDP_MINT_H
 
 #include <stdint.h>
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client.h"
 #include "idp/user.h"
 

@@ -12,7 +12,7 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/url.h"
-#include "idp/idp.h"
+#include "idp/register.h"
 #include "idp/client.h"
 #include "idp/join_token.h"
 #include "idp/node.h"

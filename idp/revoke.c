@@ -7,7 +7,7 @@
 #include "idp/clientauth.h"
 #include "idp/cors.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/revoke.h"
 
 #define REVOKE_PATH "/oauth2/revoke"
 #define REVOKE_ALIAS "/api/method/frappe.integrations.oauth2.revoke_token"

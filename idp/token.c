@@ -11,7 +11,7 @@
 #include "idp/clientauth.h"
 #include "idp/cors.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/token.h"
 #include "idp/session.h"
 #include "idp/claims.h"
 #include "idp/mint.h"

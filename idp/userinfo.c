@@ -9,7 +9,7 @@
 #include "hub/store.h"
 #include "idp/cors.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/userinfo.h"
 #include "idp/client_cache.h"
 #include "idp/user.h"
 #include "idp/claims.h"

@@ -18,7 +18,7 @@
 #include "hub/fetch.h"
 #include "hub/store.h"
 #include "idp/backchannel.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/keyring.h"
 #include "idp/client.h"
 #include "idp/revocation.h"

@@ -9,7 +9,7 @@
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client.h"
 #include "idp/role.h"
 #include "idp/user.h"

@@ -10,7 +10,7 @@
 #include "hub/form.h"
 #include "hub/store.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/user.h"
 #include "idp/session.h"
 #include "tests/check.h"
