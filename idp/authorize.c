@@ -218,15 +218,13 @@ out:
     return -1;
 }
 
-static int parse_response_type(authz_t *a, const char **desc)
+static hub_oauth_err_t parse_response_type(authz_t *a, hub_oauth_fail_t *fail)
 {
     const char *s = a->v[P_RESPONSE_TYPE];
     unsigned rt = 0;
 
-    if (s == NULL) {
-        *desc = "response_type is required";
-        return HUB_OAUTH_INVALID_REQUEST;
-    }
+    if (s == NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "response_type is required");
     while (*s != '\0') {
         size_t n = strcspn(s, " ");
         unsigned bit = 0;
@@ -250,19 +248,17 @@ static int parse_response_type(authz_t *a, const char **desc)
     a->rt = rt;
     a->fragment = (rt & (RT_TOKEN | RT_ID_TOKEN)) != 0;
     if (a->client->grant_type == IDP_GRANT_AUTHORIZATION_CODE ? rt != RT_CODE
-                                                              : a->client->grant_type != IDP_GRANT_IMPLICIT || rt == RT_CODE) {
-        *desc = "the client is not registered for this response_type";
-        return HUB_OAUTH_UNAUTHORIZED_CLIENT;
-    }
-    return -1;
+                                                              : a->client->grant_type != IDP_GRANT_IMPLICIT || rt == RT_CODE)
+        return hub_oauth_fail(fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "the client is not registered for this response_type");
+    return HUB_OAUTH_OK;
 unsupported:
-    *desc = "response_type must be code, token, id_token or \"id_token token\"";
-    return HUB_OAUTH_UNSUPPORTED_RESPONSE_TYPE;
+    return hub_oauth_fail(fail, HUB_OAUTH_UNSUPPORTED_RESPONSE_TYPE,
+                          "response_type must be code, token, id_token or \"id_token token\"");
 }
 
 /* The effective scope: the requested words (each registered for the client, duplicates dropped), or the client's
  * scopes when none was asked for. */
-static int parse_scope(authz_t *a, const char **desc)
+static hub_oauth_err_t parse_scope(authz_t *a, hub_oauth_fail_t *fail)
 {
     const char *s = a->v[P_SCOPE];
     char *out, *p;
@@ -274,7 +270,7 @@ static int parse_scope(authz_t *a, const char **desc)
             h2o_fatal("out of memory");
         a->scope = pool_dup(a->req, joined, SIZE_MAX);
         free(joined);
-        return -1;
+        return HUB_OAUTH_OK;
     }
     p = out = h2o_mem_alloc_pool(&a->req->pool, strlen(s) + 1);
     while (*s != '\0') {
@@ -305,38 +301,31 @@ static int parse_scope(authz_t *a, const char **desc)
     if (p == out)
         goto bad;
     a->scope = out;
-    return -1;
+    return HUB_OAUTH_OK;
 bad:
-    *desc = "the requested scope is invalid, unknown, or exceeds the scopes registered for the client";
-    return HUB_OAUTH_INVALID_SCOPE;
+    return hub_oauth_fail(fail, HUB_OAUTH_INVALID_SCOPE,
+                          "the requested scope is invalid, unknown, or exceeds the scopes registered for the client");
 }
 
-static int parse_pkce(authz_t *a, const char **desc)
+static hub_oauth_err_t parse_pkce(authz_t *a, hub_oauth_fail_t *fail)
 {
     const char *ch = a->v[P_CHALLENGE], *m = a->v[P_CHALLENGE_METHOD];
     size_t i;
 
     if ((a->rt & RT_CODE) == 0)
-        return -1; /* PKCE belongs to the code flow; ignored elsewhere */
-    if (m != NULL && strcmp(m, "S256") != 0) {
-        *desc = "code_challenge_method must be S256";
-        return HUB_OAUTH_INVALID_REQUEST;
-    }
+        return HUB_OAUTH_OK; /* PKCE belongs to the code flow; ignored elsewhere */
+    if (m != NULL && strcmp(m, "S256") != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "code_challenge_method must be S256");
     if (ch == NULL) {
-        if (m != NULL) {
-            *desc = "code_challenge_method without code_challenge";
-            return HUB_OAUTH_INVALID_REQUEST;
-        }
-        if (a->client->auth_method == IDP_AUTH_NONE) {
-            *desc = "PKCE (code_challenge with S256) is required for public clients";
-            return HUB_OAUTH_INVALID_REQUEST;
-        }
-        return -1;
+        if (m != NULL)
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "code_challenge_method without code_challenge");
+        if (a->client->auth_method == IDP_AUTH_NONE)
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST,
+                                  "PKCE (code_challenge with S256) is required for public clients");
+        return HUB_OAUTH_OK;
     }
-    if (m == NULL) {
-        *desc = "code_challenge_method S256 is required (plain is not supported)";
-        return HUB_OAUTH_INVALID_REQUEST;
-    }
+    if (m == NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "code_challenge_method S256 is required (plain is not supported)");
     /* An S256 challenge is base64url(SHA-256): exactly 43 characters. */
     if (strlen(ch) != 43)
         goto bad;
@@ -345,13 +334,12 @@ static int parse_pkce(authz_t *a, const char **desc)
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
             goto bad;
     }
-    return -1;
+    return HUB_OAUTH_OK;
 bad:
-    *desc = "code_challenge is not a base64url S256 value";
-    return HUB_OAUTH_INVALID_REQUEST;
+    return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "code_challenge is not a base64url S256 value");
 }
 
-static int parse_prompt(authz_t *a, const char **desc)
+static hub_oauth_err_t parse_prompt(authz_t *a, hub_oauth_fail_t *fail)
 {
     const char *s = a->v[P_PROMPT];
     unsigned long long v;
@@ -365,70 +353,55 @@ static int parse_prompt(authz_t *a, const char **desc)
             a->prompt |= PROMPT_LOGIN;
         else if (n == 7 && memcmp(s, "consent", 7) == 0)
             a->prompt |= PROMPT_CONSENT;
-        else if (!(n == 0 || (n == 14 && memcmp(s, "select_account", 14) == 0))) {
-            *desc = "prompt must be none, login, consent or select_account";
-            return HUB_OAUTH_INVALID_REQUEST;
-        }
+        else if (!(n == 0 || (n == 14 && memcmp(s, "select_account", 14) == 0)))
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "prompt must be none, login, consent or select_account");
         s += n;
         s += *s == ' ';
     }
-    if ((a->prompt & PROMPT_NONE) != 0 && a->prompt != PROMPT_NONE) {
-        *desc = "prompt=none cannot be combined with other values";
-        return HUB_OAUTH_INVALID_REQUEST;
-    }
+    if ((a->prompt & PROMPT_NONE) != 0 && a->prompt != PROMPT_NONE)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "prompt=none cannot be combined with other values");
     if (a->v[P_MAX_AGE] != NULL) {
-        if (parse_uint(a->v[P_MAX_AGE], 10, &v) != 0) {
-            *desc = "max_age must be a number of seconds";
-            return HUB_OAUTH_INVALID_REQUEST;
-        }
+        if (parse_uint(a->v[P_MAX_AGE], 10, &v) != 0)
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "max_age must be a number of seconds");
         a->max_age = (long long)v;
     }
     if (a->v[P_AUTH_AFTER] != NULL) {
-        if (parse_uint(a->v[P_AUTH_AFTER], 19, &v) != 0) {
-            *desc = "malformed request";
-            return HUB_OAUTH_INVALID_REQUEST;
-        }
+        if (parse_uint(a->v[P_AUTH_AFTER], 19, &v) != 0)
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "malformed request");
         a->auth_after = v;
     }
-    return -1;
+    return HUB_OAUTH_OK;
 }
 
-/* Checks everything after client and redirect URI. Returns -1 when the request is good, else the OAuth error to
- * send back to the redirect URI (with *desc). */
-static int validate(authz_t *a, const char **desc)
+/* Checks everything after client and redirect URI: HUB_OAUTH_OK when the request is good, else the failure (in *fail)
+ * to send back to the redirect URI. */
+static hub_oauth_err_t validate(authz_t *a, hub_oauth_fail_t *fail)
 {
+    hub_oauth_err_t err;
     size_t i;
-    int err;
 
     for (i = 0; i != P__COUNT; ++i) {
         if (a->v[i] != NULL && strlen(a->v[i]) > params[i].max) {
             if (i == P_STATE)
                 a->v[P_STATE] = NULL; /* cannot be echoed */
-            *desc = "a parameter is too long";
-            return HUB_OAUTH_INVALID_REQUEST;
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "a parameter is too long");
         }
     }
-    if ((err = parse_response_type(a, desc)) >= 0)
+    if ((err = parse_response_type(a, fail)) != HUB_OAUTH_OK)
         return err;
-    if (a->repeated) {
-        *desc = "a parameter was sent more than once";
-        return HUB_OAUTH_INVALID_REQUEST;
-    }
-    if ((err = parse_scope(a, desc)) >= 0)
+    if (a->repeated)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "a parameter was sent more than once");
+    if ((err = parse_scope(a, fail)) != HUB_OAUTH_OK)
         return err;
     if ((a->rt & RT_ID_TOKEN) != 0) {
-        if (!idp_scope_has(a->scope, "openid")) {
-            *desc = "response_type id_token requires the openid scope";
-            return HUB_OAUTH_INVALID_SCOPE;
-        }
-        if (a->v[P_NONCE] == NULL) {
-            *desc = "nonce is required for response types with id_token";
-            return HUB_OAUTH_INVALID_REQUEST;
-        }
+        if (!idp_scope_has(a->scope, "openid"))
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_SCOPE, "response_type id_token requires the openid scope");
+        if (a->v[P_NONCE] == NULL)
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "nonce is required for response types with id_token");
     }
-    if ((err = parse_pkce(a, desc)) >= 0)
+    if ((err = parse_pkce(a, fail)) != HUB_OAUTH_OK)
         return err;
-    return parse_prompt(a, desc);
+    return parse_prompt(a, fail);
 }
 
 /* ---- answers ---- */
@@ -463,10 +436,17 @@ static void send_to_client(authz_t *a, const kv_t *kv, size_t n)
     hub_send_redirect(a->req, 302, stream_done(a->req, f, &buf, &len));
 }
 
-static void send_error(authz_t *a, int err, const char *desc)
+/* Sends a failure back to the client's redirect URI (error, error_description, state). */
+static void send_fail(authz_t *a, const hub_oauth_fail_t *fail)
 {
-    kv_t kv[] = {{"error", hub_oauth_error((hub_oauth_err_t)err)}, {"error_description", desc}};
+    kv_t kv[] = {{"error", hub_oauth_error(fail->error)}, {"error_description", fail->description}};
     send_to_client(a, kv, 2);
+}
+
+static void send_error(authz_t *a, hub_oauth_err_t err, const char *description)
+{
+    hub_oauth_fail_t fail = {err, description};
+    send_fail(a, &fail);
 }
 
 /* Sends the browser to the sign-in page, which resumes this request afterwards (a GET of the authorize URL rebuilt
@@ -693,16 +673,15 @@ static int load_user(authz_t *a, const idp_session_t *s, idp_user_t **user, int 
  * when the request may proceed, -1 when an answer was sent. */
 static int begin(authz_t *a, idp_t *idp, h2o_req_t *req, const hub_form_t *form)
 {
-    const char *desc = NULL;
-    int err;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
     a->idp = idp;
     a->req = req;
     load_params(a, form);
     if (load_client(a) != 0)
         return -1;
-    if ((err = validate(a, &desc)) >= 0) {
-        send_error(a, err, desc);
+    if (validate(a, &fail) != HUB_OAUTH_OK) {
+        send_fail(a, &fail);
         return -1;
     }
     return 0;

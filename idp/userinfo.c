@@ -66,9 +66,9 @@ static int token_live(idp_t *idp, const hub_jws_t *jws, hub_txn_t *txn)
 
 static const idp_cors_t userinfo_cors = {IDP_CORS_GET | IDP_CORS_POST, 0};
 
-static int on_userinfo(void *data, h2o_req_t *req)
+/* Answers with the claims of the token's user (HUB_OAUTH_OK), or returns the failure to send. */
+static hub_oauth_err_t userinfo(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
-    idp_t *idp = data;
     const char *token = NULL, *scope, *sub, *client_id;
     hub_jws_t jws = {NULL};
     hub_txn_t *txn = NULL;
@@ -77,25 +77,13 @@ static int on_userinfo(void *data, h2o_req_t *req)
     int ret, live = 0, have_user = 0;
     json_t *body, *claims;
 
-    if (!hub_path_is(req, USERINFO_PATH) && !hub_path_is(req, FRAPPE_USERINFO))
-        return -1;
-    if (idp_cors_gate(idp, req, &userinfo_cors))
-        return 0;
-    if ((ret = bearer_token(req, &token)) == HUB_E_NOTFOUND) {
-        /* No credentials at all: a bare challenge without an error code (RFC 6750 §3.1). */
-        hub_resp_header(req, "www-authenticate", "Bearer realm=\"hub\"");
-        body = json_pack("{s:s, s:s}", "error", "invalid_token", "error_description", "no access token was sent");
-        hub_send_json(req, 401, body, 1);
-        return 0;
-    }
-    if (ret != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "malformed bearer token, or sent more than one way");
-        return 0;
-    }
-    if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid");
-        return 0;
-    }
+    /* no credentials at all: a bare challenge without an error code (RFC 6750 §3.1) */
+    if ((ret = bearer_token(req, &token)) == HUB_E_NOTFOUND)
+        return hub_oauth_fail(fail, HUB_OAUTH_TOKEN_MISSING, "no access token was sent");
+    if (ret != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "malformed bearer token, or sent more than one way");
+    if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid");
     sub = json_string_value(json_object_get(jws.payload, "sub"));
     scope = json_string_value(json_object_get(jws.payload, "scope"));
     client_id = json_string_value(json_object_get(jws.payload, "client_id"));
@@ -112,13 +100,13 @@ static int on_userinfo(void *data, h2o_req_t *req)
         hub_store_read_end(txn);
     }
     if (!live) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid, expired or revoked");
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid, expired or revoked");
     } else if (!idp_scope_has(scope, "openid")) {
         /* UserInfo is part of OpenID Connect: only tokens granted the openid scope may read it. */
-        hub_send_oauth_error(req, HUB_OAUTH_INSUFFICIENT_SCOPE, "the access token lacks the openid scope");
+        hub_oauth_fail(fail, HUB_OAUTH_INSUFFICIENT_SCOPE, "the access token lacks the openid scope");
     } else if (!have_user) {
         /* A client_credentials token (sub = client_id), or a user since deleted or disabled. */
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
     } else {
         body = json_pack("{s:s}", "sub", user->sub);
         claims = idp_user_claims(user, client, scope);
@@ -134,6 +122,20 @@ static int on_userinfo(void *data, h2o_req_t *req)
         idp_user_free(user);
     idp_client_release(client);
     hub_jws_dispose(&jws);
+    return fail->error;
+}
+
+static int on_userinfo(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (!hub_path_is(req, USERINFO_PATH) && !hub_path_is(req, FRAPPE_USERINFO))
+        return -1;
+    if (idp_cors_gate(idp, req, &userinfo_cors))
+        return 0;
+    if (userinfo(idp, req, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
     return 0;
 }
 
