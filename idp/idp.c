@@ -6,6 +6,7 @@
 #include "hub/cookie.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "idp/approve.h"
 #include "idp/authorize.h"
 #include "idp/backchannel.h"
 #include "idp/client.h"
@@ -77,6 +78,7 @@ int idp_create(idp_t **out, hub_server_t *server)
         goto fail;
     }
     idp_authorize_register(idp);
+    idp_approve_register(idp);
     idp_token_register(idp);
     idp_introspect_register(idp);
     idp_revoke_register(idp);

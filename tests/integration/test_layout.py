@@ -9,8 +9,8 @@
   circle from the include graph: the old federation/fed_ctx.h and idp/idp.h did);
 - size limits: no source file over MAX_FILE_LINES lines and no function over MAX_FUNCTION_LINES lines.
 
-Other engineers are splitting idp/model.c, idp/keyring.c, hub/config.c and tools/hubctl.c: until their branches are
-merged, the size limits fail the test only for the files in ENFORCED and are printed for the rest."""
+The size limits fail the test for every file but those of REPORTED_ONLY, which are printed: hub/server.c (the router is
+being redone on another branch) and tools/hubd.c's main."""
 import os
 import re
 import sys
@@ -20,15 +20,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hubtest import SOURCE_DIR, eq, ok, run  # noqa: E402
 
 LAYERS = {"hub": 0, "idp": 1, "federation": 1}  # a folder may include its own headers and those of lower layers
-SIZE_FOLDERS = ("hub", "idp", "federation", "tools")
+SIZE_FOLDERS = ("hub", "idp", "federation", "tools", "tools/hubctl")
 MAX_FILE_LINES = 800
 MAX_FUNCTION_LINES = 80
 DECLARATIONS_CHECKED = ("hub", "idp", "federation")  # folders whose headers must declare only their own .c's functions
 
 
+REPORTED_ONLY = ("hub/server.c", "tools/hubd.c")
+
+
 def enforced(path):
     """Whether the size limits fail the test for path (a path relative to the source dir)."""
-    return path.startswith("federation/") or path in ("hub/cookie.c", "hub/jsonw.c", "hub/resp.c")
+    return path not in REPORTED_ONLY
 
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -191,7 +194,7 @@ def test_sizes():
     problems = size_problems(files)
     for path, msg in problems:
         if not enforced(path):
-            print(f"size (reported only, until the splits are merged): {msg}")
+            print(f"size (reported only): {msg}")
     eq([msg for path, msg in problems if enforced(path)], [], "files or functions over the size limits")
 
 
