@@ -7,7 +7,6 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "hub/crypto.h"
-#include "idp/client.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
 
@@ -299,11 +298,6 @@ static void test_refresh(void)
                  "client is not registered for refresh_token");
 }
 
-static int disable_txn(hub_txn_t *txn, void *arg)
-{
-    return idp_client_disable(txn, arg);
-}
-
 int main(void)
 {
     char *sub;
@@ -315,7 +309,7 @@ int main(void)
     test_primary_client(&p, "spa", "authorization_code", "none", SPA_CB, NULL, 1, NULL);
     test_primary_client(&p, "svc", "client_credentials", "client_secret_basic", NULL, "api read", 0, svc_secret);
     test_primary_client(&p, "off", "client_credentials", "client_secret_basic", NULL, "api", 0, NULL);
-    CHECK(hub_store_write(p.store, disable_txn, "off") == 0);
+    CHECK(test_primary_disable_client(&p, "off") == 0);
     CHECK(test_primary_sign_in(&p, "alice", "alice-password", session, sizeof(session)) == 0);
     test_methods_and_paths();
     test_bad_forms();

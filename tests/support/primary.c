@@ -133,6 +133,16 @@ void test_primary_client(test_primary_t *t, const char *client_id, const char *g
     idp_client_free(c);
 }
 
+static int disable_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_client_disable(txn, arg);
+}
+
+int test_primary_disable_client(test_primary_t *t, const char *client_id)
+{
+    return hub_store_write(t->store, disable_txn, (void *)client_id);
+}
+
 test_req_t *test_primary_request(test_primary_t *t, const char *method, const char *path, const char *cookie, const char *auth,
                                  const char *ctype, const char *body)
 {

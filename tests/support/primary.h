@@ -51,6 +51,9 @@ void test_primary_client(test_primary_t *t, const char *client_id, const char *g
  * one). */
 void test_primary_put_client(test_primary_t *t, idp_client_t *client, char secret[44]);
 
+/* Disables client_id as hubctl would; 0, or a store error. */
+int test_primary_disable_client(test_primary_t *t, const char *client_id);
+
 /* A request with an optional Cookie header value, Authorization header value and body (content type
  * application/x-www-form-urlencoded unless ctype names another; body NULL: none), run to completion (at most
  * TEST_PRIMARY_WAIT_MS); the caller checks test_req_done and frees it. */
