@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "idp/user.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
 
@@ -279,19 +278,6 @@ static void test_address_limit(void)
     test_primary_stop(&p);
 }
 
-static int disable_txn(hub_txn_t *txn, void *arg)
-{
-    idp_user_t *u = NULL;
-    int ret = idp_user_find(txn, arg, &u);
-
-    if (ret == 0) {
-        u->enabled = 0;
-        ret = idp_user_put(txn, u);
-    }
-    idp_user_free(u);
-    return ret;
-}
-
 int main(void)
 {
     static const char *const roles[] = {"Employee", NULL};
@@ -303,7 +289,7 @@ int main(void)
     subs[2] = test_primary_user(&p, "carol", PASSWORD, NULL);
     subs[3] = test_primary_user(&p, "nopassword", NULL, NULL);
     subs[4] = test_primary_user(&p, "disabled", "wrong", NULL); /* its own password is refused too */
-    CHECK(hub_store_write(p.store, disable_txn, "disabled") == 0);
+    CHECK(test_primary_disable_user(&p, "disabled") == 0);
     test_methods_and_paths();
     test_form();
     test_bad_forms();

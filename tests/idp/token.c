@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 #include "hub/crypto.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
@@ -21,11 +20,7 @@ static char web_secret[44], post_secret[44], svc_secret[44], session[512];
 static const char *basic(const char *id, const char *secret)
 {
     static char out[512];
-    char raw[300];
-    int n = snprintf(raw, sizeof(raw), "%s:%s", id, secret);
-    memcpy(out, "Basic ", 6);
-    EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)raw, n);
-    return out;
+    return test_basic(id, secret, out, sizeof(out));
 }
 
 static test_req_t *token(const char *auth, const char *body)

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include "hub/form.h"
 #include "hub/log.h"
 #include "idp/client.h"
 #include "idp/idp.h"
@@ -133,6 +135,24 @@ void test_primary_client(test_primary_t *t, const char *client_id, const char *g
     idp_client_free(c);
 }
 
+static int disable_user_txn(hub_txn_t *txn, void *arg)
+{
+    idp_user_t *u = NULL;
+    int ret = idp_user_find(txn, arg, &u);
+
+    if (ret == 0) {
+        u->enabled = 0;
+        ret = idp_user_put(txn, u);
+    }
+    idp_user_free(u);
+    return ret;
+}
+
+int test_primary_disable_user(test_primary_t *t, const char *username)
+{
+    return hub_store_write(t->store, disable_user_txn, (void *)username);
+}
+
 static int disable_txn(hub_txn_t *txn, void *arg)
 {
     return idp_client_disable(txn, arg);
@@ -174,6 +194,49 @@ int test_primary_authorize(test_primary_t *t, const char *cookie, const char *qu
     test_req_free(r);
     free(path);
     return status;
+}
+
+const char *test_basic(const char *id, const char *secret, char *out, size_t cap)
+{
+    size_t len = strlen(id) + strlen(secret) + 1;
+    char *raw = malloc(len + 1);
+
+    if (raw == NULL || cap < 4 * (len + 2) / 3 + 8)
+        die("test_basic: too small");
+    snprintf(raw, len + 1, "%s:%s", id, secret);
+    memcpy(out, "Basic ", 6);
+    EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)raw, (int)len);
+    free(raw);
+    return out;
+}
+
+json_t *test_primary_grant(test_primary_t *t, const char *auth, const char *body)
+{
+    test_req_t *r = test_primary_request(t, "POST", "/oauth2/token", NULL, auth, NULL, body);
+    json_t *doc = test_req_done(r) && test_req_status(r) == 200 ? test_req_json(r) : NULL;
+
+    test_req_free(r);
+    return doc;
+}
+
+json_t *test_primary_code_flow(test_primary_t *t, const char *cookie, const char *client_id, const char *secret,
+                               const char *redirect_uri, const char *scope)
+{
+    char query[1024], location[2048], code[64], body[1024], auth[512];
+    h2o_mem_pool_t pool;
+    json_t *doc = NULL;
+
+    h2o_mem_init_pool(&pool);
+    snprintf(query, sizeof(query), "client_id=%s&response_type=code&redirect_uri=%s&scope=%s", client_id,
+             hub_url_encode(&pool, redirect_uri, strlen(redirect_uri)).base, hub_url_encode(&pool, scope, strlen(scope)).base);
+    if (test_primary_authorize(t, cookie, query, location, sizeof(location)) == 302 &&
+        test_url_param(location, "code", code, sizeof(code)) == 0) {
+        snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=%s", code,
+                 hub_url_encode(&pool, redirect_uri, strlen(redirect_uri)).base);
+        doc = test_primary_grant(t, test_basic(client_id, secret, auth, sizeof(auth)), body);
+    }
+    h2o_mem_clear_pool(&pool);
+    return doc;
 }
 
 json_t *test_req_json(test_req_t *r)

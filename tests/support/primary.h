@@ -51,6 +51,10 @@ void test_primary_client(test_primary_t *t, const char *client_id, const char *g
  * one). */
 void test_primary_put_client(test_primary_t *t, idp_client_t *client, char secret[44]);
 
+/* Disables the user username in the store's record alone (as another process could, behind the node's back: no
+ * session or token is ended); 0, or a store error. */
+int test_primary_disable_user(test_primary_t *t, const char *username);
+
 /* Disables client_id as hubctl would; 0, or a store error. */
 int test_primary_disable_client(test_primary_t *t, const char *client_id);
 
@@ -68,6 +72,18 @@ int test_primary_sign_in(test_primary_t *t, const char *username, const char *pa
 /* GET /oauth2/authorize?query with the Cookie header value cookie (may be NULL): returns the status and copies the
  * Location header (may be absent: "") into location. */
 int test_primary_authorize(test_primary_t *t, const char *cookie, const char *query, char *location, size_t cap);
+
+/* "Basic base64(id:secret)" written into out (at least 2 * (strlen(id) + strlen(secret)) + 16 bytes); returns out. */
+const char *test_basic(const char *id, const char *secret, char *out, size_t cap);
+
+/* POSTs body to /oauth2/token with the Authorization header value auth (may be NULL): the answer's JSON when it was 200
+ * (new reference), else NULL. */
+json_t *test_primary_grant(test_primary_t *t, const char *auth, const char *body);
+
+/* The code flow for the user of session cookie at a confidential client that skips consent and authenticates with
+ * client_secret_basic (secret). Returns the token answer (new reference) or NULL. */
+json_t *test_primary_code_flow(test_primary_t *t, const char *cookie, const char *client_id, const char *secret,
+                               const char *redirect_uri, const char *scope);
 
 /* The body of a finished request as JSON (new reference), or NULL. */
 json_t *test_req_json(test_req_t *r);
