@@ -53,8 +53,7 @@ static int create_context(fed_t *fed, hub_server_t *server)
     }
     fed->secure_cookies = hub_server_is_tls(server) || strncmp(cfg->node.public_url, "https://", 8) == 0;
     /* the session cookie (Path=/) carries __Host- under HTTPS, as the primary's do: a browser then takes it only from
-     * this origin, so a sibling host cannot plant a session here (the pending sign-ins' cookies have Path=/auth/, which
-     * __Host- forbids) */
+     * this origin, so a sibling host cannot plant a session here (fed_login.c names the pending sign-ins' alike) */
     if (hub_cookie_name(fed->session_cookie, sizeof(fed->session_cookie), cfg->node.name, "session", fed->secure_cookies) != 0) {
         hub_log_error("node.name: too long for a cookie name");
         return HUB_E_CONFIG;

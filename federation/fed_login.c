@@ -24,8 +24,10 @@
 #define REACH_FRESH_MS 500    /* an answer this recent spares the next sign-ins the check (bursts share one) */
 #define REACH_HUNG_MS 2000    /* after a check timed out, sign-ins answer at once for this long */
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
-#define STATE_COOKIE_PATH "/auth/" /* pending sign-ins travel to /auth/login (the bound) and /auth/callback only */
-#define CODE_MAX 1024              /* bytes of an authorization code */
+/* Pending sign-ins travel to /auth/login (the bound) and /auth/callback only; under HTTPS they take Path=/ and the
+ * __Host- prefix instead, so a sibling host or a plain-HTTP port cannot plant one (login CSRF). */
+#define STATE_COOKIE_PATH "/auth/"
+#define CODE_MAX 1024 /* bytes of an authorization code */
 
 struct st_fed_login_t {
     pthread_mutex_t mutex;
@@ -74,10 +76,11 @@ static const char *enc(h2o_req_t *req, const char *s)
     return hub_url_encode(&req->pool, s, strlen(s)).base;
 }
 
-/* Set-Cookie for a pending sign-in: only under /auth/, so it does not ride along on every request. */
+/* Set-Cookie for a pending sign-in: only under /auth/ over plain HTTP, so it does not ride along on every request;
+ * under HTTPS its name carries __Host-, which requires Path=/. */
 static void set_state_cookie(fed_t *fed, h2o_req_t *req, const char *name, const char *value, long max_age)
 {
-    hub_set_cookie_at(req, name, value, STATE_COOKIE_PATH, max_age, fed->secure_cookies);
+    hub_set_cookie_at(req, name, value, fed->secure_cookies ? "/" : STATE_COOKIE_PATH, max_age, fed->secure_cookies);
 }
 
 /* Keeps at most FED_STATE_MAX_PENDING - 1 pending sign-ins of this browser before one more
@@ -470,10 +473,6 @@ static int on_login(void *data, h2o_req_t *req)
     const fed_reg_t *reg = fed_join_current(fed->join);
     hub_form_t q;
 
-    if (!hub_path_is(req, "/auth/login"))
-        return -1;
-    if (!hub_get_only(req))
-        return 0;
     if (hub_form_parse_query(&req->pool, req, &q) != 0 || hub_form_count(&q, "next") > 1) {
         hub_send_html_error(req, 400, "Bad request", "The sign-in link is malformed.");
         return 0;
@@ -544,10 +543,6 @@ static int on_callback(void *data, h2o_req_t *req)
     const char *code, *state, *error;
     fed_pending_t p;
 
-    if (!hub_path_is(req, "/auth/callback"))
-        return -1;
-    if (!hub_get_only(req))
-        return 0;
     if (callback_params(req, &state, &code, &error) != 0) {
         hub_send_html_error(req, 400, "Sign-in failed", "The sign-in answer is malformed or lacks its state.");
         return 0;
@@ -568,6 +563,10 @@ static int on_callback(void *data, h2o_req_t *req)
     OPENSSL_cleanse(&p, sizeof(p));
     return 0;
 }
+
+/* Browser pages: their 404 and 405 are HTML, as their other errors. */
+static const hub_route_t login_route = {"/auth/login", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
+static const hub_route_t callback_route = {"/auth/callback", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
 
 /* secondary.scopes joined by spaces, with openid first when missing (sign-in needs an id_token). */
 static char *join_scopes(const hub_config_t *cfg)
@@ -601,15 +600,15 @@ int fed_login_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
     pthread_mutex_init(&l->mutex, NULL);
     h2o_linklist_init_anchor(&l->pending);
     fed->login = l;
-    if (hub_cookie_name(l->state_cookie, sizeof(l->state_cookie), fed->cfg->node.name, "state", 0) != 0) {
+    if (hub_cookie_name(l->state_cookie, sizeof(l->state_cookie), fed->cfg->node.name, "state", fed->secure_cookies) != 0) {
         hub_log_error("node.name: too long for a cookie name");
         return HUB_E_CONFIG;
     }
     fed_state_keys_init(&l->state_keys, node_key);
     snprintf(l->redirect_uri, sizeof(l->redirect_uri), "%s/auth/callback", fed->cfg->node.public_url);
     l->scope = join_scopes(fed->cfg);
-    hub_server_route(fed->server, "/auth/login", on_login, fed);
-    hub_server_route(fed->server, "/auth/callback", on_callback, fed);
+    hub_server_add_route(fed->server, &login_route, on_login, fed, NULL);
+    hub_server_add_route(fed->server, &callback_route, on_callback, fed, NULL);
     return 0;
 }
 

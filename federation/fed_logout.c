@@ -94,16 +94,9 @@ static int on_logout(void *data, h2o_req_t *req)
     char want[FED_CSRF_LEN + 1];
     hub_form_t form;
 
-    if (!hub_path_is(req, "/auth/logout"))
-        return -1;
     cookie = hub_req_cookie(&req->pool, req, fed->session_cookie);
-    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD")) {
+    if (!hub_method_is(req, "POST")) { /* GET, HEAD */
         page_confirm_logout(fed, req, 200, cookie);
-        return 0;
-    }
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "GET, HEAD, POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET or POST");
         return 0;
     }
     if (hub_form_parse_body(&req->pool, req, &form) != 0 || hub_form_count(&form, "csrf_token") == 0) {
@@ -134,24 +127,16 @@ static void send_signed_out(h2o_req_t *req)
 static int on_signed_out(void *data, h2o_req_t *req)
 {
     (void)data;
-    if (!hub_path_is(req, SIGNED_OUT_PATH))
-        return -1;
-    if (hub_get_only(req))
-        send_signed_out(req);
+    send_signed_out(req);
     return 0;
 }
 
-/* "/" when no configured route covers it: the signed-out page for exactly "/" (the landing of
- * nodes registered before /auth/signed-out existed), the server's 404 for every other path. */
+/* "/" when no configured route covers it: the signed-out page for exactly "/" (the landing of nodes registered before
+ * /auth/signed-out existed); the router's 404 for every other path, in the server's style. */
 static int on_home(void *data, h2o_req_t *req)
 {
     (void)data;
-    if (!hub_path_is(req, "/")) {
-        hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
-        return 0;
-    }
-    if (hub_get_only(req))
-        send_signed_out(req);
+    send_signed_out(req);
     return 0;
 }
 
@@ -206,16 +191,21 @@ static void on_backchannel_resume(h2o_req_t *req, void *data)
 
 static int on_backchannel_logout(void *data, h2o_req_t *req)
 {
-    if (!hub_path_is(req, "/auth/backchannel-logout"))
-        return -1;
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-        return 0;
-    }
     backchannel_logout(data, req, 1);
     return 0;
 }
+
+/* The confirmation and the landings are pages (HTML errors); the primary's back-channel call gets OAuth errors, as does
+ * "/", which answers every path no other route takes. */
+static const struct {
+    hub_route_t route;
+    hub_route_cb cb;
+} routes[] = {
+    {{"/auth/logout", NULL, HUB_GET | HUB_HEAD | HUB_POST, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL}, on_logout},
+    {{"/auth/backchannel-logout", NULL, HUB_POST, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL}, on_backchannel_logout},
+    {{SIGNED_OUT_PATH, NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL}, on_signed_out},
+};
+static const hub_route_t home_route = {"/", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
 
 int fed_logout_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
 {
@@ -226,9 +216,8 @@ int fed_logout_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
     hub_key_derive(l->key, node_key, "hub secondary: sign-out form v1");
     snprintf(l->home_uri, sizeof(l->home_uri), "%s/", fed->cfg->node.public_url);
     fed->logout = l;
-    hub_server_route(fed->server, "/auth/logout", on_logout, fed);
-    hub_server_route(fed->server, "/auth/backchannel-logout", on_backchannel_logout, fed);
-    hub_server_route(fed->server, SIGNED_OUT_PATH, on_signed_out, fed);
+    for (size_t i = 0; i != sizeof(routes) / sizeof(routes[0]); ++i)
+        hub_server_add_route(fed->server, &routes[i].route, routes[i].cb, fed, NULL);
     return 0;
 }
 
@@ -238,7 +227,7 @@ void fed_logout_register_home(fed_t *fed)
     for (i = 0; i != fed->cfg->secondary.nroutes; ++i)
         if (strcmp(fed->cfg->secondary.routes[i].path, "/") == 0)
             return; /* the application owns "/" */
-    hub_server_route(fed->server, "/", on_home, fed);
+    hub_server_add_route(fed->server, &home_route, on_home, fed, NULL);
 }
 
 void fed_logout_dispose(fed_t *fed)

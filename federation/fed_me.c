@@ -66,14 +66,12 @@ static void on_me_resume(h2o_req_t *req, void *data)
 
 static int on_me(void *data, h2o_req_t *req)
 {
-    if (!hub_path_is(req, "/auth/me"))
-        return -1;
-    if (hub_get_only(req))
-        me(data, req, 1);
+    me(data, req, 1);
     return 0;
 }
 
 void fed_me_register(fed_t *fed)
 {
-    hub_server_route(fed->server, "/auth/me", on_me, fed);
+    static const hub_route_t route = {"/auth/me", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
+    hub_server_add_route(fed->server, &route, on_me, fed, NULL);
 }

@@ -9,13 +9,6 @@ static int on_jwks_changed(void *data, h2o_req_t *req)
 {
     fed_t *fed = data;
 
-    if (!hub_path_is(req, "/auth/jwks-changed"))
-        return -1;
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-        return 0;
-    }
     if (!fed_jwks_changed(fed->jwks)) /* kept for later: the worker sets its alarm by it */
         fed_worker_wake(fed);
     hub_resp_header(req, "cache-control", "no-store");
@@ -25,5 +18,6 @@ static int on_jwks_changed(void *data, h2o_req_t *req)
 
 void fed_notify_register(fed_t *fed)
 {
-    hub_server_route(fed->server, "/auth/jwks-changed", on_jwks_changed, fed);
+    static const hub_route_t route = {"/auth/jwks-changed", NULL, HUB_POST, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
+    hub_server_add_route(fed->server, &route, on_jwks_changed, fed, NULL);
 }

@@ -17,31 +17,22 @@
 
 #define PROXY_IO_TIMEOUT_MS 30000
 
+/* One registered path's guard: the server's route owns it (guard_dispose, when the server is destroyed). */
 typedef struct st_guard_t {
     fed_t *fed;
     const struct st_fed_routes_t *table;
     const hub_route_conf_t *route;
-    size_t index;         /* of route in secondary.routes */
-    int exact;            /* registered at the route's path without its trailing '/': redirects there */
-    h2o_handler_t *self;  /* the guard's own handler: a parked request goes on from there */
-    h2o_handler_t *proxy; /* the reverse proxy behind the guard, for fed_routes_dispose */
+    size_t index;       /* of route in secondary.routes */
+    int exact;          /* registered at the route's path without its trailing '/': redirects there */
+    h2o_url_t upstream; /* the route's upstream, its strings the guard's own copies (none for exact) */
 } guard_t;
 
 struct st_fed_routes_t {
-    guard_t **guards;
-    size_t nguards;
     char **folded; /* per route: its path as hub_path_fold reads it */
     size_t nroutes;
     char *fwd_host;        /* the authority of node.public_url: X-Forwarded-Host, Forwarded host= */
     const char *fwd_proto; /* its scheme */
 };
-
-/* The head of libh2o 2.2.5's private reverse-proxy handler (lib/handler/proxy.c): its dispose
- * frees upstream.host and .path but not the copy of .authority it made. */
-typedef struct st_proxy_head_t {
-    h2o_handler_t super;
-    h2o_url_t upstream;
-} proxy_head_t;
 
 /* Request headers an upstream takes as facts the node vouches for: who the user is, who connected, over what, to which
  * host, for which path. A client's are removed in any spelling; the node then sets its own. */
@@ -173,13 +164,36 @@ static void add_forwarded(const guard_t *g, h2o_req_t *req)
     add_header(req, "x-forwarded-proto", g->table->fwd_proto);
 }
 
-/* What goes upstream: the node's headers instead of the client's, and none of the hub's cookies. */
+/* Removes Authorization headers of the Bearer scheme: such a token was the hub's (a request that sent an invalid one
+ * was refused), and an upstream holding it could replay it on this node's other routes or wherever its audience is
+ * accepted, as it could the hub's cookies. Other schemes (the application's own, e.g. Basic) go on. */
+static void strip_bearer(h2o_headers_t *headers)
+{
+    size_t i, o = 0;
+    for (i = 0; i != headers->size; ++i) {
+        const h2o_header_t *h = &headers->entries[i];
+        size_t j = 0;
+        if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("authorization"))) {
+            while (j < h->value.len && (h->value.base[j] == ' ' || h->value.base[j] == '\t'))
+                ++j;
+            if (h->value.len - j >= 6 && h2o_lcstris(h->value.base + j, 6, H2O_STRLIT("bearer")) &&
+                (h->value.len - j == 6 || h->value.base[j + 6] == ' ' || h->value.base[j + 6] == '\t'))
+                continue;
+        }
+        headers->entries[o++] = *h;
+    }
+    headers->size = o;
+}
+
+/* What goes upstream: the node's headers instead of the client's, and none of the hub's cookies or tokens. */
 static void prepare_upstream(const guard_t *g, h2o_req_t *req, const fed_identity_t *id)
 {
     size_t i, len = 0;
 
     fed_routes_strip_hub_headers(&req->headers);
     hub_cookie_strip_hub(&req->pool, &req->headers);
+    if (!g->route->pass_token)
+        strip_bearer(&req->headers);
     for (i = 0; i != id->nroles; ++i)
         len += strlen(id->roles[i]) + 1;
     char *roles = h2o_mem_alloc_pool(&req->pool, len + 1);
@@ -227,11 +241,24 @@ static void send_denied(h2o_req_t *req, fed_who_t who, const char *why)
     }
 }
 
+/* Hands req to libh2o's reverse proxy through its public API, h2o_reprocess_request with overrides (what its own proxy
+ * handler does): to the upstream's authority and path, the answer's Location rewritten back under the route's path;
+ * the loop's proxy client connects (globalconf.proxy: PROXY_IO_TIMEOUT_MS, a new connection each time). */
+static void proxy(guard_t *g, h2o_req_t *req)
+{
+    h2o_req_overrides_t *o = h2o_mem_alloc_pool(&req->pool, sizeof(*o));
+
+    *o = (h2o_req_overrides_t){NULL};
+    o->location_rewrite.match = &g->upstream;
+    o->location_rewrite.path_prefix = req->pathconf->path;
+    h2o_reprocess_request(req, req->method, g->upstream.scheme, g->upstream.authority,
+                          h2o_build_destination(req, g->upstream.path.base, g->upstream.path.len, 0), o, 0);
+}
+
 static void on_guard_resume(h2o_req_t *req, void *data);
 
-/* Answers req, or readies it for the proxy and returns -1; 0 also when req was parked for a JWKS refresh (with
- * may_wait) and on_guard_resume will go on later. */
-static int guard(guard_t *g, h2o_req_t *req, int may_wait)
+/* Answers req or proxies it; or parks it for a JWKS refresh (with may_wait), and on_guard_resume goes on later. */
+static void guard(guard_t *g, h2o_req_t *req, int may_wait)
 {
     fed_identity_t id;
     const char *why;
@@ -239,34 +266,31 @@ static int guard(guard_t *g, h2o_req_t *req, int may_wait)
 
     if ((why = route_refusal(g, req)) != NULL) {
         hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, why);
-        return 0;
+        return;
     }
     who = fed_identify(g->fed, req, &id, &why, may_wait ? on_guard_resume : NULL, g);
     if (who == FED_WHO_WAIT)
-        return 0;
+        return;
     if (who != FED_WHO_OK || !has_role(&id, g->route)) {
         send_denied(req, who, why);
-        return 0;
-    }
-    if (g->exact) {
+    } else if (g->exact) {
         redirect_to_route(g, req);
-        return 0;
+    } else {
+        prepare_upstream(g, req, &id);
+        proxy(g, req);
     }
-    prepare_upstream(g, req, &id);
-    return -1; /* on to the reverse proxy on the same path */
 }
 
 static int on_guard(void *data, h2o_req_t *req)
 {
-    return guard(data, req, 1);
+    guard(data, req, 1);
+    return 0;
 }
 
 /* The JWKS round a parked request waited for ended (or its wait timed out): check again. */
 static void on_guard_resume(h2o_req_t *req, void *data)
 {
-    guard_t *g = data;
-    if (guard(g, req, 0) != 0)
-        h2o_delegate_request(req, g->self);
+    guard(data, req, 0);
 }
 
 /* The table and its shared parts: folded route paths, what Forwarded says about the node (the authority and scheme of
@@ -282,8 +306,7 @@ static struct st_fed_routes_t *table_create(const hub_config_t *cfg)
         hub_log_error("node.public_url: %s", why);
         return NULL;
     }
-    if ((t = calloc(1, sizeof(*t))) == NULL || (t->guards = calloc(2 * n + 1, sizeof(*t->guards))) == NULL ||
-        (t->folded = calloc(n + 1, sizeof(*t->folded))) == NULL)
+    if ((t = calloc(1, sizeof(*t))) == NULL || (t->folded = calloc(n + 1, sizeof(*t->folded))) == NULL)
         h2o_fatal("out of memory");
     t->nroutes = n;
     for (i = 0; i != n; ++i) {
@@ -299,9 +322,22 @@ static struct st_fed_routes_t *table_create(const hub_config_t *cfg)
     return t;
 }
 
+static void guard_dispose(void *data)
+{
+    guard_t *g = data;
+    free(g->upstream.authority.base);
+    free(g->upstream.host.base);
+    free(g->upstream.path.base);
+    free(g);
+}
+
+/* The guard of route index (at its path without the trailing '/' when exact, which needs no upstream); NULL when the
+ * upstream is no URL h2o reads (the configuration check refused any). */
 static guard_t *guard_create(fed_t *fed, size_t index, int exact)
 {
     guard_t *g = calloc(1, sizeof(*g));
+    h2o_url_t parsed;
+
     if (g == NULL)
         h2o_fatal("out of memory");
     g->fed = fed;
@@ -309,7 +345,16 @@ static guard_t *guard_create(fed_t *fed, size_t index, int exact)
     g->route = &fed->cfg->secondary.routes[index];
     g->index = index;
     g->exact = exact;
-    fed->routes->guards[fed->routes->nguards++] = g;
+    if (exact)
+        return g;
+    if (h2o_url_parse(g->route->upstream, SIZE_MAX, &parsed) != 0) {
+        hub_log_error("secondary.routes[%zu].upstream: cannot parse %s", index, g->route->upstream);
+        free(g);
+        return NULL;
+    }
+    h2o_url_copy(NULL, &g->upstream, &parsed);                   /* malloc'ed copies: guard_dispose frees them */
+    h2o_strtolower(g->upstream.host.base, g->upstream.host.len); /* Location rewriting compares it in lower case */
+    hub_log_info("federation: route %s -> %s", g->route->path, g->route->upstream);
     return g;
 }
 
@@ -322,28 +367,21 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
-/* Chains h2o's reverse proxy behind g on pathconf, and the filter that keeps its answers from setting hub cookies;
- * 0 or HUB_E_CONFIG. */
-static int add_proxy(guard_t *g, h2o_pathconf_t *pathconf)
+/* Registers g at the first len bytes of its route's path: every method and, but for an exact guard, every path under
+ * it; the server's route owns g from then on. A proxying guard's path also gets the filter that keeps its upstream's
+ * answers from setting hub cookies. */
+static void guard_register(guard_t *g, size_t len)
 {
-    /* keepalive_timeout 0: no shared socket pool, whose timer would outlive the loops */
-    h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT_MS, .keepalive_timeout = 0};
-    h2o_url_t upstream;
+    char *path = strndup(g->route->path, len);
+    hub_route_t route = {path, NULL, HUB_METHODS_ANY, g->exact ? HUB_MATCH_EXACT : HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
+    h2o_pathconf_t *pathconf;
 
-    if (h2o_url_parse(g->route->upstream, SIZE_MAX, &upstream) != 0) {
-        hub_log_error("secondary.routes[%zu].upstream: cannot parse %s", g->index, g->route->upstream);
-        return HUB_E_CONFIG;
-    }
-    h2o_create_filter(pathconf, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
-    h2o_proxy_register_reverse_proxy(pathconf, &upstream, &pc);
-    proxy_head_t *head = (proxy_head_t *)pathconf->handlers.entries[pathconf->handlers.size - 1];
-    /* only trusted when the copy it holds is the one we gave it */
-    if (head->upstream.authority.base != upstream.authority.base &&
-        h2o_memis(head->upstream.authority.base, head->upstream.authority.len, upstream.authority.base, upstream.authority.len) &&
-        h2o_memis(head->upstream.host.base, head->upstream.host.len, upstream.host.base, upstream.host.len))
-        g->proxy = &head->super;
-    hub_log_info("federation: route %s -> %s", g->route->path, g->route->upstream);
-    return 0;
+    if (path == NULL)
+        h2o_fatal("out of memory");
+    pathconf = hub_server_add_route(g->fed->server, &route, on_guard, g, guard_dispose);
+    free(path); /* the server keeps its own copy */
+    if (!g->exact)
+        h2o_create_filter(pathconf, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
 }
 
 /* One h2o path to register: a route's own path (with its proxy) or, for a route "/p/", "/p" (exact: h2o would
@@ -366,6 +404,7 @@ int fed_routes_register(fed_t *fed)
         free(regs);
         return HUB_E_CONFIG;
     }
+    hub_server_globalconf(fed->server)->proxy.io_timeout = PROXY_IO_TIMEOUT_MS; /* the loops' proxy client */
     for (i = 0; i != cfg->secondary.nroutes; ++i) {
         size_t len = strlen(cfg->secondary.routes[i].path);
         regs[nregs++] = (reg_t){i, 0, len};
@@ -383,16 +422,11 @@ int fed_routes_register(fed_t *fed)
     }
     for (i = 0; i != nregs; ++i) {
         guard_t *g = guard_create(fed, regs[i].index, regs[i].exact);
-        char *path = strndup(g->route->path, regs[i].len);
-        if (path == NULL)
-            h2o_fatal("out of memory");
-        h2o_pathconf_t *pathconf = hub_server_route(fed->server, path, on_guard, g);
-        free(path); /* h2o keeps its own copy */
-        g->self = pathconf->handlers.entries[pathconf->handlers.size - 1];
-        if (!g->exact && add_proxy(g, pathconf) != 0) {
+        if (g == NULL) {
             free(regs);
             return HUB_E_CONFIG;
         }
+        guard_register(g, regs[i].len);
     }
     free(regs);
     return 0;
@@ -405,19 +439,9 @@ void fed_routes_dispose(fed_t *fed)
 
     if (t == NULL)
         return;
-    for (i = 0; i != t->nguards; ++i) {
-        guard_t *g = t->guards[i];
-        if (g->proxy != NULL) {
-            proxy_head_t *head = (proxy_head_t *)g->proxy;
-            free(head->upstream.authority.base);
-            head->upstream.authority = h2o_iovec_init(NULL, 0);
-        }
-        free(g);
-    }
     for (i = 0; i != t->nroutes; ++i)
         free(t->folded[i]);
     free(t->folded);
-    free(t->guards);
     free(t->fwd_host);
     free(t);
     fed->routes = NULL;

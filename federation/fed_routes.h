@@ -1,16 +1,16 @@
-/* The secondary's protected routes (SPEC §6 Routes): a guard in front of h2o's reverse proxy. */
+/* The secondary's protected routes (SPEC §6 Routes): a guard that hands what it lets through to h2o's reverse proxy. */
 #ifndef FED_ROUTES_H
 #define FED_ROUTES_H
 
 #include "federation/fed_ctx.h"
 
-/* Registers, for every secondary.routes entry, a guard at its path chained with a reverse proxy to its upstream, and
- * for a path "/p/" a guard at "/p" that sends a permitted caller on to "/p/" (308). Returns 0, or HUB_E_CONFIG for an
- * upstream h2o cannot parse. */
+/* Registers, for every secondary.routes entry, a guard at its path (every method, every path under it) that proxies
+ * what it lets through to its upstream, and for a path "/p/" a guard at "/p" (that path only) that sends a permitted
+ * caller on to "/p/" (308). Each guard is its server route's to dispose of, with the upstream URL it copied. Returns 0,
+ * or HUB_E_CONFIG for an upstream h2o cannot parse. */
 int fed_routes_register(fed_t *fed);
 
-/* Frees the guards and what h2o's proxy handlers would leak; after the loops stopped and
- * before the server's configuration is disposed. */
+/* Frees what the guards share (folded route paths, the forwarding facts); after the loops stopped. */
 void fed_routes_dispose(fed_t *fed);
 
 /* Removes from headers every request header the node sets itself toward an upstream or that upstreams take as a fact

@@ -238,7 +238,8 @@ static int aud_has(const json_t *aud, const char *want)
 }
 
 /* exp > now - skew (exp required when need_exp), iat <= now + skew (iat required), and nbf,
- * when present, a number <= now + skew (RFC 7519 §4.1.5). */
+ * when present, a number <= now + skew (RFC 7519 §4.1.5). A time claim present but not a
+ * NumericDate is malformed, required or not. */
 static int check_times(fed_verify_t *v, const json_t *claims, int need_exp, const char **why)
 {
     uint64_t now = hub_now(), exp, iat, nbf;
@@ -254,8 +255,8 @@ static int check_times(fed_verify_t *v, const json_t *claims, int need_exp, cons
         }
     }
     if (!time_claim(claims, "exp", &exp)) {
-        if (need_exp) {
-            *why = "the token has no exp";
+        if (need_exp || json_object_get(claims, "exp") != NULL) {
+            *why = json_object_get(claims, "exp") != NULL ? "the token's exp is malformed" : "the token has no exp";
             return HUB_E_PARSE;
         }
     } else if (exp + v->skew <= now) {

@@ -50,8 +50,8 @@ int fed_verify_id_token(fed_verify_t *v, const char *client_id, const char *nonc
                         const char **why);
 
 /* Verifies a back-channel logout token (OIDC Back-Channel Logout §2.6): signature, iss,
- * aud containing client_id, iat not in the future and not stale, nbf (when present) within the
- * skew, the back-channel logout event, no nonce, and sid or sub. *claims gets the payload (new
+ * aud containing client_id, iat not in the future and not stale, exp and nbf (when present) within
+ * the skew, the back-channel logout event, no nonce, and sid or sub. *claims gets the payload (new
  * reference). */
 int fed_verify_logout_token(fed_verify_t *v, const char *client_id, const char *token, size_t len, json_t **claims,
                             const char **why);

@@ -138,6 +138,7 @@ static const hub_conf_key_t route_keys[] = {
     KEY("path", hub_conf_route_path, path, NULL),
     KEY("upstream", hub_conf_upstream, upstream, NULL),
     PAIR("roles", hub_conf_strings, roles, nroles, ""),
+    KEY("pass_token", hub_conf_bool, pass_token, "false"),
 };
 
 #define NMAIN (sizeof(main_keys) / sizeof(main_keys[0]))

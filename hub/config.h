@@ -15,6 +15,7 @@ typedef struct st_hub_route_conf_t {
     char *upstream; /* absolute http:// URL */
     char **roles;   /* NULL-terminated; empty = any signed-in user */
     size_t nroles;
+    int pass_token; /* forward the caller's Authorization: Bearer token upstream (default: removed) */
 } hub_route_conf_t;
 
 typedef struct st_hub_config_t {

@@ -138,15 +138,6 @@ static void add_no_store(h2o_req_t *req)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("pragma"), 0, NULL, H2O_STRLIT("no-cache"));
 }
 
-int hub_get_only(h2o_req_t *req)
-{
-    if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD"))
-        return 1;
-    hub_resp_header(req, "allow", "GET, HEAD");
-    hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
-    return 0;
-}
-
 void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store)
 {
     char *text = json_dumps(body, JSON_COMPACT);
@@ -269,7 +260,7 @@ void hub_send_oauth_fail(h2o_req_t *req, const hub_oauth_fail_t *fail)
     hub_send_oauth_error(req, fail->error, fail->description);
 }
 
-hub_oauth_err_t hub_oauth_failf(h2o_req_t *req, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *fmt, ...)
+hub_oauth_err_t hub_oauth_failf(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *fmt, ...)
 {
     va_list ap;
     char *text;
@@ -280,7 +271,7 @@ hub_oauth_err_t hub_oauth_failf(h2o_req_t *req, hub_oauth_fail_t *fail, hub_oaut
     va_end(ap);
     if (n < 0)
         h2o_fatal("a description that cannot be written");
-    text = h2o_mem_alloc_pool(&req->pool, (size_t)n + 1);
+    text = h2o_mem_alloc_pool(pool, (size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(text, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -307,12 +298,6 @@ void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, cons
 void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long max_age, int secure)
 {
     hub_set_cookie_at(req, name, value, "/", max_age, secure);
-}
-
-int hub_path_is(h2o_req_t *req, const char *p)
-{
-    size_t len = req->path_normalized.len;
-    return len == strlen(p) && memcmp(req->path_normalized.base, p, len) == 0;
 }
 
 int hub_method_is(h2o_req_t *req, const char *m)

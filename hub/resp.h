@@ -16,8 +16,6 @@ void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
  * loop thread between hub_resp_defer_begin and _end the response is handed to h2o by hub_resp_flush, which the
  * server calls at the end of every turn of the loop. */
 void hub_send_inline(h2o_req_t *req, const char *body, size_t len);
-/* 1 for GET or HEAD; otherwise answers 405 (Allow: GET, HEAD) and returns 0. */
-int hub_get_only(h2o_req_t *req);
 void hub_resp_defer_begin(h2o_linklist_t *anchor);
 void hub_resp_flush(void);
 void hub_resp_defer_end(void);
@@ -46,8 +44,8 @@ void hub_send_redirect(h2o_req_t *req, int status, const char *location);
 void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *description);
 /* The same for a failure recorded in *fail. */
 void hub_send_oauth_fail(h2o_req_t *req, const hub_oauth_fail_t *fail);
-/* Records err in *fail with a description formatted (printf) into req's pool; returns err. */
-hub_oauth_err_t hub_oauth_failf(h2o_req_t *req, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *fmt, ...)
+/* Records err in *fail with a description formatted (printf) into pool (a request's, usually); returns err. */
+hub_oauth_err_t hub_oauth_failf(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Set-Cookie: name=value; Path=/; HttpOnly; SameSite=Lax[; Secure][; Max-Age=N].
@@ -58,8 +56,6 @@ void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long ma
  * length. */
 void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, const char *path, long max_age, int secure);
 
-/* True when the request's path (without query) equals p exactly. */
-int hub_path_is(h2o_req_t *req, const char *p);
 /* True when the method is m ("GET", "POST", ...). */
 int hub_method_is(h2o_req_t *req, const char *m);
 

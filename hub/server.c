@@ -3,14 +3,11 @@
  * connections, the service manager's notifications, a TLS reload on SIGHUP and a graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -18,9 +15,11 @@
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/gate.h"
+#include "hub/listen.h"
 #include "hub/log.h"
 #include "hub/metrics.h"
 #include "hub/resp.h"
+#include "hub/route.h"
 #include "hub/sdnotify.h"
 #include "hub/server.h"
 #include "hub/tls.h"
@@ -29,17 +28,15 @@
 #define MAX_TICKS 8
 #define STOP_GRACE_MS 10000
 #define MAX_REQUEST_BODY (1024 * 1024)
-#define CONNS_DEFAULT_MAX 4096
-#define CONNS_FD_RESERVE 64 /* descriptors kept for the store, logs, outbound calls */
 #define ACCEPT_RETRY_MS 100 /* a paused listener looks again this often */
 #define EVICT_IDLE_MS 2000  /* at the cap, a connection that finished nothing this long and has nothing in flight goes */
 #define HSTS_VALUE "max-age=31536000"
 
+/* The h2o handler of one registered path (a route's path, or its alias). */
 typedef struct st_route_handler_t {
     h2o_handler_t super; /* first: h2o calls on_req with this */
     hub_server_t *server;
-    hub_route_cb cb;
-    void *data;
+    hub_route_entry_t *route;
     size_t metrics_route;
 } route_handler_t;
 
@@ -90,7 +87,8 @@ struct st_hub_server_t {
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
-    hub_tls_t *tls; /* NULL without node.tls */
+    hub_route_entry_t *routes; /* every route registered, disposed of after h2o's configuration */
+    hub_tls_t *tls;            /* NULL without node.tls */
     struct {
         void (*fn)(hub_thread_t *, void *);
         void *arg;
@@ -128,9 +126,9 @@ static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
     if (conn != NULL)
         ++conn->busy;
     hub_metrics_inflight_add(self->server->metrics, 1);
-    if (hub_gate(req) != 0)
-        return 0;
-    return self->cb(self->data, req);
+    if (hub_gate(req) == 0)
+        hub_route_entry_serve(self->route, req);
+    return 0;
 }
 
 static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
@@ -171,7 +169,8 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
                  (long long)(us % 1000)); /* integers: %f costs more than the rest of the line */
 }
 
-h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data)
+/* Registers one path of route on h2o: its handler behind the gate and the router's rules, its logger, HSTS. */
+static h2o_pathconf_t *register_path(hub_server_t *server, hub_route_entry_t *route, const char *path)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(server->hostconf, path, 0);
     route_handler_t *handler = (route_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
@@ -179,14 +178,24 @@ h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_rou
 
     handler->super.on_req = on_route_req;
     handler->server = server;
-    handler->cb = cb;
-    handler->data = data;
+    handler->route = route;
     handler->metrics_route = hub_metrics_add_route(server->metrics, path);
     logger->super.log_access = on_route_log;
     logger->server = server;
     logger->metrics_route = handler->metrics_route;
     if (server->hsts[0].cmd != H2O_HEADERS_CMD_NULL)
-        h2o_headers_register(pathconf, server->hsts); /* also on what a reverse proxy behind cb answers */
+        h2o_headers_register(pathconf, server->hsts); /* also on what a reverse proxy behind the route answers */
+    return pathconf;
+}
+
+h2o_pathconf_t *hub_server_add_route(hub_server_t *server, const hub_route_t *route, hub_route_cb cb, void *data,
+                                     void (*dispose)(void *data))
+{
+    hub_route_entry_t *entry = hub_route_entry_add(&server->routes, route, cb, data, dispose);
+    h2o_pathconf_t *pathconf = register_path(server, entry, hub_route_entry_route(entry)->path);
+
+    if (route->alias != NULL)
+        register_path(server, entry, hub_route_entry_route(entry)->alias);
     return pathconf;
 }
 
@@ -201,8 +210,6 @@ void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, v
 
 static int on_healthz(void *data, h2o_req_t *req)
 {
-    if (!hub_path_is(req, "/healthz"))
-        return -1;
     hub_send_json(req, 200, json_pack("{s:s}", "status", "ok"), 1);
     return 0;
 }
@@ -222,8 +229,6 @@ static int on_metrics(void *data, h2o_req_t *req)
     char *text;
     h2o_iovec_t copy;
 
-    if (!hub_path_is(req, "/metrics"))
-        return -1;
     if (!peer_may_read_metrics(server, req)) {
         hub_send_oauth_error(req, HUB_OAUTH_ACCESS_DENIED, "this address may not read the metrics (node.metrics_allow)");
         return 0;
@@ -239,11 +244,17 @@ static int on_metrics(void *data, h2o_req_t *req)
     return 0;
 }
 
+/* Every path no other route takes: the router's 404, in the style of the node's APIs. */
 static int on_not_found(void *data, h2o_req_t *req)
 {
-    hub_send_oauth_error(req, HUB_OAUTH_NOT_FOUND, "no such path");
-    return 0;
+    return -1;
 }
+
+/* The server's own routes (a node's health for load balancers and service managers, its counters for Prometheus),
+ * and the route registered last, at "/", that answers every other path. */
+static const hub_route_t healthz_route = {"/healthz", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
+static const hub_route_t metrics_route = {"/metrics", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
+static const hub_route_t not_found_route = {"/", NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
 
 /* HSTS whenever browsers reach the node over TLS: its own listener, or a TLS front end (public_url https). */
 static void setup_hsts_and_metrics(hub_server_t *server)
@@ -291,8 +302,8 @@ int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *
         return ret;
     }
     setup_hsts_and_metrics(server);
-    hub_server_route(server, "/healthz", on_healthz, server);
-    hub_server_route(server, "/metrics", on_metrics, server);
+    hub_server_add_route(server, &healthz_route, on_healthz, server, NULL);
+    hub_server_add_route(server, &metrics_route, on_metrics, server, NULL);
     *out = server;
     return 0;
 }
@@ -565,88 +576,6 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* SO_REUSEPORT lets any process of the same user bind a port already served, and the kernel
- * would then split connections between two nodes. A probe bind without it fails with
- * EADDRINUSE when something already listens there. */
-static int port_is_free(const struct addrinfo *ai)
-{
-    int fd, on = 1, ok;
-    if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0)) == -1)
-        return 1; /* let the real bind report the problem */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EADDRINUSE;
-    close(fd);
-    return ok;
-}
-
-static int open_listener(const hub_config_t *cfg, int probe, int *out)
-{
-    struct addrinfo hints = {0}, *res = NULL;
-    char port[8];
-    int fd = -1, on = 1, ret = HUB_E_IO;
-
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", cfg->node.listen_port);
-    if (getaddrinfo(cfg->node.listen_host, port, &hints, &res) != 0 || res == NULL) {
-        hub_log_error("node.listen: cannot resolve %s", cfg->node.listen_host);
-        goto out;
-    }
-    if (probe && !port_is_free(res)) {
-        hub_log_error("node.listen: %s:%u is already in use", cfg->node.listen_host, cfg->node.listen_port);
-        goto out;
-    }
-    if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0)) == -1 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-        listen(fd, SOMAXCONN) != 0) {
-        hub_log_error("node.listen: cannot listen on %s:%u: %s", cfg->node.listen_host, cfg->node.listen_port, strerror(errno));
-        goto out;
-    }
-    *out = fd;
-    fd = -1;
-    ret = 0;
-out:
-    if (fd != -1)
-        close(fd);
-    if (res != NULL)
-        freeaddrinfo(res);
-    return ret;
-}
-
-/* Raises the soft open-file limit to the hard one and returns the connection cap: node.max_connections, or when it is
- * 0 what the limit allows (each proxied request may hold a second descriptor upstream), at most CONNS_DEFAULT_MAX. */
-static unsigned connection_cap(const hub_config_t *cfg)
-{
-    struct rlimit rl;
-    uint64_t fds = 1024, cap;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rlim_t was = rl.rlim_cur;
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-                rl.rlim_cur = was;
-        }
-        fds = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : (uint64_t)rl.rlim_cur;
-    }
-    if (cfg->node.max_connections != 0) {
-        cap = cfg->node.max_connections;
-        if (cap * 2 + CONNS_FD_RESERVE > fds)
-            hub_log_warn("node.max_connections %llu may need more descriptors than the open-file limit %llu allows",
-                         (unsigned long long)cap, (unsigned long long)fds);
-    } else {
-        cap = fds > CONNS_FD_RESERVE + 2 ? (fds - CONNS_FD_RESERVE) / 2 : 1;
-        if (cap > CONNS_DEFAULT_MAX)
-            cap = CONNS_DEFAULT_MAX;
-    }
-    hub_log_info("at most %llu client connections at once (open-file limit %llu)", (unsigned long long)cap,
-                 (unsigned long long)fds);
-    return (unsigned)cap;
-}
-
 /* A failed notification is worth a line: under Type=notify systemd would wait for READY=1 and then kill the node. */
 static void notified(int ret)
 {
@@ -686,15 +615,15 @@ int hub_server_run(hub_server_t *server)
     unsigned i;
     int sig, ret = 0;
 
-    hub_server_route(server, "/", on_not_found, server);
-    server->max_conns = connection_cap(cfg);
+    hub_server_add_route(server, &not_found_route, on_not_found, server, NULL);
+    server->max_conns = hub_listen_cap(cfg);
     server->nthreads = cfg->node.threads > 0 ? cfg->node.threads : 1;
     server->threads = calloc(server->nthreads, sizeof(*server->threads));
     for (i = 0; i != server->nthreads; ++i)
         server->threads[i].listen_fd = -1;
     /* Bind every listener before anything runs so a busy port fails the start. */
     for (i = 0; i != server->nthreads; ++i)
-        if ((ret = open_listener(cfg, i == 0, &server->threads[i].listen_fd)) != 0)
+        if ((ret = hub_listen_open(cfg, i == 0, &server->threads[i].listen_fd)) != 0)
             goto out;
 
     signal(SIGPIPE, SIG_IGN);
@@ -767,6 +696,7 @@ void hub_server_destroy(hub_server_t *server)
         return;
     hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
     h2o_config_dispose(&server->globalconf);
+    hub_route_entries_dispose(&server->routes); /* after h2o's handlers, which point at them */
     hub_tls_destroy(server->tls);
     hub_metrics_destroy(server->metrics);
     free(server->metrics_allow);

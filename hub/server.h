@@ -6,6 +6,7 @@
 
 #include <h2o.h>
 #include "hub/config.h"
+#include "hub/route.h"
 #include "hub/store.h"
 
 typedef struct st_hub_server_t hub_server_t;
@@ -23,19 +24,19 @@ typedef struct st_hub_thread_t {
     hub_workport_t *work_port;    /* worker-pool completions come back to this loop; NULL without a pool */
 } hub_thread_t;
 
-/* A route's request callback: data is what was passed to hub_server_route. Return 0 when
- * the request was answered (or will be, asynchronously), -1 to let the next handler
- * registered on the same path (or h2o's 404) take it. */
-typedef int (*hub_route_cb)(void *data, h2o_req_t *req);
-
 /* Creates a server for cfg (borrowed; must outlive the server). store and fetcher may be
- * NULL; they are borrowed. Registers nothing yet. */
+ * NULL; they are borrowed. Registers its own routes, /healthz and /metrics (GET, HEAD); hub_server_run adds "/" last,
+ * the 404 of every path no route takes. */
 int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *store, hub_fetcher_t *fetcher);
 
-/* Registers cb for every request whose path starts with path (register specific paths
- * first: the first match wins). Returns the pathconf, so more handlers (e.g. h2o's
- * reverse proxy) can be chained behind cb. Only before hub_server_run. */
-h2o_pathconf_t *hub_server_route(hub_server_t *server, const char *path, hub_route_cb cb, void *data);
+/* Registers route (copied) with its handler: a request whose path h2o gives to the route's path or alias (by prefix,
+ * the first registered wins: register a path before any prefix of it) passes the gate (hub/gate.h) and the router's
+ * rules (hub_route_entry_serve: 404, 405, preflights), then cb(data, req) runs; when cb returns non-zero the router
+ * answers 404 in the route's style. dispose (may be NULL) gets data once, when the server is destroyed, after h2o's configuration:
+ * what the route's handler allocated is its own to free. Returns the pathconf of the route's path (for filters). Only before
+ * hub_server_run. */
+h2o_pathconf_t *hub_server_add_route(hub_server_t *server, const hub_route_t *route, hub_route_cb cb, void *data,
+                                     void (*dispose)(void *data));
 
 /* Calls fn(thread, arg) once a second on every loop thread (after start-up), e.g. to
  * notice data another process changed. Only before hub_server_run. */

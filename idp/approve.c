@@ -8,6 +8,7 @@
 #include "idp/approve.h"
 #include "idp/claims.h"
 #include "idp/csrf.h"
+#include "idp/endpoint.h"
 #include "idp/issue.h"
 
 /* What each scope discloses, for the consent page. */
@@ -80,7 +81,7 @@ void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_us
         s += n;
         s += *s == ' ';
     }
-    fputs("</ul>\n<form method=\"post\" action=\"" IDP_APPROVE_PATH "\">\n", f);
+    fputs("</ul>\n<form method=\"post\" action=\"" IDP_PATH_APPROVE "\">\n", f);
     hidden(f, a->req, "csrf_token", csrf);
     hidden(f, a->req, "client_id", a->v[IDP_AUTHZ_CLIENT_ID]);
     hidden(f, a->req, "response_type", a->v[IDP_AUTHZ_RESPONSE_TYPE]);
@@ -132,13 +133,6 @@ static int on_approve(void *data, h2o_req_t *req)
     idp_authz_t a = {NULL};
     idp_session_t *s = NULL;
 
-    if (!hub_path_is(req, IDP_APPROVE_PATH) && !hub_path_is(req, IDP_FRAPPE_OAUTH2 "approve"))
-        return -1;
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        hub_send_html_error(req, 405, "Method not allowed", "The consent decision is a POST.");
-        return 0;
-    }
     if (hub_form_parse_body(&req->pool, req, &form) != 0) {
         hub_send_html_error(req, 400, "Invalid request", "The form could not be read.");
         return 0;
@@ -164,6 +158,5 @@ out:
 
 void idp_approve_register(idp_t *idp)
 {
-    hub_server_route(idp->server, IDP_APPROVE_PATH, on_approve, idp);
-    hub_server_route(idp->server, IDP_FRAPPE_OAUTH2 "approve", on_approve, idp);
+    idp_endpoint_route(idp, IDP_EP_APPROVE, on_approve);
 }

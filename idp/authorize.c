@@ -7,6 +7,7 @@
 #include "hub/resp.h"
 #include "idp/approve.h"
 #include "idp/authorize.h"
+#include "idp/endpoint.h"
 #include "idp/issue.h"
 
 static void authorize(idp_authz_t *a)
@@ -59,17 +60,10 @@ static int on_authorize(void *data, h2o_req_t *req)
     idp_authz_t a = {NULL};
     int ret;
 
-    if (!hub_path_is(req, IDP_AUTHORIZE_PATH) && !hub_path_is(req, IDP_FRAPPE_OAUTH2 "authorize"))
-        return -1;
     if (hub_method_is(req, "GET"))
         ret = hub_form_parse_query(&req->pool, req, &form);
-    else if (hub_method_is(req, "POST"))
-        ret = hub_form_parse_body(&req->pool, req, &form);
-    else {
-        hub_resp_header(req, "allow", "GET, POST");
-        hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
-        return 0;
-    }
+    else
+        ret = hub_form_parse_body(&req->pool, req, &form); /* POST */
     if (ret != 0) {
         hub_send_html_error(req, 400, "Invalid authorization request", "The request parameters could not be read.");
         return 0;
@@ -82,6 +76,5 @@ static int on_authorize(void *data, h2o_req_t *req)
 
 void idp_authorize_register(idp_t *idp)
 {
-    hub_server_route(idp->server, IDP_AUTHORIZE_PATH, on_authorize, idp);
-    hub_server_route(idp->server, IDP_FRAPPE_OAUTH2 "authorize", on_authorize, idp);
+    idp_endpoint_route(idp, IDP_EP_AUTHORIZE, on_authorize);
 }

@@ -8,6 +8,7 @@
 #include "hub/resp.h"
 #include "idp/authz.h"
 #include "idp/claims.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/settings.h"
 
@@ -378,7 +379,7 @@ void idp_authz_send_to_login(idp_authz_t *a, int fresh)
 
     if (f == NULL)
         h2o_fatal("out of memory");
-    fputs(IDP_AUTHORIZE_PATH, f);
+    fputs(IDP_PATH_AUTHORIZE, f);
     for (i = 0; i != IDP_AUTHZ__COUNT; ++i) {
         if (a->v[i] == NULL || i == IDP_AUTHZ_AUTH_AFTER)
             continue;

@@ -14,10 +14,6 @@
 #include "idp/session.h"
 #include "idp/user.h"
 
-#define IDP_AUTHORIZE_PATH "/oauth2/authorize"
-#define IDP_APPROVE_PATH "/oauth2/approve"
-#define IDP_FRAPPE_OAUTH2 "/api/method/frappe.integrations.oauth2." /* the Frappe aliases' prefix */
-
 /* The parameters read, each with its size limit (idp/authz.c). The last one is ours: a resumed request (after the
  * sign-in page) carries the time the fresh sign-in was asked for, so prompt=login and max_age cannot loop. Forging it
  * gains nothing the user agent could not get by dropping prompt=login; RPs check auth_time. */

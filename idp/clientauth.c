@@ -96,11 +96,6 @@ static const char *repeated_param(const hub_form_t *form)
 hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fail_t *fail)
 {
     size_t i;
-
-    if (!hub_method_is(req, "POST")) {
-        hub_resp_header(req, "allow", "POST");
-        return hub_oauth_fail(fail, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-    }
     if (hub_form_parse_body(&req->pool, req, form) != 0)
         return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "expected an application/x-www-form-urlencoded body");
     if (repeated_param(form) != NULL)

@@ -20,9 +20,8 @@
 hub_oauth_err_t idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache,
                                         int allow_public, const idp_client_t **out, hub_oauth_fail_t *fail);
 
-/* Parses the POST form body of a token, introspection or revocation request (POST only, urlencoded, no parameter
- * repeated, RFC 6749 §3.2, none too long). Returns HUB_OAUTH_OK, or the failure in *fail (a 405 also gets its Allow
- * header on req's response). */
+/* Parses the POST form body of a token, introspection or revocation request (urlencoded, no parameter repeated,
+ * RFC 6749 §3.2, none too long; the router let only POST through). Returns HUB_OAUTH_OK, or the failure in *fail. */
 hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fail_t *fail);
 
 /* Authenticates the request's client in one read txn through idp->clients (see idp_client_authenticate); a store that

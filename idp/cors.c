@@ -1,79 +1,16 @@
 /* CORS (SPEC §10): which origin may read what. The origin a preflight asks about is checked against the store's
  * index of client origins (idp/origins.h); an actual response is opened only to the origins of its own client. */
 #include <string.h>
-#include <strings.h>
+#include "hub/cors.h"
 #include "hub/resp.h"
-#include "hub/url.h"
 #include "idp/client_cache.h"
 #include "idp/cors.h"
 #include "idp/origins.h"
 
-#define ALLOW_HEADERS "authorization, content-type"
-#define MAX_AGE "600" /* seconds a browser may reuse a preflight's answer */
-
-static const struct {
-    unsigned bit;
-    const char *name;
-} methods[] = {{IDP_CORS_GET, "GET"}, {IDP_CORS_HEAD, "HEAD"}, {IDP_CORS_POST, "POST"}};
-#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
-
-/* "GET, HEAD, POST" for the bits of mask, after "OPTIONS, " when with_options; in the request's pool. */
-static const char *method_list(h2o_req_t *req, unsigned mask, int with_options)
-{
-    char *out = h2o_mem_alloc_pool(&req->pool, sizeof("OPTIONS, GET, HEAD, POST"));
-    size_t o = 0;
-
-    if (with_options) {
-        memcpy(out, "OPTIONS", 7);
-        o = 7;
-    }
-    for (size_t i = 0; i != NMETHODS; ++i) {
-        if (!(mask & methods[i].bit))
-            continue;
-        if (o != 0) {
-            memcpy(out + o, ", ", 2);
-            o += 2;
-        }
-        memcpy(out + o, methods[i].name, strlen(methods[i].name));
-        o += strlen(methods[i].name);
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* The request's origin when it may match a registered one, else NULL: exactly one Origin header, holding an origin
- * exactly as browsers serialize it (hub_url_origin: lower case, no default port, no path, not even "/"). "null" (an
- * opaque origin: sandboxed frames, file: pages, redirects across origins), a list, a URL with a path, an upper-case
- * host or an explicit default port never match, so no spelling of an origin reaches the lookup but the canonical one. */
-static const char *request_origin(h2o_req_t *req)
-{
-    const h2o_iovec_t *value = NULL;
-    char text[HUB_ORIGIN_MAX], canon[HUB_ORIGIN_MAX];
-    hub_url_t u;
-    int n;
-
-    for (size_t i = 0; i != req->headers.size; ++i) {
-        const h2o_header_t *h = req->headers.entries + i;
-        if (h->name->len == 6 && strncasecmp(h->name->base, "origin", 6) == 0) {
-            if (value != NULL)
-                return NULL; /* two Origin headers: no single origin to answer */
-            value = &h->value;
-        }
-    }
-    if (value == NULL || value->len == 0 || value->len >= sizeof(text) || memchr(value->base, '\0', value->len) != NULL)
-        return NULL;
-    memcpy(text, value->base, value->len);
-    text[value->len] = '\0';
-    if (hub_url_parse(text, &u, NULL) != 0 || *u.rest != '\0')
-        return NULL;
-    if ((n = hub_url_origin(&u, canon, sizeof(canon))) < 0 || (size_t)n != value->len || memcmp(canon, text, value->len) != 0)
-        return NULL;
-    return h2o_strdup(&req->pool, text, value->len).base;
-}
-
 /* 1 when some enabled client has a redirect URI on origin (one read of the index); 0 also when the store fails. */
-static int origin_registered(idp_t *idp, const char *origin)
+static int origin_registered(void *data, const char *origin)
 {
+    idp_t *idp = data;
     hub_txn_t *txn = NULL;
     int known;
 
@@ -84,51 +21,14 @@ static int origin_registered(idp_t *idp, const char *origin)
     return known;
 }
 
-static void preflight(idp_t *idp, h2o_req_t *req, const idp_cors_t *ep)
-{
-    const char *origin = ep->any_origin ? "*" : request_origin(req);
-
-    hub_resp_header(req, "allow", method_list(req, ep->methods, 1));
-    if (origin != NULL && (ep->any_origin || origin_registered(idp, origin))) {
-        if (!ep->any_origin)
-            hub_resp_header(req, "access-control-allow-origin", origin);
-        hub_resp_header(req, "access-control-allow-methods", method_list(req, ep->methods, 0));
-        hub_resp_header(req, "access-control-allow-headers", ALLOW_HEADERS);
-        hub_resp_header(req, "access-control-max-age", MAX_AGE);
-    }
-    /* 204 with no Access-Control-Allow-Origin for any other origin: the browser then refuses the actual request, and
-     * the answer tells nothing about which origins are registered beyond what the header itself says */
-    req->res.status = 204;
-    req->res.reason = "No Content";
-    hub_send_inline(req, "", 0);
-}
-
-int idp_cors_gate(idp_t *idp, h2o_req_t *req, const idp_cors_t *ep)
-{
-    char desc[64];
-
-    if (ep->any_origin)
-        hub_resp_header(req, "access-control-allow-origin", "*");
-    else
-        hub_resp_header(req, "vary", "Origin");
-    if (hub_method_is(req, "OPTIONS")) {
-        preflight(idp, req, ep);
-        return 1;
-    }
-    for (size_t i = 0; i != NMETHODS; ++i)
-        if ((ep->methods & methods[i].bit) && hub_method_is(req, methods[i].name))
-            return 0;
-    hub_resp_header(req, "allow", method_list(req, ep->methods, 1));
-    snprintf(desc, sizeof(desc), "use %s", method_list(req, ep->methods, 0));
-    hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, desc);
-    return 1;
-}
+const hub_cors_t idp_cors_clients = {0, origin_registered};
+const hub_cors_t idp_cors_public = {1, NULL};
 
 void idp_cors_allow(h2o_req_t *req, const idp_client_t *client)
 {
     const char *origin;
 
-    if (client == NULL || !client->enabled || (origin = request_origin(req)) == NULL)
+    if (client == NULL || !client->enabled || (origin = hub_cors_origin(req)) == NULL)
         return;
     if (idp_client_has_origin(client, origin))
         hub_resp_header(req, "access-control-allow-origin", origin);
@@ -139,7 +39,7 @@ void idp_cors_allow_token(idp_t *idp, h2o_req_t *req, hub_txn_t *txn, const json
     const char *client_id = json_string_value(json_object_get(claims, "client_id"));
     const idp_client_t *client = NULL;
 
-    if (client_id == NULL || request_origin(req) == NULL)
+    if (client_id == NULL || hub_cors_origin(req) == NULL)
         return;
     if (idp_client_cache_get(idp->clients, txn, client_id, &client) == 0)
         idp_cors_allow(req, client);

@@ -6,13 +6,10 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/url.h"
-#include "idp/cors.h"
+#include "idp/endpoint.h"
 #include "idp/discovery.h"
 #include "idp/node.h"
 
-#define OIDC_PATH "/.well-known/openid-configuration"
-#define OAUTH_PATH "/.well-known/oauth-authorization-server"
-#define JWKS_PATH "/oauth2/jwks"
 #define DISCOVERY_MAX_AGE 300
 #define JWKS_CHANGED_PATH "/auth/jwks-changed" /* on a node (SPEC §6) */
 #define NOTIFY_MAX_NODES 4096
@@ -30,11 +27,17 @@ static json_t *strings(const char *const *v, size_t n)
 }
 #define STRINGS(...) strings((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *))
 
-static void endpoint(json_t *doc, const idp_t *idp, const char *name, const char *path)
+/* The URL of every endpoint the table gives a discovery key, in the table's order. */
+static void endpoints(json_t *doc, const idp_t *idp)
 {
     char url[1024];
-    snprintf(url, sizeof(url), "%s%s", idp->issuer, path);
-    json_object_set_new(doc, name, json_string(url));
+
+    for (size_t i = 0; i != IDP_EP__COUNT; ++i) {
+        if (idp_endpoints[i].discovery == NULL)
+            continue;
+        snprintf(url, sizeof(url), "%s%s", idp->issuer, idp_endpoints[i].route.path);
+        json_object_set_new(doc, idp_endpoints[i].discovery, json_string(url));
+    }
 }
 
 /* The same metadata serves both documents (RFC 8414 §3 allows the OIDC fields there). */
@@ -42,14 +45,7 @@ static json_t *metadata(const idp_t *idp)
 {
     json_t *doc = json_object();
     json_object_set_new(doc, "issuer", json_string(idp->issuer));
-    endpoint(doc, idp, "authorization_endpoint", "/oauth2/authorize");
-    endpoint(doc, idp, "token_endpoint", "/oauth2/token");
-    endpoint(doc, idp, "userinfo_endpoint", "/oauth2/userinfo");
-    endpoint(doc, idp, "jwks_uri", JWKS_PATH);
-    endpoint(doc, idp, "registration_endpoint", "/oauth2/register");
-    endpoint(doc, idp, "introspection_endpoint", "/oauth2/introspect");
-    endpoint(doc, idp, "revocation_endpoint", "/oauth2/revoke");
-    endpoint(doc, idp, "end_session_endpoint", "/oauth2/logout");
+    endpoints(doc, idp);
     json_object_set_new(doc, "response_types_supported", STRINGS("code", "token", "id_token", "id_token token"));
     json_object_set_new(doc, "response_modes_supported", STRINGS("query", "fragment"));
     json_object_set_new(doc, "grant_types_supported",
@@ -78,17 +74,10 @@ static json_t *metadata(const idp_t *idp)
     return doc;
 }
 
-/* public documents: any web page may read them (SPEC §10) */
-static const idp_cors_t public_cors = {IDP_CORS_GET | IDP_CORS_HEAD, 1};
-
 static int on_discovery(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
     char cc[64];
-    if (!hub_path_is(req, OIDC_PATH) && !hub_path_is(req, OAUTH_PATH))
-        return -1;
-    if (idp_cors_gate(idp, req, &public_cors))
-        return 0;
     snprintf(cc, sizeof(cc), "public, max-age=%d", DISCOVERY_MAX_AGE);
     hub_resp_header(req, "cache-control", cc);
     hub_send_json(req, 200, metadata(idp), 0);
@@ -103,10 +92,6 @@ static int on_jwks(void *data, h2o_req_t *req)
     char cc[64];
     size_t len;
 
-    if (!hub_path_is(req, JWKS_PATH))
-        return -1;
-    if (idp_cors_gate(idp, req, &public_cors))
-        return 0;
     /* caches must refresh well before a next key starts signing */
     if (max_age > 3600)
         max_age = 3600;
@@ -186,7 +171,7 @@ static void notify_nodes(void *arg)
 void idp_discovery_register(idp_t *idp)
 {
     idp_keyring_on_revoke(idp->keyring, notify_nodes, idp);
-    hub_server_route(idp->server, OIDC_PATH, on_discovery, idp);
-    hub_server_route(idp->server, OAUTH_PATH, on_discovery, idp);
-    hub_server_route(idp->server, JWKS_PATH, on_jwks, idp);
+    idp_endpoint_route(idp, IDP_EP_OPENID_CONFIGURATION, on_discovery);
+    idp_endpoint_route(idp, IDP_EP_AUTHORIZATION_SERVER, on_discovery);
+    idp_endpoint_route(idp, IDP_EP_JWKS, on_jwks);
 }

@@ -70,7 +70,7 @@ int idp_create(idp_t **out, hub_server_t *server)
         goto fail;
     }
 
-    /* specific paths before their prefixes: each module registers exact paths only */
+    /* each module registers its endpoints from the table of idp/endpoint.h */
     if ((ret = idp_login_register(idp)) != 0) {
         idp_backchannel_stop(idp->backchannel);
         idp_keyring_close(idp->keyring);

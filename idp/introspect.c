@@ -5,12 +5,10 @@
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/introspect.h"
 #include "idp/user.h"
-
-#define INTROSPECT_PATH "/oauth2/introspect"
-#define INTROSPECT_ALIAS "/api/method/frappe.integrations.oauth2.introspect_token"
 
 /* A compact JWS has exactly two dots; our refresh tokens (base64url) have none. */
 static int looks_like_jwt(const char *token)
@@ -145,8 +143,6 @@ static int on_introspect(void *data, h2o_req_t *req)
 {
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
-    if (!hub_path_is(req, INTROSPECT_PATH) && !hub_path_is(req, INTROSPECT_ALIAS))
-        return -1;
     if (introspect(data, req, &fail) != HUB_OAUTH_OK)
         hub_send_oauth_fail(req, &fail);
     return 0;
@@ -154,6 +150,5 @@ static int on_introspect(void *data, h2o_req_t *req)
 
 void idp_introspect_register(idp_t *idp)
 {
-    hub_server_route(idp->server, INTROSPECT_PATH, on_introspect, idp);
-    hub_server_route(idp->server, INTROSPECT_ALIAS, on_introspect, idp);
+    idp_endpoint_route(idp, IDP_EP_INTROSPECT, on_introspect);
 }

@@ -18,6 +18,7 @@
 #include "hub/util.h"
 #include "hub/workpool.h"
 #include "idp/csrf.h"
+#include "idp/endpoint.h"
 #include "idp/login.h"
 #include "idp/password.h"
 #include "idp/user.h"
@@ -570,16 +571,10 @@ static int on_login(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
 
-    if (!hub_path_is(req, "/login"))
-        return -1;
-    if (hub_method_is(req, "POST")) {
+    if (hub_method_is(req, "POST"))
         on_login_post(idp, req);
-    } else if (hub_method_is(req, "GET") || hub_method_is(req, "HEAD")) {
-        on_login_get(idp, req);
-    } else {
-        hub_resp_header(req, "allow", "GET, HEAD, POST");
-        hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
-    }
+    else
+        on_login_get(idp, req); /* GET, HEAD */
     return 0;
 }
 
@@ -611,7 +606,7 @@ int idp_login_register(idp_t *idp)
     idp->login = l;
     hub_log_info("login: %u password-check workers, at most %zu waiting, %llu checks per second", cpus, queued,
                  (unsigned long long)l->rate);
-    hub_server_route(idp->server, "/login", on_login, idp);
+    idp_endpoint_route(idp, IDP_EP_LOGIN, on_login);
     return 0;
 }
 

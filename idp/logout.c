@@ -13,11 +13,11 @@
 #include "hub/util.h"
 #include "idp/backchannel.h"
 #include "idp/csrf.h"
+#include "idp/endpoint.h"
 #include "idp/logout.h"
 #include "idp/client.h"
 #include "idp/session.h"
 
-#define LOGOUT_PATH "/oauth2/logout"
 #define MAX_HINT 16384
 #define MAX_PARAM 2048
 
@@ -387,17 +387,10 @@ static int on_rp_logout(void *data, h2o_req_t *req)
     idp_session_t *cur = NULL;
     int ret, is_post = hub_method_is(req, "POST");
 
-    if (!hub_path_is(req, LOGOUT_PATH))
-        return -1;
-    if (hub_method_is(req, "GET")) {
-        ret = hub_form_parse_query(&req->pool, req, &form);
-    } else if (is_post) {
+    if (is_post)
         ret = hub_form_parse_body(&req->pool, req, &form);
-    } else {
-        hub_resp_header(req, "allow", "GET, POST");
-        hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
-        return 0;
-    }
+    else
+        ret = hub_form_parse_query(&req->pool, req, &form); /* GET */
     if (ret != 0) {
         hub_send_html_error(req, 400, "Sign-out failed", "The request parameters could not be read.");
         return 0;
@@ -417,7 +410,7 @@ static int on_rp_logout(void *data, h2o_req_t *req)
                             {"post_logout_redirect_uri", lo.v[P_REDIRECT]},
                             {"state", lo.v[P_STATE]},
                             {"client_id", lo.v[P_CLIENT_ID]}};
-        send_confirm(idp, req, cur, LOGOUT_PATH, app_name_of(idp, req, &lo), fields, sizeof(fields) / sizeof(fields[0]));
+        send_confirm(idp, req, cur, IDP_PATH_END_SESSION, app_name_of(idp, req, &lo), fields, sizeof(fields) / sizeof(fields[0]));
     }
     idp_session_free(cur);
     return 0;
@@ -434,13 +427,6 @@ static int on_logout(void *data, h2o_req_t *req)
     idp_session_t *cur = NULL;
     int decision, is_post = hub_method_is(req, "POST");
 
-    if (!hub_path_is(req, "/logout"))
-        return -1;
-    if (!is_post && !hub_method_is(req, "GET") && !hub_method_is(req, "HEAD")) {
-        hub_resp_header(req, "allow", "GET, HEAD, POST");
-        hub_send_html_error(req, 405, "Method not allowed", "Use GET or POST.");
-        return 0;
-    }
     if (hub_form_parse_query(&req->pool, req, &query) != 0 || (is_post && hub_form_parse_body(&req->pool, req, &body) != 0)) {
         hub_send_html_error(req, 400, "Sign-out failed", "The request parameters could not be read.");
         return 0;
@@ -458,7 +444,7 @@ static int on_logout(void *data, h2o_req_t *req)
             hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
     } else if (!is_post) {
         field_t fields[] = {{"next", next}};
-        send_confirm(idp, req, cur, "/logout", NULL, fields, 1);
+        send_confirm(idp, req, cur, IDP_PATH_LOGOUT, NULL, fields, 1);
     } else if (!idp_csrf_ok(idp, req, cur, IDP_CSRF_LOGOUT, &body) || (decision = decision_of(&body)) < 0) {
         send_bad_confirmation(req);
     } else if (decision == 0) {
@@ -475,6 +461,6 @@ static int on_logout(void *data, h2o_req_t *req)
 
 void idp_logout_register(idp_t *idp)
 {
-    hub_server_route(idp->server, LOGOUT_PATH, on_rp_logout, idp);
-    hub_server_route(idp->server, "/logout", on_logout, idp);
+    idp_endpoint_route(idp, IDP_EP_END_SESSION, on_rp_logout);
+    idp_endpoint_route(idp, IDP_EP_LOGOUT, on_logout);
 }

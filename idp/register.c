@@ -12,38 +12,36 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/url.h"
-#include "idp/register.h"
 #include "idp/client.h"
+#include "idp/endpoint.h"
 #include "idp/join_token.h"
 #include "idp/node.h"
+#include "idp/register.h"
 
-#define REGISTER_PATH "/oauth2/register"
-#define REGISTER_ALIAS "/api/method/frappe.integrations.oauth2.register_client"
-#define MAX_BODY (64 * 1024)
-#define MAX_URIS 32
 #define DEFAULT_SCOPE "openid profile email roles"
 
-/* A metadata problem: err with a description naming the field ("field: why", in req's pool). Returns err. */
-static hub_oauth_err_t reg_fail(h2o_req_t *req, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *field, const char *why)
+/* A metadata problem: err with a description naming the field ("field: why", in pool). Returns err. */
+static hub_oauth_err_t reg_fail(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *field,
+                                const char *why)
 {
-    return hub_oauth_failf(req, fail, err, "%s: %s", field, why);
+    return hub_oauth_failf(pool, fail, err, "%s: %s", field, why);
 }
 
 /* A refusal of the model's validation (idp_client_validate), worded for an RFC 7591 client: the metadata field it
  * names, and the error that field calls for (RFC 7591 §3.2.2: invalid_redirect_uri for the redirect URIs). */
-static hub_oauth_err_t reg_invalid(h2o_req_t *req, hub_oauth_fail_t *fail, const idp_invalid_t *inv)
+static hub_oauth_err_t reg_invalid(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, const idp_invalid_t *inv)
 {
     const char *field = idp_field_metadata(inv->field);
     int redirect = inv->field == IDP_FIELD_REDIRECT_URIS || inv->field == IDP_FIELD_DEFAULT_REDIRECT_URI;
 
-    return reg_fail(req, fail, redirect ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
+    return reg_fail(pool, fail, redirect ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
                     field != NULL ? field : "metadata", inv->text);
 }
 
 /* One URI of a dynamic registration: parsed strictly (hub_url_parse) and never aimed at a link-local or metadata
  * address, however the address is spelt: the hub POSTs to the back-channel URI (and to the node's origin), a browser
  * follows the redirect URIs. */
-static hub_oauth_err_t reg_uri(const char *field, const char *s, hub_oauth_err_t kind, hub_url_t *u, h2o_req_t *req,
+static hub_oauth_err_t reg_uri(const char *field, const char *s, hub_oauth_err_t kind, hub_url_t *u, h2o_mem_pool_t *pool,
                                hub_oauth_fail_t *fail)
 {
     const char *why;
@@ -51,19 +49,19 @@ static hub_oauth_err_t reg_uri(const char *field, const char *s, hub_oauth_err_t
 
     if (hub_url_parse(s, u, &why) != 0) {
         snprintf(msg, sizeof(msg), "must be an absolute http(s) URL (%s)", why);
-        return reg_fail(req, fail, kind, field, msg);
+        return reg_fail(pool, fail, kind, field, msg);
     }
     if ((why = hub_url_forbidden_host(u)) != NULL) {
         snprintf(msg, sizeof(msg), "must not point at %s", why);
-        return reg_fail(req, fail, kind, field, msg);
+        return reg_fail(pool, fail, kind, field, msg);
     }
     if (u->kind == HUB_HOST_IPV4 && !u->canonical)
-        return reg_fail(req, fail, kind, field, "an IPv4 host must be written as four decimal parts (a.b.c.d)");
+        return reg_fail(pool, fail, kind, field, "an IPv4 host must be written as four decimal parts (a.b.c.d)");
     return HUB_OAUTH_OK;
 }
 
 /* Reads an optional array of URLs into sv. */
-static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t kind, h2o_req_t *req,
+static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t kind, h2o_mem_pool_t *pool,
                                  hub_oauth_fail_t *fail)
 {
     const json_t *arr = json_object_get(md, field), *item;
@@ -71,8 +69,8 @@ static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t
 
     if (arr == NULL || json_is_null(arr))
         return HUB_OAUTH_OK;
-    if (!json_is_array(arr) || json_array_size(arr) > MAX_URIS)
-        return reg_fail(req, fail, kind, field, "expected an array of URLs");
+    if (!json_is_array(arr) || json_array_size(arr) > IDP_REGISTER_MAX_URIS)
+        return reg_fail(pool, fail, kind, field, "expected an array of URLs");
     if ((sv->v = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
         abort();
     json_array_foreach(arr, i, item)
@@ -81,8 +79,8 @@ static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t
         hub_url_t u;
         hub_oauth_err_t err;
         if (s == NULL || json_string_length(item) != strlen(s))
-            return reg_fail(req, fail, kind, field, "expected an array of URLs");
-        if ((err = reg_uri(field, s, kind, &u, req, fail)) != HUB_OAUTH_OK)
+            return reg_fail(pool, fail, kind, field, "expected an array of URLs");
+        if ((err = reg_uri(field, s, kind, &u, pool, fail)) != HUB_OAUTH_OK)
             return err;
         if (!idp_strv_has(sv, s))
             sv->v[sv->n++] = hub_strdup(s);
@@ -90,7 +88,7 @@ static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t
     return HUB_OAUTH_OK;
 }
 
-static hub_oauth_err_t string_field(const json_t *md, const char *field, size_t max, const char **out, h2o_req_t *req,
+static hub_oauth_err_t string_field(const json_t *md, const char *field, size_t max, const char **out, h2o_mem_pool_t *pool,
                                     hub_oauth_fail_t *fail)
 {
     const json_t *v = json_object_get(md, field);
@@ -99,14 +97,14 @@ static hub_oauth_err_t string_field(const json_t *md, const char *field, size_t 
         return HUB_OAUTH_OK;
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, field, "expected a non-empty string");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, field, "expected a non-empty string");
     *out = json_string_value(v);
     return HUB_OAUTH_OK;
 }
 
 /* RFC 7591 §2: grant_types and response_types must agree; our model has one grant type per client (refresh_token goes
  * with authorization_code). */
-static hub_oauth_err_t grant_and_response(const json_t *md, idp_client_t *c, h2o_req_t *req, hub_oauth_fail_t *fail)
+static hub_oauth_err_t grant_and_response(const json_t *md, idp_client_t *c, h2o_mem_pool_t *pool, hub_oauth_fail_t *fail)
 {
     const json_t *gt = json_object_get(md, "grant_types"), *rt = json_object_get(md, "response_types"), *item;
     int code = 0, implicit = 0, cc = 0, refresh = 0;
@@ -114,12 +112,12 @@ static hub_oauth_err_t grant_and_response(const json_t *md, idp_client_t *c, h2o
 
     if (gt != NULL && !json_is_null(gt)) {
         if (!json_is_array(gt) || json_array_size(gt) == 0)
-            return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected a non-empty array");
+            return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected a non-empty array");
         json_array_foreach(gt, i, item)
         {
             const char *s = json_string_value(item);
             if (s == NULL)
-                return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected strings");
+                return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected strings");
             if (strcmp(s, "authorization_code") == 0)
                 code = 1;
             else if (strcmp(s, "implicit") == 0)
@@ -129,20 +127,20 @@ static hub_oauth_err_t grant_and_response(const json_t *md, idp_client_t *c, h2o
             else if (strcmp(s, "refresh_token") == 0)
                 refresh = 1;
             else
-                return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "unsupported grant type");
+                return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "unsupported grant type");
         }
     } else {
         code = 1;
     }
     if (code + implicit + cc != 1 || (refresh && !code))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
                         "one of authorization_code (with refresh_token), implicit or client_credentials");
     c->grant_type = code ? IDP_GRANT_AUTHORIZATION_CODE : implicit ? IDP_GRANT_IMPLICIT : IDP_GRANT_CLIENT_CREDENTIALS;
     c->response_type = implicit ? IDP_RESPONSE_TOKEN : IDP_RESPONSE_CODE;
     if (rt == NULL || json_is_null(rt))
         return HUB_OAUTH_OK;
     if (!json_is_array(rt))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "expected an array");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "expected an array");
     json_array_foreach(rt, i, item)
     {
         const char *s = json_string_value(item);
@@ -150,70 +148,71 @@ static hub_oauth_err_t grant_and_response(const json_t *md, idp_client_t *c, h2o
                  (code ? strcmp(s, "code") == 0
                        : implicit && (strcmp(s, "token") == 0 || strcmp(s, "id_token") == 0 || strcmp(s, "id_token token") == 0));
         if (!ok)
-            return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "does not match grant_types");
+            return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "does not match grant_types");
     }
     return HUB_OAUTH_OK;
 }
 
 /* The scope words, each an RFC 6749 scope-token. */
-static hub_oauth_err_t scope_field(const json_t *md, idp_client_t *c, h2o_req_t *req, hub_oauth_fail_t *fail)
+static hub_oauth_err_t scope_field(const json_t *md, idp_client_t *c, h2o_mem_pool_t *pool, hub_oauth_fail_t *fail)
 {
     const char *scope, *p;
     hub_oauth_err_t err;
-    if ((err = string_field(md, "scope", 1024, &scope, req, fail)) != HUB_OAUTH_OK)
+    if ((err = string_field(md, "scope", 1024, &scope, pool, fail)) != HUB_OAUTH_OK)
         return err;
     if (scope == NULL)
         scope = DEFAULT_SCOPE;
     for (p = scope; *p != '\0'; ++p)
         if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || *p == ';' || (unsigned char)*p >= 0x7f)
-            return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "invalid character");
+            return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "invalid character");
     idp_strv_split(&c->scopes, scope, 1);
     if (c->scopes.n == 0)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "empty");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "empty");
     return HUB_OAUTH_OK;
 }
 
 /* Fills a new client from RFC 7591 metadata. */
-static hub_oauth_err_t client_from_metadata(const json_t *md, idp_client_t *c, int *named, h2o_req_t *req, hub_oauth_fail_t *fail)
+static hub_oauth_err_t client_from_metadata(const json_t *md, idp_client_t *c, int *named, h2o_mem_pool_t *pool,
+                                            hub_oauth_fail_t *fail)
 {
     const char *name, *method, *bcl;
     idp_invalid_t inv;
     hub_oauth_err_t err;
 
     if (!json_is_object(md))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
-    if ((err = string_field(md, "client_name", 140, &name, req, fail)) != HUB_OAUTH_OK ||
-        (err = string_field(md, "token_endpoint_auth_method", 64, &method, req, fail)) != HUB_OAUTH_OK ||
-        (err = string_field(md, "backchannel_logout_uri", HUB_URL_MAX, &bcl, req, fail)) != HUB_OAUTH_OK)
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
+    if ((err = string_field(md, "client_name", 140, &name, pool, fail)) != HUB_OAUTH_OK ||
+        (err = string_field(md, "token_endpoint_auth_method", 64, &method, pool, fail)) != HUB_OAUTH_OK ||
+        (err = string_field(md, "backchannel_logout_uri", HUB_URL_MAX, &bcl, pool, fail)) != HUB_OAUTH_OK)
         return err;
     *named = name != NULL;
     c->app_name = hub_strdup(name != NULL ? name : "client"); /* unnamed: the join token's name replaces it */
     c->auth_method = IDP_AUTH_SECRET_BASIC;
     if (method != NULL && idp_auth_method_parse(method, &c->auth_method) != 0)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method", "unsupported method");
-    if ((err = grant_and_response(md, c, req, fail)) != HUB_OAUTH_OK)
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method", "unsupported method");
+    if ((err = grant_and_response(md, c, pool, fail)) != HUB_OAUTH_OK)
         return err;
     if (c->auth_method == IDP_AUTH_NONE && c->grant_type == IDP_GRANT_CLIENT_CREDENTIALS)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
                         "client_credentials needs a confidential client");
-    if ((err = url_array(md, "redirect_uris", &c->redirect_uris, HUB_OAUTH_INVALID_REDIRECT_URI, req, fail)) != HUB_OAUTH_OK)
+    if ((err = url_array(md, "redirect_uris", &c->redirect_uris, HUB_OAUTH_INVALID_REDIRECT_URI, pool, fail)) != HUB_OAUTH_OK)
         return err;
     if (c->grant_type != IDP_GRANT_CLIENT_CREDENTIALS && c->redirect_uris.n == 0)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required for this grant type");
-    if ((err = url_array(md, "post_logout_redirect_uris", &c->post_logout_redirect_uris, HUB_OAUTH_INVALID_CLIENT_METADATA, req,
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required for this grant type");
+    if ((err = url_array(md, "post_logout_redirect_uris", &c->post_logout_redirect_uris, HUB_OAUTH_INVALID_CLIENT_METADATA, pool,
                          fail)) != HUB_OAUTH_OK)
         return err;
     if (bcl != NULL) {
         hub_url_t u;
-        if ((err = reg_uri("backchannel_logout_uri", bcl, HUB_OAUTH_INVALID_CLIENT_METADATA, &u, req, fail)) != HUB_OAUTH_OK)
+        if ((err = reg_uri("backchannel_logout_uri", bcl, HUB_OAUTH_INVALID_CLIENT_METADATA, &u, pool, fail)) != HUB_OAUTH_OK)
             return err;
         c->backchannel_logout_uri = hub_strdup(bcl);
     }
-    if ((err = scope_field(md, c, req, fail)) != HUB_OAUTH_OK)
+    if ((err = scope_field(md, c, pool, fail)) != HUB_OAUTH_OK)
         return err;
     c->enabled = 1;
     if (idp_client_validate(c, &inv) != 0)
-        return reg_invalid(req, fail, &inv);
+        return reg_invalid(pool, fail, &inv);
     return HUB_OAUTH_OK;
 }
 
@@ -235,27 +234,54 @@ static int all_on_origin(const idp_strv_t *sv, const hub_url_t *first)
 
 /* A join token registers a node, and only the shape of one (SPEC §6): the code flow (with refresh), a confidential
  * client, and every URI on the origin of its redirect URIs, the one origin the hub will call back. */
-static hub_oauth_err_t node_shape(const idp_client_t *c, h2o_req_t *req, hub_oauth_fail_t *fail)
+static hub_oauth_err_t node_shape(const idp_client_t *c, h2o_mem_pool_t *pool, hub_oauth_fail_t *fail)
 {
     hub_url_t origin;
 
     if (c->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
                         "a node registers authorization_code (with refresh_token) only");
     if (c->auth_method == IDP_AUTH_NONE)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
                         "a node is a confidential client (client_secret_basic or client_secret_post)");
     if (c->redirect_uris.n == 0 || hub_url_parse(c->redirect_uris.v[0], &origin, NULL) != 0)
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required");
     if (!all_on_origin(&c->redirect_uris, &origin))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "a node's redirect URIs must share one origin");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris",
+                        "a node's redirect URIs must share one origin");
     if (c->backchannel_logout_uri != NULL && !on_origin(c->backchannel_logout_uri, &origin))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
                         "must be on the origin of the redirect URIs");
     if (!all_on_origin(&c->post_logout_redirect_uris, &origin))
-        return reg_fail(req, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
                         "must be on the origin of the redirect URIs");
     return HUB_OAUTH_OK;
+}
+
+hub_oauth_err_t idp_register_parse(h2o_mem_pool_t *pool, const char *body, size_t len, int as_node, idp_client_t **client,
+                                   int *named, hub_oauth_fail_t *fail)
+{
+    json_t *md = NULL;
+    idp_client_t *c = NULL;
+    hub_oauth_err_t err;
+
+    *client = NULL;
+    *named = 0;
+    if (len > IDP_REGISTER_MAX_BODY)
+        return hub_oauth_fail(fail, HUB_OAUTH_TOO_LARGE, "request body too large");
+    if ((md = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        abort();
+    if ((err = client_from_metadata(md, c, named, pool, fail)) != HUB_OAUTH_OK ||
+        (as_node && (err = node_shape(c, pool, fail)) != HUB_OAUTH_OK))
+        goto out;
+    *client = c;
+    c = NULL;
+out:
+    idp_client_free(c);
+    json_decref(md);
+    return err;
 }
 
 static json_t *strv_json(const idp_strv_t *sv)
@@ -273,7 +299,7 @@ static json_t *client_metadata(const idp_t *idp, const idp_client_t *c)
     char uri[1024], *scope = idp_strv_join(&c->scopes, " ");
     json_t *md = json_object(), *rt = json_array();
 
-    snprintf(uri, sizeof(uri), "%s%s/%s", idp->issuer, REGISTER_PATH, c->client_id);
+    snprintf(uri, sizeof(uri), "%s%s/%s", idp->issuer, IDP_PATH_REGISTER, c->client_id);
     json_object_set_new(md, "client_id", json_string(c->client_id));
     json_object_set_new(md, "client_id_issued_at", json_integer((json_int_t)c->created_at));
     json_object_set_new(md, "client_secret_expires_at", json_integer(0));
@@ -385,21 +411,13 @@ out:
 static hub_oauth_err_t do_register(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
     const char *token = bearer(req);
-    json_t *md = NULL;
     reg_arg_t a = {0};
     char hash[HUB_SECRET_HASH_LEN + 1];
     int ret;
 
     if (idp->cfg->primary.require_join_token && token == NULL)
         return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
-    if (req->entity.len > MAX_BODY)
-        return hub_oauth_fail(fail, HUB_OAUTH_TOO_LARGE, "request body too large");
-    if ((md = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
-        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
-    if ((a.client = calloc(1, sizeof(*a.client))) == NULL)
-        abort();
-    if (client_from_metadata(md, a.client, &a.named, req, fail) != HUB_OAUTH_OK ||
-        (token != NULL && node_shape(a.client, req, fail) != HUB_OAUTH_OK))
+    if (idp_register_parse(&req->pool, req->entity.base, req->entity.len, token != NULL, &a.client, &a.named, fail) != HUB_OAUTH_OK)
         goto out;
     if (a.client->auth_method != IDP_AUTH_NONE)
         idp_client_new_secret(a.client, a.secret);
@@ -426,7 +444,6 @@ static hub_oauth_err_t do_register(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t 
 out:
     OPENSSL_cleanse(a.secret, sizeof(a.secret));
     idp_client_free(a.client);
-    json_decref(md);
     return fail->error;
 }
 
@@ -457,39 +474,29 @@ static hub_oauth_err_t do_read(idp_t *idp, h2o_req_t *req, const char *client_id
 
 static int on_register(void *data, h2o_req_t *req)
 {
-    idp_t *idp = data;
-    size_t plen = strlen(REGISTER_PATH);
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
-    if (hub_path_is(req, REGISTER_PATH) || hub_path_is(req, REGISTER_ALIAS)) {
-        if (!hub_method_is(req, "POST")) {
-            hub_resp_header(req, "allow", "POST");
-            hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use POST");
-            return 0;
-        }
-        if (do_register(idp, req, &fail) != HUB_OAUTH_OK)
-            hub_send_oauth_fail(req, &fail);
-        return 0;
-    }
-    /* /oauth2/register/<client_id> */
+    if (do_register(data, req, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
+    return 0;
+}
+
+/* /oauth2/register/<client_id>: one path segment under the endpoint's path, else the router's 404. */
+static int on_client_read(void *data, h2o_req_t *req)
+{
+    size_t plen = strlen(IDP_PATH_REGISTER "/");
     h2o_iovec_t path = req->path_normalized;
-    if (path.len > plen + 1 && path.len < plen + 200 && memcmp(path.base, REGISTER_PATH "/", plen + 1) == 0 &&
-        memchr(path.base + plen + 1, '/', path.len - plen - 1) == NULL) {
-        if (!hub_method_is(req, "GET")) {
-            hub_resp_header(req, "allow", "GET");
-            hub_send_oauth_error(req, HUB_OAUTH_METHOD_NOT_ALLOWED, "use GET");
-            return 0;
-        }
-        h2o_iovec_t id = h2o_strdup(&req->pool, path.base + plen + 1, path.len - plen - 1);
-        if (do_read(idp, req, id.base, &fail) != HUB_OAUTH_OK)
-            hub_send_oauth_fail(req, &fail);
-        return 0;
-    }
-    return -1;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (path.len <= plen || path.len >= plen + 199 || memchr(path.base + plen, '/', path.len - plen) != NULL)
+        return -1;
+    if (do_read(data, req, h2o_strdup(&req->pool, path.base + plen, path.len - plen).base, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
+    return 0;
 }
 
 void idp_register_register(idp_t *idp)
 {
-    hub_server_route(idp->server, REGISTER_PATH, on_register, idp);
-    hub_server_route(idp->server, REGISTER_ALIAS, on_register, idp);
+    idp_endpoint_route(idp, IDP_EP_CLIENT_READ, on_client_read); /* before its prefix, /oauth2/register */
+    idp_endpoint_route(idp, IDP_EP_REGISTER, on_register);
 }

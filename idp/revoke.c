@@ -6,11 +6,9 @@
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/revoke.h"
-
-#define REVOKE_PATH "/oauth2/revoke"
-#define REVOKE_ALIAS "/api/method/frappe.integrations.oauth2.revoke_token"
 
 typedef struct st_revoke_arg_t {
     const char *client_id;
@@ -29,8 +27,6 @@ static int revoke_txn(hub_txn_t *txn, void *_arg)
     /* unknown tokens and other clients' tokens are silently ignored (RFC 7009 §2.2) */
     return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;
 }
-
-static const idp_cors_t revoke_cors = {IDP_CORS_POST, 0};
 
 /* Revokes token for client: HUB_OAUTH_OK (also for a token that needs nothing done: RFC 7009 §2.2), or a server error. */
 static hub_oauth_err_t revoke_token(idp_t *idp, const idp_client_t *client, const char *token, hub_oauth_fail_t *fail)
@@ -80,10 +76,6 @@ static int on_revoke(void *data, h2o_req_t *req)
     idp_t *idp = data;
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
-    if (!hub_path_is(req, REVOKE_PATH) && !hub_path_is(req, REVOKE_ALIAS))
-        return -1;
-    if (idp_cors_gate(idp, req, &revoke_cors))
-        return 0;
     if (revoke_request(idp, req, &fail) != HUB_OAUTH_OK)
         hub_send_oauth_fail(req, &fail);
     return 0;
@@ -91,6 +83,5 @@ static int on_revoke(void *data, h2o_req_t *req)
 
 void idp_revoke_register(idp_t *idp)
 {
-    hub_server_route(idp->server, REVOKE_PATH, on_revoke, idp);
-    hub_server_route(idp->server, REVOKE_ALIAS, on_revoke, idp);
+    idp_endpoint_route(idp, IDP_EP_REVOKE, on_revoke);
 }

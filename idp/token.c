@@ -10,14 +10,13 @@
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/token.h"
 #include "idp/session.h"
 #include "idp/claims.h"
 #include "idp/mint.h"
 
-#define TOKEN_PATH "/oauth2/token"
-#define TOKEN_ALIAS "/api/method/frappe.integrations.oauth2.get_token"
 #define REFRESH_GRACE_S 5 /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
 
 /* One token request on its way through a grant handler. */
@@ -483,8 +482,6 @@ static const struct {
     {"client_credentials", grant_client_credentials, 0},
 };
 
-static const idp_cors_t token_cors = {IDP_CORS_POST, 0};
-
 /* The form, the grant type, the client, then the grant: HUB_OAUTH_OK with the tokens in out, or the failure. */
 static hub_oauth_err_t token_request(idp_t *idp, h2o_req_t *req, hub_form_t *form, issue_t *out)
 {
@@ -520,10 +517,6 @@ static int on_token(void *data, h2o_req_t *req)
     hub_form_t form = {0};
     issue_t out = {{HUB_OAUTH_OK, NULL}};
 
-    if (!hub_path_is(req, TOKEN_PATH) && !hub_path_is(req, TOKEN_ALIAS))
-        return -1;
-    if (idp_cors_gate(idp, req, &token_cors))
-        return 0;
     if (token_request(idp, req, &form, &out) == HUB_OAUTH_OK)
         send_issue(req, &out);
     else
@@ -534,6 +527,5 @@ static int on_token(void *data, h2o_req_t *req)
 
 void idp_token_register(idp_t *idp)
 {
-    hub_server_route(idp->server, TOKEN_PATH, on_token, idp);
-    hub_server_route(idp->server, TOKEN_ALIAS, on_token, idp);
+    idp_endpoint_route(idp, IDP_EP_TOKEN, on_token);
 }

@@ -8,14 +8,13 @@
 #include "hub/resp.h"
 #include "hub/store.h"
 #include "idp/cors.h"
+#include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/userinfo.h"
 #include "idp/client_cache.h"
 #include "idp/user.h"
 #include "idp/claims.h"
 
-#define USERINFO_PATH "/oauth2/userinfo"
-#define FRAPPE_USERINFO "/api/method/frappe.integrations.oauth2.openid_profile"
 #define MAX_TOKEN HUB_JWS_MAX
 
 /* The Bearer token of the Authorization header (RFC 6750 §2.1) or, on a form POST, of the access_token field
@@ -63,8 +62,6 @@ static int token_live(idp_t *idp, const hub_jws_t *jws, hub_txn_t *txn)
         return 0;
     return idp_jti_is_active(txn, jti);
 }
-
-static const idp_cors_t userinfo_cors = {IDP_CORS_GET | IDP_CORS_POST, 0};
 
 /* Answers with the claims of the token's user (HUB_OAUTH_OK), or returns the failure to send. */
 static hub_oauth_err_t userinfo(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
@@ -130,10 +127,6 @@ static int on_userinfo(void *data, h2o_req_t *req)
     idp_t *idp = data;
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
-    if (!hub_path_is(req, USERINFO_PATH) && !hub_path_is(req, FRAPPE_USERINFO))
-        return -1;
-    if (idp_cors_gate(idp, req, &userinfo_cors))
-        return 0;
     if (userinfo(idp, req, &fail) != HUB_OAUTH_OK)
         hub_send_oauth_fail(req, &fail);
     return 0;
@@ -141,6 +134,5 @@ static int on_userinfo(void *data, h2o_req_t *req)
 
 void idp_userinfo_register(idp_t *idp)
 {
-    hub_server_route(idp->server, USERINFO_PATH, on_userinfo, idp);
-    hub_server_route(idp->server, FRAPPE_USERINFO, on_userinfo, idp);
+    idp_endpoint_route(idp, IDP_EP_USERINFO, on_userinfo);
 }

@@ -314,6 +314,12 @@ def test_secondary_session_cookie_host_only_under_tls():
     attrs = [a.strip().lower() for a in sess[0].split(";")[1:]]
     ok("secure" in attrs and "path=/" in attrs and not any(a.startswith("domain") for a in attrs), f"attributes: {sess[0]}")
     ok("hub_cktls_session" not in jar, f"no unprefixed session cookie: {list(jar)}")
+    # the pending sign-in's cookie too: a sibling host could otherwise plant its own pending sign-in (login CSRF)
+    states = [c for c in seen if "_state_" in c.split("=", 1)[0] and "max-age=0" not in c.lower()]
+    ok(states and all(c.startswith("__Host-hub_cktls_state_") for c in states), f"state cookies carry __Host-: {seen}")
+    for c in states:
+        attrs = [a.strip().lower() for a in c.split(";")[1:]]
+        ok("secure" in attrs and "path=/" in attrs and not any(a.startswith("domain") for a in attrs), f"state: {c}")
     # what a sibling host could plant (no prefix, Domain=) is not this node's session
     value = jar["__Host-hub_cktls_session"]
     status, _, _ = send_tls(s.port, ctx, "/auth/me", [f"hub_cktls_session={value}"])

@@ -174,6 +174,7 @@ def secondary(name, extra_node=None, routes=None):
         "routes": routes or [
             {"path": "/app/", "upstream": f"http://127.0.0.1:{E.up.port}/", "roles": []},
             {"path": "/app/admin/", "upstream": f"http://127.0.0.1:{E.up.port}/admin/", "roles": ["Admin"]},
+            {"path": "/relay/", "upstream": f"http://127.0.0.1:{E.up.port}/relay/", "roles": [], "pass_token": True},
         ]}})
     path = os.path.join(s.dir, "join.token")
     with open(path, "w") as f:
@@ -340,6 +341,23 @@ def test_hub_cookies_stripped():
         eq(status, 200, f"{cookies}: {body[:200]!r}")
         got = upstream_cookies()
         eq(got, [want] if want is not None else [], f"what the upstream got for {cookies}")
+
+
+def test_bearer_token_not_forwarded():
+    """The caller's Bearer token is the hub's, like its cookies: it does not reach an upstream (which could replay it
+    on the node's other routes) unless the route says pass_token; other Authorization schemes go on."""
+    ensure_running()
+    port = E.s.port
+    for auth in ("Bearer " + E.user_tok, "bearer " + E.user_tok, "BEARER  " + E.user_tok, "Bearer\t" + E.user_tok):
+        status, _, body = GET(port, "/app/t", [("Authorization", auth), ("Accept", "application/json")])
+        eq(status, 200, f"{auth[:10]!r}: {body[:200]!r}")
+        got = [v for k, v in E.up.last_headers() if k == "authorization"]
+        eq(got, [], f"no Authorization upstream for {auth[:10]!r}")
+        ok(E.user_tok not in json.dumps(E.up.last_headers()), "the token appears nowhere upstream")
+    # a route with pass_token forwards it
+    status, _, body = GET(port, "/relay/b", bearer(E.user_tok))
+    eq(status, 200, f"pass_token route: {body[:200]!r}")
+    eq([v for k, v in E.up.last_headers() if k == "authorization"], ["Bearer " + E.user_tok], "pass_token: forwarded")
 
 
 def test_real_session_cookies_stripped():

@@ -117,6 +117,16 @@ static void test_login(test_secondary_t *t)
     for (size_t i = 0; i != 3; ++i) {
         r = test_secondary_get(t, refused[i], "/auth/login", NULL, NULL);
         CHECK(test_req_done(r) && test_req_status(r) == 405 && strcmp(test_req_resp_header(r, "allow", 0) ?: "", "GET, HEAD") == 0);
+        CHECK(strncmp(test_req_resp_header(r, "content-type", 0) ?: "", "text/html", 9) == 0); /* a page's 405 is a page */
+        test_req_free(r);
+    }
+    /* only the exact path; a path under it is the page's 404, a page too */
+    static const char *const under[] = {"/auth/login/", "/auth/login/x", "/auth/login/x/y?next=/app/"};
+    for (size_t i = 0; i != sizeof(under) / sizeof(under[0]); ++i) {
+        r = test_secondary_get(t, "GET", under[i], NULL, NULL);
+        CHECK(test_req_done(r) && test_req_status(r) == 404);
+        CHECK(strncmp(test_req_resp_header(r, "content-type", 0) ?: "", "text/html", 9) == 0);
+        CHECK(test_req_resp_header(r, "set-cookie", 0) == NULL); /* no pending sign-in started */
         test_req_free(r);
     }
     memset(big, 'a', sizeof(big) - 1);
@@ -170,6 +180,8 @@ static void test_callback_refusals(test_secondary_t *t)
     CHECK(start_signin(t, NULL, NULL, &a) == 302 && start_signin(t, NULL, NULL, &b) == 302);
     test_req_t *r = test_req_new(&t->loop, "POST", "/auth/callback");
     CHECK(test_req_run(r, WAIT_MS) && test_req_status(r) == 405);
+    CHECK(strcmp(test_req_resp_header(r, "allow", 0) ?: "", "GET, HEAD") == 0);
+    CHECK(strncmp(test_req_resp_header(r, "content-type", 0) ?: "", "text/html", 9) == 0);
     test_req_free(r);
     /* malformed answers */
     memset(long_code, 'c', sizeof(long_code) - 1);

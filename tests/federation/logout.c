@@ -83,6 +83,7 @@ static void test_confirmation(test_secondary_t *t)
         r = test_secondary_get(t, refused[i], "/auth/logout", h, NULL);
         CHECK(test_req_done(r) && test_req_status(r) == 405);
         CHECK(strcmp(test_req_resp_header(r, "allow", 0) ?: "", "GET, HEAD, POST") == 0);
+        CHECK(strncmp(test_req_resp_header(r, "content-type", 0) ?: "", "text/html", 9) == 0); /* a page's 405 is a page */
         test_req_free(r);
     }
     CHECK(form_token(t, h, tok, sizeof(tok)) && form_token(t, ho, tok_o, sizeof(tok_o)) &&
@@ -138,22 +139,32 @@ static void test_confirmation(test_secondary_t *t)
 
 static void test_landings(test_secondary_t *t)
 {
+    /* the landing is a page (its 404 and 405 are pages too); "/" answers every path no route takes, as the server's
+     * 404 does (OAuth JSON) */
     static const struct {
         const char *method, *path;
         int status;
-    } cases[] = {{"GET", "/auth/signed-out", 200},
-                 {"HEAD", "/auth/signed-out", 200},
-                 {"POST", "/auth/signed-out", 405},
-                 {"GET", "/", 200},
-                 {"POST", "/", 405},
-                 {"GET", "/x", 404},
-                 {"GET", "/auth/signed-out/x", 404},
-                 {"GET", "/index.html", 404}};
+        const char *ctype;
+    } cases[] = {{"GET", "/auth/signed-out", 200, "text/html"},
+                 {"HEAD", "/auth/signed-out", 200, "text/html"},
+                 {"POST", "/auth/signed-out", 405, "text/html"},
+                 {"PUT", "/auth/signed-out", 405, "text/html"},
+                 {"GET", "/", 200, "text/html"},
+                 {"POST", "/", 405, "application/json"},
+                 {"DELETE", "/", 405, "application/json"},
+                 {"GET", "/x", 404, "application/json"},
+                 {"POST", "/x", 404, "application/json"},
+                 {"GET", "/auth/signed-out/x", 404, "text/html"},
+                 {"GET", "/auth/signed-out/", 404, "text/html"},
+                 {"GET", "/index.html", 404, "application/json"}};
     size_t i;
 
     for (i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
         test_req_t *r = test_secondary_get(t, cases[i].method, cases[i].path, NULL, NULL);
         CHECK(test_req_done(r) && test_req_status(r) == cases[i].status);
+        CHECK(strncmp(test_req_resp_header(r, "content-type", 0) ?: "", cases[i].ctype, strlen(cases[i].ctype)) == 0);
+        if (cases[i].status == 405)
+            CHECK(strcmp(test_req_resp_header(r, "allow", 0) ?: "", "GET, HEAD") == 0);
         if (cases[i].status == 200 && strcmp(cases[i].method, "GET") == 0)
             CHECK(strstr(test_req_text(r), "href=\"/auth/login\"") != NULL);
         test_req_free(r);
@@ -202,6 +213,13 @@ static void test_backchannel(test_secondary_t *t)
 
     test_req_t *r = test_secondary_get(t, "GET", "/auth/backchannel-logout", NULL, NULL);
     CHECK(test_req_done(r) && test_req_status(r) == 405 && strcmp(test_req_resp_header(r, "allow", 0) ?: "", "POST") == 0);
+    test_req_free(r);
+    /* the primary's call: OAuth errors, the 404 of a path under it too */
+    r = test_secondary_get(t, "PUT", "/auth/backchannel-logout", NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 405 && strstr(test_req_text(r), "\"invalid_request\"") != NULL);
+    test_req_free(r);
+    r = post_form(t, "/auth/backchannel-logout/x", NULL, NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 404 && strstr(test_req_text(r), "\"not_found\"") != NULL);
     test_req_free(r);
     /* bad forms */
     r = post_form(t, "/auth/backchannel-logout", NULL, NULL, NULL);

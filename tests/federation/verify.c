@@ -132,6 +132,11 @@ static json_t *with(json_t *claims, const char *name, json_t *value)
     return claims;
 }
 
+/* A logout token's claims as the primary writes them, without exp. */
+#define LOGOUT_CLAIMS(now)                                                                                                         \
+    json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:{s:{}}}", "iss", ISS, "sub", "u", "aud", CLIENT, "iat", (json_int_t)(now), "jti", "j1",  \
+              "sid", "s1", "events", "http://schemas.openid.net/event/backchannel-logout")
+
 static void test_access_tokens(hub_alg_t alg)
 {
     hub_key_t *key, *other;
@@ -543,6 +548,53 @@ static void test_nbf_and_jti(void)
     hub_key_free(key);
 }
 
+/* exp, when a token carries one, is a NumericDate (RFC 7519 §4.1.4): a logout token (where exp is optional) with a
+ * malformed exp is refused like one with a malformed nbf, not read as if it had none (found by the logout_token fuzz
+ * target). Access tokens and id_tokens, which need exp, refuse it too. */
+static void test_malformed_exp(void)
+{
+    hub_key_t *key;
+    fed_jwks_t *j = fed_jwks_create(NULL, NULL);
+    fed_verify_t *v = fed_verify_create(j, ISS, NULL, 0, SKEW, 0);
+    uint64_t now = hub_now();
+    json_t *claims = NULL, *c;
+    char *jwks, *tok;
+    size_t i;
+
+    CHECK(hub_key_generate(&key, HUB_ALG_EDDSA) == 0);
+    jwks = jwks_of(&key, 1);
+    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
+    json_t *exps[] = {json_string("tomorrow"), json_string("1700000000"), json_null(),   json_true(),
+                      json_integer(-1),        json_real(1e15),           json_object(), json_pack("[I]", (json_int_t)now + 60)};
+    for (i = 0; i != sizeof(exps) / sizeof(exps[0]); ++i) {
+        c = LOGOUT_CLAIMS(now);
+        json_object_set(c, "exp", exps[i]);
+        tok = sign(key, "logout+jwt", c);
+        CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_PARSE && claims == NULL);
+        free(tok);
+        tok = sign(key, "at+jwt", with(at_claims(), "exp", json_incref(exps[i])));
+        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_PARSE);
+        free(tok);
+        json_decref(exps[i]);
+    }
+    /* without exp, and with a fair one, a logout token passes; an expired one does not */
+    tok = sign(key, "logout+jwt", LOGOUT_CLAIMS(now));
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == 0);
+    json_decref(claims);
+    free(tok);
+    tok = sign(key, "logout+jwt", with(LOGOUT_CLAIMS(now), "exp", json_integer((json_int_t)now + 120)));
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == 0);
+    json_decref(claims);
+    free(tok);
+    tok = sign(key, "logout+jwt", with(LOGOUT_CLAIMS(now), "exp", json_integer((json_int_t)now - 2 * SKEW)));
+    CHECK(fed_verify_logout_token(v, CLIENT, tok, strlen(tok), &claims, NULL) == HUB_E_EXPIRED);
+    free(tok);
+    free(jwks);
+    fed_verify_destroy(v);
+    fed_jwks_destroy(j);
+    hub_key_free(key);
+}
+
 /* A key the primary stops publishing stops vouching at once, also for tokens verified before. */
 static void test_dropped_key(void)
 {
@@ -679,6 +731,7 @@ int main(void)
     test_threads();
     test_id_and_logout_tokens();
     test_nbf_and_jti();
+    test_malformed_exp();
     test_dropped_key();
     test_jwks_changed();
     test_rounds();

@@ -244,7 +244,7 @@ static void test_good_forms(void)
                                     "  clock_skew: 0\n"
                                     "  accept_audiences: [api-1, api-2]\n"
                                     "  routes:\n"
-                                    "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee]}\n"
+                                    "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee], pass_token: true}\n"
                                     "    - {path: \"/a/b-c_d~e/caf.e/\", upstream: 'http://127.0.0.1:9000'}\n"
                                     "    - {path: /ab/, upstream: 'http://127.0.0.1:9000'}\n"
                                     "    - path: /\n"
@@ -309,6 +309,7 @@ static void test_good_forms(void)
             CHECK_STR(cfg.secondary.routes[0].roles[0], "System Manager");
             CHECK(cfg.secondary.routes[0].roles[2] == NULL);
         }
+        CHECK(cfg.secondary.routes[0].pass_token == 1 && cfg.secondary.routes[1].pass_token == 0);
         CHECK_STR(cfg.secondary.routes[3].path, "/");
         CHECK(cfg.secondary.routes[3].nroles == 0 && cfg.secondary.routes[3].roles[0] == NULL);
     }

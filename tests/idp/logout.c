@@ -103,7 +103,7 @@ static void test_rp_logout(char *cookie, size_t cap)
     const char *hint = test_json_str(tokens, "id_token");
 
     /* refused with a page, nothing ended */
-    static const char *const bad[] = {"id_token_hint=x", "post_logout_redirect_uri=" BYE, "state=a&state=b",
+    static const char *const bad[] = {"id_token_hint=x", ("post_logout_redirect_uri=" BYE), "state=a&state=b",
                                       "client_id=a&client_id=b"};
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
         snprintf(path, sizeof(path), "/oauth2/logout?%s", bad[i]);

@@ -58,11 +58,20 @@ static void test_methods_and_paths(void)
         CHECK(test_req_done(r) && test_req_status(r) == 405 && strcmp(test_req_resp_header(r, "allow", 0) ?: "", "POST") == 0);
         expect_error(r, 405, "invalid_request", "use POST");
     }
-    static const char *const other_paths[] = {"/oauth2/registerx", "/oauth2/Register", "/oauth2/register/a/b", "/oauth2/register/"};
+    static const char *const other_paths[] = {"/oauth2/registerx", "/oauth2/Register", "/oauth2/register_client"};
     for (size_t i = 0; i != sizeof(other_paths) / sizeof(other_paths[0]); ++i) {
         test_req_t *r = post(other_paths[i], NULL, NULL, NODE_MD);
         CHECK(test_req_done(r) && test_req_status(r) == 404);
         test_req_free(r);
+    }
+    /* under /oauth2/register/ is the RFC 7592 read (GET, one segment): no registration there, and nothing to read at
+     * no segment or at two */
+    static const char *const under[] = {"/oauth2/register/", "/oauth2/register/a/b", "/oauth2/register/a/"};
+    for (size_t i = 0; i != sizeof(under) / sizeof(under[0]); ++i) {
+        test_req_t *r = post(under[i], NULL, NULL, NODE_MD);
+        CHECK(test_req_done(r) && test_req_status(r) == 405 && strcmp(test_req_resp_header(r, "allow", 0) ?: "", "GET") == 0);
+        test_req_free(r);
+        expect_error(test_primary_request(&p, "GET", under[i], NULL, "Bearer x", NULL, NULL), 404, "not_found", NULL);
     }
     /* the Frappe alias registers as the native path does */
     join_token(auth);

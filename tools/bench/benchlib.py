@@ -18,7 +18,8 @@ import urllib.request
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
-from hubtest import free_port, yaml_dump  # noqa: E402,F401  (the test harness's config writer and port picker)
+from hubtest import Browser, free_port, yaml_dump  # noqa: E402,F401  (the test harness's browser, config writer, port picker)
+from hubtest import request as hub_request  # noqa: E402,F401
 BUILD = os.path.join(TOP, "build", "bench")
 HUBD = os.path.join(BUILD, "hubd")
 HUBCTL = os.path.join(BUILD, "hubctl")
@@ -374,3 +375,148 @@ def wrk_many_bearer_script(directory, token_file):
     with open(path, "w") as f:
         f.write(WRK_MANY_BEARER_LUA % {"file": lua_str(token_file)})
     return path
+
+
+# ---- the flows (tools/bench/flows, tools/bench/bigstore): bench-flowload, bench-argon2, bench-commit ----
+
+FLOW_PASSWORD = "correct horse battery staple"
+FLOW_REDIRECT = "http://127.0.0.1:9/cb"  # never fetched: the driver reads the code from the Location
+FLOW_SCOPE = "openid profile email roles"  # what a secondary asks for (secondary.scopes' default)
+FLOW_TARGETS = ["hubd", "hubctl", "bench-argon2", "bench-flowload", "bench-commit", "bench-gen-store"]
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def write_secret(directory, name, value):
+    """A file holding one secret (the driver reads secrets from files, never from its command line)."""
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return path
+
+
+def flow_client(node, app_name="flows"):
+    """An authorization_code client with skip_authorization (a signed-in browser gets a code without a consent page)
+    and client_secret_basic, made with hubctl on the node's data dir; (client_id, path of its secret file)."""
+    cid, secret = creds(hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--redirect-uris", FLOW_REDIRECT,
+                               "--skip-authorization"))
+    return cid, write_secret(node.dir, f"{app_name}.secret", secret)
+
+
+def cc_flow_client(node, app_name="flows-cc"):
+    cid, secret = creds(hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--grant-type", "client_credentials",
+                               "--redirect-uris", "", "--scopes", "roles"))
+    return cid, write_secret(node.dir, f"{app_name}.secret", secret)
+
+
+def flowload_start(node, mode, conns, duration, client, users, warmup=1.0, series=None, extra=()):
+    """Starts bench-flowload against node; users = ("user", NAME) or ("prefix", PREFIX, COUNT, DIGITS). Returns a
+    handle for flowload_finish (SIGINT to its process ends the measured window early)."""
+    cid, secret_file = client
+    cmd = [os.path.join(BUILD, "bench-flowload"), "--url", node.url, "--mode", mode, "-c", str(conns), "-d", str(duration),
+           "--warmup", str(warmup), "--client-id", cid, "--client-secret-file", secret_file, "--node-pid", str(node.proc.pid)]
+    if mode != "cc":
+        cmd += ["--redirect-uri", FLOW_REDIRECT, "--scope", FLOW_SCOPE, "--password-file", node.password_file]
+        if users[0] == "user":
+            cmd += ["--user", users[1]]
+        else:
+            cmd += ["--user-prefix", users[1], "--user-count", str(users[2]), "--user-digits", str(users[3])]
+    if series:
+        cmd += ["--series", series]
+    cmd += list(extra)
+    return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def flowload_finish(handle, timeout=None):
+    """Waits for bench-flowload; its result line as a dict plus "steps" (name -> (p50, p99) ms), "failure_kinds"
+    (kind -> count), "cmd", "rc" and "raw"."""
+    cmd, p = handle
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    m = re.search(r"^result (.*)$", out, re.M)
+    if not m:
+        die(f"bench-flowload said nothing usable (exit {p.returncode}): {out}{err}")
+    res = {}
+    for kv in m.group(1).split():
+        k, v = kv.split("=", 1)
+        try:
+            res[k] = float(v) if "." in v or k.endswith("_ms") else int(v)
+        except ValueError:
+            res[k] = v
+    res["steps"] = {name: (float(p50), float(p99)) for name, p50, p99 in
+                    re.findall(r"^step (\S+) requests=\d+ p50_ms=([\d.]+) p99_ms=([\d.]+)$", out, re.M)}
+    res["failure_kinds"] = {k: int(n) for k, n in re.findall(r"^failure (\S+) (\d+)$", out, re.M)}
+    res["cmd"] = " ".join([os.path.basename(cmd[0])] + cmd[1:])
+    res["rc"], res["raw"] = p.returncode, out
+    return res
+
+
+def flowload(node, mode, conns, duration, client, users, warmup=1.0, series=None, extra=()):
+    """flowload_start + flowload_finish."""
+    h = flowload_start(node, mode, conns, duration, client, users, warmup, series, extra)
+    return flowload_finish(h, timeout=duration + warmup + 400)
+
+
+def median_run(runs):
+    """The run with the median rate (its latencies with it); "all" = every run's rate; failures summed over the runs."""
+    ranked = sorted(runs, key=lambda r: r["flows_per_s"])
+    med = dict(ranked[len(ranked) // 2])
+    med["all"] = [r["flows_per_s"] for r in runs]
+    med["failures"] = sum(r["failures"] for r in runs)
+    med["failure_kinds"] = {}
+    for r in runs:
+        for k, n in r["failure_kinds"].items():
+            med["failure_kinds"][k] = med["failure_kinds"].get(k, 0) + n
+    return med
+
+
+def read_series(path):
+    """(monotonic end time, latency ms) of every flow bench-flowload --series wrote."""
+    with open(path) as f:
+        return [(float(t), float(ms)) for t, ms in (line.split() for line in f if line.strip())]
+
+
+def percentile(values, q):
+    """Nearest-rank quantile q of values (0 when empty)."""
+    if not values:
+        return 0.0
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+def argon_rate(seconds=5, nice=0):
+    """(threads, verifications/s, verifications per CPU-second) of bench-argon2 on every CPU (at that nice value)."""
+    out = subprocess.run(["nice", "-n", str(nice), os.path.join(BUILD, "bench-argon2"), "-d", str(seconds)],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"threads (\d+) .* rate ([\d.]+) cpu [\d.]+ per_cpu_second ([\d.]+)", out)
+    if not m:
+        die(f"bench-argon2 said: {out!r}")
+    return int(m.group(1)), float(m.group(2)), float(m.group(3))
+
+
+def commit_rate(seconds=3, threads=1):
+    """Durable commits per second of the store on this disk (bench-commit in a scratch dir under the temp dir, which
+    is on the same file system as the nodes' data dirs): (rate, p50 ms, p99 ms)."""
+    d = tmpdir("hub-bench-commit-")
+    out = subprocess.run([os.path.join(BUILD, "bench-commit"), "-D", os.path.join(d, "data"), "-d", str(seconds), "-t",
+                          str(threads)], capture_output=True, text=True, check=True).stdout
+    shutil.rmtree(d, ignore_errors=True)
+    m = re.search(r"rate ([\d.]+) p50_ms ([\d.]+) p99_ms ([\d.]+)", out)
+    if not m:
+        die(f"bench-commit said: {out!r}")
+    return float(m.group(1)), float(m.group(2)), float(m.group(3))
+
+
+def last_txn_id(data_dir):
+    """LMDB's last committed write transaction id of a data dir (mdb_stat -e): the difference over a run counts the
+    durable commits made in it."""
+    r = subprocess.run(["mdb_stat", "-e", data_dir], capture_output=True, text=True)
+    m = re.search(r"Last transaction ID: (\d+)", r.stdout)
+    return int(m.group(1)) if m else -1
