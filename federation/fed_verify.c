@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <openssl/evp.h>
 #include "federation/fed_verify.h"
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

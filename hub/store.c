@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <lmdb.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/store.h"
@@ -93,11 +94,6 @@ static int map_err(int mrc)
     default:
         return HUB_E_STORE;
     }
-}
-
-uint64_t hub_now(void)
-{
-    return (uint64_t)time(NULL);
 }
 
 static void put_be64(unsigned char *p, uint64_t v)

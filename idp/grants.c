@@ -1,6 +1,7 @@
 /* Codes, token families, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -490,9 +491,9 @@ void idp_refresh_free(idp_refresh_t *r)
     free(r);
 }
 
-/* ---- access tokens ---- */
+/* ---- issued access tokens, by jti ---- */
 
-int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp)
+int idp_jti_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp)
 {
     json_t *obj = json_object();
     int ret;
@@ -506,7 +507,7 @@ int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const 
     return ret;
 }
 
-int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
+int idp_jti_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
 {
     json_t *obj = json_object();
     int ret;
@@ -516,7 +517,7 @@ int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
     return ret;
 }
 
-int idp_token_is_active(hub_txn_t *txn, const char *jti)
+int idp_jti_is_active(hub_txn_t *txn, const char *jti)
 {
     hub_val_t val;
     json_t *obj = NULL;

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <time.h>
 #include "hub/crypto.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
 #include "idp/client.h"
 #include "idp/password.h"
-#include "idp/strv.h"
 #include "idp/user.h"
 #include "idp/session.h"
 
