@@ -14,6 +14,7 @@
 #include "federation/fed_worker.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/util.h"
 
 /* Registers every route (the first registered prefix wins: /auth/ first, then the configured routes, "/" last), each
  * module with its keys derived from the node key (created on the first start). */
@@ -68,11 +69,9 @@ static int create_context(fed_t *fed, hub_server_t *server)
 
 int fed_create(fed_t **out, hub_server_t *server)
 {
-    fed_t *fed = calloc(1, sizeof(*fed));
+    fed_t *fed = hub_xcalloc(1, sizeof(*fed));
     int ret;
 
-    if (fed == NULL)
-        h2o_fatal("out of memory");
     if ((ret = create_context(fed, server)) != 0 || (ret = fed_worker_create(fed)) != 0)
         goto fail;
     fed_refresh_create(fed);

@@ -67,9 +67,7 @@ static void reg_copy(fed_reg_t *d, const fed_reg_t *s)
 /* A new snapshot starting as a copy of the current one; publish() makes it current. */
 static snap_t *snap_begin(fed_join_t *j)
 {
-    snap_t *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        abort();
+    snap_t *s = hub_xcalloc(1, sizeof(*s));
     reg_copy(&s->reg, &j->current->reg);
     return s;
 }
@@ -130,14 +128,12 @@ static void load_endpoints(fed_reg_t *r, const json_t *doc)
 
 int fed_join_create(fed_join_t **out, const hub_config_t *cfg, hub_store_t *store)
 {
-    fed_join_t *j = calloc(1, sizeof(*j));
-    snap_t *s = calloc(1, sizeof(*s));
+    fed_join_t *j = hub_xcalloc(1, sizeof(*j));
+    snap_t *s = hub_xcalloc(1, sizeof(*s));
     hub_txn_t *txn = NULL;
     json_t *doc = NULL;
     const char *h;
 
-    if (j == NULL || s == NULL)
-        abort();
     j->cfg = cfg;
     j->store = store;
     pthread_mutex_init(&j->mutex, NULL);
@@ -423,7 +419,7 @@ int fed_join_register(fed_join_t *j)
     md = registration_metadata(j->cfg);
     body = json_dumps(md, JSON_COMPACT);
     if (body == NULL || asprintf(&auth, "Authorization: Bearer %s", token) < 0)
-        abort();
+        hub_oom();
     headers[0] = auth;
     headers[1] = "Content-Type: application/json";
     headers[2] = "Accept: application/json";
@@ -504,7 +500,7 @@ char *fed_join_basic_auth(const fed_reg_t *reg)
         n = sizeof(pair) - 1;
     EVP_EncodeBlock(b64, (const unsigned char *)pair, n);
     if (asprintf(&line, "Authorization: Basic %s", (const char *)b64) < 0)
-        abort();
+        hub_oom();
     OPENSSL_cleanse(pair, sizeof(pair));
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(b64, sizeof(b64));

@@ -10,6 +10,7 @@
 #include "hub/fetch.h"
 #include "hub/log.h"
 #include "hub/store.h"
+#include "hub/util.h"
 
 #define MAX_KEYS 32
 
@@ -38,9 +39,7 @@ struct st_fed_jwks_t {
 
 fed_jwks_t *fed_jwks_create(void (*wake)(void *arg), void *arg)
 {
-    fed_jwks_t *j = calloc(1, sizeof(*j));
-    if (j == NULL)
-        abort();
+    fed_jwks_t *j = hub_xcalloc(1, sizeof(*j));
     pthread_mutex_init(&j->install_mutex, NULL);
     pthread_mutex_init(&j->round_mutex, NULL);
     j->wake = wake;
@@ -79,8 +78,8 @@ static keyset_t *keyset_parse(const char *json, size_t len)
 
     if (doc == NULL || !json_is_array(keys = json_object_get(doc, "keys")))
         goto out;
-    if ((ks = calloc(1, sizeof(*ks))) == NULL || (ks->raw = malloc(len + 1)) == NULL)
-        abort();
+    ks = hub_xcalloc(1, sizeof(*ks));
+    ks->raw = hub_xmalloc(len + 1);
     memcpy(ks->raw, json, len);
     ks->raw[len] = '\0';
     ks->rawlen = len;
@@ -152,8 +151,7 @@ char *fed_jwks_raw(fed_jwks_t *j)
     char *copy;
     if (ks == NULL)
         return NULL;
-    if ((copy = strdup(ks->raw)) == NULL)
-        abort();
+    copy = hub_strdup(ks->raw);
     return copy;
 }
 

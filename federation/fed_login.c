@@ -217,8 +217,7 @@ static int exchange_start(fed_t *fed, h2o_req_t *req, const char *next, const ch
     exchange_t *ex;
     int ret;
 
-    if ((ex = calloc(1, sizeof(*ex))) == NULL)
-        h2o_fatal("out of memory");
+    ex = hub_xcalloc(1, sizeof(*ex));
     ex->next = hub_strdup(next);
     ex->nonce = hub_strdup(nonce);
     ex->fed = fed;
@@ -581,8 +580,7 @@ static char *join_scopes(const hub_config_t *cfg)
         len += strlen(cfg->secondary.scopes[i]) + 1;
         has_openid |= strcmp(cfg->secondary.scopes[i], "openid") == 0;
     }
-    if ((s = malloc(len)) == NULL)
-        h2o_fatal("out of memory");
+    s = hub_xmalloc(len);
     s[0] = '\0';
     if (!has_openid)
         o += (size_t)snprintf(s, len, "openid");
@@ -593,10 +591,8 @@ static char *join_scopes(const hub_config_t *cfg)
 
 int fed_login_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
 {
-    struct st_fed_login_t *l = calloc(1, sizeof(*l));
+    struct st_fed_login_t *l = hub_xcalloc(1, sizeof(*l));
 
-    if (l == NULL)
-        h2o_fatal("out of memory");
     pthread_mutex_init(&l->mutex, NULL);
     h2o_linklist_init_anchor(&l->pending);
     fed->login = l;

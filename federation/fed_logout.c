@@ -12,6 +12,7 @@
 #include "hub/form.h"
 #include "hub/log.h"
 #include "hub/resp.h"
+#include "hub/util.h"
 
 #define LOGIN_PATH "/auth/login"
 #define SIGNED_OUT_PATH "/auth/signed-out"
@@ -209,10 +210,8 @@ static const hub_route_t home_route = {"/", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_
 
 int fed_logout_register(fed_t *fed, const uint8_t node_key[HUB_KEY_LEN])
 {
-    struct st_fed_logout_t *l = calloc(1, sizeof(*l));
+    struct st_fed_logout_t *l = hub_xcalloc(1, sizeof(*l));
 
-    if (l == NULL)
-        h2o_fatal("out of memory");
     hub_key_derive(l->key, node_key, "hub secondary: sign-out form v1");
     snprintf(l->home_uri, sizeof(l->home_uri), "%s/", fed->cfg->node.public_url);
     fed->logout = l;

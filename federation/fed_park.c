@@ -5,6 +5,7 @@
 #include "federation/fed_park.h"
 #include "hub/fetch.h"
 #include "hub/server.h"
+#include "hub/util.h"
 
 /* The requests of one loop thread that were released and go on at its next wake-up. */
 typedef struct st_park_loop_t {
@@ -35,11 +36,9 @@ typedef struct st_parked_t {
 
 fed_park_t *fed_park_create(size_t nloops)
 {
-    fed_park_t *p = calloc(1, sizeof(*p) + nloops * sizeof(p->loops[0]));
+    fed_park_t *p = hub_xcalloc(1, sizeof(*p) + nloops * sizeof(p->loops[0]));
     size_t i;
 
-    if (p == NULL)
-        h2o_fatal("out of memory");
     pthread_mutex_init(&p->mutex, NULL);
     p->nloops = nloops;
     for (i = 0; i != nloops; ++i) {

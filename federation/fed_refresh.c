@@ -13,6 +13,7 @@
 #include "hub/fetch.h"
 #include "hub/form.h"
 #include "hub/log.h"
+#include "hub/util.h"
 
 struct st_fed_refresh_t {
     pthread_mutex_t mutex;
@@ -155,7 +156,7 @@ static void flight_send(flight_t *f, hub_fetch_port_t *port)
         goto out; /* ended, or renewed meanwhile */
     h2o_iovec_t rt = hub_url_encode(&pool, s.refresh_token, strlen(s.refresh_token));
     if (asprintf(&body, "grant_type=refresh_token&refresh_token=%s", rt.base) < 0)
-        h2o_fatal("out of memory");
+        hub_oom();
     auth = fed_join_basic_auth(reg);
     const char *headers[] = {auth, "Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
     hub_fetch_req_t fr = {.method = "POST",
@@ -215,8 +216,7 @@ fed_gate_t fed_refresh_gate(fed_t *fed, h2o_req_t *req, const fed_session_t *s, 
         return FED_GATE_OK; /* not due yet; or no way to ask (availability first) */
     pthread_mutex_lock(&r->mutex);
     if ((f = flight_find(r, s->hash)) == NULL && r->nflights < FED_REFRESH_MAX) {
-        if ((f = started = calloc(1, sizeof(*f))) == NULL)
-            h2o_fatal("out of memory");
+        f = started = hub_xcalloc(1, sizeof(*f));
         f->fed = fed;
         memcpy(f->hash, s->hash, sizeof(f->hash));
         fed_park_line_init(&f->waiting, 0);
@@ -234,10 +234,8 @@ fed_gate_t fed_refresh_gate(fed_t *fed, h2o_req_t *req, const fed_session_t *s, 
 
 void fed_refresh_create(fed_t *fed)
 {
-    struct st_fed_refresh_t *r = calloc(1, sizeof(*r));
+    struct st_fed_refresh_t *r = hub_xcalloc(1, sizeof(*r));
 
-    if (r == NULL)
-        h2o_fatal("out of memory");
     pthread_mutex_init(&r->mutex, NULL);
     h2o_linklist_init_anchor(&r->flights);
     fed->refresh = r;

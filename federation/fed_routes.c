@@ -14,6 +14,7 @@
 #include "hub/path.h"
 #include "hub/resp.h"
 #include "hub/url.h"
+#include "hub/util.h"
 
 #define PROXY_IO_TIMEOUT_MS 30000
 
@@ -306,18 +307,16 @@ static struct st_fed_routes_t *table_create(const hub_config_t *cfg)
         hub_log_error("node.public_url: %s", why);
         return NULL;
     }
-    if ((t = calloc(1, sizeof(*t))) == NULL || (t->folded = calloc(n + 1, sizeof(*t->folded))) == NULL)
-        h2o_fatal("out of memory");
+    t = hub_xcalloc(1, sizeof(*t));
+    t->folded = hub_xcalloc(n + 1, sizeof(*t->folded));
     t->nroutes = n;
     for (i = 0; i != n; ++i) {
         const char *p = cfg->secondary.routes[i].path;
-        if ((t->folded[i] = malloc(strlen(p) + 2)) == NULL)
-            h2o_fatal("out of memory");
+        t->folded[i] = hub_xmalloc(strlen(p) + 2);
         hub_path_fold(p, strlen(p), t->folded[i]);
     }
     auth = url + (u.https ? sizeof("https://") : sizeof("http://")) - 1;
-    if ((t->fwd_host = strndup(auth, (size_t)(u.rest - auth))) == NULL)
-        h2o_fatal("out of memory");
+    t->fwd_host = hub_xstrndup(auth, (size_t)(u.rest - auth));
     t->fwd_proto = u.https ? "https" : "http";
     return t;
 }
@@ -335,11 +334,9 @@ static void guard_dispose(void *data)
  * upstream is no URL h2o reads (the configuration check refused any). */
 static guard_t *guard_create(fed_t *fed, size_t index, int exact)
 {
-    guard_t *g = calloc(1, sizeof(*g));
+    guard_t *g = hub_xcalloc(1, sizeof(*g));
     h2o_url_t parsed;
 
-    if (g == NULL)
-        h2o_fatal("out of memory");
     g->fed = fed;
     g->table = fed->routes;
     g->route = &fed->cfg->secondary.routes[index];
@@ -372,12 +369,10 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
  * answers from setting hub cookies. */
 static void guard_register(guard_t *g, size_t len)
 {
-    char *path = strndup(g->route->path, len);
+    char *path = hub_xstrndup(g->route->path, len);
     hub_route_t route = {path, NULL, HUB_METHODS_ANY, g->exact ? HUB_MATCH_EXACT : HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
     h2o_pathconf_t *pathconf;
 
-    if (path == NULL)
-        h2o_fatal("out of memory");
     pathconf = hub_server_add_route(g->fed->server, &route, on_guard, g, guard_dispose);
     free(path); /* the server keeps its own copy */
     if (!g->exact)
@@ -396,10 +391,8 @@ int fed_routes_register(fed_t *fed)
 {
     const hub_config_t *cfg = fed->cfg;
     size_t i, nregs = 0;
-    reg_t *regs = calloc(2 * cfg->secondary.nroutes + 1, sizeof(*regs));
+    reg_t *regs = hub_xcalloc(2 * cfg->secondary.nroutes + 1, sizeof(*regs));
 
-    if (regs == NULL)
-        h2o_fatal("out of memory");
     if ((fed->routes = table_create(cfg)) == NULL) {
         free(regs);
         return HUB_E_CONFIG;

@@ -328,12 +328,10 @@ static int end_by_txn(hub_txn_t *txn, void *arg)
 
 int fed_session_end_by(hub_store_t *store, const char *sid, const char *sub, size_t *ended)
 {
-    end_by_args_t *a = calloc(1, sizeof(*a));
+    end_by_args_t *a = hub_xcalloc(1, sizeof(*a));
     size_t total = 0;
     int ret = 0;
 
-    if (a == NULL)
-        abort();
     a->kind = sid != NULL ? "sid" : "sub";
     a->id = sid != NULL ? sid : sub;
     if (!valid_id(a->id)) {

@@ -46,7 +46,7 @@ static void sha_ctx_free(void *ctx)
 static void sha_init(void)
 {
     if ((sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL || pthread_key_create(&sha_key, sha_ctx_free) != 0)
-        abort();
+        hub_fatal("no SHA-256 in OpenSSL, or no thread key");
 }
 
 /* SHA-256 on the hot path (every Bearer request): no fetch, no allocation after the first. */
@@ -56,7 +56,7 @@ static void token_hash(uint8_t out[HUB_SHA256_LEN], const char *token, size_t le
     pthread_once(&sha_once, sha_init);
     if ((ctx = pthread_getspecific(sha_key)) == NULL) {
         if ((ctx = EVP_MD_CTX_new()) == NULL || pthread_setspecific(sha_key, ctx) != 0)
-            abort();
+            hub_oom();
     }
     if (EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1 || EVP_DigestUpdate(ctx, token, len) != 1 ||
         EVP_DigestFinal_ex(ctx, out, NULL) != 1)
@@ -76,16 +76,14 @@ struct st_fed_verify_t {
 fed_verify_t *fed_verify_create(fed_jwks_t *jwks, const char *issuer, char *const *accept, size_t naccept, uint64_t clock_skew,
                                 size_t cache_size)
 {
-    fed_verify_t *v = calloc(1, sizeof(*v));
+    fed_verify_t *v = hub_xcalloc(1, sizeof(*v));
     size_t i;
 
-    if (v == NULL)
-        abort();
     v->jwks = jwks;
     v->issuer = hub_strdup(issuer);
     v->skew = clock_skew;
-    if (naccept != 0 && (v->accept = calloc(naccept, sizeof(*v->accept))) == NULL)
-        abort();
+    if (naccept != 0)
+        v->accept = hub_xcalloc(naccept, sizeof(*v->accept));
     for (i = 0; i != naccept; ++i)
         v->accept[i] = hub_strdup(accept[i]);
     v->naccept = naccept;
@@ -94,8 +92,7 @@ fed_verify_t *fed_verify_create(fed_jwks_t *jwks, const char *issuer, char *cons
     for (i = 0; i != SHARDS; ++i) {
         pthread_mutex_init(&v->shards[i].mutex, NULL);
         v->shards[i].nslots = (cache_size + SHARDS - 1) / SHARDS;
-        if ((v->shards[i].slots = calloc(v->shards[i].nslots, sizeof(entry_t *))) == NULL)
-            abort();
+        v->shards[i].slots = hub_xcalloc(v->shards[i].nslots, sizeof(entry_t *));
     }
     return v;
 }
@@ -338,10 +335,8 @@ static void cache_insert(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], co
 {
     size_t slot, i;
     shard_t *s = shard_of(v, hash, &slot);
-    entry_t *e = calloc(1, sizeof(*e)), *old;
+    entry_t *e = hub_xcalloc(1, sizeof(*e)), *old;
 
-    if (e == NULL)
-        abort();
     memcpy(e->hash, hash, HUB_SHA256_LEN);
     e->exp = id->exp;
     e->kid = hub_strdup(kid);
@@ -350,8 +345,8 @@ static void cache_insert(fed_verify_t *v, const uint8_t hash[HUB_SHA256_LEN], co
     e->email = hub_strdup(id->email);
     e->client_id = hub_strdup(id->client_id);
     e->sid = hub_strdup(id->sid);
-    if (id->nroles != 0 && (e->roles = calloc(id->nroles, sizeof(char *))) == NULL)
-        abort();
+    if (id->nroles != 0)
+        e->roles = hub_xcalloc(id->nroles, sizeof(char *));
     for (i = 0; i != id->nroles; ++i)
         e->roles[i] = hub_strdup(id->roles[i]);
     e->nroles = id->nroles;

@@ -7,6 +7,7 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/util.h"
 
 #define KEY_JWKS "jwks" /* in HUB_T_FED: the primary's last JWKS, for a restart while it is down */
 #define JWKS_TIMEOUT_MS 5000
@@ -288,10 +289,8 @@ static void *worker_main(void *arg)
 
 int fed_worker_create(fed_t *fed)
 {
-    struct st_fed_worker_t *w = calloc(1, sizeof(*w));
+    struct st_fed_worker_t *w = hub_xcalloc(1, sizeof(*w));
 
-    if (w == NULL)
-        h2o_fatal("out of memory");
     pthread_mutex_init(&w->mutex, NULL);
     pthread_cond_init(&w->cond, NULL);
     fed_park_line_init(&w->kid_wait, FED_KID_WAIT_MAX);

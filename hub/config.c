@@ -33,14 +33,6 @@ typedef struct st_conf_ctx_t {
     char *bad;       /* per key of the main table: its value was rejected */
 } conf_ctx_t;
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n == 0 ? 1 : n, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void problem(conf_ctx_t *ctx, size_t line, const char *key, const char *fmt, ...)
@@ -156,7 +148,7 @@ static int key_index(const conf_table_t *tab, const char *path)
 
 static char **split_words(const char *s, size_t *n)
 {
-    char **list = xcalloc(HUB_CONF_MAX_ITEMS + 1, sizeof(*list));
+    char **list = hub_xcalloc(HUB_CONF_MAX_ITEMS + 1, sizeof(*list));
 
     *n = 0;
     while (*n < HUB_CONF_MAX_ITEMS) {
@@ -164,8 +156,7 @@ static char **split_words(const char *s, size_t *n)
         s += strspn(s, " ");
         if ((len = strcspn(s, " ")) == 0)
             break;
-        if ((list[*n] = strndup(s, len)) == NULL)
-            abort();
+        list[*n] = hub_xstrndup(s, len);
         ++*n;
         s += len;
     }
@@ -185,7 +176,7 @@ static void apply_defaults(const conf_table_t *tab, void *base)
             char **list = split_words(k->def, &n);
             hub_conf_set_list(k, base, list, n);
         } else if (k->type->parse(k, base, k->def, msg, sizeof(msg)) != 0) {
-            abort(); /* a default that does not parse is a bug in the table */
+            hub_fatal("config: the default of %s does not parse", k->path); /* a bug in the table */
         }
     }
 }
@@ -277,7 +268,7 @@ static void apply_list(conf_ctx_t *ctx, const hub_conf_key_t *k, yaml_node_t *no
     size_t n = 0, before = ctx->nproblems;
 
     if (is_null(node)) {
-        hub_conf_set_list(k, base, xcalloc(1, sizeof(char *)), 0);
+        hub_conf_set_list(k, base, hub_xcalloc(1, sizeof(char *)), 0);
         return;
     }
     if (node->type != YAML_SEQUENCE_NODE) {
@@ -288,7 +279,7 @@ static void apply_list(conf_ctx_t *ctx, const hub_conf_key_t *k, yaml_node_t *no
         problem(ctx, line_of(node), name, "at most %d items", HUB_CONF_MAX_ITEMS);
         return;
     }
-    list = xcalloc(HUB_CONF_MAX_ITEMS + 1, sizeof(*list));
+    list = hub_xcalloc(HUB_CONF_MAX_ITEMS + 1, sizeof(*list));
     for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; ++it) {
         yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
         const char *s;
@@ -315,7 +306,7 @@ static void walk_mapping(conf_ctx_t *ctx, yaml_node_t *map, const conf_table_t *
 static int routes_collide(const char *a, const char *b)
 {
     size_t alen = strlen(a), blen = strlen(b);
-    char *fa = xcalloc(alen + 2, 1), *fb = xcalloc(blen + 2, 1);
+    char *fa = hub_xcalloc(alen + 2, 1), *fb = hub_xcalloc(blen + 2, 1);
     alen = hub_path_fold(a, alen, fa);
     blen = hub_path_fold(b, blen, fb);
     while (alen > 1 && fa[alen - 1] == '/')
@@ -347,7 +338,7 @@ static void apply_routes(conf_ctx_t *ctx, const hub_conf_key_t *k, yaml_node_t *
         problem(ctx, line_of(node), name, "at most %d routes", HUB_CONF_MAX_ITEMS);
         return;
     }
-    routes = xcalloc(count, sizeof(*routes));
+    routes = hub_xcalloc(count, sizeof(*routes));
     for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; ++it) {
         yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
         hub_route_conf_t *r = &routes[n];
@@ -563,7 +554,7 @@ static int read_file(const char *path, char **buf, size_t *len)
     *len = 0;
     if ((fp = fopen(path, "rb")) == NULL)
         goto out;
-    *buf = xcalloc(CONF_MAX_FILE + 1, 1);
+    *buf = hub_xcalloc(CONF_MAX_FILE + 1, 1);
     *len = fread(*buf, 1, CONF_MAX_FILE + 1, fp);
     if (ferror(fp))
         goto out;
@@ -577,7 +568,7 @@ out:
 static void syntax_problem(conf_ctx_t *ctx, yaml_parser_t *parser)
 {
     if (parser->error == YAML_MEMORY_ERROR)
-        abort();
+        hub_oom();
     problem(ctx, parser->problem_mark.line + 1, "yaml", "%s%s%s", parser->problem != NULL ? parser->problem : "syntax error",
             parser->context != NULL ? " " : "", parser->context != NULL ? parser->context : "");
 }
@@ -633,7 +624,7 @@ int hub_config_load(hub_config_t *cfg, const char *path, FILE *errs, size_t *npr
         problem(&ctx, 1, "yaml", "the file is larger than %d bytes", CONF_MAX_FILE);
     } else {
         if (!yaml_parser_initialize(&parser))
-            abort();
+            hub_oom();
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
         load_document(&ctx, &parser);
         yaml_parser_delete(&parser);

@@ -259,8 +259,7 @@ static int store_url(const hub_conf_key_t *key, void *base, const char *s, size_
     if (base == NULL)
         return 0;
     free(*slot);
-    if ((*slot = strndup(s, keep)) == NULL)
-        abort();
+    *slot = hub_xstrndup(s, keep);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 #include "hub/crypto.h"
 #include "hub/err.h"
+#include "hub/util.h"
 
 static const char b64url_alphabet[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -37,8 +38,7 @@ static void rand_fill(void *buf, size_t len)
     while (len > 0) {
         int n = len > INT_MAX ? INT_MAX : (int)len;
         if (RAND_bytes(buf, n) != 1) {
-            fprintf(stderr, "fatal: RAND_bytes failed (error %lu)\n", ERR_get_error());
-            abort();
+            hub_fatal("RAND_bytes failed (error %lu)", ERR_get_error());
         }
         buf = (uint8_t *)buf + n;
         len -= (size_t)n;
@@ -105,10 +105,8 @@ void hub_random_token(char *out, size_t bytes)
 {
     uint8_t stackbuf[64] = {0}, *raw = stackbuf; /* zeroed only to quiet -Wmaybe-uninitialized */
 
-    if (bytes > sizeof(stackbuf) && (raw = malloc(bytes)) == NULL) {
-        fprintf(stderr, "fatal: out of memory\n");
-        abort();
-    }
+    if (bytes > sizeof(stackbuf))
+        raw = hub_xmalloc(bytes);
     hub_random_bytes(raw, bytes);
     hub_b64url_encode(out, raw, bytes);
     OPENSSL_cleanse(raw, bytes);
@@ -184,8 +182,7 @@ static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 static void sha256_fetch(void)
 {
     if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-        fprintf(stderr, "fatal: no SHA-256 in OpenSSL (error %lu)\n", ERR_get_error());
-        abort();
+        hub_fatal("no SHA-256 in OpenSSL (error %lu)", ERR_get_error());
     }
 }
 
@@ -193,8 +190,7 @@ void hub_sha256(uint8_t out[HUB_SHA256_LEN], const void *in, size_t len)
 {
     pthread_once(&sha256_once, sha256_fetch);
     if (EVP_Digest(in, len, out, NULL, sha256_md, NULL) != 1) {
-        fprintf(stderr, "fatal: SHA-256 failed (error %lu)\n", ERR_get_error());
-        abort();
+        hub_fatal("SHA-256 failed (error %lu)", ERR_get_error());
     }
 }
 

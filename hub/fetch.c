@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "hub/url.h"
+#include "hub/util.h"
 
 #define MAX_HEADER_VALUE 1024              /* longer Content-Type / Cache-Control values are ignored */
 #define MAX_RETRY_DELAY_MS (3600L * 1000L) /* the doubling stops here */
@@ -79,7 +80,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        h2o_fatal("curl_global_init failed");
+        hub_fatal("curl_global_init failed");
 }
 
 static uint64_t now_ms(void)
@@ -88,11 +89,6 @@ static uint64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static char *xstrdup(const char *s)
-{
-    return h2o_strdup(NULL, s, strlen(s)).base;
 }
 
 static int is_tchar(unsigned char c)
@@ -125,8 +121,8 @@ static int req_copy_init(req_copy_t *r, const hub_fetch_req_t *in)
             goto out;
     if (strpbrk(in->url, "\r\n") != NULL)
         goto out;
-    r->method = xstrdup(method);
-    r->url = xstrdup(in->url);
+    r->method = hub_strdup(method);
+    r->url = hub_strdup(in->url);
     r->body = h2o_mem_alloc(in->body_len + 1);
     if (in->body_len > 0)
         memcpy(r->body, in->body, in->body_len);
@@ -137,12 +133,12 @@ static int req_copy_init(req_copy_t *r, const hub_fetch_req_t *in)
         if (in->headers[i] == NULL || strpbrk(in->headers[i], "\r\n") != NULL)
             goto out;
         if ((l = curl_slist_append(r->headers, in->headers[i])) == NULL)
-            h2o_fatal("no memory");
+            hub_oom();
         r->headers = l;
     }
     /* never wait for "100 Continue": the peer may not implement it and the timeout is short */
     if ((r->headers = curl_slist_append(r->headers, "Expect:")) == NULL)
-        h2o_fatal("no memory");
+        hub_oom();
     r->timeout_ms = in->timeout_ms > 0 ? in->timeout_ms : HUB_FETCH_DEFAULT_TIMEOUT_MS;
     r->public_only = in->public_only;
     r->retries_left = in->retries;
@@ -177,8 +173,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
             cap *= 2;
         if (cap > HUB_FETCH_MAX_BODY + 1)
             cap = HUB_FETCH_MAX_BODY + 1;
-        if ((a->buf = realloc(a->buf, cap)) == NULL)
-            h2o_fatal("no memory");
+        a->buf = hub_xrealloc(a->buf, cap);
         a->cap = cap;
     }
     memcpy(a->buf + a->len, ptr, n);
@@ -206,7 +201,7 @@ static void capture_header(const char *line, size_t len, const char *name, char 
         --vlen;
     if (vlen > MAX_HEADER_VALUE || memchr(v, '\0', vlen) != NULL)
         return;
-    *slot = h2o_strdup(NULL, v, vlen).base;
+    *slot = hub_xstrndup(v, vlen);
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -297,7 +292,7 @@ static void build_result(CURL *e, CURLcode rc, resp_acc_t *acc, hub_fetch_res_t 
     if (rc == CURLE_OK) {
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res->status);
         if (acc->buf == NULL)
-            acc->buf = xstrdup("");
+            acc->buf = hub_strdup("");
         res->body = acc->buf;
         res->body_len = acc->len;
         res->content_type = acc->content_type;
@@ -312,7 +307,7 @@ static void build_result(CURL *e, CURLcode rc, resp_acc_t *acc, hub_fetch_res_t 
     else
         res->err = HUB_E_NET;
     acc_reset(acc);
-    res->body = xstrdup("");
+    res->body = hub_strdup("");
 }
 
 static int should_retry(const req_copy_t *r, const hub_fetch_res_t *res)
@@ -673,12 +668,12 @@ int hub_fetch_sync(const hub_fetch_req_t *req, hub_fetch_res_t *res)
     memset(res, 0, sizeof(*res));
     pthread_once(&curl_once, curl_init_once);
     if ((res->err = req_copy_init(&r, req)) != 0) {
-        res->body = xstrdup("");
+        res->body = hub_strdup("");
         return res->err;
     }
     if ((e = easy_create(&r, &acc, NULL)) == NULL) {
         res->err = HUB_E_NET;
-        res->body = xstrdup("");
+        res->body = hub_strdup("");
         goto out;
     }
     for (;;) {

@@ -15,6 +15,7 @@
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "hub/jsonw.h"
+#include "hub/util.h"
 
 #define JWS_MAX HUB_JWS_MAX   /* a whole compact token */
 #define JWS_DECODED_MAX 12288 /* JWS_MAX * 3 / 4: the largest decoded part */
@@ -30,12 +31,6 @@
 static uint64_t key_serial; /* the last serial given to a key */
 
 static const char *const alg_names[] = {[HUB_ALG_RS256] = "RS256", [HUB_ALG_ES256] = "ES256", [HUB_ALG_EDDSA] = "EdDSA"};
-
-static void oom(void)
-{
-    fprintf(stderr, "fatal: out of memory\n");
-    abort();
-}
 
 const char *hub_alg_name(hub_alg_t alg)
 {
@@ -85,8 +80,7 @@ static int new_key(hub_key_t **out, const char *kid, hub_alg_t alg, EVP_PKEY *pk
         return HUB_E_INVAL;
     if ((ret = check_pkey(pkey, alg)) != 0)
         return ret;
-    if ((key = calloc(1, sizeof(*key))) == NULL)
-        oom();
+    key = hub_xcalloc(1, sizeof(*key));
     memcpy(key->kid, kid, kidlen + 1);
     key->alg = alg;
     key->pkey = pkey;
@@ -141,8 +135,7 @@ int hub_key_to_pem(const hub_key_t *key, char **pem, size_t *len)
         goto out;
     if ((n = BIO_get_mem_data(bio, &data)) <= 0)
         goto out;
-    if ((*pem = malloc((size_t)n + 1)) == NULL)
-        oom();
+    *pem = hub_xmalloc((size_t)n + 1);
     memcpy(*pem, data, (size_t)n);
     (*pem)[n] = '\0';
     *len = (size_t)n;
@@ -187,7 +180,7 @@ static void set_b64(json_t *jwk, const char *name, const uint8_t *bin, size_t le
 
     hub_b64url_encode(buf, bin, len);
     if (json_object_set_new(jwk, name, json_string(buf)) != 0)
-        oom();
+        hub_oom();
 }
 
 /* Writes the big-endian bytes of the BIGNUM parameter `param` to bin, left-padded to
@@ -217,7 +210,7 @@ json_t *hub_key_to_jwk(const hub_key_t *key)
         return NULL;
     if ((jwk = json_pack("{s:s, s:s, s:s, s:s}", "kty", ktys[key->alg], "kid", key->kid, "alg", hub_alg_name(key->alg), "use",
                          "sig")) == NULL)
-        oom();
+        hub_oom();
     switch (key->alg) {
     case HUB_ALG_RS256:
         if ((n = get_bn_bytes(key->pkey, OSSL_PKEY_PARAM_RSA_N, a, sizeof(a), 0)) <= 0 ||
@@ -500,7 +493,7 @@ static void ctx_cache_free(void *p)
 static void ctx_cache_init(void)
 {
     if (pthread_key_create(&ctx_cache_key, ctx_cache_free) != 0)
-        oom();
+        hub_oom();
 }
 
 /* A context ready to sign (sign != 0) or verify with key, valid until this thread's next call; NULL on failure. */
@@ -513,9 +506,9 @@ static EVP_MD_CTX *ready_ctx(const hub_key_t *key, int sign)
 
     pthread_once(&ctx_cache_once, ctx_cache_init);
     if ((c = pthread_getspecific(ctx_cache_key)) == NULL) {
-        if ((c = calloc(1, sizeof(*c))) == NULL || (c->work = EVP_MD_CTX_new()) == NULL ||
-            pthread_setspecific(ctx_cache_key, c) != 0)
-            oom();
+        c = hub_xcalloc(1, sizeof(*c));
+        if ((c->work = EVP_MD_CTX_new()) == NULL || pthread_setspecific(ctx_cache_key, c) != 0)
+            hub_oom();
     }
     for (i = 0; i != CTX_SLOTS; ++i)
         if (c->slot[i].ready != NULL && c->slot[i].serial == key->serial && c->slot[i].sign == sign)
@@ -524,7 +517,7 @@ static EVP_MD_CTX *ready_ctx(const hub_key_t *key, int sign)
         s = &c->slot[c->next++ % CTX_SLOTS];
         EVP_MD_CTX_free(s->ready);
         if ((s->ready = EVP_MD_CTX_new()) == NULL)
-            oom();
+            hub_oom();
         s->serial = key->serial;
         s->sign = sign;
         if ((sign ? EVP_DigestSignInit(s->ready, NULL, md, NULL, key->pkey)
@@ -582,8 +575,7 @@ int hub_jws_sign_raw(const hub_key_t *key, const char *typ, const char *payload,
     total = HUB_B64URL_LEN(hlen) + 1 + HUB_B64URL_LEN(plen) + 1 + HUB_B64URL_LEN(slen);
     if (slen > sizeof(sig) || total > JWS_MAX)
         return HUB_E_TOOBIG;
-    if ((tok = malloc(total + 1)) == NULL)
-        oom();
+    tok = hub_xmalloc(total + 1);
     pos = hub_b64url_encode(tok, header, hlen);
     tok[pos++] = '.';
     pos += hub_b64url_encode(tok + pos, payload, plen);
@@ -611,8 +603,7 @@ int hub_jws_sign(const hub_key_t *key, const char *typ, const json_t *claims, ch
     if (plen > sizeof(pstack)) {
         if (plen > JWS_DECODED_MAX)
             return HUB_E_TOOBIG;
-        if ((payload = malloc(plen)) == NULL)
-            oom();
+        payload = hub_xmalloc(plen);
         if (json_dumpb(claims, payload, plen, JSON_COMPACT) != plen) {
             free(payload);
             return HUB_E_INVAL;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/metrics.h"
+#include "hub/util.h"
 
 /* Upper bounds of the latency buckets in microseconds (the last bucket is +Inf). */
 static const uint64_t bucket_us[HUB_METRICS_BUCKETS] = {100,   250,   500,    1000,   2500,    5000,
@@ -32,9 +33,7 @@ struct st_hub_metrics_t {
 
 hub_metrics_t *hub_metrics_create(void)
 {
-    hub_metrics_t *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        abort();
+    hub_metrics_t *m = hub_xcalloc(1, sizeof(*m));
     return m;
 }
 
@@ -73,7 +72,7 @@ void hub_metrics_observe(hub_metrics_t *m, size_t route, int status, uint64_t mi
 size_t hub_metrics_add_counter(hub_metrics_t *m, const char *name, const char *help)
 {
     if (m->ncounters == HUB_METRICS_MAX_COUNTERS)
-        abort();
+        hub_fatal("more than %d metrics counters", HUB_METRICS_MAX_COUNTERS);
     m->counters[m->ncounters].name = name;
     m->counters[m->ncounters].help = help;
     return m->ncounters++;
@@ -113,20 +112,17 @@ static void text_printf(text_t *t, const char *fmt, ...)
         if (n >= 0 && (size_t)n < t->cap - t->len)
             break;
         t->cap = t->cap * 2 + (size_t)n + 1;
-        if ((t->buf = realloc(t->buf, t->cap)) == NULL)
-            abort();
+        t->buf = hub_xrealloc(t->buf, t->cap);
     }
     t->len += n;
 }
 
 char *hub_metrics_render(hub_metrics_t *m, size_t *len)
 {
-    text_t t = {malloc(4096), 0, 4096};
+    text_t t = {hub_xmalloc(4096), 0, 4096};
     size_t i, b;
     int s;
 
-    if (t.buf == NULL)
-        abort();
     text_printf(&t, "# HELP hub_http_requests_total HTTP requests by route and status.\n"
                     "# TYPE hub_http_requests_total counter\n");
     for (i = 0; i != m->nroutes; ++i)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/resp.h"
+#include "hub/util.h"
 
 static const char *reason_of(int status)
 {
@@ -144,7 +145,7 @@ void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store)
 
     json_decref(body);
     if (text == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     hub_send_json_text(req, status, text, strlen(text), no_store);
     free(text);
 }
@@ -270,7 +271,7 @@ hub_oauth_err_t hub_oauth_failf(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hu
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
-        h2o_fatal("a description that cannot be written");
+        hub_fatal("a description that cannot be written");
     text = h2o_mem_alloc_pool(pool, (size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(text, (size_t)n + 1, fmt, ap);
@@ -289,7 +290,7 @@ void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, cons
     if (max_age >= 0)
         snprintf(age, sizeof(age), "; Max-Age=%ld", max_age);
     if ((n = snprintf(NULL, 0, form, name, value, path, sec, age)) < 0)
-        h2o_fatal("a cookie that cannot be written");
+        hub_fatal("a cookie that cannot be written");
     buf = h2o_mem_alloc_pool(&req->pool, (size_t)n + 1);
     snprintf(buf, (size_t)n + 1, form, name, value, path, sec, age);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, buf, (size_t)n);

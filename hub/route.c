@@ -5,6 +5,7 @@
 #include <string.h>
 #include "hub/resp.h"
 #include "hub/route.h"
+#include "hub/util.h"
 
 static const struct {
     unsigned bit;
@@ -110,18 +111,15 @@ static char *dup_or_null(const char *s)
     char *copy;
     if (s == NULL)
         return NULL;
-    if ((copy = strdup(s)) == NULL)
-        h2o_fatal("out of memory");
+    copy = hub_strdup(s);
     return copy;
 }
 
 hub_route_entry_t *hub_route_entry_add(hub_route_entry_t **list, const hub_route_t *route, hub_route_cb cb, void *data,
                                        void (*dispose)(void *data))
 {
-    hub_route_entry_t *e = calloc(1, sizeof(*e));
+    hub_route_entry_t *e = hub_xcalloc(1, sizeof(*e));
 
-    if (e == NULL)
-        h2o_fatal("out of memory");
     e->route = *route;
     e->route.path = dup_or_null(route->path);
     e->route.alias = dup_or_null(route->alias);

@@ -10,6 +10,7 @@
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/seal.h"
+#include "hub/util.h"
 
 static EVP_CIPHER *gcm;
 static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
@@ -18,8 +19,7 @@ static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
 static void gcm_fetch(void)
 {
     if ((gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL) {
-        fprintf(stderr, "fatal: no AES-256-GCM in OpenSSL (error %lu)\n", ERR_get_error());
-        abort();
+        hub_fatal("no AES-256-GCM in OpenSSL (error %lu)", ERR_get_error());
     }
 }
 
@@ -28,8 +28,7 @@ static EVP_CIPHER_CTX *gcm_ctx(void)
     EVP_CIPHER_CTX *ctx;
     pthread_once(&gcm_once, gcm_fetch);
     if ((ctx = EVP_CIPHER_CTX_new()) == NULL) {
-        fprintf(stderr, "fatal: out of memory\n");
-        abort();
+        hub_oom();
     }
     return ctx;
 }
@@ -38,8 +37,7 @@ void hub_hmac_sha256(uint8_t out[HUB_MAC_LEN], const void *key, size_t keylen, c
 {
     unsigned int n = 0;
     if (HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n) == NULL || n != HUB_MAC_LEN) {
-        fprintf(stderr, "fatal: HMAC-SHA256 failed (error %lu)\n", ERR_get_error());
-        abort();
+        hub_fatal("HMAC-SHA256 failed (error %lu)", ERR_get_error());
     }
 }
 
@@ -59,8 +57,7 @@ void hub_seal(const uint8_t key[HUB_KEY_LEN], const void *ad, size_t adlen, cons
         (adlen != 0 && EVP_EncryptUpdate(ctx, NULL, &n, ad, (int)adlen) != 1) ||
         EVP_EncryptUpdate(ctx, ct, &n, in, (int)len) != 1 || EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 ||
         (size_t)(n + fin) != len || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, HUB_SEAL_TAG_LEN, tag) != 1) {
-        fprintf(stderr, "fatal: AES-256-GCM sealing failed (error %lu)\n", ERR_get_error());
-        abort();
+        hub_fatal("AES-256-GCM sealing failed (error %lu)", ERR_get_error());
     }
     EVP_CIPHER_CTX_free(ctx);
 }

@@ -24,6 +24,7 @@
 #include "hub/server.h"
 #include "hub/tls.h"
 #include "hub/workpool.h"
+#include "hub/util.h"
 
 #define MAX_TICKS 8
 #define STOP_GRACE_MS 10000
@@ -202,7 +203,7 @@ h2o_pathconf_t *hub_server_add_route(hub_server_t *server, const hub_route_t *ro
 void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, void *arg), void *arg)
 {
     if (server->nticks == MAX_TICKS)
-        h2o_fatal("too many tick callbacks");
+        hub_fatal("too many tick callbacks");
     server->ticks[server->nticks].fn = fn;
     server->ticks[server->nticks].arg = arg;
     ++server->nticks;
@@ -267,9 +268,7 @@ static void setup_hsts_and_metrics(hub_server_t *server)
         server->hsts[0].name = &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
         server->hsts[0].value = h2o_iovec_init(H2O_STRLIT(HSTS_VALUE));
     }
-    server->metrics_allow = calloc(cfg->node.nmetrics_allow + 1, sizeof(*server->metrics_allow));
-    if (server->metrics_allow == NULL)
-        h2o_fatal("out of memory");
+    server->metrics_allow = hub_xcalloc(cfg->node.nmetrics_allow + 1, sizeof(*server->metrics_allow));
     for (i = 0; i != cfg->node.nmetrics_allow; ++i)
         if (hub_cidr_parse(cfg->node.metrics_allow[i], &server->metrics_allow[server->nmetrics_allow], NULL) == 0)
             ++server->nmetrics_allow; /* the config check refused any other */
@@ -277,11 +276,9 @@ static void setup_hsts_and_metrics(hub_server_t *server)
 
 int hub_server_create(hub_server_t **out, const hub_config_t *cfg, hub_store_t *store, hub_fetcher_t *fetcher)
 {
-    hub_server_t *server = calloc(1, sizeof(*server));
+    hub_server_t *server = hub_xcalloc(1, sizeof(*server));
     int ret;
 
-    if (server == NULL)
-        h2o_fatal("out of memory");
     server->cfg = cfg;
     server->store = store;
     server->fetcher = fetcher;
@@ -417,8 +414,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         }
         return;
     }
-    if ((conn = calloc(1, sizeof(*conn))) == NULL)
-        h2o_fatal("out of memory");
+    conn = hub_xcalloc(1, sizeof(*conn));
     conn->sock = sock;
     conn->thr = thr;
     conn->last_ms = now_ms();
@@ -618,7 +614,7 @@ int hub_server_run(hub_server_t *server)
     hub_server_add_route(server, &not_found_route, on_not_found, server, NULL);
     server->max_conns = hub_listen_cap(cfg);
     server->nthreads = cfg->node.threads > 0 ? cfg->node.threads : 1;
-    server->threads = calloc(server->nthreads, sizeof(*server->threads));
+    server->threads = hub_xcalloc(server->nthreads, sizeof(*server->threads));
     for (i = 0; i != server->nthreads; ++i)
         server->threads[i].listen_fd = -1;
     /* Bind every listener before anything runs so a busy port fails the start. */
@@ -660,7 +656,7 @@ int hub_server_run(hub_server_t *server)
     hub_log_info("stopping on signal %d", sig);
 
     for (i = 0; i != server->nthreads; ++i) {
-        h2o_multithread_message_t *msg = calloc(1, sizeof(*msg));
+        h2o_multithread_message_t *msg = hub_xcalloc(1, sizeof(*msg));
         h2o_multithread_send_message(&server->threads[i].stop_receiver, msg);
     }
     for (i = 0; i != server->nthreads; ++i)

@@ -10,6 +10,7 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/store.h"
+#include "hub/util.h"
 
 /* Every stored value starts with its big-endian expires_at (0 = never). */
 #define VAL_HDR 8
@@ -267,10 +268,7 @@ int hub_store_open(hub_store_t **out, const char *dir)
         hub_log_error("store: cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
-    if ((store = calloc(1, sizeof(*store))) == NULL) {
-        rc = HUB_E_NOMEM;
-        goto out;
-    }
+    store = hub_xcalloc(1, sizeof(*store));
     pthread_mutex_init(&store->lock, NULL);
     pthread_cond_init(&store->cond, NULL);
     pthread_mutex_init(&store->sweep_lock, NULL);
@@ -344,8 +342,7 @@ int hub_store_read_begin(hub_store_t *store, hub_txn_t **out)
     int rc;
 
     *out = NULL;
-    if ((txn = calloc(1, sizeof(*txn))) == NULL)
-        return HUB_E_NOMEM;
+    txn = hub_xcalloc(1, sizeof(*txn));
     if ((rc = txn_begin(store, 1, &txn->txn, &seen)) != 0) {
         free(txn);
         return rc;
@@ -600,7 +597,7 @@ int hub_store_put_json(hub_txn_t *txn, hub_table_t t, const char *key, const jso
     if (!json_is_object(obj))
         return HUB_E_INVAL;
     if ((text = json_dumps(obj, JSON_COMPACT)) == NULL)
-        return HUB_E_NOMEM;
+        hub_oom();
     rc = hub_store_put(txn, t, key, strlen(key), text, strlen(text), expires_at, flags);
     free(text);
     return rc;

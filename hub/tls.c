@@ -10,6 +10,7 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/tls.h"
+#include "hub/util.h"
 
 #define TLS_WHY 512
 
@@ -36,7 +37,7 @@ static SSL_CTX *load_ctx(const hub_config_t *cfg, char *why, size_t whysize)
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
     if (ctx == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->node.tls_cert) != 1) {
@@ -98,8 +99,7 @@ int hub_tls_create(hub_tls_t **out, const hub_config_t *cfg)
     describe(ctx, what, sizeof(what));
     if (has_expired(ctx))
         hub_log_warn("node.tls.cert: %s has expired (%s): browsers will refuse it", cfg->node.tls_cert, what);
-    if ((tls = calloc(1, sizeof(*tls))) == NULL)
-        h2o_fatal("out of memory");
+    tls = hub_xcalloc(1, sizeof(*tls));
     tls->cfg = cfg;
     pthread_mutex_init(&tls->mutex, NULL);
     tls->ctx = ctx;

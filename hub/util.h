@@ -3,9 +3,22 @@
 #ifndef HUB_UTIL_H
 #define HUB_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
+/* One policy for what the hub cannot answer: out of memory, or a crypto library failing at what cannot fail (no
+ * algorithm, no randomness) ends the process through libh2o's h2o__fatal (a "fatal:" line on stderr, then abort), as libh2o's own allocator does. Anything a
+ * request or an input can cause is an error return instead. */
+void hub_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* hub_fatal("out of memory"). */
+void hub_oom(void) __attribute__((noreturn));
+
+/* malloc, calloc, realloc, strndup whose failure is fatal (hub_oom); calloc of 0 items returns a valid pointer. */
+void *hub_xmalloc(size_t size);
+void *hub_xcalloc(size_t n, size_t size);
+void *hub_xrealloc(void *p, size_t size);
+char *hub_xstrndup(const char *s, size_t n);
 /* A malloc'ed copy of s, or NULL when s is NULL; out of memory is fatal. */
 char *hub_strdup(const char *s);
 /* A malloc'ed copy of obj[name] when it is a string, else NULL. */

@@ -10,6 +10,7 @@
 #include "idp/csrf.h"
 #include "idp/endpoint.h"
 #include "idp/issue.h"
+#include "hub/util.h"
 
 /* What each scope discloses, for the consent page. */
 static const struct {
@@ -52,7 +53,7 @@ void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_us
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorize ", f);
     put_html(f, a->req, a->client->app_name);
     fputs("</title><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
@@ -95,7 +96,7 @@ void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_us
           "<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>\n</body></html>\n",
           f);
     if (fclose(f) != 0 || buf == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     hub_send_html(a->req, 200, buf, len); /* copied */
     free(buf);
 }

@@ -11,6 +11,7 @@
 #include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/settings.h"
+#include "hub/util.h"
 
 /* The request parameters we read, with their size limits. */
 static const struct {
@@ -42,7 +43,7 @@ static char *stream_done(h2o_req_t *req, FILE *f, char **buf, size_t *len)
 {
     char *out;
     if (fclose(f) != 0 || *buf == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     out = pool_dup(req, *buf, *len);
     free(*buf);
     *buf = NULL;
@@ -189,7 +190,7 @@ static hub_oauth_err_t parse_scope(idp_authz_t *a, hub_oauth_fail_t *fail)
     if (s == NULL) {
         char *joined = idp_strv_join(&a->client->scopes, " ");
         if (joined == NULL)
-            h2o_fatal("out of memory");
+            hub_oom();
         a->scope = pool_dup(a->req, joined, SIZE_MAX);
         free(joined);
         return HUB_OAUTH_OK;
@@ -336,7 +337,7 @@ void idp_authz_send(idp_authz_t *a, const idp_authz_kv_t *kv, size_t n)
     char sep;
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs(a->redirect, f);
     sep = a->fragment ? '#' : strchr(a->redirect, '?') != NULL ? '&' : '?';
     for (i = 0; i != n; ++i) {
@@ -378,7 +379,7 @@ void idp_authz_send_to_login(idp_authz_t *a, int fresh)
     char sep = '?';
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs(IDP_PATH_AUTHORIZE, f);
     for (i = 0; i != IDP_AUTHZ__COUNT; ++i) {
         if (a->v[i] == NULL || i == IDP_AUTHZ_AUTH_AFTER)
@@ -391,7 +392,7 @@ void idp_authz_send_to_login(idp_authz_t *a, int fresh)
         fprintf(f, "%c%s=%llu", sep, params[IDP_AUTHZ_AUTH_AFTER].name, (unsigned long long)hub_now());
     resume = stream_done(a->req, f, &buf, &len);
     if ((f = open_memstream(&buf, &len)) == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs("/login?next=", f);
     put_enc(f, a->req, resume);
     if (fresh)

@@ -42,8 +42,7 @@ int idp_backchannel_post(idp_t *idp, const char *client_id, const char *uri, con
         return ret;
     /* a compact JWS is base64url and dots only: nothing to percent-encode */
     len = strlen("logout_token=") + strlen(jwt);
-    if ((body = malloc(len + 1)) == NULL)
-        h2o_fatal("out of memory");
+    body = hub_xmalloc(len + 1);
     snprintf(body, len + 1, "logout_token=%s", jwt);
     hub_fetch_req_t fr = {.method = "POST",
                           .url = uri,
@@ -81,8 +80,7 @@ static int collect_target(void *arg, const idp_client_t *c)
         return 0;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 8;
-        if ((t->v = realloc(t->v, t->cap * sizeof(*t->v))) == NULL)
-            h2o_fatal("out of memory");
+        t->v = hub_xrealloc(t->v, t->cap * sizeof(*t->v));
     }
     t->v[t->n].client_id = hub_strdup(c->client_id);
     t->v[t->n++].uri = hub_strdup(c->backchannel_logout_uri);
@@ -163,12 +161,10 @@ static int settle_txn(hub_txn_t *txn, void *arg)
 /* Delivers one batch; *more is set when the batch was full. */
 static int drain_batch(idp_t *idp, size_t *done, int *more)
 {
-    batch_t *b = calloc(1, sizeof(*b));
+    batch_t *b = hub_xcalloc(1, sizeof(*b));
     targets_t t = {NULL, 0, 0};
     int ret, refused = 0;
 
-    if (b == NULL)
-        h2o_fatal("out of memory");
     b->now = hub_now();
     if ((ret = read_batch(idp, b, &t)) != 0 || b->n == 0)
         goto out;
@@ -243,11 +239,9 @@ static void *drain_main(void *arg)
 
 int idp_backchannel_start(idp_t *idp, idp_backchannel_t **out)
 {
-    idp_backchannel_t *bc = calloc(1, sizeof(*bc));
+    idp_backchannel_t *bc = hub_xcalloc(1, sizeof(*bc));
     pthread_condattr_t ca;
 
-    if (bc == NULL)
-        h2o_fatal("out of memory");
     bc->idp = idp;
     pthread_mutex_init(&bc->mutex, NULL);
     pthread_condattr_init(&ca);

@@ -231,11 +231,9 @@ int idp_client_validate(idp_client_t *c, idp_invalid_t *inv)
 /* Puts the site's login URIs in front of the others (a copy of one among them moves to the front). */
 static void prepend_login_uris(idp_strv_t *sv, const char *site)
 {
-    char **v = calloc(sv->n + IDP_FRAPPE_LOGIN_URIS + 1, sizeof(char *));
+    char **v = hub_xcalloc(sv->n + IDP_FRAPPE_LOGIN_URIS + 1, sizeof(char *));
     size_t i;
 
-    if (v == NULL)
-        abort();
     for (i = 0; i != IDP_FRAPPE_LOGIN_URIS; ++i) {
         v[i] = idp_frappe_site_login_uri(site, i);
         idp_strv_remove(sv, v[i]);
@@ -310,8 +308,7 @@ static int client_from_json(const json_t *o, idp_client_t **out)
     *out = NULL;
     if (!json_is_string(json_object_get(o, "client_id")))
         return HUB_E_PARSE;
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        abort();
+    c = hub_xcalloc(1, sizeof(*c));
     c->client_id = hub_json_strdup(o, "client_id");
     c->app_name = hub_json_strdup(o, "app_name");
     c->secret_hash = hub_json_strdup(o, "secret_hash");

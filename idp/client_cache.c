@@ -6,6 +6,7 @@
 #include "hub/err.h"
 #include "idp/client_cache.h"
 #include "idp/record.h"
+#include "hub/util.h"
 
 #define CACHE_WAYS 4 /* a set-associative table: a client_id hashes to one set of 4 slots */
 
@@ -38,15 +39,12 @@ void idp_client_release(const idp_client_t *client)
 
 idp_client_cache_t *idp_client_cache_create(size_t capacity)
 {
-    idp_client_cache_t *cache = calloc(1, sizeof(*cache));
+    idp_client_cache_t *cache = hub_xcalloc(1, sizeof(*cache));
     size_t nsets = 1;
 
-    if (cache == NULL)
-        abort();
     while (nsets * CACHE_WAYS < capacity)
         nsets *= 2;
-    if ((cache->slots = calloc(nsets * CACHE_WAYS, sizeof(*cache->slots))) == NULL)
-        abort();
+    cache->slots = hub_xcalloc(nsets * CACHE_WAYS, sizeof(*cache->slots));
     cache->nsets = nsets;
     pthread_mutex_init(&cache->lock, NULL);
     return cache;

@@ -9,6 +9,7 @@
 #include "hub/form.h"
 #include "hub/resp.h"
 #include "idp/csrf.h"
+#include "hub/util.h"
 
 #define KEY_NAME "secret:csrf" /* in SETTINGS: base64url of the key */
 #define KEY_TEXT_LEN HUB_B64URL_LEN(IDP_CSRF_KEY_LEN)
@@ -95,7 +96,7 @@ static int make_token(const idp_t *idp, idp_csrf_purpose_t purpose, char kind, c
     n = snprintf(msg, sizeof(msg), "hub-csrf-1|%s|%c|%s", purpose_names[purpose], kind, id);
     if (HMAC(EVP_sha256(), idp->csrf_key, IDP_CSRF_KEY_LEN, (const unsigned char *)msg, (size_t)n, mac, &maclen) == NULL ||
         maclen != 32)
-        h2o_fatal("csrf: HMAC-SHA256 failed");
+        hub_fatal("csrf: HMAC-SHA256 failed");
     hub_b64url_encode(out, mac, 32);
     return 0;
 }

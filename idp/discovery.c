@@ -9,6 +9,7 @@
 #include "idp/endpoint.h"
 #include "idp/discovery.h"
 #include "idp/node.h"
+#include "hub/util.h"
 
 #define DISCOVERY_MAX_AGE 300
 #define JWKS_CHANGED_PATH "/auth/jwks-changed" /* on a node (SPEC §6) */
@@ -127,9 +128,7 @@ static int node_url_cb(void *arg, const idp_node_t *node)
     if (c->enabled && c->redirect_uris.n != 0 && hub_url_parse(c->redirect_uris.v[0], &u, NULL) == 0 &&
         hub_url_forbidden_host(&u) == NULL) {
         size_t olen = (size_t)(u.rest - c->redirect_uris.v[0]), len = olen + sizeof(JWKS_CHANGED_PATH);
-        char *url = malloc(len);
-        if (url == NULL)
-            h2o_fatal("out of memory");
+        char *url = hub_xmalloc(len);
         snprintf(url, len, "%.*s%s", (int)olen, c->redirect_uris.v[0], JWKS_CHANGED_PATH);
         l->urls[l->n++] = url;
     }
@@ -142,11 +141,9 @@ static int node_url_cb(void *arg, const idp_node_t *node)
 static void notify_nodes(void *arg)
 {
     idp_t *idp = arg;
-    notify_list_t *l = calloc(1, sizeof(*l));
+    notify_list_t *l = hub_xcalloc(1, sizeof(*l));
     size_t queued = 0;
 
-    if (l == NULL)
-        h2o_fatal("out of memory");
     if (hub_store_read_begin(idp->store, &l->txn) == 0) {
         idp_node_each(l->txn, node_url_cb, l);
         hub_store_read_end(l->txn);

@@ -6,6 +6,7 @@
 #include "hub/err.h"
 #include "hub/url.h"
 #include "idp/frappe_site.h"
+#include "hub/util.h"
 
 /* Where a Frappe site's login endpoints live: frappe/www/login.py and frappe/integrations/oauth2_logins.py both have a
  * login_via_frappe; the stock key's redirect_url has named either, depending on the Frappe version. */
@@ -18,9 +19,7 @@ static const char *const login_paths[IDP_FRAPPE_LOGIN_URIS] = {WWW_LOGIN, INTEGR
 char *idp_frappe_site_login_uri(const char *site, size_t i)
 {
     size_t n = strlen(site) + strlen(login_paths[i]) + 1;
-    char *uri = malloc(n);
-    if (uri == NULL)
-        abort();
+    char *uri = hub_xmalloc(n);
     snprintf(uri, n, "%s%s", site, login_paths[i]);
     return uri;
 }
@@ -48,8 +47,7 @@ int idp_frappe_site_parse(const char *site, char **out, idp_invalid_t *inv)
                            idp_quote(q, sizeof(q), site));
     /* everything before the path is scheme and authority (no userinfo): case-insensitive, compared exactly afterwards */
     n = (size_t)(u.rest - site);
-    if ((s = malloc(n + 1)) == NULL)
-        abort();
+    s = hub_xmalloc(n + 1);
     for (size_t i = 0; i != n; ++i)
         s[i] = (char)tolower((unsigned char)site[i]);
     s[n] = '\0';

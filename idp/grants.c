@@ -46,9 +46,8 @@ int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, co
 
 static int family_decode(const char *id, const json_t *obj, idp_family_t **out)
 {
-    idp_family_t *f = calloc(1, sizeof(*f));
-    if (f == NULL || (f->id = strdup(id)) == NULL)
-        abort();
+    idp_family_t *f = hub_xcalloc(1, sizeof(*f));
+    f->id = hub_strdup(id);
     f->client_id = hub_json_strdup(obj, "client_id");
     f->sub = hub_json_strdup(obj, "sub");
     f->sid = hub_json_strdup(obj, "sid");
@@ -118,11 +117,9 @@ static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
         (scan->keep_sid == NULL || sid == NULL || strcmp(sid, scan->keep_sid) != 0)) {
         if (scan->n == scan->cap) {
             scan->cap = scan->cap ? scan->cap * 2 : 16;
-            if ((scan->ids = realloc(scan->ids, scan->cap * sizeof(*scan->ids))) == NULL)
-                abort();
+            scan->ids = hub_xrealloc(scan->ids, scan->cap * sizeof(*scan->ids));
         }
-        if ((scan->ids[scan->n] = strndup(key.data, key.len)) == NULL)
-            abort();
+        scan->ids[scan->n] = hub_xstrndup(key.data, key.len);
         ++scan->n;
     }
     json_decref(obj);
@@ -238,8 +235,7 @@ int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **o
     json_object_set_new(obj, "used", json_true());
     if ((ret = hub_store_put_json(txn, HUB_T_CODES, hash, obj, exp, 0)) != 0)
         goto out;
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        abort();
+    c = hub_xcalloc(1, sizeof(*c));
     c->client_id = hub_json_strdup(obj, "client_id");
     c->redirect_uri = hub_json_strdup(obj, "redirect_uri");
     c->sub = hub_json_strdup(obj, "sub");
@@ -292,9 +288,7 @@ static json_t *refresh_encode(const idp_refresh_t *r)
 
 static idp_refresh_t *refresh_decode(const json_t *obj)
 {
-    idp_refresh_t *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        abort();
+    idp_refresh_t *r = hub_xcalloc(1, sizeof(*r));
     r->family = hub_json_strdup(obj, "family");
     r->client_id = hub_json_strdup(obj, "client_id");
     r->sub = hub_json_strdup(obj, "sub");

@@ -22,6 +22,7 @@
 #include "idp/role.h"
 #include "idp/token.h"
 #include "idp/userinfo.h"
+#include "hub/util.h"
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
@@ -31,11 +32,9 @@ static int ensure_data_txn(hub_txn_t *txn, void *arg)
 
 int idp_create(idp_t **out, hub_server_t *server)
 {
-    idp_t *idp = calloc(1, sizeof(*idp));
+    idp_t *idp = hub_xcalloc(1, sizeof(*idp));
     int ret;
 
-    if (idp == NULL)
-        abort();
     idp->server = server;
     idp->cfg = hub_server_config(server);
     idp->store = hub_server_store(server);

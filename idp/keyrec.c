@@ -115,9 +115,7 @@ static int cmp_rec(const void *a, const void *b)
 /* Reads every key record (a new list, caller frees), sorted by activation time. */
 idp_keyrec_list_t *idp_keyrec_load(hub_txn_t *txn)
 {
-    idp_keyrec_list_t *list = calloc(1, sizeof(*list));
-    if (list == NULL)
-        abort();
+    idp_keyrec_list_t *list = hub_xcalloc(1, sizeof(*list));
     hub_store_each(txn, HUB_T_KEYS, NULL, 0, collect_cb, list);
     for (size_t i = 0; i != list->n; ++i)
         list->recs[i].active_from = rec_activation(&list->recs[i]);
@@ -198,8 +196,7 @@ static int read_file(const char *path, char **out, size_t *len)
         return HUB_E_NOTFOUND;
     if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || n > 65536 || fseek(fp, 0, SEEK_SET) != 0)
         goto out;
-    if ((buf = malloc(n + 1)) == NULL)
-        abort();
+    buf = hub_xmalloc(n + 1);
     if (fread(buf, 1, n, fp) != (size_t)n)
         goto out;
     buf[n] = '\0';

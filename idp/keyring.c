@@ -11,6 +11,7 @@
 #include "idp/keyring.h"
 #include "idp/keyrec.h"
 #include "idp/keys.h"
+#include "hub/util.h"
 
 #define MAX_KEYS 16
 
@@ -99,12 +100,10 @@ static int build_snapshot(idp_keyring_t *kr, snapshot_t **out)
 {
     hub_txn_t *txn = NULL;
     idp_keyrec_list_t *list = NULL;
-    snapshot_t *snap = calloc(1, sizeof(*snap));
+    snapshot_t *snap = hub_xcalloc(1, sizeof(*snap));
     json_t *jwks = json_object(), *arr = json_array();
     int ret;
 
-    if (snap == NULL)
-        abort();
     snap->next_change = IDP_KEY_NEVER;
     if ((ret = hub_store_read_begin(kr->store, &txn)) != 0)
         goto out;
@@ -234,10 +233,8 @@ static int served_txn(hub_txn_t *txn, void *arg)
 /* Returns non-zero when the recording failed (the thread tries again a second later). */
 static int persist_served(idp_keyring_t *kr)
 {
-    served_list_t *l = calloc(1, sizeof(*l));
+    served_list_t *l = hub_xcalloc(1, sizeof(*l));
     int ret = 0;
-    if (l == NULL)
-        abort();
     collect_served(kr, l);
     if (l->n != 0 && (ret = hub_store_write(kr->store, served_txn, l)) != 0)
         hub_log_error("signing keys: cannot record when the JWKS first served a key: %s", hub_strerror(ret));
@@ -352,11 +349,9 @@ static int can_sign(const snapshot_t *snap)
 
 int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg)
 {
-    idp_keyring_t *kr = calloc(1, sizeof(*kr));
+    idp_keyring_t *kr = hub_xcalloc(1, sizeof(*kr));
     int ret;
 
-    if (kr == NULL)
-        abort();
     kr->store = store;
     kr->cfg = cfg;
     pthread_mutex_init(&kr->mutex, NULL);

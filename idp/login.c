@@ -107,7 +107,7 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
           "<body style=\"font-family:sans-serif;max-width:24em;margin:3em auto;padding:0 1em;line-height:1.4\">\n"
@@ -138,7 +138,7 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
             "</form>\n</main>\n</body></html>\n",
             invalid, invalid);
     if (fclose(f) != 0 || buf == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     hub_send_html(req, status, buf, len); /* copied */
     free(buf);
 }
@@ -192,7 +192,7 @@ static int write_counter(hub_txn_t *txn, const char *key, uint64_t n, uint64_t u
     int ret;
 
     if (rec == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     ret = hub_store_put_json(txn, HUB_T_LOGIN_FAILURES, key, rec, expires_at, 0);
     json_decref(rec);
     return ret;
@@ -467,8 +467,7 @@ static check_t *check_from_form(idp_t *idp, h2o_req_t *req, const hub_form_t *fo
         send_login_page(idp, req, 400, &page);
         return NULL;
     }
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        h2o_fatal("out of memory");
+    c = hub_xcalloc(1, sizeof(*c));
     c->idp = idp;
     c->req = req;
     c->session = *session;
@@ -591,8 +590,7 @@ int idp_login_register(idp_t *idp)
         hub_log_error("login: cannot start the password-check workers: %s", hub_strerror(ret));
         return ret;
     }
-    if ((l = calloc(1, sizeof(*l))) == NULL)
-        h2o_fatal("out of memory");
+    l = hub_xcalloc(1, sizeof(*l));
     pthread_mutex_init(&l->mutex, NULL);
     h2o_linklist_init_anchor(&l->inflight);
     l->rate =

@@ -44,8 +44,7 @@ static void notify_clients(idp_t *idp, const idp_session_t *ended)
 
     if (ended == NULL || ended->clients.n == 0 || ended->sid == NULL || ended->sub == NULL)
         return;
-    if ((targets = calloc(ended->clients.n, sizeof(*targets))) == NULL)
-        h2o_fatal("out of memory");
+    targets = hub_xcalloc(ended->clients.n, sizeof(*targets));
     /* Look the clients up first, so no transaction stays open while signing. */
     if (hub_store_read_begin(idp->store, &txn) == 0) {
         for (i = 0; i != ended->clients.n; ++i) {
@@ -53,10 +52,8 @@ static void notify_clients(idp_t *idp, const idp_session_t *ended)
             if (idp_client_get(txn, ended->clients.v[i], &c) != 0)
                 continue;
             if (c->backchannel_logout_uri != NULL && c->backchannel_logout_uri[0] != '\0') {
-                targets[n].client_id = strdup(c->client_id);
-                targets[n].uri = strdup(c->backchannel_logout_uri);
-                if (targets[n].client_id == NULL || targets[n].uri == NULL)
-                    h2o_fatal("out of memory");
+                targets[n].client_id = hub_strdup(c->client_id);
+                targets[n].uri = hub_strdup(c->backchannel_logout_uri);
                 ++n;
             }
             idp_client_free(c);
@@ -145,7 +142,7 @@ static const char *back_url(h2o_req_t *req, const char *uri, const char *state)
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs(uri, f);
     if (state != NULL) {
         h2o_iovec_t e = hub_url_encode(&req->pool, state, strlen(state));
@@ -153,7 +150,7 @@ static const char *back_url(h2o_req_t *req, const char *uri, const char *state)
         fwrite(e.base, 1, e.len, f);
     }
     if (fclose(f) != 0 || buf == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     out = h2o_strdup(&req->pool, buf, len).base;
     free(buf);
     return out;
@@ -175,7 +172,7 @@ static char *stream_done(h2o_req_t *req, FILE *f, char **buf, size_t *len)
 {
     char *out;
     if (fclose(f) != 0 || *buf == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     out = h2o_strdup(&req->pool, *buf, *len).base;
     free(*buf);
     *buf = NULL;
@@ -192,7 +189,7 @@ static void send_confirm(idp_t *idp, h2o_req_t *req, const idp_session_t *s, con
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title>"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
           "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n<main>\n<h1 id=\"confirm-title\">Sign out",
@@ -230,7 +227,7 @@ static void send_still_signed_in(h2o_req_t *req, const char *back_to)
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Still signed in</title>"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
           "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are still signed in</h1>\n"

@@ -26,8 +26,7 @@ static int node_from_json(const json_t *o, idp_node_t **out)
     *out = NULL;
     if (!json_is_string(json_object_get(o, "id")))
         return HUB_E_PARSE;
-    if ((n = calloc(1, sizeof(*n))) == NULL)
-        abort();
+    n = hub_xcalloc(1, sizeof(*n));
     n->id = hub_json_strdup(o, "id");
     n->name = hub_json_strdup(o, "name");
     n->public_url = hub_json_strdup(o, "public_url");

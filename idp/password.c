@@ -7,6 +7,7 @@
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "idp/password.h"
+#include "hub/util.h"
 
 /* 19 MiB, 2 passes, 1 lane. */
 #define ARGON_T 2
@@ -28,8 +29,7 @@ int idp_password_hash(const char *password, size_t len, char **encoded)
     *encoded = NULL;
     if (password == NULL || len == 0 || len > IDP_PASSWORD_MAX)
         return HUB_E_INVAL;
-    if ((out = malloc(elen)) == NULL)
-        abort();
+    out = hub_xmalloc(elen);
     hub_random_bytes(salt, sizeof(salt));
     if (argon2id_hash_encoded(ARGON_T, ARGON_M, ARGON_P, password, len, salt, sizeof(salt), ARGON_HASH, out, elen) != ARGON2_OK) {
         free(out);
@@ -45,7 +45,7 @@ static void make_dummy_hash(void)
 
     hub_random_token(pw, 16);
     if (idp_password_hash(pw, strlen(pw), &dummy_hash) != 0)
-        abort(); /* out of memory: Argon2id fails for nothing else with these fixed parameters */
+        hub_oom(); /* Argon2id fails for nothing else with these fixed parameters */
 }
 
 const char *idp_password_dummy_hash(void)

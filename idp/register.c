@@ -71,8 +71,7 @@ static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t
         return HUB_OAUTH_OK;
     if (!json_is_array(arr) || json_array_size(arr) > IDP_REGISTER_MAX_URIS)
         return reg_fail(pool, fail, kind, field, "expected an array of URLs");
-    if ((sv->v = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
-        abort();
+    sv->v = hub_xcalloc(json_array_size(arr) + 1, sizeof(char *));
     json_array_foreach(arr, i, item)
     {
         const char *s = json_string_value(item);
@@ -271,8 +270,7 @@ hub_oauth_err_t idp_register_parse(h2o_mem_pool_t *pool, const char *body, size_
         return hub_oauth_fail(fail, HUB_OAUTH_TOO_LARGE, "request body too large");
     if ((md = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
         return hub_oauth_fail(fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        abort();
+    c = hub_xcalloc(1, sizeof(*c));
     if ((err = client_from_metadata(md, c, named, pool, fail)) != HUB_OAUTH_OK ||
         (as_node && (err = node_shape(c, pool, fail)) != HUB_OAUTH_OK))
         goto out;

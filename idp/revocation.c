@@ -84,8 +84,7 @@ static int collect_holder(void *arg, const idp_user_t *user)
         return 0;
     if (h->subs.n + 1 >= h->cap) {
         h->cap = h->cap ? h->cap * 2 : 16;
-        if ((h->subs.v = realloc(h->subs.v, h->cap * sizeof(char *))) == NULL)
-            abort();
+        h->subs.v = hub_xrealloc(h->subs.v, h->cap * sizeof(char *));
     }
     h->subs.v[h->subs.n++] = hub_strdup(user->sub);
     h->subs.v[h->subs.n] = NULL;
@@ -151,7 +150,7 @@ int idp_logout_enqueue(hub_txn_t *txn, const char *sub, const char *sid, const c
     obj = json_pack("{s:s?,s:s?,s:s,s:I,s:i,s:I}", "sub", sub, "sid", sid, "reason", reason != NULL ? reason : "", "created_at",
                     (json_int_t)now, "attempts", 0, "next_at", (json_int_t)0);
     if (obj == NULL)
-        abort();
+        hub_oom();
     ret = hub_store_put_json(txn, HUB_T_LOGOUT_QUEUE, key, obj, now + IDP_LOGOUT_JOB_MAX_AGE, HUB_STORE_NOOVERWRITE);
     json_decref(obj);
     return ret;

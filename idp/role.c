@@ -7,6 +7,7 @@
 #include "hub/store.h"
 #include "idp/record.h"
 #include "idp/role.h"
+#include "hub/util.h"
 
 const char *const idp_builtin_roles[] = {IDP_ROLE_SYSTEM_MANAGER, IDP_ROLE_GUEST, NULL};
 
@@ -123,12 +124,9 @@ int idp_role_del(hub_txn_t *txn, const char *role)
 static int role_list_cb(void *arg, hub_val_t key, hub_val_t val)
 {
     idp_strv_t *sv = arg;
-    char **v = realloc(sv->v, (sv->n + 2) * sizeof(char *));
-    if (v == NULL)
-        abort();
+    char **v = hub_xrealloc(sv->v, (sv->n + 2) * sizeof(char *));
     sv->v = v;
-    if ((v[sv->n] = strndup(key.data, key.len)) == NULL)
-        abort();
+    v[sv->n] = hub_xstrndup(key.data, key.len);
     v[++sv->n] = NULL;
     return 0;
 }
@@ -138,8 +136,7 @@ int idp_role_list(hub_txn_t *txn, idp_strv_t *out)
     int ret;
 
     out->n = 0;
-    if ((out->v = calloc(1, sizeof(char *))) == NULL)
-        abort();
+    out->v = hub_xcalloc(1, sizeof(char *));
     if ((ret = hub_store_each(txn, HUB_T_ROLES, NULL, 0, role_list_cb, out)) != 0)
         idp_strv_free(out);
     return ret;

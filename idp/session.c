@@ -42,14 +42,12 @@ static idp_session_t *session_from_json(const json_t *rec)
 
     if (sid == NULL || sub == NULL)
         return NULL;
-    if ((s = calloc(1, sizeof(*s))) == NULL)
-        h2o_fatal("out of memory");
+    s = hub_xcalloc(1, sizeof(*s));
     s->sid = hub_strdup(sid);
     s->sub = hub_strdup(sub);
     s->auth_time = (uint64_t)json_integer_value(json_object_get(rec, "auth_time"));
     s->expires_at = (uint64_t)json_integer_value(json_object_get(rec, "exp"));
-    if ((s->clients.v = calloc(json_array_size(clients) + 1, sizeof(char *))) == NULL)
-        h2o_fatal("out of memory");
+    s->clients.v = hub_xcalloc(json_array_size(clients) + 1, sizeof(char *));
     json_array_foreach(clients, i, c)
     {
         if (json_is_string(c))
@@ -113,7 +111,7 @@ static int start_txn(hub_txn_t *txn, void *arg)
     int ret;
 
     if (rec == NULL || ptr == NULL)
-        h2o_fatal("out of memory");
+        hub_oom();
     snprintf(key, sizeof(key), SID_PREFIX "%s", c->sid);
     if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, c->hash, rec, c->exp, HUB_STORE_NOOVERWRITE)) == 0)
         ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, c->exp, HUB_STORE_NOOVERWRITE);
@@ -137,9 +135,8 @@ int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t
         return ret;
     hub_set_cookie(req, idp->session_cookie, cookie, ttl > (uint64_t)LONG_MAX ? -1 : (long)ttl, idp->secure_cookies);
     if (out != NULL) {
-        idp_session_t *s = calloc(1, sizeof(*s));
-        if (s == NULL || (s->clients.v = calloc(1, sizeof(char *))) == NULL)
-            h2o_fatal("out of memory");
+        idp_session_t *s = hub_xcalloc(1, sizeof(*s));
+        s->clients.v = hub_xcalloc(1, sizeof(char *));
         s->sid = hub_strdup(sid);
         s->sub = hub_strdup(sub);
         s->auth_time = c.now;
@@ -275,8 +272,7 @@ static int user_scan_cb(void *arg, hub_val_t key, hub_val_t val)
     if (sub != NULL && strcmp(sub, scan->sub) == 0 && (scan->keep_sid == NULL || sid == NULL || strcmp(sid, scan->keep_sid) != 0)) {
         if (scan->n == scan->cap) {
             scan->cap = scan->cap ? scan->cap * 2 : 8;
-            if ((scan->hashes = realloc(scan->hashes, scan->cap * sizeof(*scan->hashes))) == NULL)
-                h2o_fatal("out of memory");
+            scan->hashes = hub_xrealloc(scan->hashes, scan->cap * sizeof(*scan->hashes));
         }
         memcpy(scan->hashes[scan->n], key.data, HUB_SECRET_HASH_LEN);
         scan->hashes[scan->n++][HUB_SECRET_HASH_LEN] = '\0';

@@ -43,8 +43,7 @@ void idp_strv_split(idp_strv_t *out, const char *list, int ws)
     for (p = list; *p != '\0'; ++p)
         if (is_sep(*p, ws))
             ++cap;
-    if ((out->v = calloc(cap + 1, sizeof(char *))) == NULL)
-        abort();
+    out->v = hub_xcalloc(cap + 1, sizeof(char *));
     for (p = list;;) {
         const char *start = p, *end;
         while (*p != '\0' && !is_sep(*p, ws))
@@ -55,9 +54,7 @@ void idp_strv_split(idp_strv_t *out, const char *list, int ws)
         while (end > start && isspace((unsigned char)end[-1]))
             --end;
         if (end > start) {
-            char *item = strndup(start, (size_t)(end - start));
-            if (item == NULL)
-                abort();
+            char *item = hub_xstrndup(start, (size_t)(end - start));
             if (idp_strv_has(out, item))
                 free(item);
             else
@@ -75,8 +72,7 @@ void idp_strv_add(idp_strv_t *sv, const char *s)
 
     if (idp_strv_has(sv, s))
         return;
-    if ((v = realloc(sv->v, (sv->n + 2) * sizeof(char *))) == NULL)
-        abort();
+    v = hub_xrealloc(sv->v, (sv->n + 2) * sizeof(char *));
     sv->v = v;
     v[sv->n++] = hub_strdup(s);
     v[sv->n] = NULL;
@@ -105,8 +101,7 @@ char *idp_strv_join(const idp_strv_t *sv, const char *sep)
 
     for (size_t i = 0; sv != NULL && i != sv->n; ++i)
         len += strlen(sv->v[i]) + seplen;
-    if ((out = malloc(len)) == NULL)
-        abort();
+    out = hub_xmalloc(len);
     out[0] = '\0';
     for (size_t i = 0; sv != NULL && i != sv->n; ++i) {
         size_t l = strlen(sv->v[i]);
@@ -134,8 +129,7 @@ void idp_strv_from_json(idp_strv_t *sv, const json_t *arr)
     size_t i, n = json_is_array(arr) ? json_array_size(arr) : 0;
     const json_t *item;
 
-    if ((sv->v = calloc(n + 1, sizeof(char *))) == NULL)
-        abort();
+    sv->v = hub_xcalloc(n + 1, sizeof(char *));
     sv->n = 0;
     json_array_foreach(arr, i, item)
     {

@@ -109,11 +109,9 @@ static int scope_token_ok(const char *p, size_t n)
 static char *scope_narrow(const char *requested, int (*allowed)(const void *arg, const char *word), const void *arg)
 {
     size_t cap = strlen(requested) + 1, len = 0;
-    char *out = calloc(1, cap), word[256];
+    char *out = hub_xcalloc(1, cap), word[256];
     const char *p = requested;
 
-    if (out == NULL)
-        abort();
     while (*p != '\0') {
         size_t n = 0;
         while (*p == ' ')
@@ -461,7 +459,7 @@ static hub_oauth_err_t grant_client_credentials(grant_ctx_t *ctx, issue_t *out)
         if ((out->scope = scope_narrow(requested, allowed_in_strv, &client->scopes)) == NULL)
             return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the client's scopes");
     } else if ((out->scope = idp_strv_join(&client->scopes, " ")) == NULL) {
-        abort();
+        hub_oom();
     }
     idp_at_params_t p = {client->client_id, client->client_id, out->scope, NULL, 0, &client->service_roles};
     int ret = idp_mint_access_token(ctx->idp, &p, &out->access_token, jti, &exp);

@@ -107,8 +107,7 @@ static int user_from_json(const json_t *o, idp_user_t **out)
     if (!json_is_string(json_object_get(o, "sub")) || !json_is_string(json_object_get(o, "username")) ||
         !json_is_string(json_object_get(o, "email")))
         return HUB_E_PARSE;
-    if ((u = calloc(1, sizeof(*u))) == NULL)
-        abort();
+    u = hub_xcalloc(1, sizeof(*u));
     u->sub = hub_json_strdup(o, "sub");
     u->username = hub_json_strdup(o, "username");
     u->email = hub_json_strdup(o, "email");

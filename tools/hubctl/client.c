@@ -10,6 +10,7 @@
 #include "idp/node.h"
 #include "idp/role.h"
 #include "tools/hubctl/hubctl.h"
+#include "hub/util.h"
 
 #define DEFAULT_SCOPES "openid;profile;email;roles"
 
@@ -200,9 +201,7 @@ typedef struct {
 
 static idp_client_t *new_client(void)
 {
-    idp_client_t *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        abort();
+    idp_client_t *c = hub_xcalloc(1, sizeof(*c));
     c->enabled = 1;
     idp_strv_split(&c->scopes, DEFAULT_SCOPES, 1);
     idp_strv_split(&c->redirect_uris, "", 1);

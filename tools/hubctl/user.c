@@ -167,14 +167,12 @@ static int user_add_opts(ctl_t *ctl, int argc, char **argv, idp_user_t *u, const
 static int cmd_user_add(ctl_t *ctl, int argc, char **argv)
 {
     static const char *const names[] = {"NAME"};
-    idp_user_t *u = calloc(1, sizeof(*u));
+    idp_user_t *u = hub_xcalloc(1, sizeof(*u));
     user_arg_t a = {ctl};
     const char *pwfile = NULL, *name;
     idp_invalid_t inv;
     int ret;
 
-    if (u == NULL)
-        abort();
     idp_strv_split(&u->roles, "", 0);
     if ((ret = user_add_opts(ctl, argc, argv, u, &pwfile)) != EXIT_OK) {
         ret = CTL_ARGS_DONE(ret);
