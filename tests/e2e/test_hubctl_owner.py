@@ -3,6 +3,7 @@ before it writes anything: a key file it made would be root's, mode 0600, and th
 own user, and root on a root-owned dir, work as before. Needs root to change owners; says so and passes otherwise."""
 import os
 import pwd
+import shutil
 import subprocess
 
 from hubtest import HUBCTL, eq, hubctl, ok, run, tmpdir
@@ -43,8 +44,12 @@ def test_root_refused_on_a_service_users_dir():
     for d, dirs, files in os.walk(data):
         for n in dirs + files:
             eq(os.stat(os.path.join(d, n)).st_uid, svc.pw_uid, f"{n} still belongs to {svc.pw_name}")
-    # the dir's own user: works, and what it writes is its own
-    p = subprocess.run(["runuser", "-u", svc.pw_name, "--", HUBCTL, "-d", data, "keys", "rotate"], capture_output=True,
+    # the dir's own user: works, and what it writes is its own (a copy of hubctl the user can reach: the build dir may
+    # sit under root's 0700 home)
+    own = os.path.join(parent, "hubctl")
+    shutil.copy(HUBCTL, own)
+    os.chmod(own, 0o755)
+    p = subprocess.run(["runuser", "-u", svc.pw_name, "--", own, "-d", data, "keys", "rotate"], capture_output=True,
                        text=True, timeout=60)
     eq(p.returncode, 0, f"hubctl as the owner: {p.stderr}")
     new = [n for n in listing(data) if n not in before]
