@@ -330,18 +330,23 @@ static int look_up(check_t *c, const char *username, uint64_t now, uint64_t *add
     return 0;
 }
 
-typedef enum { ADMIT_OK = 0, ADMIT_ADDRESS, ADMIT_BUSY } admit_t;
+typedef enum { ADMIT_OK = 0, ADMIT_ADDRESS, ADMIT_BUSY, ADMIT_UNAVAILABLE } admit_t;
 
-/* Decides whether c may be checked now and, when it may, counts it in flight. *retry_after is set for ADMIT_ADDRESS. */
-static admit_t admit(check_t *c, uint64_t now, uint64_t addr_failures, uint64_t addr_expires_at, uint64_t user_failures,
-                     char *retry_after, size_t size)
+/* Decides whether c may be checked now and, when it may, counts it in flight. *retry_after is set for ADMIT_ADDRESS.
+ * The failures recorded are read under the mutex: a check leaves the in-flight list only once its failure is written
+ * (on_checked), so every guess is seen either in flight or recorded, never in neither, however many loops race. */
+static admit_t admit(check_t *c, uint64_t now, char *retry_after, size_t size)
 {
     idp_login_t *l = c->idp->login;
     const hub_config_t *cfg = c->idp->cfg;
-    uint64_t by_addr, by_user;
+    uint64_t by_addr, by_user, addr_failures, addr_expires_at, user_failures;
     admit_t ret = ADMIT_OK;
 
     pthread_mutex_lock(&l->mutex);
+    if (look_up(c, c->username, now, &addr_failures, &addr_expires_at, &user_failures) != 0) {
+        ret = ADMIT_UNAVAILABLE;
+        goto out;
+    }
     count_inflight(l, c->addr_key, c->sub, &by_addr, &by_user);
     if (addr_failures + by_addr >= cfg->primary.login_address_max_failures) {
         /* the window of failures recorded, or a moment for the checks in flight to decide */
@@ -359,6 +364,7 @@ static admit_t admit(check_t *c, uint64_t now, uint64_t addr_failures, uint64_t 
             c->locked = 1;
         h2o_linklist_insert(&l->inflight, &c->link);
     }
+out:
     pthread_mutex_unlock(&l->mutex);
     return ret;
 }
@@ -434,11 +440,11 @@ static void on_checked(void *arg, int cancelled)
 {
     check_t *c = arg;
 
-    forget(c);
     if (c->req != NULL)
         *c->guard = NULL;
     if (cancelled) {
         /* the node is stopping; the request, if any, is not ours to answer any more */
+        forget(c);
         check_free(c);
         return;
     }
@@ -448,6 +454,7 @@ static void on_checked(void *arg, int cancelled)
         finish_success(c);
     else
         finish_failure(c);
+    forget(c); /* after its outcome is recorded (admit) */
     check_free(c);
 }
 
@@ -490,7 +497,7 @@ static void on_login_post(idp_t *idp, h2o_req_t *req)
 {
     hub_workport_t *port = hub_req_thread(req)->work_port;
     idp_session_t *session = idp_session_current(idp, req);
-    uint64_t now = hub_now(), addr_failures, addr_expires_at, user_failures;
+    uint64_t now = hub_now();
     hub_form_t form;
     check_t *c;
     char retry[32];
@@ -505,12 +512,11 @@ static void on_login_post(idp_t *idp, h2o_req_t *req)
         return;
     }
     login_page_t page = {c->session, c->username, c->next, NULL, NULL};
-    if (port == NULL || look_up(c, c->username, now, &addr_failures, &addr_expires_at, &user_failures) != 0) {
+    switch (port == NULL ? ADMIT_UNAVAILABLE : admit(c, now, retry, sizeof(retry))) {
+    case ADMIT_UNAVAILABLE:
         send_unavailable(req);
         check_free(c);
         return;
-    }
-    switch (admit(c, now, addr_failures, addr_expires_at, user_failures, retry, sizeof(retry))) {
     case ADMIT_ADDRESS:
         send_retry_page(idp, req, &page, 429, retry,
                         "Too many failed sign-in attempts from your network. Please wait a while and try again.");
