@@ -20,7 +20,8 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 from hubtest import Browser, free_port, yaml_dump  # noqa: E402,F401  (the test harness's browser, config writer, port picker)
 from hubtest import request as hub_request  # noqa: E402,F401
-BUILD = os.path.join(TOP, "build", "bench")
+# HUB_BENCH_BUILD: another build dir (say an older commit's, for a before/after; with HUB_BENCH_NO_BUILD=1)
+BUILD = os.environ.get("HUB_BENCH_BUILD") or os.path.join(TOP, "build", "bench")
 HUBD = os.path.join(BUILD, "hubd")
 HUBCTL = os.path.join(BUILD, "hubctl")
 
