@@ -139,9 +139,11 @@ static double quantile(const fl_lat_t *l, double q)
     return l->v[i >= l->n ? l->n - 1 : i];
 }
 
+/* An empty list has no array (qsort must not be given NULL, even for no elements). */
 static void sort_lat(fl_lat_t *l)
 {
-    qsort(l->v, l->n, sizeof(*l->v), cmp_double);
+    if (l->n > 0)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_double);
 }
 
 int fl_report(void)
