@@ -265,7 +265,7 @@ int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char
                  json_t *(*load)(hub_txn_t *txn, const char *key, int *ret))
 {
     const char *const names[] = {arg_name};
-    const char *key;
+    const char *key = NULL; /* set by ctl_simple_args; NULL only to quiet -Wmaybe-uninitialized at -O3 */
     hub_txn_t *txn;
     json_t *j = NULL;
     int ret;
