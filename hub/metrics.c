@@ -11,7 +11,7 @@ static const uint64_t bucket_us[HUB_METRICS_BUCKETS] = {100,   250,   500,    10
                                                         10000, 25000, 100000, 250000, 1000000, 5000000};
 
 typedef struct st_route_metrics_t {
-    char label[128];
+    char *label; /* whole: two routes that differ only past any fixed length are two series */
     uint64_t status[600];
     uint64_t buckets[HUB_METRICS_BUCKETS + 1];
     uint64_t sum_us;
@@ -39,6 +39,10 @@ hub_metrics_t *hub_metrics_create(void)
 
 void hub_metrics_destroy(hub_metrics_t *m)
 {
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i != m->nroutes; ++i)
+        free(m->routes[i].label);
     free(m);
 }
 
@@ -48,9 +52,12 @@ size_t hub_metrics_add_route(hub_metrics_t *m, const char *label)
     for (i = 0; i != m->nroutes; ++i)
         if (strcmp(m->routes[i].label, label) == 0)
             return i;
-    if (m->nroutes == HUB_METRICS_MAX_ROUTES)
+    /* the last place is the catch-all: what it counts is no one route's, so it carries none's label */
+    if (m->nroutes == HUB_METRICS_MAX_ROUTES - 1)
+        label = HUB_METRICS_OTHER;
+    else if (m->nroutes == HUB_METRICS_MAX_ROUTES)
         return HUB_METRICS_MAX_ROUTES - 1;
-    snprintf(m->routes[m->nroutes].label, sizeof(m->routes[0].label), "%s", label);
+    m->routes[m->nroutes].label = hub_strdup(label);
     return m->nroutes++;
 }
 

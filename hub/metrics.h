@@ -15,7 +15,10 @@ typedef struct st_hub_metrics_t hub_metrics_t;
 hub_metrics_t *hub_metrics_create(void);
 void hub_metrics_destroy(hub_metrics_t *m);
 
-/* Adds a route label; returns its index (or the catch-all index when the table is full). */
+#define HUB_METRICS_OTHER "(other)" /* the catch-all's label */
+
+/* Adds a route label (copied whole); returns its index, the same for the same label. The table's last place is a
+ * catch-all labelled HUB_METRICS_OTHER: past HUB_METRICS_MAX_ROUTES - 1 labels, every new one gets its index. */
 size_t hub_metrics_add_route(hub_metrics_t *m, const char *label);
 
 /* Records one finished request; thread-safe. status outside 100..599 counts as 0. */

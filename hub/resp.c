@@ -52,8 +52,9 @@ static const char *reason_of(int status)
 
 void hub_resp_header(h2o_req_t *req, const char *name, const char *value)
 {
-    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, v.base, v.len);
+    /* h2o keeps a pointer to a name that is none of its tokens: the copy lets a caller build the name on its stack */
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, SIZE_MAX), v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
 }
 
 /* Sends a response whose status and headers are set; a HEAD request gets them without the body. */

@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include "hub/oauth.h"
 
-/* Adds a header by name (names are copied as given; values are copied into req->pool). */
+/* Adds a header by name (lower case, written as given); name and value are copied into req->pool. */
 void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
 
 /* Sends body as application/json; body is consumed (decref'd). Adds
