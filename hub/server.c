@@ -120,6 +120,27 @@ static conn_t *conn_of(h2o_req_t *req)
     return sock != NULL && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
 }
 
+/* Writes in[0..len) into out (at least 3 * len + 1 bytes) with every byte a log line must not carry raw (controls,
+ * space, '"', DEL and non-ASCII) as %XX (a path's own %XX stay as they are): an HTTP/2 :path or :method reaches the access log
+ * without the HTTP/1 parser's character checks, and must not forge or split log lines. */
+static void log_escape(char *out, size_t size, const char *in, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (size_t i = 0; i != len && o + 4 <= size; ++i) {
+        unsigned char c = (unsigned char)in[i];
+        if (c <= 0x20 || c >= 0x7f || c == '"') {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     route_handler_t *self = (route_handler_t *)_self;
@@ -165,8 +186,10 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
     }
     /* The query string is never logged: it carries codes, states and tokens. */
     size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
-    hub_log_info("%s \"%.*s %.*s\" %d %zu %lld.%03lldms", addr, (int)req->input.method.len, req->input.method.base,
-                 (int)(plen > 512 ? 512 : plen), req->input.path.base, req->res.status, req->bytes_sent, (long long)(us / 1000),
+    char method[3 * 16 + 1], path[3 * 512 + 1];
+    log_escape(method, sizeof(method), req->input.method.base, req->input.method.len > 16 ? 16 : req->input.method.len);
+    log_escape(path, sizeof(path), req->input.path.base, plen > 512 ? 512 : plen);
+    hub_log_info("%s \"%s %s\" %d %zu %lld.%03lldms", addr, method, path, req->res.status, req->bytes_sent, (long long)(us / 1000),
                  (long long)(us % 1000)); /* integers: %f costs more than the rest of the line */
 }
 

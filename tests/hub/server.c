@@ -306,6 +306,9 @@ static void log_requests(node_t *n)
     test_req_free(run(n, "GET", "/echo/a%2fb?token=SECRET2"));
     test_req_free(run(n, "POST", "/alias/z?refresh_token=SECRET3"));
     test_req_free(run(n, "GET", long_path));
+    /* what an HTTP/2 :path or :method can carry past the HTTP/1 parser's checks: no raw control, quote or space */
+    test_req_free(run(n, "GET", "/echo/a\nb 127.0.0.1 \"GET /forged\" 200"));
+    test_req_free(run(n, "G\rET", "/echo/\x1b[31m%"));
     test_req_t *r = test_req_new(&n->loop, "GET", "/echo/hang?SECRET4");
     CHECK(test_req_run(r, 0) == 0);
     CHECK(hub_metrics_inflight(hub_server_metrics(n->server)) == 1); /* a stop would wait for it */
@@ -343,13 +346,17 @@ static void test_access_log(void)
     CHECK(logged(log, "GET", "/healthz", 200));
     CHECK(logged(log, "GET", "/echo/a%2fb", 400));
     CHECK(logged(log, "POST", "/alias/z", 200));
-    CHECK(logged(log, "GET", cut, 200));                              /* cut at 512 bytes */
-    CHECK(logged(log, "GET", "/echo/hang", 0));                       /* never answered, still logged */
+    CHECK(logged(log, "GET", cut, 200));                                                   /* cut at 512 bytes */
+    CHECK(logged(log, "GET", "/echo/hang", 0));                                            /* never answered, still logged */
+    CHECK(strstr(log, "\"/echo/a%0Ab%20127.0.0.1%20%22GET%20/forged%22%20200 ") != NULL || /* escaped, one line */
+          logged(log, "GET", "/echo/a%0Ab%20127.0.0.1%20%22GET%20/forged%22%20200", 400));
+    CHECK(strstr(log, "\"G%0DET /echo/%1B[31m%\" ") != NULL);
+    CHECK(strstr(log, "\"GET /forged\"") == NULL && strchr(log, '\r') == NULL && strchr(log, 0x1b) == NULL);
     CHECK(strstr(log, "SECRET") == NULL && strchr(log, '?') == NULL); /* no query string, no secret in it */
     size_t lines = 0;
     for (const char *p = log; (p = strchr(p, '\n')) != NULL; ++p)
         ++lines;
-    CHECK(lines == 5);
+    CHECK(lines == 7);
     /* below info: no access log, yet the counts go on */
     hub_log_init(HUB_LOG_WARN, "server");
     CHECK(*captured(one_request, &n) == '\0');
