@@ -15,8 +15,10 @@
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
-#include "idp/model.h"
+#include "idp/client.h"
+#include "idp/password.h"
 #include "idp/session.h"
+#include "idp/user.h"
 
 #define ID_WIDTH 64      /* a slot of a pool: a sub, a client_id or a sid (22 to 32 chars) */
 #define SAMPLE 16        /* records of each kind read back through the node's APIs at the end */
