@@ -33,6 +33,12 @@ typedef enum {
     IDP_FIELD_FRAPPE_SITE,
     /* join tokens */
     IDP_FIELD_NODE_NAME,
+    /* what an operator's change names or brings (hubctl's arguments, the consoles' fields) */
+    IDP_FIELD_CLIENT_ID,
+    IDP_FIELD_PASSWORD,
+    IDP_FIELD_JOIN_TTL,
+    IDP_FIELD_NODE_ID,
+    IDP_FIELD_KID,
     IDP_FIELD__COUNT
 } idp_field_t;
 
