@@ -156,19 +156,6 @@ static void send_retry_page(idp_t *idp, h2o_req_t *req, login_page_t *page, int 
 
 /* ---- failure counters (LOGIN_FAILURES: "u:" sub and "a:" address -> {"n", "until"}) ---- */
 
-static void peer_address(h2o_req_t *req, char *out, size_t size)
-{
-    struct sockaddr_storage ss;
-
-    snprintf(out, size, "unknown");
-    if (req->conn->callbacks->get_peername == NULL || req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, size);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, size);
-}
-
 /* Reads a counter record: its count, lock end (0 = none) and store expiry. Absent = zeros. */
 static void read_counter(hub_txn_t *txn, const char *key, uint64_t *n, uint64_t *until, uint64_t *expires_at)
 {
@@ -479,7 +466,7 @@ static check_t *check_from_form(idp_t *idp, h2o_req_t *req, const hub_form_t *fo
     c->password = h2o_mem_alloc(c->plen + 1);
     memcpy(c->password, password, c->plen);
     c->password[c->plen] = '\0';
-    peer_address(req, c->addr, sizeof(c->addr));
+    hub_req_peer(req, c->addr, sizeof(c->addr));
     snprintf(c->addr_key, sizeof(c->addr_key), "a:%s", c->addr);
     return c;
 }
