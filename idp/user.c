@@ -320,3 +320,23 @@ int idp_user_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_user_t *user), 
     user_each_t a = {txn, cb, arg};
     return hub_store_each(txn, HUB_T_USERS_BY_NAME, NULL, 0, user_each_cb, &a);
 }
+
+int idp_user_create(hub_txn_t *txn, idp_user_t *user, idp_invalid_t *inv)
+{
+    char q[IDP_QUOTE_MAX];
+    idp_user_t *other = NULL;
+    int ret;
+
+    free(user->sub); /* a rerun of the transaction starts afresh */
+    user->sub = NULL;
+    if ((ret = idp_user_validate(user, inv)) != 0 || (ret = idp_roles_exist(txn, &user->roles, IDP_FIELD_USER_ROLES, inv)) != 0)
+        return ret;
+    if (idp_user_find(txn, user->username, &other) == 0) {
+        idp_user_free(other);
+        idp_invalid(inv, IDP_FIELD_USERNAME, "user \"%s\" already exists", idp_quote(q, sizeof(q), user->username));
+        return HUB_E_EXISTS;
+    }
+    if ((ret = idp_user_put(txn, user)) == HUB_E_EXISTS)
+        idp_invalid(inv, IDP_FIELD_EMAIL, "\"%s\" belongs to another user", idp_quote(q, sizeof(q), user->email));
+    return ret;
+}

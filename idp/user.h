@@ -39,6 +39,10 @@ int idp_user_find(hub_txn_t *txn, const char *username_or_email, idp_user_t **ou
  * idp_user_validate fails. Ends nothing: a change that takes something away from a user (disable, password, a role)
  * goes through idp_user_update (idp/revocation.h), which also ends the user's sessions and tokens. */
 int idp_user_put(hub_txn_t *txn, idp_user_t *user);
+/* An operator's new user (hubctl user add, the admin console): validated, its roles checked, written with a new sub.
+ * A refusal fills *inv: HUB_E_INVAL (a field), HUB_E_NOTFOUND (a role that does not exist), HUB_E_EXISTS (the
+ * username or e-mail is taken). */
+int idp_user_create(hub_txn_t *txn, idp_user_t *user, idp_invalid_t *inv);
 /* The record only: see idp_user_remove (idp/revocation.h). */
 int idp_user_del(hub_txn_t *txn, const char *sub);
 /* Calls cb for each user in username order; a non-zero return of cb stops the walk and is returned. */
