@@ -10,6 +10,7 @@
 #include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/client.h"
+#include "idp/consoles.h"
 #include "idp/role.h"
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
@@ -74,6 +75,7 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp_register_register(idp);
     idp_discovery_register(idp);
     idp_logout_register(idp);
+    idp_consoles_register(idp); /* /admin/, /account/ and the stylesheet (SPEC §11) */
     *out = idp;
     return 0;
 fail:

@@ -38,6 +38,9 @@ static const struct {
     [IDP_FIELD_JOIN_TTL] = {"--ttl", NULL},
     [IDP_FIELD_NODE_ID] = {"ID", NULL},
     [IDP_FIELD_KID] = {"KID", NULL},
+    [IDP_FIELD_CURRENT_PASSWORD] = {"current password", NULL},
+    [IDP_FIELD_PASSWORD_AGAIN] = {"password again", NULL},
+    [IDP_FIELD_SETTING] = {"VALUE", NULL},
 };
 
 int idp_invalid(idp_invalid_t *inv, idp_field_t field, const char *fmt, ...)

@@ -1,0 +1,12 @@
+/* Registers the consoles' routes: each module's exact pages first, then the folders (h2o takes the first route
+ * registered that is a prefix of a path). */
+#include "idp/account.h"
+#include "idp/admin.h"
+#include "idp/consoles.h"
+
+void idp_consoles_register(idp_t *idp)
+{
+    idp_account_register(idp);
+    idp_admin_register(idp);
+    idp_console_register_tail(idp, idp_admin_home, idp_account_home);
+}
