@@ -313,15 +313,19 @@ const char *idp_console_arg(idp_creq_t *c, const char *name)
 int idp_console_read(idp_creq_t *c, const idp_form_field_t *fields, size_t n, unsigned long required, const char **values,
                      idp_invalid_t *inv)
 {
-    for (size_t i = 0; i != n; ++i) {
+    int ret = 0;
+
+    for (size_t i = 0; i != n; ++i) { /* every value first: a refused form is shown again with all of them */
         size_t count = hub_form_count(&c->form, fields[i].name);
         values[i] = count == 1 ? hub_form_get(&c->form, fields[i].name) : NULL;
-        if (count > 1)
-            return idp_invalid(inv, fields[i].field, "was sent more than once");
-        if (count == 0 && (required >> i & 1))
-            return idp_invalid(inv, fields[i].field, "is required");
+        /* a field no validator names (IDP_FIELD_NONE) is named in the text, since the box atop cannot link to it */
+        const char *label = fields[i].field == IDP_FIELD_NONE ? fields[i].label : "", *sp = label[0] != '\0' ? " " : "";
+        if (ret == 0 && count > 1)
+            ret = idp_invalid(inv, fields[i].field, "%s%swas sent more than once", label, sp);
+        else if (ret == 0 && count == 0 && (required >> i & 1))
+            ret = idp_invalid(inv, fields[i].field, "%s%sis required", label, sp);
     }
-    return 0;
+    return ret;
 }
 
 void idp_console_problem(hub_page_t *p, const idp_invalid_t *inv, const idp_form_field_t *fields, size_t n)
@@ -444,6 +448,31 @@ void idp_console_checkbox(hub_page_t *p, const idp_form_field_t *f, int checked,
     field_aria(p, f, hint, bad);
     hub_page_printf(p, "><label for=\"f-%s\">%s</label>\n", f->name, f->label);
     field_end(p, f, hint, inv, bad);
+}
+
+int idp_console_confirmed(idp_creq_t *c, const char *title, const char *text, const char *action, const char *name,
+                          const char *value, const char *button, const char *back)
+{
+    const char *confirm = idp_console_arg(c, "confirm");
+    hub_page_t p;
+
+    if (confirm != NULL && strcmp(confirm, "yes") == 0)
+        return 1;
+    idp_console_begin(c, &p, title, c->page->path);
+    hub_page_raw(&p, "<section class=\"card\"><p id=\"confirm-text\">");
+    hub_page_text(&p, text);
+    hub_page_raw(&p, "</p>\n");
+    idp_console_form(c, &p, action);
+    hub_page_printf(&p, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    hub_page_text(&p, value);
+    hub_page_raw(&p, "\">\n<input type=\"hidden\" name=\"confirm\" value=\"yes\">\n<div class=\"actions\"><button type=\"submit\" "
+                     "class=\"danger\">");
+    hub_page_text(&p, button);
+    hub_page_raw(&p, "</button> <a class=\"button secondary\" href=\"");
+    hub_page_text(&p, back);
+    hub_page_raw(&p, "\">Cancel</a></div>\n</form></section>\n");
+    idp_console_end(c, &p, 200);
+    return 0;
 }
 
 void idp_console_secret(hub_page_t *p, const char *label, const char *value)

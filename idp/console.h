@@ -50,8 +50,9 @@ struct st_idp_console_page_t {
     idp_console_fn post;
 };
 
-/* Registers pages (n of them) on idp's server behind the gate. Only before the server runs; the catch-all routes
- * (idp_console_register_tail) come after every page. */
+/* Registers pages (n of them) on idp's server behind the gate, in their order: a path before any prefix of it ("/a/b"
+ * before "/a"), since h2o gives a request to the first route whose path is a prefix of its own. Only before the server
+ * runs; the folders (idp_console_register_tail) come after every page. */
 void idp_console_add(idp_t *idp, const idp_console_page_t *pages, size_t n);
 /* Registers the stylesheet, "/admin/" (the overview page exactly, the router's 404 under it), "/account/" likewise, and
  * "/admin" and "/account" (a redirect to the page with the slash). */
@@ -105,6 +106,10 @@ void idp_console_select(hub_page_t *p, const idp_form_field_t *f, const char *co
                         const char *hint, const idp_invalid_t *inv);
 /* A labelled checkbox of field f, posting "1" when checked. */
 void idp_console_checkbox(hub_page_t *p, const idp_form_field_t *f, int checked, const char *hint, const idp_invalid_t *inv);
+/* 1 when the form says confirm=yes; else answers with a page asking to confirm (text, then a button posting name=value
+ * and confirm=yes to action, and a link back) and returns 0. For the changes that cannot be undone. */
+int idp_console_confirmed(idp_creq_t *c, const char *title, const char *text, const char *action, const char *name,
+                          const char *value, const char *button, const char *back);
 /* A secret shown once: its label, the value in a box, and the note that it will not be shown again. */
 void idp_console_secret(hub_page_t *p, const char *label, const char *value);
 /* A time as "2025-01-31 12:00 UTC" (0: "-"), escaped. */

@@ -2,11 +2,13 @@
  * registered that is a prefix of a path). */
 #include "idp/account.h"
 #include "idp/admin.h"
+#include "idp/admin_clients.h"
 #include "idp/consoles.h"
 
 void idp_consoles_register(idp_t *idp)
 {
     idp_account_register(idp);
     idp_admin_register(idp);
+    idp_admin_clients_register(idp);
     idp_console_register_tail(idp, idp_admin_home, idp_account_home);
 }
