@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include "federation/fed_join.h"
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "federation/fed_jwks.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/log.h"

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "hub/clock.h"
 #include "hub/jws.h"
 
 #define FED_JWKS_FORCE_INTERVAL 10 /* seconds between two refreshes asked for by an unknown kid */

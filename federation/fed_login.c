@@ -10,6 +10,7 @@
 #include "federation/fed_session.h"
 #include "federation/fed_state.h"
 #include "federation/fed_worker.h"
+#include "hub/clock.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/fetch.h"

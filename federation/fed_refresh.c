@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include "federation/fed_refresh.h"
 #include "federation/fed_worker.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/form.h"

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include "federation/fed_session.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/util.h"
 

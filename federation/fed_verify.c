@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <openssl/evp.h>
 #include "federation/fed_verify.h"
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -273,6 +274,20 @@ static int check_times(fed_verify_t *v, const json_t *claims, int need_exp, cons
     return 0;
 }
 
+/* check_times with exp required, then a sub claim (no_sub is the reason given without one). */
+static int check_times_and_sub(fed_verify_t *v, const json_t *payload, const char *no_sub, const char **why)
+{
+    int ret;
+
+    if ((ret = check_times(v, payload, 1, why)) != 0)
+        return ret;
+    if (str_claim(payload, "sub") == NULL) {
+        *why = no_sub;
+        return HUB_E_PARSE;
+    }
+    return 0;
+}
+
 static int typ_is_at_jwt(const char *typ)
 {
     return typ != NULL && (strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "application/at+jwt") == 0);
@@ -386,13 +401,8 @@ int fed_verify_access_token(fed_verify_t *v, const char *client_id, const char *
         ret = HUB_E_DENIED;
         goto out;
     }
-    if ((ret = check_times(v, jws.payload, 1, why)) != 0)
+    if ((ret = check_times_and_sub(v, jws.payload, "the token has no sub", why)) != 0)
         goto out;
-    if (str_claim(jws.payload, "sub") == NULL) {
-        *why = "the token has no sub";
-        ret = HUB_E_PARSE;
-        goto out;
-    }
     if ((jti = str_claim(jws.payload, "jti")) == NULL || jti[0] == '\0' || strlen(jti) > JTI_MAX) {
         *why = "the token has no jti"; /* RFC 9068 §2.2: required */
         ret = HUB_E_PARSE;
@@ -438,13 +448,8 @@ int fed_verify_id_token(fed_verify_t *v, const char *client_id, const char *nonc
         ret = HUB_E_DENIED;
         goto out;
     }
-    if ((ret = check_times(v, jws.payload, 1, why)) != 0)
+    if ((ret = check_times_and_sub(v, jws.payload, "the id_token has no sub", why)) != 0)
         goto out;
-    if (str_claim(jws.payload, "sub") == NULL) {
-        *why = "the id_token has no sub";
-        ret = HUB_E_PARSE;
-        goto out;
-    }
     *claims = json_incref(jws.payload);
 out:
     hub_jws_dispose(&jws);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "federation/fed_worker.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 

@@ -8,6 +8,7 @@
 #include "hub/config_types.h"
 #include "hub/err.h"
 #include "hub/path.h"
+#include "hub/url.h"
 #include "hub/util.h"
 
 int hub_conf_parse_duration(const char *s, uint64_t *seconds)
@@ -233,53 +234,20 @@ bad:
     return -1;
 }
 
-/* Checks an absolute http(s) URL without user info, query or fragment; returns the length to
- * keep once trailing slashes are dropped, or 0 when the URL is not acceptable. */
+/* Checks an absolute http(s) URL (hub_url_parse: no user info or fragment, a strict host and port), written with a
+ * lower-case scheme, without query and with an IPv4 host as a plain dotted quad; returns the length to keep once
+ * trailing slashes are dropped, or 0 when the URL is not acceptable. */
 static size_t check_url(const char *s, int allow_https)
 {
-    const char *auth, *path, *p;
-    size_t len;
-    uint16_t port;
+    hub_url_t u;
+    size_t len = strlen(s), path = 0;
 
-    if (strncmp(s, "http://", 7) == 0)
-        auth = s + 7;
-    else if (allow_https && strncmp(s, "https://", 8) == 0)
-        auth = s + 8;
-    else
+    if (strncmp(s, "http://", 7) != 0 && !(allow_https && strncmp(s, "https://", 8) == 0))
         return 0;
-    path = auth + strcspn(auth, "/");
-    if (auth[0] == '[') {
-        char host[64];
-        unsigned char addr[16];
-        const char *close = memchr(auth, ']', path - auth);
-        if (close == NULL || (size_t)(close - auth - 1) >= sizeof(host))
-            return 0;
-        memcpy(host, auth + 1, close - auth - 1);
-        host[close - auth - 1] = '\0';
-        if (inet_pton(AF_INET6, host, addr) != 1)
-            return 0;
-        p = close + 1;
-    } else {
-        p = auth + strspn(auth, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
-        if (p == auth)
-            return 0;
-    }
-    if (*p == ':') {
-        char num[8];
-        if ((size_t)(path - p - 1) >= sizeof(num))
-            return 0;
-        memcpy(num, p + 1, path - p - 1);
-        num[path - p - 1] = '\0';
-        if (parse_port(num, &port) != 0)
-            return 0;
-    } else if (p != path) {
+    if (hub_url_parse(s, &u, NULL) != 0 || strchr(u.rest, '?') != NULL || (u.kind == HUB_HOST_IPV4 && !u.canonical))
         return 0;
-    }
-    for (p = path; *p != '\0'; ++p)
-        if (*p <= 0x20 || *p >= 0x7f || *p == '?' || *p == '#')
-            return 0;
-    len = p - s;
-    while (len > (size_t)(path - s) && s[len - 1] == '/')
+    path = u.rest - s;
+    while (len > path && s[len - 1] == '/')
         --len;
     return len;
 }

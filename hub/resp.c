@@ -1,4 +1,5 @@
 /* Response helpers: every body goes out with Content-Length, pages with the SPEC §8 headers. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,13 +239,18 @@ void hub_send_redirect(h2o_req_t *req, int status, const char *location)
 void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *description)
 {
     json_t *body = json_object();
-    const char *code = hub_oauth_error(err);
+    const char *code;
 
+    if (err == HUB_OAUTH_OK)
+        err = HUB_OAUTH_SERVER_ERROR; /* a caller's mistake: no success goes out as an error */
+    code = hub_oauth_error(err);
     json_object_set_new(body, "error", json_string(code));
     if (description != NULL)
         json_object_set_new(body, "error_description", json_string(description));
     if (err == HUB_OAUTH_INVALID_CLIENT) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Basic realm=\"hub\""));
+    } else if (err == HUB_OAUTH_TOKEN_MISSING) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"hub\""));
     } else if (err == HUB_OAUTH_INVALID_TOKEN || err == HUB_OAUTH_INSUFFICIENT_SCOPE) {
         char buf[128];
         int n = snprintf(buf, sizeof(buf), "Bearer realm=\"hub\", error=\"%s\"", code);
@@ -252,6 +258,29 @@ void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *descr
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, v.base, v.len);
     }
     hub_send_json(req, hub_oauth_status(err), body, 1);
+}
+
+void hub_send_oauth_fail(h2o_req_t *req, const hub_oauth_fail_t *fail)
+{
+    hub_send_oauth_error(req, fail->error, fail->description);
+}
+
+hub_oauth_err_t hub_oauth_failf(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *fmt, ...)
+{
+    va_list ap;
+    char *text;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        h2o_fatal("a description that cannot be written");
+    text = h2o_mem_alloc_pool(pool, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return hub_oauth_fail(fail, err, text);
 }
 
 void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, const char *path, long max_age, int secure)

@@ -41,8 +41,15 @@ void hub_send_redirect(h2o_req_t *req, int status, const char *location);
 
 /* {"error": ..., "error_description": ...} with the error's status and no-store; for
  * invalid_client adds WWW-Authenticate: Basic realm="hub" (RFC 6749 §5.2); for
- * invalid_token/insufficient_scope adds WWW-Authenticate: Bearer error=... (RFC 6750). */
+ * invalid_token/insufficient_scope adds WWW-Authenticate: Bearer error=... (RFC 6750), and for
+ * HUB_OAUTH_TOKEN_MISSING the bare challenge Bearer realm="hub". err HUB_OAUTH_OK is no error
+ * to send: it goes out as server_error. */
 void hub_send_oauth_error(h2o_req_t *req, hub_oauth_err_t err, const char *description);
+/* The same for a failure recorded in *fail. */
+void hub_send_oauth_fail(h2o_req_t *req, const hub_oauth_fail_t *fail);
+/* Records err in *fail with a description formatted (printf) into pool (a request's, usually); returns err. */
+hub_oauth_err_t hub_oauth_failf(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Set-Cookie: name=value; Path=/; HttpOnly; SameSite=Lax[; Secure][; Max-Age=N].
  * max_age < 0 omits Max-Age (a session cookie); 0 deletes the cookie. */

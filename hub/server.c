@@ -726,6 +726,11 @@ h2o_globalconf_t *hub_server_globalconf(hub_server_t *server)
     return &server->globalconf;
 }
 
+hub_workpool_t *hub_server_workpool(hub_server_t *server)
+{
+    return server->workpool;
+}
+
 hub_fetcher_t *hub_server_fetcher(hub_server_t *server)
 {
     return server->fetcher;

@@ -13,6 +13,7 @@ typedef struct st_hub_server_t hub_server_t;
 typedef struct st_hub_fetcher_t hub_fetcher_t;
 typedef struct st_hub_fetch_port_t hub_fetch_port_t;
 typedef struct st_hub_workport_t hub_workport_t;
+typedef struct st_hub_workpool_t hub_workpool_t;
 
 /* One event-loop thread. Handlers find theirs with hub_req_thread(req). */
 typedef struct st_hub_thread_t {
@@ -67,6 +68,9 @@ hub_fetcher_t *hub_server_fetcher(hub_server_t *server);
 /* The server's h2o configuration with every route registered so far: for running requests through the routes
  * in-process, without listeners (the C tests' loopback, tests/support/loopback.h). */
 h2o_globalconf_t *hub_server_globalconf(hub_server_t *server);
+/* The server's worker pool (hub_server_use_workpool), or NULL: for the C tests' loopback, whose loop binds a port to it as
+ * the server's loops do. */
+hub_workpool_t *hub_server_workpool(hub_server_t *server);
 int hub_server_is_tls(hub_server_t *server);
 
 static inline hub_thread_t *hub_req_thread(h2o_req_t *req)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <lmdb.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/store.h"
@@ -93,11 +94,6 @@ static int map_err(int mrc)
     default:
         return HUB_E_STORE;
     }
-}
-
-uint64_t hub_now(void)
-{
-    return (uint64_t)time(NULL);
 }
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -454,18 +450,26 @@ static int index_del(hub_txn_t *txn, uint64_t exp, hub_table_t t, const void *ke
     return mrc == MDB_NOTFOUND ? 0 : txn_op_err(txn, mrc);
 }
 
+/* The live record under key: its stored bytes (header included) and expiry; HUB_E_NOTFOUND when absent or expired. */
+static int live_get(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, MDB_val *data, uint64_t *exp)
+{
+    int rc;
+
+    if ((rc = raw_get(txn, t, key, klen, data, exp)) != 0)
+        return rc;
+    if (data->mv_size < VAL_HDR)
+        return HUB_E_STORE;
+    return is_live(*exp, hub_now()) ? 0 : HUB_E_NOTFOUND;
+}
+
 int hub_store_get(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, hub_val_t *val)
 {
     MDB_val data;
     uint64_t exp;
     int rc;
 
-    if ((rc = raw_get(txn, t, key, klen, &data, &exp)) != 0)
+    if ((rc = live_get(txn, t, key, klen, &data, &exp)) != 0)
         return rc;
-    if (data.mv_size < VAL_HDR)
-        return HUB_E_STORE;
-    if (!is_live(exp, hub_now()))
-        return HUB_E_NOTFOUND;
     val->data = (const unsigned char *)data.mv_data + VAL_HDR;
     val->len = data.mv_size - VAL_HDR;
     return 0;
@@ -477,12 +481,8 @@ int hub_store_expiry(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen
     uint64_t exp;
     int rc;
 
-    if ((rc = raw_get(txn, t, key, klen, &data, &exp)) != 0)
+    if ((rc = live_get(txn, t, key, klen, &data, &exp)) != 0)
         return rc;
-    if (data.mv_size < VAL_HDR)
-        return HUB_E_STORE;
-    if (!is_live(exp, hub_now()))
-        return HUB_E_NOTFOUND;
     *expires_at = exp;
     return 0;
 }

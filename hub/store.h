@@ -116,7 +116,4 @@ uint64_t hub_store_counter(hub_txn_t *txn, const char *name);
 /* The size of the map in bytes right now (grows on demand). */
 size_t hub_store_mapsize(hub_store_t *store);
 
-/* Current unix time in seconds (one clock for every expiry decision). */
-uint64_t hub_now(void);
-
 #endif

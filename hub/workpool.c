@@ -126,6 +126,17 @@ int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queu
     return 0;
 }
 
+/* Tells every job of list (taken off the queue, no worker holds it) that it was cancelled, and frees it. */
+static void cancel_jobs(h2o_linklist_t *list)
+{
+    while (!h2o_linklist_is_empty(list)) {
+        work_job_t *job = H2O_STRUCT_FROM_MEMBER(work_job_t, msg.link, list->next);
+        h2o_linklist_unlink(&job->msg.link);
+        job->done(job->arg, 1);
+        free(job);
+    }
+}
+
 void hub_workpool_destroy(hub_workpool_t *pool)
 {
     h2o_linklist_t cancelled;
@@ -145,12 +156,7 @@ void hub_workpool_destroy(hub_workpool_t *pool)
     h2o_linklist_insert_list(&cancelled, &pool->queue);
     pool->queued = 0;
     pthread_mutex_unlock(&pool->mutex);
-    while (!h2o_linklist_is_empty(&cancelled)) {
-        work_job_t *job = H2O_STRUCT_FROM_MEMBER(work_job_t, msg.link, cancelled.next);
-        h2o_linklist_unlink(&job->msg.link);
-        job->done(job->arg, 1);
-        free(job);
-    }
+    cancel_jobs(&cancelled);
     free(pool->threads);
     pool->threads = NULL;
     pool_release(pool);
@@ -203,12 +209,7 @@ void hub_workport_destroy(hub_workport_t *port)
     while (port->running != 0)
         pthread_cond_wait(&pool->idle_cond, &pool->mutex);
     pthread_mutex_unlock(&pool->mutex);
-    while (!h2o_linklist_is_empty(&cancelled)) {
-        work_job_t *job = H2O_STRUCT_FROM_MEMBER(work_job_t, msg.link, cancelled.next);
-        h2o_linklist_unlink(&job->msg.link);
-        job->done(job->arg, 1);
-        free(job);
-    }
+    cancel_jobs(&cancelled);
     /* No worker sends to this port any more: its undelivered completions can be taken without the queue's lock. */
     on_port_messages(&port->receiver, &port->receiver._messages);
     h2o_multithread_unregister_receiver(port->queue, &port->receiver);

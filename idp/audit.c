@@ -5,6 +5,7 @@
 #include <string.h>
 #include <jansson.h>
 #include <h2o.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "idp/audit.h"

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/log.h"
 #include "hub/util.h"
 #include "idp/backchannel.h"
 #include "idp/revocation.h"
-#include "idp/tokens.h"
+#include "idp/mint.h"
 
 #define BATCH 32
 #define MAX_BATCHES 8 /* per pass: a mass change (role del of a common role) reaches the fetcher over several passes */

@@ -4,7 +4,7 @@
 #define IDP_BACKCHANNEL_H
 
 #include <stddef.h>
-#include "idp/idp.h"
+#include "idp/ctx.h"
 
 #define IDP_BACKCHANNEL_POLL_MS 250    /* how often the queue is looked at (hubctl, another process, cannot wake hubd) */
 #define IDP_BACKCHANNEL_MAX_ATTEMPTS 8 /* a job whose hand-over failed this often is dropped (logged) */

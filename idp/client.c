@@ -2,6 +2,7 @@
  * index and the cache generation, secrets and redirect URI matching. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/url.h"

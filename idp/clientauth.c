@@ -10,81 +10,77 @@
 /* token (introspection, revocation) may be any token the hub issues: the largest access tokens (many roles) pass 4 KiB */
 #define MAX_TOKEN_PARAM HUB_JWS_MAX
 
-int idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache, int allow_public,
-                            const idp_client_t **out, const char **why)
+/* invalid_client (401) with why. */
+static hub_oauth_err_t refuse(hub_oauth_fail_t *fail, const char *why)
+{
+    return hub_oauth_fail(fail, HUB_OAUTH_INVALID_CLIENT, why);
+}
+
+/* The credentials a request presents: the method, the client_id and the secret (NULL for none). HUB_OAUTH_OK, or
+ * invalid_client when they are malformed, repeated, or presented two ways at once. */
+static hub_oauth_err_t credentials(h2o_req_t *req, const hub_form_t *form, idp_auth_method_t *used, const char **client_id,
+                                   const char **secret, hub_oauth_fail_t *fail)
 {
     const char *authz = hub_req_header(&req->pool, req, "authorization");
     const char *form_id = hub_form_get(form, "client_id"), *form_secret = hub_form_get(form, "client_secret");
-    const char *client_id, *secret = NULL;
     char *basic_id = NULL, *basic_secret = NULL;
-    idp_auth_method_t used;
+
+    *secret = NULL;
+    if (hub_form_count(form, "client_id") > 1 || hub_form_count(form, "client_secret") > 1)
+        return refuse(fail, "client authentication failed");
+    if (authz != NULL && strncasecmp(authz, "Basic ", 6) == 0) {
+        if (form_secret != NULL)
+            return refuse(fail, "more than one client authentication method");
+        if (hub_basic_auth_parse(&req->pool, authz, &basic_id, &basic_secret) != 0 || basic_id == NULL || *basic_id == '\0')
+            return refuse(fail, "malformed Basic credentials");
+        if (form_id != NULL && strcmp(form_id, basic_id) != 0)
+            return refuse(fail, "client_id does not match the Basic credentials");
+        *used = IDP_AUTH_SECRET_BASIC;
+        *client_id = basic_id;
+        *secret = basic_secret != NULL ? basic_secret : "";
+    } else if (form_secret != NULL) {
+        *used = IDP_AUTH_SECRET_POST;
+        *client_id = form_id;
+        *secret = form_secret;
+    } else {
+        *used = IDP_AUTH_NONE;
+        *client_id = form_id;
+    }
+    if (*client_id == NULL || **client_id == '\0' || strlen(*client_id) > MAX_CREDENTIAL ||
+        (*secret != NULL && strlen(*secret) > MAX_CREDENTIAL))
+        return refuse(fail, "missing client credentials");
+    return HUB_OAUTH_OK;
+}
+
+hub_oauth_err_t idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache,
+                                        int allow_public, const idp_client_t **out, hub_oauth_fail_t *fail)
+{
+    const char *client_id = NULL, *secret = NULL;
+    idp_auth_method_t used = IDP_AUTH_NONE;
     const idp_client_t *client = NULL;
+    hub_oauth_err_t err;
     int ret;
 
     *out = NULL;
-    *why = "client authentication failed";
-    if (hub_form_count(form, "client_id") > 1 || hub_form_count(form, "client_secret") > 1)
-        return HUB_E_DENIED;
-    if (authz != NULL && strncasecmp(authz, "Basic ", 6) == 0) {
-        if (form_secret != NULL) {
-            *why = "more than one client authentication method";
-            return HUB_E_DENIED;
-        }
-        if (hub_basic_auth_parse(&req->pool, authz, &basic_id, &basic_secret) != 0 || basic_id == NULL || *basic_id == '\0') {
-            *why = "malformed Basic credentials";
-            return HUB_E_DENIED;
-        }
-        if (form_id != NULL && strcmp(form_id, basic_id) != 0) {
-            *why = "client_id does not match the Basic credentials";
-            return HUB_E_DENIED;
-        }
-        used = IDP_AUTH_SECRET_BASIC;
-        client_id = basic_id;
-        secret = basic_secret != NULL ? basic_secret : "";
-    } else if (form_secret != NULL) {
-        used = IDP_AUTH_SECRET_POST;
-        client_id = form_id;
-        secret = form_secret;
-    } else {
-        used = IDP_AUTH_NONE;
-        client_id = form_id;
-    }
-    if (client_id == NULL || *client_id == '\0' || strlen(client_id) > MAX_CREDENTIAL ||
-        (secret != NULL && strlen(secret) > MAX_CREDENTIAL)) {
-        *why = "missing client credentials";
-        return HUB_E_DENIED;
-    }
-    if ((ret = idp_client_cache_get(cache, txn, client_id, &client)) != 0) {
-        if (ret == HUB_E_NOTFOUND) {
-            *why = "unknown client";
-            ret = HUB_E_DENIED;
-        }
-        goto out;
-    }
-    ret = HUB_E_DENIED;
-    if (!client->enabled) {
-        *why = "client disabled";
-        goto out;
-    }
-    if (client->auth_method != used) {
-        *why = "client authentication method differs from the registered one";
-        goto out;
-    }
-    if (used == IDP_AUTH_NONE) {
-        if (!allow_public) {
-            *why = "this endpoint requires client credentials";
-            goto out;
-        }
-    } else if (client->secret_hash == NULL || !idp_client_secret_ok(client, secret, strlen(secret))) {
-        *why = "client authentication failed";
-        goto out;
+    if ((err = credentials(req, form, &used, &client_id, &secret, fail)) != HUB_OAUTH_OK)
+        return err;
+    if ((ret = idp_client_cache_get(cache, txn, client_id, &client)) != 0)
+        return ret == HUB_E_NOTFOUND ? refuse(fail, "unknown client")
+                                     : hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "client lookup failed");
+    if (!client->enabled)
+        err = refuse(fail, "client disabled");
+    else if (client->auth_method != used)
+        err = refuse(fail, "client authentication method differs from the registered one");
+    else if (used == IDP_AUTH_NONE && !allow_public)
+        err = refuse(fail, "this endpoint requires client credentials");
+    else if (used != IDP_AUTH_NONE && (client->secret_hash == NULL || !idp_client_secret_ok(client, secret, strlen(secret))))
+        err = refuse(fail, "client authentication failed");
+    if (err != HUB_OAUTH_OK) {
+        idp_client_release(client);
+        return err;
     }
     *out = client;
-    client = NULL;
-    ret = 0;
-out:
-    idp_client_release(client);
-    return ret;
+    return HUB_OAUTH_OK;
 }
 
 /* RFC 6749 §3.2: parameters must not be repeated. Returns the first repeated name or NULL. */
@@ -97,43 +93,31 @@ static const char *repeated_param(const hub_form_t *form)
     return NULL;
 }
 
-int idp_endpoint_form(h2o_req_t *req, hub_form_t *form)
+hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fail_t *fail)
 {
     size_t i;
-    if (hub_form_parse_body(&req->pool, req, form) != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "expected an application/x-www-form-urlencoded body");
-        return -1;
-    }
-    if (repeated_param(form) != NULL) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "a parameter is repeated");
-        return -1;
-    }
+    if (hub_form_parse_body(&req->pool, req, form) != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "expected an application/x-www-form-urlencoded body");
+    if (repeated_param(form) != NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "a parameter is repeated");
     for (i = 0; i != form->n; ++i) {
         size_t max = strcmp(form->items[i].name.base, "token") == 0 ? MAX_TOKEN_PARAM : MAX_PARAM;
-        if (form->items[i].value.len > max) {
-            hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "a parameter is too long");
-            return -1;
-        }
+        if (form->items[i].value.len > max)
+            return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "a parameter is too long");
     }
-    return 0;
+    return HUB_OAUTH_OK;
 }
 
-const idp_client_t *idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public)
+hub_oauth_err_t idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public, const idp_client_t **out,
+                                    hub_oauth_fail_t *fail)
 {
     hub_txn_t *txn = NULL;
-    const idp_client_t *client = NULL;
-    const char *why = NULL;
-    int ret;
+    hub_oauth_err_t err;
 
-    if ((ret = hub_store_read_begin(idp->store, &txn)) != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
-        return NULL;
-    }
-    ret = idp_client_authenticate(req, form, txn, idp->clients, allow_public, &client, &why);
+    *out = NULL;
+    if (hub_store_read_begin(idp->store, &txn) != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
+    err = idp_client_authenticate(req, form, txn, idp->clients, allow_public, out, fail);
     hub_store_read_end(txn);
-    if (ret == HUB_E_DENIED)
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_CLIENT, why);
-    else if (ret != 0)
-        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "client lookup failed");
-    return client;
+    return err;
 }

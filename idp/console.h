@@ -14,7 +14,7 @@
 #include "hub/page.h"
 #include "hub/store.h"
 #include "idp/audit.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/invalid.h"
 #include "idp/session.h"
 #include "idp/user.h"

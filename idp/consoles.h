@@ -3,7 +3,7 @@
 #ifndef IDP_CONSOLES_H
 #define IDP_CONSOLES_H
 
-#include "idp/idp.h"
+#include "idp/ctx.h"
 
 /* Registers every console route on idp's server; only before the server runs. */
 void idp_consoles_register(idp_t *idp);

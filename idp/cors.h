@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include "hub/cors.h"
 #include "hub/store.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client.h"
 
 /* The cross-origin rules of the endpoint table (idp/endpoint.h) the router applies: clients, for the endpoints a

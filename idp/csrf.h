@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include "hub/form.h"
 #include "hub/store.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/session.h"
 
 /* What a form does; a token made for one purpose is refused for another. */

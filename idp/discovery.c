@@ -7,7 +7,7 @@
 #include "hub/resp.h"
 #include "hub/url.h"
 #include "idp/endpoint.h"
-#include "idp/idp.h"
+#include "idp/discovery.h"
 #include "idp/node.h"
 
 #define DISCOVERY_MAX_AGE 300

@@ -5,7 +5,7 @@
 #define IDP_ENDPOINT_H
 
 #include "hub/route.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 
 /* The paths pages and documents name (a form's action, registration_client_uri) as well as the table. */
 #define IDP_FRAPPE "/api/method/frappe.integrations.oauth2."

@@ -3,7 +3,7 @@
  * SITE_URL/api/method/frappe.www.login.login_via_frappe or SITE_URL/api/method/frappe.integrations.oauth2_logins.
  * login_via_frappe, sends its client secret in the form body and asks for scope openid only; the rules a client that is
  * such a site keeps are idp_client_validate's (idp/client.h), what its openid discloses idp_scope_discloses'
- * (idp/tokens.h). */
+ * (idp/claims.h). */
 #ifndef IDP_FRAPPE_SITE_H
 #define IDP_FRAPPE_SITE_H
 

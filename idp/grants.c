@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -567,9 +568,9 @@ void idp_refresh_free(idp_refresh_t *r)
     free(r);
 }
 
-/* ---- access tokens ---- */
+/* ---- issued access tokens, by jti ---- */
 
-int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp)
+int idp_jti_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp)
 {
     json_t *obj = json_object();
     int ret;
@@ -583,7 +584,7 @@ int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const 
     return ret;
 }
 
-int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
+int idp_jti_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
 {
     json_t *obj = json_object();
     int ret;
@@ -593,7 +594,7 @@ int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
     return ret;
 }
 
-int idp_token_is_active(hub_txn_t *txn, const char *jti)
+int idp_jti_is_active(hub_txn_t *txn, const char *jti)
 {
     hub_val_t val;
     json_t *obj = NULL;

@@ -107,11 +107,11 @@ int idp_refresh_revoke(hub_txn_t *txn, const char *token, size_t len, const char
 void idp_refresh_free(idp_refresh_t *r);
 
 /* Issued access tokens: records jti -> family so revoking the family revokes the token. */
-int idp_token_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp);
+int idp_jti_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp);
 /* Revokes one access token until its expiry. */
-int idp_token_revoke(hub_txn_t *txn, const char *jti, uint64_t exp);
+int idp_jti_revoke(hub_txn_t *txn, const char *jti, uint64_t exp);
 /* 1 when jti is neither revoked nor of a revoked family, else 0. */
-int idp_token_is_active(hub_txn_t *txn, const char *jti);
+int idp_jti_is_active(hub_txn_t *txn, const char *jti);
 
 /* Consent grants (OAuth Provider Settings "auto"): the scopes a user approved for a client
  * and until when. */

@@ -6,12 +6,23 @@
 #include "hub/cookie.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "idp/approve.h"
+#include "idp/authorize.h"
 #include "idp/backchannel.h"
-#include "idp/csrf.h"
-#include "idp/idp.h"
 #include "idp/client.h"
 #include "idp/consoles.h"
+#include "idp/csrf.h"
+#include "idp/ctx.h"
+#include "idp/discovery.h"
+#include "idp/idp.h"
+#include "idp/introspect.h"
+#include "idp/login.h"
+#include "idp/logout.h"
+#include "idp/register.h"
+#include "idp/revoke.h"
 #include "idp/role.h"
+#include "idp/token.h"
+#include "idp/userinfo.h"
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
@@ -68,6 +79,7 @@ int idp_create(idp_t **out, hub_server_t *server)
         goto fail;
     }
     idp_authorize_register(idp);
+    idp_approve_register(idp);
     idp_token_register(idp);
     idp_introspect_register(idp);
     idp_revoke_register(idp);

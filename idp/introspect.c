@@ -1,12 +1,13 @@
 /* Token introspection (RFC 7662) for authenticated clients: our access tokens and refresh tokens. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/introspect.h"
 #include "idp/user.h"
 
 /* A compact JWS has exactly two dots; our refresh tokens (base64url) have none. */
@@ -64,7 +65,7 @@ static json_t *introspect_access(idp_t *idp, hub_txn_t *txn, const idp_client_t 
         goto out;
     if (client_id == NULL || (!caller->introspect_any && strcmp(client_id, caller->client_id) != 0))
         goto out; /* SPEC §4: a client learns only about its own tokens */
-    if (!idp_token_is_active(txn, jti) || !client_enabled(idp, txn, client_id))
+    if (!idp_jti_is_active(txn, jti) || !client_enabled(idp, txn, client_id))
         goto out;
     out = json_pack("{s:b,s:s}", "active", 1, "token_type", "Bearer");
     if (!add_username(txn, sub, out)) {
@@ -110,35 +111,40 @@ out:
     return out;
 }
 
-static int on_introspect(void *data, h2o_req_t *req)
+/* Answers the introspection (HUB_OAUTH_OK), or returns the failure to send. */
+static hub_oauth_err_t introspect(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
-    idp_t *idp = data;
     hub_form_t form = {0};
-    const idp_client_t *client;
+    const idp_client_t *client = NULL;
     hub_txn_t *txn = NULL;
     const char *token;
     json_t *result = NULL;
 
-    if (idp_endpoint_form(req, &form) != 0)
-        return 0;
-    if ((client = idp_endpoint_client(idp, req, &form, 0)) == NULL)
-        return 0;
+    if (idp_endpoint_form(req, &form, fail) != HUB_OAUTH_OK ||
+        idp_endpoint_client(idp, req, &form, 0, &client, fail) != HUB_OAUTH_OK)
+        return fail->error;
     if ((token = hub_form_get(&form, "token")) == NULL || *token == '\0') {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "token is required");
-        goto out;
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "token is required");
+    } else if (hub_store_read_begin(idp->store, &txn) != 0) {
+        hub_oauth_fail(fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
+    } else {
+        /* token_type_hint only speeds up the search (RFC 7662 §2.1); the token's shape tells us already */
+        result = looks_like_jwt(token) ? introspect_access(idp, txn, client, token) : introspect_refresh(idp, txn, client, token);
+        hub_store_read_end(txn);
+        if (result == NULL)
+            result = json_pack("{s:b}", "active", 0);
+        hub_send_json(req, 200, result, 1);
     }
-    if (hub_store_read_begin(idp->store, &txn) != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
-        goto out;
-    }
-    /* token_type_hint only speeds up the search (RFC 7662 §2.1); the token's shape tells us already */
-    result = looks_like_jwt(token) ? introspect_access(idp, txn, client, token) : introspect_refresh(idp, txn, client, token);
-    hub_store_read_end(txn);
-    if (result == NULL)
-        result = json_pack("{s:b}", "active", 0);
-    hub_send_json(req, 200, result, 1);
-out:
     idp_client_release(client);
+    return fail->error;
+}
+
+static int on_introspect(void *data, h2o_req_t *req)
+{
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (introspect(data, req, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
     return 0;
 }
 

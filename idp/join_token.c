@@ -1,6 +1,7 @@
 /* Join token records (HUB_T_JOIN_TOKENS, key = the token's hash): created by an operator, consumed by a registration. */
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

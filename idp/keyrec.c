@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/util.h"

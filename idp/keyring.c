@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "idp/keyring.h"

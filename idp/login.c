@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"
@@ -18,7 +19,7 @@
 #include "hub/workpool.h"
 #include "idp/csrf.h"
 #include "idp/endpoint.h"
-#include "idp/idp.h"
+#include "idp/login.h"
 #include "idp/password.h"
 #include "idp/user.h"
 #include "idp/session.h"
@@ -44,6 +45,8 @@ static const char BUSY_MESSAGE[] = "Too many sign-ins are being checked right no
 
 /* What the module keeps between requests: the checks admitted and not finished (per-address and per-account limits
  * count them, so a burst of parallel requests cannot get more guesses than a sequence would) and the node's rate. */
+typedef struct st_idp_login_t idp_login_t;
+
 struct st_idp_login_t {
     pthread_mutex_t mutex;
     h2o_linklist_t inflight; /* check_t, under mutex */

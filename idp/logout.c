@@ -14,7 +14,6 @@
 #include "idp/backchannel.h"
 #include "idp/csrf.h"
 #include "idp/endpoint.h"
-#include "idp/idp.h"
 #include "idp/logout.h"
 #include "idp/client.h"
 #include "idp/session.h"
@@ -34,7 +33,10 @@ typedef struct st_target_t {
     char *client_id, *uri;
 } target_t;
 
-void idp_logout_notify(idp_t *idp, const idp_session_t *ended)
+/* Sends a logout_token (OIDC Back-Channel Logout 1.0 §2.4) to every client of the ended session that registered a
+ * backchannel_logout_uri: a form POST through idp->fetcher, fire-and-forget with retries, so it never blocks the calling
+ * loop. ended is borrowed (the caller still frees it); NULL is ignored. */
+static void notify_clients(idp_t *idp, const idp_session_t *ended)
 {
     target_t *targets = NULL;
     hub_txn_t *txn = NULL;
@@ -275,7 +277,7 @@ static int end_own_session(idp_t *idp, h2o_req_t *req)
     }
     if (ended != NULL) {
         hub_log_info("logout: session ended");
-        idp_logout_notify(idp, ended);
+        notify_clients(idp, ended);
         idp_session_free(ended);
     }
     return 0;

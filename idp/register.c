@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -11,7 +12,6 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/url.h"
-#include "idp/idp.h"
 #include "idp/client.h"
 #include "idp/endpoint.h"
 #include "idp/join_token.h"
@@ -20,88 +20,91 @@
 
 #define DEFAULT_SCOPE "openid profile email roles"
 
-static int reg_fail(idp_reg_err_t *e, hub_oauth_err_t err, const char *field, const char *why)
+/* A metadata problem: err with a description naming the field ("field: why", in pool). Returns err. */
+static hub_oauth_err_t reg_fail(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, hub_oauth_err_t err, const char *field,
+                                const char *why)
 {
-    e->err = err;
-    snprintf(e->desc, sizeof(e->desc), "%s: %s", field, why);
-    return HUB_E_INVAL;
+    return hub_oauth_failf(pool, fail, err, "%s: %s", field, why);
 }
 
 /* A refusal of the model's validation (idp_client_validate), worded for an RFC 7591 client: the metadata field it
  * names, and the error that field calls for (RFC 7591 §3.2.2: invalid_redirect_uri for the redirect URIs). */
-static int reg_invalid(idp_reg_err_t *e, const idp_invalid_t *inv)
+static hub_oauth_err_t reg_invalid(h2o_mem_pool_t *pool, hub_oauth_fail_t *fail, const idp_invalid_t *inv)
 {
     const char *field = idp_field_metadata(inv->field);
     int redirect = inv->field == IDP_FIELD_REDIRECT_URIS || inv->field == IDP_FIELD_DEFAULT_REDIRECT_URI;
 
-    return reg_fail(e, redirect ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
+    return reg_fail(pool, fail, redirect ? HUB_OAUTH_INVALID_REDIRECT_URI : HUB_OAUTH_INVALID_CLIENT_METADATA,
                     field != NULL ? field : "metadata", inv->text);
 }
 
 /* One URI of a dynamic registration: parsed strictly (hub_url_parse) and never aimed at a link-local or metadata
  * address, however the address is spelt: the hub POSTs to the back-channel URI (and to the node's origin), a browser
  * follows the redirect URIs. */
-static int reg_uri(const char *field, const char *s, hub_oauth_err_t err, hub_url_t *u, idp_reg_err_t *e)
+static hub_oauth_err_t reg_uri(const char *field, const char *s, hub_oauth_err_t kind, hub_url_t *u, h2o_mem_pool_t *pool,
+                               hub_oauth_fail_t *fail)
 {
     const char *why;
     char msg[160];
 
     if (hub_url_parse(s, u, &why) != 0) {
         snprintf(msg, sizeof(msg), "must be an absolute http(s) URL (%s)", why);
-        return reg_fail(e, err, field, msg);
+        return reg_fail(pool, fail, kind, field, msg);
     }
     if ((why = hub_url_forbidden_host(u)) != NULL) {
         snprintf(msg, sizeof(msg), "must not point at %s", why);
-        return reg_fail(e, err, field, msg);
+        return reg_fail(pool, fail, kind, field, msg);
     }
     if (u->kind == HUB_HOST_IPV4 && !u->canonical)
-        return reg_fail(e, err, field, "an IPv4 host must be written as four decimal parts (a.b.c.d)");
-    return 0;
+        return reg_fail(pool, fail, kind, field, "an IPv4 host must be written as four decimal parts (a.b.c.d)");
+    return HUB_OAUTH_OK;
 }
 
 /* Reads an optional array of URLs into sv. */
-static int url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t err, idp_reg_err_t *e)
+static hub_oauth_err_t url_array(const json_t *md, const char *field, idp_strv_t *sv, hub_oauth_err_t kind, h2o_mem_pool_t *pool,
+                                 hub_oauth_fail_t *fail)
 {
     const json_t *arr = json_object_get(md, field), *item;
     size_t i;
 
     if (arr == NULL || json_is_null(arr))
-        return 0;
+        return HUB_OAUTH_OK;
     if (!json_is_array(arr) || json_array_size(arr) > IDP_REGISTER_MAX_URIS)
-        return reg_fail(e, err, field, "expected an array of URLs");
+        return reg_fail(pool, fail, kind, field, "expected an array of URLs");
     if ((sv->v = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
         abort();
     json_array_foreach(arr, i, item)
     {
         const char *s = json_string_value(item);
         hub_url_t u;
-        int ret;
+        hub_oauth_err_t err;
         if (s == NULL || json_string_length(item) != strlen(s))
-            return reg_fail(e, err, field, "expected an array of URLs");
-        if ((ret = reg_uri(field, s, err, &u, e)) != 0)
-            return ret;
+            return reg_fail(pool, fail, kind, field, "expected an array of URLs");
+        if ((err = reg_uri(field, s, kind, &u, pool, fail)) != HUB_OAUTH_OK)
+            return err;
         if (!idp_strv_has(sv, s))
             sv->v[sv->n++] = hub_strdup(s);
     }
-    return 0;
+    return HUB_OAUTH_OK;
 }
 
-static int string_field(const json_t *md, const char *field, size_t max, const char **out, idp_reg_err_t *e)
+static hub_oauth_err_t string_field(const json_t *md, const char *field, size_t max, const char **out, h2o_mem_pool_t *pool,
+                                    hub_oauth_fail_t *fail)
 {
     const json_t *v = json_object_get(md, field);
     *out = NULL;
     if (v == NULL || json_is_null(v))
-        return 0;
+        return HUB_OAUTH_OK;
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, field, "expected a non-empty string");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, field, "expected a non-empty string");
     *out = json_string_value(v);
-    return 0;
+    return HUB_OAUTH_OK;
 }
 
 /* RFC 7591 §2: grant_types and response_types must agree; our model has one grant type per client (refresh_token goes
  * with authorization_code). */
-static int grant_and_response(const json_t *md, idp_client_t *c, idp_reg_err_t *e)
+static hub_oauth_err_t grant_and_response(const json_t *md, idp_client_t *c, h2o_mem_pool_t *pool, hub_oauth_fail_t *fail)
 {
     const json_t *gt = json_object_get(md, "grant_types"), *rt = json_object_get(md, "response_types"), *item;
     int code = 0, implicit = 0, cc = 0, refresh = 0;
@@ -109,12 +112,12 @@ static int grant_and_response(const json_t *md, idp_client_t *c, idp_reg_err_t *
 
     if (gt != NULL && !json_is_null(gt)) {
         if (!json_is_array(gt) || json_array_size(gt) == 0)
-            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected a non-empty array");
+            return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected a non-empty array");
         json_array_foreach(gt, i, item)
         {
             const char *s = json_string_value(item);
             if (s == NULL)
-                return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected strings");
+                return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "expected strings");
             if (strcmp(s, "authorization_code") == 0)
                 code = 1;
             else if (strcmp(s, "implicit") == 0)
@@ -124,20 +127,20 @@ static int grant_and_response(const json_t *md, idp_client_t *c, idp_reg_err_t *
             else if (strcmp(s, "refresh_token") == 0)
                 refresh = 1;
             else
-                return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "unsupported grant type");
+                return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types", "unsupported grant type");
         }
     } else {
         code = 1;
     }
     if (code + implicit + cc != 1 || (refresh && !code))
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
                         "one of authorization_code (with refresh_token), implicit or client_credentials");
     c->grant_type = code ? IDP_GRANT_AUTHORIZATION_CODE : implicit ? IDP_GRANT_IMPLICIT : IDP_GRANT_CLIENT_CREDENTIALS;
     c->response_type = implicit ? IDP_RESPONSE_TOKEN : IDP_RESPONSE_CODE;
     if (rt == NULL || json_is_null(rt))
-        return 0;
+        return HUB_OAUTH_OK;
     if (!json_is_array(rt))
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "expected an array");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "expected an array");
     json_array_foreach(rt, i, item)
     {
         const char *s = json_string_value(item);
@@ -145,71 +148,72 @@ static int grant_and_response(const json_t *md, idp_client_t *c, idp_reg_err_t *
                  (code ? strcmp(s, "code") == 0
                        : implicit && (strcmp(s, "token") == 0 || strcmp(s, "id_token") == 0 || strcmp(s, "id_token token") == 0));
         if (!ok)
-            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "does not match grant_types");
+            return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "response_types", "does not match grant_types");
     }
-    return 0;
+    return HUB_OAUTH_OK;
 }
 
 /* The scope words, each an RFC 6749 scope-token. */
-static int scope_field(const json_t *md, idp_client_t *c, idp_reg_err_t *e)
+static hub_oauth_err_t scope_field(const json_t *md, idp_client_t *c, h2o_mem_pool_t *pool, hub_oauth_fail_t *fail)
 {
     const char *scope, *p;
-    int ret;
-    if ((ret = string_field(md, "scope", 1024, &scope, e)) != 0)
-        return ret;
+    hub_oauth_err_t err;
+    if ((err = string_field(md, "scope", 1024, &scope, pool, fail)) != HUB_OAUTH_OK)
+        return err;
     if (scope == NULL)
         scope = DEFAULT_SCOPE;
     for (p = scope; *p != '\0'; ++p)
         if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || *p == ';' || (unsigned char)*p >= 0x7f)
-            return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "invalid character");
+            return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "invalid character");
     idp_strv_split(&c->scopes, scope, 1);
     if (c->scopes.n == 0)
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "empty");
-    return 0;
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "scope", "empty");
+    return HUB_OAUTH_OK;
 }
 
 /* Fills a new client from RFC 7591 metadata. */
-static int client_from_metadata(const json_t *md, idp_client_t *c, int *named, idp_reg_err_t *e)
+static hub_oauth_err_t client_from_metadata(const json_t *md, idp_client_t *c, int *named, h2o_mem_pool_t *pool,
+                                            hub_oauth_fail_t *fail)
 {
     const char *name, *method, *bcl;
     idp_invalid_t inv;
-    int ret;
+    hub_oauth_err_t err;
 
     if (!json_is_object(md))
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
-    if ((ret = string_field(md, "client_name", 140, &name, e)) != 0 ||
-        (ret = string_field(md, "token_endpoint_auth_method", 64, &method, e)) != 0 ||
-        (ret = string_field(md, "backchannel_logout_uri", HUB_URL_MAX, &bcl, e)) != 0)
-        return ret;
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
+    if ((err = string_field(md, "client_name", 140, &name, pool, fail)) != HUB_OAUTH_OK ||
+        (err = string_field(md, "token_endpoint_auth_method", 64, &method, pool, fail)) != HUB_OAUTH_OK ||
+        (err = string_field(md, "backchannel_logout_uri", HUB_URL_MAX, &bcl, pool, fail)) != HUB_OAUTH_OK)
+        return err;
     *named = name != NULL;
     c->app_name = hub_strdup(name != NULL ? name : "client"); /* unnamed: the join token's name replaces it */
     c->auth_method = IDP_AUTH_SECRET_BASIC;
     if (method != NULL && idp_auth_method_parse(method, &c->auth_method) != 0)
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method", "unsupported method");
-    if ((ret = grant_and_response(md, c, e)) != 0)
-        return ret;
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method", "unsupported method");
+    if ((err = grant_and_response(md, c, pool, fail)) != HUB_OAUTH_OK)
+        return err;
     if (c->auth_method == IDP_AUTH_NONE && c->grant_type == IDP_GRANT_CLIENT_CREDENTIALS)
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
                         "client_credentials needs a confidential client");
-    if ((ret = url_array(md, "redirect_uris", &c->redirect_uris, HUB_OAUTH_INVALID_REDIRECT_URI, e)) != 0)
-        return ret;
+    if ((err = url_array(md, "redirect_uris", &c->redirect_uris, HUB_OAUTH_INVALID_REDIRECT_URI, pool, fail)) != HUB_OAUTH_OK)
+        return err;
     if (c->grant_type != IDP_GRANT_CLIENT_CREDENTIALS && c->redirect_uris.n == 0)
-        return reg_fail(e, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required for this grant type");
-    if ((ret = url_array(md, "post_logout_redirect_uris", &c->post_logout_redirect_uris, HUB_OAUTH_INVALID_CLIENT_METADATA, e)) !=
-        0)
-        return ret;
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required for this grant type");
+    if ((err = url_array(md, "post_logout_redirect_uris", &c->post_logout_redirect_uris, HUB_OAUTH_INVALID_CLIENT_METADATA, pool,
+                         fail)) != HUB_OAUTH_OK)
+        return err;
     if (bcl != NULL) {
         hub_url_t u;
-        if ((ret = reg_uri("backchannel_logout_uri", bcl, HUB_OAUTH_INVALID_CLIENT_METADATA, &u, e)) != 0)
-            return ret;
+        if ((err = reg_uri("backchannel_logout_uri", bcl, HUB_OAUTH_INVALID_CLIENT_METADATA, &u, pool, fail)) != HUB_OAUTH_OK)
+            return err;
         c->backchannel_logout_uri = hub_strdup(bcl);
     }
-    if ((ret = scope_field(md, c, e)) != 0)
-        return ret;
+    if ((err = scope_field(md, c, pool, fail)) != HUB_OAUTH_OK)
+        return err;
     c->enabled = 1;
     if (idp_client_validate(c, &inv) != 0)
-        return reg_invalid(e, &inv);
-    return 0;
+        return reg_invalid(pool, fail, &inv);
+    return HUB_OAUTH_OK;
 }
 
 /* 1 when uri has the origin of first. */
@@ -230,54 +234,54 @@ static int all_on_origin(const idp_strv_t *sv, const hub_url_t *first)
 
 /* A join token registers a node, and only the shape of one (SPEC §6): the code flow (with refresh), a confidential
  * client, and every URI on the origin of its redirect URIs, the one origin the hub will call back. */
-static int node_shape(const idp_client_t *c, idp_reg_err_t *e)
+static hub_oauth_err_t node_shape(const idp_client_t *c, h2o_mem_pool_t *pool, hub_oauth_fail_t *fail)
 {
     hub_url_t origin;
 
     if (c->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "grant_types",
                         "a node registers authorization_code (with refresh_token) only");
     if (c->auth_method == IDP_AUTH_NONE)
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "token_endpoint_auth_method",
                         "a node is a confidential client (client_secret_basic or client_secret_post)");
     if (c->redirect_uris.n == 0 || hub_url_parse(c->redirect_uris.v[0], &origin, NULL) != 0)
-        return reg_fail(e, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "required");
     if (!all_on_origin(&c->redirect_uris, &origin))
-        return reg_fail(e, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris", "a node's redirect URIs must share one origin");
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_REDIRECT_URI, "redirect_uris",
+                        "a node's redirect URIs must share one origin");
     if (c->backchannel_logout_uri != NULL && !on_origin(c->backchannel_logout_uri, &origin))
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "backchannel_logout_uri",
                         "must be on the origin of the redirect URIs");
     if (!all_on_origin(&c->post_logout_redirect_uris, &origin))
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
+        return reg_fail(pool, fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "post_logout_redirect_uris",
                         "must be on the origin of the redirect URIs");
-    return 0;
+    return HUB_OAUTH_OK;
 }
 
-int idp_register_parse(const char *body, size_t len, int as_node, idp_client_t **client, int *named, idp_reg_err_t *e)
+hub_oauth_err_t idp_register_parse(h2o_mem_pool_t *pool, const char *body, size_t len, int as_node, idp_client_t **client,
+                                   int *named, hub_oauth_fail_t *fail)
 {
     json_t *md = NULL;
     idp_client_t *c = NULL;
-    int ret;
+    hub_oauth_err_t err;
 
     *client = NULL;
     *named = 0;
-    if (len > IDP_REGISTER_MAX_BODY) {
-        e->err = HUB_OAUTH_TOO_LARGE;
-        snprintf(e->desc, sizeof(e->desc), "request body too large");
-        return HUB_E_TOOBIG;
-    }
+    if (len > IDP_REGISTER_MAX_BODY)
+        return hub_oauth_fail(fail, HUB_OAUTH_TOO_LARGE, "request body too large");
     if ((md = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
-        return reg_fail(e, HUB_OAUTH_INVALID_CLIENT_METADATA, "body", "expected a JSON object");
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_CLIENT_METADATA, "body: expected a JSON object");
     if ((c = calloc(1, sizeof(*c))) == NULL)
         abort();
-    if ((ret = client_from_metadata(md, c, named, e)) != 0 || (as_node && (ret = node_shape(c, e)) != 0))
+    if ((err = client_from_metadata(md, c, named, pool, fail)) != HUB_OAUTH_OK ||
+        (as_node && (err = node_shape(c, pool, fail)) != HUB_OAUTH_OK))
         goto out;
     *client = c;
     c = NULL;
 out:
     idp_client_free(c);
     json_decref(md);
-    return ret;
+    return err;
 }
 
 static json_t *strv_json(const idp_strv_t *sv)
@@ -403,27 +407,18 @@ out:
     return ret;
 }
 
-static void send_metadata_error(h2o_req_t *req, const idp_reg_err_t *e)
-{
-    hub_send_oauth_error(req, e->err, e->desc);
-}
-
-static void do_register(idp_t *idp, h2o_req_t *req)
+/* Registers the client described by req's metadata and answers 201 (HUB_OAUTH_OK), or returns the failure. */
+static hub_oauth_err_t do_register(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
     const char *token = bearer(req);
-    idp_reg_err_t e = {0};
     reg_arg_t a = {0};
     char hash[HUB_SECRET_HASH_LEN + 1];
     int ret;
 
-    if (idp->cfg->primary.require_join_token && token == NULL) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
-        return;
-    }
-    if (idp_register_parse(req->entity.base, req->entity.len, token != NULL, &a.client, &a.named, &e) != 0) {
-        send_metadata_error(req, &e);
+    if (idp->cfg->primary.require_join_token && token == NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
+    if (idp_register_parse(&req->pool, req->entity.base, req->entity.len, token != NULL, &a.client, &a.named, fail) != HUB_OAUTH_OK)
         goto out;
-    }
     if (a.client->auth_method != IDP_AUTH_NONE)
         idp_client_new_secret(a.client, a.secret);
     hub_random_token(a.rat, 32);
@@ -432,12 +427,12 @@ static void do_register(idp_t *idp, h2o_req_t *req)
     a.join_token = token;
     ret = hub_store_write(idp->store, register_txn, &a);
     if (a.bad_token) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "unknown, used or expired join token");
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "unknown, used or expired join token");
         goto out;
     }
     if (ret != 0) {
         hub_log_warn("client registration failed: %s", hub_strerror(ret));
-        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "registration failed");
+        hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "registration failed");
         goto out;
     }
     hub_log_info("registered client %s (%s)%s", a.client->client_id, a.client->app_name, a.join_token != NULL ? " as a node" : "");
@@ -449,10 +444,12 @@ static void do_register(idp_t *idp, h2o_req_t *req)
 out:
     OPENSSL_cleanse(a.secret, sizeof(a.secret));
     idp_client_free(a.client);
+    return fail->error;
 }
 
-/* RFC 7592 §2.1: reads a registration with its registration access token. */
-static void do_read(idp_t *idp, h2o_req_t *req, const char *client_id)
+/* RFC 7592 §2.1: answers a registration read with its registration access token (HUB_OAUTH_OK), or returns the
+ * failure. */
+static hub_oauth_err_t do_read(idp_t *idp, h2o_req_t *req, const char *client_id, hub_oauth_fail_t *fail)
 {
     const char *token = bearer(req);
     hub_txn_t *txn = NULL;
@@ -470,13 +467,17 @@ static void do_read(idp_t *idp, h2o_req_t *req, const char *client_id)
     if (ok)
         hub_send_json(req, 200, client_metadata(idp, c), 1);
     else
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "invalid registration access token");
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "invalid registration access token");
     idp_client_free(c);
+    return fail->error;
 }
 
 static int on_register(void *data, h2o_req_t *req)
 {
-    do_register(data, req);
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (do_register(data, req, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
     return 0;
 }
 
@@ -485,10 +486,12 @@ static int on_client_read(void *data, h2o_req_t *req)
 {
     size_t plen = strlen(IDP_PATH_REGISTER "/");
     h2o_iovec_t path = req->path_normalized;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
     if (path.len <= plen || path.len >= plen + 199 || memchr(path.base + plen, '/', path.len - plen) != NULL)
         return -1;
-    do_read(data, req, h2o_strdup(&req->pool, path.base + plen, path.len - plen).base);
+    if (do_read(data, req, h2o_strdup(&req->pool, path.base + plen, path.len - plen).base, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
     return 0;
 }
 

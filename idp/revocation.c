@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/util.h"
 #include "idp/grants.h"

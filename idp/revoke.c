@@ -1,13 +1,14 @@
 /* Token revocation (RFC 7009): a client revokes its own access tokens (by jti) and refresh tokens (with their family). */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/resp.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/revoke.h"
 
 typedef struct st_revoke_arg_t {
     const char *client_id;
@@ -21,52 +22,62 @@ static int revoke_txn(hub_txn_t *txn, void *_arg)
     revoke_arg_t *a = _arg;
     int ret;
     if (a->jti != NULL)
-        return idp_token_revoke(txn, a->jti, a->exp);
+        return idp_jti_revoke(txn, a->jti, a->exp);
     ret = idp_refresh_revoke(txn, a->token, strlen(a->token), a->client_id);
     /* unknown tokens and other clients' tokens are silently ignored (RFC 7009 §2.2) */
     return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;
 }
 
-static int on_revoke(void *data, h2o_req_t *req)
+/* Revokes token for client: HUB_OAUTH_OK (also for a token that needs nothing done: RFC 7009 §2.2), or a server error. */
+static hub_oauth_err_t revoke_token(idp_t *idp, const idp_client_t *client, const char *token, hub_oauth_fail_t *fail)
 {
-    idp_t *idp = data;
-    hub_form_t form = {0};
-    const idp_client_t *client;
+    revoke_arg_t a = {client->client_id, token, NULL, 0};
     hub_jws_t jws = {0};
-    int have_jws = 0, ret;
+    int ret = 0;
 
-    if (idp_endpoint_form(req, &form) != 0)
-        return 0;
-    if ((client = idp_endpoint_client(idp, req, &form, 1)) == NULL)
-        return 0;
-    idp_cors_allow(req, client);
-    revoke_arg_t a = {client->client_id, hub_form_get(&form, "token"), NULL, 0};
-    if (a.token == NULL || *a.token == '\0') {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "token is required");
-        goto out;
-    }
-    if (strchr(a.token, '.') != NULL) {
+    if (strchr(token, '.') != NULL) {
         /* an access token: only one we signed, issued to this client and not yet expired needs remembering */
-        if (idp_keyring_verify(idp->keyring, a.token, strlen(a.token), &jws) != 0)
-            goto done;
-        have_jws = 1;
+        if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0)
+            return HUB_OAUTH_OK;
         const char *owner = json_string_value(json_object_get(jws.payload, "client_id"));
         json_int_t exp = json_integer_value(json_object_get(jws.payload, "exp"));
         a.jti = json_string_value(json_object_get(jws.payload, "jti"));
-        if (a.jti == NULL || owner == NULL || strcmp(owner, client->client_id) != 0 || exp <= 0 || (uint64_t)exp <= hub_now())
-            goto done;
-        a.exp = (uint64_t)exp;
-    }
-    if ((ret = hub_store_write(idp->store, revoke_txn, &a)) != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "revocation failed");
-        goto out;
-    }
-done:
-    hub_send_json(req, 200, json_object(), 1);
-out:
-    if (have_jws)
+        a.exp = exp > 0 ? (uint64_t)exp : 0;
+        if (a.jti != NULL && owner != NULL && strcmp(owner, client->client_id) == 0 && a.exp > hub_now())
+            ret = hub_store_write(idp->store, revoke_txn, &a);
         hub_jws_dispose(&jws);
+    } else {
+        ret = hub_store_write(idp->store, revoke_txn, &a);
+    }
+    return ret != 0 ? hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "revocation failed") : HUB_OAUTH_OK;
+}
+
+/* Answers the revocation (HUB_OAUTH_OK), or returns the failure to send. */
+static hub_oauth_err_t revoke_request(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
+{
+    hub_form_t form = {0};
+    const idp_client_t *client = NULL;
+    const char *token;
+
+    if (idp_endpoint_form(req, &form, fail) != HUB_OAUTH_OK ||
+        idp_endpoint_client(idp, req, &form, 1, &client, fail) != HUB_OAUTH_OK)
+        return fail->error;
+    idp_cors_allow(req, client);
+    if ((token = hub_form_get(&form, "token")) == NULL || *token == '\0')
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "token is required");
+    else if (revoke_token(idp, client, token, fail) == HUB_OAUTH_OK)
+        hub_send_json(req, 200, json_object(), 1);
     idp_client_release(client);
+    return fail->error;
+}
+
+static int on_revoke(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (revoke_request(idp, req, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
     return 0;
 }
 

@@ -7,7 +7,7 @@
 #include <h2o.h>
 #include "hub/store.h"
 #include "hub/form.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/strv.h"
 
 typedef struct st_idp_session_t {

@@ -1,6 +1,7 @@
 /* The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636): client authentication, then one handler per grant type. */
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
@@ -11,9 +12,10 @@
 #include "idp/cors.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/token.h"
 #include "idp/session.h"
-#include "idp/tokens.h"
+#include "idp/claims.h"
+#include "idp/mint.h"
 
 #define REFRESH_GRACE_S 5 /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
 
@@ -25,11 +27,9 @@ typedef struct st_grant_ctx_t {
     const idp_client_t *client;
 } grant_ctx_t;
 
-/* What a write transaction produced: an OAuth error, or the tokens to send. */
+/* What a grant produced: the tokens to send, or the failure to send instead (fail.error not HUB_OAUTH_OK). */
 typedef struct st_issue_t {
-    int failed;
-    hub_oauth_err_t err;
-    const char *desc;
+    hub_oauth_fail_t fail;
     char *access_token;
     char *id_token;
     char refresh[44];
@@ -46,13 +46,21 @@ static void issue_reset(issue_t *out)
     memset(out, 0, sizeof(*out));
 }
 
-/* Records an OAuth error and returns non-zero so that the transaction is aborted. */
-static int issue_fail(issue_t *out, hub_oauth_err_t err, const char *desc)
+/* Inside a grant's write transaction: records the failure and returns non-zero, so that the transaction aborts (a
+ * refusal that must be committed, such as a reuse that revokes, returns 0 itself). */
+static int refuse(issue_t *out, hub_oauth_err_t err, const char *desc)
 {
-    out->failed = 1;
-    out->err = err;
-    out->desc = desc;
+    hub_oauth_fail(&out->fail, err, desc);
     return HUB_E_DENIED;
+}
+
+/* The outcome of issuing (a grant's write transaction, or minting) that returned ret: the failure recorded in out, else
+ * server_error when ret is not 0, else HUB_OAUTH_OK with the tokens in out. */
+static hub_oauth_err_t issued(int ret, issue_t *out)
+{
+    if (out->fail.error == HUB_OAUTH_OK && ret != 0)
+        hub_oauth_fail(&out->fail, HUB_OAUTH_SERVER_ERROR, "the token could not be issued");
+    return out->fail.error;
 }
 
 static void send_issue(h2o_req_t *req, issue_t *out)
@@ -80,18 +88,6 @@ static void send_issue(h2o_req_t *req, issue_t *out)
         return;
     }
     hub_send_json_text(req, 200, w.buf, len, 1);
-}
-
-/* Sends the outcome of a grant's write transaction. */
-static void finish(h2o_req_t *req, int ret, issue_t *out)
-{
-    if (out->failed)
-        hub_send_oauth_error(req, out->err, out->desc);
-    else if (ret != 0)
-        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "the token could not be issued");
-    else
-        send_issue(req, out);
-    issue_reset(out);
 }
 
 /* ---- scopes ---- */
@@ -180,7 +176,7 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
         return ret;
     out->expires_in = u->idp->cfg->primary.access_token_ttl;
     out->scope = hub_strdup(u->scope);
-    if ((ret = idp_token_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
+    if ((ret = idp_jti_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
         return ret;
     if (idp_scope_has(u->scope, "openid") && (ret = idp_mint_id_token(u->idp, u->user, u->client, u->scope, u->nonce, u->sid,
                                                                       u->auth_time, out->access_token, &out->id_token)) != 0)
@@ -192,23 +188,21 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
 }
 
 /* A grant refused for good: records invalid_grant and revokes family (SPEC §4: a refused reuse, or a user who may no
- * longer hold the grant). Returns 0 so that the caller commits the revocation; a store failure instead turns the answer
- * into a server error and aborts. */
+ * longer hold the grant). Returns 0 so that the caller commits the revocation; a store failure instead aborts (the
+ * answer is then a server error). */
 static int refuse_revoking(hub_txn_t *txn, const char *family, issue_t *out, const char *desc)
 {
     int ret = family != NULL ? idp_family_revoke(txn, family) : 0;
 
-    if (ret != 0 && ret != HUB_E_NOTFOUND) {
-        out->failed = 0;
+    if (ret != 0 && ret != HUB_E_NOTFOUND)
         return ret;
-    }
-    issue_fail(out, HUB_OAUTH_INVALID_GRANT, desc);
+    hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_GRANT, desc);
     return 0;
 }
 
 /* Loads the user a grant was issued to, as they are now: present, enabled and holding one of the client's allowed_roles
  * when it has any (checked at authorize, and again at every exchange and refresh). Otherwise the family is revoked and
- * out->failed set (return 0: commit). */
+ * the failure recorded in out->fail (return 0: commit). */
 static int load_user(hub_txn_t *txn, const char *sub, const idp_client_t *client, const char *family, idp_user_t **user,
                      issue_t *out)
 {
@@ -252,7 +246,7 @@ static int pkce_ok(const char *challenge, const char *verifier)
 typedef struct st_code_arg_t {
     grant_ctx_t *ctx;
     const char *code, *redirect_uri, *verifier;
-    issue_t out;
+    issue_t *out;
 } code_arg_t;
 
 static int code_txn(hub_txn_t *txn, void *_arg)
@@ -265,44 +259,44 @@ static int code_txn(hub_txn_t *txn, void *_arg)
     idp_family_t *family = NULL;
     int ret;
 
-    issue_reset(&a->out);
+    issue_reset(a->out);
     ret = idp_code_redeem(txn, a->code, strlen(a->code), &code);
     if (ret == HUB_E_NOTFOUND)
-        return issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired code");
+        return refuse(a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired code");
     if (ret == HUB_E_DENIED) {
-        issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code already used");
+        refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code already used");
         return 0; /* commit: the replay revoked the code's family */
     }
     if (ret != 0)
         return ret;
     /* any failure below aborts the txn, so a code presented wrongly is not burnt */
     if (code->client_id == NULL || strcmp(code->client_id, client->client_id) != 0) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code was issued to another client");
+        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code was issued to another client");
         goto out;
     }
     if (code->redirect_uri != NULL && (a->redirect_uri == NULL || strcmp(a->redirect_uri, code->redirect_uri) != 0)) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "redirect_uri differs from the authorization request");
+        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "redirect_uri differs from the authorization request");
         goto out;
     }
     if (code->code_challenge != NULL) {
         if (a->verifier == NULL || !pkce_ok(code->code_challenge, a->verifier)) {
-            ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code_verifier does not match the code_challenge");
+            ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code_verifier does not match the code_challenge");
             goto out;
         }
     } else if (a->verifier != NULL || client->auth_method == IDP_AUTH_NONE) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "code was issued without a PKCE challenge");
+        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code was issued without a PKCE challenge");
         goto out;
     }
     if (code->family == NULL || idp_family_get(txn, code->family, &family) != 0 || family->revoked) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "the grant was revoked");
+        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "the grant was revoked");
         goto out;
     }
     /* from here a refusal is final: the code stays used and its family is revoked */
-    if ((ret = load_user(txn, code->sub, client, code->family, &user, &a->out)) != 0 || a->out.failed)
+    if ((ret = load_user(txn, code->sub, client, code->family, &user, a->out)) != 0 || a->out->fail.error != HUB_OAUTH_OK)
         goto out;
     user_issue_t u = {idp,       client,       user,        code->scope != NULL ? code->scope : "",
                       code->sid, code->family, code->nonce, code->auth_time};
-    if ((ret = issue_user_tokens(txn, &u, &a->out)) != 0)
+    if ((ret = issue_user_tokens(txn, &u, a->out)) != 0)
         goto out;
     idp_refresh_t rec = {code->family,
                          client->client_id,
@@ -311,7 +305,7 @@ static int code_txn(hub_txn_t *txn, void *_arg)
                          (char *)u.scope,
                          code->auth_time,
                          hub_now() + idp->cfg->primary.refresh_token_ttl};
-    ret = idp_refresh_create(txn, &rec, a->out.refresh);
+    ret = idp_refresh_create(txn, &rec, a->out->refresh);
 out:
     idp_family_free(family);
     idp_user_free(user);
@@ -319,22 +313,16 @@ out:
     return ret;
 }
 
-static void grant_authorization_code(grant_ctx_t *ctx)
+static hub_oauth_err_t grant_authorization_code(grant_ctx_t *ctx, issue_t *out)
 {
     code_arg_t a = {ctx, hub_form_get(ctx->form, "code"), hub_form_get(ctx->form, "redirect_uri"),
-                    hub_form_get(ctx->form, "code_verifier")};
-    int ret;
+                    hub_form_get(ctx->form, "code_verifier"), out};
 
-    if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
-        hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for authorization_code");
-        return;
-    }
-    if (a.code == NULL || *a.code == '\0') {
-        hub_send_oauth_error(ctx->req, HUB_OAUTH_INVALID_REQUEST, "code is required");
-        return;
-    }
-    ret = hub_store_write(ctx->idp->store, code_txn, &a);
-    finish(ctx->req, ret, &a.out);
+    if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for authorization_code");
+    if (a.code == NULL || *a.code == '\0')
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "code is required");
+    return issued(hub_store_write(ctx->idp->store, code_txn, &a), out);
 }
 
 /* ---- refresh_token ---- */
@@ -342,7 +330,7 @@ static void grant_authorization_code(grant_ctx_t *ctx)
 typedef struct st_refresh_arg_t {
     grant_ctx_t *ctx;
     const char *token, *scope;
-    issue_t out;
+    issue_t *out;
     int reuse; /* the token was rotated already: a refusal committed with it revoked the family */
 } refresh_arg_t;
 
@@ -356,41 +344,42 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
     char *scope = NULL;
     int ret, reuse;
 
-    issue_reset(&a->out);
+    issue_reset(a->out);
     a->reuse = 0;
     if ((ret = idp_refresh_get(txn, a->token, strlen(a->token), &rec)) != 0)
-        return ret == HUB_E_NOTFOUND ? issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
+        return ret == HUB_E_NOTFOUND ? refuse(a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
     /* a rotated token presented again: whatever refuses it below also revokes its family (SPEC §4) */
     reuse = a->reuse = rec->successor_hash != NULL;
     if (rec->client_id == NULL || strcmp(rec->client_id, client->client_id) != 0) {
-        ret = reuse ? refuse_revoking(txn, rec->family, &a->out, "refresh token was issued to another client")
-                    : issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
+        ret = reuse ? refuse_revoking(txn, rec->family, a->out, "refresh token was issued to another client")
+                    : refuse(a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
         goto out;
     }
-    if ((ret = load_user(txn, rec->sub, client, rec->family, &user, &a->out)) != 0 || a->out.failed)
+    if ((ret = load_user(txn, rec->sub, client, rec->family, &user, a->out)) != 0 || a->out->fail.error != HUB_OAUTH_OK)
         goto out;
     if (a->scope != NULL && (scope = scope_narrow(a->scope, allowed_in_string, rec->scope != NULL ? rec->scope : "")) == NULL) {
-        ret = reuse ? refuse_revoking(txn, rec->family, &a->out, "refresh token is no longer valid")
-                    : issue_fail(&a->out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
+        ret = reuse ? refuse_revoking(txn, rec->family, a->out, "refresh token is no longer valid")
+                    : refuse(a->out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
         goto out;
     }
     /* RFC 6749 §6: the new refresh token keeps the original scope; only the tokens issued now
      * are narrowed */
-    ret = idp_refresh_rotate(txn, a->token, strlen(a->token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, a->out.refresh);
+    ret =
+        idp_refresh_rotate(txn, a->token, strlen(a->token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, a->out->refresh);
     if (ret == HUB_E_DENIED) {
-        issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
+        refuse(a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
         ret = 0; /* commit the revocation */
         goto out;
     }
     if (ret == HUB_E_NOTFOUND) {
-        ret = issue_fail(&a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token");
+        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token");
         goto out;
     }
     if (ret != 0)
         goto out;
     user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
                       rec->sid, rec->family, NULL, rec->auth_time};
-    ret = issue_user_tokens(txn, &u, &a->out);
+    ret = issue_user_tokens(txn, &u, a->out);
 out:
     free(scope);
     idp_user_free(user);
@@ -437,62 +426,55 @@ static void refused_refresh(idp_t *idp, const hub_form_t *form)
         hub_log_warn("refresh token reuse in a refused request: token family revoked");
 }
 
-static void grant_refresh_token(grant_ctx_t *ctx)
+static hub_oauth_err_t grant_refresh_token(grant_ctx_t *ctx, issue_t *out)
 {
-    refresh_arg_t a = {ctx, hub_form_get(ctx->form, "refresh_token"), hub_form_get(ctx->form, "scope")};
+    refresh_arg_t a = {ctx, hub_form_get(ctx->form, "refresh_token"), hub_form_get(ctx->form, "scope"), out};
     int ret;
 
     if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
-        hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
         refused_refresh(ctx->idp, ctx->form);
-        return;
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
     }
-    if (a.token == NULL || *a.token == '\0') {
-        hub_send_oauth_error(ctx->req, HUB_OAUTH_INVALID_REQUEST, "refresh_token is required");
-        return;
-    }
+    if (a.token == NULL || *a.token == '\0')
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "refresh_token is required");
     if (a.scope != NULL && *a.scope == '\0')
         a.scope = NULL;
     ret = hub_store_write(ctx->idp->store, refresh_txn, &a);
-    if (ret == 0 && a.out.failed && a.reuse)
+    if (ret == 0 && out->fail.error != HUB_OAUTH_OK && a.reuse)
         hub_log_warn("refresh token reuse by client %s: token family revoked", ctx->client->client_id);
-    finish(ctx->req, ret, &a.out);
+    return issued(ret, out);
 }
 
 /* ---- client_credentials ---- */
 
 /* The hot path: the client was read in the authentication txn; minting touches no file and no store. */
-static void grant_client_credentials(grant_ctx_t *ctx)
+static hub_oauth_err_t grant_client_credentials(grant_ctx_t *ctx, issue_t *out)
 {
     const idp_client_t *client = ctx->client;
     const char *requested = hub_form_get(ctx->form, "scope");
-    issue_t out = {0};
     char jti[23];
     uint64_t exp;
 
-    if (client->grant_type != IDP_GRANT_CLIENT_CREDENTIALS || client->auth_method == IDP_AUTH_NONE) {
-        hub_send_oauth_error(ctx->req, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for client_credentials");
-        return;
-    }
+    if (client->grant_type != IDP_GRANT_CLIENT_CREDENTIALS || client->auth_method == IDP_AUTH_NONE)
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for client_credentials");
     if (requested != NULL && *requested != '\0') {
-        if ((out.scope = scope_narrow(requested, allowed_in_strv, &client->scopes)) == NULL) {
-            hub_send_oauth_error(ctx->req, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the client's scopes");
-            return;
-        }
-    } else if ((out.scope = idp_strv_join(&client->scopes, " ")) == NULL) {
+        if ((out->scope = scope_narrow(requested, allowed_in_strv, &client->scopes)) == NULL)
+            return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the client's scopes");
+    } else if ((out->scope = idp_strv_join(&client->scopes, " ")) == NULL) {
         abort();
     }
-    idp_at_params_t p = {client->client_id, client->client_id, out.scope, NULL, 0, &client->service_roles};
-    int ret = idp_mint_access_token(ctx->idp, &p, &out.access_token, jti, &exp);
-    out.expires_in = ctx->idp->cfg->primary.access_token_ttl;
-    finish(ctx->req, ret, &out);
+    idp_at_params_t p = {client->client_id, client->client_id, out->scope, NULL, 0, &client->service_roles};
+    int ret = idp_mint_access_token(ctx->idp, &p, &out->access_token, jti, &exp);
+    out->expires_in = ctx->idp->cfg->primary.access_token_ttl;
+    return issued(ret, out);
 }
 
 /* ---- dispatch ---- */
 
+/* A grant type's handler: fills out with the tokens (HUB_OAUTH_OK) or the failure it returns. */
 static const struct {
     const char *name;
-    void (*fn)(grant_ctx_t *ctx);
+    hub_oauth_err_t (*fn)(grant_ctx_t *ctx, issue_t *out);
     int allow_public; /* a client with auth method none may use it (its grant is bound by PKCE) */
 } grant_types[] = {
     {"authorization_code", grant_authorization_code, 1},
@@ -500,36 +482,46 @@ static const struct {
     {"client_credentials", grant_client_credentials, 0},
 };
 
+/* The form, the grant type, the client, then the grant: HUB_OAUTH_OK with the tokens in out, or the failure. */
+static hub_oauth_err_t token_request(idp_t *idp, h2o_req_t *req, hub_form_t *form, issue_t *out)
+{
+    const idp_client_t *client = NULL;
+    const char *grant_type;
+    hub_oauth_err_t err;
+    size_t i;
+
+    if (idp_endpoint_form(req, form, &out->fail) != HUB_OAUTH_OK)
+        return out->fail.error;
+    if ((grant_type = hub_form_get(form, "grant_type")) == NULL || *grant_type == '\0')
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "grant_type is required");
+    for (i = 0; i != sizeof(grant_types) / sizeof(grant_types[0]); ++i)
+        if (strcmp(grant_types[i].name, grant_type) == 0)
+            break;
+    if (i == sizeof(grant_types) / sizeof(grant_types[0]))
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
+    if (idp_endpoint_client(idp, req, form, grant_types[i].allow_public, &client, &out->fail) != HUB_OAUTH_OK) {
+        if (grant_types[i].fn == grant_refresh_token)
+            refused_refresh(idp, form);
+        return out->fail.error;
+    }
+    idp_cors_allow(req, client); /* its errors too (invalid_grant, ...) are for the app to read */
+    grant_ctx_t ctx = {idp, req, form, client};
+    err = grant_types[i].fn(&ctx, out);
+    idp_client_release(client);
+    return err;
+}
+
 static int on_token(void *data, h2o_req_t *req)
 {
     idp_t *idp = data;
     hub_form_t form = {0};
-    const char *grant_type;
-    size_t i;
+    issue_t out = {{HUB_OAUTH_OK, NULL}};
 
-    if (idp_endpoint_form(req, &form) != 0)
-        return 0;
-    if ((grant_type = hub_form_get(&form, "grant_type")) == NULL || *grant_type == '\0') {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "grant_type is required");
-        return 0;
-    }
-    for (i = 0; i != sizeof(grant_types) / sizeof(grant_types[0]); ++i)
-        if (strcmp(grant_types[i].name, grant_type) == 0)
-            break;
-    if (i == sizeof(grant_types) / sizeof(grant_types[0])) {
-        hub_send_oauth_error(req, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
-        return 0;
-    }
-    const idp_client_t *client = idp_endpoint_client(idp, req, &form, grant_types[i].allow_public);
-    if (client == NULL) {
-        if (grant_types[i].fn == grant_refresh_token)
-            refused_refresh(idp, &form);
-        return 0;
-    }
-    idp_cors_allow(req, client); /* its errors too (invalid_grant, ...) are for the app to read */
-    grant_ctx_t ctx = {idp, req, &form, client};
-    grant_types[i].fn(&ctx);
-    idp_client_release(client);
+    if (token_request(idp, req, &form, &out) == HUB_OAUTH_OK)
+        send_issue(req, &out);
+    else
+        hub_send_oauth_fail(req, &out.fail);
+    issue_reset(&out);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/util.h"
 #include "idp/record.h"

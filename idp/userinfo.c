@@ -2,6 +2,7 @@
  * limited by the token's scopes. */
 #include <string.h>
 #include <strings.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/resp.h"
@@ -9,10 +10,10 @@
 #include "idp/cors.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/userinfo.h"
 #include "idp/client_cache.h"
 #include "idp/user.h"
-#include "idp/tokens.h"
+#include "idp/claims.h"
 
 #define MAX_TOKEN HUB_JWS_MAX
 
@@ -59,12 +60,12 @@ static int token_live(idp_t *idp, const hub_jws_t *jws, hub_txn_t *txn)
     if (iss == NULL || strcmp(iss, idp->issuer) != 0 || jti == NULL || !json_is_integer(exp) ||
         json_integer_value(exp) <= (json_int_t)hub_now() || !json_is_string(json_object_get(p, "sub")))
         return 0;
-    return idp_token_is_active(txn, jti);
+    return idp_jti_is_active(txn, jti);
 }
 
-static int on_userinfo(void *data, h2o_req_t *req)
+/* Answers with the claims of the token's user (HUB_OAUTH_OK), or returns the failure to send. */
+static hub_oauth_err_t userinfo(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
-    idp_t *idp = data;
     const char *token = NULL, *scope, *sub, *client_id;
     hub_jws_t jws = {NULL};
     hub_txn_t *txn = NULL;
@@ -73,21 +74,13 @@ static int on_userinfo(void *data, h2o_req_t *req)
     int ret, live = 0, have_user = 0;
     json_t *body, *claims;
 
-    if ((ret = bearer_token(req, &token)) == HUB_E_NOTFOUND) {
-        /* No credentials at all: a bare challenge without an error code (RFC 6750 §3.1). */
-        hub_resp_header(req, "www-authenticate", "Bearer realm=\"hub\"");
-        body = json_pack("{s:s, s:s}", "error", "invalid_token", "error_description", "no access token was sent");
-        hub_send_json(req, 401, body, 1);
-        return 0;
-    }
-    if (ret != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_REQUEST, "malformed bearer token, or sent more than one way");
-        return 0;
-    }
-    if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid");
-        return 0;
-    }
+    /* no credentials at all: a bare challenge without an error code (RFC 6750 §3.1) */
+    if ((ret = bearer_token(req, &token)) == HUB_E_NOTFOUND)
+        return hub_oauth_fail(fail, HUB_OAUTH_TOKEN_MISSING, "no access token was sent");
+    if (ret != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "malformed bearer token, or sent more than one way");
+    if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid");
     sub = json_string_value(json_object_get(jws.payload, "sub"));
     scope = json_string_value(json_object_get(jws.payload, "scope"));
     client_id = json_string_value(json_object_get(jws.payload, "client_id"));
@@ -104,13 +97,13 @@ static int on_userinfo(void *data, h2o_req_t *req)
         hub_store_read_end(txn);
     }
     if (!live) {
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid, expired or revoked");
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid, expired or revoked");
     } else if (!idp_scope_has(scope, "openid")) {
         /* UserInfo is part of OpenID Connect: only tokens granted the openid scope may read it. */
-        hub_send_oauth_error(req, HUB_OAUTH_INSUFFICIENT_SCOPE, "the access token lacks the openid scope");
+        hub_oauth_fail(fail, HUB_OAUTH_INSUFFICIENT_SCOPE, "the access token lacks the openid scope");
     } else if (!have_user) {
         /* A client_credentials token (sub = client_id), or a user since deleted or disabled. */
-        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
+        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
     } else {
         body = json_pack("{s:s}", "sub", user->sub);
         claims = idp_user_claims(user, client, scope);
@@ -126,6 +119,16 @@ static int on_userinfo(void *data, h2o_req_t *req)
         idp_user_free(user);
     idp_client_release(client);
     hub_jws_dispose(&jws);
+    return fail->error;
+}
+
+static int on_userinfo(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (userinfo(idp, req, &fail) != HUB_OAUTH_OK)
+        hub_send_oauth_fail(req, &fail);
     return 0;
 }
 

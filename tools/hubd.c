@@ -20,29 +20,23 @@ static void usage(FILE *fp)
                 "       hubd --check -c FILE  validate FILE and exit (0 valid, 2 invalid)\n");
 }
 
-int main(int argc, char **argv)
+/* Reads the command line into *conf_path and *check_only. Returns -1 to go on, else the exit status (--help: 0,
+ * a bad command line: 2). */
+static int parse_args(int argc, char **argv, const char **conf_path, int *check_only)
 {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"check", no_argument, NULL, 'k'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *conf_path = NULL;
-    int check_only = 0, opt, ret, exit_code = 1;
-    hub_config_t cfg;
-    sigset_t stop_signals;
-    hub_store_t *store = NULL;
-    hub_fetcher_t *fetcher = NULL;
-    hub_server_t *server = NULL;
-    idp_t *idp = NULL;
-    fed_t *fed = NULL;
+    int opt;
 
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            conf_path = optarg;
+            *conf_path = optarg;
             break;
         case 'k':
-            check_only = 1;
+            *check_only = 1;
             break;
         case 'h':
             usage(stdout);
@@ -52,35 +46,40 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (conf_path == NULL || optind != argc) {
+    if (*conf_path == NULL || optind != argc) {
         fprintf(stderr, "hubd: -c FILE is required\n");
         usage(stderr);
         return 2;
     }
+    return -1;
+}
 
-    if ((ret = hub_config_load(&cfg, conf_path, stderr, NULL)) != 0) {
-        if (ret != HUB_E_CONFIG)
-            fprintf(stderr, "%s: cannot read: %s\n", conf_path, hub_strerror(ret));
-        hub_config_dispose(&cfg);
-        return 2;
-    }
-    if (check_only) {
-        hub_config_dispose(&cfg);
-        return 0;
-    }
-    hub_log_init(cfg.node.log_level, cfg.node.name);
-    /* Block the stop and reload signals before any thread starts (store sweeper, fetcher, keyring),
-     * so every thread inherits the mask and only the server's sigwait receives them (an unblocked
-     * SIGHUP would end the process). */
+/* Blocks the stop and reload signals before any thread starts (store sweeper, fetcher, keyring), so every thread
+ * inherits the mask and only the server's sigwait receives them (an unblocked SIGHUP would end the process). */
+static void block_signals(void)
+{
+    sigset_t stop_signals;
+
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
-    if ((ret = hub_store_open(&store, cfg.node.data_dir)) != 0) {
-        hub_log_error("node.data_dir: cannot open the store in %s: %s", cfg.node.data_dir, hub_strerror(ret));
+/* Runs the node cfg describes until a stop signal. Returns 0 after a clean stop, 1 when it could not start. */
+static int run_node(const hub_config_t *cfg)
+{
+    hub_store_t *store = NULL;
+    hub_fetcher_t *fetcher = NULL;
+    hub_server_t *server = NULL;
+    idp_t *idp = NULL;
+    fed_t *fed = NULL;
+    int ret, exit_code = 1;
+
+    if ((ret = hub_store_open(&store, cfg->node.data_dir)) != 0) {
+        hub_log_error("node.data_dir: cannot open the store in %s: %s", cfg->node.data_dir, hub_strerror(ret));
         goto out;
     }
     hub_store_start_sweeper(store, 30);
@@ -88,9 +87,9 @@ int main(int argc, char **argv)
         hub_log_error("cannot start the outbound HTTP client: %s", hub_strerror(ret));
         goto out;
     }
-    if ((ret = hub_server_create(&server, &cfg, store, fetcher)) != 0)
+    if ((ret = hub_server_create(&server, cfg, store, fetcher)) != 0)
         goto out;
-    ret = cfg.node.role == HUB_ROLE_PRIMARY ? idp_create(&idp, server) : fed_create(&fed, server);
+    ret = cfg->node.role == HUB_ROLE_PRIMARY ? idp_create(&idp, server) : fed_create(&fed, server);
     if (ret != 0)
         goto out;
     if ((ret = hub_server_run(server)) != 0)
@@ -104,6 +103,28 @@ out:
     hub_server_destroy(server);
     hub_fetcher_destroy(fetcher);
     hub_store_close(store);
-    hub_config_dispose(&cfg);
     return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = NULL;
+    int check_only = 0, ret;
+    hub_config_t cfg;
+
+    if ((ret = parse_args(argc, argv, &conf_path, &check_only)) >= 0)
+        return ret;
+    if ((ret = hub_config_load(&cfg, conf_path, stderr, NULL)) != 0) {
+        if (ret != HUB_E_CONFIG && ret != HUB_E_IO) /* hub_config_load told those */
+            fprintf(stderr, "%s: cannot read: %s\n", conf_path, hub_strerror(ret));
+        hub_config_dispose(&cfg);
+        return 2;
+    }
+    if (!check_only) {
+        hub_log_init(cfg.node.log_level, cfg.node.name);
+        block_signals();
+        ret = run_node(&cfg);
+    }
+    hub_config_dispose(&cfg);
+    return ret;
 }

@@ -143,5 +143,36 @@ def test_unit_verifies():
     ok("ProtectSytem" in p.stderr and "nohubd" in p.stderr, f"systemd-analyze reports errors: {p.stderr}")
 
 
+def link_line(prog):
+    """The command that linked prog in this build tree (Makefiles: link.txt; Ninja: the LINK_LIBRARIES of its build
+    statement), or None when neither is there."""
+    path = os.path.join(BUILD_DIR, "CMakeFiles", f"{prog}.dir", "link.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read()
+    path = os.path.join(BUILD_DIR, "build.ninja")
+    if os.path.exists(path):
+        with open(path) as f:
+            m = re.search(rf"^build {re.escape(prog)}: .*?(?=^build |\Z)", f.read(), re.M | re.S)
+            return m.group(0) if m else None
+    return None
+
+
+def test_no_test_only_library():
+    """libjwt cross-checks our JWTs in two tests; hubd and hubctl neither link it nor need it at run time."""
+    for prog in ("hubd", "hubctl"):
+        p = subprocess.run(["readelf", "-d", os.path.join(BUILD_DIR, prog)], capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, f"readelf -d {prog}: {p.stderr}")
+        needed = re.findall(r"\(NEEDED\).*\[(.+?)\]", p.stdout)
+        ok("libcrypto.so.3" in needed, f"{prog}'s libraries are read: {needed}")
+        eq([n for n in needed if "jwt" in n], [], f"{prog} needs no libjwt at run time")
+        line = link_line(prog)
+        if line is None:
+            print(f"no link command of {prog} found in this build tree (not Makefiles or Ninja): only NEEDED checked")
+            continue
+        ok("-lcrypto" in line or "libcrypto" in line, f"the link command of {prog} is read")
+        ok("jwt" not in line, f"{prog} is linked without libjwt: {line}")
+
+
 if __name__ == "__main__":
-    run([test_layout_under_usr, test_unit_verifies])
+    run([test_layout_under_usr, test_unit_verifies, test_no_test_only_library])

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hub/clock.h"
 #include "federation/fed_ctx.h"
 #include "tests/check.h"
 #include "tests/support/secondary.h"

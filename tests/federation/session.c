@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "federation/fed_session.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "tests/check.h"

@@ -12,6 +12,7 @@
 #include "federation/fed_login.h"
 #include "federation/fed_routes.h"
 #include "federation/fed_verify.h"
+#include "hub/clock.h"
 #include "hub/util.h"
 #include "hub/crypto.h"
 #include "hub/err.h"

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hub/err.h"
 #include "hub/url.h"
 #include "idp/client.h"
 #include "idp/register.h"
@@ -61,36 +60,39 @@ static void check_client(idp_client_t *c, int as_node)
             abort();
 }
 
-static int parse(const uint8_t *data, size_t size, int as_node)
+/* Returns HUB_OAUTH_OK or the failure, which must be one of the registration errors with a description. */
+static hub_oauth_err_t parse(const uint8_t *data, size_t size, int as_node)
 {
     static idp_client_t poison;
     idp_client_t *c = &poison; /* a refusal must set it to NULL */
-    idp_reg_err_t e;
-    int named = -1, ret;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    h2o_mem_pool_t pool;
+    hub_oauth_err_t err;
+    int named = -1;
 
-    memset(&e, 0xff, sizeof(e));
-    ret = idp_register_parse((const char *)data, size, as_node, &c, &named, &e);
-    if (ret == 0) {
-        if (c == NULL || (named != 0 && named != 1))
+    h2o_mem_init_pool(&pool);
+    err = idp_register_parse(&pool, (const char *)data, size, as_node, &c, &named, &fail);
+    if (err == HUB_OAUTH_OK) {
+        if (c == NULL || (named != 0 && named != 1) || fail.error != HUB_OAUTH_OK)
             abort();
         check_client(c, as_node);
         idp_client_free(c);
-        return 0;
+    } else {
+        if (c != NULL || fail.error != err || fail.description == NULL || fail.description[0] == '\0')
+            abort();
+        if ((err == HUB_OAUTH_TOO_LARGE) != (size > IDP_REGISTER_MAX_BODY))
+            abort();
+        if (err != HUB_OAUTH_TOO_LARGE && err != HUB_OAUTH_INVALID_CLIENT_METADATA && err != HUB_OAUTH_INVALID_REDIRECT_URI)
+            abort();
     }
-    if (c != NULL || (ret != HUB_E_INVAL && ret != HUB_E_TOOBIG) || (ret == HUB_E_TOOBIG) != (size > IDP_REGISTER_MAX_BODY))
-        abort();
-    if (memchr(e.desc, '\0', sizeof(e.desc)) == NULL || e.desc[0] == '\0')
-        abort();
-    if (ret == HUB_E_TOOBIG ? e.err != HUB_OAUTH_TOO_LARGE
-                            : e.err != HUB_OAUTH_INVALID_CLIENT_METADATA && e.err != HUB_OAUTH_INVALID_REDIRECT_URI)
-        abort();
-    return ret;
+    h2o_mem_clear_pool(&pool);
+    return err;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int anonymous = parse(data, size, 0), node = parse(data, size, 1);
-    if (node == 0 && anonymous != 0)
+    hub_oauth_err_t anonymous = parse(data, size, 0), node = parse(data, size, 1);
+    if (node == HUB_OAUTH_OK && anonymous != HUB_OAUTH_OK)
         abort(); /* a join token only narrows what may be registered */
     return 0;
 }

@@ -233,22 +233,23 @@ static void test_good_forms(void)
                                   "    require_join_token: false\n"
                                   "  login: {max_failures: 3, lockout: \"5m\", address_max_failures: 1000000,\n"
                                   "          max_checks_per_second: 40, max_queued: 7}\n";
-    static const char secondary[] = "node: {role: secondary, name: app-1.node_b, listen: 'localhost:9001'}\n"
-                                    "secondary:\n"
-                                    "  server_url: http://127.0.0.1:8080/\n"
-                                    "  client_id: abc\n"
-                                    "  client_secret_file: /run/secret\n"
-                                    "  scopes:\n"
-                                    "    - openid\n"
-                                    "    - roles\n"
-                                    "  clock_skew: 0\n"
-                                    "  accept_audiences: [api-1, api-2]\n"
-                                    "  routes:\n"
-                                    "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee], pass_token: true}\n"
-                                    "    - {path: \"/a/b-c_d~e/caf.e/\", upstream: 'http://127.0.0.1:9000'}\n"
-                                    "    - {path: /ab/, upstream: 'http://127.0.0.1:9000'}\n"
-                                    "    - path: /\n"
-                                    "      upstream: http://localhost:9001/x/\n";
+    static const char secondary[] =
+        "node: {role: secondary, name: app-1.node_b, listen: 'localhost:9001'}\n"
+        "secondary:\n"
+        "  server_url: http://127.0.0.1:8080/\n"
+        "  client_id: abc\n"
+        "  client_secret_file: /run/secret\n"
+        "  scopes:\n"
+        "    - openid\n"
+        "    - roles\n"
+        "  clock_skew: 0\n"
+        "  accept_audiences: [api-1, api-2]\n"
+        "  routes:\n"
+        "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee], pass_token: true}\n"
+        "    - {path: \"/a/b-c_d~e/caf.e/\", upstream: 'http://127.0.0.1:9000'}\n"
+        "    - {path: /ab/, upstream: 'http://127.0.0.1:9000'}\n"
+        "    - path: /\n"
+        "      upstream: http://localhost:9001/x/\n";
     static const char env_join[] = "node:\n  role: secondary\nsecondary:\n  server_url: http://[::1]:8080\n";
     static const char minimal[] = "node: {}\nprimary:\n";
     hub_config_t cfg;
@@ -362,6 +363,14 @@ static const struct {
     {"node:\n  public_url: ftp://127.0.0.1\n", "2: node.public_url: expected an absolute http:// or https:// URL"},
     {"node:\n  public_url: http://127.0.0.1/?a=b\n", "2: node.public_url: expected an absolute http:// or https:// URL"},
     {"node:\n  public_url: http://user@host/\n", "2: node.public_url: expected an absolute"},
+    /* the same URL parser as the URLs the hub stores (hub/url): odd IPv4 spellings, leading zeros, backslashes */
+    {"node:\n  public_url: http://127.1:8080\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  public_url: http://0x7f.0.0.1/\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  public_url: http://127.0.0.1:08080\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  public_url: \"http://a\\\\b/\"\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  public_url: http://[fe80::1%25eth0]/\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  public_url: HTTP://h/\n", "2: node.public_url: expected an absolute"},
+    {"node:\n  role: secondary\nsecondary:\n  server_url: http://h:0\n", "4: secondary.server_url: expected an absolute"},
     {"node:\n  name:\n    a: b\n", "3: node.name: expected a name, not a mapping"},
     {"node:\n  name: two words\n", "2: node.name: expected 1 to 64 letters"},
     {"node:\n  name: \"a\\0b\"\n", "2: node.name: must not contain a NUL character"},

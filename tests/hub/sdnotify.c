@@ -11,8 +11,9 @@
 #include "hub/err.h"
 #include "hub/sdnotify.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
-static char tmpdir[] = "/tmp/hub-sdnotify-test-XXXXXX";
+static char *tmpdir; /* test_tmpdir */
 
 /* A datagram socket bound to name ("@x" = abstract, exact length), non-blocking, or -1. */
 static int bind_receiver(const char *name)
@@ -186,10 +187,7 @@ static void test_full_receiver_does_not_block(void)
 
 int main(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir = test_tmpdir("hub-sdnotify");
     test_unset_is_a_no_op();
     test_path_socket();
     test_abstract_socket();
@@ -197,6 +195,6 @@ int main(void)
     test_bad_states();
     test_full_receiver_does_not_block();
     unsetenv("NOTIFY_SOCKET");
-    rmdir(tmpdir);
+    CHECK(test_tmpdir_remove(tmpdir) == 0);
     return check_report("hub/sdnotify");
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <lmdb.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "tests/check.h"

@@ -14,8 +14,9 @@
 #include "hub/log.h"
 #include "hub/tls.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
-static char tmpdir[] = "/tmp/hub-tls-test-XXXXXX";
+static char *tmpdir; /* test_tmpdir */
 static char cert_path[256], key_path[256];
 
 static EVP_PKEY *new_key(void)
@@ -244,10 +245,7 @@ int main(void)
 {
     hub_config_t cfg;
 
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir = test_tmpdir("hub-tls");
     hub_log_init(HUB_LOG_ERROR, "tls-test");
     snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmpdir);
     snprintf(key_path, sizeof(key_path), "%s/key.pem", tmpdir);
@@ -260,8 +258,6 @@ int main(void)
     test_reload_while_loops_accept(&cfg);
     cfg.node.tls_cert = cfg.node.tls_key = NULL; /* not the config's to free */
     hub_config_dispose(&cfg);
-    unlink(cert_path);
-    unlink(key_path);
-    rmdir(tmpdir);
+    CHECK(test_tmpdir_remove(tmpdir) == 0);
     return check_report("hub/tls");
 }

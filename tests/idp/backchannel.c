@@ -12,12 +12,13 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/err.h"
 #include "hub/fetch.h"
 #include "hub/store.h"
 #include "idp/backchannel.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/keyring.h"
 #include "idp/client.h"
 #include "idp/revocation.h"

@@ -9,6 +9,7 @@
 #include "idp/origins.h"
 #include "idp/role.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -396,10 +397,11 @@ static void test_enums(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-client-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-client");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
+        test_tmpdir_remove(dir);
         return 1;
     }
     test_enums();
@@ -413,8 +415,6 @@ int main(void)
     CHECK(in_write(ids_txn, NULL) == HUB_E_BUSY);
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/client");
 }

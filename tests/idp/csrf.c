@@ -9,7 +9,7 @@
 #include "hub/form.h"
 #include "hub/store.h"
 #include "idp/csrf.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/session.h"
 #include "tests/check.h"
 #include "tests/support/tmpdir.h"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
@@ -355,15 +356,15 @@ static int jti_setup_txn(hub_txn_t *txn, void *arg)
 {
     uint64_t exp = hub_now() + 600;
     CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, hub_now() + 60, jfam) == 0);
-    CHECK(idp_token_record(txn, "jti-1", jfam, "client-j", exp) == 0);
-    CHECK(idp_token_record(txn, "jti-2", jfam, "client-j", exp) == 0);
-    CHECK(idp_token_record(txn, "jti-3", NULL, "client-j", exp) == 0);
+    CHECK(idp_jti_record(txn, "jti-1", jfam, "client-j", exp) == 0);
+    CHECK(idp_jti_record(txn, "jti-2", jfam, "client-j", exp) == 0);
+    CHECK(idp_jti_record(txn, "jti-3", NULL, "client-j", exp) == 0);
     return 0;
 }
 
 static int jti_revoke_txn(hub_txn_t *txn, void *arg)
 {
-    return idp_token_revoke(txn, arg, hub_now() + 600);
+    return idp_jti_revoke(txn, arg, hub_now() + 600);
 }
 
 static int active(const char *jti)
@@ -372,7 +373,7 @@ static int active(const char *jti)
     int a;
     if (hub_store_read_begin(store, &txn) != 0)
         return -1;
-    a = idp_token_is_active(txn, jti);
+    a = idp_jti_is_active(txn, jti);
     hub_store_read_end(txn);
     return a;
 }

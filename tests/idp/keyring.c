@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "idp/keyring.h"

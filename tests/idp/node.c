@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/client.h"
 #include "idp/grants.h"
 #include "idp/node.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -128,10 +130,11 @@ static void test_node_json(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-node-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-node");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
+        test_tmpdir_remove(dir);
         return 1;
     }
     char node_id[64] = "", other_id[64] = "";
@@ -142,8 +145,6 @@ int main(void)
     test_node_json();
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/node");
 }

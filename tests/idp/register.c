@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hub/err.h"
 #include "idp/client.h"
 #include "idp/register.h"
 #include "tests/check.h"
@@ -16,20 +15,26 @@
     "[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"],\"token_endpoint_auth_method\":"                     \
     "\"client_secret_basic\",\"scope\":\"openid profile email roles\"}"
 
-/* Parses body; returns 0 or the error, with the OAuth error in *err (-1 when accepted) and the client freed. */
-static int parse(const char *body, size_t len, int as_node, int *err, idp_client_t **keep)
+/* Parses body; returns HUB_OAUTH_OK or the failure's error (also in *err, -1 when accepted), the client freed unless
+ * kept. */
+static hub_oauth_err_t parse(const char *body, size_t len, int as_node, int *err, idp_client_t **keep)
 {
     idp_client_t *c = NULL;
-    idp_reg_err_t e = {0};
-    int named, ret = idp_register_parse(body, len, as_node, &c, &named, &e);
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    h2o_mem_pool_t pool;
+    hub_oauth_err_t ret;
+    int named;
 
+    h2o_mem_init_pool(&pool);
+    ret = idp_register_parse(&pool, body, len, as_node, &c, &named, &fail);
     *err = -1;
-    if (ret != 0) {
-        CHECK(c == NULL && e.desc[0] != '\0');
-        *err = (int)e.err;
+    if (ret != HUB_OAUTH_OK) {
+        CHECK(c == NULL && fail.error == ret && fail.description != NULL && fail.description[0] != '\0');
+        *err = (int)ret;
     } else {
         CHECK(c != NULL && c->enabled && c->client_id == NULL && c->secret_hash == NULL);
     }
+    h2o_mem_clear_pool(&pool);
     if (keep != NULL)
         *keep = c;
     else
@@ -40,7 +45,8 @@ static int parse(const char *body, size_t len, int as_node, int *err, idp_client
 static int refused(const char *body, int as_node)
 {
     int err;
-    return parse(body, strlen(body), as_node, &err, NULL) == HUB_E_INVAL ? err : -1;
+    parse(body, strlen(body), as_node, &err, NULL);
+    return err;
 }
 
 static void test_shapes(void)
@@ -48,7 +54,7 @@ static void test_shapes(void)
     idp_client_t *c;
     int err;
 
-    CHECK(parse(NODE_MD, strlen(NODE_MD), 1, &err, &c) == 0);
+    CHECK(parse(NODE_MD, strlen(NODE_MD), 1, &err, &c) == HUB_OAUTH_OK);
     if (c != NULL) {
         CHECK(c->grant_type == IDP_GRANT_AUTHORIZATION_CODE && c->auth_method == IDP_AUTH_SECRET_BASIC);
         CHECK(c->redirect_uris.n == 1 && strcmp(c->redirect_uris.v[0], NODE "/auth/callback") == 0);
@@ -63,7 +69,7 @@ static void test_shapes(void)
                   0) == -1);
     CHECK(refused("{\"grant_types\":[\"client_credentials\"],\"scope\":\"read\"}", 0) == -1);
     static const char dup[] = "{\"redirect_uris\":[\"https://a.example/cb\",\"https://a.example/cb\"]}";
-    CHECK(parse(dup, strlen(dup), 0, &err, &c) == 0);
+    CHECK(parse(dup, strlen(dup), 0, &err, &c) == HUB_OAUTH_OK);
     if (c != NULL) {
         CHECK(c->redirect_uris.n == 1 && strcmp(c->app_name, "client") == 0 && c->scopes.n == 4); /* duplicates dropped */
         idp_client_free(c);
@@ -82,15 +88,15 @@ static void test_limits(void)
         for (i = 0; i != n; ++i)
             len += (size_t)snprintf(body + len, cap - len, "%s\"https://a.example/cb%d\"", i ? "," : "", i);
         len += (size_t)snprintf(body + len, cap - len, "]}");
-        CHECK(parse(body, len, 0, &err, NULL) == (n == 32 ? 0 : HUB_E_INVAL));
+        CHECK(parse(body, len, 0, &err, NULL) == (n == 32 ? HUB_OAUTH_OK : HUB_OAUTH_INVALID_REDIRECT_URI));
         CHECK(n == 32 || err == HUB_OAUTH_INVALID_REDIRECT_URI);
     }
     /* the body: at most IDP_REGISTER_MAX_BODY bytes (white space counts), checked before parsing */
     len = (size_t)snprintf(body, cap, "{\"redirect_uris\":[\"https://a.example/cb\"]}");
     memset(body + len, ' ', IDP_REGISTER_MAX_BODY - len);
-    CHECK(parse(body, IDP_REGISTER_MAX_BODY, 0, &err, NULL) == 0);
+    CHECK(parse(body, IDP_REGISTER_MAX_BODY, 0, &err, NULL) == HUB_OAUTH_OK);
     body[IDP_REGISTER_MAX_BODY] = ' ';
-    CHECK(parse(body, IDP_REGISTER_MAX_BODY + 1, 0, &err, NULL) == HUB_E_TOOBIG && err == HUB_OAUTH_TOO_LARGE);
+    CHECK(parse(body, IDP_REGISTER_MAX_BODY + 1, 0, &err, NULL) == HUB_OAUTH_TOO_LARGE && err == HUB_OAUTH_TOO_LARGE);
     /* client_name up to 140 bytes, scope up to 1024 */
     for (int n = 140; n <= 141; ++n) {
         memset(name, 'n', (size_t)n);

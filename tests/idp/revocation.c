@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client.h"
 #include "idp/role.h"
 #include "idp/user.h"

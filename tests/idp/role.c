@@ -7,6 +7,7 @@
 #include "hub/store.h"
 #include "idp/role.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -91,10 +92,11 @@ static int refused_txn(hub_txn_t *txn, void *arg)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-role-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-role");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
+        test_tmpdir_remove(dir);
         return 1;
     }
     CHECK(in_write(roles_txn, NULL) == 0);
@@ -107,8 +109,6 @@ int main(void)
     hub_store_read_end(txn);
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/role");
 }

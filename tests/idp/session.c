@@ -3,13 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/store.h"
 #include "idp/grants.h"
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/user.h"
 #include "idp/session.h"
 #include "tests/check.h"

@@ -6,6 +6,7 @@
 #include "hub/store.h"
 #include "idp/settings.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -54,18 +55,17 @@ static void test_names(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-settings-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-settings");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
+        test_tmpdir_remove(dir);
         return 1;
     }
     test_names();
     CHECK(in_write(settings_txn, NULL) == 0);
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/settings");
 }

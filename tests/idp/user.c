@@ -7,6 +7,7 @@
 #include "idp/role.h"
 #include "idp/user.h"
 #include "tests/check.h"
+#include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
 
@@ -200,10 +201,11 @@ static void test_user_json(void)
 
 int main(void)
 {
-    char dir[] = "/tmp/hub-user-XXXXXX", cmd[128];
+    char *dir = test_tmpdir("idp-user");
 
-    if (mkdtemp(dir) == NULL || hub_store_open(&store, dir) != 0) {
+    if (hub_store_open(&store, dir) != 0) {
         fprintf(stderr, "cannot open a store in %s\n", dir);
+        test_tmpdir_remove(dir);
         return 1;
     }
     CHECK(in_write(roles_txn, NULL) == 0);
@@ -213,8 +215,6 @@ int main(void)
     test_user_json();
 
     hub_store_close(store);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    CHECK(test_tmpdir_remove(dir) == 0);
     return check_report("idp/user");
 }

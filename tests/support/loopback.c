@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+#include "hub/workpool.h"
 #include "tests/support/loopback.h"
 
 struct st_test_req_t {
@@ -79,6 +80,8 @@ void test_loop_init(test_loop_t *l, hub_server_t *server, hub_fetcher_t *fetcher
     l->thr.index = 0;
     if (fetcher != NULL)
         l->thr.fetch_port = hub_fetch_port_create(fetcher, l->thr.ctx.loop);
+    if (hub_server_workpool(server) != NULL)
+        l->thr.work_port = hub_workport_create(hub_server_workpool(server), l->thr.ctx.loop);
 }
 
 void test_loop_dispose(test_loop_t *l)
@@ -88,6 +91,10 @@ void test_loop_dispose(test_loop_t *l)
     if (l->thr.fetch_port != NULL) {
         hub_fetch_port_destroy(l->thr.fetch_port);
         h2o_evloop_run(loop, 0); /* releases the port's queue socket */
+    }
+    if (l->thr.work_port != NULL) {
+        hub_workport_destroy(l->thr.work_port); /* cancels or waits for its jobs; their completions run here */
+        h2o_evloop_run(loop, 0);
     }
     h2o_context_dispose(&l->thr.ctx);
     h2o_evloop_destroy(loop);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "federation/fed_ctx.h"
+#include "hub/clock.h"
 #include "hub/log.h"
 #include "tests/support/secondary.h"
 #include "tests/support/tmpdir.h"

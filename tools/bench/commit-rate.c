@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hub/clock.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/store.h"

@@ -868,7 +868,7 @@ static void read_secret(const char *name, const char *path, char *out, size_t ca
 
 static void parse_url(const char *url)
 {
-    const char *p = url + 7, *colon;
+    const char *p = url + 7, *colon = NULL;
     struct in_addr a;
 
     if (strncmp(url, "http://", 7) != 0 || (colon = strchr(p, ':')) == NULL || (size_t)(colon - p) >= sizeof(G.o.host))

@@ -12,13 +12,14 @@
 #include <string.h>
 #include <time.h>
 #include "hub/crypto.h"
+#include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/grants.h"
 #include "idp/client.h"
 #include "idp/password.h"
-#include "idp/session.h"
 #include "idp/user.h"
+#include "idp/session.h"
 
 #define ID_WIDTH 64      /* a slot of a pool: a sub, a client_id or a sid (22 to 32 chars) */
 #define SAMPLE 16        /* records of each kind read back through the node's APIs at the end */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "hub/clock.h"
 #include "hub/config.h"
 #include "hub/err.h"
 #include "idp/join_token.h"

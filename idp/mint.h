@@ -1,10 +1,10 @@
 /* Minting the primary's JWTs: RFC 9068 access tokens, OIDC id_tokens and back-channel
  * logout tokens, all signed with the keyring's active key. */
-#ifndef IDP_TOKENS_H
-#define IDP_TOKENS_H
+#ifndef IDP_MINT_H
+#define IDP_MINT_H
 
 #include <stdint.h>
-#include "idp/idp.h"
+#include "idp/ctx.h"
 #include "idp/client.h"
 #include "idp/user.h"
 
@@ -29,19 +29,5 @@ int idp_mint_id_token(idp_t *idp, const idp_user_t *user, const idp_client_t *cl
 
 /* Signs a back-channel logout token (typ "logout+jwt"): iss, aud, iat, jti, sub, sid, events. */
 int idp_mint_logout_token(idp_t *idp, const char *client_id, const char *sub, const char *sid, char **jwt);
-
-/* 1 when scope, granted to client, discloses the claims of word: word is one of its words, or
- * word is profile, email or roles, scope has openid and client is a Frappe site (frappe_site
- * set), for which openid means what it means to Frappe's own provider (SPEC §4 userinfo).
- * client may be NULL (no Frappe site). */
-int idp_scope_discloses(const idp_client_t *client, const char *scope, const char *word);
-
-/* The userinfo/id_token claims that scope discloses to client (idp_scope_discloses; client may
- * be NULL): name, given_name, family_name, picture, preferred_username (profile), email,
- * email_verified (email), roles (roles); new reference. */
-json_t *idp_user_claims(const idp_user_t *user, const idp_client_t *client, const char *scope);
-
-/* 1 when the space-separated scope contains word. */
-int idp_scope_has(const char *scope, const char *word);
 
 #endif

@@ -1,4 +1,4 @@
-/* Tests idp/tokens.c: RFC 9068 access token claims, id_token at_hash per alg, logout tokens, scope claims; signatures are
+/* Tests idp/mint.c: RFC 9068 access token claims, id_token at_hash per alg, logout tokens; signatures are
  * also checked outside hub/jws.c (raw OpenSSL, and libjwt for the RS256/ES256 id_tokens). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +9,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include "hub/clock.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "idp/keyring.h"
-#include "idp/tokens.h"
+#include "idp/mint.h"
 #include "tests/check.h"
 #include "tests/support/tmpdir.h"
 
@@ -99,7 +100,7 @@ static void expect_at_hash(hub_alg_t alg, const char *at, const char *got)
 
 static void run_alg(hub_alg_t alg)
 {
-    char *dir = test_tmpdir("idp-tokens");
+    char *dir = test_tmpdir("idp-mint");
     hub_config_t cfg;
     hub_store_t *store = NULL;
     idp_t idp = {0};
@@ -232,60 +233,10 @@ out:
     CHECK(test_tmpdir_remove(dir) == 0);
 }
 
-static void test_claims(void)
-{
-    char *roles_v[] = {"A", "B", NULL};
-    idp_user_t user = {"s", "bob", "bob@example.com", NULL, NULL, NULL, "https://pic", 1, 0, {roles_v, 2}};
-    idp_client_t web = {.client_id = (char *)"web"},
-                 site = {.client_id = (char *)"site", .frappe_site = (char *)"https://s.example"};
-    json_t *c = idp_user_claims(&user, NULL, "openid");
-    CHECK(json_object_size(c) == 0);
-    json_decref(c);
-    c = idp_user_claims(&user, &web, "openid");
-    CHECK(json_object_size(c) == 0);
-    json_decref(c);
-    c = idp_user_claims(&user, &web, "profile");
-    CHECK(strcmp(jstr(c, "name"), "bob") == 0 && strcmp(jstr(c, "picture"), "https://pic") == 0);
-    CHECK(json_object_get(c, "email") == NULL && json_object_get(c, "given_name") == NULL);
-    json_decref(c);
-    c = idp_user_claims(&user, &web, "email roles");
-    CHECK(strcmp(jstr(c, "email"), "bob@example.com") == 0 && json_is_false(json_object_get(c, "email_verified")));
-    CHECK(json_array_size(json_object_get(c, "roles")) == 2 && json_object_get(c, "name") == NULL);
-    json_decref(c);
-
-    /* a Frappe site: openid alone discloses what Frappe's provider gives for it (name, e-mail, picture, roles) */
-    c = idp_user_claims(&user, &site, "openid");
-    CHECK(strcmp(jstr(c, "name"), "bob") == 0 && strcmp(jstr(c, "picture"), "https://pic") == 0);
-    CHECK(strcmp(jstr(c, "email"), "bob@example.com") == 0 && json_is_false(json_object_get(c, "email_verified")));
-    CHECK(json_array_size(json_object_get(c, "roles")) == 2 && json_object_get(c, "given_name") == NULL);
-    json_decref(c);
-    /* without openid, the site's other scopes keep their meaning */
-    c = idp_user_claims(&user, &site, "email");
-    CHECK(json_object_get(c, "email") != NULL && json_object_get(c, "name") == NULL && json_object_get(c, "roles") == NULL);
-    json_decref(c);
-    c = idp_user_claims(&user, &site, "openidx roles");
-    CHECK(json_object_get(c, "roles") != NULL && json_object_get(c, "email") == NULL && json_object_get(c, "name") == NULL);
-    json_decref(c);
-    CHECK(idp_scope_discloses(&site, "openid", "openid") && idp_scope_discloses(&site, "openid", "profile"));
-    CHECK(idp_scope_discloses(&site, "openid", "email") && idp_scope_discloses(&site, "openid", "roles"));
-    CHECK(!idp_scope_discloses(&site, "openid", "offline_access") && !idp_scope_discloses(&site, "openid", ""));
-    CHECK(!idp_scope_discloses(&web, "openid", "email") && !idp_scope_discloses(NULL, "openid", "roles"));
-    CHECK(idp_scope_discloses(&web, "openid email", "email") && !idp_scope_discloses(&site, "profile", "email"));
-
-    CHECK(idp_scope_has("openid profile", "openid"));
-    CHECK(idp_scope_has("openid profile", "profile"));
-    CHECK(idp_scope_has("  openid   profile ", "profile"));
-    CHECK(!idp_scope_has("openid profile", "open"));
-    CHECK(!idp_scope_has("openid profile", "file"));
-    CHECK(!idp_scope_has("", "openid"));
-    CHECK(!idp_scope_has("openid", ""));
-}
-
 int main(void)
 {
-    test_claims();
     run_alg(HUB_ALG_RS256);
     run_alg(HUB_ALG_ES256);
     run_alg(HUB_ALG_EDDSA);
-    return check_report("idp/tokens");
+    return check_report("idp/mint");
 }

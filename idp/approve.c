@@ -1,0 +1,162 @@
+/* The consent page and its CSRF-protected decision, /oauth2/approve (SPEC §4 consent): Allow issues what the request
+ * asked for, Deny answers access_denied; the decision carries the authorization request again, checked as anew. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hub/form.h"
+#include "hub/resp.h"
+#include "idp/approve.h"
+#include "idp/claims.h"
+#include "idp/csrf.h"
+#include "idp/endpoint.h"
+#include "idp/issue.h"
+
+/* What each scope discloses, for the consent page. */
+static const struct {
+    const char *scope, *what;
+} scope_texts[] = {
+    {"openid", "Your identity (a stable identifier for your account)"},
+    {"profile", "Your name and picture"},
+    {"email", "Your e-mail address"},
+    {"roles", "Your roles"},
+};
+
+static int known_scope(const char *word)
+{
+    for (size_t i = 0; i != sizeof(scope_texts) / sizeof(scope_texts[0]); ++i)
+        if (strcmp(scope_texts[i].scope, word) == 0)
+            return 1;
+    return 0;
+}
+
+static void put_html(FILE *f, h2o_req_t *req, const char *s)
+{
+    h2o_iovec_t e = hub_html_escape(&req->pool, s, strlen(s));
+    fwrite(e.base, 1, e.len, f);
+}
+
+static void hidden(FILE *f, h2o_req_t *req, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    fprintf(f, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    put_html(f, req, value);
+    fputs("\">\n", f);
+}
+
+void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_user_t *user)
+{
+    char *buf = NULL;
+    size_t len = 0, i;
+    const char *s = a->scope, *csrf = idp_csrf_token(a->idp, a->req, session, IDP_CSRF_APPROVE);
+    FILE *f = open_memstream(&buf, &len);
+
+    if (f == NULL)
+        h2o_fatal("out of memory");
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorize ", f);
+    put_html(f, a->req, a->client->app_name);
+    fputs("</title><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
+          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n<h1 id=\"app\">",
+          f);
+    put_html(f, a->req, a->client->app_name);
+    fputs("</h1>\n<p>wants to access your account", f);
+    if (user->username != NULL) {
+        fputs(" <strong id=\"user\">", f);
+        put_html(f, a->req, user->username);
+        fputs("</strong>", f);
+    }
+    fputs(". It will be able to see:</p>\n<ul id=\"scopes\">\n", f);
+    /* what the scope discloses to this client (for a Frappe site, openid alone shows name, e-mail, picture and roles) */
+    for (i = 0; i != sizeof(scope_texts) / sizeof(scope_texts[0]); ++i)
+        if (idp_scope_discloses(a->client, a->scope, scope_texts[i].scope))
+            fprintf(f, "<li>%s</li>\n", scope_texts[i].what);
+    while (*s != '\0') {
+        size_t n = strcspn(s, " ");
+        char *word = h2o_strdup(&a->req->pool, s, n).base;
+        if (!known_scope(word)) {
+            fputs("<li>Access named ", f);
+            put_html(f, a->req, word);
+            fputs("</li>\n", f);
+        }
+        s += n;
+        s += *s == ' ';
+    }
+    fputs("</ul>\n<form method=\"post\" action=\"" IDP_PATH_APPROVE "\">\n", f);
+    hidden(f, a->req, "csrf_token", csrf);
+    hidden(f, a->req, "client_id", a->v[IDP_AUTHZ_CLIENT_ID]);
+    hidden(f, a->req, "response_type", a->v[IDP_AUTHZ_RESPONSE_TYPE]);
+    hidden(f, a->req, "redirect_uri", a->v[IDP_AUTHZ_REDIRECT_URI]);
+    hidden(f, a->req, "scope", a->scope);
+    hidden(f, a->req, "state", a->v[IDP_AUTHZ_STATE]);
+    hidden(f, a->req, "nonce", a->v[IDP_AUTHZ_NONCE]);
+    hidden(f, a->req, "code_challenge", a->v[IDP_AUTHZ_CHALLENGE]);
+    hidden(f, a->req, "code_challenge_method", a->v[IDP_AUTHZ_CHALLENGE_METHOD]);
+    fputs("<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
+          "<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>\n</body></html>\n",
+          f);
+    if (fclose(f) != 0 || buf == NULL)
+        h2o_fatal("out of memory");
+    hub_send_html(a->req, 200, buf, len); /* copied */
+    free(buf);
+}
+
+/* The decision of the user of session s (whose CSRF token the form carried). */
+static void approve(idp_authz_t *a, const hub_form_t *form, idp_session_t *s)
+{
+    const char *decision = hub_form_get(form, "decision");
+    idp_user_t *user = NULL;
+
+    if (decision == NULL || hub_form_count(form, "decision") != 1 ||
+        (strcmp(decision, "allow") != 0 && strcmp(decision, "deny") != 0)) {
+        idp_authz_send_error(a, HUB_OAUTH_INVALID_REQUEST, "decision must be allow or deny");
+        return;
+    }
+    if (strcmp(decision, "deny") == 0) {
+        idp_authz_send_error(a, HUB_OAUTH_ACCESS_DENIED, "the user denied the request");
+        return;
+    }
+    if (idp_authz_load_user(a, s, &user, NULL) != 0) {
+        idp_authz_send_to_login(a, 0);
+        return;
+    }
+    if (!idp_client_allows_user(a->client, user))
+        idp_authz_send_error(a, HUB_OAUTH_ACCESS_DENIED, "your account may not use this application");
+    else
+        idp_authz_issue(a, s, user, 1);
+    idp_user_free(user);
+}
+
+static int on_approve(void *data, h2o_req_t *req)
+{
+    idp_t *idp = data;
+    hub_form_t form = {NULL, 0};
+    idp_authz_t a = {NULL};
+    idp_session_t *s = NULL;
+
+    if (hub_form_parse_body(&req->pool, req, &form) != 0) {
+        hub_send_html_error(req, 400, "Invalid request", "The form could not be read.");
+        return 0;
+    }
+    /* The token is bound to the session that saw the consent page. Without a live session nothing can be approved:
+     * the browser is sent to sign in, and the resumed authorization asks again. */
+    s = idp_session_current(idp, req);
+    if (s != NULL && !idp_csrf_ok(idp, req, s, IDP_CSRF_APPROVE, &form)) {
+        hub_send_html_error(req, 400, "Invalid request", "The form has expired or did not come from this site. Please try again.");
+        goto out;
+    }
+    if (idp_authz_begin(&a, idp, req, &form) != 0)
+        goto out;
+    if (s == NULL)
+        idp_authz_send_to_login(&a, 0);
+    else
+        approve(&a, &form, s);
+out:
+    idp_authz_dispose(&a);
+    idp_session_free(s);
+    return 0;
+}
+
+void idp_approve_register(idp_t *idp)
+{
+    idp_endpoint_route(idp, IDP_EP_APPROVE, on_approve);
+}

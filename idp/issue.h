@@ -1,0 +1,13 @@
+/* Answering an authorization that goes through (RFC 6749 §4.1.2, §4.2.2; OIDC Core §3.2.2.5). */
+#ifndef IDP_ISSUE_H
+#define IDP_ISSUE_H
+
+#include "idp/authz.h"
+
+/* Answers a's authorization for the user of session s: a code in the query, or the access token and id_token its
+ * response type asks for in the fragment (never a refresh token for implicit), after one write transaction that records
+ * them (the consent too when put_consent: the user approved on the consent page). A failure is answered as
+ * server_error at the redirect URI. */
+void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *user, int put_consent);
+
+#endif
