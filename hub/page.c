@@ -7,21 +7,25 @@
 #include "hub/resp.h"
 #include "hub/style.h"
 
-void hub_page_begin(hub_page_t *p, h2o_req_t *req, const char *title, const char *body_class)
+void hub_page_open(FILE *f, h2o_req_t *req, const char *title)
+{
+    h2o_iovec_t t = hub_html_escape(&req->pool, title, strlen(title));
+
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+          f);
+    fwrite(t.base, 1, t.len, f);
+    fprintf(f, "</title>\n<link rel=\"stylesheet\" href=\"%s\">\n</head>\n<body>\n", hub_style_href());
+}
+
+void hub_page_begin(hub_page_t *p, h2o_req_t *req, const char *title)
 {
     p->req = req;
     p->buf = NULL;
     p->len = 0;
     if ((p->f = open_memstream(&p->buf, &p->len)) == NULL)
         h2o_fatal("out of memory");
-    hub_page_raw(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
-    hub_page_text(p, title);
-    hub_page_printf(p, "</title>\n<link rel=\"stylesheet\" href=\"%s\">\n</head>\n", hub_style_href());
-    if (body_class != NULL)
-        hub_page_printf(p, "<body class=\"%s\">\n", body_class);
-    else
-        hub_page_raw(p, "<body>\n");
+    hub_page_open(p->f, req, title);
 }
 
 void hub_page_raw(hub_page_t *p, const char *s)

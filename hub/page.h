@@ -22,9 +22,11 @@ typedef struct st_hub_page_t {
     size_t len;
 } hub_page_t;
 
-/* Starts a page for req: the doctype and head (charset, viewport, the title escaped, the stylesheet), then "<body>"
- * with body_class (NULL: none) on it. Out of memory is fatal. */
-void hub_page_begin(hub_page_t *p, h2o_req_t *req, const char *title, const char *body_class);
+/* Writes the doctype, the head (charset, viewport, the title escaped, the stylesheet) and "<body>" to f: for a page
+ * written with its own stream (the sign-in, consent and sign-out pages). */
+void hub_page_open(FILE *f, h2o_req_t *req, const char *title);
+/* Starts a page for req in a buffer of its own (hub_page_open). Out of memory is fatal. */
+void hub_page_begin(hub_page_t *p, h2o_req_t *req, const char *title);
 /* Writes s as it is (markup the caller wrote; never a value from input or the store). */
 void hub_page_raw(hub_page_t *p, const char *s);
 /* Writes formatted markup (the format a literal; values from outside only through hub_page_text). */

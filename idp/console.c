@@ -256,7 +256,7 @@ void idp_console_begin(idp_creq_t *c, hub_page_t *p, const char *title, const ch
 {
     const char *flash;
 
-    hub_page_begin(p, c->req, title, NULL);
+    hub_page_begin(p, c->req, title);
     top_bar(c, p);
     if (current != NULL && c->admin && strncmp(current, IDP_CONSOLE_ADMIN, sizeof(IDP_CONSOLE_ADMIN) - 1) == 0)
         admin_nav(p, current);
@@ -281,7 +281,7 @@ void idp_console_message(idp_creq_t *c, int status, const char *title, const cha
     hub_page_t p;
 
     if (c->user == NULL || c->session == NULL) { /* before the gate knew the user: no frame */
-        hub_page_begin(&p, c->req, title, NULL);
+        hub_page_begin(&p, c->req, title);
         hub_page_raw(&p, "<main id=\"main\" class=\"narrow\">\n<h1>");
         hub_page_text(&p, title);
         hub_page_raw(&p, "</h1>\n");
