@@ -340,13 +340,16 @@ static int save_txn(hub_txn_t *txn, void *arg, char *target)
     return ret;
 }
 
-/* The edit the form asks for: every field's value set (a checkbox's either way). 0, or HUB_E_INVAL with *inv. */
+/* The edit the form asks for: every field's value set (a checkbox's either way), but the grant type, response type and
+ * auth method of a Frappe site, which the site's stock key fixes. 0, or HUB_E_INVAL with *inv. */
 static int edit_of(const char **v, int had_frappe_site, idp_client_edit_t *e, idp_invalid_t *inv)
 {
-    int ret;
+    int site = v[F_FRAPPE_SITE] != NULL && v[F_FRAPPE_SITE][0] != '\0', ret = 0;
 
     for (size_t i = 0; i != F__COUNT; ++i) {
         int on = v[i] != NULL && v[i][0] != '\0';
+        if (site && (i == F_GRANT || i == F_RESPONSE || i == F_AUTH))
+            continue; /* a Frappe site's are its stock key's (idp_client_set_frappe_site), as with hubctl's --frappe-site */
         if ((CHECKBOXES >> i) & 1)
             ret = idp_client_edit_set(e, on ? edits[i].what : edits[i].no, "", inv);
         else if (i == F_FRAPPE_SITE)
