@@ -37,6 +37,7 @@ const char hub_style_css[] =
     "main{max-width:64rem;margin:0 auto;padding:1.25rem 1rem 3rem}\n"
     "main.narrow{max-width:26rem;margin-top:2rem}\n"
     ".card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1.25rem;margin:0 0 1.25rem}\n"
+    ".card>h2:first-child,.card>h1:first-child{margin-top:0}\n"
     ".flash{border-left:4px solid var(--ok);background:#eaf5ed;padding:.6rem .9rem;border-radius:4px;margin:0 0 1rem}\n"
     ".flash.error,.error-box{border-left:4px solid var(--danger);background:#fbeceb;padding:.6rem .9rem;border-radius:4px;margin:0 "
     "0 1rem}\n"

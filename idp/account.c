@@ -108,6 +108,10 @@ static void password_form(idp_creq_t *c, hub_page_t *p, const idp_invalid_t *inv
     if (inv != NULL)
         idp_console_problem(p, inv, pw_fields, F__COUNT);
     idp_console_form(c, p, PATH_PASSWORD);
+    /* the account the passwords are for, for password managers (and browsers, which ask a password form for one) */
+    hub_page_raw(p, "<input type=\"text\" name=\"username\" autocomplete=\"username\" hidden readonly value=\"");
+    hub_page_text(p, c->user->username);
+    hub_page_raw(p, "\">\n");
     for (size_t i = 0; i != F__COUNT; ++i)
         idp_console_input(p, &pw_fields[i], IDP_INPUT_PASSWORD, NULL, i == F_NEW ? "At least 8 characters." : NULL, inv, attrs[i]);
     hub_page_raw(p, "<div class=\"actions\"><button type=\"submit\">Change password</button></div>\n</form>\n"
