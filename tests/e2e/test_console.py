@@ -134,6 +134,28 @@ def test_client_from_the_form_signs_a_user_in():
     ok(n.stop() == 0, "clean stop")
 
 
+def test_same_messages_as_hubctl():
+    """A value hubctl refuses is refused by the form with the same words, next to the field."""
+    n = primary()
+    admin = sign_in(n, "root")
+    cases = [("redirect_uris", "--redirect-uris", "javascript:alert(1)", {}),
+             ("backchannel_logout_uri", "--backchannel-logout-uri", "http://169.254.169.254/x", {"redirect_uris": "https://a.example/cb"}),
+             ("allowed_roles", "--allowed-roles", "Nobody Has This", {"redirect_uris": "https://a.example/cb"}),
+             ("frappe_site", "--frappe-site", "https://site.example/path", {"redirect_uris": "https://a.example/cb"})]
+    for field, option, value, extra in cases:
+        args = ["client", "add", "--app-name", "x", option, value]
+        if "redirect_uris" in extra:
+            args += ["--redirect-uris", extra["redirect_uris"]]
+        p = n.hubctl(*args, check=False)
+        eq(p.returncode, 2, f"hubctl refuses {option}")
+        said = p.stderr.strip().split(f"{option}: ", 1)[1]
+        page = admin.get(n.url + "/admin/clients/new").text
+        r = admin.post(n.url + "/admin/clients/new", form=client_form(token_of(page), app_name="x", **dict(extra, **{field: value})))
+        eq(r.status, 400, f"the form refuses {field}")
+        eq(between(r.text, f'id="m-{field}">'), said, f"the same words for {field}")
+    ok(n.stop() == 0, "clean stop")
+
+
 def test_settings_both_ways():
     n = primary()
     admin = sign_in(n, "root")
@@ -208,4 +230,4 @@ def test_account():
 
 
 if __name__ == "__main__":
-    run([test_client_from_the_form_signs_a_user_in, test_settings_both_ways, test_non_admin_and_no_csrf, test_account])
+    run([test_client_from_the_form_signs_a_user_in, test_same_messages_as_hubctl, test_settings_both_ways, test_non_admin_and_no_csrf, test_account])
