@@ -309,9 +309,10 @@ static idp_refresh_t *refresh_decode(const json_t *obj)
     return r;
 }
 
-/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}, living as long as the refresh token, written when a
- * code is exchanged for the family's first refresh token: what a user's account page lists per client, and what its
- * Revoke takes back (idp_user_families_each), without a scan of every family. */
+/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}, written when a code is exchanged for the family's
+ * first refresh token and living twice that token's lifetime, extended when a rotation's token would outlive it: what a
+ * user's account page lists per client, and what its Revoke takes back (idp_user_families_each), without a scan of
+ * every family. */
 static int user_family_key(char *buf, size_t size, const char *sub, const char *client_id, const char *family)
 {
     int n = snprintf(buf, size, "%s\n%s\n%s", sub, client_id, family != NULL ? family : "");
@@ -320,17 +321,27 @@ static int user_family_key(char *buf, size_t size, const char *sub, const char *
 
 static int user_family_put(hub_txn_t *txn, const idp_refresh_t *rec)
 {
+    uint64_t now = hub_now(), at = now, exp = 0;
+    json_t *obj = NULL;
     char key[600];
-    json_t *obj;
     int ret;
 
     if (rec->sub == NULL || rec->client_id == NULL || rec->family == NULL ||
         user_family_key(key, sizeof(key), rec->sub, rec->client_id, rec->family) < 0)
         return 0; /* no user (never for a code's token) or ids no index key can hold: not listed */
+    /* a rotation's token: the listing already outlives it (one read), or it is extended once per refresh_token_ttl or so */
+    if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
+        at = hub_json_uint(obj, "at") != 0 ? hub_json_uint(obj, "at") : now;
+        hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp);
+        json_decref(obj);
+        if (exp == 0 || exp >= rec->expires_at)
+            return 0;
+    }
     obj = json_object();
     jset_str(obj, "scope", rec->scope);
-    jset_uint(obj, "at", hub_now());
-    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, obj, rec->expires_at, 0);
+    jset_uint(obj, "at", at);
+    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, obj,
+                             rec->expires_at > now ? rec->expires_at + (rec->expires_at - now) : rec->expires_at, 0);
     json_decref(obj);
     return ret;
 }

@@ -67,8 +67,9 @@ typedef struct st_idp_refresh_t {
     int retried; /* a retry of it was honoured, or it was superseded by one: presenting it again is reuse */
 } idp_refresh_t;
 
-/* Stores a new refresh token (written to out) for rec (family, client, sub, scope...): a code's first one, which also
- * lists the family under its user and client (idp_user_families_each) for as long as the token lives. */
+/* Stores a new refresh token (written to out) for rec (family, client, sub, scope...), and lists its family under its
+ * user and client (idp_user_families_each) for longer than the token lives: a code's first token writes the listing,
+ * a rotation's only reads it, except about once per refresh_token_ttl when it extends it. */
 int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44]);
 
 /* A family a user holds refresh tokens of, as listed under the user and the client (strings valid during the call). */

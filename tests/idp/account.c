@@ -112,7 +112,15 @@ static void test_apps(test_browser_t *alice, test_browser_t *bob)
     CHECK(!refresh_works("web", web_secret, test_json_str(web, "refresh_token"), NULL, 0));
     CHECK(!active("web", web_secret, test_json_str(web, "access_token")));
     CHECK(active("api", api_secret, test_json_str(api, "access_token")));
+    /* rotations keep the one listing of the family (read, not rewritten, while it outlives the new token) */
+    size_t listed = test_primary_count(&p, HUB_T_USER_FAMILIES);
     CHECK(refresh_works("api", api_secret, test_json_str(api, "refresh_token"), fresh, sizeof(fresh)));
+    for (int i = 0; i != 3; ++i) {
+        char next[128];
+        CHECK(refresh_works("api", api_secret, fresh, next, sizeof(next)));
+        snprintf(fresh, sizeof(fresh), "%s", next);
+    }
+    CHECK(test_primary_count(&p, HUB_T_USER_FAMILIES) == listed);
     CHECK(active("web", web_secret, test_json_str(bobs, "access_token")));
     CHECK(refresh_works("web", web_secret, test_json_str(bobs, "refresh_token"), NULL, 0));
     r = test_console_get(&p, alice, "/account/");
