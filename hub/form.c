@@ -2,8 +2,12 @@
 #include "hub/form.h"
 #include "hub/util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 static const char FORM_URLENCODED[] = "application/x-www-form-urlencoded";
 
@@ -414,4 +418,17 @@ int hub_basic_auth_parse(h2o_mem_pool_t *pool, const char *header_value, char **
     *user = u.base;
     *pass = pw.base;
     return 0;
+}
+
+void hub_req_peer(h2o_req_t *req, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+
+    snprintf(out, size, "unknown");
+    if (req->conn->callbacks->get_peername == NULL || req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, size);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, size);
 }

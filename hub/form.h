@@ -61,6 +61,9 @@ const char *hub_req_cookie(h2o_mem_pool_t *pool, h2o_req_t *req, const char *nam
  * there is none or its value contains a NUL byte. */
 const char *hub_req_header(h2o_mem_pool_t *pool, h2o_req_t *req, const char *name);
 
+/* The address of req's peer as text (inet_ntop) into out (size: at least INET6_ADDRSTRLEN), or "unknown". */
+void hub_req_peer(h2o_req_t *req, char *out, size_t size);
+
 /* Percent-encodes every byte but RFC 3986 unreserved characters (ALPHA DIGIT - . _ ~), with upper-case hex, for query
  * strings and form bodies. The result is in pool and NUL-terminated (len excludes the NUL). */
 h2o_iovec_t hub_url_encode(h2o_mem_pool_t *pool, const char *s, size_t len);

@@ -160,10 +160,15 @@ void hub_send_json_text(h2o_req_t *req, int status, const char *text, size_t len
 
 void hub_send_html(h2o_req_t *req, int status, const char *html, size_t len)
 {
-    h2o_add_header_by_str(
-        &req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
-        H2O_STRLIT("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: "
-                   "https:; frame-ancestors 'none'; base-uri 'none'"));
+    hub_send_html_csp(req, status,
+                      "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; "
+                      "frame-ancestors 'none'; base-uri 'none'",
+                      html, len);
+}
+
+void hub_send_html_csp(h2o_req_t *req, int status, const char *csp, const char *html, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL, csp, strlen(csp));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));

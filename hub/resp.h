@@ -26,6 +26,9 @@ void hub_send_json_text(h2o_req_t *req, int status, const char *text, size_t len
 /* Sends an HTML page with Content-Security-Policy, X-Frame-Options: DENY,
  * Referrer-Policy: no-referrer, X-Content-Type-Options: nosniff and no caching. */
 void hub_send_html(h2o_req_t *req, int status, const char *html, size_t len);
+/* The same under another Content-Security-Policy (csp: a static string, not copied): pages that take their style
+ * from the hub's stylesheet (hub/page.h) allow no inline style. */
+void hub_send_html_csp(h2o_req_t *req, int status, const char *csp, const char *html, size_t len);
 
 /* A complete, escaped HTML error page with a title and one message line. */
 void hub_send_html_error(h2o_req_t *req, int status, const char *title, const char *message);

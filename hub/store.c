@@ -542,16 +542,24 @@ int hub_store_del(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen)
 int hub_store_each(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t plen,
                    int (*cb)(void *arg, hub_val_t key, hub_val_t val), void *arg)
 {
+    return hub_store_each_from(txn, t, prefix, plen, prefix, plen, cb, arg);
+}
+
+int hub_store_each_from(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t plen, const void *from, size_t flen,
+                        int (*cb)(void *arg, hub_val_t key, hub_val_t val), void *arg)
+{
     MDB_cursor *cur = NULL;
-    MDB_val k = {plen, (void *)prefix}, data;
+    MDB_val k = {flen, (void *)from}, data;
     uint64_t now = hub_now();
     int rc = 0, mrc;
 
-    if ((unsigned)t >= HUB_T__COUNT || (prefix == NULL && plen != 0))
+    if ((unsigned)t >= HUB_T__COUNT || (prefix == NULL && plen != 0) || (from == NULL && flen != 0))
         return HUB_E_INVAL;
+    if (flen < plen || (plen > 0 && memcmp(from, prefix, plen) != 0))
+        return HUB_E_INVAL; /* a start outside the prefix */
     if ((mrc = mdb_cursor_open(txn->txn, txn->store->dbi[t], &cur)) != 0)
         return map_err(mrc);
-    for (mrc = mdb_cursor_get(cur, &k, &data, plen > 0 ? MDB_SET_RANGE : MDB_FIRST); mrc == 0;
+    for (mrc = mdb_cursor_get(cur, &k, &data, flen > 0 ? MDB_SET_RANGE : MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &data, MDB_NEXT)) {
         if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
             break;

@@ -33,7 +33,9 @@
     XX(FED, "fed")                     /* a secondary's registration and JWKS snapshot */                                        \
     XX(FED_STATES, "fed_states")       /* hash(state) -> pending login on a secondary */                                         \
     XX(FED_SESSIONS, "fed_sessions")   /* hash(session id) -> local session on a secondary */                                    \
-    XX(CLIENT_ORIGINS, "client_origins") /* hash(origin) "\n" client_id -> origin, for enabled clients (idp/origins.h) */
+    XX(CLIENT_ORIGINS, "client_origins") /* hash(origin) "\n" client_id -> origin, for enabled clients (idp/origins.h) */    \
+    XX(AUDIT, "audit")                 /* zero-padded sequence number -> a console change (idp/audit.h) */                       \
+    XX(USER_FAMILIES, "user_families") /* sub "\n" client_id "\n" family -> {scope, at} (idp/grants.h) */
 
 typedef enum {
 #define XX(name, str) HUB_T_##name,
@@ -86,6 +88,12 @@ int hub_store_expiry(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen
  * from cb. */
 int hub_store_each(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t plen,
                    int (*cb)(void *arg, hub_val_t key, hub_val_t val), void *arg);
+
+/* The same from the first key at or after from (which must start with prefix: HUB_E_INVAL otherwise), for paging
+ * through a table without reading what lies before: a walk that stopped after key K goes on from K followed by one NUL
+ * byte, the smallest key after K. A from longer than the store's keys (511 bytes) is an error. */
+int hub_store_each_from(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t plen, const void *from, size_t flen,
+                        int (*cb)(void *arg, hub_val_t key, hub_val_t val), void *arg);
 
 /* JSON records: the value is compact JSON text. get returns a new reference (caller
  * decrefs); HUB_E_PARSE when the stored text is not a JSON object. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/form.h"
+#include "hub/page.h"
 #include "hub/resp.h"
 #include "idp/approve.h"
 #include "idp/claims.h"
@@ -54,11 +55,11 @@ void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_us
 
     if (f == NULL)
         hub_oom();
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorize ", f);
-    put_html(f, a->req, a->client->app_name);
-    fputs("</title><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n<h1 id=\"app\">",
-          f);
+    hub_page_open(f, a->req,
+                  h2o_concat(&a->req->pool, h2o_iovec_init(H2O_STRLIT("Authorize ")),
+                             h2o_iovec_init(a->client->app_name, strlen(a->client->app_name)))
+                      .base);
+    fputs("<main class=\"narrow\">\n<div class=\"card\">\n<h1 id=\"app\">", f);
     put_html(f, a->req, a->client->app_name);
     fputs("</h1>\n<p>wants to access your account", f);
     if (user->username != NULL) {
@@ -92,12 +93,13 @@ void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_us
     hidden(f, a->req, "nonce", a->v[IDP_AUTHZ_NONCE]);
     hidden(f, a->req, "code_challenge", a->v[IDP_AUTHZ_CHALLENGE]);
     hidden(f, a->req, "code_challenge_method", a->v[IDP_AUTHZ_CHALLENGE_METHOD]);
-    fputs("<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
-          "<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>\n</body></html>\n",
+    fputs("<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
+          "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></div>\n</form>\n</div>\n"
+          "</main>\n</body></html>\n",
           f);
     if (fclose(f) != 0 || buf == NULL)
         hub_oom();
-    hub_send_html(a->req, 200, buf, len); /* copied */
+    hub_send_html_csp(a->req, 200, HUB_PAGE_CSP_FORMS, buf, len); /* copied */
     free(buf);
 }
 

@@ -470,6 +470,16 @@ int idp_client_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_client_t *cli
     return hub_store_each(txn, HUB_T_CLIENTS, NULL, 0, client_each_cb, &a);
 }
 
+int idp_client_each_after(hub_txn_t *txn, const char *after, int (*cb)(void *arg, const idp_client_t *client), void *arg)
+{
+    client_each_t a = {cb, arg};
+    size_t flen = after != NULL ? strlen(after) + 1 : 0; /* after's NUL: the smallest key past it */
+
+    if (flen > 511)
+        return 0;
+    return hub_store_each_from(txn, HUB_T_CLIENTS, NULL, 0, after, flen, client_each_cb, &a);
+}
+
 static int index_one(void *arg, const idp_client_t *c)
 {
     return idp_origins_update(arg, c->client_id, NULL, indexed_uris(c));

@@ -80,6 +80,8 @@ int idp_client_disable(hub_txn_t *txn, const char *client_id);
 int idp_client_del(hub_txn_t *txn, const char *client_id);
 /* Calls cb for each client in client_id order; a non-zero return of cb stops the walk and is returned. */
 int idp_client_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_client_t *client), void *arg);
+/* The same from the first client_id past after (NULL: from the start), for a console's pages; nothing before is read. */
+int idp_client_each_after(hub_txn_t *txn, const char *after, int (*cb)(void *arg, const idp_client_t *client), void *arg);
 /* Frees a client the caller owns (NULL is ignored); never one the cache handed out. */
 void idp_client_free(idp_client_t *client);
 /* The client as hubctl --json shows it: without the secret and registration token hashes. */

@@ -21,6 +21,7 @@ static const char *const purpose_names[IDP_CSRF__COUNT] = {
     [IDP_CSRF_LOGIN] = "login",
     [IDP_CSRF_APPROVE] = "approve",
     [IDP_CSRF_LOGOUT] = "logout",
+    [IDP_CSRF_CONSOLE] = "console", /* every change a console makes (SPEC §11) */
 };
 
 /* ---- the key ---- */

@@ -12,7 +12,7 @@
 #include "idp/session.h"
 
 /* What a form does; a token made for one purpose is refused for another. */
-typedef enum { IDP_CSRF_LOGIN = 0, IDP_CSRF_APPROVE, IDP_CSRF_LOGOUT, IDP_CSRF__COUNT } idp_csrf_purpose_t;
+typedef enum { IDP_CSRF_LOGIN = 0, IDP_CSRF_APPROVE, IDP_CSRF_LOGOUT, IDP_CSRF_CONSOLE, IDP_CSRF__COUNT } idp_csrf_purpose_t;
 
 /* Reads the node's CSRF key (IDP_CSRF_KEY_LEN random bytes, in the store's settings, so every thread, hubctl and a
  * later cluster of primaries sharing the store use the same one), creating it on first use. Returns 0, a store

@@ -1,4 +1,5 @@
 /* Codes, token families, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hub/clock.h"
@@ -302,6 +303,91 @@ static idp_refresh_t *refresh_decode(const json_t *obj)
     return r;
 }
 
+/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}, written when a code is exchanged for the family's
+ * first refresh token and living twice that token's lifetime, extended when a rotation's token would outlive it: what a
+ * user's account page lists per client, and what its Revoke takes back (idp_user_families_each), without a scan of
+ * every family. */
+static int user_family_key(char *buf, size_t size, const char *sub, const char *client_id, const char *family)
+{
+    int n = snprintf(buf, size, "%s\n%s\n%s", sub, client_id, family != NULL ? family : "");
+    return n > 0 && (size_t)n < size && (size_t)n <= 511 ? n : -1;
+}
+
+static int user_family_put(hub_txn_t *txn, const idp_refresh_t *rec)
+{
+    uint64_t now = hub_now(), at = now, exp = 0;
+    json_t *obj = NULL;
+    char key[600];
+    int ret;
+
+    if (rec->sub == NULL || rec->client_id == NULL || rec->family == NULL ||
+        user_family_key(key, sizeof(key), rec->sub, rec->client_id, rec->family) < 0)
+        return 0; /* no user (never for a code's token) or ids no index key can hold: not listed */
+    /* a rotation's token: the listing already outlives it (one read), or it is extended once per refresh_token_ttl or so */
+    if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
+        at = hub_json_uint(obj, "at") != 0 ? hub_json_uint(obj, "at") : now;
+        hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp);
+        json_decref(obj);
+        if (exp == 0 || exp >= rec->expires_at)
+            return 0;
+    }
+    obj = json_object();
+    jset_str(obj, "scope", rec->scope);
+    jset_uint(obj, "at", at);
+    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, obj,
+                             rec->expires_at > now ? rec->expires_at + (rec->expires_at - now) : rec->expires_at, 0);
+    json_decref(obj);
+    return ret;
+}
+
+typedef struct {
+    int (*cb)(void *arg, const idp_user_family_t *f);
+    void *arg;
+} user_family_walk_t;
+
+static int user_family_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    user_family_walk_t *w = arg;
+    char buf[600];
+    json_t *obj;
+    int ret;
+
+    if (key.len >= sizeof(buf))
+        return 0;
+    memcpy(buf, key.data, key.len);
+    buf[key.len] = '\0';
+    char *client_id = strchr(buf, '\n'), *family = client_id != NULL ? strchr(client_id + 1, '\n') : NULL;
+    if (family == NULL || (obj = json_loadb(val.data, val.len, 0, NULL)) == NULL)
+        return 0;
+    *client_id++ = '\0';
+    *family++ = '\0';
+    idp_user_family_t f = {client_id, family, json_string_value(json_object_get(obj, "scope")),
+                           (uint64_t)json_integer_value(json_object_get(obj, "at"))};
+    ret = w->cb(w->arg, &f);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_id, int (*cb)(void *arg, const idp_user_family_t *f),
+                           void *arg)
+{
+    user_family_walk_t w = {cb, arg};
+    char prefix[600];
+    int n = client_id != NULL ? user_family_key(prefix, sizeof(prefix), sub, client_id, NULL)
+                              : snprintf(prefix, sizeof(prefix), "%s\n", sub);
+
+    if (n <= 0 || (size_t)n >= sizeof(prefix) || n > 511)
+        return 0;
+    return hub_store_each(txn, HUB_T_USER_FAMILIES, prefix, (size_t)n, user_family_cb, &w);
+}
+
+int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_id, const char *family)
+{
+    char key[600];
+    int n = user_family_key(key, sizeof(key), sub, client_id, family);
+    return n < 0 ? HUB_E_NOTFOUND : hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
+}
+
 int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
 {
     char hash[HUB_SECRET_HASH_LEN + 1];
@@ -320,6 +406,8 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
     /* the family outlives everything issued from it, so revocation keeps covering this token */
     if (ret == 0 && rec->family != NULL && (ret = family_update(txn, rec->family, 0, rec->expires_at)) == HUB_E_NOTFOUND)
         ret = 0;
+    if (ret == 0)
+        ret = user_family_put(txn, rec);
     return ret;
 }
 
@@ -556,6 +644,7 @@ int idp_consent_put(hub_txn_t *txn, const char *sub, const char *client_id, cons
     obj = json_object();
     jset_str(obj, "scope", scope);
     jset_uint(obj, "expires_at", expires_at);
+    jset_uint(obj, "at", hub_now());
     ret = hub_store_put_json(txn, HUB_T_GRANTS, key, obj, expires_at, 0);
     json_decref(obj);
     return ret;
@@ -612,4 +701,42 @@ int idp_consent_revoke(hub_txn_t *txn, const char *sub, const char *client_id)
     if (key[0] == '\0')
         return HUB_E_INVAL;
     return hub_store_del(txn, HUB_T_GRANTS, key, strlen(key));
+}
+
+typedef struct {
+    int (*cb)(void *arg, const idp_consent_t *g);
+    void *arg;
+} consent_walk_t;
+
+static int consent_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    consent_walk_t *w = arg;
+    const char *nl = memchr(key.data, '\n', key.len);
+    char client_id[512];
+    json_t *obj;
+    int ret;
+
+    if (nl == NULL || (size_t)((const char *)key.data + key.len - nl) > sizeof(client_id))
+        return 0;
+    memcpy(client_id, nl + 1, (const char *)key.data + key.len - nl - 1);
+    client_id[(const char *)key.data + key.len - nl - 1] = '\0';
+    if ((obj = json_loadb(val.data, val.len, 0, NULL)) == NULL)
+        return 0;
+    idp_consent_t g = {client_id, json_string_value(json_object_get(obj, "scope")),
+                       (uint64_t)json_integer_value(json_object_get(obj, "at")),
+                       (uint64_t)json_integer_value(json_object_get(obj, "expires_at"))};
+    ret = w->cb(w->arg, &g);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_consent_each(hub_txn_t *txn, const char *sub, int (*cb)(void *arg, const idp_consent_t *g), void *arg)
+{
+    consent_walk_t w = {cb, arg};
+    char prefix[512];
+    int n = snprintf(prefix, sizeof(prefix), "%s\n", sub);
+
+    if (n <= 0 || (size_t)n >= sizeof(prefix))
+        return 0;
+    return hub_store_each(txn, HUB_T_GRANTS, prefix, (size_t)n, consent_cb, &w);
 }

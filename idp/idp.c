@@ -10,6 +10,7 @@
 #include "idp/authorize.h"
 #include "idp/backchannel.h"
 #include "idp/client.h"
+#include "idp/consoles.h"
 #include "idp/csrf.h"
 #include "idp/ctx.h"
 #include "idp/discovery.h"
@@ -85,6 +86,7 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp_register_register(idp);
     idp_discovery_register(idp);
     idp_logout_register(idp);
+    idp_consoles_register(idp); /* /admin/, /account/ and the stylesheet (SPEC §11) */
     *out = idp;
     return 0;
 fail:

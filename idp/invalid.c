@@ -33,6 +33,14 @@ static const struct {
     [IDP_FIELD_INTROSPECT_ANY] = {"--introspect-any", NULL},
     [IDP_FIELD_FRAPPE_SITE] = {"--frappe-site", NULL},
     [IDP_FIELD_NODE_NAME] = {"--name", NULL},
+    [IDP_FIELD_CLIENT_ID] = {"ID", NULL},
+    [IDP_FIELD_PASSWORD] = {"password", NULL},
+    [IDP_FIELD_JOIN_TTL] = {"--ttl", NULL},
+    [IDP_FIELD_NODE_ID] = {"ID", NULL},
+    [IDP_FIELD_KID] = {"KID", NULL},
+    [IDP_FIELD_CURRENT_PASSWORD] = {"current password", NULL},
+    [IDP_FIELD_PASSWORD_AGAIN] = {"password again", NULL},
+    [IDP_FIELD_SETTING] = {"VALUE", NULL},
 };
 
 int idp_invalid(idp_invalid_t *inv, idp_field_t field, const char *fmt, ...)

@@ -33,6 +33,15 @@ typedef enum {
     IDP_FIELD_FRAPPE_SITE,
     /* join tokens */
     IDP_FIELD_NODE_NAME,
+    /* what an operator's change names or brings (hubctl's arguments, the consoles' fields) */
+    IDP_FIELD_CLIENT_ID,
+    IDP_FIELD_PASSWORD,
+    IDP_FIELD_JOIN_TTL,
+    IDP_FIELD_NODE_ID,
+    IDP_FIELD_KID,
+    IDP_FIELD_CURRENT_PASSWORD, /* a user's own, to change it */
+    IDP_FIELD_PASSWORD_AGAIN,   /* a new password typed twice */
+    IDP_FIELD_SETTING,          /* an OAuth Provider Setting's value */
     IDP_FIELD__COUNT
 } idp_field_t;
 

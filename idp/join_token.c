@@ -2,6 +2,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "hub/clock.h"
+#include "hub/config.h"
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/util.h"
@@ -64,4 +65,14 @@ int idp_join_token_consume(hub_txn_t *txn, const char *token, size_t len, char *
 out:
     json_decref(o);
     return ret;
+}
+
+int idp_join_token_ttl_parse(const char *s, uint64_t *ttl, idp_invalid_t *inv)
+{
+    char q[IDP_QUOTE_MAX];
+
+    if (s == NULL || hub_parse_duration(s, ttl) != 0 || *ttl == 0 || *ttl > IDP_JOIN_TOKEN_TTL_OPERATOR)
+        return idp_invalid(inv, IDP_FIELD_JOIN_TTL, "\"%s\" is not a duration like 30m, 1h or 7d (at most 365d)",
+                           idp_quote(q, sizeof(q), s));
+    return 0;
 }

@@ -9,6 +9,12 @@
 #include "idp/invalid.h"
 
 #define IDP_JOIN_TOKEN_TTL_MAX (UINT64_C(10) * 365 * 86400)
+#define IDP_JOIN_TOKEN_TTL_DEFAULT 3600                     /* an operator's token lives an hour unless told otherwise */
+#define IDP_JOIN_TOKEN_TTL_OPERATOR (UINT64_C(365) * 86400) /* the longest an operator may ask for */
+
+/* Reads an operator's lifetime for a token ("30m", "1h", "7d" or seconds; 1 s .. IDP_JOIN_TOKEN_TTL_OPERATOR) into *ttl;
+ * HUB_E_INVAL with *inv (field IDP_FIELD_JOIN_TTL) otherwise. hubctl's --ttl and the admin console's field. */
+int idp_join_token_ttl_parse(const char *s, uint64_t *ttl, idp_invalid_t *inv);
 
 /* 0 when name (the node's name a token is made for) is NULL or 1..IDP_NAME_MAX bytes of printable UTF-8; else
  * HUB_E_INVAL with *inv (field IDP_FIELD_NODE_NAME). */

@@ -230,3 +230,25 @@ int idp_keys_list(hub_store_t *store, const hub_config_t *cfg, int (*cb)(void *a
     free(list);
     return ret;
 }
+
+int idp_keys_retire_refusal(int ret, const char *kid, idp_invalid_t *inv)
+{
+    static const struct {
+        int ret;
+        const char *fmt;
+    } why[] = {
+        {HUB_E_NOTFOUND, "no key \"%s\""},
+        {HUB_E_BUSY, "%s is the active key and no next key has been served by the JWKS for publish_ahead yet (run keys rotate, "
+                     "then retire it once the next key is due; keys revoke in an emergency)"},
+        {HUB_E_EXISTS, "%s is already retiring; it stays published until its last token expires"},
+        {HUB_E_DENIED, "%s is revoked"},
+    };
+    char q[IDP_QUOTE_MAX];
+
+    for (size_t i = 0; i != sizeof(why) / sizeof(why[0]); ++i)
+        if (why[i].ret == ret) {
+            idp_invalid(inv, IDP_FIELD_KID, why[i].fmt, idp_quote(q, sizeof(q), kid));
+            return 1;
+        }
+    return 0;
+}

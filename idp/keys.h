@@ -7,6 +7,7 @@
 #include "hub/config.h"
 #include "hub/jws.h"
 #include "hub/store.h"
+#include "idp/invalid.h"
 #include "idp/keyrec.h"
 
 /* The rotation policy (alg, every, publish_ahead, token ttls) is saved in the store by the
@@ -24,6 +25,9 @@ int idp_keys_policy_load(hub_txn_t *txn, hub_config_t *cfg);
  * list: calls cb for each key with its state. */
 int idp_keys_rotate(hub_store_t *store, const hub_config_t *cfg, const char *data_dir, char kid_out[64]);
 int idp_keys_retire(hub_store_t *store, const hub_config_t *cfg, const char *kid);
+/* Says in *inv (field IDP_FIELD_KID) what a refusal of idp_keys_retire means to an operator (HUB_E_NOTFOUND,
+ * HUB_E_BUSY, HUB_E_EXISTS, HUB_E_DENIED); returns 1 when ret is one of them, 0 for any other code. */
+int idp_keys_retire_refusal(int ret, const char *kid, idp_invalid_t *inv);
 
 /* Emergency removal of a compromised key (SPEC §4): marks kid revoked (it leaves the JWKS
  * and no token it signed verifies, once a running primary reloads: within a second), and

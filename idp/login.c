@@ -14,6 +14,7 @@
 #include "hub/form.h"
 #include "hub/log.h"
 #include "hub/metrics.h"
+#include "hub/page.h"
 #include "hub/resp.h"
 #include "hub/util.h"
 #include "hub/workpool.h"
@@ -92,7 +93,7 @@ static void put_esc(FILE *f, h2o_req_t *req, const char *s)
 
 static void put_signed_in(FILE *f, idp_t *idp, h2o_req_t *req, const login_page_t *p)
 {
-    fputs("<form method=\"post\" action=\"/logout\"><p id=\"signed-in\">You are signed in as <strong>", f);
+    fputs("<form method=\"post\" action=\"/logout\"><p class=\"signed-in\" id=\"signed-in\">You are signed in as <strong>", f);
     put_esc(f, req, p->signed_in);
     fputs("</strong>. <input type=\"hidden\" name=\"csrf_token\" value=\"", f);
     put_esc(f, req, idp_csrf_token(idp, req, p->session, IDP_CSRF_LOGOUT));
@@ -108,15 +109,12 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
 
     if (f == NULL)
         hub_oom();
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-          "<body style=\"font-family:sans-serif;max-width:24em;margin:3em auto;padding:0 1em;line-height:1.4\">\n"
-          "<main>\n<h1>Sign in</h1>\n",
-          f);
+    hub_page_open(f, req, "Sign in");
+    fputs("<main class=\"narrow\">\n<div class=\"card\">\n<h1>Sign in</h1>\n", f);
     if (p->signed_in != NULL)
         put_signed_in(f, idp, req, p);
     if (p->error != NULL) {
-        fputs("<p id=\"error\" role=\"alert\" style=\"color:#a00000\">", f);
+        fputs("<p id=\"error\" role=\"alert\" class=\"error-box\">", f);
         put_esc(f, req, p->error);
         fputs("</p>\n", f);
     }
@@ -124,22 +122,21 @@ static void send_login_page(idp_t *idp, h2o_req_t *req, int status, const login_
     put_esc(f, req, idp_csrf_token(idp, req, p->session, IDP_CSRF_LOGIN));
     fputs("\">\n<input type=\"hidden\" name=\"next\" value=\"", f);
     put_esc(f, req, p->next != NULL ? p->next : "");
-    fputs("\">\n<p><label for=\"username\">Username or e-mail</label><br>\n"
+    fputs("\">\n<div class=\"field\"><label for=\"username\">Username or e-mail</label>\n"
           "<input id=\"username\" name=\"username\" type=\"text\" value=\"",
           f);
     put_esc(f, req, p->username != NULL ? p->username : "");
     fprintf(f,
-            "\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"256\" required%s "
-            "style=\"width:100%%;padding:.4em\"></p>\n"
-            "<p><label for=\"password\">Password</label><br>\n"
+            "\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"256\" required%s></div>\n"
+            "<div class=\"field\"><label for=\"password\">Password</label>\n"
             "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" maxlength=\"1024\" "
-            "required%s style=\"width:100%%;padding:.4em\"></p>\n"
-            "<p><button type=\"submit\" style=\"padding:.4em 1.2em\">Sign in</button></p>\n"
-            "</form>\n</main>\n</body></html>\n",
+            "required%s></div>\n"
+            "<div class=\"actions\"><button type=\"submit\">Sign in</button></div>\n"
+            "</form>\n</div>\n</main>\n</body></html>\n",
             invalid, invalid);
     if (fclose(f) != 0 || buf == NULL)
         hub_oom();
-    hub_send_html(req, status, buf, len); /* copied */
+    hub_send_html_csp(req, status, HUB_PAGE_CSP_FORMS, buf, len); /* copied */
     free(buf);
 }
 
@@ -158,19 +155,6 @@ static void send_retry_page(idp_t *idp, h2o_req_t *req, login_page_t *page, int 
 }
 
 /* ---- failure counters (LOGIN_FAILURES: "u:" sub and "a:" address -> {"n", "until"}) ---- */
-
-static void peer_address(h2o_req_t *req, char *out, size_t size)
-{
-    struct sockaddr_storage ss;
-
-    snprintf(out, size, "unknown");
-    if (req->conn->callbacks->get_peername == NULL || req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, size);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, size);
-}
 
 /* Reads a counter record: its count, lock end (0 = none) and store expiry. Absent = zeros. */
 static void read_counter(hub_txn_t *txn, const char *key, uint64_t *n, uint64_t *until, uint64_t *expires_at)
@@ -488,7 +472,7 @@ static check_t *check_from_form(idp_t *idp, h2o_req_t *req, const hub_form_t *fo
     c->password = h2o_mem_alloc(c->plen + 1);
     memcpy(c->password, password, c->plen);
     c->password[c->plen] = '\0';
-    peer_address(req, c->addr, sizeof(c->addr));
+    hub_req_peer(req, c->addr, sizeof(c->addr));
     snprintf(c->addr_key, sizeof(c->addr_key), "a:%s", c->addr);
     return c;
 }

@@ -8,6 +8,7 @@
 #include "hub/err.h"
 #include "hub/form.h"
 #include "hub/log.h"
+#include "hub/page.h"
 #include "hub/resp.h"
 #include "hub/store.h"
 #include "hub/util.h"
@@ -21,11 +22,24 @@
 #define MAX_HINT 16384
 #define MAX_PARAM 2048
 
-static const char signed_out_page[] =
-    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title>"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-    "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are signed out</h1>\n"
-    "<p id=\"signed-out\">You are signed out. <a href=\"/login\">Sign in again</a></p></body></html>\n";
+/* The page after a sign-out. */
+static void send_signed_out(h2o_req_t *req)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (f == NULL)
+        hub_oom();
+    hub_page_open(f, req, "Signed out");
+    fputs("<main class=\"narrow\">\n<div class=\"card\">\n<h1>You are signed out</h1>\n"
+          "<p id=\"signed-out\">You are signed out. <a href=\"/login\">Sign in again</a></p>\n</div>\n</main>\n</body></html>\n",
+          f);
+    if (fclose(f) != 0 || buf == NULL)
+        hub_oom();
+    hub_send_html_csp(req, 200, HUB_PAGE_CSP_FORMS, buf, len); /* copied */
+    free(buf);
+}
 
 /* ---- back-channel delivery ---- */
 
@@ -190,10 +204,8 @@ static void send_confirm(idp_t *idp, h2o_req_t *req, const idp_session_t *s, con
 
     if (f == NULL)
         hub_oom();
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title>"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n<main>\n<h1 id=\"confirm-title\">Sign out",
-          f);
+    hub_page_open(f, req, "Sign out?");
+    fputs("<main class=\"narrow\">\n<div class=\"card\">\n<h1 id=\"confirm-title\">Sign out", f);
     if (app_name != NULL) {
         fputs(" of ", f);
         put_esc(f, req, app_name);
@@ -212,11 +224,12 @@ static void send_confirm(idp_t *idp, h2o_req_t *req, const idp_session_t *s, con
         put_esc(f, req, fields[i].value);
         fputs("\">\n", f);
     }
-    fputs("<button type=\"submit\" name=\"decision\" value=\"yes\">Sign out</button>\n"
-          "<button type=\"submit\" name=\"decision\" value=\"no\">Cancel</button>\n</form>\n</main>\n</body></html>\n",
+    fputs("<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"yes\">Sign out</button>\n"
+          "<button type=\"submit\" name=\"decision\" value=\"no\" class=\"secondary\">Cancel</button></div>\n</form>\n</div>\n"
+          "</main>\n</body></html>\n",
           f);
     page = stream_done(req, f, &buf, &len);
-    hub_send_html(req, 200, page, len);
+    hub_send_html_csp(req, 200, HUB_PAGE_CSP_FORMS, page, len);
 }
 
 /* After Cancel: nothing ended; back_to (may be NULL) is a link the page offers. */
@@ -228,9 +241,8 @@ static void send_still_signed_in(h2o_req_t *req, const char *back_to)
 
     if (f == NULL)
         hub_oom();
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Still signed in</title>"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n"
-          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are still signed in</h1>\n"
+    hub_page_open(f, req, "Still signed in");
+    fputs("<main class=\"narrow\">\n<div class=\"card\">\n<h1>You are still signed in</h1>\n"
           "<p id=\"still-signed-in\">Nothing was signed out.",
           f);
     if (back_to != NULL) {
@@ -238,9 +250,9 @@ static void send_still_signed_in(h2o_req_t *req, const char *back_to)
         put_esc(f, req, back_to);
         fputs("\">Return to the application</a>", f);
     }
-    fputs("</p></body></html>\n", f);
+    fputs("</p>\n</div>\n</main>\n</body></html>\n", f);
     page = stream_done(req, f, &buf, &len);
-    hub_send_html(req, 200, page, len);
+    hub_send_html_csp(req, 200, HUB_PAGE_CSP_FORMS, page, len);
 }
 
 /* The decision field of a confirmation form: 1 yes, 0 no, -1 missing, repeated or anything else. */
@@ -349,7 +361,7 @@ static void rp_done(h2o_req_t *req, const rp_logout_t *lo)
     if (lo->v[P_REDIRECT] != NULL)
         hub_send_redirect(req, 302, back_url(req, lo->v[P_REDIRECT], lo->v[P_STATE]));
     else
-        hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+        send_signed_out(req);
 }
 
 /* The confirmation form came back: it may end the browser's own session only, whatever session the hint named. */
@@ -438,7 +450,7 @@ static int on_logout(void *data, h2o_req_t *req)
         if (next != NULL)
             hub_send_redirect(req, 302, next);
         else
-            hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+            send_signed_out(req);
     } else if (!is_post) {
         field_t fields[] = {{"next", next}};
         send_confirm(idp, req, cur, IDP_PATH_LOGOUT, NULL, fields, 1);
@@ -450,7 +462,7 @@ static int on_logout(void *data, h2o_req_t *req)
         if (next != NULL)
             hub_send_redirect(req, 302, next);
         else
-            hub_send_html(req, 200, signed_out_page, sizeof(signed_out_page) - 1);
+            send_signed_out(req);
     }
     idp_session_free(cur);
     return 0;

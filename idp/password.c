@@ -68,3 +68,20 @@ int idp_password_verify(const char *encoded, const char *password, size_t len)
         (void)argon2id_verify(dummy, password, len);
     return encoded != NULL && rc == ARGON2_OK ? 0 : HUB_E_DENIED;
 }
+
+int idp_password_check(const char *password, size_t len, idp_invalid_t *inv)
+{
+    size_t chars = 0;
+
+    if (password == NULL || len == 0)
+        return idp_invalid(inv, IDP_FIELD_PASSWORD, "the password is empty");
+    if (len > IDP_PASSWORD_MAX)
+        return idp_invalid(inv, IDP_FIELD_PASSWORD, "the password is longer than %d bytes", IDP_PASSWORD_MAX);
+    if (memchr(password, '\0', len) != NULL)
+        return idp_invalid(inv, IDP_FIELD_PASSWORD, "the password contains a NUL byte");
+    for (size_t i = 0; i != len; ++i)
+        chars += ((unsigned char)password[i] & 0xc0) != 0x80;
+    if (chars < IDP_PASSWORD_MIN)
+        return idp_invalid(inv, IDP_FIELD_PASSWORD, "the password must have at least %d characters", IDP_PASSWORD_MIN);
+    return 0;
+}

@@ -141,3 +141,35 @@ int idp_role_list(hub_txn_t *txn, idp_strv_t *out)
         idp_strv_free(out);
     return ret;
 }
+
+int idp_role_create(hub_txn_t *txn, const char *role, idp_invalid_t *inv)
+{
+    char q[IDP_QUOTE_MAX];
+    int ret;
+
+    if ((ret = idp_role_name_check(role, IDP_FIELD_ROLE, inv)) != 0)
+        return ret;
+    if ((ret = idp_role_add(txn, role)) == HUB_E_EXISTS)
+        idp_invalid(inv, IDP_FIELD_ROLE, "role \"%s\" already exists", idp_quote(q, sizeof(q), role));
+    return ret;
+}
+
+int idp_role_refusal(int ret, const char *role, idp_invalid_t *inv)
+{
+    static const struct {
+        int ret;
+        const char *fmt;
+    } why[] = {
+        {HUB_E_NOTFOUND, "no role \"%s\""},
+        {HUB_E_DENIED, "\"%s\" is a built-in role"},
+        {HUB_E_BUSY, "\"%s\" is still held by a client"},
+    };
+    char q[IDP_QUOTE_MAX];
+
+    for (size_t i = 0; i != sizeof(why) / sizeof(why[0]); ++i)
+        if (why[i].ret == ret) {
+            idp_invalid(inv, IDP_FIELD_ROLE, why[i].fmt, idp_quote(q, sizeof(q), role));
+            break;
+        }
+    return ret;
+}

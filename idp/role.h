@@ -25,6 +25,12 @@ int idp_roles_exist(hub_txn_t *txn, const idp_strv_t *roles, idp_field_t field, 
 int idp_role_exists(hub_txn_t *txn, const char *role);
 /* HUB_E_EXISTS; HUB_E_INVAL unless idp_role_name_check accepts it. */
 int idp_role_add(hub_txn_t *txn, const char *role);
+/* An operator's new role: idp_role_name_check, then idp_role_add; a refusal (HUB_E_INVAL, HUB_E_EXISTS) fills *inv
+ * (field IDP_FIELD_ROLE). What hubctl role add and the admin console both run. */
+int idp_role_create(hub_txn_t *txn, const char *role, idp_invalid_t *inv);
+/* Says in *inv (field IDP_FIELD_ROLE) why idp_role_remove (idp/revocation.h) refused role with ret (HUB_E_NOTFOUND,
+ * HUB_E_DENIED, HUB_E_BUSY); returns ret. */
+int idp_role_refusal(int ret, const char *role, idp_invalid_t *inv);
 /* HUB_E_NOTFOUND; HUB_E_BUSY while a user or client holds it; HUB_E_DENIED for the built-in roles.
  * idp_role_remove (idp/revocation.h) takes it from its users first. */
 int idp_role_del(hub_txn_t *txn, const char *role);

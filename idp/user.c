@@ -320,3 +320,42 @@ int idp_user_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_user_t *user), 
     user_each_t a = {txn, cb, arg};
     return hub_store_each(txn, HUB_T_USERS_BY_NAME, NULL, 0, user_each_cb, &a);
 }
+
+int idp_user_each_after(hub_txn_t *txn, int by_email, const char *prefix, const char *after,
+                        int (*cb)(void *arg, const idp_user_t *user), void *arg)
+{
+    user_each_t a = {txn, cb, arg};
+    hub_table_t t = by_email ? HUB_T_USERS_BY_EMAIL : HUB_T_USERS_BY_NAME;
+    char *p = by_email ? email_key(prefix != NULL ? prefix : "") : hub_strdup(prefix != NULL ? prefix : ""), *from = NULL;
+    size_t plen = strlen(p), flen = plen;
+    int ret;
+
+    if (after != NULL) { /* after itself (an e-mail lower-cased), then one NUL byte: the smallest key past it */
+        from = by_email ? email_key(after) : hub_strdup(after);
+        flen = strlen(from) + 1; /* the copy's own NUL */
+    }
+    ret = flen > 511 ? 0 : hub_store_each_from(txn, t, p, plen, from != NULL ? from : p, flen, user_each_cb, &a);
+    free(from);
+    free(p);
+    return ret == HUB_E_INVAL ? 0 : ret; /* a start outside the prefix: nothing there */
+}
+
+int idp_user_create(hub_txn_t *txn, idp_user_t *user, idp_invalid_t *inv)
+{
+    char q[IDP_QUOTE_MAX];
+    idp_user_t *other = NULL;
+    int ret;
+
+    free(user->sub); /* a rerun of the transaction starts afresh */
+    user->sub = NULL;
+    if ((ret = idp_user_validate(user, inv)) != 0 || (ret = idp_roles_exist(txn, &user->roles, IDP_FIELD_USER_ROLES, inv)) != 0)
+        return ret;
+    if (idp_user_find(txn, user->username, &other) == 0) {
+        idp_user_free(other);
+        idp_invalid(inv, IDP_FIELD_USERNAME, "user \"%s\" already exists", idp_quote(q, sizeof(q), user->username));
+        return HUB_E_EXISTS;
+    }
+    if ((ret = idp_user_put(txn, user)) == HUB_E_EXISTS)
+        idp_invalid(inv, IDP_FIELD_EMAIL, "\"%s\" belongs to another user", idp_quote(q, sizeof(q), user->email));
+    return ret;
+}

@@ -39,10 +39,19 @@ int idp_user_find(hub_txn_t *txn, const char *username_or_email, idp_user_t **ou
  * idp_user_validate fails. Ends nothing: a change that takes something away from a user (disable, password, a role)
  * goes through idp_user_update (idp/revocation.h), which also ends the user's sessions and tokens. */
 int idp_user_put(hub_txn_t *txn, idp_user_t *user);
+/* An operator's new user (hubctl user add, the admin console): validated, its roles checked, written with a new sub.
+ * A refusal fills *inv: HUB_E_INVAL (a field), HUB_E_NOTFOUND (a role that does not exist), HUB_E_EXISTS (the
+ * username or e-mail is taken). */
+int idp_user_create(hub_txn_t *txn, idp_user_t *user, idp_invalid_t *inv);
 /* The record only: see idp_user_remove (idp/revocation.h). */
 int idp_user_del(hub_txn_t *txn, const char *sub);
 /* Calls cb for each user in username order; a non-zero return of cb stops the walk and is returned. */
 int idp_user_each(hub_txn_t *txn, int (*cb)(void *arg, const idp_user_t *user), void *arg);
+/* A page of users for a console: cb for each user whose username (by_email: lower-cased e-mail) starts with prefix
+ * ("" = every user), in that order, from the first one past after (NULL: from the start); a non-zero return of cb stops
+ * the walk and is returned. Nothing before the start is read. */
+int idp_user_each_after(hub_txn_t *txn, int by_email, const char *prefix, const char *after,
+                        int (*cb)(void *arg, const idp_user_t *user), void *arg);
 void idp_user_free(idp_user_t *user);
 /* The user as hubctl --json shows it: without the password hash (has_password instead). */
 json_t *idp_user_to_json(const idp_user_t *user);

@@ -256,6 +256,24 @@ static void test_each(void)
     memset(&c, 0, sizeof(c));
     CHECK_RC(hub_store_each(txn, HUB_T_SESSIONS, "c", 1, collect_cb, &c), 0);
     CHECK(c.n == 0);
+
+    /* each_from: a page starts at a key, nothing before it is read; a walk goes on after K from K + NUL */
+    memset(&c, 0, sizeof(c));
+    CHECK_RC(hub_store_each_from(txn, HUB_T_SESSIONS, "a:", 2, "a:2", 3, collect_cb, &c), 0);
+    CHECK(c.n == 2 && strcmp(c.keys[0], "a:2") == 0 && strcmp(c.keys[1], "a:3") == 0);
+    memset(&c, 0, sizeof(c));
+    CHECK_RC(hub_store_each_from(txn, HUB_T_SESSIONS, "a:", 2, "a:2", 4, collect_cb, &c), 0); /* "a:2\0": past a:2 */
+    CHECK(c.n == 1 && strcmp(c.keys[0], "a:3") == 0);
+    memset(&c, 0, sizeof(c));
+    CHECK_RC(hub_store_each_from(txn, HUB_T_SESSIONS, NULL, 0, "a:3", 4, collect_cb, &c), 0); /* no prefix: to the end */
+    CHECK(c.n == 1 && strcmp(c.keys[0], "b:1") == 0);
+    memset(&c, 0, sizeof(c));
+    CHECK_RC(hub_store_each_from(txn, HUB_T_SESSIONS, "a:", 2, "b", 1, collect_cb, &c), HUB_E_INVAL); /* outside the prefix */
+    CHECK_RC(hub_store_each_from(txn, HUB_T_SESSIONS, "a:", 2, "a", 1, collect_cb, &c), HUB_E_INVAL);
+    CHECK(c.n == 0);
+    memset(&c, 0, sizeof(c));
+    CHECK_RC(hub_store_each_from(txn, HUB_T_SESSIONS, "a:", 2, "a:9", 3, collect_cb, &c), 0);
+    CHECK(c.n == 0);
     memset(&c, 0, sizeof(c));
     CHECK_RC(hub_store_each(txn, HUB_T_CODES, NULL, 0, collect_cb, &c), 0);
     CHECK(c.n == 0);

@@ -169,6 +169,14 @@ def test_demo_runs_and_stops_on_ctrl_c():
         for port, path in ((base + 1, "/app/"), (base + 2, "/app/"), (base, "/.well-known/openid-configuration")):
             ok(f"http://127.0.0.1:{port}{path}" in text, f"URL for port {port} printed:\n{text}")
         eq(get(f"http://127.0.0.1:{base}/healthz").status, 200, "primary up")
+        # the admin console's URL and an administrator's credentials
+        m = re.search(r"Admin console:\s+(\S+)\s+\(System Manager:\s+(\S+)\s+/\s+(\S+)\)", text)
+        ok(m and m.group(1) == f"http://127.0.0.1:{base}/admin/", "the admin console in the banner:\n" + text)
+        ok(f"http://127.0.0.1:{base}/account/" in text, "the account console in the banner:\n" + text)
+        a = Browser()
+        v = walk(a, m.group(1), user=m.group(2), password=m.group(3))
+        eq(v.r.status, 200, f"the administrator reaches the admin console: {v.r.text[:300]}")
+        ok("OAuth Provider Settings" in v.r.text, "the admin console's overview")
         b = Browser()
         v = walk(b, f"http://127.0.0.1:{base + 2}/app/", user=user, password=password)
         eq(v.r.status, 200, f"signed in at app two: {v.r.text[:300]}")

@@ -77,24 +77,14 @@ static int cmd_keys_rotate(ctl_t *ctl, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* What idp_keys_retire's refusals mean to the operator. */
+/* What idp_keys_retire's refusals mean to the operator (idp/keys.h words them, as for the admin console). */
 static int retire_refused(int ret, const char *kid)
 {
-    switch (ret) {
-    case HUB_E_NOTFOUND:
-        return ctl_say(EXIT_USAGE, "KID: no key \"%s\"", kid);
-    case HUB_E_BUSY:
-        return ctl_say(EXIT_RUNTIME,
-                       "KID: %s is the active key and no next key has been served by the JWKS for publish_ahead yet "
-                       "(run keys rotate, then retire it once the next key is due; keys revoke in an emergency)",
-                       kid);
-    case HUB_E_EXISTS:
-        return ctl_say(EXIT_RUNTIME, "KID: %s is already retiring; it stays published until its last token expires", kid);
-    case HUB_E_DENIED:
-        return ctl_say(EXIT_RUNTIME, "KID: %s is revoked", kid);
-    default:
+    idp_invalid_t inv;
+
+    if (!idp_keys_retire_refusal(ret, kid, &inv))
         return ctl_say(EXIT_RUNTIME, "keys retire: %s", hub_strerror(ret));
-    }
+    return ctl_say_invalid(ret == HUB_E_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME, &inv);
 }
 
 /* keys retire / revoke KID: the argument and the keyring's config (*cfg to dispose once EXIT_OK is returned). EXIT_OK,

@@ -9,9 +9,6 @@
 #include "idp/node.h"
 #include "tools/hubctl/hubctl.h"
 
-#define DEFAULT_JOIN_TTL 3600
-#define MAX_JOIN_TTL (UINT64_C(365) * 86400)
-
 typedef struct {
     ctl_t *ctl;
     const char *name, *id;
@@ -42,8 +39,8 @@ static int join_token_opts(ctl_t *ctl, int argc, char **argv, node_arg_t *a)
             if (idp_join_token_name_check(optarg, &inv) != 0)
                 return ctl_say_invalid(EXIT_USAGE, &inv);
         } else if (c == 't') {
-            if (hub_parse_duration(optarg, &a->ttl) != 0 || a->ttl == 0 || a->ttl > MAX_JOIN_TTL)
-                return ctl_say(EXIT_USAGE, "--ttl: \"%s\" is not a duration like 30m, 1h or 7d (at most 365d)", optarg);
+            if (idp_join_token_ttl_parse(optarg, &a->ttl, &inv) != 0)
+                return ctl_say_invalid(EXIT_USAGE, &inv);
         } else if (c == 'j') {
             ctl->json = 1;
         } else if (c == 'h') {
@@ -60,7 +57,7 @@ static int cmd_node_join_token(ctl_t *ctl, int argc, char **argv)
     node_arg_t a = {ctl};
     int ret;
 
-    a.ttl = DEFAULT_JOIN_TTL;
+    a.ttl = IDP_JOIN_TOKEN_TTL_DEFAULT;
     if ((ret = join_token_opts(ctl, argc, argv, &a)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
     if ((ret = ctl_positionals(ctl, argc, argv, 0, NULL, NULL)) != EXIT_OK)

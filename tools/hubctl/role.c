@@ -14,27 +14,20 @@ static int role_add_txn(hub_txn_t *txn, void *arg)
 {
     role_arg_t *a = arg;
     idp_invalid_t inv;
-    int ret;
-
-    if (idp_role_name_check(a->role, IDP_FIELD_ROLE, &inv) != 0)
-        return ctl_refuse_invalid(a->ctl, EXIT_USAGE, &inv);
-    if ((ret = idp_role_add(txn, a->role)) == HUB_E_EXISTS)
-        return ctl_refuse(a->ctl, EXIT_USAGE, "ROLE: role \"%s\" already exists", a->role);
-    return ret;
+    int ret = idp_role_create(txn, a->role, &inv);
+    return ret == HUB_E_INVAL || ret == HUB_E_EXISTS ? ctl_refuse_invalid(a->ctl, EXIT_USAGE, &inv) : ret;
 }
 
 static int role_del_txn(hub_txn_t *txn, void *arg)
 {
     role_arg_t *a = arg;
+    idp_invalid_t inv;
     /* users holding it lose it (their sessions and tokens end); a client holding it keeps it and refuses the deletion */
     int ret = idp_role_remove(txn, a->role);
-    if (ret == HUB_E_NOTFOUND)
-        return ctl_refuse(a->ctl, EXIT_USAGE, "ROLE: no role \"%s\"", a->role);
-    if (ret == HUB_E_DENIED)
-        return ctl_refuse(a->ctl, EXIT_USAGE, "ROLE: \"%s\" is a built-in role", a->role);
-    if (ret == HUB_E_BUSY)
-        return ctl_refuse(a->ctl, EXIT_RUNTIME, "ROLE: \"%s\" is still held by a client", a->role);
-    return ret;
+    if (ret != HUB_E_NOTFOUND && ret != HUB_E_DENIED && ret != HUB_E_BUSY)
+        return ret;
+    idp_role_refusal(ret, a->role, &inv);
+    return ctl_refuse_invalid(a->ctl, ret == HUB_E_BUSY ? EXIT_RUNTIME : EXIT_USAGE, &inv);
 }
 
 static int cmd_role_change(ctl_t *ctl, int argc, char **argv, int (*fn)(hub_txn_t *, void *))

@@ -14,8 +14,6 @@
 #include "idp/user.h"
 #include "tools/hubctl/hubctl.h"
 
-#define MIN_PASSWORD 8 /* characters */
-
 /* ---- passwords ---- */
 
 /* Reads from the terminal without echo (at most IDP_PASSWORD_MAX + 1 bytes into buf); returns the bytes read. */
@@ -37,12 +35,14 @@ static size_t read_quietly(FILE *fp, char *buf)
     return n;
 }
 
-/* Reads a password from path (NULL = stdin): at most IDP_PASSWORD_MAX bytes, one trailing newline dropped. */
+/* Reads a password from path (NULL = stdin): at most IDP_PASSWORD_MAX bytes, one trailing newline dropped, checked as
+ * the consoles check a new password (idp_password_check). */
 static int read_password(const char *path, char *buf, size_t *len)
 {
     const char *what = path != NULL ? "--password-file" : "password (stdin)";
     FILE *fp = path != NULL ? fopen(path, "r") : stdin;
-    size_t n, chars = 0;
+    idp_invalid_t inv;
+    size_t n;
     int ret = EXIT_OK;
 
     if (fp == NULL)
@@ -53,16 +53,8 @@ static int read_password(const char *path, char *buf, size_t *len)
     if (n > 0 && buf[n - 1] == '\n')
         --n;
     buf[n] = '\0';
-    for (size_t i = 0; i != n; ++i)
-        chars += ((unsigned char)buf[i] & 0xc0) != 0x80;
-    if (n == 0)
-        ret = ctl_say(EXIT_USAGE, "%s: the password is empty", what);
-    else if (n > IDP_PASSWORD_MAX)
-        ret = ctl_say(EXIT_USAGE, "%s: the password is longer than %d bytes", what, IDP_PASSWORD_MAX);
-    else if (memchr(buf, '\0', n) != NULL)
-        ret = ctl_say(EXIT_USAGE, "%s: the password contains a NUL byte", what);
-    else if (chars < MIN_PASSWORD)
-        ret = ctl_say(EXIT_USAGE, "%s: the password must have at least %d characters", what, MIN_PASSWORD);
+    if (idp_password_check(buf, n, &inv) != 0)
+        ret = ctl_say(EXIT_USAGE, "%s: %s", what, inv.text);
     *len = n;
     return ret;
 }
@@ -113,20 +105,14 @@ static int check_roles(ctl_t *ctl, hub_txn_t *txn, const idp_strv_t *roles, cons
 static int user_add_txn(hub_txn_t *txn, void *arg)
 {
     user_arg_t *a = arg;
-    idp_user_t *other = NULL;
-    int ret;
+    idp_invalid_t inv;
+    int ret = idp_user_create(txn, a->user, &inv);
 
-    free(a->user->sub); /* a rerun starts afresh */
-    a->user->sub = NULL;
-    if ((ret = check_roles(a->ctl, txn, &a->user->roles, idp_field_option(IDP_FIELD_USER_ROLES))) != 0)
+    if (ret != HUB_E_INVAL && ret != HUB_E_NOTFOUND && ret != HUB_E_EXISTS)
         return ret;
-    if (idp_user_find(txn, a->user->username, &other) == 0) {
-        idp_user_free(other);
-        return ctl_refuse(a->ctl, EXIT_USAGE, "NAME: user \"%s\" already exists", a->user->username);
-    }
-    if ((ret = idp_user_put(txn, a->user)) == HUB_E_EXISTS)
-        return ctl_refuse(a->ctl, EXIT_USAGE, "--email: \"%s\" belongs to another user", a->user->email);
-    return ret;
+    if (inv.field == IDP_FIELD_USERNAME) /* the positional argument */
+        return ctl_refuse(a->ctl, EXIT_USAGE, "NAME: %s", inv.text);
+    return ctl_refuse_invalid(a->ctl, EXIT_USAGE, &inv);
 }
 
 /* Parses user add's options into u; *pwfile is --password-file. Returns EXIT_OK, an exit code, or -1 for --help. */
