@@ -442,6 +442,40 @@ def test_nodes():
        "the running primary refuses the revoked node at once")
 
 
+def test_user_list_pages():
+    """user list reads users in username order as it prints them, one page at a time with --limit and --after; a full
+    page says on stderr where the next one starts; stdout stays a table or one JSON array."""
+    d = os.path.join(tmpdir("hub-ctl-pages-"), "data")
+    good(d, "init")
+    names = [f"user{i:03d}" for i in range(23)]
+    for n in reversed(names):
+        good(d, "user", "add", n, "--email", f"{n}@example.org", input=PASSWORD + "\n")
+    eq([x["username"] for x in js(d, "user", "list")], names, "every user, in username order")
+    seen, after, pages = [], None, 0
+    while True:
+        args = ["user", "list", "--limit", "5"] + (["--after", after] if after else [])
+        p = good(d, *args, "--json")
+        page = [x["username"] for x in json.loads(p.stdout)]
+        seen += page
+        pages += 1
+        m = re.search(r"the next page: --after (\S+)", p.stderr)
+        if m is None:
+            eq(p.stderr, "", "the last page says nothing more")
+            break
+        eq(len(page), 5, "a full page")
+        after = m.group(1)
+        eq(after, page[-1], "the next page starts after the last name shown")
+    eq((seen, pages), (names, 5), "five pages of at most 5, each user once")
+    text = good(d, "user", "list", "--limit", "3", "--after", "user010").stdout.splitlines()
+    eq([line.split()[0] for line in text[1:]], ["user011", "user012", "user013"], "a page of the table")
+    eq(js(d, "user", "list", "--after", "zzz"), [], "past the end: an empty array")
+    eq(js(d, "user", "list", "--after", "user022"), [], "after the last one: an empty array")
+    eq([x["username"] for x in js(d, "user", "list", "--after", "user02")], names[20:], "after a name that is no user")
+    for args, needle in ((["--limit", "0"], "--limit"), (["--limit", "-1"], "--limit"), (["--limit", "x"], "--limit"),
+                         (["--limit", "1000001"], "--limit"), (["--after"], "--after"), (["extra"], "extra")):
+        bad(d, 2, needle, "user", "list", *args)
+
+
 if __name__ == "__main__":
-    run([test_usage, test_init_and_keys, test_users, test_roles, test_clients, test_settings, test_one_line_errors,
+    run([test_usage, test_init_and_keys, test_users, test_user_list_pages, test_roles, test_clients, test_settings, test_one_line_errors,
          test_nodes])

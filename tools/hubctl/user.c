@@ -187,27 +187,90 @@ out:
     return ret;
 }
 
+/* user list's walk: rows printed as they are read (JSON too: one array element at a time), never the whole list in
+ * memory, stopped after limit users (0: no limit). */
+typedef struct {
+    int json;
+    size_t limit, n;
+    char *last; /* the last username printed */
+} user_page_t;
+
 static int print_user_row(void *arg, const idp_user_t *u)
 {
-    json_t *list = arg;
-    if (list != NULL) {
-        json_array_append_new(list, idp_user_to_json(u));
+    user_page_t *pg = arg;
+
+    if (pg->limit != 0 && pg->n == pg->limit)
+        return 1; /* one more exists: the page is full */
+    if (pg->json) {
+        json_t *j = idp_user_to_json(u);
+        char *text = json_dumps(j, JSON_COMPACT);
+        printf("%s  %s", pg->n != 0 ? ",\n" : "", text);
+        free(text);
+        json_decref(j);
     } else {
         char *roles = idp_strv_join(&u->roles, "; ");
         printf("%-24s %-32s %-8s %s\n", u->username, u->email, u->enabled ? "enabled" : "disabled", roles);
         free(roles);
     }
+    free(pg->last);
+    pg->last = hub_strdup(u->username);
+    ++pg->n;
     return 0;
 }
 
-static int walk_users(hub_txn_t *txn, json_t *list)
+/* Parses user list's options: --json, --limit N, --after USERNAME. EXIT_OK, an exit code, or -1 for --help. */
+static int user_list_opts(ctl_t *ctl, int argc, char **argv, user_page_t *pg, const char **after)
 {
-    return idp_user_each(txn, print_user_row, list);
+    enum { O_JSON = 1, O_LIMIT, O_AFTER };
+    static const struct option opts[] = {{"json", no_argument, NULL, O_JSON},
+                                         {"limit", required_argument, NULL, O_LIMIT},
+                                         {"after", required_argument, NULL, O_AFTER},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    int c;
+
+    while ((c = ctl_next_opt(ctl, argc, argv, opts)) != -1) {
+        if (c == O_JSON) {
+            pg->json = 1;
+        } else if (c == O_LIMIT) {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '1' || optarg[0] > '9' || *end != '\0' || v > 1000000)
+                return ctl_say(EXIT_USAGE, "user list: --limit: expected a whole number from 1 to 1000000");
+            pg->limit = (size_t)v;
+        } else if (c == O_AFTER) {
+            *after = optarg;
+        } else if (c == 'h') {
+            return ctl_print_usage(ctl) - 1;
+        } else {
+            return ctl_bad_option(ctl, c, argv);
+        }
+    }
+    return ctl_positionals(ctl, argc, argv, 0, NULL, NULL);
 }
 
 static int cmd_user_list(ctl_t *ctl, int argc, char **argv)
 {
-    return ctl_run_list(ctl, argc, argv, "USERNAME                 EMAIL                            STATE    ROLES\n", walk_users);
+    user_page_t pg = {0};
+    const char *after = NULL;
+    hub_txn_t *txn;
+    int ret;
+
+    if ((ret = user_list_opts(ctl, argc, argv, &pg, &after)) != EXIT_OK)
+        return CTL_ARGS_DONE(ret);
+    fputs(pg.json ? "[\n" : "USERNAME                 EMAIL                            STATE    ROLES\n", stdout);
+    if ((ret = hub_store_read_begin(ctl->store, &txn)) == 0) {
+        ret = idp_user_each_after(txn, 0, "", after, print_user_row, &pg);
+        hub_store_read_end(txn);
+    }
+    if (pg.json)
+        fputs(pg.n != 0 ? "\n]\n" : "]\n", stdout);
+    if (ret == 1) /* the page is full and more users follow */
+        fprintf(stderr, "user list: more users follow; the next page: --after %s\n", pg.last);
+    free(pg.last);
+    if (ret < 0)
+        return ctl_say(EXIT_RUNTIME, "user list: %s", hub_strerror(ret));
+    return EXIT_OK;
 }
 
 static json_t *load_user_json(hub_txn_t *txn, const char *name, int *ret)
@@ -358,7 +421,7 @@ out:
 const ctl_command_t ctl_user_commands[] = {
     {"user add", cmd_user_add,
      "NAME --email E [--full-name F] [--given-name G] [--family-name L] [--role R]... [--password-file P]"},
-    {"user list", cmd_user_list, "[--json]"},
+    {"user list", cmd_user_list, "[--json] [--limit N] [--after USERNAME]"},
     {"user show", cmd_user_show, "NAME [--json]"},
     {"user del", cmd_user_del, "NAME"},
     {"user passwd", cmd_user_passwd, "NAME [--password-file P]"},
