@@ -137,135 +137,188 @@ static json_t *with(json_t *claims, const char *name, json_t *value)
     json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:{s:{}}}", "iss", ISS, "sub", "u", "aud", CLIENT, "iat", (json_int_t)(now), "jti", "j1",  \
               "sid", "s1", "events", "http://schemas.openid.net/event/backchannel-logout")
 
-static void test_access_tokens(hub_alg_t alg)
-{
+/* What the access-token parts share: one JWKS holding key (other is unknown to it until
+ * at_unknown_kid installs it), one verifier accepting "api-audience" besides the client. */
+typedef struct {
     hub_key_t *key, *other;
-    char *jwks, *tok;
-    fed_jwks_t *j = fed_jwks_create(on_wake, NULL);
-    char *accept[] = {"api-audience"};
-    fed_verify_t *v = fed_verify_create(j, ISS, accept, 1, SKEW, 0);
+    fed_jwks_t *j;
+    fed_verify_t *v;
+    char *jwks;
+} at_fixture_t;
+
+static void at_setup(at_fixture_t *f, hub_alg_t alg)
+{
+    static char *accept[] = {"api-audience"};
+
+    f->j = fed_jwks_create(on_wake, NULL);
+    f->v = fed_verify_create(f->j, ISS, accept, 1, SKEW, 0);
+    CHECK(hub_key_generate(&f->key, alg) == 0);
+    CHECK(hub_key_generate(&f->other, alg) == 0);
+    f->jwks = jwks_of(&f->key, 1);
+    CHECK(fed_jwks_install(f->j, f->jwks, strlen(f->jwks)) == 0);
+    CHECK(fed_jwks_count(f->j) == 1);
+}
+
+static void at_teardown(at_fixture_t *f)
+{
+    fed_verify_destroy(f->v);
+    fed_jwks_destroy(f->j);
+    free(f->jwks);
+    hub_key_free(f->key);
+    hub_key_free(f->other);
+}
+
+/* a good token, then the same token again from the cache; then tampered: a flipped payload byte
+ * and a flipped signature byte */
+static void at_good_cached_tampered(at_fixture_t *f)
+{
     fed_identity_t id;
-    uint64_t hits, sigs, now = hub_now();
-    size_t pemlen;
+    uint64_t hits, sigs;
+    char *tok = sign(f->key, "at+jwt", at_claims());
 
-    CHECK(hub_key_generate(&key, alg) == 0);
-    CHECK(hub_key_generate(&other, alg) == 0);
-    jwks = jwks_of(&key, 1);
-    CHECK(fed_jwks_install(j, jwks, strlen(jwks)) == 0);
-    CHECK(fed_jwks_count(j) == 1);
-
-    /* a good token, then the same token again from the cache */
-    tok = sign(key, "at+jwt", at_claims());
-    CHECK(verify_at(v, CLIENT, tok, &id) == 0);
+    CHECK(verify_at(f->v, CLIENT, tok, &id) == 0);
     CHECK(strcmp(id.sub, "user-1") == 0);
     CHECK(strcmp(id.client_id, CLIENT) == 0);
     CHECK(strcmp(id.name, "Employee") == 0);
     CHECK(id.nroles == 2);
-    fed_verify_stats(v, &hits, &sigs);
+    fed_verify_stats(f->v, &hits, &sigs);
     CHECK(hits == 0 && sigs == 1);
-    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
-    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
-    fed_verify_stats(v, &hits, &sigs);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == 0);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == 0);
+    fed_verify_stats(f->v, &hits, &sigs);
     CHECK(hits == 2 && sigs == 1);
-    /* tampered: a flipped payload byte and a flipped signature byte */
     {
         char *t = strdup(tok), *dot = strchr(t, '.');
         dot[3] = dot[3] == 'A' ? 'B' : 'A';
-        CHECK(verify_at(v, CLIENT, t, NULL) != 0);
+        CHECK(verify_at(f->v, CLIENT, t, NULL) != 0);
         memcpy(t, tok, strlen(tok) + 1);
         t[strlen(t) - 5] = t[strlen(t) - 5] == 'A' ? 'B' : 'A';
-        CHECK(verify_at(v, CLIENT, t, NULL) == HUB_E_BADSIG);
+        CHECK(verify_at(f->v, CLIENT, t, NULL) == HUB_E_BADSIG);
         free(t);
     }
     free(tok);
+}
 
-    /* alg none, and HS256 keyed with the public key's PEM */
-    {
-        json_t *c = at_claims();
-        char *pem = public_pem(key, &pemlen);
-        tok = forge("none", key->kid, c, NULL, 0);
-        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_BADSIG);
-        free(tok);
-        tok = forge("HS256", key->kid, c, pem, pemlen);
-        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_BADSIG);
-        free(tok);
-        tok = forge(hub_alg_name(key->alg), key->kid, c, pem, pemlen);
-        CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_BADSIG);
-        free(tok);
-        free(pem);
-        json_decref(c);
-    }
+/* alg none, and HS256 (or the key's own alg name) keyed with the public key's PEM */
+static void at_alg_confusion(at_fixture_t *f)
+{
+    size_t pemlen;
+    json_t *c = at_claims();
+    char *pem = public_pem(f->key, &pemlen), *tok;
 
-    /* issuer, audience, accepted audiences */
-    tok = sign(key, "at+jwt", with(at_claims(), "iss", json_string(ISS "/")));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    tok = forge("none", f->key->kid, c, NULL, 0);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_BADSIG);
     free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_string("someone-else")));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
-    CHECK(verify_at(v, NULL, tok, NULL) == HUB_E_DENIED);
+    tok = forge("HS256", f->key->kid, c, pem, pemlen);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_BADSIG);
     free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_pack("[s,s]", "x", CLIENT)));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    tok = forge(hub_alg_name(f->key->alg), f->key->kid, c, pem, pemlen);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_BADSIG);
     free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_string("api-audience")));
-    CHECK(verify_at(v, NULL, tok, NULL) == 0);
-    free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "aud", json_integer(5)));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
-    free(tok);
+    free(pem);
+    json_decref(c);
+}
 
-    /* times: expired beyond the skew, expired within it, iat in the future */
-    tok = sign(key, "at+jwt", with(at_claims(), "exp", json_integer((json_int_t)(now - SKEW - 5))));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_EXPIRED);
-    free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "exp", json_integer((json_int_t)(now - SKEW / 2))));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
-    free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "iat", json_integer((json_int_t)(now + SKEW + 30))));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_EXPIRED);
-    free(tok);
-    tok = sign(key, "at+jwt", with(at_claims(), "exp", json_string("soon")));
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_PARSE);
-    free(tok);
+/* issuer, audience, accepted audiences */
+static void at_issuer_audience(at_fixture_t *f)
+{
+    char *tok;
 
-    /* typ */
-    tok = sign(key, "JWT", at_claims());
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "iss", json_string(ISS "/")));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_DENIED);
     free(tok);
-    tok = sign(key, NULL, at_claims());
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "aud", json_string("someone-else")));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    CHECK(verify_at(f->v, NULL, tok, NULL) == HUB_E_DENIED);
     free(tok);
-    tok = sign(key, "application/AT+JWT", at_claims());
-    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "aud", json_pack("[s,s]", "x", CLIENT)));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == 0);
     free(tok);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "aud", json_string("api-audience")));
+    CHECK(verify_at(f->v, NULL, tok, NULL) == 0);
+    free(tok);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "aud", json_integer(5)));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+}
 
-    /* an unknown kid asks for one refresh; a second one right after is rate-limited */
+/* times: expired beyond the skew, expired within it, iat in the future, exp not a number */
+static void at_times(at_fixture_t *f)
+{
+    uint64_t now = hub_now();
+    char *tok;
+
+    tok = sign(f->key, "at+jwt", with(at_claims(), "exp", json_integer((json_int_t)(now - SKEW - 5))));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_EXPIRED);
+    free(tok);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "exp", json_integer((json_int_t)(now - SKEW / 2))));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == 0);
+    free(tok);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "iat", json_integer((json_int_t)(now + SKEW + 30))));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_EXPIRED);
+    free(tok);
+    tok = sign(f->key, "at+jwt", with(at_claims(), "exp", json_string("soon")));
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_PARSE);
+    free(tok);
+}
+
+/* typ: another one, none, the long form in another case */
+static void at_typ(at_fixture_t *f)
+{
+    char *tok;
+
+    tok = sign(f->key, "JWT", at_claims());
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(f->key, NULL, at_claims());
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_DENIED);
+    free(tok);
+    tok = sign(f->key, "application/AT+JWT", at_claims());
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == 0);
+    free(tok);
+}
+
+/* an unknown kid asks for one refresh; a second one right after is rate-limited; after the
+ * refresh brings the new key, the token verifies */
+static void at_unknown_kid(at_fixture_t *f)
+{
+    hub_key_t *both[] = {f->key, f->other};
+    char *tok, *j2;
+
     wakes = 0;
-    tok = sign(other, "at+jwt", at_claims());
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_NOTFOUND);
-    CHECK(verify_at(v, CLIENT, tok, NULL) == HUB_E_NOTFOUND);
+    tok = sign(f->other, "at+jwt", at_claims());
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_NOTFOUND);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == HUB_E_NOTFOUND);
     CHECK(wakes == 1);
-    /* after the refresh brings the new key, the token verifies */
-    {
-        hub_key_t *both[] = {key, other};
-        char *j2 = jwks_of(both, 2);
-        CHECK(fed_jwks_install(j, j2, strlen(j2)) == 0);
-        CHECK(fed_jwks_count(j) == 2);
-        free(j2);
-    }
-    CHECK(verify_at(v, CLIENT, tok, NULL) == 0);
+    j2 = jwks_of(both, 2);
+    CHECK(fed_jwks_install(f->j, j2, strlen(j2)) == 0);
+    CHECK(fed_jwks_count(f->j) == 2);
+    free(j2);
+    CHECK(verify_at(f->v, CLIENT, tok, NULL) == 0);
     free(tok);
+}
 
-    /* malformed input */
-    CHECK(verify_at(v, CLIENT, "", NULL) == HUB_E_PARSE);
-    CHECK(verify_at(v, CLIENT, "a.b.c", NULL) == HUB_E_PARSE);
-    CHECK(verify_at(v, CLIENT, "....", NULL) == HUB_E_PARSE);
+/* malformed input */
+static void at_malformed(at_fixture_t *f)
+{
+    CHECK(verify_at(f->v, CLIENT, "", NULL) == HUB_E_PARSE);
+    CHECK(verify_at(f->v, CLIENT, "a.b.c", NULL) == HUB_E_PARSE);
+    CHECK(verify_at(f->v, CLIENT, "....", NULL) == HUB_E_PARSE);
+}
 
-    fed_verify_destroy(v);
-    fed_jwks_destroy(j);
-    free(jwks);
-    hub_key_free(key);
-    hub_key_free(other);
+/* Access tokens signed with alg: each part in turn on one JWKS and verifier, in this order (the
+ * cache counts of the first part and the refresh ask of at_unknown_kid see what came before). */
+static void test_access_tokens(hub_alg_t alg)
+{
+    static void (*const parts[])(at_fixture_t *) = {at_good_cached_tampered, at_alg_confusion, at_issuer_audience, at_times, at_typ,
+                                                    at_unknown_kid,          at_malformed};
+    at_fixture_t f;
+    size_t i;
+
+    at_setup(&f, alg);
+    for (i = 0; i != sizeof(parts) / sizeof(parts[0]); ++i)
+        parts[i](&f);
+    at_teardown(&f);
 }
 
 static void test_cache_bound(void)

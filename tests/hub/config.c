@@ -209,7 +209,8 @@ static void test_examples(void)
     hub_config_dispose(&cfg);
 }
 
-static void test_good_forms(void)
+/* A primary with every duration form and most keys set: each value read as written. */
+static void test_good_primary(void)
 {
     static const char primary[] = "# every duration form\n"
                                   "node:\n"
@@ -233,25 +234,6 @@ static void test_good_forms(void)
                                   "    require_join_token: false\n"
                                   "  login: {max_failures: 3, lockout: \"5m\", address_max_failures: 1000000,\n"
                                   "          max_checks_per_second: 40, max_queued: 7}\n";
-    static const char secondary[] =
-        "node: {role: secondary, name: app-1.node_b, listen: 'localhost:9001'}\n"
-        "secondary:\n"
-        "  server_url: http://127.0.0.1:8080/\n"
-        "  client_id: abc\n"
-        "  client_secret_file: /run/secret\n"
-        "  scopes:\n"
-        "    - openid\n"
-        "    - roles\n"
-        "  clock_skew: 0\n"
-        "  accept_audiences: [api-1, api-2]\n"
-        "  routes:\n"
-        "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee], pass_token: true}\n"
-        "    - {path: \"/a/b-c_d~e/caf.e/\", upstream: 'http://127.0.0.1:9000'}\n"
-        "    - {path: /ab/, upstream: 'http://127.0.0.1:9000'}\n"
-        "    - path: /\n"
-        "      upstream: http://localhost:9001/x/\n";
-    static const char env_join[] = "node:\n  role: secondary\nsecondary:\n  server_url: http://[::1]:8080\n";
-    static const char minimal[] = "node: {}\nprimary:\n";
     hub_config_t cfg;
     char *out = NULL;
     size_t n;
@@ -287,6 +269,31 @@ static void test_good_forms(void)
     CHECK(cfg.primary.login_max_checks_per_second == 40 && cfg.primary.login_max_queued == 7);
     CHECK_STR(cfg.node.data_dir, "./data/primary");
     hub_config_dispose(&cfg);
+}
+
+/* A secondary with scopes, audiences and four routes in both YAML styles. */
+static void test_good_secondary(void)
+{
+    static const char secondary[] =
+        "node: {role: secondary, name: app-1.node_b, listen: 'localhost:9001'}\n"
+        "secondary:\n"
+        "  server_url: http://127.0.0.1:8080/\n"
+        "  client_id: abc\n"
+        "  client_secret_file: /run/secret\n"
+        "  scopes:\n"
+        "    - openid\n"
+        "    - roles\n"
+        "  clock_skew: 0\n"
+        "  accept_audiences: [api-1, api-2]\n"
+        "  routes:\n"
+        "    - {path: /a/, upstream: 'http://127.0.0.1:9000', roles: [System Manager, Employee], pass_token: true}\n"
+        "    - {path: \"/a/b-c_d~e/caf.e/\", upstream: 'http://127.0.0.1:9000'}\n"
+        "    - {path: /ab/, upstream: 'http://127.0.0.1:9000'}\n"
+        "    - path: /\n"
+        "      upstream: http://localhost:9001/x/\n";
+    hub_config_t cfg;
+    char *out = NULL;
+    size_t n;
 
     CHECK(load_text(&cfg, secondary, &out, &n) == 0);
     if (out[0] != '\0')
@@ -315,8 +322,16 @@ static void test_good_forms(void)
         CHECK(cfg.secondary.routes[3].nroles == 0 && cfg.secondary.routes[3].roles[0] == NULL);
     }
     hub_config_dispose(&cfg);
+}
 
-    /* a join token from the environment replaces join_token_file */
+/* A join token from HUB_JOIN_TOKEN replaces join_token_file; the same file without it is refused. */
+static void test_good_env_join(void)
+{
+    static const char env_join[] = "node:\n  role: secondary\nsecondary:\n  server_url: http://[::1]:8080\n";
+    hub_config_t cfg;
+    char *out = NULL;
+    size_t n;
+
     setenv("HUB_JOIN_TOKEN", "tok", 1);
     CHECK(load_text(&cfg, env_join, &out, &n) == 0);
     free(out);
@@ -326,6 +341,15 @@ static void test_good_forms(void)
     CHECK(load_text(&cfg, env_join, &out, &n) == HUB_E_CONFIG);
     free(out);
     hub_config_dispose(&cfg);
+}
+
+/* The smallest primary: no messages, the default port. */
+static void test_good_minimal(void)
+{
+    static const char minimal[] = "node: {}\nprimary:\n";
+    hub_config_t cfg;
+    char *out = NULL;
+    size_t n;
 
     CHECK(load_text(&cfg, minimal, &out, &n) == 0 && n == 0);
     free(out);
@@ -496,7 +520,10 @@ int main(void)
     test_durations();
     test_defaults();
     test_examples();
-    test_good_forms();
+    test_good_primary();
+    test_good_secondary();
+    test_good_env_join();
+    test_good_minimal();
     test_broken();
     test_many_problems();
     CHECK(test_tmpdir_remove(tmpdir) == 0);

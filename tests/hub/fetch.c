@@ -200,7 +200,8 @@ static char *url(const char *path)
 
 /* ---- synchronous transfers ---- */
 
-static void test_sync(void)
+/* A GET, a POST with headers and a body, a DELETE: status, body, Content-Type and Cache-Control read back. */
+static void test_sync_methods(void)
 {
     hub_fetch_req_t req = {.url = url("/ok")};
     hub_fetch_res_t res;
@@ -228,13 +229,18 @@ static void test_sync(void)
     req = (hub_fetch_req_t){.method = "DELETE", .url = url("/headers")};
     CHECK(hub_fetch_sync(&req, &res) == 0 && strncmp(res.body, "DELETE /headers ", 16) == 0);
     hub_fetch_res_dispose(&res);
+}
 
-    /* redirects are not followed */
+/* Redirects are not followed; a body of exactly 1 MiB passes, more fails with or without Content-Length. */
+static void test_sync_redirect_and_limit(void)
+{
+    hub_fetch_req_t req;
+    hub_fetch_res_t res;
+
     req = (hub_fetch_req_t){.url = url("/redirect")};
     CHECK(hub_fetch_sync(&req, &res) == 0 && res.status == 302 && res.body_len == 0 && strcmp(res.body, "") == 0);
     hub_fetch_res_dispose(&res);
 
-    /* body limit: exactly 1 MiB passes, more fails with or without Content-Length */
     req = (hub_fetch_req_t){.url = url("/exact")};
     CHECK(hub_fetch_sync(&req, &res) == 0 && res.body_len == HUB_FETCH_MAX_BODY && res.body[HUB_FETCH_MAX_BODY] == '\0');
     hub_fetch_res_dispose(&res);
@@ -244,11 +250,20 @@ static void test_sync(void)
     req = (hub_fetch_req_t){.url = url("/bigstream")};
     CHECK(hub_fetch_sync(&req, &res) == HUB_E_TOOBIG);
     hub_fetch_res_dispose(&res);
+}
 
-    /* retries on 5xx, with growing delays */
+/* Retries on 5xx with growing delays, none on 4xx, a timeout, a refused connection retried. */
+static void test_sync_retries(void)
+{
+    hub_fetch_req_t req;
+    hub_fetch_res_t res;
+    uint64_t t0;
+    int port, fd;
+    char refused[64];
+
     atomic_store(&srv.attempts_500, 0);
     req = (hub_fetch_req_t){.url = url("/500"), .retries = 2, .retry_delay_ms = 40};
-    uint64_t t0 = now_ms();
+    t0 = now_ms();
     CHECK(hub_fetch_sync(&req, &res) == 0 && res.status == 500 && strcmp(res.body, "oops") == 0);
     CHECK(atomic_load(&srv.attempts_500) == 3);
     CHECK(now_ms() - t0 >= 120); /* 40 + 80 */
@@ -266,26 +281,37 @@ static void test_sync(void)
     CHECK(now_ms() - t0 < 2000);
     hub_fetch_res_dispose(&res);
 
-    /* only http and https */
+    /* connection refused, retried */
+    fd = listen_loopback(&port);
+    close(fd);
+    snprintf(refused, sizeof(refused), "http://127.0.0.1:%d/", port);
+    req = (hub_fetch_req_t){.url = refused, .retries = 1, .retry_delay_ms = 10};
+    CHECK(hub_fetch_sync(&req, &res) == HUB_E_NET && res.status == 0);
+    hub_fetch_res_dispose(&res);
+}
+
+/* Only http and https. */
+static void test_sync_schemes(void)
+{
+    hub_fetch_req_t req;
+    hub_fetch_res_t res;
+
     req = (hub_fetch_req_t){.url = "file:///etc/passwd"};
     CHECK(hub_fetch_sync(&req, &res) == HUB_E_NET);
     hub_fetch_res_dispose(&res);
     req = (hub_fetch_req_t){.url = "ftp://127.0.0.1/"};
     CHECK(hub_fetch_sync(&req, &res) == HUB_E_NET);
     hub_fetch_res_dispose(&res);
+}
 
-    /* connection refused, retried */
-    int port, fd = listen_loopback(&port);
-    char refused[64];
-    close(fd);
-    snprintf(refused, sizeof(refused), "http://127.0.0.1:%d/", port);
-    req = (hub_fetch_req_t){.url = refused, .retries = 1, .retry_delay_ms = 10};
-    CHECK(hub_fetch_sync(&req, &res) == HUB_E_NET && res.status == 0);
-    hub_fetch_res_dispose(&res);
-
-    /* public_only: no connection to an unspecified, link-local or metadata address, whatever the URL names (0.0.0.0 and
-     * ::ffff:0.0.0.0 reach this host's listener on Linux, so a refusal here is the guard's, not the network's) */
+/* public_only: no connection to an unspecified, link-local or metadata address, whatever the URL names (0.0.0.0 and
+ * ::ffff:0.0.0.0 reach this host's listener on Linux, so a refusal here is the guard's, not the network's) */
+static void test_sync_public_only(void)
+{
+    hub_fetch_req_t req;
+    hub_fetch_res_t res;
     char addr_url[96];
+
     req = (hub_fetch_req_t){.url = url("/ok"), .public_only = 1};
     CHECK(hub_fetch_sync(&req, &res) == 0 && res.status == 200); /* loopback is fine */
     hub_fetch_res_dispose(&res);
@@ -301,9 +327,15 @@ static void test_sync(void)
         if (i == 0)
             CHECK(plain == 0); /* the control: without the guard it connects */
     }
+}
 
-    /* invalid requests */
+/* Invalid requests: no URL, a header with CRLF in it, a method with a space. */
+static void test_sync_invalid(void)
+{
+    hub_fetch_req_t req;
+    hub_fetch_res_t res;
     const char *bad_hdr[] = {"X-A: 1\r\nX-B: 2"};
+
     req = (hub_fetch_req_t){.url = NULL};
     CHECK(hub_fetch_sync(&req, &res) == HUB_E_INVAL);
     hub_fetch_res_dispose(&res);
@@ -584,7 +616,12 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     server_start();
 
-    test_sync();
+    test_sync_methods();
+    test_sync_redirect_and_limit();
+    test_sync_retries();
+    test_sync_schemes();
+    test_sync_public_only();
+    test_sync_invalid();
 
     loop = h2o_evloop_create();
     CHECK(hub_fetcher_create(&f) == 0);

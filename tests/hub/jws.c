@@ -367,12 +367,9 @@ static void expect_jwk_reject(const json_t *jwk, int line, const char *name, jso
 #define REJECT(jwk, n, v) expect_jwk_reject(jwk, __LINE__, n, v, NULL, NULL)
 #define REJECT2(jwk, n, v, n2, v2) expect_jwk_reject(jwk, __LINE__, n, v, n2, v2)
 
-static void test_jwk_rejects(const hub_key_t *rs, const hub_key_t *es, const hub_key_t *ed)
+/* alg/kty/crv consistency: each key kind with another kind's or an unsupported alg, kty or crv */
+static void jwk_rejects_kinds(const json_t *r, const json_t *e, const json_t *d)
 {
-    json_t *r = hub_key_to_jwk(rs), *e = hub_key_to_jwk(es), *d = hub_key_to_jwk(ed);
-    hub_key_t *k = NULL;
-
-    /* alg/kty/crv consistency */
     REJECT(r, "alg", json_string("ES256"));
     REJECT(r, "alg", json_string("EdDSA"));
     REJECT(r, "alg", json_string("PS256"));
@@ -393,7 +390,11 @@ static void test_jwk_rejects(const hub_key_t *rs, const hub_key_t *es, const hub
     REJECT(d, "crv", json_string("X25519"));
     REJECT(d, "kty", json_string("EC"));
     REJECT(d, "alg", json_integer(1));
-    /* missing or malformed material */
+}
+
+/* missing or malformed material: n, e, x, y absent, of the wrong type or size; e = 1 or 2; use enc */
+static void jwk_rejects_material(const json_t *r, const json_t *e, const json_t *d)
+{
     REJECT(r, "n", NULL);
     REJECT(r, "e", NULL);
     REJECT(r, "n", json_integer(5));
@@ -411,42 +412,64 @@ static void test_jwk_rejects(const hub_key_t *rs, const hub_key_t *es, const hub
     REJECT(d, "kty", NULL);
     REJECT(d, "use", json_string("enc"));
     REJECT(d, "kid", json_integer(7));
-    /* an EC point off the curve: y + 1 */
-    {
-        uint8_t y[40];
-        char enc[64];
-        int n = hub_b64url_decode(y, json_string_value(json_object_get(e, "y")), 43);
-        CHECK(n == 32);
-        y[31] ^= 1;
-        hub_b64url_encode(enc, y, 32);
-        REJECT(e, "y", json_string(enc));
-        /* x and y swapped is (almost surely) off the curve too */
-        REJECT2(e, "x", json_deep_copy(json_object_get(e, "y")), "y", json_deep_copy(json_object_get(e, "x")));
-    }
-    /* an RSA-1024 key */
-    {
-        EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-        BIGNUM *n = NULL;
-        uint8_t bin[128];
-        char enc[200];
-        CHECK(small != NULL && EVP_PKEY_get_bn_param(small, OSSL_PKEY_PARAM_RSA_N, &n) == 1);
-        CHECK(BN_bn2bin(n, bin) == 128);
-        hub_b64url_encode(enc, bin, 128);
-        REJECT(r, "n", json_string(enc));
-        BN_free(n);
-        EVP_PKEY_free(small);
-    }
+}
+
+/* an EC point off the curve: y + 1, and x and y swapped */
+static void jwk_rejects_off_curve(const json_t *e)
+{
+    uint8_t y[40];
+    char enc[64];
+    int n = hub_b64url_decode(y, json_string_value(json_object_get(e, "y")), 43);
+
+    CHECK(n == 32);
+    y[31] ^= 1;
+    hub_b64url_encode(enc, y, 32);
+    REJECT(e, "y", json_string(enc));
+    /* x and y swapped is (almost surely) off the curve too */
+    REJECT2(e, "x", json_deep_copy(json_object_get(e, "y")), "y", json_deep_copy(json_object_get(e, "x")));
+}
+
+/* an RSA-1024 modulus in an RS256 key */
+static void jwk_rejects_weak_rsa(const json_t *r)
+{
+    EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    BIGNUM *n = NULL;
+    uint8_t bin[128];
+    char enc[200];
+
+    CHECK(small != NULL && EVP_PKEY_get_bn_param(small, OSSL_PKEY_PARAM_RSA_N, &n) == 1);
+    CHECK(BN_bn2bin(n, bin) == 128);
+    hub_b64url_encode(enc, bin, 128);
+    REJECT(r, "n", json_string(enc));
+    BN_free(n);
+    EVP_PKEY_free(small);
+}
+
+/* not a JWK at all is refused; kid and use are not required and extra members are ignored */
+static void jwk_optional_members(const json_t *e)
+{
+    hub_key_t *k = NULL;
+    json_t *c = json_deep_copy(e);
+
     CHECK(hub_key_from_jwk(&k, json_null()) == HUB_E_INVAL && k == NULL);
-    /* not required: kid and use; extra members are ignored */
-    {
-        json_t *c = json_deep_copy(e);
-        json_object_del(c, "kid");
-        json_object_del(c, "use");
-        json_object_set_new(c, "key_ops", json_pack("[s]", "verify"));
-        CHECK(hub_key_from_jwk(&k, c) == 0 && k != NULL && k->kid[0] == '\0');
-        hub_key_free(k);
-        json_decref(c);
-    }
+    json_object_del(c, "kid");
+    json_object_del(c, "use");
+    json_object_set_new(c, "key_ops", json_pack("[s]", "verify"));
+    CHECK(hub_key_from_jwk(&k, c) == 0 && k != NULL && k->kid[0] == '\0');
+    hub_key_free(k);
+    json_decref(c);
+}
+
+/* Hostile JWKs built from the three keys' own JWKs, one concern per part. */
+static void test_jwk_rejects(const hub_key_t *rs, const hub_key_t *es, const hub_key_t *ed)
+{
+    json_t *r = hub_key_to_jwk(rs), *e = hub_key_to_jwk(es), *d = hub_key_to_jwk(ed);
+
+    jwk_rejects_kinds(r, e, d);
+    jwk_rejects_material(r, e, d);
+    jwk_rejects_off_curve(e);
+    jwk_rejects_weak_rsa(r);
+    jwk_optional_members(e);
     json_decref(r);
     json_decref(e);
     json_decref(d);

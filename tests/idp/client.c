@@ -62,7 +62,9 @@ static void expect_invalid(idp_client_t *c, idp_field_t field)
     idp_client_free(c);
 }
 
-static void test_client_validate(void)
+/* A code-flow client with two URIs (the first one the default); token response types need the implicit grant, which needs a public
+ * client. */
+static void test_client_validate_flows(void)
 {
     idp_client_t *c = new_client("https://app.example/cb http://127.0.0.1:8000/cb", "openid;profile");
 
@@ -82,8 +84,13 @@ static void test_client_validate(void)
     c->auth_method = IDP_AUTH_NONE;
     CHECK(idp_client_validate(c, NULL) == 0);
     idp_client_free(c);
+}
 
-    /* client_credentials: no redirect URI needed, response type ignored, a secret required */
+/* client_credentials: no redirect URI needed, response type ignored, a secret required; other grants need a URI. */
+static void test_client_validate_client_credentials(void)
+{
+    idp_client_t *c;
+
     c = new_client("", "read");
     c->grant_type = IDP_GRANT_CLIENT_CREDENTIALS;
     c->response_type = IDP_RESPONSE_TOKEN;
@@ -92,7 +99,12 @@ static void test_client_validate(void)
     expect_invalid(c, IDP_FIELD_AUTH_METHOD);
     c = new_client("", "openid");
     expect_invalid(c, IDP_FIELD_REDIRECT_URIS);
+}
 
+/* Redirect URIs refused: another scheme, relative, a fragment, no host, userinfo, bad ports, a zone id, a bad IPv4;
+ * a default not among the registered ones. */
+static void test_client_validate_redirect_uris(void)
+{
     static const char *const bad_uris[] = {"ftp://x",
                                            "/relative",
                                            "https://app.example/cb#frag",
@@ -110,6 +122,8 @@ static void test_client_validate(void)
                                            "http://app.example\\@evil.example/cb",
                                            "http://[fe80::1%25eth0]/cb",
                                            "http://999.1.1.1/cb"};
+    idp_client_t *c;
+
     for (size_t i = 0; i != sizeof(bad_uris) / sizeof(bad_uris[0]); ++i) {
         c = new_client("", "openid");
         c->redirect_uris.v = realloc(c->redirect_uris.v, 2 * sizeof(char *));
@@ -121,12 +135,19 @@ static void test_client_validate(void)
     c = new_client("https://app.example/cb", "openid");
     c->default_redirect_uri = xstrdup("https://other.example/cb");
     expect_invalid(c, IDP_FIELD_DEFAULT_REDIRECT_URI);
+}
+
+/* Empty or malformed scopes, back-channel logout URIs aimed at internal targets, a bad post-logout URI, no app name. */
+static void test_client_validate_fields(void)
+{
+    static const char *const bad_bcl[] = {"javascript:x",       "http://169.254.169.254/",          "http://[fe80::1]:80/bcl",
+                                          "http://0xa9fea9fe/", "http://metadata.google.internal/", "http://a@b.example/"};
+    idp_client_t *c;
+
     c = new_client("https://app.example/cb", "");
     expect_invalid(c, IDP_FIELD_SCOPES);
     c = new_client("https://app.example/cb", "openid bad\"scope");
     expect_invalid(c, IDP_FIELD_SCOPES);
-    static const char *const bad_bcl[] = {"javascript:x",       "http://169.254.169.254/",          "http://[fe80::1]:80/bcl",
-                                          "http://0xa9fea9fe/", "http://metadata.google.internal/", "http://a@b.example/"};
     for (size_t i = 0; i != sizeof(bad_bcl) / sizeof(bad_bcl[0]); ++i) {
         c = new_client("https://app.example/cb", "openid");
         c->backchannel_logout_uri = xstrdup(bad_bcl[i]);
@@ -140,8 +161,13 @@ static void test_client_validate(void)
     free(c->app_name);
     c->app_name = xstrdup("");
     expect_invalid(c, IDP_FIELD_APP_NAME);
+}
 
-    /* introspecting any token: a confidential resource server's right, never a public client's or a node's */
+/* Introspecting any token: a confidential resource server's right, never a public client's or a node's. */
+static void test_client_validate_introspect_any(void)
+{
+    idp_client_t *c;
+
     c = new_client("https://app.example/cb", "openid");
     c->introspect_any = 1;
     CHECK(idp_client_validate(c, NULL) == 0);
@@ -405,7 +431,11 @@ int main(void)
         return 1;
     }
     test_enums();
-    test_client_validate();
+    test_client_validate_flows();
+    test_client_validate_client_credentials();
+    test_client_validate_redirect_uris();
+    test_client_validate_fields();
+    test_client_validate_introspect_any();
     test_match_redirect();
     test_client_allows_user();
     CHECK(in_write(roles_txn, NULL) == 0);

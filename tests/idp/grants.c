@@ -250,91 +250,120 @@ static void rotated_family(rt_state_t *s)
     CHECK(rotate(s, s->rt, s->rt2, 5) == 0);
 }
 
-static void test_refresh(void)
+/* A new token read back; rotation keeps the scope and marks the parent rotated (s->rt into s->rt2). */
+static void rt_created_and_rotated(rt_state_t *s)
 {
-    rt_state_t s = {{0}};
     idp_refresh_t *r;
-    char rt4[44], rt5[44];
 
-    CHECK(in_write(rt_create_txn, &s) == 0);
-    r = rt_get(s.rt);
+    CHECK(in_write(rt_create_txn, s) == 0);
+    r = rt_get(s->rt);
     CHECK(r != NULL);
     if (r != NULL) {
         CHECK(strcmp(r->client_id, "client-r") == 0 && strcmp(r->scope, "openid profile email") == 0 && r->auth_time == 77);
-        CHECK(r->successor_hash == NULL && strcmp(r->family, s.family) == 0 && !r->retried);
+        CHECK(r->successor_hash == NULL && strcmp(r->family, s->family) == 0 && !r->retried);
         idp_refresh_free(r);
     }
     /* rotation keeps the scope */
-    CHECK(rotate(&s, s.rt, s.rt2, 5) == 0);
-    CHECK(strlen(s.rt2) == 43 && strcmp(s.rt, s.rt2) != 0);
-    r = rt_get(s.rt2);
-    CHECK(r != NULL && strcmp(r->scope, "openid profile email") == 0 && strcmp(r->family, s.family) == 0 && r->auth_time == 77);
+    CHECK(rotate(s, s->rt, s->rt2, 5) == 0);
+    CHECK(strlen(s->rt2) == 43 && strcmp(s->rt, s->rt2) != 0);
+    r = rt_get(s->rt2);
+    CHECK(r != NULL && strcmp(r->scope, "openid profile email") == 0 && strcmp(r->family, s->family) == 0 && r->auth_time == 77);
     idp_refresh_free(r);
-    r = rt_get(s.rt);
+    r = rt_get(s->rt);
     CHECK(r != NULL && r->successor_hash != NULL && r->rotated_at != 0 && !r->retried);
     idp_refresh_free(r);
+}
 
-    /* one retry within the grace is honoured: a new token of the family that supersedes the successor */
-    CHECK(rotate(&s, s.rt, s.rt3, 5) == 0);
-    CHECK(strlen(s.rt3) == 43 && strcmp(s.rt3, s.rt2) != 0 && strcmp(s.rt3, s.rt) != 0);
-    CHECK(family_revoked(s.family) == 0);
-    r = rt_get(s.rt3);
-    CHECK(r != NULL && strcmp(r->family, s.family) == 0 && strcmp(r->sub, "sub-r") == 0 && strcmp(r->sid, "sid-r") == 0 &&
+/* One retry of s->rt within the grace is honoured: a new token of the family that supersedes the successor;
+ * the family goes on through it until the superseded successor comes back (whoever holds it): a reuse that kills
+ * the family, the live token with it. */
+static void rt_retry_in_grace(rt_state_t *s)
+{
+    idp_refresh_t *r;
+    char rt4[44], rt5[44];
+
+    CHECK(rotate(s, s->rt, s->rt3, 5) == 0);
+    CHECK(strlen(s->rt3) == 43 && strcmp(s->rt3, s->rt2) != 0 && strcmp(s->rt3, s->rt) != 0);
+    CHECK(family_revoked(s->family) == 0);
+    r = rt_get(s->rt3);
+    CHECK(r != NULL && strcmp(r->family, s->family) == 0 && strcmp(r->sub, "sub-r") == 0 && strcmp(r->sid, "sid-r") == 0 &&
           strcmp(r->scope, "openid profile email") == 0 && r->auth_time == 77 && r->successor_hash == NULL && !r->retried);
     idp_refresh_free(r);
-    r = rt_get(s.rt2);
+    r = rt_get(s->rt2);
     CHECK(r != NULL && r->successor_hash != NULL && r->retried);
     idp_refresh_free(r);
     /* the family goes on through the retry's token */
-    CHECK(rotate(&s, s.rt3, rt4, 5) == 0);
-    CHECK(family_revoked(s.family) == 0);
+    CHECK(rotate(s, s->rt3, rt4, 5) == 0);
+    CHECK(family_revoked(s->family) == 0);
     /* the superseded successor coming back (whoever holds it) is a reuse: the family dies, the live token with it */
-    CHECK(rotate(&s, s.rt2, rt5, 5) == HUB_E_DENIED);
-    CHECK(family_revoked(s.family) == 1);
-    CHECK(rotate(&s, rt4, rt5, 5) == HUB_E_DENIED);
+    CHECK(rotate(s, s->rt2, rt5, 5) == HUB_E_DENIED);
+    CHECK(family_revoked(s->family) == 1);
+    CHECK(rotate(s, rt4, rt5, 5) == HUB_E_DENIED);
+}
 
-    /* a second retry of the same token is refused and revokes */
-    rotated_family(&s);
-    CHECK(rotate(&s, s.rt, s.rt3, 5) == 0);
-    CHECK(rotate(&s, s.rt, rt4, 5) == HUB_E_DENIED);
-    CHECK(family_revoked(s.family) == 1);
-    CHECK(rotate(&s, s.rt3, rt4, 5) == HUB_E_DENIED);
+/* A second retry of the same token is refused and revokes. */
+static void rt_second_retry(rt_state_t *s)
+{
+    char rt4[44];
 
-    /* the grace covers the parent of the current token only, not an older ancestor */
-    rotated_family(&s);
-    CHECK(rotate(&s, s.rt2, s.rt3, 5) == 0);
-    CHECK(rotate(&s, s.rt, rt4, 5) == HUB_E_DENIED);
-    CHECK(family_revoked(s.family) == 1);
-    CHECK(rotate(&s, s.rt3, rt4, 5) == HUB_E_DENIED);
+    rotated_family(s);
+    CHECK(rotate(s, s->rt, s->rt3, 5) == 0);
+    CHECK(rotate(s, s->rt, rt4, 5) == HUB_E_DENIED);
+    CHECK(family_revoked(s->family) == 1);
+    CHECK(rotate(s, s->rt3, rt4, 5) == HUB_E_DENIED);
+}
 
-    /* a retry of a token whose family was revoked otherwise gets nothing */
-    rotated_family(&s);
-    CHECK(in_write(fam_revoke_txn, s.family) == 0);
-    CHECK(rotate(&s, s.rt, s.rt3, 5) == HUB_E_DENIED);
+/* The grace covers the parent of the current token only, not an older ancestor. */
+static void rt_grace_parent_only(rt_state_t *s)
+{
+    char rt4[44];
 
-    /* refused requests: a current token is left alone, a rotated one revokes its family */
-    rotated_family(&s);
-    s.present = s.rt2;
-    CHECK(in_write(refused_reuse_txn, &s) == 0);
-    CHECK(s.ret == 0 && family_revoked(s.family) == 0);
-    s.present = "unknown-token";
-    CHECK(in_write(refused_reuse_txn, &s) == 0);
-    CHECK(s.ret == 0);
-    s.present = s.rt;
-    CHECK(in_write(refused_reuse_txn, &s) == 0);
-    CHECK(s.ret == 1 && family_revoked(s.family) == 1);
-    CHECK(rotate(&s, s.rt2, s.rt3, 5) == HUB_E_DENIED);
+    rotated_family(s);
+    CHECK(rotate(s, s->rt2, s->rt3, 5) == 0);
+    CHECK(rotate(s, s->rt, rt4, 5) == HUB_E_DENIED);
+    CHECK(family_revoked(s->family) == 1);
+    CHECK(rotate(s, s->rt3, rt4, 5) == HUB_E_DENIED);
+}
 
-    /* reuse after the grace revokes the family, the live successor included */
-    rotated_family(&s);
+/* A retry of a token whose family was revoked otherwise gets nothing. */
+static void rt_retry_revoked_family(rt_state_t *s)
+{
+    rotated_family(s);
+    CHECK(in_write(fam_revoke_txn, s->family) == 0);
+    CHECK(rotate(s, s->rt, s->rt3, 5) == HUB_E_DENIED);
+}
+
+/* Refused requests: a current token is left alone, an unknown one ignored, a rotated one revokes its family. */
+static void rt_refused_reuse(rt_state_t *s)
+{
+    rotated_family(s);
+    s->present = s->rt2;
+    CHECK(in_write(refused_reuse_txn, s) == 0);
+    CHECK(s->ret == 0 && family_revoked(s->family) == 0);
+    s->present = "unknown-token";
+    CHECK(in_write(refused_reuse_txn, s) == 0);
+    CHECK(s->ret == 0);
+    s->present = s->rt;
+    CHECK(in_write(refused_reuse_txn, s) == 0);
+    CHECK(s->ret == 1 && family_revoked(s->family) == 1);
+    CHECK(rotate(s, s->rt2, s->rt3, 5) == HUB_E_DENIED);
+}
+
+/* Reuse after the grace revokes the family, the live successor included; an unknown token is not found. */
+static void rt_reuse_after_grace(rt_state_t *s)
+{
+    rotated_family(s);
     sleep(2);
-    CHECK(rotate(&s, s.rt, s.rt3, 1) == HUB_E_DENIED);
-    CHECK(family_revoked(s.family) == 1);
-    CHECK(rotate(&s, s.rt2, s.rt3, 5) == HUB_E_DENIED);
+    CHECK(rotate(s, s->rt, s->rt3, 1) == HUB_E_DENIED);
+    CHECK(family_revoked(s->family) == 1);
+    CHECK(rotate(s, s->rt2, s->rt3, 5) == HUB_E_DENIED);
     /* unknown */
-    CHECK(rotate(&s, "not-a-token", s.rt3, 5) == HUB_E_NOTFOUND);
+    CHECK(rotate(s, "not-a-token", s->rt3, 5) == HUB_E_NOTFOUND);
+}
 
-    /* RFC 7009: only the owner revokes */
+/* RFC 7009: only the owner revokes; an unknown token is not found. */
+static void rt_revoke_owner_only(rt_state_t *s)
+{
     rt_state_t t = {{0}};
     CHECK(in_write(rt_create_txn, &t) == 0);
     rt_revoke_t rv = {t.rt, "someone-else", 0};
@@ -346,6 +375,19 @@ static void test_refresh(void)
     rv.token = "unknown";
     CHECK(in_write(rt_revoke_txn, &rv) == 0);
     CHECK(rv.ret == HUB_E_NOTFOUND);
+}
+
+/* Refresh tokens: each part in turn on one state (rt_retry_in_grace goes on from the family rt_created_and_rotated
+ * made; the others start their own). */
+static void test_refresh(void)
+{
+    static void (*const parts[])(rt_state_t *) = {rt_created_and_rotated, rt_retry_in_grace,       rt_second_retry,
+                                                  rt_grace_parent_only,   rt_retry_revoked_family, rt_refused_reuse,
+                                                  rt_reuse_after_grace,   rt_revoke_owner_only};
+    rt_state_t s = {{0}};
+
+    for (size_t i = 0; i != sizeof(parts) / sizeof(parts[0]); ++i)
+        parts[i](&s);
 }
 
 /* ---- access token jtis ---- */

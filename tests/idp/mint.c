@@ -98,65 +98,108 @@ static void expect_at_hash(hub_alg_t alg, const char *at, const char *got)
     CHECK(got != NULL && strcmp(got, want) == 0);
 }
 
-static void run_alg(hub_alg_t alg)
-{
-    char *dir = test_tmpdir("idp-mint");
+/* What each part of run_alg mints with: a primary's idp on a store in dir, signing with alg; the access token the
+ * first part mints (at, jti, exp) is the one the id_token's at_hash is checked against. */
+typedef struct {
+    char *dir;
     hub_config_t cfg;
-    hub_store_t *store = NULL;
-    idp_t idp = {0};
-    char *at = NULL, *idt = NULL, *lt = NULL, jti[23];
-    uint64_t exp, now = hub_now();
+    hub_store_t *store;
+    idp_t idp;
+    hub_alg_t alg;
+    const hub_key_t *key;
+    uint64_t now, exp;
+    char *at, jti[23];
+} mint_env_t;
+
+/* The user the id_tokens are minted for (every profile field set, one role). */
+static char *mint_user_roles[] = {"Employee", NULL};
+static idp_user_t mint_user = {.sub = "user-sub",
+                               .username = "alice",
+                               .email = "alice@example.com",
+                               .full_name = "Alice Doe",
+                               .given_name = "Alice",
+                               .family_name = "Doe",
+                               .enabled = 1,
+                               .email_verified = 1,
+                               .roles = {mint_user_roles, 1}};
+
+/* 0 with e ready to mint, else -1 (the store did not open: nothing to dispose; the keyring did not: mint_close). */
+static int mint_open(mint_env_t *e, hub_alg_t alg)
+{
+    memset(e, 0, sizeof(*e));
+    e->dir = test_tmpdir("idp-mint");
+    e->alg = alg;
+    e->now = hub_now();
+    hub_config_defaults(&e->cfg);
+    if (hub_store_open(&e->store, e->dir) != 0) {
+        fprintf(stderr, "cannot open a store in %s\n", e->dir);
+        ++failures;
+        return -1;
+    }
+    free(e->cfg.node.data_dir);
+    e->cfg.node.data_dir = strdup(e->dir);
+    e->cfg.primary.signing_alg = alg;
+    e->cfg.primary.access_token_ttl = 600;
+    e->cfg.primary.id_token_ttl = 300;
+    e->idp.cfg = &e->cfg;
+    e->idp.store = e->store;
+    snprintf(e->idp.issuer, sizeof(e->idp.issuer), "https://idp.example");
+    CHECK(idp_keyring_open(&e->idp.keyring, e->store, &e->cfg) == 0);
+    if (e->idp.keyring == NULL)
+        return -1;
+    e->key = idp_keyring_signing_key(e->idp.keyring);
+    return 0;
+}
+
+static void mint_close(mint_env_t *e)
+{
+    free(e->at);
+    idp_keyring_close(e->idp.keyring);
+    hub_store_close(e->store);
+    hub_config_dispose(&e->cfg);
+    CHECK(test_tmpdir_remove(e->dir) == 0);
+}
+
+/* An RFC 9068 access token: header, every claim, the signature checked outside hub/jws.c too. */
+static void mint_access_token(mint_env_t *e)
+{
     hub_jws_t jws = {0};
     char *roles_v[] = {"Employee", "System Manager", NULL};
     idp_strv_t roles = {roles_v, 2};
+    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", e->now - 10, &roles};
 
-    hub_config_defaults(&cfg);
-    if (hub_store_open(&store, dir) != 0) {
-        fprintf(stderr, "cannot open a store in %s\n", dir);
-        ++failures;
-        return;
-    }
-    free(cfg.node.data_dir);
-    cfg.node.data_dir = strdup(dir);
-    cfg.primary.signing_alg = alg;
-    cfg.primary.access_token_ttl = 600;
-    cfg.primary.id_token_ttl = 300;
-    idp.cfg = &cfg;
-    idp.store = store;
-    snprintf(idp.issuer, sizeof(idp.issuer), "https://idp.example");
-    CHECK(idp_keyring_open(&idp.keyring, store, &cfg) == 0);
-    if (idp.keyring == NULL)
-        goto out;
-    const hub_key_t *key = idp_keyring_signing_key(idp.keyring);
-
-    /* access token */
-    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", now - 10, &roles};
-    CHECK(idp_mint_access_token(&idp, &p, &at, jti, &exp) == 0);
-    CHECK(strlen(jti) == 22 && exp >= now + 600 && exp <= now + 602);
-    CHECK(at != NULL && idp_keyring_verify(idp.keyring, at, strlen(at), &jws) == 0);
+    CHECK(idp_mint_access_token(&e->idp, &p, &e->at, e->jti, &e->exp) == 0);
+    CHECK(strlen(e->jti) == 22 && e->exp >= e->now + 600 && e->exp <= e->now + 602);
+    CHECK(e->at != NULL && idp_keyring_verify(e->idp.keyring, e->at, strlen(e->at), &jws) == 0);
     if (jws.payload != NULL) {
         json_t *c = jws.payload;
-        CHECK(strcmp(jws.typ ? jws.typ : "", "at+jwt") == 0 && strcmp(jws.kid ? jws.kid : "", key->kid) == 0);
-        CHECK(strcmp(jws.alg ? jws.alg : "", hub_alg_name(alg)) == 0);
+        CHECK(strcmp(jws.typ ? jws.typ : "", "at+jwt") == 0 && strcmp(jws.kid ? jws.kid : "", e->key->kid) == 0);
+        CHECK(strcmp(jws.alg ? jws.alg : "", hub_alg_name(e->alg)) == 0);
         CHECK(strcmp(jstr(c, "iss"), "https://idp.example") == 0 && strcmp(jstr(c, "sub"), "user-sub") == 0);
         CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "client_id"), "client-1") == 0);
-        CHECK(strcmp(jstr(c, "jti"), jti) == 0 && strcmp(jstr(c, "scope"), "openid roles") == 0);
+        CHECK(strcmp(jstr(c, "jti"), e->jti) == 0 && strcmp(jstr(c, "scope"), "openid roles") == 0);
         CHECK(strcmp(jstr(c, "sid"), "sid-1") == 0);
-        CHECK((uint64_t)json_integer_value(json_object_get(c, "exp")) == exp);
-        CHECK((uint64_t)json_integer_value(json_object_get(c, "auth_time")) == now - 10);
-        CHECK(json_integer_value(json_object_get(c, "iat")) >= (json_int_t)now);
+        CHECK((uint64_t)json_integer_value(json_object_get(c, "exp")) == e->exp);
+        CHECK((uint64_t)json_integer_value(json_object_get(c, "auth_time")) == e->now - 10);
+        CHECK(json_integer_value(json_object_get(c, "iat")) >= (json_int_t)e->now);
         json_t *r = json_object_get(c, "roles");
         CHECK(json_array_size(r) == 2 && strcmp(json_string_value(json_array_get(r, 1)), "System Manager") == 0);
         hub_jws_dispose(&jws);
     }
-    CHECK(at != NULL && raw_verify(key, at));
+    CHECK(e->at != NULL && raw_verify(e->key, e->at));
+}
 
-    /* a client_credentials token: no sid, no auth_time, service roles */
+/* A client_credentials token: no sid, no auth_time, service roles. */
+static void mint_client_credentials(mint_env_t *e)
+{
+    hub_jws_t jws = {0};
     char *at2 = NULL, jti2[23];
+    uint64_t exp;
     idp_at_params_t p2 = {"svc", "svc", "read", NULL, 0, NULL};
-    CHECK(idp_mint_access_token(&idp, &p2, &at2, jti2, &exp) == 0);
-    CHECK(strcmp(jti, jti2) != 0);
-    if (at2 != NULL && idp_keyring_verify(idp.keyring, at2, strlen(at2), &jws) == 0) {
+
+    CHECK(idp_mint_access_token(&e->idp, &p2, &at2, jti2, &exp) == 0);
+    CHECK(strcmp(e->jti, jti2) != 0);
+    if (at2 != NULL && idp_keyring_verify(e->idp.keyring, at2, strlen(at2), &jws) == 0) {
         CHECK(json_object_get(jws.payload, "sid") == NULL && json_object_get(jws.payload, "auth_time") == NULL);
         CHECK(json_is_array(json_object_get(jws.payload, "roles")) && json_array_size(json_object_get(jws.payload, "roles")) == 0);
         hub_jws_dispose(&jws);
@@ -164,13 +207,17 @@ static void run_alg(hub_alg_t alg)
         CHECK(!"client_credentials token verifies");
     }
     free(at2);
+}
 
-    /* id_token */
-    char *uroles_v[] = {"Employee", NULL};
-    idp_user_t user = {"user-sub", "alice", "alice@example.com", "Alice Doe", "Alice", "Doe", NULL, 1, 1, {uroles_v, 1}};
+/* An id_token with profile and email: its claims, at_hash of the access token, the signature checked by OpenSSL and libjwt. */
+static void mint_id_token(mint_env_t *e)
+{
+    hub_jws_t jws = {0};
     idp_client_t client = {.client_id = (char *)"client-1"};
-    CHECK(idp_mint_id_token(&idp, &user, &client, "openid profile email", "n-123", "sid-1", now - 10, at, &idt) == 0);
-    if (idt != NULL && idp_keyring_verify(idp.keyring, idt, strlen(idt), &jws) == 0) {
+    char *idt = NULL;
+
+    CHECK(idp_mint_id_token(&e->idp, &mint_user, &client, "openid profile email", "n-123", "sid-1", e->now - 10, e->at, &idt) == 0);
+    if (idt != NULL && idp_keyring_verify(e->idp.keyring, idt, strlen(idt), &jws) == 0) {
         json_t *c = jws.payload;
         CHECK(strcmp(jstr(c, "iss"), "https://idp.example") == 0 && strcmp(jstr(c, "sub"), "user-sub") == 0);
         CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "nonce"), "n-123") == 0);
@@ -180,21 +227,29 @@ static void run_alg(hub_alg_t alg)
         CHECK(json_object_get(c, "roles") == NULL); /* roles scope not granted */
         json_int_t iat = json_integer_value(json_object_get(c, "iat"));
         CHECK(json_integer_value(json_object_get(c, "exp")) == iat + 300);
-        CHECK((uint64_t)json_integer_value(json_object_get(c, "auth_time")) == now - 10);
-        expect_at_hash(alg, at, json_string_value(json_object_get(c, "at_hash")));
+        CHECK((uint64_t)json_integer_value(json_object_get(c, "auth_time")) == e->now - 10);
+        expect_at_hash(e->alg, e->at, json_string_value(json_object_get(c, "at_hash")));
         hub_jws_dispose(&jws);
-        CHECK(raw_verify(key, idt));
-        if (alg != HUB_ALG_EDDSA)
-            check_with_libjwt(key, idt, "client-1");
+        CHECK(raw_verify(e->key, idt));
+        if (e->alg != HUB_ALG_EDDSA)
+            check_with_libjwt(e->key, idt, "client-1");
     } else {
         CHECK(!"id_token verifies");
     }
-    /* scope openid alone: sub only for a client, what Frappe's own provider puts in it for a Frappe site */
+    free(idt);
+}
+
+/* Scope openid alone: sub only for a client, what Frappe's own provider puts in it for a Frappe site. */
+static void mint_id_token_openid_only(mint_env_t *e)
+{
+    hub_jws_t jws = {0};
+    idp_client_t client = {.client_id = (char *)"client-1"};
+
     for (int frappe = 0; frappe != 2; ++frappe) {
         char *t = NULL;
         client.frappe_site = frappe ? (char *)"https://site.example" : NULL;
-        CHECK(idp_mint_id_token(&idp, &user, &client, "openid", NULL, "sid-1", now - 10, NULL, &t) == 0);
-        if (t != NULL && idp_keyring_verify(idp.keyring, t, strlen(t), &jws) == 0) {
+        CHECK(idp_mint_id_token(&e->idp, &mint_user, &client, "openid", NULL, "sid-1", e->now - 10, NULL, &t) == 0);
+        if (t != NULL && idp_keyring_verify(e->idp.keyring, t, strlen(t), &jws) == 0) {
             json_t *c = jws.payload, *r = json_object_get(c, "roles");
             CHECK(strcmp(jstr(c, "sub"), "user-sub") == 0 && strcmp(jstr(c, "aud"), "client-1") == 0);
             if (frappe) {
@@ -210,10 +265,16 @@ static void run_alg(hub_alg_t alg)
         }
         free(t);
     }
+}
 
-    /* logout token */
-    CHECK(idp_mint_logout_token(&idp, "client-1", "user-sub", "sid-1", &lt) == 0);
-    if (lt != NULL && idp_keyring_verify(idp.keyring, lt, strlen(lt), &jws) == 0) {
+/* A back-channel logout token: typ, audience, sid, jti, the event, no nonce. */
+static void mint_logout_token(mint_env_t *e)
+{
+    hub_jws_t jws = {0};
+    char *lt = NULL;
+
+    CHECK(idp_mint_logout_token(&e->idp, "client-1", "user-sub", "sid-1", &lt) == 0);
+    if (lt != NULL && idp_keyring_verify(e->idp.keyring, lt, strlen(lt), &jws) == 0) {
         json_t *c = jws.payload;
         CHECK(strcmp(jws.typ ? jws.typ : "", "logout+jwt") == 0);
         CHECK(strcmp(jstr(c, "aud"), "client-1") == 0 && strcmp(jstr(c, "sid"), "sid-1") == 0);
@@ -223,14 +284,22 @@ static void run_alg(hub_alg_t alg)
     } else {
         CHECK(!"logout token verifies");
     }
-out:
-    free(at);
-    free(idt);
     free(lt);
-    idp_keyring_close(idp.keyring);
-    hub_store_close(store);
-    hub_config_dispose(&cfg);
-    CHECK(test_tmpdir_remove(dir) == 0);
+}
+
+/* Every kind of token minted with alg, each part in turn on one store and keyring. */
+static void run_alg(hub_alg_t alg)
+{
+    static void (*const parts[])(mint_env_t *) = {mint_access_token, mint_client_credentials, mint_id_token,
+                                                  mint_id_token_openid_only, mint_logout_token};
+    mint_env_t e;
+
+    if (mint_open(&e, alg) == 0)
+        for (size_t i = 0; i != sizeof(parts) / sizeof(parts[0]); ++i)
+            parts[i](&e);
+    else if (e.store == NULL)
+        return;
+    mint_close(&e);
 }
 
 int main(void)

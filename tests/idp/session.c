@@ -150,128 +150,175 @@ static idp_session_t *current(idp_t *idp, const char *cookie_value)
     return s;
 }
 
-static void test_sessions(idp_t *idp)
-{
-    struct user_ctx alice = {"alice", 1}, bob = {"bob", 1};
+/* What the parts of test_sessions share: alice's session s (its cookie), bob's (cookie2; bob_s once read back). */
+typedef struct {
+    idp_t *idp;
+    struct user_ctx alice, bob;
     char cookie[128], cookie2[128];
+    idp_session_t *s, *bob_s;
+} ses_state_t;
+
+/* Two users; alice signs in: a 43-character HttpOnly SameSite=Lax cookie that is not the sid, the ttl applied. */
+static void ses_start(ses_state_t *st)
+{
     fake_req_t r;
-    idp_session_t *s = NULL, *s2 = NULL;
-    int attrs = 0, err;
+    int attrs = 0;
 
-    CHECK(hub_store_write(idp->store, put_user_txn, &alice) == 0);
-    CHECK(hub_store_write(idp->store, put_user_txn, &bob) == 0);
+    CHECK(hub_store_write(st->idp->store, put_user_txn, &st->alice) == 0);
+    CHECK(hub_store_write(st->idp->store, put_user_txn, &st->bob) == 0);
 
     req_init(&r, NULL);
-    CHECK(idp_session_start(idp, &r.req, alice.sub, &s) == 0);
-    CHECK(set_cookie_value(&r.req, idp->session_cookie, cookie, sizeof(cookie), &attrs) != NULL);
+    CHECK(idp_session_start(st->idp, &r.req, st->alice.sub, &st->s) == 0);
+    CHECK(set_cookie_value(&r.req, st->idp->session_cookie, st->cookie, sizeof(st->cookie), &attrs) != NULL);
     CHECK(attrs);
-    CHECK(strlen(cookie) == 43);
+    CHECK(strlen(st->cookie) == 43);
     req_dispose(&r);
-    if (s == NULL)
+    if (st->s == NULL)
         return;
-    CHECK(strcmp(s->sub, alice.sub) == 0);
-    CHECK(strcmp(s->sid, cookie) != 0);
-    CHECK(s->expires_at == s->auth_time + idp->cfg->primary.session_ttl);
+    CHECK(strcmp(st->s->sub, st->alice.sub) == 0);
+    CHECK(strcmp(st->s->sid, st->cookie) != 0);
+    CHECK(st->s->expires_at == st->s->auth_time + st->idp->cfg->primary.session_ttl);
+}
 
-    /* The cookie finds it; a near miss, garbage or no cookie does not. */
-    s2 = current(idp, cookie);
-    CHECK(s2 != NULL && strcmp(s2->sid, s->sid) == 0 && strcmp(s2->sub, alice.sub) == 0 && s2->clients.n == 0);
+/* The cookie finds the session; a near miss, garbage or no cookie does not. */
+static void ses_cookie_lookup(ses_state_t *st)
+{
+    fake_req_t r;
+    idp_session_t *s2;
+    char first = st->cookie[0];
+
+    s2 = current(st->idp, st->cookie);
+    CHECK(s2 != NULL && strcmp(s2->sid, st->s->sid) == 0 && strcmp(s2->sub, st->alice.sub) == 0 && s2->clients.n == 0);
     idp_session_free(s2);
-    {
-        char first = cookie[0];
-        cookie[0] = first == 'A' ? 'B' : 'A';
-        CHECK(current(idp, cookie) == NULL);
-        cookie[0] = first;
-    }
-    CHECK(current(idp, "x") == NULL);
-    CHECK(current(idp, "") == NULL);
+    st->cookie[0] = first == 'A' ? 'B' : 'A';
+    CHECK(current(st->idp, st->cookie) == NULL);
+    st->cookie[0] = first;
+    CHECK(current(st->idp, "x") == NULL);
+    CHECK(current(st->idp, "") == NULL);
     req_init(&r, NULL);
-    CHECK(idp_session_current(idp, &r.req) == NULL);
+    CHECK(idp_session_current(st->idp, &r.req) == NULL);
     req_dispose(&r);
+}
 
-    /* The store holds only the hash of the cookie. */
-    {
-        hub_txn_t *txn;
-        hub_val_t v;
-        char hash[HUB_SECRET_HASH_LEN + 1];
-        hub_secret_hash(hash, cookie, strlen(cookie));
-        CHECK(hub_store_read_begin(idp->store, &txn) == 0);
-        CHECK(hub_store_get(txn, HUB_T_SESSIONS, cookie, strlen(cookie), &v) == HUB_E_NOTFOUND);
-        CHECK(hub_store_get(txn, HUB_T_SESSIONS, hash, strlen(hash), &v) == 0);
-        hub_store_read_end(txn);
-    }
+/* The store holds only the hash of the cookie. */
+static void ses_stored_hashed(ses_state_t *st)
+{
+    hub_txn_t *txn;
+    hub_val_t v;
+    char hash[HUB_SECRET_HASH_LEN + 1];
 
-    /* By sid, clients recorded once each. */
-    s2 = by_sid(idp->store, s->sid, &err);
-    CHECK(err == 0 && s2 != NULL && strcmp(s2->sub, alice.sub) == 0);
+    hub_secret_hash(hash, st->cookie, strlen(st->cookie));
+    CHECK(hub_store_read_begin(st->idp->store, &txn) == 0);
+    CHECK(hub_store_get(txn, HUB_T_SESSIONS, st->cookie, strlen(st->cookie), &v) == HUB_E_NOTFOUND);
+    CHECK(hub_store_get(txn, HUB_T_SESSIONS, hash, strlen(hash), &v) == 0);
+    hub_store_read_end(txn);
+}
+
+/* By sid (an unknown one not found), clients recorded once each, none for an unknown sid. */
+static void ses_by_sid_and_clients(ses_state_t *st)
+{
+    idp_session_t *s2;
+    int err = 0;
+    struct sid_ctx a = {st->s->sid, "client-a"}, b = {st->s->sid, "client-b"}, none = {"no-such-sid", "client-a"};
+
+    s2 = by_sid(st->idp->store, st->s->sid, &err);
+    CHECK(err == 0 && s2 != NULL && strcmp(s2->sub, st->alice.sub) == 0);
     idp_session_free(s2);
-    CHECK(by_sid(idp->store, "nope", &err) == NULL && err == HUB_E_NOTFOUND);
-    {
-        struct sid_ctx a = {s->sid, "client-a"}, b = {s->sid, "client-b"}, none = {"no-such-sid", "client-a"};
-        CHECK(hub_store_write(idp->store, add_client_txn, &a) == 0);
-        CHECK(hub_store_write(idp->store, add_client_txn, &b) == 0);
-        CHECK(hub_store_write(idp->store, add_client_txn, &a) == 0);
-        CHECK(hub_store_write(idp->store, add_client_txn, &none) == HUB_E_NOTFOUND);
-    }
-    s2 = by_sid(idp->store, s->sid, &err);
+    CHECK(by_sid(st->idp->store, "nope", &err) == NULL && err == HUB_E_NOTFOUND);
+    CHECK(hub_store_write(st->idp->store, add_client_txn, &a) == 0);
+    CHECK(hub_store_write(st->idp->store, add_client_txn, &b) == 0);
+    CHECK(hub_store_write(st->idp->store, add_client_txn, &a) == 0);
+    CHECK(hub_store_write(st->idp->store, add_client_txn, &none) == HUB_E_NOTFOUND);
+    s2 = by_sid(st->idp->store, st->s->sid, &err);
     CHECK(s2 != NULL && s2->clients.n == 2 && idp_strv_has(&s2->clients, "client-a") && idp_strv_has(&s2->clients, "client-b"));
     idp_session_free(s2);
+}
 
-    /* A second session of another user is independent. */
+/* A second session of another user is independent. */
+static void ses_second_user(ses_state_t *st)
+{
+    fake_req_t r;
+
     req_init(&r, NULL);
-    CHECK(idp_session_start(idp, &r.req, bob.sub, NULL) == 0);
-    CHECK(set_cookie_value(&r.req, idp->session_cookie, cookie2, sizeof(cookie2), NULL) != NULL);
+    CHECK(idp_session_start(st->idp, &r.req, st->bob.sub, NULL) == 0);
+    CHECK(set_cookie_value(&r.req, st->idp->session_cookie, st->cookie2, sizeof(st->cookie2), NULL) != NULL);
     req_dispose(&r);
-    CHECK(strcmp(cookie, cookie2) != 0);
+    CHECK(strcmp(st->cookie, st->cookie2) != 0);
+}
 
-    /* Disabling the user kills the session; enabling brings it back (it was never ended). */
-    alice.enabled = 0;
-    CHECK(hub_store_write(idp->store, put_user_txn, &alice) == 0);
-    CHECK(current(idp, cookie) == NULL);
-    alice.enabled = 1;
-    CHECK(hub_store_write(idp->store, put_user_txn, &alice) == 0);
-    s2 = current(idp, cookie);
+/* Disabling the user kills the session; enabling brings it back (it was never ended). */
+static void ses_disabled_user(ses_state_t *st)
+{
+    idp_session_t *s2;
+
+    st->alice.enabled = 0;
+    CHECK(hub_store_write(st->idp->store, put_user_txn, &st->alice) == 0);
+    CHECK(current(st->idp, st->cookie) == NULL);
+    st->alice.enabled = 1;
+    CHECK(hub_store_write(st->idp->store, put_user_txn, &st->alice) == 0);
+    s2 = current(st->idp, st->cookie);
     CHECK(s2 != NULL);
     idp_session_free(s2);
+}
 
-    /* Ending: returns the record with its clients, revokes its families (only its own), and is gone after. */
-    {
-        struct sid_ctx e = {s->sid, NULL, NULL}, mine = {s->sid, "client-a"}, other = {"other-sid", "client-a"};
-        CHECK(hub_store_write(idp->store, family_txn, &mine) == 0);
-        CHECK(hub_store_write(idp->store, family_txn, &other) == 0);
-        CHECK(family_revoked(idp->store, mine.family) == 0);
-        CHECK(hub_store_write(idp->store, end_txn, &e) == 0);
-        CHECK(e.ended != NULL && e.ended->clients.n == 2 && strcmp(e.ended->sub, alice.sub) == 0);
-        CHECK(family_revoked(idp->store, mine.family) == 1);
-        CHECK(family_revoked(idp->store, other.family) == 0);
-        idp_session_free(e.ended);
-        e.ended = NULL;
-        CHECK(hub_store_write(idp->store, end_txn, &e) == HUB_E_NOTFOUND);
-        idp_session_free(e.ended);
-    }
-    CHECK(current(idp, cookie) == NULL);
-    CHECK(by_sid(idp->store, s->sid, &err) == NULL && err == HUB_E_NOTFOUND);
-    s2 = current(idp, cookie2);
-    CHECK(s2 != NULL && strcmp(s2->sub, bob.sub) == 0);
+/* Ending: returns the record with its clients, revokes its families (only its own), and is gone after; bob's stays. */
+static void ses_end(ses_state_t *st)
+{
+    int err = 0;
+    struct sid_ctx e = {st->s->sid, NULL, NULL}, mine = {st->s->sid, "client-a"}, other = {"other-sid", "client-a"};
 
-    /* idp_session_end_current ends the cookie's session and clears the cookie. */
-    {
-        char hdr[256], v[128];
-        idp_session_t *ended = NULL;
-        snprintf(hdr, sizeof(hdr), "%s=%s", idp->session_cookie, cookie2);
-        req_init(&r, hdr);
-        CHECK(idp_session_end_current(idp, &r.req, &ended) == 0);
-        CHECK(ended != NULL && s2 != NULL && strcmp(ended->sid, s2->sid) == 0);
-        CHECK(set_cookie_value(&r.req, idp->session_cookie, v, sizeof(v), NULL) != NULL && v[0] == '\0');
-        idp_session_free(ended);
-        req_dispose(&r);
-        CHECK(current(idp, cookie2) == NULL);
-        req_init(&r, hdr);
-        CHECK(idp_session_end_current(idp, &r.req, &ended) == HUB_E_NOTFOUND && ended == NULL);
-        req_dispose(&r);
-    }
-    idp_session_free(s2);
-    idp_session_free(s);
+    CHECK(hub_store_write(st->idp->store, family_txn, &mine) == 0);
+    CHECK(hub_store_write(st->idp->store, family_txn, &other) == 0);
+    CHECK(family_revoked(st->idp->store, mine.family) == 0);
+    CHECK(hub_store_write(st->idp->store, end_txn, &e) == 0);
+    CHECK(e.ended != NULL && e.ended->clients.n == 2 && strcmp(e.ended->sub, st->alice.sub) == 0);
+    CHECK(family_revoked(st->idp->store, mine.family) == 1);
+    CHECK(family_revoked(st->idp->store, other.family) == 0);
+    idp_session_free(e.ended);
+    e.ended = NULL;
+    CHECK(hub_store_write(st->idp->store, end_txn, &e) == HUB_E_NOTFOUND);
+    idp_session_free(e.ended);
+    CHECK(current(st->idp, st->cookie) == NULL);
+    CHECK(by_sid(st->idp->store, st->s->sid, &err) == NULL && err == HUB_E_NOTFOUND);
+    st->bob_s = current(st->idp, st->cookie2);
+    CHECK(st->bob_s != NULL && strcmp(st->bob_s->sub, st->bob.sub) == 0);
+}
+
+/* idp_session_end_current ends the cookie's session and clears the cookie; a second time finds nothing. */
+static void ses_end_current(ses_state_t *st)
+{
+    fake_req_t r;
+    char hdr[256], v[128];
+    idp_session_t *ended = NULL;
+
+    snprintf(hdr, sizeof(hdr), "%s=%s", st->idp->session_cookie, st->cookie2);
+    req_init(&r, hdr);
+    CHECK(idp_session_end_current(st->idp, &r.req, &ended) == 0);
+    CHECK(ended != NULL && st->bob_s != NULL && strcmp(ended->sid, st->bob_s->sid) == 0);
+    CHECK(set_cookie_value(&r.req, st->idp->session_cookie, v, sizeof(v), NULL) != NULL && v[0] == '\0');
+    idp_session_free(ended);
+    req_dispose(&r);
+    CHECK(current(st->idp, st->cookie2) == NULL);
+    req_init(&r, hdr);
+    CHECK(idp_session_end_current(st->idp, &r.req, &ended) == HUB_E_NOTFOUND && ended == NULL);
+    req_dispose(&r);
+}
+
+/* Sessions of two users through start, lookup, the store, clients, disabling and ending, each part in turn on one
+ * state (each goes on from what the ones before left). */
+static void test_sessions(idp_t *idp)
+{
+    static void (*const parts[])(ses_state_t *) = {ses_cookie_lookup, ses_stored_hashed, ses_by_sid_and_clients, ses_second_user,
+                                                   ses_disabled_user, ses_end,           ses_end_current};
+    ses_state_t st = {.idp = idp, .alice = {"alice", 1}, .bob = {"bob", 1}};
+
+    ses_start(&st);
+    if (st.s == NULL)
+        return;
+    for (size_t i = 0; i != sizeof(parts) / sizeof(parts[0]); ++i)
+        parts[i](&st);
+    idp_session_free(st.bob_s);
+    idp_session_free(st.s);
 }
 
 static void test_expiry(idp_t *idp, hub_config_t *cfg)

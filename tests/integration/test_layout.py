@@ -10,20 +10,26 @@
   declaring another file's functions hides a circle from the include graph: the old federation/fed_ctx.h and
   idp/idp.h did);
 - size limits, for every .c and .h directly in a folder of SIZE_FOLDERS (hub, idp, federation, tools, tools/hubctl,
-  tools/bench), with no exception: no file over MAX_FILE_LINES lines and no function of a .c over MAX_FUNCTION_LINES
-  lines (from its header to its closing brace, as .clang-format lays it out).
+  tools/bench, and the C tests: tests, tests/hub, tests/idp, tests/federation, tests/support, tests/fuzz, tests/bench,
+  tests/man), with no exception: no file over MAX_FILE_LINES lines and no function of a .c over MAX_FUNCTION_LINES
+  lines (from its header to its closing brace, as .clang-format lays it out). Every folder of SIZE_FOLDERS must hold a
+  C source, and every folder of the tree holding one must be in SIZE_FOLDERS (build trees, node_modules and hidden
+  folders aside), so the rule covers every C source of the project.
 
 Each check also runs on small made-up trees (test_checker_*), which show it catches what it is for."""
 import os
 import re
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 
 from hubtest import SOURCE_DIR, eq, ok, run  # noqa: E402
 
 LAYERS = {"hub": 0, "idp": 1, "federation": 1}  # a folder may include its own headers and those of lower layers
-SIZE_FOLDERS = ("hub", "idp", "federation", "tools", "tools/hubctl", "tools/bench")
+SIZE_FOLDERS = ("hub", "idp", "federation", "tools", "tools/hubctl", "tools/bench",
+                "tests", "tests/hub", "tests/idp", "tests/federation", "tests/support", "tests/fuzz", "tests/bench",
+                "tests/man")
 MAX_FILE_LINES = 800
 MAX_FUNCTION_LINES = 80
 DECLARATIONS_CHECKED = ("hub", "idp", "federation")  # folders whose headers must declare only their own .c's functions
@@ -42,6 +48,18 @@ def read_sources(root, folders):
                 with open(os.path.join(full, name), encoding="utf-8") as f:
                     out[f"{d}/{name}"] = f.read()
     return out
+
+
+def c_folders(root):
+    """The folders under root (relative, '/'-separated) holding a .c or .h file directly; hidden folders, node_modules
+    and build trees (a folder with CMakeCache.txt or named CMakeFiles) are not walked."""
+    out = set()
+    for here, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "CMakeFiles")
+                         and not os.path.exists(os.path.join(here, d, "CMakeCache.txt")))
+        if any(n.endswith((".c", ".h")) for n in names):
+            out.add(os.path.relpath(here, root).replace(os.sep, "/"))
+    return sorted(out)
 
 
 def module_of(path):
@@ -188,6 +206,8 @@ def test_sizes():
     files = read_sources(SOURCE_DIR, SIZE_FOLDERS)
     eq([d for d in SIZE_FOLDERS if not any(os.path.dirname(p) == d for p in files)], [],
        "folders of SIZE_FOLDERS without C sources (moved or renamed?)")
+    eq([d for d in c_folders(SOURCE_DIR) if d not in SIZE_FOLDERS], [],
+       "folders with C sources missing from SIZE_FOLDERS")
     eq([msg for _, msg in size_problems(files)], [], "files or functions over the size limits")
 
 
@@ -241,7 +261,25 @@ def test_checker_measures_functions():
     eq(len(size_problems({"federation/big.h": "x\n" * (MAX_FILE_LINES + 1)})), 1, "a file over the limit")
 
 
+def test_checker_finds_c_folders():
+    with tempfile.TemporaryDirectory(prefix="hub-layout-") as root:
+        def put(path, text=""):
+            os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+            with open(os.path.join(root, path), "w", encoding="utf-8") as f:
+                f.write(text)
+        for path in ("hub/a.c", "tests/x/t.c", "tests/y/only.h", "tests/check.h", "docs/a.md", "tests/e2e/t.py",
+                     "build/release/CMakeCache.txt", "build/release/CMakeFiles/3.25/CompilerIdC/id.c",
+                     "out/CMakeCache.txt", "out/gen.c", "tests/browser/node_modules/pkg/x.c", ".git/hooks/h.c"):
+            put(path)
+        eq(c_folders(root), ["hub", "tests", "tests/x", "tests/y"], "C folders, build trees and node_modules left out")
+        put("tests/x/t.c", "static void long_test(void)\n{\n" + "    CHECK(1);\n" * MAX_FUNCTION_LINES + "}\n")
+        files = read_sources(root, c_folders(root))
+        eq([m for _, m in size_problems(files)],
+           [f"tests/x/t.c:1: long_test has {MAX_FUNCTION_LINES + 3} lines (at most {MAX_FUNCTION_LINES})"],
+           "a long test function in a found folder is measured")
+
+
 if __name__ == "__main__":
     run([test_checker_finds_circles, test_checker_finds_layer_violations, test_checker_finds_foreign_declarations,
-         test_checker_measures_functions, test_no_include_circle, test_headers_declare_their_own_functions,
-         test_sizes])
+         test_checker_measures_functions, test_checker_finds_c_folders, test_no_include_circle,
+         test_headers_declare_their_own_functions, test_sizes])
