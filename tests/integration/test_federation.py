@@ -163,9 +163,12 @@ def test_key_rotation_under_traffic():
 
     t = threading.Thread(target=rotate, daemon=True)
     t.start()
-    end = time.time() + 10
+    # until the new key has signed for a while: activation waits publish_ahead from the JWKS first serving the key
+    # (up to ~8 s after the rotation here, more on a loaded sanitizer run), bounded at 40 s
+    end, after_new = time.time() + 40, 0
     i = 0
-    while time.time() < end:
+    while time.time() < end and after_new < 30:
+        after_new += len(kids) == 2
         i += 1
         tok = fed.client_token(svc, secret)
         kids.add(jwt_header(tok)["kid"])
