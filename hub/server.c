@@ -543,7 +543,12 @@ static void *thread_main(void *arg)
     hub_resp_defer_begin(&deferred);
     while (!thr->stopping) {
         h2o_evloop_run(loop, INT32_MAX);
-        hub_resp_flush();
+        /* A response written now completes (h2o's write callback: keep-alive reads the next request) in h2o's
+         * pending list, which the next epoll_wait does not look at: when nothing else changed the socket's state in
+         * this turn (a response made in a completion from another thread, as the store's writer posts), the loop
+         * would sleep until its next timer. One more turn without waiting runs those callbacks. */
+        while (hub_resp_flush() != 0)
+            h2o_evloop_run(loop, 0);
         hub_log_flush();
     }
     hub_resp_defer_end();
