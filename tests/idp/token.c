@@ -4,11 +4,9 @@
  * redirect URI, PKCE and replay rules, refresh_token rotation. A refused request changes nothing stored. A client that
  * leaves while its grant's write waits for the store's writer (group commit) leaves the write committed and nothing
  * touching its request. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "hub/crypto.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
@@ -299,47 +297,6 @@ static void test_refresh(void)
 
 /* ---- a client that leaves while its write waits ---- */
 
-/* Another writer holding the store's write lock, so the writer thread's next batch waits (the requests stay parked). */
-static pthread_mutex_t hold_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
-static int holding, released;
-
-static int hold_txn(hub_txn_t *txn, void *arg)
-{
-    pthread_mutex_lock(&hold_mutex);
-    holding = 1;
-    pthread_cond_broadcast(&hold_cond);
-    while (!released)
-        pthread_cond_wait(&hold_cond, &hold_mutex);
-    pthread_mutex_unlock(&hold_mutex);
-    return 0;
-}
-
-static void *hold_main(void *arg)
-{
-    hub_store_write(p.store, hold_txn, NULL);
-    return NULL;
-}
-
-static void hold_start(pthread_t *tid)
-{
-    holding = released = 0;
-    pthread_create(tid, NULL, hold_main, NULL);
-    pthread_mutex_lock(&hold_mutex);
-    while (!holding)
-        pthread_cond_wait(&hold_cond, &hold_mutex);
-    pthread_mutex_unlock(&hold_mutex);
-}
-
-static void hold_end(pthread_t tid)
-{
-    pthread_mutex_lock(&hold_mutex);
-    released = 1;
-    pthread_cond_broadcast(&hold_cond);
-    pthread_mutex_unlock(&hold_mutex);
-    pthread_join(tid, NULL);
-}
-
 /* A token request whose client goes away while it is parked (the writer cannot start its batch yet). */
 static void token_abandoned(const char *body)
 {
@@ -356,13 +313,12 @@ static void test_client_left(void)
 {
     char code[64], body[512], refresh_token[64];
     size_t refresh = test_primary_count(&p, HUB_T_REFRESH);
-    pthread_t tid;
 
     get_code("web", WEB_CB, NULL, code);
-    hold_start(&tid);
+    test_primary_hold_writes(&p);
     snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=" WEB_CB, code);
     token_abandoned(body);
-    hold_end(tid);
+    test_primary_release_writes(&p);
     /* committed: the code is used (a later request on the same loop runs after the abandoned one's completion) */
     expect_error(token(basic("web", web_secret), body), 400, "invalid_grant", "code already used");
     CHECK(test_primary_count(&p, HUB_T_REFRESH) == refresh + 1);
@@ -377,9 +333,9 @@ static void test_client_left(void)
     json_decref(doc);
     test_req_free(r);
     snprintf(body, sizeof(body), "grant_type=refresh_token&refresh_token=%s", refresh_token);
-    hold_start(&tid);
+    test_primary_hold_writes(&p);
     token_abandoned(body);
-    hold_end(tid);
+    test_primary_release_writes(&p);
     /* the abandoned rotation committed: this is the one retry of the grace period, the next one a reuse */
     r = token(basic("web", web_secret), body);
     CHECK(test_req_done(r) && test_req_status(r) == 200);
