@@ -343,6 +343,40 @@ static void test_client_left(void)
     expect_error(token(basic("web", web_secret), body), 400, "invalid_grant", NULL);
 }
 
+/* With the writer's queue full, a grant that writes is refused at once: 503 temporarily_unavailable with Retry-After;
+ * the parked ones are all answered once the writer goes on. */
+static void test_writer_busy(void)
+{
+    enum { MAX_TRIES = 4096 };
+    static test_req_t *parked[MAX_TRIES];
+    const char *body = "grant_type=authorization_code&code=nope&redirect_uri=" WEB_CB;
+    size_t n = 0, answered = 0;
+    test_req_t *r = NULL;
+
+    test_primary_hold_writes(&p);
+    while (n != MAX_TRIES) {
+        r = test_req_new(&p.loop, "POST", "/oauth2/token");
+        test_req_header(r, "authorization", basic("web", web_secret));
+        test_req_body(r, "application/x-www-form-urlencoded", body);
+        if (test_req_run(r, 0))
+            break;
+        parked[n++] = r;
+        r = NULL;
+    }
+    CHECK(r != NULL && n > 1); /* the queue has a bound, and it is not 0 */
+    if (r != NULL) {
+        CHECK(test_req_status(r) == 503 && strcmp(test_req_resp_header(r, "retry-after", 0) ?: "", "1") == 0);
+        CHECK(strstr(test_req_text(r), "temporarily_unavailable") != NULL);
+        test_req_free(r);
+    }
+    test_primary_release_writes(&p);
+    for (size_t i = 0; i != n; ++i) {
+        answered += test_req_wait(parked[i], 20000) && test_req_status(parked[i]) == 400;
+        test_req_free(parked[i]);
+    }
+    CHECK(answered == n);
+}
+
 int main(void)
 {
     char *sub;
@@ -364,6 +398,7 @@ int main(void)
     test_pkce();
     test_refresh();
     test_client_left();
+    test_writer_busy();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/token");
