@@ -31,7 +31,9 @@ typedef struct st_grant_ctx_t {
     int parked;                 /* the grant's write runs on the store's writer, which answers (see park) */
 } grant_ctx_t;
 
-/* What a grant produced: the tokens to send, or the failure to send instead (fail.error not HUB_OAUTH_OK). */
+/* What a grant produced: the tokens to send, or the failure to send instead (fail.error not HUB_OAUTH_OK). A grant to
+ * a user leaves in its write transaction what the tokens are made of (user: its record, taken over), and they are
+ * signed on the loop once the write is durable (sign_user_tokens), so the store's writer does no signing. */
 typedef struct st_issue_t {
     hub_oauth_fail_t fail;
     char *access_token;
@@ -39,6 +41,11 @@ typedef struct st_issue_t {
     char refresh[44];
     char *scope;
     uint64_t expires_in;
+    idp_user_t *user; /* not NULL: the tokens are still to sign for this user, with the fields below */
+    char *sid, *nonce;
+    uint64_t auth_time, iat;
+    char jti[23];
+    int openid; /* an id_token too */
 } issue_t;
 
 /* Reset at the start of every (re)run of a write transaction, so a retried txn leaves nothing behind. */
@@ -47,6 +54,9 @@ static void issue_reset(issue_t *out)
     free(out->access_token);
     free(out->id_token);
     free(out->scope);
+    idp_user_free(out->user);
+    free(out->sid);
+    free(out->nonce);
     memset(out, 0, sizeof(*out));
 }
 
@@ -173,27 +183,47 @@ typedef struct st_user_issue_t {
     uint64_t auth_time;
 } user_issue_t;
 
-/* Mints the access token (recorded under its family) and, for openid, the id_token; notes the client in the session. */
+/* Records the access token to come (its jti under the family) and notes the client in the session; leaves in out what
+ * the tokens are made of (the caller hands over the user when the transaction is to commit: take_user). */
 static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out)
 {
-    idp_at_params_t p = {u->user->sub, u->client->client_id, u->scope, u->sid, u->auth_time, &u->user->roles};
-    char jti[23];
-    uint64_t exp;
+    uint64_t ttl = u->idp->cfg->primary.access_token_ttl;
     int ret;
 
-    if ((ret = idp_mint_access_token(u->idp, &p, &out->access_token, jti, &exp)) != 0)
-        return ret;
-    out->expires_in = u->idp->cfg->primary.access_token_ttl;
+    idp_mint_at_id(out->jti, &out->iat);
+    out->expires_in = ttl;
     out->scope = hub_strdup(u->scope);
-    if ((ret = idp_jti_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
-        return ret;
-    if (idp_scope_has(u->scope, "openid") && (ret = idp_mint_id_token(u->idp, u->user, u->client, u->scope, u->nonce, u->sid,
-                                                                      u->auth_time, out->access_token, &out->id_token)) != 0)
+    if ((ret = idp_jti_record(txn, out->jti, u->family, u->client->client_id, out->iat + ttl)) != 0)
         return ret;
     /* back-channel logout reaches the clients of a session; a session already gone is not an error here */
     if (u->sid != NULL && (ret = idp_session_add_client(txn, u->sid, u->client->client_id)) != 0 && ret != HUB_E_NOTFOUND)
         return ret;
+    out->sid = u->sid != NULL ? hub_strdup(u->sid) : NULL;
+    out->nonce = u->nonce != NULL ? hub_strdup(u->nonce) : NULL;
+    out->auth_time = u->auth_time;
+    out->openid = idp_scope_has(u->scope, "openid");
     return 0;
+}
+
+/* The user's tokens are to be signed for *user, which out takes over. */
+static void take_user(issue_t *out, idp_user_t **user)
+{
+    out->user = *user;
+    *user = NULL;
+}
+
+/* On the loop, after the write: signs the access token recorded in it and, for openid, the id_token. */
+static int sign_user_tokens(idp_t *idp, const idp_client_t *client, issue_t *out)
+{
+    idp_at_params_t p = {out->user->sub, client->client_id, out->scope, out->sid, out->auth_time, &out->user->roles};
+    int ret;
+
+    if ((ret = idp_mint_access_token_as(idp, &p, out->jti, out->iat, &out->access_token)) != 0)
+        return ret;
+    if (out->openid)
+        ret = idp_mint_id_token(idp, out->user, client, out->scope, out->nonce, out->sid, out->auth_time, out->access_token,
+                                &out->id_token);
+    return ret;
 }
 
 /* A grant refused for good: records invalid_grant and revokes family (SPEC §4: a refused reuse, or a user who may no
@@ -293,6 +323,8 @@ static void parked_answer(parked_t *p, int ret)
 {
     if (p->req != NULL) {
         *p->guard = NULL;
+        if (ret == 0 && p->out.fail.error == HUB_OAUTH_OK && p->out.user != NULL)
+            ret = sign_user_tokens(p->ctx.idp, p->ctx.client, &p->out);
         if (issued(ret, &p->out) == HUB_OAUTH_OK)
             send_issue(p->req, &p->out);
         else
@@ -408,7 +440,8 @@ static int code_txn(hub_txn_t *txn, void *_arg)
                          (char *)u.scope,
                          code->auth_time,
                          hub_now() + idp->cfg->primary.refresh_token_ttl};
-    ret = idp_refresh_create(txn, &rec, a->out->refresh);
+    if ((ret = idp_refresh_create(txn, &rec, a->out->refresh)) == 0)
+        take_user(a->out, &user);
 out:
     idp_family_free(family);
     idp_user_free(user);
@@ -488,7 +521,8 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
         goto out;
     user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
                       rec->sid, rec->family, NULL, rec->auth_time};
-    ret = issue_user_tokens(txn, &u, a->out);
+    if ((ret = issue_user_tokens(txn, &u, a->out)) == 0)
+        take_user(a->out, &user);
 out:
     free(scope);
     idp_user_free(user);
