@@ -10,7 +10,6 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/store.h"
-#include "hub/store_impl.h"
 #include "hub/util.h"
 
 /* Every stored value starts with its big-endian expires_at (0 = never). */
@@ -19,12 +18,46 @@
 #define IDX_HDR 9
 #define INITIAL_MAPSIZE ((size_t)8 << 20)
 #define MAX_READERS 256
+#define MAX_GROW_ATTEMPTS 12
 #define MAX_RESIZED_RETRIES 8
 #define SWEEP_BATCH 256
 #define SCHEMA_KEY "schema_version"
 
+struct st_hub_store_t {
+    MDB_env *env;
+    MDB_dbi dbi[HUB_T__COUNT];
+    MDB_dbi expiry_dbi;
+    size_t maxkey; /* longest user key: LMDB's limit minus the index header */
+
+    /* Resizing the map needs every transaction of this process to have ended. A counter
+     * with a condition variable (rather than a rwlock) lets a txn end on any thread and
+     * gives a pending resize priority over new transactions. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned active;
+    int resizing;
+    size_t mapsize;
+    uint64_t commits; /* write transactions this process committed (atomic) */
+
+    pthread_t sweeper;
+    int sweeper_running, sweeper_stop;
+    unsigned sweep_interval;
+    pthread_mutex_t sweep_lock;
+    pthread_cond_t sweep_cond;
+};
+
+struct st_hub_txn_t {
+    hub_store_t *store;
+    MDB_txn *txn;
+    int rdonly;
+    int mapfull;       /* an operation hit MDB_MAP_FULL: hub_store_write grows the map and retries */
+    hub_txn_t *parent; /* of a nested transaction */
+};
+
 /* Transactions this thread holds, so a nested begin never waits for a resize that waits for it. */
 static __thread unsigned tls_held;
+/* The store whose write transaction this thread is inside (LMDB would self-deadlock on a second one). */
+static __thread hub_store_t *tls_writer;
 
 static const char *const table_names[HUB_T__COUNT] = {
 #define XX(name, str) str,
@@ -32,7 +65,7 @@ static const char *const table_names[HUB_T__COUNT] = {
 #undef XX
 };
 
-int hub_store_int_err(int mrc)
+static int map_err(int mrc)
 {
     switch (mrc) {
     case MDB_SUCCESS:
@@ -110,7 +143,7 @@ static void txn_enter(hub_store_t *store, size_t *seen)
     tls_held++;
 }
 
-void hub_store_int_leave(hub_store_t *store)
+static void txn_leave(hub_store_t *store)
 {
     tls_held--;
     pthread_mutex_lock(&store->lock);
@@ -121,7 +154,7 @@ void hub_store_int_leave(hub_store_t *store)
 
 /* Adopts the map size another process committed and, when grow is set, doubles the map the
  * failed transaction saw. Does nothing when someone else already resized since seen. */
-int hub_store_int_resize(hub_store_t *store, size_t seen, int grow)
+static int resize_map(hub_store_t *store, size_t seen, int grow)
 {
     int mrc = 0;
     size_t cur, target;
@@ -154,11 +187,11 @@ done:
         hub_log_error("store: resizing the map failed: %s", mdb_strerror(mrc));
 out:
     pthread_mutex_unlock(&store->lock);
-    return hub_store_int_err(mrc);
+    return map_err(mrc);
 }
 
 /* Begins an LMDB transaction, following a map another process grew. */
-int hub_store_int_begin(hub_store_t *store, int rdonly, MDB_txn **out, size_t *seen)
+static int txn_begin(hub_store_t *store, int rdonly, MDB_txn **out, size_t *seen)
 {
     int mrc, rc;
 
@@ -167,10 +200,10 @@ int hub_store_int_begin(hub_store_t *store, int rdonly, MDB_txn **out, size_t *s
         mrc = mdb_txn_begin(store->env, NULL, rdonly ? MDB_RDONLY : 0, out);
         if (mrc == 0)
             return 0;
-        hub_store_int_leave(store);
+        txn_leave(store);
         if (mrc != MDB_MAP_RESIZED || i >= MAX_RESIZED_RETRIES)
-            return hub_store_int_err(mrc);
-        if ((rc = hub_store_int_resize(store, *seen, 0)) != 0)
+            return map_err(mrc);
+        if ((rc = resize_map(store, *seen, 0)) != 0)
             return rc;
     }
 }
@@ -205,9 +238,9 @@ static int open_fn(hub_txn_t *txn, void *arg)
 
     for (int t = 0; t < HUB_T__COUNT; t++)
         if ((mrc = mdb_dbi_open(txn->txn, table_names[t], MDB_CREATE, &store->dbi[t])) != 0)
-            return hub_store_int_err(mrc);
+            return map_err(mrc);
     if ((mrc = mdb_dbi_open(txn->txn, "_expiry", MDB_CREATE, &store->expiry_dbi)) != 0)
-        return hub_store_int_err(mrc);
+        return map_err(mrc);
 
     rc = hub_store_get(txn, HUB_T_META, SCHEMA_KEY, strlen(SCHEMA_KEY), &v);
     if (rc == HUB_E_NOTFOUND) {
@@ -248,17 +281,17 @@ int hub_store_open(hub_store_t **out, const char *dir)
 
     if ((mrc = mdb_env_create(&store->env)) != 0 || (mrc = mdb_env_set_maxdbs(store->env, HUB_T__COUNT + 2)) != 0 ||
         (mrc = mdb_env_set_maxreaders(store->env, MAX_READERS)) != 0) {
-        rc = hub_store_int_err(mrc);
+        rc = map_err(mrc);
         goto out;
     }
     /* No size set: LMDB takes the one recorded in the file, so a grown map stays grown. */
     if ((mrc = mdb_env_open(store->env, dir, MDB_NOTLS, 0600)) != 0) {
         hub_log_error("store: cannot open %s: %s", dir, mdb_strerror(mrc));
-        rc = hub_store_int_err(mrc);
+        rc = map_err(mrc);
         goto out;
     }
     if (env_mapsize(store->env) < INITIAL_MAPSIZE && (mrc = mdb_env_set_mapsize(store->env, INITIAL_MAPSIZE)) != 0) {
-        rc = hub_store_int_err(mrc);
+        rc = map_err(mrc);
         goto out;
     }
     store->mapsize = env_mapsize(store->env);
@@ -312,7 +345,7 @@ int hub_store_read_begin(hub_store_t *store, hub_txn_t **out)
 
     *out = NULL;
     txn = hub_xcalloc(1, sizeof(*txn));
-    if ((rc = hub_store_int_begin(store, 1, &txn->txn, &seen)) != 0) {
+    if ((rc = txn_begin(store, 1, &txn->txn, &seen)) != 0) {
         free(txn);
         return rc;
     }
@@ -327,8 +360,83 @@ void hub_store_read_end(hub_txn_t *txn)
     if (txn == NULL)
         return;
     mdb_txn_abort(txn->txn);
-    hub_store_int_leave(txn->store);
+    txn_leave(txn->store);
     free(txn);
+}
+
+int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
+{
+    hub_txn_t txn;
+    size_t seen;
+    int rc, mrc;
+
+    if (tls_writer == store)
+        return HUB_E_BUSY; /* nested write: LMDB's writer lock is not recursive */
+    for (int attempt = 0;; attempt++) {
+        txn = (hub_txn_t){.store = store};
+        if ((rc = txn_begin(store, 0, &txn.txn, &seen)) != 0)
+            return rc;
+        tls_writer = store;
+        rc = fn(&txn, arg);
+        tls_writer = NULL;
+        if (rc == 0) {
+            if ((mrc = mdb_txn_commit(txn.txn)) == MDB_MAP_FULL)
+                txn.mapfull = 1;
+            rc = map_err(mrc);
+            if (mrc == 0)
+                __atomic_add_fetch(&store->commits, 1, __ATOMIC_RELAXED);
+        } else {
+            mdb_txn_abort(txn.txn);
+        }
+        txn_leave(store);
+        if (!txn.mapfull)
+            return rc;
+        if (attempt >= MAX_GROW_ATTEMPTS)
+            return HUB_E_MAPFULL;
+        if ((rc = resize_map(store, seen, 1)) != 0)
+            return rc;
+    }
+}
+
+int hub_store_nest_begin(hub_txn_t *parent, hub_txn_t **child)
+{
+    hub_txn_t *c;
+    int mrc;
+
+    *child = NULL;
+    if (parent->rdonly)
+        return HUB_E_INVAL;
+    c = hub_xcalloc(1, sizeof(*c));
+    c->store = parent->store;
+    c->parent = parent;
+    if ((mrc = mdb_txn_begin(parent->store->env, parent->txn, 0, &c->txn)) != 0) {
+        parent->mapfull |= mrc == MDB_MAP_FULL;
+        free(c);
+        return map_err(mrc);
+    }
+    *child = c;
+    return 0;
+}
+
+int hub_store_nest_end(hub_txn_t *child, int commit)
+{
+    int mrc = 0, mapfull;
+
+    if (child == NULL)
+        return 0;
+    if (commit && !child->mapfull)
+        mrc = mdb_txn_commit(child->txn); /* into the parent: no I/O */
+    else
+        mdb_txn_abort(child->txn);
+    mapfull = child->mapfull || mrc == MDB_MAP_FULL;
+    child->parent->mapfull |= mapfull;
+    free(child);
+    return mapfull ? HUB_E_MAPFULL : map_err(mrc);
+}
+
+uint64_t hub_store_commits(hub_store_t *store)
+{
+    return __atomic_load_n(&store->commits, __ATOMIC_RELAXED);
 }
 
 /* --- records --- */
@@ -337,7 +445,7 @@ static int txn_op_err(hub_txn_t *txn, int mrc)
 {
     if (mrc == MDB_MAP_FULL)
         txn->mapfull = 1;
-    return hub_store_int_err(mrc);
+    return map_err(mrc);
 }
 
 static int check_key(hub_txn_t *txn, hub_table_t t, size_t klen)
@@ -360,7 +468,7 @@ static int raw_get(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, 
     if ((rc = check_key(txn, t, klen)) != 0)
         return rc;
     if ((mrc = mdb_get(txn->txn, txn->store->dbi[t], &k, data)) != 0)
-        return hub_store_int_err(mrc);
+        return map_err(mrc);
     if (data->mv_size >= VAL_HDR)
         *exp = get_be64(data->mv_data);
     return 0;
@@ -487,7 +595,7 @@ int hub_store_each(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t ple
     if ((unsigned)t >= HUB_T__COUNT || (prefix == NULL && plen != 0))
         return HUB_E_INVAL;
     if ((mrc = mdb_cursor_open(txn->txn, txn->store->dbi[t], &cur)) != 0)
-        return hub_store_int_err(mrc);
+        return map_err(mrc);
     for (mrc = mdb_cursor_get(cur, &k, &data, plen > 0 ? MDB_SET_RANGE : MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &data, MDB_NEXT)) {
         if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
@@ -499,7 +607,7 @@ int hub_store_each(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t ple
             goto out;
     }
     if (mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = hub_store_int_err(mrc);
+        rc = map_err(mrc);
 out:
     mdb_cursor_close(cur);
     return rc;
@@ -590,7 +698,7 @@ static int sweep_fn(hub_txn_t *txn, void *arg)
 
     b->removed = b->seen = 0; /* fn may run again after the map grew */
     if ((mrc = mdb_cursor_open(txn->txn, txn->store->expiry_dbi, &cur)) != 0)
-        return hub_store_int_err(mrc);
+        return map_err(mrc);
     while (b->seen < SWEEP_BATCH) {
         if ((mrc = mdb_cursor_get(cur, &ik, &iv, MDB_FIRST)) != 0)
             break;

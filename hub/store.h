@@ -68,23 +68,16 @@ void hub_store_read_end(hub_txn_t *txn);
  * aborted, the map grown and fn run again, so fn must have no effects outside the txn. */
 int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg);
 
-/* One write of a batch: fn(txn, arg) as for hub_store_write; ret is what it came to. */
-typedef struct st_hub_store_job_t {
-    int (*fn)(hub_txn_t *txn, void *arg);
-    void *arg;
-    int ret;
-} hub_store_job_t;
+/* A transaction nested in the write transaction parent (LMDB's nested transactions): its writes join parent's when it
+ * ends with commit set and vanish otherwise, so that one of several changes in a transaction can fail alone. Use only
+ * child until it ends. An operation of child that fills the map marks parent too (hub_store_write then grows the map
+ * and runs its fn again). Returns 0 and *child, or the error. */
+int hub_store_nest_begin(hub_txn_t *parent, hub_txn_t **child);
+/* Ends child (NULL is ignored): commits it into its parent when commit is set (no I/O), else aborts it. Returns 0, or
+ * the error (the child's writes are then lost; HUB_E_MAPFULL when the map filled). */
+int hub_store_nest_end(hub_txn_t *child, int commit);
 
-/* Group commit: runs every job's fn in order, each inside its own transaction nested in one write transaction, and
- * commits that once (one fsync for them all). A job whose fn returns non-zero has its nested transaction aborted and
- * its ret set to that value; the others keep their writes. When the map fills, everything is aborted, the map grown
- * and every fn run again (fn must have no effects outside the txn, as for hub_store_write). Returns 0 when the commit
- * is durable (each job's ret is then its fn's result), else the error, which every job whose fn had succeeded gets in
- * ret too (none of the batch is stored). Safe from any thread; n at most HUB_STORE_BATCH_MAX. */
-#define HUB_STORE_BATCH_MAX 256
-int hub_store_write_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t n);
-
-/* Write transactions this process committed since the store opened (hub_store_write and batches alike). */
+/* Write transactions this process committed since the store opened. */
 uint64_t hub_store_commits(hub_store_t *store);
 
 /* Reads key; HUB_E_NOTFOUND when absent or expired. */

@@ -8,6 +8,22 @@
 #include "hub/store.h"
 #include "hub/workpool.h"
 
+/* One write of a batch: fn(txn, arg) as for hub_store_write; ret is what it came to. */
+typedef struct st_hub_store_job_t {
+    int (*fn)(hub_txn_t *txn, void *arg);
+    void *arg;
+    int ret;
+} hub_store_job_t;
+
+/* Group commit: runs every job's fn in order, each inside its own transaction nested in one write transaction
+ * (hub_store_nest_begin), and commits that once (one fsync for them all). A job whose fn returns non-zero has its nested
+ * transaction aborted and its ret set to that value; the others keep their writes. When the map fills, everything is
+ * aborted, the map grown and every fn run again (fn must have no effects outside the txn, as for hub_store_write).
+ * Returns 0 when the commit is durable (each job's ret is then its fn's result), else the error, which every job whose
+ * fn had succeeded gets in ret too (none of the batch is stored). Safe from any thread; n at most HUB_STORE_BATCH_MAX. */
+#define HUB_STORE_BATCH_MAX 256
+int hub_store_write_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t n);
+
 /* After the write: ret is fn's result when the batch committed (0: its writes are durable), else the commit's error;
  * HUB_E_BUSY when the write was dropped unrun (the node stops). */
 typedef void (*hub_write_done_fn)(void *arg, int ret);

@@ -217,6 +217,54 @@ out:
     CHECK(test_tmpdir_remove(dir) == 0);
 }
 
+/* A write that hides the map filling up (it answers its own error instead) still makes the whole batch run again after
+ * the growth, never a commit followed by a second run: a counter bumped once by the batch reads 1. */
+static int bump_fn(hub_txn_t *txn, void *arg)
+{
+    return hub_store_bump(txn, "batch-runs", NULL);
+}
+
+static int hiding_fn(hub_txn_t *txn, void *arg)
+{
+    return w_fn(txn, arg) != 0 ? HUB_E_DENIED : 0;
+}
+
+static void test_batch_hidden_mapfull(void)
+{
+    char *dir = test_tmpdir("store-async");
+    hub_store_t *s = NULL;
+    static w_t ws[200];
+    hub_store_job_t jobs[201], *p[201];
+    hub_txn_t *txn = NULL, *child = NULL;
+    uint64_t c0;
+
+    CHECK(hub_store_open(&s, dir) == 0);
+    if (s == NULL)
+        goto out;
+    jobs[0] = (hub_store_job_t){bump_fn, NULL, 0};
+    p[0] = &jobs[0];
+    for (int i = 0; i != 200; ++i) {
+        w_init(&ws[i], "h", i, BIG_VLEN, 0);
+        jobs[i + 1] = (hub_store_job_t){hiding_fn, &ws[i], 0};
+        p[i + 1] = &jobs[i + 1];
+    }
+    c0 = hub_store_commits(s);
+    CHECK(hub_store_write_batch(s, p, 201) == 0);
+    CHECK(hub_store_commits(s) == c0 + 1);
+    for (int i = 0; i != 201; ++i)
+        CHECK(jobs[i].ret == 0);
+    if (hub_store_read_begin(s, &txn) == 0) {
+        CHECK(hub_store_counter(txn, "batch-runs") == 1);
+        /* nothing nests in a read transaction */
+        CHECK(hub_store_nest_begin(txn, &child) == HUB_E_INVAL && child == NULL);
+        hub_store_read_end(txn);
+    }
+    CHECK(hub_store_nest_end(NULL, 1) == 0);
+out:
+    hub_store_close(s);
+    CHECK(test_tmpdir_remove(dir) == 0);
+}
+
 /* A write inside a batch cannot start another write transaction of the store (LMDB's lock is not recursive). */
 static int nested_fn(hub_txn_t *txn, void *arg)
 {
@@ -460,6 +508,7 @@ int main(void)
 {
     test_batch_isolation();
     test_batch_growth();
+    test_batch_hidden_mapfull();
     test_batch_nested();
     test_writer_batching();
     test_writer_queue_bound();
