@@ -141,8 +141,10 @@ static void on_written(void *arg, int ret)
 {
     issue_t *is = arg;
 
-    if (is->req != NULL) {
+    if (is->req != NULL)
         *is->guard = NULL;
+    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
+    if (is->req != NULL && ret != HUB_E_BUSY) {
         if (ret == 0)
             send_issued(is);
         else

@@ -321,8 +321,10 @@ static void on_parked_req_dispose(void *arg)
 /* On the parking loop after the write is durable (or failed): the answer, when the client is still there. */
 static void parked_answer(parked_t *p, int ret)
 {
-    if (p->req != NULL) {
+    if (p->req != NULL)
         *p->guard = NULL;
+    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
+    if (p->req != NULL && ret != HUB_E_BUSY) {
         if (ret == 0 && p->out.fail.error == HUB_OAUTH_OK && p->out.user != NULL)
             ret = sign_user_tokens(p->ctx.idp, p->ctx.client, &p->out);
         if (issued(ret, &p->out) == HUB_OAUTH_OK)
