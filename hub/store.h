@@ -11,28 +11,28 @@
  * line at the end here (the sweeper's index names tables by number; the schema version only
  * changes when an existing encoding changes). */
 #define HUB_TABLES(XX)                                                                                                             \
-    XX(META, "meta")                     /* schema version, generation counters */                                                 \
-    XX(USERS, "users")                   /* sub -> user record */                                                                  \
-    XX(USERS_BY_NAME, "users_by_name")   /* username -> sub */                                                                     \
-    XX(USERS_BY_EMAIL, "users_by_email") /* lower-cased email -> sub */                                                            \
-    XX(ROLES, "roles")                   /* role name -> role record */                                                            \
-    XX(CLIENTS, "clients")               /* client_id -> client record */                                                          \
-    XX(SETTINGS, "settings")             /* setting name -> value */                                                               \
-    XX(JOIN_TOKENS, "join_tokens")       /* hash(token) -> join token record */                                                    \
-    XX(NODES, "nodes")                   /* node id -> registered secondary */                                                     \
-    XX(SESSIONS, "sessions")             /* hash(session id) -> session record */                                                  \
-    XX(LOGIN_FAILURES, "login_failures") /* "u:"sub or "a:"address -> failure counters */                                          \
-    XX(CODES, "codes")                   /* hash(code) -> authorization code record */                                             \
-    XX(REFRESH, "refresh")               /* hash(refresh token) -> refresh token record */                                         \
-    XX(FAMILIES, "families")             /* grant family id -> state (revoked?) */                                                 \
-    XX(TOKENS, "tokens")                 /* access token jti -> {family, client, exp} */                                           \
-    XX(REVOKED, "revoked")               /* revoked access token jti -> exp */                                                     \
-    XX(GRANTS, "grants")                 /* sub "\n" client_id -> consent grant (scopes) */                                        \
-    XX(KEYS, "keys")                     /* kid -> signing key metadata */                                                         \
-    XX(LOGOUT_QUEUE, "logout_queue")     /* pending back-channel logout deliveries */                                              \
-    XX(FED, "fed")                       /* a secondary's registration and JWKS snapshot */                                        \
-    XX(FED_STATES, "fed_states")         /* hash(state) -> pending login on a secondary */                                         \
-    XX(FED_SESSIONS, "fed_sessions")     /* hash(session id) -> local session on a secondary */                                    \
+    XX(META, "meta")                   /* schema version, generation counters */                                                 \
+    XX(USERS, "users")                 /* sub -> user record */                                                                  \
+    XX(USERS_BY_NAME, "users_by_name") /* username -> sub */                                                                     \
+    XX(USERS_BY_EMAIL, "users_by_email") /* lower-cased email -> sub */                                                          \
+    XX(ROLES, "roles")                 /* role name -> role record */                                                            \
+    XX(CLIENTS, "clients")             /* client_id -> client record */                                                          \
+    XX(SETTINGS, "settings")           /* setting name -> value */                                                               \
+    XX(JOIN_TOKENS, "join_tokens")     /* hash(token) -> join token record */                                                    \
+    XX(NODES, "nodes")                 /* node id -> registered secondary */                                                     \
+    XX(SESSIONS, "sessions")           /* hash(session id) -> session record */                                                  \
+    XX(LOGIN_FAILURES, "login_failures") /* "u:"sub or "a:"address -> failure counters */                                        \
+    XX(CODES, "codes")                 /* hash(code) -> authorization code record */                                             \
+    XX(REFRESH, "refresh")             /* hash(refresh token) -> refresh token record */                                         \
+    XX(FAMILIES, "families")           /* grant family id -> state (revoked?) */                                                 \
+    XX(TOKENS, "tokens")               /* access token jti -> {family, client, exp} */                                           \
+    XX(REVOKED, "revoked")             /* revoked access token jti -> exp */                                                     \
+    XX(GRANTS, "grants")               /* sub "\n" client_id -> consent grant (scopes) */                                        \
+    XX(KEYS, "keys")                   /* kid -> signing key metadata */                                                         \
+    XX(LOGOUT_QUEUE, "logout_queue")   /* pending back-channel logout deliveries */                                              \
+    XX(FED, "fed")                     /* a secondary's registration and JWKS snapshot */                                        \
+    XX(FED_STATES, "fed_states")       /* hash(state) -> pending login on a secondary */                                         \
+    XX(FED_SESSIONS, "fed_sessions")   /* hash(session id) -> local session on a secondary */                                    \
     XX(CLIENT_ORIGINS, "client_origins") /* hash(origin) "\n" client_id -> origin, for enabled clients (idp/origins.h) */
 
 typedef enum {
@@ -86,8 +86,8 @@ int hub_store_get(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, h
  * an expired record reads as absent and is removed by hub_store_sweep. With
  * HUB_STORE_NOOVERWRITE an existing live key gives HUB_E_EXISTS. */
 #define HUB_STORE_NOOVERWRITE 1
-int hub_store_put(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, const void *val, size_t vlen, uint64_t expires_at,
-                  int flags);
+int hub_store_put(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t expires_at, int flags);
 /* Deletes key; HUB_E_NOTFOUND when absent. */
 int hub_store_del(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen);
 /* The expiry stamped on key (0 = never), or HUB_E_NOTFOUND. */
