@@ -93,13 +93,17 @@ void hub_resp_defer_begin(h2o_linklist_t *anchor)
     deferred = anchor;
 }
 
-void hub_resp_flush(void)
+size_t hub_resp_flush(void)
 {
+    size_t n = 0;
+
     while (deferred != NULL && !h2o_linklist_is_empty(deferred)) {
         deferred_t *d = H2O_STRUCT_FROM_MEMBER(deferred_t, link, deferred->next);
         h2o_linklist_unlink(&d->link);
         send_now(d->req, d->body);
+        ++n;
     }
+    return n;
 }
 
 void hub_resp_defer_end(void)

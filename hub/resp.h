@@ -17,7 +17,8 @@ void hub_resp_header(h2o_req_t *req, const char *name, const char *value);
  * server calls at the end of every turn of the loop. */
 void hub_send_inline(h2o_req_t *req, const char *body, size_t len);
 void hub_resp_defer_begin(h2o_linklist_t *anchor);
-void hub_resp_flush(void);
+/* Hands the deferred responses to h2o; returns how many. */
+size_t hub_resp_flush(void);
 void hub_resp_defer_end(void);
 void hub_send_json(h2o_req_t *req, int status, json_t *body, int no_store);
 /* The same with the body given as JSON text (copied). */

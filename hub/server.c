@@ -24,6 +24,7 @@
 #include "hub/server.h"
 #include "hub/tls.h"
 #include "hub/workpool.h"
+#include "hub/writer.h"
 #include "hub/util.h"
 
 #define MAX_TICKS 8
@@ -85,6 +86,7 @@ struct st_hub_server_t {
     hub_store_t *store;
     hub_fetcher_t *fetcher;
     hub_workpool_t *workpool; /* NULL unless hub_server_use_workpool */
+    hub_workpool_t *writer;   /* NULL unless hub_server_use_writer */
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
@@ -502,6 +504,8 @@ static void thread_setup(server_thread_t *thr)
         thr->pub.fetch_port = hub_fetch_port_create(server->fetcher, thr->pub.ctx.loop);
     if (server->workpool != NULL)
         thr->pub.work_port = hub_workport_create(server->workpool, thr->pub.ctx.loop);
+    if (server->writer != NULL)
+        thr->pub.write_port = hub_workport_create(server->writer, thr->pub.ctx.loop);
     h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
     thr->tick_entry.cb = on_tick;
     h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
@@ -533,6 +537,7 @@ static void thread_teardown(server_thread_t *thr)
     if (thr->pub.fetch_port != NULL)
         hub_fetch_port_destroy(thr->pub.fetch_port);
     hub_workport_destroy(thr->pub.work_port); /* cancels or waits for its jobs; their callbacks run here */
+    hub_workport_destroy(thr->pub.write_port);
     h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
     h2o_multithread_destroy_queue(thr->queue);
     h2o_timeout_dispose(loop, &thr->tick_timeout);
@@ -561,7 +566,12 @@ static void *thread_main(void *arg)
     hub_resp_defer_begin(&deferred);
     while (!thr->stopping) {
         h2o_evloop_run(loop, INT32_MAX);
-        hub_resp_flush();
+        /* A response written now completes (h2o's write callback: keep-alive reads the next request) in h2o's
+         * pending list, which the next epoll_wait does not look at: when nothing else changed the socket's state in
+         * this turn (a response made in a completion from another thread, as the store's writer posts), the loop
+         * would sleep until its next timer. One more turn without waiting runs those callbacks. */
+        while (hub_resp_flush() != 0)
+            h2o_evloop_run(loop, 0);
         hub_log_flush();
     }
     hub_resp_defer_end();
@@ -688,6 +698,8 @@ int hub_server_run(hub_server_t *server)
     /* after the loops: a job of a loop that could not tear down (open connections) is cancelled here */
     hub_workpool_destroy(server->workpool);
     server->workpool = NULL;
+    hub_workpool_destroy(server->writer);
+    server->writer = NULL;
 
 out:
     for (i = 0; i != server->nthreads; ++i)
@@ -703,6 +715,13 @@ int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_
     return hub_workpool_create(&server->workpool, nworkers, max_queued, nice);
 }
 
+int hub_server_use_writer(hub_server_t *server, size_t max_queued)
+{
+    if (server->store == NULL)
+        return HUB_E_INVAL;
+    return server->writer != NULL ? 0 : hub_writer_create(&server->writer, server->store, max_queued);
+}
+
 void hub_server_stop(hub_server_t *server)
 {
     if (__atomic_load_n(&server->running, __ATOMIC_ACQUIRE))
@@ -714,6 +733,7 @@ void hub_server_destroy(hub_server_t *server)
     if (server == NULL)
         return;
     hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
+    hub_workpool_destroy(server->writer);
     h2o_config_dispose(&server->globalconf);
     hub_route_entries_dispose(&server->routes); /* after h2o's handlers, which point at them */
     hub_tls_destroy(server->tls);
@@ -748,6 +768,11 @@ h2o_globalconf_t *hub_server_globalconf(hub_server_t *server)
 hub_workpool_t *hub_server_workpool(hub_server_t *server)
 {
     return server->workpool;
+}
+
+hub_workpool_t *hub_server_writer(hub_server_t *server)
+{
+    return server->writer;
 }
 
 hub_fetcher_t *hub_server_fetcher(hub_server_t *server)

@@ -22,6 +22,7 @@ typedef struct st_hub_thread_t {
     unsigned index;
     hub_fetch_port_t *fetch_port; /* outbound HTTP results come back to this loop */
     hub_workport_t *work_port;    /* worker-pool completions come back to this loop; NULL without a pool */
+    hub_workport_t *write_port;   /* the store's writer (group commit, hub/writer.h); NULL without one */
 } hub_thread_t;
 
 /* Creates a server for cfg (borrowed; must outlive the server). store and fetcher may be
@@ -47,6 +48,11 @@ void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, v
  * loops. Only before hub_server_run; returns 0, or HUB_E_IO when no worker could start. */
 int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_queued, int nice);
 
+/* Gives the server a writer for its store (hub/writer.h: group commit), at most max_queued writes waiting; each loop
+ * thread gets a port to it (hub_thread_t.write_port); the writer stops after the loops. Only before hub_server_run;
+ * returns 0, HUB_E_INVAL without a store, or HUB_E_IO when its thread could not start. */
+int hub_server_use_writer(hub_server_t *server, size_t max_queued);
+
 /* Binds, starts node.threads loops, prints "hubd: <role> listening on <public_url>", tells
  * systemd READY=1 (when $NOTIFY_SOCKET is set) and blocks until SIGTERM or SIGINT, re-reading
  * the TLS certificate and key on each SIGHUP (hub/tls.h); then tells STOPPING=1, stops
@@ -71,6 +77,8 @@ h2o_globalconf_t *hub_server_globalconf(hub_server_t *server);
 /* The server's worker pool (hub_server_use_workpool), or NULL: for the C tests' loopback, whose loop binds a port to it as
  * the server's loops do. */
 hub_workpool_t *hub_server_workpool(hub_server_t *server);
+/* The server's writer (hub_server_use_writer), or NULL: for the C tests' loopback, as hub_server_workpool. */
+hub_workpool_t *hub_server_writer(hub_server_t *server);
 int hub_server_is_tls(hub_server_t *server);
 
 static inline hub_thread_t *hub_req_thread(h2o_req_t *req)

@@ -37,6 +37,7 @@ struct st_hub_store_t {
     unsigned active;
     int resizing;
     size_t mapsize;
+    uint64_t commits; /* write transactions this process committed (atomic) */
 
     pthread_t sweeper;
     int sweeper_running, sweeper_stop;
@@ -49,7 +50,8 @@ struct st_hub_txn_t {
     hub_store_t *store;
     MDB_txn *txn;
     int rdonly;
-    int mapfull; /* an operation hit MDB_MAP_FULL: hub_store_write grows the map and retries */
+    int mapfull;       /* an operation hit MDB_MAP_FULL: hub_store_write grows the map and retries */
+    hub_txn_t *parent; /* of a nested transaction */
 };
 
 /* Transactions this thread holds, so a nested begin never waits for a resize that waits for it. */
@@ -381,6 +383,8 @@ int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), vo
             if ((mrc = mdb_txn_commit(txn.txn)) == MDB_MAP_FULL)
                 txn.mapfull = 1;
             rc = map_err(mrc);
+            if (mrc == 0)
+                __atomic_add_fetch(&store->commits, 1, __ATOMIC_RELAXED);
         } else {
             mdb_txn_abort(txn.txn);
         }
@@ -392,6 +396,47 @@ int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), vo
         if ((rc = resize_map(store, seen, 1)) != 0)
             return rc;
     }
+}
+
+int hub_store_nest_begin(hub_txn_t *parent, hub_txn_t **child)
+{
+    hub_txn_t *c;
+    int mrc;
+
+    *child = NULL;
+    if (parent->rdonly)
+        return HUB_E_INVAL;
+    c = hub_xcalloc(1, sizeof(*c));
+    c->store = parent->store;
+    c->parent = parent;
+    if ((mrc = mdb_txn_begin(parent->store->env, parent->txn, 0, &c->txn)) != 0) {
+        parent->mapfull |= mrc == MDB_MAP_FULL;
+        free(c);
+        return map_err(mrc);
+    }
+    *child = c;
+    return 0;
+}
+
+int hub_store_nest_end(hub_txn_t *child, int commit)
+{
+    int mrc = 0, mapfull;
+
+    if (child == NULL)
+        return 0;
+    if (commit && !child->mapfull)
+        mrc = mdb_txn_commit(child->txn); /* into the parent: no I/O */
+    else
+        mdb_txn_abort(child->txn);
+    mapfull = child->mapfull || mrc == MDB_MAP_FULL;
+    child->parent->mapfull |= mapfull;
+    free(child);
+    return mapfull ? HUB_E_MAPFULL : map_err(mrc);
+}
+
+uint64_t hub_store_commits(hub_store_t *store)
+{
+    return __atomic_load_n(&store->commits, __ATOMIC_RELAXED);
 }
 
 /* --- records --- */

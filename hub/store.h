@@ -70,6 +70,18 @@ void hub_store_read_end(hub_txn_t *txn);
  * aborted, the map grown and fn run again, so fn must have no effects outside the txn. */
 int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg);
 
+/* A transaction nested in the write transaction parent (LMDB's nested transactions): its writes join parent's when it
+ * ends with commit set and vanish otherwise, so that one of several changes in a transaction can fail alone. Use only
+ * child until it ends. An operation of child that fills the map marks parent too (hub_store_write then grows the map
+ * and runs its fn again). Returns 0 and *child, or the error. */
+int hub_store_nest_begin(hub_txn_t *parent, hub_txn_t **child);
+/* Ends child (NULL is ignored): commits it into its parent when commit is set (no I/O), else aborts it. Returns 0, or
+ * the error (the child's writes are then lost; HUB_E_MAPFULL when the map filled). */
+int hub_store_nest_end(hub_txn_t *child, int commit);
+
+/* Write transactions this process committed since the store opened. */
+uint64_t hub_store_commits(hub_store_t *store);
+
 /* Reads key; HUB_E_NOTFOUND when absent or expired. */
 int hub_store_get(hub_txn_t *txn, hub_table_t t, const void *key, size_t klen, hub_val_t *val);
 /* Writes key (write transactions only). expires_at is a unix time in seconds, 0 = never;

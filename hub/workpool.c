@@ -31,6 +31,9 @@ struct st_hub_workpool_t {
     unsigned refs; /* the owner and every port; under mutex */
     pthread_t *threads;
     unsigned nthreads;
+    hub_batch_fn batch; /* NULL: each job's work runs alone */
+    size_t max_batch;
+    void *batch_ctx;
 };
 
 struct st_hub_workport_t {
@@ -51,34 +54,57 @@ unsigned hub_cpu_count(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* Takes up to max jobs off the queue (oldest first) for this worker, under the mutex; waits while it is empty. Returns
+ * how many, 0 when the pool stops. */
+static size_t take_jobs(hub_workpool_t *pool, work_job_t **jobs, size_t max)
+{
+    size_t n = 0;
+
+    while (!pool->stopping && h2o_linklist_is_empty(&pool->queue))
+        pthread_cond_wait(&pool->work_cond, &pool->mutex);
+    if (pool->stopping)
+        return 0; /* hub_workpool_destroy cancels what is still queued */
+    while (n != max && !h2o_linklist_is_empty(&pool->queue)) {
+        work_job_t *job = H2O_STRUCT_FROM_MEMBER(work_job_t, msg.link, pool->queue.next);
+        h2o_linklist_unlink(&job->msg.link);
+        --pool->queued;
+        ++job->port->running;
+        jobs[n++] = job;
+    }
+    return n;
+}
+
 static void *worker_main(void *arg)
 {
     hub_workpool_t *pool = arg;
+    size_t max = pool->batch != NULL ? pool->max_batch : 1, n, i;
+    work_job_t **jobs = h2o_mem_alloc(max * sizeof(*jobs));
+    void **args = h2o_mem_alloc(max * sizeof(*args));
 
     /* Linux applies a nice value to the calling thread only, so the loops keep theirs. */
     if (pool->nice > 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), pool->nice) != 0)
         hub_log_warn("workpool: cannot lower a worker's priority: %s", strerror(errno));
     pthread_mutex_lock(&pool->mutex);
-    for (;;) {
-        work_job_t *job;
-        while (!pool->stopping && h2o_linklist_is_empty(&pool->queue))
-            pthread_cond_wait(&pool->work_cond, &pool->mutex);
-        if (pool->stopping)
-            break; /* hub_workpool_destroy cancels what is still queued */
-        job = H2O_STRUCT_FROM_MEMBER(work_job_t, msg.link, pool->queue.next);
-        h2o_linklist_unlink(&job->msg.link);
-        --pool->queued;
-        ++job->port->running;
+    while ((n = take_jobs(pool, jobs, max)) != 0) {
         pthread_mutex_unlock(&pool->mutex);
-        job->work(job->arg);
+        for (i = 0; i != n; ++i)
+            args[i] = jobs[i]->arg;
+        if (pool->batch != NULL)
+            pool->batch(pool->batch_ctx, args, n);
+        else
+            jobs[0]->work(jobs[0]->arg);
         pthread_mutex_lock(&pool->mutex);
         /* Sent under the pool's mutex: hub_workport_destroy, which waits for running == 0 under it, then knows that
          * no worker will touch the port again. */
-        --job->port->running;
-        h2o_multithread_send_message(&job->port->receiver, &job->msg);
+        for (i = 0; i != n; ++i) {
+            --jobs[i]->port->running;
+            h2o_multithread_send_message(&jobs[i]->port->receiver, &jobs[i]->msg);
+        }
         pthread_cond_broadcast(&pool->idle_cond);
     }
     pthread_mutex_unlock(&pool->mutex);
+    free(args);
+    free(jobs);
     return NULL;
 }
 
@@ -97,7 +123,9 @@ static void pool_release(hub_workpool_t *pool)
     free(pool);
 }
 
-int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice)
+/* A pool of nworkers threads; batch (may be NULL) runs up to max_batch jobs at once. */
+static int pool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice, hub_batch_fn batch, size_t max_batch,
+                       void *batch_ctx)
 {
     hub_workpool_t *pool = h2o_mem_alloc(sizeof(*pool));
     unsigned i;
@@ -110,6 +138,9 @@ int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queu
     pool->max_queued = max_queued > 0 ? max_queued : 1;
     pool->nice = nice;
     pool->refs = 1;
+    pool->batch = batch;
+    pool->max_batch = max_batch > 0 ? max_batch : 1;
+    pool->batch_ctx = batch_ctx;
     nworkers = nworkers > 0 ? nworkers : 1;
     pool->threads = h2o_mem_alloc(nworkers * sizeof(*pool->threads));
     for (i = 0; i != nworkers; ++i) {
@@ -124,6 +155,16 @@ int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queu
     }
     *out = pool;
     return 0;
+}
+
+int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice)
+{
+    return pool_create(out, nworkers, max_queued, nice, NULL, 1, NULL);
+}
+
+int hub_workpool_create_batched(hub_workpool_t **out, size_t max_queued, size_t max_batch, hub_batch_fn batch, void *ctx)
+{
+    return pool_create(out, 1, max_queued, 0, batch, max_batch, ctx);
 }
 
 /* Tells every job of list (taken off the queue, no worker holds it) that it was cancelled, and frees it. */

@@ -1,5 +1,6 @@
-/* A pool of worker threads for CPU-heavy jobs (Argon2id): a loop thread submits a job through its port, the job runs
- * on a worker, and its completion runs back on the submitting loop's thread. */
+/* A pool of worker threads for CPU-heavy jobs (Argon2id), or one thread running jobs in batches (the store's group
+ * commit, hub/writer.h): a loop thread submits a job through its port, the job runs on a worker, and its completion
+ * runs back on the submitting loop's thread. */
 #ifndef HUB_WORKPOOL_H
 #define HUB_WORKPOOL_H
 
@@ -24,6 +25,15 @@ unsigned hub_cpu_count(void);
  * go first when the CPUs are busy). At most max_queued jobs (at least 1) wait for a worker at once. Returns 0 and
  * *out, or HUB_E_IO when no thread could be started. */
 int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice);
+
+/* A batched pool's work, on its one worker: the args of up to max_batch jobs taken off the queue together (oldest
+ * first); every job's done runs after it returns. */
+typedef void (*hub_batch_fn)(void *ctx, void **args, size_t n);
+
+/* Starts a pool of one worker that runs jobs in batches through batch(ctx, ...) instead of each job's work (which
+ * hub_work_submit then takes as NULL): the jobs queued while a batch runs make the next one. Returns as
+ * hub_workpool_create. */
+int hub_workpool_create_batched(hub_workpool_t **out, size_t max_queued, size_t max_batch, hub_batch_fn batch, void *ctx);
 
 /* Stops the workers: a running job finishes and is posted to its port; jobs still queued are cancelled here (on the
  * calling thread). Ports may be destroyed before or after (they keep the pool's memory until then). NULL is ignored. */

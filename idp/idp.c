@@ -25,6 +25,10 @@
 #include "idp/userinfo.h"
 #include "hub/util.h"
 
+/* Writes of requests waiting for the store's writer (group commit, hub/writer.h): a full queue answers 503. Each
+ * batch takes up to HUB_STORE_BATCH_MAX, so this is a few batches, well under a second of commits. */
+#define WRITE_QUEUE 2048
+
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
     int ret = idp_roles_add_builtin(txn);
@@ -46,6 +50,10 @@ int idp_create(idp_t **out, hub_server_t *server)
     hub_cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session", idp->secure_cookies);
     hub_cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf", idp->secure_cookies);
 
+    if ((ret = hub_server_use_writer(server, WRITE_QUEUE)) != 0) {
+        hub_log_error("cannot start the store's writer: %s", hub_strerror(ret));
+        goto fail;
+    }
     /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key
      * (and any gets the client cache's generation counter and the index of client origins). */
     if ((ret = hub_store_write(idp->store, ensure_data_txn, NULL)) != 0) {

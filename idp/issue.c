@@ -1,99 +1,197 @@
 /* Issuing what an authorization grants (idp/issue.h): the code, or the implicit flow's tokens, recorded in one write
- * transaction with the consent, the token family and the session's client. */
+ * transaction with the consent, the token family and the session's client, on the store's writer (group commit). */
 #include <stdio.h>
 #include <stdlib.h>
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/util.h"
+#include "hub/writer.h"
 #include "idp/grants.h"
 #include "idp/issue.h"
 #include "idp/mint.h"
 
-typedef struct st_issue_t {
-    idp_authz_t *a;
-    const idp_session_t *s;
+/* One authorization being issued. The write runs on the store's writer thread and reads only what is owned here (copies
+ * and the client), since the request may go away meanwhile: req is then NULL, the write commits and nothing is sent.
+ * a is the request's, copied: its pool strings are read only on the loop while req is set. */
+typedef struct st_issue_t issue_t;
+struct st_issue_t {
+    idp_authz_t a;   /* a.client is ours (idp_authz_dispose) */
+    h2o_req_t *req;  /* NULL once the request is gone */
+    issue_t **guard; /* in req->pool: its dispose callback clears req */
+    char *sub, *sid, *scope, *redirect_uri, *nonce, *challenge;
+    uint64_t auth_time;
     int put_consent;
-    const char *jti; /* implicit access token to record, or NULL */
+    char *at, *idt; /* the implicit flow's tokens, minted before the write (malloc'ed) */
+    char jti[23];   /* the access token to record, or "" */
     uint64_t exp;
     char code[44];
-} issue_t;
+};
 
 static int issue_txn(hub_txn_t *txn, void *arg)
 {
     issue_t *is = arg;
-    idp_authz_t *a = is->a;
-    const hub_config_t *cfg = a->idp->cfg;
+    const hub_config_t *cfg = is->a.idp->cfg;
+    const char *client_id = is->a.client->client_id;
     uint64_t now = hub_now();
     char family[33];
     int ret;
 
-    if (is->put_consent &&
-        (ret = idp_consent_put(txn, is->s->sub, a->client->client_id, a->scope, now + cfg->primary.refresh_token_ttl)) != 0)
+    if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
-    if ((a->rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti != NULL) {
-        if ((ret = idp_family_create(txn, a->client->client_id, is->s->sub, is->s->sid, now + cfg->primary.refresh_token_ttl,
-                                     family)) != 0)
+    if ((is->a.rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
+        if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, now + cfg->primary.refresh_token_ttl, family)) != 0)
             return ret;
     }
-    if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
-        idp_code_t code = {.client_id = a->client->client_id,
-                           .redirect_uri = (char *)a->v[IDP_AUTHZ_REDIRECT_URI],
-                           .sub = is->s->sub,
-                           .sid = is->s->sid,
-                           .scope = (char *)a->scope,
-                           .nonce = (char *)a->v[IDP_AUTHZ_NONCE],
-                           .code_challenge = (char *)a->v[IDP_AUTHZ_CHALLENGE],
+    if ((is->a.rt & IDP_AUTHZ_RT_CODE) != 0) {
+        idp_code_t code = {.client_id = (char *)client_id,
+                           .redirect_uri = is->redirect_uri,
+                           .sub = is->sub,
+                           .sid = is->sid,
+                           .scope = is->scope,
+                           .nonce = is->nonce,
+                           .code_challenge = is->challenge,
                            .family = family,
-                           .auth_time = is->s->auth_time};
+                           .auth_time = is->auth_time};
         if ((ret = idp_code_create(txn, &code, cfg->primary.code_ttl, is->code)) != 0)
             return ret;
     }
-    if (is->jti != NULL && (ret = idp_jti_record(txn, is->jti, family, a->client->client_id, is->exp)) != 0)
+    if (is->jti[0] != '\0' && (ret = idp_jti_record(txn, is->jti, family, client_id, is->exp)) != 0)
         return ret;
-    return idp_session_add_client(txn, is->s->sid, a->client->client_id);
+    return idp_session_add_client(txn, is->sid, client_id);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? hub_strdup(s) : NULL;
+}
+
+/* The issue of a (whose client it takes) for the user of session s. */
+static issue_t *issue_new(idp_authz_t *a, const idp_session_t *s, int put_consent)
+{
+    issue_t *is = hub_xcalloc(1, sizeof(*is));
+
+    is->a = *a;
+    a->client = NULL;
+    is->sub = hub_strdup(s->sub);
+    is->sid = hub_strdup(s->sid);
+    is->auth_time = s->auth_time;
+    is->scope = dup_or_null(a->scope);
+    is->redirect_uri = dup_or_null(a->v[IDP_AUTHZ_REDIRECT_URI]);
+    is->nonce = dup_or_null(a->v[IDP_AUTHZ_NONCE]);
+    is->challenge = dup_or_null(a->v[IDP_AUTHZ_CHALLENGE]);
+    is->put_consent = put_consent;
+    return is;
+}
+
+static void issue_free(issue_t *is)
+{
+    idp_authz_dispose(&is->a);
+    free(is->sub);
+    free(is->sid);
+    free(is->scope);
+    free(is->redirect_uri);
+    free(is->nonce);
+    free(is->challenge);
+    free(is->at);
+    free(is->idt);
+    free(is);
+}
+
+static void on_req_dispose(void *arg)
+{
+    issue_t *is = *(issue_t **)arg;
+
+    if (is != NULL)
+        is->req = NULL;
+}
+
+/* The answer at the redirect URI, on the loop (a's request is there). */
+static void send_issued(issue_t *is)
+{
+    idp_authz_t *a = &is->a;
+    char expires_in[24];
+
+    if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
+        idp_authz_kv_t kv[] = {{"code", is->code}};
+        idp_authz_send(a, kv, 1);
+        return;
+    }
+    uint64_t now = hub_now();
+    snprintf(expires_in, sizeof(expires_in), "%llu", (unsigned long long)(is->exp > now ? is->exp - now : 0));
+    idp_authz_kv_t kv[] = {{"access_token", is->at},
+                           {"token_type", is->at != NULL ? "Bearer" : NULL},
+                           {"expires_in", is->at != NULL ? expires_in : NULL},
+                           {"scope", a->scope},
+                           {"id_token", is->idt}};
+    idp_authz_send(a, kv, sizeof(kv) / sizeof(kv[0]));
+}
+
+static void send_failed(idp_authz_t *a, int ret)
+{
+    hub_log_error("authorize: cannot issue for client %s: %s", a->client->client_id, hub_strerror(ret));
+    if (ret == HUB_E_BUSY)
+        idp_authz_send_error(a, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "too many requests are being written");
+    else
+        idp_authz_send_error(a, HUB_OAUTH_SERVER_ERROR, "the authorization could not be completed");
+}
+
+/* On the loop, after the write is durable (or failed). */
+static void on_written(void *arg, int ret)
+{
+    issue_t *is = arg;
+
+    if (is->req != NULL)
+        *is->guard = NULL;
+    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
+    if (is->req != NULL && ret != HUB_E_BUSY) {
+        if (ret == 0)
+            send_issued(is);
+        else
+            send_failed(&is->a, ret);
+    }
+    issue_free(is);
+}
+
+/* Mints the implicit flow's tokens into is. */
+static int mint(issue_t *is, const idp_user_t *user)
+{
+    idp_authz_t *a = &is->a;
+    int ret;
+
+    if ((a->rt & IDP_AUTHZ_RT_TOKEN) != 0) {
+        idp_at_params_t p = {.sub = is->sub,
+                             .client_id = a->client->client_id,
+                             .scope = a->scope,
+                             .sid = is->sid,
+                             .auth_time = is->auth_time,
+                             .roles = &user->roles};
+        if ((ret = idp_mint_access_token(a->idp, &p, &is->at, is->jti, &is->exp)) != 0)
+            return ret;
+    }
+    if ((a->rt & IDP_AUTHZ_RT_ID_TOKEN) != 0)
+        return idp_mint_id_token(a->idp, user, a->client, a->scope, a->v[IDP_AUTHZ_NONCE], is->sid, is->auth_time, is->at,
+                                 &is->idt);
+    return 0;
 }
 
 void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *user, int put_consent)
 {
-    issue_t is = {.a = a, .s = s, .put_consent = put_consent};
-    char *at = NULL, *idt = NULL, jti[23], expires_in[24];
+    issue_t *is = issue_new(a, s, put_consent);
+    h2o_req_t *req = is->a.req;
     int ret;
 
-    if ((a->rt & IDP_AUTHZ_RT_TOKEN) != 0) {
-        idp_at_params_t p = {.sub = s->sub,
-                             .client_id = a->client->client_id,
-                             .scope = a->scope,
-                             .sid = s->sid,
-                             .auth_time = s->auth_time,
-                             .roles = &user->roles};
-        if ((ret = idp_mint_access_token(a->idp, &p, &at, jti, &is.exp)) != 0)
-            goto fail;
-        is.jti = jti;
+    if ((ret = mint(is, user)) != 0) {
+        send_failed(&is->a, ret);
+        issue_free(is);
+        return;
     }
-    if ((a->rt & IDP_AUTHZ_RT_ID_TOKEN) != 0 &&
-        (ret = idp_mint_id_token(a->idp, user, a->client, a->scope, a->v[IDP_AUTHZ_NONCE], s->sid, s->auth_time, at, &idt)) != 0)
-        goto fail;
-    if ((ret = hub_store_write(a->idp->store, issue_txn, &is)) != 0)
-        goto fail;
-    if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
-        idp_authz_kv_t kv[] = {{"code", is.code}};
-        idp_authz_send(a, kv, 1);
-    } else {
-        uint64_t now = hub_now();
-        snprintf(expires_in, sizeof(expires_in), "%llu", (unsigned long long)(is.exp > now ? is.exp - now : 0));
-        idp_authz_kv_t kv[] = {{"access_token", at},
-                               {"token_type", at != NULL ? "Bearer" : NULL},
-                               {"expires_in", at != NULL ? expires_in : NULL},
-                               {"scope", a->scope},
-                               {"id_token", idt}};
-        idp_authz_send(a, kv, sizeof(kv) / sizeof(kv[0]));
+    is->req = req;
+    is->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*is->guard), on_req_dispose);
+    *is->guard = is;
+    if ((ret = hub_store_write_async(is->a.idp->store, hub_req_thread(req)->write_port, issue_txn, is, on_written)) != 0) {
+        *is->guard = NULL;
+        send_failed(&is->a, ret);
+        issue_free(is);
     }
-    free(at);
-    free(idt);
-    return;
-fail:
-    hub_log_error("authorize: cannot issue for client %s: %s", a->client->client_id, hub_strerror(ret));
-    free(at);
-    free(idt);
-    idp_authz_send_error(a, HUB_OAUTH_SERVER_ERROR, "the authorization could not be completed");
 }

@@ -21,6 +21,11 @@ typedef struct st_idp_at_params_t {
  * exp returned for recording. */
 int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp);
 
+/* The same in two steps, so that a write transaction records the token and the signing happens after it, outside:
+ * draws the jti (22 chars + NUL) and iat (now); then signs with them (exp = iat + primary.access_token_ttl). */
+void idp_mint_at_id(char jti[23], uint64_t *iat);
+int idp_mint_access_token_as(idp_t *idp, const idp_at_params_t *p, const char *jti, uint64_t iat, char **jwt);
+
 /* Signs an id_token for user and client: iss, sub, aud, azp (the client_id), exp, iat, jti,
  * auth_time, nonce (when not NULL), at_hash (when access_token not NULL), sid, and the claims
  * the scope discloses to the client (idp_user_claims). */

@@ -8,6 +8,8 @@
 #include "hub/jsonw.h"
 #include "hub/log.h"
 #include "hub/resp.h"
+#include "hub/server.h"
+#include "hub/writer.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
 #include "idp/endpoint.h"
@@ -17,17 +19,21 @@
 #include "idp/claims.h"
 #include "idp/mint.h"
 
-#define REFRESH_GRACE_S 5 /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
+#define REFRESH_GRACE_S 5    /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
+#define BUSY_RETRY_AFTER "1" /* seconds, when the store's writer has too many writes waiting */
 
 /* One token request on its way through a grant handler. */
 typedef struct st_grant_ctx_t {
     idp_t *idp;
     h2o_req_t *req;
     const hub_form_t *form;
-    const idp_client_t *client;
+    const idp_client_t *client; /* released after the grant; NULL when a parked grant took it */
+    int parked;                 /* the grant's write runs on the store's writer, which answers (see park) */
 } grant_ctx_t;
 
-/* What a grant produced: the tokens to send, or the failure to send instead (fail.error not HUB_OAUTH_OK). */
+/* What a grant produced: the tokens to send, or the failure to send instead (fail.error not HUB_OAUTH_OK). A grant to
+ * a user leaves in its write transaction what the tokens are made of (user: its record, taken over), and they are
+ * signed on the loop once the write is durable (sign_user_tokens), so the store's writer does no signing. */
 typedef struct st_issue_t {
     hub_oauth_fail_t fail;
     char *access_token;
@@ -35,6 +41,11 @@ typedef struct st_issue_t {
     char refresh[44];
     char *scope;
     uint64_t expires_in;
+    idp_user_t *user; /* not NULL: the tokens are still to sign for this user, with the fields below */
+    char *sid, *nonce;
+    uint64_t auth_time, iat;
+    char jti[23];
+    int openid; /* an id_token too */
 } issue_t;
 
 /* Reset at the start of every (re)run of a write transaction, so a retried txn leaves nothing behind. */
@@ -43,6 +54,9 @@ static void issue_reset(issue_t *out)
     free(out->access_token);
     free(out->id_token);
     free(out->scope);
+    idp_user_free(out->user);
+    free(out->sid);
+    free(out->nonce);
     memset(out, 0, sizeof(*out));
 }
 
@@ -61,6 +75,13 @@ static hub_oauth_err_t issued(int ret, issue_t *out)
     if (out->fail.error == HUB_OAUTH_OK && ret != 0)
         hub_oauth_fail(&out->fail, HUB_OAUTH_SERVER_ERROR, "the token could not be issued");
     return out->fail.error;
+}
+
+static void send_fail(h2o_req_t *req, const hub_oauth_fail_t *fail)
+{
+    if (fail->error == HUB_OAUTH_TEMPORARILY_UNAVAILABLE)
+        hub_resp_header(req, "retry-after", BUSY_RETRY_AFTER);
+    hub_send_oauth_fail(req, fail);
 }
 
 static void send_issue(h2o_req_t *req, issue_t *out)
@@ -162,27 +183,47 @@ typedef struct st_user_issue_t {
     uint64_t auth_time;
 } user_issue_t;
 
-/* Mints the access token (recorded under its family) and, for openid, the id_token; notes the client in the session. */
+/* Records the access token to come (its jti under the family) and notes the client in the session; leaves in out what
+ * the tokens are made of (the caller hands over the user when the transaction is to commit: take_user). */
 static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out)
 {
-    idp_at_params_t p = {u->user->sub, u->client->client_id, u->scope, u->sid, u->auth_time, &u->user->roles};
-    char jti[23];
-    uint64_t exp;
+    uint64_t ttl = u->idp->cfg->primary.access_token_ttl;
     int ret;
 
-    if ((ret = idp_mint_access_token(u->idp, &p, &out->access_token, jti, &exp)) != 0)
-        return ret;
-    out->expires_in = u->idp->cfg->primary.access_token_ttl;
+    idp_mint_at_id(out->jti, &out->iat);
+    out->expires_in = ttl;
     out->scope = hub_strdup(u->scope);
-    if ((ret = idp_jti_record(txn, jti, u->family, u->client->client_id, exp)) != 0)
-        return ret;
-    if (idp_scope_has(u->scope, "openid") && (ret = idp_mint_id_token(u->idp, u->user, u->client, u->scope, u->nonce, u->sid,
-                                                                      u->auth_time, out->access_token, &out->id_token)) != 0)
+    if ((ret = idp_jti_record(txn, out->jti, u->family, u->client->client_id, out->iat + ttl)) != 0)
         return ret;
     /* back-channel logout reaches the clients of a session; a session already gone is not an error here */
     if (u->sid != NULL && (ret = idp_session_add_client(txn, u->sid, u->client->client_id)) != 0 && ret != HUB_E_NOTFOUND)
         return ret;
+    out->sid = u->sid != NULL ? hub_strdup(u->sid) : NULL;
+    out->nonce = u->nonce != NULL ? hub_strdup(u->nonce) : NULL;
+    out->auth_time = u->auth_time;
+    out->openid = idp_scope_has(u->scope, "openid");
     return 0;
+}
+
+/* The user's tokens are to be signed for *user, which out takes over. */
+static void take_user(issue_t *out, idp_user_t **user)
+{
+    out->user = *user;
+    *user = NULL;
+}
+
+/* On the loop, after the write: signs the access token recorded in it and, for openid, the id_token. */
+static int sign_user_tokens(idp_t *idp, const idp_client_t *client, issue_t *out)
+{
+    idp_at_params_t p = {out->user->sub, client->client_id, out->scope, out->sid, out->auth_time, &out->user->roles};
+    int ret;
+
+    if ((ret = idp_mint_access_token_as(idp, &p, out->jti, out->iat, &out->access_token)) != 0)
+        return ret;
+    if (out->openid)
+        ret = idp_mint_id_token(idp, out->user, client, out->scope, out->nonce, out->sid, out->auth_time, out->access_token,
+                                &out->id_token);
+    return ret;
 }
 
 /* A grant refused for good: records invalid_grant and revokes family (SPEC §4: a refused reuse, or a user who may no
@@ -213,6 +254,110 @@ static int load_user(hub_txn_t *txn, const char *sub, const idp_client_t *client
     return ret;
 }
 
+/* ---- parked grants: the write on the store's writer (group commit) ---- */
+
+typedef struct st_code_arg_t {
+    grant_ctx_t *ctx;
+    const char *code, *redirect_uri, *verifier;
+    issue_t *out;
+} code_arg_t;
+
+typedef struct st_refresh_arg_t {
+    grant_ctx_t *ctx;
+    const char *token, *scope;
+    issue_t *out;
+    int reuse; /* the token was rotated already: a refusal committed with it revoked the family */
+} refresh_arg_t;
+
+/* A grant whose write runs on the store's writer thread; its completion answers on the loop that parked it. It owns
+ * everything the write reads (the form's values, the client), since the request may go away meanwhile: req is then
+ * NULL, the write still commits and the answer is dropped. */
+typedef struct st_parked_t parked_t;
+struct st_parked_t {
+    h2o_req_t *req;   /* NULL once the request is gone */
+    parked_t **guard; /* in req->pool: its dispose callback clears req */
+    grant_ctx_t ctx;  /* req and form NULL; client a reference of its own */
+    issue_t out;
+    char *values[3]; /* the form's values the write reads (malloc'ed, may be NULL) */
+    union {
+        code_arg_t code;
+        refresh_arg_t refresh;
+    } a;
+};
+
+/* A parked grant for ctx, with copies of the form's values called names (at most 3, in order). */
+static parked_t *parked_new(const grant_ctx_t *ctx, const char *const *names, size_t n)
+{
+    parked_t *p = hub_xcalloc(1, sizeof(*p));
+
+    p->ctx = *ctx;
+    p->ctx.req = NULL;
+    p->ctx.form = NULL;
+    p->out.fail.error = HUB_OAUTH_OK;
+    for (size_t i = 0; i != n; ++i) {
+        const char *v = hub_form_get(ctx->form, names[i]);
+        p->values[i] = v != NULL ? hub_strdup(v) : NULL;
+    }
+    return p;
+}
+
+static void parked_free(parked_t *p)
+{
+    issue_reset(&p->out);
+    for (size_t i = 0; i != sizeof(p->values) / sizeof(p->values[0]); ++i)
+        free(p->values[i]);
+    idp_client_release(p->ctx.client);
+    free(p);
+}
+
+static void on_parked_req_dispose(void *arg)
+{
+    parked_t *p = *(parked_t **)arg;
+
+    if (p != NULL)
+        p->req = NULL;
+}
+
+/* On the parking loop after the write is durable (or failed): the answer, when the client is still there. */
+static void parked_answer(parked_t *p, int ret)
+{
+    if (p->req != NULL)
+        *p->guard = NULL;
+    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
+    if (p->req != NULL && ret != HUB_E_BUSY) {
+        if (ret == 0 && p->out.fail.error == HUB_OAUTH_OK && p->out.user != NULL)
+            ret = sign_user_tokens(p->ctx.idp, p->ctx.client, &p->out);
+        if (issued(ret, &p->out) == HUB_OAUTH_OK)
+            send_issue(p->req, &p->out);
+        else
+            send_fail(p->req, &p->out.fail);
+    }
+    parked_free(p);
+}
+
+/* Queues fn(txn, p) on the store's writer and hands p the client of ctx: done answers. Without a writer (the C tests'
+ * bare servers) the write runs now and done answers before this returns. A full queue answers 503
+ * (temporarily_unavailable, Retry-After). */
+static hub_oauth_err_t park(grant_ctx_t *ctx, parked_t *p, int (*fn)(hub_txn_t *txn, void *arg), hub_write_done_fn done,
+                            issue_t *out)
+{
+    int ret;
+
+    p->req = ctx->req;
+    p->guard = h2o_mem_alloc_shared(&ctx->req->pool, sizeof(*p->guard), on_parked_req_dispose);
+    *p->guard = p;
+    ctx->client = NULL; /* p's now */
+    ret = hub_store_write_async(ctx->idp->store, hub_req_thread(ctx->req)->write_port, fn, p, done);
+    if (ret != 0) {
+        *p->guard = NULL;
+        parked_free(p);
+        hub_log_warn("token: the store's writer is busy; request refused");
+        return hub_oauth_fail(&out->fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "too many requests are being written");
+    }
+    ctx->parked = 1;
+    return HUB_OAUTH_OK;
+}
+
 /* ---- authorization_code ---- */
 
 /* RFC 7636 §4.1: 43..128 unreserved characters. */
@@ -240,12 +385,6 @@ static int pkce_ok(const char *challenge, const char *verifier)
     hub_b64url_encode(computed, md, sizeof(md));
     return hub_ct_equal(computed, strlen(computed), challenge, strlen(challenge));
 }
-
-typedef struct st_code_arg_t {
-    grant_ctx_t *ctx;
-    const char *code, *redirect_uri, *verifier;
-    issue_t *out;
-} code_arg_t;
 
 static int code_txn(hub_txn_t *txn, void *_arg)
 {
@@ -303,7 +442,8 @@ static int code_txn(hub_txn_t *txn, void *_arg)
                          (char *)u.scope,
                          code->auth_time,
                          hub_now() + idp->cfg->primary.refresh_token_ttl};
-    ret = idp_refresh_create(txn, &rec, a->out->refresh);
+    if ((ret = idp_refresh_create(txn, &rec, a->out->refresh)) == 0)
+        take_user(a->out, &user);
 out:
     idp_family_free(family);
     idp_user_free(user);
@@ -311,26 +451,32 @@ out:
     return ret;
 }
 
+static int code_parked_txn(hub_txn_t *txn, void *arg)
+{
+    return code_txn(txn, &((parked_t *)arg)->a.code);
+}
+
+static void code_written(void *arg, int ret)
+{
+    parked_answer(arg, ret);
+}
+
 static hub_oauth_err_t grant_authorization_code(grant_ctx_t *ctx, issue_t *out)
 {
-    code_arg_t a = {ctx, hub_form_get(ctx->form, "code"), hub_form_get(ctx->form, "redirect_uri"),
-                    hub_form_get(ctx->form, "code_verifier"), out};
+    static const char *const names[] = {"code", "redirect_uri", "code_verifier"};
+    const char *code = hub_form_get(ctx->form, "code");
+    parked_t *p;
 
     if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
         return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for authorization_code");
-    if (a.code == NULL || *a.code == '\0')
+    if (code == NULL || *code == '\0')
         return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "code is required");
-    return issued(hub_store_write(ctx->idp->store, code_txn, &a), out);
+    p = parked_new(ctx, names, 3);
+    p->a.code = (code_arg_t){&p->ctx, p->values[0], p->values[1], p->values[2], &p->out};
+    return park(ctx, p, code_parked_txn, code_written, out);
 }
 
 /* ---- refresh_token ---- */
-
-typedef struct st_refresh_arg_t {
-    grant_ctx_t *ctx;
-    const char *token, *scope;
-    issue_t *out;
-    int reuse; /* the token was rotated already: a refusal committed with it revoked the family */
-} refresh_arg_t;
 
 static int refresh_txn(hub_txn_t *txn, void *_arg)
 {
@@ -377,7 +523,8 @@ static int refresh_txn(hub_txn_t *txn, void *_arg)
         goto out;
     user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
                       rec->sid, rec->family, NULL, rec->auth_time};
-    ret = issue_user_tokens(txn, &u, a->out);
+    if ((ret = issue_user_tokens(txn, &u, a->out)) == 0)
+        take_user(a->out, &user);
 out:
     free(scope);
     idp_user_free(user);
@@ -424,23 +571,37 @@ static void refused_refresh(idp_t *idp, const hub_form_t *form)
         hub_log_warn("refresh token reuse in a refused request: token family revoked");
 }
 
+static int refresh_parked_txn(hub_txn_t *txn, void *arg)
+{
+    return refresh_txn(txn, &((parked_t *)arg)->a.refresh);
+}
+
+static void refresh_written(void *arg, int ret)
+{
+    parked_t *p = arg;
+
+    if (ret == 0 && p->out.fail.error != HUB_OAUTH_OK && p->a.refresh.reuse)
+        hub_log_warn("refresh token reuse by client %s: token family revoked", p->ctx.client->client_id);
+    parked_answer(p, ret);
+}
+
 static hub_oauth_err_t grant_refresh_token(grant_ctx_t *ctx, issue_t *out)
 {
-    refresh_arg_t a = {ctx, hub_form_get(ctx->form, "refresh_token"), hub_form_get(ctx->form, "scope"), out};
-    int ret;
+    static const char *const names[] = {"refresh_token", "scope"};
+    const char *token = hub_form_get(ctx->form, "refresh_token");
+    parked_t *p;
 
     if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
         refused_refresh(ctx->idp, ctx->form);
         return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
     }
-    if (a.token == NULL || *a.token == '\0')
+    if (token == NULL || *token == '\0')
         return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "refresh_token is required");
-    if (a.scope != NULL && *a.scope == '\0')
-        a.scope = NULL;
-    ret = hub_store_write(ctx->idp->store, refresh_txn, &a);
-    if (ret == 0 && out->fail.error != HUB_OAUTH_OK && a.reuse)
-        hub_log_warn("refresh token reuse by client %s: token family revoked", ctx->client->client_id);
-    return issued(ret, out);
+    p = parked_new(ctx, names, 2);
+    p->a.refresh = (refresh_arg_t){&p->ctx, p->values[0], p->values[1], &p->out, 0};
+    if (p->a.refresh.scope != NULL && *p->a.refresh.scope == '\0')
+        p->a.refresh.scope = NULL;
+    return park(ctx, p, refresh_parked_txn, refresh_written, out);
 }
 
 /* ---- client_credentials ---- */
@@ -481,7 +642,7 @@ static const struct {
 };
 
 /* The form, the grant type, the client, then the grant: HUB_OAUTH_OK with the tokens in out, or the failure. */
-static hub_oauth_err_t token_request(idp_t *idp, h2o_req_t *req, hub_form_t *form, issue_t *out)
+static hub_oauth_err_t token_request(idp_t *idp, h2o_req_t *req, hub_form_t *form, issue_t *out, int *parked)
 {
     const idp_client_t *client = NULL;
     const char *grant_type;
@@ -503,9 +664,10 @@ static hub_oauth_err_t token_request(idp_t *idp, h2o_req_t *req, hub_form_t *for
         return out->fail.error;
     }
     idp_cors_allow(req, client); /* its errors too (invalid_grant, ...) are for the app to read */
-    grant_ctx_t ctx = {idp, req, form, client};
+    grant_ctx_t ctx = {idp, req, form, client, 0};
     err = grant_types[i].fn(&ctx, out);
-    idp_client_release(client);
+    idp_client_release(ctx.client);
+    *parked = ctx.parked;
     return err;
 }
 
@@ -514,11 +676,12 @@ static int on_token(void *data, h2o_req_t *req)
     idp_t *idp = data;
     hub_form_t form = {0};
     issue_t out = {{HUB_OAUTH_OK, NULL}};
+    int parked = 0;
 
-    if (token_request(idp, req, &form, &out) == HUB_OAUTH_OK)
+    if (token_request(idp, req, &form, &out, &parked) != HUB_OAUTH_OK)
+        send_fail(req, &out.fail);
+    else if (!parked)
         send_issue(req, &out);
-    else
-        hub_send_oauth_fail(req, &out.fail);
     issue_reset(&out);
     return 0;
 }

@@ -434,14 +434,15 @@ def _inputs(page):
     return fields
 
 
-def get_code(n, client_id, scope="openid profile email roles", challenge=None, nonce="n-1"):
-    """Runs the browser side of the code flow; returns the code, or None when authorize is not served."""
+def get_code(n, client_id, scope="openid profile email roles", challenge=None, nonce="n-1", jar=None):
+    """Runs the browser side of the code flow; returns the code, or None when authorize is not served. jar (a dict,
+    filled in) keeps the browser's cookies: its session afterwards."""
     params = {"client_id": client_id, "response_type": "code", "redirect_uri": n.redirect, "scope": scope,
               "state": "st-1", "nonce": nonce}
     if challenge:
         params.update(code_challenge=challenge, code_challenge_method="S256")
     url = n.url + "/oauth2/authorize?" + urllib.parse.urlencode(params)
-    jar = {}
+    jar = {} if jar is None else jar
     method, form = "GET", None
     for _ in range(12):
         h = {"Accept": "text/html"}

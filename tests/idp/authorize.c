@@ -1,7 +1,8 @@
 /* Tests idp/authorize.c and idp/authz.c in process (tests/support/primary.h): the endpoint's methods, paths and Frappe
  * alias; the HTML page for every request whose client or redirect URI cannot be trusted (never a redirect); the errors
  * sent back to the redirect URI (with state and iss); the way to the sign-in page, prompt and max_age; the consent page;
- * the code and the implicit flow's fragment; allowed roles. A refused request stores no code. */
+ * the code and the implicit flow's fragment; allowed roles. A refused request stores no code. A browser that leaves
+ * while its authorization waits for the store's writer (group commit) leaves it stored and nothing touching its request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,31 @@ static void test_consent_and_roles(void)
     CHECK(strncmp(location, "https://staff.example/cb?code=", 30) == 0);
 }
 
+/* An authorization whose browser goes away while its write waits for the store's writer: the code is stored all the same
+ * (the answer goes nowhere), nothing touches the freed request, and the next one is answered. */
+static void test_client_left(void)
+{
+    size_t codes = test_primary_count(&p, HUB_T_CODES), tokens = test_primary_count(&p, HUB_T_TOKENS);
+    static const char *const paths[] = {"/oauth2/authorize?" WEB "&response_type=code&scope=openid&state=s1",
+                                        "/oauth2/authorize?client_id=imp&redirect_uri=https%3A%2F%2Fimp.example%2Fcb"
+                                        "&response_type=token&scope=openid&state=s1&nonce=n1"};
+    char location[2048];
+
+    for (size_t i = 0; i != sizeof(paths) / sizeof(paths[0]); ++i) {
+        test_primary_hold_writes(&p);
+        test_req_t *r = test_req_new(&p.loop, "GET", paths[i]);
+        test_req_header(r, "cookie", alice);
+        CHECK(test_req_run(r, 50) == 0 && !test_req_done(r)); /* parked on the writer */
+        test_req_free(r);
+        test_primary_release_writes(&p);
+    }
+    /* a later authorization on the same loop is answered after the abandoned ones completed */
+    CHECK(test_primary_authorize(&p, alice, WEB "&response_type=code&scope=openid&state=s2", location, sizeof(location)) == 302);
+    CHECK(strstr(location, "code=") != NULL);
+    CHECK(test_primary_count(&p, HUB_T_CODES) == codes + 2);
+    CHECK(test_primary_count(&p, HUB_T_TOKENS) == tokens + 1); /* the implicit flow's access token was recorded */
+}
+
 int main(void)
 {
     static const char *const employee[] = {"Employee", NULL};
@@ -321,6 +347,7 @@ int main(void)
     test_code();
     test_implicit();
     test_consent_and_roles();
+    test_client_left();
     test_primary_stop(&p);
     free(subs[0]);
     free(subs[1]);

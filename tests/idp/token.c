@@ -1,7 +1,9 @@
 /* Tests idp/token.c in process (tests/support/primary.h): the endpoint's methods, paths and Frappe alias, bad forms
  * (body type, repeated and over-long parameters, grant types), client authentication refused every way (and answered
  * 401 with its challenge), and the three grants: client_credentials with its scopes, authorization_code with its
- * redirect URI, PKCE and replay rules, refresh_token rotation. A refused request changes nothing stored. */
+ * redirect URI, PKCE and replay rules, refresh_token rotation. A refused request changes nothing stored. A client that
+ * leaves while its grant's write waits for the store's writer (group commit) leaves the write committed and nothing
+ * touching its request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +295,88 @@ static void test_refresh(void)
                  "client is not registered for refresh_token");
 }
 
+/* ---- a client that leaves while its write waits ---- */
+
+/* A token request whose client goes away while it is parked (the writer cannot start its batch yet). */
+static void token_abandoned(const char *body)
+{
+    test_req_t *r = test_req_new(&p.loop, "POST", "/oauth2/token");
+
+    test_req_header(r, "authorization", basic("web", web_secret));
+    test_req_body(r, "application/x-www-form-urlencoded", body);
+    CHECK(test_req_run(r, 50) == 0 && !test_req_done(r)); /* parked on the writer */
+    test_req_free(r);
+}
+
+/* The code exchange and the refresh grant commit although their clients left; their answers go nowhere. */
+static void test_client_left(void)
+{
+    char code[64], body[512], refresh_token[64];
+    size_t refresh = test_primary_count(&p, HUB_T_REFRESH);
+
+    get_code("web", WEB_CB, NULL, code);
+    test_primary_hold_writes(&p);
+    snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=" WEB_CB, code);
+    token_abandoned(body);
+    test_primary_release_writes(&p);
+    /* committed: the code is used (a later request on the same loop runs after the abandoned one's completion) */
+    expect_error(token(basic("web", web_secret), body), 400, "invalid_grant", "code already used");
+    CHECK(test_primary_count(&p, HUB_T_REFRESH) == refresh + 1);
+
+    /* a refresh chain whose next rotation's client left */
+    get_code("web", WEB_CB, NULL, code);
+    snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=" WEB_CB, code);
+    test_req_t *r = token(basic("web", web_secret), body);
+    json_t *doc = test_req_json(r);
+    CHECK(test_req_done(r) && test_req_status(r) == 200);
+    snprintf(refresh_token, sizeof(refresh_token), "%s", test_json_str(doc, "refresh_token"));
+    json_decref(doc);
+    test_req_free(r);
+    snprintf(body, sizeof(body), "grant_type=refresh_token&refresh_token=%s", refresh_token);
+    test_primary_hold_writes(&p);
+    token_abandoned(body);
+    test_primary_release_writes(&p);
+    /* the abandoned rotation committed: this is the one retry of the grace period, the next one a reuse */
+    r = token(basic("web", web_secret), body);
+    CHECK(test_req_done(r) && test_req_status(r) == 200);
+    test_req_free(r);
+    expect_error(token(basic("web", web_secret), body), 400, "invalid_grant", NULL);
+}
+
+/* With the writer's queue full, a grant that writes is refused at once: 503 temporarily_unavailable with Retry-After;
+ * the parked ones are all answered once the writer goes on. */
+static void test_writer_busy(void)
+{
+    enum { MAX_TRIES = 4096 };
+    static test_req_t *parked[MAX_TRIES];
+    const char *body = "grant_type=authorization_code&code=nope&redirect_uri=" WEB_CB;
+    size_t n = 0, answered = 0;
+    test_req_t *r = NULL;
+
+    test_primary_hold_writes(&p);
+    while (n != MAX_TRIES) {
+        r = test_req_new(&p.loop, "POST", "/oauth2/token");
+        test_req_header(r, "authorization", basic("web", web_secret));
+        test_req_body(r, "application/x-www-form-urlencoded", body);
+        if (test_req_run(r, 0))
+            break;
+        parked[n++] = r;
+        r = NULL;
+    }
+    CHECK(r != NULL && n > 1); /* the queue has a bound, and it is not 0 */
+    if (r != NULL) {
+        CHECK(test_req_status(r) == 503 && strcmp(test_req_resp_header(r, "retry-after", 0) ?: "", "1") == 0);
+        CHECK(strstr(test_req_text(r), "temporarily_unavailable") != NULL);
+        test_req_free(r);
+    }
+    test_primary_release_writes(&p);
+    for (size_t i = 0; i != n; ++i) {
+        answered += test_req_wait(parked[i], 20000) && test_req_status(parked[i]) == 400;
+        test_req_free(parked[i]);
+    }
+    CHECK(answered == n);
+}
+
 int main(void)
 {
     char *sub;
@@ -313,6 +397,8 @@ int main(void)
     test_authorization_code();
     test_pkce();
     test_refresh();
+    test_client_left();
+    test_writer_busy();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/token");

@@ -1,4 +1,5 @@
 /* A primary node inside a C test (tests/support/primary.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,4 +333,50 @@ int test_primary_sign_in(test_primary_t *t, const char *username, const char *pa
     }
     test_req_free(r);
     return ret;
+}
+
+/* ---- holding the store's writer lock ---- */
+
+static pthread_mutex_t hold_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static int holding, released;
+static pthread_t hold_tid;
+
+static int hold_txn(hub_txn_t *txn, void *arg)
+{
+    pthread_mutex_lock(&hold_mutex);
+    holding = 1;
+    pthread_cond_broadcast(&hold_cond);
+    while (!released)
+        pthread_cond_wait(&hold_cond, &hold_mutex);
+    pthread_mutex_unlock(&hold_mutex);
+    return 0;
+}
+
+static void *hold_main(void *arg)
+{
+    test_primary_t *t = arg;
+
+    hub_store_write(t->store, hold_txn, NULL);
+    return NULL;
+}
+
+void test_primary_hold_writes(test_primary_t *t)
+{
+    holding = released = 0;
+    if (pthread_create(&hold_tid, NULL, hold_main, t) != 0)
+        die("pthread_create");
+    pthread_mutex_lock(&hold_mutex);
+    while (!holding)
+        pthread_cond_wait(&hold_cond, &hold_mutex);
+    pthread_mutex_unlock(&hold_mutex);
+}
+
+void test_primary_release_writes(test_primary_t *t)
+{
+    pthread_mutex_lock(&hold_mutex);
+    released = 1;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_mutex);
+    pthread_join(hold_tid, NULL);
 }

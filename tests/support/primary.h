@@ -94,6 +94,12 @@ const char *test_json_str(const json_t *obj, const char *name);
 /* The number of live records in table (sessions, codes, clients...): what a refused request must leave as it was. */
 size_t test_primary_count(test_primary_t *t, hub_table_t table);
 
+/* Takes the store's write lock on a thread of its own (a write transaction left open), so that the writer thread's next
+ * batch waits and requests that write stay parked; test_primary_release_writes commits it and joins the thread. One
+ * hold at a time. */
+void test_primary_hold_writes(test_primary_t *t);
+void test_primary_release_writes(test_primary_t *t);
+
 /* The value of the hidden input name in an HTML page, copied into out (cap bytes); 0, or -1 when there is none. */
 int test_form_value(const char *html, const char *name, char *out, size_t cap);
 
