@@ -9,6 +9,7 @@
 #include "idp/grants.h"
 #include "idp/revocation.h"
 #include "idp/session.h"
+#include "idp/strv.h"
 
 #define QUEUE_SEQ "seq:logout_queue" /* META counter: the next job's key */
 
@@ -95,19 +96,11 @@ static int collect_holder(void *arg, const idp_user_t *user)
 static int take_role(hub_txn_t *txn, const char *sub, const char *role)
 {
     idp_user_t *u = NULL;
-    size_t i, j;
     int ret;
 
     if ((ret = idp_user_get(txn, sub, &u)) != 0)
         return ret;
-    for (i = j = 0; i != u->roles.n; ++i) {
-        if (strcmp(u->roles.v[i], role) == 0)
-            free(u->roles.v[i]);
-        else
-            u->roles.v[j++] = u->roles.v[i];
-    }
-    u->roles.n = j;
-    u->roles.v[j] = NULL;
+    idp_strv_remove(&u->roles, role);
     ret = idp_user_update(txn, u, NULL);
     idp_user_free(u);
     return ret;

@@ -189,15 +189,7 @@ static void set_password(idp_user_t *u, const char *hash)
 
 static void drop_role(idp_user_t *u, const char *role)
 {
-    size_t i, j;
-    for (i = j = 0; i != u->roles.n; ++i) {
-        if (strcmp(u->roles.v[i], role) == 0)
-            free(u->roles.v[i]);
-        else
-            u->roles.v[j++] = u->roles.v[i];
-    }
-    u->roles.n = j;
-    u->roles.v[j] = NULL;
+    idp_strv_remove(&u->roles, role);
 }
 
 static void add_role(idp_user_t *u, const char *role)
