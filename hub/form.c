@@ -432,3 +432,8 @@ void hub_req_peer(h2o_req_t *req, char *out, size_t size)
     else if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, size);
 }
+
+int hub_method_is(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}

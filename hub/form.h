@@ -60,6 +60,8 @@ const char *hub_req_cookie(h2o_mem_pool_t *pool, h2o_req_t *req, const char *nam
 /* A NUL-terminated copy in pool of the value of the first request header called name (case-insensitive), or NULL when
  * there is none or its value contains a NUL byte. */
 const char *hub_req_header(h2o_mem_pool_t *pool, h2o_req_t *req, const char *name);
+/* True when the request's method is m ("GET", "POST", ...). */
+int hub_method_is(h2o_req_t *req, const char *m);
 
 /* The address of req's peer as text (inet_ntop) into out (size: at least INET6_ADDRSTRLEN), or "unknown". */
 void hub_req_peer(h2o_req_t *req, char *out, size_t size);

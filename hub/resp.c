@@ -310,8 +310,3 @@ void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long ma
 {
     hub_set_cookie_at(req, name, value, "/", max_age, secure);
 }
-
-int hub_method_is(h2o_req_t *req, const char *m)
-{
-    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
-}

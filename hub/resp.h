@@ -60,7 +60,4 @@ void hub_set_cookie(h2o_req_t *req, const char *name, const char *value, long ma
  * length. */
 void hub_set_cookie_at(h2o_req_t *req, const char *name, const char *value, const char *path, long max_age, int secure);
 
-/* True when the method is m ("GET", "POST", ...). */
-int hub_method_is(h2o_req_t *req, const char *m);
-
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/form.h"
 #include "hub/resp.h"
 #include "hub/route.h"
 #include "hub/server.h"

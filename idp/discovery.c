@@ -4,6 +4,7 @@
 #include <string.h>
 #include "hub/fetch.h"
 #include "hub/log.h"
+#include "hub/form.h"
 #include "hub/resp.h"
 #include "hub/url.h"
 #include "idp/endpoint.h"

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "hub/cookie.h"
 #include "hub/log.h"
+#include "hub/form.h"
 #include "hub/resp.h"
 #include "hub/server.h"
 #include "tests/check.h"
