@@ -1,7 +1,9 @@
 """End-to-end harness: starts real hubd processes on loopback with generated configs,
 waits for their ready line, always stops them, and keeps each node's log for failures."""
 import atexit
+import base64
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -327,6 +329,39 @@ class Browser:
 
 
 _results = {"passed": 0, "failed": 0}
+
+
+def serve_http(handler):
+    """A ThreadingHTTPServer with handler on a free loopback port, serving in a daemon thread (server.thread), its
+    request threads daemons too: a test's upstream, relying party or back-channel receiver."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    server.thread.start()
+    return server
+
+
+def basic(client_id, secret):
+    """HTTP Basic client authentication (RFC 6749 §2.3.1 as the hub reads it) as a header dict."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def send_raw(port, data, timeout=5, until_close=True):
+    """Sends raw bytes to 127.0.0.1:port and returns what comes back until the server closes the connection (a read
+    that times out raises, unless until_close is False: then what was read by then)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            if until_close:
+                raise
+    return out
 
 
 def run(tests):

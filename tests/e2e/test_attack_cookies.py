@@ -13,10 +13,9 @@ import os
 import re
 import ssl
 import subprocess
-import threading
 import urllib.parse
 
-from hubtest import Browser, Node, eq, ok, run, tmpdir
+from hubtest import Browser, Node, eq, ok, run, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"
@@ -42,10 +41,8 @@ class Upstream:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
+        self.server = serve_http(H)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
 
 class Env:

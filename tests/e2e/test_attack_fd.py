@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from hubtest import Node, eq, ok, post, run, tmpdir
+from hubtest import Node, eq, ok, post, run, serve_http, tmpdir
 
 CAP = 16
 
@@ -169,10 +169,8 @@ class SlowUpstream:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
+        self.server = serve_http(H)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
 
 def test_requests_in_flight_are_never_closed():

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import urllib.parse
 
-from hubtest import Browser, Node, eq, ok, post, run, tmpdir
+from hubtest import Browser, Node, basic, eq, ok, post, run, send_raw, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"
@@ -46,10 +46,8 @@ class Upstream:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
+        self.server = serve_http(H)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
 
 class Env:
@@ -66,9 +64,6 @@ def make_cert(d):
                    check=True, capture_output=True)
     return cert, key
 
-
-def basic(cid, sec):
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{sec}".encode()).decode()}
 
 
 def setup():
@@ -123,21 +118,6 @@ def ensure_running():
         E.tok = r.json()["access_token"]
 
 
-def send_raw(port, data, timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        except socket.timeout:
-            pass
-    return out
-
-
 # (what, request-line version, header lines, body); each followed on the connection by a second, well-framed request
 FRAMING = [
     ("Content-Length with a sign", "HTTP/1.1", ["Content-Length: +5"], b"hello"),
@@ -172,7 +152,7 @@ def test_framing_variants_refused():
         before = len(E.up.seen)
         head = "\r\n".join([f"POST /app/f {ver}", "Host: x", auth] + lines).encode("latin-1")
         follow = b"GET /app/SMUGGLED HTTP/1.1\r\nHost: x\r\n" + auth.encode() + b"\r\n\r\n"
-        out = send_raw(E.s2.port, head + b"\r\n\r\n" + body + follow)
+        out = send_raw(E.s2.port, head + b"\r\n\r\n" + body + follow, until_close=False)
         statuses = re.findall(rb"HTTP/1\.[01] (\d{3})", out)
         ok(statuses and statuses[-1] == b"400", f"{what}: {out[:200]!r}")
         eq(E.up.seen[before:], [], f"{what}: nothing proxied")
@@ -181,7 +161,7 @@ def test_framing_variants_refused():
                        ("absolute form", b"GET http://127.0.0.1/app/x HTTP/1.1\r\nHost: x\r\n" + auth.encode() + b"\r\n\r\n"),
                        ("asterisk", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")):
         before = len(E.up.seen)
-        out = send_raw(E.s2.port, data)
+        out = send_raw(E.s2.port, data, until_close=False)
         ok(out.startswith(b"HTTP/1.1 400"), f"{what}: {out[:100]!r}")
         eq(E.up.seen[before:], [], f"{what}: nothing proxied")
 
@@ -396,7 +376,7 @@ def test_anonymous_floods_write_nothing():
         method, target = line.split(" ", 1)
         req = (f"{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-        out = send_raw(node.port, req * 50 + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=20)
+        out = send_raw(node.port, req * 50 + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=20, until_close=False)
         ok(out.count(b"HTTP/1.1 ") == 51, f"{line[:40]}: every request answered ({out.count(b'HTTP/1.1 ')})")
     # sweeps may only remove records; none may be added
     for n in (E.p, E.s2):

@@ -11,12 +11,11 @@ import re
 import socket
 import ssl
 import subprocess
-import threading
 import unicodedata
 import urllib.parse
 import http.server
 
-from hubtest import Node, eq, ok, post, run, tmpdir
+from hubtest import Node, eq, ok, post, run, serve_http, tmpdir
 
 PROTECTED = ("/admin", "/files", "/app/admin")  # upstream areas only Admin may reach
 
@@ -69,10 +68,8 @@ class Upstream:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
+        self.server = serve_http(H)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
     def reached_protected(self, since):
         return [p for p, _ in self.seen[since:] if protected(p)]

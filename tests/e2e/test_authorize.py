@@ -6,11 +6,10 @@ import http.server
 import json
 import os
 import secrets
-import threading
 import time
 import urllib.parse
 
-from hubtest import Browser, Node, eq, get, ok, post, run, tmpdir
+from hubtest import Browser, Node, eq, get, ok, post, run, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"  # nothing listens there: the browser never follows redirects to the client
@@ -544,9 +543,8 @@ class BackChannel:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = serve_http(H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bcl"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()

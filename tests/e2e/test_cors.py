@@ -11,7 +11,7 @@ import json
 import re
 import urllib.parse
 
-from hubtest import Node, Response, eq, free_port, ok, post, request, run
+from hubtest import Node, Response, basic, eq, free_port, ok, post, request, run
 
 PASSWORD = "correct horse battery staple"
 ALLOW_HEADERS = "authorization, content-type"
@@ -34,9 +34,6 @@ def creds(out):
     sec = re.search(r"client_secret:\s*(\S+)", out)
     return cid.group(1) if cid else None, sec.group(1) if sec else None
 
-
-def basic(cid, secret):
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def raw(method, url, headers, body=None):

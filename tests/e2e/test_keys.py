@@ -5,11 +5,10 @@ revocation was made while no primary ran."""
 import json
 import os
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from hubtest import Node, eq, get, ok, post, request, run
+from hubtest import Node, eq, get, ok, post, request, run, serve_http
 from test_token import PASSWORD, basic, creds, get_code, jwt_parts, pkce
 
 PUBLISH_AHEAD = 3
@@ -34,10 +33,9 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = serve_http(Handler)
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.thread = self.httpd.thread
 
     def count(self, path="/auth/jwks-changed"):
         return sum(1 for m, p, _ in list(self.requests) if m == "POST" and p == path)

@@ -17,7 +17,7 @@ import time
 import unicodedata
 import urllib.parse
 
-from hubtest import HUBD, Browser, Node, eq, get, ok, post, run, tmpdir
+from hubtest import Browser, HUBD, Node, eq, get, ok, post, run, send_raw, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 
@@ -91,10 +91,8 @@ class Upstream:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
     def since(self, n):
         return self.seen[n:]
@@ -430,16 +428,9 @@ FRAMING = [
 ]
 
 
-def send_raw(port, data, timeout=5):
+def send_raw_status(port, data, timeout=5):
     """Sends data and reads until the server closes; returns (status of the first response, everything read)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
+    out = send_raw(port, data, timeout)
     return (int(out.split(b" ", 2)[1]) if out.startswith(b"HTTP/") else 0), out
 
 
@@ -452,7 +443,7 @@ def test_framing_refused_on_both_roles():
             head = [f"{method} {path} HTTP/1.1", "Host: x"] + ([auth] if auth else []) + lines
             # a second, well-framed request on the same connection must not be answered
             data = sep.join(head).encode() + (sep + sep).encode() + body + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-            status, out = send_raw(node.port, data)
+            status, out = send_raw_status(node.port, data)
             eq(status, 400, f"{node.name} {path} {what}: {out[:300]!r}")
             eq(out.count(b"HTTP/1.1 "), 1, f"{node.name} {path} {what}: the connection closes after the refusal")
             eq(len(E.up.seen), before, f"{node.name} {what}: nothing proxied")

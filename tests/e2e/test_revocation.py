@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.parse
 
-from hubtest import Browser, Node, eq, get, ok, post, run
+from hubtest import Browser, Node, eq, get, ok, post, run, serve_http
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"  # nothing listens there: the browser never follows redirects to the client
@@ -45,9 +45,8 @@ class Receiver:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = serve_http(H)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
     def for_sub(self, sub):
         with self.lock:

@@ -12,11 +12,10 @@ import re
 import signal
 import stat
 import subprocess
-import threading
 import time
 import urllib.parse
 
-from hubtest import Browser, Node, eq, get, ok, post, request, run
+from hubtest import Browser, Node, eq, get, ok, post, request, run, serve_http
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,9 +41,8 @@ class Upstream:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve_http(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def last(self):
         ok(self.seen, "the upstream got a request")

@@ -7,7 +7,7 @@ import re
 import time
 import urllib.parse
 
-from hubtest import Node, eq, get, ok, post, request, run
+from hubtest import Node, basic, eq, get, ok, post, request, run
 
 PASSWORD = "correct horse battery staple"
 
@@ -20,9 +20,6 @@ def jwt_parts(token):
     h, p, _ = token.split(".")
     return json.loads(b64d(h)), json.loads(b64d(p))
 
-
-def basic(cid, secret):
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def creds(out):

@@ -11,12 +11,11 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from hubtest import SOURCE_DIR, Browser, Node, eq, free_port, get, ok, post, request, tmpdir
+from hubtest import Browser, Node, SOURCE_DIR, basic, eq, free_port, get, ok, post, request, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 HUB_HEADERS = ("X-Hub-Sub", "X-Hub-Email", "X-Hub-Name", "X-Hub-Roles")
@@ -52,12 +51,10 @@ class Upstream:
     """An echo server in a thread of this process; stop() is also called by stop_upstreams()."""
 
     def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-        self.server.daemon_threads = True
+        self.server = serve_http(_Echo)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
+        self.thread = self.server.thread
         _upstreams.append(self)
 
     def stop(self):
@@ -150,9 +147,6 @@ def pkce():
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
 
-
-def basic(cid, secret):
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def bearer(token):

@@ -12,11 +12,10 @@ import json
 import os
 import re
 import secrets
-import threading
 import urllib.parse
 
 from federation import consent_form, forms_of, jwt_claims, login_form, until
-from hubtest import Browser, Node, eq, get, ok, post, request, run, tmpdir
+from hubtest import Browser, Node, eq, get, ok, post, request, run, serve_http, tmpdir
 from test_hubctl import bad, creds, good, js
 
 PASSWORD = "correct horse battery staple"
@@ -63,10 +62,8 @@ class FrappeSite:
             def log_message(self, fmt, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()

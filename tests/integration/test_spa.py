@@ -11,11 +11,10 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hubtest import BUILD_DIR, SOURCE_DIR, Node, ok, run, tmpdir  # noqa: E402
+from hubtest import Node, BUILD_DIR, SOURCE_DIR, ok, run, serve_http, tmpdir  # noqa: E402
 
 BROWSER_DIR = os.path.join(SOURCE_DIR, "tests", "browser")
 SPA_DIR = os.path.join(SOURCE_DIR, "tests", "spa")
@@ -79,11 +78,9 @@ class StaticApp:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
+        self.server = serve_http(H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
+        self.thread = self.server.thread
 
     def close(self):
         self.server.shutdown()
