@@ -22,7 +22,8 @@
     XX(NET, "network error")                                                                                                       \
     XX(CONFIG, "configuration error")                                                                                              \
     XX(VERSION, "unsupported data version")                                                                                        \
-    XX(BUSY, "busy")
+    XX(BUSY, "busy")                                                                                                               \
+    XX(UNAVAILABLE, "the database is unreachable")
 
 typedef enum {
     HUB_OK = 0,
