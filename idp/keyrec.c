@@ -1,5 +1,6 @@
 /* Signing key records (KEYS table, key = kid) and their private key files (data_dir/keys/, mode 0600): decoding, the
- * state a record is in, creation (file first, then record), reading a key back. */
+ * state a record is in, creation (file first, then record), reading a key back, a private key's PEM carried out and in
+ * (hubctl store export / import). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,6 +68,22 @@ static json_t *rec_encode(const idp_keyrec_t *rec)
                      (json_int_t)rec->created_at, "activate_at", (json_int_t)rec->activate_at, "first_served",
                      (json_int_t)rec->first_served, "publish_ahead", (json_int_t)rec->publish_ahead, "immediate", rec->immediate,
                      "retired", rec->retired, "revoked_at", (json_int_t)rec->revoked_at, "notify", rec->notify);
+}
+
+/* A kid a file may be named after: what hub_key_generate makes (base64url), nothing that walks out of keys/. */
+static int plain_kid(const char *kid)
+{
+    size_t n = strspn(kid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+    return n != 0 && kid[n] == '\0' && n < sizeof(((idp_keyrec_t *)NULL)->kid);
+}
+
+int idp_keyrec_decode(const void *val, size_t len, idp_keyrec_t *rec)
+{
+    json_t *obj = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
+    int ret = json_is_object(obj) ? rec_decode(obj, rec) : HUB_E_PARSE;
+
+    json_decref(obj);
+    return ret == 0 && !plain_kid(rec->kid) ? HUB_E_PARSE : ret;
 }
 
 int idp_keyrec_get(hub_txn_t *txn, const char *kid, idp_keyrec_t *rec)
@@ -210,7 +227,7 @@ out:
     return ret;
 }
 
-/* Writes the private key file with mode 0600 before its record is committed. */
+/* Writes the private key file with mode 0600 before its record is committed; HUB_E_EXISTS when kid has one. */
 static int write_key_file(const char *data_dir, const hub_key_t *key)
 {
     char dir[4096], path[4200], *pem = NULL;
@@ -223,12 +240,11 @@ static int write_key_file(const char *data_dir, const hub_key_t *key)
     if ((ret = hub_key_to_pem(key, &pem, &len)) != 0)
         return ret;
     key_path(path, sizeof(path), data_dir, key->kid);
-    ret = HUB_E_IO;
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+        ret = errno == EEXIST ? HUB_E_EXISTS : HUB_E_IO;
         goto out;
-    if (write(fd, pem, len) != (ssize_t)len || fsync(fd) != 0)
-        goto out;
-    ret = 0;
+    }
+    ret = write(fd, pem, len) != (ssize_t)len || fsync(fd) != 0 ? HUB_E_IO : 0;
 out:
     if (fd != -1)
         close(fd);
@@ -236,6 +252,30 @@ out:
         OPENSSL_cleanse(pem, len);
         free(pem);
     }
+    return ret;
+}
+
+int idp_keyrec_private_pem(const char *data_dir, const char *kid, char **pem, size_t *len)
+{
+    char path[4200];
+
+    if (!plain_kid(kid))
+        return HUB_E_INVAL;
+    key_path(path, sizeof(path), data_dir, kid);
+    return read_file(path, pem, len);
+}
+
+int idp_keyrec_put_private_pem(const char *data_dir, const idp_keyrec_t *rec, const char *pem, size_t len)
+{
+    hub_key_t *key = NULL;
+    int ret;
+
+    if (!plain_kid(rec->kid))
+        return HUB_E_INVAL;
+    if ((ret = hub_key_from_pem(&key, rec->kid, rec->alg, pem, len)) != 0)
+        return ret;
+    ret = write_key_file(data_dir, key);
+    hub_key_free(key);
     return ret;
 }
 

@@ -68,6 +68,17 @@ size_t idp_keyrec_find_kid(const idp_keyrec_list_t *list, const char *kid);
 /* How many key records the store holds (0 when it cannot be read). */
 size_t idp_keyrec_count(hub_store_t *store);
 
+/* A stored key record's bytes (hubctl store import checks a dump's): 0 and *rec, or HUB_E_PARSE when they are not a
+ * key record or its kid is not one a key file may be named after (base64url, at most 63 characters). */
+int idp_keyrec_decode(const void *val, size_t len, idp_keyrec_t *rec);
+/* The private key of kid as PEM text, as it is kept (a file in data_dir/keys/ today): 0 and *pem (malloc'ed,
+ * NUL-terminated; the caller cleanses and frees it), HUB_E_NOTFOUND when kid has none (a revoked key), HUB_E_INVAL
+ * for a kid no key has, HUB_E_IO. */
+int idp_keyrec_private_pem(const char *data_dir, const char *kid, char **pem, size_t *len);
+/* Keeps pem as the private key of rec's kid, before any record names it (as idp_keyrec_new_file does): HUB_E_PARSE
+ * unless pem is a private key of rec->alg, HUB_E_INVAL for a kid no key has, HUB_E_EXISTS when kid has a private key
+ * already, HUB_E_IO. idp_keyrec_remove_file takes it back. */
+int idp_keyrec_put_private_pem(const char *data_dir, const idp_keyrec_t *rec, const char *pem, size_t len);
 /* Generates a key of alg and writes its private key file, before any record names it (*out: hub_key_free). */
 int idp_keyrec_new_file(const char *data_dir, hub_alg_t alg, hub_key_t **out);
 /* Removes a private key file (a key never recorded, or a revoked one); a missing file is fine. */

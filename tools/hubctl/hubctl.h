@@ -48,6 +48,7 @@ extern const ctl_command_t ctl_client_commands[];
 extern const ctl_command_t ctl_settings_commands[];
 extern const ctl_command_t ctl_node_commands[];
 extern const ctl_command_t ctl_keys_commands[];
+extern const ctl_command_t ctl_store_commands[];
 
 /* ---- messages ---- */
 
@@ -103,6 +104,9 @@ int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *header, int (*wa
  * reference) or NULL with *ret set (HUB_E_NOTFOUND: "no WHAT"). */
 int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char *arg_name,
                  json_t *(*load)(hub_txn_t *txn, const char *key, int *ret));
+
+/* store import (store_import.c), listed in store.c's table. */
+int ctl_store_import(ctl_t *ctl, int argc, char **argv);
 
 /* cfg for the keyring's operator commands: defaults, the data dir and the rotation policy the primary saved. */
 int ctl_keys_config(ctl_t *ctl, hub_config_t *cfg);
