@@ -168,6 +168,16 @@ int hub_dump_read_line(FILE *fp, char *buf, size_t max, size_t *len)
     return c == EOF && n == 0 ? 0 : 1;
 }
 
+/* At most 60 bytes of s for a message: printable ASCII, anything else as '?', so that the message stays one line. */
+static const char *printable(char out[61], const char *s)
+{
+    size_t i;
+    for (i = 0; i != 60 && s[i] != '\0'; ++i)
+        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
 static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t size, const char *fmt, ...)
 {
@@ -203,6 +213,7 @@ static int shape_has(size_t shape, const char *name)
 static int shape_of(json_t *obj, size_t *shape, char *err, size_t size)
 {
     const char *name;
+    char shown[61];
     json_t *v;
 
     for (*shape = 0; *shape != NSHAPES && json_object_get(obj, shapes[*shape].fields[0]) == NULL; ++*shape)
@@ -212,7 +223,7 @@ static int shape_of(json_t *obj, size_t *shape, char *err, size_t size)
     json_object_foreach(obj, name, v)
     {
         if (!shape_has(*shape, name))
-            return fail(err, size, "%.40s: unknown field", name);
+            return fail(err, size, "%s: unknown field", printable(shown, name));
     }
     return 0;
 }
@@ -357,13 +368,14 @@ int hub_dump_parse(const char *text, size_t len, hub_dump_line_t *out, char *err
         [HUB_DUMP_END] = parse_end,
     };
     json_error_t jerr;
+    char shown[61];
     json_t *obj;
     size_t shape;
     int ret;
 
     memset(out, 0, sizeof(*out));
     if ((obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
-        return fail(err, errsize, "not JSON (%.80s at byte %d)", jerr.text, jerr.position);
+        return fail(err, errsize, "not JSON: %s (at byte %d)", printable(shown, jerr.text), jerr.position);
     if (!json_is_object(obj)) {
         json_decref(obj);
         return fail(err, errsize, "not a JSON object");

@@ -237,10 +237,10 @@ static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l,
     }
     ret = hub_store_put(txn, l->table, l->key, l->klen, l->val, l->vlen, l->expires_at, HUB_STORE_NOOVERWRITE);
     if (ret == HUB_E_EXISTS)
-        return ctl_refuse(im->ctl, EXIT_USAGE, "line %llu: key: a second record of the same key in table %s",
+        return ctl_refuse(im->ctl, EXIT_USAGE, "store import: line %llu: key: a second record of the same key in table %s",
                           (unsigned long long)line, hub_dump_table_name(l->table));
     if (ret == HUB_E_TOOBIG)
-        return ctl_refuse(im->ctl, EXIT_USAGE, "line %llu: key: too long for the store", (unsigned long long)line);
+        return ctl_refuse(im->ctl, EXIT_USAGE, "store import: line %llu: key: too long for the store", (unsigned long long)line);
     if (ret != 0)
         return ret;
     ++im->imported;
@@ -281,12 +281,12 @@ static int import_txn(hub_txn_t *txn, void *arg)
 
     im->imported = im->expired = im->key_records = 0;
     if ((ret = walk_target(im, txn, 1)) != 0)
-        return ret == HUB_E_EXISTS ? ctl_refuse(im->ctl, EXIT_RUNTIME, "%s", im->msg) : ret;
+        return ret == HUB_E_EXISTS ? ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: %s", im->msg) : ret;
     rewind(im->spool);
     hub_dump_reader_init(&r);
     while ((ret = hub_dump_read_line(im->spool, im->buf, HUB_DUMP_LINE_MAX, &len)) == 1) {
         if (hub_dump_next(&r, im->buf, len, &l, im->msg, sizeof(im->msg)) != 0)
-            return ctl_refuse(im->ctl, EXIT_RUNTIME, "the spool file changed: %s", im->msg);
+            return ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: the spool file changed: %s", im->msg);
         ret = l.kind == HUB_DUMP_RECORD ? import_record(im, txn, &l, r.line, now) : 0;
         hub_dump_line_clear(&l);
         OPENSSL_cleanse(im->buf, len);
