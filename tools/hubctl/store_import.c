@@ -20,15 +20,21 @@
 #define MAX_KEYS 1024  /* private keys a dump may carry (the keyring uses 64) */
 #define MAX_ASIDE 1024 /* records of the target that init made, set aside during the import */
 
-/* What a target store may hold already (what hubctl init makes; everything else makes it "not empty"): such records
- * are set aside, the dump goes in, and they come back where the dump brought none. */
-typedef enum { ASIDE_NONE, ASIDE_EACH, ASIDE_TABLE } aside_rule_t;
+/* What a target store may hold already (what hubctl init makes; anything else makes it "not empty"): such records are
+ * set aside, the dump goes in, and they come back where the dump brought nothing in their place. */
+typedef enum {
+    ASIDE_NONE,  /* not allowed in the target */
+    ASIDE_KEEP,  /* stays as it is (the store's schema version, which no dump holds) */
+    ASIDE_EACH,  /* comes back unless the dump brought a record of its key */
+    ASIDE_TABLE, /* comes back only when the dump brought nothing into its table */
+} aside_rule_t;
 static const struct {
     hub_table_t table;
     const char *key; /* NULL: any key */
     aside_rule_t rule;
 } init_records[] = {
-    {HUB_T_META, NULL, ASIDE_EACH},                     /* counters (the schema version stays) */
+    {HUB_T_META, HUB_DUMP_SCHEMA_KEY, ASIDE_KEEP},
+    {HUB_T_META, NULL, ASIDE_EACH},                     /* counters */
     {HUB_T_ROLES, IDP_ROLE_SYSTEM_MANAGER, ASIDE_EACH}, /* the built-in roles */
     {HUB_T_ROLES, IDP_ROLE_GUEST, ASIDE_EACH},
     {HUB_T_KEYS, NULL, ASIDE_TABLE}, /* init's key: only when the dump brings none (two key sets would mix) */
@@ -46,7 +52,8 @@ typedef struct {
     char *key, *val;
     size_t klen, vlen;
     uint64_t expires_at;
-    int dropped; /* init's key, replaced by the dump's keys: its private key goes once the import is committed */
+    aside_rule_t rule;
+    int dropped; /* replaced by the dump's records (init's key: its private key goes once the import is committed) */
 } aside_t;
 
 typedef struct {
@@ -58,15 +65,14 @@ typedef struct {
     size_t nkeys;
     aside_t aside[MAX_ASIDE];
     size_t naside;
-    size_t imported, expired, key_records;
+    size_t imported, expired;
+    size_t per_table[HUB_T__COUNT]; /* records imported into each table */
     char msg[600];
 } import_t;
 
-/* The rule for a record of the target; ASIDE_NONE when it makes the target not empty. */
+/* The rule for a record of the target (the first entry of init_records that names it). */
 static aside_rule_t aside_rule(hub_table_t t, hub_val_t key)
 {
-    if (t == HUB_T_META && key.len == strlen(HUB_DUMP_SCHEMA_KEY) && memcmp(key.data, HUB_DUMP_SCHEMA_KEY, key.len) == 0)
-        return ASIDE_EACH; /* never moved: see walk_cb */
     for (size_t i = 0; i != sizeof(init_records) / sizeof(init_records[0]); ++i)
         if (init_records[i].table == t && (init_records[i].key == NULL || (strlen(init_records[i].key) == key.len &&
                                                                            memcmp(init_records[i].key, key.data, key.len) == 0)))
@@ -93,19 +99,19 @@ static int walk_cb(void *arg, hub_val_t key, hub_val_t val)
 {
     walk_t *w = arg;
     import_t *im = w->im;
+    aside_rule_t rule = aside_rule(w->table, key);
     aside_t *a;
 
-    if (aside_rule(w->table, key) == ASIDE_NONE || im->naside == MAX_ASIDE) {
+    if (rule == ASIDE_NONE || im->naside == MAX_ASIDE) {
         snprintf(im->msg, sizeof(im->msg),
                  "%s: not empty: table %s holds records (import into a new data dir, or one only hubctl init made)",
                  im->ctl->data_dir, hub_dump_table_name(w->table));
         return HUB_E_EXISTS;
     }
-    if (!w->collect ||
-        (w->table == HUB_T_META && key.len == strlen(HUB_DUMP_SCHEMA_KEY) && memcmp(key.data, HUB_DUMP_SCHEMA_KEY, key.len) == 0))
+    if (!w->collect || rule == ASIDE_KEEP)
         return 0;
     a = &im->aside[im->naside++];
-    *a = (aside_t){w->table, dup_bytes(key.data, key.len), dup_bytes(val.data, val.len), key.len, val.len, 0, 0};
+    *a = (aside_t){w->table, dup_bytes(key.data, key.len), dup_bytes(val.data, val.len), key.len, val.len, 0, rule, 0};
     return hub_store_expiry(w->txn, w->table, key.data, key.len, &a->expires_at);
 }
 
@@ -162,6 +168,9 @@ static int check_key_line(import_t *im, const hub_dump_line_t *l, idp_keyrec_t *
     }
     if (im->nkeys == MAX_KEYS)
         return bad(err, size, "private_key: more than %d private keys", MAX_KEYS);
+    for (size_t i = 0; i != im->nkeys; ++i)
+        if (strcmp(im->keys[i].rec.kid, last->kid) == 0)
+            return bad(err, size, "private_key: a second private key of the same kid");
     if (hub_key_from_pem(&key, last->kid, last->alg, l->val, l->vlen) != 0)
         return bad(err, size, "pem: not a private key for %s", hub_alg_name(last->alg));
     hub_key_free(key);
@@ -244,25 +253,26 @@ static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l,
     if (ret != 0)
         return ret;
     ++im->imported;
-    im->key_records += l->table == HUB_T_KEYS;
+    ++im->per_table[l->table];
     return 0;
 }
 
-/* What init made comes back where the dump brought nothing in its place; init's keys only when the dump brought no
- * key at all, else they are dropped (the dump's keys sign). */
+/* What init made comes back where the dump brought nothing in its place (init's keys: when it brought no key, else the
+ * dump's keys sign). */
 static int restore_aside(import_t *im, hub_txn_t *txn)
 {
-    idp_keyrec_t rec;
     int ret;
 
     for (size_t i = 0; i != im->naside; ++i) {
         aside_t *a = &im->aside[i];
-        if (a->table == HUB_T_KEYS && im->key_records != 0) {
-            a->dropped = idp_keyrec_decode(a->val, a->vlen, &rec) == 0 && strcmp(rec.kid, a->key) == 0;
+        if (a->rule == ASIDE_TABLE && im->per_table[a->table] != 0) {
+            a->dropped = 1;
             continue;
         }
         ret = hub_store_put(txn, a->table, a->key, a->klen, a->val, a->vlen, a->expires_at, HUB_STORE_NOOVERWRITE);
-        if (ret != 0 && ret != HUB_E_EXISTS)
+        if (ret == HUB_E_EXISTS)
+            a->dropped = 1;
+        else if (ret != 0)
             return ret;
     }
     return 0;
@@ -279,7 +289,8 @@ static int import_txn(hub_txn_t *txn, void *arg)
     size_t len;
     int ret;
 
-    im->imported = im->expired = im->key_records = 0;
+    im->imported = im->expired = 0;
+    memset(im->per_table, 0, sizeof(im->per_table));
     if ((ret = walk_target(im, txn, 1)) != 0)
         return ret == HUB_E_EXISTS ? ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: %s", im->msg) : ret;
     rewind(im->spool);
@@ -316,9 +327,14 @@ static void keys_after(import_t *im, int committed)
     for (size_t i = 0; i != im->nkeys; ++i)
         if (im->keys[i].written && !committed)
             idp_keyrec_remove_file(im->ctl->data_dir, im->keys[i].rec.kid);
-    for (size_t i = 0; i != im->naside; ++i)
-        if (im->aside[i].dropped && committed)
-            idp_keyrec_remove_file(im->ctl->data_dir, im->aside[i].key);
+    for (size_t i = 0; i != im->naside; ++i) {
+        const aside_t *a = &im->aside[i];
+        idp_keyrec_t rec;
+        /* the kid as its record has it (one a key file may be named after) */
+        if (committed && a->dropped && a->table == HUB_T_KEYS && idp_keyrec_decode(a->val, a->vlen, &rec) == 0 &&
+            strcmp(rec.kid, a->key) == 0)
+            idp_keyrec_remove_file(im->ctl->data_dir, rec.kid);
+    }
 }
 
 /* ---- the command ---- */
