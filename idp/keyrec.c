@@ -272,8 +272,8 @@ int idp_keyrec_put_private_pem(const char *data_dir, const idp_keyrec_t *rec, co
 
     if (!plain_kid(rec->kid))
         return HUB_E_INVAL;
-    if ((ret = hub_key_from_pem(&key, rec->kid, rec->alg, pem, len)) != 0)
-        return ret;
+    if (hub_key_from_pem(&key, rec->kid, rec->alg, pem, len) != 0)
+        return HUB_E_PARSE; /* not PEM, or a key of another algorithm */
     ret = write_key_file(data_dir, key);
     hub_key_free(key);
     return ret;

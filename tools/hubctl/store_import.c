@@ -364,7 +364,7 @@ static void say_done(const import_t *im)
     if (im->expired != 0)
         printf(" (%zu expired, left out)", im->expired);
     if (im->nkeys != 0)
-        printf(" with %zu private signing keys", im->nkeys);
+        printf(" with %zu private signing key%s", im->nkeys, im->nkeys == 1 ? "" : "s");
     printf("\n");
     if (!im->with_keys)
         printf("the dump holds no signing keys: %s; tokens signed before the export do not verify here (refresh tokens "
