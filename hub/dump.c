@@ -374,8 +374,12 @@ int hub_dump_parse(const char *text, size_t len, hub_dump_line_t *out, char *err
     int ret;
 
     memset(out, 0, sizeof(*out));
-    if ((obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+    if ((obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        char *near = strstr(jerr.text, " near ");
+        if (near != NULL)
+            *near = '\0'; /* jansson quotes the input there, which may be part of a secret */
         return fail(err, errsize, "not JSON: %s (at byte %d)", printable(shown, jerr.text), jerr.position);
+    }
     if (!json_is_object(obj)) {
         json_decref(obj);
         return fail(err, errsize, "not a JSON object");

@@ -198,6 +198,15 @@ static void test_refusals(void)
         }
         CHECK(l.key == NULL && l.val == NULL);
     }
+    /* a cut line says where, not what was there (it may be part of a private key) */
+    memset(err, 0, sizeof(err));
+    static const char *cut[] = {"{\"private_key\":\"k\",\"pem\":\"-----BEGIN PRIVATE KEY-----\\nMIIEvSECRET",
+                                "{\"table\":\"users\",\"key\":\"a\",\"value\":\"SECRET\" x}", "{\"SECRET\" 1}", "SECRET"};
+    for (size_t i = 0; i != sizeof(cut) / sizeof(cut[0]); ++i) {
+        memset(err, 0, sizeof(err));
+        CHECK(hub_dump_parse(cut[i], strlen(cut[i]), &l, err, sizeof(err)) == HUB_E_PARSE);
+        CHECK(strncmp(err, "not JSON: ", 10) == 0 && strstr(err, "SECRET") == NULL && strstr(err, "BEGIN") == NULL);
+    }
     /* a NUL inside the line's bytes */
     CHECK(hub_dump_parse("{\"end\":true,\0\"lines\":0}", 23, &l, err, sizeof(err)) == HUB_E_PARSE);
 }
