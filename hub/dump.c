@@ -267,11 +267,13 @@ static int get_bytes(json_t *obj, const char *name, int allow_object, char **out
     if (v == NULL && b == NULL)
         return fail(err, size, "%s: missing", name);
     if (json_is_string(v)) {
-        *out = copy_bytes(json_string_value(v), *len = json_string_length(v));
+        *len = json_string_length(v);
+        *out = copy_bytes(json_string_value(v), *len);
     } else if (allow_object && json_is_object(v)) {
         if ((dump = json_dumps(v, JSON_COMPACT)) == NULL)
             hub_oom();
-        *out = copy_bytes(dump, *len = strlen(dump));
+        *len = strlen(dump);
+        *out = copy_bytes(dump, *len);
         free(dump);
     } else if (v != NULL) {
         return fail(err, size, "%s: expected %s", name, allow_object ? "an object or a string" : "a string");
@@ -286,7 +288,8 @@ static int get_bytes(json_t *obj, const char *name, int allow_object, char **out
             *out = NULL;
             return fail(err, size, "%s: not base64url", b64name);
         }
-        (*out)[ *len = (size_t)m] = '\0';
+        *len = (size_t)m;
+        (*out)[*len] = '\0';
     }
     return 0;
 }
@@ -347,8 +350,10 @@ static int parse_private_key(json_t *obj, hub_dump_line_t *out, char *err, size_
         return fail(err, size, "private_key: expected a kid (1 to %d characters)", HUB_DUMP_KID_MAX);
     if (!json_is_string(pem) || json_string_length(pem) == 0)
         return fail(err, size, "pem: expected the private key as PEM text");
-    out->key = copy_bytes(json_string_value(kid), out->klen = json_string_length(kid));
-    out->val = copy_bytes(json_string_value(pem), out->vlen = json_string_length(pem));
+    out->klen = json_string_length(kid);
+    out->key = copy_bytes(json_string_value(kid), out->klen);
+    out->vlen = json_string_length(pem);
+    out->val = copy_bytes(json_string_value(pem), out->vlen);
     return 0;
 }
 
