@@ -90,6 +90,7 @@ static const hub_conf_key_t main_keys[] = {
     ENUM("node.log_level", node.log_level, "info", level_names),
     RANGE("node.max_connections", hub_conf_uint, node.max_connections, "0", 0, 1000000),
     PAIR("node.metrics_allow", hub_conf_cidrs, node.metrics_allow, node.nmetrics_allow, "127.0.0.0/8 ::1/128"),
+    KEY("node.proxy_protocol", hub_conf_bool, node.proxy_protocol, "false"),
 
     SECTION("primary"),
     ENUM("primary.signing_alg", primary.signing_alg, "RS256", alg_names),

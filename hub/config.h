@@ -34,6 +34,7 @@ typedef struct st_hub_config_t {
         unsigned max_connections; /* client connections open at once; 0 = derived from the open-file limit */
         char **metrics_allow;     /* NULL-terminated address ranges ("127.0.0.0/8") that may read /metrics */
         size_t nmetrics_allow;
+        int proxy_protocol; /* connections start with a PROXY protocol v1 line naming the client (a load balancer) */
     } node;
     struct {
         int signing_alg;             /* hub_alg_t */

@@ -122,6 +122,7 @@ static void test_defaults(void)
         CHECK_STR(cfg.node.metrics_allow[1], "::1/128");
         CHECK(cfg.node.metrics_allow[2] == NULL);
     }
+    CHECK(cfg.node.proxy_protocol == 0);
     CHECK(cfg.primary.signing_alg == HUB_ALG_RS256);
     CHECK(cfg.primary.key_rotation_every == 30 * 86400);
     CHECK(cfg.primary.key_publish_ahead == 3600);
@@ -221,6 +222,7 @@ static void test_good_primary(void)
                                   "  log_level: debug\n"
                                   "  max_connections: 20000\n"
                                   "  metrics_allow: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7, \"::1\"]\n"
+                                  "  proxy_protocol: true\n"
                                   "primary:\n"
                                   "  signing_alg: EdDSA\n"
                                   "  key_rotation: {every: 7d, publish_ahead: 0}\n"
@@ -253,6 +255,7 @@ static void test_good_primary(void)
     CHECK(cfg.node.nmetrics_allow == 4);
     if (cfg.node.nmetrics_allow == 4)
         CHECK_STR(cfg.node.metrics_allow[1], "fd00::/8");
+    CHECK(cfg.node.proxy_protocol == 1);
     CHECK(cfg.primary.signing_alg == HUB_ALG_EDDSA);
     CHECK(cfg.primary.key_rotation_every == 7 * 86400);
     CHECK(cfg.primary.key_publish_ahead == 0);
@@ -409,6 +412,7 @@ static const struct {
     {"node: {}\nprimary: {}\nnode: {}\n", "3: node: duplicate key (first on line 1)"},
     {"? [a]\n: b\n", "1: yaml: a key must be a plain word, not a list"},
     {"node: {}\n---\nnode: {}\n", "2: yaml: only one YAML document is allowed"},
+    {"node: {proxy_protocol: yes please}\n", "1: node.proxy_protocol: expected true or false"},
     {"primary:\n  registration: {require_join_token: maybe}\n",
      "2: primary.registration.require_join_token: expected true or false"},
     {"primary:\n  login:\n    max_failures: 0\n", "3: primary.login.max_failures: must be between 1 and 1000"},
