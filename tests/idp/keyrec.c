@@ -371,6 +371,61 @@ static void test_rotate_race(fixture_t *f)
     idp_keyvault_close(v);
 }
 
+/* How many keys are next now, and the creation times of every key (sorted by the list: activation). */
+static size_t count_next(hub_store_t *store, const hub_config_t *cfg)
+{
+    idp_keyrec_list_t *list = idp_keyrec_read(store);
+    uint64_t until, now = hub_now();
+    size_t n = 0;
+    for (size_t i = 0; list != NULL && i != list->n; ++i)
+        n += idp_keyrec_state(list, i, now, idp_keyrec_token_life(cfg), &until) == IDP_KEY_NEXT;
+    free(list);
+    return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Two primaries rotating on a short period on one store (their JWKS served all along): never two next keys, and the keys
+ * made after the first are each a rotation's one successor, seconds apart, not twins of one second. */
+static void test_auto_rotation(fixture_t *f)
+{
+    idp_keyring_t *kr1 = NULL, *kr2 = NULL;
+    idp_keyrec_list_t *list;
+    uint64_t created[64], end;
+    size_t len, most = 0, n = 0;
+
+    f->sealed_a.primary.key_rotation_every = 3;
+    f->sealed_a.primary.key_publish_ahead = 1;
+    f->sealed_a.primary.access_token_ttl = f->sealed_a.primary.id_token_ttl = 1;
+    CHECK(idp_keyring_open(&kr1, f->store, &f->sealed_a) == 0 && idp_keyring_open(&kr2, f->store, &f->sealed_a) == 0);
+    if (kr1 == NULL || kr2 == NULL)
+        goto out;
+    for (end = hub_now() + 9; hub_now() < end;) {
+        CHECK(idp_keyring_jwks_serve(kr1, &len) != NULL && idp_keyring_jwks_serve(kr2, &len) != NULL);
+        size_t next = count_next(f->store, &f->sealed_a);
+        most = next > most ? next : most;
+        usleep(50000);
+    }
+    CHECK(most == 1);
+    if ((list = idp_keyrec_read(f->store)) != NULL) {
+        for (size_t i = 0; i != list->n && n != 64; ++i)
+            if (list->recs[i].revoked_at == 0 && !list->recs[i].immediate)
+                created[n++] = list->recs[i].created_at;
+        free(list);
+    }
+    qsort(created, n, sizeof(created[0]), cmp_u64);
+    CHECK(n >= 2); /* rotations happened */
+    for (size_t i = 1; i < n; ++i)
+        CHECK(created[i] >= created[i - 1] + 2); /* one successor per rotation */
+out:
+    idp_keyring_close(kr1);
+    idp_keyring_close(kr2);
+}
+
 int main(void)
 {
     fixture_t f = {0};
@@ -385,6 +440,10 @@ int main(void)
     test_seal_files(&f, kid);
     test_wrong_secret(&f, kid);
     test_rotate_race(&f);
+    close_store(&f);
+
+    open_store(&f, "idp-keyrec-auto");
+    test_auto_rotation(&f);
     close_store(&f);
     return check_report("idp/keyrec");
 }
