@@ -410,7 +410,7 @@ static int open_vault(idp_keyring_t *kr, hub_store_t *store, const hub_config_t 
         hub_log_error("primary.cluster_secret_file: %s", why);
         return ret;
     }
-    if ((ret = idp_keys_policy_save(store, cfg)) != 0 || (ret = idp_keyrec_seal_files(kr->vault, store)) < 0)
+    if ((ret = idp_keyrec_seal_files(kr->vault, store)) < 0)
         return ret;
     ret = idp_keys_init(store, kr->vault, cfg->primary.signing_alg);
     return ret == HUB_E_EXISTS ? 0 : ret;
@@ -433,7 +433,8 @@ int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t
         if ((ret = idp_keyrec_create(store, kr->vault, cfg->primary.signing_alg, hub_now(), 1, 0, NULL, NULL, NULL)) == 0)
             ret = reload(kr, 1);
     }
-    if (ret != 0)
+    /* saved once the keys loaded: a primary refused for its cluster secret never names that secret to hubctl */
+    if (ret != 0 || (ret = idp_keys_policy_save(store, cfg)) != 0)
         goto fail;
     if (pthread_create(&kr->thread, NULL, keyring_thread, kr) != 0) {
         ret = HUB_E_NOMEM;

@@ -311,6 +311,17 @@ static void test_wrong_secret(fixture_t *f, const char *kid)
 
     CHECK(idp_keyring_open(&kr, f->store, &f->sealed_b) == HUB_E_CRYPTO && kr == NULL);
     CHECK(idp_keyrec_count(f->store) == 1);
+    /* the refused primary left the secret hubctl seals with as it was: the one whose keyring opened */
+    hub_config_t saved;
+    hub_txn_t *txn;
+    hub_config_defaults(&saved);
+    CHECK(hub_store_read_begin(f->store, &txn) == 0);
+    CHECK(idp_keys_policy_load(txn, &saved) == 0);
+    hub_store_read_end(txn);
+    char *want = realpath(f->sealed_a.primary.cluster_secret_file, NULL);
+    CHECK(saved.primary.cluster_secret_file != NULL && want != NULL && strcmp(saved.primary.cluster_secret_file, want) == 0);
+    free(want);
+    hub_config_dispose(&saved);
     CHECK(get_box(f, kid, box, sizeof(box)) == 0);
     flip_box(box, strlen(box) * 3 / 8, 0x80, bad);
     put_box(f, kid, bad, 0);
