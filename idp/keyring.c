@@ -70,11 +70,11 @@ static void snapshot_free(snapshot_t *snap)
 }
 
 /* Whether a private key that did not load stops the snapshot rather than leaving its key out (as a missing file always
- * has): a key sealed with a secret this node lacks or that does not open it. A node never falls back to a key of its
- * own then: that would split the cluster's keys. */
+ * has, or a record whose kid names no key): a key sealed with a secret this node lacks or that does not open it. A node
+ * never falls back to a key of its own then: that would split the cluster's keys. */
 static int load_stops(const idp_keyvault_t *v, int ret)
 {
-    return ret == HUB_E_DENIED || (idp_keyvault_sealed(v) && ret != HUB_E_NOTFOUND);
+    return ret == HUB_E_DENIED || (idp_keyvault_sealed(v) && ret != HUB_E_NOTFOUND && ret != HUB_E_INVAL);
 }
 
 /* Adds the published keys of list to snap (and their JWKs to arr), their private keys read in txn. */
