@@ -111,6 +111,7 @@ static const hub_conf_key_t main_keys[] = {
     RANGE("primary.login.address_max_failures", hub_conf_uint, primary.login_address_max_failures, "10", 1, 1000000),
     RANGE("primary.login.max_checks_per_second", hub_conf_uint, primary.login_max_checks_per_second, "0", 0, 1000000),
     RANGE("primary.login.max_queued", hub_conf_uint, primary.login_max_queued, "0", 0, 1000000),
+    KEY("primary.cluster_secret_file", hub_conf_cluster_secret, primary.cluster_secret_file, NULL),
 
     SECTION("secondary"),
     KEY("secondary.server_url", hub_conf_url, secondary.server_url, NULL),
@@ -199,6 +200,11 @@ static void dispose_routes(const hub_conf_key_t *key, void *base)
     free(*slot);
     *slot = NULL;
     *n = 0;
+}
+
+int hub_config_is_cluster(const hub_config_t *cfg)
+{
+    return cfg->node.role == HUB_ROLE_PRIMARY && cfg->primary.cluster_secret_file != NULL;
 }
 
 void hub_config_defaults(hub_config_t *cfg)
