@@ -30,6 +30,11 @@ const char *hub_dump_table_name(hub_table_t t)
     return (unsigned)t < HUB_T__COUNT ? table_names[t] : NULL;
 }
 
+int hub_dump_carries(hub_table_t t)
+{
+    return t != HUB_T_KEY_SECRETS;
+}
+
 /* ---- writing ---- */
 
 /* obj as one compact line with its newline; obj's reference is dropped. */
@@ -330,6 +335,9 @@ static int parse_record(json_t *obj, hub_dump_line_t *out, char *err, size_t siz
 
     if (!json_is_string(table) || (t = hub_dump_table(json_string_value(table), json_string_length(table))) < 0)
         return fail(err, size, "table: not a table of the store");
+    if (!hub_dump_carries((hub_table_t)t))
+        return fail(err, size, "table: %s is never in a dump (private keys come as private_key lines of PEM)",
+                    json_string_value(table));
     out->table = (hub_table_t)t;
     if ((ret = get_bytes(obj, "key", 0, &out->key, &out->klen, err, size)) != 0)
         return ret;

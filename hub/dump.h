@@ -1,6 +1,6 @@
 /* The store's dump format (hubctl store export / import, docs/OPERATIONS.md "Export and import"): one JSON object a
  * line, a header first, then one line per live record (and, in a dump made with keys, the private key of each signing
- * key right after its record), then an end line counting the lines between; written and read here, store-free. */
+ * key right after its record, as PEM), then an end line counting the lines between; written and read here, store-free. */
 #ifndef HUB_DUMP_H
 #define HUB_DUMP_H
 
@@ -36,6 +36,9 @@ typedef struct st_hub_dump_line_t {
 /* The table called name ("users"), or -1; the name of t (NULL out of range). */
 int hub_dump_table(const char *name, size_t len);
 const char *hub_dump_table_name(hub_table_t t);
+/* 0 for a table no dump carries, whatever its options: key_secrets (private keys sealed with a cluster secret travel
+ * as private key lines of PEM, so a dump moves between a sealed store and one of files); 1 for every other table. */
+int hub_dump_carries(hub_table_t t);
 
 /* ---- writing: each returns a new line ending in "\n" (malloc'ed, *len its length; the caller frees it) ---- */
 

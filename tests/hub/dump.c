@@ -1,5 +1,6 @@
 /* Tests hub/dump.c: how a record's bytes are written (text, embedded JSON object, base64url) and read back to the same
- * bytes, each malformed line refused naming its field, the order a dump keeps, and the bounded line reader. */
+ * bytes, each malformed line refused naming its field, a key_secrets record refused in any shape, the order a dump
+ * keeps, and the bounded line reader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,26 @@ static void test_refusals(void)
     CHECK(hub_dump_parse("{\"end\":true,\0\"lines\":0}", 23, &l, err, sizeof(err)) == HUB_E_PARSE);
 }
 
+/* A record of key_secrets is refused whatever the rest of its line: sealed private keys never travel as records. */
+static void test_never_carried(void)
+{
+    static const char *const bad[] = {
+        "{\"table\":\"key_secrets\",\"key\":\"kid\",\"value\":{\"box\":\"AQID\"},\"expires_at\":0}",
+        "{\"table\":\"key_secrets\",\"key_b64\":\"a2lk\",\"value_b64\":\"AQID\",\"expires_at\":0}",
+        "{\"table\":\"key_secrets\",\"key\":\"kid\",\"value\":\"x\",\"expires_at\":4102444800}",
+        "{\"table\":\"key_secrets\"}",
+    };
+    hub_dump_line_t l;
+    char err[200];
+
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+        CHECK(hub_dump_parse(bad[i], strlen(bad[i]), &l, err, sizeof(err)) == HUB_E_PARSE);
+        CHECK(strncmp(err, "table: key_secrets is never in a dump", 37) == 0 && l.key == NULL && l.val == NULL);
+    }
+    for (int t = 0; t != HUB_T__COUNT; ++t)
+        CHECK(hub_dump_carries((hub_table_t)t) == (t != HUB_T_KEY_SECRETS));
+}
+
 /* Feeds lines (separated by '\n') to a reader; the error of the first refused line (or of the finish), "" when the
  * dump is good. */
 static const char *read_dump(const char *text)
@@ -301,6 +322,7 @@ int main(void)
     test_random_bytes();
     test_other_lines();
     test_refusals();
+    test_never_carried();
     test_order();
     test_read_line();
     return check_report("hub/dump");

@@ -1,6 +1,6 @@
 /* hubctl store export: every live record of the store as JSON lines on stdout (hub/dump.h), read in one read
- * transaction through hub/store.h alone, so that it works on any backend; private signing keys, through idp/keyrec,
- * only with --with-keys. store import is in store_import.c. */
+ * transaction through hub/store.h alone, so that it works on any backend; private signing keys, as PEM read through the
+ * vault (idp/keyrec.h: files, or sealed in the store), only with --with-keys. store import is in store_import.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +33,7 @@ static int key_material_record(hub_table_t t, const void *key, size_t klen)
 
 typedef struct {
     ctl_t *ctl;
+    const idp_keyvault_t *vault; /* with keys */
     hub_txn_t *txn;
     hub_table_t table; /* the one being walked */
     int with_keys;
@@ -56,8 +57,26 @@ static int put_line(export_t *x, char *line, size_t len)
     return 0;
 }
 
-/* The line of the private key of signing key kid (its record's key), right after the record; none for a key that has
- * no private key left (revoked). */
+/* Why a private key cannot be read, for the operator (idp_keyrec_private_load's errors). */
+static const char *unreadable(int ret)
+{
+    static const struct {
+        int ret;
+        const char *why;
+    } whys[] = {
+        {HUB_E_DENIED, "it is sealed with a cluster secret and the store names none hubctl can use (start a primary of the "
+                       "cluster first: it saves its primary.cluster_secret_file)"},
+        {HUB_E_CRYPTO, "the cluster secret the store names does not open it (another cluster secret, or altered)"},
+        {HUB_E_VERSION, "it is sealed in a format this version does not know"},
+    };
+    for (size_t i = 0; i != sizeof(whys) / sizeof(whys[0]); ++i)
+        if (whys[i].ret == ret)
+            return whys[i].why;
+    return hub_strerror(ret);
+}
+
+/* The line of the private key of signing key kid (its record's key), right after the record, read in the export's
+ * transaction; none for a key that has no private key left (revoked). */
 static int put_private_key(export_t *x, hub_val_t key)
 {
     char kid[HUB_DUMP_KID_MAX + 1], *pem = NULL, *line;
@@ -70,7 +89,7 @@ static int put_private_key(export_t *x, hub_val_t key)
     }
     memcpy(kid, key.data, key.len);
     kid[key.len] = '\0';
-    if ((ret = idp_keyrec_private_pem(x->ctl->data_dir, kid, &pem, &len)) == HUB_E_NOTFOUND)
+    if ((ret = idp_keyrec_private_load(x->vault, x->txn, kid, &pem, &len)) == HUB_E_NOTFOUND)
         return 0;
     if (ret == 0 && (line = hub_dump_private_key(kid, pem, len, &llen)) == NULL)
         ret = HUB_E_PARSE;
@@ -79,7 +98,7 @@ static int put_private_key(export_t *x, hub_val_t key)
         free(pem);
     }
     if (ret != 0) {
-        snprintf(x->failure, sizeof(x->failure), "the private key of signing key %s: %s", kid, hub_strerror(ret));
+        snprintf(x->failure, sizeof(x->failure), "the private key of signing key %s: %s", kid, unreadable(ret));
         return ret;
     }
     return put_line(x, line, llen);
@@ -125,7 +144,8 @@ static int export_all(export_t *x)
     if ((ret = put_line(x, line, len)) == 0)
         x->lines = 0; /* the end line counts the lines after the header */
     for (x->table = 0; ret == 0 && x->table != HUB_T__COUNT; ++x->table)
-        if ((ret = hub_store_each(x->txn, x->table, NULL, 0, export_cb, x)) != 0 && x->failure[0] == '\0')
+        if (hub_dump_carries(x->table) && (ret = hub_store_each(x->txn, x->table, NULL, 0, export_cb, x)) != 0 &&
+            x->failure[0] == '\0')
             snprintf(x->failure, sizeof(x->failure), "%s: %s", hub_dump_table_name(x->table), hub_strerror(ret));
     hub_store_read_end(x->txn);
     if (ret == 0) {
@@ -139,9 +159,24 @@ static int export_all(export_t *x)
     return ret;
 }
 
+/* With keys: the vault the store's private keys are in (the policy the primary saved names its cluster secret). */
+static int open_vault(ctl_t *ctl, idp_keyvault_t **vault)
+{
+    hub_config_t cfg;
+    int ret;
+
+    if ((ret = ctl_keys_config(ctl, &cfg)) != 0)
+        ret = ctl_say(EXIT_RUNTIME, "store export: cannot read the store: %s", hub_strerror(ret));
+    else
+        ret = ctl_keys_vault(ctl, &cfg, vault);
+    hub_config_dispose(&cfg);
+    return ret;
+}
+
 static int cmd_export(ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {{"with-keys", no_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'}, {0}};
+    idp_keyvault_t *vault = NULL;
     export_t x = {.ctl = ctl};
     int c, ret;
 
@@ -155,14 +190,17 @@ static int cmd_export(ctl_t *ctl, int argc, char **argv)
     }
     if ((ret = ctl_positionals(ctl, argc, argv, 0, NULL, NULL)) != EXIT_OK)
         return ret;
+    if (x.with_keys && (ret = open_vault(ctl, &vault)) != EXIT_OK)
+        return ret;
+    x.vault = vault;
     /* an incomplete dump has no end line, so an import refuses it */
-    if (export_all(&x) != 0)
-        return ctl_say(EXIT_RUNTIME, "store export: %s (the dump is incomplete)", x.failure);
-    return EXIT_OK;
+    ret = export_all(&x) != 0 ? ctl_say(EXIT_RUNTIME, "store export: %s (the dump is incomplete)", x.failure) : EXIT_OK;
+    idp_keyvault_close(vault);
+    return ret;
 }
 
 const ctl_command_t ctl_store_commands[] = {
     {"store export", cmd_export, "[--with-keys]"},
-    {"store import", ctl_store_import, "", 1},
+    {"store import", ctl_store_import, "[--cluster-secret FILE]", 1},
     {NULL},
 };

@@ -1,6 +1,7 @@
 /* hubctl store import: a dump (hub/dump.h) from stdin into a new store, all or nothing. The input is checked whole
- * first while it is copied to a spool file (stdin may be a pipe), the private keys are handed to idp/keyrec, then every
- * record goes in through hub/store.h in one write transaction read from the spool (which a grown map runs again). */
+ * first while it is copied to a spool file (stdin may be a pipe), then every record goes in through hub/store.h, and
+ * every private key into the target's vault (idp_keyrec_private_store: files, or sealed with --cluster-secret), in one
+ * write transaction read from the spool (which a grown map runs again). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "hub/jws.h"
 #include "hub/util.h"
 #include "idp/keyrec.h"
+#include "idp/keys.h"
 #include "idp/role.h"
 #include "tools/hubctl/hubctl.h"
 
@@ -41,10 +43,8 @@ static const struct {
 };
 
 typedef struct {
-    idp_keyrec_t rec;
-    char *pem;
-    size_t len;
-    int written;
+    char kid[HUB_DUMP_KID_MAX + 1];
+    int written; /* handed to the vault by a run of the transaction: taken back when none commits */
 } import_key_t;
 
 typedef struct {
@@ -58,6 +58,9 @@ typedef struct {
 
 typedef struct {
     ctl_t *ctl;
+    idp_keyvault_t *vault;    /* where the target keeps its private keys */
+    char *secret_file;        /* the cluster secret the vault seals with (NULL: files) */
+    const char *secret_given; /* --cluster-secret */
     FILE *spool;
     char *buf; /* a line: HUB_DUMP_LINE_MAX + 1 */
     int with_keys;
@@ -152,12 +155,11 @@ static int bad(char *err, size_t size, const char *fmt, ...)
     return HUB_E_PARSE;
 }
 
-/* A keys record (its value a key record of its own kid) or a private key (one of the key record before it), kept for
- * writing before the records. */
+/* A keys record (its value a key record of its own kid) or a private key (one of the key record before it, of its
+ * algorithm, no longer than a vault keeps), its kid kept for the write. */
 static int check_key_line(import_t *im, const hub_dump_line_t *l, idp_keyrec_t *last, char *err, size_t size)
 {
     hub_key_t *key = NULL;
-    import_key_t *k;
 
     if (l->kind == HUB_DUMP_RECORD) {
         if (idp_keyrec_decode(l->val, l->vlen, last) != 0)
@@ -169,13 +171,14 @@ static int check_key_line(import_t *im, const hub_dump_line_t *l, idp_keyrec_t *
     if (im->nkeys == MAX_KEYS)
         return bad(err, size, "private_key: more than %d private keys", MAX_KEYS);
     for (size_t i = 0; i != im->nkeys; ++i)
-        if (strcmp(im->keys[i].rec.kid, last->kid) == 0)
+        if (strcmp(im->keys[i].kid, last->kid) == 0)
             return bad(err, size, "private_key: a second private key of the same kid");
+    if (l->vlen > IDP_KEYREC_PEM_MAX)
+        return bad(err, size, "pem: longer than %d bytes", IDP_KEYREC_PEM_MAX);
     if (hub_key_from_pem(&key, last->kid, last->alg, l->val, l->vlen) != 0)
         return bad(err, size, "pem: not a private key for %s", hub_alg_name(last->alg));
     hub_key_free(key);
-    k = &im->keys[im->nkeys++];
-    *k = (import_key_t){*last, dup_bytes(l->val, l->vlen), l->vlen, 0};
+    snprintf(im->keys[im->nkeys++].kid, sizeof(im->keys[0].kid), "%s", last->kid);
     return 0;
 }
 
@@ -235,8 +238,18 @@ static int check_input(import_t *im)
 
 /* ---- the write ---- */
 
-/* One record of the dump into txn (one whose time has passed is left out); the store says what it refuses. */
-static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l, uint64_t line, uint64_t now)
+/* 1 when the target held a record of t under key before the import (init made it). */
+static int set_aside(const import_t *im, hub_table_t t, const char *key, size_t klen)
+{
+    for (size_t i = 0; i != im->naside; ++i)
+        if (im->aside[i].table == t && im->aside[i].klen == klen && memcmp(im->aside[i].key, key, klen) == 0)
+            return 1;
+    return 0;
+}
+
+/* One record of the dump into txn (one whose time has passed is left out; *key_in says whether a signing key's record
+ * went in, for its private key on the next line); the store says what it refuses. */
+static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l, uint64_t line, uint64_t now, int *key_in)
 {
     int ret;
 
@@ -244,6 +257,12 @@ static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l,
         ++im->expired;
         return 0;
     }
+    /* init's key under the dump's kid: its private key would be the dump's, then removed as init's */
+    if (l->table == HUB_T_KEYS && set_aside(im, HUB_T_KEYS, l->key, l->klen))
+        return ctl_refuse(im->ctl, EXIT_RUNTIME,
+                          "store import: line %llu: key: signing key %s is the one hubctl init made in %s "
+                          "(import into a new data dir)",
+                          (unsigned long long)line, l->key, im->ctl->data_dir);
     ret = hub_store_put(txn, l->table, l->key, l->klen, l->val, l->vlen, l->expires_at, HUB_STORE_NOOVERWRITE);
     if (ret == HUB_E_EXISTS)
         return ctl_refuse(im->ctl, EXIT_USAGE, "store import: line %llu: key: a second record of the same key in table %s",
@@ -254,6 +273,34 @@ static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l,
         return ret;
     ++im->imported;
     ++im->per_table[l->table];
+    *key_in = l->table == HUB_T_KEYS;
+    return 0;
+}
+
+/* The private key of the signing key whose record went in just before: into the target's vault, in txn (sealed, a record
+ * of txn; a file, written now and taken back by keys_after when no run commits). Never over one the target holds. */
+static int import_private_key(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l)
+{
+    import_key_t *k = NULL;
+    char *pem = NULL;
+    size_t len = 0;
+    int ret;
+
+    for (size_t i = 0; k == NULL && i != im->nkeys; ++i)
+        k = strcmp(im->keys[i].kid, l->key) == 0 ? &im->keys[i] : NULL;
+    if (k == NULL)
+        return ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: the spool file changed: private key %s", l->key);
+    if (!k->written && (ret = idp_keyrec_private_load(im->vault, txn, k->kid, &pem, &len)) != HUB_E_NOTFOUND) {
+        if (pem != NULL) {
+            OPENSSL_cleanse(pem, len);
+            free(pem);
+        }
+        return ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: the private key of signing key %s: %s", k->kid,
+                          ret == 0 ? "the data dir holds one already (import into a new data dir)" : hub_strerror(ret));
+    }
+    k->written = 1;
+    if ((ret = idp_keyrec_private_store(im->vault, txn, k->kid, l->val, l->vlen)) != 0)
+        return ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: the private key of signing key %s: %s", k->kid, hub_strerror(ret));
     return 0;
 }
 
@@ -279,7 +326,7 @@ static int restore_aside(import_t *im, hub_txn_t *txn)
 }
 
 /* The write transaction: the target checked again and init's records set aside, every line of the spool, what init
- * made brought back. A grown map runs it again from the start. */
+ * made brought back, the policy naming where the private keys went. A grown map runs it again from the start. */
 static int import_txn(hub_txn_t *txn, void *arg)
 {
     import_t *im = arg;
@@ -287,7 +334,7 @@ static int import_txn(hub_txn_t *txn, void *arg)
     hub_dump_line_t l;
     uint64_t now = hub_now();
     size_t len;
-    int ret;
+    int ret, key_in = 0;
 
     im->imported = im->expired = 0;
     memset(im->per_table, 0, sizeof(im->per_table));
@@ -298,27 +345,19 @@ static int import_txn(hub_txn_t *txn, void *arg)
     while ((ret = hub_dump_read_line(im->spool, im->buf, HUB_DUMP_LINE_MAX, &len)) == 1) {
         if (hub_dump_next(&r, im->buf, len, &l, im->msg, sizeof(im->msg)) != 0)
             return ctl_refuse(im->ctl, EXIT_RUNTIME, "store import: the spool file changed: %s", im->msg);
-        ret = l.kind == HUB_DUMP_RECORD ? import_record(im, txn, &l, r.line, now) : 0;
+        /* a private key whose record expired is left out with it */
+        ret = l.kind == HUB_DUMP_PRIVATE_KEY && key_in ? import_private_key(im, txn, &l) : 0;
+        key_in = 0;
+        if (l.kind == HUB_DUMP_RECORD)
+            ret = import_record(im, txn, &l, r.line, now, &key_in);
         hub_dump_line_clear(&l);
         OPENSSL_cleanse(im->buf, len);
         if (ret != 0)
             return ret;
     }
-    return ret != 0 ? ret : restore_aside(im, txn);
-}
-
-/* The private keys, before any record names them (as idp_keyrec_create does); EXIT_OK or an exit code, said. */
-static int write_keys(import_t *im)
-{
-    for (size_t i = 0; i != im->nkeys; ++i) {
-        import_key_t *k = &im->keys[i];
-        int ret = idp_keyrec_put_private_pem(im->ctl->data_dir, &k->rec, k->pem, k->len);
-        if (ret != 0)
-            return ctl_say(EXIT_RUNTIME, "store import: the private key of signing key %s: %s", k->rec.kid,
-                           ret == HUB_E_EXISTS ? "the data dir holds one already" : hub_strerror(ret));
-        k->written = 1;
-    }
-    return EXIT_OK;
+    if (ret != 0 || (ret = restore_aside(im, txn)) != 0)
+        return ret;
+    return idp_keys_policy_secret(txn, idp_keyvault_sealed(im->vault) ? im->secret_file : NULL);
 }
 
 /* After the write: the private keys of a failed import taken back, or those of init's keys the dump replaced. */
@@ -326,14 +365,14 @@ static void keys_after(import_t *im, int committed)
 {
     for (size_t i = 0; i != im->nkeys; ++i)
         if (im->keys[i].written && !committed)
-            idp_keyrec_remove_file(im->ctl->data_dir, im->keys[i].rec.kid);
+            idp_keyrec_private_remove(im->vault, im->ctl->store, im->keys[i].kid);
     for (size_t i = 0; i != im->naside; ++i) {
         const aside_t *a = &im->aside[i];
         idp_keyrec_t rec;
-        /* the kid as its record has it (one a key file may be named after) */
+        /* the kid as its record has it (one the vault takes) */
         if (committed && a->dropped && a->table == HUB_T_KEYS && idp_keyrec_decode(a->val, a->vlen, &rec) == 0 &&
             strcmp(rec.kid, a->key) == 0)
-            idp_keyrec_remove_file(im->ctl->data_dir, rec.kid);
+            idp_keyrec_private_remove(im->vault, im->ctl->store, rec.kid);
     }
 }
 
@@ -364,7 +403,8 @@ static void say_done(const import_t *im)
     if (im->expired != 0)
         printf(" (%zu expired, left out)", im->expired);
     if (im->nkeys != 0)
-        printf(" with %zu private signing key%s", im->nkeys, im->nkeys == 1 ? "" : "s");
+        printf(" with %zu private signing key%s%s", im->nkeys, im->nkeys == 1 ? "" : "s",
+               idp_keyvault_sealed(im->vault) ? ", sealed with the cluster secret" : "");
     printf("\n");
     if (!im->with_keys)
         printf("the dump holds no signing keys: %s; tokens signed before the export do not verify here (refresh tokens "
@@ -372,7 +412,28 @@ static void say_done(const import_t *im)
                kept != 0 ? "the key hubctl init made signs" : "hubd makes a new key when it starts");
 }
 
-/* Target checked, input checked into the spool, keys written, records written; EXIT_OK or an exit code, said. */
+/* The target's vault: files, or sealed with the cluster secret --cluster-secret names (or the target's policy does). */
+static int open_vault(import_t *im)
+{
+    hub_config_t cfg;
+    int ret;
+
+    if ((ret = ctl_keys_config(im->ctl, &cfg)) != 0) {
+        hub_config_dispose(&cfg);
+        return ctl_say(EXIT_RUNTIME, "%s: cannot read the store: %s", im->ctl->data_dir, hub_strerror(ret));
+    }
+    if (im->secret_given != NULL) {
+        free(cfg.primary.cluster_secret_file);
+        cfg.primary.cluster_secret_file = hub_strdup(im->secret_given);
+    }
+    if ((ret = ctl_keys_vault(im->ctl, &cfg, &im->vault)) == EXIT_OK && hub_config_is_cluster(&cfg))
+        im->secret_file = hub_strdup(cfg.primary.cluster_secret_file);
+    hub_config_dispose(&cfg);
+    return ret;
+}
+
+/* Target checked, vault opened, input checked into the spool, records and private keys written; EXIT_OK or an exit
+ * code, said. */
 static int run_import(import_t *im)
 {
     hub_txn_t *txn;
@@ -384,24 +445,45 @@ static int run_import(import_t *im)
     hub_store_read_end(txn);
     if (ret != 0)
         return ctl_say(EXIT_RUNTIME, "store import: %s", ret == HUB_E_EXISTS ? im->msg : hub_strerror(ret));
+    if ((ret = open_vault(im)) != EXIT_OK)
+        return ret;
     if ((im->spool = open_spool(im->ctl->data_dir)) == NULL)
         return ctl_say(EXIT_RUNTIME, "store import: cannot make a spool file in %s: %s", im->ctl->data_dir, strerror(errno));
     if ((ret = check_input(im)) != EXIT_OK)
         return ctl_say(ret, "store import: %s (nothing imported)", im->msg);
-    if ((ret = write_keys(im)) == EXIT_OK)
-        ret = ctl_write(im->ctl, import_txn, im);
+    ret = ctl_write(im->ctl, import_txn, im);
     keys_after(im, ret == EXIT_OK);
     if (ret == EXIT_OK)
         say_done(im);
     return ret;
 }
 
+/* The options; EXIT_OK to go on, else an exit code (or a negative value for --help: CTL_ARGS_DONE). */
+static int import_options(ctl_t *ctl, int argc, char **argv, const char **secret)
+{
+    static const struct option opts[] = {{"cluster-secret", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
+    int c;
+
+    while ((c = ctl_next_opt(ctl, argc, argv, opts)) != -1) {
+        if (c == 's') {
+            *secret = optarg;
+        } else if (c == 'h') {
+            ctl_print_usage(ctl);
+            return -1; /* answered */
+        } else {
+            return ctl_bad_option(ctl, c, argv);
+        }
+    }
+    return ctl_positionals(ctl, argc, argv, 0, NULL, NULL);
+}
+
 int ctl_store_import(ctl_t *ctl, int argc, char **argv)
 {
+    const char *secret = NULL;
     import_t *im;
     int ret;
 
-    if ((ret = ctl_simple_args(ctl, argc, argv, 0, 0, NULL, NULL)) != EXIT_OK)
+    if ((ret = import_options(ctl, argc, argv, &secret)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
     if (isatty(STDIN_FILENO))
         return ctl_say(EXIT_USAGE, "store import: reads a dump on standard input (hubctl -d %s store import < FILE)",
@@ -410,15 +492,14 @@ int ctl_store_import(ctl_t *ctl, int argc, char **argv)
         return ctl_say(EXIT_RUNTIME, "%s: cannot open the store: %s", ctl->data_dir, hub_strerror(ret));
     im = hub_xcalloc(1, sizeof(*im));
     im->ctl = ctl;
+    im->secret_given = secret;
     im->buf = hub_xmalloc(HUB_DUMP_LINE_MAX + 1);
     ret = run_import(im);
-    for (size_t i = 0; i != im->nkeys; ++i) {
-        OPENSSL_cleanse(im->keys[i].pem, im->keys[i].len);
-        free(im->keys[i].pem);
-    }
     aside_free(im);
     if (im->spool != NULL)
         fclose(im->spool);
+    idp_keyvault_close(im->vault);
+    free(im->secret_file);
     OPENSSL_cleanse(im->buf, HUB_DUMP_LINE_MAX + 1);
     free(im->buf);
     free(im);
