@@ -2,8 +2,11 @@
 a node started on it carries on: an access token issued before the move verifies against the new node's JWKS and
 introspects active, a revoked one stays revoked, a refresh token and an unredeemed code redeem, a signed-in browser
 stays signed in, client secrets and passwords work. Export -> import -> export gives the same lines (the header's time
-aside). Without --with-keys no key material leaves the store. Every malformed dump is refused with one line naming the
-line and the field, and nothing is stored; a target holding more than `hubctl init` makes is refused."""
+aside). Without --with-keys no key material leaves the store. Private keys move between a store of key files and one
+whose keys are sealed with a cluster secret, both ways and between two secrets, as PEM (never a key_secrets record),
+and no key file is ever written into a sealed target. Every malformed dump is refused with one line naming the line and
+the field, and nothing is stored; a target holding more than `hubctl init` makes, a private key of its own under a
+dump's kid, or init's key under a dump's kid is refused."""
 import base64
 import json
 import os
@@ -15,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hubtest import HUBCTL, Node, basic, eq, get, ok, post, request, run, tmpdir
+from test_cluster_keys import refused_start, write_secret
 from test_token import PASSWORD, creds, get_code, jwt_parts, pkce
 
 CONF = {"primary": {"code_ttl": "10m", "refresh_token_ttl": "30d", "session_ttl": "12h"}}
@@ -85,10 +89,15 @@ def code_form(n, code, verifier):
     return {"grant_type": "authorization_code", "code": code, "redirect_uri": n.redirect, "code_verifier": verifier}
 
 
-def populated():
+def sealed_conf(secret):
+    """CONF for a primary whose private keys are sealed with the cluster secret in file secret."""
+    return {"primary": dict(CONF["primary"], cluster_secret_file=secret)}
+
+
+def populated(conf=CONF):
     """A running primary holding users, roles, clients, settings, a registered node, two keys (the second rotated in
     and served), a browser session, an unredeemed code, a token family, a revoked access token."""
-    n = Node("primary", name="movable", conf=CONF)
+    n = Node("primary", name="movable", conf=conf)
     n.hubctl("init")
     n.hubctl("role", "add", "Employee")
     n.hubctl("user", "add", "alice", "--email", "alice@example.com", "--full-name", "Alice Doe", "--role", "Employee",
@@ -121,10 +130,10 @@ def populated():
     return n
 
 
-def successor(old, data_dir):
+def successor(old, data_dir, conf=CONF):
     """A node on data_dir with old's name, address and issuer (a move keeps the issuer, and cookies are named after
     the node)."""
-    n = Node("primary", name=old.name, conf=CONF, data_dir=data_dir)
+    n = Node("primary", name=old.name, conf=conf, data_dir=data_dir)
     n.port, n.url = old.port, old.url
     n.conf["node"].update({"listen": f"127.0.0.1:{old.port}", "public_url": old.url})
     n.redirect, n.web, n.svc = old.redirect, old.web, old.svc
@@ -232,6 +241,132 @@ def test_move_without_keys():
     eq(json.loads(ctl(other, "keys", "list", "--json").stdout), [], "no key yet")
 
 
+# ---- sealed and unsealed stores ----
+
+def with_policy_secret(ls, path):
+    """ls (parsed dump lines) with the saved key policy naming the cluster secret path (None: none), as an import into
+    a target of that kind leaves it."""
+    out = []
+    for l in ls:
+        if l.get("table") == "settings" and l["key"] == "key_policy":
+            v = {k: x for k, x in l["value"].items() if k != "cluster_secret_file"}
+            if path is not None:
+                v["cluster_secret_file"] = os.path.realpath(path)
+            l = dict(l, value=v)
+        out.append(l)
+    return out
+
+
+def carried_on(old, new, what):
+    """Tokens from before the move verify against new's JWKS (the same keys), introspect active, the refresh token
+    redeems and the new access token verifies too."""
+    jwks = get(new.url + "/oauth2/jwks").json()["keys"]
+    eq(sorted(k["kid"] for k in jwks), old.kids, f"{what}: the same keys published")
+    for tok in (old.grant["access_token"], old.grant["id_token"], old.cc):
+        verify_jwt(tok, jwks)
+    eq(introspect(new, old.grant["access_token"], new.web)["active"], True, f"{what}: an access token from before")
+    r = token(new, {"grant_type": "refresh_token", "refresh_token": old.grant["refresh_token"]}, new.web)
+    eq(r.status, 200, f"{what}: a refresh token from before " + r.text)
+    verify_jwt(r.json()["access_token"], jwks)
+
+
+def test_move_into_sealed():
+    """From a primary with key files into a data dir whose primary seals its keys with a cluster secret: the keys are
+    sealed by the import itself (no key file, ever), the store names the secret for hubctl, a primary without the
+    secret refuses the store, the one with it carries on."""
+    old = populated()
+    old.kids = sorted(k["kid"] for k in get(old.url + "/oauth2/jwks").json()["keys"])
+    dump = export(old.data_dir, "--with-keys")
+    old.stop()
+    d = tmpdir("hub-into-sealed-")
+    secret, new_dir = write_secret(os.path.join(d, "cluster.secret")), os.path.join(d, "data")
+    p = ctl(new_dir, "store", "import", "--cluster-secret", secret, input=dump)
+    eq(p.returncode, 0, "import --cluster-secret: " + p.stderr.decode())
+    ok("with 2 private signing keys, sealed with the cluster secret" in p.stdout.decode(), p.stdout.decode())
+    eq(pem_files(new_dir), [], "no key file written")
+    back = export(new_dir, "--with-keys")  # hubctl finds the secret through the store
+    ok(b"key_secrets" not in back, "the sealed records stay in the store")
+    eq(lines(back)[1:], with_policy_secret(lines(dump), secret)[1:], "the same store, its policy naming the secret")
+    # a primary without the secret refuses the store (and makes no key of its own)
+    refused_start(None, successor(old, new_dir), "is sealed in the store with a cluster secret")
+    new = successor(old, new_dir, sealed_conf(secret)).start()
+    carried_on(old, new, "into sealed")
+    eq(new.stop(), 0, "clean stop")
+    eq(pem_files(new_dir), [], "still no key file")
+
+
+def test_move_out_of_sealed():
+    """From a primary whose keys are sealed (a cluster's) into a data dir of key files, and into one sealed with
+    another cluster secret: the dump carries each key as PEM, read through the source's secret."""
+    src_secret = write_secret(os.path.join(tmpdir("hub-sealed-src-"), "cluster.secret"))
+    old = populated(sealed_conf(src_secret))
+    old.kids = sorted(k["kid"] for k in get(old.url + "/oauth2/jwks").json()["keys"])
+    eq(pem_files(old.data_dir), [], "the source keeps no key file")
+    dump = export(old.data_dir, "--with-keys")
+    old.stop()
+    ls = lines(dump)
+    ok(not any(l.get("table") == "key_secrets" for l in ls), "no sealed record in the dump")
+    eq(sorted(l["private_key"] for l in ls if "private_key" in l), old.kids, "each key as PEM")
+    os.chmod(src_secret, 0o644)  # a secret others may read is refused: no dump without the keys it promises
+    p = ctl(old.data_dir, "store", "export", "--with-keys")
+    eq(p.returncode, 1, "export with an unusable secret")
+    ok(p.stderr.decode().count("\n") == 1 and "primary.cluster_secret_file" in p.stderr.decode(), p.stderr.decode())
+    ok(b'"end"' not in p.stdout, "no end line")
+    os.chmod(src_secret, 0o600)
+
+    files_dir = os.path.join(tmpdir("hub-out-of-sealed-"), "data")
+    out = import_(files_dir, dump)
+    ok("sealed with the cluster secret" not in out, out)
+    eq(pem_files(files_dir), [k + ".pem" for k in old.kids], "key files")
+    eq(lines(export(files_dir, "--with-keys"))[1:], with_policy_secret(ls, None)[1:], "the store names no secret")
+    new = successor(old, files_dir).start()
+    carried_on(old, new, "out of sealed")
+    eq(new.stop(), 0, "clean stop")
+
+    d = tmpdir("hub-resealed-")
+    other, resealed = write_secret(os.path.join(d, "other.secret")), os.path.join(d, "data")
+    eq(ctl(resealed, "store", "import", "--cluster-secret", other, input=dump).returncode, 0, "import, another secret")
+    eq(pem_files(resealed), [], "no key file")
+    new = successor(old, resealed, sealed_conf(other)).start()
+    carried_on(old, new, "sealed again with another secret")
+    eq(new.stop(), 0, "clean stop")
+
+
+def test_private_keys_in_target():
+    """A target holding a private key under a kid of the dump (a file left behind), or init's key under a dump's kid:
+    refused, that key left as it was, nothing stored; files or sealed."""
+    src = small_store("ES256")
+    dump = export(src, "--with-keys")
+    kid = kids(src)[0]
+    leftover = os.path.join(tmpdir("hub-leftover-"), "data")
+    os.makedirs(os.path.join(leftover, "keys"), mode=0o700)
+    with open(os.path.join(leftover, "keys", kid + ".pem"), "w") as f:
+        f.write("left behind\n")
+    p = ctl(leftover, "store", "import", input=dump)
+    err = p.stderr.decode()
+    eq((p.returncode, err.count("\n")), (1, 1), "a key file under the dump's kid: " + err)
+    ok(f"the private key of signing key {kid}: the data dir holds one already" in err, err)
+    with open(os.path.join(leftover, "keys", kid + ".pem")) as f:
+        eq(f.read(), "left behind\n", "the file left as it was")
+    eq(lines(export(leftover))[1:], [{"end": True, "lines": 0}], "nothing stored")
+
+    secret = write_secret(os.path.join(tmpdir("hub-own-secret-"), "cluster.secret"))
+    for args in ((), ("--cluster-secret", secret)):
+        own = os.path.join(tmpdir("hub-own-"), "data")
+        eq(ctl(own, "init", "--alg", "ES256").returncode, 0, "init")
+        own_dump, init_kid = export(own, "--with-keys"), kids(own)
+        with open(os.path.join(own, "keys", init_kid[0] + ".pem"), "rb") as f:
+            pem = f.read()
+        p = ctl(own, "store", "import", *args, input=own_dump)  # the target's own key, brought back
+        err = p.stderr.decode()
+        eq((p.returncode, err.count("\n")), (1, 1), f"{args}: init's kid in the dump: {err}")
+        ok(f"signing key {init_kid[0]} is the one hubctl init made" in err, err)
+        eq(kids(own), init_kid, f"{args}: init's key record stays")
+        with open(os.path.join(own, "keys", init_kid[0] + ".pem"), "rb") as f:
+            eq(f.read(), pem, f"{args}: init's private key stays")
+        same_dump(body_lines(export(own, "--with-keys")), body_lines(own_dump), f"{args}: nothing changed")
+
+
 # ---- the target ----
 
 def small_store(alg="RS256"):
@@ -321,6 +456,7 @@ def bad_dumps(good):
     bad_pem = dict(priv, pem=priv["pem"].replace("A", "B", 40))
     other_kid = dict(keyrec, key="AAAAAAAAAAAAAAAA")
     big = record("users", "big", "x" * (1 << 20))
+    long_pem = dict(priv, pem="# padding\n" * 7000 + priv["pem"])  # still the key of its record, past 64 KiB
     return [
         ("a line cut short", dump_of(L[:3] + [L[3][: len(L[3]) // 2]]), 4, "not JSON"),
         ("the end line missing", dump_of(L[:-1]), len(L), "the dump ends without its end line"),
@@ -361,6 +497,17 @@ def bad_dumps(good):
          "table: a dump made without keys"),
         ("the store's schema version", dump_of(with_end([b'{"table":"meta","key":"schema_version","value_b64":"AAAAAAAAAAE",'
                                                           b'"expires_at":0}'] + body)), 2, "key: meta schema_version"),
+        ("a sealed private key", dump_of(with_end([record("key_secrets", keyrec["key"], {"box": "AQID"})] + body)), 2,
+         "table: key_secrets is never in a dump"),
+        ("a sealed private key as bytes", dump_of(with_end(body + [json.dumps(
+            {"table": "key_secrets", "key_b64": "a2lk", "value_b64": "AQID", "expires_at": 0}).encode()])),
+         len(body) + 2, "table: key_secrets is never in a dump"),
+        ("a sealed private key beside its PEM",
+         dump_of(with_end(body[:k + 2] + [record("key_secrets", keyrec["key"], "x")] + body[k + 2:])), k + 4,
+         "table: key_secrets"),
+        ("a PEM longer than a vault keeps",
+         dump_of(with_end(body[:k + 1] + [json.dumps(long_pem).encode()] + body[k + 2:])), k + 3,
+         "pem: longer than 65536 bytes"),
     ]
 
 
@@ -410,14 +557,32 @@ def test_usage():
     eq(p.returncode, 0, "--with-key abbreviates --with-keys")
     ok(b'"private_key"' in p.stdout, "with keys")
     for args in (("store", "export", "extra"), ("store", "export", "--keys"), ("store", "import", "FILE"),
-                 ("store", "import", "--force")):
+                 ("store", "import", "--force"), ("store", "import", "--cluster-secret")):
         p = ctl(d, *args, input=b"")
         eq(p.returncode, 2, f"{args}: usage error")
         eq(p.stderr.decode().count("\n"), 1, f"{args}: one line")
     p = subprocess.run([HUBCTL, "--help"], capture_output=True, text=True, timeout=30)
-    ok("store export [--with-keys]" in p.stdout and "store import" in p.stdout, "listed in --help")
+    ok("store export [--with-keys]" in p.stdout and "store import [--cluster-secret FILE]" in p.stdout,
+       "listed in --help")
+    # a cluster secret the import cannot use: refused before anything is read or stored
+    dump = export(d, "--with-keys")
+    sd = tmpdir("hub-bad-secret-")
+    readable = write_secret(os.path.join(sd, "readable.secret"))
+    os.chmod(readable, 0o644)
+    short = write_secret(os.path.join(sd, "short.secret"), raw=b"0123456789")
+    with open(os.path.join(sd, "text.secret"), "w") as f:
+        f.write("not base64 at all!\n")
+    os.chmod(os.path.join(sd, "text.secret"), 0o600)
+    for path in (os.path.join(sd, "missing.secret"), readable, short, os.path.join(sd, "text.secret"), sd):
+        dst = os.path.join(tmpdir("hub-secret-target-"), "data")
+        p = ctl(dst, "store", "import", "--cluster-secret", path, input=dump)
+        err = p.stderr.decode()
+        eq((p.returncode, err.count("\n")), (1, 1), f"{path}: refused in one line: {err}")
+        ok("primary.cluster_secret_file" in err, err)
+        eq(lines(export(dst))[1:], [{"end": True, "lines": 0}], f"{path}: nothing stored")
+        eq(pem_files(dst), [], f"{path}: no key file")
 
 
 if __name__ == "__main__":
-    run([test_move_with_keys, test_move_without_keys, test_target_init_only_or_empty, test_bad_dumps, test_expired_and_big,
-         test_usage])
+    run([test_move_with_keys, test_move_without_keys, test_move_into_sealed, test_move_out_of_sealed,
+         test_private_keys_in_target, test_target_init_only_or_empty, test_bad_dumps, test_expired_and_big, test_usage])
