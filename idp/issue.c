@@ -5,20 +5,19 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/park.h"
 #include "hub/util.h"
-#include "hub/writer.h"
 #include "idp/grants.h"
 #include "idp/issue.h"
 #include "idp/mint.h"
 
 /* One authorization being issued. The write runs on the store's writer thread and reads only what is owned here (copies
- * and the client), since the request may go away meanwhile: req is then NULL, the write commits and nothing is sent.
- * a is the request's, copied: its pool strings are read only on the loop while req is set. */
+ * and the client), since the request may go away meanwhile (hub/park.h): the write then commits and nothing is sent.
+ * a is the request's, copied: its pool strings are read only on the loop, once the park gave the request back. */
 typedef struct st_issue_t issue_t;
 struct st_issue_t {
     idp_authz_t a;   /* a.client is ours (idp_authz_dispose) */
-    h2o_req_t *req;  /* NULL once the request is gone */
-    issue_t **guard; /* in req->pool: its dispose callback clears req */
+    hub_park_t park; /* the request, while its client is there */
     char *sub, *sid, *scope, *redirect_uri, *nonce, *challenge;
     uint64_t auth_time;
     int put_consent;
@@ -98,14 +97,6 @@ static void issue_free(issue_t *is)
     free(is);
 }
 
-static void on_req_dispose(void *arg)
-{
-    issue_t *is = *(issue_t **)arg;
-
-    if (is != NULL)
-        is->req = NULL;
-}
-
 /* The answer at the redirect URI, on the loop (a's request is there). */
 static void send_issued(issue_t *is)
 {
@@ -130,8 +121,9 @@ static void send_issued(issue_t *is)
 static void send_failed(idp_authz_t *a, int ret)
 {
     hub_log_error("authorize: cannot issue for client %s: %s", a->client->client_id, hub_strerror(ret));
-    if (ret == HUB_E_BUSY)
-        idp_authz_send_error(a, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "too many requests are being written");
+    /* the redirect URI is known good: the RFC 6749 §4.1.2.1 answer of a server that cannot serve now goes there */
+    if (ret == HUB_E_BUSY || ret == HUB_E_UNAVAILABLE)
+        idp_authz_send_error(a, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "the authorization cannot be completed right now");
     else
         idp_authz_send_error(a, HUB_OAUTH_SERVER_ERROR, "the authorization could not be completed");
 }
@@ -141,10 +133,7 @@ static void on_written(void *arg, int ret)
 {
     issue_t *is = arg;
 
-    if (is->req != NULL)
-        *is->guard = NULL;
-    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
-    if (is->req != NULL && ret != HUB_E_BUSY) {
+    if (hub_park_resume(&is->park, ret) != NULL) {
         if (ret == 0)
             send_issued(is);
         else
@@ -186,11 +175,7 @@ void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *u
         issue_free(is);
         return;
     }
-    is->req = req;
-    is->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*is->guard), on_req_dispose);
-    *is->guard = is;
-    if ((ret = hub_store_write_async(is->a.idp->store, hub_req_thread(req)->write_port, issue_txn, is, on_written)) != 0) {
-        *is->guard = NULL;
+    if ((ret = hub_park_write(&is->park, req, issue_txn, is, on_written)) != 0) {
         send_failed(&is->a, ret);
         issue_free(is);
     }

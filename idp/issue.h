@@ -9,7 +9,7 @@
  * them (the consent too when put_consent: the user approved on the consent page). The write runs on the store's writer
  * (group commit) and the answer follows once it is durable; a takes over a->client (idp_authz_dispose after it is a
  * no-op). A failure is answered as server_error at the redirect URI, temporarily_unavailable when the writer's queue
- * is full. */
+ * is full or the database unreachable. */
 void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *user, int put_consent);
 
 #endif

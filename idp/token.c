@@ -7,6 +7,7 @@
 #include "hub/err.h"
 #include "hub/jsonw.h"
 #include "hub/log.h"
+#include "hub/park.h"
 #include "hub/resp.h"
 #include "hub/server.h"
 #include "hub/writer.h"
@@ -274,9 +275,8 @@ typedef struct st_refresh_arg_t {
  * NULL, the write still commits and the answer is dropped. */
 typedef struct st_parked_t parked_t;
 struct st_parked_t {
-    h2o_req_t *req;   /* NULL once the request is gone */
-    parked_t **guard; /* in req->pool: its dispose callback clears req */
-    grant_ctx_t ctx;  /* req and form NULL; client a reference of its own */
+    hub_park_t park; /* the request, while its client is there */
+    grant_ctx_t ctx; /* req and form NULL; client a reference of its own */
     issue_t out;
     char *values[3]; /* the form's values the write reads (malloc'ed, may be NULL) */
     union {
@@ -310,27 +310,18 @@ static void parked_free(parked_t *p)
     free(p);
 }
 
-static void on_parked_req_dispose(void *arg)
-{
-    parked_t *p = *(parked_t **)arg;
-
-    if (p != NULL)
-        p->req = NULL;
-}
-
 /* On the parking loop after the write is durable (or failed): the answer, when the client is still there. */
 static void parked_answer(parked_t *p, int ret)
 {
-    if (p->req != NULL)
-        *p->guard = NULL;
-    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
-    if (p->req != NULL && ret != HUB_E_BUSY) {
+    h2o_req_t *req = hub_park_resume(&p->park, ret);
+
+    if (req != NULL) {
         if (ret == 0 && p->out.fail.error == HUB_OAUTH_OK && p->out.user != NULL)
             ret = sign_user_tokens(p->ctx.idp, p->ctx.client, &p->out);
         if (issued(ret, &p->out) == HUB_OAUTH_OK)
-            send_issue(p->req, &p->out);
+            send_issue(req, &p->out);
         else
-            send_fail(p->req, &p->out.fail);
+            send_fail(req, &p->out.fail);
     }
     parked_free(p);
 }
@@ -338,20 +329,12 @@ static void parked_answer(parked_t *p, int ret)
 /* Queues fn(txn, p) on the store's writer and hands p the client of ctx: done answers. Without a writer (the C tests'
  * bare servers) the write runs now and done answers before this returns. A full queue answers 503
  * (temporarily_unavailable, Retry-After). */
-static hub_oauth_err_t park(grant_ctx_t *ctx, parked_t *p, int (*fn)(hub_txn_t *txn, void *arg), hub_write_done_fn done,
+static hub_oauth_err_t park(grant_ctx_t *ctx, parked_t *p, int (*fn)(hub_txn_t *txn, void *arg), hub_park_done_fn done,
                             issue_t *out)
 {
-    int ret;
-
-    p->req = ctx->req;
-    p->guard = h2o_mem_alloc_shared(&ctx->req->pool, sizeof(*p->guard), on_parked_req_dispose);
-    *p->guard = p;
     ctx->client = NULL; /* p's now */
-    ret = hub_store_write_async(ctx->idp->store, hub_req_thread(ctx->req)->write_port, fn, p, done);
-    if (ret != 0) {
-        *p->guard = NULL;
+    if (hub_park_write(&p->park, ctx->req, fn, p, done) != 0) {
         parked_free(p);
-        hub_log_warn("token: the store's writer is busy; request refused");
         return hub_oauth_fail(&out->fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "too many requests are being written");
     }
     ctx->parked = 1;
