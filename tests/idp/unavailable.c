@@ -1,0 +1,117 @@
+/* Tests the primary's endpoints with a store that cannot serve (SPEC §9: the database away): a store error injected into
+ * the real store jobs (tests/support/storehook.h) answers 503 with Retry-After, as an OAuth error object on the APIs and a
+ * short page on the browser's pages, and stores nothing: once the store is back the same request succeeds. Any other
+ * store error is a 500, never a 503. A request refused before it needs the store makes no store job at all. The hook
+ * sees only work that goes through the store's jobs (hub/park.h), so an endpoint that still read or wrote the store on
+ * its loop would answer as if nothing failed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hub/err.h"
+#include "tests/check.h"
+#include "tests/support/primary.h"
+#include "tests/support/storehook.h"
+
+#define CB "https://app.example/cb"
+
+static test_primary_t p;
+static char web_secret[44], svc_secret[44], alice[512], web_auth[256], svc_auth[256];
+
+/* Runs one request while reads end with read_err and writes with write_err; the hook is off again afterwards. *reads
+ * and *writes (may be NULL) get the store jobs it made. */
+static test_req_t *failing(int read_err, int write_err, const char *method, const char *path, const char *cookie, const char *auth,
+                           const char *body, int *reads, int *writes)
+{
+    test_req_t *r;
+    int nr, nw;
+
+    test_store_fail(read_err, write_err);
+    r = test_primary_request(&p, method, path, cookie, auth, NULL, body);
+    test_store_hook_seen(&nr, &nw);
+    test_store_hook_off();
+    if (reads != NULL)
+        *reads = nr;
+    if (writes != NULL)
+        *writes = nw;
+    return r;
+}
+
+/* 503, Retry-After: 1, and the body in the endpoint's style; frees r. */
+static void expect_unavailable(test_req_t *r, int html)
+{
+    const char *ctype = test_req_resp_header(r, "content-type", 0);
+
+    CHECK(test_req_done(r) && test_req_status(r) == 503);
+    CHECK(strcmp(test_req_resp_header(r, "retry-after", 0) ?: "", "1") == 0);
+    if (html)
+        CHECK(strstr(ctype ?: "", "text/html") != NULL && strstr(test_req_text(r), "<h1>") != NULL);
+    else
+        CHECK(strstr(ctype ?: "", "application/json") != NULL && strstr(test_req_text(r), "\"temporarily_unavailable\"") != NULL);
+    test_req_free(r);
+}
+
+/* Another status, without Retry-After; frees r. */
+static void expect_status(test_req_t *r, int status)
+{
+    CHECK(test_req_done(r) && test_req_status(r) == status && test_req_resp_header(r, "retry-after", 0) == NULL);
+    test_req_free(r);
+}
+
+/* A fresh code for web (the code flow's first half). */
+static void new_code(char *code, size_t cap)
+{
+    char location[2048];
+
+    CHECK(test_primary_authorize(&p, alice, "client_id=web&response_type=code&redirect_uri=" CB "&scope=openid", location,
+                                 sizeof(location)) == 302);
+    CHECK(test_url_param(location, "code", code, cap) == 0);
+}
+
+static void test_token(void)
+{
+    static const char *const read_bodies[] = {"grant_type=client_credentials", "grant_type=authorization_code&code=x",
+                                              "grant_type=refresh_token&refresh_token=x"};
+    char code[64], body[512];
+    json_t *tokens;
+    int reads, writes;
+
+    for (size_t i = 0; i != sizeof(read_bodies) / sizeof(read_bodies[0]); ++i) {
+        const char *auth = i == 0 ? svc_auth : web_auth;
+        expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/token", NULL, auth, read_bodies[i], &reads, NULL), 0);
+        CHECK(reads == 1);
+        expect_status(failing(HUB_E_STORE, 0, "POST", "/oauth2/token", NULL, auth, read_bodies[i], NULL, NULL), 500);
+    }
+    /* credentials refused before any read: 401, no store job */
+    expect_status(failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/token", NULL, "Basic %%%", read_bodies[0], &reads, NULL), 401);
+    CHECK(reads == 0);
+    /* the code exchange's write fails: 503, and the code is still good afterwards */
+    new_code(code, sizeof(code));
+    snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=" CB, code);
+    expect_unavailable(failing(0, HUB_E_UNAVAILABLE, "POST", "/oauth2/token", NULL, web_auth, body, &reads, &writes), 0);
+    CHECK(reads == 1 && writes == 1);
+    CHECK((tokens = test_primary_grant(&p, web_auth, body)) != NULL);
+    /* the refresh grant's: 503, and the refresh token still rotates afterwards */
+    snprintf(body, sizeof(body), "grant_type=refresh_token&refresh_token=%s", test_json_str(tokens, "refresh_token"));
+    expect_unavailable(failing(0, HUB_E_UNAVAILABLE, "POST", "/oauth2/token", NULL, web_auth, body, NULL, NULL), 0);
+    expect_status(failing(0, HUB_E_STORE, "POST", "/oauth2/token", NULL, web_auth, body, NULL, NULL), 500);
+    json_decref(tokens);
+    CHECK((tokens = test_primary_grant(&p, web_auth, body)) != NULL);
+    json_decref(tokens);
+}
+
+int main(void)
+{
+    char *sub;
+
+    test_primary_start(&p, "idp-unavailable", NULL);
+    sub = test_primary_user(&p, "alice", "alice-password", NULL);
+    test_primary_client(&p, "web", "authorization_code", "client_secret_basic", CB, NULL, 1, web_secret);
+    test_primary_client(&p, "svc", "client_credentials", "client_secret_basic", NULL, "api", 0, svc_secret);
+    test_basic("web", web_secret, web_auth, sizeof(web_auth));
+    test_basic("svc", svc_secret, svc_auth, sizeof(svc_auth));
+    CHECK(test_primary_sign_in(&p, "alice", "alice-password", alice, sizeof(alice)) == 0);
+    test_token();
+    test_primary_stop(&p);
+    free(sub);
+    return check_report("idp/unavailable");
+}
