@@ -99,6 +99,21 @@ static void test_token(void)
     json_decref(tokens);
 }
 
+static void test_introspect(void)
+{
+    json_t *cc = test_primary_grant(&p, svc_auth, "grant_type=client_credentials");
+    char body[4096];
+    int reads;
+
+    snprintf(body, sizeof(body), "token=%s", test_json_str(cc, "access_token"));
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/introspect", NULL, svc_auth, body, &reads, NULL), 0);
+    CHECK(reads == 1);
+    expect_status(failing(HUB_E_STORE, 0, "POST", "/oauth2/introspect", NULL, svc_auth, body, NULL, NULL), 500);
+    expect_status(failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/introspect", NULL, NULL, body, &reads, NULL), 401);
+    CHECK(reads == 0);
+    json_decref(cc);
+}
+
 int main(void)
 {
     char *sub;
@@ -111,6 +126,7 @@ int main(void)
     test_basic("svc", svc_secret, svc_auth, sizeof(svc_auth));
     CHECK(test_primary_sign_in(&p, "alice", "alice-password", alice, sizeof(alice)) == 0);
     test_token();
+    test_introspect();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
