@@ -3,7 +3,6 @@
 #include <string.h>
 #include "hub/cors.h"
 #include "hub/resp.h"
-#include "idp/client_cache.h"
 #include "idp/cors.h"
 #include "idp/origins.h"
 
@@ -32,16 +31,4 @@ void idp_cors_allow(h2o_req_t *req, const idp_client_t *client)
         return;
     if (idp_client_has_origin(client, origin))
         hub_resp_header(req, "access-control-allow-origin", origin);
-}
-
-void idp_cors_allow_token(idp_t *idp, h2o_req_t *req, hub_txn_t *txn, const json_t *claims)
-{
-    const char *client_id = json_string_value(json_object_get(claims, "client_id"));
-    const idp_client_t *client = NULL;
-
-    if (client_id == NULL || hub_cors_origin(req) == NULL)
-        return;
-    if (idp_client_cache_get(idp->clients, txn, client_id, &client) == 0)
-        idp_cors_allow(req, client);
-    idp_client_release(client);
 }

@@ -24,8 +24,4 @@ extern const hub_cors_t idp_cors_public;
  * Nothing otherwise. */
 void idp_cors_allow(h2o_req_t *req, const idp_client_t *client);
 
-/* The same for the client an access token was issued to (claims: the verified token's payload, its client_id), read
- * in txn through idp->clients; no lookup at all when the request has no usable Origin. */
-void idp_cors_allow_token(idp_t *idp, h2o_req_t *req, hub_txn_t *txn, const json_t *claims);
-
 #endif

@@ -114,6 +114,28 @@ static void test_introspect(void)
     json_decref(cc);
 }
 
+static void test_userinfo(void)
+{
+    json_t *tokens = test_primary_code_flow(&p, alice, "web", web_secret, CB, "openid");
+    char bearer[4096];
+    test_req_t *r;
+    int reads;
+
+    snprintf(bearer, sizeof(bearer), "Bearer %s", test_json_str(tokens, "access_token"));
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/userinfo", NULL, bearer, NULL, &reads, NULL), 0);
+    CHECK(reads == 1);
+    expect_status(failing(HUB_E_STORE, 0, "GET", "/oauth2/userinfo", NULL, bearer, NULL, NULL, NULL), 500);
+    /* no token, or one that does not verify: refused before any read */
+    expect_status(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/userinfo", NULL, NULL, NULL, &reads, NULL), 401);
+    CHECK(reads == 0);
+    expect_status(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/userinfo", NULL, "Bearer a.b.c", NULL, &reads, NULL), 401);
+    CHECK(reads == 0);
+    r = test_primary_request(&p, "GET", "/oauth2/userinfo", NULL, bearer, NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 200);
+    test_req_free(r);
+    json_decref(tokens);
+}
+
 int main(void)
 {
     char *sub;
@@ -127,6 +149,7 @@ int main(void)
     CHECK(test_primary_sign_in(&p, "alice", "alice-password", alice, sizeof(alice)) == 0);
     test_token();
     test_introspect();
+    test_userinfo();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
