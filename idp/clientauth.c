@@ -135,25 +135,3 @@ hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fa
     }
     return HUB_OAUTH_OK;
 }
-
-hub_oauth_err_t idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public, const idp_client_t **out,
-                                    hub_oauth_fail_t *fail)
-{
-    idp_client_creds_t creds;
-    hub_txn_t *txn = NULL;
-
-    *out = NULL;
-    if (idp_client_creds_read(req, form, &creds, fail) != HUB_OAUTH_OK) {
-        idp_client_creds_dispose(&creds);
-        return fail->error;
-    }
-    if (hub_store_read_begin(idp->store, &txn) != 0) {
-        idp_client_creds_dispose(&creds);
-        return hub_oauth_fail(fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
-    }
-    if (idp_client_check(txn, idp->clients, &creds, allow_public, out, fail) != 0)
-        hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "client lookup failed");
-    hub_store_read_end(txn);
-    idp_client_creds_dispose(&creds);
-    return fail->error;
-}

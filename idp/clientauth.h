@@ -37,8 +37,4 @@ int idp_client_check(hub_txn_t *txn, idp_client_cache_t *cache, const idp_client
  * RFC 6749 §3.2, none too long; the router let only POST through). Returns HUB_OAUTH_OK, or the failure in *fail. */
 hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fail_t *fail);
 
-/* Authenticates the request's client in one read txn on this thread (the endpoints not converted to hub/park yet). */
-hub_oauth_err_t idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public, const idp_client_t **out,
-                                    hub_oauth_fail_t *fail);
-
 #endif

@@ -136,6 +136,46 @@ static void test_userinfo(void)
     json_decref(tokens);
 }
 
+/* 1 when web's token is active by introspection. */
+static int active(const char *token)
+{
+    char body[4096];
+    test_req_t *r;
+    json_t *doc;
+    int a;
+
+    snprintf(body, sizeof(body), "token=%s", token);
+    r = test_primary_request(&p, "POST", "/oauth2/introspect", NULL, web_auth, NULL, body);
+    doc = test_req_json(r);
+    a = json_is_true(json_object_get(doc, "active"));
+    json_decref(doc);
+    test_req_free(r);
+    return a;
+}
+
+static void test_revoke(void)
+{
+    json_t *tokens = test_primary_code_flow(&p, alice, "web", web_secret, CB, "openid");
+    const char *kinds[] = {"access_token", "refresh_token"};
+    char body[4096];
+    int reads, writes;
+
+    for (size_t i = 0; i != 2; ++i) {
+        snprintf(body, sizeof(body), "token=%s", test_json_str(tokens, kinds[i]));
+        expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/revoke", NULL, web_auth, body, &reads, &writes), 0);
+        CHECK(reads == 1 && writes == 0);
+        expect_unavailable(failing(0, HUB_E_UNAVAILABLE, "POST", "/oauth2/revoke", NULL, web_auth, body, &reads, &writes), 0);
+        CHECK(reads == 1 && writes == 1);
+        expect_status(failing(0, HUB_E_STORE, "POST", "/oauth2/revoke", NULL, web_auth, body, NULL, NULL), 500);
+        CHECK(active(test_json_str(tokens, kinds[i]))); /* nothing was revoked */
+    }
+    expect_status(failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/revoke", NULL, NULL, body, &reads, NULL), 401);
+    CHECK(reads == 0);
+    expect_status(failing(0, 0, "POST", "/oauth2/revoke", NULL, web_auth, body, NULL, NULL), 200);
+    CHECK(!active(test_json_str(tokens, "refresh_token")) && !active(test_json_str(tokens, "access_token")));
+    json_decref(tokens);
+}
+
 int main(void)
 {
     char *sub;
@@ -150,6 +190,7 @@ int main(void)
     test_token();
     test_introspect();
     test_userinfo();
+    test_revoke();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
