@@ -176,6 +176,32 @@ static void test_revoke(void)
     json_decref(tokens);
 }
 
+/* Authorize and the consent decision: the read fails with a 503 page; issuing's write failing goes back to the
+ * client's redirect URI (known good by then) as temporarily_unavailable (RFC 6749 §4.1.2.1), with no code stored. */
+static void test_authorize(void)
+{
+    const char *query = "/oauth2/authorize?client_id=web&response_type=code&redirect_uri=" CB "&scope=openid&state=s9";
+    size_t codes = test_primary_count(&p, HUB_T_CODES);
+    test_req_t *r;
+    int reads, writes;
+
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", query, alice, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/authorize?client_id=web", NULL, NULL, NULL, NULL, NULL), 1);
+    expect_unavailable(
+        failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/approve", alice, NULL, "client_id=web&decision=allow", &reads, NULL), 1);
+    CHECK(reads == 1);
+    r = failing(HUB_E_STORE, 0, "GET", query, alice, NULL, NULL, NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 500 && test_req_resp_header(r, "retry-after", 0) == NULL);
+    test_req_free(r);
+    r = failing(0, HUB_E_UNAVAILABLE, "GET", query, alice, NULL, NULL, &reads, &writes);
+    CHECK(test_req_done(r) && test_req_status(r) == 302 && reads == 1 && writes == 1);
+    CHECK(strstr(test_req_resp_header(r, "location", 0) ?: "", CB "?error=temporarily_unavailable&") != NULL);
+    CHECK(strstr(test_req_resp_header(r, "location", 0) ?: "", "state=s9") != NULL);
+    test_req_free(r);
+    CHECK(test_primary_count(&p, HUB_T_CODES) == codes);
+}
+
 int main(void)
 {
     char *sub;
@@ -191,6 +217,7 @@ int main(void)
     test_introspect();
     test_userinfo();
     test_revoke();
+    test_authorize();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
