@@ -20,7 +20,24 @@ typedef struct st_idp_session_t {
     idp_strv_t clients; /* clients that received tokens in this session (back-channel logout) */
 } idp_session_t;
 
-/* Starts a session for sub (session_ttl), sets the cookie on req; *out may be NULL. */
+#define IDP_SESSION_COOKIE_LEN HUB_B64URL_LEN(32) /* 256 random bits */
+#define IDP_SESSION_SID_LEN HUB_B64URL_LEN(24)
+
+/* A session about to start, in three steps so that its write can run off the loop: idp_session_prepare (on the loop: its
+ * random cookie value, the hash stored, its sid, times), idp_session_put (in a write transaction, any thread), then
+ * idp_session_set_cookie on the answer once it committed. */
+typedef struct st_idp_session_new_t {
+    char cookie[IDP_SESSION_COOKIE_LEN + 1];
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    char sid[IDP_SESSION_SID_LEN + 1];
+    uint64_t auth_time, expires_at;
+} idp_session_new_t;
+void idp_session_prepare(idp_t *idp, idp_session_new_t *out);
+/* Stores n as a session of sub; 0, or the store's error. */
+int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub);
+void idp_session_set_cookie(idp_t *idp, h2o_req_t *req, const idp_session_new_t *n);
+/* The three at once, the write on the calling thread (tests): starts a session for sub (session_ttl), sets the cookie on
+ * req; *out may be NULL. */
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
 /* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled or
  * deleted); the caller frees it with idp_session_free. Reads the store on the calling thread. */

@@ -202,6 +202,45 @@ static void test_authorize(void)
     CHECK(test_primary_count(&p, HUB_T_CODES) == codes);
 }
 
+/* A sign-in form's token and pre-session cookie, and the form posted with them. */
+static void login_form(const char *password, char *body, size_t cap, char *cookie, size_t ccap)
+{
+    test_req_t *r = test_primary_request(&p, "GET", "/login", NULL, NULL, NULL, NULL);
+    char token[128];
+
+    CHECK(test_req_done(r) && test_form_value(test_req_text(r), "csrf_token", token, sizeof(token)) == 0);
+    snprintf(cookie, ccap, TEST_PRIMARY_CSRF_COOKIE "=%s", test_req_set_cookie(r, TEST_PRIMARY_CSRF_COOKIE, NULL) ?: "");
+    snprintf(body, cap, "csrf_token=%s&username=alice&password=%s", token, password);
+    test_req_free(r);
+}
+
+/* The sign-in page and form: a read that fails is a 503 page; a good or a wrong password whose outcome cannot be written
+ * gets the same 503 page (nothing tells them apart, no session starts); the account's failures are not counted. */
+static void test_login(void)
+{
+    static const char *const passwords[] = {"alice-password", "wrong"};
+    size_t sessions = test_primary_count(&p, HUB_T_SESSIONS), failures = test_primary_count(&p, HUB_T_LOGIN_FAILURES);
+    char body[512], cookie[256];
+    test_req_t *r;
+    int reads, writes;
+
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/login", NULL, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/login", alice, NULL, NULL, NULL, NULL), 1);
+    for (size_t i = 0; i != 2; ++i) {
+        login_form(passwords[i], body, sizeof(body), cookie, sizeof(cookie));
+        expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "POST", "/login", cookie, NULL, body, &reads, &writes), 1);
+        CHECK(reads == 1 && writes == 0);
+        login_form(passwords[i], body, sizeof(body), cookie, sizeof(cookie));
+        r = failing(0, HUB_E_UNAVAILABLE, "POST", "/login", cookie, NULL, body, &reads, &writes);
+        CHECK(reads == 1 && writes == 1 && test_req_set_cookie(r, TEST_PRIMARY_SESSION_COOKIE, NULL) == NULL);
+        expect_unavailable(r, 1);
+    }
+    CHECK(test_primary_count(&p, HUB_T_SESSIONS) == sessions && test_primary_count(&p, HUB_T_LOGIN_FAILURES) == failures);
+    login_form("alice-password", body, sizeof(body), cookie, sizeof(cookie));
+    expect_status(failing(0, 0, "POST", "/login", cookie, NULL, body, NULL, NULL), 302);
+}
+
 int main(void)
 {
     char *sub;
@@ -218,6 +257,7 @@ int main(void)
     test_userinfo();
     test_revoke();
     test_authorize();
+    test_login();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
