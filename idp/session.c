@@ -370,6 +370,27 @@ int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, 
     return ret;
 }
 
+int idp_session_end_by_hash(hub_txn_t *txn, const char *hash, idp_session_t **ended)
+{
+    json_t *rec = NULL;
+    int ret;
+
+    if (ended != NULL) { /* a retried transaction starts over */
+        idp_session_free(*ended);
+        *ended = NULL;
+    }
+    if (hash[0] == '\0')
+        return HUB_E_NOTFOUND;
+    if ((ret = get_record(txn, hash, &rec)) != 0)
+        return ret;
+    if (json_is_string(json_object_get(rec, "sid")))
+        ret = idp_session_end(txn, json_string_value(json_object_get(rec, "sid")), ended);
+    else
+        ret = hub_store_del(txn, HUB_T_SESSIONS, hash, HUB_SECRET_HASH_LEN);
+    json_decref(rec);
+    return ret;
+}
+
 struct end_ctx {
     const char *hash;
     idp_session_t **ended;
@@ -378,21 +399,7 @@ struct end_ctx {
 static int end_txn(hub_txn_t *txn, void *arg)
 {
     struct end_ctx *c = arg;
-    json_t *rec = NULL;
-    int ret;
-
-    if (c->ended != NULL) { /* a retried transaction starts over */
-        idp_session_free(*c->ended);
-        *c->ended = NULL;
-    }
-    if ((ret = get_record(txn, c->hash, &rec)) != 0)
-        return ret;
-    if (json_is_string(json_object_get(rec, "sid")))
-        ret = idp_session_end(txn, json_string_value(json_object_get(rec, "sid")), c->ended);
-    else
-        ret = hub_store_del(txn, HUB_T_SESSIONS, c->hash, HUB_SECRET_HASH_LEN);
-    json_decref(rec);
-    return ret;
+    return idp_session_end_by_hash(txn, c->hash, c->ended);
 }
 
 int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended)

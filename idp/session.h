@@ -61,7 +61,10 @@ int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
  * many. Their token families are the caller's business (idp_family_revoke_sub revokes them all in one scan). A full scan
  * of the sessions, for the rare operator actions that take something away from a user (idp/revocation.h). */
 int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended);
-/* Ends the session named by req's cookie whatever its user's state (own write txn) and
+/* Ends the session stored under hash (idp_session_cookie_hash) whatever its user's state, in txn; *ended (may be NULL)
+ * as for idp_session_end. HUB_E_NOTFOUND when there is none (hash "" included). */
+int idp_session_end_by_hash(hub_txn_t *txn, const char *hash, idp_session_t **ended);
+/* Ends the session named by req's cookie whatever its user's state (own write txn, on the calling thread: tests) and
  * clears the cookie; *ended (may be NULL) as for idp_session_end. HUB_E_NOTFOUND when the
  * request names no live session (the cookie is cleared all the same). */
 int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended);

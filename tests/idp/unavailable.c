@@ -241,6 +241,31 @@ static void test_login(void)
     expect_status(failing(0, 0, "POST", "/login", cookie, NULL, body, NULL, NULL), 302);
 }
 
+/* Sign-out: a read that fails is a 503 page; the session's end failing is a 503 page and the session lives on. */
+static void test_logout(void)
+{
+    char cookie[512], token[128], body[256];
+    size_t sessions;
+    test_req_t *r;
+    int reads, writes;
+
+    CHECK(test_primary_sign_in(&p, "alice", "alice-password", cookie, sizeof(cookie)) == 0);
+    sessions = test_primary_count(&p, HUB_T_SESSIONS);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/logout", cookie, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/logout", cookie, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    r = test_primary_request(&p, "GET", "/logout", cookie, NULL, NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 200 &&
+          test_form_value(test_req_text(r), "csrf_token", token, sizeof(token)) == 0);
+    test_req_free(r);
+    snprintf(body, sizeof(body), "csrf_token=%s&decision=yes", token);
+    expect_unavailable(failing(0, HUB_E_UNAVAILABLE, "POST", "/logout", cookie, NULL, body, &reads, &writes), 1);
+    CHECK(reads == 1 && writes == 1 && test_primary_count(&p, HUB_T_SESSIONS) == sessions);
+    expect_status(failing(0, 0, "POST", "/logout", cookie, NULL, body, NULL, NULL), 200); /* signed out now */
+    CHECK(test_primary_count(&p, HUB_T_SESSIONS) == sessions - 2);
+}
+
 int main(void)
 {
     char *sub;
@@ -258,6 +283,7 @@ int main(void)
     test_revoke();
     test_authorize();
     test_login();
+    test_logout();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
