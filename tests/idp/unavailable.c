@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
+#include "idp/join_token.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
 #include "tests/support/storehook.h"
@@ -266,6 +267,41 @@ static void test_logout(void)
     CHECK(test_primary_count(&p, HUB_T_SESSIONS) == sessions - 2);
 }
 
+static int join_token_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_join_token_create(txn, "node-u", 3600, arg);
+}
+
+/* Registration with a join token: the write failing is a 503 and the token is not used up; the RFC 7592 read failing
+ * is a 503. */
+static void test_register(void)
+{
+    static const char md[] = "{\"redirect_uris\":[\"https://node.example/auth/callback\"],\"client_name\":\"node-u\"}";
+    char token[44], auth[64], path[256];
+    size_t clients = test_primary_count(&p, HUB_T_CLIENTS);
+    json_t *doc;
+    test_req_t *r;
+    int reads, writes;
+
+    CHECK(hub_store_write(p.store, join_token_txn, token) == 0);
+    snprintf(auth, sizeof(auth), "Bearer %s", token);
+    test_store_fail(0, HUB_E_UNAVAILABLE);
+    r = test_primary_request(&p, "POST", "/oauth2/register", NULL, auth, "application/json", md);
+    test_store_hook_seen(&reads, &writes);
+    test_store_hook_off();
+    CHECK(writes == 1 && test_primary_count(&p, HUB_T_CLIENTS) == clients);
+    expect_unavailable(r, 0);
+    r = test_primary_request(&p, "POST", "/oauth2/register", NULL, auth, "application/json", md); /* the token still works */
+    CHECK(test_req_done(r) && test_req_status(r) == 201 && (doc = test_req_json(r)) != NULL);
+    test_req_free(r);
+    snprintf(path, sizeof(path), "/oauth2/register/%s", test_json_str(doc, "client_id"));
+    snprintf(auth, sizeof(auth), "Bearer %s", test_json_str(doc, "registration_access_token"));
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", path, NULL, auth, NULL, &reads, NULL), 0);
+    CHECK(reads == 1);
+    expect_status(failing(0, 0, "GET", path, NULL, auth, NULL, NULL, NULL), 200);
+    json_decref(doc);
+}
+
 int main(void)
 {
     char *sub;
@@ -284,6 +320,7 @@ int main(void)
     test_authorize();
     test_login();
     test_logout();
+    test_register();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
