@@ -302,6 +302,25 @@ static void test_register(void)
     json_decref(doc);
 }
 
+/* A CORS preflight of a client's origin: its index read failing allows nothing (204 without Access-Control-*). */
+static void test_preflight(void)
+{
+    static const int errs[] = {HUB_E_UNAVAILABLE, HUB_E_STORE, 0};
+    int reads, writes;
+
+    for (size_t i = 0; i != sizeof(errs) / sizeof(errs[0]); ++i) {
+        test_req_t *r = test_req_new(&p.loop, "OPTIONS", "/oauth2/token");
+        test_req_header(r, "origin", "https://app.example");
+        test_store_fail(errs[i], 0);
+        CHECK(test_req_run(r, TEST_PRIMARY_WAIT_MS) && test_req_status(r) == 204);
+        test_store_hook_seen(&reads, &writes);
+        test_store_hook_off();
+        CHECK(reads == 1 && writes == 0);
+        CHECK((test_req_resp_header(r, "access-control-allow-origin", 0) != NULL) == (errs[i] == 0));
+        test_req_free(r);
+    }
+}
+
 int main(void)
 {
     char *sub;
@@ -321,6 +340,7 @@ int main(void)
     test_login();
     test_logout();
     test_register();
+    test_preflight();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
