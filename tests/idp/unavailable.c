@@ -10,6 +10,7 @@
 #include "hub/err.h"
 #include "idp/join_token.h"
 #include "tests/check.h"
+#include "tests/support/console.h"
 #include "tests/support/primary.h"
 #include "tests/support/storehook.h"
 
@@ -321,12 +322,55 @@ static void test_preflight(void)
     }
 }
 
+/* The consoles: the gate's read failing is a 503 page; a page's own read, and a change's write (nothing changed, no
+ * audit entry), too; a change refused for its own reasons is no 503. */
+static void test_consoles(void)
+{
+    static const char *const pages[] = {"/account/",      "/admin/",      "/admin/settings", "/admin/audit",
+                                        "/admin/clients", "/admin/users", "/admin/roles",    "/admin/nodes"};
+    test_browser_t b;
+    size_t audits;
+    test_req_t *r;
+    int reads, writes;
+
+    test_browser_sign_in(&p, &b, "alice", "alice-password");
+    for (size_t i = 0; i != sizeof(pages) / sizeof(pages[0]); ++i) {
+        test_store_fail(HUB_E_UNAVAILABLE, 0);
+        r = test_console_get(&p, &b, pages[i]);
+        test_store_hook_seen(&reads, &writes);
+        test_store_hook_off();
+        CHECK(reads == 1 && writes == 0);
+        expect_unavailable(r, 1);
+        CHECK(test_console_status(&p, &b, pages[i]) == 200);
+    }
+    audits = test_console_audits(&p);
+    test_store_fail(0, HUB_E_UNAVAILABLE);
+    r = test_console_post(&p, &b, "/admin/settings", "skip_authorization=auto", 1);
+    test_store_hook_seen(&reads, &writes);
+    test_store_hook_off();
+    CHECK(writes == 1);
+    expect_unavailable(r, 1);
+    test_store_fail(0, HUB_E_UNAVAILABLE);
+    r = test_console_post(&p, &b, "/admin/roles/add", "role=Auditor", 1);
+    test_store_hook_off();
+    expect_unavailable(r, 1);
+    CHECK(test_console_audits(&p) == audits);
+    r = test_console_post(&p, &b, "/admin/roles/add", "role=Auditor", 1); /* the store back: done */
+    CHECK(test_req_done(r) && test_req_status(r) == 303);
+    test_req_free(r);
+    r = test_console_post(&p, &b, "/admin/roles/delete", "role=System%20Manager&confirm=yes", 1);
+    CHECK(test_req_done(r) && test_req_status(r) == 409); /* a refusal of its own: no 503 */
+    test_req_free(r);
+    CHECK(test_console_audits(&p) == audits + 1);
+}
+
 int main(void)
 {
+    static const char *const admin_roles[] = {"System Manager", NULL};
     char *sub;
 
     test_primary_start(&p, "idp-unavailable", NULL);
-    sub = test_primary_user(&p, "alice", "alice-password", NULL);
+    sub = test_primary_user(&p, "alice", "alice-password", admin_roles);
     test_primary_client(&p, "web", "authorization_code", "client_secret_basic", CB, NULL, 1, web_secret);
     test_primary_client(&p, "svc", "client_credentials", "client_secret_basic", NULL, "api", 0, svc_secret);
     test_basic("web", web_secret, web_auth, sizeof(web_auth));
@@ -341,6 +385,7 @@ int main(void)
     test_logout();
     test_register();
     test_preflight();
+    test_consoles();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");
