@@ -115,15 +115,12 @@ static int read_input(idp_creq_t *c)
     return 0;
 }
 
-/* A store that could not serve one of c's jobs: 503 with Retry-After when it cannot serve now, else 500. */
+/* A store that could not serve one of c's jobs: 503 with Retry-After when it cannot serve now (hub_park_unavailable, as
+ * every endpoint answers it), else 500. */
 static void store_failed(idp_creq_t *c, int ret)
 {
-    if (ret == HUB_E_UNAVAILABLE || ret == HUB_E_BUSY) {
-        hub_resp_header(c->req, "retry-after", "1");
-        idp_console_message(c, 503, "Unavailable for a moment", "This page cannot be served right now. Please try again.");
-    } else {
+    if (!hub_park_unavailable(c->req, ret, HUB_STYLE_HTML))
         idp_console_message(c, 500, "Something went wrong", "The store could not be read or written. Nothing was changed.");
-    }
 }
 
 /* The gate's read (any thread): the session of the cookie and its user, read again for this request (a disabled or
