@@ -23,7 +23,8 @@
     XX(CONFIG, "configuration error")                                                                                              \
     XX(VERSION, "unsupported data version")                                                                                        \
     XX(BUSY, "busy")                                                                                                               \
-    XX(UNAVAILABLE, "the database is unreachable")
+    XX(UNAVAILABLE, "the database is unreachable")                                                                                 \
+    XX(CANCELLED, "dropped unrun: the node stops")
 
 typedef enum {
     HUB_OK = 0,

@@ -91,3 +91,22 @@ void hub_log(hub_log_level_t level, const char *fmt, ...)
     if (level <= HUB_LOG_WARN)
         hub_log_flush();
 }
+
+/* The access log's escaping (hub/log.h); out always ends in NUL, a value too long for it is cut. */
+void hub_log_escape(char *out, size_t size, const char *in, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (size_t i = 0; i != len && o + 4 <= size; ++i) {
+        unsigned char c = (unsigned char)in[i];
+        if (c <= 0x20 || c >= 0x7f || c == '"') {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}

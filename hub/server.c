@@ -24,6 +24,7 @@
 #include "hub/server.h"
 #include "hub/tls.h"
 #include "hub/workpool.h"
+#include "hub/reader.h"
 #include "hub/writer.h"
 #include "hub/util.h"
 
@@ -87,6 +88,7 @@ struct st_hub_server_t {
     hub_fetcher_t *fetcher;
     hub_workpool_t *workpool; /* NULL unless hub_server_use_workpool */
     hub_workpool_t *writer;   /* NULL unless hub_server_use_writer */
+    hub_workpool_t *readers;  /* NULL unless hub_server_use_readers made them */
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     hub_metrics_t *metrics;
@@ -120,27 +122,6 @@ static conn_t *conn_of(h2o_req_t *req)
 {
     h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
     return sock != NULL && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
-}
-
-/* Writes in[0..len) into out (at least 3 * len + 1 bytes) with every byte a log line must not carry raw (controls,
- * space, '"', DEL and non-ASCII) as %XX (a path's own %XX stay as they are): an HTTP/2 :path or :method reaches the access log
- * without the HTTP/1 parser's character checks, and must not forge or split log lines. */
-static void log_escape(char *out, size_t size, const char *in, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-
-    for (size_t i = 0; i != len && o + 4 <= size; ++i) {
-        unsigned char c = (unsigned char)in[i];
-        if (c <= 0x20 || c >= 0x7f || c == '"') {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
 }
 
 static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
@@ -189,8 +170,8 @@ static void on_route_log(h2o_logger_t *_self, h2o_req_t *req)
     /* The query string is never logged: it carries codes, states and tokens. */
     size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
     char method[3 * 16 + 1], path[3 * 512 + 1];
-    log_escape(method, sizeof(method), req->input.method.base, req->input.method.len > 16 ? 16 : req->input.method.len);
-    log_escape(path, sizeof(path), req->input.path.base, plen > 512 ? 512 : plen);
+    hub_log_escape(method, sizeof(method), req->input.method.base, req->input.method.len > 16 ? 16 : req->input.method.len);
+    hub_log_escape(path, sizeof(path), req->input.path.base, plen > 512 ? 512 : plen);
     hub_log_info("%s \"%s %s\" %d %zu %lld.%03lldms", addr, method, path, req->res.status, req->bytes_sent, (long long)(us / 1000),
                  (long long)(us % 1000)); /* integers: %f costs more than the rest of the line */
 }
@@ -509,6 +490,8 @@ static void thread_setup(server_thread_t *thr)
         thr->pub.work_port = hub_workport_create(server->workpool, thr->pub.ctx.loop);
     if (server->writer != NULL)
         thr->pub.write_port = hub_workport_create(server->writer, thr->pub.ctx.loop);
+    if (server->readers != NULL)
+        thr->pub.read_port = hub_workport_create(server->readers, thr->pub.ctx.loop);
     h2o_timeout_init(thr->pub.ctx.loop, &thr->tick_timeout, 1000);
     thr->tick_entry.cb = on_tick;
     h2o_timeout_link(thr->pub.ctx.loop, &thr->tick_timeout, &thr->tick_entry);
@@ -541,6 +524,7 @@ static void thread_teardown(server_thread_t *thr)
         hub_fetch_port_destroy(thr->pub.fetch_port);
     hub_workport_destroy(thr->pub.work_port); /* cancels or waits for its jobs; their callbacks run here */
     hub_workport_destroy(thr->pub.write_port);
+    hub_workport_destroy(thr->pub.read_port);
     h2o_multithread_unregister_receiver(thr->queue, &thr->stop_receiver);
     h2o_multithread_destroy_queue(thr->queue);
     h2o_timeout_dispose(loop, &thr->tick_timeout);
@@ -703,6 +687,8 @@ int hub_server_run(hub_server_t *server)
     server->workpool = NULL;
     hub_workpool_destroy(server->writer);
     server->writer = NULL;
+    hub_workpool_destroy(server->readers);
+    server->readers = NULL;
 
 out:
     for (i = 0; i != server->nthreads; ++i)
@@ -725,6 +711,15 @@ int hub_server_use_writer(hub_server_t *server, size_t max_queued)
     return server->writer != NULL ? 0 : hub_writer_create(&server->writer, server->store, max_queued);
 }
 
+int hub_server_use_readers(hub_server_t *server, unsigned nworkers, size_t max_queued)
+{
+    if (server->store == NULL)
+        return HUB_E_INVAL;
+    if (server->readers != NULL || (nworkers = hub_store_readers_wanted(server->store, nworkers)) == 0)
+        return 0;
+    return hub_workpool_create(&server->readers, nworkers, max_queued, 0);
+}
+
 void hub_server_stop(hub_server_t *server)
 {
     if (__atomic_load_n(&server->running, __ATOMIC_ACQUIRE))
@@ -737,6 +732,7 @@ void hub_server_destroy(hub_server_t *server)
         return;
     hub_workpool_destroy(server->workpool); /* when hub_server_run failed before its loops */
     hub_workpool_destroy(server->writer);
+    hub_workpool_destroy(server->readers);
     h2o_config_dispose(&server->globalconf);
     hub_route_entries_dispose(&server->routes); /* after h2o's handlers, which point at them */
     hub_tls_destroy(server->tls);
@@ -776,6 +772,11 @@ hub_workpool_t *hub_server_workpool(hub_server_t *server)
 hub_workpool_t *hub_server_writer(hub_server_t *server)
 {
     return server->writer;
+}
+
+hub_workpool_t *hub_server_readers(hub_server_t *server)
+{
+    return server->readers;
 }
 
 hub_fetcher_t *hub_server_fetcher(hub_server_t *server)

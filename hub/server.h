@@ -23,6 +23,7 @@ typedef struct st_hub_thread_t {
     hub_fetch_port_t *fetch_port; /* outbound HTTP results come back to this loop */
     hub_workport_t *work_port;    /* worker-pool completions come back to this loop; NULL without a pool */
     hub_workport_t *write_port;   /* the store's writer (group commit, hub/writer.h); NULL without one */
+    hub_workport_t *read_port;    /* the store's readers (hub/reader.h); NULL without them: reads run on the loop */
 } hub_thread_t;
 
 /* Creates a server for cfg (borrowed; must outlive the server). store and fetcher may be
@@ -53,6 +54,13 @@ int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_
  * returns 0, HUB_E_INVAL without a store, or HUB_E_IO when its thread could not start. */
 int hub_server_use_writer(hub_server_t *server, size_t max_queued);
 
+/* Gives the server readers for its store (hub/reader.h) when its reads are not cheap in-process
+ * (hub_store_reads_cheap): nworkers threads, at most max_queued reads waiting; each loop thread gets a port to them
+ * (hub_thread_t.read_port). The environment variable HUB_READ_POOL=N forces a pool of N readers even for a store whose
+ * reads are cheap (tests run the parked paths that way). Without readers the loops read in place. Only before
+ * hub_server_run; returns 0, HUB_E_INVAL without a store, or HUB_E_IO when no reader could start. */
+int hub_server_use_readers(hub_server_t *server, unsigned nworkers, size_t max_queued);
+
 /* Binds, starts node.threads loops, prints "hubd: <role> listening on <public_url>", tells
  * systemd READY=1 (when $NOTIFY_SOCKET is set) and blocks until SIGTERM or SIGINT, re-reading
  * the TLS certificate and key on each SIGHUP (hub/tls.h); then tells STOPPING=1, stops
@@ -79,6 +87,8 @@ h2o_globalconf_t *hub_server_globalconf(hub_server_t *server);
 hub_workpool_t *hub_server_workpool(hub_server_t *server);
 /* The server's writer (hub_server_use_writer), or NULL: for the C tests' loopback, as hub_server_workpool. */
 hub_workpool_t *hub_server_writer(hub_server_t *server);
+/* The server's readers (hub_server_use_readers), or NULL: the same. */
+hub_workpool_t *hub_server_readers(hub_server_t *server);
 int hub_server_is_tls(hub_server_t *server);
 
 static inline hub_thread_t *hub_req_thread(h2o_req_t *req)

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include "hub/err.h"
+#include "hub/reader.h"
 #include "hub/util.h"
 
 /* One queued write, owned by the writer from submission until its done ran. */
@@ -27,7 +28,8 @@ static int batch_txn(hub_txn_t *txn, void *arg)
         int ret;
         job->ret = 0; /* a run again starts afresh */
         if ((ret = hub_store_nest_begin(txn, &child)) == 0) {
-            job->ret = job->fn(child, job->arg);
+            if ((job->ret = hub_store_hook_run(1)) == 0)
+                job->ret = job->fn(child, job->arg);
             ret = hub_store_nest_end(child, job->ret == 0);
         }
         if (job->ret == 0)
@@ -70,7 +72,7 @@ static void on_written(void *arg, int cancelled)
 {
     write_t *w = arg;
 
-    w->done(w->job.arg, cancelled ? HUB_E_BUSY : w->job.ret);
+    w->done(w->job.arg, cancelled ? HUB_E_CANCELLED : w->job.ret);
     free(w);
 }
 
@@ -86,7 +88,7 @@ int hub_store_write_async(hub_store_t *store, hub_workport_t *port, int (*fn)(hu
     int ret;
 
     if (port == NULL) {
-        done(arg, hub_store_write(store, fn, arg));
+        done(arg, (ret = hub_store_hook_run(1)) != 0 ? ret : hub_store_write(store, fn, arg));
         return 0;
     }
     w = hub_xcalloc(1, sizeof(*w));

@@ -25,7 +25,7 @@ typedef struct st_hub_store_job_t {
 int hub_store_write_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t n);
 
 /* After the write: ret is fn's result when the batch committed (0: its writes are durable), else the commit's error;
- * HUB_E_BUSY when the write was dropped unrun (the node stops). */
+ * HUB_E_CANCELLED when the write was dropped unrun (the node stops). */
 typedef void (*hub_write_done_fn)(void *arg, int ret);
 
 /* Starts the writer of store (borrowed: it must outlive the writer): one thread, at most max_queued writes waiting

@@ -69,17 +69,8 @@ static void app_row(idp_creq_t *c, hub_page_t *p, const idp_user_app_t *a)
     hub_page_raw(p, "</td></tr>\n");
 }
 
-static void apps(idp_creq_t *c, hub_page_t *p)
+static void apps(idp_creq_t *c, hub_page_t *p, const idp_user_app_t *v, size_t n)
 {
-    idp_user_app_t *v = NULL;
-    hub_txn_t *txn = NULL;
-    size_t n = 0;
-
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        if (idp_user_apps_list(txn, c->user->sub, &v, &n) != 0)
-            n = 0;
-        hub_store_read_end(txn);
-    }
     hub_page_raw(p, "<section class=\"card\" aria-labelledby=\"apps-h\"><h2 id=\"apps-h\">Apps with access to your account</h2>\n");
     if (n == 0) {
         hub_page_raw(p, "<p id=\"no-apps\">No app holds access to your account.</p>\n");
@@ -93,7 +84,6 @@ static void apps(idp_creq_t *c, hub_page_t *p)
         hub_page_raw(p, "</tbody></table></div>\n");
     }
     hub_page_raw(p, "</section>\n");
-    idp_user_apps_free(v, n);
 }
 
 static void password_form(idp_creq_t *c, hub_page_t *p, const idp_invalid_t *inv)
@@ -127,22 +117,78 @@ static void everywhere(idp_creq_t *c, hub_page_t *p)
     hub_page_raw(p, "</div></section>\n");
 }
 
-static void account_page(idp_creq_t *c, int status, const idp_invalid_t *inv)
+/* The page as it is shown: its status, the problem of a refused form (inv.field IDP_FIELD_NONE: none), and the user's
+ * apps, read off the loop. */
+typedef struct st_page_t {
+    int status;
+    idp_invalid_t inv;
+    char *sub; /* the user's (a copy for the read) */
+    idp_user_app_t *apps;
+    size_t napps;
+} page_t;
+
+static void page_free(void *arg)
 {
+    page_t *pg = arg;
+
+    idp_user_apps_free(pg->apps, pg->napps);
+    free(pg->sub);
+    free(pg);
+}
+
+static int apps_txn(hub_txn_t *txn, void *arg)
+{
+    page_t *pg = arg;
+    return idp_user_apps_list(txn, pg->sub, &pg->apps, &pg->napps);
+}
+
+static void show(idp_creq_t *c, void *arg, int ret)
+{
+    page_t *pg = arg;
     hub_page_t p;
 
+    if (ret != 0) {
+        idp_console_message(c, 500, "Something went wrong", "Your account could not be read. Please try again.");
+        return;
+    }
     idp_console_begin(c, &p, "Your account", IDP_CONSOLE_ACCOUNT);
     profile(c, &p);
-    apps(c, &p);
-    password_form(c, &p, inv);
+    apps(c, &p, pg->apps, pg->napps);
+    password_form(c, &p, pg->inv.field != IDP_FIELD_NONE ? &pg->inv : NULL);
     everywhere(c, &p);
-    idp_console_end(c, &p, status);
+    idp_console_end(c, &p, pg->status);
+}
+
+/* Reads the user's apps, then shows the page with status and inv (may be NULL). */
+static void account_page(idp_creq_t *c, int status, const idp_invalid_t *inv)
+{
+    page_t *pg = hub_xcalloc(1, sizeof(*pg));
+
+    pg->status = status;
+    pg->inv.field = IDP_FIELD_NONE;
+    if (inv != NULL)
+        pg->inv = *inv;
+    pg->sub = hub_strdup(c->user->sub);
+    idp_console_load(c, apps_txn, pg, show, page_free);
 }
 
 void idp_account_home(idp_creq_t *c)
 {
     account_page(c, 200, NULL);
 }
+
+/* A password change through its steps: the count of wrong guesses read, the current password checked and the new one
+ * hashed on the worker pool, then the change (or a wrong guess counted). Everything is a copy the job owns. */
+typedef struct st_pw_job_t {
+    char *current, *fresh; /* malloc'ed copies, cleansed */
+    size_t clen, flen;
+    char *stored_hash; /* what the current password was checked against */
+    char *new_hash;
+    int verified;
+    char key[300];    /* the user's guess counter */
+    char *sub, *sid;  /* the user and the session that stays */
+    uint64_t guesses; /* read */
+} pw_job_t;
 
 /* ---- wrong current passwords (LOGIN_FAILURES "p:" sub -> {"n"}, a fixed window from the first) ---- */
 
@@ -151,26 +197,10 @@ static void guess_key(char *out, size_t size, const char *sub)
     snprintf(out, size, "p:%s", sub);
 }
 
-static uint64_t guesses(idp_creq_t *c)
-{
-    char key[300];
-    hub_txn_t *txn = NULL;
-    json_t *rec = NULL;
-    uint64_t n = 0;
-
-    guess_key(key, sizeof(key), c->user->sub);
-    if (hub_store_read_begin(c->idp->store, &txn) != 0)
-        return 0;
-    if (hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, key, &rec) == 0)
-        n = (uint64_t)json_integer_value(json_object_get(rec, "n"));
-    hub_store_read_end(txn);
-    json_decref(rec);
-    return n;
-}
-
+/* A wrong current password counted (the job's key). */
 static int guess_txn(hub_txn_t *txn, void *arg)
 {
-    const char *key = arg;
+    const char *key = ((pw_job_t *)arg)->key;
     uint64_t n = 0, exp = 0;
     json_t *rec = NULL;
     int ret;
@@ -189,14 +219,6 @@ static int guess_txn(hub_txn_t *txn, void *arg)
 
 /* ---- POST /account/password ---- */
 
-typedef struct st_pw_job_t {
-    char *current, *fresh; /* malloc'ed copies, cleansed */
-    size_t clen, flen;
-    char *stored_hash; /* what the current password was checked against */
-    char *new_hash;
-    int verified;
-} pw_job_t;
-
 static void pw_work(void *arg)
 {
     pw_job_t *j = arg;
@@ -210,66 +232,77 @@ static void pw_dispose(void *arg)
 {
     pw_job_t *j = arg;
 
-    OPENSSL_cleanse(j->current, j->clen);
-    OPENSSL_cleanse(j->fresh, j->flen);
+    if (j->current != NULL)
+        OPENSSL_cleanse(j->current, j->clen);
+    if (j->fresh != NULL)
+        OPENSSL_cleanse(j->fresh, j->flen);
     free(j->current);
     free(j->fresh);
     free(j->stored_hash);
     free(j->new_hash);
+    free(j->sub);
+    free(j->sid);
     free(j);
 }
 
-typedef struct {
-    idp_creq_t *c;
-    pw_job_t *j;
-} pw_change_t;
-
 static int pw_change_txn(hub_txn_t *txn, void *arg, char *target)
 {
-    pw_change_t *a = arg;
+    pw_job_t *j = arg;
     idp_user_t *u = NULL;
     int ret;
 
-    if ((ret = idp_user_get(txn, a->c->user->sub, &u)) != 0)
+    if ((ret = idp_user_get(txn, j->sub, &u)) != 0)
         return ret;
-    if (u->password_hash == NULL || strcmp(u->password_hash, a->j->stored_hash) != 0) {
+    if (u->password_hash == NULL || strcmp(u->password_hash, j->stored_hash) != 0) {
         idp_user_free(u);
         return HUB_E_BUSY; /* changed meanwhile: the password checked is not the one stored any more */
     }
     free(u->password_hash);
-    u->password_hash = hub_strdup(a->j->new_hash);
+    u->password_hash = hub_strdup(j->new_hash);
     snprintf(target, IDP_AUDIT_TEXT, "%s", u->username);
     /* ends the user's other sessions and their tokens, and tells the clients (idp/revocation.h) */
-    ret = idp_user_update(txn, u, a->c->session->sid);
+    ret = idp_user_update(txn, u, j->sid);
     idp_user_free(u);
     return ret;
 }
 
-static void pw_done(idp_creq_t *c, void *arg)
+static void pw_changed(idp_creq_t *c, void *arg, int ret)
 {
-    pw_job_t *j = arg;
-    pw_change_t a = {c, j};
-    idp_invalid_t inv;
-    char key[300];
-    int ret;
-
-    if (!j->verified) {
-        guess_key(key, sizeof(key), c->user->sub);
-        if ((ret = hub_store_write(c->idp->store, guess_txn, key)) != 0)
-            hub_log_error("account: cannot count a wrong password: %s", hub_strerror(ret));
-        hub_log_info("account: %s (%s) gave a wrong current password", c->user->username, c->from);
-        idp_invalid(&inv, IDP_FIELD_CURRENT_PASSWORD, "is not your current password");
-        account_page(c, 400, &inv);
-        return;
-    }
-    ret = j->new_hash == NULL ? HUB_E_CRYPTO : idp_console_change(c, "account.password", pw_change_txn, &a);
-    if (ret != 0) {
+    if (ret != 0)
         idp_console_message(c, ret == HUB_E_BUSY ? 409 : 503, "Not changed",
                             ret == HUB_E_BUSY ? "Your password was changed elsewhere meanwhile. Nothing was changed."
                                               : "The password could not be changed right now. Please try again.");
-        return;
+    else
+        idp_console_done(c, IDP_CONSOLE_ACCOUNT, "password-changed");
+}
+
+static void pw_counted(idp_creq_t *c, void *arg, int ret)
+{
+    idp_invalid_t inv;
+
+    if (ret != 0)
+        hub_log_error("account: cannot count a wrong password: %s", hub_strerror(ret));
+    idp_invalid(&inv, IDP_FIELD_CURRENT_PASSWORD, "is not your current password");
+    account_page(c, 400, &inv);
+}
+
+/* After the check: the change, or the wrong guess counted; the job goes on to the next step. */
+static void pw_done(idp_creq_t *c, void *arg)
+{
+    pw_job_t *j = arg, *next = hub_xcalloc(1, sizeof(*next));
+
+    /* the step that ran j frees it: the next one takes over what it needs */
+    *next = *j;
+    memset(j, 0, sizeof(*j));
+    if (!next->verified) {
+        hub_log_info("account: %s (%s) gave a wrong current password", c->user->username, c->from);
+        idp_console_write(c, guess_txn, next, pw_counted, pw_dispose);
+    } else if (next->new_hash == NULL) {
+        pw_dispose(next);
+        pw_changed(c, NULL, HUB_E_CRYPTO);
+    } else {
+        idp_console_change(c, "account.password", pw_change_txn, next, pw_changed, pw_dispose);
     }
-    idp_console_done(c, IDP_CONSOLE_ACCOUNT, "password-changed");
 }
 
 /* The three fields, each once: the new one twice alike and acceptable (idp_password_check, as hubctl checks it). */
@@ -288,6 +321,37 @@ static int pw_read(idp_creq_t *c, const char **v, idp_invalid_t *inv)
     return 0;
 }
 
+static int guesses_txn(hub_txn_t *txn, void *arg)
+{
+    pw_job_t *j = arg;
+    json_t *rec = NULL;
+    int ret;
+
+    if ((ret = hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, j->key, &rec)) == 0)
+        j->guesses = (uint64_t)json_integer_value(json_object_get(rec, "n"));
+    json_decref(rec);
+    return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
+}
+
+/* Once the guesses are read: the check on the worker pool (pw_work), or 429. */
+static void pw_guesses_read(idp_creq_t *c, void *arg, int ret)
+{
+    pw_job_t *j = arg, *next;
+
+    if (ret != 0) {
+        idp_console_message(c, 503, "Not changed", "The password could not be changed right now. Please try again.");
+    } else if (j->guesses >= MAX_GUESSES) {
+        hub_resp_header(c->req, "retry-after", "900");
+        idp_console_message(c, 429, "Too many attempts",
+                            "The current password was wrong too many times. Please wait a while before trying again.");
+    } else {
+        next = hub_xcalloc(1, sizeof(*next));
+        *next = *j;
+        memset(j, 0, sizeof(*j));
+        idp_console_job(c, pw_work, pw_done, pw_dispose, next);
+    }
+}
+
 static void on_password(idp_creq_t *c)
 {
     const char *v[F__COUNT];
@@ -298,27 +362,33 @@ static void on_password(idp_creq_t *c)
         account_page(c, 400, &inv);
         return;
     }
-    if (guesses(c) >= MAX_GUESSES) {
-        hub_resp_header(c->req, "retry-after", "900");
-        idp_console_message(c, 429, "Too many attempts",
-                            "The current password was wrong too many times. Please wait a while before trying again.");
-        return;
-    }
     j = hub_xcalloc(1, sizeof(*j));
     j->current = hub_xstrndup(v[F_CURRENT], IDP_PASSWORD_MAX);
     j->fresh = hub_strdup(v[F_NEW]);
     j->clen = strlen(j->current);
     j->flen = strlen(j->fresh);
-    j->stored_hash = hub_strdup(c->user->password_hash);
-    idp_console_job(c, pw_work, pw_done, pw_dispose, j);
+    j->stored_hash = c->user->password_hash != NULL ? hub_strdup(c->user->password_hash) : NULL;
+    j->sub = hub_strdup(c->user->sub);
+    j->sid = hub_strdup(c->session->sid);
+    guess_key(j->key, sizeof(j->key), c->user->sub);
+    idp_console_load(c, guesses_txn, j, pw_guesses_read, pw_dispose);
 }
 
 /* ---- POST /account/revoke ---- */
 
 typedef struct {
-    const char *sub, *client_id;
+    char *sub, *client_id; /* copies */
     size_t revoked;
 } revoke_t;
+
+static void revoke_free(void *arg)
+{
+    revoke_t *r = arg;
+
+    free(r->sub);
+    free(r->client_id);
+    free(r);
+}
 
 static int revoke_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -327,43 +397,70 @@ static int revoke_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_user_app_revoke(txn, r->sub, r->client_id, &r->revoked);
 }
 
+static void revoked(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret == HUB_E_NOTFOUND)
+        idp_console_message(c, 404, "Nothing to revoke", "That app holds no access to your account. Nothing was changed.");
+    else if (ret != 0)
+        idp_console_message(c, 503, "Not revoked", "The app's access could not be revoked right now. Please try again.");
+    else
+        idp_console_done(c, IDP_CONSOLE_ACCOUNT, "app-revoked");
+}
+
 static void on_revoke(idp_creq_t *c)
 {
-    revoke_t r = {c->user->sub, idp_console_arg(c, "client_id"), 0};
-    int ret;
+    const char *client_id = idp_console_arg(c, "client_id");
+    revoke_t *r;
 
-    if (r.client_id == NULL || r.client_id[0] == '\0') {
+    if (client_id == NULL || client_id[0] == '\0') {
         idp_console_message(c, 400, "Bad request", "The form does not name one app. Nothing was changed.");
         return;
     }
-    if ((ret = idp_console_change(c, "account.revoke-app", revoke_txn, &r)) == HUB_E_NOTFOUND) {
-        idp_console_message(c, 404, "Nothing to revoke", "That app holds no access to your account. Nothing was changed.");
-        return;
-    }
-    if (ret != 0) {
-        idp_console_message(c, 503, "Not revoked", "The app's access could not be revoked right now. Please try again.");
-        return;
-    }
-    idp_console_done(c, IDP_CONSOLE_ACCOUNT, "app-revoked");
+    r = hub_xcalloc(1, sizeof(*r));
+    r->sub = hub_strdup(c->user->sub);
+    r->client_id = hub_strdup(client_id);
+    idp_console_change(c, "account.revoke-app", revoke_txn, r, revoked, revoke_free);
 }
 
 /* ---- POST /account/sign-out-everywhere ---- */
 
-static int everywhere_txn(hub_txn_t *txn, void *arg, char *target)
+typedef struct {
+    char *sub, *username; /* copies */
+} everywhere_t;
+
+static void everywhere_free(void *arg)
 {
-    idp_creq_t *c = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "%s", c->user->username);
-    return idp_user_revoke(txn, c->user->sub, NULL, "signed out everywhere");
+    everywhere_t *e = arg;
+
+    free(e->sub);
+    free(e->username);
+    free(e);
 }
 
-static void on_everywhere(idp_creq_t *c)
+static int everywhere_txn(hub_txn_t *txn, void *arg, char *target)
 {
-    if (idp_console_change(c, "account.sign-out-everywhere", everywhere_txn, c) != 0) {
+    everywhere_t *e = arg;
+    snprintf(target, IDP_AUDIT_TEXT, "%s", e->username);
+    return idp_user_revoke(txn, e->sub, NULL, "signed out everywhere");
+}
+
+static void signed_out_everywhere(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret != 0) {
         idp_console_message(c, 503, "Not signed out", "Signing out everywhere failed right now. Please try again.");
         return;
     }
     idp_session_clear_cookie(c->idp, c->req);
     hub_send_redirect(c->req, 303, IDP_PATH_LOGIN);
+}
+
+static void on_everywhere(idp_creq_t *c)
+{
+    everywhere_t *e = hub_xcalloc(1, sizeof(*e));
+
+    e->sub = hub_strdup(c->user->sub);
+    e->username = hub_strdup(c->user->username);
+    idp_console_change(c, "account.sign-out-everywhere", everywhere_txn, e, signed_out_everywhere, everywhere_free);
 }
 
 static const idp_console_page_t pages[] = {

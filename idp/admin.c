@@ -1,8 +1,10 @@
 /* The admin console's overview, the OAuth Provider Settings (Skip Authorization: Force or Auto, as the seed's form) and
  * the audit log page. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
+#include "hub/util.h"
 #include "idp/admin.h"
 #include "idp/settings.h"
 
@@ -57,16 +59,27 @@ static void settings_page(idp_creq_t *c, int status, const char *value, const id
     idp_console_end(c, &p, status);
 }
 
+/* The stored setting, over the config's initial value *arg holds. */
+static int skip_read_txn(hub_txn_t *txn, void *arg)
+{
+    hub_skip_auth_t *skip = arg;
+
+    if (idp_settings_skip_authorization_stored(txn))
+        *skip = idp_settings_skip_authorization(txn, NULL);
+    return 0;
+}
+
+static void settings_read(idp_creq_t *c, void *arg, int ret)
+{
+    settings_page(c, 200, idp_skip_auth_name(*(hub_skip_auth_t *)arg), NULL);
+}
+
 static void on_settings_get(idp_creq_t *c)
 {
-    hub_txn_t *txn = NULL;
-    hub_skip_auth_t skip = HUB_SKIP_AUTH_FORCE;
+    hub_skip_auth_t *skip = hub_xcalloc(1, sizeof(*skip));
 
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        skip = idp_settings_skip_authorization(txn, c->idp->cfg);
-        hub_store_read_end(txn);
-    }
-    settings_page(c, 200, idp_skip_auth_name(skip), NULL);
+    *skip = c->idp->cfg->primary.skip_authorization == HUB_SKIP_AUTH_AUTO ? HUB_SKIP_AUTH_AUTO : HUB_SKIP_AUTH_FORCE;
+    idp_console_load(c, skip_read_txn, skip, settings_read, free);
 }
 
 static int settings_txn(hub_txn_t *txn, void *arg, char *target)
@@ -76,29 +89,41 @@ static int settings_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_settings_set_skip_authorization(txn, *skip);
 }
 
+static void settings_saved(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret != 0)
+        idp_console_message(c, 503, "Not saved", "The settings could not be saved right now. Please try again.");
+    else
+        idp_console_done(c, PATH_SETTINGS, "settings");
+}
+
 static void on_settings_post(idp_creq_t *c)
 {
     const char *value = NULL;
-    hub_skip_auth_t skip;
+    hub_skip_auth_t *skip;
     idp_invalid_t inv;
 
     if (idp_console_read(c, &skip_field, 1, 1, &value, &inv) != 0) {
         settings_page(c, 400, NULL, &inv);
         return;
     }
-    if (idp_skip_auth_parse(value, &skip) != 0) {
+    skip = hub_xcalloc(1, sizeof(*skip));
+    if (idp_skip_auth_parse(value, skip) != 0) {
+        free(skip);
         idp_invalid(&inv, IDP_FIELD_SETTING, "must be Force or Auto");
         settings_page(c, 400, NULL, &inv);
         return;
     }
-    if (idp_console_change(c, "settings.update", settings_txn, &skip) != 0) {
-        idp_console_message(c, 503, "Not saved", "The settings could not be saved right now. Please try again.");
-        return;
-    }
-    idp_console_done(c, PATH_SETTINGS, "settings");
+    idp_console_change(c, "settings.update", settings_txn, skip, settings_saved, free);
 }
 
 /* ---- GET /admin/audit ---- */
+
+/* The log's rows, rendered in the read (a fragment: no request off the loop). */
+typedef struct st_audit_rows_t {
+    char *html;
+    size_t len;
+} audit_rows_t;
 
 static int audit_row(void *arg, const idp_audit_t *e)
 {
@@ -118,9 +143,29 @@ static int audit_row(void *arg, const idp_audit_t *e)
     return 0;
 }
 
-static void on_audit(idp_creq_t *c)
+static int audit_txn(hub_txn_t *txn, void *arg)
 {
-    hub_txn_t *txn = NULL;
+    audit_rows_t *rows = arg;
+    hub_page_t p;
+    int ret;
+
+    hub_page_fragment(&p);
+    ret = idp_audit_recent(txn, AUDIT_SHOWN, audit_row, &p);
+    rows->html = hub_page_fragment_end(&p, &rows->len);
+    return ret < 0 ? ret : 0;
+}
+
+static void audit_rows_free(void *arg)
+{
+    audit_rows_t *rows = arg;
+
+    free(rows->html);
+    free(rows);
+}
+
+static void audit_read(idp_creq_t *c, void *arg, int ret)
+{
+    audit_rows_t *rows = arg;
     hub_page_t p;
 
     idp_console_begin(c, &p, "Audit Log", PATH_AUDIT);
@@ -131,12 +176,15 @@ static void on_audit(idp_creq_t *c)
     hub_page_raw(&p,
                  "<div class=\"table-wrap\"><table id=\"audit\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th>"
                  "<th scope=\"col\">From</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th></tr></thead>\n<tbody>\n");
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_audit_recent(txn, AUDIT_SHOWN, audit_row, &p);
-        hub_store_read_end(txn);
-    }
+    if (ret == 0)
+        hub_page_raw(&p, rows->html);
     hub_page_raw(&p, "</tbody></table></div>\n");
     idp_console_end(c, &p, 200);
+}
+
+static void on_audit(idp_creq_t *c)
+{
+    idp_console_load(c, audit_txn, hub_xcalloc(1, sizeof(audit_rows_t)), audit_read, audit_rows_free);
 }
 
 static const idp_console_page_t pages[] = {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "hub/err.h"
+#include "hub/util.h"
 #include "idp/admin_clients.h"
 #include "idp/client_edit.h"
 #include "idp/node.h"
@@ -215,12 +216,24 @@ static void secret_page(idp_creq_t *c, const char *title, const idp_client_t *cl
 
 /* ---- the list ---- */
 
+/* A page of the list: its rows written off the loop into a fragment, the last client_id shown (malloc'ed). */
 typedef struct {
+    char *after; /* the query's, a copy, or NULL */
     hub_page_t *p;
     size_t n;
-    const char *last; /* the last client_id shown, in the request's pool */
-    h2o_req_t *req;
+    char *last;
+    char *html;
 } list_t;
+
+static void list_free(void *arg)
+{
+    list_t *l = arg;
+
+    free(l->after);
+    free(l->last);
+    free(l->html);
+    free(l);
+}
 
 static int list_row(void *arg, const idp_client_t *cl)
 {
@@ -230,7 +243,7 @@ static int list_row(void *arg, const idp_client_t *cl)
     if (l->n++ == PAGE_SIZE)
         return 1; /* one more exists: a next page */
     hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
-    hub_page_text(p, hub_url_encode(&l->req->pool, cl->client_id, strlen(cl->client_id)).base);
+    hub_page_text(p, hub_url_encode(hub_page_pool(p), cl->client_id, strlen(cl->client_id)).base);
     hub_page_raw(p, "\">");
     hub_page_text(p, cl->app_name != NULL && cl->app_name[0] != '\0' ? cl->app_name : "(no name)");
     hub_page_raw(p, "</a></td><td><code>");
@@ -243,38 +256,57 @@ static int list_row(void *arg, const idp_client_t *cl)
                     cl->enabled ? "<span class=\"badge\">enabled</span>" : "<span class=\"badge off\">disabled</span>",
                     cl->node_id != NULL ? " <span class=\"badge\">node</span>" : "",
                     cl->frappe_site != NULL ? " <span class=\"badge\">Frappe site</span>" : "");
-    l->last = h2o_strdup(&l->req->pool, cl->client_id, SIZE_MAX).base;
+    free(l->last);
+    l->last = hub_strdup(cl->client_id);
     return 0;
 }
 
-static void on_list(idp_creq_t *c)
+static int list_txn(hub_txn_t *txn, void *arg)
 {
-    const char *after = idp_console_arg(c, "after");
-    list_t l = {NULL, 0, NULL, c->req};
-    hub_txn_t *txn = NULL;
+    list_t *l = arg;
+    hub_page_t p;
+    size_t len;
+    int ret;
+
+    l->p = &p;
+    hub_page_fragment(&p);
+    ret = idp_client_each_after(txn, l->after, list_row, l);
+    l->html = hub_page_fragment_end(&p, &len);
+    l->p = NULL;
+    return ret < 0 ? ret : 0; /* a walk stopped early (a full page) is no error */
+}
+
+static void listed(idp_creq_t *c, void *arg, int ret)
+{
+    list_t *l = arg;
     hub_page_t p;
 
-    l.p = &p;
     idp_console_begin(c, &p, "OAuth Clients", PATH_LIST);
     hub_page_raw(&p, "<div class=\"actions\"><a class=\"button\" id=\"new-client\" href=\"" PATH_NEW "\">New client</a></div>\n"
                      "<div class=\"table-wrap\"><table id=\"clients\"><thead><tr><th scope=\"col\">App Name</th>"
                      "<th scope=\"col\">Client ID</th><th scope=\"col\">Grant Type</th><th scope=\"col\">Auth Method</th>"
                      "<th scope=\"col\">State</th></tr></thead>\n<tbody>\n");
-    if (after != NULL && strlen(after) > MAX_ID)
-        after = NULL;
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_client_each_after(txn, after != NULL && after[0] != '\0' ? after : NULL, list_row, &l);
-        hub_store_read_end(txn);
-    }
+    if (ret == 0)
+        hub_page_raw(&p, l->html);
     hub_page_raw(&p, "</tbody></table></div>\n");
-    if (l.n == 0)
+    if (l->n == 0)
         hub_page_raw(&p, "<p>No clients yet.</p>\n");
-    if (l.n > PAGE_SIZE) {
+    if (l->n > PAGE_SIZE) {
         hub_page_raw(&p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?after=");
-        hub_page_text(&p, hub_url_encode(&c->req->pool, l.last, strlen(l.last)).base);
+        hub_page_text(&p, hub_url_encode(&c->req->pool, l->last, strlen(l->last)).base);
         hub_page_raw(&p, "\">Next page</a></nav>\n");
     }
     idp_console_end(c, &p, 200);
+}
+
+static void on_list(idp_creq_t *c)
+{
+    const char *after = idp_console_arg(c, "after");
+    list_t *l = hub_xcalloc(1, sizeof(*l));
+
+    if (after != NULL && after[0] != '\0' && strlen(after) <= MAX_ID)
+        l->after = hub_strdup(after);
+    idp_console_load(c, list_txn, l, listed, list_free);
 }
 
 /* ---- new, edit ---- */
@@ -290,43 +322,94 @@ static void on_new_get(idp_creq_t *c)
     idp_client_free(cl);
 }
 
-/* The client named by the query's or the form's "id"/"client_id", or NULL after a 404 page. */
-static idp_client_t *load(idp_creq_t *c, const char *id)
-{
-    idp_client_t *cl = NULL;
-    hub_txn_t *txn = NULL;
-    int ret = HUB_E_NOTFOUND;
+/* What a page does with the client it names, read off the loop (with_client): *cl is the step's, freed after next
+ * returns, unless next takes it over (setting *cl to NULL) for a later step. */
+typedef void (*client_next_fn)(idp_creq_t *c, idp_client_t **cl);
 
-    if (id != NULL && strlen(id) <= MAX_ID && hub_store_read_begin(c->idp->store, &txn) == 0) {
-        ret = idp_client_get(txn, id, &cl);
-        hub_store_read_end(txn);
-    }
-    if (ret != 0) {
+typedef struct {
+    char *id;
+    idp_client_t *cl;
+    client_next_fn next;
+} client_read_t;
+
+static void client_read_free(void *arg)
+{
+    client_read_t *r = arg;
+
+    free(r->id);
+    idp_client_free(r->cl);
+    free(r);
+}
+
+static int client_txn(hub_txn_t *txn, void *arg)
+{
+    client_read_t *r = arg;
+    int ret = idp_client_get(txn, r->id, &r->cl);
+
+    return ret == HUB_E_NOTFOUND ? 0 : ret;
+}
+
+static void client_read(idp_creq_t *c, void *arg, int ret)
+{
+    client_read_t *r = arg;
+
+    if (ret != 0 || r->cl == NULL)
         idp_console_message(c, 404, "No such client", "There is no client with that ID.");
-        return NULL;
+    else
+        r->next(c, &r->cl);
+}
+
+/* Reads the client named id (the query's or the form's "id"/"client_id"), then next(c, client); a 404 page when there is
+ * none. */
+static void with_client(idp_creq_t *c, const char *id, client_next_fn next)
+{
+    client_read_t *r;
+
+    if (id == NULL || strlen(id) > MAX_ID) {
+        idp_console_message(c, 404, "No such client", "There is no client with that ID.");
+        return;
     }
-    return cl;
+    r = hub_xcalloc(1, sizeof(*r));
+    r->id = hub_strdup(id);
+    r->next = next;
+    idp_console_load(c, client_txn, r, client_read, client_read_free);
+}
+
+static void edit_page(idp_creq_t *c, idp_client_t **cl)
+{
+    const char *v[F__COUNT];
+
+    values_of(c->req, *cl, v);
+    form_page(c, 200, (*cl)->client_id, v, NULL);
 }
 
 static void on_edit_get(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "id"));
-    const char *v[F__COUNT];
-
-    if (cl == NULL)
-        return;
-    values_of(c->req, cl, v);
-    form_page(c, 200, cl->client_id, v, NULL);
-    idp_client_free(cl);
+    with_client(c, idp_console_arg(c, "id"), edit_page);
 }
 
+/* A save: copies of the form's values (the edit points into them), what was written, its secret. */
 typedef struct {
-    const idp_client_edit_t *edit;
-    const char *id;
+    char *v[F__COUNT];
+    idp_client_edit_t edit;
+    char *id; /* NULL: a new client */
     idp_client_t *written;
     char secret[IDP_CLIENT_SECRET_LEN + 1];
     idp_invalid_t inv;
 } save_t;
+
+static void save_free(void *arg)
+{
+    save_t *s = arg;
+
+    OPENSSL_cleanse(s->secret, sizeof(s->secret));
+    idp_client_free(s->written);
+    idp_client_edit_dispose(&s->edit);
+    for (size_t i = 0; i != F__COUNT; ++i)
+        free(s->v[i]);
+    free(s->id);
+    free(s);
+}
 
 static int save_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -335,7 +418,7 @@ static int save_txn(hub_txn_t *txn, void *arg, char *target)
 
     idp_client_free(s->written);
     s->written = NULL;
-    if ((ret = idp_client_edit_save(txn, s->edit, s->id, &s->written, s->secret, &s->inv)) == 0)
+    if ((ret = idp_client_edit_save(txn, &s->edit, s->id, &s->written, s->secret, &s->inv)) == 0)
         snprintf(target, IDP_AUDIT_TEXT, "client %s (%s)", s->written->client_id, s->written->app_name);
     return ret;
 }
@@ -364,31 +447,40 @@ static int edit_of(const char **v, int had_frappe_site, idp_client_edit_t *e, id
     return 0;
 }
 
+static void saved(idp_creq_t *c, void *arg, int ret)
+{
+    save_t *s = arg;
+
+    if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND) {
+        form_page(c, 400, s->id, (const char **)s->v, &s->inv);
+    } else if (ret != 0) {
+        idp_console_message(c, 503, "Not saved", "The client could not be saved right now. Please try again.");
+    } else if (s->secret[0] != '\0' || s->id == NULL) {
+        secret_page(c, s->id == NULL ? "Client created" : "Client saved", s->written, s->secret);
+    } else {
+        char path[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
+        snprintf(path, sizeof(path), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, s->id, strlen(s->id)).base);
+        idp_console_done(c, path, "client-saved");
+    }
+}
+
 static void save(idp_creq_t *c, const char *id, int had_frappe_site)
 {
     const char *v[F__COUNT];
-    idp_client_edit_t e;
-    save_t s = {&e, id};
+    save_t *s = hub_xcalloc(1, sizeof(*s));
     int ret;
 
-    idp_client_edit_init(&e);
-    if ((ret = idp_console_read(c, fields, F__COUNT, REQUIRED, v, &s.inv)) != 0 ||
-        (ret = edit_of(v, had_frappe_site, &e, &s.inv)) != 0 ||
-        (ret = idp_console_change(c, id == NULL ? "client.create" : "client.update", save_txn, &s)) != 0) {
-        if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND)
-            form_page(c, 400, id, v, &s.inv);
-        else
-            idp_console_message(c, 503, "Not saved", "The client could not be saved right now. Please try again.");
-    } else if (s.secret[0] != '\0' || id == NULL) {
-        secret_page(c, id == NULL ? "Client created" : "Client saved", s.written, s.secret);
-    } else {
-        char path[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
-        snprintf(path, sizeof(path), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, id, strlen(id)).base);
-        idp_console_done(c, path, "client-saved");
+    idp_client_edit_init(&s->edit);
+    s->id = id != NULL ? hub_strdup(id) : NULL;
+    ret = idp_console_read(c, fields, F__COUNT, REQUIRED, v, &s->inv);
+    for (size_t i = 0; i != F__COUNT; ++i)
+        s->v[i] = v[i] != NULL ? hub_strdup(v[i]) : NULL;
+    if (ret == 0 && (ret = edit_of((const char **)s->v, had_frappe_site, &s->edit, &s->inv)) == 0) {
+        idp_console_change(c, id == NULL ? "client.create" : "client.update", save_txn, s, saved, save_free);
+        return;
     }
-    OPENSSL_cleanse(s.secret, sizeof(s.secret));
-    idp_client_free(s.written);
-    idp_client_edit_dispose(&e);
+    saved(c, s, ret);
+    save_free(s);
 }
 
 static void on_new_post(idp_creq_t *c)
@@ -396,36 +488,55 @@ static void on_new_post(idp_creq_t *c)
     save(c, NULL, 0);
 }
 
+static void edit_save(idp_creq_t *c, idp_client_t **cl)
+{
+    save(c, (*cl)->client_id, (*cl)->frappe_site != NULL);
+}
+
 static void on_edit_post(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "client_id"));
-
-    if (cl == NULL)
-        return;
-    save(c, cl->client_id, cl->frappe_site != NULL);
-    idp_client_free(cl);
+    with_client(c, idp_console_arg(c, "client_id"), edit_save);
 }
 
 /* ---- rotate, delete ---- */
 
 typedef struct {
-    const char *id;
+    idp_client_t *cl; /* the client as read, taken over from its read */
     char secret[IDP_CLIENT_SECRET_LEN + 1];
     idp_invalid_t inv;
 } by_id_t;
 
+static void by_id_free(void *arg)
+{
+    by_id_t *b = arg;
+
+    OPENSSL_cleanse(b->secret, sizeof(b->secret));
+    idp_client_free(b->cl);
+    free(b);
+}
+
+/* A new state for a change of *cl, which it takes over from the read. */
+static by_id_t *by_id(idp_client_t **cl)
+{
+    by_id_t *b = hub_xcalloc(1, sizeof(*b));
+
+    b->cl = *cl;
+    *cl = NULL;
+    return b;
+}
+
 static int rotate_txn(hub_txn_t *txn, void *arg, char *target)
 {
     by_id_t *b = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->id);
-    return idp_client_rotate_secret(txn, b->id, b->secret, &b->inv);
+    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->cl->client_id);
+    return idp_client_rotate_secret(txn, b->cl->client_id, b->secret, &b->inv);
 }
 
 static int delete_txn(hub_txn_t *txn, void *arg, char *target)
 {
     by_id_t *b = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->id);
-    return idp_client_edit_remove(txn, b->id, &b->inv);
+    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->cl->client_id);
+    return idp_client_edit_remove(txn, b->cl->client_id, &b->inv);
 }
 
 /* A refusal of rotate or delete as a page: 404 for no such client, 409 for one that cannot (no secret). */
@@ -437,43 +548,49 @@ static void refused(idp_creq_t *c, int ret, const idp_invalid_t *inv)
         idp_console_message(c, 503, "Not done", "The change could not be made right now. Please try again.");
 }
 
+static void rotated(idp_creq_t *c, void *arg, int ret)
+{
+    by_id_t *b = arg;
+
+    if (ret != 0)
+        refused(c, ret, &b->inv);
+    else
+        secret_page(c, "New client secret", b->cl, b->secret);
+}
+
+static void rotate(idp_creq_t *c, idp_client_t **cl)
+{
+    idp_console_change(c, "client.rotate-secret", rotate_txn, by_id(cl), rotated, by_id_free);
+}
+
 static void on_rotate(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "client_id"));
-    by_id_t b = {NULL};
-    int ret;
+    with_client(c, idp_console_arg(c, "client_id"), rotate);
+}
 
-    if (cl == NULL)
-        return;
-    b.id = cl->client_id;
-    if ((ret = idp_console_change(c, "client.rotate-secret", rotate_txn, &b)) != 0)
-        refused(c, ret, &b.inv);
+static void deleted(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret != 0)
+        refused(c, ret, &((by_id_t *)arg)->inv);
     else
-        secret_page(c, "New client secret", cl, b.secret);
-    OPENSSL_cleanse(b.secret, sizeof(b.secret));
-    idp_client_free(cl);
+        idp_console_done(c, PATH_LIST, "client-deleted");
+}
+
+static void delete_client(idp_creq_t *c, idp_client_t **pcl)
+{
+    char text[IDP_AUDIT_TEXT + 128], back[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
+    const idp_client_t *cl = *pcl;
+
+    snprintf(text, sizeof(text), "Delete the client \"%s\"? Every token issued to it is revoked%s. This cannot be undone.",
+             cl->app_name != NULL ? cl->app_name : cl->client_id, cl->node_id != NULL ? " and its node is revoked" : "");
+    snprintf(back, sizeof(back), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, cl->client_id, strlen(cl->client_id)).base);
+    if (idp_console_confirmed(c, "Delete client", text, PATH_DELETE, "client_id", cl->client_id, "Delete client", back))
+        idp_console_change(c, "client.delete", delete_txn, by_id(pcl), deleted, by_id_free);
 }
 
 static void on_delete(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "client_id"));
-    char text[IDP_AUDIT_TEXT + 128], back[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
-    by_id_t b = {NULL};
-    int ret;
-
-    if (cl == NULL)
-        return;
-    snprintf(text, sizeof(text), "Delete the client \"%s\"? Every token issued to it is revoked%s. This cannot be undone.",
-             cl->app_name != NULL ? cl->app_name : cl->client_id, cl->node_id != NULL ? " and its node is revoked" : "");
-    snprintf(back, sizeof(back), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, cl->client_id, strlen(cl->client_id)).base);
-    b.id = cl->client_id;
-    if (idp_console_confirmed(c, "Delete client", text, PATH_DELETE, "client_id", cl->client_id, "Delete client", back)) {
-        if ((ret = idp_console_change(c, "client.delete", delete_txn, &b)) != 0)
-            refused(c, ret, &b.inv);
-        else
-            idp_console_done(c, PATH_LIST, "client-deleted");
-    }
-    idp_client_free(cl);
+    with_client(c, idp_console_arg(c, "client_id"), delete_client);
 }
 
 /* A path before any prefix of it: h2o gives a request to the first route registered whose path is a prefix of its own. */

@@ -34,12 +34,26 @@ static const idp_form_field_t join_fields[J__COUNT] = {
 
 /* ---- nodes ---- */
 
-/* The rows of a table being written. */
+/* The rows of a table, written off the loop into a fragment (hub_page_fragment), then into the page. */
 typedef struct {
-    idp_creq_t *c;
+    idp_creq_t *c; /* for the buttons' form token (a copy in c) */
     hub_page_t *p;
     size_t n;
+    char *html; /* the fragment once written */
+    size_t len;
+    int status;              /* the page's */
+    const char *v[J__COUNT]; /* the join form's values (the request's pool: read on the loop only), or NULL */
+    idp_invalid_t inv;       /* inv.field IDP_FIELD_NONE: none */
+    const idp_invalid_t *inv_shown;
 } rows_t;
+
+static void rows_free(void *arg)
+{
+    rows_t *l = arg;
+
+    free(l->html);
+    free(l);
+}
 
 static int node_row(void *arg, const idp_node_t *n)
 {
@@ -75,13 +89,26 @@ static void join_form(idp_creq_t *c, hub_page_t *p, const char **v, const idp_in
     hub_page_raw(p, "<div class=\"actions\"><button type=\"submit\">Make a join token</button></div></form></section>\n");
 }
 
-static void nodes_page(idp_creq_t *c, int status, const char **v, const idp_invalid_t *inv)
+static int nodes_txn(hub_txn_t *txn, void *arg)
 {
-    rows_t l = {c, NULL, 0};
-    hub_txn_t *txn = NULL;
+    rows_t *l = arg;
+    hub_page_t p;
+    int ret;
+
+    l->p = &p;
+    hub_page_fragment(&p);
+    ret = idp_node_each(txn, node_row, l);
+    l->html = hub_page_fragment_end(&p, &l->len);
+    l->p = NULL;
+    return ret < 0 ? ret : 0; /* a walk stopped early (a full page) is no error */
+}
+
+static void nodes_read(idp_creq_t *c, void *arg, int ret)
+{
+    rows_t *l = arg;
+    const idp_invalid_t *inv = l->inv.field != IDP_FIELD_NONE ? &l->inv : NULL;
     hub_page_t p;
 
-    l.p = &p;
     idp_console_begin(c, &p, "Nodes", PATH_NODES);
     if (inv != NULL)
         idp_console_problem(&p, inv, join_fields, J__COUNT);
@@ -89,15 +116,29 @@ static void nodes_page(idp_creq_t *c, int status, const char **v, const idp_inva
                  "<div class=\"table-wrap\"><table id=\"nodes\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">ID "
                  "(client ID)</th><th scope=\"col\">Public URL</th><th scope=\"col\">Registered</th><th scope=\"col\">State</th>"
                  "<th scope=\"col\"><span class=\"skip\">Action</span></th></tr></thead>\n<tbody>\n");
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_node_each(txn, node_row, &l);
-        hub_store_read_end(txn);
-    }
+    if (ret == 0)
+        hub_page_raw(&p, l->html);
     hub_page_raw(&p, "</tbody></table></div>\n");
-    if (l.n == 0)
+    if (l->n == 0)
         hub_page_raw(&p, "<p id=\"no-nodes\">No secondary has registered yet.</p>\n");
-    join_form(c, &p, v, inv);
-    idp_console_end(c, &p, status);
+    join_form(c, &p, l->v[J_TTL] != NULL || l->v[J_NAME] != NULL ? l->v : NULL, inv);
+    idp_console_end(c, &p, l->status);
+}
+
+/* The nodes read off the loop, then the page with status, the join form's values v (may be NULL) and inv (may be
+ * NULL). */
+static void nodes_page(idp_creq_t *c, int status, const char **v, const idp_invalid_t *inv)
+{
+    rows_t *l = hub_xcalloc(1, sizeof(*l));
+
+    l->c = c;
+    l->status = status;
+    l->inv.field = IDP_FIELD_NONE;
+    if (inv != NULL)
+        l->inv = *inv;
+    for (size_t i = 0; v != NULL && i != J__COUNT; ++i)
+        l->v[i] = v[i];
+    idp_console_load(c, nodes_txn, l, nodes_read, rows_free);
 }
 
 static void on_nodes(idp_creq_t *c)
@@ -106,10 +147,19 @@ static void on_nodes(idp_creq_t *c)
 }
 
 typedef struct {
-    const char *name;
+    char *name; /* a copy, or NULL */
     uint64_t ttl;
     char token[44];
 } join_t;
+
+static void join_free(void *arg)
+{
+    join_t *j = arg;
+
+    OPENSSL_cleanse(j->token, sizeof(j->token));
+    free(j->name);
+    free(j);
+}
 
 static int join_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -119,40 +169,51 @@ static int join_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_join_token_create(txn, j->name, j->ttl, j->token);
 }
 
+/* The token, shown once. */
+static void joined(idp_creq_t *c, void *arg, int ret)
+{
+    join_t *j = arg;
+    hub_page_t p;
+
+    if (ret != 0) {
+        idp_console_message(c, 503, "Not made", "The join token could not be made right now. Please try again.");
+        return;
+    }
+    idp_console_begin(c, &p, "Join token", PATH_NODES);
+    idp_console_secret(&p, "Join token", j->token);
+    hub_page_raw(&p, "<p>It registers one node");
+    if (j->name != NULL) {
+        hub_page_raw(&p, " named <strong>");
+        hub_page_text(&p, j->name);
+        hub_page_raw(&p, "</strong>");
+    }
+    hub_page_raw(&p, " and expires ");
+    idp_console_time(&p, hub_now() + j->ttl);
+    hub_page_raw(&p, ".</p>\n<div class=\"actions\"><a class=\"button secondary\" href=\"" PATH_NODES "\">Nodes</a></div>\n");
+    idp_console_end(c, &p, 200);
+}
+
 static void on_join(idp_creq_t *c)
 {
-    const char *v[J__COUNT];
-    join_t j = {NULL, 0, ""};
+    const char *v[J__COUNT], *name = NULL;
+    uint64_t ttl = 0;
     idp_invalid_t inv;
-    hub_page_t p;
+    join_t *j;
 
     int bad = idp_console_read(c, join_fields, J__COUNT, 1u << J_TTL, v, &inv);
 
     if (!bad) {
-        j.name = v[J_NAME] != NULL && v[J_NAME][0] != '\0' ? v[J_NAME] : NULL;
-        bad = idp_join_token_name_check(j.name, &inv) != 0 || idp_join_token_ttl_parse(v[J_TTL], &j.ttl, &inv) != 0;
+        name = v[J_NAME] != NULL && v[J_NAME][0] != '\0' ? v[J_NAME] : NULL;
+        bad = idp_join_token_name_check(name, &inv) != 0 || idp_join_token_ttl_parse(v[J_TTL], &ttl, &inv) != 0;
     }
     if (bad) {
         nodes_page(c, 400, v, &inv);
         return;
     }
-    if (idp_console_change(c, "node.join-token", join_txn, &j) != 0) {
-        idp_console_message(c, 503, "Not made", "The join token could not be made right now. Please try again.");
-        return;
-    }
-    idp_console_begin(c, &p, "Join token", PATH_NODES);
-    idp_console_secret(&p, "Join token", j.token);
-    hub_page_raw(&p, "<p>It registers one node");
-    if (j.name != NULL) {
-        hub_page_raw(&p, " named <strong>");
-        hub_page_text(&p, j.name);
-        hub_page_raw(&p, "</strong>");
-    }
-    hub_page_raw(&p, " and expires ");
-    idp_console_time(&p, hub_now() + j.ttl);
-    hub_page_raw(&p, ".</p>\n<div class=\"actions\"><a class=\"button secondary\" href=\"" PATH_NODES "\">Nodes</a></div>\n");
-    idp_console_end(c, &p, 200);
-    OPENSSL_cleanse(j.token, sizeof(j.token));
+    j = hub_xcalloc(1, sizeof(*j));
+    j->name = name != NULL ? hub_strdup(name) : NULL;
+    j->ttl = ttl;
+    idp_console_change(c, "node.join-token", join_txn, j, joined, join_free);
 }
 
 static int node_revoke_txn(hub_txn_t *txn, void *arg, char *target)
@@ -161,11 +222,20 @@ static int node_revoke_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_node_revoke(txn, arg);
 }
 
+static void node_revoked(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret == HUB_E_NOTFOUND)
+        idp_console_message(c, 404, "No such node", "There is no node with that ID.");
+    else if (ret != 0)
+        idp_console_message(c, 503, "Not revoked", "The node could not be revoked right now. Please try again.");
+    else
+        idp_console_done(c, PATH_NODES, "node-revoked");
+}
+
 static void on_node_revoke(idp_creq_t *c)
 {
     const char *id = idp_console_arg(c, "id");
     char text[MAX_ID + 160];
-    int ret;
 
     if (id == NULL || id[0] == '\0' || strlen(id) > MAX_ID) {
         idp_console_message(c, 400, "Bad request", "The form does not name one node. Nothing was changed.");
@@ -177,12 +247,7 @@ static void on_node_revoke(idp_creq_t *c)
              id);
     if (!idp_console_confirmed(c, "Revoke node", text, PATH_REVOKE, "id", id, "Revoke node", PATH_NODES))
         return;
-    if ((ret = idp_console_change(c, "node.revoke", node_revoke_txn, (void *)id)) == HUB_E_NOTFOUND)
-        idp_console_message(c, 404, "No such node", "There is no node with that ID.");
-    else if (ret != 0)
-        idp_console_message(c, 503, "Not revoked", "The node could not be revoked right now. Please try again.");
-    else
-        idp_console_done(c, PATH_NODES, "node-revoked");
+    idp_console_change(c, "node.revoke", node_revoke_txn, hub_strdup(id), node_revoked, free);
 }
 
 /* ---- keys ---- */
@@ -211,12 +276,24 @@ static int key_row(void *arg, const idp_key_info_t *k)
     return 0;
 }
 
-static void on_keys(idp_creq_t *c)
+/* The keys listed on the worker pool (idp_keys_list reads the store itself), into a fragment. */
+static void keys_work(void *arg)
 {
-    rows_t l = {c, NULL, 0};
+    rows_t *l = arg;
     hub_page_t p;
 
-    l.p = &p;
+    l->p = &p;
+    hub_page_fragment(&p);
+    idp_keys_list(l->c->idp->store, l->c->idp->cfg, key_row, l);
+    l->html = hub_page_fragment_end(&p, &l->len);
+    l->p = NULL;
+}
+
+static void keys_listed(idp_creq_t *c, void *arg)
+{
+    rows_t *l = arg;
+    hub_page_t p;
+
     idp_console_begin(c, &p, "Signing Keys", PATH_KEYS);
     hub_page_raw(&p, "<p>A next key is published before it signs; a retired key stays published until the last token it "
                      "signed has expired. Revoke is the emergency removal of a compromised key: it leaves the JWKS at once, "
@@ -226,9 +303,18 @@ static void on_keys(idp_creq_t *c)
                  "</div>\n<div class=\"table-wrap\"><table id=\"keys\"><thead><tr><th scope=\"col\">Key ID</th><th scope=\"col\">"
                  "Algorithm</th><th scope=\"col\">State</th><th scope=\"col\">Signs from</th><th scope=\"col\">Published "
                  "until</th><th scope=\"col\"><span class=\"skip\">Actions</span></th></tr></thead>\n<tbody>\n");
-    idp_keys_list(c->idp->store, c->idp->cfg, key_row, &l);
+    if (l->html != NULL)
+        hub_page_raw(&p, l->html);
     hub_page_raw(&p, "</tbody></table></div>\n");
     idp_console_end(c, &p, 200);
+}
+
+static void on_keys(idp_creq_t *c)
+{
+    rows_t *l = hub_xcalloc(1, sizeof(*l));
+
+    l->c = c;
+    idp_console_job(c, keys_work, keys_listed, rows_free, l);
 }
 
 /* A key operation on the worker pool (it may generate a key and writes key files), audited once it is done. */
@@ -262,12 +348,17 @@ static int key_audit_txn(hub_txn_t *txn, void *arg, char *target)
     return 0;
 }
 
+static void key_audited(idp_creq_t *c, void *arg, int ret)
+{
+    static const char *const flashes[] = {"key-rotated", "key-retired", "key-revoked"};
+
+    idp_console_done(c, PATH_KEYS, flashes[((key_job_t *)arg)->op]); /* done, whatever became of its audit entry */
+}
+
 static void key_done(idp_creq_t *c, void *arg)
 {
-    static const char *const actions[] = {"keys.rotate", "keys.retire", "keys.revoke"}, *const flashes[] = {"key-rotated",
-                                                                                                            "key-retired",
-                                                                                                            "key-revoked"};
-    key_job_t *j = arg;
+    static const char *const actions[] = {"keys.rotate", "keys.retire", "keys.revoke"};
+    key_job_t *j = arg, *audit;
     idp_invalid_t inv;
 
     if (j->op == K_ROTATE && j->ret == HUB_E_EXISTS) {
@@ -286,8 +377,10 @@ static void key_done(idp_creq_t *c, void *arg)
         idp_console_message(c, 503, "Not done", "The keys could not be changed right now. Please try again.");
         return;
     }
-    idp_console_change(c, actions[j->op], key_audit_txn, j); /* the change itself committed in idp/keys.c */
-    idp_console_done(c, PATH_KEYS, flashes[j->op]);
+    /* the change itself committed in idp/keys.c; its audit entry is a step of its own, with a copy of the job */
+    audit = hub_xcalloc(1, sizeof(*audit));
+    *audit = *j;
+    idp_console_change(c, actions[audit->op], key_audit_txn, audit, key_audited, free);
 }
 
 static void key_job(idp_creq_t *c, key_op_t op, const char *kid)

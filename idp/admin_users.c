@@ -55,23 +55,15 @@ static void posted_roles(idp_creq_t *c, idp_strv_t *out)
             idp_strv_add(out, c->form.items[i].value.base);
 }
 
-/* A checkbox per role of the store, checked when held. */
-static void role_boxes(idp_creq_t *c, hub_page_t *p, const idp_strv_t *held, const idp_invalid_t *inv)
+/* A checkbox per role of the store (all, read), checked when held. */
+static void role_boxes(hub_page_t *p, const idp_strv_t *all, const idp_strv_t *held, const idp_invalid_t *inv)
 {
-    idp_strv_t all = {NULL, 0};
-    hub_txn_t *txn = NULL;
-
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        if (idp_role_list(txn, &all) != 0)
-            idp_strv_split(&all, "", 0);
-        hub_store_read_end(txn);
-    }
     hub_page_raw(p, "<fieldset id=\"f-role\"><legend>Roles</legend>\n");
-    for (size_t i = 0; i != all.n; ++i) {
+    for (size_t i = 0; i != all->n; ++i) {
         hub_page_printf(p, "<div class=\"field check\"><input type=\"checkbox\" name=\"role\" id=\"role-%zu\" value=\"", i);
-        hub_page_text(p, all.v[i]);
-        hub_page_printf(p, "\"%s><label for=\"role-%zu\">", idp_strv_has(held, all.v[i]) ? " checked" : "", i);
-        hub_page_text(p, all.v[i]);
+        hub_page_text(p, all->v[i]);
+        hub_page_printf(p, "\"%s><label for=\"role-%zu\">", idp_strv_has(held, all->v[i]) ? " checked" : "", i);
+        hub_page_text(p, all->v[i]);
         hub_page_raw(p, "</label></div>\n");
     }
     if (inv != NULL && inv->field == IDP_FIELD_USER_ROLES) {
@@ -80,18 +72,102 @@ static void role_boxes(idp_creq_t *c, hub_page_t *p, const idp_strv_t *held, con
         hub_page_raw(p, "</span>\n");
     }
     hub_page_raw(p, "</fieldset>\n");
-    idp_strv_free(&all);
+}
+
+/* A page with role boxes, after its read: the store's roles and, for a user's page, the user (sub). */
+typedef struct st_form_page_t {
+    char *sub;       /* a user's page: the user's, a copy; NULL: the new user's page */
+    idp_user_t *u;   /* read: the user */
+    idp_strv_t all;  /* read: every role */
+    idp_strv_t held; /* the roles to show checked (a copy); a user's page without any: the user's own */
+    int status, have_held;
+    idp_invalid_t inv;       /* field IDP_FIELD_NONE: none */
+    const char *v[F__COUNT]; /* the new user's form (the request's pool: read on the loop only), or NULLs */
+} form_page_t;
+
+static void form_page_free(void *arg)
+{
+    form_page_t *f = arg;
+
+    free(f->sub);
+    idp_user_free(f->u);
+    idp_strv_free(&f->all);
+    idp_strv_free(&f->held);
+    free(f);
+}
+
+static int form_page_txn(hub_txn_t *txn, void *arg)
+{
+    form_page_t *f = arg;
+    int ret;
+
+    if (f->sub != NULL && (ret = idp_user_get(txn, f->sub, &f->u)) != 0)
+        return ret == HUB_E_NOTFOUND ? 0 : ret;
+    return idp_role_list(txn, &f->all);
+}
+
+static void new_page_read(idp_creq_t *c, form_page_t *f);
+static void user_page_read(idp_creq_t *c, form_page_t *f);
+
+static void form_page_read(idp_creq_t *c, void *arg, int ret)
+{
+    form_page_t *f = arg;
+
+    if (ret != 0)
+        idp_console_message(c, 503, "Unavailable", "The page could not be read right now. Please try again.");
+    else if (f->sub != NULL && f->u == NULL)
+        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
+    else if (f->sub == NULL)
+        new_page_read(c, f);
+    else
+        user_page_read(c, f);
+}
+
+/* Reads what the page shows (the user sub, or none for the new user's page, and every role), then shows it with status,
+ * the roles held (NULL: the user's own, or none) and the problem inv (may be NULL). */
+static form_page_t *form_page(idp_creq_t *c, int status, const char *sub, const idp_strv_t *held, const idp_invalid_t *inv)
+{
+    form_page_t *f = hub_xcalloc(1, sizeof(*f));
+
+    f->sub = sub != NULL ? hub_strdup(sub) : NULL;
+    f->status = status;
+    f->inv.field = IDP_FIELD_NONE;
+    if (inv != NULL)
+        f->inv = *inv;
+    idp_strv_split(&f->held, "", 0);
+    if ((f->have_held = held != NULL))
+        for (size_t i = 0; i != held->n; ++i)
+            idp_strv_add(&f->held, held->v[i]);
+    return f;
+}
+
+static void form_page_show(idp_creq_t *c, form_page_t *f)
+{
+    idp_console_load(c, form_page_txn, f, form_page_read, form_page_free);
 }
 
 /* ---- the list ---- */
 
+/* A page of the list: its rows written off the loop into a fragment, the key of the last user shown (malloc'ed). */
 typedef struct {
+    char *q, *after; /* copies */
     hub_page_t *p;
-    h2o_req_t *req;
     int by_email;
     size_t n;
-    const char *last; /* the key of the last user shown (username, or e-mail), in the request's pool */
+    char *last;
+    char *html;
 } list_t;
+
+static void list_free(void *arg)
+{
+    list_t *l = arg;
+
+    free(l->q);
+    free(l->after);
+    free(l->last);
+    free(l->html);
+    free(l);
+}
 
 static int list_row(void *arg, const idp_user_t *u)
 {
@@ -101,7 +177,7 @@ static int list_row(void *arg, const idp_user_t *u)
     if (l->n++ == PAGE_SIZE)
         return 1; /* one more: a next page */
     hub_page_raw(l->p, "<tr><td><a href=\"" PATH_EDIT "?id=");
-    hub_page_text(l->p, hub_url_encode(&l->req->pool, u->sub, strlen(u->sub)).base);
+    hub_page_text(l->p, hub_url_encode(hub_page_pool(l->p), u->sub, strlen(u->sub)).base);
     hub_page_raw(l->p, "\">");
     hub_page_text(l->p, u->username);
     hub_page_raw(l->p, "</a></td><td>");
@@ -114,8 +190,24 @@ static int list_row(void *arg, const idp_user_t *u)
     hub_page_text(l->p, roles);
     free(roles);
     hub_page_raw(l->p, "</td></tr>\n");
-    l->last = h2o_strdup(&l->req->pool, l->by_email ? u->email : u->username, SIZE_MAX).base;
+    free(l->last);
+    l->last = hub_strdup(l->by_email ? u->email : u->username);
     return 0;
+}
+
+static int list_txn(hub_txn_t *txn, void *arg)
+{
+    list_t *l = arg;
+    hub_page_t p;
+    size_t len;
+    int ret;
+
+    l->p = &p;
+    hub_page_fragment(&p);
+    ret = idp_user_each_after(txn, l->by_email, l->q, l->after, list_row, l);
+    l->html = hub_page_fragment_end(&p, &len);
+    l->p = NULL;
+    return ret < 0 ? ret : 0; /* a walk stopped early (a full page) is no error */
 }
 
 static void search_form(hub_page_t *p, const char *q)
@@ -129,49 +221,45 @@ static void search_form(hub_page_t *p, const char *q)
                     "\">New user</a></div>\n</form>\n");
 }
 
-static void pager(idp_creq_t *c, hub_page_t *p, const list_t *l, const char *q)
+static void listed(idp_creq_t *c, void *arg, int ret)
 {
-    if (l->n <= PAGE_SIZE)
-        return;
-    hub_page_raw(p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?q=");
-    hub_page_text(p, hub_url_encode(&c->req->pool, q, strlen(q)).base);
-    hub_page_raw(p, "&amp;after=");
-    hub_page_text(p, hub_url_encode(&c->req->pool, l->last, strlen(l->last)).base);
-    hub_page_raw(p, "\">Next page</a></nav>\n");
+    list_t *l = arg;
+    hub_page_t p;
+
+    idp_console_begin(c, &p, "Users", PATH_LIST);
+    search_form(&p, l->q);
+    hub_page_raw(&p, "<div class=\"table-wrap\"><table id=\"users\"><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">"
+                     "E-mail</th><th scope=\"col\">Full name</th><th scope=\"col\">State</th><th scope=\"col\">Roles</th></tr>"
+                     "</thead>\n<tbody>\n");
+    if (ret == 0)
+        hub_page_raw(&p, l->html);
+    hub_page_raw(&p, "</tbody></table></div>\n");
+    if (l->n == 0)
+        hub_page_raw(&p, "<p id=\"no-users\">No user matches.</p>\n");
+    if (l->n > PAGE_SIZE) {
+        hub_page_raw(&p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?q=");
+        hub_page_text(&p, hub_url_encode(&c->req->pool, l->q, strlen(l->q)).base);
+        hub_page_raw(&p, "&amp;after=");
+        hub_page_text(&p, hub_url_encode(&c->req->pool, l->last, strlen(l->last)).base);
+        hub_page_raw(&p, "\">Next page</a></nav>\n");
+    }
+    idp_console_end(c, &p, 200);
 }
 
 static void on_list(idp_creq_t *c)
 {
     const char *q = idp_console_arg(c, "q"), *after = idp_console_arg(c, "after");
-    list_t l = {NULL, c->req, 0, 0, NULL};
-    hub_txn_t *txn = NULL;
-    hub_page_t p;
+    list_t *l = hub_xcalloc(1, sizeof(*l));
 
-    if (q == NULL || strlen(q) > MAX_QUERY)
-        q = "";
-    if (after != NULL && (after[0] == '\0' || strlen(after) > MAX_QUERY))
-        after = NULL;
-    l.p = &p;
-    l.by_email = strchr(q, '@') != NULL;
-    idp_console_begin(c, &p, "Users", PATH_LIST);
-    search_form(&p, q);
-    hub_page_raw(&p, "<div class=\"table-wrap\"><table id=\"users\"><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">"
-                     "E-mail</th><th scope=\"col\">Full name</th><th scope=\"col\">State</th><th scope=\"col\">Roles</th></tr>"
-                     "</thead>\n<tbody>\n");
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_user_each_after(txn, l.by_email, q, after, list_row, &l);
-        hub_store_read_end(txn);
-    }
-    hub_page_raw(&p, "</tbody></table></div>\n");
-    if (l.n == 0)
-        hub_page_raw(&p, "<p id=\"no-users\">No user matches.</p>\n");
-    pager(c, &p, &l, q);
-    idp_console_end(c, &p, 200);
+    l->q = hub_strdup(q != NULL && strlen(q) <= MAX_QUERY ? q : "");
+    l->after = after != NULL && after[0] != '\0' && strlen(after) <= MAX_QUERY ? hub_strdup(after) : NULL;
+    l->by_email = strchr(l->q, '@') != NULL;
+    idp_console_load(c, list_txn, l, listed, list_free);
 }
 
 /* ---- new ---- */
 
-static void new_page(idp_creq_t *c, int status, const char **v, const idp_strv_t *roles, const idp_invalid_t *inv)
+static void new_page_read(idp_creq_t *c, form_page_t *f)
 {
     static const idp_input_t types[F__COUNT] = {
         [F_EMAIL] = IDP_INPUT_EMAIL, [F_PASSWORD] = IDP_INPUT_PASSWORD, [F_AGAIN] = IDP_INPUT_PASSWORD};
@@ -182,6 +270,7 @@ static void new_page(idp_creq_t *c, int status, const char **v, const idp_strv_t
         [F_AGAIN] = "required minlength=\"8\" maxlength=\"1024\" autocomplete=\"new-password\""};
     static const char *const hints[F__COUNT] = {
         [F_USERNAME] = "Letters, digits and . _ @ - (at most 64).", [F_PASSWORD] = "At least 8 characters."};
+    const idp_invalid_t *inv = f->inv.field != IDP_FIELD_NONE ? &f->inv : NULL;
     hub_page_t p;
 
     idp_console_begin(c, &p, "New user", PATH_LIST);
@@ -189,20 +278,27 @@ static void new_page(idp_creq_t *c, int status, const char **v, const idp_strv_t
         idp_console_problem(&p, inv, fields, F__COUNT);
     idp_console_form(c, &p, PATH_NEW);
     for (size_t i = 0; i != F__COUNT; ++i)
-        idp_console_input(&p, &fields[i], types[i], v != NULL ? v[i] : NULL, hints[i], inv, attrs[i]);
-    role_boxes(c, &p, roles, inv);
+        idp_console_input(&p, &fields[i], types[i], f->v[i], hints[i], inv, attrs[i]);
+    role_boxes(&p, &f->all, &f->held, inv);
     hub_page_raw(
         &p, "<div class=\"actions\"><button type=\"submit\">Create user</button> <a class=\"button secondary\" href=\"" PATH_LIST
             "\">Cancel</a></div>\n</form>\n");
-    idp_console_end(c, &p, status);
+    idp_console_end(c, &p, f->status);
+}
+
+/* The new user's page with the form's values v (may be NULL), the roles checked and the problem inv (may be NULL). */
+static void new_page(idp_creq_t *c, int status, const char **v, const idp_strv_t *roles, const idp_invalid_t *inv)
+{
+    form_page_t *f = form_page(c, status, NULL, roles, inv);
+
+    for (size_t i = 0; v != NULL && i != F__COUNT; ++i)
+        f->v[i] = v[i];
+    form_page_show(c, f);
 }
 
 static void on_new_get(idp_creq_t *c)
 {
-    idp_strv_t none;
-    idp_strv_split(&none, "", 0);
-    new_page(c, 200, NULL, &none, NULL);
-    idp_strv_free(&none);
+    new_page(c, 200, NULL, NULL, NULL);
 }
 
 /* A password hashed on the worker pool, then a change made with it: a new user, or a user's new password. */
@@ -212,7 +308,8 @@ typedef struct st_hash_job_t {
     char *hash;              /* the result, NULL when hashing failed */
     idp_user_t *user;        /* the new user (new), or NULL */
     char *sub;               /* the user whose password is set, or NULL */
-    const char *v[F__COUNT]; /* the form's values, in the request's pool (read only while it is there) */
+    const char *v[F__COUNT]; /* the form's values, in the request's pool (read only on the loop) */
+    idp_invalid_t inv;
 } hash_job_t;
 
 static void hash_work(void *arg)
@@ -226,7 +323,8 @@ static void hash_dispose(void *arg)
 {
     hash_job_t *j = arg;
 
-    OPENSSL_cleanse(j->password, j->len);
+    if (j->password != NULL)
+        OPENSSL_cleanse(j->password, j->len);
     free(j->password);
     if (j->hash != NULL)
         OPENSSL_cleanse(j->hash, strlen(j->hash));
@@ -245,33 +343,47 @@ static hash_job_t *hash_job(const char *password)
     return j;
 }
 
-typedef struct {
-    idp_user_t *user;
-    idp_invalid_t inv;
-} create_t;
+/* The next step takes over what the job holds: the step that ran it frees an empty one. */
+static hash_job_t *hash_job_move(hash_job_t *j)
+{
+    hash_job_t *next = hub_xcalloc(1, sizeof(*next));
+
+    *next = *j;
+    memset(j, 0, sizeof(*j));
+    return next;
+}
 
 static int create_txn(hub_txn_t *txn, void *arg, char *target)
 {
-    create_t *a = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "user %s", a->user->username);
-    return idp_user_create(txn, a->user, &a->inv);
+    hash_job_t *j = arg;
+    snprintf(target, IDP_AUDIT_TEXT, "user %s", j->user->username);
+    return idp_user_create(txn, j->user, &j->inv);
 }
 
-static void new_done(idp_creq_t *c, void *arg)
+static void created(idp_creq_t *c, void *arg, int ret)
 {
     hash_job_t *j = arg;
-    create_t a = {j->user};
-    int ret;
 
-    free(j->user->password_hash);
-    j->user->password_hash = hub_strdup(j->hash);
-    ret = j->hash == NULL ? HUB_E_CRYPTO : idp_console_change(c, "user.create", create_txn, &a);
     if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND || ret == HUB_E_EXISTS)
-        new_page(c, 400, j->v, &j->user->roles, &a.inv);
+        new_page(c, 400, j->v, &j->user->roles, &j->inv);
     else if (ret != 0)
         idp_console_message(c, 503, "Not created", "The user could not be created right now. Please try again.");
     else
         idp_console_done(c, edit_path(c, j->user->sub), "user-saved");
+}
+
+static void new_done(idp_creq_t *c, void *arg)
+{
+    hash_job_t *j = hash_job_move(arg);
+
+    if (j->hash == NULL) {
+        idp_console_message(c, 503, "Not created", "The user could not be created right now. Please try again.");
+        hash_dispose(j);
+        return;
+    }
+    free(j->user->password_hash);
+    j->user->password_hash = hub_strdup(j->hash);
+    idp_console_change(c, "user.create", create_txn, j, created, hash_dispose);
 }
 
 /* The new user the form describes, checked as hubctl checks one (idp_user_validate, idp_password_check). */
@@ -320,15 +432,6 @@ static void on_new_post(idp_creq_t *c)
 
 /* ---- a user's page ---- */
 
-static idp_user_t *load(idp_creq_t *c, const char *sub)
-{
-    idp_user_t *u = sub != NULL && strlen(sub) <= MAX_SUB ? idp_console_load_user(c->idp, sub) : NULL;
-
-    if (u == NULL)
-        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
-    return u;
-}
-
 static void user_props(hub_page_t *p, const idp_user_t *u)
 {
     hub_page_raw(p, "<section class=\"card\"><dl class=\"props\"><dt>Username</dt><dd id=\"username\">");
@@ -345,9 +448,11 @@ static void user_props(hub_page_t *p, const idp_user_t *u)
     hub_page_raw(p, "</dd></dl></section>\n");
 }
 
-static void user_page(idp_creq_t *c, int status, const idp_user_t *u, const idp_strv_t *roles, const idp_invalid_t *inv)
+static void user_page_read(idp_creq_t *c, form_page_t *f)
 {
     static const char *const pw_attrs = "required minlength=\"8\" maxlength=\"1024\" autocomplete=\"new-password\"";
+    const idp_invalid_t *inv = f->inv.field != IDP_FIELD_NONE ? &f->inv : NULL;
+    const idp_user_t *u = f->u;
     hub_page_t p;
 
     idp_console_begin(c, &p, "User", PATH_LIST);
@@ -363,7 +468,7 @@ static void user_page(idp_creq_t *c, int status, const idp_user_t *u, const idp_
     hub_page_raw(&p, "<input type=\"hidden\" name=\"sub\" value=\"");
     hub_page_text(&p, u->sub);
     hub_page_raw(&p, "\">\n");
-    role_boxes(c, &p, roles, inv);
+    role_boxes(&p, &f->all, f->have_held ? &f->held : &u->roles, inv);
     hub_page_raw(&p, "<div class=\"actions\"><button type=\"submit\">Save roles</button></div></form></section>\n"
                      "<section class=\"card\"><h2>Set a password</h2>\n");
     idp_console_form(c, &p, PATH_PASSWORD);
@@ -374,30 +479,62 @@ static void user_page(idp_creq_t *c, int status, const idp_user_t *u, const idp_
     idp_console_input(&p, &fields[F_AGAIN], IDP_INPUT_PASSWORD, NULL, NULL, inv, pw_attrs);
     hub_page_raw(&p, "<div class=\"actions\"><button type=\"submit\">Set password</button></div></form>\n"
                      "<p class=\"muted\">The user's sessions end and their tokens are revoked.</p></section>\n");
-    idp_console_end(c, &p, status);
+    idp_console_end(c, &p, f->status);
+}
+
+/* The page of user sub (a 404 page when there is none), with status, the roles shown checked (NULL: the user's own) and
+ * the problem inv (may be NULL). */
+static void user_page(idp_creq_t *c, int status, const char *sub, const idp_strv_t *roles, const idp_invalid_t *inv)
+{
+    if (sub == NULL || strlen(sub) > MAX_SUB)
+        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
+    else
+        form_page_show(c, form_page(c, status, sub, roles, inv));
 }
 
 static void on_edit(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "id"));
-
-    if (u != NULL)
-        user_page(c, 200, u, &u->roles, NULL);
-    idp_user_free(u);
+    user_page(c, 200, idp_console_arg(c, "id"), NULL, NULL);
 }
 
 /* ---- a user's changes ---- */
 
 typedef enum { CH_ENABLE, CH_DISABLE, CH_ROLES, CH_PASSWORD, CH_DELETE } change_kind_t;
 
+/* A change of a user's, with copies of what it writes; made on the user as the change's transaction finds it. */
 typedef struct {
-    const char *sub;
-    change_kind_t kind;
-    const idp_strv_t *roles;
-    const char *hash;
+    char *sub;
+    change_kind_t kind; /* CH_ENABLE stands for "enable or disable, whichever it is not" until the write reads it */
+    idp_strv_t roles;
+    char *hash;
+    char *username; /* read in the write, for the confirmation */
+    int enabled;    /* read in the write */
     idp_invalid_t inv;
     int gone; /* the user is no more */
 } change_t;
+
+static void change_free(void *arg)
+{
+    change_t *a = arg;
+
+    free(a->sub);
+    idp_strv_free(&a->roles);
+    if (a->hash != NULL)
+        OPENSSL_cleanse(a->hash, strlen(a->hash));
+    free(a->hash);
+    free(a->username);
+    free(a);
+}
+
+static change_t *change_new(const char *sub, change_kind_t kind)
+{
+    change_t *a = hub_xcalloc(1, sizeof(*a));
+
+    a->sub = hub_strdup(sub);
+    a->kind = kind;
+    idp_strv_split(&a->roles, "", 0);
+    return a;
+}
 
 static int change_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -412,7 +549,7 @@ static int change_txn(hub_txn_t *txn, void *arg, char *target)
     snprintf(target, IDP_AUDIT_TEXT, "user %s", u->username);
     if (a->kind == CH_DELETE) {
         ret = idp_user_remove(txn, u->sub);
-    } else if (a->kind == CH_ROLES && (ret = idp_roles_exist(txn, a->roles, IDP_FIELD_USER_ROLES, &a->inv)) != 0) {
+    } else if (a->kind == CH_ROLES && (ret = idp_roles_exist(txn, &a->roles, IDP_FIELD_USER_ROLES, &a->inv)) != 0) {
         /* refused: a role that does not exist (any more) */
     } else {
         if (a->kind == CH_ENABLE || a->kind == CH_DISABLE)
@@ -420,8 +557,8 @@ static int change_txn(hub_txn_t *txn, void *arg, char *target)
         if (a->kind == CH_ROLES) {
             idp_strv_free(&u->roles);
             idp_strv_split(&u->roles, "", 0);
-            for (size_t i = 0; i != a->roles->n; ++i)
-                idp_strv_add(&u->roles, a->roles->v[i]);
+            for (size_t i = 0; i != a->roles.n; ++i)
+                idp_strv_add(&u->roles, a->roles.v[i]);
         }
         if (a->kind == CH_PASSWORD) {
             free(u->password_hash);
@@ -441,103 +578,140 @@ static const struct {
     [CH_DELETE] = {"user.delete", "user-deleted"},
 };
 
-/* Makes change a on user u and answers: the user's page with its flash, the list after a deletion, the page with the
- * refusal. */
-static void change(idp_creq_t *c, const idp_user_t *u, change_t *a)
+/* The answer to a change: the user's page with its flash, the list after a deletion, the page with the refusal. */
+static void changed(idp_creq_t *c, void *arg, int ret)
 {
-    int ret = idp_console_change(c, change_names[a->kind].action, change_txn, a);
+    change_t *a = arg;
 
     if (ret == HUB_E_NOTFOUND && a->gone)
         idp_console_message(c, 404, "No such user", "There is no user with that ID any more.");
     else if (ret == HUB_E_NOTFOUND && a->kind == CH_ROLES)
-        user_page(c, 400, u, a->roles, &a->inv);
+        user_page(c, 400, a->sub, &a->roles, &a->inv);
     else if (ret != 0)
         idp_console_message(c, 503, "Not changed", "The user could not be changed right now. Please try again.");
     else
-        idp_console_done(c, a->kind == CH_DELETE ? PATH_LIST : edit_path(c, u->sub), change_names[a->kind].flash);
+        idp_console_done(c, a->kind == CH_DELETE ? PATH_LIST : edit_path(c, a->sub), change_names[a->kind].flash);
 }
 
+static void change(idp_creq_t *c, change_t *a)
+{
+    idp_console_change(c, change_names[a->kind].action, change_txn, a, changed, change_free);
+}
+
+/* The sub of a change's form, or NULL after a 404 page. */
+static const char *sub_arg(idp_creq_t *c)
+{
+    const char *sub = idp_console_arg(c, "sub");
+
+    if (sub == NULL || strlen(sub) > MAX_SUB) {
+        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
+        return NULL;
+    }
+    return sub;
+}
+
+static void state_read(idp_creq_t *c, void *arg, int ret);
+
+/* Enable or disable: the opposite of what the user is when the page's read finds it. */
 static void on_state(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    change_t a = {NULL};
+    const char *sub = sub_arg(c);
+    form_page_t *f;
 
-    if (u == NULL)
+    if (sub == NULL)
         return;
-    a.sub = u->sub;
-    a.kind = u->enabled ? CH_DISABLE : CH_ENABLE;
-    change(c, u, &a);
-    idp_user_free(u);
+    f = form_page(c, 200, sub, NULL, NULL);
+    idp_console_load(c, form_page_txn, f, state_read, form_page_free);
+}
+
+/* After the user was read: a change that depends on the user as it is (enable or disable, a deletion's confirmation). */
+static void user_read(idp_creq_t *c, void *arg, int ret, void (*next)(idp_creq_t *c, const idp_user_t *u))
+{
+    form_page_t *f = arg;
+
+    if (ret != 0)
+        idp_console_message(c, 503, "Not changed", "The user could not be read right now. Please try again.");
+    else if (f->u == NULL)
+        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
+    else
+        next(c, f->u);
+}
+
+static void toggle(idp_creq_t *c, const idp_user_t *u)
+{
+    change(c, change_new(u->sub, u->enabled ? CH_DISABLE : CH_ENABLE));
+}
+
+static void state_read(idp_creq_t *c, void *arg, int ret)
+{
+    user_read(c, arg, ret, toggle);
 }
 
 static void on_roles(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    change_t a = {NULL};
-    idp_strv_t roles;
+    const char *sub = sub_arg(c);
+    change_t *a;
 
-    if (u == NULL)
+    if (sub == NULL)
         return;
-    posted_roles(c, &roles);
-    a.sub = u->sub;
-    a.kind = CH_ROLES;
-    a.roles = &roles;
-    change(c, u, &a);
-    idp_strv_free(&roles);
-    idp_user_free(u);
+    a = change_new(sub, CH_ROLES);
+    idp_strv_free(&a->roles);
+    posted_roles(c, &a->roles);
+    change(c, a);
+}
+
+static void confirm_delete(idp_creq_t *c, const idp_user_t *u)
+{
+    char text[IDP_USERNAME_MAX + 160];
+
+    snprintf(text, sizeof(text), "Delete the user \"%s\"? Their sessions end and their tokens are revoked. This cannot be undone.",
+             u->username);
+    if (idp_console_confirmed(c, "Delete user", text, PATH_DELETE, "sub", u->sub, "Delete user", edit_path(c, u->sub)))
+        change(c, change_new(u->sub, CH_DELETE));
+}
+
+static void delete_read(idp_creq_t *c, void *arg, int ret)
+{
+    user_read(c, arg, ret, confirm_delete);
 }
 
 static void on_delete(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    change_t a = {NULL};
-    char text[IDP_USERNAME_MAX + 160];
+    const char *sub = sub_arg(c);
 
-    if (u == NULL)
-        return;
-    snprintf(text, sizeof(text), "Delete the user \"%s\"? Their sessions end and their tokens are revoked. This cannot be undone.",
-             u->username);
-    if (idp_console_confirmed(c, "Delete user", text, PATH_DELETE, "sub", u->sub, "Delete user", edit_path(c, u->sub))) {
-        a.sub = u->sub;
-        a.kind = CH_DELETE;
-        change(c, u, &a);
-    }
-    idp_user_free(u);
+    if (sub != NULL)
+        idp_console_load(c, form_page_txn, form_page(c, 200, sub, NULL, NULL), delete_read, form_page_free);
 }
 
 static void password_done(idp_creq_t *c, void *arg)
 {
     hash_job_t *j = arg;
-    idp_user_t *u = idp_console_load_user(c->idp, j->sub);
-    change_t a = {j->sub, CH_PASSWORD, NULL, j->hash, {IDP_FIELD_NONE, ""}, 0};
+    change_t *a;
 
-    if (u == NULL)
-        idp_console_message(c, 404, "No such user", "There is no user with that ID any more.");
-    else if (j->hash == NULL)
+    if (j->hash == NULL) {
         idp_console_message(c, 503, "Not changed", "The password could not be hashed right now. Please try again.");
-    else
-        change(c, u, &a);
-    idp_user_free(u);
+        return;
+    }
+    a = change_new(j->sub, CH_PASSWORD); /* a user gone meanwhile: the change says so (404) */
+    a->hash = hub_strdup(j->hash);
+    change(c, a);
 }
 
 static void on_password(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    const char *v[2];
+    const char *sub = sub_arg(c), *v[2];
     idp_invalid_t inv;
     hash_job_t *j;
 
-    if (u == NULL)
+    if (sub == NULL)
         return;
     if (idp_console_read(c, &fields[F_PASSWORD], 2, 3, v, &inv) != 0 || idp_password_check(v[0], strlen(v[0]), &inv) != 0 ||
         (strcmp(v[0], v[1]) != 0 && idp_invalid(&inv, IDP_FIELD_PASSWORD_AGAIN, "does not match the password"))) {
-        user_page(c, 400, u, &u->roles, &inv);
-        idp_user_free(u);
+        user_page(c, 400, sub, NULL, &inv);
         return;
     }
     j = hash_job(v[0]);
-    j->sub = hub_strdup(u->sub);
-    idp_user_free(u);
+    j->sub = hub_strdup(sub);
     idp_console_job(c, hash_work, password_done, hash_dispose, j);
 }
 

@@ -1,8 +1,11 @@
 /* Client authentication for the token, introspection and revocation endpoints, as each client registered it. */
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "hub/err.h"
 #include "hub/jws.h"
 #include "hub/resp.h"
+#include "hub/util.h"
 #include "idp/clientauth.h"
 
 #define MAX_CREDENTIAL 512
@@ -52,35 +55,60 @@ static hub_oauth_err_t credentials(h2o_req_t *req, const hub_form_t *form, idp_a
     return HUB_OAUTH_OK;
 }
 
-hub_oauth_err_t idp_client_authenticate(h2o_req_t *req, const hub_form_t *form, hub_txn_t *txn, idp_client_cache_t *cache,
-                                        int allow_public, const idp_client_t **out, hub_oauth_fail_t *fail)
+hub_oauth_err_t idp_client_creds_read(h2o_req_t *req, const hub_form_t *form, idp_client_creds_t *out, hub_oauth_fail_t *fail)
 {
     const char *client_id = NULL, *secret = NULL;
-    idp_auth_method_t used = IDP_AUTH_NONE;
-    const idp_client_t *client = NULL;
     hub_oauth_err_t err;
+
+    memset(out, 0, sizeof(*out));
+    if ((err = credentials(req, form, &out->used, &client_id, &secret, fail)) != HUB_OAUTH_OK)
+        return err;
+    out->client_id = hub_strdup(client_id);
+    out->secret = secret != NULL ? hub_strdup(secret) : NULL;
+    return HUB_OAUTH_OK;
+}
+
+void idp_client_creds_dispose(idp_client_creds_t *c)
+{
+    if (c->secret != NULL)
+        OPENSSL_cleanse(c->secret, strlen(c->secret));
+    free(c->secret);
+    free(c->client_id);
+    memset(c, 0, sizeof(*c));
+}
+
+int idp_client_check(hub_txn_t *txn, idp_client_cache_t *cache, const idp_client_creds_t *c, int allow_public,
+                     const idp_client_t **out, hub_oauth_fail_t *fail)
+{
+    const idp_client_t *client = NULL;
+    hub_oauth_err_t err = HUB_OAUTH_OK;
     int ret;
 
     *out = NULL;
-    if ((err = credentials(req, form, &used, &client_id, &secret, fail)) != HUB_OAUTH_OK)
-        return err;
-    if ((ret = idp_client_cache_get(cache, txn, client_id, &client)) != 0)
-        return ret == HUB_E_NOTFOUND ? refuse(fail, "unknown client")
-                                     : hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "client lookup failed");
+    if (c->client_id == NULL) {
+        refuse(fail, "missing client credentials");
+        return 0;
+    }
+    if ((ret = idp_client_cache_get(cache, txn, c->client_id, &client)) != 0) {
+        if (ret != HUB_E_NOTFOUND)
+            return ret;
+        refuse(fail, "unknown client");
+        return 0;
+    }
     if (!client->enabled)
         err = refuse(fail, "client disabled");
-    else if (client->auth_method != used)
+    else if (client->auth_method != c->used)
         err = refuse(fail, "client authentication method differs from the registered one");
-    else if (used == IDP_AUTH_NONE && !allow_public)
+    else if (c->used == IDP_AUTH_NONE && !allow_public)
         err = refuse(fail, "this endpoint requires client credentials");
-    else if (used != IDP_AUTH_NONE && (client->secret_hash == NULL || !idp_client_secret_ok(client, secret, strlen(secret))))
+    else if (c->used != IDP_AUTH_NONE &&
+             (client->secret_hash == NULL || c->secret == NULL || !idp_client_secret_ok(client, c->secret, strlen(c->secret))))
         err = refuse(fail, "client authentication failed");
-    if (err != HUB_OAUTH_OK) {
+    if (err != HUB_OAUTH_OK)
         idp_client_release(client);
-        return err;
-    }
-    *out = client;
-    return HUB_OAUTH_OK;
+    else
+        *out = client;
+    return 0;
 }
 
 /* RFC 6749 §3.2: parameters must not be repeated. Returns the first repeated name or NULL. */
@@ -106,18 +134,4 @@ hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fa
             return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "a parameter is too long");
     }
     return HUB_OAUTH_OK;
-}
-
-hub_oauth_err_t idp_endpoint_client(idp_t *idp, h2o_req_t *req, const hub_form_t *form, int allow_public, const idp_client_t **out,
-                                    hub_oauth_fail_t *fail)
-{
-    hub_txn_t *txn = NULL;
-    hub_oauth_err_t err;
-
-    *out = NULL;
-    if (hub_store_read_begin(idp->store, &txn) != 0)
-        return hub_oauth_fail(fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
-    err = idp_client_authenticate(req, form, txn, idp->clients, allow_public, out, fail);
-    hub_store_read_end(txn);
-    return err;
 }

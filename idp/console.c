@@ -76,19 +76,6 @@ static void creq_free(idp_creq_t *c)
     free(c);
 }
 
-idp_user_t *idp_console_load_user(idp_t *idp, const char *sub)
-{
-    hub_txn_t *txn = NULL;
-    idp_user_t *u = NULL;
-
-    if (sub == NULL || hub_store_read_begin(idp->store, &txn) != 0)
-        return NULL;
-    if (idp_user_get(txn, sub, &u) != 0)
-        u = NULL;
-    hub_store_read_end(txn);
-    return u;
-}
-
 /* 302 to the sign-in page, which brings the browser back here. */
 static void to_sign_in(h2o_req_t *req)
 {
@@ -128,16 +115,31 @@ static int read_input(idp_creq_t *c)
     return 0;
 }
 
-/* The gate of SPEC §11; 0 when the page's handler may run, else the answer is sent. */
+/* A store that could not serve one of c's jobs: 503 with Retry-After when it cannot serve now (hub_park_unavailable, as
+ * every endpoint answers it), else 500. */
+static void store_failed(idp_creq_t *c, int ret)
+{
+    if (!hub_park_unavailable(c->req, ret, HUB_STYLE_HTML))
+        idp_console_message(c, 500, "Something went wrong", "The store could not be read or written. Nothing was changed.");
+}
+
+/* The gate's read (any thread): the session of the cookie and its user, read again for this request (a disabled or
+ * deleted user has no session). */
+static int gate_txn(hub_txn_t *txn, void *arg)
+{
+    idp_creq_t *c = arg;
+    return idp_session_lookup(txn, c->session_hash, &c->session, &c->user);
+}
+
+/* The gate of SPEC §11 once read; 0 when the page's handler may run, else the answer is sent. */
 static int gate(idp_creq_t *c)
 {
-    if ((c->session = idp_session_current(c->idp, c->req)) == NULL ||
-        (c->user = idp_console_load_user(c->idp, c->session->sub)) == NULL || !c->user->enabled) {
+    if (c->session == NULL || c->user == NULL) {
         to_sign_in(c->req);
         return -1;
     }
     c->admin = idp_strv_has(&c->user->roles, IDP_ROLE_SYSTEM_MANAGER);
-    c->csrf = idp_csrf_token(c->idp, c->req, c->session, IDP_CSRF_CONSOLE);
+    snprintf(c->csrf, sizeof(c->csrf), "%s", idp_csrf_token(c->idp, c->req, c->session, IDP_CSRF_CONSOLE));
     hub_req_peer(c->req, c->from, sizeof(c->from));
     if (c->page->admin_only && !c->admin) {
         hub_log_info("console: %s (%s) was refused %s: not a System Manager", c->user->username, c->from, c->page->path);
@@ -147,23 +149,42 @@ static int gate(idp_creq_t *c)
     return read_input(c);
 }
 
+/* c's end once no step owns it and no frame is still running it. */
+static void settle(idp_creq_t *c)
+{
+    if (c->busy == 0 && (c->req == NULL || !c->detached))
+        creq_free(c);
+}
+
+static void on_gate_read(void *arg, int ret)
+{
+    idp_creq_t *c = arg;
+
+    if ((c->req = hub_park_resume(&c->park, ret)) != NULL) {
+        ++c->busy;
+        if (ret != 0)
+            store_failed(c, ret);
+        else if (gate(c) == 0)
+            (hub_method_is(c->req, "POST") ? c->page->post : c->page->get)(c);
+        --c->busy;
+    }
+    settle(c);
+}
+
 static int on_console(void *data, h2o_req_t *req)
 {
     route_data_t *d = data;
     idp_creq_t *c;
+    int ret;
 
     if (d->prefix && !h2o_memis(req->path_normalized.base, req->path_normalized.len, d->page.path, strlen(d->page.path)))
         return 1; /* nothing under it: the router's 404 */
     c = creq_new(d->idp, req, &d->page);
-    if (gate(c) == 0) {
-        if (hub_method_is(req, "POST"))
-            d->page.post(c);
-        else
-            d->page.get(c);
-        if (c->detached)
-            return 0; /* a job owns it now */
+    idp_session_cookie_hash(d->idp, req, c->session_hash);
+    if ((ret = hub_park_read(&c->park, req, gate_txn, c, on_gate_read)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_HTML);
+        creq_free(c);
     }
-    creq_free(c);
     return 0;
 }
 
@@ -493,7 +514,7 @@ void idp_console_time(hub_page_t *p, uint64_t t)
     hub_page_text(p, buf);
 }
 
-/* ---- changes ---- */
+/* ---- steps: a page's store work and CPU work, each parked (hub/park.h) ---- */
 
 typedef struct {
     idp_creq_t *c;
@@ -517,76 +538,119 @@ static int change_txn(hub_txn_t *txn, void *arg)
     return idp_audit_add(txn, &ch->entry);
 }
 
-int idp_console_change(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg)
-{
-    change_t ch = {c, action, fn, arg};
-    int ret = hub_store_write(c->idp->store, change_txn, &ch);
-
-    if (ret == 0)
-        idp_audit_log(&ch.entry);
-    return ret;
-}
-
-/* ---- jobs ---- */
-
-typedef struct st_job_t {
+/* One step of a page: a read, a change (with its audit entry) or CPU work, then the page's next part on the loop. */
+typedef struct st_step_t {
     idp_creq_t *c;
-    void (*work)(void *arg);
-    void (*done)(idp_creq_t *c, void *arg);
+    int (*read)(hub_txn_t *txn, void *arg);  /* a read step */
+    int (*write)(hub_txn_t *txn, void *arg); /* a write step without an audit entry */
+    change_t change;                         /* a change step (change.fn set) */
+    void (*work)(void *arg);                 /* a job on the worker pool */
+    void (*done)(idp_creq_t *c, void *arg);  /* a job's completion, when it ran */
+    idp_console_then_fn then;
     void (*dispose)(void *arg);
     void *arg;
-    struct st_job_t **guard; /* in the request's pool: its dispose callback clears the request */
-    int abandoned;           /* atomic: the request went away */
-} job_t;
+} step_t;
 
-static void job_on_req_dispose(void *p)
+static int step_read_txn(hub_txn_t *txn, void *arg)
 {
-    job_t *job = *(job_t **)p;
+    step_t *st = arg;
+    return st->read(txn, st->arg);
+}
 
-    if (job == NULL)
+static int step_write_txn(hub_txn_t *txn, void *arg)
+{
+    step_t *st = arg;
+    return st->write != NULL ? st->write(txn, st->arg) : change_txn(txn, &st->change);
+}
+
+static void step_work(void *arg)
+{
+    step_t *st = arg;
+
+    if (!hub_park_gone(&st->c->park)) /* a job whose client left costs nothing */
+        st->work(st->arg);
+}
+
+static void on_step(void *arg, int ret)
+{
+    step_t *st = arg;
+    idp_creq_t *c = st->c;
+
+    c->req = hub_park_resume(&c->park, ret);
+    c->detached = 0;
+    if (st->change.fn != NULL && ret == 0)
+        idp_audit_log(&st->change.entry); /* committed, whether or not the browser stayed */
+    if (c->req != NULL) {
+        ++c->busy;
+        if (st->done != NULL)
+            st->done(c, st->arg); /* ret 0: a job dropped unrun (the node stops) gave no request back */
+        else if (ret == HUB_E_UNAVAILABLE)
+            store_failed(c, ret);
+        else
+            st->then(c, st->arg, ret);
+        --c->busy;
+    }
+    if (st->dispose != NULL)
+        st->dispose(st->arg);
+    free(st);
+    settle(c);
+}
+
+/* Parks c for st; on a refusal (a queue full) answers 503 and ends st here. */
+static void step_start(idp_creq_t *c, step_t *st)
+{
+    hub_workport_t *port = hub_req_thread(c->req)->work_port;
+    int ret;
+
+    c->detached = 1; /* the step owns c from here, also when it completes before this returns */
+    if (st->work != NULL)
+        ret = port != NULL ? hub_park_work(&c->park, c->req, port, step_work, st, on_step) : HUB_E_BUSY;
+    else if (st->read != NULL)
+        ret = hub_park_read(&c->park, c->req, step_read_txn, st, on_step);
+    else
+        ret = hub_park_write(&c->park, c->req, step_write_txn, st, on_step);
+    if (ret == 0)
         return;
-    job->c->req = NULL;
-    __atomic_store_n(&job->abandoned, 1, __ATOMIC_RELEASE);
+    c->detached = 0;
+    store_failed(c, ret);
+    if (st->dispose != NULL)
+        st->dispose(st->arg);
+    free(st);
 }
 
-static void job_work(void *arg)
+void idp_console_load(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
+                      void (*dispose)(void *arg))
 {
-    job_t *job = arg;
-    if (!__atomic_load_n(&job->abandoned, __ATOMIC_ACQUIRE))
-        job->work(job->arg);
+    step_t *st = hub_xcalloc(1, sizeof(*st));
+
+    *st = (step_t){.c = c, .read = fn, .then = then, .dispose = dispose, .arg = arg};
+    step_start(c, st);
 }
 
-static void job_done(void *arg, int cancelled)
+void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
+                       void (*dispose)(void *arg))
 {
-    job_t *job = arg;
-    idp_creq_t *c = job->c;
+    step_t *st = hub_xcalloc(1, sizeof(*st));
 
-    if (c->req != NULL)
-        *job->guard = NULL;
-    if (!cancelled && c->req != NULL && !__atomic_load_n(&job->abandoned, __ATOMIC_ACQUIRE))
-        job->done(c, job->arg);
-    job->dispose(job->arg);
-    creq_free(c);
-    free(job);
+    *st = (step_t){.c = c, .write = fn, .then = then, .dispose = dispose, .arg = arg};
+    step_start(c, st);
+}
+
+void idp_console_change(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg,
+                        idp_console_then_fn then, void (*dispose)(void *arg))
+{
+    step_t *st = hub_xcalloc(1, sizeof(*st));
+
+    *st = (step_t){.c = c, .then = then, .dispose = dispose, .arg = arg};
+    st->change = (change_t){c, action, fn, arg};
+    step_start(c, st);
 }
 
 void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void (*dispose)(void *arg),
                      void *arg)
 {
-    hub_workport_t *port = hub_req_thread(c->req)->work_port;
-    job_t *job = hub_xcalloc(1, sizeof(*job));
-    h2o_req_t *req = c->req;
+    step_t *st = hub_xcalloc(1, sizeof(*st));
 
-    *job = (job_t){c, work, done, dispose, arg, NULL, 0};
-    job->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*job->guard), job_on_req_dispose);
-    *job->guard = job;
-    if (port == NULL || hub_work_submit(port, job_work, job_done, job) != 0) {
-        *job->guard = NULL;
-        hub_resp_header(req, "retry-after", "1");
-        idp_console_message(c, 503, "Busy", "The server is busy right now. Nothing was changed; please try again in a moment.");
-        dispose(arg);
-        free(job);
-        return; /* on_console frees c */
-    }
-    c->detached = 1; /* the job owns c; on_console leaves it */
+    *st = (step_t){.c = c, .work = work, .done = done, .dispose = dispose, .arg = arg};
+    step_start(c, st);
 }

@@ -11,7 +11,9 @@
 
 #include <h2o.h>
 #include "hub/form.h"
+#include "hub/crypto.h"
 #include "hub/page.h"
+#include "hub/park.h"
 #include "hub/store.h"
 #include "idp/audit.h"
 #include "idp/ctx.h"
@@ -25,20 +27,29 @@
 
 typedef struct st_idp_console_page_t idp_console_page_t;
 
-/* One request that passed the gate. Everything lives until the handler returns (or, for a job on the worker pool,
- * until its completion: idp_console_job). */
+/* One request that passed the gate. Everything lives until the handler returns, or, when it started a step (a read, a
+ * change, a job on the worker pool: each parks the request, hub/park.h), until the last step's completion. */
 typedef struct st_idp_creq_t {
     idp_t *idp;
-    h2o_req_t *req;
+    h2o_req_t *req; /* on the loop while a handler or a step's completion runs */
     const idp_console_page_t *page;
-    idp_session_t *session; /* live */
-    idp_user_t *user;       /* read again for this request */
-    int admin;              /* user holds System Manager */
-    hub_form_t form;        /* a POST's body (CSRF checked), a GET's query */
-    const char *csrf;       /* the console's form token for this session */
-    char from[64];          /* the peer's address */
-    int detached;           /* a job on the worker pool owns it (idp_console_job) */
+    hub_park_t park;
+    char session_hash[HUB_SECRET_HASH_LEN + 1]; /* the session cookie's */
+    idp_session_t *session;                     /* live */
+    idp_user_t *user;                           /* read again for this request */
+    int admin;                                  /* user holds System Manager */
+    hub_form_t form;                            /* a POST's body (CSRF checked), a GET's query (req->pool) */
+    char csrf[64];                              /* the console's form token for this session (a copy: rows rendered
+                                                   off the loop write it too) */
+    char from[64];                              /* the peer's address */
+    int detached;                               /* a step owns it */
+    int busy;                                   /* frames running it (a handler, a completion) */
 } idp_creq_t;
+
+/* The rest of a page once a step's store work came to ret (fn's result, or a store error other than
+ * HUB_E_UNAVAILABLE, which the step answers itself: 503 with Retry-After), on the loop with c's request there. arg is
+ * the page's own state, which the step's dispose frees after. */
+typedef void (*idp_console_then_fn)(idp_creq_t *c, void *arg, int ret);
 
 typedef void (*idp_console_fn)(idp_creq_t *c);
 
@@ -92,7 +103,8 @@ const char *idp_console_arg(idp_creq_t *c, const char *name);
 void idp_console_problem(hub_page_t *p, const idp_invalid_t *inv, const idp_form_field_t *fields, size_t n);
 /* Writes "<form method=post action=ACTION>" and the CSRF token; the caller ends it with "</form>". */
 void idp_console_form(idp_creq_t *c, hub_page_t *p, const char *action);
-/* A form of one button posting name=value (both may be NULL) to action; cls "danger" or NULL. */
+/* A form of one button posting name=value (both may be NULL) to action; cls "danger" or NULL. It reads nothing of c's
+ * request: a store job may write it into a fragment (hub_page_fragment) off the loop, as idp_console_time. */
 void idp_console_button(idp_creq_t *c, hub_page_t *p, const char *action, const char *name, const char *value, const char *label,
                         const char *cls);
 
@@ -117,18 +129,29 @@ void idp_console_time(hub_page_t *p, uint64_t t);
 
 /* ---- changes ---- */
 
-/* Runs fn inside one write transaction with an audit entry (c's user, from c's address, action, and the target fn
- * writes into target: at most IDP_AUDIT_TEXT bytes, never a secret); when it commits, the entry is logged. Returns
- * fn's result (0: committed) or a store error. */
-int idp_console_change(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg);
+/* The steps of a page. Each parks c's request for its work off the loop, then runs the page's next part on the loop
+ * when the request is still there; dispose(arg) (may be NULL) runs in every case once the step ended (also when the
+ * client left, or a full queue refused it: then the answer is a 503 page). c is the step's from here: the caller
+ * returns at once, and the next part may start another step. fn and work run on another thread: arg must own what
+ * they read (copies of the form's values, never req's pool). */
 
-/* Runs work(arg) on the worker pool (CPU-heavy: Argon2id, key generation), then done(c, arg) on this loop when the
- * request is still there; dispose(arg) runs in every case once the job ended (also when the client left or the pool
- * refused it). On a full pool the answer is a 503 page. c is owned by the job from here: the caller returns at once. */
+/* Runs fn(txn, arg) in a read transaction (on the store's readers when it has any), then then(c, arg, ret). */
+void idp_console_load(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
+                      void (*dispose)(void *arg));
+
+/* Runs fn(txn, arg) in a write transaction on the store's writer (a write no one audits: a counter), then then(). */
+void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
+                       void (*dispose)(void *arg));
+
+/* Runs fn inside one write transaction (on the store's writer) with an audit entry (c's user, from c's address, action,
+ * and the target fn writes into target: at most IDP_AUDIT_TEXT bytes, never a secret), logged once committed; then
+ * then(c, arg, ret) with fn's result (0: committed) or the store's error. */
+void idp_console_change(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg,
+                        idp_console_then_fn then, void (*dispose)(void *arg));
+
+/* Runs work(arg) on the worker pool (CPU-heavy: Argon2id, key generation; skipped when the client left first), then
+ * done(c, arg) on this loop when the request is still there. */
 void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void (*dispose)(void *arg),
                      void *arg);
-
-/* The user record of sub read in its own read transaction (for idp_user_free), or NULL. */
-idp_user_t *idp_console_load_user(idp_t *idp, const char *sub);
 
 #endif

@@ -13,8 +13,9 @@
 #include "idp/client.h"
 
 /* The cross-origin rules of the endpoint table (idp/endpoint.h) the router applies: clients, for the endpoints a
- * single-page app calls (a preflight's origin is allowed when it is the origin of a redirect URI of some enabled client,
- * one read of the store's index; the route's data is the idp_t), and public, for discovery and JWKS (any origin). */
+ * single-page app calls (a preflight's origin is allowed when it is the origin of a redirect URI of some enabled client:
+ * one read of the store's index, on the store's readers when it has any), and public, for discovery and JWKS (any
+ * origin). */
 extern const hub_cors_t idp_cors_clients;
 extern const hub_cors_t idp_cors_public;
 
@@ -23,9 +24,5 @@ extern const hub_cors_t idp_cors_public;
  * spelt as browsers serialize an origin, that is the origin of one of client's redirect URIs and client is enabled.
  * Nothing otherwise. */
 void idp_cors_allow(h2o_req_t *req, const idp_client_t *client);
-
-/* The same for the client an access token was issued to (claims: the verified token's payload, its client_id), read
- * in txn through idp->clients; no lookup at all when the request has no usable Origin. */
-void idp_cors_allow_token(idp_t *idp, h2o_req_t *req, hub_txn_t *txn, const json_t *claims);
 
 #endif

@@ -28,6 +28,10 @@
 /* Writes of requests waiting for the store's writer (group commit, hub/writer.h): a full queue answers 503. Each
  * batch takes up to HUB_STORE_BATCH_MAX, so this is a few batches, well under a second of commits. */
 #define WRITE_QUEUE 2048
+/* Reads of requests waiting for the store's readers, when it has any (hub/reader.h: a store whose reads are round
+ * trips): a full queue answers 503. READERS is their number unless the store's configuration says otherwise. */
+#define READ_QUEUE 4096
+#define READERS 4
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
@@ -57,6 +61,10 @@ int idp_create(idp_t **out, hub_server_t *server)
 
     if ((ret = hub_server_use_writer(server, WRITE_QUEUE)) != 0) {
         hub_log_error("cannot start the store's writer: %s", hub_strerror(ret));
+        goto fail;
+    }
+    if ((ret = hub_server_use_readers(server, READERS, READ_QUEUE)) != 0) {
+        hub_log_error("cannot start the store's readers: %s", hub_strerror(ret));
         goto fail;
     }
     /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key

@@ -3,7 +3,9 @@
 #include <string.h>
 #include "hub/clock.h"
 #include "hub/err.h"
+#include "hub/park.h"
 #include "hub/resp.h"
+#include "hub/util.h"
 #include "idp/clientauth.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
@@ -111,40 +113,84 @@ out:
     return out;
 }
 
-/* Answers the introspection (HUB_OAUTH_OK), or returns the failure to send. */
-static hub_oauth_err_t introspect(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
-{
-    hub_form_t form = {0};
-    const idp_client_t *client = NULL;
-    hub_txn_t *txn = NULL;
-    const char *token;
-    json_t *result = NULL;
+/* One introspection: the client's authentication and the token's records in one read on the store's readers (hub/park.h),
+ * with copies of what it reads, since the request may go away meanwhile. */
+typedef struct st_introspect_job_t {
+    hub_park_t park;
+    idp_t *idp;
+    idp_client_creds_t creds;
+    char *token; /* malloc'ed, NULL when absent */
+    hub_oauth_fail_t fail;
+    json_t *result; /* the answer once the read decided it */
+} introspect_job_t;
 
-    if (idp_endpoint_form(req, &form, fail) != HUB_OAUTH_OK ||
-        idp_endpoint_client(idp, req, &form, 0, &client, fail) != HUB_OAUTH_OK)
-        return fail->error;
-    if ((token = hub_form_get(&form, "token")) == NULL || *token == '\0') {
-        hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "token is required");
-    } else if (hub_store_read_begin(idp->store, &txn) != 0) {
-        hub_oauth_fail(fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "storage unavailable");
-    } else {
-        /* token_type_hint only speeds up the search (RFC 7662 §2.1); the token's shape tells us already */
-        result = looks_like_jwt(token) ? introspect_access(idp, txn, client, token) : introspect_refresh(idp, txn, client, token);
-        hub_store_read_end(txn);
-        if (result == NULL)
-            result = json_pack("{s:b}", "active", 0);
-        hub_send_json(req, 200, result, 1);
-    }
-    idp_client_release(client);
-    return fail->error;
+static void job_free(introspect_job_t *j)
+{
+    idp_client_creds_dispose(&j->creds);
+    free(j->token);
+    json_decref(j->result);
+    free(j);
 }
 
+static int introspect_txn(hub_txn_t *txn, void *arg)
+{
+    introspect_job_t *j = arg;
+    const idp_client_t *client = NULL;
+    int ret;
+
+    if ((ret = idp_client_check(txn, j->idp->clients, &j->creds, 0, &client, &j->fail)) != 0 || client == NULL)
+        return ret;
+    if (j->token == NULL || *j->token == '\0') {
+        hub_oauth_fail(&j->fail, HUB_OAUTH_INVALID_REQUEST, "token is required");
+    } else {
+        /* token_type_hint only speeds up the search (RFC 7662 §2.1); the token's shape tells us already */
+        j->result = looks_like_jwt(j->token) ? introspect_access(j->idp, txn, client, j->token)
+                                             : introspect_refresh(j->idp, txn, client, j->token);
+        if (j->result == NULL)
+            j->result = json_pack("{s:b}", "active", 0);
+    }
+    idp_client_release(client);
+    return 0;
+}
+
+static void on_introspected(void *arg, int ret)
+{
+    introspect_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
+
+    if (req != NULL && !hub_park_unavailable(req, ret, HUB_STYLE_OAUTH)) {
+        if (ret != 0)
+            hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "the token could not be looked up");
+        else if (j->fail.error != HUB_OAUTH_OK)
+            hub_send_oauth_fail(req, &j->fail);
+        else
+            hub_send_json(req, 200, json_incref(j->result), 1);
+    }
+    job_free(j);
+}
+
+/* The form and the credentials on the loop, the rest in the read. */
 static int on_introspect(void *data, h2o_req_t *req)
 {
-    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    hub_form_t form = {0};
+    introspect_job_t *j = hub_xcalloc(1, sizeof(*j));
+    const char *token;
+    int ret;
 
-    if (introspect(data, req, &fail) != HUB_OAUTH_OK)
-        hub_send_oauth_fail(req, &fail);
+    j->idp = data;
+    j->fail.error = HUB_OAUTH_OK;
+    if (idp_endpoint_form(req, &form, &j->fail) != HUB_OAUTH_OK ||
+        idp_client_creds_read(req, &form, &j->creds, &j->fail) != HUB_OAUTH_OK) {
+        hub_send_oauth_fail(req, &j->fail);
+        job_free(j);
+        return 0;
+    }
+    if ((token = hub_form_get(&form, "token")) != NULL)
+        j->token = hub_strdup(token);
+    if ((ret = hub_park_read(&j->park, req, introspect_txn, j, on_introspected)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_OAUTH);
+        job_free(j);
+    }
     return 0;
 }
 

@@ -5,20 +5,19 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/park.h"
 #include "hub/util.h"
-#include "hub/writer.h"
 #include "idp/grants.h"
 #include "idp/issue.h"
 #include "idp/mint.h"
 
 /* One authorization being issued. The write runs on the store's writer thread and reads only what is owned here (copies
- * and the client), since the request may go away meanwhile: req is then NULL, the write commits and nothing is sent.
- * a is the request's, copied: its pool strings are read only on the loop while req is set. */
+ * and the client), since the request may go away meanwhile (hub/park.h): the write then commits and nothing is sent.
+ * a is the request's, copied: its pool strings are read only on the loop, once the park gave the request back. */
 typedef struct st_issue_t issue_t;
 struct st_issue_t {
-    idp_authz_t a;   /* a.client is ours (idp_authz_dispose) */
-    h2o_req_t *req;  /* NULL once the request is gone */
-    issue_t **guard; /* in req->pool: its dispose callback clears req */
+    idp_authz_t *a;  /* ours (idp_authz_free) */
+    hub_park_t park; /* the request, while its client is there */
     char *sub, *sid, *scope, *redirect_uri, *nonce, *challenge;
     uint64_t auth_time;
     int put_consent;
@@ -31,19 +30,19 @@ struct st_issue_t {
 static int issue_txn(hub_txn_t *txn, void *arg)
 {
     issue_t *is = arg;
-    const hub_config_t *cfg = is->a.idp->cfg;
-    const char *client_id = is->a.client->client_id;
+    const hub_config_t *cfg = is->a->idp->cfg;
+    const char *client_id = is->a->client->client_id;
     uint64_t now = hub_now();
     char family[33];
     int ret;
 
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
-    if ((is->a.rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
+    if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
         if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, now + cfg->primary.refresh_token_ttl, family)) != 0)
             return ret;
     }
-    if ((is->a.rt & IDP_AUTHZ_RT_CODE) != 0) {
+    if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0) {
         idp_code_t code = {.client_id = (char *)client_id,
                            .redirect_uri = is->redirect_uri,
                            .sub = is->sub,
@@ -66,13 +65,13 @@ static char *dup_or_null(const char *s)
     return s != NULL ? hub_strdup(s) : NULL;
 }
 
-/* The issue of a (whose client it takes) for the user of session s. */
-static issue_t *issue_new(idp_authz_t *a, const idp_session_t *s, int put_consent)
+/* The issue of a (which it takes) for the user of its session. */
+static issue_t *issue_new(idp_authz_t *a, int put_consent)
 {
     issue_t *is = hub_xcalloc(1, sizeof(*is));
+    const idp_session_t *s = a->session;
 
-    is->a = *a;
-    a->client = NULL;
+    is->a = a;
     is->sub = hub_strdup(s->sub);
     is->sid = hub_strdup(s->sid);
     is->auth_time = s->auth_time;
@@ -86,7 +85,7 @@ static issue_t *issue_new(idp_authz_t *a, const idp_session_t *s, int put_consen
 
 static void issue_free(issue_t *is)
 {
-    idp_authz_dispose(&is->a);
+    idp_authz_free(is->a);
     free(is->sub);
     free(is->sid);
     free(is->scope);
@@ -98,18 +97,10 @@ static void issue_free(issue_t *is)
     free(is);
 }
 
-static void on_req_dispose(void *arg)
-{
-    issue_t *is = *(issue_t **)arg;
-
-    if (is != NULL)
-        is->req = NULL;
-}
-
 /* The answer at the redirect URI, on the loop (a's request is there). */
 static void send_issued(issue_t *is)
 {
-    idp_authz_t *a = &is->a;
+    idp_authz_t *a = is->a;
     char expires_in[24];
 
     if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
@@ -130,8 +121,9 @@ static void send_issued(issue_t *is)
 static void send_failed(idp_authz_t *a, int ret)
 {
     hub_log_error("authorize: cannot issue for client %s: %s", a->client->client_id, hub_strerror(ret));
-    if (ret == HUB_E_BUSY)
-        idp_authz_send_error(a, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "too many requests are being written");
+    /* the redirect URI is known good: the RFC 6749 §4.1.2.1 answer of a server that cannot serve now goes there */
+    if (ret == HUB_E_BUSY || ret == HUB_E_UNAVAILABLE)
+        idp_authz_send_error(a, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "the authorization cannot be completed right now");
     else
         idp_authz_send_error(a, HUB_OAUTH_SERVER_ERROR, "the authorization could not be completed");
 }
@@ -141,14 +133,11 @@ static void on_written(void *arg, int ret)
 {
     issue_t *is = arg;
 
-    if (is->req != NULL)
-        *is->guard = NULL;
-    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
-    if (is->req != NULL && ret != HUB_E_BUSY) {
+    if (hub_park_resume(&is->park, ret) != NULL) {
         if (ret == 0)
             send_issued(is);
         else
-            send_failed(&is->a, ret);
+            send_failed(is->a, ret);
     }
     issue_free(is);
 }
@@ -156,7 +145,7 @@ static void on_written(void *arg, int ret)
 /* Mints the implicit flow's tokens into is. */
 static int mint(issue_t *is, const idp_user_t *user)
 {
-    idp_authz_t *a = &is->a;
+    idp_authz_t *a = is->a;
     int ret;
 
     if ((a->rt & IDP_AUTHZ_RT_TOKEN) != 0) {
@@ -175,23 +164,20 @@ static int mint(issue_t *is, const idp_user_t *user)
     return 0;
 }
 
-void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *user, int put_consent)
+void idp_authz_issue(idp_authz_t *a, int put_consent)
 {
-    issue_t *is = issue_new(a, s, put_consent);
-    h2o_req_t *req = is->a.req;
+    issue_t *is = issue_new(a, put_consent);
+    const idp_user_t *user = a->user;
+    h2o_req_t *req = a->req;
     int ret;
 
     if ((ret = mint(is, user)) != 0) {
-        send_failed(&is->a, ret);
+        send_failed(is->a, ret);
         issue_free(is);
         return;
     }
-    is->req = req;
-    is->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*is->guard), on_req_dispose);
-    *is->guard = is;
-    if ((ret = hub_store_write_async(is->a.idp->store, hub_req_thread(req)->write_port, issue_txn, is, on_written)) != 0) {
-        *is->guard = NULL;
-        send_failed(&is->a, ret);
+    if ((ret = hub_park_write(&is->park, req, issue_txn, is, on_written)) != 0) {
+        send_failed(is->a, ret);
         issue_free(is);
     }
 }

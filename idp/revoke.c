@@ -3,81 +3,139 @@
 #include <string.h>
 #include "hub/clock.h"
 #include "hub/err.h"
+#include "hub/park.h"
 #include "hub/resp.h"
+#include "hub/util.h"
 #include "idp/clientauth.h"
 #include "idp/cors.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/revoke.h"
 
-typedef struct st_revoke_arg_t {
-    const char *client_id;
-    const char *token;
-    const char *jti; /* set for one of our access tokens */
+/* One revocation: the client's authentication in a read, then the revocation's write, on the store's pools (hub/park.h),
+ * with copies of what they read. */
+typedef struct st_revoke_job_t {
+    hub_park_t park;
+    idp_t *idp;
+    idp_client_creds_t creds;
+    char *token;                /* malloc'ed, NULL when absent */
+    const idp_client_t *client; /* once authenticated: a reference of its own */
+    hub_oauth_fail_t fail;
+    char *jti; /* one of our live access tokens issued to the client: its jti (malloc'ed) */
     uint64_t exp;
-} revoke_arg_t;
+    int write; /* something to revoke */
+} revoke_job_t;
 
-static int revoke_txn(hub_txn_t *txn, void *_arg)
+static void job_free(revoke_job_t *j)
 {
-    revoke_arg_t *a = _arg;
+    idp_client_creds_dispose(&j->creds);
+    idp_client_release(j->client);
+    free(j->token);
+    free(j->jti);
+    free(j);
+}
+
+static int revoke_txn(hub_txn_t *txn, void *arg)
+{
+    revoke_job_t *j = arg;
     int ret;
-    if (a->jti != NULL)
-        return idp_jti_revoke(txn, a->jti, a->exp);
-    ret = idp_refresh_revoke(txn, a->token, strlen(a->token), a->client_id);
+
+    if (j->jti != NULL)
+        return idp_jti_revoke(txn, j->jti, j->exp);
+    ret = idp_refresh_revoke(txn, j->token, strlen(j->token), j->client->client_id);
     /* unknown tokens and other clients' tokens are silently ignored (RFC 7009 §2.2) */
     return ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? 0 : ret;
 }
 
-/* Revokes token for client: HUB_OAUTH_OK (also for a token that needs nothing done: RFC 7009 §2.2), or a server error. */
-static hub_oauth_err_t revoke_token(idp_t *idp, const idp_client_t *client, const char *token, hub_oauth_fail_t *fail)
+/* What revoking j's token takes: an access token only when we signed it, for this client, and it has not expired (the
+ * jti to remember); a refresh token always (its family, if it is this client's). Nothing for anything else. */
+static void plan(revoke_job_t *j)
 {
-    revoke_arg_t a = {client->client_id, token, NULL, 0};
     hub_jws_t jws = {0};
-    int ret = 0;
 
-    if (strchr(token, '.') != NULL) {
-        /* an access token: only one we signed, issued to this client and not yet expired needs remembering */
-        if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0)
-            return HUB_OAUTH_OK;
-        const char *owner = json_string_value(json_object_get(jws.payload, "client_id"));
-        json_int_t exp = json_integer_value(json_object_get(jws.payload, "exp"));
-        a.jti = json_string_value(json_object_get(jws.payload, "jti"));
-        a.exp = exp > 0 ? (uint64_t)exp : 0;
-        if (a.jti != NULL && owner != NULL && strcmp(owner, client->client_id) == 0 && a.exp > hub_now())
-            ret = hub_store_write(idp->store, revoke_txn, &a);
-        hub_jws_dispose(&jws);
-    } else {
-        ret = hub_store_write(idp->store, revoke_txn, &a);
+    if (strchr(j->token, '.') == NULL) {
+        j->write = 1;
+        return;
     }
-    return ret != 0 ? hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "revocation failed") : HUB_OAUTH_OK;
+    if (idp_keyring_verify(j->idp->keyring, j->token, strlen(j->token), &jws) != 0)
+        return;
+    const char *owner = json_string_value(json_object_get(jws.payload, "client_id"));
+    const char *jti = json_string_value(json_object_get(jws.payload, "jti"));
+    json_int_t exp = json_integer_value(json_object_get(jws.payload, "exp"));
+    if (jti != NULL && owner != NULL && strcmp(owner, j->client->client_id) == 0 && exp > 0 && (uint64_t)exp > hub_now()) {
+        j->jti = hub_strdup(jti);
+        j->exp = (uint64_t)exp;
+        j->write = 1;
+    }
+    hub_jws_dispose(&jws);
 }
 
-/* Answers the revocation (HUB_OAUTH_OK), or returns the failure to send. */
-static hub_oauth_err_t revoke_request(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
+static int auth_txn(hub_txn_t *txn, void *arg)
 {
-    hub_form_t form = {0};
-    const idp_client_t *client = NULL;
-    const char *token;
+    revoke_job_t *j = arg;
+    int ret;
 
-    if (idp_endpoint_form(req, &form, fail) != HUB_OAUTH_OK ||
-        idp_endpoint_client(idp, req, &form, 1, &client, fail) != HUB_OAUTH_OK)
-        return fail->error;
-    idp_cors_allow(req, client);
-    if ((token = hub_form_get(&form, "token")) == NULL || *token == '\0')
-        hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "token is required");
-    else if (revoke_token(idp, client, token, fail) == HUB_OAUTH_OK)
-        hub_send_json(req, 200, json_object(), 1);
-    idp_client_release(client);
-    return fail->error;
+    if ((ret = idp_client_check(txn, j->idp->clients, &j->creds, 1, &j->client, &j->fail)) != 0 || j->client == NULL)
+        return ret;
+    if (j->token == NULL || *j->token == '\0')
+        hub_oauth_fail(&j->fail, HUB_OAUTH_INVALID_REQUEST, "token is required");
+    else
+        plan(j);
+    return 0;
+}
+
+/* Answers req (NULL: the client left) after j's last store work, which came to ret, and frees j. */
+static void revoke_answer(revoke_job_t *j, h2o_req_t *req, int ret)
+{
+    if (req != NULL && !hub_park_unavailable(req, ret, HUB_STYLE_OAUTH)) {
+        if (ret != 0)
+            hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "revocation failed");
+        else if (j->fail.error != HUB_OAUTH_OK)
+            hub_send_oauth_fail(req, &j->fail);
+        else
+            hub_send_json(req, 200, json_object(), 1);
+    }
+    job_free(j);
+}
+
+static void on_revoked(void *arg, int ret)
+{
+    revoke_job_t *j = arg;
+
+    revoke_answer(j, hub_park_resume(&j->park, ret), ret);
+}
+
+static void on_authenticated(void *arg, int ret)
+{
+    revoke_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
+
+    if (req != NULL && ret == 0)
+        idp_cors_allow(req, j->client);
+    if (req == NULL || ret != 0 || j->fail.error != HUB_OAUTH_OK || !j->write)
+        revoke_answer(j, req, ret);
+    else if ((ret = hub_park_write(&j->park, req, revoke_txn, j, on_revoked)) != 0)
+        revoke_answer(j, req, ret);
 }
 
 static int on_revoke(void *data, h2o_req_t *req)
 {
-    idp_t *idp = data;
-    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    hub_form_t form = {0};
+    revoke_job_t *j = hub_xcalloc(1, sizeof(*j));
+    const char *token;
+    int ret;
 
-    if (revoke_request(idp, req, &fail) != HUB_OAUTH_OK)
-        hub_send_oauth_fail(req, &fail);
+    j->idp = data;
+    j->fail.error = HUB_OAUTH_OK;
+    if (idp_endpoint_form(req, &form, &j->fail) != HUB_OAUTH_OK ||
+        idp_client_creds_read(req, &form, &j->creds, &j->fail) != HUB_OAUTH_OK) {
+        revoke_answer(j, req, 0);
+        return 0;
+    }
+    if ((token = hub_form_get(&form, "token")) != NULL)
+        j->token = hub_strdup(token);
+    if ((ret = hub_park_read(&j->park, req, auth_txn, j, on_authenticated)) != 0)
+        revoke_answer(j, req, ret);
     return 0;
 }
 

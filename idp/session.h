@@ -7,8 +7,10 @@
 #include <h2o.h>
 #include "hub/store.h"
 #include "hub/form.h"
+#include "hub/crypto.h"
 #include "idp/ctx.h"
 #include "idp/strv.h"
+#include "idp/user.h"
 
 typedef struct st_idp_session_t {
     char *sid; /* public session identifier */
@@ -18,11 +20,35 @@ typedef struct st_idp_session_t {
     idp_strv_t clients; /* clients that received tokens in this session (back-channel logout) */
 } idp_session_t;
 
-/* Starts a session for sub (session_ttl), sets the cookie on req; *out may be NULL. */
+#define IDP_SESSION_COOKIE_LEN HUB_B64URL_LEN(32) /* 256 random bits */
+#define IDP_SESSION_SID_LEN HUB_B64URL_LEN(24)
+
+/* A session about to start, in three steps so that its write can run off the loop: idp_session_prepare (on the loop: its
+ * random cookie value, the hash stored, its sid, times), idp_session_put (in a write transaction, any thread), then
+ * idp_session_set_cookie on the answer once it committed. */
+typedef struct st_idp_session_new_t {
+    char cookie[IDP_SESSION_COOKIE_LEN + 1];
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    char sid[IDP_SESSION_SID_LEN + 1];
+    uint64_t auth_time, expires_at;
+} idp_session_new_t;
+void idp_session_prepare(idp_t *idp, idp_session_new_t *out);
+/* Stores n as a session of sub; 0, or the store's error. */
+int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub);
+void idp_session_set_cookie(idp_t *idp, h2o_req_t *req, const idp_session_new_t *n);
+/* The three at once, the write on the calling thread (tests): starts a session for sub (session_ttl), sets the cookie on
+ * req; *out may be NULL. */
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
 /* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled or
- * deleted); the caller frees it with idp_session_free. */
+ * deleted); the caller frees it with idp_session_free. Reads the store on the calling thread. */
 idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req);
+/* The hash under which the session of req's cookie is stored, into hash (on the loop: it reads the request): 1, or 0
+ * with hash "" when the request carries no well-formed session cookie. */
+int idp_session_cookie_hash(idp_t *idp, h2o_req_t *req, char hash[HUB_SECRET_HASH_LEN + 1]);
+/* In txn (any thread): the live session stored under hash ("" for none) into *out and, when user is not NULL, its
+ * user into *user; both NULL when there is none (unknown, expired, its user disabled or deleted). The caller frees them
+ * (idp_session_free, idp_user_free). Returns 0, or the store's error. */
+int idp_session_lookup(hub_txn_t *txn, const char *hash, idp_session_t **out, idp_user_t **user);
 /* By public sid (caller frees *out); HUB_E_NOTFOUND when unknown or expired. */
 int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out);
 /* Records that client_id took part in the session (idempotent); HUB_E_NOTFOUND when the
@@ -35,7 +61,10 @@ int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
  * many. Their token families are the caller's business (idp_family_revoke_sub revokes them all in one scan). A full scan
  * of the sessions, for the rare operator actions that take something away from a user (idp/revocation.h). */
 int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended);
-/* Ends the session named by req's cookie whatever its user's state (own write txn) and
+/* Ends the session stored under hash (idp_session_cookie_hash) whatever its user's state, in txn; *ended (may be NULL)
+ * as for idp_session_end. HUB_E_NOTFOUND when there is none (hash "" included). */
+int idp_session_end_by_hash(hub_txn_t *txn, const char *hash, idp_session_t **ended);
+/* Ends the session named by req's cookie whatever its user's state (own write txn, on the calling thread: tests) and
  * clears the cookie; *ended (may be NULL) as for idp_session_end. HUB_E_NOTFOUND when the
  * request names no live session (the cookie is cleared all the same). */
 int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended);

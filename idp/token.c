@@ -7,6 +7,7 @@
 #include "hub/err.h"
 #include "hub/jsonw.h"
 #include "hub/log.h"
+#include "hub/park.h"
 #include "hub/resp.h"
 #include "hub/server.h"
 #include "hub/writer.h"
@@ -19,17 +20,7 @@
 #include "idp/claims.h"
 #include "idp/mint.h"
 
-#define REFRESH_GRACE_S 5    /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
-#define BUSY_RETRY_AFTER "1" /* seconds, when the store's writer has too many writes waiting */
-
-/* One token request on its way through a grant handler. */
-typedef struct st_grant_ctx_t {
-    idp_t *idp;
-    h2o_req_t *req;
-    const hub_form_t *form;
-    const idp_client_t *client; /* released after the grant; NULL when a parked grant took it */
-    int parked;                 /* the grant's write runs on the store's writer, which answers (see park) */
-} grant_ctx_t;
+#define REFRESH_GRACE_S 5 /* one retry of a refresh within this window gets tokens (SPEC §4, idp_refresh_rotate) */
 
 /* What a grant produced: the tokens to send, or the failure to send instead (fail.error not HUB_OAUTH_OK). A grant to
  * a user leaves in its write transaction what the tokens are made of (user: its record, taken over), and they are
@@ -75,13 +66,6 @@ static hub_oauth_err_t issued(int ret, issue_t *out)
     if (out->fail.error == HUB_OAUTH_OK && ret != 0)
         hub_oauth_fail(&out->fail, HUB_OAUTH_SERVER_ERROR, "the token could not be issued");
     return out->fail.error;
-}
-
-static void send_fail(h2o_req_t *req, const hub_oauth_fail_t *fail)
-{
-    if (fail->error == HUB_OAUTH_TEMPORARILY_UNAVAILABLE)
-        hub_resp_header(req, "retry-after", BUSY_RETRY_AFTER);
-    hub_send_oauth_fail(req, fail);
 }
 
 static void send_issue(h2o_req_t *req, issue_t *out)
@@ -254,108 +238,56 @@ static int load_user(hub_txn_t *txn, const char *sub, const idp_client_t *client
     return ret;
 }
 
-/* ---- parked grants: the write on the store's writer (group commit) ---- */
+/* ---- a token request's job ---- */
 
-typedef struct st_code_arg_t {
-    grant_ctx_t *ctx;
-    const char *code, *redirect_uri, *verifier;
-    issue_t *out;
-} code_arg_t;
-
-typedef struct st_refresh_arg_t {
-    grant_ctx_t *ctx;
-    const char *token, *scope;
-    issue_t *out;
-    int reuse; /* the token was rotated already: a refusal committed with it revoked the family */
-} refresh_arg_t;
-
-/* A grant whose write runs on the store's writer thread; its completion answers on the loop that parked it. It owns
- * everything the write reads (the form's values, the client), since the request may go away meanwhile: req is then
- * NULL, the write still commits and the answer is dropped. */
-typedef struct st_parked_t parked_t;
-struct st_parked_t {
-    h2o_req_t *req;   /* NULL once the request is gone */
-    parked_t **guard; /* in req->pool: its dispose callback clears req */
-    grant_ctx_t ctx;  /* req and form NULL; client a reference of its own */
+/* One token request from its form to its answer. The client's authentication is a read and a grant's work a write,
+ * each on the store's pools (hub/park.h), so the job owns everything they read (the credentials, the form's values,
+ * the client), since the request may go away meanwhile: a write still commits, and the answer is dropped. */
+typedef struct st_token_job_t {
+    hub_park_t park;
+    idp_t *idp;
+    hub_workport_t *write_port; /* the loop's writer: a refused reuse is revoked even when the client left */
+    size_t grant;               /* in grant_types[] */
+    idp_client_creds_t creds;
+    char *values[3];            /* the grant's form values (grant_types[].names; malloc'ed, NULL when absent) */
+    const idp_client_t *client; /* once authenticated: a reference of its own */
+    int rotated;                /* a request refused before its grant presented an already rotated refresh token */
+    int reuse;                  /* the refresh grant's token was rotated: a refusal committed with it revoked the family */
     issue_t out;
-    char *values[3]; /* the form's values the write reads (malloc'ed, may be NULL) */
-    union {
-        code_arg_t code;
-        refresh_arg_t refresh;
-    } a;
-};
+} token_job_t;
 
-/* A parked grant for ctx, with copies of the form's values called names (at most 3, in order). */
-static parked_t *parked_new(const grant_ctx_t *ctx, const char *const *names, size_t n)
+static void job_free(token_job_t *j)
 {
-    parked_t *p = hub_xcalloc(1, sizeof(*p));
-
-    p->ctx = *ctx;
-    p->ctx.req = NULL;
-    p->ctx.form = NULL;
-    p->out.fail.error = HUB_OAUTH_OK;
-    for (size_t i = 0; i != n; ++i) {
-        const char *v = hub_form_get(ctx->form, names[i]);
-        p->values[i] = v != NULL ? hub_strdup(v) : NULL;
-    }
-    return p;
+    issue_reset(&j->out);
+    for (size_t i = 0; i != sizeof(j->values) / sizeof(j->values[0]); ++i)
+        free(j->values[i]);
+    idp_client_creds_dispose(&j->creds);
+    idp_client_release(j->client);
+    free(j);
 }
 
-static void parked_free(parked_t *p)
+/* Answers req with what j came to (ret: its last store work; the tokens, or the failure recorded) and frees j; req
+ * NULL (the client left) answers nothing. */
+static void token_answer(token_job_t *j, h2o_req_t *req, int ret)
 {
-    issue_reset(&p->out);
-    for (size_t i = 0; i != sizeof(p->values) / sizeof(p->values[0]); ++i)
-        free(p->values[i]);
-    idp_client_release(p->ctx.client);
-    free(p);
-}
-
-static void on_parked_req_dispose(void *arg)
-{
-    parked_t *p = *(parked_t **)arg;
-
-    if (p != NULL)
-        p->req = NULL;
-}
-
-/* On the parking loop after the write is durable (or failed): the answer, when the client is still there. */
-static void parked_answer(parked_t *p, int ret)
-{
-    if (p->req != NULL)
-        *p->guard = NULL;
-    /* dropped unrun: the node stops, maybe on another thread; the request is not ours to answer any more */
-    if (p->req != NULL && ret != HUB_E_BUSY) {
-        if (ret == 0 && p->out.fail.error == HUB_OAUTH_OK && p->out.user != NULL)
-            ret = sign_user_tokens(p->ctx.idp, p->ctx.client, &p->out);
-        if (issued(ret, &p->out) == HUB_OAUTH_OK)
-            send_issue(p->req, &p->out);
+    if (req != NULL && !hub_park_unavailable(req, ret, HUB_STYLE_OAUTH)) {
+        if (ret == 0 && j->out.fail.error == HUB_OAUTH_OK && j->out.user != NULL)
+            ret = sign_user_tokens(j->idp, j->client, &j->out);
+        if (issued(ret, &j->out) == HUB_OAUTH_OK)
+            send_issue(req, &j->out);
         else
-            send_fail(p->req, &p->out.fail);
+            hub_send_oauth_fail(req, &j->out.fail);
     }
-    parked_free(p);
+    job_free(j);
 }
 
-/* Queues fn(txn, p) on the store's writer and hands p the client of ctx: done answers. Without a writer (the C tests'
- * bare servers) the write runs now and done answers before this returns. A full queue answers 503
- * (temporarily_unavailable, Retry-After). */
-static hub_oauth_err_t park(grant_ctx_t *ctx, parked_t *p, int (*fn)(hub_txn_t *txn, void *arg), hub_write_done_fn done,
-                            issue_t *out)
+/* Parks j's write fn on the store's writer; done answers. A full queue answers 503 now. */
+static void park_write(token_job_t *j, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void *arg), hub_park_done_fn done)
 {
     int ret;
 
-    p->req = ctx->req;
-    p->guard = h2o_mem_alloc_shared(&ctx->req->pool, sizeof(*p->guard), on_parked_req_dispose);
-    *p->guard = p;
-    ctx->client = NULL; /* p's now */
-    ret = hub_store_write_async(ctx->idp->store, hub_req_thread(ctx->req)->write_port, fn, p, done);
-    if (ret != 0) {
-        *p->guard = NULL;
-        parked_free(p);
-        hub_log_warn("token: the store's writer is busy; request refused");
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "too many requests are being written");
-    }
-    ctx->parked = 1;
-    return HUB_OAUTH_OK;
+    if ((ret = hub_park_write(&j->park, req, fn, j, done)) != 0)
+        token_answer(j, req, ret);
 }
 
 /* ---- authorization_code ---- */
@@ -386,54 +318,57 @@ static int pkce_ok(const char *challenge, const char *verifier)
     return hub_ct_equal(computed, strlen(computed), challenge, strlen(challenge));
 }
 
-static int code_txn(hub_txn_t *txn, void *_arg)
+/* The code exchange's write: values code, redirect_uri, code_verifier. */
+static int code_txn(hub_txn_t *txn, void *arg)
 {
-    code_arg_t *a = _arg;
-    const idp_client_t *client = a->ctx->client;
-    idp_t *idp = a->ctx->idp;
+    token_job_t *j = arg;
+    const idp_client_t *client = j->client;
+    idp_t *idp = j->idp;
+    const char *code_value = j->values[0], *redirect_uri = j->values[1], *verifier = j->values[2];
+    issue_t *out = &j->out;
     idp_code_t *code = NULL;
     idp_user_t *user = NULL;
     idp_family_t *family = NULL;
     int ret;
 
-    issue_reset(a->out);
-    ret = idp_code_redeem(txn, a->code, strlen(a->code), &code);
+    issue_reset(out);
+    ret = idp_code_redeem(txn, code_value, strlen(code_value), &code);
     if (ret == HUB_E_NOTFOUND)
-        return refuse(a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired code");
+        return refuse(out, HUB_OAUTH_INVALID_GRANT, "unknown or expired code");
     if (ret == HUB_E_DENIED) {
-        refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code already used");
+        refuse(out, HUB_OAUTH_INVALID_GRANT, "code already used");
         return 0; /* commit: the replay revoked the code's family */
     }
     if (ret != 0)
         return ret;
     /* any failure below aborts the txn, so a code presented wrongly is not burnt */
     if (code->client_id == NULL || strcmp(code->client_id, client->client_id) != 0) {
-        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code was issued to another client");
+        ret = refuse(out, HUB_OAUTH_INVALID_GRANT, "code was issued to another client");
         goto out;
     }
-    if (code->redirect_uri != NULL && (a->redirect_uri == NULL || strcmp(a->redirect_uri, code->redirect_uri) != 0)) {
-        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "redirect_uri differs from the authorization request");
+    if (code->redirect_uri != NULL && (redirect_uri == NULL || strcmp(redirect_uri, code->redirect_uri) != 0)) {
+        ret = refuse(out, HUB_OAUTH_INVALID_GRANT, "redirect_uri differs from the authorization request");
         goto out;
     }
     if (code->code_challenge != NULL) {
-        if (a->verifier == NULL || !pkce_ok(code->code_challenge, a->verifier)) {
-            ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code_verifier does not match the code_challenge");
+        if (verifier == NULL || !pkce_ok(code->code_challenge, verifier)) {
+            ret = refuse(out, HUB_OAUTH_INVALID_GRANT, "code_verifier does not match the code_challenge");
             goto out;
         }
-    } else if (a->verifier != NULL || client->auth_method == IDP_AUTH_NONE) {
-        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "code was issued without a PKCE challenge");
+    } else if (verifier != NULL || client->auth_method == IDP_AUTH_NONE) {
+        ret = refuse(out, HUB_OAUTH_INVALID_GRANT, "code was issued without a PKCE challenge");
         goto out;
     }
     if (code->family == NULL || idp_family_get(txn, code->family, &family) != 0 || family->revoked) {
-        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "the grant was revoked");
+        ret = refuse(out, HUB_OAUTH_INVALID_GRANT, "the grant was revoked");
         goto out;
     }
     /* from here a refusal is final: the code stays used and its family is revoked */
-    if ((ret = load_user(txn, code->sub, client, code->family, &user, a->out)) != 0 || a->out->fail.error != HUB_OAUTH_OK)
+    if ((ret = load_user(txn, code->sub, client, code->family, &user, out)) != 0 || out->fail.error != HUB_OAUTH_OK)
         goto out;
     user_issue_t u = {idp,       client,       user,        code->scope != NULL ? code->scope : "",
                       code->sid, code->family, code->nonce, code->auth_time};
-    if ((ret = issue_user_tokens(txn, &u, a->out)) != 0)
+    if ((ret = issue_user_tokens(txn, &u, out)) != 0)
         goto out;
     idp_refresh_t rec = {code->family,
                          client->client_id,
@@ -442,8 +377,8 @@ static int code_txn(hub_txn_t *txn, void *_arg)
                          (char *)u.scope,
                          code->auth_time,
                          hub_now() + idp->cfg->primary.refresh_token_ttl};
-    if ((ret = idp_refresh_create(txn, &rec, a->out->refresh)) == 0)
-        take_user(a->out, &user);
+    if ((ret = idp_refresh_create(txn, &rec, out->refresh)) == 0)
+        take_user(out, &user);
 out:
     idp_family_free(family);
     idp_user_free(user);
@@ -451,80 +386,78 @@ out:
     return ret;
 }
 
-static int code_parked_txn(hub_txn_t *txn, void *arg)
+static void on_code_written(void *arg, int ret)
 {
-    return code_txn(txn, &((parked_t *)arg)->a.code);
+    token_job_t *j = arg;
+
+    token_answer(j, hub_park_resume(&j->park, ret), ret);
 }
 
-static void code_written(void *arg, int ret)
+static void grant_authorization_code(token_job_t *j, h2o_req_t *req)
 {
-    parked_answer(arg, ret);
-}
+    const char *code = j->values[0];
 
-static hub_oauth_err_t grant_authorization_code(grant_ctx_t *ctx, issue_t *out)
-{
-    static const char *const names[] = {"code", "redirect_uri", "code_verifier"};
-    const char *code = hub_form_get(ctx->form, "code");
-    parked_t *p;
-
-    if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for authorization_code");
-    if (code == NULL || *code == '\0')
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "code is required");
-    p = parked_new(ctx, names, 3);
-    p->a.code = (code_arg_t){&p->ctx, p->values[0], p->values[1], p->values[2], &p->out};
-    return park(ctx, p, code_parked_txn, code_written, out);
+    if (j->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
+        hub_oauth_fail(&j->out.fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for authorization_code");
+    else if (code == NULL || *code == '\0')
+        hub_oauth_fail(&j->out.fail, HUB_OAUTH_INVALID_REQUEST, "code is required");
+    if (j->out.fail.error != HUB_OAUTH_OK)
+        token_answer(j, req, 0);
+    else
+        park_write(j, req, code_txn, on_code_written);
 }
 
 /* ---- refresh_token ---- */
 
-static int refresh_txn(hub_txn_t *txn, void *_arg)
+/* The refresh grant's write: values refresh_token, scope. */
+static int refresh_txn(hub_txn_t *txn, void *arg)
 {
-    refresh_arg_t *a = _arg;
-    const idp_client_t *client = a->ctx->client;
-    idp_t *idp = a->ctx->idp;
+    token_job_t *j = arg;
+    const idp_client_t *client = j->client;
+    idp_t *idp = j->idp;
+    const char *token = j->values[0], *requested = j->values[1] != NULL && *j->values[1] != '\0' ? j->values[1] : NULL;
+    issue_t *out = &j->out;
     idp_refresh_t *rec = NULL;
     idp_user_t *user = NULL;
     char *scope = NULL;
     int ret, reuse;
 
-    issue_reset(a->out);
-    a->reuse = 0;
-    if ((ret = idp_refresh_get(txn, a->token, strlen(a->token), &rec)) != 0)
-        return ret == HUB_E_NOTFOUND ? refuse(a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
+    issue_reset(out);
+    j->reuse = 0;
+    if ((ret = idp_refresh_get(txn, token, strlen(token), &rec)) != 0)
+        return ret == HUB_E_NOTFOUND ? refuse(out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token") : ret;
     /* a rotated token presented again: whatever refuses it below also revokes its family (SPEC §4) */
-    reuse = a->reuse = rec->successor_hash != NULL;
+    reuse = j->reuse = rec->successor_hash != NULL;
     if (rec->client_id == NULL || strcmp(rec->client_id, client->client_id) != 0) {
-        ret = reuse ? refuse_revoking(txn, rec->family, a->out, "refresh token was issued to another client")
-                    : refuse(a->out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
+        ret = reuse ? refuse_revoking(txn, rec->family, out, "refresh token was issued to another client")
+                    : refuse(out, HUB_OAUTH_INVALID_GRANT, "refresh token was issued to another client");
         goto out;
     }
-    if ((ret = load_user(txn, rec->sub, client, rec->family, &user, a->out)) != 0 || a->out->fail.error != HUB_OAUTH_OK)
+    if ((ret = load_user(txn, rec->sub, client, rec->family, &user, out)) != 0 || out->fail.error != HUB_OAUTH_OK)
         goto out;
-    if (a->scope != NULL && (scope = scope_narrow(a->scope, allowed_in_string, rec->scope != NULL ? rec->scope : "")) == NULL) {
-        ret = reuse ? refuse_revoking(txn, rec->family, a->out, "refresh token is no longer valid")
-                    : refuse(a->out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
+    if (requested != NULL && (scope = scope_narrow(requested, allowed_in_string, rec->scope != NULL ? rec->scope : "")) == NULL) {
+        ret = reuse ? refuse_revoking(txn, rec->family, out, "refresh token is no longer valid")
+                    : refuse(out, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the scope originally granted");
         goto out;
     }
     /* RFC 6749 §6: the new refresh token keeps the original scope; only the tokens issued now
      * are narrowed */
-    ret =
-        idp_refresh_rotate(txn, a->token, strlen(a->token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, a->out->refresh);
+    ret = idp_refresh_rotate(txn, token, strlen(token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, out->refresh);
     if (ret == HUB_E_DENIED) {
-        refuse(a->out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
+        refuse(out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
         ret = 0; /* commit the revocation */
         goto out;
     }
     if (ret == HUB_E_NOTFOUND) {
-        ret = refuse(a->out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token");
+        ret = refuse(out, HUB_OAUTH_INVALID_GRANT, "unknown or expired refresh token");
         goto out;
     }
     if (ret != 0)
         goto out;
     user_issue_t u = {idp,      client,      user, scope != NULL ? scope : (rec->scope != NULL ? rec->scope : ""),
                       rec->sid, rec->family, NULL, rec->auth_time};
-    if ((ret = issue_user_tokens(txn, &u, a->out)) == 0)
-        take_user(a->out, &user);
+    if ((ret = issue_user_tokens(txn, &u, out)) == 0)
+        take_user(out, &user);
 out:
     free(scope);
     idp_user_free(user);
@@ -532,157 +465,200 @@ out:
     return ret;
 }
 
+static void on_refresh_written(void *arg, int ret)
+{
+    token_job_t *j = arg;
+
+    if (ret == 0 && j->out.fail.error != HUB_OAUTH_OK && j->reuse)
+        hub_log_warn("refresh token reuse by client %s: token family revoked", j->client->client_id);
+    token_answer(j, hub_park_resume(&j->park, ret), ret);
+}
+
+static void grant_refresh_token(token_job_t *j, h2o_req_t *req)
+{
+    const char *token = j->values[0];
+
+    /* a client not registered for it presenting a rotated token went through refuse_rotated */
+    if (j->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE)
+        hub_oauth_fail(&j->out.fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
+    else if (token == NULL || *token == '\0')
+        hub_oauth_fail(&j->out.fail, HUB_OAUTH_INVALID_REQUEST, "refresh_token is required");
+    if (j->out.fail.error != HUB_OAUTH_OK)
+        token_answer(j, req, 0);
+    else
+        park_write(j, req, refresh_txn, on_refresh_written);
+}
+
+/* ---- a refused request presenting a rotated refresh token ---- */
+
+/* 1 when token is a refresh token that was rotated already (one read in the authentication's transaction, so that
+ * refused requests carrying anything else, anonymous ones included, never take the store's writer). */
+static int is_rotated_refresh(hub_txn_t *txn, const char *token)
+{
+    idp_refresh_t *r = NULL;
+    int rotated = 0;
+
+    if (idp_refresh_get(txn, token, strlen(token), &r) == 0)
+        rotated = r->successor_hash != NULL;
+    idp_refresh_free(r);
+    return rotated;
+}
+
 static int refused_reuse_txn(hub_txn_t *txn, void *arg)
 {
-    const char *token = arg;
+    const char *token = ((token_job_t *)arg)->values[0];
     int ret = idp_refresh_refused_reuse(txn, token, strlen(token));
     return ret > 0 ? 0 : ret;
 }
 
-/* 1 when token is a refresh token that was rotated already (one read, so that refused requests carrying anything else,
- * anonymous ones included, never take the store's writer lock). */
-static int is_rotated_refresh(idp_t *idp, const char *token)
+static void on_reuse_revoked(void *arg, int ret)
 {
-    hub_txn_t *txn = NULL;
-    idp_refresh_t *r = NULL;
-    int rotated = 0;
+    token_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
 
-    if (hub_store_read_begin(idp->store, &txn) != 0)
-        return 0;
-    if (idp_refresh_get(txn, token, strlen(token), &r) == 0)
-        rotated = r->successor_hash != NULL;
-    idp_refresh_free(r);
-    hub_store_read_end(txn);
-    return rotated;
-}
-
-/* A token request refused before its grant ran (client authentication, grant type): when it presented an already
- * rotated refresh token, that reuse revokes the family as any refused reuse does (SPEC §4). */
-static void refused_refresh(idp_t *idp, const hub_form_t *form)
-{
-    const char *token = hub_form_get(form, "refresh_token");
-    int ret;
-
-    if (token == NULL || *token == '\0' || !is_rotated_refresh(idp, token))
-        return;
-    if ((ret = hub_store_write(idp->store, refused_reuse_txn, (void *)token)) != 0)
+    if (ret != 0)
         hub_log_error("refresh token reuse: cannot revoke the family: %s", hub_strerror(ret));
     else
         hub_log_warn("refresh token reuse in a refused request: token family revoked");
+    token_answer(j, req, 0); /* the refusal, whatever became of the revocation */
 }
 
-static int refresh_parked_txn(hub_txn_t *txn, void *arg)
+/* A token request refused before its grant ran (client authentication, grant type) that presented an already rotated
+ * refresh token: that reuse revokes the family as any refused reuse does (SPEC §4), also when the client left. */
+static void refuse_rotated(token_job_t *j, h2o_req_t *req)
 {
-    return refresh_txn(txn, &((parked_t *)arg)->a.refresh);
-}
+    int ret = req != NULL ? hub_park_write(&j->park, req, refused_reuse_txn, j, on_reuse_revoked)
+                          : hub_store_write_async(j->idp->store, j->write_port, refused_reuse_txn, j, on_reuse_revoked);
 
-static void refresh_written(void *arg, int ret)
-{
-    parked_t *p = arg;
-
-    if (ret == 0 && p->out.fail.error != HUB_OAUTH_OK && p->a.refresh.reuse)
-        hub_log_warn("refresh token reuse by client %s: token family revoked", p->ctx.client->client_id);
-    parked_answer(p, ret);
-}
-
-static hub_oauth_err_t grant_refresh_token(grant_ctx_t *ctx, issue_t *out)
-{
-    static const char *const names[] = {"refresh_token", "scope"};
-    const char *token = hub_form_get(ctx->form, "refresh_token");
-    parked_t *p;
-
-    if (ctx->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE) {
-        refused_refresh(ctx->idp, ctx->form);
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
+    if (ret != 0) {
+        hub_log_error("refresh token reuse: cannot revoke the family: %s", hub_strerror(ret));
+        token_answer(j, req, 0);
     }
-    if (token == NULL || *token == '\0')
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "refresh_token is required");
-    p = parked_new(ctx, names, 2);
-    p->a.refresh = (refresh_arg_t){&p->ctx, p->values[0], p->values[1], &p->out, 0};
-    if (p->a.refresh.scope != NULL && *p->a.refresh.scope == '\0')
-        p->a.refresh.scope = NULL;
-    return park(ctx, p, refresh_parked_txn, refresh_written, out);
 }
 
 /* ---- client_credentials ---- */
 
-/* The hot path: the client was read in the authentication txn; minting touches no file and no store. */
-static hub_oauth_err_t grant_client_credentials(grant_ctx_t *ctx, issue_t *out)
+/* The hot path: the client was read in the authentication's read; minting touches no file and no store. Value: scope. */
+static void grant_client_credentials(token_job_t *j, h2o_req_t *req)
 {
-    const idp_client_t *client = ctx->client;
-    const char *requested = hub_form_get(ctx->form, "scope");
+    const idp_client_t *client = j->client;
+    const char *requested = j->values[0];
+    issue_t *out = &j->out;
     char jti[23];
     uint64_t exp;
+    int ret = 0;
 
-    if (client->grant_type != IDP_GRANT_CLIENT_CREDENTIALS || client->auth_method == IDP_AUTH_NONE)
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for client_credentials");
-    if (requested != NULL && *requested != '\0') {
-        if ((out->scope = scope_narrow(requested, allowed_in_strv, &client->scopes)) == NULL)
-            return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the client's scopes");
-    } else if ((out->scope = idp_strv_join(&client->scopes, " ")) == NULL) {
-        hub_oom();
+    if (client->grant_type != IDP_GRANT_CLIENT_CREDENTIALS || client->auth_method == IDP_AUTH_NONE) {
+        hub_oauth_fail(&out->fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for client_credentials");
+    } else if (requested != NULL && *requested != '\0' &&
+               (out->scope = scope_narrow(requested, allowed_in_strv, &client->scopes)) == NULL) {
+        hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_SCOPE, "scope exceeds the client's scopes");
+    } else {
+        if (out->scope == NULL && (out->scope = idp_strv_join(&client->scopes, " ")) == NULL)
+            hub_oom();
+        idp_at_params_t p = {client->client_id, client->client_id, out->scope, NULL, 0, &client->service_roles};
+        ret = idp_mint_access_token(j->idp, &p, &out->access_token, jti, &exp);
+        out->expires_in = j->idp->cfg->primary.access_token_ttl;
     }
-    idp_at_params_t p = {client->client_id, client->client_id, out->scope, NULL, 0, &client->service_roles};
-    int ret = idp_mint_access_token(ctx->idp, &p, &out->access_token, jti, &exp);
-    out->expires_in = ctx->idp->cfg->primary.access_token_ttl;
-    return issued(ret, out);
+    token_answer(j, req, ret);
 }
 
 /* ---- dispatch ---- */
 
-/* A grant type's handler: fills out with the tokens (HUB_OAUTH_OK) or the failure it returns. */
+/* A grant type's handler, on the loop once the client is authenticated: answers req (token_answer), maybe after its
+ * write (park_write). */
 static const struct {
     const char *name;
-    hub_oauth_err_t (*fn)(grant_ctx_t *ctx, issue_t *out);
-    int allow_public; /* a client with auth method none may use it (its grant is bound by PKCE) */
+    void (*fn)(token_job_t *j, h2o_req_t *req);
+    int allow_public;     /* a client with auth method none may use it (its grant is bound by PKCE) */
+    int revokes_reuse;    /* a refusal presenting an already rotated refresh token (values[0]) revokes its family */
+    const char *names[3]; /* the form values its work reads, in order (j->values) */
 } grant_types[] = {
-    {"authorization_code", grant_authorization_code, 1},
-    {"refresh_token", grant_refresh_token, 1},
-    {"client_credentials", grant_client_credentials, 0},
+    {"authorization_code", grant_authorization_code, 1, 0, {"code", "redirect_uri", "code_verifier"}},
+    {"refresh_token", grant_refresh_token, 1, 1, {"refresh_token", "scope"}},
+    {"client_credentials", grant_client_credentials, 0, 0, {"scope"}},
 };
 
-/* The form, the grant type, the client, then the grant: HUB_OAUTH_OK with the tokens in out, or the failure. */
-static hub_oauth_err_t token_request(idp_t *idp, h2o_req_t *req, hub_form_t *form, issue_t *out, int *parked)
+/* In a read transaction: the client's authentication and, for a refresh grant refused by it or by the client's grant
+ * type, whether the token presented was rotated already. Returns 0, or a store error. */
+static int auth_txn(hub_txn_t *txn, void *arg)
 {
-    const idp_client_t *client = NULL;
-    const char *grant_type;
-    hub_oauth_err_t err;
-    size_t i;
+    token_job_t *j = arg;
+    const char *token = j->values[0];
+    int ret;
 
-    if (idp_endpoint_form(req, form, &out->fail) != HUB_OAUTH_OK)
-        return out->fail.error;
-    if ((grant_type = hub_form_get(form, "grant_type")) == NULL || *grant_type == '\0')
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_INVALID_REQUEST, "grant_type is required");
-    for (i = 0; i != sizeof(grant_types) / sizeof(grant_types[0]); ++i)
-        if (strcmp(grant_types[i].name, grant_type) == 0)
-            break;
-    if (i == sizeof(grant_types) / sizeof(grant_types[0]))
-        return hub_oauth_fail(&out->fail, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
-    if (idp_endpoint_client(idp, req, form, grant_types[i].allow_public, &client, &out->fail) != HUB_OAUTH_OK) {
-        if (grant_types[i].fn == grant_refresh_token)
-            refused_refresh(idp, form);
-        return out->fail.error;
-    }
-    idp_cors_allow(req, client); /* its errors too (invalid_grant, ...) are for the app to read */
-    grant_ctx_t ctx = {idp, req, form, client, 0};
-    err = grant_types[i].fn(&ctx, out);
-    idp_client_release(ctx.client);
-    *parked = ctx.parked;
-    return err;
+    if (j->out.fail.error == HUB_OAUTH_OK &&
+        (ret = idp_client_check(txn, j->idp->clients, &j->creds, grant_types[j->grant].allow_public, &j->client, &j->out.fail)) !=
+            0)
+        return ret;
+    if (grant_types[j->grant].revokes_reuse && token != NULL && *token != '\0' &&
+        (j->client == NULL || j->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE))
+        j->rotated = is_rotated_refresh(txn, token);
+    return 0;
 }
 
+static void on_authenticated(void *arg, int ret)
+{
+    token_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
+
+    if (req != NULL && ret == 0 && j->client != NULL)
+        idp_cors_allow(req, j->client); /* its errors too (invalid_grant, ...) are for the app to read */
+    if (ret == 0 && j->rotated) {
+        if (j->out.fail.error == HUB_OAUTH_OK)
+            hub_oauth_fail(&j->out.fail, HUB_OAUTH_UNAUTHORIZED_CLIENT, "client is not registered for refresh_token");
+        refuse_rotated(j, req);
+    } else if (req == NULL || ret != 0 || j->out.fail.error != HUB_OAUTH_OK) {
+        token_answer(j, req, ret);
+    } else {
+        grant_types[j->grant].fn(j, req);
+    }
+}
+
+/* The form and the grant type, on the loop: the grant's index, or the failure. */
+static hub_oauth_err_t read_request(h2o_req_t *req, hub_form_t *form, size_t *grant, hub_oauth_fail_t *fail)
+{
+    const char *grant_type;
+
+    if (idp_endpoint_form(req, form, fail) != HUB_OAUTH_OK)
+        return fail->error;
+    if ((grant_type = hub_form_get(form, "grant_type")) == NULL || *grant_type == '\0')
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "grant_type is required");
+    for (*grant = 0; *grant != sizeof(grant_types) / sizeof(grant_types[0]); ++*grant)
+        if (strcmp(grant_types[*grant].name, grant_type) == 0)
+            return HUB_OAUTH_OK;
+    return hub_oauth_fail(fail, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
+}
+
+/* The form, then the client's authentication in a read (on the store's readers when it has any), then the grant. */
 static int on_token(void *data, h2o_req_t *req)
 {
-    idp_t *idp = data;
     hub_form_t form = {0};
-    issue_t out = {{HUB_OAUTH_OK, NULL}};
-    int parked = 0;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    token_job_t *j;
+    size_t grant = 0;
+    int ret;
 
-    if (token_request(idp, req, &form, &out, &parked) != HUB_OAUTH_OK)
-        send_fail(req, &out.fail);
-    else if (!parked)
-        send_issue(req, &out);
-    issue_reset(&out);
+    if (read_request(req, &form, &grant, &fail) != HUB_OAUTH_OK) {
+        hub_send_oauth_fail(req, &fail);
+        return 0;
+    }
+    j = hub_xcalloc(1, sizeof(*j));
+    j->idp = data;
+    j->write_port = hub_req_thread(req)->write_port;
+    j->grant = grant;
+    for (size_t i = 0; i != sizeof(j->values) / sizeof(j->values[0]) && grant_types[grant].names[i] != NULL; ++i) {
+        const char *v = hub_form_get(&form, grant_types[grant].names[i]);
+        j->values[i] = v != NULL ? hub_strdup(v) : NULL;
+    }
+    /* malformed credentials need no read, unless the form presents a refresh token that may have been rotated */
+    if (idp_client_creds_read(req, &form, &j->creds, &j->out.fail) != HUB_OAUTH_OK &&
+        !(grant_types[grant].revokes_reuse && j->values[0] != NULL && *j->values[0] != '\0')) {
+        token_answer(j, req, 0);
+        return 0;
+    }
+    if ((ret = hub_park_read(&j->park, req, auth_txn, j, on_authenticated)) != 0)
+        token_answer(j, req, ret);
     return 0;
 }
 

@@ -5,8 +5,10 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/form.h"
+#include "hub/park.h"
 #include "hub/resp.h"
 #include "hub/store.h"
+#include "hub/util.h"
 #include "idp/cors.h"
 #include "idp/endpoint.h"
 #include "idp/grants.h"
@@ -47,32 +49,118 @@ static int bearer_token(h2o_req_t *req, const char **token)
     return 0;
 }
 
-/* 1 when the verified token is one of our live access tokens (typ at+jwt, our issuer, not expired, not revoked). */
-static int token_live(idp_t *idp, const hub_jws_t *jws, hub_txn_t *txn)
+/* 1 when the verified token's claims are those of one of our access tokens (typ at+jwt, our issuer, not expired). */
+static int token_ours(idp_t *idp, const hub_jws_t *jws)
 {
     const json_t *p = jws->payload;
     const char *iss = json_string_value(json_object_get(p, "iss"));
-    const char *jti = json_string_value(json_object_get(p, "jti"));
     json_t *exp = json_object_get(p, "exp");
 
     if (jws->typ == NULL || (strcasecmp(jws->typ, "at+jwt") != 0 && strcasecmp(jws->typ, "application/at+jwt") != 0))
         return 0;
-    if (iss == NULL || strcmp(iss, idp->issuer) != 0 || jti == NULL || !json_is_integer(exp) ||
-        json_integer_value(exp) <= (json_int_t)hub_now() || !json_is_string(json_object_get(p, "sub")))
-        return 0;
-    return idp_jti_is_active(txn, jti);
+    return iss != NULL && strcmp(iss, idp->issuer) == 0 && json_string_value(json_object_get(p, "jti")) != NULL &&
+           json_is_integer(exp) && json_integer_value(exp) > (json_int_t)hub_now() && json_is_string(json_object_get(p, "sub"));
 }
 
-/* Answers with the claims of the token's user (HUB_OAUTH_OK), or returns the failure to send. */
+/* One userinfo request once its token verified: the store's part (the token not revoked, its user, its client) in one
+ * read on the store's readers (hub/park.h). The claims are copied out of the token (the job's own). */
+typedef struct st_userinfo_job_t {
+    hub_park_t park;
+    idp_t *idp;
+    char *sub, *scope, *client_id, *jti; /* malloc'ed; client_id may be NULL */
+    int ours, with_origin;               /* the token's claims are ours; the request has an Origin (CORS) */
+    int live;                            /* read: not revoked */
+    idp_user_t *user;                    /* read: the token's user, enabled, or NULL */
+    const idp_client_t *client;          /* read: the token's client, for CORS and for what its scope discloses; NULL when gone */
+} userinfo_job_t;
+
+static void job_free(userinfo_job_t *j)
+{
+    free(j->sub);
+    free(j->scope);
+    free(j->client_id);
+    free(j->jti);
+    idp_user_free(j->user);
+    idp_client_release(j->client);
+    free(j);
+}
+
+static int userinfo_txn(hub_txn_t *txn, void *arg)
+{
+    userinfo_job_t *j = arg;
+    int ret;
+
+    j->live = j->ours && idp_jti_is_active(txn, j->jti);
+    if (j->live && idp_scope_has(j->scope, "openid") && (ret = idp_user_get(txn, j->sub, &j->user)) != 0) {
+        if (ret != HUB_E_NOTFOUND && ret != HUB_E_PARSE)
+            return ret;
+        j->user = NULL; /* a client_credentials token (sub = client_id), or a user since deleted */
+    }
+    if (j->user != NULL && !j->user->enabled) {
+        idp_user_free(j->user);
+        j->user = NULL;
+    }
+    /* a token we signed names its client: its CORS answer, and what its scope discloses to it (a Frappe site's openid) */
+    if (j->client_id != NULL && (j->with_origin || j->user != NULL) &&
+        (ret = idp_client_cache_get(j->idp->clients, txn, j->client_id, &j->client)) != 0 && ret != HUB_E_NOTFOUND)
+        return ret;
+    return 0;
+}
+
+/* The claims of the token's user (HUB_OAUTH_OK, sent), or the failure to send. */
+static hub_oauth_err_t answer(userinfo_job_t *j, h2o_req_t *req, hub_oauth_fail_t *fail)
+{
+    json_t *body, *claims;
+
+    if (!j->live)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid, expired or revoked");
+    /* UserInfo is part of OpenID Connect: only tokens granted the openid scope may read it. */
+    if (!idp_scope_has(j->scope, "openid"))
+        return hub_oauth_fail(fail, HUB_OAUTH_INSUFFICIENT_SCOPE, "the access token lacks the openid scope");
+    /* A client_credentials token (sub = client_id), or a user since deleted or disabled. */
+    if (j->user == NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
+    body = json_pack("{s:s}", "sub", j->user->sub);
+    if ((claims = idp_user_claims(j->user, j->client, j->scope)) != NULL) {
+        json_object_del(claims, "sub");
+        json_object_update(body, claims);
+        json_decref(claims);
+    }
+    json_object_set_new(body, "iss", json_string(j->idp->issuer));
+    hub_send_json(req, 200, body, 1);
+    return HUB_OAUTH_OK;
+}
+
+static void on_read(void *arg, int ret)
+{
+    userinfo_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    if (req != NULL && !hub_park_unavailable(req, ret, HUB_STYLE_OAUTH)) {
+        idp_cors_allow(req, j->client);
+        if (ret != 0)
+            hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "the token could not be looked up");
+        else if (answer(j, req, &fail) != HUB_OAUTH_OK)
+            hub_send_oauth_fail(req, &fail);
+    }
+    job_free(j);
+}
+
+static char *dup_claim(const json_t *payload, const char *name)
+{
+    const char *v = json_string_value(json_object_get(payload, name));
+    return v != NULL ? hub_strdup(v) : NULL;
+}
+
+/* The token read and verified on the loop (no store), then the read. Returns the failure to send, or HUB_OAUTH_OK (the
+ * job answers). */
 static hub_oauth_err_t userinfo(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
-    const char *token = NULL, *scope, *sub, *client_id;
+    const char *token = NULL;
     hub_jws_t jws = {NULL};
-    hub_txn_t *txn = NULL;
-    idp_user_t *user = NULL;
-    const idp_client_t *client = NULL; /* the token's: what its scope discloses depends on it (a Frappe site's openid) */
-    int ret, live = 0, have_user = 0;
-    json_t *body, *claims;
+    userinfo_job_t *j;
+    int ret;
 
     /* no credentials at all: a bare challenge without an error code (RFC 6750 §3.1) */
     if ((ret = bearer_token(req, &token)) == HUB_E_NOTFOUND)
@@ -81,45 +169,22 @@ static hub_oauth_err_t userinfo(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fa
         return hub_oauth_fail(fail, HUB_OAUTH_INVALID_REQUEST, "malformed bearer token, or sent more than one way");
     if (idp_keyring_verify(idp->keyring, token, strlen(token), &jws) != 0)
         return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid");
-    sub = json_string_value(json_object_get(jws.payload, "sub"));
-    scope = json_string_value(json_object_get(jws.payload, "scope"));
-    client_id = json_string_value(json_object_get(jws.payload, "client_id"));
-    if (scope == NULL)
-        scope = "";
-    if (hub_store_read_begin(idp->store, &txn) == 0) {
-        idp_cors_allow_token(idp, req, txn, jws.payload); /* a token we signed names its client */
-        live = token_live(idp, &jws, txn);
-        if (live && idp_scope_has(scope, "openid")) {
-            have_user = idp_user_get(txn, sub, &user) == 0 && user->enabled;
-            if (have_user)
-                (void)idp_client_cache_get(idp->clients, txn, client_id, &client); /* NULL when gone */
-        }
-        hub_store_read_end(txn);
-    }
-    if (!live) {
-        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token is invalid, expired or revoked");
-    } else if (!idp_scope_has(scope, "openid")) {
-        /* UserInfo is part of OpenID Connect: only tokens granted the openid scope may read it. */
-        hub_oauth_fail(fail, HUB_OAUTH_INSUFFICIENT_SCOPE, "the access token lacks the openid scope");
-    } else if (!have_user) {
-        /* A client_credentials token (sub = client_id), or a user since deleted or disabled. */
-        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "the access token does not belong to an active user");
-    } else {
-        body = json_pack("{s:s}", "sub", user->sub);
-        claims = idp_user_claims(user, client, scope);
-        if (claims != NULL) {
-            json_object_del(claims, "sub");
-            json_object_update(body, claims);
-            json_decref(claims);
-        }
-        json_object_set_new(body, "iss", json_string(idp->issuer));
-        hub_send_json(req, 200, body, 1);
-    }
-    if (user != NULL)
-        idp_user_free(user);
-    idp_client_release(client);
+    j = hub_xcalloc(1, sizeof(*j));
+    j->idp = idp;
+    j->ours = token_ours(idp, &jws);
+    j->with_origin = hub_cors_origin(req) != NULL;
+    j->sub = dup_claim(jws.payload, "sub");
+    j->scope = dup_claim(jws.payload, "scope");
+    j->client_id = dup_claim(jws.payload, "client_id");
+    j->jti = dup_claim(jws.payload, "jti");
+    if (j->scope == NULL)
+        j->scope = hub_strdup("");
     hub_jws_dispose(&jws);
-    return fail->error;
+    if ((ret = hub_park_read(&j->park, req, userinfo_txn, j, on_read)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_OAUTH);
+        job_free(j);
+    }
+    return HUB_OAUTH_OK;
 }
 
 static int on_userinfo(void *data, h2o_req_t *req)

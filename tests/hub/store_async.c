@@ -443,7 +443,7 @@ static void *open_later(void *arg)
 }
 
 /* Stopping the writer with writes queued: the running batch commits and completes on its port; the queued writes are
- * dropped unrun (done with HUB_E_BUSY, nothing stored). */
+ * dropped unrun (done with HUB_E_CANCELLED, nothing stored). */
 static void test_writer_stop(void)
 {
     char *dir = test_tmpdir("store-async");
@@ -471,7 +471,7 @@ static void test_writer_stop(void)
     writer = NULL;
     pthread_join(opener, NULL);
     for (int i = 1; i != 4; ++i)
-        CHECK(ws[i].runs == 0 && ws[i].dones == 1 && ws[i].ret == HUB_E_BUSY && stored(s, ws[i].key, 10) == 0);
+        CHECK(ws[i].runs == 0 && ws[i].dones == 1 && ws[i].ret == HUB_E_CANCELLED && stored(s, ws[i].key, 10) == 0);
     CHECK(ws[0].dones == 0); /* posted to its port, not delivered yet */
     hub_workport_destroy(port);
     port = NULL;

@@ -3,13 +3,15 @@
  * 401 with its challenge), and the three grants: client_credentials with its scopes, authorization_code with its
  * redirect URI, PKCE and replay rules, refresh_token rotation. A refused request changes nothing stored. A client that
  * leaves while its grant's write waits for the store's writer (group commit) leaves the write committed and nothing
- * touching its request. */
+ * touching its request; one that leaves during its authentication's read (with the store's readers) has nothing
+ * written, but a refused reuse of a rotated refresh token still revokes its family. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hub/crypto.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
+#include "tests/support/storehook.h"
 
 #define WEB_CB "https://app.example/cb"
 #define SPA_CB "https://spa.example/cb"
@@ -343,36 +345,100 @@ static void test_client_left(void)
     expect_error(token(basic("web", web_secret), body), 400, "invalid_grant", NULL);
 }
 
+/* 1 when token is active by introspection (the client web's own); waits up to 10 s for it to become inactive when
+ * until_inactive is set, as a revocation written by a request whose client left lands a moment later. */
+static int refresh_active(const char *refresh_token, int until_inactive)
+{
+    char body[256];
+    int active = 0;
+
+    snprintf(body, sizeof(body), "token=%s", refresh_token);
+    for (int i = 0; i != 1000; ++i) {
+        test_req_t *r = test_primary_request(&p, "POST", "/oauth2/introspect", NULL, basic("web", web_secret), NULL, body);
+        json_t *doc = test_req_json(r);
+        active = json_is_true(json_object_get(doc, "active"));
+        json_decref(doc);
+        test_req_free(r);
+        if (!active || !until_inactive)
+            break;
+        test_loop_run(&p.loop, 10);
+    }
+    return active;
+}
+
+/* A token request whose client goes away while its client authentication's read waits inside its transaction on the
+ * store's readers. */
+static void token_left_reading(const char *auth, const char *body)
+{
+    test_req_t *r = test_req_new(&p.loop, "POST", "/oauth2/token");
+
+    test_req_header(r, "authorization", auth);
+    test_req_body(r, "application/x-www-form-urlencoded", body);
+    test_store_hold_reads();
+    CHECK(test_req_run(r, 0) == 0 && test_store_wait_held(1, 10000));
+    test_req_free(r);
+    test_store_hook_off();
+    test_loop_run(&p.loop, 20); /* the read's completion finds no request */
+}
+
+/* With the store's readers: a client that leaves during its authentication's read has nothing written for it (its
+ * code is still good), except the revocation a refused request presenting a rotated refresh token owes (SPEC §4),
+ * written though its client left. */
+static void test_client_left_reading(void)
+{
+    char code[64], body[512], first[64], second[64];
+    json_t *doc;
+
+    if (p.loop.thr.read_port == NULL)
+        return; /* read in place: a request cannot leave during its read */
+    get_code("web", WEB_CB, NULL, code);
+    snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=" WEB_CB, code);
+    token_left_reading(basic("web", web_secret), body);
+    CHECK((doc = test_primary_grant(&p, basic("web", web_secret), body)) != NULL); /* not redeemed by the one that left */
+    snprintf(first, sizeof(first), "%s", test_json_str(doc, "refresh_token"));
+    json_decref(doc);
+    snprintf(body, sizeof(body), "grant_type=refresh_token&refresh_token=%s", first);
+    CHECK((doc = test_primary_grant(&p, basic("web", web_secret), body)) != NULL);
+    snprintf(second, sizeof(second), "%s", test_json_str(doc, "refresh_token"));
+    json_decref(doc);
+    CHECK(refresh_active(second, 0));
+    token_left_reading(basic("web", "not-the-secret"), body); /* the rotated first one, with a wrong secret */
+    CHECK(!refresh_active(second, 1));
+}
+
 /* With the writer's queue full, a grant that writes is refused at once: 503 temporarily_unavailable with Retry-After;
- * the parked ones are all answered once the writer goes on. */
+ * the parked ones are all answered once the writer goes on. With the store's readers, a request's write is queued once
+ * its authentication's read has come back to the loop, which runs a moment after each request. */
 static void test_writer_busy(void)
 {
-    enum { MAX_TRIES = 4096 };
-    static test_req_t *parked[MAX_TRIES];
+    enum { MAX_TRIES = 8192 };
+    static test_req_t *rs[MAX_TRIES];
+    static char refused[MAX_TRIES];
     const char *body = "grant_type=authorization_code&code=nope&redirect_uri=" WEB_CB;
-    size_t n = 0, answered = 0;
-    test_req_t *r = NULL;
+    size_t n = 0, busy = 0, answered = 0, i;
 
     test_primary_hold_writes(&p);
-    while (n != MAX_TRIES) {
-        r = test_req_new(&p.loop, "POST", "/oauth2/token");
-        test_req_header(r, "authorization", basic("web", web_secret));
-        test_req_body(r, "application/x-www-form-urlencoded", body);
-        if (test_req_run(r, 0))
-            break;
-        parked[n++] = r;
-        r = NULL;
+    while (n != MAX_TRIES && busy == 0) {
+        rs[n] = test_req_new(&p.loop, "POST", "/oauth2/token");
+        test_req_header(rs[n], "authorization", basic("web", web_secret));
+        test_req_body(rs[n], "application/x-www-form-urlencoded", body);
+        test_req_run(rs[n++], 0);
+        if (p.loop.thr.read_port != NULL)
+            test_loop_run(&p.loop, 1);
+        for (i = 0; i != n; ++i)
+            busy += test_req_done(rs[i]);
     }
-    CHECK(r != NULL && n > 1); /* the queue has a bound, and it is not 0 */
-    if (r != NULL) {
-        CHECK(test_req_status(r) == 503 && strcmp(test_req_resp_header(r, "retry-after", 0) ?: "", "1") == 0);
-        CHECK(strstr(test_req_text(r), "temporarily_unavailable") != NULL);
-        test_req_free(r);
+    CHECK(busy != 0 && n > busy + 1); /* the queue has a bound, and it is not 0 */
+    for (i = 0; i != n; ++i) {
+        if (!(refused[i] = test_req_done(rs[i])))
+            continue;
+        CHECK(test_req_status(rs[i]) == 503 && strcmp(test_req_resp_header(rs[i], "retry-after", 0) ?: "", "1") == 0);
+        CHECK(strstr(test_req_text(rs[i]), "temporarily_unavailable") != NULL);
     }
     test_primary_release_writes(&p);
-    for (size_t i = 0; i != n; ++i) {
-        answered += test_req_wait(parked[i], 20000) && test_req_status(parked[i]) == 400;
-        test_req_free(parked[i]);
+    for (i = 0; i != n; ++i) {
+        answered += test_req_wait(rs[i], 20000) && test_req_status(rs[i]) == (refused[i] ? 503 : 400);
+        test_req_free(rs[i]);
     }
     CHECK(answered == n);
 }
@@ -398,6 +464,7 @@ int main(void)
     test_pkce();
     test_refresh();
     test_client_left();
+    test_client_left_reading();
     test_writer_busy();
     test_primary_stop(&p);
     free(sub);

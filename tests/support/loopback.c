@@ -84,6 +84,8 @@ void test_loop_init(test_loop_t *l, hub_server_t *server, hub_fetcher_t *fetcher
         l->thr.work_port = hub_workport_create(hub_server_workpool(server), l->thr.ctx.loop);
     if (hub_server_writer(server) != NULL)
         l->thr.write_port = hub_workport_create(hub_server_writer(server), l->thr.ctx.loop);
+    if (hub_server_readers(server) != NULL)
+        l->thr.read_port = hub_workport_create(hub_server_readers(server), l->thr.ctx.loop);
 }
 
 void test_loop_dispose(test_loop_t *l)
@@ -100,6 +102,10 @@ void test_loop_dispose(test_loop_t *l)
     }
     if (l->thr.write_port != NULL) {
         hub_workport_destroy(l->thr.write_port);
+        h2o_evloop_run(loop, 0);
+    }
+    if (l->thr.read_port != NULL) {
+        hub_workport_destroy(l->thr.read_port);
         h2o_evloop_run(loop, 0);
     }
     h2o_context_dispose(&l->thr.ctx);

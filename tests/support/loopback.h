@@ -17,7 +17,8 @@ typedef struct st_test_loop_t {
 
 /* Makes the calling thread loop thread 0 of server, whose routes are all registered: an h2o context on a new evloop,
  * when fetcher is not NULL a fetch port (outbound calls and wake-ups come back to this loop), and when the server has a
- * worker pool a port to it (the pool's completions come back to this loop), and the same for the store's writer. */
+ * worker pool a port to it (the pool's completions come back to this loop), and the same for the store's writer and
+ * readers. */
 void test_loop_init(test_loop_t *l, hub_server_t *server, hub_fetcher_t *fetcher);
 
 /* Runs the loop for ms milliseconds (outbound calls and wake-ups that answer no request any more). */
