@@ -33,8 +33,9 @@ static void test_every_code(void)
     CHECK(strcmp(hub_strerror(HUB_E_NOTFOUND), "not found") == 0);
     CHECK(strcmp(hub_strerror(HUB_E_CONFIG), "configuration error") == 0);
     CHECK(strcmp(hub_strerror(HUB_E_BUSY), "busy") == 0);
+    CHECK(strcmp(hub_strerror(HUB_E_UNAVAILABLE), "the database is unreachable") == 0);
     CHECK(strcmp(hub_strerror(HUB_OK), "success") == 0 && HUB_OK == 0);
-    CHECK(NCODES == 18);
+    CHECK(NCODES == 19);
 }
 
 static void test_unknown(void)
