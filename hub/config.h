@@ -9,6 +9,7 @@
 typedef enum { HUB_ROLE_PRIMARY = 0, HUB_ROLE_SECONDARY } hub_role_t;
 typedef enum { HUB_ALG_RS256 = 0, HUB_ALG_ES256, HUB_ALG_EDDSA } hub_alg_t;
 typedef enum { HUB_SKIP_AUTH_FORCE = 0, HUB_SKIP_AUTH_AUTO } hub_skip_auth_t;
+typedef enum { HUB_STORE_LMDB = 0, HUB_STORE_POSTGRESQL } hub_store_backend_t;
 
 typedef struct st_hub_route_conf_t {
     char *path;     /* URL path prefix, begins with '/' */
@@ -30,11 +31,17 @@ typedef struct st_hub_config_t {
         unsigned threads;
         char *tls_cert; /* NULL when no TLS */
         char *tls_key;
-        int log_level; /* hub_log_level_t */
+        int log_level;            /* hub_log_level_t */
         unsigned max_connections; /* client connections open at once; 0 = derived from the open-file limit */
         char **metrics_allow;     /* NULL-terminated address ranges ("127.0.0.0/8") that may read /metrics */
         size_t nmetrics_allow;
     } node;
+    struct {                    /* SPEC §9 */
+        int backend;            /* hub_store_backend_t */
+        char *pg_conninfo;      /* libpq keywords or URI, never a password */
+        char *pg_password_file; /* NULL = none */
+        unsigned pg_pool;       /* connections per node */
+    } store;
     struct {
         int signing_alg;             /* hub_alg_t */
         uint64_t key_rotation_every; /* seconds */
