@@ -2,20 +2,28 @@
  * is the same for every backend lives here (choosing the backend, argument checks, JSON records, reading counters, the
  * sweeper thread). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/store.h"
 #include "hub/store_impl.h"
 #include "hub/store_lmdb.h"
+#include "hub/store_pg.h"
 #include "hub/util.h"
 
 /* The longest start of a walk (hub_store_each_from): LMDB's longest search key. */
 #define FROM_MAX 511
+/* The longest password file (a password and one newline). */
+#define PASSWORD_MAX 1024
 
 /* The store whose write transaction this thread is inside (LMDB would self-deadlock on a second one). */
 static __thread hub_store_t *tls_writer;
@@ -34,11 +42,111 @@ static void head_init(hub_store_t *store)
     pthread_condattr_destroy(&ca);
 }
 
+/* The node's data dir, and the directories above it, with mode 0700 when missing (LMDB's files and the signing keys
+ * live there, whatever the backend). */
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof(path))
+        return HUB_E_INVAL;
+    memcpy(path, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return HUB_E_IO;
+        path[i] = dir[i];
+    }
+    return 0;
+}
+
 int hub_store_open(hub_store_t **out, const char *dir)
 {
     int rc;
 
+    *out = NULL;
+    if ((rc = mkdir_p(dir)) != 0) {
+        hub_log_error("store: cannot create %s: %s", dir, strerror(errno));
+        return rc;
+    }
     if ((rc = hub_store_lmdb_open(out, dir)) == 0)
+        head_init(*out);
+    return rc;
+}
+
+/* Reads the password of store.postgresql.password_file: a regular file that neither its group nor others may use (as
+ * libpq asks of a .pgpass), one trailing newline dropped. 0 and *out (the caller wipes and frees it), or -1 with msg. */
+static int read_password(const char *path, char **out, char *msg, size_t size)
+{
+    char buf[PASSWORD_MAX + 2];
+    struct stat st;
+    ssize_t n = -1;
+    int fd;
+
+    *out = NULL;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+        snprintf(msg, size, "store.postgresql.password_file: cannot read %s: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        snprintf(msg, size, "store.postgresql.password_file: %s is not a regular file", path);
+    } else if ((st.st_mode & 077) != 0) {
+        snprintf(msg, size, "store.postgresql.password_file: %s is open to its group or others (mode %03o): chmod 600 it", path,
+                 (unsigned)(st.st_mode & 0777));
+    } else if ((n = read(fd, buf, sizeof(buf) - 1)) < 0) {
+        snprintf(msg, size, "store.postgresql.password_file: cannot read %s: %s", path, strerror(errno));
+    } else {
+        if (n > 0 && buf[n - 1] == '\n')
+            --n;
+        buf[n] = '\0';
+        if (n == 0 || n > PASSWORD_MAX || memchr(buf, '\0', (size_t)n) != NULL || strchr(buf, '\n') != NULL)
+            snprintf(msg, size, "store.postgresql.password_file: %s must hold one line of at most %d bytes", path, PASSWORD_MAX);
+        else
+            *out = hub_strdup(buf);
+    }
+    if (fd >= 0)
+        close(fd);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return *out != NULL ? 0 : -1;
+}
+
+/* The PostgreSQL store of cfg. */
+static int open_pg(hub_store_t **out, const hub_config_t *cfg, int flags, char *msg, size_t size)
+{
+    char hint[300], why[400], *password = NULL;
+    hub_store_pg_options_t opts = {cfg->store.pg_conninfo, NULL, cfg->store.pg_pool, (flags & HUB_STORE_INIT) != 0, hint};
+    int rc;
+
+    if (cfg->store.pg_password_file != NULL && read_password(cfg->store.pg_password_file, &password, msg, size) != 0)
+        return HUB_E_CONFIG;
+    snprintf(hint, sizeof(hint), "hubctl -c %s init", cfg->file != NULL ? cfg->file : "CONFIG");
+    opts.password = password;
+    rc = hub_store_pg_open(out, &opts, why, sizeof(why));
+    snprintf(msg, size, "%s%s", rc != 0 ? "store.postgresql: " : "", why);
+    if (password != NULL) {
+        OPENSSL_cleanse(password, strlen(password));
+        free(password);
+    }
+    return rc;
+}
+
+int hub_store_open_config(hub_store_t **out, const hub_config_t *cfg, int flags, char *msg, size_t msgsize)
+{
+    int rc;
+
+    *out = NULL;
+    if (msgsize != 0)
+        msg[0] = '\0';
+    if ((rc = mkdir_p(cfg->node.data_dir)) != 0) {
+        snprintf(msg, msgsize, "node.data_dir: cannot create %s: %s", cfg->node.data_dir, strerror(errno));
+        return rc;
+    }
+    if (cfg->store.backend == HUB_STORE_POSTGRESQL)
+        rc = open_pg(out, cfg, flags, msg, msgsize);
+    else if ((rc = hub_store_lmdb_open(out, cfg->node.data_dir)) != 0)
+        snprintf(msg, msgsize, "node.data_dir: cannot open the store in %s: %s", cfg->node.data_dir, hub_strerror(rc));
+    if (rc == 0)
         head_init(*out);
     return rc;
 }

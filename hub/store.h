@@ -7,12 +7,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "hub/config.h"
 #include "hub/store_types.h"
 
 /* Opens (creating when missing, mode 0700 for the directory, 0600 for files) the LMDB store in
  * dir. Checks or writes the schema version (HUB_E_VERSION when the data is newer). Safe
  * for several processes and threads at once. */
 int hub_store_open(hub_store_t **out, const char *dir);
+/* Opens the store cfg names (SPEC §9 store.*): LMDB in node.data_dir as hub_store_open does, or the PostgreSQL database
+ * of store.postgresql (its password read once from password_file, which must be a regular file no other user may read).
+ * A PostgreSQL schema must exist at a version this build knows: HUB_E_NOTFOUND when there is none yet, HUB_E_VERSION
+ * when it is newer; with HUB_STORE_INIT a missing schema is created and an older one migrated (hubctl init). On
+ * failure msg holds one line saying why (never a secret); on success with HUB_STORE_INIT what was done to the schema,
+ * or "". */
+#define HUB_STORE_INIT 1
+int hub_store_open_config(hub_store_t **out, const hub_config_t *cfg, int flags, char *msg, size_t msgsize);
 /* Closes the store; every transaction must have ended. NULL is ignored. */
 void hub_store_close(hub_store_t *store);
 

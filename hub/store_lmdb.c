@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <lmdb.h>
 #include "hub/clock.h"
 #include "hub/err.h"
@@ -659,25 +658,6 @@ static int lmdb_sweep(hub_store_t *store, uint64_t now, size_t *removed)
 
 /* --- open / close --- */
 
-static int mkdir_p(const char *dir)
-{
-    char path[4096];
-    size_t len = strlen(dir);
-
-    if (len == 0 || len >= sizeof(path))
-        return HUB_E_INVAL;
-    memcpy(path, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return HUB_E_IO;
-        path[i] = dir[i];
-    }
-    return 0;
-}
-
 static int open_fn(hub_txn_t *txn, void *arg)
 {
     lmdb_store_t *store = S(txn->store);
@@ -746,10 +726,6 @@ int hub_store_lmdb_open(hub_store_t **out, const char *dir)
     int rc;
 
     *out = NULL;
-    if ((rc = mkdir_p(dir)) != 0) {
-        hub_log_error("store: cannot create %s: %s", dir, strerror(errno));
-        return rc;
-    }
     store = hub_xcalloc(1, sizeof(*store));
     store->super.ops = &lmdb_ops;
     pthread_mutex_init(&store->lock, NULL);

@@ -4,8 +4,8 @@
 
 #include "hub/store_types.h"
 
-/* Opens (creating when missing, mode 0700 for the directory, 0600 for files) the environment in dir, checking or
- * writing the schema version (HUB_E_VERSION when the data is newer). What hub_store_open does. */
+/* Opens (creating its files when missing, mode 0600) the environment in dir, which exists, checking or writing the
+ * schema version (HUB_E_VERSION when the data is newer). */
 int hub_store_lmdb_open(hub_store_t **out, const char *dir);
 
 #endif
