@@ -19,9 +19,11 @@
 typedef struct st_ctl_command_t ctl_command_t;
 
 typedef struct st_ctl_t {
-    const char *data_dir;
+    const char *data_dir;    /* -d, or node.data_dir of -c's configuration */
+    const hub_config_t *cfg; /* -c CONFIG's configuration; NULL with -d */
     const ctl_command_t *cmd;
     hub_store_t *store; /* opened by main (by the command itself for init) */
+    char schema[256];   /* what opening with init did to a PostgreSQL schema ("" when nothing) */
     int json;
     /* set by a transaction that refuses a change: the exit code and the one line to print */
     int refused;
@@ -48,6 +50,10 @@ extern const ctl_command_t ctl_client_commands[];
 extern const ctl_command_t ctl_settings_commands[];
 extern const ctl_command_t ctl_node_commands[];
 extern const ctl_command_t ctl_keys_commands[];
+
+/* Opens ctl->store: -d's LMDB data dir, or the store of -c's configuration; with init, a missing one is created (and a
+ * PostgreSQL schema migrated, ctl->schema says how). Returns EXIT_OK or the exit code, having said why. */
+int ctl_open_store(ctl_t *ctl, int init);
 
 /* ---- messages ---- */
 
