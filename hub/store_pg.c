@@ -24,6 +24,7 @@
 #define MAX_ATTEMPTS 64                         /* runs of a write's fn that meet a serialization failure */
 #define VAL_MAX (((size_t)1 << 30) - (1 << 16)) /* a bytea holds at most 1 GiB */
 #define MAX_PARAMS 5
+#define MAX_STALE 65 /* connections found lost one after another by a BEGIN: more than a pool holds */
 
 typedef struct st_pg_store_t {
     hub_store_t super;
@@ -153,16 +154,17 @@ static int fail(pg_txn_t *txn, const PGresult *res)
 }
 
 /* Checks out the root's connection and begins its transaction. A connection found lost by the BEGIN (the server
- * restarted since it was last used) is replaced once: nothing had been done on it. */
+ * restarted since it was last used) is replaced, as many times as the pool may hold such connections: nothing had been
+ * done on it. */
 static int txn_start(pg_txn_t *root)
 {
     pg_store_t *store = S(root->super.store);
     const char *begin =
         root->super.rdonly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL SERIALIZABLE";
     PGresult *res;
-    int rc, retry = 0;
+    int rc, retry = 0, lost = 1;
 
-    for (int attempt = 0;; ++attempt) {
+    for (int attempt = 0; lost && attempt != MAX_STALE; ++attempt) {
         if ((rc = hub_pg_pool_get(store->pool, &root->conn)) != 0)
             break;
         res = PQexec(root->conn->conn, begin);
@@ -170,13 +172,11 @@ static int txn_start(pg_txn_t *root)
             PQclear(res);
             return 0;
         }
-        int lost = PQstatus(root->conn->conn) != CONNECTION_OK;
-        rc = attempt == 0 && lost ? HUB_E_UNAVAILABLE : hub_pg_failure(store->pool, root->conn->conn, res, &retry);
+        lost = PQstatus(root->conn->conn) != CONNECTION_OK;
+        rc = lost ? HUB_E_UNAVAILABLE : hub_pg_failure(store->pool, root->conn->conn, res, &retry);
         PQclear(res);
-        hub_pg_pool_put(store->pool, root->conn);
+        hub_pg_pool_put(store->pool, root->conn); /* a lost one is reset at its next use */
         root->conn = NULL;
-        if (attempt != 0 || !lost)
-            break;
     }
     root->doom = rc;
     return rc;
