@@ -172,6 +172,11 @@ int hub_store_reads_inline(hub_store_t *store)
     return store->ops->reads_inline;
 }
 
+int hub_store_healthy(hub_store_t *store)
+{
+    return store->ops->healthy == NULL || store->ops->healthy(store);
+}
+
 size_t hub_store_mapsize(hub_store_t *store)
 {
     return store->ops->mapsize(store);

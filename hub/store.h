@@ -104,6 +104,12 @@ uint64_t hub_store_counter(hub_txn_t *txn, const char *name);
  * bytes are remembered (HUB_STORE_GEN_NAME_MAX; a longer one is read each time). */
 uint64_t hub_store_gen(hub_store_t *store, const char *name);
 
+/* Whether the store can be expected to serve right now, without a round trip (the check /healthz and the router make per
+ * request, hub/route.h): always 1 for LMDB. PostgreSQL: 0 from the moment a connection was found lost or refused until
+ * the thread that follows the counters (a connection of its own, read every HUB_PG_GEN_POLL_MS, reconnected every half
+ * second) reads the database again; so a node drained while its database was away sees it come back by itself. */
+int hub_store_healthy(hub_store_t *store);
+
 /* The size of LMDB's map in bytes right now (grows on demand); 0 on PostgreSQL. */
 size_t hub_store_mapsize(hub_store_t *store);
 

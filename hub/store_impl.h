@@ -34,6 +34,7 @@ typedef struct st_hub_store_ops_t {
     int (*sweep)(hub_store_t *store, uint64_t now, size_t *removed);
     uint64_t (*gen)(hub_store_t *store, const char *name);
     size_t (*mapsize)(hub_store_t *store);
+    int (*healthy)(hub_store_t *store); /* NULL: always (an embedded store has no link to lose) */
 } hub_store_ops_t;
 
 /* The head of every backend's store (its first member): the operations, and what store.c runs for every backend. */

@@ -540,6 +540,13 @@ static void pg_close(hub_store_t *s)
     free(s);
 }
 
+/* The counters' thread's view (its own connection, tried every HUB_PG_GEN_POLL_MS or reconnected every half second), and
+ * no outage since it last read: a statement that found the link lost counts at once. Without the thread, the pool's. */
+static int pg_healthy(hub_store_t *s)
+{
+    return (S(s)->gen == NULL || hub_pg_gen_up(S(s)->gen)) && !hub_pg_pool_down(S(s)->pool);
+}
+
 static size_t pg_mapsize(hub_store_t *s)
 {
     return 0;
@@ -610,4 +617,5 @@ static const hub_store_ops_t pg_ops = {
     .sweep = pg_sweep,
     .gen = pg_gen,
     .mapsize = pg_mapsize,
+    .healthy = pg_healthy,
 };

@@ -30,6 +30,7 @@ struct st_hub_pg_gen_t {
     size_t n; /* published slots (atomic: release after a slot's name is written) */
     int wake; /* eventfd: stop */
     int stop;
+    int up; /* its connection read the database last time it tried (atomic) */
     pthread_t thread;
 };
 
@@ -99,10 +100,16 @@ static int refresh(hub_pg_gen_t *gen, PGconn *conn)
     uint64_t values[SLOTS];
     size_t n = __atomic_load_n(&gen->n, __ATOMIC_ACQUIRE);
 
+    if (n == 0) { /* nothing to follow yet: a statement all the same, so that a dead link is found (hub_store_healthy) */
+        PGresult *res = PQexec(conn, "SELECT 1");
+        int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        return ok ? 0 : -1;
+    }
     for (size_t i = 0; i != n; ++i)
         names[i] = gen->slots[i].name;
-    if (n == 0 || read_counters(conn, names, n, values) != 0)
-        return n == 0 ? 0 : -1;
+    if (read_counters(conn, names, n, values) != 0)
+        return -1;
     for (size_t i = 0; i != n; ++i)
         fill(gen, i, values[i], 1);
     return 0;
@@ -157,6 +164,15 @@ static int wait_for(hub_pg_gen_t *gen, PGconn *conn, uint64_t ms)
     return conn != NULL && fds[1].revents != 0;
 }
 
+/* Whether the database answered this thread's last try; an answer ends the pool's outage too, so that a node no request
+ * reaches (a load balancer drained it) still sees its database come back. */
+static void set_up(hub_pg_gen_t *gen, int up)
+{
+    __atomic_store_n(&gen->up, up, __ATOMIC_RELAXED);
+    if (up)
+        hub_pg_reachable(gen->pool);
+}
+
 static void *gen_main(void *arg)
 {
     hub_pg_gen_t *gen = arg;
@@ -168,9 +184,11 @@ static void *gen_main(void *arg)
         if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
             PQfinish(conn);
             if ((conn = listen_conn(gen)) == NULL) {
+                set_up(gen, 0);
                 wait_for(gen, NULL, RECONNECT_MS);
                 continue;
             }
+            set_up(gen, 1);
             next = now_ms() + HUB_PG_GEN_POLL_MS;
         }
         uint64_t now = now_ms();
@@ -184,11 +202,13 @@ static void *gen_main(void *arg)
         }
         if (dirty || now_ms() >= next) {
             if (refresh(gen, conn) != 0) { /* a new connection after a pause, whatever failed */
+                set_up(gen, 0);
                 PQfinish(conn);
                 conn = NULL;
                 wait_for(gen, NULL, RECONNECT_MS);
                 continue;
             }
+            set_up(gen, 1);
             next = now_ms() + HUB_PG_GEN_POLL_MS;
         }
     }
@@ -201,6 +221,7 @@ hub_pg_gen_t *hub_pg_gen_start(hub_pg_pool_t *pool)
     hub_pg_gen_t *gen = hub_xcalloc(1, sizeof(*gen));
 
     gen->pool = pool;
+    gen->up = 1; /* the store's open just read the database */
     pthread_mutex_init(&gen->lock, NULL);
     if ((gen->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || pthread_create(&gen->thread, NULL, gen_main, gen) != 0) {
         hub_log_error("store: cannot start the thread that follows the counters");
@@ -248,6 +269,11 @@ static int slot_of(hub_pg_gen_t *gen, const char *name, size_t len)
     }
     pthread_mutex_unlock(&gen->lock);
     return idx;
+}
+
+int hub_pg_gen_up(hub_pg_gen_t *gen)
+{
+    return __atomic_load_n(&gen->up, __ATOMIC_RELAXED);
 }
 
 uint64_t hub_pg_gen_get(hub_pg_gen_t *gen, hub_pg_pool_t *pool, const char *name)

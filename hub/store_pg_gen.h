@@ -18,6 +18,9 @@ typedef struct st_hub_pg_gen_t hub_pg_gen_t;
 hub_pg_gen_t *hub_pg_gen_start(hub_pg_pool_t *pool);
 /* Stops the thread and frees gen (NULL is ignored). */
 void hub_pg_gen_stop(hub_pg_gen_t *gen);
+/* Whether the thread's connection read the database at its last try (1 until it first tried): a lost link is seen at
+ * once when the server closes it, else by the next poll's statement (libpq's tcp_user_timeout bounds that). No lock. */
+int hub_pg_gen_up(hub_pg_gen_t *gen);
 /* The counter name as last read: no round trip, but the first ask of a name (or every ask of a name longer than
  * HUB_STORE_GEN_NAME_MAX, or past the 32 kept) reads it through the pool. 0 when never bumped or not readable. */
 uint64_t hub_pg_gen_get(hub_pg_gen_t *gen, hub_pg_pool_t *pool, const char *name);

@@ -102,6 +102,11 @@ void hub_pg_reachable(hub_pg_pool_t *pool)
         hub_log_info("store: the database answers again");
 }
 
+int hub_pg_pool_down(hub_pg_pool_t *pool)
+{
+    return __atomic_load_n(&pool->down, __ATOMIC_RELAXED);
+}
+
 static int unavailable(hub_pg_pool_t *pool, PGconn *conn, const PGresult *res)
 {
     char buf[256];

@@ -49,6 +49,8 @@ void hub_pg_pool_put(hub_pg_pool_t *pool, hub_pg_conn_t *c);
 int hub_pg_failure(hub_pg_pool_t *pool, PGconn *conn, const PGresult *res, int *retry);
 /* Notes that the database answered (ends an outage in the log). */
 void hub_pg_reachable(hub_pg_pool_t *pool);
+/* 1 from a connection found lost or refused (hub_pg_failure, a failed connect) until hub_pg_reachable. No lock. */
+int hub_pg_pool_down(hub_pg_pool_t *pool);
 /* The first line of conn's last error message into buf (size bytes). */
 const char *hub_pg_message(PGconn *conn, char *buf, size_t size);
 

@@ -1,6 +1,7 @@
 /* Tests what is PostgreSQL's own in hub/store_pg*.c: the schema (missing, newer, records of a newer encoding, two inits
  * at once), the configuration's refusals (the password file, an unreachable server), the connection lost and found
- * again under a running store, and hub_store_gen's poll when a notification never comes. */
+ * again under a running store, the store's health through that (hub_store_healthy), and hub_store_gen's poll when a
+ * notification never comes. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -311,6 +312,45 @@ static void test_connection_lost(void)
     hub_store_close(s);
 }
 
+/* hub_store_healthy waits up to 10 s for the store's health to become want, without a store call; what it came to. */
+static int health_becomes(hub_store_t *s, int want)
+{
+    for (double t0 = mono_now(); hub_store_healthy(s) != want && mono_now() - t0 < 10;)
+        usleep(10000);
+    return hub_store_healthy(s);
+}
+
+/* hub_store_healthy: 1 on a store that serves; 0 soon after the server went away, with no store call to find it (the
+ * counters' thread does), and it stays 0 while every call fails; 1 again by itself once the server is back, before any
+ * store call (a node a load balancer drained sees its database return), and the store serves again. Twice over. */
+static void test_health(void)
+{
+    hub_store_t *s = NULL;
+    char buf[16];
+
+    CHECK(test_backend_fresh(&b) == 0);
+    CHECK_RC(test_backend_open(&b, &s, NULL, 0), 0);
+    if (s == NULL)
+        return;
+    CHECK(hub_store_healthy(s) == 1);
+    for (int round = 0; round != 2; ++round) {
+        CHECK_RC(test_put(s, HUB_T_USERS, "up", "u", 0, 0), 0);
+        CHECK(hub_store_healthy(s) == 1);
+        CHECK(test_backend_stop(&b) == 0);
+        CHECK(health_becomes(s, 0) == 0);
+        for (int i = 0; i != 3; ++i) {
+            CHECK_RC(test_get(s, HUB_T_USERS, "up", buf, sizeof(buf)), HUB_E_UNAVAILABLE);
+            usleep(200000); /* past the counters' thread's poll and reconnect */
+            CHECK(hub_store_healthy(s) == 0);
+        }
+        CHECK(test_backend_restart(&b) == 0);
+        CHECK(health_becomes(s, 1) == 1);
+        CHECK_RC(test_get(s, HUB_T_USERS, "up", buf, sizeof(buf)), 0);
+        CHECK(hub_store_healthy(s) == 1);
+    }
+    hub_store_close(s);
+}
+
 /* ---- hub_store_gen without notifications ---- */
 
 /* A counter changed past the store (no notification) is seen by the poll within a second (three tries). */
@@ -349,6 +389,7 @@ int main(void)
         test_password_file();
         test_unreachable();
         test_connection_lost();
+        test_health();
         test_gen_poll();
     }
     test_backend_fini(&b);
