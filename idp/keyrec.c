@@ -1,6 +1,6 @@
 /* Signing key records (KEYS table, key = kid) and their private keys (files in data_dir/keys/, mode 0600, or records of
- * KEY_SECRETS sealed with the cluster secret): decoding, the state a record is in, the vault, creation, reading a key
- * back. */
+ * KEY_SECRETS sealed with the cluster secret): decoding (a dump's records too: hubctl store import), the state a record
+ * is in, the vault, creation, reading a key back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -70,6 +70,22 @@ static json_t *rec_encode(const idp_keyrec_t *rec)
                      (json_int_t)rec->created_at, "activate_at", (json_int_t)rec->activate_at, "first_served",
                      (json_int_t)rec->first_served, "publish_ahead", (json_int_t)rec->publish_ahead, "immediate", rec->immediate,
                      "retired", rec->retired, "revoked_at", (json_int_t)rec->revoked_at, "notify", rec->notify);
+}
+
+/* A kid names a file and a record: 1 to 63 of [A-Za-z0-9_-] (hub_key_generate makes 16 of base64url). */
+static int kid_ok(const char *kid)
+{
+    size_t n = strspn(kid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    return n != 0 && n < 64 && kid[n] == '\0';
+}
+
+int idp_keyrec_decode(const void *val, size_t len, idp_keyrec_t *rec)
+{
+    json_t *obj = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
+    int ret = json_is_object(obj) ? rec_decode(obj, rec) : HUB_E_PARSE;
+
+    json_decref(obj);
+    return ret == 0 && !kid_ok(rec->kid) ? HUB_E_PARSE : ret;
 }
 
 int idp_keyrec_get(hub_txn_t *txn, const char *kid, idp_keyrec_t *rec)
@@ -188,7 +204,7 @@ size_t idp_keyrec_find_kid(const idp_keyrec_list_t *list, const char *kid)
 
 #define SEAL_VERSION 1
 #define SEAL_INFO "hub cluster: signing key seal v1" /* HKDF info: the purpose and version of the key */
-#define PEM_MAX 65536
+#define PEM_MAX IDP_KEYREC_PEM_MAX
 #define BOX_TEXT_MAX HUB_B64URL_LEN(1 + PEM_MAX + HUB_SEAL_OVERHEAD)
 
 struct st_idp_keyvault_t {
@@ -229,13 +245,6 @@ void idp_keyvault_close(idp_keyvault_t *v)
 int idp_keyvault_sealed(const idp_keyvault_t *v)
 {
     return v->sealed;
-}
-
-/* A kid names a file and a record: 1 to 63 of [A-Za-z0-9_-] (hub_key_generate makes 16 of base64url). */
-static int kid_ok(const char *kid)
-{
-    size_t n = strspn(kid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
-    return n != 0 && n < 64 && kid[n] == '\0';
 }
 
 /* ---- files ---- */

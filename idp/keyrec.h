@@ -68,6 +68,10 @@ size_t idp_keyrec_find_kid(const idp_keyrec_list_t *list, const char *kid);
 /* How many key records the store holds (0 when it cannot be read). */
 size_t idp_keyrec_count(hub_store_t *store);
 
+/* A stored key record's bytes (hubctl store import checks a dump's): 0 and *rec, or HUB_E_PARSE when they are not a
+ * key record (duplicate names refused) or its kid is not one the vault takes (1 to 63 of [A-Za-z0-9_-]). */
+int idp_keyrec_decode(const void *val, size_t len, idp_keyrec_t *rec);
+
 /* ---- private keys ----
  * Where a key's private half lives is known here only. A vault of files keeps data_dir/keys/KID.pem (mode 0600), written
  * and synced before the record naming it commits. A sealed vault (a primary of a cluster, hub_config_is_cluster) keeps a
@@ -76,6 +80,7 @@ size_t idp_keyrec_count(hub_store_t *store);
  * the version byte and the kid as associated data (a box moved to another kid does not open); written in the
  * transaction that writes the key record, so no primary ever reads a record without its private key. */
 typedef struct st_idp_keyvault_t idp_keyvault_t;
+#define IDP_KEYREC_PEM_MAX 65536 /* the longest private key (PEM) a vault keeps */
 
 /* Opens the vault of cfg's node: sealed when hub_config_is_cluster(cfg) (the cluster secret is read from its file and
  * only the derived key kept), else files under data_dir. Returns 0 and *out (idp_keyvault_close), or the error with a
@@ -96,7 +101,7 @@ int idp_keyrec_private_load(const idp_keyvault_t *v, hub_txn_t *txn, const char 
  * already there is replaced); files, data_dir/keys/KID.pem written whole and synced at once (running txn's function
  * again writes it again), so it exists before txn commits: when txn does not commit, the caller removes it with
  * idp_keyrec_private_remove. HUB_E_DENIED when a vault of files meets a store whose private keys are sealed (a key only
- * this host could read would join a cluster); HUB_E_INVAL for a bad kid; HUB_E_TOOBIG past 64 KiB. */
+ * this host could read would join a cluster); HUB_E_INVAL for a bad kid; HUB_E_TOOBIG past IDP_KEYREC_PEM_MAX. */
 int idp_keyrec_private_store(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, const char *pem, size_t len);
 /* Removes the private key of kid once no record needs it (a revoked key; a key whose record never committed) in its own
  * write transaction or by unlinking its file; a missing one is fine, a failure is logged. */

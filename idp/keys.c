@@ -55,6 +55,33 @@ int idp_keys_policy_load(hub_txn_t *txn, hub_config_t *cfg)
     return 0;
 }
 
+int idp_keys_policy_secret(hub_txn_t *txn, const char *secret_file)
+{
+    char *path = NULL;
+    json_t *obj = NULL, *had;
+    int ret;
+
+    if (secret_file != NULL && (path = realpath(secret_file, NULL)) == NULL)
+        return HUB_E_IO;
+    if ((ret = hub_store_get_json(txn, HUB_T_SETTINGS, POLICY_KEY, &obj)) != 0 && ret != HUB_E_NOTFOUND && ret != HUB_E_PARSE)
+        goto out;
+    ret = 0;
+    had = json_object_get(obj, "cluster_secret_file"); /* NULL when obj is */
+    if (path == NULL ? had == NULL : json_is_string(had) && strcmp(json_string_value(had), path) == 0)
+        goto out;
+    if (obj == NULL)
+        obj = json_object(); /* none, or not a policy: a primary saves a whole one at start */
+    if (path != NULL)
+        json_object_set_new(obj, "cluster_secret_file", json_string(path));
+    else
+        json_object_del(obj, "cluster_secret_file");
+    ret = hub_store_put_json(txn, HUB_T_SETTINGS, POLICY_KEY, obj, 0, 0);
+out:
+    json_decref(obj);
+    free(path);
+    return ret;
+}
+
 int idp_keys_policy_save(hub_store_t *store, const hub_config_t *cfg)
 {
     return hub_store_write(store, save_policy_txn, (void *)cfg);

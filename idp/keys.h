@@ -17,6 +17,11 @@
  * sets when cfg names none, so hubctl -d seals the keys it makes as the node does. */
 int idp_keys_policy_save(hub_store_t *store, const hub_config_t *cfg);
 int idp_keys_policy_load(hub_txn_t *txn, hub_config_t *cfg);
+/* In write transaction txn, makes the saved policy name the cluster secret the store's private keys are sealed with:
+ * secret_file's absolute path, or none (NULL: they are files); a store no primary saved a policy in gets a record of
+ * that alone, and a record that says so already is left as it is. For hubctl store import: the keys go where the
+ * target's primary keeps them, whatever the dump's policy said. HUB_E_IO when secret_file has no absolute path. */
+int idp_keys_policy_secret(hub_txn_t *txn, const char *secret_file);
 
 /* Operator commands (hubctl), outside any keyring instance. rotate: creates a next key
  * activating at now + publish_ahead at the earliest, or when a next key already exists,

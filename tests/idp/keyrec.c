@@ -3,7 +3,9 @@
  * another kid, a flipped byte anywhere, a truncated box, an unknown version, a damaged record, a sealed key read without
  * a secret or a file key added to a sealed store), the keyring refusing to start on such a key without making one of its
  * own, key files sealed into the store when a primary joins a cluster, and the claim: of keyrings and operators deciding
- * at once, exactly one adds the successor. */
+ * at once, exactly one adds the successor. For hubctl store export / import: a key's PEM carried from files into
+ * another store's sealed vault and on into a third one's files, byte for byte, signing the same in each (three
+ * algorithms); kids that name paths never reach the file system; a dump's key record decoded, and bad ones refused. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,9 +117,10 @@ static int file_exists(fixture_t *f, const char *kid, mode_t *mode)
 static void test_files(fixture_t *f)
 {
     static const char *const bad[] = {
-        "", "../x", "a/b", "a.b", "a b", "kid\n", "0123456789012345678901234567890123456789012345678901234567890123"};
+        "",    "../x",  "..",        "a/b",         "a.b",
+        "a b", "kid\n", "k\xc3\xa9", "/etc/passwd", "0123456789012345678901234567890123456789012345678901234567890123"};
     idp_keyvault_t *v = vault_of(&f->files);
-    char *pem = NULL;
+    char *pem = NULL, path[512];
     mode_t mode = 0;
 
     CHECK(!idp_keyvault_sealed(v));
@@ -130,6 +133,9 @@ static void test_files(fixture_t *f)
         CHECK(store_pem(f, v, bad[i], "x") == HUB_E_INVAL);
         CHECK(load_pem(f, v, bad[i], NULL) == HUB_E_INVAL);
     }
+    snprintf(path, sizeof(path), "%s/x.pem", f->dir);
+    CHECK(access(path, F_OK) != 0); /* "../x" wrote nothing beside keys/ */
+    CHECK(load_pem(f, v, "NoSuchKid", NULL) == HUB_E_NOTFOUND);
     idp_keyrec_private_remove(v, f->store, "file-kid");
     CHECK(!file_exists(f, "file-kid", NULL) && load_pem(f, v, "file-kid", NULL) == HUB_E_NOTFOUND);
     idp_keyrec_private_remove(v, f->store, "file-kid"); /* a missing one is fine */
@@ -437,9 +443,98 @@ out:
     idp_keyring_close(kr2);
 }
 
+/* The public JWK of rec's key as f's vault v keeps it (text, freed by the caller), or NULL. */
+static char *jwk_in(fixture_t *f, const idp_keyvault_t *v, const idp_keyrec_t *rec)
+{
+    hub_key_t *key = NULL;
+    hub_txn_t *txn;
+    json_t *jwk;
+    char *text;
+    int ret;
+
+    CHECK(hub_store_read_begin(f->store, &txn) == 0);
+    ret = idp_keyrec_load_key(v, txn, rec, &key);
+    hub_store_read_end(txn);
+    if (ret != 0)
+        return NULL;
+    jwk = hub_key_to_jwk(key);
+    text = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(jwk);
+    hub_key_free(key);
+    return text;
+}
+
+/* hubctl store export / import's path: a key made in src's files, its PEM read back and kept in dst's sealed vault
+ * (no file), read back there and kept in far's files (mode 0600): the same bytes and the same key all along; under a
+ * record of another algorithm it does not load. */
+static void test_carry(fixture_t *src, fixture_t *dst, fixture_t *far, hub_alg_t alg)
+{
+    idp_keyvault_t *from = vault_of(&src->files), *sealed = vault_of(&dst->sealed_a), *files = vault_of(&far->files);
+    char kid[64] = "", *pem = NULL, *again = NULL, *a, *b, *c;
+    idp_keyrec_t rec;
+    hub_key_t *key = NULL;
+    hub_txn_t *txn;
+    mode_t mode = 0;
+
+    CHECK(idp_keyrec_create(src->store, from, alg, 1000, 1, 0, NULL, NULL, kid) == 0);
+    CHECK(hub_store_read_begin(src->store, &txn) == 0 && idp_keyrec_get(txn, kid, &rec) == 0);
+    hub_store_read_end(txn);
+    CHECK(load_pem(src, from, kid, &pem) == 0 && pem != NULL);
+    if (pem == NULL)
+        goto out;
+    CHECK(strncmp(pem, "-----BEGIN PRIVATE KEY-----\n", 28) == 0);
+    CHECK(store_pem(dst, sealed, kid, pem) == 0 && !file_exists(dst, kid, NULL));
+    CHECK(load_pem(dst, sealed, kid, &again) == 0 && again != NULL && strcmp(again, pem) == 0);
+    CHECK(store_pem(far, files, kid, again != NULL ? again : "") == 0);
+    CHECK(file_exists(far, kid, &mode) && mode == 0600);
+    a = jwk_in(src, from, &rec);
+    b = jwk_in(dst, sealed, &rec);
+    c = jwk_in(far, files, &rec);
+    CHECK(a != NULL && b != NULL && c != NULL && strcmp(a, b) == 0 && strcmp(a, c) == 0); /* the same key */
+    free(a);
+    free(b);
+    free(c);
+    rec.alg = alg == HUB_ALG_ES256 ? HUB_ALG_RS256 : HUB_ALG_ES256; /* another algorithm's record */
+    CHECK(hub_store_read_begin(far->store, &txn) == 0);
+    CHECK(idp_keyrec_load_key(files, txn, &rec, &key) != 0 && key == NULL);
+    hub_store_read_end(txn);
+out:
+    if (pem != NULL)
+        OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+    free(again);
+    idp_keyvault_close(from);
+    idp_keyvault_close(sealed);
+    idp_keyvault_close(files);
+}
+
+/* A dump's key record: decoded whole; not JSON, not a record, a duplicate name or a kid the vault refuses: HUB_E_PARSE. */
+static void test_decode(void)
+{
+    static const char good[] = "{\"kid\":\"Ab-_9\",\"alg\":\"EdDSA\",\"created_at\":5,\"activate_at\":6,\"first_served\":7,"
+                               "\"publish_ahead\":8,\"immediate\":false,\"retired\":true,\"revoked_at\":0,\"notify\":false}";
+    static const char *bad[] = {"",
+                                "[]",
+                                "{}",
+                                "{\"kid\":\"a\"}",
+                                "{\"kid\":\"a\",\"alg\":\"HS256\"}",
+                                "{\"kid\":\"../a\",\"alg\":\"ES256\"}",
+                                "{\"kid\":\"a b\",\"alg\":\"ES256\"}",
+                                "{\"kid\":\"\",\"alg\":\"ES256\"}",
+                                "{\"kid\":\"a\",\"kid\":\"b\",\"alg\":\"ES256\"}",
+                                "{\"kid\":"};
+    idp_keyrec_t rec;
+
+    CHECK(idp_keyrec_decode(good, sizeof(good) - 1, &rec) == 0);
+    CHECK(strcmp(rec.kid, "Ab-_9") == 0 && rec.alg == HUB_ALG_EDDSA && rec.created_at == 5 && rec.activate_at == 6);
+    CHECK(rec.first_served == 7 && rec.publish_ahead == 8 && !rec.immediate && rec.retired && rec.revoked_at == 0);
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i)
+        CHECK(idp_keyrec_decode(bad[i], strlen(bad[i]), &rec) == HUB_E_PARSE);
+}
+
 int main(void)
 {
-    fixture_t f = {0};
+    fixture_t f = {0}, g = {0}, h = {0};
     char kid[64] = "";
 
     open_store(&f, "idp-keyrec");
@@ -456,5 +551,16 @@ int main(void)
     open_store(&f, "idp-keyrec-auto");
     test_auto_rotation(&f);
     close_store(&f);
+
+    open_store(&f, "idp-keyrec-src");
+    open_store(&g, "idp-keyrec-sealed");
+    open_store(&h, "idp-keyrec-files");
+    test_carry(&f, &g, &h, HUB_ALG_RS256);
+    test_carry(&f, &g, &h, HUB_ALG_ES256);
+    test_carry(&f, &g, &h, HUB_ALG_EDDSA);
+    close_store(&f);
+    close_store(&g);
+    close_store(&h);
+    test_decode();
     return check_report("idp/keyrec");
 }

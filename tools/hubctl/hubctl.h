@@ -50,6 +50,7 @@ extern const ctl_command_t ctl_client_commands[];
 extern const ctl_command_t ctl_settings_commands[];
 extern const ctl_command_t ctl_node_commands[];
 extern const ctl_command_t ctl_keys_commands[];
+extern const ctl_command_t ctl_store_commands[];
 
 /* Opens ctl->store: -d's LMDB data dir, or the store of -c's configuration; with init, a missing one is created (and a
  * PostgreSQL schema migrated, ctl->schema says how). Returns EXIT_OK or the exit code, having said why. */
@@ -109,6 +110,9 @@ int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *header, int (*wa
  * reference) or NULL with *ret set (HUB_E_NOTFOUND: "no WHAT"). */
 int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char *arg_name,
                  json_t *(*load)(hub_txn_t *txn, const char *key, int *ret));
+
+/* store import (store_import.c), listed in store.c's table. */
+int ctl_store_import(ctl_t *ctl, int argc, char **argv);
 
 /* cfg for the keyring's operator commands: defaults, the data dir and the rotation policy the primary saved (with the
  * cluster secret's file of a cluster's primary). */
