@@ -55,6 +55,8 @@ extern const ctl_command_t ctl_store_commands[];
 /* Opens ctl->store: -d's LMDB data dir, or the store of -c's configuration; with init, a missing one is created (and a
  * PostgreSQL schema migrated, ctl->schema says how). Returns EXIT_OK or the exit code, having said why. */
 int ctl_open_store(ctl_t *ctl, int init);
+/* The store, for messages: -d's data dir, or "the database of CONFIG" for -c's PostgreSQL store (static storage). */
+const char *ctl_where(const ctl_t *ctl);
 
 /* ---- messages ---- */
 
@@ -115,7 +117,8 @@ int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char
 int ctl_store_import(ctl_t *ctl, int argc, char **argv);
 
 /* cfg for the keyring's operator commands: defaults, the data dir and the rotation policy the primary saved (with the
- * cluster secret's file of a cluster's primary). */
+ * cluster secret's file of a cluster's primary); with -c, its primary's own settings and cluster secret instead, so
+ * that keys made before any primary ran (init, import) are sealed as that primary will read them. */
 int ctl_keys_config(ctl_t *ctl, hub_config_t *cfg);
 /* The vault of private keys cfg names (idp/keyrec.h: files in the data dir, or sealed with the cluster secret) into
  * *out (idp_keyvault_close). Returns EXIT_OK, or EXIT_RUNTIME after printing why not. */

@@ -123,6 +123,16 @@ int ctl_open_store(ctl_t *ctl, int init)
     return EXIT_OK;
 }
 
+const char *ctl_where(const ctl_t *ctl)
+{
+    static char where[4200];
+
+    if (ctl->cfg == NULL || ctl->cfg->store.backend != HUB_STORE_POSTGRESQL)
+        return ctl->data_dir;
+    snprintf(where, sizeof(where), "the database of %s", ctl->cfg->file != NULL ? ctl->cfg->file : "the configuration");
+    return where;
+}
+
 /* -c CONFIG: the node's configuration, its data dir, the store it names. Returns -1 to go on, else the exit code. */
 static int load_config(ctl_t *ctl, hub_config_t *cfg, const char *path)
 {
