@@ -15,7 +15,7 @@
  * for several processes and threads at once. */
 int hub_store_open(hub_store_t **out, const char *dir);
 /* Opens the store cfg names (SPEC §9 store.*): LMDB in node.data_dir as hub_store_open does, or the PostgreSQL database
- * of store.postgresql (its password read once from password_file, which must be a regular file no other user may read).
+ * of store.postgresql (its password read once from password_file, a regular file neither its group nor others may use).
  * A PostgreSQL schema must exist at a version this build knows: HUB_E_NOTFOUND when there is none yet, HUB_E_VERSION
  * when it is newer; with HUB_STORE_INIT a missing schema is created and an older one migrated (hubctl init). On
  * failure msg holds one line saying why (never a secret); on success with HUB_STORE_INIT what was done to the schema,
@@ -28,8 +28,9 @@ void hub_store_close(hub_store_t *store);
 /* Whether reads are cheap enough to run on an event loop: 1 for LMDB (in-process), 0 for PostgreSQL (a round trip). */
 int hub_store_reads_inline(hub_store_t *store);
 
-/* Read transactions: see one committed state (a snapshot) from their first read on, may run on any thread. LMDB's are
- * cheap; PostgreSQL's hold a pooled connection from their first read to their end (REPEATABLE READ, READ ONLY). */
+/* Read transactions: see one committed state (a snapshot: LMDB's as of their begin, PostgreSQL's as of their first
+ * read), may run on any thread. LMDB's are cheap; PostgreSQL's hold a pooled connection from their first read to their
+ * end (REPEATABLE READ, READ ONLY). */
 int hub_store_read_begin(hub_store_t *store, hub_txn_t **out);
 void hub_store_read_end(hub_txn_t *txn);
 /* The store a transaction belongs to. */

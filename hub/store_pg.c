@@ -404,6 +404,8 @@ static int pg_del(hub_txn_t *tx, hub_table_t t, const void *key, size_t klen)
  * one of 0xff bytes only). */
 static size_t prefix_end(const unsigned char *prefix, size_t plen, unsigned char *end)
 {
+    if (plen == 0)
+        return 0;
     memcpy(end, prefix, plen);
     while (plen > 0 && end[plen - 1] == 0xff)
         --plen;
@@ -458,7 +460,8 @@ static int pg_each_from(hub_txn_t *txn, hub_table_t t, const void *prefix, size_
     if (plen > HUB_STORE_KEY_MAX)
         return 0; /* no key is that long */
     blen = prefix_end(prefix, plen, bound);
-    memcpy(cur, from, flen);
+    if (flen != 0)
+        memcpy(cur, from, flen);
     while (more)
         if ((rc = each_page(T(txn), t, prefix, plen, bound, blen, cur, &clen, cb, arg, &more)) != 0)
             return rc;

@@ -2,12 +2,13 @@
 creates the schema, hubctl -c adds a user and clients, hubd serves the code flow, refresh, introspection and
 client_credentials from the database, and after a restart of hubd the refresh token still redeems. hubd and hubctl
 refuse a database without the schema (with the init hint) and a password file others may read; hubctl refuses -d with
--c; hubctl's changes reach the running node."""
+-c; hubctl's changes reach the running node; hubctl -c on a configuration without a store section is LMDB."""
+import json
 import os
 import subprocess
 import time
 
-from hubtest import HUBCTL, Node, basic, eq, ok, pg_server, post, run
+from hubtest import HUBCTL, Node, basic, eq, hubctl_conf, ok, pg_server, post, run
 from test_token import PASSWORD, creds, get_code, jwt_parts, pkce
 
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -69,6 +70,21 @@ def test_usage_refusals():
     p = n.hubctl("init", check=False)
     eq(p.returncode, 1, "a wrong password")
     ok("cannot connect to the database" in p.stderr and "not-the-password" not in p.stderr, p.stderr)
+
+
+def test_lmdb_through_config():
+    """hubctl -c on a configuration without a store section works on LMDB in node.data_dir, as -d does."""
+    n = Node("primary", name="lmdbconf", store="lmdb")
+    conf = n.write_conf()
+    p = hubctl_conf(conf, "user", "list", check=False)
+    eq(p.returncode, 1, "a read before init")
+    ok(f"no such data directory (run hubctl -c {conf} init)" in p.stderr, p.stderr)
+    ok(not os.path.exists(n.data_dir), "a read creates nothing")
+    p = hubctl_conf(conf, "init", "--alg", "ES256")
+    ok(p.stdout.startswith(f"initialised {n.data_dir} (signing key ES256"), p.stdout)
+    ok(os.path.isfile(os.path.join(n.data_dir, "data.mdb")), "the LMDB store in node.data_dir")
+    eq(json.loads(n.hubctl("role", "list", "--json").stdout), ["Guest", "System Manager"], "the same store through -d")
+    eq(hubctl_conf(conf, "init", check=False).returncode, 1, "already initialised")
 
 
 def setup(n):
@@ -133,4 +149,4 @@ def test_flows_and_restart():
 
 
 if __name__ == "__main__":
-    run([test_refused_without_schema, test_usage_refusals, test_flows_and_restart])
+    run([test_refused_without_schema, test_usage_refusals, test_lmdb_through_config, test_flows_and_restart])

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     ctl_t ctl = {0};
     int ret;
 
-    hub_config_defaults(&cfg);
+    memset(&cfg, 0, sizeof(cfg)); /* hub_config_load fills it; disposing it empty is harmless */
     if ((ret = global_options(&ctl, argc, argv, &config)) < 0 && (config == NULL || (ret = load_config(&ctl, &cfg, config)) < 0))
         ret = run_command(&ctl, argc, argv);
     hub_store_close(ctl.store);
