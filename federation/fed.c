@@ -14,6 +14,7 @@
 #include "federation/fed_worker.h"
 #include "hub/err.h"
 #include "hub/log.h"
+#include "hub/secret_key.h"
 #include "hub/util.h"
 
 /* Registers every route (the first registered prefix wins: /auth/ first, then the configured routes, "/" last), each

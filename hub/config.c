@@ -64,6 +64,7 @@ static const char *const role_names[] = {"primary", "secondary", NULL};
 static const char *const alg_names[] = {"RS256", "ES256", "EdDSA", NULL};
 static const char *const skip_names[] = {"force", "auto", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const backend_names[] = {"lmdb", "postgresql", NULL};
 
 #define C(f) offsetof(hub_config_t, f)
 /* clang-format off */
@@ -91,6 +92,13 @@ static const hub_conf_key_t main_keys[] = {
     RANGE("node.max_connections", hub_conf_uint, node.max_connections, "0", 0, 1000000),
     PAIR("node.metrics_allow", hub_conf_cidrs, node.metrics_allow, node.nmetrics_allow, "127.0.0.0/8 ::1/128"),
     KEY("node.proxy_protocol", hub_conf_bool, node.proxy_protocol, "false"),
+
+    SECTION("store"),
+    ENUM("store.backend", store.backend, "lmdb", backend_names),
+    SECTION("store.postgresql"),
+    KEY("store.postgresql.conninfo", hub_conf_conninfo, store.pg_conninfo, NULL),
+    KEY("store.postgresql.password_file", hub_conf_string, store.pg_password_file, NULL),
+    RANGE("store.postgresql.pool", hub_conf_uint, store.pg_pool, "4", 1, 64),
 
     SECTION("primary"),
     ENUM("primary.signing_alg", primary.signing_alg, "RS256", alg_names),
@@ -527,6 +535,28 @@ static void check_secondary(conf_ctx_t *ctx)
     }
 }
 
+/* store.postgresql goes with store.backend postgresql, which needs its conninfo and is for primaries (a secondary's
+ * store holds its own registration and sessions). */
+static void check_store(conf_ctx_t *ctx)
+{
+    hub_config_t *cfg = ctx->cfg;
+    unsigned section = line_for(ctx, "store.postgresql");
+
+    if (rejected(ctx, "store.backend"))
+        return;
+    if (cfg->store.backend != HUB_STORE_POSTGRESQL) {
+        if (section != 0)
+            problem(ctx, section, "store.postgresql", "only with store.backend: postgresql");
+        return;
+    }
+    if (line_for(ctx, "store.postgresql.conninfo") == 0 && !rejected(ctx, "store.postgresql.conninfo"))
+        problem(ctx, first_line(ctx, "store.postgresql", "store.backend"), "store.postgresql.conninfo",
+                "required with store.backend: postgresql");
+    if (!rejected(ctx, "node.role") && cfg->node.role == HUB_ROLE_SECONDARY)
+        problem(ctx, line_for(ctx, "store.backend"), "store.backend",
+                "postgresql is for primaries; a secondary keeps its store in node.data_dir");
+}
+
 /* Rules that span keys. A rejected value was reported already, so rules reading it are skipped. */
 static void check_cross(conf_ctx_t *ctx)
 {
@@ -534,6 +564,7 @@ static void check_cross(conf_ctx_t *ctx)
 
     if ((line_for(ctx, "node.tls.cert") != 0) != (line_for(ctx, "node.tls.key") != 0))
         problem(ctx, first_line(ctx, "node.tls", NULL), "node.tls", "needs both cert and key");
+    check_store(ctx);
     if (rejected(ctx, "node.role"))
         return;
     if (cfg->node.role == HUB_ROLE_SECONDARY) {

@@ -9,6 +9,7 @@
 typedef enum { HUB_ROLE_PRIMARY = 0, HUB_ROLE_SECONDARY } hub_role_t;
 typedef enum { HUB_ALG_RS256 = 0, HUB_ALG_ES256, HUB_ALG_EDDSA } hub_alg_t;
 typedef enum { HUB_SKIP_AUTH_FORCE = 0, HUB_SKIP_AUTH_AUTO } hub_skip_auth_t;
+typedef enum { HUB_STORE_LMDB = 0, HUB_STORE_POSTGRESQL } hub_store_backend_t;
 
 typedef struct st_hub_route_conf_t {
     char *path;     /* URL path prefix, begins with '/' */
@@ -36,6 +37,12 @@ typedef struct st_hub_config_t {
         size_t nmetrics_allow;
         int proxy_protocol; /* connections start with a PROXY protocol v1 line naming the client (a load balancer) */
     } node;
+    struct {                    /* SPEC §9 */
+        int backend;            /* hub_store_backend_t */
+        char *pg_conninfo;      /* libpq keywords or URI, never a password */
+        char *pg_password_file; /* NULL = none */
+        unsigned pg_pool;       /* connections per node */
+    } store;
     struct {
         int signing_alg;             /* hub_alg_t */
         uint64_t key_rotation_every; /* seconds */

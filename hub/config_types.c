@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include "hub/cidr.h"
 #include "hub/config_types.h"
@@ -98,6 +99,39 @@ static int parse_cluster_secret(const hub_conf_key_t *key, void *base, const cha
 }
 
 /* node.name names cookies and log lines, so it stays a short token. */
+/* A libpq connection string (keyword=value pairs or a postgresql:// URI) that holds no secret: the password comes from
+ * store.postgresql.password_file. libpq's own parser reads it, so what passes is what libpq connects with; its message
+ * is not repeated, as it may quote a part of the string. */
+static int parse_conninfo(const hub_conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    static const char *const secrets[] = {"password", "sslpassword"};
+    PQconninfoOption *opts;
+    char *err = NULL;
+    int ret = 0;
+
+    if (parse_string(key, NULL, s, msg, msgsize) != 0)
+        return -1;
+    if ((opts = PQconninfoParse(s, &err)) == NULL) {
+        if (err == NULL)
+            hub_oom();
+        PQfreemem(err);
+        snprintf(msg, msgsize, "expected libpq keyword=value pairs or a postgresql:// URI");
+        return -1;
+    }
+    for (PQconninfoOption *o = opts; ret == 0 && o->keyword != NULL; ++o) {
+        for (size_t i = 0; ret == 0 && i != sizeof(secrets) / sizeof(secrets[0]); ++i) {
+            if (o->val != NULL && strcmp(o->keyword, secrets[i]) == 0) {
+                snprintf(msg, msgsize, "must not hold a password (%s): give it in store.postgresql.password_file", secrets[i]);
+                ret = -1;
+            }
+        }
+    }
+    PQconninfoFree(opts);
+    if (ret == 0 && base != NULL)
+        replace_string(HUB_CONF_FIELD(base, key->off, char *), s);
+    return ret;
+}
+
 static int parse_name(const hub_conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
 {
     size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
@@ -380,6 +414,7 @@ static void dispose_list(const hub_conf_key_t *key, void *base)
 }
 
 const hub_conf_type_t hub_conf_string = {HUB_CONF_SCALAR, "a string", parse_string, dispose_string};
+const hub_conf_type_t hub_conf_conninfo = {HUB_CONF_SCALAR, "a libpq connection string", parse_conninfo, dispose_string};
 const hub_conf_type_t hub_conf_name = {HUB_CONF_SCALAR, "a name", parse_name, dispose_string};
 const hub_conf_type_t hub_conf_cluster_secret = {HUB_CONF_SCALAR, "a file path", parse_cluster_secret, dispose_string};
 const hub_conf_type_t hub_conf_bool = {HUB_CONF_SCALAR, "true or false", parse_bool, NULL};

@@ -9,7 +9,6 @@
 #include "hub/util.h"
 #include "hub/writer.h"
 
-#define RETRY_AFTER "1" /* seconds: a full queue drains in well under one; a database back from a blip is seen at once */
 
 /* h2o disposes of the request's pool (its client went away, or the answer was sent and the connection moved on). */
 static void on_guard_dispose(void *arg)
@@ -124,11 +123,6 @@ int hub_park_unavailable(h2o_req_t *req, int ret, hub_style_t style)
 {
     if (ret != HUB_E_UNAVAILABLE && ret != HUB_E_BUSY)
         return 0;
-    hub_resp_header(req, "retry-after", RETRY_AFTER);
-    if (style == HUB_STYLE_OAUTH)
-        hub_send_oauth_error(req, HUB_OAUTH_TEMPORARILY_UNAVAILABLE,
-                             ret == HUB_E_BUSY ? "too many requests are waiting" : "the service is unavailable for a moment");
-    else
-        hub_send_html_error(req, 503, "Unavailable for a moment", "This page cannot be served right now. Please try again.");
+    hub_route_send_unavailable(req, style);
     return 1;
 }

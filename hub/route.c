@@ -13,6 +13,7 @@ static const struct {
 } methods[] = {{HUB_GET, "GET"}, {HUB_HEAD, "HEAD"}, {HUB_POST, "POST"}};
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 #define METHOD_LIST_MAX sizeof("OPTIONS, GET, HEAD, POST")
+#define RETRY_AFTER "1" /* seconds: a full queue drains in well under one; a database back is seen within one (hub_store_healthy) */
 
 /* The request method's bit; 0 for a method no route names. */
 static unsigned method_bit(h2o_req_t *req)
@@ -66,6 +67,15 @@ static void not_allowed(const hub_route_t *route, h2o_req_t *req)
     }
 }
 
+void hub_route_send_unavailable(h2o_req_t *req, hub_style_t style)
+{
+    hub_resp_header(req, "retry-after", RETRY_AFTER);
+    if (style == HUB_STYLE_HTML)
+        hub_send_html_error(req, 503, "Unavailable for a moment", "This page cannot be served right now. Please try again.");
+    else
+        hub_send_oauth_error(req, HUB_OAUTH_TEMPORARILY_UNAVAILABLE, "the service is unavailable for a moment");
+}
+
 static void preflight_answered(void *ctx, h2o_req_t *req)
 {
     req->res.status = 204;
@@ -82,7 +92,7 @@ static void preflight(const hub_route_t *route, void *data, h2o_req_t *req)
 }
 
 /* 1 when the handler is to run (after the CORS headers every answer of the route carries); otherwise answers req. */
-static int admit(const hub_route_t *route, void *data, h2o_req_t *req)
+static int admit(const hub_route_t *route, void *data, h2o_req_t *req, int store_away)
 {
     unsigned bit;
 
@@ -97,10 +107,15 @@ static int admit(const hub_route_t *route, void *data, h2o_req_t *req)
             return 0;
         }
     }
-    if (route->methods == HUB_METHODS_ANY || ((bit = method_bit(req)) != 0 && (route->methods & bit) != 0))
-        return 1;
-    not_allowed(route, req);
-    return 0;
+    if (route->methods != HUB_METHODS_ANY && ((bit = method_bit(req)) == 0 || (route->methods & bit) == 0)) {
+        not_allowed(route, req);
+        return 0;
+    }
+    if (store_away && route->needs == HUB_NEEDS_STORE) {
+        hub_route_send_unavailable(req, route->style);
+        return 0;
+    }
+    return 1;
 }
 
 struct st_hub_route_entry_t {
@@ -141,9 +156,9 @@ const hub_route_t *hub_route_entry_route(const hub_route_entry_t *entry)
     return &entry->route;
 }
 
-void hub_route_entry_serve(hub_route_entry_t *entry, h2o_req_t *req)
+void hub_route_entry_serve(hub_route_entry_t *entry, h2o_req_t *req, int store_away)
 {
-    if (admit(&entry->route, entry->data, req) && entry->cb(entry->data, req) != 0)
+    if (admit(&entry->route, entry->data, req, store_away) && entry->cb(entry->data, req) != 0)
         not_found(&entry->route, req);
 }
 

@@ -26,6 +26,15 @@ typedef enum {
     HUB_STYLE_HTML,  /* an HTML error page with the SPEC §8 headers (pages a browser shows) */
 } hub_style_t;
 
+/* What a route's answers are made from. While the node's store cannot serve (hub_store_healthy: its database is away),
+ * the router answers a route that needs it 503 with Retry-After in the route's style (a temporarily_unavailable error
+ * object, or a short page) instead of running its handler, so that no request waits on a database known to be gone;
+ * a route served from memory (JWKS, discovery, the server's own) runs as ever. */
+typedef enum {
+    HUB_NEEDS_STORE = 0, /* the default */
+    HUB_NEEDS_MEMORY,
+} hub_needs_t;
+
 /* A route as its module declares it, usually in a static table. */
 typedef struct st_hub_route_t {
     const char *path;       /* the native path, starting with '/' */
@@ -34,6 +43,7 @@ typedef struct st_hub_route_t {
     hub_match_t match;      /* for the path and the alias alike */
     hub_style_t style;      /* of the router's 404 and 405 (and a 404 the handler asks for) */
     const hub_cors_t *cors; /* NULL: no cross-origin access (and an OPTIONS is a 405 like any other method) */
+    hub_needs_t needs;      /* HUB_NEEDS_STORE (0) or HUB_NEEDS_MEMORY */
 } hub_route_t;
 
 /* A route's handler: data is what was registered with it. Returns 0 when it answered req (or will, asynchronously),
@@ -52,9 +62,14 @@ hub_route_entry_t *hub_route_entry_add(hub_route_entry_t **list, const hub_route
 const hub_route_t *hub_route_entry_route(const hub_route_entry_t *entry);
 
 /* Serves req on entry: answers it itself (404 for a path an exact route does not name, an OPTIONS preflight on a route
- * with a CORS rule: 204 with Allow, 405 with Allow for a method the route does not take), or adds the CORS headers
- * every answer of the route carries and runs the handler, answering 404 when it asks. */
-void hub_route_entry_serve(hub_route_entry_t *entry, h2o_req_t *req);
+ * with a CORS rule: 204 with Allow, 405 with Allow for a method the route does not take, 503 when store_away and the
+ * route needs the store), or adds the CORS headers every answer of the route carries and runs the handler, answering
+ * 404 when it asks. */
+void hub_route_entry_serve(hub_route_entry_t *entry, h2o_req_t *req, int store_away);
+
+/* 503 with Retry-After for a store that cannot serve now, in style: a temporarily_unavailable error object or a short
+ * page. */
+void hub_route_send_unavailable(h2o_req_t *req, hub_style_t style);
 
 /* Calls every entry's dispose hook with its data, once, frees the entries and empties *list. */
 void hub_route_entries_dispose(hub_route_entry_t **list);

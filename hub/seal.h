@@ -1,4 +1,4 @@
-/* Secrets a node keeps for itself: a 256-bit key created once in its store, HMAC-SHA256 under it, AES-256-GCM boxes
+/* Secrets a node keeps for itself: HMAC-SHA256 under a key (hub/secret_key.h keeps one in the store), AES-256-GCM boxes
  * (what a node hands a browser and must get back unchanged, e.g. a sealed cookie), and the cluster secret that the
  * primaries of a cluster share (SPEC §9), read from its file, with HKDF-SHA256 deriving keys from it. */
 #ifndef HUB_SEAL_H
@@ -6,7 +6,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "hub/store.h"
 
 #define HUB_KEY_LEN 32
 #define HUB_MAC_LEN 32
@@ -29,11 +28,6 @@ void hub_seal(const uint8_t key[HUB_KEY_LEN], const void *ad, size_t adlen, cons
  * the box is too short, was altered, or was sealed under another key or other associated data (out then holds
  * nothing usable). */
 int hub_open(const uint8_t key[HUB_KEY_LEN], const void *ad, size_t adlen, const uint8_t *in, size_t len, uint8_t *out);
-
-/* The node's secret key called name in table t: 256 random bits written by the first caller (one short write
- * transaction, never overwriting another process's key), read by every later one. The store's files are 0600. Returns
- * 0, HUB_E_PARSE when the stored value is not a key, or a store error. */
-int hub_store_secret_key(hub_store_t *store, hub_table_t t, const char *name, uint8_t key[HUB_KEY_LEN]);
 
 /* The cluster secret's file (primary.cluster_secret_file): base64 text (the standard or the URL alphabet, padding
  * optional, white space and line breaks ignored, as `openssl rand -base64 32` writes it) of HUB_CLUSTER_SECRET_MIN to

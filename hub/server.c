@@ -132,7 +132,7 @@ static int on_route_req(h2o_handler_t *_self, h2o_req_t *req)
         ++conn->busy;
     hub_metrics_inflight_add(self->server->metrics, 1);
     if (hub_gate(req) == 0)
-        hub_route_entry_serve(self->route, req);
+        hub_route_entry_serve(self->route, req, self->server->store != NULL && !hub_store_healthy(self->server->store));
     return 0;
 }
 
@@ -215,9 +215,17 @@ void hub_server_on_tick(hub_server_t *server, void (*fn)(hub_thread_t *thread, v
     ++server->nticks;
 }
 
+/* 503 while the store cannot serve (SPEC §9: a load balancer drains the node), 200 again once it can. */
 static int on_healthz(void *data, h2o_req_t *req)
 {
-    hub_send_json(req, 200, json_pack("{s:s}", "status", "ok"), 1);
+    hub_server_t *server = data;
+
+    if (server->store != NULL && !hub_store_healthy(server->store)) {
+        hub_resp_header(req, "retry-after", "1");
+        hub_send_json(req, 503, json_pack("{s:s,s:s}", "status", "unavailable", "store", "unreachable"), 1);
+    } else {
+        hub_send_json(req, 200, json_pack("{s:s}", "status", "ok"), 1);
+    }
     return 0;
 }
 
@@ -259,9 +267,11 @@ static int on_not_found(void *data, h2o_req_t *req)
 
 /* The server's own routes (a node's health for load balancers and service managers, its counters for Prometheus),
  * and the route registered last, at "/", that answers every other path. */
-static const hub_route_t healthz_route = {"/healthz", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
-static const hub_route_t metrics_route = {"/metrics", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL};
-static const hub_route_t not_found_route = {"/", NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL};
+static const hub_route_t healthz_route = {"/healthz",      NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT,
+                                          HUB_STYLE_OAUTH, NULL, HUB_NEEDS_MEMORY};
+static const hub_route_t metrics_route = {"/metrics",      NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT,
+                                          HUB_STYLE_OAUTH, NULL, HUB_NEEDS_MEMORY};
+static const hub_route_t not_found_route = {"/", NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL, HUB_NEEDS_MEMORY};
 
 /* HSTS whenever browsers reach the node over TLS: its own listener, or a TLS front end (public_url https). */
 static void setup_hsts_and_metrics(hub_server_t *server)

@@ -16,9 +16,10 @@ typedef struct st_hub_store_job_t {
 } hub_store_job_t;
 
 /* Group commit: runs every job's fn in order, each inside its own transaction nested in one write transaction
- * (hub_store_nest_begin), and commits that once (one fsync for them all). A job whose fn returns non-zero has its nested
- * transaction aborted and its ret set to that value; the others keep their writes. When the map fills, everything is
- * aborted, the map grown and every fn run again (fn must have no effects outside the txn, as for hub_store_write).
+ * (hub_store_nest_begin; on PostgreSQL one transaction with a savepoint per job), and commits that once (one fsync for
+ * them all). A job whose fn returns non-zero has its nested transaction aborted and its ret set to that value; the
+ * others keep their writes. When the map fills (LMDB) or the transaction meets a serialization failure (PostgreSQL),
+ * everything is aborted and every fn run again (fn must have no effects outside the txn, as for hub_store_write).
  * Returns 0 when the commit is durable (each job's ret is then its fn's result), else the error, which every job whose
  * fn had succeeded gets in ret too (none of the batch is stored). Safe from any thread; n at most HUB_STORE_BATCH_MAX. */
 #define HUB_STORE_BATCH_MAX 256

@@ -145,8 +145,9 @@ int idp_client_cache_get(idp_client_cache_t *cache, hub_txn_t *txn, const char *
     int ret;
 
     *out = NULL;
-    /* generation 0: never bumped, or unreadable; either way the cache cannot vouch for an entry */
-    if (cache == NULL || client_id == NULL || (gen = hub_store_counter(txn, IDP_CLIENTS_GEN)) == 0) {
+    /* generation 0: never bumped, or unreadable; either way the cache cannot vouch for an entry. The generation checked
+     * per request is the store's latest (hub_store_gen: no round trip; PostgreSQL's may be a second old) */
+    if (cache == NULL || client_id == NULL || (gen = hub_store_gen(hub_txn_store(txn), IDP_CLIENTS_GEN)) == 0) {
         ret = idp_client_get(txn, client_id, &c);
         *out = c;
         return ret;
@@ -155,9 +156,12 @@ int idp_client_cache_get(idp_client_cache_t *cache, hub_txn_t *txn, const char *
         return HUB_E_NOTFOUND;
     set = cache_set(cache, client_id);
     if ((c = cache_lookup(cache, set, client_id, gen)) == NULL) {
+        /* an entry is labelled with the generation of the snapshot it was read from, read in that transaction */
+        uint64_t loaded = hub_store_counter(txn, IDP_CLIENTS_GEN);
         if ((ret = idp_client_get(txn, client_id, &c)) != 0)
             return ret;
-        cache_insert(cache, set, c, gen);
+        if (loaded != 0)
+            cache_insert(cache, set, c, loaded);
     }
     *out = c;
     return 0;

@@ -1,7 +1,9 @@
 /* A bounded, thread-safe cache of decoded clients for one store (the token, introspection, revocation and userinfo
  * endpoints, CORS). Every write of a client record bumps IDP_CLIENTS_GEN in the same transaction, in this process or
- * another (hubctl); an entry is used only by a transaction that reads the generation it was loaded under, so a cached
- * client is exactly what that transaction would read. Unknown client_ids are never cached. */
+ * another (hubctl, another primary); an entry is labelled with the generation of the snapshot it was read from and used
+ * only while the store's generation (hub_store_gen, no round trip) is that one: on LMDB a cached client is what the
+ * latest commit holds, on PostgreSQL what was committed at most about a second ago. A miss reads the client from the
+ * caller's transaction. Unknown client_ids are never cached. */
 #ifndef IDP_CLIENT_CACHE_H
 #define IDP_CLIENT_CACHE_H
 

@@ -222,9 +222,12 @@ static int on_slash(void *data, h2o_req_t *req)
 
 void idp_console_register_tail(idp_t *idp, idp_console_fn admin_home, idp_console_fn account_home)
 {
-    static const hub_route_t style = {HUB_STYLE_PATH, NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
-    static const hub_route_t admin = {"/admin", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
-    static const hub_route_t account = {"/account", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL};
+    /* the style sheet and the redirects to the folders come from memory: served while the store is away */
+    static const hub_route_t style = {HUB_STYLE_PATH, NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT,
+                                      HUB_STYLE_HTML, NULL, HUB_NEEDS_MEMORY};
+    static const hub_route_t admin = {"/admin", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL, HUB_NEEDS_MEMORY};
+    static const hub_route_t account = {"/account",     NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT,
+                                        HUB_STYLE_HTML, NULL, HUB_NEEDS_MEMORY};
     const idp_console_page_t admin_page = {IDP_CONSOLE_ADMIN, 1, admin_home, NULL};
     const idp_console_page_t account_page = {IDP_CONSOLE_ACCOUNT, 0, account_home, NULL};
 

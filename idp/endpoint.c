@@ -3,7 +3,8 @@
 #include "idp/endpoint.h"
 
 const idp_endpoint_t idp_endpoints[IDP_EP__COUNT] = {
-#define X(name, path, alias, key, methods, match, style, cors) [IDP_EP_##name] = {{path, alias, methods, match, style, cors}, key},
+#define X(name, path, alias, key, methods, match, style, cors, needs)                                                              \
+    [IDP_EP_##name] = {{path, alias, methods, match, style, cors, needs}, key},
     IDP_ENDPOINTS(X)
 #undef X
 };

@@ -76,10 +76,14 @@ static int run_node(const hub_config_t *cfg)
     hub_server_t *server = NULL;
     idp_t *idp = NULL;
     fed_t *fed = NULL;
+    char why[512];
     int ret, exit_code = 1;
 
-    if ((ret = hub_store_open(&store, cfg->node.data_dir)) != 0) {
-        hub_log_error("node.data_dir: cannot open the store in %s: %s", cfg->node.data_dir, hub_strerror(ret));
+    /* the store cfg names (SPEC §9). On PostgreSQL every store call is still a synchronous round trip made by the
+     * calling thread, event loops included (hub_store_reads_inline says so; keeping them off the loops is the
+     * handlers' side) */
+    if ((ret = hub_store_open_config(&store, cfg, 0, why, sizeof(why))) != 0) {
+        hub_log_error("%s", why);
         goto out;
     }
     hub_store_start_sweeper(store, 30);

@@ -1,11 +1,16 @@
 """End-to-end harness: starts real hubd processes on loopback with generated configs,
-waits for their ready line, always stops them, and keeps each node's log for failures."""
+waits for their ready line, always stops them, and keeps each node's log for failures.
+
+A primary runs on LMDB, or on PostgreSQL with Node(store="postgresql") or, for every primary of a run, with
+HUB_TEST_STORE=postgresql: then one throwaway server (tests/support/pg-start, PgServer) serves the whole test process,
+each primary gets a database of its own, and Node.hubctl works through `hubctl -c` on the node's configuration."""
 import atexit
 import base64
 import http.client
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,9 +26,11 @@ SOURCE_DIR = os.environ.get("HUB_SOURCE_DIR", os.path.abspath(os.path.join(os.pa
 BUILD_DIR = os.environ.get("HUB_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
 HUBD = os.path.join(BUILD_DIR, "hubd")
 HUBCTL = os.path.join(BUILD_DIR, "hubctl")
+PG_BIN = os.environ.get("HUB_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 _nodes = []
 _tmpdirs = []
+_pg_servers = []
 
 
 def tmpdir(prefix="hubtest-"):
@@ -41,6 +48,11 @@ def free_port():
 def _cleanup():
     for n in list(_nodes):
         n.kill()
+    for pg in list(_pg_servers):
+        try:
+            pg.stop()
+        except AssertionError as e:
+            print(e, file=sys.stderr)
     if os.environ.get("HUB_KEEP_TMP") != "1":
         for d in _tmpdirs:
             shutil.rmtree(d, ignore_errors=True)
@@ -87,11 +99,95 @@ def scalar(v):
     return json.dumps(str(v))
 
 
+class PgServer:
+    """A throwaway PostgreSQL server (tests/support/pg-start: initdb in a temp dir, a free loopback port, fsync on,
+    run as nobody when we are root), stopped and removed at exit (and by pg-start's watcher if this process dies).
+    With password, TCP logins need it (scram-sha-256): password_file holds it for hubd (mode 0600)."""
+
+    def __init__(self, password=None):
+        self.tmp = tmpdir("hub-pg-")
+        os.chmod(self.tmp, 0o711)  # the server's user must reach its directory
+        self.dir = os.path.join(self.tmp, "pg")
+        self.password_file = None
+        self._dbs = 0
+        args = ["--owner", str(os.getpid())]
+        if password is not None:
+            self.password_file = os.path.join(self.tmp, "pg.password")
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password + "\n")
+            args += ["--password-file", self.password_file]
+        self.conninfo = self._script("pg-start", *args, self.dir)
+        _pg_servers.append(self)
+
+    @staticmethod
+    def _script(name, *args):
+        """Runs tests/support/NAME; its last line of output."""
+        p = subprocess.run([os.path.join(SOURCE_DIR, "tests", "support", name), *args], capture_output=True, text=True,
+                           timeout=180)
+        if p.returncode != 0:
+            raise AssertionError(f"{name} failed ({p.returncode}): {p.stderr.strip()} (tools/bootstrap installs postgresql-15)")
+        return (p.stdout.strip().splitlines() or [""])[-1]
+
+    @property
+    def port(self):
+        with open(os.path.join(self.dir, "port")) as f:
+            return int(f.read())
+
+    def sql(self, statement, db="hub"):
+        """Runs statement as the superuser over the server's unix socket; returns psql's output (unaligned)."""
+        p = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", self.dir,
+                            "-p", str(self.port), "-U", "hub", "-d", db, "-c", statement], capture_output=True, text=True,
+                           timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"psql: {statement}: {p.stderr.strip()}")
+        return p.stdout
+
+    def database(self, prefix="hub"):
+        """A new empty database; its conninfo (no password in it)."""
+        self._dbs += 1
+        name = re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{self._dbs}".lower())
+        self.sql(f"CREATE DATABASE {name}")
+        return re.sub(r"dbname=\S+", f"dbname={name}", self.conninfo)
+
+    def stop(self, keep=False):
+        """pg_ctl stop -m immediate; keep leaves the cluster for start() (else it is removed)."""
+        if not os.path.isdir(self.dir):
+            return
+        self._script("pg-stop", *(["--keep"] if keep else []), self.dir)
+        if not keep and self in _pg_servers:
+            _pg_servers.remove(self)
+
+    def start(self):
+        """Starts a cluster stopped with keep=True (or pause()) again, on its port."""
+        self._script("pg-start", "--owner", str(os.getpid()), self.dir)
+
+    def pause(self):
+        """pg_ctl stop -m fast, as an operator stops it (clients are told and disconnected); start() brings it back on
+        its port."""
+        as_pg = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"] if os.getuid() == 0 else []
+        p = subprocess.run(as_pg + [os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", os.path.join(self.dir, "data"), "-m",
+                                    "fast", "-w", "-t", "30"], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"pg_ctl stop -m fast: {p.stderr.strip()}")
+
+
+_shared_pg = None
+
+
+def pg_server():
+    """The test process's shared server (password authentication), started on first use."""
+    global _shared_pg
+    if _shared_pg is None or _shared_pg not in _pg_servers:
+        _shared_pg = PgServer(password="hub-test-" + base64.urlsafe_b64encode(os.urandom(12)).decode())
+    return _shared_pg
+
+
 class Node:
     """A hubd process. conf is a dict merged over role defaults; start() waits for the
     'listening on' line; stop() sends SIGTERM and returns the exit code."""
 
-    def __init__(self, role="primary", name=None, conf=None, data_dir=None, env=None):
+    def __init__(self, role="primary", name=None, conf=None, data_dir=None, env=None, store=None):
         self.role = role
         self.name = name or role
         self.port = free_port()
@@ -109,6 +205,17 @@ class Node:
                 "log_level": "info",
             }
         }
+        # the store: LMDB in data_dir, or a database of the shared PostgreSQL server (store="postgresql", or every
+        # primary of the run with HUB_TEST_STORE=postgresql)
+        self.store = store or (os.environ.get("HUB_TEST_STORE", "lmdb") if role == "primary" else "lmdb")
+        self.pg_db = None  # the node's database on the shared server
+        self._initialised = False  # PostgreSQL: hubctl init ran (hubd refuses a database without the schema)
+        if self.store == "postgresql" and "store" not in (conf or {}):
+            pg = pg_server()
+            conninfo = pg.database(self.name)
+            self.pg_db = re.search(r"dbname=(\S+)", conninfo).group(1)
+            self.conf["store"] = {"backend": "postgresql",
+                                  "postgresql": {"conninfo": conninfo, "password_file": pg.password_file, "pool": 4}}
         for section, values in (conf or {}).items():
             if isinstance(values, dict) and isinstance(self.conf.get(section), dict):
                 self.conf[section].update(values)
@@ -128,10 +235,25 @@ class Node:
         return self.conf_path
 
     def hubctl(self, *args, input=None, check=True):
+        """hubctl -d on an LMDB node, hubctl -c on its configuration when it runs on PostgreSQL."""
+        if self.store == "postgresql":
+            p = hubctl_conf(self.write_conf(), *args, input=input, check=check)
+            self._initialised |= bool(args) and args[0] == "init" and (p.returncode == 0 or "already initialised" in p.stderr)
+            return p
         return hubctl(self.data_dir, *args, input=input, check=check)
+
+    def _ensure_schema(self):
+        """On PostgreSQL, a primary the test did not `hubctl init` gets what hubd makes of an empty LMDB data dir: the
+        schema (hubctl -c init, with the configured signing algorithm; hubd would make the same roles and key)."""
+        if self.store != "postgresql" or self._initialised or self.role != "primary" or self.conf.get("store") is None:
+            return
+        alg = (self.conf.get("primary") or {}).get("signing_alg", "RS256")
+        self.hubctl("init", "--alg", alg)
 
     def start(self, timeout=20, expect_ready=True):
         self.write_conf()
+        if expect_ready:
+            self._ensure_schema()
         self._ready.clear()
         self.lines = []
         self.proc = subprocess.Popen([HUBD, "-c", self.conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -226,6 +348,14 @@ def hubctl(data_dir, *args, input=None, check=True):
     p = subprocess.run([HUBCTL, "-d", data_dir, *args], input=input, capture_output=True, text=True, timeout=60)
     if check and p.returncode != 0:
         raise AssertionError(f"hubctl {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def hubctl_conf(conf_path, *args, input=None, check=True):
+    """hubctl -c CONFIG: the store a node's configuration names."""
+    p = subprocess.run([HUBCTL, "-c", conf_path, *args], input=input, capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"hubctl -c {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
     return p
 
 

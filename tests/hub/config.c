@@ -151,6 +151,8 @@ static void test_defaults(void)
     CHECK(cfg.secondary.naccept_audiences == 0 && cfg.secondary.accept_audiences != NULL &&
           cfg.secondary.accept_audiences[0] == NULL);
     CHECK(cfg.secondary.nroutes == 0 && cfg.secondary.routes == NULL);
+    CHECK(cfg.store.backend == HUB_STORE_LMDB && cfg.store.pg_conninfo == NULL && cfg.store.pg_password_file == NULL);
+    CHECK(cfg.store.pg_pool == 4);
     hub_config_dispose(&cfg);
     CHECK(cfg.node.name == NULL);
     hub_config_dispose(&cfg); /* disposing twice is harmless */
@@ -361,7 +363,70 @@ static void test_good_minimal(void)
     hub_config_dispose(&cfg);
 }
 
+/* A primary on PostgreSQL (SPEC §9): keyword or URI conninfo without a secret (a passfile is no secret), the password
+ * file and the pool. */
+static void test_good_store(void)
+{
+    static const char *const good[] = {
+        "store:\n  backend: postgresql\n  postgresql:\n    conninfo: \"host=127.0.0.1 port=5432 dbname=hub user=hub\"\n"
+        "    password_file: /etc/hub/pg.password\n    pool: 64\n",
+        "store: {backend: postgresql, postgresql: {conninfo: \"postgresql://hub@127.0.0.1:5433/hub?sslmode=disable\", pool: 1}}\n",
+        "store:\n  backend: postgresql\n  postgresql: {conninfo: \"dbname=hub passfile=/etc/hub/pgpass\"}\n",
+        "store:\n  backend: lmdb\n",
+    };
+    hub_config_t cfg;
+    char *out = NULL;
+    size_t n;
+
+    for (size_t i = 0; i != sizeof(good) / sizeof(good[0]); ++i) {
+        CHECK(load_text(&cfg, good[i], &out, &n) == 0 && n == 0);
+        if (n != 0)
+            printf("good store[%zu]: %s", i, out);
+        free(out);
+        CHECK(cfg.store.backend == (i == 3 ? HUB_STORE_LMDB : HUB_STORE_POSTGRESQL));
+        CHECK(cfg.store.pg_pool == (i == 0 ? 64 : i == 1 ? 1 : 4));
+        if (i == 0) {
+            CHECK_STR(cfg.store.pg_conninfo, "host=127.0.0.1 port=5432 dbname=hub user=hub");
+            CHECK_STR(cfg.store.pg_password_file, "/etc/hub/pg.password");
+        }
+        CHECK(i == 0 || cfg.store.pg_password_file == NULL);
+        hub_config_dispose(&cfg);
+    }
+}
+
+/* A password in the conninfo, in any of the forms libpq reads, is refused without repeating it. */
+static void test_store_password(void)
+{
+    static const char *const conninfos[] = {
+        "host=127.0.0.1 password=s3cr3t dbname=hub",
+        "password = 's3cr3t'",
+        "host=h password=",
+        "postgresql://hub:s3cr3t@127.0.0.1/hub",
+        "postgresql://hub@127.0.0.1/hub?password=s3cr3t",
+        "postgres://127.0.0.1/hub?user=hub&password=s3cr3t",
+        "host=h sslpassword=s3cr3t",
+        "host=h PASSWORD=s3cr3t",
+    };
+    char yaml[512], *out = NULL;
+    hub_config_t cfg;
+    size_t n;
+
+    for (size_t i = 0; i != sizeof(conninfos) / sizeof(conninfos[0]); ++i) {
+        snprintf(yaml, sizeof(yaml), "store:\n  backend: postgresql\n  postgresql:\n    conninfo: \"%s\"\n", conninfos[i]);
+        CHECK(load_text(&cfg, yaml, &out, &n) == HUB_E_CONFIG && n == 1);
+        CHECK(out != NULL && strstr(out, ":4: store.postgresql.conninfo: ") != NULL);
+        CHECK(out != NULL && (strstr(out, "must not hold a password") != NULL || strstr(out, "expected libpq") != NULL));
+        CHECK(out != NULL && strstr(out, "s3cr3t") == NULL);
+        if (n != 1)
+            printf("conninfo[%zu]: %s", i, out);
+        free(out);
+        CHECK(cfg.store.pg_conninfo == NULL);
+        hub_config_dispose(&cfg);
+    }
+}
+
 #define SECONDARY "node:\n  role: secondary\nsecondary:\n  server_url: http://127.0.0.1:8080\n  join_token_file: ./t\n"
+#define PG "store:\n  backend: postgresql\n  postgresql:\n"
 
 /* Each broken config and the start of its first message after "FILE:". */
 static const struct {
@@ -478,6 +543,24 @@ static const struct {
     {"node:\n  metrics_allow: [127.0.0.1/33]\n", "2: node.metrics_allow: 127.0.0.1/33: an IPv4 prefix length is 0 to 32"},
     {"node:\n  metrics_allow: [\"::1/200\"]\n", "2: node.metrics_allow: ::1/200: an IPv6 prefix length is 0 to 128"},
     {"node:\n  metrics_allow:\n    - localhost\n", "3: node.metrics_allow: localhost: expected an address range"},
+    {"store:\n  backend: mysql\n", "2: store.backend: expected one of lmdb|postgresql"},
+    {"store:\n  backend: postgresql\n", "2: store.postgresql.conninfo: required with store.backend: postgresql"},
+    {PG "    pool: 4\n", "3: store.postgresql.conninfo: required with store.backend: postgresql"},
+    {"store:\n  postgresql: {conninfo: \"host=h\"}\n", "2: store.postgresql: only with store.backend: postgresql"},
+    {"store:\n  backend: lmdb\n  postgresql:\n    pool: 2\n", "3: store.postgresql: only with store.backend: postgresql"},
+    {PG "    conninfo: \"host=h =x\"\n", "4: store.postgresql.conninfo: expected libpq keyword=value pairs"},
+    {PG "    conninfo: \"host=h colour=blue\"\n", "4: store.postgresql.conninfo: expected libpq keyword=value pairs"},
+    {PG "    conninfo: \"mysql://h/db\"\n", "4: store.postgresql.conninfo: expected libpq keyword=value pairs"},
+    {PG "    conninfo: \"host='h\"\n", "4: store.postgresql.conninfo: expected libpq keyword=value pairs"},
+    {PG "    conninfo: \"host=h\\tport=1\"\n", "4: store.postgresql.conninfo: must not contain control characters"},
+    {PG "    conninfo: \"\"\n", "4: store.postgresql.conninfo: expected a non-empty string"},
+    {PG "    conninfo: [host=h]\n", "4: store.postgresql.conninfo: expected a libpq connection string, not a list"},
+    {PG "    conninfo: host=h\n    pool: 0\n", "5: store.postgresql.pool: must be between 1 and 64"},
+    {PG "    conninfo: host=h\n    pool: 65\n", "5: store.postgresql.pool: must be between 1 and 64"},
+    {PG "    conninfo: host=h\n    pool: four\n", "5: store.postgresql.pool: expected a whole number"},
+    {PG "    conninfo: host=h\n    password_file:\n", "5: store.postgresql.password_file: expected a string, the value is missing"},
+    {PG "    conninfo: host=h\n    user: hub\n", "5: store.postgresql.user: unknown key"},
+    {SECONDARY PG "    conninfo: host=h\n", "7: store.backend: postgresql is for primaries"},
 };
 
 static void test_broken(void)
@@ -621,6 +704,8 @@ int main(void)
     test_good_secondary();
     test_good_env_join();
     test_good_minimal();
+    test_good_store();
+    test_store_password();
     test_broken();
     test_many_problems();
     test_cluster_secret();

@@ -1,8 +1,9 @@
 /* Tests the router (hub/route.c, hub/cors.c and the registration in hub/server.c) in process: a route's methods and
  * the Allow of its 405, HEAD, exact and prefix paths, aliases, the 404 and 405 of each error style, a handler asking
  * for a 404, OPTIONS preflights with a hook that decides on origins and for public documents, every method passed to a
- * proxy-like route, the gate before the router, the server's own routes, and each route's dispose hook run once when the
- * server is destroyed. */
+ * proxy-like route, the gate before the router, the server's own routes, a store that cannot serve (503 for the routes
+ * that need it, the router's own rules first, the routes served from memory as ever), and each route's dispose hook run
+ * once when the server is destroyed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "hub/server.h"
+#include "hub/store_impl.h"
 #include "tests/check.h"
 #include "tests/support/loopback.h"
 
@@ -25,8 +27,17 @@ typedef struct st_seen_t {
     unsigned disposed; /* the dispose hook ran */
 } seen_t;
 
-static seen_t thing, page, files, html_files, cors, public_doc, any;
+static seen_t thing, page, files, html_files, cors, public_doc, any, doc;
 static test_loop_t loop;
+
+/* The server's store, as far as the router sees it: whether it can serve (hub_store_healthy), which the test sets. */
+static int store_up = 1;
+static int fake_healthy(hub_store_t *s)
+{
+    return store_up;
+}
+static const hub_store_ops_t fake_ops = {.name = "fake", .healthy = fake_healthy};
+static hub_store_t fake_store = {.ops = &fake_ops};
 
 /* Answers 200 "ok"; under a prefix route, a path ending in "/missing" is not there (the router's 404). */
 static int on_req(void *data, h2o_req_t *req)
@@ -79,8 +90,9 @@ static const hub_route_t routes[] = {
     {"/cors", NULL, HUB_GET | HUB_POST, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, &clients_cors},
     {"/public", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, &public_cors},
     {"/any/", NULL, HUB_METHODS_ANY, HUB_MATCH_PREFIX, HUB_STYLE_OAUTH, NULL},
+    {"/doc", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_OAUTH, NULL, HUB_NEEDS_MEMORY},
 };
-static seen_t *const seen_of[] = {&thing, &page, &files, &html_files, &cors, &public_doc, &any};
+static seen_t *const seen_of[] = {&thing, &page, &files, &html_files, &cors, &public_doc, &any, &doc};
 
 /* One request: method path with up to two extra headers (name, value pairs; NULL ends). Returns it done. */
 static test_req_t *run(const char *method, const char *path, const char *h1, const char *v1, const char *h2, const char *v2)
@@ -392,6 +404,86 @@ static void test_preflight_later(void)
     test_req_free(r);
 }
 
+/* The 503 of a store that cannot serve, in the style of the route; its handler (of s) never ran. */
+static void check_unavailable(test_req_t *r, const char *method, int html, seen_t *s, unsigned calls)
+{
+    CHECK(test_req_status(r) == 503 && strcmp(header(r, "retry-after"), "1") == 0);
+    if (strcmp(method, "HEAD") == 0)
+        CHECK(test_req_len(r) == 0);
+    else if (html)
+        CHECK(is_html(r) && strstr(test_req_text(r), "Unavailable for a moment") != NULL);
+    else
+        CHECK(strcmp(header(r, "content-type"), "application/json") == 0 && strcmp(error_of(r), "temporarily_unavailable") == 0);
+    CHECK(s->calls == calls);
+}
+
+/* While the store cannot serve, every route that needs it answers 503 with Retry-After and no handler runs: each style,
+ * an alias, prefix routes, a route with a CORS rule, a route taking every method; the router's own refusals come
+ * first (405, 404, a preflight); routes served from memory, /metrics and the 404 of an unknown path run as ever;
+ * /healthz says 503. Once the store is back, the same requests reach their handlers again. */
+static void test_store_away(void)
+{
+    static const struct {
+        const char *method, *path;
+        int html;
+        seen_t *s;
+    } gated[] = {
+        {"POST", "/api/thing", 0, &thing},
+        {"POST", "/api/method/frappe.thing", 0, &thing},
+        {"GET", "/page", 1, &page},
+        {"POST", "/page", 1, &page},
+        {"HEAD", "/page?x=1", 1, &page},
+        {"GET", "/files/a/b", 0, &files},
+        {"GET", "/html-files/x", 1, &html_files},
+        {"GET", "/cors", 0, &cors},
+        {"PUT", "/any/x", 0, &any},
+        {"BREW", "/any/", 0, &any},
+    };
+    test_req_t *r;
+    unsigned calls;
+
+    for (int round = 0; round != 2; ++round) {
+        store_up = round;
+        for (size_t i = 0; i != sizeof(gated) / sizeof(gated[0]); ++i) {
+            calls = gated[i].s->calls;
+            r = run(gated[i].method, gated[i].path, "Origin", APP_ORIGIN, NULL, NULL);
+            if (round == 0)
+                check_unavailable(r, gated[i].method, gated[i].html, gated[i].s, calls);
+            else
+                CHECK(test_req_status(r) == 200 && gated[i].s->calls == calls + 1);
+            test_req_free(r);
+        }
+        r = run("GET", "/healthz", NULL, NULL, NULL, NULL);
+        CHECK(test_req_status(r) == (round == 0 ? 503 : 200));
+        CHECK(strstr(test_req_text(r), round == 0 ? "\"unavailable\"" : "\"ok\"") != NULL);
+        CHECK(round == 1 || strcmp(header(r, "retry-after"), "1") == 0);
+        test_req_free(r);
+    }
+    store_up = 0;
+    calls = thing.calls;
+    r = run("GET", "/api/thing", NULL, NULL, NULL, NULL);
+    check_refused(r, 405, "POST", 0, "GET", &thing, calls);
+    test_req_free(r);
+    calls = page.calls;
+    r = run("GET", "/page/x", NULL, NULL, NULL, NULL);
+    check_refused(r, 404, NULL, 1, "GET", &page, calls);
+    test_req_free(r);
+    r = run("OPTIONS", "/cors", "Origin", APP_ORIGIN, "Access-Control-Request-Method", "POST");
+    CHECK(test_req_status(r) == 204 && strcmp(header(r, "access-control-allow-origin"), APP_ORIGIN) == 0);
+    test_req_free(r);
+    static const char *const memory[] = {"/doc", "/metrics", "/nothing-here"};
+    for (size_t i = 0; i != sizeof(memory) / sizeof(memory[0]); ++i) {
+        calls = doc.calls;
+        r = run("GET", memory[i], NULL, NULL, NULL, NULL);
+        CHECK(test_req_status(r) == (i == 2 ? 404 : 200) && doc.calls == calls + (i == 0));
+        test_req_free(r);
+    }
+    r = run("HEAD", "/healthz", NULL, NULL, NULL, NULL);
+    CHECK(test_req_status(r) == 503 && test_req_len(r) == 0);
+    test_req_free(r);
+    store_up = 1;
+}
+
 int main(void)
 {
     hub_config_t cfg;
@@ -400,7 +492,7 @@ int main(void)
 
     hub_log_init(HUB_LOG_WARN, "router"); /* no access log: the output stays readable */
     hub_config_defaults(&cfg);
-    if (hub_server_create(&server, &cfg, NULL, NULL) != 0) {
+    if (hub_server_create(&server, &cfg, &fake_store, NULL) != 0) {
         fprintf(stderr, "cannot create a server\n");
         return 1;
     }
@@ -425,6 +517,7 @@ int main(void)
     test_preflight_later();
     test_public();
     test_server_routes();
+    test_store_away();
     test_loop_dispose(&loop);
     for (i = 0; i != sizeof(seen_of) / sizeof(seen_of[0]); ++i)
         CHECK(seen_of[i]->disposed == 0);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "hub/err.h"
 #include "hub/seal.h"
+#include "hub/secret_key.h"
 #include "hub/store.h"
 #include "tests/check.h"
 #include "tests/support/tmpdir.h"

@@ -1,6 +1,7 @@
-/* Tests group commit: hub_store_write_batch (nested transactions, one commit, a failing write not undoing the others,
- * map growth mid-batch) and the store's writer (hub/writer.h: batching of writes from two loops, completions on the
- * submitting loop, the queue bound, a stop with writes queued, the synchronous fallback). */
+/* Tests group commit on both backends (LMDB, PostgreSQL): hub_store_write_batch (nested transactions or savepoints,
+ * one commit, a failing write not undoing the others; LMDB: map growth mid-batch; PostgreSQL: the whole batch run again
+ * after a serialization failure) and the store's writer (hub/writer.h: batching of writes from two loops, completions
+ * on the submitting loop, the queue bound, a stop with writes queued, the synchronous fallback). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,10 +13,19 @@
 #include "hub/store.h"
 #include "hub/writer.h"
 #include "tests/check.h"
-#include "tests/support/tmpdir.h"
+#include "tests/support/backend.h"
 
 #define MAX_WAIT_MS 20000 /* a safety bound so a broken writer cannot hang the suite; never an assertion */
 #define BIG_VLEN 60000    /* 200 of these fill the initial 8 MiB map */
+
+static test_backend_t *B; /* the backend of this run */
+
+/* A new empty store of the backend. */
+static int open_fresh(hub_store_t **s)
+{
+    *s = NULL;
+    return test_backend_fresh(B) != 0 ? HUB_E_IO : test_backend_open(B, s, NULL, 0);
+}
 
 static uint64_t now_ms(void)
 {
@@ -145,12 +155,11 @@ static int run_batch(hub_store_t *s, w_t *ws, size_t n)
 static void test_batch_isolation(void)
 {
     static const int fails[] = {HUB_E_DENIED, HUB_E_NOTFOUND, HUB_E_EXISTS, HUB_E_INVAL};
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     w_t ws[40];
     uint64_t c0;
 
-    CHECK(hub_store_open(&s, dir) == 0);
+    CHECK(open_fresh(&s) == 0);
     if (s == NULL)
         goto out;
     for (int i = 0; i != 40; ++i) /* failing: 0, 1, 19, 38, 39 */
@@ -179,7 +188,7 @@ static void test_batch_isolation(void)
     /* durable: still there after a reopen */
     hub_store_close(s);
     s = NULL;
-    CHECK(hub_store_open(&s, dir) == 0);
+    CHECK(test_backend_open(B, &s, NULL, 0) == 0);
     for (int i = 0; s != NULL && i != 40; ++i) {
         char key[32];
         snprintf(key, sizeof(key), "b%05d", i);
@@ -187,19 +196,17 @@ static void test_batch_isolation(void)
     }
 out:
     hub_store_close(s);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* A batch that fills the map is aborted, the map grown and every write run again: all of it stored, failures still
  * alone in failing. */
 static void test_batch_growth(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     static w_t ws[HUB_STORE_BATCH_MAX];
     size_t n = HUB_STORE_BATCH_MAX, initial;
 
-    CHECK(hub_store_open(&s, dir) == 0);
+    CHECK(open_fresh(&s) == 0);
     if (s == NULL)
         goto out;
     initial = hub_store_mapsize(s);
@@ -214,7 +221,6 @@ static void test_batch_growth(void)
     }
 out:
     hub_store_close(s);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* A write that hides the map filling up (it answers its own error instead) still makes the whole batch run again after
@@ -231,14 +237,13 @@ static int hiding_fn(hub_txn_t *txn, void *arg)
 
 static void test_batch_hidden_mapfull(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     static w_t ws[200];
     hub_store_job_t jobs[201], *p[201];
     hub_txn_t *txn = NULL, *child = NULL;
     uint64_t c0;
 
-    CHECK(hub_store_open(&s, dir) == 0);
+    CHECK(open_fresh(&s) == 0);
     if (s == NULL)
         goto out;
     jobs[0] = (hub_store_job_t){bump_fn, NULL, 0};
@@ -262,7 +267,6 @@ static void test_batch_hidden_mapfull(void)
     CHECK(hub_store_nest_end(NULL, 1) == 0);
 out:
     hub_store_close(s);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* A write inside a batch cannot start another write transaction of the store (LMDB's lock is not recursive). */
@@ -275,17 +279,95 @@ static int nested_fn(hub_txn_t *txn, void *arg)
 
 static void test_batch_nested(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
 
-    CHECK(hub_store_open(&s, dir) == 0);
+    CHECK(open_fresh(&s) == 0);
     if (s != NULL) {
         hub_store_job_t j = {nested_fn, s, 1}, *p = &j;
         CHECK(hub_store_write_batch(s, &p, 1) == 0 && j.ret == 0);
         CHECK(stored(s, "nested00000", 1) == 0);
     }
     hub_store_close(s);
-    CHECK(test_tmpdir_remove(dir) == 0);
+}
+
+/* PostgreSQL: a batch whose job writes a record another handle changed since the batch read it meets a serialization
+ * failure; the whole batch (one transaction) runs again and commits once, every job with its own result. */
+typedef struct {
+    w_t w;
+    int read_first; /* reads "contested" before its write */
+    int rewrite;    /* writes "contested" after its write (and the gate) */
+} conflict_t;
+
+static int conflict_fn(hub_txn_t *txn, void *arg)
+{
+    conflict_t *c = arg;
+    hub_val_t v;
+    int rc;
+
+    if (c->read_first && (rc = hub_store_get(txn, HUB_T_USERS, "contested", 9, &v)) != 0)
+        return rc;
+    if ((rc = w_fn(txn, &c->w)) != 0) /* the gate, when set, is in w_fn */
+        return rc;
+    return c->rewrite ? hub_store_put(txn, HUB_T_USERS, "contested", 9, "batch", 5, 0, 0) : 0;
+}
+
+static int contested_fn(hub_txn_t *txn, void *arg)
+{
+    return hub_store_put(txn, HUB_T_USERS, "contested", 9, arg, strlen(arg), 0, 0);
+}
+
+typedef struct {
+    hub_store_t *s;
+    hub_store_job_t **p;
+    int ret;
+} batch_run_t;
+
+static void *batch_thread(void *arg)
+{
+    batch_run_t *b = arg;
+    b->ret = hub_store_write_batch(b->s, b->p, 3);
+    return NULL;
+}
+
+static void test_batch_conflict(void)
+{
+    hub_store_t *s = NULL, *other = NULL;
+    static conflict_t cs[3];
+    hub_store_job_t jobs[3], *p[3];
+    batch_run_t run = {NULL, p, -1};
+    pthread_t th;
+    char buf[32];
+    uint64_t c0;
+
+    gate_reset();
+    CHECK(open_fresh(&s) == 0 && test_backend_open(B, &other, NULL, 0) == 0);
+    if (s == NULL || other == NULL)
+        goto out;
+    CHECK(hub_store_write(s, contested_fn, "v0") == 0);
+    for (int i = 0; i != 3; ++i) {
+        w_init(&cs[i].w, "cf", i, 10, i == 2 ? HUB_E_DENIED : 0);
+        jobs[i] = (hub_store_job_t){conflict_fn, &cs[i], 99};
+        p[i] = &jobs[i];
+    }
+    cs[0].read_first = 1; /* job 0 reads the record, job 1 waits, then rewrites it: the batch overwrites a change */
+    cs[1].w.gate = 1;
+    cs[1].rewrite = 1;
+    run.s = s;
+    c0 = hub_store_commits(s);
+    pthread_create(&th, NULL, batch_thread, &run);
+    CHECK(gate_wait_for_writer());
+    CHECK(hub_store_write(other, contested_fn, "other") == 0); /* committed while the batch waits */
+    gate_open();
+    pthread_join(th, NULL);
+    CHECK(run.ret == 0);
+    CHECK(hub_store_commits(s) == c0 + 1);
+    CHECK(cs[0].w.runs >= 2 && cs[1].w.runs >= 2); /* the first run failed, the batch ran again */
+    CHECK(jobs[0].ret == 0 && jobs[1].ret == 0 && jobs[2].ret == HUB_E_DENIED);
+    CHECK(stored(s, cs[0].w.key, 10) == 1 && stored(s, cs[1].w.key, 10) == 1 && stored(s, cs[2].w.key, 10) == 0);
+    CHECK(test_get(s, HUB_T_USERS, "contested", buf, sizeof(buf)) == 0 && strcmp(buf, "batch") == 0); /* after other's */
+out:
+    hub_store_close(other);
+    hub_store_close(s);
 }
 
 /* ---- the writer ---- */
@@ -343,7 +425,6 @@ static void *loop_b_main(void *arg)
  * that submitted it with its own result; a failing write fails alone. */
 static void test_writer_batching(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     hub_workpool_t *writer = NULL;
     h2o_loop_t *loop = h2o_evloop_create();
@@ -355,7 +436,7 @@ static void test_writer_batching(void)
     int submit_failures = 0;
 
     gate_reset();
-    CHECK(hub_store_open(&s, dir) == 0 && hub_writer_create(&writer, s, 1024) == 0);
+    CHECK(open_fresh(&s) == 0 && hub_writer_create(&writer, s, 1024) == 0);
     if (s == NULL || writer == NULL)
         goto out;
     port = hub_workport_create(writer, loop);
@@ -391,13 +472,11 @@ out:
     hub_workpool_destroy(writer);
     hub_store_close(s);
     h2o_evloop_destroy(loop);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* With max_queued writes waiting, another is refused (HUB_E_BUSY: neither fn nor done runs); room comes back. */
 static void test_writer_queue_bound(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     hub_workpool_t *writer = NULL;
     h2o_loop_t *loop = h2o_evloop_create();
@@ -405,7 +484,7 @@ static void test_writer_queue_bound(void)
     static w_t ws[6];
 
     gate_reset();
-    CHECK(hub_store_open(&s, dir) == 0 && hub_writer_create(&writer, s, 3) == 0);
+    CHECK(open_fresh(&s) == 0 && hub_writer_create(&writer, s, 3) == 0);
     if (s == NULL || writer == NULL)
         goto out;
     port = hub_workport_create(writer, loop);
@@ -432,7 +511,6 @@ out:
     hub_workpool_destroy(writer);
     hub_store_close(s);
     h2o_evloop_destroy(loop);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 static void *open_later(void *arg)
@@ -446,7 +524,6 @@ static void *open_later(void *arg)
  * dropped unrun (done with HUB_E_CANCELLED, nothing stored). */
 static void test_writer_stop(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     hub_workpool_t *writer = NULL;
     h2o_loop_t *loop = h2o_evloop_create();
@@ -455,7 +532,7 @@ static void test_writer_stop(void)
     pthread_t opener;
 
     gate_reset();
-    CHECK(hub_store_open(&s, dir) == 0 && hub_writer_create(&writer, s, 16) == 0);
+    CHECK(open_fresh(&s) == 0 && hub_writer_create(&writer, s, 16) == 0);
     if (s == NULL || writer == NULL)
         goto out;
     port = hub_workport_create(writer, loop);
@@ -482,17 +559,15 @@ out:
     hub_workpool_destroy(writer);
     hub_store_close(s);
     h2o_evloop_destroy(loop);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 /* Without a port the write runs at once and done before hub_store_write_async returns. */
 static void test_writer_sync(void)
 {
-    char *dir = test_tmpdir("store-async");
     hub_store_t *s = NULL;
     w_t ok, bad;
 
-    CHECK(hub_store_open(&s, dir) == 0);
+    CHECK(open_fresh(&s) == 0);
     if (s != NULL) {
         w_init(&ok, "sync", 0, 10, 0);
         w_init(&bad, "sync", 1, 10, HUB_E_DENIED);
@@ -501,18 +576,34 @@ static void test_writer_sync(void)
         CHECK(stored(s, ok.key, 10) == 1 && stored(s, bad.key, 10) == 0);
     }
     hub_store_close(s);
-    CHECK(test_tmpdir_remove(dir) == 0);
 }
 
 int main(void)
 {
-    test_batch_isolation();
-    test_batch_growth();
-    test_batch_hidden_mapfull();
-    test_batch_nested();
-    test_writer_batching();
-    test_writer_queue_bound();
-    test_writer_stop();
-    test_writer_sync();
+    static const char *const backends[] = {"lmdb", "postgresql"};
+    test_backend_t b;
+
+    for (size_t i = 0; i != sizeof(backends) / sizeof(backends[0]); ++i) {
+        B = &b;
+        if (test_backend_init(&b, backends[i]) != 0) {
+            CHECK(!"the backend starts");
+            test_backend_fini(&b);
+            continue;
+        }
+        printf("backend %s\n", backends[i]);
+        test_batch_isolation();
+        if (b.pg) {
+            test_batch_conflict();
+        } else {
+            test_batch_growth();
+            test_batch_hidden_mapfull();
+        }
+        test_batch_nested();
+        test_writer_batching();
+        test_writer_queue_bound();
+        test_writer_stop();
+        test_writer_sync();
+        test_backend_fini(&b);
+    }
     return check_report("store_async");
 }

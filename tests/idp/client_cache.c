@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/client_cache.h"
 #include "idp/node.h"
 #include "tests/check.h"
+#include "tests/support/backend.h"
 #include "tests/support/tmpdir.h"
 
 static hub_store_t *store;
@@ -151,8 +153,9 @@ static void test_node_revoke(void)
     idp_client_cache_destroy(cache);
 }
 
-/* A transaction is answered from its own snapshot: one that began before a change keeps the old client even after a newer
- * one loaded the new record, and does not push the newer entry out. */
+/* The cache answers with the store's latest generation: a transaction that began before a change gets the new client
+ * once it is cached, the old one (from its own snapshot) on a miss, which is labelled with its older generation, so
+ * it never serves a later request nor pushes the newer entry out. */
 static void test_snapshots(void)
 {
     idp_client_cache_t *cache = idp_client_cache_create(16);
@@ -161,11 +164,15 @@ static void test_snapshots(void)
 
     CHECK(put_client(store, "c-snap", "old", 1) == 0);
     CHECK(hub_store_read_begin(store, &before) == 0);
-    CHECK(put_client(store, "c-snap", "new", 1) == 0);
-    CHECK(get_cached(cache, "c-snap", &a) == 0 && a != NULL && strcmp(a->app_name, "new") == 0);
     CHECK(idp_client_cache_get(cache, before, "c-snap", &b) == 0 && b != NULL && strcmp(b->app_name, "old") == 0);
     idp_client_release(b);
+    CHECK(put_client(store, "c-snap", "new", 1) == 0);
+    /* a miss in the old snapshot: its own client, cached under its own (older) generation */
     CHECK(idp_client_cache_get(cache, before, "c-snap", &b) == 0 && b != NULL && strcmp(b->app_name, "old") == 0);
+    idp_client_release(b);
+    CHECK(get_cached(cache, "c-snap", &a) == 0 && a != NULL && strcmp(a->app_name, "new") == 0);
+    /* now cached under the latest generation: the old transaction gets the new client */
+    CHECK(idp_client_cache_get(cache, before, "c-snap", &b) == 0 && b == a);
     idp_client_release(b);
     hub_store_read_end(before);
     CHECK(get_cached(cache, "c-snap", &b) == 0 && b == a); /* still cached */
@@ -389,6 +396,85 @@ static void test_threads(void)
     idp_client_cache_destroy(cache);
 }
 
+/* ---- another primary (PostgreSQL) ---- */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Seconds until the cache on `at` reads client id with app_name want (at most 5). */
+static double seen_after(idp_client_cache_t *cache, hub_store_t *at, const char *id, const char *want)
+{
+    double t0 = mono_now();
+    for (;;) {
+        const idp_client_t *c = NULL;
+        hub_txn_t *txn = NULL;
+        int same = 0;
+        if (hub_store_read_begin(at, &txn) == 0 && idp_client_cache_get(cache, txn, id, &c) == 0)
+            same = strcmp(c->app_name, want) == 0;
+        idp_client_release(c);
+        hub_store_read_end(txn);
+        if (same || mono_now() - t0 > 5)
+            return mono_now() - t0;
+        usleep(5000);
+    }
+}
+
+/* Two primaries on one PostgreSQL database: a client changed through one is seen by the other's cache within a
+ * second (three tries for a noisy machine), and a hit makes no round trip (the store's generation is in memory). */
+static void test_other_primary(void)
+{
+    test_backend_t b;
+    hub_store_t *one = NULL, *two = NULL;
+    idp_client_cache_t *cache = idp_client_cache_create(16);
+    char name[32];
+    int within = 0;
+
+    if (test_backend_init(&b, "postgresql") != 0 || test_backend_fresh(&b) != 0) {
+        CHECK(!"a PostgreSQL server");
+        goto out;
+    }
+    CHECK(test_backend_open(&b, &one, NULL, 0) == 0 && test_backend_open(&b, &two, NULL, 0) == 0);
+    if (one == NULL || two == NULL)
+        goto out;
+    CHECK(put_client(one, "c-cluster", "v0", 1) == 0);
+    CHECK(seen_after(cache, two, "c-cluster", "v0") < 5);
+    for (int v = 1; v <= 3; ++v) {
+        snprintf(name, sizeof(name), "v%d", v);
+        CHECK(put_client(one, "c-cluster", name, 1) == 0);
+        double t = seen_after(cache, two, "c-cluster", name);
+        CHECK(t < 5);
+        within += t < 1.0;
+    }
+    CHECK(within >= 1 && stats(cache).hits > 0);
+    /* a hit costs no round trip: once the node's generation caught up (a hit), one is answered with the database
+     * stopped */
+    for (double t0 = mono_now(); mono_now() - t0 < 5;) {
+        uint64_t hits = stats(cache).hits;
+        if (seen_after(cache, two, "c-cluster", "v3") < 5 && stats(cache).hits > hits)
+            break;
+        usleep(5000);
+    }
+    CHECK(test_backend_stop(&b) == 0);
+    {
+        const idp_client_t *c = NULL;
+        hub_txn_t *txn = NULL;
+        uint64_t hits = stats(cache).hits;
+        CHECK(hub_store_read_begin(two, &txn) == 0 && idp_client_cache_get(cache, txn, "c-cluster", &c) == 0);
+        CHECK(c != NULL && strcmp(c->app_name, "v3") == 0 && stats(cache).hits == hits + 1);
+        idp_client_release(c);
+        hub_store_read_end(txn);
+    }
+out:
+    idp_client_cache_destroy(cache);
+    hub_store_close(two);
+    hub_store_close(one);
+    test_backend_fini(&b);
+}
+
 int main(void)
 {
     char *dir = test_tmpdir("idp-clientcache");
@@ -404,6 +490,7 @@ int main(void)
     test_other_process(dir);
     test_bound();
     test_threads();
+    test_other_primary();
 
     hub_store_close(store);
     CHECK(test_tmpdir_remove(dir) == 0);

@@ -1,6 +1,7 @@
 /* Tests idp/endpoint.c: the primary's endpoint table (each endpoint once, its Frappe alias, the discovery keys in the
- * order discovery lists them, the CORS rules of SPEC §10), and every endpoint registered from it in process, each
- * path and alias answering the router's 404, 405 and preflights in the endpoint's style before any handler runs. */
+ * order discovery lists them, the CORS rules of SPEC §10, what is served while the store is away), and every endpoint registered
+ * from it in process, each path and alias answering the router's 404, 405 and preflights in the endpoint's style before any handler
+ * runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,10 @@ static void test_table(void)
     CHECK(idp_endpoints[IDP_EP_AUTHORIZATION_SERVER].route.cors == &idp_cors_public);
     CHECK(idp_endpoints[IDP_EP_INTROSPECT].route.cors == NULL); /* for resource servers, not browsers */
     CHECK(idp_cors_public.any_origin && !idp_cors_clients.any_origin && idp_cors_clients.origin_check != NULL);
+    /* SPEC §9: the public documents are served from memory while the database is away; every other endpoint needs it */
+    for (i = 0; i != IDP_EP__COUNT; ++i)
+        CHECK(idp_endpoints[i].route.needs ==
+              (idp_endpoints[i].route.cors == &idp_cors_public ? HUB_NEEDS_MEMORY : HUB_NEEDS_STORE));
     /* what clients see: the methods each endpoint takes (SPEC §4), pages answering in HTML, the rest with OAuth errors */
     static const struct {
         idp_endpoint_id_t id;
@@ -87,7 +92,7 @@ static void test_table(void)
 }
 
 /* Each endpoint's handler: counts and answers 200. */
-#define X(name, path, alias, key, methods, match, style, cors)                                                                     \
+#define X(name, path, alias, key, methods, match, style, cors, needs)                                                              \
     static int on_##name(void *data, h2o_req_t *req)                                                                               \
     {                                                                                                                              \
         ++calls[IDP_EP_##name];                                                                                                    \
@@ -98,7 +103,7 @@ IDP_ENDPOINTS(X)
 #undef X
 
 static const hub_route_cb handlers[IDP_EP__COUNT] = {
-#define X(name, path, alias, key, methods, match, style, cors) [IDP_EP_##name] = on_##name,
+#define X(name, path, alias, key, methods, match, style, cors, needs) [IDP_EP_##name] = on_##name,
     IDP_ENDPOINTS(X)
 #undef X
 };

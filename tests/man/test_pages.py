@@ -95,7 +95,7 @@ def hubctl_problems(page, help_text):
     for w, u in cmds:
         used |= options_in(u)
     header = help_text.split("\n", 1)[0]
-    known = used | options_in(header) | GLOBAL_HELP | {"--data-dir"}
+    known = used | options_in(header) | GLOBAL_HELP | {"--data-dir", "--config"}
     for o in sorted(used | options_in(header)):
         if o not in described:
             problems.append(f"hubctl.8: option {o} has no entry in OPTIONS")

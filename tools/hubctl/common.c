@@ -301,6 +301,16 @@ int ctl_keys_config(ctl_t *ctl, hub_config_t *cfg)
         return ret;
     ret = idp_keys_policy_load(txn, cfg);
     hub_store_read_end(txn);
+    if (ret == 0 && ctl->cfg != NULL && ctl->cfg->node.role == HUB_ROLE_PRIMARY) {
+        const char *secret = ctl->cfg->primary.cluster_secret_file;
+        cfg->primary.signing_alg = ctl->cfg->primary.signing_alg;
+        cfg->primary.key_rotation_every = ctl->cfg->primary.key_rotation_every;
+        cfg->primary.key_publish_ahead = ctl->cfg->primary.key_publish_ahead;
+        cfg->primary.access_token_ttl = ctl->cfg->primary.access_token_ttl;
+        cfg->primary.id_token_ttl = ctl->cfg->primary.id_token_ttl;
+        free(cfg->primary.cluster_secret_file);
+        cfg->primary.cluster_secret_file = secret != NULL ? hub_strdup(secret) : NULL;
+    }
     return ret;
 }
 

@@ -19,9 +19,11 @@
 typedef struct st_ctl_command_t ctl_command_t;
 
 typedef struct st_ctl_t {
-    const char *data_dir;
+    const char *data_dir;    /* -d, or node.data_dir of -c's configuration */
+    const hub_config_t *cfg; /* -c CONFIG's configuration; NULL with -d */
     const ctl_command_t *cmd;
     hub_store_t *store; /* opened by main (by the command itself for init) */
+    char schema[256];   /* what opening with init did to a PostgreSQL schema ("" when nothing) */
     int json;
     /* set by a transaction that refuses a change: the exit code and the one line to print */
     int refused;
@@ -49,6 +51,12 @@ extern const ctl_command_t ctl_settings_commands[];
 extern const ctl_command_t ctl_node_commands[];
 extern const ctl_command_t ctl_keys_commands[];
 extern const ctl_command_t ctl_store_commands[];
+
+/* Opens ctl->store: -d's LMDB data dir, or the store of -c's configuration; with init, a missing one is created (and a
+ * PostgreSQL schema migrated, ctl->schema says how). Returns EXIT_OK or the exit code, having said why. */
+int ctl_open_store(ctl_t *ctl, int init);
+/* The store, for messages: -d's data dir, or "the database of CONFIG" for -c's PostgreSQL store (static storage). */
+const char *ctl_where(const ctl_t *ctl);
 
 /* ---- messages ---- */
 
@@ -109,7 +117,8 @@ int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char
 int ctl_store_import(ctl_t *ctl, int argc, char **argv);
 
 /* cfg for the keyring's operator commands: defaults, the data dir and the rotation policy the primary saved (with the
- * cluster secret's file of a cluster's primary). */
+ * cluster secret's file of a cluster's primary); with -c, its primary's own settings and cluster secret instead, so
+ * that keys made before any primary ran (init, import) are sealed as that primary will read them. */
 int ctl_keys_config(ctl_t *ctl, hub_config_t *cfg);
 /* The vault of private keys cfg names (idp/keyrec.h: files in the data dir, or sealed with the cluster secret) into
  * *out (idp_keyvault_close). Returns EXIT_OK, or EXIT_RUNTIME after printing why not. */

@@ -1,4 +1,5 @@
-/* hubctl init: creates a data dir with its first signing key and the built-in roles. */
+/* hubctl init: creates a data dir (or a PostgreSQL schema, or migrates an older one) with its first signing key and the
+ * built-in roles. */
 #include <stdio.h>
 #include "hub/err.h"
 #include "hub/jws.h"
@@ -72,10 +73,14 @@ static int cmd_init(ctl_t *ctl, int argc, char **argv)
     }
     if ((ret = ctl_positionals(ctl, argc, argv, 0, NULL, NULL)) != EXIT_OK)
         return ret;
-    if ((ret = hub_store_open(&ctl->store, ctl->data_dir)) != 0)
-        return ctl_say(EXIT_RUNTIME, "%s: cannot open the store: %s", ctl->data_dir, hub_strerror(ret));
+    if ((ret = ctl_open_store(ctl, 1)) != EXIT_OK)
+        return ret;
+    if (ctl->schema[0] != '\0')
+        printf("%s\n", ctl->schema);
     if ((ret = initialised(ctl, &yes)) != 0)
         return ctl_say(EXIT_RUNTIME, "%s: %s", ctl->data_dir, hub_strerror(ret));
+    if (yes && ctl->schema[0] != '\0')
+        return EXIT_OK; /* an init that migrated the schema of an initialised store */
     if (yes)
         return ctl_say(EXIT_RUNTIME, "%s: already initialised", ctl->data_dir);
     if ((ret = init_key(ctl, alg)) != EXIT_OK)

@@ -1,11 +1,13 @@
-/* hubctl: administers a primary's data directory (SPEC §2). main finds the command in the nouns' tables (init, user,
- * role, client, settings, node, keys, store: one file each), opens the store and runs it. */
+/* hubctl: administers a primary's data directory, or the store its configuration names (SPEC §2, §9). main finds the
+ * command in the nouns' tables (init, user, role, client, settings, node, keys, store: one file each), opens the store
+ * and runs it. */
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "hub/config.h"
 #include "hub/err.h"
 #include "tools/hubctl/hubctl.h"
 
@@ -15,7 +17,8 @@ static const ctl_command_t *const tables[] = {ctl_init_commands,     ctl_user_co
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: hubctl -d DATA_DIR COMMAND ...\n"
+    fprintf(fp, "usage: hubctl -d DATA_DIR COMMAND ... | hubctl -c CONFIG COMMAND ...\n"
+                "-c: the store the node's configuration names (LMDB in its node.data_dir, or PostgreSQL).\n"
                 "Exit codes: 0 ok, 1 runtime error, 2 usage or validation error. Every read command takes --json.\n"
                 "A LIST is separated by ';' (scopes and URIs also by white space).\n\n");
     for (size_t t = 0; t != NTABLES; ++t)
@@ -58,16 +61,21 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Reads -d DATA_DIR and --help before the command; returns -1 to go on, else the exit code. */
-static int global_options(ctl_t *ctl, int argc, char **argv)
+/* Reads -d DATA_DIR, -c CONFIG and --help before the command; returns -1 to go on, else the exit code. */
+static int global_options(ctl_t *ctl, int argc, char **argv, const char **config)
 {
-    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:d:c:h", opts, NULL)) != -1) {
         if (c == 'd') {
             ctl->data_dir = optarg;
+        } else if (c == 'c') {
+            *config = optarg;
         } else if (c == 'h') {
             usage(stdout);
             return EXIT_OK;
@@ -94,35 +102,90 @@ static int check_owner(const char *dir)
                    pw != NULL ? pw->pw_name : uid, pw != NULL ? pw->pw_name : uid, dir);
 }
 
-int main(int argc, char **argv)
+int ctl_open_store(ctl_t *ctl, int init)
 {
-    ctl_t ctl = {0};
+    char msg[600];
+    int ret;
+
+    /* a read on a missing LMDB data dir must not create it */
+    if (!init && (ctl->cfg == NULL || ctl->cfg->store.backend == HUB_STORE_LMDB) && !is_dir(ctl->data_dir))
+        return ctl_say(EXIT_RUNTIME, "%s: no such data directory (run hubctl %s %s init)", ctl->data_dir, ctl->cfg ? "-c" : "-d",
+                       ctl->cfg ? ctl->cfg->file : ctl->data_dir);
+    if (ctl->cfg == NULL) {
+        if ((ret = hub_store_open(&ctl->store, ctl->data_dir)) != 0)
+            return ctl_say(EXIT_RUNTIME, "%s: cannot open the store: %s", ctl->data_dir, hub_strerror(ret));
+        return EXIT_OK;
+    }
+    if ((ret = hub_store_open_config(&ctl->store, ctl->cfg, init ? HUB_STORE_INIT : 0, msg, sizeof(msg))) != 0)
+        return ctl_say(ret == HUB_E_CONFIG ? EXIT_USAGE : EXIT_RUNTIME, "%s", msg);
+    msg[sizeof(ctl->schema) - 1] = '\0'; /* what init did to a PostgreSQL schema: one short line */
+    memcpy(ctl->schema, msg, strlen(msg) + 1);
+    return EXIT_OK;
+}
+
+const char *ctl_where(const ctl_t *ctl)
+{
+    static char where[4200];
+
+    if (ctl->cfg == NULL || ctl->cfg->store.backend != HUB_STORE_POSTGRESQL)
+        return ctl->data_dir;
+    snprintf(where, sizeof(where), "the database of %s", ctl->cfg->file != NULL ? ctl->cfg->file : "the configuration");
+    return where;
+}
+
+/* -c CONFIG: the node's configuration, its data dir, the store it names. Returns -1 to go on, else the exit code. */
+static int load_config(ctl_t *ctl, hub_config_t *cfg, const char *path)
+{
+    int ret;
+
+    if (ctl->data_dir != NULL)
+        return ctl_say(EXIT_USAGE, "-d DATA_DIR and -c CONFIG: give one of them, not both");
+    if ((ret = hub_config_load(cfg, path, stderr, NULL)) != 0) {
+        if (ret != HUB_E_CONFIG && ret != HUB_E_IO) /* hub_config_load told those */
+            ctl_say(EXIT_USAGE, "%s: cannot read: %s", path, hub_strerror(ret));
+        return EXIT_USAGE;
+    }
+    ctl->cfg = cfg;
+    ctl->data_dir = cfg->node.data_dir;
+    return -1;
+}
+
+/* Finds the command and opens what it works on; runs it. */
+static int run_command(ctl_t *ctl, int argc, char **argv)
+{
     int nwords, ret;
 
-    if ((ret = global_options(&ctl, argc, argv)) >= 0)
-        return ret;
     if (optind >= argc)
         return ctl_say(EXIT_USAGE, "missing command (see hubctl --help)");
-    if ((ctl.cmd = find_command(argc - optind, argv + optind, &nwords)) == NULL)
+    if ((ctl->cmd = find_command(argc - optind, argv + optind, &nwords)) == NULL)
         return ctl_say(EXIT_USAGE, "unknown command \"%s%s%s\" (see hubctl --help)", argv[optind], optind + 1 < argc ? " " : "",
                        optind + 1 < argc ? argv[optind + 1] : "");
-    if (ctl.data_dir == NULL || ctl.data_dir[0] == '\0')
-        return ctl_say(EXIT_USAGE, "-d DATA_DIR: required");
+    if (ctl->data_dir == NULL || ctl->data_dir[0] == '\0')
+        return ctl_say(EXIT_USAGE, "-d DATA_DIR or -c CONFIG: required");
     /* the command sees argv[0] = its last word, then its arguments */
     argv += optind + nwords - 1;
     argc -= optind + nwords - 1;
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; ++i)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_print_usage(&ctl); /* needs no data dir */
-    if ((ret = check_owner(ctl.data_dir)) != EXIT_OK)
+            return ctl_print_usage(ctl); /* needs no data dir */
+    if ((ret = check_owner(ctl->data_dir)) != EXIT_OK)
         return ret;
-    if (!ctl.cmd->no_store) {
-        if (!is_dir(ctl.data_dir))
-            return ctl_say(EXIT_RUNTIME, "%s: no such data directory (run hubctl -d %s init)", ctl.data_dir, ctl.data_dir);
-        if ((ret = hub_store_open(&ctl.store, ctl.data_dir)) != 0)
-            return ctl_say(EXIT_RUNTIME, "%s: cannot open the store: %s", ctl.data_dir, hub_strerror(ret));
-    }
-    ret = ctl.cmd->run(&ctl, argc, argv);
+    if (!ctl->cmd->no_store && (ret = ctl_open_store(ctl, 0)) != EXIT_OK)
+        return ret;
+    return ctl->cmd->run(ctl, argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL;
+    hub_config_t cfg;
+    ctl_t ctl = {0};
+    int ret;
+
+    memset(&cfg, 0, sizeof(cfg)); /* hub_config_load fills it; disposing it empty is harmless */
+    if ((ret = global_options(&ctl, argc, argv, &config)) < 0 && (config == NULL || (ret = load_config(&ctl, &cfg, config)) < 0))
+        ret = run_command(&ctl, argc, argv);
     hub_store_close(ctl.store);
+    hub_config_dispose(&cfg);
     return ret;
 }

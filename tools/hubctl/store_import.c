@@ -40,6 +40,8 @@ static const struct {
     {HUB_T_ROLES, IDP_ROLE_SYSTEM_MANAGER, ASIDE_EACH}, /* the built-in roles */
     {HUB_T_ROLES, IDP_ROLE_GUEST, ASIDE_EACH},
     {HUB_T_KEYS, NULL, ASIDE_TABLE}, /* init's key: only when the dump brings none (two key sets would mix) */
+    /* init's private key sealed with -c's cluster secret: put back, then removed with its key record (keys_after) */
+    {HUB_T_KEY_SECRETS, NULL, ASIDE_EACH},
 };
 
 typedef struct {
@@ -108,7 +110,7 @@ static int walk_cb(void *arg, hub_val_t key, hub_val_t val)
     if (rule == ASIDE_NONE || im->naside == MAX_ASIDE) {
         snprintf(im->msg, sizeof(im->msg),
                  "%s: not empty: table %s holds records (import into a new data dir, or one only hubctl init made)",
-                 im->ctl->data_dir, hub_dump_table_name(w->table));
+                 ctl_where(im->ctl), hub_dump_table_name(w->table));
         return HUB_E_EXISTS;
     }
     if (!w->collect || rule == ASIDE_KEEP)
@@ -262,7 +264,7 @@ static int import_record(import_t *im, hub_txn_t *txn, const hub_dump_line_t *l,
         return ctl_refuse(im->ctl, EXIT_RUNTIME,
                           "store import: line %llu: key: signing key %s is the one hubctl init made in %s "
                           "(import into a new data dir)",
-                          (unsigned long long)line, l->key, im->ctl->data_dir);
+                          (unsigned long long)line, l->key, ctl_where(im->ctl));
     ret = hub_store_put(txn, l->table, l->key, l->klen, l->val, l->vlen, l->expires_at, HUB_STORE_NOOVERWRITE);
     if (ret == HUB_E_EXISTS)
         return ctl_refuse(im->ctl, EXIT_USAGE, "store import: line %llu: key: a second record of the same key in table %s",
@@ -399,7 +401,7 @@ static void say_done(const import_t *im)
 
     for (size_t i = 0; i != im->naside; ++i)
         kept += im->aside[i].table == HUB_T_KEYS && !im->aside[i].dropped;
-    printf("imported %zu records into %s", im->imported, im->ctl->data_dir);
+    printf("imported %zu records into %s", im->imported, ctl_where(im->ctl));
     if (im->expired != 0)
         printf(" (%zu expired, left out)", im->expired);
     if (im->nkeys != 0)
@@ -420,7 +422,7 @@ static int open_vault(import_t *im)
 
     if ((ret = ctl_keys_config(im->ctl, &cfg)) != 0) {
         hub_config_dispose(&cfg);
-        return ctl_say(EXIT_RUNTIME, "%s: cannot read the store: %s", im->ctl->data_dir, hub_strerror(ret));
+        return ctl_say(EXIT_RUNTIME, "%s: cannot read the store: %s", ctl_where(im->ctl), hub_strerror(ret));
     }
     if (im->secret_given != NULL) {
         free(cfg.primary.cluster_secret_file);
@@ -440,7 +442,7 @@ static int run_import(import_t *im)
     int ret;
 
     if ((ret = hub_store_read_begin(im->ctl->store, &txn)) != 0)
-        return ctl_say(EXIT_RUNTIME, "%s: cannot read the store: %s", im->ctl->data_dir, hub_strerror(ret));
+        return ctl_say(EXIT_RUNTIME, "%s: cannot read the store: %s", ctl_where(im->ctl), hub_strerror(ret));
     ret = walk_target(im, txn, 0);
     hub_store_read_end(txn);
     if (ret != 0)
@@ -488,8 +490,9 @@ int ctl_store_import(ctl_t *ctl, int argc, char **argv)
     if (isatty(STDIN_FILENO))
         return ctl_say(EXIT_USAGE, "store import: reads a dump on standard input (hubctl -d %s store import < FILE)",
                        ctl->data_dir);
-    if ((ret = hub_store_open(&ctl->store, ctl->data_dir)) != 0)
-        return ctl_say(EXIT_RUNTIME, "%s: cannot open the store: %s", ctl->data_dir, hub_strerror(ret));
+    /* the store -d or -c names, created when missing (a new LMDB data dir, a PostgreSQL database without the schema) */
+    if ((ret = ctl_open_store(ctl, 1)) != EXIT_OK)
+        return ret;
     im = hub_xcalloc(1, sizeof(*im));
     im->ctl = ctl;
     im->secret_given = secret;
