@@ -20,12 +20,6 @@ static struct {
     void *ctx;
 } hook;
 
-int hub_store_reads_cheap(hub_store_t *store)
-{
-    (void)store; /* LMDB, the one backend here: reads are memory-mapped in this process */
-    return 1;
-}
-
 unsigned hub_store_readers_wanted(hub_store_t *store, unsigned nworkers)
 {
     const char *forced = getenv("HUB_READ_POOL");
@@ -40,7 +34,7 @@ unsigned hub_store_readers_wanted(hub_store_t *store, unsigned nworkers)
         }
         hub_log_warn("HUB_READ_POOL=%.32s: expected a number of readers from 1 to 64; ignored", forced);
     }
-    return hub_store_reads_cheap(store) ? 0 : nworkers;
+    return hub_store_reads_inline(store) ? 0 : nworkers;
 }
 
 void hub_store_set_hook(hub_store_hook_fn fn, void *ctx)

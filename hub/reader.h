@@ -8,11 +8,6 @@
 #include "hub/store.h"
 #include "hub/workpool.h"
 
-/* 1 when a read transaction of store costs no more than a memory access (LMDB: a memory-mapped file in this process),
- * so a loop may read it in place; 0 when every read is a round trip (a database server), so a loop must hand its reads
- * to a reader pool (hub_server_use_readers). */
-int hub_store_reads_cheap(hub_store_t *store);
-
 /* How many readers store wants when a node would give it nworkers: none when its reads are cheap, else nworkers; the
  * environment variable HUB_READ_POOL=N (1 to 64) makes it N whatever the store (tests run the parked paths that way
  * on LMDB; any other value is ignored with a warning). */

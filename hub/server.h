@@ -55,7 +55,7 @@ int hub_server_use_workpool(hub_server_t *server, unsigned nworkers, size_t max_
 int hub_server_use_writer(hub_server_t *server, size_t max_queued);
 
 /* Gives the server readers for its store (hub/reader.h) when its reads are not cheap in-process
- * (hub_store_reads_cheap): nworkers threads, at most max_queued reads waiting; each loop thread gets a port to them
+ * (hub_store_reads_inline says 0): nworkers threads, at most max_queued reads waiting; each loop thread gets a port to them
  * (hub_thread_t.read_port). The environment variable HUB_READ_POOL=N forces a pool of N readers even for a store whose
  * reads are cheap (tests run the parked paths that way). Without readers the loops read in place. Only before
  * hub_server_run; returns 0, HUB_E_INVAL without a store, or HUB_E_IO when no reader could start. */

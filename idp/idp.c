@@ -63,7 +63,9 @@ int idp_create(idp_t **out, hub_server_t *server)
         hub_log_error("cannot start the store's writer: %s", hub_strerror(ret));
         goto fail;
     }
-    if ((ret = hub_server_use_readers(server, READERS, READ_QUEUE)) != 0) {
+    /* on PostgreSQL one reader per connection of store.postgresql.pool (the writer and the counters' listener share them) */
+    if ((ret = hub_server_use_readers(server, idp->cfg->store.backend == HUB_STORE_POSTGRESQL ? idp->cfg->store.pg_pool : READERS,
+                                      READ_QUEUE)) != 0) {
         hub_log_error("cannot start the store's readers: %s", hub_strerror(ret));
         goto fail;
     }
