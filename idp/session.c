@@ -146,30 +146,56 @@ int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t
     return 0;
 }
 
-idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req)
+int idp_session_cookie_hash(idp_t *idp, h2o_req_t *req, char hash[HUB_SECRET_HASH_LEN + 1])
 {
     const char *cookie = hub_req_cookie(&req->pool, req, idp->session_cookie);
-    char hash[HUB_SECRET_HASH_LEN + 1];
-    hub_txn_t *txn = NULL;
+
+    hash[0] = '\0';
+    if (!hub_is_token(cookie, TOKEN_BYTES))
+        return 0;
+    hub_secret_hash(hash, cookie, TOKEN_LEN);
+    return 1;
+}
+
+int idp_session_lookup(hub_txn_t *txn, const char *hash, idp_session_t **out, idp_user_t **user_out)
+{
     json_t *rec = NULL;
     idp_user_t *user = NULL;
     idp_session_t *s = NULL;
+    int ret = 0;
 
-    if (!hub_is_token(cookie, TOKEN_BYTES))
-        return NULL;
-    hub_secret_hash(hash, cookie, TOKEN_LEN);
-    if (hub_store_read_begin(idp->store, &txn) != 0)
-        return NULL;
-    if (get_record(txn, hash, &rec) != 0 || (s = session_from_json(rec)) == NULL)
+    *out = NULL;
+    if (user_out != NULL)
+        *user_out = NULL;
+    if (hash[0] == '\0')
+        return 0;
+    if ((ret = get_record(txn, hash, &rec)) != 0 || (s = session_from_json(rec)) == NULL)
         goto out;
     /* A disabled or deleted user has no live session anywhere. */
-    if (idp_user_get(txn, s->sub, &user) != 0 || !user->enabled) {
-        idp_session_free(s);
-        s = NULL;
+    if ((ret = idp_user_get(txn, s->sub, &user)) != 0 || !user->enabled)
+        goto out;
+    *out = s;
+    s = NULL;
+    if (user_out != NULL) {
+        *user_out = user;
+        user = NULL;
     }
 out:
+    idp_session_free(s);
     idp_user_free(user);
     json_decref(rec);
+    return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
+}
+
+idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    hub_txn_t *txn = NULL;
+    idp_session_t *s = NULL;
+
+    if (!idp_session_cookie_hash(idp, req, hash) || hub_store_read_begin(idp->store, &txn) != 0)
+        return NULL;
+    idp_session_lookup(txn, hash, &s, NULL);
     hub_store_read_end(txn);
     return s;
 }

@@ -7,8 +7,10 @@
 #include <h2o.h>
 #include "hub/store.h"
 #include "hub/form.h"
+#include "hub/crypto.h"
 #include "idp/ctx.h"
 #include "idp/strv.h"
+#include "idp/user.h"
 
 typedef struct st_idp_session_t {
     char *sid; /* public session identifier */
@@ -21,8 +23,15 @@ typedef struct st_idp_session_t {
 /* Starts a session for sub (session_ttl), sets the cookie on req; *out may be NULL. */
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
 /* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled or
- * deleted); the caller frees it with idp_session_free. */
+ * deleted); the caller frees it with idp_session_free. Reads the store on the calling thread. */
 idp_session_t *idp_session_current(idp_t *idp, h2o_req_t *req);
+/* The hash under which the session of req's cookie is stored, into hash (on the loop: it reads the request): 1, or 0
+ * with hash "" when the request carries no well-formed session cookie. */
+int idp_session_cookie_hash(idp_t *idp, h2o_req_t *req, char hash[HUB_SECRET_HASH_LEN + 1]);
+/* In txn (any thread): the live session stored under hash ("" for none) into *out and, when user is not NULL, its
+ * user into *user; both NULL when there is none (unknown, expired, its user disabled or deleted). The caller frees them
+ * (idp_session_free, idp_user_free). Returns 0, or the store's error. */
+int idp_session_lookup(hub_txn_t *txn, const char *hash, idp_session_t **out, idp_user_t **user);
 /* By public sid (caller frees *out); HUB_E_NOTFOUND when unknown or expired. */
 int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out);
 /* Records that client_id took part in the session (idempotent); HUB_E_NOTFOUND when the
