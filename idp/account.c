@@ -69,31 +69,31 @@ static void app_row(idp_creq_t *c, hub_page_t *p, const idp_user_app_t *a)
     hub_page_raw(p, "</td></tr>\n");
 }
 
+/* What /account/ and the password form read with the gate: the apps holding a grant and, for the password form, the
+ * wrong current passwords counted. */
+typedef struct {
+    idp_user_app_t *apps;
+    size_t n;
+    uint64_t guesses;
+} account_data_t;
+
 static void apps(idp_creq_t *c, hub_page_t *p)
 {
-    idp_user_app_t *v = NULL;
-    hub_txn_t *txn = NULL;
-    size_t n = 0;
+    const account_data_t *d = c->data;
 
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        if (idp_user_apps_list(txn, c->user->sub, &v, &n) != 0)
-            n = 0;
-        hub_store_read_end(txn);
-    }
     hub_page_raw(p, "<section class=\"card\" aria-labelledby=\"apps-h\"><h2 id=\"apps-h\">Apps with access to your account</h2>\n");
-    if (n == 0) {
+    if (d->n == 0) {
         hub_page_raw(p, "<p id=\"no-apps\">No app holds access to your account.</p>\n");
     } else {
         hub_page_raw(p, "<p>Revoking an app ends its access at once: its refresh tokens stop working and it must ask you "
                         "again.</p>\n<div class=\"table-wrap\"><table id=\"apps\"><thead><tr><th scope=\"col\">App</th>"
                         "<th scope=\"col\">Scopes</th><th scope=\"col\">Since</th><th scope=\"col\"><span class=\"skip\">"
                         "Action</span></th></tr></thead>\n<tbody>\n");
-        for (size_t i = 0; i != n; ++i)
-            app_row(c, p, &v[i]);
+        for (size_t i = 0; i != d->n; ++i)
+            app_row(c, p, &d->apps[i]);
         hub_page_raw(p, "</tbody></table></div>\n");
     }
     hub_page_raw(p, "</section>\n");
-    idp_user_apps_free(v, n);
 }
 
 static void password_form(idp_creq_t *c, hub_page_t *p, const idp_invalid_t *inv)
@@ -139,7 +139,7 @@ static void account_page(idp_creq_t *c, int status, const idp_invalid_t *inv)
     idp_console_end(c, &p, status);
 }
 
-void idp_account_home(idp_creq_t *c)
+static void on_home(idp_creq_t *c)
 {
     account_page(c, 200, NULL);
 }
@@ -151,24 +151,32 @@ static void guess_key(char *out, size_t size, const char *sub)
     snprintf(out, size, "p:%s", sub);
 }
 
-static uint64_t guesses(idp_creq_t *c)
+static int account_read(hub_txn_t *txn, idp_creq_t *c)
 {
+    account_data_t *d = c->data;
     char key[300];
-    hub_txn_t *txn = NULL;
     json_t *rec = NULL;
-    uint64_t n = 0;
+    int ret;
 
-    guess_key(key, sizeof(key), c->user->sub);
-    if (hub_store_read_begin(c->idp->store, &txn) != 0)
+    if ((ret = idp_user_apps_list(txn, c->user->sub, &d->apps, &d->n)) != 0)
+        return ret;
+    if (!c->post)
         return 0;
-    if (hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, key, &rec) == 0)
-        n = (uint64_t)json_integer_value(json_object_get(rec, "n"));
-    hub_store_read_end(txn);
+    guess_key(key, sizeof(key), c->user->sub);
+    if ((ret = hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, key, &rec)) == 0)
+        d->guesses = (uint64_t)json_integer_value(json_object_get(rec, "n"));
     json_decref(rec);
-    return n;
+    return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
 }
 
-static int guess_txn(hub_txn_t *txn, void *arg)
+static void account_dispose(void *data)
+{
+    account_data_t *d = data;
+
+    idp_user_apps_free(d->apps, d->n);
+}
+
+static int guess_txn(hub_txn_t *txn, void *arg, char *target)
 {
     const char *key = arg;
     uint64_t n = 0, exp = 0;
@@ -189,12 +197,15 @@ static int guess_txn(hub_txn_t *txn, void *arg)
 
 /* ---- POST /account/password ---- */
 
+/* The password change, in c's memory: copies of the passwords (cleansed), the Argon2id check and the new hash. */
 typedef struct st_pw_job_t {
-    char *current, *fresh; /* malloc'ed copies, cleansed */
+    char *current, *fresh;
     size_t clen, flen;
     char *stored_hash; /* what the current password was checked against */
     char *new_hash;
     int verified;
+    const char *sub, *keep_sid; /* the user and the session that stays (c's) */
+    char key[300];              /* the user's count of wrong current passwords */
 } pw_job_t;
 
 static void pw_work(void *arg)
@@ -216,60 +227,61 @@ static void pw_dispose(void *arg)
     free(j->fresh);
     free(j->stored_hash);
     free(j->new_hash);
-    free(j);
 }
-
-typedef struct {
-    idp_creq_t *c;
-    pw_job_t *j;
-} pw_change_t;
 
 static int pw_change_txn(hub_txn_t *txn, void *arg, char *target)
 {
-    pw_change_t *a = arg;
+    pw_job_t *j = arg;
     idp_user_t *u = NULL;
     int ret;
 
-    if ((ret = idp_user_get(txn, a->c->user->sub, &u)) != 0)
+    if ((ret = idp_user_get(txn, j->sub, &u)) != 0)
         return ret;
-    if (u->password_hash == NULL || strcmp(u->password_hash, a->j->stored_hash) != 0) {
+    if (u->password_hash == NULL || strcmp(u->password_hash, j->stored_hash) != 0) {
         idp_user_free(u);
         return HUB_E_BUSY; /* changed meanwhile: the password checked is not the one stored any more */
     }
     free(u->password_hash);
-    u->password_hash = hub_strdup(a->j->new_hash);
+    u->password_hash = hub_strdup(j->new_hash);
     snprintf(target, IDP_AUDIT_TEXT, "%s", u->username);
     /* ends the user's other sessions and their tokens, and tells the clients (idp/revocation.h) */
-    ret = idp_user_update(txn, u, a->c->session->sid);
+    ret = idp_user_update(txn, u, j->keep_sid);
     idp_user_free(u);
     return ret;
+}
+
+static void pw_changed(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret == HUB_E_BUSY)
+        idp_console_message(c, 409, "Not changed", "Your password was changed elsewhere meanwhile. Nothing was changed.");
+    else if (ret != 0)
+        idp_console_failed(c, ret, "Not changed", "The password could not be changed right now. Please try again.");
+    else
+        idp_console_done(c, IDP_CONSOLE_ACCOUNT, "password-changed");
+}
+
+/* A wrong current password, counted before the answer says so. */
+static void pw_counted(idp_creq_t *c, void *arg, int ret)
+{
+    idp_invalid_t inv;
+
+    if (ret != 0)
+        hub_log_error("account: cannot count a wrong password: %s", hub_strerror(ret));
+    hub_log_info("account: %s (%s) gave a wrong current password", c->user->username, c->from);
+    idp_invalid(&inv, IDP_FIELD_CURRENT_PASSWORD, "is not your current password");
+    account_page(c, 400, &inv);
 }
 
 static void pw_done(idp_creq_t *c, void *arg)
 {
     pw_job_t *j = arg;
-    pw_change_t a = {c, j};
-    idp_invalid_t inv;
-    char key[300];
-    int ret;
 
-    if (!j->verified) {
-        guess_key(key, sizeof(key), c->user->sub);
-        if ((ret = hub_store_write(c->idp->store, guess_txn, key)) != 0)
-            hub_log_error("account: cannot count a wrong password: %s", hub_strerror(ret));
-        hub_log_info("account: %s (%s) gave a wrong current password", c->user->username, c->from);
-        idp_invalid(&inv, IDP_FIELD_CURRENT_PASSWORD, "is not your current password");
-        account_page(c, 400, &inv);
-        return;
-    }
-    ret = j->new_hash == NULL ? HUB_E_CRYPTO : idp_console_change(c, "account.password", pw_change_txn, &a);
-    if (ret != 0) {
-        idp_console_message(c, ret == HUB_E_BUSY ? 409 : 503, "Not changed",
-                            ret == HUB_E_BUSY ? "Your password was changed elsewhere meanwhile. Nothing was changed."
-                                              : "The password could not be changed right now. Please try again.");
-        return;
-    }
-    idp_console_done(c, IDP_CONSOLE_ACCOUNT, "password-changed");
+    if (!j->verified)
+        idp_console_write(c, guess_txn, j->key, pw_counted);
+    else if (j->new_hash == NULL)
+        idp_console_failed(c, HUB_E_CRYPTO, "Not changed", "The password could not be changed right now. Please try again.");
+    else
+        idp_console_change(c, "account.password", pw_change_txn, j, pw_changed);
 }
 
 /* The three fields, each once: the new one twice alike and acceptable (idp_password_check, as hubctl checks it). */
@@ -298,25 +310,28 @@ static void on_password(idp_creq_t *c)
         account_page(c, 400, &inv);
         return;
     }
-    if (guesses(c) >= MAX_GUESSES) {
+    if (((const account_data_t *)c->data)->guesses >= MAX_GUESSES) {
         hub_resp_header(c->req, "retry-after", "900");
         idp_console_message(c, 429, "Too many attempts",
                             "The current password was wrong too many times. Please wait a while before trying again.");
         return;
     }
-    j = hub_xcalloc(1, sizeof(*j));
+    j = idp_console_alloc(c, sizeof(*j), pw_dispose);
     j->current = hub_xstrndup(v[F_CURRENT], IDP_PASSWORD_MAX);
     j->fresh = hub_strdup(v[F_NEW]);
     j->clen = strlen(j->current);
     j->flen = strlen(j->fresh);
     j->stored_hash = hub_strdup(c->user->password_hash);
-    idp_console_job(c, pw_work, pw_done, pw_dispose, j);
+    j->sub = c->user->sub;
+    j->keep_sid = c->session->sid;
+    guess_key(j->key, sizeof(j->key), c->user->sub);
+    idp_console_job(c, pw_work, pw_done, j);
 }
 
 /* ---- POST /account/revoke ---- */
 
 typedef struct {
-    const char *sub, *client_id;
+    const char *sub, *client_id; /* the signed-in user's (never the form's), the form's */
     size_t revoked;
 } revoke_t;
 
@@ -327,24 +342,25 @@ static int revoke_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_user_app_revoke(txn, r->sub, r->client_id, &r->revoked);
 }
 
+static void revoked(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret == HUB_E_NOTFOUND)
+        idp_console_message(c, 404, "Nothing to revoke", "That app holds no access to your account. Nothing was changed.");
+    else if (ret != 0)
+        idp_console_failed(c, ret, "Not revoked", "The app's access could not be revoked right now. Please try again.");
+    else
+        idp_console_done(c, IDP_CONSOLE_ACCOUNT, "app-revoked");
+}
+
 static void on_revoke(idp_creq_t *c)
 {
-    revoke_t r = {c->user->sub, idp_console_arg(c, "client_id"), 0};
-    int ret;
+    revoke_t *r = idp_console_alloc(c, sizeof(*r), NULL);
 
-    if (r.client_id == NULL || r.client_id[0] == '\0') {
+    r->sub = c->user->sub;
+    if ((r->client_id = idp_console_arg(c, "client_id")) == NULL || r->client_id[0] == '\0')
         idp_console_message(c, 400, "Bad request", "The form does not name one app. Nothing was changed.");
-        return;
-    }
-    if ((ret = idp_console_change(c, "account.revoke-app", revoke_txn, &r)) == HUB_E_NOTFOUND) {
-        idp_console_message(c, 404, "Nothing to revoke", "That app holds no access to your account. Nothing was changed.");
-        return;
-    }
-    if (ret != 0) {
-        idp_console_message(c, 503, "Not revoked", "The app's access could not be revoked right now. Please try again.");
-        return;
-    }
-    idp_console_done(c, IDP_CONSOLE_ACCOUNT, "app-revoked");
+    else
+        idp_console_change(c, "account.revoke-app", revoke_txn, r, revoked);
 }
 
 /* ---- POST /account/sign-out-everywhere ---- */
@@ -356,18 +372,24 @@ static int everywhere_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_user_revoke(txn, c->user->sub, NULL, "signed out everywhere");
 }
 
-static void on_everywhere(idp_creq_t *c)
+static void everywhere_done(idp_creq_t *c, void *arg, int ret)
 {
-    if (idp_console_change(c, "account.sign-out-everywhere", everywhere_txn, c) != 0) {
-        idp_console_message(c, 503, "Not signed out", "Signing out everywhere failed right now. Please try again.");
+    if (ret != 0) {
+        idp_console_failed(c, ret, "Not signed out", "Signing out everywhere failed right now. Please try again.");
         return;
     }
     idp_session_clear_cookie(c->idp, c->req);
     hub_send_redirect(c->req, 303, IDP_PATH_LOGIN);
 }
 
+static void on_everywhere(idp_creq_t *c)
+{
+    idp_console_change(c, "account.sign-out-everywhere", everywhere_txn, c, everywhere_done);
+}
+
+#define ACCOUNT_DATA account_read, sizeof(account_data_t), account_dispose
 static const idp_console_page_t pages[] = {
-    {PATH_PASSWORD, 0, NULL, on_password},
+    {PATH_PASSWORD, 0, NULL, on_password, ACCOUNT_DATA},
     {PATH_REVOKE, 0, NULL, on_revoke},
     {PATH_EVERYWHERE, 0, NULL, on_everywhere},
 };
@@ -376,3 +398,10 @@ void idp_account_register(idp_t *idp)
 {
     idp_console_add(idp, pages, sizeof(pages) / sizeof(pages[0]));
 }
+
+const idp_console_page_t *idp_account_home(void)
+{
+    static const idp_console_page_t home = {IDP_CONSOLE_ACCOUNT, 0, on_home, NULL, ACCOUNT_DATA};
+    return &home;
+}
+#undef ACCOUNT_DATA

@@ -24,7 +24,7 @@ static const struct {
     {PATH_AUDIT, "Audit Log", "Every change made in the consoles: who, what, when and from where."},
 };
 
-void idp_admin_home(idp_creq_t *c)
+static void on_home(idp_creq_t *c)
 {
     hub_page_t p;
 
@@ -57,16 +57,18 @@ static void settings_page(idp_creq_t *c, int status, const char *value, const id
     idp_console_end(c, &p, status);
 }
 
+/* What the settings page shows, read with the gate. */
+static int settings_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    hub_skip_auth_t *skip = c->data;
+
+    *skip = idp_settings_skip_authorization(txn, c->idp->cfg);
+    return 0;
+}
+
 static void on_settings_get(idp_creq_t *c)
 {
-    hub_txn_t *txn = NULL;
-    hub_skip_auth_t skip = HUB_SKIP_AUTH_FORCE;
-
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        skip = idp_settings_skip_authorization(txn, c->idp->cfg);
-        hub_store_read_end(txn);
-    }
-    settings_page(c, 200, idp_skip_auth_name(skip), NULL);
+    settings_page(c, 200, idp_skip_auth_name(*(hub_skip_auth_t *)c->data), NULL);
 }
 
 static int settings_txn(hub_txn_t *txn, void *arg, char *target)
@@ -76,34 +78,46 @@ static int settings_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_settings_set_skip_authorization(txn, *skip);
 }
 
+static void settings_saved(idp_creq_t *c, void *arg, int ret)
+{
+    if (ret != 0)
+        idp_console_failed(c, ret, "Not saved", "The settings could not be saved right now. Please try again.");
+    else
+        idp_console_done(c, PATH_SETTINGS, "settings");
+}
+
 static void on_settings_post(idp_creq_t *c)
 {
+    hub_skip_auth_t *skip = idp_console_alloc(c, sizeof(*skip), NULL);
     const char *value = NULL;
-    hub_skip_auth_t skip;
     idp_invalid_t inv;
 
     if (idp_console_read(c, &skip_field, 1, 1, &value, &inv) != 0) {
         settings_page(c, 400, NULL, &inv);
         return;
     }
-    if (idp_skip_auth_parse(value, &skip) != 0) {
+    if (idp_skip_auth_parse(value, skip) != 0) {
         idp_invalid(&inv, IDP_FIELD_SETTING, "must be Force or Auto");
         settings_page(c, 400, NULL, &inv);
         return;
     }
-    if (idp_console_change(c, "settings.update", settings_txn, &skip) != 0) {
-        idp_console_message(c, 503, "Not saved", "The settings could not be saved right now. Please try again.");
-        return;
-    }
-    idp_console_done(c, PATH_SETTINGS, "settings");
+    idp_console_change(c, "settings.update", settings_txn, skip, settings_saved);
 }
 
 /* ---- GET /admin/audit ---- */
 
-static int audit_row(void *arg, const idp_audit_t *e)
+static int audit_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    hub_page_t *p = arg;
+    return idp_audit_recent(txn, AUDIT_SHOWN, c->data);
+}
 
+static void audit_dispose(void *data)
+{
+    idp_audit_list_free(data);
+}
+
+static void audit_row(hub_page_t *p, const idp_audit_t *e)
+{
     hub_page_raw(p, "<tr><td>");
     idp_console_time(p, e->at);
     hub_page_raw(p, "</td><td>");
@@ -115,12 +129,11 @@ static int audit_row(void *arg, const idp_audit_t *e)
     hub_page_raw(p, "</code></td><td>");
     hub_page_text(p, e->target);
     hub_page_raw(p, "</td></tr>\n");
-    return 0;
 }
 
 static void on_audit(idp_creq_t *c)
 {
-    hub_txn_t *txn = NULL;
+    const idp_audit_list_t *list = c->data;
     hub_page_t p;
 
     idp_console_begin(c, &p, "Audit Log", PATH_AUDIT);
@@ -131,18 +144,22 @@ static void on_audit(idp_creq_t *c)
     hub_page_raw(&p,
                  "<div class=\"table-wrap\"><table id=\"audit\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th>"
                  "<th scope=\"col\">From</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th></tr></thead>\n<tbody>\n");
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_audit_recent(txn, AUDIT_SHOWN, audit_row, &p);
-        hub_store_read_end(txn);
-    }
+    for (size_t i = 0; i != list->n; ++i)
+        audit_row(&p, &list->v[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
     idp_console_end(c, &p, 200);
 }
 
 static const idp_console_page_t pages[] = {
-    {PATH_SETTINGS, 1, on_settings_get, on_settings_post},
-    {PATH_AUDIT, 1, on_audit, NULL},
+    {PATH_SETTINGS, 1, on_settings_get, on_settings_post, settings_read, sizeof(hub_skip_auth_t), NULL},
+    {PATH_AUDIT, 1, on_audit, NULL, audit_read, sizeof(idp_audit_list_t), audit_dispose},
 };
+
+const idp_console_page_t *idp_admin_home(void)
+{
+    static const idp_console_page_t home = {IDP_CONSOLE_ADMIN, 1, on_home, NULL};
+    return &home;
+}
 
 void idp_admin_register(idp_t *idp)
 {

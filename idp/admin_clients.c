@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "hub/err.h"
+#include "hub/util.h"
 #include "idp/admin_clients.h"
 #include "idp/client_edit.h"
 #include "idp/node.h"
@@ -215,63 +216,98 @@ static void secret_page(idp_creq_t *c, const char *title, const idp_client_t *cl
 
 /* ---- the list ---- */
 
+/* A row of the list, copied out of the read. */
 typedef struct {
-    hub_page_t *p;
+    char *client_id, *app_name;
+    idp_grant_type_t grant;
+    idp_auth_method_t auth;
+    int enabled, node, frappe_site;
+} row_t;
+
+/* The page of clients after the query's "after", read with the gate: at most PAGE_SIZE rows, and whether more follow. */
+typedef struct {
+    row_t rows[PAGE_SIZE];
     size_t n;
-    const char *last; /* the last client_id shown, in the request's pool */
-    h2o_req_t *req;
+    int more;
 } list_t;
 
 static int list_row(void *arg, const idp_client_t *cl)
 {
     list_t *l = arg;
-    hub_page_t *p = l->p;
+    row_t *r = &l->rows[l->n];
 
-    if (l->n++ == PAGE_SIZE)
-        return 1; /* one more exists: a next page */
-    hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
-    hub_page_text(p, hub_url_encode(&l->req->pool, cl->client_id, strlen(cl->client_id)).base);
-    hub_page_raw(p, "\">");
-    hub_page_text(p, cl->app_name != NULL && cl->app_name[0] != '\0' ? cl->app_name : "(no name)");
-    hub_page_raw(p, "</a></td><td><code>");
-    hub_page_text(p, cl->client_id);
-    hub_page_raw(p, "</code></td><td>");
-    hub_page_text(p, idp_grant_type_name(cl->grant_type));
-    hub_page_raw(p, "</td><td>");
-    hub_page_text(p, idp_auth_method_name(cl->auth_method));
-    hub_page_printf(p, "</td><td>%s%s%s</td></tr>\n",
-                    cl->enabled ? "<span class=\"badge\">enabled</span>" : "<span class=\"badge off\">disabled</span>",
-                    cl->node_id != NULL ? " <span class=\"badge\">node</span>" : "",
-                    cl->frappe_site != NULL ? " <span class=\"badge\">Frappe site</span>" : "");
-    l->last = h2o_strdup(&l->req->pool, cl->client_id, SIZE_MAX).base;
+    if (l->n == PAGE_SIZE) {
+        l->more = 1; /* one more exists: a next page */
+        return 1;
+    }
+    *r = (row_t){hub_strdup(cl->client_id),
+                 hub_strdup(cl->app_name != NULL ? cl->app_name : ""),
+                 cl->grant_type,
+                 cl->auth_method,
+                 cl->enabled,
+                 cl->node_id != NULL,
+                 cl->frappe_site != NULL};
+    ++l->n;
     return 0;
+}
+
+static int list_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    const char *after = idp_console_arg(c, "after");
+    int ret;
+
+    if (after != NULL && (after[0] == '\0' || strlen(after) > MAX_ID))
+        after = NULL;
+    return (ret = idp_client_each_after(txn, after, list_row, c->data)) == 1 ? 0 : ret;
+}
+
+static void list_dispose(void *data)
+{
+    list_t *l = data;
+
+    for (size_t i = 0; i != l->n; ++i) {
+        free(l->rows[i].client_id);
+        free(l->rows[i].app_name);
+    }
+}
+
+static void list_html(idp_creq_t *c, hub_page_t *p, const row_t *r)
+{
+    hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
+    hub_page_text(p, hub_url_encode(&c->req->pool, r->client_id, strlen(r->client_id)).base);
+    hub_page_raw(p, "\">");
+    hub_page_text(p, r->app_name[0] != '\0' ? r->app_name : "(no name)");
+    hub_page_raw(p, "</a></td><td><code>");
+    hub_page_text(p, r->client_id);
+    hub_page_raw(p, "</code></td><td>");
+    hub_page_text(p, idp_grant_type_name(r->grant));
+    hub_page_raw(p, "</td><td>");
+    hub_page_text(p, idp_auth_method_name(r->auth));
+    hub_page_printf(p, "</td><td>%s%s%s</td></tr>\n",
+                    r->enabled ? "<span class=\"badge\">enabled</span>" : "<span class=\"badge off\">disabled</span>",
+                    r->node ? " <span class=\"badge\">node</span>" : "",
+                    r->frappe_site ? " <span class=\"badge\">Frappe site</span>" : "");
 }
 
 static void on_list(idp_creq_t *c)
 {
-    const char *after = idp_console_arg(c, "after");
-    list_t l = {NULL, 0, NULL, c->req};
-    hub_txn_t *txn = NULL;
+    const list_t *l = c->data;
     hub_page_t p;
 
-    l.p = &p;
     idp_console_begin(c, &p, "OAuth Clients", PATH_LIST);
     hub_page_raw(&p, "<div class=\"actions\"><a class=\"button\" id=\"new-client\" href=\"" PATH_NEW "\">New client</a></div>\n"
                      "<div class=\"table-wrap\"><table id=\"clients\"><thead><tr><th scope=\"col\">App Name</th>"
                      "<th scope=\"col\">Client ID</th><th scope=\"col\">Grant Type</th><th scope=\"col\">Auth Method</th>"
                      "<th scope=\"col\">State</th></tr></thead>\n<tbody>\n");
-    if (after != NULL && strlen(after) > MAX_ID)
-        after = NULL;
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_client_each_after(txn, after != NULL && after[0] != '\0' ? after : NULL, list_row, &l);
-        hub_store_read_end(txn);
-    }
+    for (size_t i = 0; i != l->n; ++i)
+        list_html(c, &p, &l->rows[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
-    if (l.n == 0)
+    if (l->n == 0)
         hub_page_raw(&p, "<p>No clients yet.</p>\n");
-    if (l.n > PAGE_SIZE) {
+    if (l->more) {
+        const char *last = l->rows[l->n - 1].client_id;
         hub_page_raw(&p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?after=");
-        hub_page_text(&p, hub_url_encode(&c->req->pool, l.last, strlen(l.last)).base);
+        hub_page_text(&p, hub_url_encode(&c->req->pool, last, strlen(last)).base);
         hub_page_raw(&p, "\">Next page</a></nav>\n");
     }
     idp_console_end(c, &p, 200);
@@ -290,43 +326,69 @@ static void on_new_get(idp_creq_t *c)
     idp_client_free(cl);
 }
 
-/* The client named by the query's or the form's "id"/"client_id", or NULL after a 404 page. */
-static idp_client_t *load(idp_creq_t *c, const char *id)
-{
-    idp_client_t *cl = NULL;
-    hub_txn_t *txn = NULL;
-    int ret = HUB_E_NOTFOUND;
+/* The client a page names (GET: the query's "id", POST: the form's "client_id"), read with the gate: NULL when there is
+ * no such client. */
+typedef struct {
+    idp_client_t *cl;
+} one_t;
 
-    if (id != NULL && strlen(id) <= MAX_ID && hub_store_read_begin(c->idp->store, &txn) == 0) {
-        ret = idp_client_get(txn, id, &cl);
-        hub_store_read_end(txn);
+static int one_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    const char *id = idp_console_arg(c, c->post ? "client_id" : "id");
+    one_t *o = c->data;
+    int ret;
+
+    if (id == NULL || strlen(id) > MAX_ID || (ret = idp_client_get(txn, id, &o->cl)) == HUB_E_NOTFOUND || ret == HUB_E_PARSE) {
+        o->cl = NULL;
+        return 0;
     }
-    if (ret != 0) {
+    return ret;
+}
+
+static void one_dispose(void *data)
+{
+    idp_client_free(((one_t *)data)->cl);
+}
+
+/* The client read, or NULL after a 404 page. */
+static const idp_client_t *one(idp_creq_t *c)
+{
+    const one_t *o = c->data;
+
+    if (o->cl == NULL)
         idp_console_message(c, 404, "No such client", "There is no client with that ID.");
-        return NULL;
-    }
-    return cl;
+    return o->cl;
 }
 
 static void on_edit_get(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "id"));
+    const idp_client_t *cl = one(c);
     const char *v[F__COUNT];
 
     if (cl == NULL)
         return;
     values_of(c->req, cl, v);
     form_page(c, 200, cl->client_id, v, NULL);
-    idp_client_free(cl);
 }
 
+/* A save: the form's values (c's memory), the edit they make, and what the change wrote. */
 typedef struct {
-    const idp_client_edit_t *edit;
+    const char *v[F__COUNT];
+    idp_client_edit_t edit;
     const char *id;
     idp_client_t *written;
     char secret[IDP_CLIENT_SECRET_LEN + 1];
     idp_invalid_t inv;
 } save_t;
+
+static void save_dispose(void *ptr)
+{
+    save_t *s = ptr;
+
+    OPENSSL_cleanse(s->secret, sizeof(s->secret));
+    idp_client_free(s->written);
+    idp_client_edit_dispose(&s->edit);
+}
 
 static int save_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -335,11 +397,10 @@ static int save_txn(hub_txn_t *txn, void *arg, char *target)
 
     idp_client_free(s->written);
     s->written = NULL;
-    if ((ret = idp_client_edit_save(txn, s->edit, s->id, &s->written, s->secret, &s->inv)) == 0)
+    if ((ret = idp_client_edit_save(txn, &s->edit, s->id, &s->written, s->secret, &s->inv)) == 0)
         snprintf(target, IDP_AUDIT_TEXT, "client %s (%s)", s->written->client_id, s->written->app_name);
     return ret;
 }
-
 /* The edit the form asks for: every field's value set (a checkbox's either way), but the grant type, response type and
  * auth method of a Frappe site, which the site's stock key fixes. 0, or HUB_E_INVAL with *inv. */
 static int edit_of(const char **v, int had_frappe_site, idp_client_edit_t *e, idp_invalid_t *inv)
@@ -364,31 +425,35 @@ static int edit_of(const char **v, int had_frappe_site, idp_client_edit_t *e, id
     return 0;
 }
 
-static void save(idp_creq_t *c, const char *id, int had_frappe_site)
+static void saved(idp_creq_t *c, void *arg, int ret)
 {
-    const char *v[F__COUNT];
-    idp_client_edit_t e;
-    save_t s = {&e, id};
-    int ret;
+    save_t *s = arg;
+    char path[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
 
-    idp_client_edit_init(&e);
-    if ((ret = idp_console_read(c, fields, F__COUNT, REQUIRED, v, &s.inv)) != 0 ||
-        (ret = edit_of(v, had_frappe_site, &e, &s.inv)) != 0 ||
-        (ret = idp_console_change(c, id == NULL ? "client.create" : "client.update", save_txn, &s)) != 0) {
-        if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND)
-            form_page(c, 400, id, v, &s.inv);
-        else
-            idp_console_message(c, 503, "Not saved", "The client could not be saved right now. Please try again.");
-    } else if (s.secret[0] != '\0' || id == NULL) {
-        secret_page(c, id == NULL ? "Client created" : "Client saved", s.written, s.secret);
+    if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND) {
+        form_page(c, 400, s->id, s->v, &s->inv);
+    } else if (ret != 0) {
+        idp_console_failed(c, ret, "Not saved", "The client could not be saved right now. Please try again.");
+    } else if (s->secret[0] != '\0' || s->id == NULL) {
+        secret_page(c, s->id == NULL ? "Client created" : "Client saved", s->written, s->secret);
     } else {
-        char path[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
-        snprintf(path, sizeof(path), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, id, strlen(id)).base);
+        snprintf(path, sizeof(path), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, s->id, strlen(s->id)).base);
         idp_console_done(c, path, "client-saved");
     }
-    OPENSSL_cleanse(s.secret, sizeof(s.secret));
-    idp_client_free(s.written);
-    idp_client_edit_dispose(&e);
+}
+
+/* Saves the form to client id (NULL: a new client). */
+static void save(idp_creq_t *c, const char *id, int had_frappe_site)
+{
+    save_t *s = idp_console_alloc(c, sizeof(*s), save_dispose);
+
+    s->id = id;
+    idp_client_edit_init(&s->edit);
+    if (idp_console_read(c, fields, F__COUNT, REQUIRED, s->v, &s->inv) != 0 ||
+        edit_of(s->v, had_frappe_site, &s->edit, &s->inv) != 0)
+        form_page(c, 400, id, s->v, &s->inv);
+    else
+        idp_console_change(c, id == NULL ? "client.create" : "client.update", save_txn, s, saved);
 }
 
 static void on_new_post(idp_creq_t *c)
@@ -398,34 +463,37 @@ static void on_new_post(idp_creq_t *c)
 
 static void on_edit_post(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "client_id"));
+    const idp_client_t *cl = one(c);
 
-    if (cl == NULL)
-        return;
-    save(c, cl->client_id, cl->frappe_site != NULL);
-    idp_client_free(cl);
+    if (cl != NULL)
+        save(c, cl->client_id, cl->frappe_site != NULL);
 }
 
 /* ---- rotate, delete ---- */
 
 typedef struct {
-    const char *id;
+    const idp_client_t *cl;
     char secret[IDP_CLIENT_SECRET_LEN + 1];
     idp_invalid_t inv;
 } by_id_t;
 
+static void by_id_dispose(void *ptr)
+{
+    OPENSSL_cleanse(((by_id_t *)ptr)->secret, IDP_CLIENT_SECRET_LEN + 1);
+}
+
 static int rotate_txn(hub_txn_t *txn, void *arg, char *target)
 {
     by_id_t *b = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->id);
-    return idp_client_rotate_secret(txn, b->id, b->secret, &b->inv);
+    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->cl->client_id);
+    return idp_client_rotate_secret(txn, b->cl->client_id, b->secret, &b->inv);
 }
 
 static int delete_txn(hub_txn_t *txn, void *arg, char *target)
 {
     by_id_t *b = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->id);
-    return idp_client_edit_remove(txn, b->id, &b->inv);
+    snprintf(target, IDP_AUDIT_TEXT, "client %s", b->cl->client_id);
+    return idp_client_edit_remove(txn, b->cl->client_id, &b->inv);
 }
 
 /* A refusal of rotate or delete as a page: 404 for no such client, 409 for one that cannot (no secret). */
@@ -434,53 +502,59 @@ static void refused(idp_creq_t *c, int ret, const idp_invalid_t *inv)
     if (ret == HUB_E_NOTFOUND || ret == HUB_E_INVAL)
         idp_console_message(c, ret == HUB_E_NOTFOUND ? 404 : 409, "Not done", inv->text);
     else
-        idp_console_message(c, 503, "Not done", "The change could not be made right now. Please try again.");
+        idp_console_failed(c, ret, "Not done", "The change could not be made right now. Please try again.");
+}
+
+static void rotated(idp_creq_t *c, void *arg, int ret)
+{
+    by_id_t *b = arg;
+
+    if (ret != 0)
+        refused(c, ret, &b->inv);
+    else
+        secret_page(c, "New client secret", b->cl, b->secret);
 }
 
 static void on_rotate(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "client_id"));
-    by_id_t b = {NULL};
-    int ret;
+    by_id_t *b = idp_console_alloc(c, sizeof(*b), by_id_dispose);
 
-    if (cl == NULL)
-        return;
-    b.id = cl->client_id;
-    if ((ret = idp_console_change(c, "client.rotate-secret", rotate_txn, &b)) != 0)
-        refused(c, ret, &b.inv);
+    if ((b->cl = one(c)) != NULL)
+        idp_console_change(c, "client.rotate-secret", rotate_txn, b, rotated);
+}
+
+static void deleted(idp_creq_t *c, void *arg, int ret)
+{
+    by_id_t *b = arg;
+
+    if (ret != 0)
+        refused(c, ret, &b->inv);
     else
-        secret_page(c, "New client secret", cl, b.secret);
-    OPENSSL_cleanse(b.secret, sizeof(b.secret));
-    idp_client_free(cl);
+        idp_console_done(c, PATH_LIST, "client-deleted");
 }
 
 static void on_delete(idp_creq_t *c)
 {
-    idp_client_t *cl = load(c, idp_console_arg(c, "client_id"));
+    by_id_t *b = idp_console_alloc(c, sizeof(*b), by_id_dispose);
     char text[IDP_AUDIT_TEXT + 128], back[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
-    by_id_t b = {NULL};
-    int ret;
+    const idp_client_t *cl;
 
-    if (cl == NULL)
+    if ((b->cl = cl = one(c)) == NULL)
         return;
     snprintf(text, sizeof(text), "Delete the client \"%s\"? Every token issued to it is revoked%s. This cannot be undone.",
              cl->app_name != NULL ? cl->app_name : cl->client_id, cl->node_id != NULL ? " and its node is revoked" : "");
     snprintf(back, sizeof(back), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, cl->client_id, strlen(cl->client_id)).base);
-    b.id = cl->client_id;
-    if (idp_console_confirmed(c, "Delete client", text, PATH_DELETE, "client_id", cl->client_id, "Delete client", back)) {
-        if ((ret = idp_console_change(c, "client.delete", delete_txn, &b)) != 0)
-            refused(c, ret, &b.inv);
-        else
-            idp_console_done(c, PATH_LIST, "client-deleted");
-    }
-    idp_client_free(cl);
+    if (idp_console_confirmed(c, "Delete client", text, PATH_DELETE, "client_id", cl->client_id, "Delete client", back))
+        idp_console_change(c, "client.delete", delete_txn, b, deleted);
 }
 
 /* A path before any prefix of it: h2o gives a request to the first route registered whose path is a prefix of its own. */
 static const idp_console_page_t pages[] = {
-    {PATH_NEW, 1, on_new_get, on_new_post}, {PATH_EDIT, 1, on_edit_get, on_edit_post},
-    {PATH_ROTATE, 1, NULL, on_rotate},      {PATH_DELETE, 1, NULL, on_delete},
-    {PATH_LIST, 1, on_list, NULL},
+    {PATH_NEW, 1, on_new_get, on_new_post},
+    {PATH_EDIT, 1, on_edit_get, on_edit_post, one_read, sizeof(one_t), one_dispose},
+    {PATH_ROTATE, 1, NULL, on_rotate, one_read, sizeof(one_t), one_dispose},
+    {PATH_DELETE, 1, NULL, on_delete, one_read, sizeof(one_t), one_dispose},
+    {PATH_LIST, 1, on_list, NULL, list_read, sizeof(list_t), list_dispose},
 };
 
 void idp_admin_clients_register(idp_t *idp)

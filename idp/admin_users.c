@@ -38,6 +38,41 @@ static const idp_form_field_t roles_field = {"role", "Roles", IDP_FIELD_USER_ROL
 
 /* ---- shared pieces ---- */
 
+/* What a user's pages read with the gate: every role of the store (the checkboxes) and, on a user's own pages, the user
+ * the query's "id" (GET) or the form's "sub" (POST) names (NULL when there is none). */
+typedef struct {
+    idp_strv_t all_roles;
+    idp_user_t *user;
+} user_data_t;
+
+static int roles_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    return idp_role_list(txn, &((user_data_t *)c->data)->all_roles);
+}
+
+static int user_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    user_data_t *d = c->data;
+    const char *sub = idp_console_arg(c, c->post ? "sub" : "id");
+    int ret;
+
+    if ((ret = idp_role_list(txn, &d->all_roles)) != 0)
+        return ret;
+    if (sub == NULL || strlen(sub) > MAX_SUB || (ret = idp_user_get(txn, sub, &d->user)) == HUB_E_NOTFOUND || ret == HUB_E_PARSE) {
+        d->user = NULL;
+        return 0;
+    }
+    return ret;
+}
+
+static void user_data_dispose(void *data)
+{
+    user_data_t *d = data;
+
+    idp_strv_free(&d->all_roles);
+    idp_user_free(d->user);
+}
+
 static const char *edit_path(idp_creq_t *c, const char *sub)
 {
     size_t cap = sizeof(PATH_EDIT) + 3 * strlen(sub) + 8;
@@ -58,20 +93,14 @@ static void posted_roles(idp_creq_t *c, idp_strv_t *out)
 /* A checkbox per role of the store, checked when held. */
 static void role_boxes(idp_creq_t *c, hub_page_t *p, const idp_strv_t *held, const idp_invalid_t *inv)
 {
-    idp_strv_t all = {NULL, 0};
-    hub_txn_t *txn = NULL;
+    const idp_strv_t *all = &((const user_data_t *)c->data)->all_roles;
 
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        if (idp_role_list(txn, &all) != 0)
-            idp_strv_split(&all, "", 0);
-        hub_store_read_end(txn);
-    }
     hub_page_raw(p, "<fieldset id=\"f-role\"><legend>Roles</legend>\n");
-    for (size_t i = 0; i != all.n; ++i) {
+    for (size_t i = 0; i != all->n; ++i) {
         hub_page_printf(p, "<div class=\"field check\"><input type=\"checkbox\" name=\"role\" id=\"role-%zu\" value=\"", i);
-        hub_page_text(p, all.v[i]);
-        hub_page_printf(p, "\"%s><label for=\"role-%zu\">", idp_strv_has(held, all.v[i]) ? " checked" : "", i);
-        hub_page_text(p, all.v[i]);
+        hub_page_text(p, all->v[i]);
+        hub_page_printf(p, "\"%s><label for=\"role-%zu\">", idp_strv_has(held, all->v[i]) ? " checked" : "", i);
+        hub_page_text(p, all->v[i]);
         hub_page_raw(p, "</label></div>\n");
     }
     if (inv != NULL && inv->field == IDP_FIELD_USER_ROLES) {
@@ -80,42 +109,83 @@ static void role_boxes(idp_creq_t *c, hub_page_t *p, const idp_strv_t *held, con
         hub_page_raw(p, "</span>\n");
     }
     hub_page_raw(p, "</fieldset>\n");
-    idp_strv_free(&all);
 }
 
 /* ---- the list ---- */
 
+/* A row of the list, copied out of the read. */
 typedef struct {
-    hub_page_t *p;
-    h2o_req_t *req;
-    int by_email;
+    char *sub, *username, *email, *full_name, *roles;
+    int enabled;
+} row_t;
+
+/* The page of users matching the query's "q" after its "after", read with the gate. */
+typedef struct {
+    row_t rows[PAGE_SIZE];
     size_t n;
-    const char *last; /* the key of the last user shown (username, or e-mail), in the request's pool */
+    int more, by_email;
+    const char *q, *after; /* the query's (c's memory) */
 } list_t;
 
 static int list_row(void *arg, const idp_user_t *u)
 {
     list_t *l = arg;
-    char *roles;
 
-    if (l->n++ == PAGE_SIZE)
-        return 1; /* one more: a next page */
-    hub_page_raw(l->p, "<tr><td><a href=\"" PATH_EDIT "?id=");
-    hub_page_text(l->p, hub_url_encode(&l->req->pool, u->sub, strlen(u->sub)).base);
-    hub_page_raw(l->p, "\">");
-    hub_page_text(l->p, u->username);
-    hub_page_raw(l->p, "</a></td><td>");
-    hub_page_text(l->p, u->email);
-    hub_page_raw(l->p, "</td><td>");
-    hub_page_text(l->p, u->full_name);
-    hub_page_raw(l->p, u->enabled ? "</td><td><span class=\"badge\">enabled</span></td><td>"
-                                  : "</td><td><span class=\"badge off\">disabled</span></td><td>");
-    roles = idp_strv_join(&u->roles, "; ");
-    hub_page_text(l->p, roles);
-    free(roles);
-    hub_page_raw(l->p, "</td></tr>\n");
-    l->last = h2o_strdup(&l->req->pool, l->by_email ? u->email : u->username, SIZE_MAX).base;
+    if (l->n == PAGE_SIZE) {
+        l->more = 1; /* one more: a next page */
+        return 1;
+    }
+    l->rows[l->n++] = (row_t){hub_strdup(u->sub),
+                              hub_strdup(u->username),
+                              hub_strdup(u->email),
+                              u->full_name != NULL ? hub_strdup(u->full_name) : NULL,
+                              idp_strv_join(&u->roles, "; "),
+                              u->enabled};
     return 0;
+}
+
+static int list_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    list_t *l = c->data;
+    int ret;
+
+    l->q = idp_console_arg(c, "q");
+    l->after = idp_console_arg(c, "after");
+    if (l->q == NULL || strlen(l->q) > MAX_QUERY)
+        l->q = "";
+    if (l->after != NULL && (l->after[0] == '\0' || strlen(l->after) > MAX_QUERY))
+        l->after = NULL;
+    l->by_email = strchr(l->q, '@') != NULL;
+    return (ret = idp_user_each_after(txn, l->by_email, l->q, l->after, list_row, l)) == 1 ? 0 : ret;
+}
+
+static void list_dispose(void *data)
+{
+    list_t *l = data;
+
+    for (size_t i = 0; i != l->n; ++i) {
+        free(l->rows[i].sub);
+        free(l->rows[i].username);
+        free(l->rows[i].email);
+        free(l->rows[i].full_name);
+        free(l->rows[i].roles);
+    }
+}
+
+static void list_html(idp_creq_t *c, hub_page_t *p, const row_t *r)
+{
+    hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
+    hub_page_text(p, hub_url_encode(&c->req->pool, r->sub, strlen(r->sub)).base);
+    hub_page_raw(p, "\">");
+    hub_page_text(p, r->username);
+    hub_page_raw(p, "</a></td><td>");
+    hub_page_text(p, r->email);
+    hub_page_raw(p, "</td><td>");
+    hub_page_text(p, r->full_name);
+    hub_page_raw(p, r->enabled ? "</td><td><span class=\"badge\">enabled</span></td><td>"
+                               : "</td><td><span class=\"badge off\">disabled</span></td><td>");
+    hub_page_text(p, r->roles);
+    hub_page_raw(p, "</td></tr>\n");
 }
 
 static void search_form(hub_page_t *p, const char *q)
@@ -129,43 +199,36 @@ static void search_form(hub_page_t *p, const char *q)
                     "\">New user</a></div>\n</form>\n");
 }
 
-static void pager(idp_creq_t *c, hub_page_t *p, const list_t *l, const char *q)
+static void pager(idp_creq_t *c, hub_page_t *p, const list_t *l)
 {
-    if (l->n <= PAGE_SIZE)
+    const char *key;
+
+    if (!l->more)
         return;
+    key = l->by_email ? l->rows[l->n - 1].email : l->rows[l->n - 1].username;
     hub_page_raw(p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?q=");
-    hub_page_text(p, hub_url_encode(&c->req->pool, q, strlen(q)).base);
+    hub_page_text(p, hub_url_encode(&c->req->pool, l->q, strlen(l->q)).base);
     hub_page_raw(p, "&amp;after=");
-    hub_page_text(p, hub_url_encode(&c->req->pool, l->last, strlen(l->last)).base);
+    hub_page_text(p, hub_url_encode(&c->req->pool, key, strlen(key)).base);
     hub_page_raw(p, "\">Next page</a></nav>\n");
 }
 
 static void on_list(idp_creq_t *c)
 {
-    const char *q = idp_console_arg(c, "q"), *after = idp_console_arg(c, "after");
-    list_t l = {NULL, c->req, 0, 0, NULL};
-    hub_txn_t *txn = NULL;
+    const list_t *l = c->data;
     hub_page_t p;
 
-    if (q == NULL || strlen(q) > MAX_QUERY)
-        q = "";
-    if (after != NULL && (after[0] == '\0' || strlen(after) > MAX_QUERY))
-        after = NULL;
-    l.p = &p;
-    l.by_email = strchr(q, '@') != NULL;
     idp_console_begin(c, &p, "Users", PATH_LIST);
-    search_form(&p, q);
+    search_form(&p, l->q);
     hub_page_raw(&p, "<div class=\"table-wrap\"><table id=\"users\"><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">"
                      "E-mail</th><th scope=\"col\">Full name</th><th scope=\"col\">State</th><th scope=\"col\">Roles</th></tr>"
                      "</thead>\n<tbody>\n");
-    if (hub_store_read_begin(c->idp->store, &txn) == 0) {
-        idp_user_each_after(txn, l.by_email, q, after, list_row, &l);
-        hub_store_read_end(txn);
-    }
+    for (size_t i = 0; i != l->n; ++i)
+        list_html(c, &p, &l->rows[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
-    if (l.n == 0)
+    if (l->n == 0)
         hub_page_raw(&p, "<p id=\"no-users\">No user matches.</p>\n");
-    pager(c, &p, &l, q);
+    pager(c, &p, l);
     idp_console_end(c, &p, 200);
 }
 
@@ -205,14 +268,15 @@ static void on_new_get(idp_creq_t *c)
     idp_strv_free(&none);
 }
 
-/* A password hashed on the worker pool, then a change made with it: a new user, or a user's new password. */
+/* A password hashed on the worker pool, then a change made with it: a new user, or a user's new password. In c's
+ * memory. */
 typedef struct st_hash_job_t {
     char *password;
     size_t len;
     char *hash;              /* the result, NULL when hashing failed */
     idp_user_t *user;        /* the new user (new), or NULL */
-    char *sub;               /* the user whose password is set, or NULL */
-    const char *v[F__COUNT]; /* the form's values, in the request's pool (read only while it is there) */
+    const char *v[F__COUNT]; /* the form's values (c's memory) */
+    idp_invalid_t inv;       /* a refused new user */
 } hash_job_t;
 
 static void hash_work(void *arg)
@@ -232,48 +296,48 @@ static void hash_dispose(void *arg)
         OPENSSL_cleanse(j->hash, strlen(j->hash));
     free(j->hash);
     idp_user_free(j->user);
-    free(j->sub);
-    free(j);
 }
 
-static hash_job_t *hash_job(const char *password)
+static hash_job_t *hash_job(idp_creq_t *c, const char *password)
 {
-    hash_job_t *j = hub_xcalloc(1, sizeof(*j));
+    hash_job_t *j = idp_console_alloc(c, sizeof(*j), hash_dispose);
 
     j->password = hub_strdup(password);
     j->len = strlen(password);
     return j;
 }
 
-typedef struct {
-    idp_user_t *user;
-    idp_invalid_t inv;
-} create_t;
-
 static int create_txn(hub_txn_t *txn, void *arg, char *target)
 {
-    create_t *a = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "user %s", a->user->username);
-    return idp_user_create(txn, a->user, &a->inv);
+    hash_job_t *j = arg;
+    snprintf(target, IDP_AUDIT_TEXT, "user %s", j->user->username);
+    return idp_user_create(txn, j->user, &j->inv);
+}
+
+static void created(idp_creq_t *c, void *arg, int ret)
+{
+    hash_job_t *j = arg;
+
+    if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND || ret == HUB_E_EXISTS)
+        new_page(c, 400, j->v, &j->user->roles, &j->inv);
+    else if (ret != 0)
+        idp_console_failed(c, ret, "Not created", "The user could not be created right now. Please try again.");
+    else
+        idp_console_done(c, edit_path(c, j->user->sub), "user-saved");
 }
 
 static void new_done(idp_creq_t *c, void *arg)
 {
     hash_job_t *j = arg;
-    create_t a = {j->user};
-    int ret;
 
+    if (j->hash == NULL) {
+        idp_console_failed(c, HUB_E_CRYPTO, "Not created", "The user could not be created right now. Please try again.");
+        return;
+    }
     free(j->user->password_hash);
     j->user->password_hash = hub_strdup(j->hash);
-    ret = j->hash == NULL ? HUB_E_CRYPTO : idp_console_change(c, "user.create", create_txn, &a);
-    if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND || ret == HUB_E_EXISTS)
-        new_page(c, 400, j->v, &j->user->roles, &a.inv);
-    else if (ret != 0)
-        idp_console_message(c, 503, "Not created", "The user could not be created right now. Please try again.");
-    else
-        idp_console_done(c, edit_path(c, j->user->sub), "user-saved");
+    idp_console_change(c, "user.create", create_txn, j, created);
 }
-
 /* The new user the form describes, checked as hubctl checks one (idp_user_validate, idp_password_check). */
 static idp_user_t *new_user(idp_creq_t *c, const char **v, idp_invalid_t *inv)
 {
@@ -312,17 +376,18 @@ static void on_new_post(idp_creq_t *c)
         return;
     }
     idp_strv_free(&roles);
-    j = hash_job(v[F_PASSWORD]);
+    j = hash_job(c, v[F_PASSWORD]);
     j->user = u;
     memcpy(j->v, v, sizeof(v));
-    idp_console_job(c, hash_work, new_done, hash_dispose, j);
+    idp_console_job(c, hash_work, new_done, j);
 }
 
 /* ---- a user's page ---- */
 
-static idp_user_t *load(idp_creq_t *c, const char *sub)
+/* The user the page names, or NULL after a 404 page. */
+static const idp_user_t *one(idp_creq_t *c)
 {
-    idp_user_t *u = sub != NULL && strlen(sub) <= MAX_SUB ? idp_console_load_user(c->idp, sub) : NULL;
+    const idp_user_t *u = ((const user_data_t *)c->data)->user;
 
     if (u == NULL)
         idp_console_message(c, 404, "No such user", "There is no user with that ID.");
@@ -379,25 +444,40 @@ static void user_page(idp_creq_t *c, int status, const idp_user_t *u, const idp_
 
 static void on_edit(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "id"));
+    const idp_user_t *u = one(c);
 
     if (u != NULL)
         user_page(c, 200, u, &u->roles, NULL);
-    idp_user_free(u);
 }
 
 /* ---- a user's changes ---- */
 
 typedef enum { CH_ENABLE, CH_DISABLE, CH_ROLES, CH_PASSWORD, CH_DELETE } change_kind_t;
 
+/* A change to the user the page read (c's memory). */
 typedef struct {
-    const char *sub;
+    const idp_user_t *user; /* as read with the gate */
     change_kind_t kind;
-    const idp_strv_t *roles;
-    const char *hash;
+    idp_strv_t roles; /* CH_ROLES: the roles posted */
+    const char *hash; /* CH_PASSWORD: the new hash (the hash job's) */
     idp_invalid_t inv;
     int gone; /* the user is no more */
 } change_t;
+
+static void change_dispose(void *ptr)
+{
+    idp_strv_free(&((change_t *)ptr)->roles);
+}
+
+static change_t *change_new(idp_creq_t *c, const idp_user_t *u, change_kind_t kind)
+{
+    change_t *a = idp_console_alloc(c, sizeof(*a), change_dispose);
+
+    a->user = u;
+    a->kind = kind;
+    a->inv = (idp_invalid_t){IDP_FIELD_NONE, ""};
+    return a;
+}
 
 static int change_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -405,14 +485,15 @@ static int change_txn(hub_txn_t *txn, void *arg, char *target)
     idp_user_t *u = NULL;
     int ret;
 
-    if ((ret = idp_user_get(txn, a->sub, &u)) != 0) {
+    a->gone = 0;
+    if ((ret = idp_user_get(txn, a->user->sub, &u)) != 0) {
         a->gone = ret == HUB_E_NOTFOUND;
         return ret;
     }
     snprintf(target, IDP_AUDIT_TEXT, "user %s", u->username);
     if (a->kind == CH_DELETE) {
         ret = idp_user_remove(txn, u->sub);
-    } else if (a->kind == CH_ROLES && (ret = idp_roles_exist(txn, a->roles, IDP_FIELD_USER_ROLES, &a->inv)) != 0) {
+    } else if (a->kind == CH_ROLES && (ret = idp_roles_exist(txn, &a->roles, IDP_FIELD_USER_ROLES, &a->inv)) != 0) {
         /* refused: a role that does not exist (any more) */
     } else {
         if (a->kind == CH_ENABLE || a->kind == CH_DISABLE)
@@ -420,8 +501,8 @@ static int change_txn(hub_txn_t *txn, void *arg, char *target)
         if (a->kind == CH_ROLES) {
             idp_strv_free(&u->roles);
             idp_strv_split(&u->roles, "", 0);
-            for (size_t i = 0; i != a->roles->n; ++i)
-                idp_strv_add(&u->roles, a->roles->v[i]);
+            for (size_t i = 0; i != a->roles.n; ++i)
+                idp_strv_add(&u->roles, a->roles.v[i]);
         }
         if (a->kind == CH_PASSWORD) {
             free(u->password_hash);
@@ -441,112 +522,101 @@ static const struct {
     [CH_DELETE] = {"user.delete", "user-deleted"},
 };
 
-/* Makes change a on user u and answers: the user's page with its flash, the list after a deletion, the page with the
- * refusal. */
-static void change(idp_creq_t *c, const idp_user_t *u, change_t *a)
+/* The answer to change a: the user's page with its flash, the list after a deletion, the page with the refusal. */
+static void changed(idp_creq_t *c, void *arg, int ret)
 {
-    int ret = idp_console_change(c, change_names[a->kind].action, change_txn, a);
+    change_t *a = arg;
 
     if (ret == HUB_E_NOTFOUND && a->gone)
         idp_console_message(c, 404, "No such user", "There is no user with that ID any more.");
     else if (ret == HUB_E_NOTFOUND && a->kind == CH_ROLES)
-        user_page(c, 400, u, a->roles, &a->inv);
+        user_page(c, 400, a->user, &a->roles, &a->inv);
     else if (ret != 0)
-        idp_console_message(c, 503, "Not changed", "The user could not be changed right now. Please try again.");
+        idp_console_failed(c, ret, "Not changed", "The user could not be changed right now. Please try again.");
     else
-        idp_console_done(c, a->kind == CH_DELETE ? PATH_LIST : edit_path(c, u->sub), change_names[a->kind].flash);
+        idp_console_done(c, a->kind == CH_DELETE ? PATH_LIST : edit_path(c, a->user->sub), change_names[a->kind].flash);
+}
+
+static void change(idp_creq_t *c, change_t *a)
+{
+    idp_console_change(c, change_names[a->kind].action, change_txn, a, changed);
 }
 
 static void on_state(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    change_t a = {NULL};
+    const idp_user_t *u = one(c);
 
-    if (u == NULL)
-        return;
-    a.sub = u->sub;
-    a.kind = u->enabled ? CH_DISABLE : CH_ENABLE;
-    change(c, u, &a);
-    idp_user_free(u);
+    if (u != NULL)
+        change(c, change_new(c, u, u->enabled ? CH_DISABLE : CH_ENABLE));
 }
 
 static void on_roles(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    change_t a = {NULL};
-    idp_strv_t roles;
+    const idp_user_t *u = one(c);
+    change_t *a;
 
     if (u == NULL)
         return;
-    posted_roles(c, &roles);
-    a.sub = u->sub;
-    a.kind = CH_ROLES;
-    a.roles = &roles;
-    change(c, u, &a);
-    idp_strv_free(&roles);
-    idp_user_free(u);
+    a = change_new(c, u, CH_ROLES);
+    posted_roles(c, &a->roles);
+    change(c, a);
 }
 
 static void on_delete(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
-    change_t a = {NULL};
+    const idp_user_t *u = one(c);
     char text[IDP_USERNAME_MAX + 160];
 
     if (u == NULL)
         return;
     snprintf(text, sizeof(text), "Delete the user \"%s\"? Their sessions end and their tokens are revoked. This cannot be undone.",
              u->username);
-    if (idp_console_confirmed(c, "Delete user", text, PATH_DELETE, "sub", u->sub, "Delete user", edit_path(c, u->sub))) {
-        a.sub = u->sub;
-        a.kind = CH_DELETE;
-        change(c, u, &a);
-    }
-    idp_user_free(u);
+    if (idp_console_confirmed(c, "Delete user", text, PATH_DELETE, "sub", u->sub, "Delete user", edit_path(c, u->sub)))
+        change(c, change_new(c, u, CH_DELETE));
 }
 
 static void password_done(idp_creq_t *c, void *arg)
 {
     hash_job_t *j = arg;
-    idp_user_t *u = idp_console_load_user(c->idp, j->sub);
-    change_t a = {j->sub, CH_PASSWORD, NULL, j->hash, {IDP_FIELD_NONE, ""}, 0};
+    change_t *a;
 
-    if (u == NULL)
-        idp_console_message(c, 404, "No such user", "There is no user with that ID any more.");
-    else if (j->hash == NULL)
-        idp_console_message(c, 503, "Not changed", "The password could not be hashed right now. Please try again.");
-    else
-        change(c, u, &a);
-    idp_user_free(u);
+    if (j->hash == NULL) {
+        idp_console_failed(c, HUB_E_CRYPTO, "Not changed", "The password could not be hashed right now. Please try again.");
+        return;
+    }
+    a = change_new(c, ((const user_data_t *)c->data)->user, CH_PASSWORD);
+    a->hash = j->hash;
+    change(c, a); /* a user deleted meanwhile: 404 */
 }
 
 static void on_password(idp_creq_t *c)
 {
-    idp_user_t *u = load(c, idp_console_arg(c, "sub"));
+    const idp_user_t *u = one(c);
     const char *v[2];
     idp_invalid_t inv;
-    hash_job_t *j;
 
     if (u == NULL)
         return;
     if (idp_console_read(c, &fields[F_PASSWORD], 2, 3, v, &inv) != 0 || idp_password_check(v[0], strlen(v[0]), &inv) != 0 ||
         (strcmp(v[0], v[1]) != 0 && idp_invalid(&inv, IDP_FIELD_PASSWORD_AGAIN, "does not match the password"))) {
         user_page(c, 400, u, &u->roles, &inv);
-        idp_user_free(u);
         return;
     }
-    j = hash_job(v[0]);
-    j->sub = hub_strdup(u->sub);
-    idp_user_free(u);
-    idp_console_job(c, hash_work, password_done, hash_dispose, j);
+    idp_console_job(c, hash_work, password_done, hash_job(c, v[0]));
 }
 
+#define USER_DATA user_read, sizeof(user_data_t), user_data_dispose
 /* A path before any prefix of it (idp_console_add). */
 static const idp_console_page_t pages[] = {
-    {PATH_NEW, 1, on_new_get, on_new_post}, {PATH_EDIT, 1, on_edit, NULL},         {PATH_STATE, 1, NULL, on_state},
-    {PATH_ROLES, 1, NULL, on_roles},        {PATH_PASSWORD, 1, NULL, on_password}, {PATH_DELETE, 1, NULL, on_delete},
-    {PATH_LIST, 1, on_list, NULL},
+    {PATH_NEW, 1, on_new_get, on_new_post, roles_read, sizeof(user_data_t), user_data_dispose},
+    {PATH_EDIT, 1, on_edit, NULL, USER_DATA},
+    {PATH_STATE, 1, NULL, on_state, USER_DATA},
+    {PATH_ROLES, 1, NULL, on_roles, USER_DATA},
+    {PATH_PASSWORD, 1, NULL, on_password, USER_DATA},
+    {PATH_DELETE, 1, NULL, on_delete, USER_DATA},
+    {PATH_LIST, 1, on_list, NULL, list_read, sizeof(list_t), list_dispose},
 };
+#undef USER_DATA
 
 void idp_admin_users_register(idp_t *idp)
 {
