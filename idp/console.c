@@ -672,15 +672,10 @@ static void job_on_req_dispose(void *p)
     __atomic_store_n(&job->c->left, 1, __ATOMIC_RELEASE);
 }
 
-int idp_console_left(idp_creq_t *c)
-{
-    return __atomic_load_n(&c->left, __ATOMIC_ACQUIRE);
-}
-
 static void job_work(void *arg)
 {
     job_t *job = arg;
-    if (!idp_console_left(job->c))
+    if (!__atomic_load_n(&job->c->left, __ATOMIC_ACQUIRE))
         job->work(job->arg);
 }
 

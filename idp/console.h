@@ -17,8 +17,8 @@
 #define IDP_CONSOLE_H
 
 #include <h2o.h>
-#include "hub/form.h"
 #include "hub/crypto.h"
+#include "hub/form.h"
 #include "hub/page.h"
 #include "hub/park.h"
 #include "hub/store.h"
@@ -53,7 +53,7 @@ typedef struct st_idp_creq_t {
     char from[64];                              /* the peer's address */
     void *data;                                 /* the page's (idp_console_page_t.read), zeroed, in c's memory */
     unsigned refs;                              /* the gate and each step running: c is freed at 0 */
-    int left;                                   /* atomic: the client went away while a job ran (idp_console_left) */
+    int left;                                   /* atomic: the client went away while a job ran (the job skips its work) */
 } idp_creq_t;
 
 typedef void (*idp_console_fn)(idp_creq_t *c);
@@ -169,18 +169,15 @@ int idp_console_audit_here(idp_creq_t *c, const char *action, int (*fn)(hub_txn_
 /* The same for a write that is no change of the user's (not audited, not checked again): a count the page keeps. */
 void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg, idp_console_done_fn done);
 
-/* Runs work(arg) on the worker pool (CPU-heavy: Argon2id, key generation; work may skip itself when
- * idp_console_left(c)), then done(c, arg) on this loop when the request is still there. arg lives in c's memory. On a
- * full pool the answer is a 503 page and done does not run. */
+/* Runs work(arg) on the worker pool (CPU-heavy: Argon2id, key generation; skipped when the client left before a worker
+ * took it), then done(c, arg) on this loop when the request is still there. arg lives in c's memory. On a full pool the
+ * answer is a 503 page and done does not run. */
 void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void *arg);
-
-/* In a job's work: 1 when the job's client went away (nobody waits for its result). */
-int idp_console_left(idp_creq_t *c);
 
 /* In a transaction (any thread): 0 when c's session is live and still its user's (enabled), and the user still holds
  * System Manager on an admin page; HUB_E_NOTFOUND when the session is not, HUB_E_DENIED when the role is not; or the
- * store's error. What idp_console_change checks before it writes, for
- * work that writes through its own transactions (the key commands). */
+ * store's error. What idp_console_change checks before it writes; work that writes through transactions of its own (the
+ * key commands) calls it first. */
 int idp_console_allowed(hub_txn_t *txn, const idp_creq_t *c);
 /* The answer when idp_console_allowed said why not: HUB_E_DENIED, 403 (the role was lost); else 302 to sign in. */
 void idp_console_refuse(idp_creq_t *c, int why);
