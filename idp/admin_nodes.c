@@ -242,8 +242,8 @@ static int key_copy(void *arg, const idp_key_info_t *k)
     l->v = hub_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
     r = &l->v[l->n++];
     r->info = *k;
+    r->info.kid = NULL; /* r->kid: the array moves as it grows */
     snprintf(r->kid, sizeof(r->kid), "%s", k->kid);
-    r->info.kid = r->kid;
     return 0;
 }
 
@@ -293,8 +293,11 @@ static void on_keys(idp_creq_t *c)
                  "</div>\n<div class=\"table-wrap\"><table id=\"keys\"><thead><tr><th scope=\"col\">Key ID</th><th scope=\"col\">"
                  "Algorithm</th><th scope=\"col\">State</th><th scope=\"col\">Signs from</th><th scope=\"col\">Published "
                  "until</th><th scope=\"col\"><span class=\"skip\">Actions</span></th></tr></thead>\n<tbody>\n");
-    for (size_t i = 0; i != l->n; ++i)
-        key_row(c, &p, &l->v[i].info);
+    for (size_t i = 0; i != l->n; ++i) {
+        idp_key_info_t k = l->v[i].info;
+        k.kid = l->v[i].kid;
+        key_row(c, &p, &k);
+    }
     hub_page_raw(&p, "</tbody></table></div>\n");
     idp_console_end(c, &p, 200);
 }
