@@ -90,6 +90,7 @@ static const hub_conf_key_t main_keys[] = {
     ENUM("node.log_level", node.log_level, "info", level_names),
     RANGE("node.max_connections", hub_conf_uint, node.max_connections, "0", 0, 1000000),
     PAIR("node.metrics_allow", hub_conf_cidrs, node.metrics_allow, node.nmetrics_allow, "127.0.0.0/8 ::1/128"),
+    KEY("node.proxy_protocol", hub_conf_bool, node.proxy_protocol, "false"),
 
     SECTION("primary"),
     ENUM("primary.signing_alg", primary.signing_alg, "RS256", alg_names),
@@ -110,6 +111,7 @@ static const hub_conf_key_t main_keys[] = {
     RANGE("primary.login.address_max_failures", hub_conf_uint, primary.login_address_max_failures, "10", 1, 1000000),
     RANGE("primary.login.max_checks_per_second", hub_conf_uint, primary.login_max_checks_per_second, "0", 0, 1000000),
     RANGE("primary.login.max_queued", hub_conf_uint, primary.login_max_queued, "0", 0, 1000000),
+    KEY("primary.cluster_secret_file", hub_conf_cluster_secret, primary.cluster_secret_file, NULL),
 
     SECTION("secondary"),
     KEY("secondary.server_url", hub_conf_url, secondary.server_url, NULL),
@@ -198,6 +200,11 @@ static void dispose_routes(const hub_conf_key_t *key, void *base)
     free(*slot);
     *slot = NULL;
     *n = 0;
+}
+
+int hub_config_is_cluster(const hub_config_t *cfg)
+{
+    return cfg->node.role == HUB_ROLE_PRIMARY && cfg->primary.cluster_secret_file != NULL;
 }
 
 void hub_config_defaults(hub_config_t *cfg)

@@ -30,10 +30,11 @@ typedef struct st_hub_config_t {
         unsigned threads;
         char *tls_cert; /* NULL when no TLS */
         char *tls_key;
-        int log_level; /* hub_log_level_t */
+        int log_level;            /* hub_log_level_t */
         unsigned max_connections; /* client connections open at once; 0 = derived from the open-file limit */
         char **metrics_allow;     /* NULL-terminated address ranges ("127.0.0.0/8") that may read /metrics */
         size_t nmetrics_allow;
+        int proxy_protocol; /* connections start with a PROXY protocol v1 line naming the client (a load balancer) */
     } node;
     struct {
         int signing_alg;             /* hub_alg_t */
@@ -51,6 +52,7 @@ typedef struct st_hub_config_t {
         unsigned login_address_max_failures;  /* failed sign-ins from one address per 15 minutes */
         unsigned login_max_checks_per_second; /* password checks of the whole node; 0 = 100 per CPU */
         unsigned login_max_queued;            /* checks waiting for a worker; 0 = 32 per CPU */
+        char *cluster_secret_file;            /* SPEC §9: the primaries of a cluster seal private keys with it; NULL = none */
     } primary;
     struct {
         char *server_url; /* without trailing slash */
@@ -80,6 +82,11 @@ int hub_config_load(hub_config_t *cfg, const char *path, FILE *errs, size_t *npr
 
 /* Frees what hub_config_defaults/hub_config_load allocated inside *cfg. */
 void hub_config_dispose(hub_config_t *cfg);
+
+/* Whether cfg makes its node a primary of a cluster (SPEC §9): a primary with primary.cluster_secret_file. Such a node
+ * keeps its private keys sealed in the store and names its cookies after public_url instead of node.name. The one
+ * test of it: every such decision asks here. */
+int hub_config_is_cluster(const hub_config_t *cfg);
 
 /* Parses a duration "30s", "10m", "12h", "30d" or plain seconds. Returns 0 or HUB_E_PARSE. */
 int hub_parse_duration(const char *s, uint64_t *seconds);

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "hub/cidr.h"
 #include "hub/config_types.h"
 #include "hub/err.h"
 #include "hub/path.h"
+#include "hub/seal.h"
 #include "hub/url.h"
 #include "hub/util.h"
 
@@ -78,6 +80,21 @@ static void dispose_string(const hub_conf_key_t *key, void *base)
     char **slot = HUB_CONF_FIELD(base, key->off, char *);
     free(*slot);
     *slot = NULL;
+}
+
+/* primary.cluster_secret_file: a path whose file holds a usable cluster secret (hub/seal.h says what one is), checked
+ * when the configuration is read so that hubd --check names a short, unreadable or exposed one; the secret itself is
+ * read again, and only, where it is used (idp/keyrec.c). */
+static int parse_cluster_secret(const hub_conf_key_t *key, void *base, const char *s, char *msg, size_t msgsize)
+{
+    uint8_t secret[HUB_CLUSTER_SECRET_MAX];
+    int n;
+
+    if (parse_string(key, NULL, s, msg, msgsize) != 0)
+        return -1;
+    n = hub_cluster_secret_read(s, secret, msg, msgsize);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return n < 0 ? -1 : parse_string(key, base, s, msg, msgsize);
 }
 
 /* node.name names cookies and log lines, so it stays a short token. */
@@ -364,6 +381,7 @@ static void dispose_list(const hub_conf_key_t *key, void *base)
 
 const hub_conf_type_t hub_conf_string = {HUB_CONF_SCALAR, "a string", parse_string, dispose_string};
 const hub_conf_type_t hub_conf_name = {HUB_CONF_SCALAR, "a name", parse_name, dispose_string};
+const hub_conf_type_t hub_conf_cluster_secret = {HUB_CONF_SCALAR, "a file path", parse_cluster_secret, dispose_string};
 const hub_conf_type_t hub_conf_bool = {HUB_CONF_SCALAR, "true or false", parse_bool, NULL};
 const hub_conf_type_t hub_conf_uint = {HUB_CONF_SCALAR, "a whole number", parse_uint, NULL};
 const hub_conf_type_t hub_conf_duration = {HUB_CONF_SCALAR, "a duration like 10m", parse_duration_key, NULL};

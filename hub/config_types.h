@@ -38,8 +38,9 @@ struct st_hub_conf_key_t {
 };
 
 /* The scalar and list types the key table uses (hub/config_types.c). */
-extern const hub_conf_type_t hub_conf_string, hub_conf_name, hub_conf_bool, hub_conf_uint, hub_conf_duration, hub_conf_enum,
-    hub_conf_listen, hub_conf_url, hub_conf_upstream, hub_conf_route_path, hub_conf_scopes, hub_conf_strings, hub_conf_cidrs;
+extern const hub_conf_type_t hub_conf_string, hub_conf_cluster_secret, hub_conf_name, hub_conf_bool, hub_conf_uint,
+    hub_conf_duration, hub_conf_enum, hub_conf_listen, hub_conf_url, hub_conf_upstream, hub_conf_route_path, hub_conf_scopes,
+    hub_conf_strings, hub_conf_cidrs;
 
 /* hub_parse_duration (hub/config.h): "30s", "10m", "12h", "30d" or plain seconds; 0 or HUB_E_PARSE. */
 int hub_conf_parse_duration(const char *s, uint64_t *seconds);

@@ -3,7 +3,9 @@
 #include <string.h>
 #include <strings.h>
 #include "hub/cookie.h"
+#include "hub/crypto.h"
 #include "hub/err.h"
+#include "hub/url.h"
 
 static int is_ows(char c)
 {
@@ -33,10 +35,12 @@ static int is_token_char(char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-int hub_cookie_name(char *out, size_t size, const char *node_name, const char *what, int host_prefix)
+/* [__Host-]hub_OWNER_WHAT with every character outside [A-Za-z0-9_-] written '_', but for the first keep characters
+ * after the __Host- prefix (HUB_COOKIE_PREFIX and an owner that is already a valid token). */
+static int make_name(char *out, size_t size, const char *owner, const char *what, int host_prefix, size_t keep)
 {
-    size_t i, skip = host_prefix ? strlen(HUB_COOKIE_HOST_PREFIX) : 0;
-    int n = snprintf(out, size, "%s" HUB_COOKIE_PREFIX "%s_%s", host_prefix ? HUB_COOKIE_HOST_PREFIX : "", node_name, what);
+    size_t i, skip = (host_prefix ? strlen(HUB_COOKIE_HOST_PREFIX) : 0) + keep;
+    int n = snprintf(out, size, "%s" HUB_COOKIE_PREFIX "%s_%s", host_prefix ? HUB_COOKIE_HOST_PREFIX : "", owner, what);
 
     if (n < 0 || (size_t)n >= size) {
         if (size != 0)
@@ -47,6 +51,43 @@ int hub_cookie_name(char *out, size_t size, const char *node_name, const char *w
         if (!is_token_char(out[i]))
             out[i] = '_';
     return 0;
+}
+
+int hub_cookie_name(char *out, size_t size, const char *node_name, const char *what, int host_prefix)
+{
+    return make_name(out, size, node_name, what, host_prefix, 0);
+}
+
+/* The cluster's part of its cookie names: "c." and 16 hex digits of SHA-256(origin path) of public_url. */
+static int cluster_part(char out[19], const char *public_url)
+{
+    char origin[HUB_ORIGIN_MAX + HUB_URL_MAX];
+    uint8_t digest[HUB_SHA256_LEN];
+    hub_url_t u;
+    int n;
+
+    if (hub_url_parse(public_url, &u, NULL) != 0 || (n = hub_url_origin(&u, origin, HUB_ORIGIN_MAX)) < 0)
+        return HUB_E_INVAL;
+    snprintf(origin + n, sizeof(origin) - (size_t)n, "%s", u.rest);
+    hub_sha256(digest, origin, strlen(origin));
+    out[0] = 'c', out[1] = '.';
+    for (size_t i = 0; i != 8; ++i)
+        snprintf(out + 2 + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+int hub_cookie_node_name(char *out, size_t size, const hub_config_t *cfg, const char *what, int host_prefix)
+{
+    char part[19];
+
+    if (!hub_config_is_cluster(cfg))
+        return hub_cookie_name(out, size, cfg->node.name, what, host_prefix);
+    if (cluster_part(part, cfg->node.public_url) != 0) {
+        if (size != 0)
+            out[0] = '\0';
+        return HUB_E_INVAL;
+    }
+    return make_name(out, size, part, what, host_prefix, strlen(HUB_COOKIE_PREFIX) + strlen(part));
 }
 
 int hub_cookie_is_hub(const char *name, size_t len)

@@ -5,6 +5,7 @@
 
 #include <h2o.h>
 #include <stddef.h>
+#include "hub/config.h"
 
 #define HUB_COOKIE_PREFIX "hub_" /* every cookie name a node sets starts with it (after an optional __Host- or __Secure-) */
 #define HUB_COOKIE_HOST_PREFIX "__Host-"
@@ -16,6 +17,14 @@
  * secure responses, with Path=/ and no Domain). Writes out (size bytes) and returns 0, or HUB_E_TOOBIG when the name
  * does not fit (out then holds "", never a truncated name). */
 int hub_cookie_name(char *out, size_t size, const char *node_name, const char *what, int host_prefix);
+
+/* The name of one of the cookies of the node cfg configures. Normally hub_cookie_name of node.name (SPEC §8). For a
+ * primary of a cluster (hub_config_is_cluster) the cluster's instead (SPEC §9): "c." and 16 hex digits of SHA-256 of
+ * public_url's origin (scheme, host in lower case, port only when not the default) and path, so every primary behind one
+ * public_url, whatever its node.name, names its cookies alike and a browser's session works through any of them; a
+ * cluster at another address (or path) names them otherwise; and no node.name reaches the name (hub_cookie_name writes
+ * its '.' as '_'). Writes out and returns 0, or HUB_E_TOOBIG/HUB_E_INVAL (out then holds ""). */
+int hub_cookie_node_name(char *out, size_t size, const hub_config_t *cfg, const char *what, int host_prefix);
 
 /* Whether the cookie name[0..len) (spaces and tabs around it are ignored) belongs to the hub: it starts with
  * HUB_COOKIE_PREFIX, or with "__Host-" or "__Secure-" followed by it; letters in any case (an upstream that folds

@@ -43,16 +43,39 @@ void hub_cors_vary(h2o_req_t *req, const hub_cors_t *cors)
         hub_resp_header(req, "vary", "Origin");
 }
 
-void hub_cors_preflight(h2o_req_t *req, const hub_cors_t *cors, void *data, const char *methods)
-{
-    const char *origin;
+/* A preflight waiting for its rule's decision, in the request's pool (gone with the request, when the hook calls
+ * nothing back). */
+typedef struct st_preflight_t {
+    const hub_cors_t *cors;
+    const char *origin, *methods;
+    void (*answered)(void *ctx, h2o_req_t *req);
+    void *ctx;
+} preflight_t;
 
-    if (!cors->any_origin) {
-        if ((origin = hub_cors_origin(req)) == NULL || cors->origin_allowed == NULL || !cors->origin_allowed(data, origin))
-            return;
-        hub_resp_header(req, "access-control-allow-origin", origin);
+static void on_decided(void *arg, h2o_req_t *req, int allowed)
+{
+    preflight_t *p = arg;
+
+    if (allowed) {
+        if (!p->cors->any_origin)
+            hub_resp_header(req, "access-control-allow-origin", p->origin);
+        hub_resp_header(req, "access-control-allow-methods", p->methods);
+        hub_resp_header(req, "access-control-allow-headers", ALLOW_HEADERS);
+        hub_resp_header(req, "access-control-max-age", MAX_AGE);
     }
-    hub_resp_header(req, "access-control-allow-methods", methods);
-    hub_resp_header(req, "access-control-allow-headers", ALLOW_HEADERS);
-    hub_resp_header(req, "access-control-max-age", MAX_AGE);
+    p->answered(p->ctx, req);
+}
+
+void hub_cors_preflight(h2o_req_t *req, const hub_cors_t *cors, void *data, const char *methods,
+                        void (*answered)(void *ctx, h2o_req_t *req), void *ctx)
+{
+    preflight_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(*p));
+
+    *p = (preflight_t){cors, NULL, methods, answered, ctx};
+    if (cors->any_origin)
+        on_decided(p, req, 1);
+    else if ((p->origin = hub_cors_origin(req)) == NULL || cors->origin_check == NULL)
+        on_decided(p, req, 0);
+    else
+        cors->origin_check(data, req, p->origin, on_decided, p);
 }

@@ -6,13 +6,17 @@
 
 #include <h2o.h>
 
+/* The decision on a preflight's origin (1: allowed), handed back on the request's loop. */
+typedef void (*hub_cors_decided_fn)(void *ctx, h2o_req_t *req, int allowed);
+
 /* A route's cross-origin rule. any_origin: a public document every page may read (Access-Control-Allow-Origin: * on
  * every answer). Otherwise every answer varies by Origin (Vary: Origin), and a preflight is allowed when
- * origin_allowed(data, origin) returns 1, data being the route's (hub_server_add_route); origin is canonical
- * (hub_cors_origin). */
+ * origin_check(data, req, origin, decided, ctx) decides so, data being the route's (hub_server_add_route) and origin
+ * canonical (hub_cors_origin): it calls decided(ctx, req, allowed) on req's loop, at once or once a read of the store
+ * came back (a hook that parks req, hub/park.h, and calls nothing when the client left meanwhile). */
 typedef struct st_hub_cors_t {
     int any_origin;
-    int (*origin_allowed)(void *data, const char *origin);
+    void (*origin_check)(void *data, h2o_req_t *req, const char *origin, hub_cors_decided_fn decided, void *ctx);
 } hub_cors_t;
 
 /* The request's origin when it may match a registered one, else NULL: exactly one Origin header, holding an origin
@@ -26,9 +30,11 @@ const char *hub_cors_origin(h2o_req_t *req);
 void hub_cors_vary(h2o_req_t *req, const hub_cors_t *cors);
 
 /* For a preflight (OPTIONS) of a route with rule cors and route data data: when its origin is allowed, adds
- * Access-Control-Allow-Origin (unless any_origin, which has it already), -Methods (methods, e.g. "GET, POST"),
- * -Headers and -Max-Age. Sends nothing; adds nothing for any other origin, so the answer tells nothing about which
- * origins are registered. */
-void hub_cors_preflight(h2o_req_t *req, const hub_cors_t *cors, void *data, const char *methods);
+ * Access-Control-Allow-Origin (unless any_origin, which has it already), -Methods (methods, e.g. "GET, POST", in
+ * req->pool or static), -Headers and -Max-Age; then calls answered(ctx, req), which sends the answer: at once, or on
+ * req's loop once the rule's hook decided (not at all when the client left meanwhile). Adds nothing for any other
+ * origin, so the answer tells nothing about which origins are registered. */
+void hub_cors_preflight(h2o_req_t *req, const hub_cors_t *cors, void *data, const char *methods,
+                        void (*answered)(void *ctx, h2o_req_t *req), void *ctx);
 
 #endif

@@ -6,6 +6,7 @@
 #include "hub/reader.h"
 #include "hub/resp.h"
 #include "hub/server.h"
+#include "hub/util.h"
 #include "hub/writer.h"
 
 #define RETRY_AFTER "1" /* seconds: a full queue drains in well under one; a database back from a blip is seen at once */
@@ -16,7 +17,7 @@ static void on_guard_dispose(void *arg)
     hub_park_t *p = *(hub_park_t **)arg;
 
     if (p != NULL)
-        p->req = NULL;
+        __atomic_store_n(&p->req, NULL, __ATOMIC_RELEASE); /* a worker may be reading it (hub_park_gone) */
 }
 
 /* Ties p to req for work that completes later on a port: the guard lives in req's pool. */
@@ -65,9 +66,50 @@ int hub_park_write(hub_park_t *p, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void
     return ret;
 }
 
+/* A job of a work pool (hub_park_work): its completion goes to the park's kind of done. */
+typedef struct st_park_work_t {
+    hub_work_fn work;
+    hub_park_done_fn done;
+    void *arg;
+} park_work_t;
+
+static void run_work(void *arg)
+{
+    park_work_t *w = arg;
+
+    w->work(w->arg);
+}
+
+static void on_work_done(void *arg, int cancelled)
+{
+    park_work_t w = *(park_work_t *)arg;
+
+    free(arg);
+    w.done(w.arg, cancelled ? HUB_E_CANCELLED : 0);
+}
+
+int hub_park_work(hub_park_t *p, h2o_req_t *req, hub_workport_t *port, hub_work_fn work, void *arg, hub_park_done_fn done)
+{
+    park_work_t *w = hub_xcalloc(1, sizeof(*w));
+    int ret;
+
+    *w = (park_work_t){work, done, arg};
+    park(p, req, port);
+    if ((ret = hub_work_submit(port, run_work, on_work_done, w)) != 0) {
+        free(w);
+        unpark(p);
+    }
+    return ret;
+}
+
+int hub_park_gone(hub_park_t *p)
+{
+    return __atomic_load_n(&p->req, __ATOMIC_ACQUIRE) == NULL;
+}
+
 h2o_req_t *hub_park_resume(hub_park_t *p, int ret)
 {
-    h2o_req_t *req = p->req;
+    h2o_req_t *req = __atomic_load_n(&p->req, __ATOMIC_ACQUIRE);
 
     /* A request still there owns the guard: it must not call back into a job about to be freed. On HUB_E_CANCELLED
      * this may run on the thread stopping the node, after the loop's thread ended: the guard is nobody else's then. */

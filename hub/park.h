@@ -8,6 +8,7 @@
 #include <h2o.h>
 #include "hub/route.h"
 #include "hub/store.h"
+#include "hub/workpool.h"
 
 /* The parked state of a request, a member of the handler's job. */
 typedef struct st_hub_park_t hub_park_t;
@@ -31,6 +32,15 @@ int hub_park_read(hub_park_t *p, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void 
  * once, and must have no effects outside it; done runs once the batch is durable). Without a writer the write runs now
  * (hub_store_write). */
 int hub_park_write(hub_park_t *p, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void *arg), void *arg, hub_park_done_fn done);
+
+/* The same for CPU-heavy work (an Argon2id check, a key generation) on the worker pool behind port (hub/workpool.h):
+ * work(arg) runs on a worker, then done(arg, ret) on the loop with ret 0, or HUB_E_CANCELLED when it was dropped unrun.
+ * port must not be NULL. Returns 0, or HUB_E_BUSY when the pool's queue is full (nothing runs, req is not parked). */
+int hub_park_work(hub_park_t *p, h2o_req_t *req, hub_workport_t *port, hub_work_fn work, void *arg, hub_park_done_fn done);
+
+/* For the work, on its thread: 1 once the parked request's client went away (the work may skip what only an answer
+ * would need). */
+int hub_park_gone(hub_park_t *p);
 
 /* First thing in done: unparks p and returns the request to answer, or NULL when there is none: its client went away,
  * or ret is HUB_E_CANCELLED (the node stops; the request is not ours to answer any more, and done may be running on

@@ -66,14 +66,19 @@ static void not_allowed(const hub_route_t *route, h2o_req_t *req)
     }
 }
 
-/* 204 with Allow; the Access-Control-* headers when the origin may call the route. */
-static void preflight(const hub_route_t *route, void *data, h2o_req_t *req)
+static void preflight_answered(void *ctx, h2o_req_t *req)
 {
-    hub_resp_header(req, "allow", method_list(req, route->methods, 1));
-    hub_cors_preflight(req, route->cors, data, method_list(req, route->methods, 0));
     req->res.status = 204;
     req->res.reason = "No Content";
     hub_send_inline(req, "", 0);
+}
+
+/* 204 with Allow; the Access-Control-* headers when the origin may call the route (decided at once, or after the rule's
+ * store read). */
+static void preflight(const hub_route_t *route, void *data, h2o_req_t *req)
+{
+    hub_resp_header(req, "allow", method_list(req, route->methods, 1));
+    hub_cors_preflight(req, route->cors, data, method_list(req, route->methods, 0), preflight_answered, NULL);
 }
 
 /* 1 when the handler is to run (after the CORS headers every answer of the route carries); otherwise answers req. */

@@ -1,12 +1,19 @@
-/* A node's own secrets: the key in its store, HMAC-SHA256 and AES-256-GCM boxes on OpenSSL EVP. */
+/* A node's own secrets: the key in its store, HMAC-SHA256 and AES-256-GCM boxes on OpenSSL EVP, the cluster secret's
+ * file and HKDF-SHA256. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/seal.h"
@@ -131,4 +138,106 @@ int hub_store_secret_key(hub_store_t *store, hub_table_t t, const char *name, ui
     if (ret != 0)
         OPENSSL_cleanse(key, HUB_KEY_LEN);
     return ret;
+}
+
+/* ---- the cluster secret ---- */
+
+/* Reads at most HUB_CLUSTER_SECRET_FILE_MAX bytes of the regular file at path that only its owner may read into buf
+ * (NUL-terminated); *len receives their number. */
+static int read_secret_file(const char *path, char *buf, size_t *len, char *why, size_t whysize)
+{
+    struct stat st;
+    ssize_t n;
+    int fd, ret = HUB_E_IO;
+
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) == -1) {
+        snprintf(why, whysize, "cannot read %s: %s", path, strerror(errno));
+        return HUB_E_IO;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, whysize, "%s is not a regular file", path);
+    } else if ((st.st_mode & 077) != 0) {
+        snprintf(why, whysize, "%s may be read by its group or others (mode %04o): chmod 600 %s", path,
+                 (unsigned)(st.st_mode & 07777), path);
+        ret = HUB_E_DENIED;
+    } else if ((n = read(fd, buf, HUB_CLUSTER_SECRET_FILE_MAX + 1)) < 0) {
+        snprintf(why, whysize, "cannot read %s: %s", path, strerror(errno));
+    } else if (n > HUB_CLUSTER_SECRET_FILE_MAX) {
+        snprintf(why, whysize, "%s is longer than %d bytes", path, HUB_CLUSTER_SECRET_FILE_MAX);
+        ret = HUB_E_TOOBIG;
+    } else {
+        buf[n] = '\0';
+        *len = (size_t)n;
+        ret = 0;
+    }
+    close(fd);
+    return ret;
+}
+
+/* Rewrites text[0..len) in place as unpadded base64url: white space dropped, '+' and '/' mapped, '=' only at the end.
+ * Returns the new length, or -1 when the text is no base64. */
+static ssize_t to_b64url(char *text, size_t len)
+{
+    size_t o = 0, pad = 0;
+
+    for (size_t i = 0; i != len; ++i) {
+        char c = text[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '=') {
+            ++pad;
+            continue;
+        }
+        if (pad != 0)
+            return -1; /* text after the padding */
+        text[o++] = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    return pad > 2 ? -1 : (ssize_t)o;
+}
+
+int hub_cluster_secret_read(const char *path, uint8_t out[HUB_CLUSTER_SECRET_MAX], char *why, size_t whysize)
+{
+    char text[HUB_CLUSTER_SECRET_FILE_MAX + 1];
+    uint8_t raw[HUB_CLUSTER_SECRET_FILE_MAX];
+    size_t len;
+    ssize_t b64;
+    int n, ret;
+
+    if ((ret = read_secret_file(path, text, &len, why, whysize)) != 0)
+        goto out;
+    ret = HUB_E_PARSE;
+    if ((b64 = to_b64url(text, len)) < 0 || (n = hub_b64url_decode(raw, text, (size_t)b64)) < 0) {
+        snprintf(why, whysize, "%s does not hold base64 text (make one with: openssl rand -base64 32 > %s)", path, path);
+        goto out;
+    }
+    if (n < HUB_CLUSTER_SECRET_MIN || n > HUB_CLUSTER_SECRET_MAX) {
+        snprintf(why, whysize, "%s holds %d bytes; a cluster secret is %d to %d random bytes (openssl rand -base64 32 > %s)", path,
+                 n, HUB_CLUSTER_SECRET_MIN, HUB_CLUSTER_SECRET_MAX, path);
+        ret = n < HUB_CLUSTER_SECRET_MIN ? HUB_E_INVAL : HUB_E_TOOBIG;
+        goto out;
+    }
+    memcpy(out, raw, (size_t)n);
+    ret = n;
+out:
+    OPENSSL_cleanse(text, sizeof(text));
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return ret;
+}
+
+void hub_hkdf_sha256(uint8_t out[HUB_KEY_LEN], const uint8_t *ikm, size_t len, const char *info)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info)),
+        OSSL_PARAM_construct_end(),
+    };
+
+    if (ctx == NULL || EVP_KDF_derive(ctx, out, HUB_KEY_LEN, params) != 1)
+        hub_fatal("HKDF-SHA256 failed (error %lu)", ERR_get_error());
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
 }

@@ -1,5 +1,6 @@
-/* Secrets a node keeps for itself: a 256-bit key created once in its store, HMAC-SHA256 under it, and AES-256-GCM
- * boxes (what a node hands a browser and must get back unchanged, e.g. a sealed cookie). */
+/* Secrets a node keeps for itself: a 256-bit key created once in its store, HMAC-SHA256 under it, AES-256-GCM boxes
+ * (what a node hands a browser and must get back unchanged, e.g. a sealed cookie), and the cluster secret that the
+ * primaries of a cluster share (SPEC §9), read from its file, with HKDF-SHA256 deriving keys from it. */
 #ifndef HUB_SEAL_H
 #define HUB_SEAL_H
 
@@ -33,5 +34,23 @@ int hub_open(const uint8_t key[HUB_KEY_LEN], const void *ad, size_t adlen, const
  * transaction, never overwriting another process's key), read by every later one. The store's files are 0600. Returns
  * 0, HUB_E_PARSE when the stored value is not a key, or a store error. */
 int hub_store_secret_key(hub_store_t *store, hub_table_t t, const char *name, uint8_t key[HUB_KEY_LEN]);
+
+/* The cluster secret's file (primary.cluster_secret_file): base64 text (the standard or the URL alphabet, padding
+ * optional, white space and line breaks ignored, as `openssl rand -base64 32` writes it) of HUB_CLUSTER_SECRET_MIN to
+ * HUB_CLUSTER_SECRET_MAX random bytes, in a regular file that neither its group nor others may read. */
+#define HUB_CLUSTER_SECRET_MIN 32
+#define HUB_CLUSTER_SECRET_MAX 1024
+#define HUB_CLUSTER_SECRET_FILE_MAX 4096 /* bytes of the file: the text of HUB_CLUSTER_SECRET_MAX bytes, wrapped */
+
+/* Reads and decodes the cluster secret at path into out. Returns its length in bytes (the caller cleanses out after
+ * use), or HUB_E_IO (cannot be read, or not a regular file), HUB_E_DENIED (group or others may read it), HUB_E_PARSE
+ * (not base64 text) or HUB_E_TOOBIG/HUB_E_INVAL (longer or shorter than allowed), with a one-line reason naming the
+ * file and the way to fix it in why (whysize bytes; never any of the secret). Opens without blocking: a FIFO or a
+ * device is refused, never read. */
+int hub_cluster_secret_read(const char *path, uint8_t out[HUB_CLUSTER_SECRET_MAX], char *why, size_t whysize);
+
+/* HKDF-SHA256 (RFC 5869) of the input keying material ikm, with no salt and info naming the purpose and its version
+ * ("hub cluster: signing key seal v1"): a HUB_KEY_LEN key to out, unrelated to any derived under another info. */
+void hub_hkdf_sha256(uint8_t out[HUB_KEY_LEN], const uint8_t *ikm, size_t len, const char *info);
 
 #endif

@@ -479,6 +479,9 @@ static void thread_setup(server_thread_t *thr)
     h2o_context_init(&thr->pub.ctx, h2o_evloop_create(), &server->globalconf);
     thr->accept_ctx.ctx = &thr->pub.ctx;
     thr->accept_ctx.hosts = server->globalconf.hosts;
+    /* behind a load balancer the client's address comes from its PROXY line (libh2o sets the peer from it); a
+     * connection without one keeps its own peer, so only the balancer may reach listen (docs/OPERATIONS.md) */
+    thr->accept_ctx.expect_proxy_line = server->cfg->node.proxy_protocol;
     thr->queue = h2o_multithread_create_queue(thr->pub.ctx.loop);
     h2o_multithread_register_receiver(thr->queue, &thr->stop_receiver, on_stop_message);
     if (server->fetcher != NULL)

@@ -321,11 +321,11 @@ static void key_work(void *arg)
     const hub_config_t *cfg = j->idp->cfg;
 
     if (j->op == K_ROTATE)
-        j->ret = idp_keys_rotate(j->idp->store, cfg, cfg->node.data_dir, j->kid);
+        j->ret = idp_keys_rotate(j->idp->store, cfg, idp_keyring_vault(j->idp->keyring), j->kid);
     else if (j->op == K_RETIRE)
         j->ret = idp_keys_retire(j->idp->store, cfg, j->kid);
     else
-        j->ret = idp_keys_revoke(j->idp->store, cfg, cfg->node.data_dir, j->kid, &j->revoked);
+        j->ret = idp_keys_revoke(j->idp->store, cfg, idp_keyring_vault(j->idp->keyring), j->kid, &j->revoked);
 }
 
 static int key_audit_txn(hub_txn_t *txn, void *arg, char *target)

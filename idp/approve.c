@@ -46,11 +46,12 @@ static void hidden(FILE *f, h2o_req_t *req, const char *name, const char *value)
     fputs("\">\n", f);
 }
 
-void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_user_t *user)
+void idp_consent_send(idp_authz_t *a)
 {
+    const idp_user_t *user = a->user;
     char *buf = NULL;
     size_t len = 0, i;
-    const char *s = a->scope, *csrf = idp_csrf_token(a->idp, a->req, session, IDP_CSRF_APPROVE);
+    const char *s = a->scope, *csrf = idp_csrf_token(a->idp, a->req, a->session, IDP_CSRF_APPROVE);
     FILE *f = open_memstream(&buf, &len);
 
     if (f == NULL)
@@ -103,59 +104,54 @@ void idp_consent_send(idp_authz_t *a, const idp_session_t *session, const idp_us
     free(buf);
 }
 
-/* The decision of the user of session s (whose CSRF token the form carried). */
-static void approve(idp_authz_t *a, const hub_form_t *form, idp_session_t *s)
+/* The decision of the user of a's session (whose CSRF token the form carried). Returns 1 when a was handed over to
+ * idp_authz_issue, 0 when the caller frees it. */
+static int approve(idp_authz_t *a)
 {
-    const char *decision = hub_form_get(form, "decision");
-    idp_user_t *user = NULL;
+    const char *decision = hub_form_get(&a->form, "decision");
 
-    if (decision == NULL || hub_form_count(form, "decision") != 1 ||
+    if (decision == NULL || hub_form_count(&a->form, "decision") != 1 ||
         (strcmp(decision, "allow") != 0 && strcmp(decision, "deny") != 0)) {
         idp_authz_send_error(a, HUB_OAUTH_INVALID_REQUEST, "decision must be allow or deny");
-        return;
-    }
-    if (strcmp(decision, "deny") == 0) {
+    } else if (strcmp(decision, "deny") == 0) {
         idp_authz_send_error(a, HUB_OAUTH_ACCESS_DENIED, "the user denied the request");
-        return;
-    }
-    if (idp_authz_load_user(a, s, &user, NULL) != 0) {
-        idp_authz_send_to_login(a, 0);
-        return;
-    }
-    if (!idp_client_allows_user(a->client, user))
+    } else if (!idp_client_allows_user(a->client, a->user)) {
         idp_authz_send_error(a, HUB_OAUTH_ACCESS_DENIED, "your account may not use this application");
+    } else {
+        idp_authz_issue(a, 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Once the store was read. The token is bound to the session that saw the consent page. Without a live session
+ * nothing can be approved: the browser is sent to sign in, and the resumed authorization asks again. */
+static void on_read(idp_authz_t *a)
+{
+    int taken = 0;
+
+    if (a->session != NULL && !idp_csrf_ok(a->idp, a->req, a->session, IDP_CSRF_APPROVE, &a->form))
+        hub_send_html_error(a->req, 400, "Invalid request",
+                            "The form has expired or did not come from this site. Please try again.");
+    else if (idp_authz_check(a) != 0)
+        ;
+    else if (a->session == NULL || a->user == NULL)
+        idp_authz_send_to_login(a, 0);
     else
-        idp_authz_issue(a, s, user, 1);
-    idp_user_free(user);
+        taken = approve(a);
+    if (!taken)
+        idp_authz_free(a);
 }
 
 static int on_approve(void *data, h2o_req_t *req)
 {
-    idp_t *idp = data;
     hub_form_t form = {NULL, 0};
-    idp_authz_t a = {NULL};
-    idp_session_t *s = NULL;
 
     if (hub_form_parse_body(&req->pool, req, &form) != 0) {
         hub_send_html_error(req, 400, "Invalid request", "The form could not be read.");
         return 0;
     }
-    /* The token is bound to the session that saw the consent page. Without a live session nothing can be approved:
-     * the browser is sent to sign in, and the resumed authorization asks again. */
-    s = idp_session_current(idp, req);
-    if (s != NULL && !idp_csrf_ok(idp, req, s, IDP_CSRF_APPROVE, &form)) {
-        hub_send_html_error(req, 400, "Invalid request", "The form has expired or did not come from this site. Please try again.");
-        goto out;
-    }
-    if (idp_authz_begin(&a, idp, req, &form) != 0)
-        goto out;
-    if (s == NULL)
-        idp_authz_send_to_login(&a, 0);
-    else
-        approve(&a, &form, s);
-out:
-    idp_authz_dispose(&a);
-    idp_session_free(s);
+    idp_authz_start(data, req, &form, on_read);
     return 0;
 }
 

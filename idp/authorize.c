@@ -10,12 +10,12 @@
 #include "idp/endpoint.h"
 #include "idp/issue.h"
 
-static void authorize(idp_authz_t *a)
+/* The answer to a's request, checked, with the browser's session and user as the read found them: to sign in, to the
+ * consent page, or issued. Returns 1 when a was handed over to idp_authz_issue, 0 when the caller frees it. */
+static int authorize(idp_authz_t *a)
 {
-    idp_session_t *s = idp_session_current(a->idp, a->req);
-    idp_user_t *user = NULL;
+    const idp_session_t *s = a->session;
     uint64_t now = hub_now();
-    int needs_consent = 0;
 
     if (s != NULL && ((a->prompt & IDP_AUTHZ_PROMPT_LOGIN) != 0 ||
                       (a->max_age >= 0 && now > s->auth_time && now - s->auth_time > (uint64_t)a->max_age))) {
@@ -23,41 +23,43 @@ static void authorize(idp_authz_t *a)
             if ((a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0)
                 goto login_required;
             idp_authz_send_to_login(a, 1);
-            goto out;
+            return 0;
         }
         if (s->auth_time < a->auth_after) /* came back without signing in again: do not loop */
             goto login_required;
     }
-    if (s == NULL || idp_authz_load_user(a, s, &user, &needs_consent) != 0) {
+    if (s == NULL || a->user == NULL) {
         if ((a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0)
             goto login_required;
         idp_authz_send_to_login(a, (a->prompt & IDP_AUTHZ_PROMPT_LOGIN) != 0 || a->max_age >= 0);
-        goto out;
+        return 0;
     }
-    if (!idp_client_allows_user(a->client, user)) {
+    if (!idp_client_allows_user(a->client, a->user)) {
         idp_authz_send_error(a, HUB_OAUTH_ACCESS_DENIED, "your account may not use this application");
-    } else if (!needs_consent) {
-        idp_authz_issue(a, s, user, 0);
+    } else if (!idp_authz_needs_consent(a)) {
+        idp_authz_issue(a, 0);
+        return 1;
     } else if ((a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0) {
         idp_authz_send_error(a, HUB_OAUTH_CONSENT_REQUIRED, "the user has not approved this application");
     } else {
-        idp_consent_send(a, s, user);
+        idp_consent_send(a);
     }
-    goto out;
+    return 0;
 login_required:
     idp_authz_send_error(a, HUB_OAUTH_LOGIN_REQUIRED, "the user must sign in");
-out:
-    if (user != NULL)
-        idp_user_free(user);
-    if (s != NULL)
-        idp_session_free(s);
+    return 0;
+}
+
+/* Once the store was read. */
+static void on_read(idp_authz_t *a)
+{
+    if (idp_authz_check(a) != 0 || !authorize(a))
+        idp_authz_free(a);
 }
 
 static int on_authorize(void *data, h2o_req_t *req)
 {
-    idp_t *idp = data;
     hub_form_t form = {NULL, 0};
-    idp_authz_t a = {NULL};
     int ret;
 
     if (hub_method_is(req, "GET"))
@@ -68,9 +70,7 @@ static int on_authorize(void *data, h2o_req_t *req)
         hub_send_html_error(req, 400, "Invalid authorization request", "The request parameters could not be read.");
         return 0;
     }
-    if (idp_authz_begin(&a, idp, req, &form) == 0)
-        authorize(&a);
-    idp_authz_dispose(&a);
+    idp_authz_start(data, req, &form, on_read);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "idp/endpoint.h"
 #include "idp/grants.h"
 #include "idp/settings.h"
+#include "hub/park.h"
 #include "hub/util.h"
 
 /* The request parameters we read, with their size limits. */
@@ -82,6 +83,7 @@ static int scope_char_ok(unsigned char c)
 static void load_params(idp_authz_t *a, const hub_form_t *form)
 {
     size_t i;
+    a->form = *form;
     for (i = 0; i != IDP_AUTHZ__COUNT; ++i) {
         const char *v = hub_form_get(form, params[i].name);
         if (hub_form_count(form, params[i].name) > 1) {
@@ -94,46 +96,31 @@ static void load_params(idp_authz_t *a, const hub_form_t *form)
     }
 }
 
-/* Finds the client and the redirect URI. Until both are known good, errors are an HTML page (never a redirect):
- * returns 0 when they are, -1 when the page was sent. */
-static int load_client(idp_authz_t *a)
+/* The client and the redirect URI, the client as the read found it. Until both are known good, errors are an HTML page
+ * (never a redirect): returns 0 when they are, -1 when the page was sent. */
+static int check_client(idp_authz_t *a)
 {
-    hub_txn_t *txn = NULL;
     const char *msg = NULL;
-    int ret;
 
-    if (a->repeated_client) {
+    if (a->repeated_client)
         msg = "The client_id or redirect_uri parameter was sent more than once.";
-        goto out;
-    }
-    if (a->v[IDP_AUTHZ_CLIENT_ID] == NULL) {
+    else if (a->v[IDP_AUTHZ_CLIENT_ID] == NULL)
         msg = "The request has no client_id.";
-        goto out;
-    }
-    if (strlen(a->v[IDP_AUTHZ_CLIENT_ID]) > params[IDP_AUTHZ_CLIENT_ID].max || hub_store_read_begin(a->idp->store, &txn) != 0) {
+    else if (a->client_id == NULL)
         msg = "The application is not known.";
-        goto out;
-    }
-    ret = idp_client_get(txn, a->v[IDP_AUTHZ_CLIENT_ID], &a->client);
-    hub_store_read_end(txn);
-    if (ret != 0 || !a->client->enabled) {
+    else if (a->client == NULL || !a->client->enabled)
         msg = "The application is not known or has been disabled.";
-        goto out;
-    }
-    if (a->v[IDP_AUTHZ_REDIRECT_URI] != NULL) {
+    else if (a->v[IDP_AUTHZ_REDIRECT_URI] != NULL) {
         if (strlen(a->v[IDP_AUTHZ_REDIRECT_URI]) > params[IDP_AUTHZ_REDIRECT_URI].max ||
-            idp_client_match_redirect(a->client, a->v[IDP_AUTHZ_REDIRECT_URI]) == NULL) {
+            idp_client_match_redirect(a->client, a->v[IDP_AUTHZ_REDIRECT_URI]) == NULL)
             msg = "The redirect_uri is not registered for this application.";
-            goto out;
-        }
-        a->redirect = a->v[IDP_AUTHZ_REDIRECT_URI];
+        else
+            a->redirect = a->v[IDP_AUTHZ_REDIRECT_URI];
     } else if (a->client->default_redirect_uri != NULL) {
         a->redirect = pool_dup(a->req, a->client->default_redirect_uri, SIZE_MAX);
     } else {
         msg = "The application has no redirect URI.";
-        goto out;
     }
-out:
     if (msg == NULL)
         return 0;
     hub_send_html_error(a->req, 400, "Invalid authorization request", msg);
@@ -400,38 +387,77 @@ void idp_authz_send_to_login(idp_authz_t *a, int fresh)
     hub_send_redirect(a->req, 302, stream_done(a->req, f, &buf, &len));
 }
 
-/* ---- what both endpoints share ---- */
+/* ---- what both endpoints share: the read, the checks ---- */
 
-int idp_authz_load_user(idp_authz_t *a, const idp_session_t *s, idp_user_t **user, int *needs_consent)
+/* In the read (any thread): the client, the browser's session and user, and for a user and a client what decides the
+ * consent page. Absent records are NULLs; only a store failure is an error. */
+static int authz_txn(hub_txn_t *txn, void *arg)
 {
-    hub_txn_t *txn = NULL;
+    idp_authz_t *a = arg;
     int ret;
 
-    if (hub_store_read_begin(a->idp->store, &txn) != 0)
-        return -1;
-    ret = idp_user_get(txn, s->sub, user);
-    if (ret == 0 && needs_consent != NULL) {
-        int skip = a->client->skip_authorization || (idp_settings_skip_authorization(txn, a->idp->cfg) == HUB_SKIP_AUTH_AUTO &&
-                                                     idp_consent_covers(txn, s->sub, a->client->client_id, a->scope));
-        *needs_consent = !skip || (a->prompt & IDP_AUTHZ_PROMPT_CONSENT) != 0;
+    if (a->client_id != NULL && (ret = idp_client_get(txn, a->client_id, &a->client)) != 0) {
+        if (ret != HUB_E_NOTFOUND && ret != HUB_E_PARSE)
+            return ret;
+        a->client = NULL;
     }
-    hub_store_read_end(txn);
-    if (ret == 0 && !(*user)->enabled) {
-        idp_user_free(*user);
-        *user = NULL;
-        ret = HUB_E_DENIED;
+    if ((ret = idp_session_lookup(txn, a->session_hash, &a->session, &a->user)) != 0)
+        return ret;
+    if (a->user != NULL && a->client != NULL) {
+        a->skip = idp_settings_skip_authorization(txn, a->idp->cfg);
+        if (a->skip == HUB_SKIP_AUTH_AUTO && (ret = idp_consent_scope(txn, a->user->sub, a->client->client_id, &a->granted)) != 0)
+            return ret;
     }
-    return ret == 0 ? 0 : -1;
+    return 0;
 }
 
-int idp_authz_begin(idp_authz_t *a, idp_t *idp, h2o_req_t *req, const hub_form_t *form)
+typedef struct st_authz_start_t {
+    idp_authz_t a; /* first: the job is the authorization */
+    idp_authz_next_fn next;
+} authz_start_t;
+
+static void on_read(void *arg, int ret)
+{
+    authz_start_t *st = arg;
+    idp_authz_t *a = &st->a;
+
+    if ((a->req = hub_park_resume(&a->park, ret)) == NULL) {
+        idp_authz_free(a);
+        return;
+    }
+    if (ret != 0) {
+        if (!hub_park_unavailable(a->req, ret, HUB_STYLE_HTML))
+            hub_send_html_error(a->req, 500, "Authorization failed", "The request could not be completed. Please try again.");
+        idp_authz_free(a);
+        return;
+    }
+    st->next(a);
+}
+
+void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_authz_next_fn next)
+{
+    authz_start_t *st = hub_xcalloc(1, sizeof(*st));
+    idp_authz_t *a = &st->a;
+    int ret;
+
+    st->next = next;
+    a->idp = idp;
+    load_params(a, form);
+    if (!a->repeated_client && a->v[IDP_AUTHZ_CLIENT_ID] != NULL &&
+        strlen(a->v[IDP_AUTHZ_CLIENT_ID]) <= params[IDP_AUTHZ_CLIENT_ID].max)
+        a->client_id = hub_strdup(a->v[IDP_AUTHZ_CLIENT_ID]);
+    idp_session_cookie_hash(idp, req, a->session_hash);
+    if ((ret = hub_park_read(&a->park, req, authz_txn, a, on_read)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_HTML);
+        idp_authz_free(a);
+    }
+}
+
+int idp_authz_check(idp_authz_t *a)
 {
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
-    a->idp = idp;
-    a->req = req;
-    load_params(a, form);
-    if (load_client(a) != 0)
+    if (check_client(a) != 0)
         return -1;
     if (validate(a, &fail) != HUB_OAUTH_OK) {
         send_fail(a, &fail);
@@ -440,9 +466,21 @@ int idp_authz_begin(idp_authz_t *a, idp_t *idp, h2o_req_t *req, const hub_form_t
     return 0;
 }
 
-void idp_authz_dispose(idp_authz_t *a)
+int idp_authz_needs_consent(const idp_authz_t *a)
 {
-    if (a->client != NULL)
-        idp_client_free(a->client);
-    a->client = NULL;
+    int skip = a->client->skip_authorization || (a->skip == HUB_SKIP_AUTH_AUTO && idp_scope_covers(a->granted, a->scope));
+
+    return !skip || (a->prompt & IDP_AUTHZ_PROMPT_CONSENT) != 0;
+}
+
+void idp_authz_free(idp_authz_t *a)
+{
+    if (a == NULL)
+        return;
+    idp_client_free(a->client);
+    idp_session_free(a->session);
+    idp_user_free(a->user);
+    free(a->granted);
+    free(a->client_id);
+    free(a); /* a is the first member of its authz_start_t */
 }

@@ -7,11 +7,14 @@
 
 #include <stdint.h>
 #include <h2o.h>
+#include "hub/crypto.h"
 #include "hub/form.h"
 #include "hub/oauth.h"
+#include "hub/park.h"
 #include "idp/client.h"
 #include "idp/ctx.h"
 #include "idp/session.h"
+#include "idp/settings.h"
 #include "idp/user.h"
 
 /* The parameters read, each with its size limit (idp/authz.c). The last one is ours: a resumed request (after the
@@ -40,33 +43,61 @@ typedef enum {
 #define IDP_AUTHZ_PROMPT_LOGIN 2u
 #define IDP_AUTHZ_PROMPT_CONSENT 4u
 
-typedef struct st_idp_authz_t {
+/* An authorization request on its way: read on the loop, parked for its one read of the store (hub/park.h), then checked
+ * and answered on the loop. Heap memory, freed with idp_authz_free (or by idp_authz_issue, which takes it over). */
+typedef struct st_idp_authz_t idp_authz_t;
+struct st_idp_authz_t {
     idp_t *idp;
-    h2o_req_t *req;
+    h2o_req_t *req;                  /* the request, once the read gave it back (pool strings below are its) */
+    hub_park_t park;                 /* while the read runs */
+    hub_form_t form;                 /* the request's parameters (items in req->pool) */
     const char *v[IDP_AUTHZ__COUNT]; /* parameter values, NULL when absent or empty (RFC 6749 §3.1) */
     int repeated;                    /* some parameter other than client_id/redirect_uri was sent twice */
     int repeated_client;             /* client_id or redirect_uri sent twice: no redirect can be trusted */
-    idp_client_t *client;            /* owned (idp_authz_dispose) */
-    const char *redirect;            /* where answers go: redirect_uri as sent, or the client's default (pool) */
-    int fragment;                    /* answer in the fragment (response types with token/id_token) */
+    /* what the read takes (copies) and finds */
+    char *client_id;                            /* malloc'ed copy of v[IDP_AUTHZ_CLIENT_ID], NULL when unusable */
+    char session_hash[HUB_SECRET_HASH_LEN + 1]; /* of the browser's session cookie, "" when it has none */
+    idp_client_t *client;                       /* the client, NULL when unknown (owned) */
+    idp_session_t *session;                     /* the browser's live session, or NULL (owned) */
+    idp_user_t *user;                           /* its user, enabled, or NULL (owned) */
+    hub_skip_auth_t skip;                       /* the OAuth Provider Setting skip_authorization */
+    char *granted;                              /* the scope of the user's unexpired consent to the client */
+    /* what the checks made of the request */
+    const char *redirect; /* where answers go: redirect_uri as sent, or the client's default (pool) */
+    int fragment;         /* answer in the fragment (response types with token/id_token) */
     unsigned rt, prompt;
     long long max_age; /* -1 = absent */
     uint64_t auth_after;
     const char *scope; /* effective, space-separated (pool) */
-} idp_authz_t;
+};
 
 /* One parameter of an answer to the client; an entry whose v is NULL is left out. */
 typedef struct st_idp_authz_kv_t {
     const char *k, *v;
 } idp_authz_kv_t;
 
-/* Reads the request of form (a's memory zeroed by the caller) into a: parameters, client, redirect URI, then every
- * other check. Returns 0 when the request may proceed, -1 when an answer was sent (an HTML page before the client
- * and redirect URI are known good, else the failure at the redirect URI). Either way idp_authz_dispose follows. */
-int idp_authz_begin(idp_authz_t *a, idp_t *idp, h2o_req_t *req, const hub_form_t *form);
+/* What an endpoint does with its authorization request once the store was read (a->req is set): check it
+ * (idp_authz_check) and answer; a is its own, to free or to hand to idp_authz_issue. */
+typedef void (*idp_authz_next_fn)(idp_authz_t *a);
 
-/* Frees what idp_authz_begin took (the client). */
-void idp_authz_dispose(idp_authz_t *a);
+/* Reads the request of form (parsed from req) into a new authorization, parks req for one read of the store off the
+ * loop (the client, the browser's session and user, the setting and consent that decide the consent page), then calls
+ * next(a) on the loop. When there is nothing to read for (client_id missing, repeated or too long: the HTML page of
+ * idp_authz_check), the read still runs for the session. When the read fails (503 page with Retry-After when the store
+ * cannot serve, else 500) or the client left, next is not called and a is freed here. */
+void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_authz_next_fn next);
+
+/* Checks a as read: client and redirect URI, then every other rule. Returns 0 when the request may proceed, -1 when an
+ * answer was sent (an HTML page before the client and redirect URI are known good, else the failure at the redirect
+ * URI). */
+int idp_authz_check(idp_authz_t *a);
+
+/* Whether the consent page must be shown to a's user: the client does not skip authorization, and the setting is
+ * force or the user's consent does not cover the scope; or the request asks for it (prompt=consent). */
+int idp_authz_needs_consent(const idp_authz_t *a);
+
+/* Frees a and everything it holds (NULL is ignored). */
+void idp_authz_free(idp_authz_t *a);
 
 /* Redirects to the client's redirect URI with kv (then state and iss, RFC 9207) in the query, or in the fragment for
  * the response types with tokens. */
@@ -79,10 +110,5 @@ void idp_authz_send_error(idp_authz_t *a, hub_oauth_err_t err, const char *descr
  * from the parameters). fresh: a new sign-in is required (prompt=login, max_age): the resumed request carries the
  * time it was asked for. */
 void idp_authz_send_to_login(idp_authz_t *a, int fresh);
-
-/* The record of session s's user (caller frees *user) and, when needs_consent is not NULL, whether the consent page
- * must be shown (the client's skip_authorization, the setting auto with a grant covering the scope, prompt=consent).
- * Returns 0, or -1 when the user is gone or disabled (the caller sends the browser to sign in). */
-int idp_authz_load_user(idp_authz_t *a, const idp_session_t *s, idp_user_t **user, int *needs_consent);
 
 #endif

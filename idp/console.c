@@ -655,39 +655,25 @@ void idp_console_failed(idp_creq_t *c, int ret, const char *title, const char *m
 
 typedef struct st_job_t {
     idp_creq_t *c;
-    h2o_req_t *req; /* NULL once the client went away */
     void (*work)(void *arg);
     void (*done)(idp_creq_t *c, void *arg);
     void *arg;
-    struct st_job_t **guard; /* in the request's pool: its dispose callback clears req */
 } job_t;
-
-static void job_on_req_dispose(void *p)
-{
-    job_t *job = *(job_t **)p;
-
-    if (job == NULL)
-        return;
-    job->req = NULL;
-    __atomic_store_n(&job->c->left, 1, __ATOMIC_RELEASE);
-}
 
 static void job_work(void *arg)
 {
     job_t *job = arg;
-    if (!__atomic_load_n(&job->c->left, __ATOMIC_ACQUIRE))
+
+    if (!hub_park_gone(&job->c->park))
         job->work(job->arg);
 }
 
-static void job_done(void *arg, int cancelled)
+static void job_done(void *arg, int ret)
 {
     job_t *job = arg;
     idp_creq_t *c = job->c;
 
-    /* the guard is the request's while it is there; on cancel (the node stops) nobody else's */
-    if (job->req != NULL)
-        *job->guard = NULL;
-    if (!cancelled && (c->req = job->req) != NULL)
+    if ((c->req = hub_park_resume(&c->park, ret)) != NULL)
         job->done(c, job->arg);
     free(job);
     creq_release(c);
@@ -696,19 +682,16 @@ static void job_done(void *arg, int cancelled)
 void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void *arg)
 {
     hub_workport_t *port = hub_req_thread(c->req)->work_port;
+    h2o_req_t *req = c->req;
     job_t *job = hub_xcalloc(1, sizeof(*job));
 
-    *job = (job_t){c, c->req, work, done, arg, NULL};
-    job->guard = h2o_mem_alloc_shared(&c->req->pool, sizeof(*job->guard), job_on_req_dispose);
-    *job->guard = job;
+    *job = (job_t){c, work, done, arg};
+    c->req = NULL; /* the job's until it is done */
     ++c->refs;
-    if (port == NULL || hub_work_submit(port, job_work, job_done, job) != 0) {
-        *job->guard = NULL;
+    if (port == NULL || hub_park_work(&c->park, req, port, job_work, job, job_done) != 0) {
+        c->req = req;
         --c->refs;
         free(job);
-        hub_resp_header(c->req, "retry-after", "1");
-        idp_console_message(c, 503, "Busy", "The server is busy right now. Nothing was changed; please try again in a moment.");
-        return;
+        idp_console_failed(c, HUB_E_BUSY, "Busy", "Nothing was changed. Please try again."); /* 503, Retry-After */
     }
-    c->req = NULL; /* the job's until it is done */
 }

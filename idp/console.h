@@ -53,7 +53,6 @@ typedef struct st_idp_creq_t {
     char from[64];                              /* the peer's address */
     void *data;                                 /* the page's (idp_console_page_t.read), zeroed, in c's memory */
     unsigned refs;                              /* the gate and each step running: c is freed at 0 */
-    int left;                                   /* atomic: the client went away while a job ran (the job skips its work) */
 } idp_creq_t;
 
 typedef void (*idp_console_fn)(idp_creq_t *c);

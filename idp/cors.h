@@ -13,8 +13,9 @@
 #include "idp/client.h"
 
 /* The cross-origin rules of the endpoint table (idp/endpoint.h) the router applies: clients, for the endpoints a
- * single-page app calls (a preflight's origin is allowed when it is the origin of a redirect URI of some enabled client,
- * one read of the store's index; the route's data is the idp_t), and public, for discovery and JWKS (any origin). */
+ * single-page app calls (a preflight's origin is allowed when it is the origin of a redirect URI of some enabled client:
+ * one read of the store's index, on the store's readers when it has any), and public, for discovery and JWKS (any
+ * origin). */
 extern const hub_cors_t idp_cors_clients;
 extern const hub_cors_t idp_cors_public;
 

@@ -23,10 +23,10 @@ struct st_idp_t {
     hub_server_t *server;
     idp_keyring_t *keyring;
     char issuer[512];        /* = node.public_url */
-    char session_cookie[96]; /* cookie names derived from node.name (SPEC §8) */
+    char session_cookie[96]; /* cookie names after node.name (SPEC §8), a cluster's after public_url (§9, hub/cookie.h) */
     char csrf_cookie[96];
     int secure_cookies;                       /* under HTTPS: Secure, and names with the __Host- prefix */
-    uint8_t csrf_key[IDP_CSRF_KEY_LEN];       /* the store's CSRF key (idp_csrf_key_load) */
+    uint8_t csrf_key[IDP_CSRF_KEY_LEN];       /* the store's CSRF key (idp_csrf_key_load): a cluster's primaries share it */
     idp_client_cache_t *clients;              /* decoded clients for the token, introspection and revocation endpoints */
     struct st_idp_login_t *login;             /* login.c: sign-in state shared by the loops (checks in flight, the rate) */
     struct st_idp_backchannel_t *backchannel; /* backchannel.c: delivers the queued back-channel logouts */

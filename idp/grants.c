@@ -650,20 +650,32 @@ int idp_consent_put(hub_txn_t *txn, const char *sub, const char *client_id, cons
     return ret;
 }
 
-int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope)
+int idp_consent_scope(hub_txn_t *txn, const char *sub, const char *client_id, char **scope)
 {
     char key[512];
     json_t *obj = NULL;
-    const char *granted, *p;
-    int covers = 0;
+    const char *granted;
+    int ret;
 
+    *scope = NULL;
     grant_key(key, sizeof(key), sub, client_id);
-    if (key[0] == '\0' || hub_store_get_json(txn, HUB_T_GRANTS, key, &obj) != 0)
+    if (key[0] == '\0')
         return 0;
-    if (hub_json_uint(obj, "expires_at") != 0 && hub_json_uint(obj, "expires_at") <= hub_now())
-        goto out;
-    if ((granted = json_string_value(json_object_get(obj, "scope"))) == NULL)
-        goto out;
+    if ((ret = hub_store_get_json(txn, HUB_T_GRANTS, key, &obj)) != 0)
+        return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
+    if ((hub_json_uint(obj, "expires_at") == 0 || hub_json_uint(obj, "expires_at") > hub_now()) &&
+        (granted = json_string_value(json_object_get(obj, "scope"))) != NULL)
+        *scope = hub_strdup(granted);
+    json_decref(obj);
+    return 0;
+}
+
+int idp_scope_covers(const char *granted, const char *scope)
+{
+    const char *p;
+
+    if (granted == NULL)
+        return 0;
     for (p = scope; *p != '\0';) {
         size_t n;
         while (*p == ' ')
@@ -685,12 +697,18 @@ int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, c
             g += m;
         }
         if (!found)
-            goto out;
+            return 0;
         p += n;
     }
-    covers = 1;
-out:
-    json_decref(obj);
+    return 1;
+}
+
+int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope)
+{
+    char *granted = NULL;
+    int covers = idp_consent_scope(txn, sub, client_id, &granted) == 0 && idp_scope_covers(granted, scope);
+
+    free(granted);
     return covers;
 }
 

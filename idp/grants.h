@@ -119,6 +119,11 @@ int idp_jti_is_active(hub_txn_t *txn, const char *jti);
 int idp_consent_put(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope, uint64_t expires_at);
 /* 1 when an unexpired, unrevoked grant covers every scope in scope (space-separated). */
 int idp_consent_covers(hub_txn_t *txn, const char *sub, const char *client_id, const char *scope);
+/* The scope (space-separated, malloc'ed) of sub's unexpired grant to client_id in *scope, NULL when there is none;
+ * returns 0, or the store's error. */
+int idp_consent_scope(hub_txn_t *txn, const char *sub, const char *client_id, char **scope);
+/* 1 when every word of scope is a word of granted (NULL: none), else 0. */
+int idp_scope_covers(const char *granted, const char *scope);
 int idp_consent_revoke(hub_txn_t *txn, const char *sub, const char *client_id);
 /* A consent grant as idp_consent_each hands it over (strings valid during the call). */
 typedef struct st_idp_consent_t {

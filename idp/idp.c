@@ -50,9 +50,14 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp->fetcher = hub_server_fetcher(server);
     idp->secure_cookies = hub_server_is_tls(server) || strncmp(idp->cfg->node.public_url, "https://", 8) == 0;
     snprintf(idp->issuer, sizeof(idp->issuer), "%s", idp->cfg->node.public_url);
-    /* node.name has at most 64 characters (hub/config.c), so both names fit HUB_COOKIE_NAME_MAX */
-    hub_cookie_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg->node.name, "session", idp->secure_cookies);
-    hub_cookie_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg->node.name, "csrf", idp->secure_cookies);
+    /* after node.name (at most 64 characters, hub/config.c), or a cluster's after public_url: both fit
+     * HUB_COOKIE_NAME_MAX, and public_url parsed when the configuration was read */
+    if (hub_cookie_node_name(idp->session_cookie, sizeof(idp->session_cookie), idp->cfg, "session", idp->secure_cookies) != 0 ||
+        hub_cookie_node_name(idp->csrf_cookie, sizeof(idp->csrf_cookie), idp->cfg, "csrf", idp->secure_cookies) != 0) {
+        hub_log_error("node.public_url: cannot name the cookies after it");
+        free(idp);
+        return HUB_E_CONFIG;
+    }
 
     if ((ret = hub_server_use_writer(server, WRITE_QUEUE)) != 0) {
         hub_log_error("cannot start the store's writer: %s", hub_strerror(ret));

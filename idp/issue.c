@@ -16,7 +16,7 @@
  * a is the request's, copied: its pool strings are read only on the loop, once the park gave the request back. */
 typedef struct st_issue_t issue_t;
 struct st_issue_t {
-    idp_authz_t a;   /* a.client is ours (idp_authz_dispose) */
+    idp_authz_t *a;  /* ours (idp_authz_free) */
     hub_park_t park; /* the request, while its client is there */
     char *sub, *sid, *scope, *redirect_uri, *nonce, *challenge;
     uint64_t auth_time;
@@ -30,19 +30,19 @@ struct st_issue_t {
 static int issue_txn(hub_txn_t *txn, void *arg)
 {
     issue_t *is = arg;
-    const hub_config_t *cfg = is->a.idp->cfg;
-    const char *client_id = is->a.client->client_id;
+    const hub_config_t *cfg = is->a->idp->cfg;
+    const char *client_id = is->a->client->client_id;
     uint64_t now = hub_now();
     char family[33];
     int ret;
 
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
-    if ((is->a.rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
+    if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
         if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, now + cfg->primary.refresh_token_ttl, family)) != 0)
             return ret;
     }
-    if ((is->a.rt & IDP_AUTHZ_RT_CODE) != 0) {
+    if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0) {
         idp_code_t code = {.client_id = (char *)client_id,
                            .redirect_uri = is->redirect_uri,
                            .sub = is->sub,
@@ -65,13 +65,13 @@ static char *dup_or_null(const char *s)
     return s != NULL ? hub_strdup(s) : NULL;
 }
 
-/* The issue of a (whose client it takes) for the user of session s. */
-static issue_t *issue_new(idp_authz_t *a, const idp_session_t *s, int put_consent)
+/* The issue of a (which it takes) for the user of its session. */
+static issue_t *issue_new(idp_authz_t *a, int put_consent)
 {
     issue_t *is = hub_xcalloc(1, sizeof(*is));
+    const idp_session_t *s = a->session;
 
-    is->a = *a;
-    a->client = NULL;
+    is->a = a;
     is->sub = hub_strdup(s->sub);
     is->sid = hub_strdup(s->sid);
     is->auth_time = s->auth_time;
@@ -85,7 +85,7 @@ static issue_t *issue_new(idp_authz_t *a, const idp_session_t *s, int put_consen
 
 static void issue_free(issue_t *is)
 {
-    idp_authz_dispose(&is->a);
+    idp_authz_free(is->a);
     free(is->sub);
     free(is->sid);
     free(is->scope);
@@ -100,7 +100,7 @@ static void issue_free(issue_t *is)
 /* The answer at the redirect URI, on the loop (a's request is there). */
 static void send_issued(issue_t *is)
 {
-    idp_authz_t *a = &is->a;
+    idp_authz_t *a = is->a;
     char expires_in[24];
 
     if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
@@ -137,7 +137,7 @@ static void on_written(void *arg, int ret)
         if (ret == 0)
             send_issued(is);
         else
-            send_failed(&is->a, ret);
+            send_failed(is->a, ret);
     }
     issue_free(is);
 }
@@ -145,7 +145,7 @@ static void on_written(void *arg, int ret)
 /* Mints the implicit flow's tokens into is. */
 static int mint(issue_t *is, const idp_user_t *user)
 {
-    idp_authz_t *a = &is->a;
+    idp_authz_t *a = is->a;
     int ret;
 
     if ((a->rt & IDP_AUTHZ_RT_TOKEN) != 0) {
@@ -164,19 +164,20 @@ static int mint(issue_t *is, const idp_user_t *user)
     return 0;
 }
 
-void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *user, int put_consent)
+void idp_authz_issue(idp_authz_t *a, int put_consent)
 {
-    issue_t *is = issue_new(a, s, put_consent);
-    h2o_req_t *req = is->a.req;
+    issue_t *is = issue_new(a, put_consent);
+    const idp_user_t *user = a->user;
+    h2o_req_t *req = a->req;
     int ret;
 
     if ((ret = mint(is, user)) != 0) {
-        send_failed(&is->a, ret);
+        send_failed(is->a, ret);
         issue_free(is);
         return;
     }
     if ((ret = hub_park_write(&is->park, req, issue_txn, is, on_written)) != 0) {
-        send_failed(&is->a, ret);
+        send_failed(is->a, ret);
         issue_free(is);
     }
 }

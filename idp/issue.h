@@ -4,12 +4,12 @@
 
 #include "idp/authz.h"
 
-/* Answers a's authorization for the user of session s: a code in the query, or the access token and id_token its
- * response type asks for in the fragment (never a refresh token for implicit), after one write transaction that records
- * them (the consent too when put_consent: the user approved on the consent page). The write runs on the store's writer
- * (group commit) and the answer follows once it is durable; a takes over a->client (idp_authz_dispose after it is a
- * no-op). A failure is answered as server_error at the redirect URI, temporarily_unavailable when the writer's queue
- * is full or the database unreachable. */
-void idp_authz_issue(idp_authz_t *a, const idp_session_t *s, const idp_user_t *user, int put_consent);
+/* Answers a's authorization for the user of its session (a->session, a->user): a code in the query, or the access token
+ * and id_token its response type asks for in the fragment (never a refresh token for implicit), after one write
+ * transaction that records them (the consent too when put_consent: the user approved on the consent page). The write
+ * runs on the store's writer (group commit) and the answer follows once it is durable; a is taken over (freed once
+ * answered, or when its client left). A failure is answered as server_error at the redirect URI, temporarily_unavailable when the
+ * writer's queue is full or the database unreachable. */
+void idp_authz_issue(idp_authz_t *a, int put_consent);
 
 #endif

@@ -1,5 +1,6 @@
-/* Signing key records (KEYS table, key = kid) and their private key files (data_dir/keys/, mode 0600): decoding, the
- * state a record is in, creation (file first, then record), reading a key back. */
+/* Signing key records (KEYS table, key = kid) and their private keys (files in data_dir/keys/, mode 0600, or records of
+ * KEY_SECRETS sealed with the cluster secret): decoding (a dump's records too: hubctl store import), the state a record
+ * is in, the vault, creation, reading a key back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,7 +11,9 @@
 #include <openssl/crypto.h>
 #include "hub/clock.h"
 #include "hub/err.h"
+#include "hub/crypto.h"
 #include "hub/log.h"
+#include "hub/seal.h"
 #include "hub/util.h"
 #include "idp/keyrec.h"
 
@@ -67,6 +70,22 @@ static json_t *rec_encode(const idp_keyrec_t *rec)
                      (json_int_t)rec->created_at, "activate_at", (json_int_t)rec->activate_at, "first_served",
                      (json_int_t)rec->first_served, "publish_ahead", (json_int_t)rec->publish_ahead, "immediate", rec->immediate,
                      "retired", rec->retired, "revoked_at", (json_int_t)rec->revoked_at, "notify", rec->notify);
+}
+
+/* A kid names a file and a record: 1 to 63 of [A-Za-z0-9_-] (hub_key_generate makes 16 of base64url). */
+static int kid_ok(const char *kid)
+{
+    size_t n = strspn(kid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    return n != 0 && n < 64 && kid[n] == '\0';
+}
+
+int idp_keyrec_decode(const void *val, size_t len, idp_keyrec_t *rec)
+{
+    json_t *obj = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
+    int ret = json_is_object(obj) ? rec_decode(obj, rec) : HUB_E_PARSE;
+
+    json_decref(obj);
+    return ret == 0 && !kid_ok(rec->kid) ? HUB_E_PARSE : ret;
 }
 
 int idp_keyrec_get(hub_txn_t *txn, const char *kid, idp_keyrec_t *rec)
@@ -181,9 +200,58 @@ size_t idp_keyrec_find_kid(const idp_keyrec_list_t *list, const char *kid)
     return SIZE_MAX;
 }
 
-static void key_path(char *buf, size_t size, const char *data_dir, const char *kid)
+/* ---- private keys: the vault ---- */
+
+#define SEAL_VERSION 1
+#define SEAL_INFO "hub cluster: signing key seal v1" /* HKDF info: the purpose and version of the key */
+#define PEM_MAX IDP_KEYREC_PEM_MAX
+#define BOX_TEXT_MAX HUB_B64URL_LEN(1 + PEM_MAX + HUB_SEAL_OVERHEAD)
+
+struct st_idp_keyvault_t {
+    char *data_dir;
+    int sealed;
+    uint8_t key[HUB_KEY_LEN]; /* sealed: derived from the cluster secret */
+};
+
+int idp_keyvault_open(idp_keyvault_t **out, const hub_config_t *cfg, const char *data_dir, char *why, size_t whysize)
 {
-    snprintf(buf, size, "%s/keys/%s.pem", data_dir, kid);
+    uint8_t secret[HUB_CLUSTER_SECRET_MAX];
+    idp_keyvault_t *v = hub_xcalloc(1, sizeof(*v));
+    int n;
+
+    v->data_dir = hub_strdup(data_dir);
+    if (hub_config_is_cluster(cfg)) {
+        if ((n = hub_cluster_secret_read(cfg->primary.cluster_secret_file, secret, why, whysize)) < 0) {
+            idp_keyvault_close(v);
+            return n;
+        }
+        hub_hkdf_sha256(v->key, secret, (size_t)n, SEAL_INFO);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        v->sealed = 1;
+    }
+    *out = v;
+    return 0;
+}
+
+void idp_keyvault_close(idp_keyvault_t *v)
+{
+    if (v == NULL)
+        return;
+    OPENSSL_cleanse(v->key, sizeof(v->key));
+    free(v->data_dir);
+    free(v);
+}
+
+int idp_keyvault_sealed(const idp_keyvault_t *v)
+{
+    return v->sealed;
+}
+
+/* ---- files ---- */
+
+static void key_path(char *buf, size_t size, const char *data_dir, const char *kid, const char *ext)
+{
+    snprintf(buf, size, "%s/keys/%s.pem%s", data_dir, kid, ext);
 }
 
 static int read_file(const char *path, char **out, size_t *len)
@@ -193,8 +261,8 @@ static int read_file(const char *path, char **out, size_t *len)
     long n;
     int ret = HUB_E_IO;
     if (fp == NULL)
-        return HUB_E_NOTFOUND;
-    if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || n > 65536 || fseek(fp, 0, SEEK_SET) != 0)
+        return errno == ENOENT ? HUB_E_NOTFOUND : HUB_E_IO;
+    if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || n > PEM_MAX || fseek(fp, 0, SEEK_SET) != 0)
         goto out;
     buf = hub_xmalloc(n + 1);
     if (fread(buf, 1, n, fp) != (size_t)n)
@@ -210,52 +278,282 @@ out:
     return ret;
 }
 
-/* Writes the private key file with mode 0600 before its record is committed. */
-static int write_key_file(const char *data_dir, const hub_key_t *key)
+/* Writes the file whole under a temporary name, syncs it and renames it over KID.pem (so writing it again is harmless),
+ * then syncs the directory: the file is durable before the record naming it commits. */
+static int write_key_file(const char *data_dir, const char *kid, const char *pem, size_t len)
 {
-    char dir[4096], path[4200], *pem = NULL;
-    size_t len;
-    int fd = -1, ret;
+    char dir[4096], tmp[4200], path[4200];
+    int fd = -1, ret = HUB_E_IO;
 
     snprintf(dir, sizeof(dir), "%s/keys", data_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return HUB_E_IO;
-    if ((ret = hub_key_to_pem(key, &pem, &len)) != 0)
-        return ret;
-    key_path(path, sizeof(path), data_dir, key->kid);
-    ret = HUB_E_IO;
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+    key_path(tmp, sizeof(tmp), data_dir, kid, ".tmp");
+    key_path(path, sizeof(path), data_dir, kid, "");
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
         goto out;
-    if (write(fd, pem, len) != (ssize_t)len || fsync(fd) != 0)
+    int written = write(fd, pem, len) == (ssize_t)len && fsync(fd) == 0;
+    if (close(fd) != 0)
+        written = 0;
+    fd = -1;
+    if (!written || rename(tmp, path) != 0) {
+        unlink(tmp);
         goto out;
-    ret = 0;
+    }
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 && fsync(fd) == 0)
+        ret = 0;
 out:
     if (fd != -1)
         close(fd);
-    if (pem != NULL) {
-        OPENSSL_cleanse(pem, len);
-        free(pem);
-    }
     return ret;
 }
 
-void idp_keyrec_remove_file(const char *data_dir, const char *kid)
+static void unlink_key_file(const char *data_dir, const char *kid)
 {
     char path[4200];
-    key_path(path, sizeof(path), data_dir, kid);
+    key_path(path, sizeof(path), data_dir, kid, "");
     if (unlink(path) != 0 && errno != ENOENT)
         hub_log_warn("signing key %s: cannot remove %s", kid, path);
 }
 
-int idp_keyrec_new_file(const char *data_dir, hub_alg_t alg, hub_key_t **out)
+/* ---- sealed records ---- */
+
+/* The associated data of a box: the version byte and the kid. */
+static size_t seal_ad(uint8_t ad[1 + 64], const char *kid)
 {
+    size_t n = strlen(kid);
+    ad[0] = SEAL_VERSION;
+    memcpy(ad + 1, kid, n);
+    return n + 1;
+}
+
+static int sealed_store(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, const char *pem, size_t len)
+{
+    size_t blen = 1 + len + HUB_SEAL_OVERHEAD;
+    uint8_t ad[1 + 64], *box = hub_xmalloc(blen);
+    char *text = hub_xmalloc(HUB_B64URL_LEN(blen) + 1);
+    json_t *obj;
     int ret;
-    if ((ret = hub_key_generate(out, alg)) != 0)
+
+    box[0] = SEAL_VERSION;
+    hub_seal(v->key, ad, seal_ad(ad, kid), pem, len, box + 1);
+    hub_b64url_encode(text, box, blen);
+    obj = json_pack("{s:s}", "box", text);
+    ret = obj != NULL ? hub_store_put_json(txn, HUB_T_KEY_SECRETS, kid, obj, 0, 0) : HUB_E_NOMEM;
+    json_decref(obj);
+    free(text);
+    free(box);
+    return ret;
+}
+
+/* Decodes the box of kid's record into a new buffer (*box, *blen bytes, its version byte first). */
+static int sealed_box(hub_txn_t *txn, const char *kid, uint8_t **box, size_t *blen)
+{
+    json_t *obj = NULL;
+    const char *text;
+    size_t tlen;
+    int ret, n;
+
+    if ((ret = hub_store_get_json(txn, HUB_T_KEY_SECRETS, kid, &obj)) != 0)
         return ret;
-    if ((ret = write_key_file(data_dir, *out)) != 0) {
-        hub_key_free(*out);
-        *out = NULL;
+    ret = HUB_E_PARSE;
+    if ((text = json_string_value(json_object_get(obj, "box"))) == NULL || (tlen = strlen(text)) > BOX_TEXT_MAX)
+        goto out;
+    *box = hub_xmalloc(tlen * 3 / 4 + 1);
+    if ((n = hub_b64url_decode(*box, text, tlen)) < 1) {
+        free(*box);
+        *box = NULL;
+        goto out;
     }
+    *blen = (size_t)n;
+    ret = 0;
+out:
+    json_decref(obj);
+    return ret;
+}
+
+static int sealed_load(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, char **pem, size_t *len)
+{
+    uint8_t ad[1 + 64], *box = NULL;
+    size_t blen = 0;
+    char *out = NULL;
+    int ret, n;
+
+    if ((ret = sealed_box(txn, kid, &box, &blen)) != 0)
+        return ret;
+    if (box[0] != SEAL_VERSION) {
+        ret = HUB_E_VERSION;
+    } else if (!v->sealed) {
+        ret = HUB_E_DENIED;
+    } else {
+        out = hub_xmalloc(blen);
+        if ((n = hub_open(v->key, ad, seal_ad(ad, kid), box + 1, blen - 1, (uint8_t *)out)) < 0) {
+            ret = HUB_E_CRYPTO;
+            free(out);
+        } else {
+            out[n] = '\0';
+            *pem = out;
+            *len = (size_t)n;
+        }
+    }
+    free(box);
+    return ret;
+}
+
+static int any_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    return 1;
+}
+
+/* ---- the pair: the one place that knows files from sealed records ---- */
+
+int idp_keyrec_private_load(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, char **pem, size_t *len)
+{
+    char path[4200];
+    hub_val_t val;
+    int ret;
+
+    if (!kid_ok(kid))
+        return HUB_E_INVAL;
+    if (v->sealed)
+        return sealed_load(v, txn, kid, pem, len);
+    key_path(path, sizeof(path), v->data_dir, kid, "");
+    if ((ret = read_file(path, pem, len)) == HUB_E_NOTFOUND && hub_store_get(txn, HUB_T_KEY_SECRETS, kid, strlen(kid), &val) == 0)
+        ret = HUB_E_DENIED; /* sealed by a primary of a cluster: without the secret, no key */
+    return ret;
+}
+
+int idp_keyrec_private_store(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, const char *pem, size_t len)
+{
+    if (!kid_ok(kid))
+        return HUB_E_INVAL;
+    if (len > PEM_MAX)
+        return HUB_E_TOOBIG;
+    if (v->sealed)
+        return sealed_store(v, txn, kid, pem, len);
+    if (hub_store_each(txn, HUB_T_KEY_SECRETS, NULL, 0, any_cb, NULL) != 0)
+        return HUB_E_DENIED;
+    return write_key_file(v->data_dir, kid, pem, len);
+}
+
+static int del_sealed_txn(hub_txn_t *txn, void *arg)
+{
+    int ret = hub_store_del(txn, HUB_T_KEY_SECRETS, arg, strlen(arg));
+    return ret == HUB_E_NOTFOUND ? 0 : ret;
+}
+
+void idp_keyrec_private_remove(const idp_keyvault_t *v, hub_store_t *store, const char *kid)
+{
+    hub_txn_t *txn;
+    hub_val_t val;
+    int there = 0, ret;
+
+    if (!kid_ok(kid))
+        return;
+    if (hub_store_read_begin(store, &txn) == 0) {
+        there = hub_store_get(txn, HUB_T_KEY_SECRETS, kid, strlen(kid), &val) == 0;
+        hub_store_read_end(txn);
+    }
+    if (there && (ret = hub_store_write(store, del_sealed_txn, (void *)kid)) != 0)
+        hub_log_warn("signing key %s: cannot remove its sealed private key: %s", kid, hub_strerror(ret));
+    unlink_key_file(v->data_dir, kid); /* also a copy left from before the store sealed its keys */
+}
+
+/* ---- files sealed into the store ---- */
+
+typedef struct st_adopt_arg_t {
+    const idp_keyvault_t *v;
+    const char *kid;
+    int sealed; /* this transaction sealed the file */
+} adopt_arg_t;
+
+static int adopt_txn(hub_txn_t *txn, void *arg)
+{
+    adopt_arg_t *a = arg;
+    char path[4200], *pem = NULL;
+    hub_val_t val;
+    size_t len = 0;
+    int ret;
+
+    a->sealed = 0;
+    if (hub_store_get(txn, HUB_T_KEY_SECRETS, a->kid, strlen(a->kid), &val) == 0)
+        return 0;
+    key_path(path, sizeof(path), a->v->data_dir, a->kid, "");
+    if ((ret = read_file(path, &pem, &len)) != 0)
+        return ret == HUB_E_NOTFOUND ? 0 : ret;
+    ret = sealed_store(a->v, txn, a->kid, pem, len);
+    a->sealed = ret == 0;
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+    return ret;
+}
+
+int idp_keyrec_seal_files(const idp_keyvault_t *v, hub_store_t *store)
+{
+    idp_keyrec_list_t *list;
+    int n = 0, ret;
+
+    if (!v->sealed)
+        return 0;
+    if ((list = idp_keyrec_read(store)) == NULL)
+        return HUB_E_STORE;
+    for (size_t i = 0; i != list->n; ++i) {
+        adopt_arg_t a = {v, list->recs[i].kid, 0};
+        if (!kid_ok(a.kid))
+            continue;
+        if ((ret = hub_store_write(store, adopt_txn, &a)) != 0) {
+            hub_log_error("signing key %s: cannot seal its private key file into the store: %s", a.kid, hub_strerror(ret));
+            n = ret;
+            break;
+        }
+        if (a.sealed) {
+            unlink_key_file(v->data_dir, a.kid);
+            hub_log_info("signing key %s: its private key file is now sealed in the store with the cluster secret", a.kid);
+            ++n;
+        }
+    }
+    free(list);
+    return n;
+}
+
+/* ---- keys ---- */
+
+/* Why a private key did not load, for the operator. */
+static void log_load_failure(const idp_keyvault_t *v, const char *kid, int ret)
+{
+    static const struct {
+        int ret;
+        const char *why;
+    } whys[] = {
+        {HUB_E_CRYPTO, "the cluster secret does not open key %s (it was sealed with another cluster secret, or altered)"},
+        {HUB_E_DENIED, "key %s is sealed in the store with a cluster secret, and this node has none (primary.cluster_secret_file)"},
+        {HUB_E_VERSION, "key %s is sealed in a format this version does not know"},
+        {HUB_E_NOTFOUND, "signing key %s: its private key is missing"},
+        {HUB_E_PARSE, "signing key %s: its sealed record is damaged"},
+    };
+    for (size_t i = 0; i != sizeof(whys) / sizeof(whys[0]); ++i)
+        if (whys[i].ret == ret) {
+            hub_log_error(whys[i].why, kid);
+            return;
+        }
+    hub_log_error("signing key %s: cannot read its private key%s: %s", kid, v->sealed ? "" : " file", hub_strerror(ret));
+}
+
+int idp_keyrec_load_key(const idp_keyvault_t *v, hub_txn_t *txn, const idp_keyrec_t *rec, hub_key_t **out)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    int ret;
+
+    if ((ret = idp_keyrec_private_load(v, txn, rec->kid, &pem, &len)) != 0) {
+        log_load_failure(v, rec->kid, ret);
+        return ret;
+    }
+    ret = hub_key_from_pem(out, rec->kid, rec->alg, pem, len);
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+    if (ret != 0)
+        hub_log_error("signing key %s: its private key is not a valid %s key", rec->kid, hub_alg_name(rec->alg));
     return ret;
 }
 
@@ -270,48 +568,56 @@ void idp_keyrec_init(idp_keyrec_t *rec, const hub_key_t *key, uint64_t activate_
     rec->publish_ahead = immediate ? 0 : publish_ahead;
 }
 
-static int put_rec_txn(hub_txn_t *txn, void *arg)
+int idp_keyrec_add(hub_txn_t *txn, const idp_keyvault_t *v, const hub_key_t *key, const idp_keyrec_t *rec)
 {
-    int ret = idp_keyrec_put(txn, arg);
-    return ret == 0 ? hub_store_bump(txn, IDP_KEYS_GEN, NULL) : ret;
-}
-
-/* Generates a key signing from activate_at, and (unless immediate) publish_ahead after the JWKS first served it; writes
- * its file and its record. */
-int idp_keyrec_create(hub_store_t *store, const char *data_dir, hub_alg_t alg, uint64_t activate_at, int immediate,
-                      uint64_t publish_ahead, char kid_out[64])
-{
-    hub_key_t *key = NULL;
-    idp_keyrec_t rec;
+    char *pem = NULL;
+    size_t len = 0;
     int ret;
 
-    if ((ret = idp_keyrec_new_file(data_dir, alg, &key)) != 0)
+    if ((ret = hub_key_to_pem(key, &pem, &len)) != 0)
         return ret;
-    idp_keyrec_init(&rec, key, activate_at, immediate, publish_ahead);
-    if ((ret = hub_store_write(store, put_rec_txn, &rec)) != 0)
-        idp_keyrec_remove_file(data_dir, rec.kid);
-    else if (kid_out != NULL)
-        snprintf(kid_out, 64, "%s", key->kid);
-    hub_key_free(key);
+    ret = idp_keyrec_private_store(v, txn, key->kid, pem, len);
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+    if (ret == 0 && (ret = idp_keyrec_put(txn, rec)) == 0)
+        ret = hub_store_bump(txn, IDP_KEYS_GEN, NULL);
     return ret;
 }
 
-int idp_keyrec_load_key(const char *data_dir, const idp_keyrec_t *rec, hub_key_t **out)
+typedef struct st_create_arg_t {
+    const idp_keyvault_t *v;
+    const hub_key_t *key;
+    idp_keyrec_t rec;
+    idp_keyrec_admit_cb admit;
+    void *admit_arg;
+} create_arg_t;
+
+static int create_txn(hub_txn_t *txn, void *arg)
 {
-    char path[4200], *pem = NULL;
-    size_t len;
+    create_arg_t *a = arg;
+    int ret;
+    if (a->admit != NULL && (ret = a->admit(txn, a->admit_arg)) != 0)
+        return ret;
+    return idp_keyrec_add(txn, a->v, a->key, &a->rec);
+}
+
+int idp_keyrec_create(hub_store_t *store, const idp_keyvault_t *v, hub_alg_t alg, uint64_t activate_at, int immediate,
+                      uint64_t publish_ahead, idp_keyrec_admit_cb admit, void *admit_arg, char kid_out[64])
+{
+    create_arg_t a = {v, NULL, {{0}}, admit, admit_arg};
+    hub_key_t *key = NULL;
     int ret;
 
-    key_path(path, sizeof(path), data_dir, rec->kid);
-    if ((ret = read_file(path, &pem, &len)) != 0) {
-        hub_log_error("signing key %s: cannot read %s", rec->kid, path);
+    /* generated before the transaction: key generation never holds the store's writer */
+    if ((ret = hub_key_generate(&key, alg)) != 0)
         return ret;
-    }
-    ret = hub_key_from_pem(out, rec->kid, rec->alg, pem, len);
-    OPENSSL_cleanse(pem, len);
-    free(pem);
-    if (ret != 0)
-        hub_log_error("signing key %s: %s is not a valid %s key", rec->kid, path, hub_alg_name(rec->alg));
+    a.key = key;
+    idp_keyrec_init(&a.rec, key, activate_at, immediate, publish_ahead);
+    if ((ret = hub_store_write(store, create_txn, &a)) != 0)
+        idp_keyrec_private_remove(v, store, key->kid);
+    else if (kid_out != NULL)
+        snprintf(kid_out, 64, "%s", key->kid);
+    hub_key_free(key);
     return ret;
 }
 

@@ -1,6 +1,6 @@
 /* The primary's signing keys as records, read and written by idp/keys.c (the operator's commands) and idp/keyring.c:
- * a record in the KEYS table per key and its private key as a PEM file (mode 0600) in
- * data_dir/keys/. A key's state follows from its record:
+ * a record in the KEYS table per key and its private key, in a PEM file (mode 0600) in data_dir/keys/ or, on a primary
+ * of a cluster, sealed in the KEY_SECRETS table (see "private keys" below). A key's state follows from its record:
  *   next      published, not signing yet: it signs from max(activate_at, first_served +
  *             publish_ahead), where first_served is when the JWKS endpoint first served it
  *             (rounded up to the next second, recorded once, durably); a key nobody has
@@ -68,17 +68,67 @@ size_t idp_keyrec_find_kid(const idp_keyrec_list_t *list, const char *kid);
 /* How many key records the store holds (0 when it cannot be read). */
 size_t idp_keyrec_count(hub_store_t *store);
 
-/* Generates a key of alg and writes its private key file, before any record names it (*out: hub_key_free). */
-int idp_keyrec_new_file(const char *data_dir, hub_alg_t alg, hub_key_t **out);
-/* Removes a private key file (a key never recorded, or a revoked one); a missing file is fine. */
-void idp_keyrec_remove_file(const char *data_dir, const char *kid);
-/* Loads the private key of rec from its file; logs why not. */
-int idp_keyrec_load_key(const char *data_dir, const idp_keyrec_t *rec, hub_key_t **out);
+/* A stored key record's bytes (hubctl store import checks a dump's): 0 and *rec, or HUB_E_PARSE when they are not a
+ * key record (duplicate names refused) or its kid is not one the vault takes (1 to 63 of [A-Za-z0-9_-]). */
+int idp_keyrec_decode(const void *val, size_t len, idp_keyrec_t *rec);
+
+/* ---- private keys ----
+ * Where a key's private half lives is known here only. A vault of files keeps data_dir/keys/KID.pem (mode 0600), written
+ * and synced before the record naming it commits. A sealed vault (a primary of a cluster, hub_config_is_cluster) keeps a
+ * KEY_SECRETS record per kid, {"box": base64url(1, AES-256-GCM box of the PEM)}: version byte 1, then hub_seal's IV,
+ * ciphertext and tag under a key HKDF-SHA256 derives from the cluster secret ("hub cluster: signing key seal v1"), with
+ * the version byte and the kid as associated data (a box moved to another kid does not open); written in the
+ * transaction that writes the key record, so no primary ever reads a record without its private key. */
+typedef struct st_idp_keyvault_t idp_keyvault_t;
+#define IDP_KEYREC_PEM_MAX 65536 /* the longest private key (PEM) a vault keeps */
+
+/* Opens the vault of cfg's node: sealed when hub_config_is_cluster(cfg) (the cluster secret is read from its file and
+ * only the derived key kept), else files under data_dir. Returns 0 and *out (idp_keyvault_close), or the error with a
+ * one-line reason in why (whysize bytes). */
+int idp_keyvault_open(idp_keyvault_t **out, const hub_config_t *cfg, const char *data_dir, char *why, size_t whysize);
+/* Cleanses the derived key and frees the vault; NULL is ignored. */
+void idp_keyvault_close(idp_keyvault_t *v);
+/* 1 for a sealed vault. */
+int idp_keyvault_sealed(const idp_keyvault_t *v);
+
+/* The private key of kid as PEM text (PKCS#8): *pem a new NUL-terminated buffer of *len bytes, which the caller cleanses
+ * (OPENSSL_cleanse) and frees. Sealed keys are read in txn (any transaction of the store); files ignore it. Errors:
+ * HUB_E_INVAL (kid is not 1 to 63 of [A-Za-z0-9_-]), HUB_E_NOTFOUND (no private key for kid), HUB_E_CRYPTO (sealed, and
+ * it does not open: another cluster secret, or the record was altered), HUB_E_DENIED (sealed in the store, and this
+ * vault has no cluster secret), HUB_E_VERSION (sealed in an unknown format), HUB_E_PARSE, HUB_E_IO. Logs nothing. */
+int idp_keyrec_private_load(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, char **pem, size_t *len);
+/* Stores pem[0..len) as the private key of kid from write transaction txn on: sealed, a KEY_SECRETS record of txn (one
+ * already there is replaced); files, data_dir/keys/KID.pem written whole and synced at once (running txn's function
+ * again writes it again), so it exists before txn commits: when txn does not commit, the caller removes it with
+ * idp_keyrec_private_remove. HUB_E_DENIED when a vault of files meets a store whose private keys are sealed (a key only
+ * this host could read would join a cluster); HUB_E_INVAL for a bad kid; HUB_E_TOOBIG past IDP_KEYREC_PEM_MAX. */
+int idp_keyrec_private_store(const idp_keyvault_t *v, hub_txn_t *txn, const char *kid, const char *pem, size_t len);
+/* Removes the private key of kid once no record needs it (a revoked key; a key whose record never committed) in its own
+ * write transaction or by unlinking its file; a missing one is fine, a failure is logged. */
+void idp_keyrec_private_remove(const idp_keyvault_t *v, hub_store_t *store, const char *kid);
+/* Seals into the store, then deletes, the private key files of the store's key records that have no sealed one (a data
+ * dir made by `hubctl -d DIR init`, or a primary joining a cluster); nothing for a vault of files. Returns how many it
+ * sealed, or an error. */
+int idp_keyrec_seal_files(const idp_keyvault_t *v, hub_store_t *store);
+
+/* Loads the private key of rec (idp_keyrec_private_load in txn, then parsed); logs why not, naming the kid. */
+int idp_keyrec_load_key(const idp_keyvault_t *v, hub_txn_t *txn, const idp_keyrec_t *rec, hub_key_t **out);
 /* Fills a new record for key: signing from activate_at, and (unless immediate) publish_ahead after the JWKS first
  * served it. */
 void idp_keyrec_init(idp_keyrec_t *rec, const hub_key_t *key, uint64_t activate_at, int immediate, uint64_t publish_ahead);
-/* Generates such a key and writes its file and its record (kid_out may be NULL). */
-int idp_keyrec_create(hub_store_t *store, const char *data_dir, hub_alg_t alg, uint64_t activate_at, int immediate,
-                      uint64_t publish_ahead, char kid_out[64]);
+/* Writes a new key in write transaction txn: its private key (idp_keyrec_private_store) and rec, and bumps gen:keys. */
+int idp_keyrec_add(hub_txn_t *txn, const idp_keyvault_t *v, const hub_key_t *key, const idp_keyrec_t *rec);
+
+/* Whether a new key may be created, asked inside the write transaction that would add it: 0 to go on, or the error that
+ * aborts it (HUB_E_EXISTS: another process made what was needed). The read it makes is the claim: one writer at a time
+ * on LMDB, and a read-then-write that SERIALIZABLE transactions make exclusive on PostgreSQL, so of several primaries
+ * deciding at once exactly one adds the key. */
+typedef int (*idp_keyrec_admit_cb)(hub_txn_t *txn, void *arg);
+/* Generates a key of alg (before any transaction) and, when admit (NULL: always) lets it, adds it in one write
+ * transaction (idp_keyrec_add), signing from activate_at, and (unless immediate) publish_ahead after the JWKS first
+ * served it. kid_out (may be NULL) receives its kid. A private key file of a transaction that did not commit is
+ * removed. */
+int idp_keyrec_create(hub_store_t *store, const idp_keyvault_t *v, hub_alg_t alg, uint64_t activate_at, int immediate,
+                      uint64_t publish_ahead, idp_keyrec_admit_cb admit, void *admit_arg, char kid_out[64]);
 
 #endif

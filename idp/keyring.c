@@ -41,6 +41,7 @@ typedef struct st_snapshot_t {
 struct st_idp_keyring_t {
     hub_store_t *store;
     const hub_config_t *cfg;
+    idp_keyvault_t *vault; /* where the private keys are (files, or sealed with the cluster secret) */
     snapshot_t *current;
     pthread_t thread;
     pthread_mutex_t mutex;
@@ -51,6 +52,8 @@ struct st_idp_keyring_t {
     void (*on_revoke)(void *arg);
     void *on_revoke_arg;
     uint64_t notified_gen; /* the thread's: the generation whose revocations were claimed */
+    uint64_t failed_gen;   /* the thread's: a generation whose keys did not load, and when */
+    uint64_t failed_at;
 };
 
 static void snapshot_free(snapshot_t *snap)
@@ -66,11 +69,19 @@ static void snapshot_free(snapshot_t *snap)
     }
 }
 
-/* Adds the published keys of list to snap (and their JWKs to arr). */
-static void snapshot_fill(idp_keyring_t *kr, snapshot_t *snap, const idp_keyrec_list_t *list, json_t *arr)
+/* Whether a private key that did not load stops the snapshot rather than leaving its key out (as a missing file always
+ * has, or a record whose kid names no key): a key sealed with a secret this node lacks or that does not open it. A node
+ * never falls back to a key of its own then: that would split the cluster's keys. */
+static int load_stops(const idp_keyvault_t *v, int ret)
+{
+    return ret == HUB_E_DENIED || (idp_keyvault_sealed(v) && ret != HUB_E_NOTFOUND && ret != HUB_E_INVAL);
+}
+
+/* Adds the published keys of list to snap (and their JWKs to arr), their private keys read in txn. */
+static int snapshot_fill(idp_keyring_t *kr, hub_txn_t *txn, snapshot_t *snap, const idp_keyrec_list_t *list, json_t *arr)
 {
     uint64_t now = hub_now(), life = idp_keyrec_token_life(kr->cfg);
-    int all_served = 1;
+    int all_served = 1, ret;
 
     for (size_t i = 0; i != list->n; ++i) {
         const idp_keyrec_t *rec = &list->recs[i];
@@ -85,14 +96,18 @@ static void snapshot_fill(idp_keyring_t *kr, snapshot_t *snap, const idp_keyrec_
             snap->next_change = rec->active_from;
         if (until != 0 && until < snap->next_change)
             snap->next_change = until;
-        if (idp_keyrec_load_key(kr->cfg->node.data_dir, rec, &key) != 0)
+        if ((ret = idp_keyrec_load_key(kr->vault, txn, rec, &key)) != 0) {
+            if (load_stops(kr->vault, ret))
+                return ret;
             continue;
+        }
         snap->keys[snap->n] = (snap_key_t){key, rec->active_from, until, rec->first_served, 0};
         all_served &= rec->first_served != 0;
         ++snap->n;
         json_array_append_new(arr, hub_key_to_jwk(key));
     }
     snap->all_served = all_served;
+    return 0;
 }
 
 /* Builds a snapshot of the keys published now (and the generation counter it reflects). */
@@ -109,8 +124,10 @@ static int build_snapshot(idp_keyring_t *kr, snapshot_t **out)
         goto out;
     snap->gen = hub_store_counter(txn, IDP_KEYS_GEN);
     list = idp_keyrec_load(txn);
+    ret = snapshot_fill(kr, txn, snap, list, arr);
     hub_store_read_end(txn);
-    snapshot_fill(kr, snap, list, arr);
+    if (ret != 0)
+        goto out;
     json_object_set_new(jwks, "keys", arr);
     arr = NULL;
     snap->jwks = json_dumps(jwks, JSON_COMPACT);
@@ -125,6 +142,34 @@ out:
     } else {
         snapshot_free(snap);
     }
+    return ret;
+}
+
+typedef struct st_rotation_claim_t {
+    const hub_config_t *cfg;
+} rotation_claim_t;
+
+/* Whether the rotation is still to be made, asked in the write transaction that makes it: no next key published, and the
+ * newest activated key due to rotate. The claim is this read: on LMDB one writer at a time runs it, so of several
+ * primaries on the store the second sees the first one's next key; on PostgreSQL the store's SERIALIZABLE transactions
+ * make the read-then-write exclusive (the loser is retried and then sees it). */
+static int admit_rotation(hub_txn_t *txn, void *arg)
+{
+    const hub_config_t *cfg = ((rotation_claim_t *)arg)->cfg;
+    idp_keyrec_list_t *list = idp_keyrec_load(txn);
+    uint64_t now = hub_now(), life = idp_keyrec_token_life(cfg), newest = 0, until;
+    int ret = 0;
+
+    for (size_t i = 0; i != list->n && ret == 0; ++i) {
+        idp_key_state_t st = idp_keyrec_state(list, i, now, life, &until);
+        if (st == IDP_KEY_NEXT)
+            ret = HUB_E_EXISTS; /* another primary (or hubctl) made it */
+        else if ((st == IDP_KEY_ACTIVE || st == IDP_KEY_RETIRING) && list->recs[i].active_from > newest)
+            newest = list->recs[i].active_from;
+    }
+    if (ret == 0 && now + cfg->primary.key_publish_ahead < newest + cfg->primary.key_rotation_every)
+        ret = HUB_E_EXISTS; /* not due any more: a key activated meanwhile */
+    free(list);
     return ret;
 }
 
@@ -151,8 +196,9 @@ static void maybe_rotate(idp_keyring_t *kr)
     activate = newest + cfg->primary.key_rotation_every;
     if (activate < now + cfg->primary.key_publish_ahead)
         activate = now + cfg->primary.key_publish_ahead;
-    if (idp_keyrec_create(kr->store, cfg->node.data_dir, cfg->primary.signing_alg, activate, 0, cfg->primary.key_publish_ahead,
-                          kid) == 0)
+    rotation_claim_t claim = {cfg};
+    if (idp_keyrec_create(kr->store, kr->vault, cfg->primary.signing_alg, activate, 0, cfg->primary.key_publish_ahead,
+                          admit_rotation, &claim, kid) == 0)
         hub_log_info("key rotation: published key %s; it signs from %llu at the earliest, publish_ahead after the JWKS "
                      "first serves it",
                      kid, (unsigned long long)activate);
@@ -162,7 +208,7 @@ static int reload(idp_keyring_t *kr, int force)
 {
     snapshot_t *cur = __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE), *snap;
     hub_txn_t *txn;
-    uint64_t gen = 0;
+    uint64_t gen = 0, now = hub_now();
     int ret;
 
     if (!force && cur != NULL) {
@@ -170,11 +216,18 @@ static int reload(idp_keyring_t *kr, int force)
             gen = hub_store_counter(txn, IDP_KEYS_GEN);
             hub_store_read_end(txn);
         }
-        if (gen == cur->gen && hub_now() < cur->next_change)
+        if (gen == cur->gen && now < cur->next_change)
             return 0;
+        if (gen == kr->failed_gen && now < kr->failed_at + 60)
+            return 0; /* these keys did not load (logged): tried again when they change, or in a minute */
     }
-    if ((ret = build_snapshot(kr, &snap)) != 0)
+    if ((ret = build_snapshot(kr, &snap)) != 0) {
+        if (!force)
+            hub_log_error("signing keys: keeping the keys loaded before (%s)", hub_strerror(ret));
+        kr->failed_gen = gen;
+        kr->failed_at = now;
         return ret;
+    }
     snap->older = cur;
     __atomic_store_n(&kr->current, snap, __ATOMIC_RELEASE);
     return 0;
@@ -347,6 +400,22 @@ static int can_sign(const snapshot_t *snap)
     return snap != NULL && snap->n != 0 && snap->keys[0].active_from <= hub_now();
 }
 
+/* Opens the vault and makes sure the store has keys: its files sealed in (a cluster's), its first key. */
+static int open_vault(idp_keyring_t *kr, hub_store_t *store, const hub_config_t *cfg)
+{
+    char why[512];
+    int ret;
+
+    if ((ret = idp_keyvault_open(&kr->vault, cfg, cfg->node.data_dir, why, sizeof(why))) != 0) {
+        hub_log_error("primary.cluster_secret_file: %s", why);
+        return ret;
+    }
+    if ((ret = idp_keyrec_seal_files(kr->vault, store)) < 0)
+        return ret;
+    ret = idp_keys_init(store, kr->vault, cfg->primary.signing_alg);
+    return ret == HUB_E_EXISTS ? 0 : ret;
+}
+
 int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg)
 {
     idp_keyring_t *kr = hub_xcalloc(1, sizeof(*kr));
@@ -356,16 +425,17 @@ int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t
     kr->cfg = cfg;
     pthread_mutex_init(&kr->mutex, NULL);
     pthread_cond_init(&kr->cond, NULL);
-    if ((ret = idp_keys_policy_save(store, cfg)) != 0)
+    if ((ret = open_vault(kr, store, cfg)) != 0)
         goto fail;
-    if (idp_keyrec_count(store) == 0 && (ret = idp_keys_init(store, cfg->node.data_dir, cfg->primary.signing_alg)) != 0)
-        goto fail;
-    if ((ret = reload(kr, 1)) != 0 || !can_sign(kr->current)) {
-        /* every key retired, revoked, unreadable or waiting to be served: start signing with a fresh one */
-        if ((ret = idp_keyrec_create(store, cfg->node.data_dir, cfg->primary.signing_alg, hub_now(), 1, 0, NULL)) != 0 ||
-            (ret = reload(kr, 1)) != 0)
-            goto fail;
+    ret = reload(kr, 1);
+    if (ret == HUB_E_NOTFOUND || (ret == 0 && !can_sign(kr->current))) {
+        /* every key retired, revoked, missing or waiting to be served: start signing with a fresh one */
+        if ((ret = idp_keyrec_create(store, kr->vault, cfg->primary.signing_alg, hub_now(), 1, 0, NULL, NULL, NULL)) == 0)
+            ret = reload(kr, 1);
     }
+    /* saved once the keys loaded: a primary refused for its cluster secret never names that secret to hubctl */
+    if (ret != 0 || (ret = idp_keys_policy_save(store, cfg)) != 0)
+        goto fail;
     if (pthread_create(&kr->thread, NULL, keyring_thread, kr) != 0) {
         ret = HUB_E_NOMEM;
         goto fail;
@@ -374,6 +444,7 @@ int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t
     return 0;
 fail:
     snapshot_free(kr->current);
+    idp_keyvault_close(kr->vault);
     pthread_mutex_destroy(&kr->mutex);
     pthread_cond_destroy(&kr->cond);
     free(kr);
@@ -390,9 +461,15 @@ void idp_keyring_close(idp_keyring_t *kr)
     pthread_mutex_unlock(&kr->mutex);
     pthread_join(kr->thread, NULL);
     snapshot_free(kr->current);
+    idp_keyvault_close(kr->vault);
     pthread_mutex_destroy(&kr->mutex);
     pthread_cond_destroy(&kr->cond);
     free(kr);
+}
+
+const idp_keyvault_t *idp_keyring_vault(idp_keyring_t *kr)
+{
+    return kr->vault;
 }
 
 const hub_key_t *idp_keyring_signing_key(idp_keyring_t *kr)

@@ -9,13 +9,19 @@
 #include "hub/config.h"
 #include "hub/jws.h"
 #include "hub/store.h"
+#include "idp/keyrec.h"
 
 typedef struct st_idp_keyring_t idp_keyring_t;
 
-/* Loads every published key of data_dir. When none can sign (a fresh data dir) creates
- * an immediate one with cfg's signing_alg. */
+/* Loads every published key of the store, their private keys from the node's vault (idp/keyrec.h: files in data_dir,
+ * or sealed with the cluster secret, into which a cluster's primary first seals any key files it finds). When none can
+ * sign (a fresh store) creates an immediate one with cfg's signing_alg. Fails, and creates nothing, when the cluster
+ * secret cannot be read or does not open a published key, or a key is sealed and cfg names no cluster secret: the
+ * reason is logged ("the cluster secret does not open key KID"). */
 int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg);
 void idp_keyring_close(idp_keyring_t *kr);
+/* The vault the keyring reads and writes private keys with (the console's key commands use it); valid until close. */
+const idp_keyvault_t *idp_keyring_vault(idp_keyring_t *kr);
 
 /* The key that signs now; valid until idp_keyring_close. Never NULL after a successful open. */
 const hub_key_t *idp_keyring_signing_key(idp_keyring_t *kr);

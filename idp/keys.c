@@ -15,12 +15,19 @@
 static int save_policy_txn(hub_txn_t *txn, void *arg)
 {
     const hub_config_t *cfg = arg;
+    char *secret = hub_config_is_cluster(cfg) ? realpath(cfg->primary.cluster_secret_file, NULL) : NULL;
     json_t *obj = json_pack("{s:s,s:I,s:I,s:I,s:I}", "alg", hub_alg_name(cfg->primary.signing_alg), "every",
                             (json_int_t)cfg->primary.key_rotation_every, "publish_ahead",
                             (json_int_t)cfg->primary.key_publish_ahead, "access_token_ttl",
                             (json_int_t)cfg->primary.access_token_ttl, "id_token_ttl", (json_int_t)cfg->primary.id_token_ttl);
-    int ret = hub_store_put_json(txn, HUB_T_SETTINGS, POLICY_KEY, obj, 0, 0);
+    int ret;
+
+    /* where the cluster secret is (never the secret): hubctl -d, which reads no configuration, seals new keys with it */
+    if (secret != NULL)
+        json_object_set_new(obj, "cluster_secret_file", json_string(secret));
+    ret = hub_store_put_json(txn, HUB_T_SETTINGS, POLICY_KEY, obj, 0, 0);
     json_decref(obj);
+    free(secret);
     return ret;
 }
 
@@ -42,8 +49,37 @@ int idp_keys_policy_load(hub_txn_t *txn, hub_config_t *cfg)
     LOAD(access_token_ttl, "access_token_ttl")
     LOAD(id_token_ttl, "id_token_ttl")
 #undef LOAD
+    if (cfg->primary.cluster_secret_file == NULL && json_is_string(json_object_get(obj, "cluster_secret_file")))
+        cfg->primary.cluster_secret_file = hub_strdup(json_string_value(json_object_get(obj, "cluster_secret_file")));
     json_decref(obj);
     return 0;
+}
+
+int idp_keys_policy_secret(hub_txn_t *txn, const char *secret_file)
+{
+    char *path = NULL;
+    json_t *obj = NULL, *had;
+    int ret;
+
+    if (secret_file != NULL && (path = realpath(secret_file, NULL)) == NULL)
+        return HUB_E_IO;
+    if ((ret = hub_store_get_json(txn, HUB_T_SETTINGS, POLICY_KEY, &obj)) != 0 && ret != HUB_E_NOTFOUND && ret != HUB_E_PARSE)
+        goto out;
+    ret = 0;
+    had = json_object_get(obj, "cluster_secret_file"); /* NULL when obj is */
+    if (path == NULL ? had == NULL : json_is_string(had) && strcmp(json_string_value(had), path) == 0)
+        goto out;
+    if (obj == NULL)
+        obj = json_object(); /* none, or not a policy: a primary saves a whole one at start */
+    if (path != NULL)
+        json_object_set_new(obj, "cluster_secret_file", json_string(path));
+    else
+        json_object_del(obj, "cluster_secret_file");
+    ret = hub_store_put_json(txn, HUB_T_SETTINGS, POLICY_KEY, obj, 0, 0);
+out:
+    json_decref(obj);
+    free(path);
+    return ret;
 }
 
 int idp_keys_policy_save(hub_store_t *store, const hub_config_t *cfg)
@@ -51,35 +87,63 @@ int idp_keys_policy_save(hub_store_t *store, const hub_config_t *cfg)
     return hub_store_write(store, save_policy_txn, (void *)cfg);
 }
 
-int idp_keys_init(hub_store_t *store, const char *data_dir, hub_alg_t alg)
+/* The first key of a store: only when it has none (two processes starting at once on a fresh store make one). */
+static int admit_first(hub_txn_t *txn, void *arg)
+{
+    idp_keyrec_list_t *list = idp_keyrec_load(txn);
+    int ret = list->n != 0 ? HUB_E_EXISTS : 0;
+    free(list);
+    return ret;
+}
+
+int idp_keys_init(hub_store_t *store, const idp_keyvault_t *vault, hub_alg_t alg)
 {
     if (idp_keyrec_count(store) != 0)
         return HUB_E_EXISTS;
     /* the only key: nothing else could sign while it waits for the JWKS */
-    return idp_keyrec_create(store, data_dir, alg, hub_now(), 1, 0, NULL);
+    return idp_keyrec_create(store, vault, alg, hub_now(), 1, 0, admit_first, NULL, NULL);
 }
 
 /* ---- operator commands ---- */
 
-int idp_keys_rotate(hub_store_t *store, const hub_config_t *cfg, const char *data_dir, char kid_out[64])
-{
-    uint64_t now = hub_now();
-    idp_keyrec_list_t *list = idp_keyrec_read(store);
-    size_t next;
-    int ret;
+typedef struct {
+    const hub_config_t *cfg;
+    char *kid_out; /* the next key that exists already */
+} rotate_arg_t;
 
-    if (list == NULL)
-        return HUB_E_STORE;
-    if ((next = idp_keyrec_find_state(list, IDP_KEY_NEXT, now, idp_keyrec_token_life(cfg))) != SIZE_MAX) {
-        /* a next key is already published and takes over on schedule */
-        snprintf(kid_out, 64, "%s", list->recs[next].kid);
+/* A next key made by the operator: unless one is published already (by another hubctl or a primary meanwhile). */
+static int admit_next(hub_txn_t *txn, void *arg)
+{
+    rotate_arg_t *a = arg;
+    idp_keyrec_list_t *list = idp_keyrec_load(txn);
+    size_t next = idp_keyrec_find_state(list, IDP_KEY_NEXT, hub_now(), idp_keyrec_token_life(a->cfg));
+    int ret = 0;
+
+    if (next != SIZE_MAX) {
+        snprintf(a->kid_out, 64, "%s", list->recs[next].kid);
         ret = HUB_E_EXISTS;
-    } else {
-        ret = idp_keyrec_create(store, data_dir, cfg->primary.signing_alg, now + cfg->primary.key_publish_ahead, 0,
-                                cfg->primary.key_publish_ahead, kid_out);
     }
     free(list);
     return ret;
+}
+
+int idp_keys_rotate(hub_store_t *store, const hub_config_t *cfg, const idp_keyvault_t *vault, char kid_out[64])
+{
+    uint64_t now = hub_now();
+    rotate_arg_t a = {cfg, kid_out};
+    hub_txn_t *txn;
+    int ret;
+
+    /* a next key already published takes over on schedule: asked first without generating a key, then again in the
+     * transaction that would add one */
+    if ((ret = hub_store_read_begin(store, &txn)) != 0)
+        return ret;
+    ret = admit_next(txn, &a);
+    hub_store_read_end(txn);
+    if (ret != 0)
+        return ret;
+    return idp_keyrec_create(store, vault, cfg->primary.signing_alg, now + cfg->primary.key_publish_ahead, 0,
+                             cfg->primary.key_publish_ahead, admit_next, &a, kid_out);
 }
 
 typedef struct {
@@ -134,13 +198,15 @@ int idp_keys_retire(hub_store_t *store, const hub_config_t *cfg, const char *kid
 
 typedef struct {
     const hub_config_t *cfg;
+    const idp_keyvault_t *vault;
     const char *kid;
-    const idp_keyrec_t *fresh; /* a new key to take over signing when no next key can, or NULL */
-    int need_fresh;            /* set when the signing key is revoked, no next key exists and fresh is NULL */
+    const hub_key_t *fresh; /* a new key to take over signing when no next key can, or NULL */
+    int need_fresh;         /* set when the signing key is revoked, no next key exists and fresh is NULL */
     idp_revoke_result_t *out;
 } revoke_arg_t;
 
-/* When the revoked key signs, its successor takes over now: the next key, else the fresh one. */
+/* When the revoked key signs, its successor takes over now: the next key, else the fresh one (added here, its private
+ * key with it). */
 static int hand_over(hub_txn_t *txn, revoke_arg_t *a, idp_keyrec_list_t *list, uint64_t now)
 {
     size_t next = idp_keyrec_find_state(list, IDP_KEY_NEXT, now, idp_keyrec_token_life(a->cfg));
@@ -148,16 +214,18 @@ static int hand_over(hub_txn_t *txn, revoke_arg_t *a, idp_keyrec_list_t *list, u
 
     if (next != SIZE_MAX) {
         succ = list->recs[next];
-    } else if (a->fresh != NULL) {
-        succ = *a->fresh;
-    } else {
+        succ.activate_at = now;
+        succ.immediate = 1;
+        snprintf(a->out->signer, sizeof(a->out->signer), "%s", succ.kid);
+        return idp_keyrec_put(txn, &succ);
+    }
+    if (a->fresh == NULL) {
         a->need_fresh = 1;
         return HUB_E_BUSY;
     }
-    succ.activate_at = now;
-    succ.immediate = 1;
+    idp_keyrec_init(&succ, a->fresh, now, 1, 0);
     snprintf(a->out->signer, sizeof(a->out->signer), "%s", succ.kid);
-    return idp_keyrec_put(txn, &succ);
+    return idp_keyrec_add(txn, a->vault, a->fresh, &succ);
 }
 
 static int revoke_txn(hub_txn_t *txn, void *_arg)
@@ -188,26 +256,24 @@ out:
     return ret;
 }
 
-int idp_keys_revoke(hub_store_t *store, const hub_config_t *cfg, const char *data_dir, const char *kid, idp_revoke_result_t *out)
+int idp_keys_revoke(hub_store_t *store, const hub_config_t *cfg, const idp_keyvault_t *vault, const char *kid,
+                    idp_revoke_result_t *out)
 {
-    revoke_arg_t a = {cfg, kid, NULL, 0, out};
+    revoke_arg_t a = {cfg, vault, kid, NULL, 0, out};
     hub_key_t *key = NULL;
-    idp_keyrec_t fresh;
     int ret = hub_store_write(store, revoke_txn, &a);
 
     if (ret == HUB_E_BUSY && a.need_fresh) {
         /* the signing key goes and there is no next key: a new one signs at once (generated outside the txn) */
-        if ((ret = idp_keyrec_new_file(data_dir, cfg->primary.signing_alg, &key)) != 0)
+        if ((ret = hub_key_generate(&key, cfg->primary.signing_alg)) != 0)
             return ret;
-        idp_keyrec_init(&fresh, key, hub_now(), 1, 0);
-        a.fresh = &fresh;
-        ret = hub_store_write(store, revoke_txn, &a);
-        if (ret != 0 || strcmp(out->signer, fresh.kid) != 0)
-            idp_keyrec_remove_file(data_dir, fresh.kid); /* the keys changed meanwhile and it was not needed */
+        a.fresh = key;
+        if ((ret = hub_store_write(store, revoke_txn, &a)) != 0)
+            idp_keyrec_private_remove(vault, store, key->kid); /* a file written by a transaction that did not commit */
         hub_key_free(key);
     }
     if (ret == 0)
-        idp_keyrec_remove_file(data_dir, kid); /* a compromised private key has no use left */
+        idp_keyrec_private_remove(vault, store, kid); /* a compromised private key has no use left */
     return ret;
 }
 

@@ -15,9 +15,11 @@
 #include "hub/log.h"
 #include "hub/metrics.h"
 #include "hub/page.h"
+#include "hub/park.h"
 #include "hub/resp.h"
 #include "hub/util.h"
 #include "hub/workpool.h"
+#include "hub/writer.h"
 #include "idp/csrf.h"
 #include "idp/endpoint.h"
 #include "idp/login.h"
@@ -48,9 +50,18 @@ static const char BUSY_MESSAGE[] = "Too many sign-ins are being checked right no
  * count them, so a burst of parallel requests cannot get more guesses than a sequence would) and the node's rate. */
 typedef struct st_idp_login_t idp_login_t;
 
+/* A check that left the in-flight list after its outcome was recorded, kept for the admissions whose read may have
+ * started before that record committed: hashes of its address and account key (a collision only counts one more). */
+#define RECENT 256
+typedef struct st_recent_t {
+    uint64_t addr, user; /* user 0: no account, or not a failure */
+} recent_t;
+
 struct st_idp_login_t {
     pthread_mutex_t mutex;
     h2o_linklist_t inflight; /* check_t, under mutex */
+    uint64_t removed;        /* checks that left inflight so far; under mutex */
+    recent_t recent[RECENT]; /* the last RECENT of them, at removed % RECENT; under mutex */
     uint64_t rate;           /* password checks per second */
     uint64_t tokens;         /* token bucket, in thousandths of a check; under mutex */
     uint64_t refilled_ms;
@@ -58,21 +69,27 @@ struct st_idp_login_t {
     size_t checks_counter; /* hub_password_checks_total: every Argon2id verification a sign-in cost */
 };
 
-/* One password check: admitted on a loop, run on a worker, finished on the same loop. Everything the worker and the
- * completion read is copied out of the request, which may go away meanwhile (req is then NULL). */
+/* One sign-in, parked on its loop at each step (hub/park.h): its read (the session, the account, the failures), the
+ * password check on a worker, the write of its outcome; admitted and answered on the loop. Everything the jobs read
+ * is copied out of the request, which may go away meanwhile: a failure is recorded all the same. */
 typedef struct st_check_t {
-    h2o_linklist_t link; /* in login->inflight */
+    h2o_linklist_t link; /* in login->inflight once admitted */
+    hub_park_t park;
     idp_t *idp;
-    h2o_req_t *req;              /* NULL once the request is gone */
-    struct st_check_t **guard;   /* in req->pool: its dispose callback clears req */
-    int abandoned;               /* atomic: set with req = NULL, read by the worker */
-    int ran, verified;           /* written by the worker before the completion is posted */
-    char *password, *hash, *sub; /* malloc'ed; hash and sub NULL when no such user or password */
+    hub_workport_t *work_port, *write_port; /* the loop's */
+    uint64_t removed;                       /* login->removed before the read: what it may not have seen */
+    int ran, verified;                      /* written by the worker before the completion is posted */
+    char *password, *hash, *sub;            /* malloc'ed; hash and sub NULL when no such user or password */
+    char *username;                         /* malloc'ed, "" when none (or too long) */
     size_t plen;
-    int enabled, locked, too_long; /* locked: the account's lock, or its last guesses are in flight */
+    int enabled, locked, too_long;                          /* locked: the account's lock, or its last guesses are in flight */
+    uint64_t addr_failures, addr_expires_at, user_failures; /* read */
     char addr[INET6_ADDRSTRLEN], addr_key[INET6_ADDRSTRLEN + 8];
-    idp_session_t *session;      /* the request's session when it was admitted (binds the next form), or NULL */
-    const char *username, *next; /* req->pool: only read while req is set */
+    char session_hash[HUB_SECRET_HASH_LEN + 1];
+    idp_session_t *session;  /* read: the request's session (binds the forms), or NULL */
+    idp_session_new_t fresh; /* the session a good check starts */
+    hub_form_t form;         /* the posted form (req->pool): read only on the loop, with the request */
+    const char *next;        /* req->pool, the same */
 } check_t;
 
 /* ---- the page ---- */
@@ -156,18 +173,21 @@ static void send_retry_page(idp_t *idp, h2o_req_t *req, login_page_t *page, int 
 
 /* ---- failure counters (LOGIN_FAILURES: "u:" sub and "a:" address -> {"n", "until"}) ---- */
 
-/* Reads a counter record: its count, lock end (0 = none) and store expiry. Absent = zeros. */
-static void read_counter(hub_txn_t *txn, const char *key, uint64_t *n, uint64_t *until, uint64_t *expires_at)
+/* Reads a counter record: its count, lock end (0 = none) and store expiry. Absent (or damaged) = zeros. Returns 0, or
+ * the store's error: a store that cannot be read never reads as no failures. */
+static int read_counter(hub_txn_t *txn, const char *key, uint64_t *n, uint64_t *until, uint64_t *expires_at)
 {
     json_t *rec = NULL;
+    int ret;
 
     *n = *until = *expires_at = 0;
-    if (hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, key, &rec) != 0)
-        return;
+    if ((ret = hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, key, &rec)) != 0)
+        return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
     *n = (uint64_t)json_integer_value(json_object_get(rec, "n"));
     *until = (uint64_t)json_integer_value(json_object_get(rec, "until"));
-    hub_store_expiry(txn, HUB_T_LOGIN_FAILURES, key, strlen(key), expires_at);
+    ret = hub_store_expiry(txn, HUB_T_LOGIN_FAILURES, key, strlen(key), expires_at);
     json_decref(rec);
+    return ret == HUB_E_NOTFOUND ? 0 : ret;
 }
 
 static int write_counter(hub_txn_t *txn, const char *key, uint64_t n, uint64_t until, uint64_t expires_at)
@@ -196,12 +216,14 @@ static int record_failure_txn(hub_txn_t *txn, void *arg)
     int ret;
 
     /* The address window is fixed from its first failure, so waiting it out always works. */
-    read_counter(txn, c->addr_key, &n, &until, &exp);
+    if ((ret = read_counter(txn, c->addr_key, &n, &until, &exp)) != 0)
+        return ret;
     if ((ret = write_counter(txn, c->addr_key, n + 1, 0, n == 0 || exp == 0 ? c->now + ADDR_WINDOW : exp)) != 0)
         return ret;
     if (c->user_key == NULL || c->cfg->primary.login_max_failures == 0)
         return 0;
-    read_counter(txn, c->user_key, &n, &until, &exp);
+    if ((ret = read_counter(txn, c->user_key, &n, &until, &exp)) != 0)
+        return ret;
     if (until > c->now)
         return 0; /* locked: attempts during the lock neither count nor extend it */
     if (until != 0)
@@ -216,11 +238,31 @@ static int record_failure_txn(hub_txn_t *txn, void *arg)
     return write_counter(txn, c->user_key, n, 0, c->now + USER_FAILURE_WINDOW);
 }
 
-static int clear_user_failures_txn(hub_txn_t *txn, void *arg)
+/* A good check's write: the account's failures forgotten, its new session stored. */
+static int success_txn(hub_txn_t *txn, void *arg)
 {
-    const char *key = arg;
-    int ret = hub_store_del(txn, HUB_T_LOGIN_FAILURES, key, strlen(key));
-    return ret == HUB_E_NOTFOUND ? 0 : ret;
+    check_t *c = arg;
+    char key[256];
+    int ret;
+
+    snprintf(key, sizeof(key), "u:%s", c->sub);
+    if ((ret = hub_store_del(txn, HUB_T_LOGIN_FAILURES, key, strlen(key))) != 0 && ret != HUB_E_NOTFOUND)
+        return ret;
+    return idp_session_put(txn, &c->fresh, c->sub);
+}
+
+/* A failed check's write: the address's failures, and the account's unless it is locked already. */
+static int failure_txn(hub_txn_t *txn, void *arg)
+{
+    check_t *c = arg;
+    failure_ctx_t fail = {c->idp->cfg, c->addr_key, NULL, hub_now()};
+    char user_key[256];
+
+    if (c->sub != NULL && !c->locked) {
+        snprintf(user_key, sizeof(user_key), "u:%s", c->sub);
+        fail.user_key = user_key;
+    }
+    return record_failure_txn(txn, &fail);
 }
 
 /* ---- the module's state ---- */
@@ -232,17 +274,38 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Checks of the given address (and, when sub is not NULL, of that account) admitted and not finished; under mutex. */
-static void count_inflight(idp_login_t *l, const char *addr_key, const char *sub, uint64_t *by_addr, uint64_t *by_user)
+/* FNV-1a, never 0 (0 marks no key in the ring). */
+static uint64_t key_hash(const char *s)
 {
+    uint64_t h = 14695981039346656037u;
+
+    for (; *s != '\0'; ++s)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h | 1;
+}
+
+/* The guesses c's limits must count besides the failures its read found (under mutex): the checks of its address (and
+ * account) in flight, and those failed since its read began, whose record it may not have seen. Returns -1 when more
+ * checks ended since than the ring remembers (the caller answers busy). */
+static int count_inflight(idp_login_t *l, const check_t *c, uint64_t *by_addr, uint64_t *by_user)
+{
+    uint64_t addr = key_hash(c->addr_key), user = c->sub != NULL ? key_hash(c->sub) : 0;
     h2o_linklist_t *node;
 
     *by_addr = *by_user = 0;
     for (node = l->inflight.next; node != &l->inflight; node = node->next) {
-        check_t *c = H2O_STRUCT_FROM_MEMBER(check_t, link, node);
-        *by_addr += strcmp(c->addr_key, addr_key) == 0;
-        *by_user += sub != NULL && c->sub != NULL && strcmp(c->sub, sub) == 0;
+        check_t *other = H2O_STRUCT_FROM_MEMBER(check_t, link, node);
+        *by_addr += strcmp(other->addr_key, c->addr_key) == 0;
+        *by_user += c->sub != NULL && other->sub != NULL && strcmp(other->sub, c->sub) == 0;
     }
+    if (l->removed - c->removed > RECENT)
+        return -1;
+    for (uint64_t i = c->removed; i != l->removed; ++i) {
+        const recent_t *r = &l->recent[i % RECENT];
+        *by_addr += r->addr == addr;
+        *by_user += user != 0 && r->user == user;
+    }
+    return 0;
 }
 
 /* Takes one check from the node's budget; 0 when it is spent for now. Under mutex. */
@@ -260,13 +323,18 @@ static int take_budget(idp_login_t *l)
     return 1;
 }
 
-static void forget(check_t *c)
+/* c leaves the checks in flight (when it was admitted), once its outcome is recorded; failed: it was a wrong guess. */
+static void forget(check_t *c, int failed)
 {
     idp_login_t *l = c->idp->login;
 
     pthread_mutex_lock(&l->mutex);
-    if (h2o_linklist_is_linked(&c->link))
+    if (h2o_linklist_is_linked(&c->link)) {
         h2o_linklist_unlink(&c->link);
+        l->recent[l->removed % RECENT] =
+            failed ? (recent_t){key_hash(c->addr_key), c->sub != NULL ? key_hash(c->sub) : 0} : (recent_t){0, 0};
+        ++l->removed;
+    }
     pthread_mutex_unlock(&l->mutex);
 }
 
@@ -279,64 +347,64 @@ static void check_free(check_t *c)
         OPENSSL_cleanse(c->hash, strlen(c->hash));
     free(c->hash);
     free(c->sub);
+    free(c->username);
     idp_session_free(c->session);
+    OPENSSL_cleanse(&c->fresh, sizeof(c->fresh));
     free(c);
 }
 
 /* ---- POST /login ---- */
 
-/* Fills c from one read transaction: the address's failures, the account and whether it is locked. */
-static int look_up(check_t *c, const char *username, uint64_t now, uint64_t *addr_failures, uint64_t *addr_expires_at,
-                   uint64_t *user_failures)
+/* The read (any thread): the request's session, the address's failures, the account and its failures. */
+static int look_up_txn(hub_txn_t *txn, void *arg)
 {
-    hub_txn_t *txn = NULL;
+    check_t *c = arg;
     idp_user_t *user = NULL;
-    uint64_t until, exp;
+    uint64_t now = hub_now(), until, exp;
+    char key[256];
     int ret;
 
-    *user_failures = 0;
-    if ((ret = hub_store_read_begin(c->idp->store, &txn)) != 0)
+    if ((ret = idp_session_lookup(txn, c->session_hash, &c->session, NULL)) != 0 ||
+        (ret = read_counter(txn, c->addr_key, &c->addr_failures, &until, &c->addr_expires_at)) != 0)
         return ret;
-    read_counter(txn, c->addr_key, addr_failures, &until, addr_expires_at);
-    if (username[0] != '\0' && idp_user_find(txn, username, &user) == 0) {
-        char key[256];
-        c->sub = hub_strdup(user->sub);
-        c->hash = hub_strdup(user->password_hash);
-        c->enabled = user->enabled;
-        snprintf(key, sizeof(key), "u:%s", user->sub);
-        read_counter(txn, key, user_failures, &until, &exp);
+    if (c->username[0] == '\0')
+        return 0;
+    if ((ret = idp_user_find(txn, c->username, &user)) != 0)
+        return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
+    c->sub = hub_strdup(user->sub);
+    c->hash = hub_strdup(user->password_hash);
+    c->enabled = user->enabled;
+    snprintf(key, sizeof(key), "u:%s", user->sub);
+    if ((ret = read_counter(txn, key, &c->user_failures, &until, &exp)) == 0) {
         c->locked = until > now;
         if (until != 0 && !c->locked)
-            *user_failures = 0; /* a lock that has passed starts a new count */
+            c->user_failures = 0; /* a lock that has passed starts a new count */
     }
     idp_user_free(user);
-    hub_store_read_end(txn);
-    return 0;
+    return ret;
 }
 
-typedef enum { ADMIT_OK = 0, ADMIT_ADDRESS, ADMIT_BUSY, ADMIT_UNAVAILABLE } admit_t;
+typedef enum { ADMIT_OK = 0, ADMIT_ADDRESS, ADMIT_BUSY } admit_t;
 
-/* Decides whether c may be checked now and, when it may, counts it in flight. *retry_after is set for ADMIT_ADDRESS.
- * The failures recorded are read under the mutex: a check leaves the in-flight list only once its failure is written
- * (on_checked), so every guess is seen either in flight or recorded, never in neither, however many loops race. */
+/* Decides whether c may be checked now and, when it may, counts it in flight (on the loop, under the mutex, after the
+ * read). *retry_after is set for ADMIT_ADDRESS. A check leaves the in-flight list only once its outcome is written
+ * (on_recorded), and one that left after c's read began still counts (count_inflight), so every guess is seen in flight,
+ * recorded or both, never neither, however many loops race. */
 static admit_t admit(check_t *c, uint64_t now, char *retry_after, size_t size)
 {
     idp_login_t *l = c->idp->login;
     const hub_config_t *cfg = c->idp->cfg;
-    uint64_t by_addr, by_user, addr_failures, addr_expires_at, user_failures;
+    uint64_t by_addr, by_user;
     admit_t ret = ADMIT_OK;
 
     pthread_mutex_lock(&l->mutex);
-    if (look_up(c, c->username, now, &addr_failures, &addr_expires_at, &user_failures) != 0) {
-        ret = ADMIT_UNAVAILABLE;
-        goto out;
-    }
-    count_inflight(l, c->addr_key, c->sub, &by_addr, &by_user);
-    if (addr_failures + by_addr >= cfg->primary.login_address_max_failures) {
+    if (count_inflight(l, c, &by_addr, &by_user) != 0) {
+        ret = ADMIT_BUSY;
+    } else if (c->addr_failures + by_addr >= cfg->primary.login_address_max_failures) {
         /* the window of failures recorded, or a moment for the checks in flight to decide */
         snprintf(retry_after, size, "%llu",
-                 addr_failures >= cfg->primary.login_address_max_failures && addr_expires_at > now
-                     ? (unsigned long long)(addr_expires_at - now)
+                 c->addr_failures >= cfg->primary.login_address_max_failures && c->addr_expires_at > now
+                     ? (unsigned long long)(c->addr_expires_at - now)
                      : 1ull);
         ret = ADMIT_ADDRESS;
     } else if (!take_budget(l)) {
@@ -344,11 +412,10 @@ static admit_t admit(check_t *c, uint64_t now, char *retry_after, size_t size)
     } else {
         /* Once the failures recorded plus the guesses in flight reach the limit, the next guess can only fall in the
          * lock they would start: it is checked as locked (it fails and does not count), as in a sequence of tries. */
-        if (c->sub != NULL && user_failures + by_user >= cfg->primary.login_max_failures)
+        if (c->sub != NULL && c->user_failures + by_user >= cfg->primary.login_max_failures)
             c->locked = 1;
         h2o_linklist_insert(&l->inflight, &c->link);
     }
-out:
     pthread_mutex_unlock(&l->mutex);
     return ret;
 }
@@ -358,7 +425,7 @@ static void check_work(void *arg)
 {
     check_t *c = arg;
 
-    if (__atomic_load_n(&c->abandoned, __ATOMIC_ACQUIRE))
+    if (hub_park_gone(&c->park))
         return;
     /* Always verify, even without a user or a password (a dummy hash of the same cost), so every kind of failure
      * costs the same time and the answer cannot tell them apart. */
@@ -367,104 +434,118 @@ static void check_work(void *arg)
     hub_metrics_count(c->idp->login->metrics, c->idp->login->checks_counter, 1);
 }
 
-static void on_req_dispose(void *p)
+static int check_good(const check_t *c)
 {
-    check_t *c = *(check_t **)p;
-
-    if (c == NULL)
-        return;
-    c->req = NULL;
-    __atomic_store_n(&c->abandoned, 1, __ATOMIC_RELEASE);
+    return c->verified && c->sub != NULL && c->hash != NULL && c->enabled && !c->locked && !c->too_long;
 }
 
-static void finish_failure(check_t *c)
+/* The end of a check whose outcome's write came to ret (req NULL: its client left). */
+static void finish(check_t *c, h2o_req_t *req, int ret)
 {
-    failure_ctx_t fail = {c->idp->cfg, c->addr_key, NULL, hub_now()};
-    char user_key[256];
-    int ret;
+    int good = check_good(c);
 
-    if (c->sub != NULL && !c->locked) {
-        snprintf(user_key, sizeof(user_key), "u:%s", c->sub);
-        fail.user_key = user_key;
-    }
-    /* counted even when the client left: the password was tried */
-    if ((ret = hub_store_write(c->idp->store, record_failure_txn, &fail)) != 0)
-        hub_log_error("login: cannot record a failure: %s", hub_strerror(ret));
-    hub_log_info("login: failed attempt from %s", c->addr);
-    if (c->req != NULL) {
+    forget(c, !good); /* after its outcome is recorded (admit) */
+    if (ret != 0 && ret != HUB_E_CANCELLED)
+        hub_log_error(good ? "login: cannot start a session: %s" : "login: cannot record a failure: %s", hub_strerror(ret));
+    /* a store that cannot serve answers the same whatever the password was: the outcome was not recorded */
+    if (req == NULL || (ret != 0 && hub_park_unavailable(req, ret, HUB_STYLE_HTML))) {
+    } else if (!good) {
         login_page_t page = {c->session, c->username, c->next, FAILURE_MESSAGE, NULL};
-        send_login_page(c->idp, c->req, 401, &page);
-    }
-}
-
-static void finish_success(check_t *c)
-{
-    h2o_req_t *req = c->req;
-    char user_key[256];
-    int ret;
-
-    if (req == NULL) {
-        hub_log_info("login: the client of a good sign-in left before its answer; no session started");
-        return;
-    }
-    snprintf(user_key, sizeof(user_key), "u:%s", c->sub);
-    if ((ret = hub_store_write(c->idp->store, clear_user_failures_txn, user_key)) != 0 ||
-        (ret = idp_session_start(c->idp, req, c->sub, NULL)) != 0) {
-        hub_log_error("login: cannot start a session: %s", hub_strerror(ret));
+        send_login_page(c->idp, req, 401, &page);
+    } else if (ret == 0) {
+        idp_session_set_cookie(c->idp, req, &c->fresh);
+        idp_csrf_rotate(c->idp, req); /* no form token issued before the sign-in works after it */
+        hub_log_info("login: user %s signed in", c->sub);
+        hub_send_redirect(req, 302, hub_safe_next(c->next));
+    } else {
         send_unavailable(req);
-        return;
     }
-    idp_csrf_rotate(c->idp, req); /* no form token issued before the sign-in works after it */
-    hub_log_info("login: user %s signed in", c->sub);
-    hub_send_redirect(req, 302, hub_safe_next(c->next));
-}
-
-/* On the loop that admitted the check. */
-static void on_checked(void *arg, int cancelled)
-{
-    check_t *c = arg;
-
-    if (c->req != NULL)
-        *c->guard = NULL;
-    if (cancelled) {
-        /* the node is stopping; the request, if any, is not ours to answer any more */
-        forget(c);
-        check_free(c);
-        return;
-    }
-    if (!c->ran)
-        hub_log_info("login: the client from %s left before its password check; skipped", c->addr);
-    else if (c->verified && c->sub != NULL && c->hash != NULL && c->enabled && !c->locked && !c->too_long)
-        finish_success(c);
-    else
-        finish_failure(c);
-    forget(c); /* after its outcome is recorded (admit) */
     check_free(c);
 }
 
-/* Builds the check from the form; returns NULL when the form was refused (the answer is sent). */
-static check_t *check_from_form(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_session_t **session)
+static void on_recorded(void *arg, int ret)
 {
-    login_page_t page = {*session, hub_form_get(form, "username"), hub_form_get(form, "next"), NULL, NULL};
-    const char *password = hub_form_get(form, "password");
-    check_t *c;
+    check_t *c = arg;
 
-    if (page.next != NULL && strlen(page.next) > MAX_NEXT)
-        page.next = NULL;
-    if (page.username != NULL && strlen(page.username) > MAX_USERNAME)
-        page.username = NULL;
-    if (!idp_csrf_ok(idp, req, *session, IDP_CSRF_LOGIN, form)) {
-        page.error = "This form has expired. Please sign in again.";
-        send_login_page(idp, req, 400, &page);
-        return NULL;
+    finish(c, hub_park_resume(&c->park, ret), ret);
+}
+
+/* On the loop that admitted the check: its outcome goes to the writer. */
+static void on_checked(void *arg, int ret)
+{
+    check_t *c = arg;
+    h2o_req_t *req = hub_park_resume(&c->park, ret);
+
+    if (ret == HUB_E_CANCELLED || !c->ran || (req == NULL && check_good(c))) {
+        /* the node stops (the request is not ours to answer any more); or nothing was tried for a client that left */
+        if (ret == 0)
+            hub_log_info(c->ran ? "login: the client of a good sign-in left before its answer; no session started"
+                                : "login: the client from %s left before its password check; skipped",
+                         c->addr);
+        forget(c, 0);
+        check_free(c);
+        return;
     }
-    c = hub_xcalloc(1, sizeof(*c));
+    if (check_good(c)) {
+        idp_session_prepare(c->idp, &c->fresh);
+        ret = hub_park_write(&c->park, req, success_txn, c, on_recorded);
+    } else {
+        /* counted even when the client left: the password was tried */
+        hub_log_info("login: failed attempt from %s", c->addr);
+        ret = req != NULL ? hub_park_write(&c->park, req, failure_txn, c, on_recorded)
+                          : hub_store_write_async(c->idp->store, c->write_port, failure_txn, c, on_recorded);
+    }
+    if (ret != 0)
+        finish(c, req, ret);
+}
+
+/* On the loop after the read: the form's CSRF token, the limits, then the password check on a worker. */
+static void on_looked_up(void *arg, int ret)
+{
+    check_t *c = arg;
+    h2o_req_t *req = hub_park_resume(&c->park, ret);
+    login_page_t page = {c->session, c->username, c->next, NULL, NULL};
+    char retry[32];
+
+    if (req == NULL || (ret != 0 && hub_park_unavailable(req, ret, HUB_STYLE_HTML))) {
+    } else if (ret != 0 || c->work_port == NULL) {
+        send_unavailable(req);
+    } else if (!idp_csrf_ok(c->idp, req, c->session, IDP_CSRF_LOGIN, &c->form)) {
+        page.error = "This form has expired. Please sign in again.";
+        send_login_page(c->idp, req, 400, &page);
+    } else {
+        switch (admit(c, hub_now(), retry, sizeof(retry))) {
+        case ADMIT_ADDRESS:
+            send_retry_page(c->idp, req, &page, 429, retry,
+                            "Too many failed sign-in attempts from your network. Please wait a while and try again.");
+            break;
+        case ADMIT_BUSY:
+            send_retry_page(c->idp, req, &page, 503, BUSY_RETRY_AFTER, BUSY_MESSAGE);
+            break;
+        case ADMIT_OK:
+            if (hub_park_work(&c->park, req, c->work_port, check_work, c, on_checked) == 0)
+                return;
+            forget(c, 0);
+            send_retry_page(c->idp, req, &page, 503, BUSY_RETRY_AFTER, BUSY_MESSAGE);
+            break;
+        }
+    }
+    check_free(c);
+}
+
+/* A new check with copies of what its jobs read. */
+static check_t *check_new(idp_t *idp, h2o_req_t *req, const hub_form_t *form)
+{
+    const char *username = hub_form_get(form, "username"), *password = hub_form_get(form, "password");
+    check_t *c = hub_xcalloc(1, sizeof(*c));
+
     c->idp = idp;
-    c->req = req;
-    c->session = *session;
-    *session = NULL;
-    c->username = page.username != NULL ? page.username : "";
-    c->next = page.next;
+    c->work_port = hub_req_thread(req)->work_port;
+    c->write_port = hub_req_thread(req)->write_port;
+    c->form = *form;
+    if ((c->next = hub_form_get(form, "next")) != NULL && strlen(c->next) > MAX_NEXT)
+        c->next = NULL;
+    c->username = hub_strdup(username != NULL && strlen(username) <= MAX_USERNAME ? username : "");
     password = password != NULL ? password : "";
     c->plen = strlen(password);
     c->too_long = c->plen > MAX_PASSWORD;
@@ -474,86 +555,86 @@ static check_t *check_from_form(idp_t *idp, h2o_req_t *req, const hub_form_t *fo
     c->password[c->plen] = '\0';
     hub_req_peer(req, c->addr, sizeof(c->addr));
     snprintf(c->addr_key, sizeof(c->addr_key), "a:%s", c->addr);
+    idp_session_cookie_hash(idp, req, c->session_hash);
+    pthread_mutex_lock(&idp->login->mutex);
+    c->removed = idp->login->removed; /* before the read begins: see count_inflight */
+    pthread_mutex_unlock(&idp->login->mutex);
     return c;
 }
 
 static void on_login_post(idp_t *idp, h2o_req_t *req)
 {
-    hub_workport_t *port = hub_req_thread(req)->work_port;
-    idp_session_t *session = idp_session_current(idp, req);
-    uint64_t now = hub_now();
     hub_form_t form;
     check_t *c;
-    char retry[32];
+    int ret;
 
     if (hub_form_parse_body(&req->pool, req, &form) != 0) {
-        idp_session_free(session);
         hub_send_html_error(req, 400, "Bad request", "The sign-in form could not be read.");
         return;
     }
-    if ((c = check_from_form(idp, req, &form, &session)) == NULL) {
-        idp_session_free(session);
-        return;
-    }
-    login_page_t page = {c->session, c->username, c->next, NULL, NULL};
-    switch (port == NULL ? ADMIT_UNAVAILABLE : admit(c, now, retry, sizeof(retry))) {
-    case ADMIT_UNAVAILABLE:
-        send_unavailable(req);
+    c = check_new(idp, req, &form);
+    if ((ret = hub_park_read(&c->park, req, look_up_txn, c, on_looked_up)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_HTML);
         check_free(c);
-        return;
-    case ADMIT_ADDRESS:
-        send_retry_page(idp, req, &page, 429, retry,
-                        "Too many failed sign-in attempts from your network. Please wait a while and try again.");
-        check_free(c);
-        return;
-    case ADMIT_BUSY:
-        send_retry_page(idp, req, &page, 503, BUSY_RETRY_AFTER, BUSY_MESSAGE);
-        check_free(c);
-        return;
-    case ADMIT_OK:
-        break;
-    }
-    c->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*c->guard), on_req_dispose);
-    *c->guard = c;
-    if (hub_work_submit(port, check_work, on_checked, c) != 0) {
-        *c->guard = NULL;
-        forget(c);
-        check_free(c);
-        send_retry_page(idp, req, &page, 503, BUSY_RETRY_AFTER, BUSY_MESSAGE);
     }
 }
 
 /* ---- GET /login ---- */
 
-/* The username of session s, or NULL (pool memory). */
-static const char *username_of(idp_t *idp, h2o_req_t *req, const idp_session_t *s)
-{
-    idp_user_t *user = NULL;
-    hub_txn_t *txn = NULL;
-    const char *name = NULL;
+/* The page's one read: the browser's session and its user (whose name the page shows). */
+typedef struct st_page_job_t {
+    hub_park_t park;
+    idp_t *idp;
+    char session_hash[HUB_SECRET_HASH_LEN + 1];
+    idp_session_t *session;
+    idp_user_t *user;
+} page_job_t;
 
-    if (s == NULL || hub_store_read_begin(idp->store, &txn) != 0)
-        return NULL;
-    if (idp_user_get(txn, s->sub, &user) == 0 && user->username != NULL)
-        name = h2o_strdup(&req->pool, user->username, SIZE_MAX).base;
-    idp_user_free(user);
-    hub_store_read_end(txn);
-    return name;
+static int page_txn(hub_txn_t *txn, void *arg)
+{
+    page_job_t *j = arg;
+    return idp_session_lookup(txn, j->session_hash, &j->session, &j->user);
+}
+
+static void page_free(page_job_t *j)
+{
+    idp_session_free(j->session);
+    idp_user_free(j->user);
+    free(j);
+}
+
+static void on_page_read(void *arg, int ret)
+{
+    page_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
+    login_page_t page = {j->session, NULL, NULL, NULL, j->user != NULL ? j->user->username : NULL};
+    hub_form_t query;
+
+    if (req == NULL || (ret != 0 && hub_park_unavailable(req, ret, HUB_STYLE_HTML))) {
+    } else if (ret != 0) {
+        send_unavailable(req);
+    } else {
+        if (hub_form_parse_query(&req->pool, req, &query) == 0) {
+            page.next = hub_form_get(&query, "next");
+            if (page.next != NULL && strlen(page.next) > MAX_NEXT)
+                page.next = NULL;
+        }
+        send_login_page(j->idp, req, 200, &page);
+    }
+    page_free(j);
 }
 
 static void on_login_get(idp_t *idp, h2o_req_t *req)
 {
-    idp_session_t *s = idp_session_current(idp, req);
-    login_page_t page = {s, NULL, NULL, NULL, username_of(idp, req, s)};
-    hub_form_t query;
+    page_job_t *j = hub_xcalloc(1, sizeof(*j));
+    int ret;
 
-    if (hub_form_parse_query(&req->pool, req, &query) == 0) {
-        page.next = hub_form_get(&query, "next");
-        if (page.next != NULL && strlen(page.next) > MAX_NEXT)
-            page.next = NULL;
+    j->idp = idp;
+    idp_session_cookie_hash(idp, req, j->session_hash);
+    if ((ret = hub_park_read(&j->park, req, page_txn, j, on_page_read)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_HTML);
+        page_free(j);
     }
-    send_login_page(idp, req, 200, &page);
-    idp_session_free(s);
 }
 
 static int on_login(void *data, h2o_req_t *req)

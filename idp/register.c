@@ -10,6 +10,7 @@
 #include "hub/form.h"
 #include "hub/jws.h"
 #include "hub/log.h"
+#include "hub/park.h"
 #include "hub/resp.h"
 #include "hub/url.h"
 #include "idp/client.h"
@@ -354,9 +355,12 @@ static char *origin_of(const char *url)
     return end != NULL ? strndup(url, end - url) : hub_strdup(url);
 }
 
+/* One registration, written on the store's writer (hub/park.h): everything the write reads is the job's own. */
 typedef struct st_reg_arg_t {
+    hub_park_t park;
+    idp_t *idp;
     idp_client_t *client;
-    const char *join_token;
+    char *join_token; /* malloc'ed copy, or NULL */
     char secret[44];
     char rat[44];
     int bad_token;
@@ -405,69 +409,138 @@ out:
     return ret;
 }
 
-/* Registers the client described by req's metadata and answers 201 (HUB_OAUTH_OK), or returns the failure. */
+static void reg_free(reg_arg_t *a)
+{
+    OPENSSL_cleanse(a->secret, sizeof(a->secret));
+    OPENSSL_cleanse(a->rat, sizeof(a->rat));
+    if (a->join_token != NULL)
+        OPENSSL_cleanse(a->join_token, strlen(a->join_token));
+    free(a->join_token);
+    idp_client_free(a->client);
+    free(a);
+}
+
+/* On the loop once the registration's write came to ret: 201 with the client's metadata and its secrets, once. */
+static void on_registered(void *arg, int ret)
+{
+    reg_arg_t *a = arg;
+    h2o_req_t *req = hub_park_resume(&a->park, ret);
+
+    if (a->bad_token) {
+        if (req != NULL)
+            hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "unknown, used or expired join token");
+    } else if (ret != 0) {
+        if (ret != HUB_E_CANCELLED)
+            hub_log_warn("client registration failed: %s", hub_strerror(ret));
+        if (req != NULL && !hub_park_unavailable(req, ret, HUB_STYLE_OAUTH))
+            hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "registration failed");
+    } else {
+        hub_log_info("registered client %s (%s)%s%s", a->client->client_id, a->client->app_name,
+                     a->join_token != NULL ? " as a node" : "", req == NULL ? "; its client left before the answer" : "");
+        if (req != NULL) {
+            json_t *body = client_metadata(a->idp, a->client);
+            if (a->secret[0] != '\0')
+                json_object_set_new(body, "client_secret", json_string(a->secret));
+            json_object_set_new(body, "registration_access_token", json_string(a->rat));
+            hub_send_json(req, 201, body, 1);
+        }
+    }
+    reg_free(a);
+}
+
+/* Registers the client described by req's metadata (answered once written, on_registered: HUB_OAUTH_OK), or returns the
+ * failure. */
 static hub_oauth_err_t do_register(idp_t *idp, h2o_req_t *req, hub_oauth_fail_t *fail)
 {
     const char *token = bearer(req);
-    reg_arg_t a = {0};
+    reg_arg_t *a;
     char hash[HUB_SECRET_HASH_LEN + 1];
     int ret;
 
     if (idp->cfg->primary.require_join_token && token == NULL)
         return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "a join token is required (Authorization: Bearer)");
-    if (idp_register_parse(&req->pool, req->entity.base, req->entity.len, token != NULL, &a.client, &a.named, fail) != HUB_OAUTH_OK)
-        goto out;
-    if (a.client->auth_method != IDP_AUTH_NONE)
-        idp_client_new_secret(a.client, a.secret);
-    hub_random_token(a.rat, 32);
-    hub_secret_hash(hash, a.rat, strlen(a.rat));
-    a.client->registration_token_hash = hub_strdup(hash);
-    a.join_token = token;
-    ret = hub_store_write(idp->store, register_txn, &a);
-    if (a.bad_token) {
-        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "unknown, used or expired join token");
-        goto out;
+    a = hub_xcalloc(1, sizeof(*a));
+    a->idp = idp;
+    if (idp_register_parse(&req->pool, req->entity.base, req->entity.len, token != NULL, &a->client, &a->named, fail) !=
+        HUB_OAUTH_OK) {
+        reg_free(a);
+        return fail->error;
     }
-    if (ret != 0) {
-        hub_log_warn("client registration failed: %s", hub_strerror(ret));
-        hub_oauth_fail(fail, HUB_OAUTH_SERVER_ERROR, "registration failed");
-        goto out;
+    if (a->client->auth_method != IDP_AUTH_NONE)
+        idp_client_new_secret(a->client, a->secret);
+    hub_random_token(a->rat, 32);
+    hub_secret_hash(hash, a->rat, strlen(a->rat));
+    a->client->registration_token_hash = hub_strdup(hash);
+    a->join_token = token != NULL ? hub_strdup(token) : NULL;
+    if ((ret = hub_park_write(&a->park, req, register_txn, a, on_registered)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_OAUTH);
+        reg_free(a);
     }
-    hub_log_info("registered client %s (%s)%s", a.client->client_id, a.client->app_name, a.join_token != NULL ? " as a node" : "");
-    json_t *body = client_metadata(idp, a.client);
-    if (a.secret[0] != '\0')
-        json_object_set_new(body, "client_secret", json_string(a.secret));
-    json_object_set_new(body, "registration_access_token", json_string(a.rat));
-    hub_send_json(req, 201, body, 1);
-out:
-    OPENSSL_cleanse(a.secret, sizeof(a.secret));
-    idp_client_free(a.client);
-    return fail->error;
+    return HUB_OAUTH_OK;
 }
 
-/* RFC 7592 §2.1: answers a registration read with its registration access token (HUB_OAUTH_OK), or returns the
- * failure. */
+/* RFC 7592 §2.1's read: the client and whether the token presented is its registration access token. */
+typedef struct st_read_job_t {
+    hub_park_t park;
+    idp_t *idp;
+    char *client_id;
+    char hash[HUB_SECRET_HASH_LEN + 1]; /* of the token presented */
+    idp_client_t *client;               /* read: the client, when the token is its own */
+} read_job_t;
+
+static int read_txn(hub_txn_t *txn, void *arg)
+{
+    read_job_t *j = arg;
+    int ret = idp_client_get(txn, j->client_id, &j->client);
+
+    if (ret != 0)
+        return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
+    if (j->client->registration_token_hash == NULL ||
+        !hub_ct_equal(j->hash, strlen(j->hash), j->client->registration_token_hash, strlen(j->client->registration_token_hash))) {
+        idp_client_free(j->client);
+        j->client = NULL;
+    }
+    return 0;
+}
+
+static void on_read(void *arg, int ret)
+{
+    read_job_t *j = arg;
+    h2o_req_t *req = hub_park_resume(&j->park, ret);
+
+    if (req == NULL || (ret != 0 && hub_park_unavailable(req, ret, HUB_STYLE_OAUTH))) {
+    } else if (ret != 0) {
+        hub_send_oauth_error(req, HUB_OAUTH_SERVER_ERROR, "the registration could not be read");
+    } else if (j->client == NULL) {
+        hub_send_oauth_error(req, HUB_OAUTH_INVALID_TOKEN, "invalid registration access token");
+    } else {
+        hub_send_json(req, 200, client_metadata(j->idp, j->client), 1);
+    }
+    idp_client_free(j->client);
+    free(j->client_id);
+    free(j);
+}
+
+/* RFC 7592 §2.1: answers a registration read with its registration access token (in the read's completion:
+ * HUB_OAUTH_OK), or returns the failure. */
 static hub_oauth_err_t do_read(idp_t *idp, h2o_req_t *req, const char *client_id, hub_oauth_fail_t *fail)
 {
     const char *token = bearer(req);
-    hub_txn_t *txn = NULL;
-    idp_client_t *c = NULL;
-    char hash[HUB_SECRET_HASH_LEN + 1];
-    int ok = 0;
+    read_job_t *j;
+    int ret;
 
-    if (token != NULL && hub_store_read_begin(idp->store, &txn) == 0) {
-        if (idp_client_get(txn, client_id, &c) == 0 && c->registration_token_hash != NULL) {
-            hub_secret_hash(hash, token, strlen(token));
-            ok = hub_ct_equal(hash, strlen(hash), c->registration_token_hash, strlen(c->registration_token_hash));
-        }
-        hub_store_read_end(txn);
+    if (token == NULL)
+        return hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "invalid registration access token");
+    j = hub_xcalloc(1, sizeof(*j));
+    j->idp = idp;
+    j->client_id = hub_strdup(client_id);
+    hub_secret_hash(j->hash, token, strlen(token));
+    if ((ret = hub_park_read(&j->park, req, read_txn, j, on_read)) != 0) {
+        hub_park_unavailable(req, ret, HUB_STYLE_OAUTH);
+        free(j->client_id);
+        free(j);
     }
-    if (ok)
-        hub_send_json(req, 200, client_metadata(idp, c), 1);
-    else
-        hub_oauth_fail(fail, HUB_OAUTH_INVALID_TOKEN, "invalid registration access token");
-    idp_client_free(c);
-    return fail->error;
+    return HUB_OAUTH_OK;
 }
 
 static int on_register(void *data, h2o_req_t *req)

@@ -17,9 +17,9 @@
  * has no ':', so the two kinds of key never collide. */
 #define SID_PREFIX "sid:"
 #define TOKEN_BYTES 32
-#define TOKEN_LEN HUB_B64URL_LEN(TOKEN_BYTES) /* 43 */
+#define TOKEN_LEN IDP_SESSION_COOKIE_LEN
 #define SID_BYTES 24
-#define SID_LEN HUB_B64URL_LEN(SID_BYTES) /* 32 */
+#define SID_LEN IDP_SESSION_SID_LEN
 #define MAX_CLIENTS 256
 
 void idp_session_free(idp_session_t *s)
@@ -96,51 +96,68 @@ static int get_record(hub_txn_t *txn, const char *hash, json_t **out)
     return 0;
 }
 
-struct start_ctx {
-    const char *hash, *sid, *sub;
-    uint64_t now, exp;
-};
-
-static int start_txn(hub_txn_t *txn, void *arg)
+void idp_session_prepare(idp_t *idp, idp_session_new_t *out)
 {
-    struct start_ctx *c = arg;
-    json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:[]}", "sid", c->sid, "sub", c->sub, "auth_time", (json_int_t)c->now, "exp",
-                            (json_int_t)c->exp, "clients");
-    json_t *ptr = json_pack("{s:s}", "h", c->hash);
+    hub_random_token(out->cookie, TOKEN_BYTES);
+    hub_random_token(out->sid, SID_BYTES);
+    hub_secret_hash(out->hash, out->cookie, TOKEN_LEN);
+    out->auth_time = hub_now();
+    out->expires_at = out->auth_time + idp->cfg->primary.session_ttl;
+}
+
+int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub)
+{
+    json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:[]}", "sid", n->sid, "sub", sub, "auth_time", (json_int_t)n->auth_time, "exp",
+                            (json_int_t)n->expires_at, "clients");
+    json_t *ptr = json_pack("{s:s}", "h", n->hash);
     char key[sizeof(SID_PREFIX) + SID_LEN + 1];
     int ret;
 
     if (rec == NULL || ptr == NULL)
         hub_oom();
-    snprintf(key, sizeof(key), SID_PREFIX "%s", c->sid);
-    if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, c->hash, rec, c->exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, c->exp, HUB_STORE_NOOVERWRITE);
+    snprintf(key, sizeof(key), SID_PREFIX "%s", n->sid);
+    if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, n->hash, rec, n->expires_at, HUB_STORE_NOOVERWRITE)) == 0)
+        ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, n->expires_at, HUB_STORE_NOOVERWRITE);
     json_decref(rec);
     json_decref(ptr);
     return ret;
 }
 
+void idp_session_set_cookie(idp_t *idp, h2o_req_t *req, const idp_session_new_t *n)
+{
+    uint64_t ttl = idp->cfg->primary.session_ttl;
+
+    hub_set_cookie(req, idp->session_cookie, n->cookie, ttl > (uint64_t)LONG_MAX ? -1 : (long)ttl, idp->secure_cookies);
+}
+
+typedef struct st_start_t {
+    const idp_session_new_t *n;
+    const char *sub;
+} start_t;
+
+static int start_txn(hub_txn_t *txn, void *arg)
+{
+    start_t *st = arg;
+    return idp_session_put(txn, st->n, st->sub);
+}
+
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out)
 {
-    char cookie[TOKEN_LEN + 1], hash[HUB_SECRET_HASH_LEN + 1], sid[SID_LEN + 1];
-    struct start_ctx c = {hash, sid, sub, hub_now(), 0};
-    uint64_t ttl = idp->cfg->primary.session_ttl;
+    idp_session_new_t n;
+    start_t st = {&n, sub};
     int ret;
 
-    hub_random_token(cookie, TOKEN_BYTES);
-    hub_random_token(sid, SID_BYTES);
-    hub_secret_hash(hash, cookie, TOKEN_LEN);
-    c.exp = c.now + ttl;
-    if ((ret = hub_store_write(idp->store, start_txn, &c)) != 0)
+    idp_session_prepare(idp, &n);
+    if ((ret = hub_store_write(idp->store, start_txn, &st)) != 0)
         return ret;
-    hub_set_cookie(req, idp->session_cookie, cookie, ttl > (uint64_t)LONG_MAX ? -1 : (long)ttl, idp->secure_cookies);
+    idp_session_set_cookie(idp, req, &n);
     if (out != NULL) {
         idp_session_t *s = hub_xcalloc(1, sizeof(*s));
         s->clients.v = hub_xcalloc(1, sizeof(char *));
-        s->sid = hub_strdup(sid);
+        s->sid = hub_strdup(n.sid);
         s->sub = hub_strdup(sub);
-        s->auth_time = c.now;
-        s->expires_at = c.exp;
+        s->auth_time = n.auth_time;
+        s->expires_at = n.expires_at;
         *out = s;
     }
     return 0;
@@ -353,6 +370,27 @@ int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, 
     return ret;
 }
 
+int idp_session_end_by_hash(hub_txn_t *txn, const char *hash, idp_session_t **ended)
+{
+    json_t *rec = NULL;
+    int ret;
+
+    if (ended != NULL) { /* a retried transaction starts over */
+        idp_session_free(*ended);
+        *ended = NULL;
+    }
+    if (hash[0] == '\0')
+        return HUB_E_NOTFOUND;
+    if ((ret = get_record(txn, hash, &rec)) != 0)
+        return ret;
+    if (json_is_string(json_object_get(rec, "sid")))
+        ret = idp_session_end(txn, json_string_value(json_object_get(rec, "sid")), ended);
+    else
+        ret = hub_store_del(txn, HUB_T_SESSIONS, hash, HUB_SECRET_HASH_LEN);
+    json_decref(rec);
+    return ret;
+}
+
 struct end_ctx {
     const char *hash;
     idp_session_t **ended;
@@ -361,21 +399,7 @@ struct end_ctx {
 static int end_txn(hub_txn_t *txn, void *arg)
 {
     struct end_ctx *c = arg;
-    json_t *rec = NULL;
-    int ret;
-
-    if (c->ended != NULL) { /* a retried transaction starts over */
-        idp_session_free(*c->ended);
-        *c->ended = NULL;
-    }
-    if ((ret = get_record(txn, c->hash, &rec)) != 0)
-        return ret;
-    if (json_is_string(json_object_get(rec, "sid")))
-        ret = idp_session_end(txn, json_string_value(json_object_get(rec, "sid")), c->ended);
-    else
-        ret = hub_store_del(txn, HUB_T_SESSIONS, c->hash, HUB_SECRET_HASH_LEN);
-    json_decref(rec);
-    return ret;
+    return idp_session_end_by_hash(txn, c->hash, c->ended);
 }
 
 int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended)

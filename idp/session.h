@@ -20,7 +20,24 @@ typedef struct st_idp_session_t {
     idp_strv_t clients; /* clients that received tokens in this session (back-channel logout) */
 } idp_session_t;
 
-/* Starts a session for sub (session_ttl), sets the cookie on req; *out may be NULL. */
+#define IDP_SESSION_COOKIE_LEN HUB_B64URL_LEN(32) /* 256 random bits */
+#define IDP_SESSION_SID_LEN HUB_B64URL_LEN(24)
+
+/* A session about to start, in three steps so that its write can run off the loop: idp_session_prepare (on the loop: its
+ * random cookie value, the hash stored, its sid, times), idp_session_put (in a write transaction, any thread), then
+ * idp_session_set_cookie on the answer once it committed. */
+typedef struct st_idp_session_new_t {
+    char cookie[IDP_SESSION_COOKIE_LEN + 1];
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    char sid[IDP_SESSION_SID_LEN + 1];
+    uint64_t auth_time, expires_at;
+} idp_session_new_t;
+void idp_session_prepare(idp_t *idp, idp_session_new_t *out);
+/* Stores n as a session of sub; 0, or the store's error. */
+int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub);
+void idp_session_set_cookie(idp_t *idp, h2o_req_t *req, const idp_session_new_t *n);
+/* The three at once, the write on the calling thread (tests): starts a session for sub (session_ttl), sets the cookie on
+ * req; *out may be NULL. */
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
 /* The caller's live session, or NULL (no cookie, unknown, expired, or its user disabled or
  * deleted); the caller frees it with idp_session_free. Reads the store on the calling thread. */
@@ -44,7 +61,10 @@ int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
  * many. Their token families are the caller's business (idp_family_revoke_sub revokes them all in one scan). A full scan
  * of the sessions, for the rare operator actions that take something away from a user (idp/revocation.h). */
 int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended);
-/* Ends the session named by req's cookie whatever its user's state (own write txn) and
+/* Ends the session stored under hash (idp_session_cookie_hash) whatever its user's state, in txn; *ended (may be NULL)
+ * as for idp_session_end. HUB_E_NOTFOUND when there is none (hash "" included). */
+int idp_session_end_by_hash(hub_txn_t *txn, const char *hash, idp_session_t **ended);
+/* Ends the session named by req's cookie whatever its user's state (own write txn, on the calling thread: tests) and
  * clears the cookie; *ended (may be NULL) as for idp_session_end. HUB_E_NOTFOUND when the
  * request names no live session (the cookie is cleared all the same). */
 int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended);

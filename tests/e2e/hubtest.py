@@ -364,6 +364,15 @@ def send_raw(port, data, timeout=5, until_close=True):
     return out
 
 
+def self_signed(d):
+    """A P-256 certificate for 127.0.0.1 and its key, written into directory d: (cert path, key path)."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def run(tests):
     """Runs each test function; prints 'N passed, N failed' and exits non-zero on failure."""
     only = os.environ.get("HUB_TEST_ONLY")

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "hub/config.h"
 #include "hub/err.h"
@@ -122,6 +123,7 @@ static void test_defaults(void)
         CHECK_STR(cfg.node.metrics_allow[1], "::1/128");
         CHECK(cfg.node.metrics_allow[2] == NULL);
     }
+    CHECK(cfg.node.proxy_protocol == 0);
     CHECK(cfg.primary.signing_alg == HUB_ALG_RS256);
     CHECK(cfg.primary.key_rotation_every == 30 * 86400);
     CHECK(cfg.primary.key_publish_ahead == 3600);
@@ -221,6 +223,7 @@ static void test_good_primary(void)
                                   "  log_level: debug\n"
                                   "  max_connections: 20000\n"
                                   "  metrics_allow: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7, \"::1\"]\n"
+                                  "  proxy_protocol: true\n"
                                   "primary:\n"
                                   "  signing_alg: EdDSA\n"
                                   "  key_rotation: {every: 7d, publish_ahead: 0}\n"
@@ -253,6 +256,7 @@ static void test_good_primary(void)
     CHECK(cfg.node.nmetrics_allow == 4);
     if (cfg.node.nmetrics_allow == 4)
         CHECK_STR(cfg.node.metrics_allow[1], "fd00::/8");
+    CHECK(cfg.node.proxy_protocol == 1);
     CHECK(cfg.primary.signing_alg == HUB_ALG_EDDSA);
     CHECK(cfg.primary.key_rotation_every == 7 * 86400);
     CHECK(cfg.primary.key_publish_ahead == 0);
@@ -409,6 +413,7 @@ static const struct {
     {"node: {}\nprimary: {}\nnode: {}\n", "3: node: duplicate key (first on line 1)"},
     {"? [a]\n: b\n", "1: yaml: a key must be a plain word, not a list"},
     {"node: {}\n---\nnode: {}\n", "2: yaml: only one YAML document is allowed"},
+    {"node: {proxy_protocol: yes please}\n", "1: node.proxy_protocol: expected true or false"},
     {"primary:\n  registration: {require_join_token: maybe}\n",
      "2: primary.registration.require_join_token: expected true or false"},
     {"primary:\n  login:\n    max_failures: 0\n", "3: primary.login.max_failures: must be between 1 and 1000"},
@@ -495,6 +500,98 @@ static void test_broken(void)
     }
 }
 
+/* Writes a secret file of mode mode in the temporary directory into path (256 bytes). */
+static void secret_file(char *path, const char *name, const char *text, mode_t mode)
+{
+    snprintf(path, 256, "%s/%s", tmpdir, name);
+    write_file(path, text);
+    CHECK(chmod(path, mode) == 0);
+}
+
+/* Loads a primary naming path as its cluster secret: no problem when want is NULL, else exactly one, "FILE:3: KEY: "
+ * path and want. Returns what hub_config_load did; *cfg is to be disposed. */
+static int load_cluster(hub_config_t *cfg, const char *path, const char *want)
+{
+    char yaml[512], prefix[1024], *out = NULL;
+    size_t n;
+    int ret;
+
+    snprintf(yaml, sizeof(yaml), "node: {}\nprimary:\n  cluster_secret_file: \"%s\"\n", path);
+    ret = load_text(cfg, yaml, &out, &n);
+    snprintf(prefix, sizeof(prefix), "%s/test.yaml:3: primary.cluster_secret_file: %s%s", tmpdir,
+             want != NULL && want[0] != ' ' ? "" : path, want != NULL ? want : "");
+    if (want == NULL ? ret != 0 || n != 0 : ret != HUB_E_CONFIG || n != 1 || strncmp(out, prefix, strlen(prefix)) != 0) {
+        printf("FAIL cluster secret %s: ret %d, expected \"%s\", got:\n%s", path, ret, want != NULL ? prefix : "no problem", out);
+        ++failures;
+    }
+    free(out);
+    return ret;
+}
+
+/* primary.cluster_secret_file: the file is read when the configuration is, so hubd --check names a missing, short,
+ * exposed or malformed secret; only a usable one makes the node a cluster's (hub_config_is_cluster). */
+static void test_cluster_secret(void)
+{
+    static const char b64_32[] = "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=\n"; /* 32 bytes, as openssl rand -base64 32 */
+    static const char url_48[] = "q83vASNFZ4mrze8BI0VniavN7wEjRWeJ\nq83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNF_-8\n"; /* wrapped */
+    static const struct {
+        const char *name, *text;
+        mode_t mode;
+        const char *want; /* after the path; NULL: accepted */
+    } cases[] = {
+        {"ok.secret", b64_32, 0600, NULL},
+        {"url.secret", url_48, 0400, NULL},
+        {"short.secret", "q83vASNFZ4mrze8BI0VniQ==\n", 0600, " holds 16 bytes; a cluster secret is 32 to 1024 random bytes"},
+        {"31.secret", "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZw==", 0600, " holds 31 bytes"},
+        {"empty.secret", "", 0600, " holds 0 bytes"},
+        {"group.secret", b64_32, 0640, " may be read by its group or others (mode 0640): chmod 600 "},
+        {"world.secret", b64_32, 0604, " may be read by its group or others (mode 0604)"},
+        {"text.secret", "correct horse battery staple correct horse battery staple\n", 0600, " does not hold base64 text"},
+        {"pad.secret", "q83vASNFZ4mrze8B=I0VniavN7wEjRWeJq83vASNFZ4k\n", 0600, " does not hold base64 text"},
+        {"raw.secret", "\x01\x02\x03\xff\xfe\x80 binary bytes are no base64 text at all\n", 0600, " does not hold base64 text"},
+    };
+    char path[256], dir[256];
+    hub_config_t cfg;
+
+    hub_config_defaults(&cfg);
+    CHECK(!hub_config_is_cluster(&cfg)); /* no cluster without the key */
+    hub_config_dispose(&cfg);
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        secret_file(path, cases[i].name, cases[i].text, cases[i].mode);
+        load_cluster(&cfg, path, cases[i].want);
+        CHECK(hub_config_is_cluster(&cfg) == (cases[i].want == NULL));
+        CHECK(cases[i].want != NULL || strcmp(cfg.primary.cluster_secret_file, path) == 0);
+        hub_config_dispose(&cfg);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/missing.secret", tmpdir);
+    load_cluster(&cfg, path, "cannot read ");
+    hub_config_dispose(&cfg);
+    snprintf(dir, sizeof(dir), "%s/dir.secret", tmpdir);
+    CHECK(mkdir(dir, 0700) == 0);
+    load_cluster(&cfg, dir, " is not a regular file");
+    hub_config_dispose(&cfg);
+    CHECK(rmdir(dir) == 0);
+    /* a FIFO is refused without being read (nothing would ever be written to it) */
+    snprintf(path, sizeof(path), "%s/fifo.secret", tmpdir);
+    CHECK(mkfifo(path, 0600) == 0);
+    load_cluster(&cfg, path, " is not a regular file");
+    hub_config_dispose(&cfg);
+    unlink(path);
+    /* a secondary has no primary section, so no cluster secret either */
+    secret_file(path, "ok.secret", b64_32, 0600);
+    {
+        char yaml[512], *out = NULL;
+        size_t n;
+        snprintf(yaml, sizeof(yaml), SECONDARY "primary:\n  cluster_secret_file: \"%s\"\n", path);
+        CHECK(load_text(&cfg, yaml, &out, &n) == HUB_E_CONFIG && strstr(out, "primary: section only allowed") != NULL);
+        CHECK(!hub_config_is_cluster(&cfg));
+        free(out);
+    }
+    hub_config_dispose(&cfg);
+    unlink(path);
+}
+
 /* Loading keeps going: every problem is reported, one line each. */
 static void test_many_problems(void)
 {
@@ -526,6 +623,7 @@ int main(void)
     test_good_minimal();
     test_broken();
     test_many_problems();
+    test_cluster_secret();
     CHECK(test_tmpdir_remove(tmpdir) == 0);
     return check_report("hub/config");
 }

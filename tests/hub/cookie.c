@@ -1,4 +1,5 @@
-/* Tests for hub/cookie.c: the hub's cookie namespace and removing the hub's cookies from forwarded requests. */
+/* Tests for hub/cookie.c: the hub's cookie namespace, the names a node or a cluster of primaries gives its cookies, and
+ * removing the hub's cookies from forwarded requests. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,11 +206,77 @@ static void test_make_names(void)
     CHECK(hub_cookie_name(small, sizeof(small), "p", "session", 0) == 0 && strcmp(small, "hub_p_session") == 0);
 }
 
+/* A node's config: role, node.name, public_url, and whether it has a cluster secret. */
+static void node_config(hub_config_t *cfg, hub_role_t role, const char *name, const char *url, int cluster)
+{
+    hub_config_defaults(cfg);
+    cfg->node.role = role;
+    free(cfg->node.name);
+    cfg->node.name = strdup(name);
+    free(cfg->node.public_url);
+    cfg->node.public_url = strdup(url);
+    cfg->primary.cluster_secret_file = cluster ? strdup("/cluster.secret") : NULL;
+}
+
+/* The name of cookie what of such a node (static). */
+static const char *node_cookie(hub_role_t role, const char *name, const char *url, int cluster, const char *what, int host)
+{
+    static char out[4][HUB_COOKIE_NAME_MAX];
+    static int turn;
+    hub_config_t cfg;
+    char *o = out[turn++ % 4];
+
+    node_config(&cfg, role, name, url, cluster);
+    if (hub_cookie_node_name(o, HUB_COOKIE_NAME_MAX, &cfg, what, host) != 0)
+        snprintf(o, HUB_COOKIE_NAME_MAX, "(error)");
+    hub_config_dispose(&cfg);
+    return o;
+}
+
+/* A cluster's primaries name their cookies after public_url, not node.name; everything else after node.name. */
+static void test_cluster_names(void)
+{
+    const hub_role_t P = HUB_ROLE_PRIMARY;
+    const char *a = node_cookie(P, "pa", "https://idp.example.com", 1, "session", 1);
+    char copy[HUB_COOKIE_NAME_MAX], small[24];
+    hub_config_t cfg;
+
+    snprintf(copy, sizeof(copy), "%s", a);
+    CHECK(strncmp(copy, "__Host-hub_c.", 13) == 0 && strlen(copy) == 13 + 16 + 8 && strcmp(copy + 29, "_session") == 0);
+    CHECK(strstr(copy, "pa") == NULL && hub_cookie_is_hub(copy, strlen(copy)));
+    for (const char *p = copy + 7; *p != '\0'; ++p) /* an RFC 6265 token */
+        CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.');
+    /* the same cluster: another node.name, the same origin however written */
+    CHECK(strcmp(node_cookie(P, "pb", "https://idp.example.com", 1, "session", 1), copy) == 0);
+    CHECK(strcmp(node_cookie(P, "pb", "https://IDP.Example.COM:443", 1, "session", 1), copy) == 0);
+    /* another cluster: another host, port, scheme or path */
+    CHECK(strcmp(node_cookie(P, "pa", "https://idp2.example.com", 1, "session", 1), copy) != 0);
+    CHECK(strcmp(node_cookie(P, "pa", "https://idp.example.com:8443", 1, "session", 1), copy) != 0);
+    CHECK(strcmp(node_cookie(P, "pa", "http://idp.example.com", 1, "session", 1), copy) != 0);
+    CHECK(strcmp(node_cookie(P, "pa", "https://idp.example.com/tenant", 1, "session", 1), copy) != 0);
+    /* the purpose and the __Host- prefix as for any node */
+    CHECK(strcmp(node_cookie(P, "pa", "https://idp.example.com", 1, "csrf", 1) + 29, "_csrf") == 0);
+    CHECK(strcmp(node_cookie(P, "pa", "https://idp.example.com", 1, "session", 0), copy + 7) == 0);
+    /* no cluster secret, or a secondary: node.name as before */
+    CHECK(strcmp(node_cookie(P, "pa", "https://idp.example.com", 0, "session", 1), "__Host-hub_pa_session") == 0);
+    CHECK(strcmp(node_cookie(HUB_ROLE_SECONDARY, "web.1", "http://127.0.0.1:8081", 1, "state", 0), "hub_web_1_state") == 0);
+    /* no node.name makes a cluster's name: hub_cookie_name writes '.' as '_' */
+    char owner[19];
+    snprintf(owner, sizeof(owner), "%.18s", copy + 11); /* "c." and the 16 digits */
+    CHECK(strcmp(node_cookie(P, owner, "https://idp.example.com", 0, "session", 1), copy) != 0);
+    /* too small: an error and an empty name */
+    node_config(&cfg, P, "pa", "https://idp.example.com", 1);
+    memset(small, 'x', sizeof(small));
+    CHECK(hub_cookie_node_name(small, sizeof(small), &cfg, "session", 0) == HUB_E_TOOBIG && small[0] == '\0');
+    hub_config_dispose(&cfg);
+}
+
 int main(void)
 {
     h2o_mem_init_pool(&pool);
     test_names();
     test_make_names();
+    test_cluster_names();
     test_strip_positions();
     test_strip_shapes();
     test_no_cookie_header();

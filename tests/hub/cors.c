@@ -134,11 +134,43 @@ static struct {
     char origin[HUB_ORIGIN_MAX];
 } hook;
 
-static int allow_app(void *data, const char *origin)
+/* A hook that decides at once: the origin data names is allowed. */
+static void allow_app(void *data, h2o_req_t *req, const char *origin, hub_cors_decided_fn decided, void *ctx)
 {
     ++hook.asked;
     snprintf(hook.origin, sizeof(hook.origin), "%s", origin);
-    return data != NULL && strcmp(origin, (const char *)data) == 0;
+    decided(ctx, req, data != NULL && strcmp(origin, (const char *)data) == 0);
+}
+
+/* A hook that decides later (as one reading the store): it keeps what it needs to call back. */
+static struct {
+    hub_cors_decided_fn decided;
+    void *ctx;
+    h2o_req_t *req;
+} later;
+
+static void decide_later(void *data, h2o_req_t *req, const char *origin, hub_cors_decided_fn decided, void *ctx)
+{
+    ++hook.asked;
+    later.decided = decided;
+    later.ctx = ctx;
+    later.req = req;
+}
+
+static unsigned answered;
+
+static void on_answered(void *ctx, h2o_req_t *req)
+{
+    ++answered;
+}
+
+/* A preflight through hub_cors_preflight, answered (at once, for these hooks) by the time it returns. */
+static void preflight(test_req_t *r, const hub_cors_t *cors, void *data, const char *methods)
+{
+    unsigned before = answered;
+
+    hub_cors_preflight(test_req_h2o(r), cors, data, methods, on_answered, NULL);
+    CHECK(answered == before + 1);
 }
 
 static const char *header(test_req_t *r, const char *name)
@@ -185,7 +217,7 @@ static void test_preflight(void)
 
     /* allowed, with the canonical origin handed to the hook */
     test_req_t *r = with_origin(app, strlen(app));
-    hub_cors_preflight(test_req_h2o(r), &hooked, app, "GET, POST");
+    preflight(r, &hooked, app, "GET, POST");
     check_preflight(r, app, "GET, POST");
     CHECK(hook.asked == 1 && strcmp(hook.origin, app) == 0);
     test_req_free(r);
@@ -194,7 +226,7 @@ static void test_preflight(void)
     for (size_t i = 0; i != sizeof(others) / sizeof(others[0]); ++i) {
         unsigned asked = hook.asked;
         r = with_origin(others[i], strlen(others[i]));
-        hub_cors_preflight(test_req_h2o(r), &hooked, app, "GET");
+        preflight(r, &hooked, app, "GET");
         check_preflight(r, NULL, NULL);
         CHECK(hook.asked == asked + 1 && strcmp(hook.origin, others[i]) == 0);
         test_req_free(r);
@@ -204,14 +236,14 @@ static void test_preflight(void)
     for (size_t i = 0; i != sizeof(spelt) / sizeof(spelt[0]); ++i) {
         unsigned asked = hook.asked;
         r = with_origin(spelt[i], spelt[i] != NULL ? strlen(spelt[i]) : 0);
-        hub_cors_preflight(test_req_h2o(r), &hooked, app, "GET");
+        preflight(r, &hooked, app, "GET");
         check_preflight(r, NULL, NULL);
         CHECK(hook.asked == asked);
         test_req_free(r);
     }
     /* a rule without a hook allows no origin */
     r = with_origin(app, strlen(app));
-    hub_cors_preflight(test_req_h2o(r), &no_hook, app, "GET");
+    preflight(r, &no_hook, app, "GET");
     check_preflight(r, NULL, NULL);
     test_req_free(r);
     /* a public document: the methods, headers and age whatever the origin; its "*" comes from hub_cors_vary alone */
@@ -220,11 +252,38 @@ static void test_preflight(void)
         unsigned asked = hook.asked;
         r = with_origin(any_origin[i], any_origin[i] != NULL ? strlen(any_origin[i]) : 0);
         hub_cors_vary(test_req_h2o(r), &any);
-        hub_cors_preflight(test_req_h2o(r), &any, NULL, "GET, HEAD");
+        preflight(r, &any, NULL, "GET, HEAD");
         check_preflight(r, "*", "GET, HEAD");
         CHECK(hook.asked == asked);
         test_req_free(r);
     }
+}
+
+/* A hook that decides later: nothing is added and nothing answered until it calls back, then the headers and the answer;
+ * a request whose client left before the decision is simply never called back (its state went with its pool). */
+static void test_preflight_later(void)
+{
+    static const hub_cors_t deferred = {0, decide_later};
+    static const char app[] = "https://app.example";
+    unsigned before = answered;
+    test_req_t *r = with_origin(app, strlen(app));
+
+    hub_cors_preflight(test_req_h2o(r), &deferred, NULL, "GET", on_answered, NULL);
+    CHECK(answered == before && later.req == test_req_h2o(r) && header(r, "access-control-allow-methods") == NULL);
+    later.decided(later.ctx, later.req, 1);
+    CHECK(answered == before + 1);
+    check_preflight(r, app, "GET");
+    test_req_free(r);
+    r = with_origin(app, strlen(app));
+    hub_cors_preflight(test_req_h2o(r), &deferred, NULL, "GET", on_answered, NULL);
+    later.decided(later.ctx, later.req, 0);
+    CHECK(answered == before + 2);
+    check_preflight(r, NULL, NULL);
+    test_req_free(r);
+    r = with_origin(app, strlen(app));
+    hub_cors_preflight(test_req_h2o(r), &deferred, NULL, "GET", on_answered, NULL);
+    test_req_free(r); /* the client left: the hook never calls back */
+    CHECK(answered == before + 2);
 }
 
 int main(void)
@@ -241,6 +300,7 @@ int main(void)
     test_other_spellings();
     test_vary();
     test_preflight();
+    test_preflight_later();
     test_loop_dispose(&loop);
     hub_server_destroy(server);
     hub_config_dispose(&cfg);

@@ -15,6 +15,7 @@
 
 #define WAIT_MS 2000
 #define APP_ORIGIN "https://app.example"
+#define LATER_ORIGIN "https://later.example"
 
 /* What a route's handler and hooks saw. */
 typedef struct st_seen_t {
@@ -46,15 +47,28 @@ static void on_dispose(void *data)
     ++((seen_t *)data)->disposed;
 }
 
-static int origin_allowed(void *data, const char *origin)
+/* Decides at once: APP_ORIGIN is allowed; LATER_ORIGIN is decided later, by the test (as a hook reading the store). */
+static struct {
+    hub_cors_decided_fn decided;
+    void *ctx;
+    h2o_req_t *req;
+} later;
+
+static void origin_check(void *data, h2o_req_t *req, const char *origin, hub_cors_decided_fn decided, void *ctx)
 {
     seen_t *s = data;
     ++s->asked;
     snprintf(s->origin, sizeof(s->origin), "%s", origin);
-    return strcmp(origin, APP_ORIGIN) == 0;
+    if (strcmp(origin, LATER_ORIGIN) == 0) {
+        later.decided = decided;
+        later.ctx = ctx;
+        later.req = req;
+        return;
+    }
+    decided(ctx, req, strcmp(origin, APP_ORIGIN) == 0);
 }
 
-static const hub_cors_t clients_cors = {0, origin_allowed};
+static const hub_cors_t clients_cors = {0, origin_check};
 static const hub_cors_t public_cors = {1, NULL};
 
 static const hub_route_t routes[] = {
@@ -357,6 +371,27 @@ static void test_server_routes(void)
     test_req_free(r);
 }
 
+/* A preflight whose hook decides later: answered only then, with the headers of the decision; one whose client left
+ * before the decision is never answered (nothing of it is touched: the hook does not call back). */
+static void test_preflight_later(void)
+{
+    test_req_t *r = test_req_new(&loop, "OPTIONS", "/cors");
+
+    test_req_header(r, "origin", LATER_ORIGIN);
+    CHECK(!test_req_run(r, 0) && later.req == test_req_h2o(r));
+    later.decided(later.ctx, later.req, 1);
+    CHECK(test_req_wait(r, WAIT_MS));
+    check_preflight_allowed(r, LATER_ORIGIN, "GET, POST");
+    test_req_free(r);
+    r = test_req_new(&loop, "OPTIONS", "/cors");
+    test_req_header(r, "origin", LATER_ORIGIN);
+    CHECK(!test_req_run(r, 0));
+    test_req_free(r);
+    r = run("OPTIONS", "/cors", "origin", APP_ORIGIN, NULL, NULL); /* the next one is answered as usual */
+    check_preflight_allowed(r, APP_ORIGIN, "GET, POST");
+    test_req_free(r);
+}
+
 int main(void)
 {
     hub_config_t cfg;
@@ -387,6 +422,7 @@ int main(void)
     test_paths();
     test_gate_first();
     test_preflights();
+    test_preflight_later();
     test_public();
     test_server_routes();
     test_loop_dispose(&loop);

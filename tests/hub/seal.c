@@ -1,9 +1,11 @@
 /* Tests hub/seal.c: HMAC-SHA256 against RFC 4231, AES-256-GCM boxes (round trip, every byte
- * flipped, truncated, another key, other associated data, fresh IVs), and the node key kept in
- * the store (created once, the same for every later reader, refused when malformed). */
+ * flipped, truncated, another key, other associated data, fresh IVs), the node key kept in
+ * the store (created once, the same for every later reader, refused when malformed), HKDF-SHA256
+ * against RFC 5869 and the cluster secret's file (the bytes it holds; hub/config's test has the refusals). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "hub/err.h"
 #include "hub/seal.h"
@@ -98,10 +100,56 @@ static void test_store_key(void)
     CHECK(test_tmpdir_remove(dir) == 0);
 }
 
+static void test_hkdf(void)
+{
+    /* RFC 5869 A.3: IKM 22 x 0x0b, no salt, no info; the first 32 bytes of its OKM */
+    static const uint8_t want[HUB_KEY_LEN] = {0x8d, 0xa4, 0xe7, 0x75, 0xa5, 0x63, 0xc1, 0x8f, 0x71, 0x5f, 0x80,
+                                              0x2a, 0x06, 0x3c, 0x5a, 0x31, 0xb8, 0xa1, 0x1f, 0x5c, 0x5e, 0xe1,
+                                              0x87, 0x9e, 0xc3, 0x45, 0x4e, 0x5f, 0x3c, 0x73, 0x8d, 0x2d};
+    uint8_t ikm[22], out[HUB_KEY_LEN], other[HUB_KEY_LEN];
+
+    memset(ikm, 0x0b, sizeof(ikm));
+    hub_hkdf_sha256(out, ikm, sizeof(ikm), "");
+    CHECK(memcmp(out, want, sizeof(want)) == 0);
+    hub_hkdf_sha256(other, ikm, sizeof(ikm), "hub cluster: signing key seal v1");
+    CHECK(memcmp(out, other, sizeof(out)) != 0); /* another purpose, another key */
+}
+
+/* The bytes a secret file holds, whatever base64 alphabet, padding and line breaks it was written with. */
+static void test_cluster_secret_file(void)
+{
+    static const char *const texts[] = {
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        "AAECAwQFBgcICQoLDA0O\r\nDxAREhMUFRYXGBkaGxwdHh8=\r\n", " AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= "};
+    char *dir = test_tmpdir("secret"), path[512], why[512];
+    uint8_t secret[HUB_CLUSTER_SECRET_MAX], want[32];
+    FILE *fp;
+
+    for (size_t i = 0; i != sizeof(want); ++i)
+        want[i] = (uint8_t)i;
+    snprintf(path, sizeof(path), "%s/cluster.secret", dir);
+    for (size_t i = 0; i != sizeof(texts) / sizeof(texts[0]); ++i) {
+        CHECK((fp = fopen(path, "w")) != NULL && fputs(texts[i], fp) >= 0 && fclose(fp) == 0);
+        CHECK(chmod(path, 0600) == 0);
+        CHECK(hub_cluster_secret_read(path, secret, why, sizeof(why)) == 32 && memcmp(secret, want, 32) == 0);
+    }
+    /* "+" and "/" (standard) and "-" and "_" (URL) read alike */
+    CHECK((fp = fopen(path, "w")) != NULL && fputs("+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/+/", fp) >= 0 && fclose(fp) == 0);
+    CHECK(hub_cluster_secret_read(path, secret, why, sizeof(why)) == 33 && secret[0] == 0xfb && secret[1] == 0xff);
+    CHECK(chmod(path, 0644) == 0);
+    CHECK(hub_cluster_secret_read(path, secret, why, sizeof(why)) == HUB_E_DENIED && strstr(why, "chmod 600") != NULL);
+    CHECK(strstr(why, "+/+/") == NULL); /* the reason never quotes the secret */
+    unlink(path);
+    CHECK(hub_cluster_secret_read(path, secret, why, sizeof(why)) == HUB_E_IO && strstr(why, "cannot read") != NULL);
+    CHECK(test_tmpdir_remove(dir) == 0);
+}
+
 int main(void)
 {
     test_hmac();
     test_boxes();
     test_store_key();
+    test_hkdf();
+    test_cluster_secret_file();
     return check_report("hub/seal");
 }

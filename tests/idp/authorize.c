@@ -2,13 +2,15 @@
  * alias; the HTML page for every request whose client or redirect URI cannot be trusted (never a redirect); the errors
  * sent back to the redirect URI (with state and iss); the way to the sign-in page, prompt and max_age; the consent page;
  * the code and the implicit flow's fragment; allowed roles. A refused request stores no code. A browser that leaves
- * while its authorization waits for the store's writer (group commit) leaves it stored and nothing touching its request. */
+ * while its authorization waits for the store's writer (group commit) leaves it stored and nothing touching its request;
+ * one that leaves while its read waits on the store's readers has nothing stored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "idp/client.h"
 #include "tests/check.h"
 #include "tests/support/primary.h"
+#include "tests/support/storehook.h"
 
 #define WEB "client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
 #define CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -312,6 +314,28 @@ static void test_client_left(void)
     CHECK(test_primary_count(&p, HUB_T_TOKENS) == tokens + 1); /* the implicit flow's access token was recorded */
 }
 
+/* With the store's readers: a browser that leaves while its authorization's read waits (inside its transaction) gets
+ * nothing stored, and the next authorization is answered. */
+static void test_client_left_reading(void)
+{
+    size_t codes = test_primary_count(&p, HUB_T_CODES);
+    char location[2048];
+    test_req_t *r;
+
+    if (p.loop.thr.read_port == NULL)
+        return; /* read in place: a request cannot leave during its read */
+    r = test_req_new(&p.loop, "GET", "/oauth2/authorize?" WEB "&response_type=code&scope=openid&state=s1");
+    test_req_header(r, "cookie", alice);
+    test_store_hold_reads();
+    CHECK(test_req_run(r, 0) == 0 && test_store_wait_held(1, 10000));
+    test_req_free(r);
+    test_store_hook_off();
+    test_loop_run(&p.loop, 20); /* the read's completion finds no request */
+    CHECK(test_primary_count(&p, HUB_T_CODES) == codes);
+    CHECK(test_primary_authorize(&p, alice, WEB "&response_type=code&scope=openid&state=s2", location, sizeof(location)) == 302);
+    CHECK(strstr(location, "code=") != NULL && test_primary_count(&p, HUB_T_CODES) == codes + 1);
+}
+
 int main(void)
 {
     static const char *const employee[] = {"Employee", NULL};
@@ -348,6 +372,7 @@ int main(void)
     test_implicit();
     test_consent_and_roles();
     test_client_left();
+    test_client_left_reading();
     test_primary_stop(&p);
     free(subs[0]);
     free(subs[1]);

@@ -11,6 +11,7 @@
 #include "idp/settings.h"
 #include "tests/check.h"
 #include "tests/support/console.h"
+#include "tests/support/storehook.h"
 
 #define PASSWORD "correct horse battery"
 
@@ -349,6 +350,42 @@ static void test_flash(test_browser_t *admin)
     }
 }
 
+/* A browser that leaves while a console page waits for the store: during the gate's read (with the store's readers),
+ * and during a change's write, which commits all the same with its audit entry; nothing touches the freed request and
+ * the next page is served. */
+static void test_client_leaves(test_browser_t *admin)
+{
+    size_t audits = test_console_audits(&p);
+    char body[256];
+    test_req_t *r;
+
+    if (p.loop.thr.read_port != NULL) {
+        r = test_req_new(&p.loop, "GET", "/admin/roles");
+        test_req_header(r, "cookie", admin->cookie);
+        test_store_hold_reads();
+        CHECK(test_req_run(r, 0) == 0 && test_store_wait_held(1, 10000));
+        test_req_free(r);
+        test_store_hook_off();
+        test_loop_run(&p.loop, 20);
+    }
+    snprintf(body, sizeof(body), "csrf_token=%s&role=Leaver", admin->token);
+    r = test_req_new(&p.loop, "POST", "/admin/roles/add");
+    test_req_header(r, "cookie", admin->cookie);
+    test_req_body(r, "application/x-www-form-urlencoded", body);
+    test_store_hold_writes();
+    test_req_run(r, 0);
+    for (int i = 0; i != 1000 && !test_store_wait_held(1, 10); ++i)
+        test_loop_run(&p.loop, 10); /* the gate's read (readers), then the change's write reaches the writer */
+    CHECK(test_store_wait_held(1, 0));
+    test_req_free(r);
+    test_store_hook_off();
+    test_loop_run(&p.loop, 50);
+    CHECK(test_console_audits(&p) == audits + 1); /* committed, audited */
+    r = test_console_get(&p, admin, "/admin/roles");
+    CHECK(test_req_status(r) == 200 && strstr(test_req_text(r), "Leaver") != NULL);
+    test_req_free(r);
+}
+
 int main(void)
 {
     static const char *const manager[] = {IDP_ROLE_SYSTEM_MANAGER, NULL};
@@ -367,6 +404,7 @@ int main(void)
     test_headers(&admin);
     test_flash(&admin);
     test_role_checked_every_time();
+    test_client_leaves(&admin);
     test_primary_stop(&p);
     return check_report("idp/console");
 }

@@ -53,7 +53,7 @@ static void test_table(void)
     CHECK(idp_endpoints[IDP_EP_OPENID_CONFIGURATION].route.cors == &idp_cors_public);
     CHECK(idp_endpoints[IDP_EP_AUTHORIZATION_SERVER].route.cors == &idp_cors_public);
     CHECK(idp_endpoints[IDP_EP_INTROSPECT].route.cors == NULL); /* for resource servers, not browsers */
-    CHECK(idp_cors_public.any_origin && !idp_cors_clients.any_origin && idp_cors_clients.origin_allowed != NULL);
+    CHECK(idp_cors_public.any_origin && !idp_cors_clients.any_origin && idp_cors_clients.origin_check != NULL);
     /* what clients see: the methods each endpoint takes (SPEC §4), pages answering in HTML, the rest with OAuth errors */
     static const struct {
         idp_endpoint_id_t id;

@@ -25,7 +25,8 @@ typedef struct {
 
 static hub_store_t *store;
 static hub_config_t cfg;
-static char *dir; /* the test's data dir */
+static char *dir;             /* the test's data dir */
+static idp_keyvault_t *vault; /* its private key files, as hubctl opens them */
 
 static int list_cb(void *arg, const idp_key_info_t *info)
 {
@@ -125,7 +126,7 @@ static void test_first_key(idp_keyring_t *kr, char first[64])
     /* the first key signs at once, before the JWKS served it */
     CHECK(state_of(first) == IDP_KEY_ACTIVE && info_of(first).first_served == 0 && info_of(first).activate_at != 0);
     CHECK(idp_keyring_find(kr, first) != NULL && idp_keyring_find(kr, "nope") == NULL);
-    CHECK(idp_keys_init(store, dir, HUB_ALG_RS256) == HUB_E_EXISTS);
+    CHECK(idp_keys_init(store, vault, HUB_ALG_RS256) == HUB_E_EXISTS);
 }
 
 /* Verification pins the key and its algorithm, and wants what every token of ours carries: a jti, no nbf to come. */
@@ -174,13 +175,13 @@ static void test_served_activation(idp_keyring_t *kr, idp_keyring_t *kr2, const 
     size_t count, len;
 
     cfg.primary.key_publish_ahead = 2;
-    CHECK(idp_keys_rotate(store, &cfg, dir, second) == 0);
+    CHECK(idp_keys_rotate(store, &cfg, vault, second) == 0);
     CHECK(strcmp(first, second) != 0);
     CHECK(state_of(second) == IDP_KEY_NEXT && state_of(first) == IDP_KEY_ACTIVE);
     CHECK(info_of(second).activate_at == 0 && info_of(second).first_served == 0); /* waits for the JWKS */
     WAIT_FOR(jwks_has(kr, second, &count) && count == 2);
     /* a second rotate leaves the scheduled next key alone */
-    CHECK(idp_keys_rotate(store, &cfg, dir, kid) == HUB_E_EXISTS && strcmp(kid, second) == 0);
+    CHECK(idp_keys_rotate(store, &cfg, vault, kid) == HUB_E_EXISTS && strcmp(kid, second) == 0);
     /* written long enough ago, but never served: it does not sign (the old rule counted from the write) */
     sleep(3);
     CHECK(state_of(second) == IDP_KEY_NEXT && strcmp(signer(kr), first) == 0);
@@ -224,7 +225,7 @@ static void test_retire(idp_keyring_t *kr, const char *active)
 
     cfg.primary.key_publish_ahead = 3600;
     CHECK(idp_keys_retire(store, &cfg, "unknown-kid") == HUB_E_NOTFOUND);
-    CHECK(idp_keys_rotate(store, &cfg, dir, next) == 0);
+    CHECK(idp_keys_rotate(store, &cfg, vault, next) == 0);
     CHECK(idp_keys_retire(store, &cfg, active) == HUB_E_BUSY);
     CHECK(idp_keys_retire(store, &cfg, next) == 0);
     CHECK(state_of(next) == IDP_KEY_RETIRED);
@@ -232,7 +233,7 @@ static void test_retire(idp_keyring_t *kr, const char *active)
     CHECK(strcmp(signer(kr), active) == 0);
     /* served but not for publish_ahead yet: still busy */
     cfg.primary.key_publish_ahead = 2;
-    CHECK(idp_keys_rotate(store, &cfg, dir, next) == 0);
+    CHECK(idp_keys_rotate(store, &cfg, vault, next) == 0);
     WAIT_FOR(jwks_has(kr, next, &count));
     CHECK(idp_keyring_jwks_serve(kr, &len) != NULL);
     WAIT_FOR(info_of(next).first_served != 0);
@@ -263,13 +264,13 @@ static void test_revoke(idp_keyring_t *kr)
     snprintf(claims, sizeof(claims), "{\"sub\":\"x\",\"jti\":\"j-r\",\"exp\":%llu}", (unsigned long long)hub_now() + 600);
     char *tok = sign(idp_keyring_signing_key(kr), claims);
     CHECK(verifies(kr, tok));
-    CHECK(idp_keys_revoke(store, &cfg, dir, "no-such-kid", &res) == HUB_E_NOTFOUND);
-    CHECK(idp_keys_revoke(store, &cfg, dir, "../keys/x", &res) == HUB_E_NOTFOUND);
+    CHECK(idp_keys_revoke(store, &cfg, vault, "no-such-kid", &res) == HUB_E_NOTFOUND);
+    CHECK(idp_keys_revoke(store, &cfg, vault, "../keys/x", &res) == HUB_E_NOTFOUND);
 
     /* the active key with a next key (never served): the next key signs at once */
     cfg.primary.key_publish_ahead = 3600;
-    CHECK(idp_keys_rotate(store, &cfg, dir, next) == 0);
-    CHECK(idp_keys_revoke(store, &cfg, dir, active, &res) == 0);
+    CHECK(idp_keys_rotate(store, &cfg, vault, next) == 0);
+    CHECK(idp_keys_revoke(store, &cfg, vault, active, &res) == 0);
     CHECK(strcmp(res.signer, next) == 0 && !res.already);
     CHECK(state_of(active) == IDP_KEY_REVOKED && info_of(active).revoked_at != 0 && state_of(next) == IDP_KEY_ACTIVE);
     snprintf(path, sizeof(path), "%s/keys/%s.pem", dir, active);
@@ -281,14 +282,14 @@ static void test_revoke(idp_keyring_t *kr)
 
     /* the active key alone: a fresh key signs at once */
     old_active = next;
-    CHECK(idp_keys_revoke(store, &cfg, dir, old_active, &res) == 0);
+    CHECK(idp_keys_revoke(store, &cfg, vault, old_active, &res) == 0);
     CHECK(res.signer[0] != '\0' && strcmp(res.signer, old_active) != 0 && state_of(res.signer) == IDP_KEY_ACTIVE);
     WAIT_FOR(strcmp(signer(kr), res.signer) == 0 && !jwks_has(kr, old_active, &count) && jwks_has(kr, res.signer, &count));
     WAIT_FOR(__atomic_load_n(&revoked_calls, __ATOMIC_SEQ_CST) == 2);
 
     /* a revoked key again: the nodes are told again, nothing else changes */
     snprintf(active, sizeof(active), "%s", res.signer);
-    CHECK(idp_keys_revoke(store, &cfg, dir, old_active, &res) == 0 && res.already && res.signer[0] == '\0');
+    CHECK(idp_keys_revoke(store, &cfg, vault, old_active, &res) == 0 && res.already && res.signer[0] == '\0');
     CHECK(state_of(active) == IDP_KEY_ACTIVE && idp_keys_retire(store, &cfg, old_active) == HUB_E_DENIED);
     WAIT_FOR(__atomic_load_n(&revoked_calls, __ATOMIC_SEQ_CST) == 3);
     sleep(2);
@@ -302,7 +303,7 @@ static void test_revoke_while_down(const char *kid)
     idp_revoke_result_t res;
     int calls = 0;
 
-    CHECK(idp_keys_revoke(store, &cfg, dir, kid, &res) == 0);
+    CHECK(idp_keys_revoke(store, &cfg, vault, kid, &res) == 0);
     CHECK(idp_keyring_open(&kr, store, &cfg) == 0);
     if (kr == NULL)
         return;
@@ -328,7 +329,7 @@ static void test_legacy_record(void)
     hub_txn_t *txn;
     json_t *o = NULL;
 
-    CHECK(idp_keys_rotate(store, &cfg, dir, kid) == 0);
+    CHECK(idp_keys_rotate(store, &cfg, vault, kid) == 0);
     CHECK(hub_store_write(store, legacy_txn, kid) == 0);
     CHECK(state_of(kid) == IDP_KEY_ACTIVE);
     CHECK(hub_store_read_begin(store, &txn) == 0);
@@ -358,6 +359,7 @@ int main(void)
     cfg.primary.id_token_ttl = 90;
     cfg.primary.key_publish_ahead = 3600;
     cfg.primary.key_rotation_every = 30 * 86400;
+    CHECK(idp_keyvault_open(&vault, &cfg, dir, (char[128]){0}, 128) == 0 && !idp_keyvault_sealed(vault));
 
     /* a fresh data dir gets one active key, its PEM private to the owner */
     CHECK(idp_keyring_open(&kr, store, &cfg) == 0);
@@ -391,6 +393,7 @@ int main(void)
     test_legacy_record();
 out:
     idp_keyring_close(kr);
+    idp_keyvault_close(vault);
     hub_store_close(store);
     hub_config_dispose(&cfg);
     hub_config_dispose(&cfg2);

@@ -1,11 +1,15 @@
 /* Tests idp/login.c in process (tests/support/primary.h): /login's methods and paths, the form and what it echoes, bad
  * forms and tokens, the sign-in parked for its password check on the worker pool (completing with a session, with the
- * failure page, or for a client that left), where a good sign-in goes next, the account lock and the address limit. */
+ * failure page, or for a client that left), where a good sign-in goes next, the account lock and the address limit; a
+ * client leaving at every stage of its sign-in (its read, after its check, during its outcome's write). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tests/check.h"
+#include <unistd.h>
+#include "hub/metrics.h"
 #include "tests/support/primary.h"
+#include "tests/support/storehook.h"
 
 #define PASSWORD "correct horse battery"
 
@@ -233,6 +237,77 @@ static void test_client_leaves(void)
     test_req_free(r);
 }
 
+/* Password checks done so far (the node's hub_password_checks_total). */
+static unsigned long checks_done(void)
+{
+    size_t len;
+    char *text = hub_metrics_render(hub_server_metrics(p.server), &len), *at = strstr(text, "\nhub_password_checks_total ");
+    unsigned long n = at != NULL ? strtoul(at + strlen("\nhub_password_checks_total "), NULL, 10) : 0;
+
+    free(text);
+    return n;
+}
+
+/* A sign-in of username whose client leaves: while its read waits on the store's readers (stage 'r'), once its password
+ * was checked and before its completion ran ('c'), or while its outcome's write waits in the writer's transaction
+ * ('w'). */
+static void leave_at(const char *username, const char *password, char stage)
+{
+    char token[128], cookie[256], body[512];
+    unsigned long checks = checks_done();
+    test_req_t *r;
+
+    fresh_form(token, cookie);
+    snprintf(body, sizeof(body), "csrf_token=%s&username=%s&password=%s", token, username, password);
+    r = test_req_new(&p.loop, "POST", "/login");
+    test_req_header(r, "cookie", cookie);
+    test_req_body(r, "application/x-www-form-urlencoded", body);
+    if (stage == 'r')
+        test_store_hold_reads();
+    if (stage == 'w')
+        test_store_hold_writes();
+    CHECK(test_req_run(r, 0) == 0);
+    /* the read's completion (with readers) comes through the loop, which runs no longer than until the check ran */
+    for (int i = 0; stage == 'c' && i != 10000 && checks_done() == checks; ++i) {
+        h2o_evloop_run(p.loop.thr.ctx.loop, 0);
+        usleep(1000);
+    }
+    for (int i = 0; stage == 'w' && i != 1000 && !test_store_wait_held(1, 10); ++i)
+        test_loop_run(&p.loop, 10); /* the check's completion queues the write */
+    CHECK(stage == 'c' ? checks_done() == checks + 1 : test_store_wait_held(1, 10000));
+    test_req_free(r);
+    test_store_hook_off();
+    test_loop_run(&p.loop, 50);
+}
+
+/* A client that leaves at every stage of its sign-in (max_failures 3): a guess whose password was tried counts
+ * whatever the client did, so after two that left and one that stayed the account is locked; one that left during its
+ * read tried nothing and counts nothing. */
+static void test_leaves_every_stage(void)
+{
+    size_t sessions = test_primary_count(&p, HUB_T_SESSIONS);
+    test_req_t *r;
+
+    leave_at("erin", "wrong", 'c');
+    leave_at("erin", "wrong", 'w');
+    r = post_parked("erin", "wrong", NULL);
+    CHECK(test_req_wait(r, TEST_PRIMARY_WAIT_MS) && test_req_status(r) == 401);
+    test_req_free(r);
+    r = post_parked("erin", PASSWORD, NULL);
+    CHECK(test_req_wait(r, TEST_PRIMARY_WAIT_MS) && test_req_status(r) == 401); /* locked */
+    test_req_free(r);
+    if (p.loop.thr.read_port != NULL) {
+        for (int i = 0; i != 3; ++i)
+            leave_at("frank", "wrong", 'r');
+        r = post_parked("frank", PASSWORD, NULL);
+        CHECK(test_req_wait(r, TEST_PRIMARY_WAIT_MS) && test_req_status(r) == 302); /* not locked */
+        test_req_free(r);
+        sessions += 2;
+    }
+    leave_at("frank", PASSWORD, 'c'); /* a good sign-in whose client left: no session */
+    CHECK(test_primary_count(&p, HUB_T_SESSIONS) == sessions);
+}
+
 /* max_failures 3: the account locks, and then the right password fails too. */
 static void test_lockout(void)
 {
@@ -281,7 +356,7 @@ static void test_address_limit(void)
 int main(void)
 {
     static const char *const roles[] = {"Employee", NULL};
-    char *subs[5];
+    char *subs[7];
 
     test_primary_start(&p, "idp-login", "  login: {max_failures: 3, address_max_failures: 1000}\n");
     subs[0] = test_primary_user(&p, "alice", PASSWORD, roles);
@@ -289,6 +364,8 @@ int main(void)
     subs[2] = test_primary_user(&p, "carol", PASSWORD, NULL);
     subs[3] = test_primary_user(&p, "nopassword", NULL, NULL);
     subs[4] = test_primary_user(&p, "disabled", "wrong", NULL); /* its own password is refused too */
+    subs[5] = test_primary_user(&p, "erin", PASSWORD, NULL);
+    subs[6] = test_primary_user(&p, "frank", PASSWORD, NULL);
     CHECK(test_primary_disable_user(&p, "disabled") == 0);
     test_methods_and_paths();
     test_form();
@@ -297,9 +374,10 @@ int main(void)
     test_next_stays_here();
     test_failures();
     test_client_leaves();
+    test_leaves_every_stage();
     test_lockout();
     test_primary_stop(&p);
-    for (int i = 0; i != 5; ++i)
+    for (int i = 0; i != 7; ++i)
         free(subs[i]);
     test_address_limit();
     return check_report("idp/login");

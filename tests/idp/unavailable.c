@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
+#include "idp/join_token.h"
 #include "tests/check.h"
+#include "tests/support/console.h"
 #include "tests/support/primary.h"
 #include "tests/support/storehook.h"
 
@@ -176,12 +178,199 @@ static void test_revoke(void)
     json_decref(tokens);
 }
 
+/* Authorize and the consent decision: the read fails with a 503 page; issuing's write failing goes back to the
+ * client's redirect URI (known good by then) as temporarily_unavailable (RFC 6749 §4.1.2.1), with no code stored. */
+static void test_authorize(void)
+{
+    const char *query = "/oauth2/authorize?client_id=web&response_type=code&redirect_uri=" CB "&scope=openid&state=s9";
+    size_t codes = test_primary_count(&p, HUB_T_CODES);
+    test_req_t *r;
+    int reads, writes;
+
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", query, alice, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/authorize?client_id=web", NULL, NULL, NULL, NULL, NULL), 1);
+    expect_unavailable(
+        failing(HUB_E_UNAVAILABLE, 0, "POST", "/oauth2/approve", alice, NULL, "client_id=web&decision=allow", &reads, NULL), 1);
+    CHECK(reads == 1);
+    r = failing(HUB_E_STORE, 0, "GET", query, alice, NULL, NULL, NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 500 && test_req_resp_header(r, "retry-after", 0) == NULL);
+    test_req_free(r);
+    r = failing(0, HUB_E_UNAVAILABLE, "GET", query, alice, NULL, NULL, &reads, &writes);
+    CHECK(test_req_done(r) && test_req_status(r) == 302 && reads == 1 && writes == 1);
+    CHECK(strstr(test_req_resp_header(r, "location", 0) ?: "", CB "?error=temporarily_unavailable&") != NULL);
+    CHECK(strstr(test_req_resp_header(r, "location", 0) ?: "", "state=s9") != NULL);
+    test_req_free(r);
+    CHECK(test_primary_count(&p, HUB_T_CODES) == codes);
+}
+
+/* A sign-in form's token and pre-session cookie, and the form posted with them. */
+static void login_form(const char *password, char *body, size_t cap, char *cookie, size_t ccap)
+{
+    test_req_t *r = test_primary_request(&p, "GET", "/login", NULL, NULL, NULL, NULL);
+    char token[128];
+
+    CHECK(test_req_done(r) && test_form_value(test_req_text(r), "csrf_token", token, sizeof(token)) == 0);
+    snprintf(cookie, ccap, TEST_PRIMARY_CSRF_COOKIE "=%s", test_req_set_cookie(r, TEST_PRIMARY_CSRF_COOKIE, NULL) ?: "");
+    snprintf(body, cap, "csrf_token=%s&username=alice&password=%s", token, password);
+    test_req_free(r);
+}
+
+/* The sign-in page and form: a read that fails is a 503 page; a good or a wrong password whose outcome cannot be written
+ * gets the same 503 page (nothing tells them apart, no session starts); the account's failures are not counted. */
+static void test_login(void)
+{
+    static const char *const passwords[] = {"alice-password", "wrong"};
+    size_t sessions = test_primary_count(&p, HUB_T_SESSIONS), failures = test_primary_count(&p, HUB_T_LOGIN_FAILURES);
+    char body[512], cookie[256];
+    test_req_t *r;
+    int reads, writes;
+
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/login", NULL, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/login", alice, NULL, NULL, NULL, NULL), 1);
+    for (size_t i = 0; i != 2; ++i) {
+        login_form(passwords[i], body, sizeof(body), cookie, sizeof(cookie));
+        expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "POST", "/login", cookie, NULL, body, &reads, &writes), 1);
+        CHECK(reads == 1 && writes == 0);
+        login_form(passwords[i], body, sizeof(body), cookie, sizeof(cookie));
+        r = failing(0, HUB_E_UNAVAILABLE, "POST", "/login", cookie, NULL, body, &reads, &writes);
+        CHECK(reads == 1 && writes == 1 && test_req_set_cookie(r, TEST_PRIMARY_SESSION_COOKIE, NULL) == NULL);
+        expect_unavailable(r, 1);
+    }
+    CHECK(test_primary_count(&p, HUB_T_SESSIONS) == sessions && test_primary_count(&p, HUB_T_LOGIN_FAILURES) == failures);
+    login_form("alice-password", body, sizeof(body), cookie, sizeof(cookie));
+    expect_status(failing(0, 0, "POST", "/login", cookie, NULL, body, NULL, NULL), 302);
+}
+
+/* Sign-out: a read that fails is a 503 page; the session's end failing is a 503 page and the session lives on. */
+static void test_logout(void)
+{
+    char cookie[512], token[128], body[256];
+    size_t sessions;
+    test_req_t *r;
+    int reads, writes;
+
+    CHECK(test_primary_sign_in(&p, "alice", "alice-password", cookie, sizeof(cookie)) == 0);
+    sessions = test_primary_count(&p, HUB_T_SESSIONS);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/logout", cookie, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", "/oauth2/logout", cookie, NULL, NULL, &reads, NULL), 1);
+    CHECK(reads == 1);
+    r = test_primary_request(&p, "GET", "/logout", cookie, NULL, NULL, NULL);
+    CHECK(test_req_done(r) && test_req_status(r) == 200 &&
+          test_form_value(test_req_text(r), "csrf_token", token, sizeof(token)) == 0);
+    test_req_free(r);
+    snprintf(body, sizeof(body), "csrf_token=%s&decision=yes", token);
+    expect_unavailable(failing(0, HUB_E_UNAVAILABLE, "POST", "/logout", cookie, NULL, body, &reads, &writes), 1);
+    CHECK(reads == 1 && writes == 1 && test_primary_count(&p, HUB_T_SESSIONS) == sessions);
+    expect_status(failing(0, 0, "POST", "/logout", cookie, NULL, body, NULL, NULL), 200); /* signed out now */
+    CHECK(test_primary_count(&p, HUB_T_SESSIONS) == sessions - 2);
+}
+
+static int join_token_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_join_token_create(txn, "node-u", 3600, arg);
+}
+
+/* Registration with a join token: the write failing is a 503 and the token is not used up; the RFC 7592 read failing
+ * is a 503. */
+static void test_register(void)
+{
+    static const char md[] = "{\"redirect_uris\":[\"https://node.example/auth/callback\"],\"client_name\":\"node-u\"}";
+    char token[44], auth[64], path[256];
+    size_t clients = test_primary_count(&p, HUB_T_CLIENTS);
+    json_t *doc;
+    test_req_t *r;
+    int reads, writes;
+
+    CHECK(hub_store_write(p.store, join_token_txn, token) == 0);
+    snprintf(auth, sizeof(auth), "Bearer %s", token);
+    test_store_fail(0, HUB_E_UNAVAILABLE);
+    r = test_primary_request(&p, "POST", "/oauth2/register", NULL, auth, "application/json", md);
+    test_store_hook_seen(&reads, &writes);
+    test_store_hook_off();
+    CHECK(writes == 1 && test_primary_count(&p, HUB_T_CLIENTS) == clients);
+    expect_unavailable(r, 0);
+    r = test_primary_request(&p, "POST", "/oauth2/register", NULL, auth, "application/json", md); /* the token still works */
+    CHECK(test_req_done(r) && test_req_status(r) == 201 && (doc = test_req_json(r)) != NULL);
+    test_req_free(r);
+    snprintf(path, sizeof(path), "/oauth2/register/%s", test_json_str(doc, "client_id"));
+    snprintf(auth, sizeof(auth), "Bearer %s", test_json_str(doc, "registration_access_token"));
+    expect_unavailable(failing(HUB_E_UNAVAILABLE, 0, "GET", path, NULL, auth, NULL, &reads, NULL), 0);
+    CHECK(reads == 1);
+    expect_status(failing(0, 0, "GET", path, NULL, auth, NULL, NULL, NULL), 200);
+    json_decref(doc);
+}
+
+/* A CORS preflight of a client's origin: its index read failing allows nothing (204 without Access-Control-*). */
+static void test_preflight(void)
+{
+    static const int errs[] = {HUB_E_UNAVAILABLE, HUB_E_STORE, 0};
+    int reads, writes;
+
+    for (size_t i = 0; i != sizeof(errs) / sizeof(errs[0]); ++i) {
+        test_req_t *r = test_req_new(&p.loop, "OPTIONS", "/oauth2/token");
+        test_req_header(r, "origin", "https://app.example");
+        test_store_fail(errs[i], 0);
+        CHECK(test_req_run(r, TEST_PRIMARY_WAIT_MS) && test_req_status(r) == 204);
+        test_store_hook_seen(&reads, &writes);
+        test_store_hook_off();
+        CHECK(reads == 1 && writes == 0);
+        CHECK((test_req_resp_header(r, "access-control-allow-origin", 0) != NULL) == (errs[i] == 0));
+        test_req_free(r);
+    }
+}
+
+/* The consoles: the gate's read failing is a 503 page; a page's own read, and a change's write (nothing changed, no
+ * audit entry), too; a change refused for its own reasons is no 503. */
+static void test_consoles(void)
+{
+    static const char *const pages[] = {"/account/",      "/admin/",      "/admin/settings", "/admin/audit",
+                                        "/admin/clients", "/admin/users", "/admin/roles",    "/admin/nodes"};
+    test_browser_t b;
+    size_t audits;
+    test_req_t *r;
+    int reads, writes;
+
+    test_browser_sign_in(&p, &b, "alice", "alice-password");
+    for (size_t i = 0; i != sizeof(pages) / sizeof(pages[0]); ++i) {
+        test_store_fail(HUB_E_UNAVAILABLE, 0);
+        r = test_console_get(&p, &b, pages[i]);
+        test_store_hook_seen(&reads, &writes);
+        test_store_hook_off();
+        CHECK(reads == 1 && writes == 0);
+        expect_unavailable(r, 1);
+        CHECK(test_console_status(&p, &b, pages[i]) == 200);
+    }
+    audits = test_console_audits(&p);
+    test_store_fail(0, HUB_E_UNAVAILABLE);
+    r = test_console_post(&p, &b, "/admin/settings", "skip_authorization=auto", 1);
+    test_store_hook_seen(&reads, &writes);
+    test_store_hook_off();
+    CHECK(writes == 1);
+    expect_unavailable(r, 1);
+    test_store_fail(0, HUB_E_UNAVAILABLE);
+    r = test_console_post(&p, &b, "/admin/roles/add", "role=Auditor", 1);
+    test_store_hook_off();
+    expect_unavailable(r, 1);
+    CHECK(test_console_audits(&p) == audits);
+    r = test_console_post(&p, &b, "/admin/roles/add", "role=Auditor", 1); /* the store back: done */
+    CHECK(test_req_done(r) && test_req_status(r) == 303);
+    test_req_free(r);
+    r = test_console_post(&p, &b, "/admin/roles/delete", "role=System%20Manager&confirm=yes", 1);
+    CHECK(test_req_done(r) && test_req_status(r) == 409); /* a refusal of its own: no 503 */
+    test_req_free(r);
+    CHECK(test_console_audits(&p) == audits + 1);
+}
+
 int main(void)
 {
+    static const char *const admin_roles[] = {"System Manager", NULL};
     char *sub;
 
     test_primary_start(&p, "idp-unavailable", NULL);
-    sub = test_primary_user(&p, "alice", "alice-password", NULL);
+    sub = test_primary_user(&p, "alice", "alice-password", admin_roles);
     test_primary_client(&p, "web", "authorization_code", "client_secret_basic", CB, NULL, 1, web_secret);
     test_primary_client(&p, "svc", "client_credentials", "client_secret_basic", NULL, "api", 0, svc_secret);
     test_basic("web", web_secret, web_auth, sizeof(web_auth));
@@ -191,6 +380,12 @@ int main(void)
     test_introspect();
     test_userinfo();
     test_revoke();
+    test_authorize();
+    test_login();
+    test_logout();
+    test_register();
+    test_preflight();
+    test_consoles();
     test_primary_stop(&p);
     free(sub);
     return check_report("idp/unavailable");

@@ -128,7 +128,7 @@ def test_hubd_page_matches_the_help():
 
 def test_drift_is_caught():
     page, help_text = read("hubctl.8"), program_help("hubctl")
-    new_cmd = help_text + "  hubctl -d DIR store export [--with-keys]\n"
+    new_cmd = help_text + "  hubctl -d DIR store verify [--strict]\n"
     cases = [
         ("a new command", page, new_cmd),
         ("a new option of a command", page,

@@ -8,7 +8,7 @@
 
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static int fail_read, fail_write, hold, waiting, seen[2];
+static int fail_read, fail_write, hold[2], waiting, seen[2];
 
 static int hook(void *ctx, int is_write)
 {
@@ -17,7 +17,7 @@ static int hook(void *ctx, int is_write)
     pthread_mutex_lock(&mutex);
     ++seen[is_write != 0];
     ++waiting;
-    while (hold && !is_write)
+    while (hold[is_write != 0])
         pthread_cond_wait(&cond, &mutex);
     --waiting;
     ret = is_write ? fail_write : fail_read;
@@ -25,12 +25,13 @@ static int hook(void *ctx, int is_write)
     return ret;
 }
 
-static void install(int read_err, int write_err, int held)
+static void install(int read_err, int write_err, int hold_reads, int hold_writes)
 {
     pthread_mutex_lock(&mutex);
     fail_read = read_err;
     fail_write = write_err;
-    hold = held;
+    hold[0] = hold_reads;
+    hold[1] = hold_writes;
     seen[0] = seen[1] = 0;
     pthread_mutex_unlock(&mutex);
     hub_store_set_hook(hook, NULL);
@@ -38,12 +39,17 @@ static void install(int read_err, int write_err, int held)
 
 void test_store_fail(int read_err, int write_err)
 {
-    install(read_err, write_err, 0);
+    install(read_err, write_err, 0, 0);
 }
 
 void test_store_hold_reads(void)
 {
-    install(0, 0, 1);
+    install(0, 0, 1, 0);
+}
+
+void test_store_hold_writes(void)
+{
+    install(0, 0, 0, 1);
 }
 
 static uint64_t now_ms(void)
@@ -71,7 +77,7 @@ int test_store_wait_held(int n, unsigned ms)
 void test_store_hook_off(void)
 {
     pthread_mutex_lock(&mutex);
-    hold = fail_read = fail_write = 0;
+    hold[0] = hold[1] = fail_read = fail_write = 0;
     pthread_cond_broadcast(&cond);
     while (waiting != 0) { /* a job at the gate leaves it before the hook goes */
         pthread_mutex_unlock(&mutex);

@@ -10,6 +10,8 @@ void test_store_fail(int read_err, int write_err);
 /* From now on, read jobs wait at the gate inside their transaction (on a reader: a job run in place would block its own
  * loop, so hold only with readers); installs the hook. */
 void test_store_hold_reads(void);
+/* The same for write jobs (inside the writer's batch: hold only with the store's writer). */
+void test_store_hold_writes(void);
 
 /* Waits (at most ms, without running any loop) until n jobs wait at the gate; 1 when they do. */
 int test_store_wait_held(int n, unsigned ms);

@@ -303,3 +303,11 @@ int ctl_keys_config(ctl_t *ctl, hub_config_t *cfg)
     hub_store_read_end(txn);
     return ret;
 }
+
+int ctl_keys_vault(ctl_t *ctl, const hub_config_t *cfg, idp_keyvault_t **out)
+{
+    char why[512];
+    if (idp_keyvault_open(out, cfg, ctl->data_dir, why, sizeof(why)) != 0)
+        return ctl_say(EXIT_RUNTIME, "primary.cluster_secret_file: %s", why);
+    return EXIT_OK;
+}

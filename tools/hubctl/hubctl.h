@@ -48,6 +48,7 @@ extern const ctl_command_t ctl_client_commands[];
 extern const ctl_command_t ctl_settings_commands[];
 extern const ctl_command_t ctl_node_commands[];
 extern const ctl_command_t ctl_keys_commands[];
+extern const ctl_command_t ctl_store_commands[];
 
 /* ---- messages ---- */
 
@@ -104,7 +105,15 @@ int ctl_run_list(ctl_t *ctl, int argc, char **argv, const char *header, int (*wa
 int ctl_run_show(ctl_t *ctl, int argc, char **argv, const char *what, const char *arg_name,
                  json_t *(*load)(hub_txn_t *txn, const char *key, int *ret));
 
-/* cfg for the keyring's operator commands: defaults, the data dir and the rotation policy the primary saved. */
+/* store import (store_import.c), listed in store.c's table. */
+int ctl_store_import(ctl_t *ctl, int argc, char **argv);
+
+/* cfg for the keyring's operator commands: defaults, the data dir and the rotation policy the primary saved (with the
+ * cluster secret's file of a cluster's primary). */
 int ctl_keys_config(ctl_t *ctl, hub_config_t *cfg);
+/* The vault of private keys cfg names (idp/keyrec.h: files in the data dir, or sealed with the cluster secret) into
+ * *out (idp_keyvault_close). Returns EXIT_OK, or EXIT_RUNTIME after printing why not. */
+struct st_idp_keyvault_t;
+int ctl_keys_vault(ctl_t *ctl, const hub_config_t *cfg, struct st_idp_keyvault_t **out);
 
 #endif

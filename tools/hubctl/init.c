@@ -35,6 +35,25 @@ static int initialised(ctl_t *ctl, int *yes)
     return ret;
 }
 
+/* The first signing key, its private key where the store keeps them (a file, unless a cluster's primary sealed them). */
+static int init_key(ctl_t *ctl, hub_alg_t alg)
+{
+    hub_config_t cfg;
+    idp_keyvault_t *vault = NULL;
+    int ret;
+
+    if ((ret = ctl_keys_config(ctl, &cfg)) != 0) {
+        hub_config_dispose(&cfg);
+        return ctl_say(EXIT_RUNTIME, "%s: %s", ctl->data_dir, hub_strerror(ret));
+    }
+    if ((ret = ctl_keys_vault(ctl, &cfg, &vault)) == EXIT_OK && (ret = idp_keys_init(ctl->store, vault, alg)) != 0)
+        ret = ctl_say(EXIT_RUNTIME, "%s: %s", ctl->data_dir,
+                      ret == HUB_E_EXISTS ? "already initialised" : "cannot create the signing key");
+    idp_keyvault_close(vault);
+    hub_config_dispose(&cfg);
+    return ret;
+}
+
 static int cmd_init(ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {{"alg", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {0}};
@@ -59,9 +78,8 @@ static int cmd_init(ctl_t *ctl, int argc, char **argv)
         return ctl_say(EXIT_RUNTIME, "%s: %s", ctl->data_dir, hub_strerror(ret));
     if (yes)
         return ctl_say(EXIT_RUNTIME, "%s: already initialised", ctl->data_dir);
-    if ((ret = idp_keys_init(ctl->store, ctl->data_dir, alg)) != 0)
-        return ctl_say(EXIT_RUNTIME, "%s: %s", ctl->data_dir,
-                       ret == HUB_E_EXISTS ? "already initialised" : "cannot create the signing key");
+    if ((ret = init_key(ctl, alg)) != EXIT_OK)
+        return ret;
     if ((ret = hub_store_write(ctl->store, init_roles_txn, NULL)) != 0)
         return ctl_say(EXIT_RUNTIME, "%s: cannot create the roles: %s", ctl->data_dir, hub_strerror(ret));
     printf("initialised %s (signing key %s, roles \"%s\" and \"%s\")\n", ctl->data_dir, hub_alg_name(alg), IDP_ROLE_SYSTEM_MANAGER,

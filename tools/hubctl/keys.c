@@ -6,6 +6,11 @@
 #include "idp/keys.h"
 #include "tools/hubctl/hubctl.h"
 
+/* A new key where private keys are sealed needs the cluster secret, which the running primary names in the store */
+#define SEALED_WITHOUT_SECRET                                                                                                      \
+    "the store's private keys are sealed with a cluster secret and no primary of the cluster has named its file yet "              \
+    "(start one with primary.cluster_secret_file)"
+
 static const char *utc(char *buf, size_t size, uint64_t t)
 {
     time_t tt = (time_t)t;
@@ -60,15 +65,24 @@ static int cmd_keys_list(ctl_t *ctl, int argc, char **argv)
 
 static int cmd_keys_rotate(ctl_t *ctl, int argc, char **argv)
 {
+    idp_keyvault_t *vault = NULL;
     hub_config_t cfg;
     char kid[64] = "";
     int ret;
 
     if ((ret = ctl_simple_args(ctl, argc, argv, 0, 0, NULL, NULL)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
-    if ((ret = ctl_keys_config(ctl, &cfg)) == 0)
-        ret = idp_keys_rotate(ctl->store, &cfg, ctl->data_dir, kid);
+    if ((ret = ctl_keys_config(ctl, &cfg)) == 0) {
+        if ((ret = ctl_keys_vault(ctl, &cfg, &vault)) != EXIT_OK) {
+            hub_config_dispose(&cfg);
+            return ret;
+        }
+        ret = idp_keys_rotate(ctl->store, &cfg, vault, kid);
+    }
+    idp_keyvault_close(vault);
     hub_config_dispose(&cfg);
+    if (ret == HUB_E_DENIED)
+        return ctl_say(EXIT_RUNTIME, "keys rotate: %s", SEALED_WITHOUT_SECRET);
     if (ret == HUB_E_EXISTS)
         return ctl_say(EXIT_RUNTIME, "keys rotate: the next key %s is already published and activates on schedule", kid);
     if (ret != 0)
@@ -119,6 +133,7 @@ static int cmd_keys_retire(ctl_t *ctl, int argc, char **argv)
 /* Emergency removal (SPEC §4): the running primary drops the key within a second and tells every node. */
 static int cmd_keys_revoke(ctl_t *ctl, int argc, char **argv)
 {
+    idp_keyvault_t *vault = NULL;
     idp_revoke_result_t res;
     hub_config_t cfg;
     const char *kid;
@@ -126,8 +141,16 @@ static int cmd_keys_revoke(ctl_t *ctl, int argc, char **argv)
 
     if ((ret = kid_command(ctl, argc, argv, &kid, &cfg)) != EXIT_OK)
         return CTL_ARGS_DONE(ret);
-    ret = idp_keys_revoke(ctl->store, &cfg, ctl->data_dir, kid, &res);
+    if ((ret = ctl_keys_vault(ctl, &cfg, &vault)) != EXIT_OK) {
+        hub_config_dispose(&cfg);
+        return ret;
+    }
+    ret = idp_keys_revoke(ctl->store, &cfg, vault, kid, &res);
+    idp_keyvault_close(vault);
     hub_config_dispose(&cfg);
+    if (ret == HUB_E_DENIED)
+        return ctl_say(EXIT_RUNTIME, "keys revoke: %s is the signing key and no next key can take over: %s", kid,
+                       SEALED_WITHOUT_SECRET);
     if (ret == HUB_E_NOTFOUND)
         return ctl_say(EXIT_USAGE, "KID: no key \"%s\"", kid);
     if (ret != 0)

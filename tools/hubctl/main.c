@@ -1,5 +1,5 @@
 /* hubctl: administers a primary's data directory (SPEC §2). main finds the command in the nouns' tables (init, user,
- * role, client, settings, node, keys: one file each), opens the store and runs it. */
+ * role, client, settings, node, keys, store: one file each), opens the store and runs it. */
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "tools/hubctl/hubctl.h"
 
 static const ctl_command_t *const tables[] = {ctl_init_commands,     ctl_user_commands, ctl_role_commands, ctl_client_commands,
-                                              ctl_settings_commands, ctl_node_commands, ctl_keys_commands};
+                                              ctl_settings_commands, ctl_node_commands, ctl_keys_commands, ctl_store_commands};
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 static void usage(FILE *fp)
