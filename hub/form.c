@@ -338,18 +338,6 @@ h2o_iovec_t hub_html_escape(h2o_mem_pool_t *pool, const char *s, size_t len)
     return h2o_iovec_init(dst, n);
 }
 
-void hub_html_escape_to(FILE *f, const char *s, size_t len)
-{
-    const char *ent;
-
-    for (size_t i = 0; i < len; ++i) {
-        if ((ent = html_entity(s[i])) != NULL)
-            fputs(ent, f);
-        else
-            fputc(s[i], f);
-    }
-}
-
 static int b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')

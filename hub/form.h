@@ -2,7 +2,6 @@
 #ifndef HUB_FORM_H
 #define HUB_FORM_H
 
-#include <stdio.h>
 #include <h2o.h>
 #include <stddef.h>
 
@@ -73,8 +72,6 @@ h2o_iovec_t hub_url_encode(h2o_mem_pool_t *pool, const char *s, size_t len);
 
 /* Escapes & < > " ' for HTML text and attribute values. The result is in pool and NUL-terminated. */
 h2o_iovec_t hub_html_escape(h2o_mem_pool_t *pool, const char *s, size_t len);
-/* The same written to f (no pool: also off a loop). */
-void hub_html_escape_to(FILE *f, const char *s, size_t len);
 
 /* Parses an Authorization header value "Basic base64(user:pass)" (scheme case-insensitive). The password is everything
  * after the first ':'. user and pass are then form-urlencoding-decoded (RFC 6749 section 2.3.1: %XX and '+'). On success

@@ -44,37 +44,10 @@ void hub_page_printf(hub_page_t *p, const char *fmt, ...)
 
 void hub_page_text(hub_page_t *p, const char *s)
 {
-    if (s != NULL)
-        hub_html_escape_to(p->f, s, strlen(s));
-}
-
-void hub_page_fragment(hub_page_t *p)
-{
-    p->req = NULL;
-    p->buf = NULL;
-    p->len = 0;
-    h2o_mem_init_pool(&p->own);
-    if ((p->f = open_memstream(&p->buf, &p->len)) == NULL)
-        hub_oom();
-}
-
-h2o_mem_pool_t *hub_page_pool(hub_page_t *p)
-{
-    return p->req != NULL ? &p->req->pool : &p->own;
-}
-
-char *hub_page_fragment_end(hub_page_t *p, size_t *len)
-{
-    char *buf;
-
-    if (fclose(p->f) != 0 || p->buf == NULL)
-        hub_oom();
-    buf = p->buf;
-    *len = p->len;
-    p->f = NULL;
-    p->buf = NULL;
-    h2o_mem_clear_pool(&p->own);
-    return buf;
+    if (s == NULL)
+        return;
+    h2o_iovec_t e = hub_html_escape(&p->req->pool, s, strlen(s));
+    fwrite(e.base, 1, e.len, p->f);
 }
 
 void hub_page_send(hub_page_t *p, int status, const char *csp)

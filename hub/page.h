@@ -16,11 +16,10 @@
     "default-src 'self'; script-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 typedef struct st_hub_page_t {
-    h2o_req_t *req; /* NULL for a fragment */
-    FILE *f;        /* open_memstream over buf */
+    h2o_req_t *req;
+    FILE *f; /* open_memstream over buf */
     char *buf;
     size_t len;
-    h2o_mem_pool_t own; /* a fragment's pool (hub_page_pool), on the thread that writes it */
 } hub_page_t;
 
 /* Writes the doctype, the head (charset, viewport, the title escaped, the stylesheet) and "<body>" to f: for a page
@@ -34,14 +33,6 @@ void hub_page_raw(hub_page_t *p, const char *s);
 void hub_page_printf(hub_page_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes s escaped for HTML text and attribute values (& < > " '); NULL writes nothing. */
 void hub_page_text(hub_page_t *p, const char *s);
-/* Starts a fragment: markup in a buffer of its own, for no request (rows a store job renders off the loop, to be put
- * into its page with hub_page_raw); only hub_page_raw, _printf and _text apply to it. */
-void hub_page_fragment(hub_page_t *p);
-/* Ends a fragment: its markup (malloc'ed, NUL-terminated: the caller frees it) and its length; its pool is cleared (on
- * the thread that wrote it, as h2o's pools want). */
-char *hub_page_fragment_end(hub_page_t *p, size_t *len);
-/* Memory that lives as long as p: its request's pool, or a fragment's own (until hub_page_fragment_end). */
-h2o_mem_pool_t *hub_page_pool(hub_page_t *p);
 /* Ends the page ("</body></html>") and sends it with status under csp (a static string); the buffer is freed. */
 void hub_page_send(hub_page_t *p, int status, const char *csp);
 /* Frees a page that is not sent (an answer chosen instead). */

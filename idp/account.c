@@ -69,18 +69,28 @@ static void app_row(idp_creq_t *c, hub_page_t *p, const idp_user_app_t *a)
     hub_page_raw(p, "</td></tr>\n");
 }
 
-static void apps(idp_creq_t *c, hub_page_t *p, const idp_user_app_t *v, size_t n)
+/* What /account/ and the password form read with the gate: the apps holding a grant and, for the password form, the
+ * wrong current passwords counted. */
+typedef struct {
+    idp_user_app_t *apps;
+    size_t n;
+    uint64_t guesses;
+} account_data_t;
+
+static void apps(idp_creq_t *c, hub_page_t *p)
 {
+    const account_data_t *d = c->data;
+
     hub_page_raw(p, "<section class=\"card\" aria-labelledby=\"apps-h\"><h2 id=\"apps-h\">Apps with access to your account</h2>\n");
-    if (n == 0) {
+    if (d->n == 0) {
         hub_page_raw(p, "<p id=\"no-apps\">No app holds access to your account.</p>\n");
     } else {
         hub_page_raw(p, "<p>Revoking an app ends its access at once: its refresh tokens stop working and it must ask you "
                         "again.</p>\n<div class=\"table-wrap\"><table id=\"apps\"><thead><tr><th scope=\"col\">App</th>"
                         "<th scope=\"col\">Scopes</th><th scope=\"col\">Since</th><th scope=\"col\"><span class=\"skip\">"
                         "Action</span></th></tr></thead>\n<tbody>\n");
-        for (size_t i = 0; i != n; ++i)
-            app_row(c, p, &v[i]);
+        for (size_t i = 0; i != d->n; ++i)
+            app_row(c, p, &d->apps[i]);
         hub_page_raw(p, "</tbody></table></div>\n");
     }
     hub_page_raw(p, "</section>\n");
@@ -117,78 +127,22 @@ static void everywhere(idp_creq_t *c, hub_page_t *p)
     hub_page_raw(p, "</div></section>\n");
 }
 
-/* The page as it is shown: its status, the problem of a refused form (inv.field IDP_FIELD_NONE: none), and the user's
- * apps, read off the loop. */
-typedef struct st_page_t {
-    int status;
-    idp_invalid_t inv;
-    char *sub; /* the user's (a copy for the read) */
-    idp_user_app_t *apps;
-    size_t napps;
-} page_t;
-
-static void page_free(void *arg)
-{
-    page_t *pg = arg;
-
-    idp_user_apps_free(pg->apps, pg->napps);
-    free(pg->sub);
-    free(pg);
-}
-
-static int apps_txn(hub_txn_t *txn, void *arg)
-{
-    page_t *pg = arg;
-    return idp_user_apps_list(txn, pg->sub, &pg->apps, &pg->napps);
-}
-
-static void show(idp_creq_t *c, void *arg, int ret)
-{
-    page_t *pg = arg;
-    hub_page_t p;
-
-    if (ret != 0) {
-        idp_console_message(c, 500, "Something went wrong", "Your account could not be read. Please try again.");
-        return;
-    }
-    idp_console_begin(c, &p, "Your account", IDP_CONSOLE_ACCOUNT);
-    profile(c, &p);
-    apps(c, &p, pg->apps, pg->napps);
-    password_form(c, &p, pg->inv.field != IDP_FIELD_NONE ? &pg->inv : NULL);
-    everywhere(c, &p);
-    idp_console_end(c, &p, pg->status);
-}
-
-/* Reads the user's apps, then shows the page with status and inv (may be NULL). */
 static void account_page(idp_creq_t *c, int status, const idp_invalid_t *inv)
 {
-    page_t *pg = hub_xcalloc(1, sizeof(*pg));
+    hub_page_t p;
 
-    pg->status = status;
-    pg->inv.field = IDP_FIELD_NONE;
-    if (inv != NULL)
-        pg->inv = *inv;
-    pg->sub = hub_strdup(c->user->sub);
-    idp_console_load(c, apps_txn, pg, show, page_free);
+    idp_console_begin(c, &p, "Your account", IDP_CONSOLE_ACCOUNT);
+    profile(c, &p);
+    apps(c, &p);
+    password_form(c, &p, inv);
+    everywhere(c, &p);
+    idp_console_end(c, &p, status);
 }
 
-void idp_account_home(idp_creq_t *c)
+static void on_home(idp_creq_t *c)
 {
     account_page(c, 200, NULL);
 }
-
-/* A password change through its steps: the count of wrong guesses read, the current password checked and the new one
- * hashed on the worker pool, then the change (or a wrong guess counted). Everything is a copy the job owns. */
-typedef struct st_pw_job_t {
-    char *current, *fresh; /* malloc'ed copies, cleansed */
-    size_t clen, flen;
-    char *stored_hash; /* what the current password was checked against */
-    char *new_hash;
-    int verified;
-    char key[300];    /* the user's guess counter */
-    char *sub, *sid;  /* the user and the session that stays */
-    uint64_t guesses; /* read */
-} pw_job_t;
 
 /* ---- wrong current passwords (LOGIN_FAILURES "p:" sub -> {"n"}, a fixed window from the first) ---- */
 
@@ -197,10 +151,34 @@ static void guess_key(char *out, size_t size, const char *sub)
     snprintf(out, size, "p:%s", sub);
 }
 
-/* A wrong current password counted (the job's key). */
-static int guess_txn(hub_txn_t *txn, void *arg)
+static int account_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    const char *key = ((pw_job_t *)arg)->key;
+    account_data_t *d = c->data;
+    char key[300];
+    json_t *rec = NULL;
+    int ret;
+
+    if ((ret = idp_user_apps_list(txn, c->user->sub, &d->apps, &d->n)) != 0)
+        return ret;
+    if (!c->post)
+        return 0;
+    guess_key(key, sizeof(key), c->user->sub);
+    if ((ret = hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, key, &rec)) == 0)
+        d->guesses = (uint64_t)json_integer_value(json_object_get(rec, "n"));
+    json_decref(rec);
+    return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
+}
+
+static void account_dispose(void *data)
+{
+    account_data_t *d = data;
+
+    idp_user_apps_free(d->apps, d->n);
+}
+
+static int guess_txn(hub_txn_t *txn, void *arg, char *target)
+{
+    const char *key = arg;
     uint64_t n = 0, exp = 0;
     json_t *rec = NULL;
     int ret;
@@ -219,6 +197,17 @@ static int guess_txn(hub_txn_t *txn, void *arg)
 
 /* ---- POST /account/password ---- */
 
+/* The password change, in c's memory: copies of the passwords (cleansed), the Argon2id check and the new hash. */
+typedef struct st_pw_job_t {
+    char *current, *fresh;
+    size_t clen, flen;
+    char *stored_hash; /* what the current password was checked against */
+    char *new_hash;
+    int verified;
+    const char *sub, *keep_sid; /* the user and the session that stays (c's) */
+    char key[300];              /* the user's count of wrong current passwords */
+} pw_job_t;
+
 static void pw_work(void *arg)
 {
     pw_job_t *j = arg;
@@ -232,17 +221,12 @@ static void pw_dispose(void *arg)
 {
     pw_job_t *j = arg;
 
-    if (j->current != NULL)
-        OPENSSL_cleanse(j->current, j->clen);
-    if (j->fresh != NULL)
-        OPENSSL_cleanse(j->fresh, j->flen);
+    OPENSSL_cleanse(j->current, j->clen);
+    OPENSSL_cleanse(j->fresh, j->flen);
     free(j->current);
     free(j->fresh);
     free(j->stored_hash);
     free(j->new_hash);
-    free(j->sub);
-    free(j->sid);
-    free(j);
 }
 
 static int pw_change_txn(hub_txn_t *txn, void *arg, char *target)
@@ -261,48 +245,43 @@ static int pw_change_txn(hub_txn_t *txn, void *arg, char *target)
     u->password_hash = hub_strdup(j->new_hash);
     snprintf(target, IDP_AUDIT_TEXT, "%s", u->username);
     /* ends the user's other sessions and their tokens, and tells the clients (idp/revocation.h) */
-    ret = idp_user_update(txn, u, j->sid);
+    ret = idp_user_update(txn, u, j->keep_sid);
     idp_user_free(u);
     return ret;
 }
 
 static void pw_changed(idp_creq_t *c, void *arg, int ret)
 {
-    if (ret != 0)
-        idp_console_message(c, ret == HUB_E_BUSY ? 409 : 503, "Not changed",
-                            ret == HUB_E_BUSY ? "Your password was changed elsewhere meanwhile. Nothing was changed."
-                                              : "The password could not be changed right now. Please try again.");
+    if (ret == HUB_E_BUSY)
+        idp_console_message(c, 409, "Not changed", "Your password was changed elsewhere meanwhile. Nothing was changed.");
+    else if (ret != 0)
+        idp_console_failed(c, ret, "Not changed", "The password could not be changed right now. Please try again.");
     else
         idp_console_done(c, IDP_CONSOLE_ACCOUNT, "password-changed");
 }
 
+/* A wrong current password, counted before the answer says so. */
 static void pw_counted(idp_creq_t *c, void *arg, int ret)
 {
     idp_invalid_t inv;
 
     if (ret != 0)
         hub_log_error("account: cannot count a wrong password: %s", hub_strerror(ret));
+    hub_log_info("account: %s (%s) gave a wrong current password", c->user->username, c->from);
     idp_invalid(&inv, IDP_FIELD_CURRENT_PASSWORD, "is not your current password");
     account_page(c, 400, &inv);
 }
 
-/* After the check: the change, or the wrong guess counted; the job goes on to the next step. */
 static void pw_done(idp_creq_t *c, void *arg)
 {
-    pw_job_t *j = arg, *next = hub_xcalloc(1, sizeof(*next));
+    pw_job_t *j = arg;
 
-    /* the step that ran j frees it: the next one takes over what it needs */
-    *next = *j;
-    memset(j, 0, sizeof(*j));
-    if (!next->verified) {
-        hub_log_info("account: %s (%s) gave a wrong current password", c->user->username, c->from);
-        idp_console_write(c, guess_txn, next, pw_counted, pw_dispose);
-    } else if (next->new_hash == NULL) {
-        pw_dispose(next);
-        pw_changed(c, NULL, HUB_E_CRYPTO);
-    } else {
-        idp_console_change(c, "account.password", pw_change_txn, next, pw_changed, pw_dispose);
-    }
+    if (!j->verified)
+        idp_console_write(c, guess_txn, j->key, pw_counted);
+    else if (j->new_hash == NULL)
+        idp_console_failed(c, HUB_E_CRYPTO, "Not changed", "The password could not be changed right now. Please try again.");
+    else
+        idp_console_change(c, "account.password", pw_change_txn, j, pw_changed);
 }
 
 /* The three fields, each once: the new one twice alike and acceptable (idp_password_check, as hubctl checks it). */
@@ -321,37 +300,6 @@ static int pw_read(idp_creq_t *c, const char **v, idp_invalid_t *inv)
     return 0;
 }
 
-static int guesses_txn(hub_txn_t *txn, void *arg)
-{
-    pw_job_t *j = arg;
-    json_t *rec = NULL;
-    int ret;
-
-    if ((ret = hub_store_get_json(txn, HUB_T_LOGIN_FAILURES, j->key, &rec)) == 0)
-        j->guesses = (uint64_t)json_integer_value(json_object_get(rec, "n"));
-    json_decref(rec);
-    return ret == HUB_E_NOTFOUND || ret == HUB_E_PARSE ? 0 : ret;
-}
-
-/* Once the guesses are read: the check on the worker pool (pw_work), or 429. */
-static void pw_guesses_read(idp_creq_t *c, void *arg, int ret)
-{
-    pw_job_t *j = arg, *next;
-
-    if (ret != 0) {
-        idp_console_message(c, 503, "Not changed", "The password could not be changed right now. Please try again.");
-    } else if (j->guesses >= MAX_GUESSES) {
-        hub_resp_header(c->req, "retry-after", "900");
-        idp_console_message(c, 429, "Too many attempts",
-                            "The current password was wrong too many times. Please wait a while before trying again.");
-    } else {
-        next = hub_xcalloc(1, sizeof(*next));
-        *next = *j;
-        memset(j, 0, sizeof(*j));
-        idp_console_job(c, pw_work, pw_done, pw_dispose, next);
-    }
-}
-
 static void on_password(idp_creq_t *c)
 {
     const char *v[F__COUNT];
@@ -362,33 +310,30 @@ static void on_password(idp_creq_t *c)
         account_page(c, 400, &inv);
         return;
     }
-    j = hub_xcalloc(1, sizeof(*j));
+    if (((const account_data_t *)c->data)->guesses >= MAX_GUESSES) {
+        hub_resp_header(c->req, "retry-after", "900");
+        idp_console_message(c, 429, "Too many attempts",
+                            "The current password was wrong too many times. Please wait a while before trying again.");
+        return;
+    }
+    j = idp_console_alloc(c, sizeof(*j), pw_dispose);
     j->current = hub_xstrndup(v[F_CURRENT], IDP_PASSWORD_MAX);
     j->fresh = hub_strdup(v[F_NEW]);
     j->clen = strlen(j->current);
     j->flen = strlen(j->fresh);
-    j->stored_hash = c->user->password_hash != NULL ? hub_strdup(c->user->password_hash) : NULL;
-    j->sub = hub_strdup(c->user->sub);
-    j->sid = hub_strdup(c->session->sid);
+    j->stored_hash = hub_strdup(c->user->password_hash);
+    j->sub = c->user->sub;
+    j->keep_sid = c->session->sid;
     guess_key(j->key, sizeof(j->key), c->user->sub);
-    idp_console_load(c, guesses_txn, j, pw_guesses_read, pw_dispose);
+    idp_console_job(c, pw_work, pw_done, j);
 }
 
 /* ---- POST /account/revoke ---- */
 
 typedef struct {
-    char *sub, *client_id; /* copies */
+    const char *sub, *client_id; /* the signed-in user's (never the form's), the form's */
     size_t revoked;
 } revoke_t;
-
-static void revoke_free(void *arg)
-{
-    revoke_t *r = arg;
-
-    free(r->sub);
-    free(r->client_id);
-    free(r);
-}
 
 static int revoke_txn(hub_txn_t *txn, void *arg, char *target)
 {
@@ -402,52 +347,35 @@ static void revoked(idp_creq_t *c, void *arg, int ret)
     if (ret == HUB_E_NOTFOUND)
         idp_console_message(c, 404, "Nothing to revoke", "That app holds no access to your account. Nothing was changed.");
     else if (ret != 0)
-        idp_console_message(c, 503, "Not revoked", "The app's access could not be revoked right now. Please try again.");
+        idp_console_failed(c, ret, "Not revoked", "The app's access could not be revoked right now. Please try again.");
     else
         idp_console_done(c, IDP_CONSOLE_ACCOUNT, "app-revoked");
 }
 
 static void on_revoke(idp_creq_t *c)
 {
-    const char *client_id = idp_console_arg(c, "client_id");
-    revoke_t *r;
+    revoke_t *r = idp_console_alloc(c, sizeof(*r), NULL);
 
-    if (client_id == NULL || client_id[0] == '\0') {
+    r->sub = c->user->sub;
+    if ((r->client_id = idp_console_arg(c, "client_id")) == NULL || r->client_id[0] == '\0')
         idp_console_message(c, 400, "Bad request", "The form does not name one app. Nothing was changed.");
-        return;
-    }
-    r = hub_xcalloc(1, sizeof(*r));
-    r->sub = hub_strdup(c->user->sub);
-    r->client_id = hub_strdup(client_id);
-    idp_console_change(c, "account.revoke-app", revoke_txn, r, revoked, revoke_free);
+    else
+        idp_console_change(c, "account.revoke-app", revoke_txn, r, revoked);
 }
 
 /* ---- POST /account/sign-out-everywhere ---- */
 
-typedef struct {
-    char *sub, *username; /* copies */
-} everywhere_t;
-
-static void everywhere_free(void *arg)
-{
-    everywhere_t *e = arg;
-
-    free(e->sub);
-    free(e->username);
-    free(e);
-}
-
 static int everywhere_txn(hub_txn_t *txn, void *arg, char *target)
 {
-    everywhere_t *e = arg;
-    snprintf(target, IDP_AUDIT_TEXT, "%s", e->username);
-    return idp_user_revoke(txn, e->sub, NULL, "signed out everywhere");
+    idp_creq_t *c = arg;
+    snprintf(target, IDP_AUDIT_TEXT, "%s", c->user->username);
+    return idp_user_revoke(txn, c->user->sub, NULL, "signed out everywhere");
 }
 
-static void signed_out_everywhere(idp_creq_t *c, void *arg, int ret)
+static void everywhere_done(idp_creq_t *c, void *arg, int ret)
 {
     if (ret != 0) {
-        idp_console_message(c, 503, "Not signed out", "Signing out everywhere failed right now. Please try again.");
+        idp_console_failed(c, ret, "Not signed out", "Signing out everywhere failed right now. Please try again.");
         return;
     }
     idp_session_clear_cookie(c->idp, c->req);
@@ -456,15 +384,12 @@ static void signed_out_everywhere(idp_creq_t *c, void *arg, int ret)
 
 static void on_everywhere(idp_creq_t *c)
 {
-    everywhere_t *e = hub_xcalloc(1, sizeof(*e));
-
-    e->sub = hub_strdup(c->user->sub);
-    e->username = hub_strdup(c->user->username);
-    idp_console_change(c, "account.sign-out-everywhere", everywhere_txn, e, signed_out_everywhere, everywhere_free);
+    idp_console_change(c, "account.sign-out-everywhere", everywhere_txn, c, everywhere_done);
 }
 
+#define ACCOUNT_DATA account_read, sizeof(account_data_t), account_dispose
 static const idp_console_page_t pages[] = {
-    {PATH_PASSWORD, 0, NULL, on_password},
+    {PATH_PASSWORD, 0, NULL, on_password, ACCOUNT_DATA},
     {PATH_REVOKE, 0, NULL, on_revoke},
     {PATH_EVERYWHERE, 0, NULL, on_everywhere},
 };
@@ -473,3 +398,10 @@ void idp_account_register(idp_t *idp)
 {
     idp_console_add(idp, pages, sizeof(pages) / sizeof(pages[0]));
 }
+
+const idp_console_page_t *idp_account_home(void)
+{
+    static const idp_console_page_t home = {IDP_CONSOLE_ACCOUNT, 0, on_home, NULL, ACCOUNT_DATA};
+    return &home;
+}
+#undef ACCOUNT_DATA

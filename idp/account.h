@@ -6,7 +6,8 @@
 
 /* Registers /account/password, /account/revoke and /account/sign-out-everywhere (POST). */
 void idp_account_register(idp_t *idp);
-/* GET /account/: the profile, the apps holding a grant, the password form, sign out everywhere. */
-void idp_account_home(idp_creq_t *c);
+/* GET /account/: the profile, the apps holding a grant, the password form, sign out everywhere (for
+ * idp_console_register_tail). */
+const idp_console_page_t *idp_account_home(void);
 
 #endif

@@ -1,10 +1,8 @@
 /* The admin console's overview, the OAuth Provider Settings (Skip Authorization: Force or Auto, as the seed's form) and
  * the audit log page. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "hub/err.h"
-#include "hub/util.h"
 #include "idp/admin.h"
 #include "idp/settings.h"
 
@@ -26,7 +24,7 @@ static const struct {
     {PATH_AUDIT, "Audit Log", "Every change made in the consoles: who, what, when and from where."},
 };
 
-void idp_admin_home(idp_creq_t *c)
+static void on_home(idp_creq_t *c)
 {
     hub_page_t p;
 
@@ -59,27 +57,18 @@ static void settings_page(idp_creq_t *c, int status, const char *value, const id
     idp_console_end(c, &p, status);
 }
 
-/* The stored setting, over the config's initial value *arg holds. */
-static int skip_read_txn(hub_txn_t *txn, void *arg)
+/* What the settings page shows, read with the gate. */
+static int settings_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    hub_skip_auth_t *skip = arg;
+    hub_skip_auth_t *skip = c->data;
 
-    if (idp_settings_skip_authorization_stored(txn))
-        *skip = idp_settings_skip_authorization(txn, NULL);
+    *skip = idp_settings_skip_authorization(txn, c->idp->cfg);
     return 0;
-}
-
-static void settings_read(idp_creq_t *c, void *arg, int ret)
-{
-    settings_page(c, 200, idp_skip_auth_name(*(hub_skip_auth_t *)arg), NULL);
 }
 
 static void on_settings_get(idp_creq_t *c)
 {
-    hub_skip_auth_t *skip = hub_xcalloc(1, sizeof(*skip));
-
-    *skip = c->idp->cfg->primary.skip_authorization == HUB_SKIP_AUTH_AUTO ? HUB_SKIP_AUTH_AUTO : HUB_SKIP_AUTH_FORCE;
-    idp_console_load(c, skip_read_txn, skip, settings_read, free);
+    settings_page(c, 200, idp_skip_auth_name(*(hub_skip_auth_t *)c->data), NULL);
 }
 
 static int settings_txn(hub_txn_t *txn, void *arg, char *target)
@@ -92,43 +81,43 @@ static int settings_txn(hub_txn_t *txn, void *arg, char *target)
 static void settings_saved(idp_creq_t *c, void *arg, int ret)
 {
     if (ret != 0)
-        idp_console_message(c, 503, "Not saved", "The settings could not be saved right now. Please try again.");
+        idp_console_failed(c, ret, "Not saved", "The settings could not be saved right now. Please try again.");
     else
         idp_console_done(c, PATH_SETTINGS, "settings");
 }
 
 static void on_settings_post(idp_creq_t *c)
 {
+    hub_skip_auth_t *skip = idp_console_alloc(c, sizeof(*skip), NULL);
     const char *value = NULL;
-    hub_skip_auth_t *skip;
     idp_invalid_t inv;
 
     if (idp_console_read(c, &skip_field, 1, 1, &value, &inv) != 0) {
         settings_page(c, 400, NULL, &inv);
         return;
     }
-    skip = hub_xcalloc(1, sizeof(*skip));
     if (idp_skip_auth_parse(value, skip) != 0) {
-        free(skip);
         idp_invalid(&inv, IDP_FIELD_SETTING, "must be Force or Auto");
         settings_page(c, 400, NULL, &inv);
         return;
     }
-    idp_console_change(c, "settings.update", settings_txn, skip, settings_saved, free);
+    idp_console_change(c, "settings.update", settings_txn, skip, settings_saved);
 }
 
 /* ---- GET /admin/audit ---- */
 
-/* The log's rows, rendered in the read (a fragment: no request off the loop). */
-typedef struct st_audit_rows_t {
-    char *html;
-    size_t len;
-} audit_rows_t;
-
-static int audit_row(void *arg, const idp_audit_t *e)
+static int audit_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    hub_page_t *p = arg;
+    return idp_audit_recent(txn, AUDIT_SHOWN, c->data);
+}
 
+static void audit_dispose(void *data)
+{
+    idp_audit_list_free(data);
+}
+
+static void audit_row(hub_page_t *p, const idp_audit_t *e)
+{
     hub_page_raw(p, "<tr><td>");
     idp_console_time(p, e->at);
     hub_page_raw(p, "</td><td>");
@@ -140,32 +129,11 @@ static int audit_row(void *arg, const idp_audit_t *e)
     hub_page_raw(p, "</code></td><td>");
     hub_page_text(p, e->target);
     hub_page_raw(p, "</td></tr>\n");
-    return 0;
 }
 
-static int audit_txn(hub_txn_t *txn, void *arg)
+static void on_audit(idp_creq_t *c)
 {
-    audit_rows_t *rows = arg;
-    hub_page_t p;
-    int ret;
-
-    hub_page_fragment(&p);
-    ret = idp_audit_recent(txn, AUDIT_SHOWN, audit_row, &p);
-    rows->html = hub_page_fragment_end(&p, &rows->len);
-    return ret < 0 ? ret : 0;
-}
-
-static void audit_rows_free(void *arg)
-{
-    audit_rows_t *rows = arg;
-
-    free(rows->html);
-    free(rows);
-}
-
-static void audit_read(idp_creq_t *c, void *arg, int ret)
-{
-    audit_rows_t *rows = arg;
+    const idp_audit_list_t *list = c->data;
     hub_page_t p;
 
     idp_console_begin(c, &p, "Audit Log", PATH_AUDIT);
@@ -176,21 +144,22 @@ static void audit_read(idp_creq_t *c, void *arg, int ret)
     hub_page_raw(&p,
                  "<div class=\"table-wrap\"><table id=\"audit\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th>"
                  "<th scope=\"col\">From</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th></tr></thead>\n<tbody>\n");
-    if (ret == 0)
-        hub_page_raw(&p, rows->html);
+    for (size_t i = 0; i != list->n; ++i)
+        audit_row(&p, &list->v[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
     idp_console_end(c, &p, 200);
 }
 
-static void on_audit(idp_creq_t *c)
-{
-    idp_console_load(c, audit_txn, hub_xcalloc(1, sizeof(audit_rows_t)), audit_read, audit_rows_free);
-}
-
 static const idp_console_page_t pages[] = {
-    {PATH_SETTINGS, 1, on_settings_get, on_settings_post},
-    {PATH_AUDIT, 1, on_audit, NULL},
+    {PATH_SETTINGS, 1, on_settings_get, on_settings_post, settings_read, sizeof(hub_skip_auth_t), NULL},
+    {PATH_AUDIT, 1, on_audit, NULL, audit_read, sizeof(idp_audit_list_t), audit_dispose},
 };
+
+const idp_console_page_t *idp_admin_home(void)
+{
+    static const idp_console_page_t home = {IDP_CONSOLE_ADMIN, 1, on_home, NULL};
+    return &home;
+}
 
 void idp_admin_register(idp_t *idp)
 {

@@ -7,7 +7,7 @@
 
 /* Registers /admin/settings (GET, POST) and /admin/audit (GET). */
 void idp_admin_register(idp_t *idp);
-/* GET /admin/: the sections. */
-void idp_admin_home(idp_creq_t *c);
+/* GET /admin/: the sections (for idp_console_register_tail). */
+const idp_console_page_t *idp_admin_home(void);
 
 #endif

@@ -216,69 +216,82 @@ static void secret_page(idp_creq_t *c, const char *title, const idp_client_t *cl
 
 /* ---- the list ---- */
 
-/* A page of the list: its rows written off the loop into a fragment, the last client_id shown (malloc'ed). */
+/* A row of the list, copied out of the read. */
 typedef struct {
-    char *after; /* the query's, a copy, or NULL */
-    hub_page_t *p;
+    char *client_id, *app_name;
+    idp_grant_type_t grant;
+    idp_auth_method_t auth;
+    int enabled, node, frappe_site;
+} row_t;
+
+/* The page of clients after the query's "after", read with the gate: at most PAGE_SIZE rows, and whether more follow. */
+typedef struct {
+    row_t rows[PAGE_SIZE];
     size_t n;
-    char *last;
-    char *html;
+    int more;
 } list_t;
-
-static void list_free(void *arg)
-{
-    list_t *l = arg;
-
-    free(l->after);
-    free(l->last);
-    free(l->html);
-    free(l);
-}
 
 static int list_row(void *arg, const idp_client_t *cl)
 {
     list_t *l = arg;
-    hub_page_t *p = l->p;
+    row_t *r = &l->rows[l->n];
 
-    if (l->n++ == PAGE_SIZE)
-        return 1; /* one more exists: a next page */
-    hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
-    hub_page_text(p, hub_url_encode(hub_page_pool(p), cl->client_id, strlen(cl->client_id)).base);
-    hub_page_raw(p, "\">");
-    hub_page_text(p, cl->app_name != NULL && cl->app_name[0] != '\0' ? cl->app_name : "(no name)");
-    hub_page_raw(p, "</a></td><td><code>");
-    hub_page_text(p, cl->client_id);
-    hub_page_raw(p, "</code></td><td>");
-    hub_page_text(p, idp_grant_type_name(cl->grant_type));
-    hub_page_raw(p, "</td><td>");
-    hub_page_text(p, idp_auth_method_name(cl->auth_method));
-    hub_page_printf(p, "</td><td>%s%s%s</td></tr>\n",
-                    cl->enabled ? "<span class=\"badge\">enabled</span>" : "<span class=\"badge off\">disabled</span>",
-                    cl->node_id != NULL ? " <span class=\"badge\">node</span>" : "",
-                    cl->frappe_site != NULL ? " <span class=\"badge\">Frappe site</span>" : "");
-    free(l->last);
-    l->last = hub_strdup(cl->client_id);
+    if (l->n == PAGE_SIZE) {
+        l->more = 1; /* one more exists: a next page */
+        return 1;
+    }
+    *r = (row_t){hub_strdup(cl->client_id),
+                 hub_strdup(cl->app_name != NULL ? cl->app_name : ""),
+                 cl->grant_type,
+                 cl->auth_method,
+                 cl->enabled,
+                 cl->node_id != NULL,
+                 cl->frappe_site != NULL};
+    ++l->n;
     return 0;
 }
 
-static int list_txn(hub_txn_t *txn, void *arg)
+static int list_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    list_t *l = arg;
-    hub_page_t p;
-    size_t len;
+    const char *after = idp_console_arg(c, "after");
     int ret;
 
-    l->p = &p;
-    hub_page_fragment(&p);
-    ret = idp_client_each_after(txn, l->after, list_row, l);
-    l->html = hub_page_fragment_end(&p, &len);
-    l->p = NULL;
-    return ret < 0 ? ret : 0; /* a walk stopped early (a full page) is no error */
+    if (after != NULL && (after[0] == '\0' || strlen(after) > MAX_ID))
+        after = NULL;
+    return (ret = idp_client_each_after(txn, after, list_row, c->data)) == 1 ? 0 : ret;
 }
 
-static void listed(idp_creq_t *c, void *arg, int ret)
+static void list_dispose(void *data)
 {
-    list_t *l = arg;
+    list_t *l = data;
+
+    for (size_t i = 0; i != l->n; ++i) {
+        free(l->rows[i].client_id);
+        free(l->rows[i].app_name);
+    }
+}
+
+static void list_html(idp_creq_t *c, hub_page_t *p, const row_t *r)
+{
+    hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
+    hub_page_text(p, hub_url_encode(&c->req->pool, r->client_id, strlen(r->client_id)).base);
+    hub_page_raw(p, "\">");
+    hub_page_text(p, r->app_name[0] != '\0' ? r->app_name : "(no name)");
+    hub_page_raw(p, "</a></td><td><code>");
+    hub_page_text(p, r->client_id);
+    hub_page_raw(p, "</code></td><td>");
+    hub_page_text(p, idp_grant_type_name(r->grant));
+    hub_page_raw(p, "</td><td>");
+    hub_page_text(p, idp_auth_method_name(r->auth));
+    hub_page_printf(p, "</td><td>%s%s%s</td></tr>\n",
+                    r->enabled ? "<span class=\"badge\">enabled</span>" : "<span class=\"badge off\">disabled</span>",
+                    r->node ? " <span class=\"badge\">node</span>" : "",
+                    r->frappe_site ? " <span class=\"badge\">Frappe site</span>" : "");
+}
+
+static void on_list(idp_creq_t *c)
+{
+    const list_t *l = c->data;
     hub_page_t p;
 
     idp_console_begin(c, &p, "OAuth Clients", PATH_LIST);
@@ -286,27 +299,18 @@ static void listed(idp_creq_t *c, void *arg, int ret)
                      "<div class=\"table-wrap\"><table id=\"clients\"><thead><tr><th scope=\"col\">App Name</th>"
                      "<th scope=\"col\">Client ID</th><th scope=\"col\">Grant Type</th><th scope=\"col\">Auth Method</th>"
                      "<th scope=\"col\">State</th></tr></thead>\n<tbody>\n");
-    if (ret == 0)
-        hub_page_raw(&p, l->html);
+    for (size_t i = 0; i != l->n; ++i)
+        list_html(c, &p, &l->rows[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
     if (l->n == 0)
         hub_page_raw(&p, "<p>No clients yet.</p>\n");
-    if (l->n > PAGE_SIZE) {
+    if (l->more) {
+        const char *last = l->rows[l->n - 1].client_id;
         hub_page_raw(&p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?after=");
-        hub_page_text(&p, hub_url_encode(&c->req->pool, l->last, strlen(l->last)).base);
+        hub_page_text(&p, hub_url_encode(&c->req->pool, last, strlen(last)).base);
         hub_page_raw(&p, "\">Next page</a></nav>\n");
     }
     idp_console_end(c, &p, 200);
-}
-
-static void on_list(idp_creq_t *c)
-{
-    const char *after = idp_console_arg(c, "after");
-    list_t *l = hub_xcalloc(1, sizeof(*l));
-
-    if (after != NULL && after[0] != '\0' && strlen(after) <= MAX_ID)
-        l->after = hub_strdup(after);
-    idp_console_load(c, list_txn, l, listed, list_free);
 }
 
 /* ---- new, edit ---- */
@@ -322,93 +326,68 @@ static void on_new_get(idp_creq_t *c)
     idp_client_free(cl);
 }
 
-/* What a page does with the client it names, read off the loop (with_client): *cl is the step's, freed after next
- * returns, unless next takes it over (setting *cl to NULL) for a later step. */
-typedef void (*client_next_fn)(idp_creq_t *c, idp_client_t **cl);
-
+/* The client a page names (GET: the query's "id", POST: the form's "client_id"), read with the gate: NULL when there is
+ * no such client. */
 typedef struct {
-    char *id;
     idp_client_t *cl;
-    client_next_fn next;
-} client_read_t;
+} one_t;
 
-static void client_read_free(void *arg)
+static int one_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    client_read_t *r = arg;
+    const char *id = idp_console_arg(c, c->post ? "client_id" : "id");
+    one_t *o = c->data;
+    int ret;
 
-    free(r->id);
-    idp_client_free(r->cl);
-    free(r);
-}
-
-static int client_txn(hub_txn_t *txn, void *arg)
-{
-    client_read_t *r = arg;
-    int ret = idp_client_get(txn, r->id, &r->cl);
-
-    return ret == HUB_E_NOTFOUND ? 0 : ret;
-}
-
-static void client_read(idp_creq_t *c, void *arg, int ret)
-{
-    client_read_t *r = arg;
-
-    if (ret != 0 || r->cl == NULL)
-        idp_console_message(c, 404, "No such client", "There is no client with that ID.");
-    else
-        r->next(c, &r->cl);
-}
-
-/* Reads the client named id (the query's or the form's "id"/"client_id"), then next(c, client); a 404 page when there is
- * none. */
-static void with_client(idp_creq_t *c, const char *id, client_next_fn next)
-{
-    client_read_t *r;
-
-    if (id == NULL || strlen(id) > MAX_ID) {
-        idp_console_message(c, 404, "No such client", "There is no client with that ID.");
-        return;
+    if (id == NULL || strlen(id) > MAX_ID || (ret = idp_client_get(txn, id, &o->cl)) == HUB_E_NOTFOUND || ret == HUB_E_PARSE) {
+        o->cl = NULL;
+        return 0;
     }
-    r = hub_xcalloc(1, sizeof(*r));
-    r->id = hub_strdup(id);
-    r->next = next;
-    idp_console_load(c, client_txn, r, client_read, client_read_free);
+    return ret;
 }
 
-static void edit_page(idp_creq_t *c, idp_client_t **cl)
+static void one_dispose(void *data)
 {
-    const char *v[F__COUNT];
+    idp_client_free(((one_t *)data)->cl);
+}
 
-    values_of(c->req, *cl, v);
-    form_page(c, 200, (*cl)->client_id, v, NULL);
+/* The client read, or NULL after a 404 page. */
+static const idp_client_t *one(idp_creq_t *c)
+{
+    const one_t *o = c->data;
+
+    if (o->cl == NULL)
+        idp_console_message(c, 404, "No such client", "There is no client with that ID.");
+    return o->cl;
 }
 
 static void on_edit_get(idp_creq_t *c)
 {
-    with_client(c, idp_console_arg(c, "id"), edit_page);
+    const idp_client_t *cl = one(c);
+    const char *v[F__COUNT];
+
+    if (cl == NULL)
+        return;
+    values_of(c->req, cl, v);
+    form_page(c, 200, cl->client_id, v, NULL);
 }
 
-/* A save: copies of the form's values (the edit points into them), what was written, its secret. */
+/* A save: the form's values (c's memory), the edit they make, and what the change wrote. */
 typedef struct {
-    char *v[F__COUNT];
+    const char *v[F__COUNT];
     idp_client_edit_t edit;
-    char *id; /* NULL: a new client */
+    const char *id;
     idp_client_t *written;
     char secret[IDP_CLIENT_SECRET_LEN + 1];
     idp_invalid_t inv;
 } save_t;
 
-static void save_free(void *arg)
+static void save_dispose(void *ptr)
 {
-    save_t *s = arg;
+    save_t *s = ptr;
 
     OPENSSL_cleanse(s->secret, sizeof(s->secret));
     idp_client_free(s->written);
     idp_client_edit_dispose(&s->edit);
-    for (size_t i = 0; i != F__COUNT; ++i)
-        free(s->v[i]);
-    free(s->id);
-    free(s);
 }
 
 static int save_txn(hub_txn_t *txn, void *arg, char *target)
@@ -422,7 +401,6 @@ static int save_txn(hub_txn_t *txn, void *arg, char *target)
         snprintf(target, IDP_AUDIT_TEXT, "client %s (%s)", s->written->client_id, s->written->app_name);
     return ret;
 }
-
 /* The edit the form asks for: every field's value set (a checkbox's either way), but the grant type, response type and
  * auth method of a Frappe site, which the site's stock key fixes. 0, or HUB_E_INVAL with *inv. */
 static int edit_of(const char **v, int had_frappe_site, idp_client_edit_t *e, idp_invalid_t *inv)
@@ -450,37 +428,32 @@ static int edit_of(const char **v, int had_frappe_site, idp_client_edit_t *e, id
 static void saved(idp_creq_t *c, void *arg, int ret)
 {
     save_t *s = arg;
+    char path[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
 
     if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND) {
-        form_page(c, 400, s->id, (const char **)s->v, &s->inv);
+        form_page(c, 400, s->id, s->v, &s->inv);
     } else if (ret != 0) {
-        idp_console_message(c, 503, "Not saved", "The client could not be saved right now. Please try again.");
+        idp_console_failed(c, ret, "Not saved", "The client could not be saved right now. Please try again.");
     } else if (s->secret[0] != '\0' || s->id == NULL) {
         secret_page(c, s->id == NULL ? "Client created" : "Client saved", s->written, s->secret);
     } else {
-        char path[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
         snprintf(path, sizeof(path), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, s->id, strlen(s->id)).base);
         idp_console_done(c, path, "client-saved");
     }
 }
 
+/* Saves the form to client id (NULL: a new client). */
 static void save(idp_creq_t *c, const char *id, int had_frappe_site)
 {
-    const char *v[F__COUNT];
-    save_t *s = hub_xcalloc(1, sizeof(*s));
-    int ret;
+    save_t *s = idp_console_alloc(c, sizeof(*s), save_dispose);
 
+    s->id = id;
     idp_client_edit_init(&s->edit);
-    s->id = id != NULL ? hub_strdup(id) : NULL;
-    ret = idp_console_read(c, fields, F__COUNT, REQUIRED, v, &s->inv);
-    for (size_t i = 0; i != F__COUNT; ++i)
-        s->v[i] = v[i] != NULL ? hub_strdup(v[i]) : NULL;
-    if (ret == 0 && (ret = edit_of((const char **)s->v, had_frappe_site, &s->edit, &s->inv)) == 0) {
-        idp_console_change(c, id == NULL ? "client.create" : "client.update", save_txn, s, saved, save_free);
-        return;
-    }
-    saved(c, s, ret);
-    save_free(s);
+    if (idp_console_read(c, fields, F__COUNT, REQUIRED, s->v, &s->inv) != 0 ||
+        edit_of(s->v, had_frappe_site, &s->edit, &s->inv) != 0)
+        form_page(c, 400, id, s->v, &s->inv);
+    else
+        idp_console_change(c, id == NULL ? "client.create" : "client.update", save_txn, s, saved);
 }
 
 static void on_new_post(idp_creq_t *c)
@@ -488,41 +461,25 @@ static void on_new_post(idp_creq_t *c)
     save(c, NULL, 0);
 }
 
-static void edit_save(idp_creq_t *c, idp_client_t **cl)
-{
-    save(c, (*cl)->client_id, (*cl)->frappe_site != NULL);
-}
-
 static void on_edit_post(idp_creq_t *c)
 {
-    with_client(c, idp_console_arg(c, "client_id"), edit_save);
+    const idp_client_t *cl = one(c);
+
+    if (cl != NULL)
+        save(c, cl->client_id, cl->frappe_site != NULL);
 }
 
 /* ---- rotate, delete ---- */
 
 typedef struct {
-    idp_client_t *cl; /* the client as read, taken over from its read */
+    const idp_client_t *cl;
     char secret[IDP_CLIENT_SECRET_LEN + 1];
     idp_invalid_t inv;
 } by_id_t;
 
-static void by_id_free(void *arg)
+static void by_id_dispose(void *ptr)
 {
-    by_id_t *b = arg;
-
-    OPENSSL_cleanse(b->secret, sizeof(b->secret));
-    idp_client_free(b->cl);
-    free(b);
-}
-
-/* A new state for a change of *cl, which it takes over from the read. */
-static by_id_t *by_id(idp_client_t **cl)
-{
-    by_id_t *b = hub_xcalloc(1, sizeof(*b));
-
-    b->cl = *cl;
-    *cl = NULL;
-    return b;
+    OPENSSL_cleanse(((by_id_t *)ptr)->secret, IDP_CLIENT_SECRET_LEN + 1);
 }
 
 static int rotate_txn(hub_txn_t *txn, void *arg, char *target)
@@ -545,7 +502,7 @@ static void refused(idp_creq_t *c, int ret, const idp_invalid_t *inv)
     if (ret == HUB_E_NOTFOUND || ret == HUB_E_INVAL)
         idp_console_message(c, ret == HUB_E_NOTFOUND ? 404 : 409, "Not done", inv->text);
     else
-        idp_console_message(c, 503, "Not done", "The change could not be made right now. Please try again.");
+        idp_console_failed(c, ret, "Not done", "The change could not be made right now. Please try again.");
 }
 
 static void rotated(idp_creq_t *c, void *arg, int ret)
@@ -558,46 +515,46 @@ static void rotated(idp_creq_t *c, void *arg, int ret)
         secret_page(c, "New client secret", b->cl, b->secret);
 }
 
-static void rotate(idp_creq_t *c, idp_client_t **cl)
-{
-    idp_console_change(c, "client.rotate-secret", rotate_txn, by_id(cl), rotated, by_id_free);
-}
-
 static void on_rotate(idp_creq_t *c)
 {
-    with_client(c, idp_console_arg(c, "client_id"), rotate);
+    by_id_t *b = idp_console_alloc(c, sizeof(*b), by_id_dispose);
+
+    if ((b->cl = one(c)) != NULL)
+        idp_console_change(c, "client.rotate-secret", rotate_txn, b, rotated);
 }
 
 static void deleted(idp_creq_t *c, void *arg, int ret)
 {
+    by_id_t *b = arg;
+
     if (ret != 0)
-        refused(c, ret, &((by_id_t *)arg)->inv);
+        refused(c, ret, &b->inv);
     else
         idp_console_done(c, PATH_LIST, "client-deleted");
 }
 
-static void delete_client(idp_creq_t *c, idp_client_t **pcl)
+static void on_delete(idp_creq_t *c)
 {
+    by_id_t *b = idp_console_alloc(c, sizeof(*b), by_id_dispose);
     char text[IDP_AUDIT_TEXT + 128], back[sizeof(PATH_EDIT) + 3 * MAX_ID + 8];
-    const idp_client_t *cl = *pcl;
+    const idp_client_t *cl;
 
+    if ((b->cl = cl = one(c)) == NULL)
+        return;
     snprintf(text, sizeof(text), "Delete the client \"%s\"? Every token issued to it is revoked%s. This cannot be undone.",
              cl->app_name != NULL ? cl->app_name : cl->client_id, cl->node_id != NULL ? " and its node is revoked" : "");
     snprintf(back, sizeof(back), PATH_EDIT "?id=%s", hub_url_encode(&c->req->pool, cl->client_id, strlen(cl->client_id)).base);
     if (idp_console_confirmed(c, "Delete client", text, PATH_DELETE, "client_id", cl->client_id, "Delete client", back))
-        idp_console_change(c, "client.delete", delete_txn, by_id(pcl), deleted, by_id_free);
-}
-
-static void on_delete(idp_creq_t *c)
-{
-    with_client(c, idp_console_arg(c, "client_id"), delete_client);
+        idp_console_change(c, "client.delete", delete_txn, b, deleted);
 }
 
 /* A path before any prefix of it: h2o gives a request to the first route registered whose path is a prefix of its own. */
 static const idp_console_page_t pages[] = {
-    {PATH_NEW, 1, on_new_get, on_new_post}, {PATH_EDIT, 1, on_edit_get, on_edit_post},
-    {PATH_ROTATE, 1, NULL, on_rotate},      {PATH_DELETE, 1, NULL, on_delete},
-    {PATH_LIST, 1, on_list, NULL},
+    {PATH_NEW, 1, on_new_get, on_new_post},
+    {PATH_EDIT, 1, on_edit_get, on_edit_post, one_read, sizeof(one_t), one_dispose},
+    {PATH_ROTATE, 1, NULL, on_rotate, one_read, sizeof(one_t), one_dispose},
+    {PATH_DELETE, 1, NULL, on_delete, one_read, sizeof(one_t), one_dispose},
+    {PATH_LIST, 1, on_list, NULL, list_read, sizeof(list_t), list_dispose},
 };
 
 void idp_admin_clients_register(idp_t *idp)

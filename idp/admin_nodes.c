@@ -10,6 +10,7 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/jws.h"
+#include "hub/log.h"
 #include "hub/util.h"
 #include "idp/admin_nodes.h"
 #include "idp/join_token.h"
@@ -34,47 +35,59 @@ static const idp_form_field_t join_fields[J__COUNT] = {
 
 /* ---- nodes ---- */
 
-/* The rows of a table, written off the loop into a fragment (hub_page_fragment), then into the page. */
+/* The nodes, read with the gate (their page, and a refused join token's): copies of at most MAX_NODES. */
 typedef struct {
-    idp_creq_t *c; /* for the buttons' form token (a copy in c) */
-    hub_page_t *p;
+    idp_node_t *v;
     size_t n;
-    char *html; /* the fragment once written */
-    size_t len;
-    int status;              /* the page's */
-    const char *v[J__COUNT]; /* the join form's values (the request's pool: read on the loop only), or NULL */
-    idp_invalid_t inv;       /* inv.field IDP_FIELD_NONE: none */
-    const idp_invalid_t *inv_shown;
-} rows_t;
+} nodes_t;
 
-static void rows_free(void *arg)
+static int node_copy(void *arg, const idp_node_t *n)
 {
-    rows_t *l = arg;
+    nodes_t *l = arg;
 
-    free(l->html);
-    free(l);
+    if (l->n == MAX_NODES)
+        return 1;
+    l->v[l->n++] = (idp_node_t){hub_strdup(n->id), n->name != NULL ? hub_strdup(n->name) : NULL,
+                                n->public_url != NULL ? hub_strdup(n->public_url) : NULL, n->registered_at, n->revoked};
+    return 0;
 }
 
-static int node_row(void *arg, const idp_node_t *n)
+static int nodes_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    rows_t *l = arg;
+    nodes_t *l = c->data;
+    int ret;
 
-    if (l->n++ == MAX_NODES)
-        return 1;
-    hub_page_raw(l->p, "<tr><td>");
-    hub_page_text(l->p, n->name != NULL ? n->name : "-");
-    hub_page_raw(l->p, "</td><td><code>");
-    hub_page_text(l->p, n->id);
-    hub_page_raw(l->p, "</code></td><td>");
-    hub_page_text(l->p, n->public_url != NULL ? n->public_url : "-");
-    hub_page_raw(l->p, "</td><td>");
-    idp_console_time(l->p, n->registered_at);
-    hub_page_raw(l->p, n->revoked ? "</td><td><span class=\"badge off\">revoked</span></td><td>"
-                                  : "</td><td><span class=\"badge\">active</span></td><td>");
+    l->v = hub_xcalloc(MAX_NODES, sizeof(*l->v));
+    return (ret = idp_node_each(txn, node_copy, l)) == 1 ? 0 : ret;
+}
+
+static void nodes_dispose(void *data)
+{
+    nodes_t *l = data;
+
+    for (size_t i = 0; i != l->n; ++i) {
+        free(l->v[i].id);
+        free(l->v[i].name);
+        free(l->v[i].public_url);
+    }
+    free(l->v);
+}
+
+static void node_row(idp_creq_t *c, hub_page_t *p, const idp_node_t *n)
+{
+    hub_page_raw(p, "<tr><td>");
+    hub_page_text(p, n->name != NULL ? n->name : "-");
+    hub_page_raw(p, "</td><td><code>");
+    hub_page_text(p, n->id);
+    hub_page_raw(p, "</code></td><td>");
+    hub_page_text(p, n->public_url != NULL ? n->public_url : "-");
+    hub_page_raw(p, "</td><td>");
+    idp_console_time(p, n->registered_at);
+    hub_page_raw(p, n->revoked ? "</td><td><span class=\"badge off\">revoked</span></td><td>"
+                               : "</td><td><span class=\"badge\">active</span></td><td>");
     if (!n->revoked)
-        idp_console_button(l->c, l->p, PATH_REVOKE, "id", n->id, "Revoke", "danger");
-    hub_page_raw(l->p, "</td></tr>\n");
-    return 0;
+        idp_console_button(c, p, PATH_REVOKE, "id", n->id, "Revoke", "danger");
+    hub_page_raw(p, "</td></tr>\n");
 }
 
 static void join_form(idp_creq_t *c, hub_page_t *p, const char **v, const idp_invalid_t *inv)
@@ -89,24 +102,9 @@ static void join_form(idp_creq_t *c, hub_page_t *p, const char **v, const idp_in
     hub_page_raw(p, "<div class=\"actions\"><button type=\"submit\">Make a join token</button></div></form></section>\n");
 }
 
-static int nodes_txn(hub_txn_t *txn, void *arg)
+static void nodes_page(idp_creq_t *c, int status, const char **v, const idp_invalid_t *inv)
 {
-    rows_t *l = arg;
-    hub_page_t p;
-    int ret;
-
-    l->p = &p;
-    hub_page_fragment(&p);
-    ret = idp_node_each(txn, node_row, l);
-    l->html = hub_page_fragment_end(&p, &l->len);
-    l->p = NULL;
-    return ret < 0 ? ret : 0; /* a walk stopped early (a full page) is no error */
-}
-
-static void nodes_read(idp_creq_t *c, void *arg, int ret)
-{
-    rows_t *l = arg;
-    const idp_invalid_t *inv = l->inv.field != IDP_FIELD_NONE ? &l->inv : NULL;
+    const nodes_t *l = c->data;
     hub_page_t p;
 
     idp_console_begin(c, &p, "Nodes", PATH_NODES);
@@ -116,29 +114,13 @@ static void nodes_read(idp_creq_t *c, void *arg, int ret)
                  "<div class=\"table-wrap\"><table id=\"nodes\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">ID "
                  "(client ID)</th><th scope=\"col\">Public URL</th><th scope=\"col\">Registered</th><th scope=\"col\">State</th>"
                  "<th scope=\"col\"><span class=\"skip\">Action</span></th></tr></thead>\n<tbody>\n");
-    if (ret == 0)
-        hub_page_raw(&p, l->html);
+    for (size_t i = 0; i != l->n; ++i)
+        node_row(c, &p, &l->v[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
     if (l->n == 0)
         hub_page_raw(&p, "<p id=\"no-nodes\">No secondary has registered yet.</p>\n");
-    join_form(c, &p, l->v[J_TTL] != NULL || l->v[J_NAME] != NULL ? l->v : NULL, inv);
-    idp_console_end(c, &p, l->status);
-}
-
-/* The nodes read off the loop, then the page with status, the join form's values v (may be NULL) and inv (may be
- * NULL). */
-static void nodes_page(idp_creq_t *c, int status, const char **v, const idp_invalid_t *inv)
-{
-    rows_t *l = hub_xcalloc(1, sizeof(*l));
-
-    l->c = c;
-    l->status = status;
-    l->inv.field = IDP_FIELD_NONE;
-    if (inv != NULL)
-        l->inv = *inv;
-    for (size_t i = 0; v != NULL && i != J__COUNT; ++i)
-        l->v[i] = v[i];
-    idp_console_load(c, nodes_txn, l, nodes_read, rows_free);
+    join_form(c, &p, v, inv);
+    idp_console_end(c, &p, status);
 }
 
 static void on_nodes(idp_creq_t *c)
@@ -146,19 +128,17 @@ static void on_nodes(idp_creq_t *c)
     nodes_page(c, 200, NULL, NULL);
 }
 
+/* A join token: the form's values (c's memory) and the token made, shown once. */
 typedef struct {
-    char *name; /* a copy, or NULL */
+    const char *v[J__COUNT];
+    const char *name;
     uint64_t ttl;
     char token[44];
 } join_t;
 
-static void join_free(void *arg)
+static void join_dispose(void *ptr)
 {
-    join_t *j = arg;
-
-    OPENSSL_cleanse(j->token, sizeof(j->token));
-    free(j->name);
-    free(j);
+    OPENSSL_cleanse(((join_t *)ptr)->token, sizeof(((join_t *)ptr)->token));
 }
 
 static int join_txn(hub_txn_t *txn, void *arg, char *target)
@@ -169,14 +149,13 @@ static int join_txn(hub_txn_t *txn, void *arg, char *target)
     return idp_join_token_create(txn, j->name, j->ttl, j->token);
 }
 
-/* The token, shown once. */
 static void joined(idp_creq_t *c, void *arg, int ret)
 {
     join_t *j = arg;
     hub_page_t p;
 
     if (ret != 0) {
-        idp_console_message(c, 503, "Not made", "The join token could not be made right now. Please try again.");
+        idp_console_failed(c, ret, "Not made", "The join token could not be made right now. Please try again.");
         return;
     }
     idp_console_begin(c, &p, "Join token", PATH_NODES);
@@ -195,25 +174,18 @@ static void joined(idp_creq_t *c, void *arg, int ret)
 
 static void on_join(idp_creq_t *c)
 {
-    const char *v[J__COUNT], *name = NULL;
-    uint64_t ttl = 0;
+    join_t *j = idp_console_alloc(c, sizeof(*j), join_dispose);
     idp_invalid_t inv;
-    join_t *j;
-
-    int bad = idp_console_read(c, join_fields, J__COUNT, 1u << J_TTL, v, &inv);
+    int bad = idp_console_read(c, join_fields, J__COUNT, 1u << J_TTL, j->v, &inv);
 
     if (!bad) {
-        name = v[J_NAME] != NULL && v[J_NAME][0] != '\0' ? v[J_NAME] : NULL;
-        bad = idp_join_token_name_check(name, &inv) != 0 || idp_join_token_ttl_parse(v[J_TTL], &ttl, &inv) != 0;
+        j->name = j->v[J_NAME] != NULL && j->v[J_NAME][0] != '\0' ? j->v[J_NAME] : NULL;
+        bad = idp_join_token_name_check(j->name, &inv) != 0 || idp_join_token_ttl_parse(j->v[J_TTL], &j->ttl, &inv) != 0;
     }
-    if (bad) {
-        nodes_page(c, 400, v, &inv);
-        return;
-    }
-    j = hub_xcalloc(1, sizeof(*j));
-    j->name = name != NULL ? hub_strdup(name) : NULL;
-    j->ttl = ttl;
-    idp_console_change(c, "node.join-token", join_txn, j, joined, join_free);
+    if (bad)
+        nodes_page(c, 400, j->v, &inv);
+    else
+        idp_console_change(c, "node.join-token", join_txn, j, joined);
 }
 
 static int node_revoke_txn(hub_txn_t *txn, void *arg, char *target)
@@ -227,14 +199,14 @@ static void node_revoked(idp_creq_t *c, void *arg, int ret)
     if (ret == HUB_E_NOTFOUND)
         idp_console_message(c, 404, "No such node", "There is no node with that ID.");
     else if (ret != 0)
-        idp_console_message(c, 503, "Not revoked", "The node could not be revoked right now. Please try again.");
+        idp_console_failed(c, ret, "Not revoked", "The node could not be revoked right now. Please try again.");
     else
         idp_console_done(c, PATH_NODES, "node-revoked");
 }
 
 static void on_node_revoke(idp_creq_t *c)
 {
-    const char *id = idp_console_arg(c, "id");
+    const char *id = idp_console_arg(c, "id"); /* the form's: c's memory */
     char text[MAX_ID + 160];
 
     if (id == NULL || id[0] == '\0' || strlen(id) > MAX_ID) {
@@ -245,53 +217,71 @@ static void on_node_revoke(idp_creq_t *c)
              "Revoke the node %s? Its client is disabled and its tokens are revoked: its users are signed out "
              "of it.",
              id);
-    if (!idp_console_confirmed(c, "Revoke node", text, PATH_REVOKE, "id", id, "Revoke node", PATH_NODES))
-        return;
-    idp_console_change(c, "node.revoke", node_revoke_txn, hub_strdup(id), node_revoked, free);
+    if (idp_console_confirmed(c, "Revoke node", text, PATH_REVOKE, "id", id, "Revoke node", PATH_NODES))
+        idp_console_change(c, "node.revoke", node_revoke_txn, (void *)id, node_revoked);
 }
 
 /* ---- keys ---- */
 
-static int key_row(void *arg, const idp_key_info_t *k)
-{
-    rows_t *l = arg;
-    int can_retire = k->state == IDP_KEY_NEXT || k->state == IDP_KEY_ACTIVE;
+/* The keys with their states, read with the gate. */
+typedef struct {
+    idp_key_info_t info;
+    char kid[64];
+} key_row_t;
 
-    hub_page_raw(l->p, "<tr><td><code>");
-    hub_page_text(l->p, k->kid);
-    hub_page_printf(l->p, "</code></td><td>%s</td><td><span class=\"badge%s\">%s</span></td><td>", hub_alg_name(k->alg),
-                    k->state == IDP_KEY_REVOKED ? " off" : "", idp_key_state_name(k->state));
-    if (k->activate_at != 0)
-        idp_console_time(l->p, k->activate_at);
-    else
-        hub_page_raw(l->p, "once served");
-    hub_page_raw(l->p, "</td><td>");
-    idp_console_time(l->p, k->publish_until);
-    hub_page_raw(l->p, "</td><td>");
-    if (can_retire)
-        idp_console_button(l->c, l->p, PATH_RETIRE, "kid", k->kid, "Retire", "secondary");
-    if (k->state != IDP_KEY_REVOKED && k->state != IDP_KEY_RETIRED)
-        idp_console_button(l->c, l->p, PATH_KEY_REVOKE, "kid", k->kid, "Revoke", "danger");
-    hub_page_raw(l->p, "</td></tr>\n");
+typedef struct {
+    key_row_t *v;
+    size_t n;
+} keys_t;
+
+static int key_copy(void *arg, const idp_key_info_t *k)
+{
+    keys_t *l = arg;
+    key_row_t *r;
+
+    l->v = hub_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+    r = &l->v[l->n++];
+    r->info = *k;
+    r->info.kid = NULL; /* r->kid: the array moves as it grows */
+    snprintf(r->kid, sizeof(r->kid), "%s", k->kid);
     return 0;
 }
 
-/* The keys listed on the worker pool (idp_keys_list reads the store itself), into a fragment. */
-static void keys_work(void *arg)
+static int keys_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    rows_t *l = arg;
-    hub_page_t p;
-
-    l->p = &p;
-    hub_page_fragment(&p);
-    idp_keys_list(l->c->idp->store, l->c->idp->cfg, key_row, l);
-    l->html = hub_page_fragment_end(&p, &l->len);
-    l->p = NULL;
+    return idp_keys_list_in(txn, c->idp->cfg, key_copy, c->data);
 }
 
-static void keys_listed(idp_creq_t *c, void *arg)
+static void keys_dispose(void *data)
 {
-    rows_t *l = arg;
+    free(((keys_t *)data)->v);
+}
+
+static void key_row(idp_creq_t *c, hub_page_t *p, const idp_key_info_t *k)
+{
+    int can_retire = k->state == IDP_KEY_NEXT || k->state == IDP_KEY_ACTIVE;
+
+    hub_page_raw(p, "<tr><td><code>");
+    hub_page_text(p, k->kid);
+    hub_page_printf(p, "</code></td><td>%s</td><td><span class=\"badge%s\">%s</span></td><td>", hub_alg_name(k->alg),
+                    k->state == IDP_KEY_REVOKED ? " off" : "", idp_key_state_name(k->state));
+    if (k->activate_at != 0)
+        idp_console_time(p, k->activate_at);
+    else
+        hub_page_raw(p, "once served");
+    hub_page_raw(p, "</td><td>");
+    idp_console_time(p, k->publish_until);
+    hub_page_raw(p, "</td><td>");
+    if (can_retire)
+        idp_console_button(c, p, PATH_RETIRE, "kid", k->kid, "Retire", "secondary");
+    if (k->state != IDP_KEY_REVOKED && k->state != IDP_KEY_RETIRED)
+        idp_console_button(c, p, PATH_KEY_REVOKE, "kid", k->kid, "Revoke", "danger");
+    hub_page_raw(p, "</td></tr>\n");
+}
+
+static void on_keys(idp_creq_t *c)
+{
+    const keys_t *l = c->data;
     hub_page_t p;
 
     idp_console_begin(c, &p, "Signing Keys", PATH_KEYS);
@@ -303,18 +293,13 @@ static void keys_listed(idp_creq_t *c, void *arg)
                  "</div>\n<div class=\"table-wrap\"><table id=\"keys\"><thead><tr><th scope=\"col\">Key ID</th><th scope=\"col\">"
                  "Algorithm</th><th scope=\"col\">State</th><th scope=\"col\">Signs from</th><th scope=\"col\">Published "
                  "until</th><th scope=\"col\"><span class=\"skip\">Actions</span></th></tr></thead>\n<tbody>\n");
-    if (l->html != NULL)
-        hub_page_raw(&p, l->html);
+    for (size_t i = 0; i != l->n; ++i) {
+        idp_key_info_t k = l->v[i].info;
+        k.kid = l->v[i].kid;
+        key_row(c, &p, &k);
+    }
     hub_page_raw(&p, "</tbody></table></div>\n");
     idp_console_end(c, &p, 200);
-}
-
-static void on_keys(idp_creq_t *c)
-{
-    rows_t *l = hub_xcalloc(1, sizeof(*l));
-
-    l->c = c;
-    idp_console_job(c, keys_work, keys_listed, rows_free, l);
 }
 
 /* A key operation on the worker pool (it may generate a key and writes key files), audited once it is done. */
@@ -326,6 +311,8 @@ typedef struct st_key_job_t {
     char kid[64]; /* the key named (retire, revoke) or made (rotate) */
     idp_revoke_result_t revoked;
     int ret;
+    idp_creq_t *c;
+    int allowed; /* idp_console_allowed's answer, read on the worker before the command */
 } key_job_t;
 
 static void key_work(void *arg)
@@ -348,50 +335,59 @@ static int key_audit_txn(hub_txn_t *txn, void *arg, char *target)
     return 0;
 }
 
-static void key_audited(idp_creq_t *c, void *arg, int ret)
+/* The command writes through transactions of its own: the gate's answer is read again here first, so that a session
+ * ended or a role lost while the job waited stops it, and its audit entry follows here too, written whether or not
+ * the client is still there to read the answer. */
+static void key_checked_work(void *arg)
 {
-    static const char *const flashes[] = {"key-rotated", "key-retired", "key-revoked"};
+    static const char *const actions[] = {"keys.rotate", "keys.retire", "keys.revoke"};
+    key_job_t *j = arg;
+    hub_txn_t *txn = NULL;
+    int ret;
 
-    idp_console_done(c, PATH_KEYS, flashes[((key_job_t *)arg)->op]); /* done, whatever became of its audit entry */
+    if ((j->allowed = hub_store_read_begin(j->idp->store, &txn)) == 0) {
+        j->allowed = idp_console_allowed(txn, j->c);
+        hub_store_read_end(txn);
+    }
+    if (j->allowed != 0)
+        return;
+    key_work(j);
+    if (j->ret == 0 && (ret = idp_console_audit_here(j->c, actions[j->op], key_audit_txn, j)) != 0)
+        hub_log_error("console: the audit entry of %s %s was not written: %s", actions[j->op], j->kid, hub_strerror(ret));
 }
 
 static void key_done(idp_creq_t *c, void *arg)
 {
-    static const char *const actions[] = {"keys.rotate", "keys.retire", "keys.revoke"};
-    key_job_t *j = arg, *audit;
+    static const char *const flashes[] = {"key-rotated", "key-retired", "key-revoked"};
+    key_job_t *j = arg;
     idp_invalid_t inv;
 
-    if (j->op == K_ROTATE && j->ret == HUB_E_EXISTS) {
+    if (j->allowed == HUB_E_NOTFOUND || j->allowed == HUB_E_DENIED)
+        idp_console_refuse(c, j->allowed);
+    else if (j->allowed != 0)
+        idp_console_failed(c, j->allowed, "Not done", "The keys could not be changed right now. Please try again.");
+    else if (j->op == K_ROTATE && j->ret == HUB_E_EXISTS)
         idp_console_message(c, 409, "Not rotated", "A next key is already published; it activates on schedule.");
-        return;
-    }
-    if (j->op == K_RETIRE && idp_keys_retire_refusal(j->ret, j->kid, &inv)) {
+    else if (j->op == K_RETIRE && idp_keys_retire_refusal(j->ret, j->kid, &inv))
         idp_console_message(c, j->ret == HUB_E_NOTFOUND ? 404 : 409, "Not retired", inv.text);
-        return;
-    }
-    if (j->ret == HUB_E_NOTFOUND) {
+    else if (j->ret == HUB_E_NOTFOUND)
         idp_console_message(c, 404, "No such key", "There is no key with that ID.");
-        return;
-    }
-    if (j->ret != 0) {
-        idp_console_message(c, 503, "Not done", "The keys could not be changed right now. Please try again.");
-        return;
-    }
-    /* the change itself committed in idp/keys.c; its audit entry is a step of its own, with a copy of the job */
-    audit = hub_xcalloc(1, sizeof(*audit));
-    *audit = *j;
-    idp_console_change(c, actions[audit->op], key_audit_txn, audit, key_audited, free);
+    else if (j->ret != 0)
+        idp_console_failed(c, j->ret, "Not done", "The keys could not be changed right now. Please try again.");
+    else
+        idp_console_done(c, PATH_KEYS, flashes[j->op]);
 }
 
 static void key_job(idp_creq_t *c, key_op_t op, const char *kid)
 {
-    key_job_t *j = hub_xcalloc(1, sizeof(*j));
+    key_job_t *j = idp_console_alloc(c, sizeof(*j), NULL);
 
     j->idp = c->idp;
     j->op = op;
+    j->c = c;
     if (kid != NULL)
         snprintf(j->kid, sizeof(j->kid), "%s", kid);
-    idp_console_job(c, key_work, key_done, free, j);
+    idp_console_job(c, key_checked_work, key_done, j);
 }
 
 static void on_rotate(idp_creq_t *c)
@@ -432,9 +428,13 @@ static void on_key_revoke(idp_creq_t *c)
 
 /* A path before any prefix of it (idp_console_add). */
 static const idp_console_page_t pages[] = {
-    {PATH_JOIN, 1, NULL, on_join},     {PATH_REVOKE, 1, NULL, on_node_revoke}, {PATH_NODES, 1, on_nodes, NULL},
-    {PATH_ROTATE, 1, NULL, on_rotate}, {PATH_RETIRE, 1, NULL, on_retire},      {PATH_KEY_REVOKE, 1, NULL, on_key_revoke},
-    {PATH_KEYS, 1, on_keys, NULL},
+    {PATH_JOIN, 1, NULL, on_join, nodes_read, sizeof(nodes_t), nodes_dispose},
+    {PATH_REVOKE, 1, NULL, on_node_revoke},
+    {PATH_NODES, 1, on_nodes, NULL, nodes_read, sizeof(nodes_t), nodes_dispose},
+    {PATH_ROTATE, 1, NULL, on_rotate},
+    {PATH_RETIRE, 1, NULL, on_retire},
+    {PATH_KEY_REVOKE, 1, NULL, on_key_revoke},
+    {PATH_KEYS, 1, on_keys, NULL, keys_read, sizeof(keys_t), keys_dispose},
 };
 
 void idp_admin_nodes_register(idp_t *idp)

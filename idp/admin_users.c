@@ -38,6 +38,41 @@ static const idp_form_field_t roles_field = {"role", "Roles", IDP_FIELD_USER_ROL
 
 /* ---- shared pieces ---- */
 
+/* What a user's pages read with the gate: every role of the store (the checkboxes) and, on a user's own pages, the user
+ * the query's "id" (GET) or the form's "sub" (POST) names (NULL when there is none). */
+typedef struct {
+    idp_strv_t all_roles;
+    idp_user_t *user;
+} user_data_t;
+
+static int roles_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    return idp_role_list(txn, &((user_data_t *)c->data)->all_roles);
+}
+
+static int user_read(hub_txn_t *txn, idp_creq_t *c)
+{
+    user_data_t *d = c->data;
+    const char *sub = idp_console_arg(c, c->post ? "sub" : "id");
+    int ret;
+
+    if ((ret = idp_role_list(txn, &d->all_roles)) != 0)
+        return ret;
+    if (sub == NULL || strlen(sub) > MAX_SUB || (ret = idp_user_get(txn, sub, &d->user)) == HUB_E_NOTFOUND || ret == HUB_E_PARSE) {
+        d->user = NULL;
+        return 0;
+    }
+    return ret;
+}
+
+static void user_data_dispose(void *data)
+{
+    user_data_t *d = data;
+
+    idp_strv_free(&d->all_roles);
+    idp_user_free(d->user);
+}
+
 static const char *edit_path(idp_creq_t *c, const char *sub)
 {
     size_t cap = sizeof(PATH_EDIT) + 3 * strlen(sub) + 8;
@@ -55,9 +90,11 @@ static void posted_roles(idp_creq_t *c, idp_strv_t *out)
             idp_strv_add(out, c->form.items[i].value.base);
 }
 
-/* A checkbox per role of the store (all, read), checked when held. */
-static void role_boxes(hub_page_t *p, const idp_strv_t *all, const idp_strv_t *held, const idp_invalid_t *inv)
+/* A checkbox per role of the store, checked when held. */
+static void role_boxes(idp_creq_t *c, hub_page_t *p, const idp_strv_t *held, const idp_invalid_t *inv)
 {
+    const idp_strv_t *all = &((const user_data_t *)c->data)->all_roles;
+
     hub_page_raw(p, "<fieldset id=\"f-role\"><legend>Roles</legend>\n");
     for (size_t i = 0; i != all->n; ++i) {
         hub_page_printf(p, "<div class=\"field check\"><input type=\"checkbox\" name=\"role\" id=\"role-%zu\" value=\"", i);
@@ -74,140 +111,81 @@ static void role_boxes(hub_page_t *p, const idp_strv_t *all, const idp_strv_t *h
     hub_page_raw(p, "</fieldset>\n");
 }
 
-/* A page with role boxes, after its read: the store's roles and, for a user's page, the user (sub). */
-typedef struct st_form_page_t {
-    char *sub;       /* a user's page: the user's, a copy; NULL: the new user's page */
-    idp_user_t *u;   /* read: the user */
-    idp_strv_t all;  /* read: every role */
-    idp_strv_t held; /* the roles to show checked (a copy); a user's page without any: the user's own */
-    int status, have_held;
-    idp_invalid_t inv;       /* field IDP_FIELD_NONE: none */
-    const char *v[F__COUNT]; /* the new user's form (the request's pool: read on the loop only), or NULLs */
-} form_page_t;
-
-static void form_page_free(void *arg)
-{
-    form_page_t *f = arg;
-
-    free(f->sub);
-    idp_user_free(f->u);
-    idp_strv_free(&f->all);
-    idp_strv_free(&f->held);
-    free(f);
-}
-
-static int form_page_txn(hub_txn_t *txn, void *arg)
-{
-    form_page_t *f = arg;
-    int ret;
-
-    if (f->sub != NULL && (ret = idp_user_get(txn, f->sub, &f->u)) != 0)
-        return ret == HUB_E_NOTFOUND ? 0 : ret;
-    return idp_role_list(txn, &f->all);
-}
-
-static void new_page_read(idp_creq_t *c, form_page_t *f);
-static void user_page_read(idp_creq_t *c, form_page_t *f);
-
-static void form_page_read(idp_creq_t *c, void *arg, int ret)
-{
-    form_page_t *f = arg;
-
-    if (ret != 0)
-        idp_console_message(c, 503, "Unavailable", "The page could not be read right now. Please try again.");
-    else if (f->sub != NULL && f->u == NULL)
-        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
-    else if (f->sub == NULL)
-        new_page_read(c, f);
-    else
-        user_page_read(c, f);
-}
-
-/* Reads what the page shows (the user sub, or none for the new user's page, and every role), then shows it with status,
- * the roles held (NULL: the user's own, or none) and the problem inv (may be NULL). */
-static form_page_t *form_page(idp_creq_t *c, int status, const char *sub, const idp_strv_t *held, const idp_invalid_t *inv)
-{
-    form_page_t *f = hub_xcalloc(1, sizeof(*f));
-
-    f->sub = sub != NULL ? hub_strdup(sub) : NULL;
-    f->status = status;
-    f->inv.field = IDP_FIELD_NONE;
-    if (inv != NULL)
-        f->inv = *inv;
-    idp_strv_split(&f->held, "", 0);
-    if ((f->have_held = held != NULL))
-        for (size_t i = 0; i != held->n; ++i)
-            idp_strv_add(&f->held, held->v[i]);
-    return f;
-}
-
-static void form_page_show(idp_creq_t *c, form_page_t *f)
-{
-    idp_console_load(c, form_page_txn, f, form_page_read, form_page_free);
-}
-
 /* ---- the list ---- */
 
-/* A page of the list: its rows written off the loop into a fragment, the key of the last user shown (malloc'ed). */
+/* A row of the list, copied out of the read. */
 typedef struct {
-    char *q, *after; /* copies */
-    hub_page_t *p;
-    int by_email;
+    char *sub, *username, *email, *full_name, *roles;
+    int enabled;
+} row_t;
+
+/* The page of users matching the query's "q" after its "after", read with the gate. */
+typedef struct {
+    row_t rows[PAGE_SIZE];
     size_t n;
-    char *last;
-    char *html;
+    int more, by_email;
+    const char *q, *after; /* the query's (c's memory) */
 } list_t;
-
-static void list_free(void *arg)
-{
-    list_t *l = arg;
-
-    free(l->q);
-    free(l->after);
-    free(l->last);
-    free(l->html);
-    free(l);
-}
 
 static int list_row(void *arg, const idp_user_t *u)
 {
     list_t *l = arg;
-    char *roles;
 
-    if (l->n++ == PAGE_SIZE)
-        return 1; /* one more: a next page */
-    hub_page_raw(l->p, "<tr><td><a href=\"" PATH_EDIT "?id=");
-    hub_page_text(l->p, hub_url_encode(hub_page_pool(l->p), u->sub, strlen(u->sub)).base);
-    hub_page_raw(l->p, "\">");
-    hub_page_text(l->p, u->username);
-    hub_page_raw(l->p, "</a></td><td>");
-    hub_page_text(l->p, u->email);
-    hub_page_raw(l->p, "</td><td>");
-    hub_page_text(l->p, u->full_name);
-    hub_page_raw(l->p, u->enabled ? "</td><td><span class=\"badge\">enabled</span></td><td>"
-                                  : "</td><td><span class=\"badge off\">disabled</span></td><td>");
-    roles = idp_strv_join(&u->roles, "; ");
-    hub_page_text(l->p, roles);
-    free(roles);
-    hub_page_raw(l->p, "</td></tr>\n");
-    free(l->last);
-    l->last = hub_strdup(l->by_email ? u->email : u->username);
+    if (l->n == PAGE_SIZE) {
+        l->more = 1; /* one more: a next page */
+        return 1;
+    }
+    l->rows[l->n++] = (row_t){hub_strdup(u->sub),
+                              hub_strdup(u->username),
+                              hub_strdup(u->email),
+                              u->full_name != NULL ? hub_strdup(u->full_name) : NULL,
+                              idp_strv_join(&u->roles, "; "),
+                              u->enabled};
     return 0;
 }
 
-static int list_txn(hub_txn_t *txn, void *arg)
+static int list_read(hub_txn_t *txn, idp_creq_t *c)
 {
-    list_t *l = arg;
-    hub_page_t p;
-    size_t len;
+    list_t *l = c->data;
     int ret;
 
-    l->p = &p;
-    hub_page_fragment(&p);
-    ret = idp_user_each_after(txn, l->by_email, l->q, l->after, list_row, l);
-    l->html = hub_page_fragment_end(&p, &len);
-    l->p = NULL;
-    return ret < 0 ? ret : 0; /* a walk stopped early (a full page) is no error */
+    l->q = idp_console_arg(c, "q");
+    l->after = idp_console_arg(c, "after");
+    if (l->q == NULL || strlen(l->q) > MAX_QUERY)
+        l->q = "";
+    if (l->after != NULL && (l->after[0] == '\0' || strlen(l->after) > MAX_QUERY))
+        l->after = NULL;
+    l->by_email = strchr(l->q, '@') != NULL;
+    return (ret = idp_user_each_after(txn, l->by_email, l->q, l->after, list_row, l)) == 1 ? 0 : ret;
+}
+
+static void list_dispose(void *data)
+{
+    list_t *l = data;
+
+    for (size_t i = 0; i != l->n; ++i) {
+        free(l->rows[i].sub);
+        free(l->rows[i].username);
+        free(l->rows[i].email);
+        free(l->rows[i].full_name);
+        free(l->rows[i].roles);
+    }
+}
+
+static void list_html(idp_creq_t *c, hub_page_t *p, const row_t *r)
+{
+    hub_page_raw(p, "<tr><td><a href=\"" PATH_EDIT "?id=");
+    hub_page_text(p, hub_url_encode(&c->req->pool, r->sub, strlen(r->sub)).base);
+    hub_page_raw(p, "\">");
+    hub_page_text(p, r->username);
+    hub_page_raw(p, "</a></td><td>");
+    hub_page_text(p, r->email);
+    hub_page_raw(p, "</td><td>");
+    hub_page_text(p, r->full_name);
+    hub_page_raw(p, r->enabled ? "</td><td><span class=\"badge\">enabled</span></td><td>"
+                               : "</td><td><span class=\"badge off\">disabled</span></td><td>");
+    hub_page_text(p, r->roles);
+    hub_page_raw(p, "</td></tr>\n");
 }
 
 static void search_form(hub_page_t *p, const char *q)
@@ -221,9 +199,23 @@ static void search_form(hub_page_t *p, const char *q)
                     "\">New user</a></div>\n</form>\n");
 }
 
-static void listed(idp_creq_t *c, void *arg, int ret)
+static void pager(idp_creq_t *c, hub_page_t *p, const list_t *l)
 {
-    list_t *l = arg;
+    const char *key;
+
+    if (!l->more)
+        return;
+    key = l->by_email ? l->rows[l->n - 1].email : l->rows[l->n - 1].username;
+    hub_page_raw(p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?q=");
+    hub_page_text(p, hub_url_encode(&c->req->pool, l->q, strlen(l->q)).base);
+    hub_page_raw(p, "&amp;after=");
+    hub_page_text(p, hub_url_encode(&c->req->pool, key, strlen(key)).base);
+    hub_page_raw(p, "\">Next page</a></nav>\n");
+}
+
+static void on_list(idp_creq_t *c)
+{
+    const list_t *l = c->data;
     hub_page_t p;
 
     idp_console_begin(c, &p, "Users", PATH_LIST);
@@ -231,35 +223,18 @@ static void listed(idp_creq_t *c, void *arg, int ret)
     hub_page_raw(&p, "<div class=\"table-wrap\"><table id=\"users\"><thead><tr><th scope=\"col\">Username</th><th scope=\"col\">"
                      "E-mail</th><th scope=\"col\">Full name</th><th scope=\"col\">State</th><th scope=\"col\">Roles</th></tr>"
                      "</thead>\n<tbody>\n");
-    if (ret == 0)
-        hub_page_raw(&p, l->html);
+    for (size_t i = 0; i != l->n; ++i)
+        list_html(c, &p, &l->rows[i]);
     hub_page_raw(&p, "</tbody></table></div>\n");
     if (l->n == 0)
         hub_page_raw(&p, "<p id=\"no-users\">No user matches.</p>\n");
-    if (l->n > PAGE_SIZE) {
-        hub_page_raw(&p, "<nav class=\"pager\" aria-label=\"Pages\"><a id=\"next-page\" href=\"" PATH_LIST "?q=");
-        hub_page_text(&p, hub_url_encode(&c->req->pool, l->q, strlen(l->q)).base);
-        hub_page_raw(&p, "&amp;after=");
-        hub_page_text(&p, hub_url_encode(&c->req->pool, l->last, strlen(l->last)).base);
-        hub_page_raw(&p, "\">Next page</a></nav>\n");
-    }
+    pager(c, &p, l);
     idp_console_end(c, &p, 200);
-}
-
-static void on_list(idp_creq_t *c)
-{
-    const char *q = idp_console_arg(c, "q"), *after = idp_console_arg(c, "after");
-    list_t *l = hub_xcalloc(1, sizeof(*l));
-
-    l->q = hub_strdup(q != NULL && strlen(q) <= MAX_QUERY ? q : "");
-    l->after = after != NULL && after[0] != '\0' && strlen(after) <= MAX_QUERY ? hub_strdup(after) : NULL;
-    l->by_email = strchr(l->q, '@') != NULL;
-    idp_console_load(c, list_txn, l, listed, list_free);
 }
 
 /* ---- new ---- */
 
-static void new_page_read(idp_creq_t *c, form_page_t *f)
+static void new_page(idp_creq_t *c, int status, const char **v, const idp_strv_t *roles, const idp_invalid_t *inv)
 {
     static const idp_input_t types[F__COUNT] = {
         [F_EMAIL] = IDP_INPUT_EMAIL, [F_PASSWORD] = IDP_INPUT_PASSWORD, [F_AGAIN] = IDP_INPUT_PASSWORD};
@@ -270,7 +245,6 @@ static void new_page_read(idp_creq_t *c, form_page_t *f)
         [F_AGAIN] = "required minlength=\"8\" maxlength=\"1024\" autocomplete=\"new-password\""};
     static const char *const hints[F__COUNT] = {
         [F_USERNAME] = "Letters, digits and . _ @ - (at most 64).", [F_PASSWORD] = "At least 8 characters."};
-    const idp_invalid_t *inv = f->inv.field != IDP_FIELD_NONE ? &f->inv : NULL;
     hub_page_t p;
 
     idp_console_begin(c, &p, "New user", PATH_LIST);
@@ -278,38 +252,31 @@ static void new_page_read(idp_creq_t *c, form_page_t *f)
         idp_console_problem(&p, inv, fields, F__COUNT);
     idp_console_form(c, &p, PATH_NEW);
     for (size_t i = 0; i != F__COUNT; ++i)
-        idp_console_input(&p, &fields[i], types[i], f->v[i], hints[i], inv, attrs[i]);
-    role_boxes(&p, &f->all, &f->held, inv);
+        idp_console_input(&p, &fields[i], types[i], v != NULL ? v[i] : NULL, hints[i], inv, attrs[i]);
+    role_boxes(c, &p, roles, inv);
     hub_page_raw(
         &p, "<div class=\"actions\"><button type=\"submit\">Create user</button> <a class=\"button secondary\" href=\"" PATH_LIST
             "\">Cancel</a></div>\n</form>\n");
-    idp_console_end(c, &p, f->status);
-}
-
-/* The new user's page with the form's values v (may be NULL), the roles checked and the problem inv (may be NULL). */
-static void new_page(idp_creq_t *c, int status, const char **v, const idp_strv_t *roles, const idp_invalid_t *inv)
-{
-    form_page_t *f = form_page(c, status, NULL, roles, inv);
-
-    for (size_t i = 0; v != NULL && i != F__COUNT; ++i)
-        f->v[i] = v[i];
-    form_page_show(c, f);
+    idp_console_end(c, &p, status);
 }
 
 static void on_new_get(idp_creq_t *c)
 {
-    new_page(c, 200, NULL, NULL, NULL);
+    idp_strv_t none;
+    idp_strv_split(&none, "", 0);
+    new_page(c, 200, NULL, &none, NULL);
+    idp_strv_free(&none);
 }
 
-/* A password hashed on the worker pool, then a change made with it: a new user, or a user's new password. */
+/* A password hashed on the worker pool, then a change made with it: a new user, or a user's new password. In c's
+ * memory. */
 typedef struct st_hash_job_t {
     char *password;
     size_t len;
     char *hash;              /* the result, NULL when hashing failed */
     idp_user_t *user;        /* the new user (new), or NULL */
-    char *sub;               /* the user whose password is set, or NULL */
-    const char *v[F__COUNT]; /* the form's values, in the request's pool (read only on the loop) */
-    idp_invalid_t inv;
+    const char *v[F__COUNT]; /* the form's values (c's memory) */
+    idp_invalid_t inv;       /* a refused new user */
 } hash_job_t;
 
 static void hash_work(void *arg)
@@ -323,34 +290,21 @@ static void hash_dispose(void *arg)
 {
     hash_job_t *j = arg;
 
-    if (j->password != NULL)
-        OPENSSL_cleanse(j->password, j->len);
+    OPENSSL_cleanse(j->password, j->len);
     free(j->password);
     if (j->hash != NULL)
         OPENSSL_cleanse(j->hash, strlen(j->hash));
     free(j->hash);
     idp_user_free(j->user);
-    free(j->sub);
-    free(j);
 }
 
-static hash_job_t *hash_job(const char *password)
+static hash_job_t *hash_job(idp_creq_t *c, const char *password)
 {
-    hash_job_t *j = hub_xcalloc(1, sizeof(*j));
+    hash_job_t *j = idp_console_alloc(c, sizeof(*j), hash_dispose);
 
     j->password = hub_strdup(password);
     j->len = strlen(password);
     return j;
-}
-
-/* The next step takes over what the job holds: the step that ran it frees an empty one. */
-static hash_job_t *hash_job_move(hash_job_t *j)
-{
-    hash_job_t *next = hub_xcalloc(1, sizeof(*next));
-
-    *next = *j;
-    memset(j, 0, sizeof(*j));
-    return next;
 }
 
 static int create_txn(hub_txn_t *txn, void *arg, char *target)
@@ -367,25 +321,23 @@ static void created(idp_creq_t *c, void *arg, int ret)
     if (ret == HUB_E_INVAL || ret == HUB_E_NOTFOUND || ret == HUB_E_EXISTS)
         new_page(c, 400, j->v, &j->user->roles, &j->inv);
     else if (ret != 0)
-        idp_console_message(c, 503, "Not created", "The user could not be created right now. Please try again.");
+        idp_console_failed(c, ret, "Not created", "The user could not be created right now. Please try again.");
     else
         idp_console_done(c, edit_path(c, j->user->sub), "user-saved");
 }
 
 static void new_done(idp_creq_t *c, void *arg)
 {
-    hash_job_t *j = hash_job_move(arg);
+    hash_job_t *j = arg;
 
     if (j->hash == NULL) {
-        idp_console_message(c, 503, "Not created", "The user could not be created right now. Please try again.");
-        hash_dispose(j);
+        idp_console_failed(c, HUB_E_CRYPTO, "Not created", "The user could not be created right now. Please try again.");
         return;
     }
     free(j->user->password_hash);
     j->user->password_hash = hub_strdup(j->hash);
-    idp_console_change(c, "user.create", create_txn, j, created, hash_dispose);
+    idp_console_change(c, "user.create", create_txn, j, created);
 }
-
 /* The new user the form describes, checked as hubctl checks one (idp_user_validate, idp_password_check). */
 static idp_user_t *new_user(idp_creq_t *c, const char **v, idp_invalid_t *inv)
 {
@@ -424,13 +376,23 @@ static void on_new_post(idp_creq_t *c)
         return;
     }
     idp_strv_free(&roles);
-    j = hash_job(v[F_PASSWORD]);
+    j = hash_job(c, v[F_PASSWORD]);
     j->user = u;
     memcpy(j->v, v, sizeof(v));
-    idp_console_job(c, hash_work, new_done, hash_dispose, j);
+    idp_console_job(c, hash_work, new_done, j);
 }
 
 /* ---- a user's page ---- */
+
+/* The user the page names, or NULL after a 404 page. */
+static const idp_user_t *one(idp_creq_t *c)
+{
+    const idp_user_t *u = ((const user_data_t *)c->data)->user;
+
+    if (u == NULL)
+        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
+    return u;
+}
 
 static void user_props(hub_page_t *p, const idp_user_t *u)
 {
@@ -448,11 +410,9 @@ static void user_props(hub_page_t *p, const idp_user_t *u)
     hub_page_raw(p, "</dd></dl></section>\n");
 }
 
-static void user_page_read(idp_creq_t *c, form_page_t *f)
+static void user_page(idp_creq_t *c, int status, const idp_user_t *u, const idp_strv_t *roles, const idp_invalid_t *inv)
 {
     static const char *const pw_attrs = "required minlength=\"8\" maxlength=\"1024\" autocomplete=\"new-password\"";
-    const idp_invalid_t *inv = f->inv.field != IDP_FIELD_NONE ? &f->inv : NULL;
-    const idp_user_t *u = f->u;
     hub_page_t p;
 
     idp_console_begin(c, &p, "User", PATH_LIST);
@@ -468,7 +428,7 @@ static void user_page_read(idp_creq_t *c, form_page_t *f)
     hub_page_raw(&p, "<input type=\"hidden\" name=\"sub\" value=\"");
     hub_page_text(&p, u->sub);
     hub_page_raw(&p, "\">\n");
-    role_boxes(&p, &f->all, f->have_held ? &f->held : &u->roles, inv);
+    role_boxes(c, &p, roles, inv);
     hub_page_raw(&p, "<div class=\"actions\"><button type=\"submit\">Save roles</button></div></form></section>\n"
                      "<section class=\"card\"><h2>Set a password</h2>\n");
     idp_console_form(c, &p, PATH_PASSWORD);
@@ -479,60 +439,43 @@ static void user_page_read(idp_creq_t *c, form_page_t *f)
     idp_console_input(&p, &fields[F_AGAIN], IDP_INPUT_PASSWORD, NULL, NULL, inv, pw_attrs);
     hub_page_raw(&p, "<div class=\"actions\"><button type=\"submit\">Set password</button></div></form>\n"
                      "<p class=\"muted\">The user's sessions end and their tokens are revoked.</p></section>\n");
-    idp_console_end(c, &p, f->status);
-}
-
-/* The page of user sub (a 404 page when there is none), with status, the roles shown checked (NULL: the user's own) and
- * the problem inv (may be NULL). */
-static void user_page(idp_creq_t *c, int status, const char *sub, const idp_strv_t *roles, const idp_invalid_t *inv)
-{
-    if (sub == NULL || strlen(sub) > MAX_SUB)
-        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
-    else
-        form_page_show(c, form_page(c, status, sub, roles, inv));
+    idp_console_end(c, &p, status);
 }
 
 static void on_edit(idp_creq_t *c)
 {
-    user_page(c, 200, idp_console_arg(c, "id"), NULL, NULL);
+    const idp_user_t *u = one(c);
+
+    if (u != NULL)
+        user_page(c, 200, u, &u->roles, NULL);
 }
 
 /* ---- a user's changes ---- */
 
 typedef enum { CH_ENABLE, CH_DISABLE, CH_ROLES, CH_PASSWORD, CH_DELETE } change_kind_t;
 
-/* A change of a user's, with copies of what it writes; made on the user as the change's transaction finds it. */
+/* A change to the user the page read (c's memory). */
 typedef struct {
-    char *sub;
-    change_kind_t kind; /* CH_ENABLE stands for "enable or disable, whichever it is not" until the write reads it */
-    idp_strv_t roles;
-    char *hash;
-    char *username; /* read in the write, for the confirmation */
-    int enabled;    /* read in the write */
+    const idp_user_t *user; /* as read with the gate */
+    change_kind_t kind;
+    idp_strv_t roles; /* CH_ROLES: the roles posted */
+    const char *hash; /* CH_PASSWORD: the new hash (the hash job's) */
     idp_invalid_t inv;
     int gone; /* the user is no more */
 } change_t;
 
-static void change_free(void *arg)
+static void change_dispose(void *ptr)
 {
-    change_t *a = arg;
-
-    free(a->sub);
-    idp_strv_free(&a->roles);
-    if (a->hash != NULL)
-        OPENSSL_cleanse(a->hash, strlen(a->hash));
-    free(a->hash);
-    free(a->username);
-    free(a);
+    idp_strv_free(&((change_t *)ptr)->roles);
 }
 
-static change_t *change_new(const char *sub, change_kind_t kind)
+static change_t *change_new(idp_creq_t *c, const idp_user_t *u, change_kind_t kind)
 {
-    change_t *a = hub_xcalloc(1, sizeof(*a));
+    change_t *a = idp_console_alloc(c, sizeof(*a), change_dispose);
 
-    a->sub = hub_strdup(sub);
+    a->user = u;
     a->kind = kind;
-    idp_strv_split(&a->roles, "", 0);
+    a->inv = (idp_invalid_t){IDP_FIELD_NONE, ""};
     return a;
 }
 
@@ -542,7 +485,8 @@ static int change_txn(hub_txn_t *txn, void *arg, char *target)
     idp_user_t *u = NULL;
     int ret;
 
-    if ((ret = idp_user_get(txn, a->sub, &u)) != 0) {
+    a->gone = 0;
+    if ((ret = idp_user_get(txn, a->user->sub, &u)) != 0) {
         a->gone = ret == HUB_E_NOTFOUND;
         return ret;
     }
@@ -578,7 +522,7 @@ static const struct {
     [CH_DELETE] = {"user.delete", "user-deleted"},
 };
 
-/* The answer to a change: the user's page with its flash, the list after a deletion, the page with the refusal. */
+/* The answer to change a: the user's page with its flash, the list after a deletion, the page with the refusal. */
 static void changed(idp_creq_t *c, void *arg, int ret)
 {
     change_t *a = arg;
@@ -586,101 +530,49 @@ static void changed(idp_creq_t *c, void *arg, int ret)
     if (ret == HUB_E_NOTFOUND && a->gone)
         idp_console_message(c, 404, "No such user", "There is no user with that ID any more.");
     else if (ret == HUB_E_NOTFOUND && a->kind == CH_ROLES)
-        user_page(c, 400, a->sub, &a->roles, &a->inv);
+        user_page(c, 400, a->user, &a->roles, &a->inv);
     else if (ret != 0)
-        idp_console_message(c, 503, "Not changed", "The user could not be changed right now. Please try again.");
+        idp_console_failed(c, ret, "Not changed", "The user could not be changed right now. Please try again.");
     else
-        idp_console_done(c, a->kind == CH_DELETE ? PATH_LIST : edit_path(c, a->sub), change_names[a->kind].flash);
+        idp_console_done(c, a->kind == CH_DELETE ? PATH_LIST : edit_path(c, a->user->sub), change_names[a->kind].flash);
 }
 
 static void change(idp_creq_t *c, change_t *a)
 {
-    idp_console_change(c, change_names[a->kind].action, change_txn, a, changed, change_free);
+    idp_console_change(c, change_names[a->kind].action, change_txn, a, changed);
 }
 
-/* The sub of a change's form, or NULL after a 404 page. */
-static const char *sub_arg(idp_creq_t *c)
-{
-    const char *sub = idp_console_arg(c, "sub");
-
-    if (sub == NULL || strlen(sub) > MAX_SUB) {
-        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
-        return NULL;
-    }
-    return sub;
-}
-
-static void state_read(idp_creq_t *c, void *arg, int ret);
-
-/* Enable or disable: the opposite of what the user is when the page's read finds it. */
 static void on_state(idp_creq_t *c)
 {
-    const char *sub = sub_arg(c);
-    form_page_t *f;
+    const idp_user_t *u = one(c);
 
-    if (sub == NULL)
-        return;
-    f = form_page(c, 200, sub, NULL, NULL);
-    idp_console_load(c, form_page_txn, f, state_read, form_page_free);
-}
-
-/* After the user was read: a change that depends on the user as it is (enable or disable, a deletion's confirmation). */
-static void user_read(idp_creq_t *c, void *arg, int ret, void (*next)(idp_creq_t *c, const idp_user_t *u))
-{
-    form_page_t *f = arg;
-
-    if (ret != 0)
-        idp_console_message(c, 503, "Not changed", "The user could not be read right now. Please try again.");
-    else if (f->u == NULL)
-        idp_console_message(c, 404, "No such user", "There is no user with that ID.");
-    else
-        next(c, f->u);
-}
-
-static void toggle(idp_creq_t *c, const idp_user_t *u)
-{
-    change(c, change_new(u->sub, u->enabled ? CH_DISABLE : CH_ENABLE));
-}
-
-static void state_read(idp_creq_t *c, void *arg, int ret)
-{
-    user_read(c, arg, ret, toggle);
+    if (u != NULL)
+        change(c, change_new(c, u, u->enabled ? CH_DISABLE : CH_ENABLE));
 }
 
 static void on_roles(idp_creq_t *c)
 {
-    const char *sub = sub_arg(c);
+    const idp_user_t *u = one(c);
     change_t *a;
 
-    if (sub == NULL)
+    if (u == NULL)
         return;
-    a = change_new(sub, CH_ROLES);
-    idp_strv_free(&a->roles);
+    a = change_new(c, u, CH_ROLES);
     posted_roles(c, &a->roles);
     change(c, a);
 }
 
-static void confirm_delete(idp_creq_t *c, const idp_user_t *u)
+static void on_delete(idp_creq_t *c)
 {
+    const idp_user_t *u = one(c);
     char text[IDP_USERNAME_MAX + 160];
 
+    if (u == NULL)
+        return;
     snprintf(text, sizeof(text), "Delete the user \"%s\"? Their sessions end and their tokens are revoked. This cannot be undone.",
              u->username);
     if (idp_console_confirmed(c, "Delete user", text, PATH_DELETE, "sub", u->sub, "Delete user", edit_path(c, u->sub)))
-        change(c, change_new(u->sub, CH_DELETE));
-}
-
-static void delete_read(idp_creq_t *c, void *arg, int ret)
-{
-    user_read(c, arg, ret, confirm_delete);
-}
-
-static void on_delete(idp_creq_t *c)
-{
-    const char *sub = sub_arg(c);
-
-    if (sub != NULL)
-        idp_console_load(c, form_page_txn, form_page(c, 200, sub, NULL, NULL), delete_read, form_page_free);
+        change(c, change_new(c, u, CH_DELETE));
 }
 
 static void password_done(idp_creq_t *c, void *arg)
@@ -689,38 +581,42 @@ static void password_done(idp_creq_t *c, void *arg)
     change_t *a;
 
     if (j->hash == NULL) {
-        idp_console_message(c, 503, "Not changed", "The password could not be hashed right now. Please try again.");
+        idp_console_failed(c, HUB_E_CRYPTO, "Not changed", "The password could not be hashed right now. Please try again.");
         return;
     }
-    a = change_new(j->sub, CH_PASSWORD); /* a user gone meanwhile: the change says so (404) */
-    a->hash = hub_strdup(j->hash);
-    change(c, a);
+    a = change_new(c, ((const user_data_t *)c->data)->user, CH_PASSWORD);
+    a->hash = j->hash;
+    change(c, a); /* a user deleted meanwhile: 404 */
 }
 
 static void on_password(idp_creq_t *c)
 {
-    const char *sub = sub_arg(c), *v[2];
+    const idp_user_t *u = one(c);
+    const char *v[2];
     idp_invalid_t inv;
-    hash_job_t *j;
 
-    if (sub == NULL)
+    if (u == NULL)
         return;
     if (idp_console_read(c, &fields[F_PASSWORD], 2, 3, v, &inv) != 0 || idp_password_check(v[0], strlen(v[0]), &inv) != 0 ||
         (strcmp(v[0], v[1]) != 0 && idp_invalid(&inv, IDP_FIELD_PASSWORD_AGAIN, "does not match the password"))) {
-        user_page(c, 400, sub, NULL, &inv);
+        user_page(c, 400, u, &u->roles, &inv);
         return;
     }
-    j = hash_job(v[0]);
-    j->sub = hub_strdup(sub);
-    idp_console_job(c, hash_work, password_done, hash_dispose, j);
+    idp_console_job(c, hash_work, password_done, hash_job(c, v[0]));
 }
 
+#define USER_DATA user_read, sizeof(user_data_t), user_data_dispose
 /* A path before any prefix of it (idp_console_add). */
 static const idp_console_page_t pages[] = {
-    {PATH_NEW, 1, on_new_get, on_new_post}, {PATH_EDIT, 1, on_edit, NULL},         {PATH_STATE, 1, NULL, on_state},
-    {PATH_ROLES, 1, NULL, on_roles},        {PATH_PASSWORD, 1, NULL, on_password}, {PATH_DELETE, 1, NULL, on_delete},
-    {PATH_LIST, 1, on_list, NULL},
+    {PATH_NEW, 1, on_new_get, on_new_post, roles_read, sizeof(user_data_t), user_data_dispose},
+    {PATH_EDIT, 1, on_edit, NULL, USER_DATA},
+    {PATH_STATE, 1, NULL, on_state, USER_DATA},
+    {PATH_ROLES, 1, NULL, on_roles, USER_DATA},
+    {PATH_PASSWORD, 1, NULL, on_password, USER_DATA},
+    {PATH_DELETE, 1, NULL, on_delete, USER_DATA},
+    {PATH_LIST, 1, on_list, NULL, list_read, sizeof(list_t), list_dispose},
 };
+#undef USER_DATA
 
 void idp_admin_users_register(idp_t *idp)
 {

@@ -62,59 +62,71 @@ void idp_audit_log(const idp_audit_t *e)
 }
 
 typedef struct {
-    idp_audit_t *v;
-    char **texts; /* 5 per entry, malloc'ed */
-    size_t n, cap;
+    idp_audit_list_t *l;
+    size_t cap;
 } collect_t;
 
 static int collect_cb(void *arg, hub_val_t key, hub_val_t val)
 {
     collect_t *c = arg;
+    idp_audit_list_t *l = c->l;
     json_t *rec = json_loadb(val.data, val.len, 0, NULL);
     static const char *const names[5] = {"who", "sub", "from", "action", "target"};
     char num[KEY_LEN + 1];
 
-    if (rec == NULL || key.len != KEY_LEN || c->n == c->cap) {
+    if (rec == NULL || key.len != KEY_LEN || l->n == c->cap) {
         json_decref(rec);
         return 0;
     }
-    idp_audit_t *e = &c->v[c->n];
+    idp_audit_t *e = &l->v[l->n];
     memcpy(num, key.data, KEY_LEN);
     num[KEY_LEN] = '\0';
     e->seq = strtoull(num, NULL, 10);
     e->at = (uint64_t)json_integer_value(json_object_get(rec, "at"));
     for (size_t i = 0; i != 5; ++i) {
         const char *s = json_string_value(json_object_get(rec, names[i]));
-        c->texts[c->n * 5 + i] = hub_strdup(s != NULL ? s : "");
+        l->texts[l->n * 5 + i] = hub_strdup(s != NULL ? s : "");
     }
-    e->who = c->texts[c->n * 5];
-    e->sub = c->texts[c->n * 5 + 1];
-    e->from = c->texts[c->n * 5 + 2];
-    e->action = c->texts[c->n * 5 + 3];
-    e->target = c->texts[c->n * 5 + 4];
-    ++c->n;
+    e->who = l->texts[l->n * 5];
+    e->sub = l->texts[l->n * 5 + 1];
+    e->from = l->texts[l->n * 5 + 2];
+    e->action = l->texts[l->n * 5 + 3];
+    e->target = l->texts[l->n * 5 + 4];
+    ++l->n;
     json_decref(rec);
     return 0;
 }
 
-int idp_audit_recent(hub_txn_t *txn, size_t max, int (*cb)(void *arg, const idp_audit_t *e), void *arg)
+void idp_audit_list_free(idp_audit_list_t *l)
+{
+    for (size_t i = 0; i != l->n * 5; ++i)
+        free(l->texts[i]);
+    free(l->texts);
+    free(l->v);
+    *l = (idp_audit_list_t){NULL, 0, NULL};
+}
+
+int idp_audit_recent(hub_txn_t *txn, size_t max, idp_audit_list_t *out)
 {
     uint64_t last = hub_store_counter(txn, SEQ_COUNTER);
-    collect_t c = {NULL, NULL, 0, max < IDP_AUDIT_KEEP ? max : IDP_AUDIT_KEEP};
+    collect_t c = {out, max < IDP_AUDIT_KEEP ? max : IDP_AUDIT_KEEP};
     char from[KEY_LEN + 1];
     int ret;
 
+    *out = (idp_audit_list_t){NULL, 0, NULL};
     if (last == 0 || c.cap == 0)
         return 0;
     seq_key(from, last >= c.cap ? last - c.cap + 1 : 1);
-    c.v = hub_xcalloc(c.cap, sizeof(*c.v));
-    c.texts = hub_xcalloc(c.cap * 5, sizeof(char *));
-    ret = hub_store_each_from(txn, HUB_T_AUDIT, NULL, 0, from, KEY_LEN, collect_cb, &c);
-    for (size_t i = c.n; ret == 0 && i-- > 0;)
-        ret = cb(arg, &c.v[i]);
-    for (size_t i = 0; i != c.n * 5; ++i)
-        free(c.texts[i]);
-    free(c.texts);
-    free(c.v);
-    return ret;
+    out->v = hub_xcalloc(c.cap, sizeof(*out->v));
+    out->texts = hub_xcalloc(c.cap * 5, sizeof(char *));
+    if ((ret = hub_store_each_from(txn, HUB_T_AUDIT, NULL, 0, from, KEY_LEN, collect_cb, &c)) != 0) {
+        idp_audit_list_free(out);
+        return ret;
+    }
+    for (size_t i = 0, j = out->n; i < j--; ++i) { /* oldest first in key order: newest first for the reader */
+        idp_audit_t e = out->v[i];
+        out->v[i] = out->v[j];
+        out->v[j] = e;
+    }
+    return 0;
 }

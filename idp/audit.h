@@ -28,8 +28,14 @@ typedef struct st_idp_audit_t {
 int idp_audit_add(hub_txn_t *txn, idp_audit_t *e);
 /* The entry's log line (info), each value quoted on one line; call after the transaction committed. */
 void idp_audit_log(const idp_audit_t *e);
-/* Calls cb with each of the last max entries, newest first (the strings valid during the call only); a non-zero
- * return of cb stops the walk and is returned. */
-int idp_audit_recent(hub_txn_t *txn, size_t max, int (*cb)(void *arg, const idp_audit_t *e), void *arg);
+/* The last max entries, newest first (copies the list owns, which outlive txn), into *out: free them with
+ * idp_audit_list_free. Returns 0 or a store error (then *out is empty). */
+typedef struct st_idp_audit_list_t {
+    idp_audit_t *v;
+    size_t n;
+    char **texts; /* the strings of v, 5 per entry */
+} idp_audit_list_t;
+int idp_audit_recent(hub_txn_t *txn, size_t max, idp_audit_list_t *out);
+void idp_audit_list_free(idp_audit_list_t *list);
 
 #endif

@@ -66,14 +66,28 @@ static idp_creq_t *creq_new(idp_t *idp, h2o_req_t *req, const idp_console_page_t
     c->idp = idp;
     c->req = req;
     c->page = page;
+    c->refs = 1; /* the gate's */
+    h2o_mem_init_pool(&c->pool);
     return c;
 }
 
-static void creq_free(idp_creq_t *c)
+/* Drops one reference (the gate's, or a step's that ended); the last frees c and what its memory holds. */
+static void creq_release(idp_creq_t *c)
 {
+    if (--c->refs != 0)
+        return;
+    h2o_mem_clear_pool(&c->pool);
     idp_session_free(c->session);
     idp_user_free(c->user);
     free(c);
+}
+
+void *idp_console_alloc(idp_creq_t *c, size_t size, void (*dispose)(void *ptr))
+{
+    void *p = h2o_mem_alloc_shared(&c->pool, size, dispose);
+
+    memset(p, 0, size);
+    return p;
 }
 
 /* 302 to the sign-in page, which brings the browser back here. */
@@ -87,88 +101,93 @@ static void to_sign_in(h2o_req_t *req)
     hub_send_redirect(req, 302, loc);
 }
 
-/* The form: a POST's body (bounded, a form, its CSRF token bound to the session), a GET's query. 0 when the handler may
- * run, else the answer is sent. */
+/* The form into c's memory: a POST's body (bounded, a form), a GET's query. 0, or the status it gets (answered once the
+ * gate knows who asks: a stranger is sent to sign in whatever they posted). */
 static int read_input(idp_creq_t *c)
 {
     int ret;
 
-    if (!hub_method_is(c->req, "POST")) {
-        if (hub_form_parse_query(&c->req->pool, c->req, &c->form) == 0)
-            return 0;
-        idp_console_message(c, 400, "Bad request", "The address could not be read.");
-        return -1;
-    }
-    if (c->req->entity.len > IDP_CONSOLE_MAX_BODY || (ret = hub_form_parse_body(&c->req->pool, c->req, &c->form)) == HUB_E_TOOBIG) {
-        idp_console_message(c, 413, "Form too large", "The form is larger than this page accepts. Nothing was changed.");
-        return -1;
-    }
-    if (ret != 0) {
-        idp_console_message(c, 400, "Bad request", "The form could not be read. Nothing was changed.");
-        return -1;
-    }
-    if (!idp_csrf_ok(c->idp, c->req, c->session, IDP_CSRF_CONSOLE, &c->form)) {
-        idp_console_message(c, 403, "Form expired",
-                            "This form has expired or did not come from this site. Nothing was changed; please try again.");
-        return -1;
-    }
-    return 0;
+    if (!c->post)
+        return hub_form_parse_query(&c->pool, c->req, &c->form) == 0 ? 0 : 400;
+    if (c->req->entity.len > IDP_CONSOLE_MAX_BODY || (ret = hub_form_parse_body(&c->pool, c->req, &c->form)) == HUB_E_TOOBIG)
+        return 413;
+    return ret == 0 ? 0 : 400;
 }
 
-/* A store that could not serve one of c's jobs: 503 with Retry-After when it cannot serve now (hub_park_unavailable, as
- * every endpoint answers it), else 500. */
-static void store_failed(idp_creq_t *c, int ret)
+static void input_refused(idp_creq_t *c)
 {
-    if (!hub_park_unavailable(c->req, ret, HUB_STYLE_HTML))
-        idp_console_message(c, 500, "Something went wrong", "The store could not be read or written. Nothing was changed.");
+    if (c->input == 413)
+        idp_console_message(c, 413, "Form too large", "The form is larger than this page accepts. Nothing was changed.");
+    else
+        idp_console_message(c, 400, "Bad request",
+                            c->post ? "The form could not be read. Nothing was changed." : "The address could not be read.");
 }
 
-/* The gate's read (any thread): the session of the cookie and its user, read again for this request (a disabled or
- * deleted user has no session). */
+int idp_console_allowed(hub_txn_t *txn, const idp_creq_t *c)
+{
+    idp_session_t *s = NULL;
+    idp_user_t *u = NULL;
+    int ret = idp_session_lookup(txn, c->session_hash, &s, &u);
+
+    if (ret == 0 && (s == NULL || strcmp(u->sub, c->user->sub) != 0))
+        ret = HUB_E_NOTFOUND;
+    else if (ret == 0 && c->page->admin_only && !idp_strv_has(&u->roles, IDP_ROLE_SYSTEM_MANAGER))
+        ret = HUB_E_DENIED;
+    idp_session_free(s);
+    idp_user_free(u);
+    return ret;
+}
+
+/* The gate's read, on the store's readers: the session and its user, then what the page shows when it may run. */
 static int gate_txn(hub_txn_t *txn, void *arg)
 {
     idp_creq_t *c = arg;
-    return idp_session_lookup(txn, c->session_hash, &c->session, &c->user);
-}
+    int ret;
 
-/* The gate of SPEC §11 once read; 0 when the page's handler may run, else the answer is sent. */
-static int gate(idp_creq_t *c)
-{
-    if (c->session == NULL || c->user == NULL) {
-        to_sign_in(c->req);
-        return -1;
-    }
+    if ((ret = idp_session_lookup(txn, c->session_hash, &c->session, &c->user)) != 0 || c->session == NULL)
+        return ret;
     c->admin = idp_strv_has(&c->user->roles, IDP_ROLE_SYSTEM_MANAGER);
-    snprintf(c->csrf, sizeof(c->csrf), "%s", idp_csrf_token(c->idp, c->req, c->session, IDP_CSRF_CONSOLE));
-    hub_req_peer(c->req, c->from, sizeof(c->from));
-    if (c->page->admin_only && !c->admin) {
-        hub_log_info("console: %s (%s) was refused %s: not a System Manager", c->user->username, c->from, c->page->path);
-        idp_console_message(c, 403, "Not allowed", "This page is for System Managers only.");
-        return -1;
-    }
-    return read_input(c);
+    if ((c->page->admin_only && !c->admin) || c->input != 0 || c->page->read == NULL)
+        return 0;
+    return c->page->read(txn, c);
 }
 
-/* c's end once no step owns it and no frame is still running it. */
-static void settle(idp_creq_t *c)
+static void not_admin(idp_creq_t *c)
 {
-    if (c->busy == 0 && (c->req == NULL || !c->detached))
-        creq_free(c);
+    hub_log_info("console: %s (%s) was refused %s: not a System Manager", c->user->username, c->from, c->page->path);
+    idp_console_message(c, 403, "Not allowed", "This page is for System Managers only.");
 }
 
-static void on_gate_read(void *arg, int ret)
+/* The gate of SPEC §11 on what its read found, then the page's handler. */
+static void gate(idp_creq_t *c, int ret)
+{
+    if (ret != 0) {
+        idp_console_failed(c, ret, "Unavailable", "This page cannot be shown right now. Please try again.");
+        return;
+    }
+    if (c->session == NULL) {
+        to_sign_in(c->req);
+        return;
+    }
+    c->csrf = idp_csrf_token(c->idp, c->req, c->session, IDP_CSRF_CONSOLE);
+    if (c->page->admin_only && !c->admin)
+        not_admin(c);
+    else if (c->input != 0)
+        input_refused(c);
+    else if (c->post && !idp_csrf_ok(c->idp, c->req, c->session, IDP_CSRF_CONSOLE, &c->form))
+        idp_console_message(c, 403, "Form expired",
+                            "This form has expired or did not come from this site. Nothing was changed; please try again.");
+    else
+        (c->post ? c->page->post : c->page->get)(c);
+}
+
+static void on_gated(void *arg, int ret)
 {
     idp_creq_t *c = arg;
 
-    if ((c->req = hub_park_resume(&c->park, ret)) != NULL) {
-        ++c->busy;
-        if (ret != 0)
-            store_failed(c, ret);
-        else if (gate(c) == 0)
-            (hub_method_is(c->req, "POST") ? c->page->post : c->page->get)(c);
-        --c->busy;
-    }
-    settle(c);
+    if ((c->req = hub_park_resume(&c->park, ret)) != NULL)
+        gate(c, ret);
+    creq_release(c);
 }
 
 static int on_console(void *data, h2o_req_t *req)
@@ -180,12 +199,23 @@ static int on_console(void *data, h2o_req_t *req)
     if (d->prefix && !h2o_memis(req->path_normalized.base, req->path_normalized.len, d->page.path, strlen(d->page.path)))
         return 1; /* nothing under it: the router's 404 */
     c = creq_new(d->idp, req, &d->page);
-    idp_session_cookie_hash(d->idp, req, c->session_hash);
-    if ((ret = hub_park_read(&c->park, req, gate_txn, c, on_gate_read)) != 0) {
-        hub_park_unavailable(req, ret, HUB_STYLE_HTML);
-        creq_free(c);
+    c->post = hub_method_is(req, "POST");
+    c->input = read_input(c);
+    hub_req_peer(req, c->from, sizeof(c->from));
+    if (!idp_session_cookie_hash(c->idp, req, c->session_hash)) {
+        to_sign_in(req); /* no session cookie: nothing to read */
+        creq_release(c);
+        return 0;
     }
-    return 0;
+    if (d->page.data_size != 0)
+        c->data = idp_console_alloc(c, d->page.data_size, d->page.data_dispose);
+    c->req = NULL;
+    if ((ret = hub_park_read(&c->park, req, gate_txn, c, on_gated)) != 0) {
+        c->req = req;
+        idp_console_failed(c, ret, "Unavailable", "This page cannot be shown right now. Please try again.");
+        creq_release(c);
+    }
+    return 0; /* on_gated answers (it may have already) */
 }
 
 /* ---- routes ---- */
@@ -220,7 +250,7 @@ static int on_slash(void *data, h2o_req_t *req)
     return 0;
 }
 
-void idp_console_register_tail(idp_t *idp, idp_console_fn admin_home, idp_console_fn account_home)
+void idp_console_register_tail(idp_t *idp, const idp_console_page_t *admin_home, const idp_console_page_t *account_home)
 {
     /* the style sheet and the redirects to the folders come from memory: served while the store is away */
     static const hub_route_t style = {HUB_STYLE_PATH, NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT,
@@ -228,12 +258,10 @@ void idp_console_register_tail(idp_t *idp, idp_console_fn admin_home, idp_consol
     static const hub_route_t admin = {"/admin", NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT, HUB_STYLE_HTML, NULL, HUB_NEEDS_MEMORY};
     static const hub_route_t account = {"/account",     NULL, HUB_GET | HUB_HEAD, HUB_MATCH_EXACT,
                                         HUB_STYLE_HTML, NULL, HUB_NEEDS_MEMORY};
-    const idp_console_page_t admin_page = {IDP_CONSOLE_ADMIN, 1, admin_home, NULL};
-    const idp_console_page_t account_page = {IDP_CONSOLE_ACCOUNT, 0, account_home, NULL};
 
     hub_server_add_route(idp->server, &style, on_style, NULL, NULL);
-    add_route(idp, &admin_page, HUB_MATCH_PREFIX);
-    add_route(idp, &account_page, HUB_MATCH_PREFIX);
+    add_route(idp, admin_home, HUB_MATCH_PREFIX);
+    add_route(idp, account_home, HUB_MATCH_PREFIX);
     /* after the folders: h2o gives a path to the first route registered that is a prefix of it */
     hub_server_add_route(idp->server, &admin, on_slash, (void *)IDP_CONSOLE_ADMIN, NULL);
     hub_server_add_route(idp->server, &account, on_slash, (void *)IDP_CONSOLE_ACCOUNT, NULL);
@@ -517,13 +545,16 @@ void idp_console_time(hub_page_t *p, uint64_t t)
     hub_page_text(p, buf);
 }
 
-/* ---- steps: a page's store work and CPU work, each parked (hub/park.h) ---- */
+/* ---- changes ---- */
 
 typedef struct {
     idp_creq_t *c;
-    const char *action;
+    const char *action; /* NULL: a write of the page's own (idp_console_write) */
+    int check;          /* idp_console_allowed first (idp_console_change) */
     int (*fn)(hub_txn_t *txn, void *arg, char *target);
     void *arg;
+    idp_console_done_fn done;
+    int refused; /* the gate's answer does not hold any more: idp_console_allowed's HUB_E_NOTFOUND or HUB_E_DENIED */
     idp_audit_t entry;
     char target[IDP_AUDIT_TEXT];
 } change_t;
@@ -531,129 +562,139 @@ typedef struct {
 static int change_txn(hub_txn_t *txn, void *arg)
 {
     change_t *ch = arg;
+    idp_creq_t *c = ch->c;
     int ret;
 
     ch->target[0] = '\0';
-    if ((ret = ch->fn(txn, ch->arg, ch->target)) != 0)
+    ch->refused = 0;
+    if (ch->check && (ret = idp_console_allowed(txn, c)) != 0) {
+        ch->refused = ret == HUB_E_NOTFOUND || ret == HUB_E_DENIED ? ret : 0;
         return ret;
-    ch->entry = (idp_audit_t){
-        .who = ch->c->user->username, .sub = ch->c->user->sub, .from = ch->c->from, .action = ch->action, .target = ch->target};
+    }
+    if ((ret = ch->fn(txn, ch->arg, ch->target)) != 0 || ch->action == NULL)
+        return ret;
+    ch->entry =
+        (idp_audit_t){.who = c->user->username, .sub = c->user->sub, .from = c->from, .action = ch->action, .target = ch->target};
     return idp_audit_add(txn, &ch->entry);
 }
 
-/* One step of a page: a read, a change (with its audit entry) or CPU work, then the page's next part on the loop. */
-typedef struct st_step_t {
-    idp_creq_t *c;
-    int (*read)(hub_txn_t *txn, void *arg);  /* a read step */
-    int (*write)(hub_txn_t *txn, void *arg); /* a write step without an audit entry */
-    change_t change;                         /* a change step (change.fn set) */
-    void (*work)(void *arg);                 /* a job on the worker pool */
-    void (*done)(idp_creq_t *c, void *arg);  /* a job's completion, when it ran */
-    idp_console_then_fn then;
-    void (*dispose)(void *arg);
-    void *arg;
-} step_t;
-
-static int step_read_txn(hub_txn_t *txn, void *arg)
+void idp_console_refuse(idp_creq_t *c, int why)
 {
-    step_t *st = arg;
-    return st->read(txn, st->arg);
+    if (why == HUB_E_DENIED)
+        not_admin(c);
+    else
+        to_sign_in(c->req); /* the session ended, or its user was disabled, meanwhile */
 }
 
-static int step_write_txn(hub_txn_t *txn, void *arg)
+static void on_changed(void *arg, int ret)
 {
-    step_t *st = arg;
-    return st->write != NULL ? st->write(txn, st->arg) : change_txn(txn, &st->change);
+    change_t *ch = arg;
+    idp_creq_t *c = ch->c;
+
+    if (ret == 0 && ch->action != NULL)
+        idp_audit_log(&ch->entry); /* committed, whether or not anyone waits for the answer */
+    if ((c->req = hub_park_resume(&c->park, ret)) == NULL)
+        ; /* the client left */
+    else if (ch->refused != 0)
+        idp_console_refuse(c, ch->refused);
+    else
+        ch->done(c, ch->arg, ret);
+    free(ch);
+    creq_release(c);
 }
 
-static void step_work(void *arg)
+static void submit(idp_creq_t *c, change_t *ch)
 {
-    step_t *st = arg;
-
-    if (!hub_park_gone(&st->c->park)) /* a job whose client left costs nothing */
-        st->work(st->arg);
-}
-
-static void on_step(void *arg, int ret)
-{
-    step_t *st = arg;
-    idp_creq_t *c = st->c;
-
-    c->req = hub_park_resume(&c->park, ret);
-    c->detached = 0;
-    if (st->change.fn != NULL && ret == 0)
-        idp_audit_log(&st->change.entry); /* committed, whether or not the browser stayed */
-    if (c->req != NULL) {
-        ++c->busy;
-        if (st->done != NULL)
-            st->done(c, st->arg); /* ret 0: a job dropped unrun (the node stops) gave no request back */
-        else if (ret == HUB_E_UNAVAILABLE)
-            store_failed(c, ret);
-        else
-            st->then(c, st->arg, ret);
-        --c->busy;
-    }
-    if (st->dispose != NULL)
-        st->dispose(st->arg);
-    free(st);
-    settle(c);
-}
-
-/* Parks c for st; on a refusal (a queue full) answers 503 and ends st here. */
-static void step_start(idp_creq_t *c, step_t *st)
-{
-    hub_workport_t *port = hub_req_thread(c->req)->work_port;
+    h2o_req_t *req = c->req;
     int ret;
 
-    c->detached = 1; /* the step owns c from here, also when it completes before this returns */
-    if (st->work != NULL)
-        ret = port != NULL ? hub_park_work(&c->park, c->req, port, step_work, st, on_step) : HUB_E_BUSY;
-    else if (st->read != NULL)
-        ret = hub_park_read(&c->park, c->req, step_read_txn, st, on_step);
-    else
-        ret = hub_park_write(&c->park, c->req, step_write_txn, st, on_step);
-    if (ret == 0)
-        return;
-    c->detached = 0;
-    store_failed(c, ret);
-    if (st->dispose != NULL)
-        st->dispose(st->arg);
-    free(st);
+    c->req = NULL;
+    ++c->refs;
+    if ((ret = hub_park_write(&c->park, req, change_txn, ch, on_changed)) != 0) {
+        c->req = req;
+        --c->refs;
+        free(ch);
+        idp_console_failed(c, ret, "Not changed", "Nothing was changed. Please try again.");
+    }
 }
 
-void idp_console_load(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
-                      void (*dispose)(void *arg))
+static void start_write(idp_creq_t *c, const char *action, int check, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg,
+                        idp_console_done_fn done)
 {
-    step_t *st = hub_xcalloc(1, sizeof(*st));
+    change_t *ch = hub_xcalloc(1, sizeof(*ch));
 
-    *st = (step_t){.c = c, .read = fn, .then = then, .dispose = dispose, .arg = arg};
-    step_start(c, st);
-}
-
-void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
-                       void (*dispose)(void *arg))
-{
-    step_t *st = hub_xcalloc(1, sizeof(*st));
-
-    *st = (step_t){.c = c, .write = fn, .then = then, .dispose = dispose, .arg = arg};
-    step_start(c, st);
+    *ch = (change_t){.c = c, .action = action, .check = check, .fn = fn, .arg = arg, .done = done};
+    submit(c, ch);
 }
 
 void idp_console_change(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg,
-                        idp_console_then_fn then, void (*dispose)(void *arg))
+                        idp_console_done_fn done)
 {
-    step_t *st = hub_xcalloc(1, sizeof(*st));
-
-    *st = (step_t){.c = c, .then = then, .dispose = dispose, .arg = arg};
-    st->change = (change_t){c, action, fn, arg};
-    step_start(c, st);
+    start_write(c, action, 1, fn, arg, done);
 }
 
-void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void (*dispose)(void *arg),
-                     void *arg)
+int idp_console_audit_here(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg)
 {
-    step_t *st = hub_xcalloc(1, sizeof(*st));
+    change_t ch = {.c = c, .action = action, .fn = fn, .arg = arg};
+    int ret = hub_store_write(c->idp->store, change_txn, &ch);
 
-    *st = (step_t){.c = c, .work = work, .done = done, .dispose = dispose, .arg = arg};
-    step_start(c, st);
+    if (ret == 0)
+        idp_audit_log(&ch.entry);
+    return ret;
+}
+
+void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg, idp_console_done_fn done)
+{
+    start_write(c, NULL, 0, fn, arg, done);
+}
+
+void idp_console_failed(idp_creq_t *c, int ret, const char *title, const char *message)
+{
+    if (!hub_park_unavailable(c->req, ret, HUB_STYLE_HTML))
+        idp_console_message(c, 500, title, message);
+}
+
+/* ---- jobs ---- */
+
+typedef struct st_job_t {
+    idp_creq_t *c;
+    void (*work)(void *arg);
+    void (*done)(idp_creq_t *c, void *arg);
+    void *arg;
+} job_t;
+
+static void job_work(void *arg)
+{
+    job_t *job = arg;
+
+    if (!hub_park_gone(&job->c->park))
+        job->work(job->arg);
+}
+
+static void job_done(void *arg, int ret)
+{
+    job_t *job = arg;
+    idp_creq_t *c = job->c;
+
+    if ((c->req = hub_park_resume(&c->park, ret)) != NULL)
+        job->done(c, job->arg);
+    free(job);
+    creq_release(c);
+}
+
+void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void *arg)
+{
+    hub_workport_t *port = hub_req_thread(c->req)->work_port;
+    h2o_req_t *req = c->req;
+    job_t *job = hub_xcalloc(1, sizeof(*job));
+
+    *job = (job_t){c, work, done, arg};
+    c->req = NULL; /* the job's until it is done */
+    ++c->refs;
+    if (port == NULL || hub_park_work(&c->park, req, port, job_work, job, job_done) != 0) {
+        c->req = req;
+        --c->refs;
+        free(job);
+        idp_console_failed(c, HUB_E_BUSY, "Busy", "Nothing was changed. Please try again."); /* 503, Retry-After */
+    }
 }

@@ -5,13 +5,20 @@
  * The gate, on every request: the session from the cookie (none: 302 to the sign-in page with next= back), the user
  * read again from the store (a disabled or deleted user has no session; a user who lost System Manager gets 403 on
  * /admin/ at once), then for a POST the form (bounded, a form body) and its CSRF token (missing or wrong: 403, nothing
- * changes). Only then the page's handler runs. */
+ * changes). Only then the page's handler runs.
+ *
+ * No console request touches the store on its loop (SPEC §9). The session, its user and what the page shows are read in
+ * one read transaction on the store's readers (hub/park.h), so the role is checked on the data the page is built from;
+ * a change is a second step on the store's writer, whose transaction checks the session, the user and the role once
+ * more before it writes. While a step runs the request is parked: c->req is NULL, and c (with its form and whatever the
+ * page keeps in c's memory) belongs to the step; a client that leaves meanwhile gets no answer, and c is freed when the
+ * step ends. */
 #ifndef IDP_CONSOLE_H
 #define IDP_CONSOLE_H
 
 #include <h2o.h>
-#include "hub/form.h"
 #include "hub/crypto.h"
+#include "hub/form.h"
 #include "hub/page.h"
 #include "hub/park.h"
 #include "hub/store.h"
@@ -27,38 +34,42 @@
 
 typedef struct st_idp_console_page_t idp_console_page_t;
 
-/* One request that passed the gate. Everything lives until the handler returns, or, when it started a step (a read, a
- * change, a job on the worker pool: each parks the request, hub/park.h), until the last step's completion. */
+/* One console request. Its memory is its own (not the request's pool), so that its steps may read it on other threads
+ * and a client that leaves frees nothing a step still uses. */
 typedef struct st_idp_creq_t {
     idp_t *idp;
-    h2o_req_t *req; /* on the loop while a handler or a step's completion runs */
-    const idp_console_page_t *page;
+    h2o_req_t *req; /* the request to answer, on its loop; NULL while a step runs (parked) */
     hub_park_t park;
-    char session_hash[HUB_SECRET_HASH_LEN + 1]; /* the session cookie's */
-    idp_session_t *session;                     /* live */
-    idp_user_t *user;                           /* read again for this request */
+    h2o_mem_pool_t pool; /* c's memory: the form, the page's data, what its steps keep (idp_console_alloc) */
+    const idp_console_page_t *page;
+    char session_hash[HUB_SECRET_HASH_LEN + 1]; /* the session cookie's, "" when the request has none */
+    idp_session_t *session;                     /* live, read by the gate's step */
+    idp_user_t *user;                           /* read again for this request, in that same transaction */
     int admin;                                  /* user holds System Manager */
-    hub_form_t form;                            /* a POST's body (CSRF checked), a GET's query (req->pool) */
-    char csrf[64];                              /* the console's form token for this session (a copy: rows rendered
-                                                   off the loop write it too) */
+    int post;                                   /* a POST (else GET or HEAD) */
+    int input;                                  /* 0, or the status of a form that could not be read (400, 413) */
+    hub_form_t form;                            /* a POST's body (its CSRF token checked before the handler), a GET's query */
+    const char *csrf;                           /* the console's form token for this session (the request's pool) */
     char from[64];                              /* the peer's address */
-    int detached;                               /* a step owns it */
-    int busy;                                   /* frames running it (a handler, a completion) */
+    void *data;                                 /* the page's (idp_console_page_t.read), zeroed, in c's memory */
+    unsigned refs;                              /* the gate and each step running: c is freed at 0 */
 } idp_creq_t;
-
-/* The rest of a page once a step's store work came to ret (fn's result, or a store error other than
- * HUB_E_UNAVAILABLE, which the step answers itself: 503 with Retry-After), on the loop with c's request there. arg is
- * the page's own state, which the step's dispose frees after. */
-typedef void (*idp_console_then_fn)(idp_creq_t *c, void *arg, int ret);
 
 typedef void (*idp_console_fn)(idp_creq_t *c);
 
-/* A console page: an exact path with its handlers; the router answers 404 under it and 405 for other methods. */
+/* A console page: an exact path with its handlers; the router answers 404 under it and 405 for other methods. What the
+ * page shows or acts on is read by read (may be NULL) in the gate's transaction, after the session and the user and only
+ * when the gate lets the page run, into c->data (data_size bytes, zeroed; data_dispose, may be NULL, frees what read put
+ * there when c goes). read runs on the store's readers: it may use c->form, c->user and c->data, nothing of the request.
+ * It returns 0 (what it did not find, it says in data) or the store's error (the answer is then a 503 or 500 page). */
 struct st_idp_console_page_t {
     const char *path;
     int admin_only;     /* System Manager required */
     idp_console_fn get; /* GET and HEAD, or NULL */
     idp_console_fn post;
+    int (*read)(hub_txn_t *txn, idp_creq_t *c);
+    size_t data_size;
+    void (*data_dispose)(void *data);
 };
 
 /* Registers pages (n of them) on idp's server behind the gate, in their order: a path before any prefix of it ("/a/b"
@@ -67,7 +78,7 @@ struct st_idp_console_page_t {
 void idp_console_add(idp_t *idp, const idp_console_page_t *pages, size_t n);
 /* Registers the stylesheet, "/admin/" (the overview page exactly, the router's 404 under it), "/account/" likewise, and
  * "/admin" and "/account" (a redirect to the page with the slash). */
-void idp_console_register_tail(idp_t *idp, idp_console_fn admin_home, idp_console_fn account_home);
+void idp_console_register_tail(idp_t *idp, const idp_console_page_t *admin_home, const idp_console_page_t *account_home);
 
 /* ---- the frame ---- */
 
@@ -103,8 +114,7 @@ const char *idp_console_arg(idp_creq_t *c, const char *name);
 void idp_console_problem(hub_page_t *p, const idp_invalid_t *inv, const idp_form_field_t *fields, size_t n);
 /* Writes "<form method=post action=ACTION>" and the CSRF token; the caller ends it with "</form>". */
 void idp_console_form(idp_creq_t *c, hub_page_t *p, const char *action);
-/* A form of one button posting name=value (both may be NULL) to action; cls "danger" or NULL. It reads nothing of c's
- * request: a store job may write it into a fragment (hub_page_fragment) off the loop, as idp_console_time. */
+/* A form of one button posting name=value (both may be NULL) to action; cls "danger" or NULL. */
 void idp_console_button(idp_creq_t *c, hub_page_t *p, const char *action, const char *name, const char *value, const char *label,
                         const char *cls);
 
@@ -127,31 +137,48 @@ void idp_console_secret(hub_page_t *p, const char *label, const char *value);
 /* A time as "2025-01-31 12:00 UTC" (0: "-"), escaped. */
 void idp_console_time(hub_page_t *p, uint64_t t);
 
-/* ---- changes ---- */
+/* The page for a step that failed with ret: 503 with Retry-After when the store cannot serve now (HUB_E_UNAVAILABLE, or
+ * HUB_E_BUSY: a queue is full), else 500 with title and message. */
+void idp_console_failed(idp_creq_t *c, int ret, const char *title, const char *message);
 
-/* The steps of a page. Each parks c's request for its work off the loop, then runs the page's next part on the loop
- * when the request is still there; dispose(arg) (may be NULL) runs in every case once the step ended (also when the
- * client left, or a full queue refused it: then the answer is a 503 page). c is the step's from here: the caller
- * returns at once, and the next part may start another step. fn and work run on another thread: arg must own what
- * they read (copies of the form's values, never req's pool). */
+/* ---- memory and steps ----
+ * A handler (or a step's done) that starts a step returns at once; the step's done answers. Whatever a step uses must be
+ * in c's memory, never in the request's pool: the request may be gone when the step runs. */
 
-/* Runs fn(txn, arg) in a read transaction (on the store's readers when it has any), then then(c, arg, ret). */
-void idp_console_load(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
-                      void (*dispose)(void *arg));
+/* size bytes of c's memory, zeroed, valid until c is freed; dispose(ptr) (may be NULL) runs then, whether the request was
+ * answered or its client left. On the loop only. */
+void *idp_console_alloc(idp_creq_t *c, size_t size, void (*dispose)(void *ptr));
 
-/* Runs fn(txn, arg) in a write transaction on the store's writer (a write no one audits: a counter), then then(). */
-void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg), void *arg, idp_console_then_fn then,
-                       void (*dispose)(void *arg));
+/* After a change or a write: ret is what fn returned (0: committed) or the store's error. */
+typedef void (*idp_console_done_fn)(idp_creq_t *c, void *arg, int ret);
 
-/* Runs fn inside one write transaction (on the store's writer) with an audit entry (c's user, from c's address, action,
- * and the target fn writes into target: at most IDP_AUDIT_TEXT bytes, never a secret), logged once committed; then
- * then(c, arg, ret) with fn's result (0: committed) or the store's error. */
+/* Runs fn on the store's writer inside one write transaction with an audit entry (c's user, from c's address, action,
+ * and the target fn writes into target: at most IDP_AUDIT_TEXT bytes, never a secret), after checking in that same
+ * transaction that c's session is still live and its user's, and still holds System Manager on an admin page; once it
+ * commits, the entry is logged (also when the client left). Then done(c, arg, ret) on the loop, unless the client left:
+ * the refusal of a session that ended (302 to sign in) or of a role lost (403) is answered here, as is a full queue
+ * (503). fn may run more than once and must have no effect outside txn; it may read arg, c->user, c->session and c->form.
+ * arg lives in c's memory (or is c). */
 void idp_console_change(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg,
-                        idp_console_then_fn then, void (*dispose)(void *arg));
+                        idp_console_done_fn done);
+/* On a worker, never a loop: the audit entry of a change that work already made through transactions of its own (the
+ * key commands, after idp_console_allowed), in a write transaction on this thread, so that a client leaving cannot skip
+ * it; logged once committed. fn writes the target. Returns 0 or the store's error. */
+int idp_console_audit_here(idp_creq_t *c, const char *action, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg);
+/* The same for a write that is no change of the user's (not audited, not checked again): a count the page keeps. */
+void idp_console_write(idp_creq_t *c, int (*fn)(hub_txn_t *txn, void *arg, char *target), void *arg, idp_console_done_fn done);
 
-/* Runs work(arg) on the worker pool (CPU-heavy: Argon2id, key generation; skipped when the client left first), then
- * done(c, arg) on this loop when the request is still there. */
-void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void (*dispose)(void *arg),
-                     void *arg);
+/* Runs work(arg) on the worker pool (CPU-heavy: Argon2id, key generation; skipped when the client left before a worker
+ * took it), then done(c, arg) on this loop when the request is still there. arg lives in c's memory. On a full pool the
+ * answer is a 503 page and done does not run. */
+void idp_console_job(idp_creq_t *c, void (*work)(void *arg), void (*done)(idp_creq_t *c, void *arg), void *arg);
+
+/* In a transaction (any thread): 0 when c's session is live and still its user's (enabled), and the user still holds
+ * System Manager on an admin page; HUB_E_NOTFOUND when the session is not, HUB_E_DENIED when the role is not; or the
+ * store's error. What idp_console_change checks before it writes; work that writes through transactions of its own (the
+ * key commands) calls it first. */
+int idp_console_allowed(hub_txn_t *txn, const idp_creq_t *c);
+/* The answer when idp_console_allowed said why not: HUB_E_DENIED, 403 (the role was lost); else 302 to sign in. */
+void idp_console_refuse(idp_creq_t *c, int why);
 
 #endif

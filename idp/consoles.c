@@ -16,5 +16,5 @@ void idp_consoles_register(idp_t *idp)
     idp_admin_users_register(idp);
     idp_admin_roles_register(idp);
     idp_admin_nodes_register(idp);
-    idp_console_register_tail(idp, idp_admin_home, idp_account_home);
+    idp_console_register_tail(idp, idp_admin_home(), idp_account_home());
 }

@@ -277,14 +277,13 @@ int idp_keys_revoke(hub_store_t *store, const hub_config_t *cfg, const idp_keyva
     return ret;
 }
 
-int idp_keys_list(hub_store_t *store, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info), void *arg)
+/* cb for each key of list with its state. */
+static int each_key(const idp_keyrec_list_t *list, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info),
+                    void *arg)
 {
     uint64_t now = hub_now(), life = idp_keyrec_token_life(cfg);
-    idp_keyrec_list_t *list = idp_keyrec_read(store);
     int ret = 0;
 
-    if (list == NULL)
-        return HUB_E_STORE;
     for (size_t i = 0; i != list->n && ret == 0; ++i) {
         const idp_keyrec_t *r = &list->recs[i];
         idp_key_info_t info = {
@@ -293,6 +292,29 @@ int idp_keys_list(hub_store_t *store, const hub_config_t *cfg, int (*cb)(void *a
         info.state = idp_keyrec_state(list, i, now, life, &info.publish_until);
         ret = cb(arg, &info);
     }
+    return ret;
+}
+
+int idp_keys_list(hub_store_t *store, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info), void *arg)
+{
+    idp_keyrec_list_t *list = idp_keyrec_read(store);
+    int ret;
+
+    if (list == NULL)
+        return HUB_E_STORE;
+    ret = each_key(list, cfg, cb, arg);
+    free(list);
+    return ret;
+}
+
+int idp_keys_list_in(hub_txn_t *txn, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info), void *arg)
+{
+    idp_keyrec_list_t *list = idp_keyrec_load(txn);
+    int ret;
+
+    if (list == NULL)
+        return HUB_E_STORE;
+    ret = each_key(list, cfg, cb, arg);
     free(list);
     return ret;
 }

@@ -59,6 +59,9 @@ typedef struct st_idp_key_info_t {
     uint64_t publish_until; /* 0 = open-ended */
     uint64_t revoked_at;    /* 0 = not revoked */
 } idp_key_info_t;
+/* list, in the caller's transaction (any thread: a console page reads the keys on the store's readers) / in a read
+ * transaction of its own. */
+int idp_keys_list_in(hub_txn_t *txn, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info), void *arg);
 int idp_keys_list(hub_store_t *store, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info), void *arg);
 /* Creates the first key of a fresh store (hubctl init, a primary's first start); HUB_E_EXISTS when keys exist (also
  * when another process made the first one meanwhile). */
