@@ -555,6 +555,10 @@ static void check_store(conf_ctx_t *ctx)
     if (!rejected(ctx, "node.role") && cfg->node.role == HUB_ROLE_SECONDARY)
         problem(ctx, line_for(ctx, "store.backend"), "store.backend",
                 "postgresql is for primaries; a secondary keeps its store in node.data_dir");
+    else if (!rejected(ctx, "node.role") && line_for(ctx, "primary.cluster_secret_file") == 0 &&
+             !rejected(ctx, "primary.cluster_secret_file"))
+        /* SPEC §9: private keys in a database are sealed with it, never left in one primary's data_dir */
+        problem(ctx, line_for(ctx, "store.backend"), "primary.cluster_secret_file", "required with store.backend: postgresql");
 }
 
 /* Rules that span keys. A rejected value was reported already, so rules reading it are skipped. */

@@ -216,6 +216,12 @@ class Node:
             self.pg_db = re.search(r"dbname=(\S+)", conninfo).group(1)
             self.conf["store"] = {"backend": "postgresql",
                                   "postgresql": {"conninfo": conninfo, "password_file": pg.password_file, "pool": 4}}
+            # SPEC §9: a primary on PostgreSQL seals its private keys with a cluster secret (its own database: its own)
+            if "cluster_secret_file" not in ((conf or {}).get("primary") or {}):
+                secret = os.path.join(self.dir, "cluster.secret")
+                with open(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                    f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+                self.conf.setdefault("primary", {})["cluster_secret_file"] = secret
         for section, values in (conf or {}).items():
             if isinstance(values, dict) and isinstance(self.conf.get(section), dict):
                 self.conf[section].update(values)

@@ -363,6 +363,19 @@ static void test_good_minimal(void)
     hub_config_dispose(&cfg);
 }
 
+static void secret_file(char *path, const char *name, const char *text, mode_t mode);
+#define SECRET_32 "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=\n" /* 32 bytes, as openssl rand -base64 32 */
+
+/* yaml with the primary's cluster secret (SPEC §9: required with store.backend postgresql) appended, into buf. */
+static const char *with_secret(char *buf, size_t size, const char *yaml)
+{
+    char path[256];
+
+    secret_file(path, "pg.secret", SECRET_32, 0600);
+    snprintf(buf, size, "%sprimary:\n  cluster_secret_file: \"%s\"\n", yaml, path);
+    return buf;
+}
+
 /* A primary on PostgreSQL (SPEC §9): keyword or URI conninfo without a secret (a passfile is no secret), the password
  * file and the pool. */
 static void test_good_store(void)
@@ -378,8 +391,10 @@ static void test_good_store(void)
     char *out = NULL;
     size_t n;
 
+    char yaml[1024];
+
     for (size_t i = 0; i != sizeof(good) / sizeof(good[0]); ++i) {
-        CHECK(load_text(&cfg, good[i], &out, &n) == 0 && n == 0);
+        CHECK(load_text(&cfg, with_secret(yaml, sizeof(yaml), good[i]), &out, &n) == 0 && n == 0);
         if (n != 0)
             printf("good store[%zu]: %s", i, out);
         free(out);
@@ -407,13 +422,13 @@ static void test_store_password(void)
         "host=h sslpassword=s3cr3t",
         "host=h PASSWORD=s3cr3t",
     };
-    char yaml[512], *out = NULL;
+    char yaml[512], full[1024], *out = NULL;
     hub_config_t cfg;
     size_t n;
 
     for (size_t i = 0; i != sizeof(conninfos) / sizeof(conninfos[0]); ++i) {
         snprintf(yaml, sizeof(yaml), "store:\n  backend: postgresql\n  postgresql:\n    conninfo: \"%s\"\n", conninfos[i]);
-        CHECK(load_text(&cfg, yaml, &out, &n) == HUB_E_CONFIG && n == 1);
+        CHECK(load_text(&cfg, with_secret(full, sizeof(full), yaml), &out, &n) == HUB_E_CONFIG && n == 1);
         CHECK(out != NULL && strstr(out, ":4: store.postgresql.conninfo: ") != NULL);
         CHECK(out != NULL && (strstr(out, "must not hold a password") != NULL || strstr(out, "expected libpq") != NULL));
         CHECK(out != NULL && strstr(out, "s3cr3t") == NULL);
@@ -546,6 +561,7 @@ static const struct {
     {"store:\n  backend: mysql\n", "2: store.backend: expected one of lmdb|postgresql"},
     {"store:\n  backend: postgresql\n", "2: store.postgresql.conninfo: required with store.backend: postgresql"},
     {PG "    pool: 4\n", "3: store.postgresql.conninfo: required with store.backend: postgresql"},
+    {PG "    conninfo: \"host=h\"\n", "2: primary.cluster_secret_file: required with store.backend: postgresql"},
     {"store:\n  postgresql: {conninfo: \"host=h\"}\n", "2: store.postgresql: only with store.backend: postgresql"},
     {"store:\n  backend: lmdb\n  postgresql:\n    pool: 2\n", "3: store.postgresql: only with store.backend: postgresql"},
     {PG "    conninfo: \"host=h =x\"\n", "4: store.postgresql.conninfo: expected libpq keyword=value pairs"},
@@ -615,7 +631,7 @@ static int load_cluster(hub_config_t *cfg, const char *path, const char *want)
  * exposed or malformed secret; only a usable one makes the node a cluster's (hub_config_is_cluster). */
 static void test_cluster_secret(void)
 {
-    static const char b64_32[] = "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=\n"; /* 32 bytes, as openssl rand -base64 32 */
+    static const char b64_32[] = SECRET_32;
     static const char url_48[] = "q83vASNFZ4mrze8BI0VniavN7wEjRWeJ\nq83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNF_-8\n"; /* wrapped */
     static const struct {
         const char *name, *text;
