@@ -491,29 +491,21 @@ out:
     hub_store_close(s);
 }
 
+static void run_all(test_backend_t *b)
+{
+    test_basic();
+    test_each();
+    test_expiry();
+    test_index_overwrite();
+    test_two_processes();
+    test_version();
+    test_counters();
+    test_json();
+    test_sweeper();
+}
+
 int main(void)
 {
-    static const char *const backends[] = {"lmdb", "postgresql"};
-    test_backend_t b;
-
-    for (size_t i = 0; i != sizeof(backends) / sizeof(backends[0]); ++i) {
-        B = &b;
-        if (test_backend_init(&b, backends[i]) != 0) {
-            CHECK(!"the backend starts");
-            test_backend_fini(&b);
-            continue;
-        }
-        printf("backend %s\n", backends[i]);
-        test_basic();
-        test_each();
-        test_expiry();
-        test_index_overwrite();
-        test_two_processes();
-        test_version();
-        test_counters();
-        test_json();
-        test_sweeper();
-        test_backend_fini(&b);
-    }
+    failures += test_backend_each(&B, run_all);
     return check_report("hub/store");
 }

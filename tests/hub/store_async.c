@@ -578,32 +578,24 @@ static void test_writer_sync(void)
     hub_store_close(s);
 }
 
+static void run_all(test_backend_t *b)
+{
+    test_batch_isolation();
+    if (b->pg) {
+        test_batch_conflict();
+    } else {
+        test_batch_growth();
+        test_batch_hidden_mapfull();
+    }
+    test_batch_nested();
+    test_writer_batching();
+    test_writer_queue_bound();
+    test_writer_stop();
+    test_writer_sync();
+}
+
 int main(void)
 {
-    static const char *const backends[] = {"lmdb", "postgresql"};
-    test_backend_t b;
-
-    for (size_t i = 0; i != sizeof(backends) / sizeof(backends[0]); ++i) {
-        B = &b;
-        if (test_backend_init(&b, backends[i]) != 0) {
-            CHECK(!"the backend starts");
-            test_backend_fini(&b);
-            continue;
-        }
-        printf("backend %s\n", backends[i]);
-        test_batch_isolation();
-        if (b.pg) {
-            test_batch_conflict();
-        } else {
-            test_batch_growth();
-            test_batch_hidden_mapfull();
-        }
-        test_batch_nested();
-        test_writer_batching();
-        test_writer_queue_bound();
-        test_writer_stop();
-        test_writer_sync();
-        test_backend_fini(&b);
-    }
+    failures += test_backend_each(&B, run_all);
     return check_report("store_async");
 }

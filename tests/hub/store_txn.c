@@ -515,28 +515,20 @@ out:
     hub_store_close(s);
 }
 
+static void run_all(test_backend_t *b)
+{
+    test_key_order();
+    test_walk_pages();
+    test_nested();
+    test_snapshot();
+    test_concurrent_bumps();
+    test_code_race();
+    test_refresh_race();
+    test_gen();
+}
+
 int main(void)
 {
-    static const char *const backends[] = {"lmdb", "postgresql"};
-    test_backend_t b;
-
-    for (size_t i = 0; i != sizeof(backends) / sizeof(backends[0]); ++i) {
-        B = &b;
-        if (test_backend_init(&b, backends[i]) != 0) {
-            CHECK(!"the backend starts");
-            test_backend_fini(&b);
-            continue;
-        }
-        printf("backend %s\n", backends[i]);
-        test_key_order();
-        test_walk_pages();
-        test_nested();
-        test_snapshot();
-        test_concurrent_bumps();
-        test_code_race();
-        test_refresh_race();
-        test_gen();
-        test_backend_fini(&b);
-    }
+    failures += test_backend_each(&B, run_all);
     return check_report("hub/store_txn");
 }

@@ -344,3 +344,24 @@ int test_wait_child(pid_t pid)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+int test_backend_each(test_backend_t **current, void (*run)(test_backend_t *b))
+{
+    static const char *const backends[] = {"lmdb", "postgresql"};
+    test_backend_t b;
+    int failed = 0;
+
+    for (size_t i = 0; i != sizeof(backends) / sizeof(backends[0]); ++i) {
+        *current = &b;
+        if (test_backend_init(&b, backends[i]) != 0) {
+            fprintf(stderr, "FAIL the %s backend does not start\n", backends[i]);
+            ++failed;
+        } else {
+            printf("backend %s\n", backends[i]);
+            run(&b);
+        }
+        test_backend_fini(&b);
+        *current = NULL;
+    }
+    return failed;
+}

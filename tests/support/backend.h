@@ -29,6 +29,9 @@ typedef struct st_test_backend_t {
 int test_backend_init(test_backend_t *b, const char *name);
 /* Stops the server and removes everything b made. */
 void test_backend_fini(test_backend_t *b);
+/* Runs run(b) on each backend in turn (LMDB, then PostgreSQL), *current pointing at it meanwhile. Returns how many did not
+ * start, for the caller's failure count (CI installs PostgreSQL: it is never skipped). */
+int test_backend_each(test_backend_t **current, void (*run)(test_backend_t *b));
 
 /* A new, empty store location for the next test_backend_open (LMDB: a new data dir; PostgreSQL: a new schema). */
 int test_backend_fresh(test_backend_t *b);
