@@ -297,13 +297,13 @@ static int each_key(const idp_keyrec_list_t *list, const hub_config_t *cfg, int 
 
 int idp_keys_list(hub_store_t *store, const hub_config_t *cfg, int (*cb)(void *arg, const idp_key_info_t *info), void *arg)
 {
-    idp_keyrec_list_t *list = idp_keyrec_read(store);
+    hub_txn_t *txn;
     int ret;
 
-    if (list == NULL)
-        return HUB_E_STORE;
-    ret = each_key(list, cfg, cb, arg);
-    free(list);
+    if ((ret = hub_store_read_begin(store, &txn)) != 0)
+        return ret;
+    ret = idp_keys_list_in(txn, cfg, cb, arg);
+    hub_store_read_end(txn);
     return ret;
 }
 
