@@ -19,6 +19,7 @@ import urllib.request
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 from hubtest import Browser, free_port, yaml_dump  # noqa: E402,F401  (the test harness's browser, config writer, port picker)
+from hubtest import PgServer, pg_server  # noqa: E402,F401  (a throwaway PostgreSQL server: tests/support/pg-start)
 from hubtest import request as hub_request  # noqa: E402,F401
 # HUB_BENCH_BUILD: another build dir (say an older commit's, for a before/after; with HUB_BENCH_NO_BUILD=1)
 BUILD = os.environ.get("HUB_BENCH_BUILD") or os.path.join(TOP, "build", "bench")
@@ -71,10 +72,45 @@ def tmpdir(prefix="hub-bench-"):
 
 def hubctl(data_dir, *args, input=None):
     """Runs hubctl -d data_dir ARGS; returns stdout, dies with its stderr on failure."""
-    r = subprocess.run([HUBCTL, "-d", data_dir, *args], input=input, capture_output=True, text=True)
+    return run_hubctl(["-d", data_dir, *args], input=input)
+
+
+def run_hubctl(args, input=None):
+    r = subprocess.run([HUBCTL, *args], input=input, capture_output=True, text=True)
     if r.returncode != 0:
         die(f"hubctl {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
     return r.stdout
+
+
+def cluster_secret(directory):
+    """A new cluster secret (primary.cluster_secret_file: 32 random bytes, base64) in directory; its path."""
+    return write_secret(directory, "cluster.secret", base64.b64encode(os.urandom(32)).decode())
+
+
+def pid_cpu_seconds(pid):
+    """User + system CPU time process pid has used so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_cpu_seconds(pg):
+    """CPU time used so far by a PgServer's postmaster and its live children (backends, checkpointer, WAL writer)."""
+    with open(os.path.join(pg.dir, "data", "postmaster.pid")) as f:
+        master = int(f.readline())
+    total = pid_cpu_seconds(master)
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                        total += pid_cpu_seconds(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
 
 
 def creds(out):
@@ -103,10 +139,33 @@ class Node:
         self.proc = None
         self.log_path = os.path.join(self.dir, "hubd.log")
 
-    def start(self, timeout=20):
+    def write_conf(self):
         conf_path = os.path.join(self.dir, "hub.yaml")
         with open(conf_path, "w") as f:
             f.write(yaml_dump(self.conf) + "\n")
+        return conf_path
+
+    def on_postgresql(self):
+        return (self.conf.get("store") or {}).get("backend") == "postgresql"
+
+    def use_postgresql(self, pg, conninfo=None, secret_file=None, pool=4):
+        """Puts this primary's store in a database of pg (a PgServer; a new database unless conninfo names one) and
+        gives it the cluster secret of secret_file (a new one unless given), as SPEC §9 wants of a PostgreSQL primary."""
+        conninfo = conninfo or pg.database(self.name)
+        self.conf["store"] = {"backend": "postgresql",
+                              "postgresql": {"conninfo": conninfo, "password_file": pg.password_file, "pool": pool}}
+        self.conf.setdefault("primary", {})["cluster_secret_file"] = secret_file or cluster_secret(self.dir)
+        self.pg = pg
+        return self
+
+    def hubctl(self, *args, input=None):
+        """hubctl on this node's store: -d DATA_DIR on LMDB, -c CONFIG on PostgreSQL; stdout (dies on failure)."""
+        if self.on_postgresql():
+            return run_hubctl(["-c", self.write_conf(), *args], input=input)
+        return hubctl(self.data_dir, *args, input=input)
+
+    def start(self, timeout=20):
+        conf_path = self.write_conf()
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen([HUBD, "-c", conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         log.close()
@@ -134,9 +193,7 @@ class Node:
 
     def cpu_seconds(self):
         """User + system CPU time the node has used so far."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return pid_cpu_seconds(self.proc.pid)
 
     def stop(self, timeout=20):
         """SIGTERM, then the exit code (killed after timeout)."""
@@ -386,6 +443,14 @@ FLOW_SCOPE = "openid profile email roles"  # what a secondary asks for (secondar
 FLOW_TARGETS = ["hubd", "hubctl", "bench-argon2", "bench-flowload", "bench-commit", "bench-gen-store"]
 
 
+def git_commit():
+    """The source tree's commit (short), with "+changes" when the work tree differs from it."""
+    head = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True).stdout.strip()
+    return (head or "unknown") + ("+changes" if dirty else "")
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -403,14 +468,38 @@ def write_secret(directory, name, value):
 def flow_client(node, app_name="flows"):
     """An authorization_code client with skip_authorization (a signed-in browser gets a code without a consent page)
     and client_secret_basic, made with hubctl on the node's data dir; (client_id, path of its secret file)."""
-    cid, secret = creds(hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--redirect-uris", FLOW_REDIRECT,
-                               "--skip-authorization"))
+    cid, secret = creds(node.hubctl("client", "add", "--app-name", app_name, "--redirect-uris", FLOW_REDIRECT,
+                                    "--skip-authorization"))
     return cid, write_secret(node.dir, f"{app_name}.secret", secret)
 
 
+# every request of a bench comes from 127.0.0.1: the per-address and node limits of sign-in are raised
+FLOW_LOGIN = {"max_failures": 1000, "lockout": "1m", "address_max_failures": 1000000, "max_checks_per_second": 100000,
+              "max_queued": 10000}
+STORES = ("lmdb", "postgresql")
+
+
+def flow_primary(name, alg, log_level="info", store="lmdb", users=4, pg=None, conf=None):
+    """A primary for bench-flowload, not started: signing_alg alg, FLOW_LOGIN, conf merged over that; its store LMDB in
+    its data dir, or (store "postgresql") a new database of pg (default: the shared throwaway server of hubtest's
+    pg_server()); hubctl init and users bench0..bench{users-1} with FLOW_PASSWORD (node.password_file)."""
+    node = Node("primary", name, conf={"primary": {"signing_alg": alg, "login": dict(FLOW_LOGIN)}}, log_level=log_level)
+    for section, values in (conf or {}).items():
+        node.conf.setdefault(section, {}).update(values)
+    if store == "postgresql":
+        node.use_postgresql(pg or pg_server())
+    elif store != "lmdb":
+        die(f"unknown store {store!r} (expected one of {', '.join(STORES)})")
+    node.hubctl("init", "--alg", alg)
+    node.password_file = write_secret(node.dir, "password", FLOW_PASSWORD)
+    for i in range(users):
+        node.hubctl("user", "add", f"bench{i}", "--email", f"bench{i}@example.com", "--password-file", node.password_file)
+    return node
+
+
 def cc_flow_client(node, app_name="flows-cc"):
-    cid, secret = creds(hubctl(node.data_dir, "client", "add", "--app-name", app_name, "--grant-type", "client_credentials",
-                               "--redirect-uris", "", "--scopes", "roles"))
+    cid, secret = creds(node.hubctl("client", "add", "--app-name", app_name, "--grant-type", "client_credentials",
+                                    "--redirect-uris", "", "--scopes", "roles"))
     return cid, write_secret(node.dir, f"{app_name}.secret", secret)
 
 
