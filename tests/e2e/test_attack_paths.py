@@ -15,7 +15,7 @@ import unicodedata
 import urllib.parse
 import http.server
 
-from hubtest import Node, eq, ok, post, run, serve_http, tmpdir
+from hubtest import Node, eq, ok, post, run, send_raw, serve_http, tmpdir
 
 PROTECTED = ("/admin", "/files", "/app/admin")  # upstream areas only Admin may reach
 
@@ -353,28 +353,13 @@ FRAMING = [
 ]
 
 
-def send(port, data, timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        except socket.timeout:
-            pass
-    return out
-
-
 def test_h2c_upgrade_does_not_skip_the_gate():
     ensure_running()
     for node, path, auth in ((E.s, "/app/up", ["Authorization: Bearer " + E.user_tok]), (E.p, "/oauth2/token", [])):
         for what, lines, body in FRAMING:
             before = len(E.up.seen)
             head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1"] + auth + UPGRADE + lines
-            out = send(node.port, "\r\n".join(head).encode() + b"\r\n\r\n" + body)
+            out = send_raw(node.port, "\r\n".join(head).encode() + b"\r\n\r\n" + body, until_close=False)
             ok(out.startswith(b"HTTP/1.1 400 "), f"{node.name} {what} with Upgrade: h2c: {out[:200]!r}")
             ok(b" 101 " not in out.split(b"\r\n", 1)[0], f"{node.name} {what}: no switch to HTTP/2")
             eq(E.up.seen[before:], [], f"{node.name} {what}: nothing proxied")
@@ -387,7 +372,7 @@ def test_h2c_upgrade_does_not_skip_the_gate():
     eq(E.up.seen[before:], [("/app/up", b"hello")], "proxied once, with its body")
     # cleartext HTTP/2 by prior knowledge is refused as well, on both roles
     for node in (E.s, E.p):
-        out = send(node.port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b""))
+        out = send_raw(node.port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b""), until_close=False)
         ok(out.startswith(b"HTTP/1.1 400 "), f"{node.name}: h2c prior knowledge: {out[:100]!r}")
 
 
