@@ -242,8 +242,8 @@ static int load_user(hub_txn_t *txn, const char *sub, const idp_client_t *client
 
 /* One token request from its form to its answer. The client's authentication is a read (unless the client cache holds
  * the client: auth_try) and a grant's work a write, each on the store's pools (hub/park.h), so the job owns everything
- * they read (the credentials, the form's values,
- * the client), since the request may go away meanwhile: a write still commits, and the answer is dropped. */
+ * they read (the credentials, the form's values, the client), since the request may go away meanwhile: a write still
+ * commits, and the answer is dropped. */
 typedef struct st_token_job_t {
     hub_park_t park;
     idp_t *idp;
