@@ -9,7 +9,6 @@
 #include "hub/util.h"
 #include "hub/writer.h"
 
-
 /* h2o disposes of the request's pool (its client went away, or the answer was sent and the connection moved on). */
 static void on_guard_dispose(void *arg)
 {
@@ -50,6 +49,16 @@ int hub_park_read(hub_park_t *p, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void 
         hub_log_warn("store: too many reads waiting; a request refused");
     }
     return ret;
+}
+
+int hub_park_read_try(hub_park_t *p, h2o_req_t *req, int (*try)(void *arg), int (*fn)(hub_txn_t *txn, void *arg), void *arg,
+                      hub_park_done_fn done)
+{
+    if (!try(arg))
+        return hub_park_read(p, req, fn, arg, done);
+    park(p, req, NULL); /* done runs now: hub_park_resume hands it req */
+    done(arg, 0);
+    return 0;
 }
 
 int hub_park_write(hub_park_t *p, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void *arg), void *arg, hub_park_done_fn done)

@@ -28,6 +28,13 @@ typedef void (*hub_park_done_fn)(void *arg, int ret);
  * answers it (hub_park_unavailable) and frees the job. */
 int hub_park_read(hub_park_t *p, h2o_req_t *req, int (*fn)(hub_txn_t *txn, void *arg), void *arg, hub_park_done_fn done);
 
+/* hub_park_read after an attempt from memory: try(arg) runs first, here on req's loop; when it returns 1 it did the
+ * read's whole work (from what the node holds in memory, each under its own freshness rule, e.g. the client cache's
+ * generation), and done(arg, 0) runs now, before this returns, with nothing parked; when it returns 0 the work needs the
+ * store (try must then leave the job as it found it) and this is hub_park_read(p, req, fn, arg, done). */
+int hub_park_read_try(hub_park_t *p, h2o_req_t *req, int (*try)(void *arg), int (*fn)(hub_txn_t *txn, void *arg), void *arg,
+                      hub_park_done_fn done);
+
 /* The same for a write on the store's writer (hub/writer.h: fn runs in a transaction nested in a batch, maybe more than
  * once, and must have no effects outside it; done runs once the batch is durable). Without a writer the write runs now
  * (hub_store_write). */

@@ -22,6 +22,7 @@ struct st_idp_client_cache_t {
     cache_slot_t *slots;  /* nsets * CACHE_WAYS */
     uint64_t tick;
     uint64_t hits, misses;
+    int filled; /* an entry was ever inserted (atomic): hub_store_gen was asked for IDP_CLIENTS_GEN and answered */
 };
 
 void idp_client_release(const idp_client_t *client)
@@ -95,8 +96,9 @@ static cache_slot_t *cache_victim(cache_slot_t *set, const char *client_id)
     return victim;
 }
 
-/* The entry of client_id loaded under gen, with a reference taken for the caller, or NULL (counted as hit or miss). */
-static idp_client_t *cache_lookup(idp_client_cache_t *cache, cache_slot_t *set, const char *client_id, uint64_t gen)
+/* The entry of client_id loaded under gen, with a reference taken for the caller, or NULL (counted as a hit, and as a
+ * miss when count_miss). */
+static idp_client_t *cache_lookup(idp_client_cache_t *cache, cache_slot_t *set, const char *client_id, uint64_t gen, int count_miss)
 {
     idp_client_t *c = NULL;
 
@@ -111,7 +113,7 @@ static idp_client_t *cache_lookup(idp_client_cache_t *cache, cache_slot_t *set, 
     }
     if (c != NULL)
         ++cache->hits;
-    else
+    else if (count_miss)
         ++cache->misses;
     pthread_mutex_unlock(&cache->lock);
     return c;
@@ -132,6 +134,7 @@ static void cache_insert(idp_client_cache_t *cache, cache_slot_t *set, idp_clien
         slot->client = c;
         slot->gen = gen;
         slot->used = ++cache->tick;
+        __atomic_store_n(&cache->filled, 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&cache->lock);
     idp_client_release(old);
@@ -155,7 +158,7 @@ int idp_client_cache_get(idp_client_cache_t *cache, hub_txn_t *txn, const char *
     if (client_id[0] == '\0' || strlen(client_id) > IDP_CLIENT_ID_MAX)
         return HUB_E_NOTFOUND;
     set = cache_set(cache, client_id);
-    if ((c = cache_lookup(cache, set, client_id, gen)) == NULL) {
+    if ((c = cache_lookup(cache, set, client_id, gen, 1)) == NULL) {
         /* an entry is labelled with the generation of the snapshot it was read from, read in that transaction */
         uint64_t loaded = hub_store_counter(txn, IDP_CLIENTS_GEN);
         if ((ret = idp_client_get(txn, client_id, &c)) != 0)
@@ -165,4 +168,19 @@ int idp_client_cache_get(idp_client_cache_t *cache, hub_txn_t *txn, const char *
     }
     *out = c;
     return 0;
+}
+
+int idp_client_cache_peek(idp_client_cache_t *cache, hub_store_t *store, const char *client_id, const idp_client_t **out)
+{
+    uint64_t gen;
+
+    *out = NULL;
+    /* before the first insert, asking hub_store_gen may read the database (PostgreSQL's first ask of a name) */
+    if (cache == NULL || client_id == NULL || client_id[0] == '\0' || strlen(client_id) > IDP_CLIENT_ID_MAX ||
+        !__atomic_load_n(&cache->filled, __ATOMIC_RELAXED))
+        return HUB_E_NOTFOUND;
+    if (!hub_store_healthy(store) || (gen = hub_store_gen(store, IDP_CLIENTS_GEN)) == 0)
+        return HUB_E_NOTFOUND;
+    *out = cache_lookup(cache, cache_set(cache, client_id), client_id, gen, 0);
+    return *out != NULL ? 0 : HUB_E_NOTFOUND;
 }

@@ -27,6 +27,12 @@ void idp_client_cache_destroy(idp_client_cache_t *cache);
  * given back with idp_client_release, never freed. A NULL cache reads with idp_client_get (the copy is then the
  * caller's alone, still given back with idp_client_release). */
 int idp_client_cache_get(idp_client_cache_t *cache, hub_txn_t *txn, const char *client_id, const idp_client_t **out);
+/* The client's entry without any transaction or store read, for a request's loop before it parks a read: 0 and *out as
+ * idp_client_cache_get hands it out when the cache holds client_id at store's current generation (hub_store_gen) and
+ * the store is healthy (hub_store_healthy: on PostgreSQL, the thread that follows the generation reads the database);
+ * else HUB_E_NOTFOUND, *out NULL, and the caller reads it (idp_client_cache_get): not cached (unknown client_ids never
+ * are), cached at an older generation, generation 0, a NULL cache. Only a hit is counted (a miss by that read). */
+int idp_client_cache_peek(idp_client_cache_t *cache, hub_store_t *store, const char *client_id, const idp_client_t **out);
 /* Gives back a client idp_client_cache_get handed out: the last holder frees it (NULL is ignored). */
 void idp_client_release(const idp_client_t *client);
 /* Counters for tests and metrics. */

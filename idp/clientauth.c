@@ -77,25 +77,16 @@ void idp_client_creds_dispose(idp_client_creds_t *c)
     memset(c, 0, sizeof(*c));
 }
 
-int idp_client_check(hub_txn_t *txn, idp_client_cache_t *cache, const idp_client_creds_t *c, int allow_public,
-                     const idp_client_t **out, hub_oauth_fail_t *fail)
+/* The verdict on client (held by the caller, or NULL for an unknown client_id) for the credentials c: *out the client, or
+ * the refusal in *fail and client given back. */
+static void verdict(const idp_client_t *client, const idp_client_creds_t *c, int allow_public, const idp_client_t **out,
+                    hub_oauth_fail_t *fail)
 {
-    const idp_client_t *client = NULL;
     hub_oauth_err_t err = HUB_OAUTH_OK;
-    int ret;
 
-    *out = NULL;
-    if (c->client_id == NULL) {
-        refuse(fail, "missing client credentials");
-        return 0;
-    }
-    if ((ret = idp_client_cache_get(cache, txn, c->client_id, &client)) != 0) {
-        if (ret != HUB_E_NOTFOUND)
-            return ret;
-        refuse(fail, "unknown client");
-        return 0;
-    }
-    if (!client->enabled)
+    if (client == NULL)
+        err = refuse(fail, "unknown client");
+    else if (!client->enabled)
         err = refuse(fail, "client disabled");
     else if (client->auth_method != c->used)
         err = refuse(fail, "client authentication method differs from the registered one");
@@ -108,6 +99,38 @@ int idp_client_check(hub_txn_t *txn, idp_client_cache_t *cache, const idp_client
         idp_client_release(client);
     else
         *out = client;
+}
+
+int idp_client_check(hub_txn_t *txn, idp_client_cache_t *cache, const idp_client_creds_t *c, int allow_public,
+                     const idp_client_t **out, hub_oauth_fail_t *fail)
+{
+    const idp_client_t *client = NULL;
+    int ret;
+
+    *out = NULL;
+    if (c->client_id == NULL) {
+        refuse(fail, "missing client credentials");
+        return 0;
+    }
+    if ((ret = idp_client_cache_get(cache, txn, c->client_id, &client)) != 0 && ret != HUB_E_NOTFOUND)
+        return ret;
+    verdict(client, c, allow_public, out, fail);
+    return 0;
+}
+
+int idp_client_check_cached(hub_store_t *store, idp_client_cache_t *cache, const idp_client_creds_t *c, int allow_public,
+                            const idp_client_t **out, hub_oauth_fail_t *fail)
+{
+    const idp_client_t *client = NULL;
+
+    *out = NULL;
+    if (c->client_id == NULL) {
+        refuse(fail, "missing client credentials");
+        return 0;
+    }
+    if (idp_client_cache_peek(cache, store, c->client_id, &client) != 0)
+        return HUB_E_NOTFOUND; /* unknown clients too: only the store can tell */
+    verdict(client, c, allow_public, out, fail);
     return 0;
 }
 

@@ -33,6 +33,13 @@ void idp_client_creds_dispose(idp_client_creds_t *c);
 int idp_client_check(hub_txn_t *txn, idp_client_cache_t *cache, const idp_client_creds_t *c, int allow_public,
                      const idp_client_t **out, hub_oauth_fail_t *fail);
 
+/* idp_client_check from memory alone, on any thread (a request's loop before it parks a read): the same verdict, from
+ * the same checks, when the client is in cache at store's current generation (idp_client_cache_peek); HUB_E_NOTFOUND
+ * when it is not (unknown client_ids included), with *out NULL and *fail untouched: the caller then runs
+ * idp_client_check in a read. */
+int idp_client_check_cached(hub_store_t *store, idp_client_cache_t *cache, const idp_client_creds_t *c, int allow_public,
+                            const idp_client_t **out, hub_oauth_fail_t *fail);
+
 /* Parses the POST form body of a token, introspection or revocation request (urlencoded, no parameter repeated,
  * RFC 6749 §3.2, none too long; the router let only POST through). Returns HUB_OAUTH_OK, or the failure in *fail. */
 hub_oauth_err_t idp_endpoint_form(h2o_req_t *req, hub_form_t *form, hub_oauth_fail_t *fail);

@@ -240,9 +240,10 @@ static int load_user(hub_txn_t *txn, const char *sub, const idp_client_t *client
 
 /* ---- a token request's job ---- */
 
-/* One token request from its form to its answer. The client's authentication is a read and a grant's work a write,
- * each on the store's pools (hub/park.h), so the job owns everything they read (the credentials, the form's values,
- * the client), since the request may go away meanwhile: a write still commits, and the answer is dropped. */
+/* One token request from its form to its answer. The client's authentication is a read (unless the client cache holds
+ * the client: auth_try) and a grant's work a write, each on the store's pools (hub/park.h), so the job owns everything
+ * they read (the credentials, the form's values, the client), since the request may go away meanwhile: a write still
+ * commits, and the answer is dropped. */
 typedef struct st_token_job_t {
     hub_park_t park;
     idp_t *idp;
@@ -538,7 +539,8 @@ static void refuse_rotated(token_job_t *j, h2o_req_t *req)
 
 /* ---- client_credentials ---- */
 
-/* The hot path: the client was read in the authentication's read; minting touches no file and no store. Value: scope. */
+/* The hot path: the client came from the client cache (or the authentication's read on a miss); minting touches no file
+ * and no store, so a cached client's token is answered on the loop without any store job. Value: scope. */
 static void grant_client_credentials(token_job_t *j, h2o_req_t *req)
 {
     const idp_client_t *client = j->client;
@@ -579,21 +581,48 @@ static const struct {
     {"client_credentials", grant_client_credentials, 0, 0, {"scope"}},
 };
 
+/* Whether the authentication also reads whether the refresh token presented was rotated already: a grant whose refusal
+ * revokes a reused token, refused by the client's authentication (j->client NULL) or by its grant type. */
+static int checks_rotation(const token_job_t *j)
+{
+    const char *token = j->values[0];
+
+    return grant_types[j->grant].revokes_reuse && token != NULL && *token != '\0' &&
+           (j->client == NULL || j->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE);
+}
+
 /* In a read transaction: the client's authentication and, for a refresh grant refused by it or by the client's grant
  * type, whether the token presented was rotated already. Returns 0, or a store error. */
 static int auth_txn(hub_txn_t *txn, void *arg)
 {
     token_job_t *j = arg;
-    const char *token = j->values[0];
     int ret;
 
     if (j->out.fail.error == HUB_OAUTH_OK &&
         (ret = idp_client_check(txn, j->idp->clients, &j->creds, grant_types[j->grant].allow_public, &j->client, &j->out.fail)) !=
             0)
         return ret;
-    if (grant_types[j->grant].revokes_reuse && token != NULL && *token != '\0' &&
-        (j->client == NULL || j->client->grant_type != IDP_GRANT_AUTHORIZATION_CODE))
-        j->rotated = is_rotated_refresh(txn, token);
+    if (checks_rotation(j))
+        j->rotated = is_rotated_refresh(txn, j->values[0]);
+    return 0;
+}
+
+/* auth_txn from memory, on the loop: 1 when the client's authentication was decided from the client cache at the
+ * store's current generation and no rotated refresh token is to be looked for; else 0, the job as it was, and the read
+ * runs (a cache miss, an unknown client, credentials refused before, a refusal presenting a refresh token). */
+static int auth_try(void *arg)
+{
+    token_job_t *j = arg;
+
+    if (j->out.fail.error != HUB_OAUTH_OK ||
+        idp_client_check_cached(j->idp->store, j->idp->clients, &j->creds, grant_types[j->grant].allow_public, &j->client,
+                                &j->out.fail) != 0)
+        return 0;
+    if (!checks_rotation(j))
+        return 1;
+    idp_client_release(j->client);
+    j->client = NULL;
+    j->out.fail = (hub_oauth_fail_t){HUB_OAUTH_OK, NULL};
     return 0;
 }
 
@@ -630,7 +659,8 @@ static hub_oauth_err_t read_request(h2o_req_t *req, hub_form_t *form, size_t *gr
     return hub_oauth_fail(fail, HUB_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported grant_type");
 }
 
-/* The form, then the client's authentication in a read (on the store's readers when it has any), then the grant. */
+/* The form, then the client's authentication from the client cache, or in a read (on the store's readers when it has
+ * any) when the cache cannot vouch for the client, then the grant. */
 static int on_token(void *data, h2o_req_t *req)
 {
     hub_form_t form = {0};
@@ -657,7 +687,7 @@ static int on_token(void *data, h2o_req_t *req)
         token_answer(j, req, 0);
         return 0;
     }
-    if ((ret = hub_park_read(&j->park, req, auth_txn, j, on_authenticated)) != 0)
+    if ((ret = hub_park_read_try(&j->park, req, auth_try, auth_txn, j, on_authenticated)) != 0)
         token_answer(j, req, ret);
     return 0;
 }

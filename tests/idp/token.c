@@ -367,11 +367,13 @@ static int refresh_active(const char *refresh_token, int until_inactive)
 }
 
 /* A token request whose client goes away while its client authentication's read waits inside its transaction on the
- * store's readers. */
+ * store's readers. A client write first (any client's) makes the cached client a miss, so that the authentication
+ * reads (a hit is answered from memory, tests/idp/token_memory.c). */
 static void token_left_reading(const char *auth, const char *body)
 {
     test_req_t *r = test_req_new(&p.loop, "POST", "/oauth2/token");
 
+    test_primary_client(&p, "bump", "client_credentials", "client_secret_basic", NULL, NULL, 0, NULL);
     test_req_header(r, "authorization", auth);
     test_req_body(r, "application/x-www-form-urlencoded", body);
     test_store_hold_reads();

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include "hub/form.h"
 #include "hub/log.h"
 #include "idp/client.h"
@@ -43,11 +44,20 @@ static void write_config(test_primary_t *t, const char *primary_yaml)
 
 void test_primary_start(test_primary_t *t, const char *tag, const char *primary_yaml)
 {
+    test_primary_start_store(t, tag, primary_yaml, NULL);
+}
+
+void test_primary_start_store(test_primary_t *t, const char *tag, const char *primary_yaml, hub_store_t *store)
+{
     memset(t, 0, sizeof(*t));
     hub_log_init(HUB_LOG_WARN, TEST_PRIMARY_NAME); /* warnings and errors only: the tests' output stays readable */
     t->dir = test_tmpdir(tag);
     write_config(t, primary_yaml);
-    if (hub_store_open(&t->store, t->cfg.node.data_dir) != 0 || hub_fetcher_create(&t->fetcher) != 0 ||
+    t->store = store;
+    t->borrowed = store != NULL;
+    if (t->borrowed && mkdir(t->cfg.node.data_dir, 0700) != 0) /* the node's files (keys) */
+        die("cannot make the data dir");
+    if ((store == NULL && hub_store_open(&t->store, t->cfg.node.data_dir) != 0) || hub_fetcher_create(&t->fetcher) != 0 ||
         hub_server_create(&t->server, &t->cfg, t->store, t->fetcher) != 0 || idp_create(&t->idp, t->server) != 0)
         die("the node does not start");
     test_loop_init(&t->loop, t->server, t->fetcher);
@@ -59,7 +69,8 @@ void test_primary_stop(test_primary_t *t)
     idp_destroy(t->idp);
     hub_server_destroy(t->server);
     hub_fetcher_destroy(t->fetcher);
-    hub_store_close(t->store);
+    if (!t->borrowed)
+        hub_store_close(t->store);
     hub_config_dispose(&t->cfg);
     if (test_tmpdir_remove(t->dir) != 0)
         die("cannot remove the data dir");

@@ -26,12 +26,17 @@ typedef struct st_test_primary_t {
     hub_server_t *server;
     idp_t *idp;
     test_loop_t loop;
+    int borrowed; /* store is the caller's (test_primary_start_store): not closed at stop */
 } test_primary_t;
 
 /* Starts a primary named TEST_PRIMARY_NAME (signing with ES256) with primary_yaml appended under "primary:" (lines
  * indented by two spaces, e.g. "  skip_authorization: auto\n"; may be NULL). Exits the test (status 2) when it cannot
  * start. */
 void test_primary_start(test_primary_t *t, const char *tag, const char *primary_yaml);
+
+/* The same on store, the caller's (e.g. a PostgreSQL store of tests/support/backend.h), open until after
+ * test_primary_stop. */
+void test_primary_start_store(test_primary_t *t, const char *tag, const char *primary_yaml, hub_store_t *store);
 
 /* Stops the node and removes its data dir; every request of the loop must be freed first. */
 void test_primary_stop(test_primary_t *t);
