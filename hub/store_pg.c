@@ -667,6 +667,11 @@ int hub_store_pg_open(hub_store_t **out, const hub_store_pg_options_t *o, char *
     return 0;
 }
 
+void hub_store_pg_where(const char *conninfo, char *buf, size_t size)
+{
+    hub_pg_where(conninfo, buf, size);
+}
+
 static const hub_store_ops_t pg_ops = {
     .name = "postgresql",
     .reads_inline = 0,

@@ -28,5 +28,8 @@ typedef struct st_hub_store_pg_options_t {
  * that reaches the database (until then, and while a schema found there is missing or newer, which is logged, every
  * transaction fails HUB_E_UNAVAILABLE and the store is not healthy). */
 int hub_store_pg_open(hub_store_t **out, const hub_store_pg_options_t *opts, char *msg, size_t msgsize);
+/* Names the database conninfo (libpq keywords or URI) connects to in buf (size bytes), never its password: the
+ * database "hub" on 10.0.0.5 port 5432 (libpq's defaults fill what conninfo leaves out). */
+void hub_store_pg_where(const char *conninfo, char *buf, size_t size);
 
 #endif
