@@ -35,7 +35,14 @@ def primary(pg, name, password_file=None, conninfo=None, secret=True):
 
 
 def populate(n):
-    n.hubctl("init", "--alg", "ES256")
+    out = n.hubctl("init", "--alg", "ES256").stdout
+    # what init made: the database (host, port, name), not the unused data_dir, never the password
+    port = re.search(r"port=(\d+)", n.conf["store"]["postgresql"]["conninfo"]).group(1)
+    db = re.search(r"dbname=(\S+)", n.conf["store"]["postgresql"]["conninfo"]).group(1)
+    ok(f'initialised the database "{db}" on 127.0.0.1 port {port} (signing key ES256' in out, out)
+    ok(n.data_dir not in out, "init names the database, not data_dir: " + out)
+    with open(n.conf["store"]["postgresql"]["password_file"]) as f:
+        ok(f.read().strip() not in out, "no password in init's output")
     n.hubctl("user", "add", "alice", "--email", "alice@example.com", input=PASSWORD + "\n")
     n.web = creds(n.hubctl("client", "add", "--app-name", "web", "--redirect-uris", REDIRECT, "--skip-authorization").stdout)
     n.svc = creds(n.hubctl("client", "add", "--app-name", "svc", "--grant-type", "client_credentials", "--scopes", "read",
