@@ -72,14 +72,15 @@ void hub_pg_pool_destroy(hub_pg_pool_t *pool)
 }
 
 /* libpq's notices and the errors a server sends an idle session (a shutdown's FATAL) through the hub's log, one line each
- * at their severity, instead of libpq's own lines on stderr. The server's message names no password. */
+ * at their severity, instead of libpq's own lines on stderr. The server's message names no password. A FATAL ends one
+ * session (each pooled one says so at a shutdown): a warning; the outage itself is the pool's one error line. */
 static void notice(void *arg, const PGresult *res)
 {
     static const struct {
         const char *severity;
         hub_log_level_t level;
-    } levels[] = {{"PANIC", HUB_LOG_ERROR}, {"FATAL", HUB_LOG_ERROR}, {"ERROR", HUB_LOG_WARN}, {"WARNING", HUB_LOG_WARN},
-                  {"NOTICE", HUB_LOG_INFO}, {"INFO", HUB_LOG_INFO},   {"LOG", HUB_LOG_INFO}};
+    } levels[] = {{"PANIC", HUB_LOG_ERROR}, {"FATAL", HUB_LOG_WARN}, {"ERROR", HUB_LOG_WARN}, {"WARNING", HUB_LOG_WARN},
+                  {"NOTICE", HUB_LOG_INFO}, {"INFO", HUB_LOG_INFO},  {"LOG", HUB_LOG_INFO}};
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     hub_log_level_t level = HUB_LOG_DEBUG;
