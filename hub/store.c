@@ -116,14 +116,18 @@ static int open_pg(hub_store_t **out, const hub_config_t *cfg, int flags, char *
 {
     char hint[300], why[400], *password = NULL;
     hub_store_pg_options_t opts = {cfg->store.pg_conninfo, NULL, cfg->store.pg_pool, (flags & HUB_STORE_INIT) != 0, hint};
-    int rc;
+    int rc, waiting = 0;
 
     if (cfg->store.pg_password_file != NULL && read_password(cfg->store.pg_password_file, &password, msg, size) != 0)
         return HUB_E_CONFIG;
     snprintf(hint, sizeof(hint), "hubctl -c %s init", cfg->file != NULL ? cfg->file : "CONFIG");
     opts.password = password;
+    opts.wait = (flags & HUB_STORE_WAIT) != 0;
+    opts.waiting = &waiting;
     rc = hub_store_pg_open(out, &opts, why, sizeof(why));
-    snprintf(msg, size, "%s%s", rc != 0 ? "store.postgresql: " : "", why);
+    snprintf(msg, size, "%s%s", rc != 0 || waiting ? "store.postgresql: " : "", why);
+    if (rc == 0 && waiting)
+        (*out)->held = 1;
     if (password != NULL) {
         OPENSSL_cleanse(password, strlen(password));
         free(password);
@@ -174,7 +178,17 @@ int hub_store_reads_inline(hub_store_t *store)
 
 int hub_store_healthy(hub_store_t *store)
 {
-    return store->ops->healthy == NULL || store->ops->healthy(store);
+    return !hub_store_held(store) && (store->ops->healthy == NULL || store->ops->healthy(store));
+}
+
+int hub_store_held(hub_store_t *store)
+{
+    return __atomic_load_n(&store->held, __ATOMIC_ACQUIRE);
+}
+
+void hub_store_release(hub_store_t *store)
+{
+    __atomic_store_n(&store->held, 0, __ATOMIC_RELEASE);
 }
 
 size_t hub_store_mapsize(hub_store_t *store)

@@ -21,6 +21,11 @@ int hub_store_open(hub_store_t **out, const char *dir);
  * failure msg holds one line saying why (never a secret); on success with HUB_STORE_INIT what was done to the schema,
  * or "". */
 #define HUB_STORE_INIT 1
+/* With HUB_STORE_WAIT (hubd) a PostgreSQL database that cannot be reached now (refused, no answer, starting up or
+ * shutting down) is no failure: the store opens held (hub_store_held), msg says which database is away and that the node
+ * keeps trying, and its transactions fail HUB_E_UNAVAILABLE until the database answers with a schema this build knows.
+ * A database that answers and refuses (a password, a database name), a missing or newer schema still fail the open. */
+#define HUB_STORE_WAIT 2
 int hub_store_open_config(hub_store_t **out, const hub_config_t *cfg, int flags, char *msg, size_t msgsize);
 /* Closes the store; every transaction must have ended. NULL is ignored. */
 void hub_store_close(hub_store_t *store);
@@ -110,6 +115,10 @@ uint64_t hub_store_gen(hub_store_t *store, const char *name);
  * the thread that follows the counters (a connection of its own, read every HUB_PG_GEN_POLL_MS, reconnected every half
  * second) reads the database again; so a node drained while its database was away sees it come back by itself. */
 int hub_store_healthy(hub_store_t *store);
+/* 1 for a store opened held (HUB_STORE_WAIT): not healthy whatever its database does, until its owner, having loaded
+ * what start-up loads from it, calls hub_store_release (any thread; once). */
+int hub_store_held(hub_store_t *store);
+void hub_store_release(hub_store_t *store);
 
 /* The size of LMDB's map in bytes right now (grows on demand); 0 on PostgreSQL. */
 size_t hub_store_mapsize(hub_store_t *store);

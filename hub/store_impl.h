@@ -47,6 +47,7 @@ struct st_hub_store_t {
     unsigned sweep_interval;
     pthread_mutex_t sweep_lock;
     pthread_cond_t sweep_cond;
+    int held; /* opened while its database was away: unhealthy until hub_store_release (atomic) */
 };
 
 /* The head of every backend's transaction (its first member). */

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include "hub/clock.h"
 #include "hub/err.h"
+#include "hub/log.h"
 #include "hub/store_impl.h"
 #include "hub/store_pg.h"
 #include "hub/store_pg_gen.h"
@@ -30,6 +31,10 @@ typedef struct st_pg_store_t {
     hub_store_t super;
     hub_pg_pool_t *pool;
     hub_pg_gen_t *gen;
+    int checked;          /* the schema was found at this build's version (atomic) */
+    pthread_mutex_t lock; /* guards checking it, and check_rc */
+    int check_rc;         /* the failure of the last check that reached the database (logged once per kind) */
+    char hint[256];       /* the command that creates or migrates the schema */
 } pg_store_t;
 
 typedef struct st_pg_txn_t {
@@ -92,6 +97,7 @@ static const hub_pg_stmt_t stmts[] = {
 };
 
 static const hub_store_ops_t pg_ops;
+static void schema_message(int rc, unsigned version, const char *hint, char *msg, size_t size);
 
 /* --- parameters and results --- */
 
@@ -153,6 +159,39 @@ static int fail(pg_txn_t *txn, const PGresult *res)
     return rc;
 }
 
+/* 0 once the schema of a store opened while its database was away was found at this build's version; checked on a
+ * connection of its own (the pool's prepares statements on tables that may be missing) by the first transaction that
+ * reaches the database. Else HUB_E_UNAVAILABLE: the database is still away, or its schema is missing or newer (logged
+ * once, with what to do; checked again at the next transaction, so an init run meanwhile is seen). */
+static int schema_ready(pg_store_t *store)
+{
+    char msg[400];
+    unsigned version = 0;
+    PGconn *conn;
+    int rc = 0;
+
+    if (__atomic_load_n(&store->checked, __ATOMIC_ACQUIRE))
+        return 0;
+    pthread_mutex_lock(&store->lock);
+    if (!store->checked) {
+        conn = hub_pg_connect(store->pool);
+        if (PQstatus(conn) != CONNECTION_OK)
+            rc = hub_pg_failure(store->pool, conn, NULL, &(int){0});
+        else if ((rc = hub_pg_schema_check(store->pool, conn, 0, &version, msg, sizeof(msg))) == 0)
+            hub_log_info("store: the database answers and its hub schema is at version %u", version);
+        if (rc != 0 && rc != HUB_E_UNAVAILABLE && rc != store->check_rc) {
+            schema_message(rc, version, store->hint, msg, sizeof(msg));
+            hub_log_error("store.postgresql: %s; hubd keeps trying (drained, /healthz 503)", msg);
+        }
+        PQfinish(conn);
+        if (rc != HUB_E_UNAVAILABLE)
+            store->check_rc = rc;
+        __atomic_store_n(&store->checked, rc == 0, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&store->lock);
+    return rc == 0 ? 0 : HUB_E_UNAVAILABLE;
+}
+
 /* Checks out the root's connection and begins its transaction. A connection found lost by the BEGIN (the server
  * restarted since it was last used) is replaced, as many times as the pool may hold such connections: nothing had been
  * done on it. */
@@ -164,6 +203,10 @@ static int txn_start(pg_txn_t *root)
     PGresult *res;
     int rc, retry = 0, lost = 1;
 
+    if ((rc = schema_ready(store)) != 0) {
+        root->doom = rc;
+        return rc;
+    }
     for (int attempt = 0; lost && attempt != MAX_STALE; ++attempt) {
         if ((rc = hub_pg_pool_get(store->pool, &root->conn)) != 0)
             break;
@@ -512,7 +555,7 @@ static int pg_sweep(hub_store_t *s, uint64_t now, size_t *removed)
         *removed = 0;
     if (now > INT64_MAX)
         now = INT64_MAX;
-    if ((rc = hub_pg_pool_get(store->pool, &c)) != 0)
+    if ((rc = schema_ready(store)) != 0 || (rc = hub_pg_pool_get(store->pool, &c)) != 0)
         return rc;
     while (rc == 0 && n == SWEEP_BATCH) {
         params_t p = {0};
@@ -540,6 +583,7 @@ static void pg_close(hub_store_t *s)
 {
     hub_pg_gen_stop(S(s)->gen);
     hub_pg_pool_destroy(S(s)->pool);
+    pthread_mutex_destroy(&S(s)->lock);
     free(s);
 }
 
@@ -547,7 +591,8 @@ static void pg_close(hub_store_t *s)
  * no outage since it last read: a statement that found the link lost counts at once. Without the thread, the pool's. */
 static int pg_healthy(hub_store_t *s)
 {
-    return (S(s)->gen == NULL || hub_pg_gen_up(S(s)->gen)) && !hub_pg_pool_down(S(s)->pool);
+    return __atomic_load_n(&S(s)->checked, __ATOMIC_ACQUIRE) && (S(s)->gen == NULL || hub_pg_gen_up(S(s)->gen)) &&
+           !hub_pg_pool_down(S(s)->pool);
 }
 
 static size_t pg_mapsize(hub_store_t *s)
@@ -556,10 +601,8 @@ static size_t pg_mapsize(hub_store_t *s)
 }
 
 /* The one line of a schema check's failure rc (the schema at version). */
-static void schema_message(int rc, unsigned version, const hub_store_pg_options_t *o, char *msg, size_t size)
+static void schema_message(int rc, unsigned version, const char *hint, char *msg, size_t size)
 {
-    const char *hint = o->init_hint != NULL ? o->init_hint : "hubctl -c CONFIG init";
-
     if (rc == HUB_E_NOTFOUND && version == 0)
         snprintf(msg, size, "the database has no hub schema yet: run %s", hint);
     else if (rc == HUB_E_NOTFOUND)
@@ -575,24 +618,45 @@ static void schema_message(int rc, unsigned version, const hub_store_pg_options_
         snprintf(msg, size, "cannot read the database's hub schema: %s", hub_strerror(rc));
 }
 
+/* The first connection of an open failed: HUB_E_UNAVAILABLE, or with o->wait and a database away for now 0 (and
+ * *o->waiting). msg says which database and why. */
+static int first_connect_failed(pg_store_t *store, const hub_store_pg_options_t *o, PGconn *conn, char *msg, size_t size)
+{
+    char why[256], where[200];
+
+    hub_pg_where(o->conninfo, where, sizeof(where));
+    hub_pg_message(conn, why, sizeof(why));
+    if (!o->wait || !hub_pg_away(store->pool)) {
+        snprintf(msg, size, "cannot connect to %s: %s", where, why);
+        return HUB_E_UNAVAILABLE;
+    }
+    snprintf(msg, size, "cannot reach %s now (%s); hubd starts drained (/healthz 503) and keeps trying", where, why);
+    *o->waiting = 1;
+    hub_pg_pool_set_down(store->pool); /* this line is the outage's */
+    return 0;
+}
+
 int hub_store_pg_open(hub_store_t **out, const hub_store_pg_options_t *o, char *msg, size_t msgsize)
 {
     pg_store_t *store = hub_xcalloc(1, sizeof(*store));
-    char why[256];
     unsigned version;
     PGconn *conn;
     int rc;
 
     *out = NULL;
+    if (o->wait)
+        *o->waiting = 0;
     store->super.ops = &pg_ops;
+    pthread_mutex_init(&store->lock, NULL);
+    snprintf(store->hint, sizeof(store->hint), "%s", o->init_hint != NULL ? o->init_hint : "hubctl -c CONFIG init");
     store->pool = hub_pg_pool_create(o->conninfo, o->password, o->pool, stmts, sizeof(stmts) / sizeof(stmts[0]));
     conn = hub_pg_connect(store->pool);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        snprintf(msg, msgsize, "cannot connect to the database: %s", hub_pg_message(conn, why, sizeof(why)));
-        rc = HUB_E_UNAVAILABLE;
-    } else if ((rc = hub_pg_schema_check(store->pool, conn, o->init, &version, msg, msgsize)) != 0) {
-        schema_message(rc, version, o, msg, msgsize);
-    }
+    if (PQstatus(conn) != CONNECTION_OK)
+        rc = first_connect_failed(store, o, conn, msg, msgsize);
+    else if ((rc = hub_pg_schema_check(store->pool, conn, o->init, &version, msg, msgsize)) != 0)
+        schema_message(rc, version, store->hint, msg, msgsize);
+    else
+        store->checked = 1;
     PQfinish(conn);
     if (rc != 0) {
         pg_close(&store->super);
@@ -601,6 +665,11 @@ int hub_store_pg_open(hub_store_t **out, const hub_store_pg_options_t *o, char *
     store->gen = hub_pg_gen_start(store->pool);
     *out = &store->super;
     return 0;
+}
+
+void hub_store_pg_where(const char *conninfo, char *buf, size_t size)
+{
+    hub_pg_where(conninfo, buf, size);
 }
 
 static const hub_store_ops_t pg_ops = {

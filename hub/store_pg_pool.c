@@ -1,6 +1,7 @@
 /* The PostgreSQL store's pool of libpq connections (hub/store_pg_pool.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,18 +71,90 @@ void hub_pg_pool_destroy(hub_pg_pool_t *pool)
     free(pool);
 }
 
+/* libpq's notices and the errors a server sends an idle session (a shutdown's FATAL) through the hub's log, one line each
+ * at their severity, instead of libpq's own lines on stderr. The server's message names no password. A FATAL ends one
+ * session (each pooled one says so at a shutdown): a warning; the outage itself is the pool's one error line. */
+static void notice(void *arg, const PGresult *res)
+{
+    static const struct {
+        const char *severity;
+        hub_log_level_t level;
+    } levels[] = {{"PANIC", HUB_LOG_ERROR}, {"FATAL", HUB_LOG_WARN}, {"ERROR", HUB_LOG_WARN}, {"WARNING", HUB_LOG_WARN},
+                  {"NOTICE", HUB_LOG_INFO}, {"INFO", HUB_LOG_INFO},  {"LOG", HUB_LOG_INFO}};
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    hub_log_level_t level = HUB_LOG_DEBUG;
+    char line[512];
+
+    for (size_t i = 0; sev != NULL && i != sizeof(levels) / sizeof(levels[0]); ++i)
+        if (strcmp(sev, levels[i].severity) == 0)
+            level = levels[i].level;
+    if (msg == NULL)
+        msg = PQresultErrorMessage(res);
+    snprintf(line, sizeof(line), "%.*s", (int)strcspn(msg, "\n"), msg);
+    for (char *p = line; *p != '\0'; ++p) /* a line of the log, whatever the server sent */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    hub_log(level, "store: the database says: %s%s%s", sev != NULL ? sev : "", sev != NULL ? ": " : "", line);
+}
+
+/* PQconnectdbParams's keywords and values for pool (later keywords win: the defaults come first, the operator's conninfo
+ * overrides them, the password file comes last); with timeout, a connect_timeout that overrides the conninfo's. */
+static void params(hub_pg_pool_t *pool, const char **keys, const char **vals, const char *timeout)
+{
+    size_t n = 0;
+
+    keys[n] = "connect_timeout", vals[n++] = "5";
+    keys[n] = "tcp_user_timeout", vals[n++] = "10000";
+    keys[n] = "fallback_application_name", vals[n++] = "hubd";
+    keys[n] = "dbname", vals[n++] = pool->conninfo;
+    if (pool->password != NULL)
+        keys[n] = "password", vals[n++] = pool->password;
+    if (timeout != NULL)
+        keys[n] = "connect_timeout", vals[n++] = timeout;
+    keys[n] = vals[n] = NULL;
+}
+
 PGconn *hub_pg_connect(hub_pg_pool_t *pool)
 {
-    /* later keywords win: the defaults come first, the operator's conninfo overrides them, the password file comes last */
-    const char *keys[] = {"connect_timeout", "tcp_user_timeout", "fallback_application_name", "dbname", "password", NULL};
-    const char *vals[] = {"5", "10000", "hubd", pool->conninfo, pool->password, NULL};
+    const char *keys[8], *vals[8];
     PGconn *conn;
 
-    if (pool->password == NULL)
-        keys[4] = NULL;
+    params(pool, keys, vals, NULL);
     if ((conn = PQconnectdbParams(keys, vals, 1)) == NULL)
         hub_oom();
+    PQsetNoticeReceiver(conn, notice, NULL);
     return conn;
+}
+
+int hub_pg_away(hub_pg_pool_t *pool)
+{
+    const char *keys[8], *vals[8];
+    PGPing ping;
+
+    params(pool, keys, vals, "2"); /* a server that does not answer within 2 s is away as much as one that refuses */
+    ping = PQpingParams(keys, vals, 1);
+    return ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+}
+
+void hub_pg_where(const char *conninfo, char *buf, size_t size)
+{
+    static const char *const keys[] = {"dbname", "host", "port"};
+    const char *vals[3] = {NULL, NULL, NULL};
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL), *defs = PQconndefaults();
+
+    for (size_t k = 0; k != 3; ++k) {
+        for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && vals[k] == NULL; ++o)
+            if (strcmp(o->keyword, keys[k]) == 0 && o->val != NULL && o->val[0] != '\0')
+                vals[k] = o->val;
+        for (PQconninfoOption *o = defs; o != NULL && o->keyword != NULL && vals[k] == NULL; ++o)
+            if (strcmp(o->keyword, keys[k]) == 0 && o->val != NULL && o->val[0] != '\0')
+                vals[k] = o->val;
+    }
+    snprintf(buf, size, "the database \"%s\" on %s port %s", vals[0] != NULL ? vals[0] : "?",
+             vals[1] != NULL ? vals[1] : "the local socket", vals[2] != NULL ? vals[2] : "5432");
+    PQconninfoFree(opts);
+    PQconninfoFree(defs);
 }
 
 const char *hub_pg_message(PGconn *conn, char *buf, size_t size)
@@ -100,6 +173,11 @@ void hub_pg_reachable(hub_pg_pool_t *pool)
 {
     if (__atomic_load_n(&pool->down, __ATOMIC_RELAXED) && __atomic_exchange_n(&pool->down, 0, __ATOMIC_RELAXED))
         hub_log_info("store: the database answers again");
+}
+
+void hub_pg_pool_set_down(hub_pg_pool_t *pool)
+{
+    __atomic_store_n(&pool->down, 1, __ATOMIC_RELAXED);
 }
 
 int hub_pg_pool_down(hub_pg_pool_t *pool)

@@ -32,6 +32,12 @@ void hub_pg_pool_destroy(hub_pg_pool_t *pool);
 /* A new connection outside the pool with the pool's parameters (the caller PQfinishes it; check PQstatus). Defaults a
  * conninfo may override: connect_timeout 5 s, tcp_user_timeout 10 s, application_name hubd. */
 PGconn *hub_pg_connect(hub_pg_pool_t *pool);
+/* After a connect failed: 1 when the server cannot be reached now (refused, no answer within 2 s, starting up or
+ * shutting down: worth waiting for), 0 when it answered and refused us (a password, a database name) or the
+ * parameters are bad (waiting would not help). One round trip at most. */
+int hub_pg_away(hub_pg_pool_t *pool);
+/* Names the database conninfo connects to in buf, never a password: the database "hub" on 10.0.0.5 port 5432. */
+void hub_pg_where(const char *conninfo, char *buf, size_t size);
 
 /* Checks a connection out for the calling thread: connected (a lost one is reset), statements prepared, outside any
  * transaction. Waits while every connection is out: 30 s, or 2 s when this thread holds one already (a read inside a
@@ -51,6 +57,8 @@ int hub_pg_failure(hub_pg_pool_t *pool, PGconn *conn, const PGresult *res, int *
 void hub_pg_reachable(hub_pg_pool_t *pool);
 /* 1 from a connection found lost or refused (hub_pg_failure, a failed connect) until hub_pg_reachable. No lock. */
 int hub_pg_pool_down(hub_pg_pool_t *pool);
+/* Marks an outage its caller logged itself (so that the pool does not log it again; hub_pg_reachable ends it). */
+void hub_pg_pool_set_down(hub_pg_pool_t *pool);
 /* The first line of conn's last error message into buf (size bytes). */
 const char *hub_pg_message(PGconn *conn, char *buf, size_t size);
 

@@ -30,6 +30,7 @@ struct st_idp_t {
     idp_client_cache_t *clients;              /* decoded clients for the token, introspection and revocation endpoints */
     struct st_idp_login_t *login;             /* login.c: sign-in state shared by the loops (checks in flight, the rate) */
     struct st_idp_backchannel_t *backchannel; /* backchannel.c: delivers the queued back-channel logouts */
+    struct st_idp_startup_t *startup;         /* idp.c: start-up's loads, retried while the database is away */
 };
 
 #endif

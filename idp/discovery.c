@@ -100,6 +100,10 @@ static int on_jwks(void *data, h2o_req_t *req)
     snprintf(cc, sizeof(cc), "public, max-age=%llu", (unsigned long long)max_age);
     /* a next key's publish_ahead counts from the first GET that delivers it (a HEAD delivers no key) */
     jwks = hub_method_is(req, "GET") ? idp_keyring_jwks_serve(idp->keyring, &len) : idp_keyring_jwks(idp->keyring, &len);
+    if (jwks == NULL) { /* a node started while its database was away has not loaded its keys yet */
+        hub_route_send_unavailable(req, HUB_STYLE_OAUTH);
+        return 0;
+    }
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = len;

@@ -1,7 +1,10 @@
 /* The primary node: builds the shared idp context and registers every handler module. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include "hub/cookie.h"
 #include "hub/err.h"
@@ -33,10 +36,146 @@
 #define READ_QUEUE 4096
 #define READERS 4
 
+/* The longest pause between two tries of start-up's loads while the database is away. */
+#define STARTUP_BACKOFF_MAX_MS 2000
+
+/* Start-up's loads retried by a thread of their own, for a node whose store opened held (its database away). */
+typedef struct st_idp_startup_t {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop; /* under lock */
+} idp_startup_t;
+
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
     int ret = idp_roles_add_builtin(txn);
     return ret != 0 ? ret : idp_client_prepare(txn);
+}
+
+/* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key (and any gets the client cache's
+ * generation counter and the index of client origins). */
+static int load_data(idp_t *idp)
+{
+    return hub_store_write(idp->store, ensure_data_txn, NULL);
+}
+
+static int load_csrf(idp_t *idp)
+{
+    return idp_csrf_key_load(idp->store, idp->csrf_key);
+}
+
+static int load_keys(idp_t *idp)
+{
+    return idp_keyring_load(idp->keyring);
+}
+
+/* What the primary reads from the store before it serves, in order; each may run again after it failed. */
+static const struct {
+    int (*load)(idp_t *idp);
+    const char *failed;
+} loads[] = {
+    {load_data, "cannot prepare the data dir"},
+    {load_csrf, "cannot read or create the CSRF key"},
+    {load_keys, "cannot load the signing keys"},
+};
+#define NLOADS (sizeof(loads) / sizeof(loads[0]))
+
+/* Runs the loads from *next on; 0 when all are done, else the failure of loads[*next]. */
+static int run_loads(idp_t *idp, size_t *next)
+{
+    int ret;
+
+    for (; *next != NLOADS; ++*next)
+        if ((ret = loads[*next].load(idp)) != 0)
+            return ret;
+    return 0;
+}
+
+/* Sleeps ms unless stopped; 1 when stopped. */
+static int startup_pause(idp_startup_t *st, unsigned ms)
+{
+    struct timespec ts;
+    int stop;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ++ts.tv_sec;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&st->lock);
+    while (!st->stop && pthread_cond_timedwait(&st->cond, &st->lock, &ts) != ETIMEDOUT)
+        ;
+    stop = st->stop;
+    pthread_mutex_unlock(&st->lock);
+    return stop;
+}
+
+/* Tries the loads until they are done (then releases the store: the node turns healthy with its database) or the node
+ * stops; pauses 100 ms doubling to STARTUP_BACKOFF_MAX_MS. A failure other than the database's absence (the store logs
+ * that) is logged once per kind: a node that cannot load stays drained rather than serve without its keys. */
+static void *startup_main(void *arg)
+{
+    idp_t *idp = arg;
+    size_t next = 0;
+    unsigned ms = 100;
+    int ret, logged = 0;
+
+    while ((ret = run_loads(idp, &next)) != 0) {
+        if (ret != HUB_E_UNAVAILABLE && ret != HUB_E_BUSY && ret != logged) {
+            hub_log_error("%s: %s; tried again every few seconds", loads[next].failed, hub_strerror(ret));
+            logged = ret;
+        }
+        if (startup_pause(idp->startup, ms))
+            return NULL;
+        ms = ms * 2 < STARTUP_BACKOFF_MAX_MS ? ms * 2 : STARTUP_BACKOFF_MAX_MS;
+    }
+    hub_store_release(idp->store);
+    hub_log_info("the database answered: data, CSRF key and signing keys loaded; the node serves");
+    return NULL;
+}
+
+/* Runs the loads now, unless the store opened held (its database away): startup_defer runs them later. */
+static int startup(idp_t *idp)
+{
+    size_t next = 0;
+    int ret = 0;
+
+    if (!hub_store_held(idp->store) && (ret = run_loads(idp, &next)) != 0)
+        hub_log_error("%s: %s", loads[next].failed, hub_strerror(ret));
+    return ret;
+}
+
+/* Starts the thread that runs the loads of a store opened held, once the node's handlers are registered. */
+static void startup_defer(idp_t *idp)
+{
+    idp_startup_t *st = hub_xcalloc(1, sizeof(*st));
+    pthread_condattr_t ca;
+
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    idp->startup = st;
+    if (pthread_create(&st->thread, NULL, startup_main, idp) != 0)
+        hub_oom();
+}
+
+static void startup_stop(idp_startup_t *st)
+{
+    if (st == NULL)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->stop = 1;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+    pthread_join(st->thread, NULL);
+    pthread_cond_destroy(&st->cond);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
 }
 
 int idp_create(idp_t **out, hub_server_t *server)
@@ -69,18 +208,13 @@ int idp_create(idp_t **out, hub_server_t *server)
         hub_log_error("cannot start the store's readers: %s", hub_strerror(ret));
         goto fail;
     }
-    /* hubd creates a missing data dir: a fresh one gets the two built-in roles and a key
-     * (and any gets the client cache's generation counter and the index of client origins). */
-    if ((ret = hub_store_write(idp->store, ensure_data_txn, NULL)) != 0) {
-        hub_log_error("cannot prepare the data dir: %s", hub_strerror(ret));
-        goto fail;
-    }
-    if ((ret = idp_csrf_key_load(idp->store, idp->csrf_key)) != 0) {
-        hub_log_error("cannot read or create the CSRF key: %s", hub_strerror(ret));
-        goto fail;
-    }
-    if ((ret = idp_keyring_open(&idp->keyring, idp->store, idp->cfg)) != 0) {
+    /* the keyring first (the cluster secret is read now, whatever the database does), then start-up's loads */
+    if ((ret = idp_keyring_create(&idp->keyring, idp->store, idp->cfg)) != 0) {
         hub_log_error("cannot load the signing keys: %s", hub_strerror(ret));
+        goto fail;
+    }
+    if ((ret = startup(idp)) != 0) {
+        idp_keyring_close(idp->keyring);
         goto fail;
     }
 
@@ -110,6 +244,8 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp_discovery_register(idp);
     idp_logout_register(idp);
     idp_consoles_register(idp); /* /admin/, /account/ and the stylesheet (SPEC §11) */
+    if (hub_store_held(idp->store))
+        startup_defer(idp);
     *out = idp;
     return 0;
 fail:
@@ -122,6 +258,7 @@ void idp_destroy(idp_t *idp)
 {
     if (idp == NULL)
         return;
+    startup_stop(idp->startup); /* before what its loads use */
     idp_backchannel_stop(idp->backchannel);
     idp_login_dispose(idp);
     idp_keyring_close(idp->keyring);

@@ -54,6 +54,9 @@ struct st_idp_keyring_t {
     uint64_t notified_gen; /* the thread's: the generation whose revocations were claimed */
     uint64_t failed_gen;   /* the thread's: a generation whose keys did not load, and when */
     uint64_t failed_at;
+    int loaded; /* idp_keyring_load succeeded: the snapshot is there and the thread keeps it (atomic) */
+    /* the thread's: store failures logged while they last (the first, then at most one a minute, then "answers again") */
+    uint64_t outage_since, outage_logged, outage_count;
 };
 
 static void snapshot_free(snapshot_t *snap)
@@ -204,6 +207,33 @@ static void maybe_rotate(idp_keyring_t *kr)
                      kid, (unsigned long long)activate);
 }
 
+/* On the keyring's thread, a store failure: the first of an outage is logged, then at most one line a minute while it
+ * lasts (the thread retries every second), so that a database away for an hour does not fill the log. */
+static void note_failure(idp_keyring_t *kr, const char *what, int ret)
+{
+    uint64_t now = hub_now();
+
+    ++kr->outage_count;
+    if (kr->outage_since == 0) {
+        kr->outage_since = kr->outage_logged = now;
+        hub_log_error("signing keys: %s: %s (logged at most once a minute until the store answers)", what, hub_strerror(ret));
+    } else if (now >= kr->outage_logged + 60) {
+        kr->outage_logged = now;
+        hub_log_error("signing keys: %s: %s (%llu failures in %llu s)", what, hub_strerror(ret),
+                      (unsigned long long)kr->outage_count, (unsigned long long)(now - kr->outage_since));
+    }
+}
+
+/* On the keyring's thread, a store operation that worked: ends an outage note_failure logged, with one line. */
+static void note_success(idp_keyring_t *kr)
+{
+    if (kr->outage_since == 0)
+        return;
+    hub_log_info("signing keys: the store answers again (%llu failures in %llu s)", (unsigned long long)kr->outage_count,
+                 (unsigned long long)(hub_now() - kr->outage_since));
+    kr->outage_since = kr->outage_logged = kr->outage_count = 0;
+}
+
 static int reload(idp_keyring_t *kr, int force)
 {
     snapshot_t *cur = __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE), *snap;
@@ -221,11 +251,13 @@ static int reload(idp_keyring_t *kr, int force)
     }
     if ((ret = build_snapshot(kr, &snap)) != 0) {
         if (!force)
-            hub_log_error("signing keys: keeping the keys loaded before (%s)", hub_strerror(ret));
+            note_failure(kr, "keeping the keys loaded before", ret);
         kr->failed_gen = gen;
         kr->failed_at = now;
         return ret;
     }
+    if (!force)
+        note_success(kr);
     snap->older = cur;
     __atomic_store_n(&kr->current, snap, __ATOMIC_RELEASE);
     return 0;
@@ -288,7 +320,9 @@ static int persist_served(idp_keyring_t *kr)
     int ret = 0;
     collect_served(kr, l);
     if (l->n != 0 && (ret = hub_store_write(kr->store, served_txn, l)) != 0)
-        hub_log_error("signing keys: cannot record when the JWKS first served a key: %s", hub_strerror(ret));
+        note_failure(kr, "cannot record when the JWKS first served a key", ret);
+    else if (l->n != 0)
+        note_success(kr);
     free(l);
     return ret;
 }
@@ -344,9 +378,10 @@ static void notify_revoked(idp_keyring_t *kr, void (*cb)(void *arg), void *arg)
     if (cb == NULL || snap == NULL || !snap->notify_pending || snap->gen == kr->notified_gen)
         return;
     if ((ret = hub_store_write(kr->store, claim_txn, &claimed)) != 0) {
-        hub_log_error("signing keys: cannot claim a revocation to report: %s", hub_strerror(ret));
+        note_failure(kr, "cannot claim a revocation to report", ret);
         return; /* tried again next second */
     }
+    note_success(kr);
     kr->notified_gen = snap->gen;
     if (claimed)
         cb(arg);
@@ -365,6 +400,10 @@ static void *keyring_thread(void *arg)
         }
         if (kr->stopping)
             break;
+        if (!__atomic_load_n(&kr->loaded, __ATOMIC_ACQUIRE)) {
+            kr->wake = 0;
+            continue; /* nothing to keep before idp_keyring_load (which wakes the thread) */
+        }
         int served = kr->served_pending;
         void (*cb)(void *) = kr->on_revoke;
         void *cb_arg = kr->on_revoke_arg;
@@ -398,54 +437,69 @@ static int can_sign(const snapshot_t *snap)
     return snap != NULL && snap->n != 0 && snap->keys[0].active_from <= hub_now();
 }
 
-/* Opens the vault and makes sure the store has keys: its files sealed in (a cluster's), its first key. */
-static int open_vault(idp_keyring_t *kr, hub_store_t *store, const hub_config_t *cfg)
+int idp_keyring_create(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg)
 {
+    idp_keyring_t *kr = hub_xcalloc(1, sizeof(*kr));
     char why[512];
     int ret;
 
+    *out = NULL;
+    kr->store = store;
+    kr->cfg = cfg;
     if ((ret = idp_keyvault_open(&kr->vault, cfg, cfg->node.data_dir, why, sizeof(why))) != 0) {
         hub_log_error("primary.cluster_secret_file: %s", why);
+        free(kr);
         return ret;
     }
-    if ((ret = idp_keyrec_seal_files(kr->vault, store)) < 0)
+    pthread_mutex_init(&kr->mutex, NULL);
+    pthread_cond_init(&kr->cond, NULL);
+    if (pthread_create(&kr->thread, NULL, keyring_thread, kr) != 0) {
+        idp_keyvault_close(kr->vault);
+        pthread_mutex_destroy(&kr->mutex);
+        pthread_cond_destroy(&kr->cond);
+        free(kr);
+        return HUB_E_NOMEM;
+    }
+    *out = kr;
+    return 0;
+}
+
+int idp_keyring_load(idp_keyring_t *kr)
+{
+    const hub_config_t *cfg = kr->cfg;
+    int ret;
+
+    if (__atomic_load_n(&kr->loaded, __ATOMIC_ACQUIRE))
+        return 0;
+    if ((ret = idp_keyrec_seal_files(kr->vault, kr->store)) < 0)
         return ret;
-    ret = idp_keys_init(store, kr->vault, cfg->primary.signing_alg);
-    return ret == HUB_E_EXISTS ? 0 : ret;
+    if ((ret = idp_keys_init(kr->store, kr->vault, cfg->primary.signing_alg)) != 0 && ret != HUB_E_EXISTS)
+        return ret;
+    ret = reload(kr, 1);
+    if (ret == HUB_E_NOTFOUND || (ret == 0 && !can_sign(kr->current))) {
+        /* every key retired, revoked, missing or waiting to be served: start signing with a fresh one */
+        if ((ret = idp_keyrec_create(kr->store, kr->vault, cfg->primary.signing_alg, hub_now(), 1, 0, NULL, NULL, NULL)) == 0)
+            ret = reload(kr, 1);
+    }
+    /* saved once the keys loaded: a primary refused for its cluster secret never names that secret to hubctl */
+    if (ret != 0 || (ret = idp_keys_policy_save(kr->store, cfg)) != 0)
+        return ret;
+    pthread_mutex_lock(&kr->mutex);
+    __atomic_store_n(&kr->loaded, 1, __ATOMIC_RELEASE);
+    kr->wake = 1;
+    pthread_cond_signal(&kr->cond);
+    pthread_mutex_unlock(&kr->mutex);
+    return 0;
 }
 
 int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg)
 {
-    idp_keyring_t *kr = hub_xcalloc(1, sizeof(*kr));
     int ret;
 
-    kr->store = store;
-    kr->cfg = cfg;
-    pthread_mutex_init(&kr->mutex, NULL);
-    pthread_cond_init(&kr->cond, NULL);
-    if ((ret = open_vault(kr, store, cfg)) != 0)
-        goto fail;
-    ret = reload(kr, 1);
-    if (ret == HUB_E_NOTFOUND || (ret == 0 && !can_sign(kr->current))) {
-        /* every key retired, revoked, missing or waiting to be served: start signing with a fresh one */
-        if ((ret = idp_keyrec_create(store, kr->vault, cfg->primary.signing_alg, hub_now(), 1, 0, NULL, NULL, NULL)) == 0)
-            ret = reload(kr, 1);
+    if ((ret = idp_keyring_create(out, store, cfg)) == 0 && (ret = idp_keyring_load(*out)) != 0) {
+        idp_keyring_close(*out);
+        *out = NULL;
     }
-    /* saved once the keys loaded: a primary refused for its cluster secret never names that secret to hubctl */
-    if (ret != 0 || (ret = idp_keys_policy_save(store, cfg)) != 0)
-        goto fail;
-    if (pthread_create(&kr->thread, NULL, keyring_thread, kr) != 0) {
-        ret = HUB_E_NOMEM;
-        goto fail;
-    }
-    *out = kr;
-    return 0;
-fail:
-    snapshot_free(kr->current);
-    idp_keyvault_close(kr->vault);
-    pthread_mutex_destroy(&kr->mutex);
-    pthread_cond_destroy(&kr->cond);
-    free(kr);
     return ret;
 }
 
@@ -475,6 +529,9 @@ const hub_key_t *idp_keyring_signing_key(idp_keyring_t *kr)
     snapshot_t *snap = __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE);
     uint64_t now = hub_now();
     size_t i, best = 0;
+
+    if (snap == NULL || snap->n == 0)
+        return NULL; /* not loaded yet */
     /* the latest activated key; the thread's reload is not needed for a key to take over */
     for (i = 0; i != snap->n; ++i)
         if (snap->keys[i].active_from <= now)
@@ -486,7 +543,7 @@ const hub_key_t *idp_keyring_find(idp_keyring_t *kr, const char *kid)
 {
     snapshot_t *snap = __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE);
     size_t i;
-    if (kid == NULL)
+    if (kid == NULL || snap == NULL)
         return NULL;
     for (i = 0; i != snap->n; ++i)
         if (strcmp(snap->keys[i].key->kid, kid) == 0)
@@ -496,14 +553,20 @@ const hub_key_t *idp_keyring_find(idp_keyring_t *kr, const char *kid)
 
 const char *idp_keyring_jwks(idp_keyring_t *kr, size_t *len)
 {
-    snapshot_t *snap = __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE);
+    snapshot_t *snap = __atomic_load_n(&kr->loaded, __ATOMIC_ACQUIRE) ? __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE) : NULL;
+    *len = 0;
+    if (snap == NULL)
+        return NULL;
     *len = snap->jwks_len;
     return snap->jwks;
 }
 
 const char *idp_keyring_jwks_serve(idp_keyring_t *kr, size_t *len)
 {
-    snapshot_t *snap = __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE);
+    snapshot_t *snap = __atomic_load_n(&kr->loaded, __ATOMIC_ACQUIRE) ? __atomic_load_n(&kr->current, __ATOMIC_ACQUIRE) : NULL;
+    *len = 0;
+    if (snap == NULL)
+        return NULL;
     if (!__atomic_load_n(&snap->all_served, __ATOMIC_ACQUIRE))
         mark_served(kr, snap);
     *len = snap->jwks_len;

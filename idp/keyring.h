@@ -19,15 +19,22 @@ typedef struct st_idp_keyring_t idp_keyring_t;
  * secret cannot be read or does not open a published key, or a key is sealed and cfg names no cluster secret: the
  * reason is logged ("the cluster secret does not open key KID"). */
 int idp_keyring_open(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg);
+/* idp_keyring_open in two steps, for a node that starts while its database is away: create opens the vault (the cluster
+ * secret: its failures are logged and final) and starts the thread, without a key; load does the rest of the open (the
+ * keys into the store and memory) and may be called again after it failed (HUB_E_UNAVAILABLE while the database is
+ * away). Until a load succeeded, nothing may sign or verify: the JWKS functions return NULL (the endpoint answers 503),
+ * idp_keyring_signing_key and idp_keyring_find NULL, and the thread does nothing. */
+int idp_keyring_create(idp_keyring_t **out, hub_store_t *store, const hub_config_t *cfg);
+int idp_keyring_load(idp_keyring_t *kr);
 void idp_keyring_close(idp_keyring_t *kr);
 /* The vault the keyring reads and writes private keys with (the console's key commands use it); valid until close. */
 const idp_keyvault_t *idp_keyring_vault(idp_keyring_t *kr);
 
-/* The key that signs now; valid until idp_keyring_close. Never NULL after a successful open. */
+/* The key that signs now; valid until idp_keyring_close. Never NULL after a successful open (or load). */
 const hub_key_t *idp_keyring_signing_key(idp_keyring_t *kr);
 /* Finds a published key by kid (next, active or retiring); NULL when unknown or revoked. */
 const hub_key_t *idp_keyring_find(idp_keyring_t *kr, const char *kid);
-/* The JWKS document {"keys":[...]} as compact JSON text; valid until idp_keyring_close
+/* The JWKS document {"keys":[...]} as compact JSON text (NULL before the keys were loaded); valid until idp_keyring_close
  * (copy it within the request). idp_keyring_jwks only reads it; idp_keyring_jwks_serve is
  * for the JWKS endpoint: it also notes that these keys are being served, so that a next
  * key's publish_ahead starts counting (the first time per key costs one mutex signal to

@@ -81,11 +81,14 @@ static int run_node(const hub_config_t *cfg)
 
     /* the store cfg names (SPEC §9). On PostgreSQL every store call is still a synchronous round trip made by the
      * calling thread, event loops included (hub_store_reads_inline says so; keeping them off the loops is the
-     * handlers' side) */
-    if ((ret = hub_store_open_config(&store, cfg, 0, why, sizeof(why))) != 0) {
+     * handlers' side). A database away for now is waited for: the node listens drained (the store held) and the
+     * primary loads what start-up reads once the database answers (idp_create); anything else refuses to start. */
+    if ((ret = hub_store_open_config(&store, cfg, HUB_STORE_WAIT, why, sizeof(why))) != 0) {
         hub_log_error("%s", why);
         goto out;
     }
+    if (hub_store_held(store))
+        hub_log_warn("%s", why);
     hub_store_start_sweeper(store, 30);
     if ((ret = hub_fetcher_create(&fetcher)) != 0) {
         hub_log_error("cannot start the outbound HTTP client: %s", hub_strerror(ret));
