@@ -6,6 +6,7 @@ HUB_TEST_STORE=postgresql: then one throwaway server (tests/support/pg-start, Pg
 each primary gets a database of its own, and Node.hubctl works through `hubctl -c` on the node's configuration."""
 import atexit
 import base64
+import hashlib
 import http.client
 import http.server
 import json
@@ -247,6 +248,36 @@ class Node:
             self._initialised |= bool(args) and args[0] == "init" and (p.returncode == 0 or "already initialised" in p.stderr)
             return p
         return hubctl(self.data_dir, *args, input=input, check=check)
+
+    def cookie_name(self, what):
+        """The name of one of the node's cookies (what: "session", "csrf", "state_<8 of the state>"), as hub/cookie.c
+        makes it: hub_<node.name>_<what>, or for a primary of a cluster (one with primary.cluster_secret_file, as every
+        primary on PostgreSQL) hub_c.<16 hex digits of SHA-256 of public_url's origin and path>_<what> (SPEC §9); every
+        character outside [A-Za-z0-9_-] after the owner part written '_'; __Host- first when the node speaks HTTPS."""
+        u = urllib.parse.urlsplit(self.conf["node"]["public_url"])
+        if self.role == "primary" and (self.conf.get("primary") or {}).get("cluster_secret_file"):
+            default = 443 if u.scheme == "https" else 80
+            origin = f"{u.scheme}://{u.hostname}" + ("" if (u.port or default) == default else f":{u.port}")
+            rest = self.conf["node"]["public_url"][len(u.scheme) + 3 + len(u.netloc):]
+            owner = "c." + hashlib.sha256((origin + rest).encode()).hexdigest()[:16]
+            name = f"hub_{owner}_" + re.sub(r"[^A-Za-z0-9_-]", "_", what)
+        else:
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", f"hub_{self.name}_{what}")
+        secure = u.scheme == "https" or bool(self.conf["node"].get("tls"))
+        return ("__Host-" if secure else "") + name
+
+    def keys(self):
+        """The node's signing keys as `hubctl keys list --json` gives them, by kid (whichever backend holds them)."""
+        return {k["kid"]: k for k in json.loads(self.hubctl("keys", "list", "--json").stdout)}
+
+    def private_key_pem(self, kid):
+        """The private key (PEM bytes) of signing key kid, read through `hubctl store export --with-keys` (in data_dir
+        on LMDB, sealed in the database on PostgreSQL); AssertionError when the store holds none."""
+        for line in self.hubctl("store", "export", "--with-keys").stdout.splitlines():
+            rec = json.loads(line)
+            if rec.get("private_key") == kid:
+                return rec["pem"].encode()
+        raise AssertionError(f"{self.name}: no private key {kid}")
 
     def _ensure_schema(self):
         """On PostgreSQL, a primary the test did not `hubctl init` gets what hubd makes of an empty LMDB data dir: the
@@ -532,6 +563,21 @@ def run(tests):
     print(f"{_results['passed']} passed, {_results['failed']} failed", flush=True)
     _cleanup()
     sys.exit(1 if _results["failed"] else 0)
+
+
+def eventually(node, check, timeout=2.0, interval=0.05):
+    """For a check that follows a hubctl change on node: on PostgreSQL a change is seen by every primary within one
+    second (SPEC §9), not necessarily at the very next request, so check() runs again until it returns without an
+    AssertionError, for at most timeout seconds; on LMDB it runs once (the next request sees the change). Returns its
+    result, or raises its last AssertionError."""
+    end = time.monotonic() + (timeout if node.store == "postgresql" else 0)
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() >= end:
+                raise
+        time.sleep(interval)
 
 
 def eq(a, b, what=""):

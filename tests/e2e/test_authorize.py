@@ -351,12 +351,12 @@ def test_approve_csrf_forgeries():
     login_token = [v for n, t, v in forms_of(alice.get(h.url + "/login"))[-1]["inputs"] if n == "csrf_token"][0]
     logout_page = alice.get(h.url + "/logout")
     logout_token = [v for n, t, v in forms_of(logout_page)[0]["inputs"] if n == "csrf_token"][0]
-    csrf_cookie = f"hub_{h.node.name}_csrf"
-    session = alice._jar(h.url)[f"hub_{h.node.name}_session"]
+    csrf_cookie = h.node.cookie_name("csrf")
+    session = alice._jar(h.url)[h.node.cookie_name("session")]
 
     def refused(what, fields, cookie_extra=""):
         r = post(h.url + "/oauth2/approve", form=fields,
-                 headers={"Cookie": f"hub_{h.node.name}_session={session}" + cookie_extra})
+                 headers={"Cookie": f"{h.node.cookie_name('session')}={session}" + cookie_extra})
         eq(r.status, 400, what)
         eq(r.header("location"), None, what + ": no redirect, no code")
 

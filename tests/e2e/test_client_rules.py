@@ -4,7 +4,6 @@ introspection answers a client only about its own tokens unless an administrator
 refuses its own tokens without a jti or with an nbf still to come."""
 import base64
 import json
-import os
 import re
 import secrets
 import time
@@ -162,8 +161,7 @@ def b64(data):
 def forge(n, header, claims):
     """Signs with the primary's own ES256 key, as only the primary can: the claims alone decide."""
     kid = jwt_parts(cc_token(n, n.svc))[0]["kid"]
-    with open(os.path.join(n.data_dir, "keys", kid + ".pem"), "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), None)
+    key = serialization.load_pem_private_key(n.private_key_pem(kid), None)
     h = dict({"alg": "ES256", "kid": kid}, **header)
     signing_input = b64(json.dumps(h).encode()) + "." + b64(json.dumps(claims).encode())
     r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))

@@ -147,8 +147,8 @@ def test_confirmation_forgeries():
     login_token = [v for n, t, v in forms_of(victim.get(h.url + "/login"))[-1]["inputs"] if n == "csrf_token"][0]
     consent = h.go(victim, h.authorize_url("web", scope="openid"))
     approve_token = [v for n, t, v in forms_of(consent)[0]["inputs"] if n == "csrf_token"][0]
-    session = victim._jar(h.url)[f"hub_{h.node.name}_session"]
-    csrf_cookie = f"hub_{h.node.name}_csrf"
+    session = victim._jar(h.url)[h.node.cookie_name("session")]
+    csrf_cookie = h.node.cookie_name("csrf")
     cases = [
         ("attacker-chosen cookie and field", {"csrf_token": "A" * 43}, f"; {csrf_cookie}={'A' * 43}"),
         ("another session's confirmation token", {"csrf_token": attacker_fields["csrf_token"]}, ""),
@@ -160,10 +160,10 @@ def test_confirmation_forgeries():
     ]
     for what, fields, cookie_extra in cases:
         r = post(h.url + "/oauth2/logout", form=dict(fields, decision="yes"),
-                 headers={"Cookie": f"hub_{h.node.name}_session={session}" + cookie_extra})
+                 headers={"Cookie": f"{h.node.cookie_name('session')}={session}" + cookie_extra})
         eq(r.status, 400, what)
         ok(alive(h, victim, at), what + ": the victim is still signed in")
-    r = post(h.url + "/oauth2/logout", headers={"Cookie": f"hub_{h.node.name}_session={session}"},
+    r = post(h.url + "/oauth2/logout", headers={"Cookie": f"{h.node.cookie_name('session')}={session}"},
              form=[("csrf_token", victim_fields["csrf_token"]), ("csrf_token", victim_fields["csrf_token"]),
                    ("decision", "yes")])
     eq(r.status, 400, "the token twice")
@@ -171,7 +171,7 @@ def test_confirmation_forgeries():
         r = victim.post(h.url + "/oauth2/logout", form=[("csrf_token", victim_fields["csrf_token"])] + decision, follow=False)
         eq(r.status, 400, f"decision {decision!r}")
     # a POST without a token is an RP's request: it only asks
-    r = post(h.url + "/oauth2/logout", form={"decision": "yes"}, headers={"Cookie": f"hub_{h.node.name}_session={session}"})
+    r = post(h.url + "/oauth2/logout", form={"decision": "yes"}, headers={"Cookie": f"{h.node.cookie_name('session')}={session}"})
     confirmation(r)
     ok(alive(h, victim, at), "every forgery left the victim signed in")
     # the victim's own confirmation works

@@ -80,15 +80,15 @@ def claims(token):
 
 
 def verify_signature(n, token):
-    """RS256 with the primary's own key file, checked by openssl; the kid must be in the published JWKS."""
+    """RS256 with the primary's own key (in its store), checked by openssl; the kid must be in the published JWKS."""
     header = json.loads(b64d(token.split(".")[0]))
     eq(header.get("alg"), "RS256", "logout token alg")
     kids = [k["kid"] for k in get(n.url + "/oauth2/jwks").json()["keys"]]
     ok(header.get("kid") in kids, f"logout token kid {header.get('kid')} is published: {kids}")
-    pem = os.path.join(n.data_dir, "keys", header["kid"] + ".pem")
     pub = os.path.join(n.dir, "pub-" + header["kid"] + ".pem")
     sig = os.path.join(n.dir, "sig.bin")
-    subprocess.run(["openssl", "pkey", "-in", pem, "-pubout", "-out", pub], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-pubout", "-out", pub], input=n.private_key_pem(header["kid"]), check=True,
+                   capture_output=True)
     with open(sig, "wb") as f:
         f.write(b64d(token.split(".")[2]))
     signing_input = token.rsplit(".", 1)[0].encode()
