@@ -279,6 +279,13 @@ class Node:
                 return rec["pem"].encode()
         raise AssertionError(f"{self.name}: no private key {kid}")
 
+    def private_key_file(self, kid):
+        """A file (mode 0600, in the node's directory) holding private_key_pem(kid): its path, for openssl."""
+        path = os.path.join(self.dir, f"private-{kid}.pem")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(self.private_key_pem(kid))
+        return path
+
     def _ensure_schema(self):
         """On PostgreSQL, a primary the test did not `hubctl init` gets what hubd makes of an empty LMDB data dir: the
         schema (hubctl -c init, with the configured signing algorithm; hubd would make the same roles and key)."""

@@ -58,9 +58,11 @@ def creds(out):
 
 
 def fresh(alg=None):
-    d = os.path.join(tmpdir("hubctl-"), "data")
-    good(d, "init", *(["--alg", alg] if alg else []))
-    return d
+    """A new store after `hubctl init`: an unstarted primary's (its data dir, or its database when primaries run on
+    PostgreSQL, HUB_TEST_STORE), which ctl, good, bad and js administer."""
+    n = Node("primary", name="hubctl")
+    good(n, "init", *(["--alg", alg] if alg else []))
+    return n
 
 
 def pwfile(content):
@@ -448,8 +450,7 @@ def test_nodes():
 def test_user_list_pages():
     """user list reads users in username order as it prints them, one page at a time with --limit and --after; a full
     page says on stderr where the next one starts; stdout stays a table or one JSON array."""
-    d = os.path.join(tmpdir("hub-ctl-pages-"), "data")
-    good(d, "init")
+    d = fresh()
     names = [f"user{i:03d}" for i in range(23)]
     for n in reversed(names):
         good(d, "user", "add", n, "--email", f"{n}@example.org", input=PASSWORD + "\n")

@@ -231,10 +231,7 @@ def session_cookie_header(b):
 def key_pem():
     """A file holding the primary's active private key (read from its store, either backend), and its kid."""
     kid = parts(cc_token())[0]["kid"]
-    path = os.path.join(E.p.dir, f"forge-{kid}.pem")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(E.p.private_key_pem(kid))
-    return path, kid
+    return E.p.private_key_file(kid), kid
 
 
 # ---- tests ----
