@@ -270,14 +270,18 @@ class Node:
         """The node's signing keys as `hubctl keys list --json` gives them, by kid (whichever backend holds them)."""
         return {k["kid"]: k for k in json.loads(self.hubctl("keys", "list", "--json").stdout)}
 
+    def private_keys(self):
+        """The private keys the node's store holds (in data_dir on LMDB, sealed in the database on PostgreSQL), read
+        through `hubctl store export --with-keys`: {kid: PEM bytes}."""
+        lines = (json.loads(line) for line in self.hubctl("store", "export", "--with-keys").stdout.splitlines())
+        return {rec["private_key"]: rec["pem"].encode() for rec in lines if "private_key" in rec}
+
     def private_key_pem(self, kid):
-        """The private key (PEM bytes) of signing key kid, read through `hubctl store export --with-keys` (in data_dir
-        on LMDB, sealed in the database on PostgreSQL); AssertionError when the store holds none."""
-        for line in self.hubctl("store", "export", "--with-keys").stdout.splitlines():
-            rec = json.loads(line)
-            if rec.get("private_key") == kid:
-                return rec["pem"].encode()
-        raise AssertionError(f"{self.name}: no private key {kid}")
+        """The private key (PEM bytes) of signing key kid; AssertionError when the store holds none."""
+        pem = self.private_keys().get(kid)
+        if pem is None:
+            raise AssertionError(f"{self.name}: no private key {kid}")
+        return pem
 
     def private_key_file(self, kid):
         """A file (mode 0600, in the node's directory) holding private_key_pem(kid): its path, for openssl."""
