@@ -270,6 +270,16 @@ class Node:
         """The node's signing keys as `hubctl keys list --json` gives them, by kid (whichever backend holds them)."""
         return {k["kid"]: k for k in json.loads(self.hubctl("keys", "list", "--json").stdout)}
 
+    def store_counts(self):
+        """How many records each table of the node's store holds (either backend), as `hubctl store export` lists
+        them (key material left out): {table: count}."""
+        counts = {}
+        for line in self.hubctl("store", "export").stdout.splitlines():
+            table = json.loads(line).get("table")
+            if table is not None:
+                counts[table] = counts.get(table, 0) + 1
+        return counts
+
     def private_keys(self):
         """The private keys the node's store holds (in data_dir on LMDB, sealed in the database on PostgreSQL), read
         through `hubctl store export --with-keys`: {kid: PEM bytes}."""
