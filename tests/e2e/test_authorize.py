@@ -9,7 +9,7 @@ import secrets
 import time
 import urllib.parse
 
-from hubtest import Browser, Node, eq, get, ok, post, run, serve_http, tmpdir
+from hubtest import Browser, Node, eq, eventually, get, ok, post, run, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"  # nothing listens there: the browser never follows redirects to the client
@@ -215,8 +215,13 @@ def test_client_and_redirect_errors_are_html():
     # RFC 8252 §7.3: a native (public) client's loopback redirect URI matches on any port...
     for key in ("web", "public"):
         h.node.hubctl("client", "update", h.cid(key), "--redirect-uris", "http://127.0.0.1:5000/cb")
-    r = get(h.authorize_url("public", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
-    eq(r.status, 302, "loopback redirect URI matches on any port for a public client (RFC 8252)")
+
+    def loopback_any_port():
+        r = get(h.authorize_url("public", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
+        eq(r.status, 302, "loopback redirect URI matches on any port for a public client (RFC 8252)")
+        return r
+
+    r = eventually(h.node, loopback_any_port)  # (the URIs came from hubctl)
     ok(r.header("location").startswith("http://127.0.0.1:6123/cb?"), "answered to the port sent")
     # ...a confidential client's only exactly, and never a port out of range or spelt oddly
     for what, key, uri in (("confidential client, other port", "web", "http://127.0.0.1:6123/cb"),
@@ -253,8 +258,12 @@ def test_redirect_errors_carry_state():
                         "invalid_request", fragment=True)
     # A redirect URI with a query keeps it and appends with '&'.
     h.node.hubctl("client", "update", h.cid("web"), "--redirect-uris", RP + "?tenant=1")
-    r = h.go(b, h.authorize_url("web", redirect_uri=RP + "?tenant=1", response_type="bogus"))
-    ok(r.location.startswith(RP + "?tenant=1&error=unsupported_response_type"), r.location)
+
+    def query_kept():  # (the URI came from hubctl: eventually)
+        r = h.go(b, h.authorize_url("web", redirect_uri=RP + "?tenant=1", response_type="bogus"))
+        ok((r.location or "").startswith(RP + "?tenant=1&error=unsupported_response_type"), str(r.location))
+
+    eventually(h.node, query_kept)
     h.finish()
 
 

@@ -5,7 +5,7 @@ import re
 import time
 import urllib.parse
 
-from hubtest import Browser, eq, get, ok, post, run
+from hubtest import Browser, eq, eventually, get, ok, post, run
 from test_authorize import AFTER_LOGOUT, RP, BackChannel, Hub, forms_of, jwt_claims, split_location
 
 
@@ -107,9 +107,13 @@ def test_confirmation():
     r = b.get(h.url + "/oauth2/logout", follow=False)
     confirmation(r)
     ok(re.search(r'<h1 id="confirm-title">Sign out\?</h1>', r.text), "generic question: " + r.text[:400])
-    r = b.get(logout_url(h, client_id=h.cid("web")), follow=False)
-    confirmation(r)
-    ok("Sign out of Web &lt;b&gt;App&lt;/b&gt; &amp; co?" in r.text, "names the app, escaped: " + r.text[:500])
+    def names_the_app():  # (the new name came from hubctl: eventually)
+        r = b.get(logout_url(h, client_id=h.cid("web")), follow=False)
+        confirmation(r)
+        ok("Sign out of Web &lt;b&gt;App&lt;/b&gt; &amp; co?" in r.text, "names the app, escaped: " + r.text[:500])
+        return r
+
+    r = eventually(h.node, names_the_app)
     # with another session's hint, a redirect and a state: all carried by the form
     other_idt, other_at, _ = tokens(h, other)
     fields = confirmation(b.get(logout_url(h, id_token_hint=other_idt, post_logout_redirect_uri=AFTER_LOGOUT,
