@@ -3,7 +3,10 @@ waits for their ready line, always stops them, and keeps each node's log for fai
 
 A primary runs on LMDB, or on PostgreSQL with Node(store="postgresql") or, for every primary of a run, with
 HUB_TEST_STORE=postgresql: then one throwaway server (tests/support/pg-start, PgServer) serves the whole test process,
-each primary gets a database of its own, and Node.hubctl works through `hubctl -c` on the node's configuration."""
+each primary gets a database of its own, and Node.hubctl works through `hubctl -c` on the node's configuration.
+A test that runs on both backends names a node's cookies with Node.cookie_name (a cluster primary's follow public_url),
+reads its keys with Node.keys / Node.private_keys (on PostgreSQL they are sealed in the database, not in data_dir) and
+wraps a check that follows a hubctl change in eventually() (a cluster sees it within a second, SPEC §9)."""
 import atexit
 import base64
 import hashlib
