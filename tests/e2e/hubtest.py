@@ -3,9 +3,13 @@ waits for their ready line, always stops them, and keeps each node's log for fai
 
 A primary runs on LMDB, or on PostgreSQL with Node(store="postgresql") or, for every primary of a run, with
 HUB_TEST_STORE=postgresql: then one throwaway server (tests/support/pg-start, PgServer) serves the whole test process,
-each primary gets a database of its own, and Node.hubctl works through `hubctl -c` on the node's configuration."""
+each primary gets a database of its own, and Node.hubctl works through `hubctl -c` on the node's configuration.
+A test that runs on both backends names a node's cookies with Node.cookie_name (a cluster primary's follow public_url),
+reads its keys with Node.keys / Node.private_keys (on PostgreSQL they are sealed in the database, not in data_dir) and
+wraps a check that follows a hubctl change in eventually() (a cluster sees it within a second, SPEC §9)."""
 import atexit
 import base64
+import hashlib
 import http.client
 import http.server
 import json
@@ -247,6 +251,57 @@ class Node:
             self._initialised |= bool(args) and args[0] == "init" and (p.returncode == 0 or "already initialised" in p.stderr)
             return p
         return hubctl(self.data_dir, *args, input=input, check=check)
+
+    def cookie_name(self, what):
+        """The name of one of the node's cookies (what: "session", "csrf", "state_<8 of the state>"), as hub/cookie.c
+        makes it: hub_<node.name>_<what>, or for a primary of a cluster (one with primary.cluster_secret_file, as every
+        primary on PostgreSQL) hub_c.<16 hex digits of SHA-256 of public_url's origin and path>_<what> (SPEC §9); every
+        character outside [A-Za-z0-9_-] after the owner part written '_'; __Host- first when the node speaks HTTPS."""
+        u = urllib.parse.urlsplit(self.conf["node"]["public_url"])
+        if self.role == "primary" and (self.conf.get("primary") or {}).get("cluster_secret_file"):
+            default = 443 if u.scheme == "https" else 80
+            origin = f"{u.scheme}://{u.hostname}" + ("" if (u.port or default) == default else f":{u.port}")
+            rest = self.conf["node"]["public_url"][len(u.scheme) + 3 + len(u.netloc):]
+            owner = "c." + hashlib.sha256((origin + rest).encode()).hexdigest()[:16]
+            name = f"hub_{owner}_" + re.sub(r"[^A-Za-z0-9_-]", "_", what)
+        else:
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", f"hub_{self.name}_{what}")
+        secure = u.scheme == "https" or bool(self.conf["node"].get("tls"))
+        return ("__Host-" if secure else "") + name
+
+    def keys(self):
+        """The node's signing keys as `hubctl keys list --json` gives them, by kid (whichever backend holds them)."""
+        return {k["kid"]: k for k in json.loads(self.hubctl("keys", "list", "--json").stdout)}
+
+    def store_counts(self):
+        """How many records each table of the node's store holds (either backend), as `hubctl store export` lists
+        them (key material left out): {table: count}."""
+        counts = {}
+        for line in self.hubctl("store", "export").stdout.splitlines():
+            table = json.loads(line).get("table")
+            if table is not None:
+                counts[table] = counts.get(table, 0) + 1
+        return counts
+
+    def private_keys(self):
+        """The private keys the node's store holds (in data_dir on LMDB, sealed in the database on PostgreSQL), read
+        through `hubctl store export --with-keys`: {kid: PEM bytes}."""
+        lines = (json.loads(line) for line in self.hubctl("store", "export", "--with-keys").stdout.splitlines())
+        return {rec["private_key"]: rec["pem"].encode() for rec in lines if "private_key" in rec}
+
+    def private_key_pem(self, kid):
+        """The private key (PEM bytes) of signing key kid; AssertionError when the store holds none."""
+        pem = self.private_keys().get(kid)
+        if pem is None:
+            raise AssertionError(f"{self.name}: no private key {kid}")
+        return pem
+
+    def private_key_file(self, kid):
+        """A file (mode 0600, in the node's directory) holding private_key_pem(kid): its path, for openssl."""
+        path = os.path.join(self.dir, f"private-{kid}.pem")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(self.private_key_pem(kid))
+        return path
 
     def _ensure_schema(self):
         """On PostgreSQL, a primary the test did not `hubctl init` gets what hubd makes of an empty LMDB data dir: the
@@ -532,6 +587,21 @@ def run(tests):
     print(f"{_results['passed']} passed, {_results['failed']} failed", flush=True)
     _cleanup()
     sys.exit(1 if _results["failed"] else 0)
+
+
+def eventually(node, check, timeout=2.0, interval=0.05):
+    """For a check that follows a hubctl change on node: on PostgreSQL a change is seen by every primary within one
+    second (SPEC §9), not necessarily at the very next request, so check() runs again until it returns without an
+    AssertionError, for at most timeout seconds; on LMDB it runs once (the next request sees the change). Returns its
+    result, or raises its last AssertionError."""
+    end = time.monotonic() + (timeout if node.store == "postgresql" else 0)
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() >= end:
+                raise
+        time.sleep(interval)
 
 
 def eq(a, b, what=""):

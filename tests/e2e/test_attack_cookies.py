@@ -76,7 +76,7 @@ def setup():
         f.write(token + "\n")
     s.conf["secondary"]["join_token_file"] = path
     E.s = s
-    E.pcsrf, E.psession, E.ssession = "hub_ckprim_csrf", "hub_ckprim_session", "hub_cksec_session"
+    E.pcsrf, E.psession, E.ssession = p.cookie_name("csrf"), p.cookie_name("session"), s.cookie_name("session")
 
 
 def ensure_running():

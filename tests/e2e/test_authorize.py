@@ -9,7 +9,7 @@ import secrets
 import time
 import urllib.parse
 
-from hubtest import Browser, Node, eq, get, ok, post, run, serve_http, tmpdir
+from hubtest import Browser, Node, eq, eventually, get, ok, post, run, serve_http, tmpdir
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"  # nothing listens there: the browser never follows redirects to the client
@@ -215,8 +215,13 @@ def test_client_and_redirect_errors_are_html():
     # RFC 8252 §7.3: a native (public) client's loopback redirect URI matches on any port...
     for key in ("web", "public"):
         h.node.hubctl("client", "update", h.cid(key), "--redirect-uris", "http://127.0.0.1:5000/cb")
-    r = get(h.authorize_url("public", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
-    eq(r.status, 302, "loopback redirect URI matches on any port for a public client (RFC 8252)")
+
+    def loopback_any_port():
+        r = get(h.authorize_url("public", redirect_uri="http://127.0.0.1:6123/cb", response_type="bogus"))
+        eq(r.status, 302, "loopback redirect URI matches on any port for a public client (RFC 8252)")
+        return r
+
+    r = eventually(h.node, loopback_any_port)  # (the URIs came from hubctl)
     ok(r.header("location").startswith("http://127.0.0.1:6123/cb?"), "answered to the port sent")
     # ...a confidential client's only exactly, and never a port out of range or spelt oddly
     for what, key, uri in (("confidential client, other port", "web", "http://127.0.0.1:6123/cb"),
@@ -253,8 +258,12 @@ def test_redirect_errors_carry_state():
                         "invalid_request", fragment=True)
     # A redirect URI with a query keeps it and appends with '&'.
     h.node.hubctl("client", "update", h.cid("web"), "--redirect-uris", RP + "?tenant=1")
-    r = h.go(b, h.authorize_url("web", redirect_uri=RP + "?tenant=1", response_type="bogus"))
-    ok(r.location.startswith(RP + "?tenant=1&error=unsupported_response_type"), r.location)
+
+    def query_kept():  # (the URI came from hubctl: eventually)
+        r = h.go(b, h.authorize_url("web", redirect_uri=RP + "?tenant=1", response_type="bogus"))
+        ok((r.location or "").startswith(RP + "?tenant=1&error=unsupported_response_type"), str(r.location))
+
+    eventually(h.node, query_kept)
     h.finish()
 
 
@@ -351,12 +360,12 @@ def test_approve_csrf_forgeries():
     login_token = [v for n, t, v in forms_of(alice.get(h.url + "/login"))[-1]["inputs"] if n == "csrf_token"][0]
     logout_page = alice.get(h.url + "/logout")
     logout_token = [v for n, t, v in forms_of(logout_page)[0]["inputs"] if n == "csrf_token"][0]
-    csrf_cookie = f"hub_{h.node.name}_csrf"
-    session = alice._jar(h.url)[f"hub_{h.node.name}_session"]
+    csrf_cookie = h.node.cookie_name("csrf")
+    session = alice._jar(h.url)[h.node.cookie_name("session")]
 
     def refused(what, fields, cookie_extra=""):
         r = post(h.url + "/oauth2/approve", form=fields,
-                 headers={"Cookie": f"hub_{h.node.name}_session={session}" + cookie_extra})
+                 headers={"Cookie": f"{h.node.cookie_name('session')}={session}" + cookie_extra})
         eq(r.status, 400, what)
         eq(r.header("location"), None, what + ": no redirect, no code")
 

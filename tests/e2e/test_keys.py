@@ -51,10 +51,6 @@ class Receiver:
         self.httpd.server_close()
 
 
-def keys(n):
-    return {k["kid"]: k for k in json.loads(n.hubctl("keys", "list", "--json").stdout)}
-
-
 def jwks_kids(n):
     r = get(n.url + "/oauth2/jwks")
     eq(r.status, 200, "jwks")
@@ -113,18 +109,18 @@ def test_next_key_counts_from_first_serving():
     old = kid_of(cc_token(n))
     out = n.hubctl("keys", "rotate").stdout
     new = re.search(r"next: (\S+)", out).group(1)
-    k = keys(n)[new]
+    k = n.keys()[new]
     eq((k["state"], k["first_served"], k["activate_at"]), ("next", None, None), "a next key waits for the JWKS")
     # written more than publish_ahead ago but never served: the old key keeps signing (counting from the write signed
     # with the new key here)
     time.sleep(PUBLISH_AHEAD + 1.5)
     for _ in range(3):
         eq(kid_of(cc_token(n)), old, "never served: the old key signs")
-    eq(keys(n)[new]["state"], "next", "still next")
+    eq(n.keys()[new]["state"], "next", "still next")
     # a HEAD delivers no key: it starts nothing
     eq(request("HEAD", n.url + "/oauth2/jwks").status, 200, "HEAD /oauth2/jwks")
     time.sleep(1.5)
-    eq(keys(n)[new]["first_served"], None, "a HEAD does not count as serving")
+    eq(n.keys()[new]["first_served"], None, "a HEAD does not count as serving")
     # the JWKS serves it now: it signs publish_ahead later, not a second before
     t0 = time.time()
     ok(new in jwks_kids(n), "the next key is published")
@@ -142,10 +138,10 @@ def test_next_key_counts_from_first_serving():
         eq(kid_of(tok), old, "the old key until then")
         time.sleep(0.1)
     ok(switched is not None, "the new key signs once publish_ahead has passed")
-    k = keys(n)[new]
+    k = n.keys()[new]
     ok(int(t0) < k["first_served"] <= int(t1) + 1, f"first_served rounded up: {k['first_served']} for {t0:.2f}..{t1:.2f}")
     eq(k["activate_at"], k["first_served"] + PUBLISH_AHEAD, "activates publish_ahead after the first serving")
-    eq((k["state"], keys(n)[old]["state"]), ("active", "retiring"), "states")
+    eq((k["state"], n.keys()[old]["state"]), ("active", "retiring"), "states")
     # recorded once and durably: later servings and a restart keep it
     served = k["first_served"]
     jwks_kids(n)
@@ -153,7 +149,7 @@ def test_next_key_counts_from_first_serving():
     n.start()
     jwks_kids(n)
     time.sleep(1.5)
-    eq(keys(n)[new]["first_served"], served, "first_served survives a restart and later servings")
+    eq(n.keys()[new]["first_served"], served, "first_served survives a restart and later servings")
     eq(kid_of(cc_token(n)), new, "the new key signs after the restart")
     n.stop()
 
@@ -175,7 +171,8 @@ def test_revoke():
             p = n.hubctl("keys", "revoke", *args, check=False)
             eq(p.returncode, 2, f"keys revoke {args}: exit code")
             ok(what in p.stderr, f"keys revoke {args} names {what}: {p.stderr}")
-        eq(keys(n)[kid]["state"], "active", "nothing revoked by a usage error")
+        eq(n.keys()[kid]["state"], "active", "nothing revoked by a usage error")
+        ok(kid in n.private_keys(), "the store holds the private key of the active key")
         p = n.hubctl("keys", "revoke", kid)
         ok(f"revoked: {kid}" in p.stdout, "revoke output: " + p.stdout)
         new = re.search(r"signing: (\S+)", p.stdout).group(1)
@@ -186,9 +183,10 @@ def test_revoke():
         ok(kid not in jwks_kids(n), "out of the JWKS")
         ok(time.time() - t0 < 3, f"out of the JWKS within seconds ({time.time() - t0:.2f} s)")
         ok(new in jwks_kids(n), "the new key is published")
-        k = keys(n)[kid]
+        k = n.keys()[kid]
         ok(k["state"] == "revoked" and k["revoked_at"], "listed as revoked: " + json.dumps(k))
         ok(not os.path.exists(os.path.join(n.data_dir, "keys", kid + ".pem")), "its private key file is gone")
+        ok(kid not in n.private_keys(), "the store holds its private key no more (either backend)")
         # every token it signed is refused
         r = get(n.url + "/oauth2/userinfo", headers={"Authorization": "Bearer " + at})
         eq((r.status, r.json().get("error")), (401, "invalid_token"), "userinfo refuses a token of the revoked key")
@@ -214,7 +212,7 @@ def test_revoke():
         eq(kid_of(cc_token(n)), new, "still the new key")
         time.sleep(1.5)
         eq((rcv.count(), other.count()), (2, 0), "once per revocation, never to a revoked node")
-        eq(keys(n)[kid]["state"], "revoked", "still revoked")
+        eq(n.keys()[kid]["state"], "revoked", "still revoked")
         # a next key takes over when the active key is revoked
         nxt = re.search(r"next: (\S+)", n.hubctl("keys", "rotate").stdout).group(1)
         p = n.hubctl("keys", "revoke", new)

@@ -37,7 +37,7 @@ def clean_stop(n):
 
 
 def session_cookie(n):
-    return f"hub_{n.name}_session"
+    return n.cookie_name("session")
 
 
 def csrf_of(r):
@@ -86,7 +86,7 @@ def test_form_and_headers():
     token = csrf_of(r)
     eq(len(token), 43, "csrf token length")
     cookies = r.header_all("set-cookie")
-    csrf = [c for c in cookies if c.startswith(f"hub_{n.name}_csrf=")]
+    csrf = [c for c in cookies if c.startswith(n.cookie_name("csrf") + "=")]
     eq(len(csrf), 1, "pre-session cookie set: %r" % cookies)
     pre = csrf[0].split(";")[0].split("=", 1)[1]
     eq(len(pre), 43, "a 256-bit pre-session id")
@@ -114,7 +114,7 @@ def test_csrf_required():
     ok(session_cookie(n) not in b._jar(n.url), "no session with a wrong token")
     r = post(n.url + "/login", form=dict(form, csrf_token=token))
     eq(r.status, 400, "token without its cookie")
-    r = post(n.url + "/login", form=dict(form, csrf_token=token), headers={"Cookie": f"hub_{n.name}_csrf=other"})
+    r = post(n.url + "/login", form=dict(form, csrf_token=token), headers={"Cookie": n.cookie_name("csrf") + "=other"})
     eq(r.status, 400, "token with another cookie")
     eq(signed_in_as(n, b), None, "not signed in")
 
@@ -122,7 +122,7 @@ def test_csrf_required():
 def test_csrf_forgeries():
     """Each way an attacker who can set cookies (a same-site origin) or read one page could forge the sign-in form."""
     n = primary(login={"max_failures": 100, "lockout": "2s"})
-    csrf_cookie = f"hub_{n.name}_csrf"
+    csrf_cookie = n.cookie_name("csrf")
     form = {"username": "alice", "password": PASSWORD}
 
     def refused(what, token, cookie_header=None, browser=None, extra=None):
@@ -185,8 +185,8 @@ def test_sign_in_redirects_to_next():
     r = sign_in(n, b, next=nxt)
     eq(r.status, 302, "sign-in status: " + r.text)
     eq(r.header("location"), nxt, "redirect to next")
-    sc = [c for c in r.header_all("set-cookie") if c.startswith("hub_login-node_session=")]
-    eq(len(sc), 1, "session cookie named after the node: %r" % r.header_all("set-cookie"))
+    sc = [c for c in r.header_all("set-cookie") if c.startswith(session_cookie(n) + "=")]
+    eq(len(sc), 1, "session cookie named after the node (or its cluster): %r" % r.header_all("set-cookie"))
     ok("HttpOnly" in sc[0] and "SameSite=Lax" in sc[0] and "Path=/" in sc[0], "cookie attributes: " + sc[0])
     eq(len(sc[0].split(";")[0].split("=", 1)[1]), 43, "256-bit session id")
     eq(signed_in_as(n, b), "alice", "signed in")
@@ -353,7 +353,7 @@ def test_logout_forgeries():
     victim, other = Browser(), Browser()
     eq(sign_in(n, victim).status, 302, "victim signed in")
     eq(sign_in(n, other, username="bob").status, 302, "another user signed in")
-    csrf_cookie = f"hub_{n.name}_csrf"
+    csrf_cookie = n.cookie_name("csrf")
     victim_session = victim._jar(n.url)[session_cookie(n)]
     other_token, _ = confirm_form(other.get(n.url + "/logout"))
     victim_login_token = csrf_of(victim.get(n.url + "/login"))

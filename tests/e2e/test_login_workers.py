@@ -217,7 +217,7 @@ def test_client_gone_while_queued():
                 break
             page += chunk
     text = page.decode(errors="replace")
-    cookie = re.search(r"set-cookie: (__Host-hub_workers_csrf=[^;]+)", text, re.I).group(1)
+    cookie = re.search(r"set-cookie: (" + re.escape(n.cookie_name("csrf")) + "=[^;]+)", text, re.I).group(1)
     token = re.search(r'action="/login">\s*<input type="hidden" name="csrf_token" value="([^"]*)"', text).group(1)
     body = urllib.parse.urlencode({"csrf_token": token, "username": "nobody", "password": "wrong"})
     for _ in range(3):  # several connections, each leaving with most of its checks still queued

@@ -5,7 +5,7 @@ import re
 import time
 import urllib.parse
 
-from hubtest import Browser, eq, get, ok, post, run
+from hubtest import Browser, eq, eventually, get, ok, post, run
 from test_authorize import AFTER_LOGOUT, RP, BackChannel, Hub, forms_of, jwt_claims, split_location
 
 
@@ -107,9 +107,13 @@ def test_confirmation():
     r = b.get(h.url + "/oauth2/logout", follow=False)
     confirmation(r)
     ok(re.search(r'<h1 id="confirm-title">Sign out\?</h1>', r.text), "generic question: " + r.text[:400])
-    r = b.get(logout_url(h, client_id=h.cid("web")), follow=False)
-    confirmation(r)
-    ok("Sign out of Web &lt;b&gt;App&lt;/b&gt; &amp; co?" in r.text, "names the app, escaped: " + r.text[:500])
+    def names_the_app():  # (the new name came from hubctl: eventually)
+        r = b.get(logout_url(h, client_id=h.cid("web")), follow=False)
+        confirmation(r)
+        ok("Sign out of Web &lt;b&gt;App&lt;/b&gt; &amp; co?" in r.text, "names the app, escaped: " + r.text[:500])
+        return r
+
+    r = eventually(h.node, names_the_app)
     # with another session's hint, a redirect and a state: all carried by the form
     other_idt, other_at, _ = tokens(h, other)
     fields = confirmation(b.get(logout_url(h, id_token_hint=other_idt, post_logout_redirect_uri=AFTER_LOGOUT,
@@ -147,8 +151,8 @@ def test_confirmation_forgeries():
     login_token = [v for n, t, v in forms_of(victim.get(h.url + "/login"))[-1]["inputs"] if n == "csrf_token"][0]
     consent = h.go(victim, h.authorize_url("web", scope="openid"))
     approve_token = [v for n, t, v in forms_of(consent)[0]["inputs"] if n == "csrf_token"][0]
-    session = victim._jar(h.url)[f"hub_{h.node.name}_session"]
-    csrf_cookie = f"hub_{h.node.name}_csrf"
+    session = victim._jar(h.url)[h.node.cookie_name("session")]
+    csrf_cookie = h.node.cookie_name("csrf")
     cases = [
         ("attacker-chosen cookie and field", {"csrf_token": "A" * 43}, f"; {csrf_cookie}={'A' * 43}"),
         ("another session's confirmation token", {"csrf_token": attacker_fields["csrf_token"]}, ""),
@@ -160,10 +164,10 @@ def test_confirmation_forgeries():
     ]
     for what, fields, cookie_extra in cases:
         r = post(h.url + "/oauth2/logout", form=dict(fields, decision="yes"),
-                 headers={"Cookie": f"hub_{h.node.name}_session={session}" + cookie_extra})
+                 headers={"Cookie": f"{h.node.cookie_name('session')}={session}" + cookie_extra})
         eq(r.status, 400, what)
         ok(alive(h, victim, at), what + ": the victim is still signed in")
-    r = post(h.url + "/oauth2/logout", headers={"Cookie": f"hub_{h.node.name}_session={session}"},
+    r = post(h.url + "/oauth2/logout", headers={"Cookie": f"{h.node.cookie_name('session')}={session}"},
              form=[("csrf_token", victim_fields["csrf_token"]), ("csrf_token", victim_fields["csrf_token"]),
                    ("decision", "yes")])
     eq(r.status, 400, "the token twice")
@@ -171,7 +175,7 @@ def test_confirmation_forgeries():
         r = victim.post(h.url + "/oauth2/logout", form=[("csrf_token", victim_fields["csrf_token"])] + decision, follow=False)
         eq(r.status, 400, f"decision {decision!r}")
     # a POST without a token is an RP's request: it only asks
-    r = post(h.url + "/oauth2/logout", form={"decision": "yes"}, headers={"Cookie": f"hub_{h.node.name}_session={session}"})
+    r = post(h.url + "/oauth2/logout", form={"decision": "yes"}, headers={"Cookie": f"{h.node.cookie_name('session')}={session}"})
     confirmation(r)
     ok(alive(h, victim, at), "every forgery left the victim signed in")
     # the victim's own confirmation works

@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.parse
 
-from hubtest import Browser, Node, eq, get, ok, post, run, serve_http
+from hubtest import Browser, Node, eq, eventually, get, ok, post, run, serve_http
 
 PASSWORD = "correct horse battery staple"
 RP = "http://127.0.0.1:9/cb"  # nothing listens there: the browser never follows redirects to the client
@@ -80,15 +80,15 @@ def claims(token):
 
 
 def verify_signature(n, token):
-    """RS256 with the primary's own key file, checked by openssl; the kid must be in the published JWKS."""
+    """RS256 with the primary's own key (in its store), checked by openssl; the kid must be in the published JWKS."""
     header = json.loads(b64d(token.split(".")[0]))
     eq(header.get("alg"), "RS256", "logout token alg")
     kids = [k["kid"] for k in get(n.url + "/oauth2/jwks").json()["keys"]]
     ok(header.get("kid") in kids, f"logout token kid {header.get('kid')} is published: {kids}")
-    pem = os.path.join(n.data_dir, "keys", header["kid"] + ".pem")
     pub = os.path.join(n.dir, "pub-" + header["kid"] + ".pem")
     sig = os.path.join(n.dir, "sig.bin")
-    subprocess.run(["openssl", "pkey", "-in", pem, "-pubout", "-out", pub], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-pubout", "-out", pub], input=n.private_key_pem(header["kid"]), check=True,
+                   capture_output=True)
     with open(sig, "wb") as f:
         f.write(b64d(token.split(".")[2]))
     signing_input = token.rsplit(".", 1)[0].encode()
@@ -370,6 +370,21 @@ def test_queue_survives_hubd_down():
     h.finish()
 
 
+def refreshes_refused(h, key, rt):
+    """Waits (eventually: a cluster sees a hubctl change within a second) until a refresh at key's client with a live
+    refresh token of its own, rt, is refused with invalid_grant. A refresh that still passes rotates the token: the next
+    try uses the new one, so a refusal is never the reuse of a used token."""
+    live = [rt]
+
+    def check():
+        r = h.refresh(key, live[0])
+        if r.status == 200:
+            live[0] = r.json()["refresh_token"]
+        eq((r.status, r.json().get("error")), (400, "invalid_grant"), "a refresh after the change: " + r.text)
+
+    eventually(h.node, check)
+
+
 def test_allowed_roles_checked_at_exchange_and_refresh():
     """A user who no longer holds any of the client's allowed_roles (the client changed) gets invalid_grant at the next
     refresh or code exchange, and the family is revoked; other clients and users are unaffected."""
@@ -377,7 +392,9 @@ def test_allowed_roles_checked_at_exchange_and_refresh():
     frank = Person(h, "frank", "Employee")
     gina = Person(h, "gina", "Manager")
     code, verifier = h.code(frank.browser, "gated")  # issued while frank may use gated
+    probe = h.tokens(frank.browser, "gated")["refresh_token"]  # a grant of its own, to see the change reach hubd
     h.node.hubctl("client", "update", h.cid("gated"), "--allowed-roles", "Manager")
+    refreshes_refused(h, "gated", probe)
     # refresh: refused and the family revoked
     r = h.refresh("gated", frank.gated["refresh_token"])
     eq((r.status, r.json().get("error")), (400, "invalid_grant"), "refresh without an allowed role: " + r.text)
@@ -394,7 +411,9 @@ def test_allowed_roles_checked_at_exchange_and_refresh():
     eq(r.status, 200, "a user holding an allowed role: " + r.text)
     # the client opened to everyone again: a new grant works for frank
     h.node.hubctl("client", "update", h.cid("gated"), "--allowed-roles", "")
-    ok(h.tokens(frank.browser, "gated")["access_token"], "a new grant once the client allows everyone")
+    # (eventually: each try is a new code; h.tokens asserts the exchange)
+    ok(eventually(h.node, lambda: h.tokens(frank.browser, "gated"))["access_token"],
+       "a new grant once the client allows everyone")
     # client_credentials has no user: unaffected
     r = post(h.url + "/oauth2/token", headers=h.basic("svc"), form={"grant_type": "client_credentials"})
     eq(r.status, 200, "client_credentials: " + r.text)

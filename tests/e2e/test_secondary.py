@@ -229,8 +229,9 @@ def session_cookie_header(b):
 
 
 def key_pem():
+    """A file holding the primary's active private key (read from its store, either backend), and its kid."""
     kid = parts(cc_token())[0]["kid"]
-    return os.path.join(E.p.data_dir, "keys", kid + ".pem"), kid
+    return E.p.private_key_file(kid), kid
 
 
 # ---- tests ----

@@ -92,7 +92,7 @@ def test_dropped_key_stops_verifying():
     new = Node("primary", name="fedp2")
     new.port, new.url = old.port, old.url
     new.conf["node"].update({"listen": f"127.0.0.1:{old.port}", "public_url": old.url})
-    new.conf["primary"] = {"key_rotation": {"every": "30d", "publish_ahead": "1h"}}
+    new.conf.setdefault("primary", {})["key_rotation"] = {"every": "30d", "publish_ahead": "1h"}
     new.hubctl("init")
     new.start()
     try:

@@ -65,7 +65,7 @@ def test_unknown_kid_waits_for_the_refresh():
     out = fed.primary.hubctl("keys", "rotate").stdout
     kid = re.search(r"next:\s*(\S+)", out).group(1)
     until(lambda: kid in get(fed.primary.url + "/oauth2/jwks").text, 10, what="the primary publishes the next key")
-    pem = os.path.join(fed.primary.data_dir, "keys", kid + ".pem")
+    pem = fed.primary.private_key_file(kid)
     header, claims = jwt_header(tok), jwt_claims(tok)
     new_tok = lambda: rs256(pem, dict(header, kid=kid), dict(claims, jti=secrets.token_hex(8)))
 
