@@ -24,6 +24,8 @@
 #define FROM_MAX 511
 /* The longest password file (a password and one newline). */
 #define PASSWORD_MAX 1024
+/* The longest pause the sweeper thread takes after one batch of the expiry sweep (sweep_paced). */
+#define SWEEP_PAUSE_MAX_MS 100
 
 /* The store whose write transaction this thread is inside (LMDB would self-deadlock on a second one). */
 static __thread hub_store_t *tls_writer;
@@ -353,7 +355,50 @@ uint64_t hub_store_gen(hub_store_t *store, const char *name)
 
 int hub_store_sweep(hub_store_t *store, uint64_t now, size_t *removed)
 {
-    return store->ops->sweep(store, now, removed);
+    size_t total = 0, n;
+    int more = 1, rc = 0;
+
+    while (more && (rc = store->ops->sweep(store, now, &n, &more)) == 0)
+        total += n;
+    if (removed != NULL)
+        *removed = total;
+    return rc;
+}
+
+/* Adds ns nanoseconds to a CLOCK_MONOTONIC time. */
+static void ts_add(struct timespec *ts, long long ns)
+{
+    ns += ts->tv_nsec;
+    ts->tv_sec += ns / 1000000000;
+    ts->tv_nsec = ns % 1000000000;
+}
+
+/* The sweeper's sweep (sweep_lock held on entry and on return): batch after batch, each followed by a pause as long as
+ * it took (at most SWEEP_PAUSE_MAX_MS), so that a sweep of a million expired records leaves the store's writer to the
+ * requests about half the time instead of queueing them behind thousands of commits; a closing store stops it
+ * between two batches. */
+static int sweep_paced(hub_store_t *store, uint64_t now, size_t *removed)
+{
+    struct timespec t0, t1;
+    size_t n;
+    int more = 1, rc = 0;
+
+    *removed = 0;
+    while (more && !store->sweeper_stop) {
+        pthread_mutex_unlock(&store->sweep_lock);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = store->ops->sweep(store, now, &n, &more);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        pthread_mutex_lock(&store->sweep_lock);
+        if (rc != 0)
+            break;
+        *removed += n;
+        long long took = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+        ts_add(&t1, took < SWEEP_PAUSE_MAX_MS * 1000000LL ? took : SWEEP_PAUSE_MAX_MS * 1000000LL);
+        while (more && !store->sweeper_stop && pthread_cond_timedwait(&store->sweep_cond, &store->sweep_lock, &t1) != ETIMEDOUT)
+            ;
+    }
+    return rc;
 }
 
 static void *sweeper_main(void *arg)
@@ -371,12 +416,10 @@ static void *sweeper_main(void *arg)
             ;
         if (store->sweeper_stop)
             break;
-        pthread_mutex_unlock(&store->sweep_lock);
-        if ((rc = hub_store_sweep(store, hub_now(), &removed)) != 0)
+        if ((rc = sweep_paced(store, hub_now(), &removed)) != 0)
             hub_log_warn("store: sweep failed: %s", hub_strerror(rc));
         else if (removed > 0)
             hub_log_debug("store: swept %zu expired records", removed);
-        pthread_mutex_lock(&store->sweep_lock);
     }
     pthread_mutex_unlock(&store->sweep_lock);
     return NULL;

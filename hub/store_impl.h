@@ -31,7 +31,8 @@ typedef struct st_hub_store_ops_t {
     int (*each_from)(hub_txn_t *txn, hub_table_t t, const void *prefix, size_t plen, const void *from, size_t flen,
                      hub_store_each_cb_t cb, void *arg);
     int (*bump)(hub_txn_t *txn, const char *name, uint64_t *value);
-    int (*sweep)(hub_store_t *store, uint64_t now, size_t *removed);
+    /* one batch of the expiry sweep: *removed records gone, *more when the batch was full (more may be due) */
+    int (*sweep)(hub_store_t *store, uint64_t now, size_t *removed, int *more);
     uint64_t (*gen)(hub_store_t *store, const char *name);
     size_t (*mapsize)(hub_store_t *store);
     int (*healthy)(hub_store_t *store); /* NULL: always (an embedded store has no link to lose) */

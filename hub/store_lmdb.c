@@ -640,19 +640,14 @@ static int sweep_fn(hub_txn_t *tx, void *arg)
     return rc;
 }
 
-static int lmdb_sweep(hub_store_t *store, uint64_t now, size_t *removed)
+/* One batch: up to SWEEP_BATCH index entries in one write transaction (one durable commit). */
+static int lmdb_sweep(hub_store_t *store, uint64_t now, size_t *removed, int *more)
 {
     struct sweep_batch b = {.now = now};
-    size_t total = 0;
-    int rc;
+    int rc = lmdb_write(store, sweep_fn, &b);
 
-    do {
-        if ((rc = lmdb_write(store, sweep_fn, &b)) != 0)
-            break;
-        total += b.removed;
-    } while (b.seen == SWEEP_BATCH);
-    if (removed != NULL)
-        *removed = total;
+    *removed = rc == 0 ? b.removed : 0;
+    *more = rc == 0 && b.seen == SWEEP_BATCH;
     return rc;
 }
 

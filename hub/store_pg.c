@@ -544,36 +544,32 @@ static uint64_t pg_gen(hub_store_t *s, const char *name)
 
 /* --- expiry sweep --- */
 
-static int pg_sweep(hub_store_t *s, uint64_t now, size_t *removed)
+/* One batch: deletes up to SWEEP_BATCH expired records in one statement (its own transaction). */
+static int pg_sweep(hub_store_t *s, uint64_t now, size_t *removed, int *more)
 {
     pg_store_t *store = S(s);
     hub_pg_conn_t *c;
-    size_t total = 0, n = SWEEP_BATCH;
+    params_t p = {0};
     int rc, retry = 0;
 
-    if (removed != NULL)
-        *removed = 0;
+    *removed = 0;
+    *more = 0;
     if (now > INT64_MAX)
         now = INT64_MAX;
     if ((rc = schema_ready(store)) != 0 || (rc = hub_pg_pool_get(store->pool, &c)) != 0)
         return rc;
-    while (rc == 0 && n == SWEEP_BATCH) {
-        params_t p = {0};
-        p_int(&p, now, 8);
-        p_int(&p, SWEEP_BATCH, 8);
-        PGresult *res = PQexecPrepared(c->conn, "sweep", p.n, p.vals, p.lens, p.fmts, 1);
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-            n = strtoul(PQcmdTuples(res), NULL, 10);
-            total += n;
-            __atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
-        } else {
-            rc = hub_pg_failure(store->pool, c->conn, res, &retry);
-        }
-        PQclear(res);
+    p_int(&p, now, 8);
+    p_int(&p, SWEEP_BATCH, 8);
+    PGresult *res = PQexecPrepared(c->conn, "sweep", p.n, p.vals, p.lens, p.fmts, 1);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        *removed = strtoul(PQcmdTuples(res), NULL, 10);
+        *more = *removed == SWEEP_BATCH;
+        __atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
+    } else {
+        rc = hub_pg_failure(store->pool, c->conn, res, &retry);
     }
+    PQclear(res);
     hub_pg_pool_put(store->pool, c);
-    if (removed != NULL)
-        *removed = total;
     return rc;
 }
 

@@ -491,6 +491,32 @@ out:
     hub_store_close(s);
 }
 
+/* The sweeper thread sweeps batch after batch, with pauses between them (hub/store.c sweep_paced): every full batch
+ * of expired records goes, then the last, partial one; a record that lives on stays. */
+static void test_sweeper_batches(void)
+{
+    hub_store_t *s = NULL;
+    uint64_t now = hub_now(), c0;
+    unsigned batches = B->pg ? 3 : 11; /* 2,600 records in batches of 1,000 (PostgreSQL) or 256 (LMDB) */
+
+    CHECK_RC(open_fresh(&s), 0);
+    if (s == NULL)
+        goto out;
+    CHECK_RC(test_write_many(s, "old%05d", 0, 2600, 100, now - 1), 0);
+    CHECK_RC(test_put(s, HUB_T_TOKENS, "live", "x", now + 1000, 0), 0);
+    c0 = hub_store_commits(s);
+    CHECK_RC(hub_store_start_sweeper(s, 1), 0);
+    for (int i = 0; i != 600 && hub_store_commits(s) - c0 < batches; ++i) /* at most 60 s */
+        usleep(100 * 1000);
+    CHECK(hub_store_commits(s) - c0 >= batches); /* a later sweep (every second) may have committed too */
+    hub_store_close(s);
+    s = NULL;
+    CHECK(test_backend_count(B, HUB_T_TOKENS, 0) == 1); /* "live" */
+    CHECK(test_backend_count(B, HUB_T__COUNT, 1) == 1);
+out:
+    hub_store_close(s);
+}
+
 static void run_all(test_backend_t *b)
 {
     test_basic();
@@ -502,6 +528,7 @@ static void run_all(test_backend_t *b)
     test_counters();
     test_json();
     test_sweeper();
+    test_sweeper_batches();
 }
 
 int main(void)
