@@ -118,6 +118,7 @@ typedef struct st_fl_state_t {
     FILE *series;
     int sampled[2];                              /* CPU times taken at the measured window's start and end */
     double cpu[2], node_cpu[2], node_written[2]; /* node_written: bytes it sent to storage (/proc/PID/io) */
+    double node_majflt[2];                       /* the node's major page faults (/proc/PID/stat) */
 } fl_state_t;
 
 extern fl_state_t fl;

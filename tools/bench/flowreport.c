@@ -74,11 +74,12 @@ static double cpu_seconds(void)
     return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* User + system CPU seconds of process pid (from /proc), or -1. */
-static double proc_cpu_seconds(int pid)
+/* User + system CPU seconds of process pid (from /proc), or -1; *majflt its major page faults so far (pages it waited
+ * for the disk to read, the store's mapped pages among them). */
+static double proc_cpu_seconds(int pid, double *majflt)
 {
     char path[64], buf[1024], *p;
-    unsigned long long ut, st;
+    unsigned long long ut, st, mf;
     size_t n;
     FILE *f;
 
@@ -88,9 +89,11 @@ static double proc_cpu_seconds(int pid)
     n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    /* after the command name in parentheses: state is field 3, utime 14, stime 15 */
-    if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    /* after the command name in parentheses: state is field 3, majflt 12, utime 14, stime 15 */
+    if ((p = strrchr(buf, ')')) == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %llu %*u %llu %llu", &mf, &ut, &st) != 3)
         return -1;
+    *majflt = (double)mf;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -117,7 +120,8 @@ void fl_sample_cpu(int which)
 {
     fl.sampled[which] = 1;
     fl.cpu[which] = cpu_seconds();
-    fl.node_cpu[which] = fl.o.node_pid > 0 ? proc_cpu_seconds(fl.o.node_pid) : -1;
+    fl.node_majflt[which] = -1;
+    fl.node_cpu[which] = fl.o.node_pid > 0 ? proc_cpu_seconds(fl.o.node_pid, &fl.node_majflt[which]) : -1;
     fl.node_written[which] = fl.o.node_pid > 0 ? proc_write_bytes(fl.o.node_pid) : -1;
 }
 
@@ -151,6 +155,7 @@ int fl_report(void)
     int cpu_ok = fl.sampled[0] && fl.sampled[1], node_ok = cpu_ok && fl.node_cpu[0] >= 0 && fl.node_cpu[1] >= 0;
     double cpu = cpu_ok ? fl.cpu[1] - fl.cpu[0] : 0, node = node_ok ? fl.node_cpu[1] - fl.node_cpu[0] : 0;
     double written = cpu_ok && fl.node_written[0] >= 0 && fl.node_written[1] >= 0 ? fl.node_written[1] - fl.node_written[0] : -1;
+    double majflt = node_ok && fl.node_majflt[0] >= 0 && fl.node_majflt[1] >= 0 ? fl.node_majflt[1] - fl.node_majflt[0] : -1;
     size_t i;
 
     sort_lat(&fl.flow_lat);
@@ -158,12 +163,12 @@ int fl_report(void)
            fl.o.port, fl.o.conns, fl.o.duration, fl.o.warmup);
     printf("result mode=%s conns=%u seconds=%.2f flows=%lu flows_per_s=%.1f requests=%lu requests_per_flow=%.2f "
            "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f failures=%lu late=%lu all_flows=%lu setup_flows=%lu "
-           "driver_cpu_pct=%.1f node_cpu_pct=%.1f node_write_kb_per_flow=%.2f\n",
+           "driver_cpu_pct=%.1f node_cpu_pct=%.1f node_write_kb_per_flow=%.2f node_majflt_per_flow=%.3f\n",
            fl.mode->name, fl.o.conns, fl.o.duration, fl.flows, fl.flows / fl.o.duration, fl.requests,
            fl.flows ? (double)fl.requests / fl.flows : 0.0, quantile(&fl.flow_lat, 0.5), quantile(&fl.flow_lat, 0.9),
            quantile(&fl.flow_lat, 0.99), fl.flow_lat.n ? fl.flow_lat.v[fl.flow_lat.n - 1] : 0.0, fl.failures, fl.late, fl.all_flows,
            fl.setup_flows, 100 * cpu / fl.o.duration, node_ok ? 100 * node / fl.o.duration : -1.0,
-           written >= 0 && fl.flows > 0 ? written / 1024 / fl.flows : -1.0);
+           written >= 0 && fl.flows > 0 ? written / 1024 / fl.flows : -1.0, majflt >= 0 && fl.flows > 0 ? majflt / fl.flows : -1.0);
     for (i = 0; i != ST__COUNT; ++i) {
         if (fl.step_lat[i].n == 0)
             continue;
