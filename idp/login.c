@@ -205,7 +205,7 @@ static int write_counter(hub_txn_t *txn, const char *key, uint64_t n, uint64_t u
 typedef struct st_failure_ctx_t {
     const hub_config_t *cfg;
     const char *addr_key;
-    const char *user_key; /* NULL when no account was named, or it is locked already */
+    const char *user_key; /* NULL when no account was named, or the guess is not the account's to count (failure_txn) */
     uint64_t now;
 } failure_ctx_t;
 
@@ -251,14 +251,18 @@ static int success_txn(hub_txn_t *txn, void *arg)
     return idp_session_put(txn, &c->fresh, c->sub);
 }
 
-/* A failed check's write: the address's failures, and the account's unless it is locked already. */
+/* A failed check's write: the address's failures, and the account's. Whether the account counts it is decided here, in
+ * the write: a lock recorded by now leaves it out (record_failure_txn). A guess that admit checked as locked only
+ * because enough others were in flight counts unless its password was right: one of those others may have been counted
+ * twice (recorded before the guess's read took its snapshot and still listed as removed after its read began, as on a
+ * store whose reads run on a reader pool), so the lock they "would start" may never be recorded. */
 static int failure_txn(hub_txn_t *txn, void *arg)
 {
     check_t *c = arg;
     failure_ctx_t fail = {c->idp->cfg, c->addr_key, NULL, hub_now()};
     char user_key[256];
 
-    if (c->sub != NULL && !c->locked) {
+    if (c->sub != NULL && !(c->locked && c->verified)) {
         snprintf(user_key, sizeof(user_key), "u:%s", c->sub);
         fail.user_key = user_key;
     }
@@ -411,7 +415,8 @@ static admit_t admit(check_t *c, uint64_t now, char *retry_after, size_t size)
         ret = ADMIT_BUSY;
     } else {
         /* Once the failures recorded plus the guesses in flight reach the limit, the next guess can only fall in the
-         * lock they would start: it is checked as locked (it fails and does not count), as in a sequence of tries. */
+         * lock they would start: it is checked as locked (it fails, and its write counts it only when that lock was
+         * not recorded by then: failure_txn), as in a sequence of tries. */
         if (c->sub != NULL && c->user_failures + by_user >= cfg->primary.login_max_failures)
             c->locked = 1;
         h2o_linklist_insert(&l->inflight, &c->link);

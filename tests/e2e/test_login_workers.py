@@ -115,7 +115,8 @@ def test_queue_full_answers_503():
                  "max_queued": 2})
     rs = burst(n, [(f"nobody{i}", "wrong") for i in range(40)])
     st = statuses(rs)
-    ok(set(st) <= {401, 503} and st.get(503, 0) >= 1 and st.get(401, 0) >= 3, f"401s and 503s: {st}")
+    # at least the queue's two are checked, however the burst and the workers interleave on a loaded machine
+    ok(set(st) <= {401, 503} and st.get(503, 0) >= 1 and st.get(401, 0) >= 2, f"401s and 503s: {st}")
     for r in rs:
         if r.status == 503:
             eq(r.header("retry-after"), "1", "Retry-After on 503")
