@@ -138,8 +138,19 @@ static int chunk_txn(hub_txn_t *txn, void *arg)
     return ret;
 }
 
-/* Indexes every record of src in chunks; *count: how many. */
-static int build_source(hub_store_t *store, const idp_owner_source_t *src, size_t *count, int (*stop)(void *arg), void *arg)
+static void log_start(int *logged)
+{
+    if (!*logged)
+        hub_log_info("indexing the token families and sessions of a store written before the owner index, %d records a "
+                     "transaction; until it is done a revocation scans them",
+                     IDP_OWNER_INDEX_CHUNK);
+    *logged = 1;
+}
+
+/* Indexes every record of src in chunks; *count: how many. The start is logged (*logged) once there is something to
+ * index: a new store says nothing. */
+static int build_source(hub_store_t *store, const idp_owner_source_t *src, size_t *count, int *logged, int (*stop)(void *arg),
+                        void *arg)
 {
     build_t *b = hub_xcalloc(1, sizeof(*b));
     int ret;
@@ -153,6 +164,8 @@ static int build_source(hub_store_t *store, const idp_owner_source_t *src, size_
         }
         if ((ret = hub_store_write(store, chunk_txn, b)) != 0)
             break;
+        if (b->done != 0)
+            log_start(logged);
         *count += b->done;
         memcpy(b->from, b->last, b->llen);
         b->flen = b->llen;
@@ -172,7 +185,7 @@ int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, siz
     size_t count, used = 0;
     hub_txn_t *txn = NULL;
     time_t started = time(NULL);
-    int ret, ready;
+    int ret, ready, logged = 0;
 
     if ((ret = hub_store_read_begin(store, &txn)) != 0)
         return ret;
@@ -180,12 +193,11 @@ int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, siz
     hub_store_read_end(txn);
     if (ready)
         return 0;
-    hub_log_info("indexing the token families and sessions of a store written before the owner index, %d records a "
-                 "transaction; until it is done a revocation scans them",
-                 IDP_OWNER_INDEX_CHUNK);
     for (size_t i = 0; i != n; ++i) {
-        if ((ret = build_source(store, &src[i], &count, stop, arg)) != 0) {
-            hub_log_error("indexing %s stopped: %s (done again from the start next time)", src[i].what, hub_strerror(ret));
+        if ((ret = build_source(store, &src[i], &count, &logged, stop, arg)) != 0) {
+            if (logged)
+                hub_log_error("indexing %s stopped: %s (started again from the beginning next time)", src[i].what,
+                              hub_strerror(ret));
             return ret;
         }
         int w = snprintf(counts + used, sizeof(counts) - used, "%s%zu %s", i != 0 ? ", " : "", count, src[i].what);
@@ -193,6 +205,7 @@ int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, siz
     }
     if ((ret = hub_store_write(store, mark_txn, NULL)) != 0)
         return ret;
-    hub_log_info("owner index built: %s indexed in %lld s", counts, (long long)(time(NULL) - started));
+    if (logged)
+        hub_log_info("owner index built: %s indexed in %lld s", counts, (long long)(time(NULL) - started));
     return 0;
 }
