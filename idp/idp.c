@@ -56,7 +56,7 @@ typedef struct st_idp_startup_t {
 /* The tables the owner index covers and how each record is listed in it. */
 static const idp_owner_source_t index_sources[] = {
     {HUB_T_FAMILIES, "token families", idp_family_index_record},
-    {HUB_T_SESSIONS, "sessions", idp_session_index_record},
+    {HUB_T_SESSIONS, "session records (with their \"sid:\" pointers)", idp_session_index_record},
 };
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)

@@ -52,7 +52,7 @@ typedef struct st_idp_owner_source_t {
  * mark. Logs a line when it starts and one with the counts when it ends. stop (may be NULL) is asked between
  * transactions: when it returns non-zero the build ends with HUB_E_CANCELLED, the mark unset. Returns 0, or the
  * store's error (run it again: every step is idempotent). */
-#define IDP_OWNER_INDEX_CHUNK 5000
+#define IDP_OWNER_INDEX_CHUNK 2000
 int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, size_t n, int (*stop)(void *arg), void *arg);
 
 #endif
