@@ -157,19 +157,25 @@ static int build_source(hub_store_t *store, const idp_owner_source_t *src, size_
 
     b->src = src;
     *count = 0;
-    do {
+    for (;;) {
         if (stop != NULL && stop(arg)) {
             ret = HUB_E_CANCELLED;
             break;
         }
-        if ((ret = hub_store_write(store, chunk_txn, b)) != 0)
+        /* PostgreSQL: a chunk that keeps conflicting with the node's own writes (its range is read SERIALIZABLE) is
+         * tried again from where it began, not the whole build */
+        if ((ret = hub_store_write(store, chunk_txn, b)) == HUB_E_BUSY)
+            continue;
+        if (ret != 0)
             break;
         if (b->done != 0)
             log_start(logged);
         *count += b->done;
         memcpy(b->from, b->last, b->llen);
         b->flen = b->llen;
-    } while (b->more);
+        if (!b->more)
+            break;
+    }
     free(b);
     return ret;
 }
