@@ -35,7 +35,8 @@
     XX(CLIENT_ORIGINS, "client_origins") /* hash(origin) "\n" client_id -> origin, for enabled clients (idp/origins.h) */          \
     XX(AUDIT, "audit")                   /* zero-padded sequence number -> a console change (idp/audit.h) */                       \
     XX(USER_FAMILIES, "user_families")   /* sub "\n" client_id "\n" family -> {scope, at} (idp/grants.h) */                        \
-    XX(KEY_SECRETS, "key_secrets")       /* kid -> sealed private key, on a primary of a cluster (idp/keyrec.h) */
+    XX(KEY_SECRETS, "key_secrets")       /* kid -> sealed private key, on a primary of a cluster (idp/keyrec.h) */              \
+    XX(OWNER_INDEX, "owner_index")       /* kind "\n" H(owner) "\n" H(member) -> member: families and sessions by owner */
 
 typedef enum {
 #define XX(name, str) HUB_T_##name,

@@ -1,4 +1,5 @@
-/* Codes, token families, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store. */
+/* Codes, refresh tokens (rotation, reuse detection), access token jtis and consent grants in the store (the families they
+ * belong to: idp/family.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,152 +26,6 @@ static void jset_uint(json_t *obj, const char *name, uint64_t v)
 static void hash_of(char out[HUB_SECRET_HASH_LEN + 1], const char *secret, size_t len)
 {
     hub_secret_hash(out, secret, len);
-}
-
-/* ---- families ---- */
-
-int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at, char id_out[33])
-{
-    json_t *obj = json_object();
-    int ret;
-
-    hub_random_token(id_out, 24); /* 24 bytes = 32 base64url chars */
-    jset_str(obj, "client_id", client_id);
-    jset_str(obj, "sub", sub);
-    jset_str(obj, "sid", sid);
-    json_object_set_new(obj, "revoked", json_false());
-    jset_uint(obj, "expires_at", expires_at);
-    ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, expires_at, HUB_STORE_NOOVERWRITE);
-    json_decref(obj);
-    return ret;
-}
-
-static int family_decode(const char *id, const json_t *obj, idp_family_t **out)
-{
-    idp_family_t *f = hub_xcalloc(1, sizeof(*f));
-    f->id = hub_strdup(id);
-    f->client_id = hub_json_strdup(obj, "client_id");
-    f->sub = hub_json_strdup(obj, "sub");
-    f->sid = hub_json_strdup(obj, "sid");
-    f->revoked = json_is_true(json_object_get(obj, "revoked"));
-    f->expires_at = hub_json_uint(obj, "expires_at");
-    *out = f;
-    return 0;
-}
-
-int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out)
-{
-    json_t *obj = NULL;
-    int ret;
-    if ((ret = hub_store_get_json(txn, HUB_T_FAMILIES, id, &obj)) != 0)
-        return ret;
-    ret = family_decode(id, obj, out);
-    json_decref(obj);
-    return ret;
-}
-
-/* Rewrites a family record with revoked set and/or its expiry pushed out to at least until. */
-static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t until)
-{
-    json_t *obj = NULL;
-    uint64_t exp;
-    int ret;
-
-    if ((ret = hub_store_get_json(txn, HUB_T_FAMILIES, id, &obj)) != 0)
-        return ret;
-    exp = hub_json_uint(obj, "expires_at");
-    if ((revoke && json_is_true(json_object_get(obj, "revoked"))) || (!revoke && until <= exp)) {
-        ret = 0;
-        goto out;
-    }
-    if (revoke)
-        json_object_set_new(obj, "revoked", json_true());
-    if (until > exp) {
-        exp = until;
-        jset_uint(obj, "expires_at", exp);
-    }
-    ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, 0);
-out:
-    json_decref(obj);
-    return ret;
-}
-
-int idp_family_revoke(hub_txn_t *txn, const char *id)
-{
-    return family_update(txn, id, 1, 0);
-}
-
-typedef struct {
-    const char *field, *value;
-    const char *keep_sid; /* families of this session are left alone (may be NULL) */
-    char **ids;
-    size_t n, cap;
-} family_scan_t;
-
-static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
-{
-    family_scan_t *scan = arg;
-    json_t *obj = json_loadb(val.data, val.len, 0, NULL);
-    const char *v = json_string_value(json_object_get(obj, scan->field));
-    const char *sid = json_string_value(json_object_get(obj, "sid"));
-
-    if (v != NULL && strcmp(v, scan->value) == 0 && !json_is_true(json_object_get(obj, "revoked")) &&
-        (scan->keep_sid == NULL || sid == NULL || strcmp(sid, scan->keep_sid) != 0)) {
-        if (scan->n == scan->cap) {
-            scan->cap = scan->cap ? scan->cap * 2 : 16;
-            scan->ids = hub_xrealloc(scan->ids, scan->cap * sizeof(*scan->ids));
-        }
-        scan->ids[scan->n] = hub_xstrndup(key.data, key.len);
-        ++scan->n;
-    }
-    json_decref(obj);
-    return 0;
-}
-
-/* Revokes every live family whose field equals value (except those of keep_sid): a full scan, for rare operator/logout
- * actions. The ids are collected first because the table must not be written while it is iterated. */
-static int family_revoke_where(hub_txn_t *txn, const char *field, const char *value, const char *keep_sid)
-{
-    family_scan_t scan = {field, value, keep_sid, NULL, 0, 0};
-    size_t i;
-    int ret;
-
-    if (value == NULL)
-        return 0;
-    ret = hub_store_each(txn, HUB_T_FAMILIES, NULL, 0, family_scan_cb, &scan);
-    for (i = 0; i != scan.n; ++i) {
-        if (ret == 0)
-            ret = idp_family_revoke(txn, scan.ids[i]);
-        free(scan.ids[i]);
-    }
-    free(scan.ids);
-    return ret;
-}
-
-int idp_family_revoke_client(hub_txn_t *txn, const char *client_id)
-{
-    return family_revoke_where(txn, "client_id", client_id, NULL);
-}
-
-int idp_family_revoke_sid(hub_txn_t *txn, const char *sid)
-{
-    return family_revoke_where(txn, "sid", sid, NULL);
-}
-
-int idp_family_revoke_sub(hub_txn_t *txn, const char *sub, const char *keep_sid)
-{
-    return family_revoke_where(txn, "sub", sub, keep_sid);
-}
-
-void idp_family_free(idp_family_t *f)
-{
-    if (f == NULL)
-        return;
-    free(f->id);
-    free(f->client_id);
-    free(f->sub);
-    free(f->sid);
-    free(f);
 }
 
 /* 1 when the family exists and is not revoked. */
@@ -404,7 +259,7 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
     ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, rec->expires_at, HUB_STORE_NOOVERWRITE);
     json_decref(obj);
     /* the family outlives everything issued from it, so revocation keeps covering this token */
-    if (ret == 0 && rec->family != NULL && (ret = family_update(txn, rec->family, 0, rec->expires_at)) == HUB_E_NOTFOUND)
+    if (ret == 0 && rec->family != NULL && (ret = idp_family_extend(txn, rec->family, rec->expires_at)) == HUB_E_NOTFOUND)
         ret = 0;
     if (ret == 0)
         ret = user_family_put(txn, rec);
@@ -584,7 +439,7 @@ int idp_jti_record(hub_txn_t *txn, const char *jti, const char *family, const ch
     jset_uint(obj, "exp", exp);
     ret = hub_store_put_json(txn, HUB_T_TOKENS, jti, obj, exp, 0);
     json_decref(obj);
-    if (ret == 0 && family != NULL && (ret = family_update(txn, family, 0, exp)) == HUB_E_NOTFOUND)
+    if (ret == 0 && family != NULL && (ret = idp_family_extend(txn, family, exp)) == HUB_E_NOTFOUND)
         ret = 0;
     return ret;
 }

@@ -6,31 +6,7 @@
 
 #include <stdint.h>
 #include "hub/store.h"
-
-/* A family groups everything issued from one authorization (a code and the refresh and
- * access tokens that descend from it); revoking it revokes them all. */
-typedef struct st_idp_family_t {
-    char *id;
-    char *client_id;
-    char *sub;
-    char *sid; /* primary session, may be NULL */
-    int revoked;
-    uint64_t expires_at;
-} idp_family_t;
-
-/* Creates a family living until expires_at; id written to id_out (32 chars + NUL). */
-int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at,
-                      char id_out[33]);
-int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out);
-int idp_family_revoke(hub_txn_t *txn, const char *id);
-/* Revokes every family of client_id (node revocation, client deletion). */
-int idp_family_revoke_client(hub_txn_t *txn, const char *client_id);
-/* Revokes every family of a primary session (logout). */
-int idp_family_revoke_sid(hub_txn_t *txn, const char *sid);
-/* Revokes every family of a user except those of the session keep_sid (NULL = all): a full scan, for the rare operator
- * actions that take something away from a user (idp/revocation.h). */
-int idp_family_revoke_sub(hub_txn_t *txn, const char *sub, const char *keep_sid);
-void idp_family_free(idp_family_t *f);
+#include "idp/family.h" /* the families codes and tokens belong to */
 
 typedef struct st_idp_code_t {
     char *client_id;

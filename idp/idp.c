@@ -17,13 +17,16 @@
 #include "idp/csrf.h"
 #include "idp/ctx.h"
 #include "idp/discovery.h"
+#include "idp/family.h"
 #include "idp/idp.h"
 #include "idp/introspect.h"
 #include "idp/login.h"
 #include "idp/logout.h"
+#include "idp/owner_index.h"
 #include "idp/register.h"
 #include "idp/revoke.h"
 #include "idp/role.h"
+#include "idp/session.h"
 #include "idp/token.h"
 #include "idp/userinfo.h"
 #include "hub/util.h"
@@ -39,13 +42,22 @@
 /* The longest pause between two tries of start-up's loads while the database is away. */
 #define STARTUP_BACKOFF_MAX_MS 2000
 
-/* Start-up's loads retried by a thread of their own, for a node whose store opened held (its database away). */
+/* The thread of start-up's work that can wait: the loads of a node whose store opened held (its database away), retried
+ * until they are done, then the owner index of a store written before it (built while the node serves: revocations
+ * scan until it is done). */
 typedef struct st_idp_startup_t {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stop; /* under lock */
+    int stop;    /* under lock */
+    size_t next; /* the first of loads[] not done */
 } idp_startup_t;
+
+/* The tables the owner index covers and how each record is listed in it. */
+static const idp_owner_source_t index_sources[] = {
+    {HUB_T_FAMILIES, "token families", idp_family_index_record},
+    {HUB_T_SESSIONS, "session records (with their \"sid:\" pointers)", idp_session_index_record},
+};
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
@@ -113,27 +125,67 @@ static int startup_pause(idp_startup_t *st, unsigned ms)
     return stop;
 }
 
-/* Tries the loads until they are done (then releases the store: the node turns healthy with its database) or the node
- * stops; pauses 100 ms doubling to STARTUP_BACKOFF_MAX_MS. A failure other than the database's absence (the store logs
- * that) is logged once per kind: a node that cannot load stays drained rather than serve without its keys. */
-static void *startup_main(void *arg)
+static int startup_stopped(void *arg)
 {
-    idp_t *idp = arg;
-    size_t next = 0;
+    idp_startup_t *st = arg;
+    int stop;
+
+    pthread_mutex_lock(&st->lock);
+    stop = st->stop;
+    pthread_mutex_unlock(&st->lock);
+    return stop;
+}
+
+/* Runs step until it returns 0 (1) or the node stops (0); pauses 100 ms doubling to STARTUP_BACKOFF_MAX_MS. A failure
+ * other than the database's absence (the store logs that) is logged once per kind. */
+static int startup_retry(idp_t *idp, int (*step)(idp_t *idp, const char **failed))
+{
+    const char *failed = NULL;
     unsigned ms = 100;
     int ret, logged = 0;
 
-    while ((ret = run_loads(idp, &next)) != 0) {
+    while ((ret = step(idp, &failed)) != 0) {
+        if (ret == HUB_E_CANCELLED || startup_stopped(idp->startup))
+            return 0;
         if (ret != HUB_E_UNAVAILABLE && ret != HUB_E_BUSY && ret != logged) {
-            hub_log_error("%s: %s; tried again every few seconds", loads[next].failed, hub_strerror(ret));
+            hub_log_error("%s: %s; tried again every few seconds", failed, hub_strerror(ret));
             logged = ret;
         }
         if (startup_pause(idp->startup, ms))
-            return NULL;
+            return 0;
         ms = ms * 2 < STARTUP_BACKOFF_MAX_MS ? ms * 2 : STARTUP_BACKOFF_MAX_MS;
     }
-    hub_store_release(idp->store);
-    hub_log_info("the database answered: data, CSRF key and signing keys loaded; the node serves");
+    return 1;
+}
+
+static int loads_step(idp_t *idp, const char **failed)
+{
+    int ret = run_loads(idp, &idp->startup->next);
+    if (ret != 0)
+        *failed = loads[idp->startup->next].failed;
+    return ret;
+}
+
+static int index_step(idp_t *idp, const char **failed)
+{
+    *failed = "cannot index the token families and sessions";
+    return idp_owner_index_build(idp->store, index_sources, sizeof(index_sources) / sizeof(index_sources[0]), startup_stopped,
+                                 idp->startup);
+}
+
+/* The loads not done yet (a node whose store opened held: then the store is released, the node turns healthy with its
+ * database), then the owner index. A node that cannot load stays drained rather than serve without its keys. */
+static void *startup_main(void *arg)
+{
+    idp_t *idp = arg;
+
+    if (idp->startup->next != NLOADS) {
+        if (!startup_retry(idp, loads_step))
+            return NULL;
+        hub_store_release(idp->store);
+        hub_log_info("the database answered: data, CSRF key and signing keys loaded; the node serves");
+    }
+    startup_retry(idp, index_step);
     return NULL;
 }
 
@@ -148,7 +200,7 @@ static int startup(idp_t *idp)
     return ret;
 }
 
-/* Starts the thread that runs the loads of a store opened held, once the node's handlers are registered. */
+/* Starts the thread that runs the loads a store opened held could not run yet, then builds the owner index. */
 static void startup_defer(idp_t *idp)
 {
     idp_startup_t *st = hub_xcalloc(1, sizeof(*st));
@@ -159,6 +211,7 @@ static void startup_defer(idp_t *idp)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&st->cond, &ca);
     pthread_condattr_destroy(&ca);
+    st->next = hub_store_held(idp->store) ? 0 : NLOADS;
     idp->startup = st;
     if (pthread_create(&st->thread, NULL, startup_main, idp) != 0)
         hub_oom();
@@ -244,8 +297,7 @@ int idp_create(idp_t **out, hub_server_t *server)
     idp_discovery_register(idp);
     idp_logout_register(idp);
     idp_consoles_register(idp); /* /admin/, /account/ and the stylesheet (SPEC §11) */
-    if (hub_store_held(idp->store))
-        startup_defer(idp);
+    startup_defer(idp);
     *out = idp;
     return 0;
 fail:

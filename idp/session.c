@@ -10,6 +10,7 @@
 #include "hub/log.h"
 #include "hub/resp.h"
 #include "idp/grants.h"
+#include "idp/owner_index.h"
 #include "idp/session.h"
 
 /* Layout in SESSIONS: hub_secret_hash(cookie) -> {sid, sub, auth_time, exp, clients[]} and
@@ -116,8 +117,9 @@ int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub)
     if (rec == NULL || ptr == NULL)
         hub_oom();
     snprintf(key, sizeof(key), SID_PREFIX "%s", n->sid);
-    if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, n->hash, rec, n->expires_at, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, n->expires_at, HUB_STORE_NOOVERWRITE);
+    if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, n->hash, rec, n->expires_at, HUB_STORE_NOOVERWRITE)) == 0 &&
+        (ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, n->expires_at, HUB_STORE_NOOVERWRITE)) == 0)
+        ret = idp_owner_index_put(txn, IDP_OWNER_SESSION_SUB, sub, n->hash, n->expires_at);
     json_decref(rec);
     json_decref(ptr);
     return ret;
@@ -296,32 +298,51 @@ out:
 
 typedef struct {
     const char *sub, *keep_sid;
-    char (*hashes)[HUB_SECRET_HASH_LEN + 1];
-    size_t n, cap;
+    idp_owner_list_t hashes;
 } user_scan_t;
+
+/* 1 when the session record rec is sub's and not the session keep_sid (NULL: any). */
+static int session_of(const json_t *rec, const char *sub, const char *keep_sid)
+{
+    const char *s = json_string_value(json_object_get(rec, "sub")), *sid = json_string_value(json_object_get(rec, "sid"));
+    return s != NULL && strcmp(s, sub) == 0 && (keep_sid == NULL || sid == NULL || strcmp(sid, keep_sid) != 0);
+}
 
 static int user_scan_cb(void *arg, hub_val_t key, hub_val_t val)
 {
     user_scan_t *scan = arg;
     json_t *rec;
-    const char *sub, *sid;
 
     /* the "sid:" pointers go with their session; a hash key is exactly HUB_SECRET_HASH_LEN */
     if (key.len != HUB_SECRET_HASH_LEN || memcmp(key.data, SID_PREFIX, sizeof(SID_PREFIX) - 1) == 0)
         return 0;
     rec = json_loadb(val.data, val.len, 0, NULL);
-    sub = json_string_value(json_object_get(rec, "sub"));
-    sid = json_string_value(json_object_get(rec, "sid"));
-    if (sub != NULL && strcmp(sub, scan->sub) == 0 && (scan->keep_sid == NULL || sid == NULL || strcmp(sid, scan->keep_sid) != 0)) {
-        if (scan->n == scan->cap) {
-            scan->cap = scan->cap ? scan->cap * 2 : 8;
-            scan->hashes = hub_xrealloc(scan->hashes, scan->cap * sizeof(*scan->hashes));
+    if (session_of(rec, scan->sub, scan->keep_sid)) {
+        if (scan->hashes.n == scan->hashes.cap) {
+            scan->hashes.cap = scan->hashes.cap ? scan->hashes.cap * 2 : 8;
+            scan->hashes.v = hub_xrealloc(scan->hashes.v, scan->hashes.cap * sizeof(*scan->hashes.v));
         }
-        memcpy(scan->hashes[scan->n], key.data, HUB_SECRET_HASH_LEN);
-        scan->hashes[scan->n++][HUB_SECRET_HASH_LEN] = '\0';
+        scan->hashes.v[scan->hashes.n++] = hub_xstrndup(key.data, key.len);
     }
     json_decref(rec);
     return 0;
+}
+
+int idp_session_index_record(hub_txn_t *txn, hub_val_t key, hub_val_t val)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *rec;
+    int ret;
+
+    if (key.len != HUB_SECRET_HASH_LEN || memcmp(key.data, SID_PREFIX, sizeof(SID_PREFIX) - 1) == 0 ||
+        (rec = json_loadb(val.data, val.len, 0, NULL)) == NULL)
+        return 0;
+    memcpy(hash, key.data, HUB_SECRET_HASH_LEN);
+    hash[HUB_SECRET_HASH_LEN] = '\0';
+    ret = idp_owner_index_put(txn, IDP_OWNER_SESSION_SUB, json_string_value(json_object_get(rec, "sub")), hash,
+                              (uint64_t)json_integer_value(json_object_get(rec, "exp")));
+    json_decref(rec);
+    return ret;
 }
 
 /* Deletes the session stored under hash and its "sid:" pointer. */
@@ -346,25 +367,44 @@ out:
     return ret;
 }
 
+/* 1 when the session stored under hash is sub's and not keep_sid (an index entry may outlive its session). */
+static int session_is(hub_txn_t *txn, const char *hash, const char *sub, const char *keep_sid)
+{
+    json_t *rec = NULL;
+    int yes;
+
+    if (strlen(hash) != HUB_SECRET_HASH_LEN || hub_store_get_json(txn, HUB_T_SESSIONS, hash, &rec) != 0)
+        return 0;
+    yes = session_of(rec, sub, keep_sid);
+    json_decref(rec);
+    return yes;
+}
+
 int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended)
 {
-    user_scan_t scan = {sub, keep_sid, NULL, 0, 0};
+    user_scan_t scan = {sub, keep_sid, {NULL, 0, 0}};
     size_t i, n = 0;
-    int ret;
+    int ret, indexed;
 
     if (ended != NULL)
         *ended = 0;
     if (sub == NULL)
         return HUB_E_INVAL;
-    /* collected first: the table must not be written while it is iterated */
-    ret = hub_store_each(txn, HUB_T_SESSIONS, NULL, 0, user_scan_cb, &scan);
-    for (i = 0; ret == 0 && i != scan.n; ++i) {
-        if ((ret = delete_session(txn, scan.hashes[i])) == 0)
+    /* the user's index entries, or while the index is not complete a scan; collected first: the table must not be
+     * written while it is iterated */
+    if ((indexed = idp_owner_index_ready(txn)))
+        ret = idp_owner_index_list(txn, IDP_OWNER_SESSION_SUB, sub, &scan.hashes);
+    else
+        ret = hub_store_each(txn, HUB_T_SESSIONS, NULL, 0, user_scan_cb, &scan);
+    for (i = 0; ret == 0 && i != scan.hashes.n; ++i) {
+        if (indexed && !session_is(txn, scan.hashes.v[i], sub, keep_sid))
+            continue;
+        if ((ret = delete_session(txn, scan.hashes.v[i])) == 0)
             ++n;
         else if (ret == HUB_E_NOTFOUND)
             ret = 0;
     }
-    free(scan.hashes);
+    idp_owner_list_free(&scan.hashes);
     if (ended != NULL)
         *ended = n;
     return ret;

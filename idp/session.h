@@ -58,8 +58,9 @@ int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_i
  * (may be NULL) receives the record so the caller can notify its clients. */
 int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);
 /* Ends every session of sub except keep_sid (NULL = all): deletes them inside txn and sets *ended (may be NULL) to how
- * many. Their token families are the caller's business (idp_family_revoke_sub revokes them all in one scan). A full scan
- * of the sessions, for the rare operator actions that take something away from a user (idp/revocation.h). */
+ * many. Their token families are the caller's business (idp_family_revoke_sub). Walks the user's entries of the owner
+ * index (each session read again), or every session while a store written before the index is not indexed yet (the
+ * rare operator actions that take something away from a user, idp/revocation.h). */
 int idp_session_end_user(hub_txn_t *txn, const char *sub, const char *keep_sid, size_t *ended);
 /* Ends the session stored under hash (idp_session_cookie_hash) whatever its user's state, in txn; *ended (may be NULL)
  * as for idp_session_end. HUB_E_NOTFOUND when there is none (hash "" included). */
@@ -71,5 +72,8 @@ int idp_session_end_current(idp_t *idp, h2o_req_t *req, idp_session_t **ended);
 /* Clears the session cookie on req. */
 void idp_session_clear_cookie(idp_t *idp, h2o_req_t *req);
 void idp_session_free(idp_session_t *s);
+/* The owner index's source of sessions (idp_owner_index_build): lists the session stored as key -> val under its user
+ * (the "sid:" pointers and what does not read as a session are skipped). 0, or the store's error. */
+int idp_session_index_record(hub_txn_t *txn, hub_val_t key, hub_val_t val);
 
 #endif

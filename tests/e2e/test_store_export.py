@@ -155,6 +155,17 @@ def lists(n):
 
 # ---- the move ----
 
+def sign_out(n, jar):
+    """The browser of jar signs out at n (GET /logout's form, then POST /logout with its fields): the answer's status."""
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    page = request("GET", n.url + "/logout", headers={"Cookie": cookie})
+    eq(page.status, 200, "the sign-out page")
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text))
+    ok("csrf_token" in fields, "the sign-out form has its token")
+    return post(n.url + "/logout", form=dict(fields, decision="yes"),
+                headers={"Cookie": cookie, "Sec-Fetch-Site": "same-origin"}).status
+
+
 def test_move_with_keys():
     old = populated()
     before = lists(old)
@@ -167,8 +178,9 @@ def test_move_with_keys():
     eq(ls[-1], {"end": True, "lines": len(ls) - 2}, "end line")
     tables = {l["table"] for l in ls if "table" in l}
     for t in ("meta", "users", "users_by_name", "users_by_email", "roles", "clients", "settings", "nodes", "sessions",
-              "codes", "refresh", "families", "tokens", "revoked", "keys", "client_origins", "user_families"):
+              "codes", "refresh", "families", "tokens", "revoked", "keys", "client_origins", "user_families", "owner_index"):
         ok(t in tables, f"the dump holds table {t}: {sorted(tables)}")
+    ok(any(l.get("table") == "meta" and l["key"] == "idx:owner_index" for l in ls), "the owner index's mark travels with it")
     users = [l for l in ls if l.get("table") == "users"]
     eq(users[0]["value"]["username"], "alice", "a JSON record is embedded as an object")
     key_recs = [l["key"] for l in ls if l.get("table") == "keys"]
@@ -205,6 +217,13 @@ def test_move_with_keys():
     verifier, challenge = pkce()
     code = get_code(new, new.web[0], challenge=challenge)  # signs in with alice's password
     eq(token(new, code_form(new, code, verifier), new.web).status, 200, "a password")
+    # the moved index (its mark came with it: no scan) reaches the family of the browser's session from before the move
+    moved = r.json()
+    eq(introspect(new, moved["access_token"], new.web)["active"], True, "the refreshed token before the sign-out")
+    ok(sign_out(new, old.jar) in (200, 302, 303), "the sign-out")
+    eq(introspect(new, moved["access_token"], new.web)["active"], False, "its family revoked by the sign-out")
+    r = token(new, {"grant_type": "refresh_token", "refresh_token": moved["refresh_token"]}, new.web)
+    eq((r.status, r.json().get("error")), (400, "invalid_grant"), "its refresh token refused after the sign-out")
     eq(new.stop(), 0, "clean stop")
 
 

@@ -16,6 +16,7 @@
 #include "hub/util.h"
 #include "idp/keyrec.h"
 #include "idp/keys.h"
+#include "idp/owner_index.h"
 #include "idp/role.h"
 #include "tools/hubctl/hubctl.h"
 
@@ -36,6 +37,8 @@ static const struct {
     aside_rule_t rule;
 } init_records[] = {
     {HUB_T_META, HUB_DUMP_SCHEMA_KEY, ASIDE_KEEP},
+    /* set only by a node that served the target (never by init): it would vouch for an index of records it never saw */
+    {HUB_T_META, IDP_OWNER_INDEX_MARK, ASIDE_NONE},
     {HUB_T_META, NULL, ASIDE_EACH},                     /* counters */
     {HUB_T_ROLES, IDP_ROLE_SYSTEM_MANAGER, ASIDE_EACH}, /* the built-in roles */
     {HUB_T_ROLES, IDP_ROLE_GUEST, ASIDE_EACH},
