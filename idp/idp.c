@@ -39,6 +39,8 @@
 #define READ_QUEUE 4096
 #define READERS 4
 
+/* The longest pause the owner index's build takes between two of its transactions (index_between). */
+#define INDEX_PAUSE_MAX_MS 1000
 /* The longest pause between two tries of start-up's loads while the database is away. */
 #define STARTUP_BACKOFF_MAX_MS 2000
 
@@ -136,6 +138,14 @@ static int startup_stopped(void *arg)
     return stop;
 }
 
+/* Between two of the owner index's build transactions: a pause as long as the last one held the store's writer (at
+ * most INDEX_PAUSE_MAX_MS), so that requests get the writer about half the time while an old store is indexed; 1 when
+ * the node stops. */
+static int index_between(void *arg, unsigned took_ms)
+{
+    return startup_pause(arg, took_ms < INDEX_PAUSE_MAX_MS ? took_ms : INDEX_PAUSE_MAX_MS);
+}
+
 /* Runs step until it returns 0 (1) or the node stops (0); pauses 100 ms doubling to STARTUP_BACKOFF_MAX_MS. A failure
  * other than the database's absence (the store logs that) is logged once per kind. */
 static int startup_retry(idp_t *idp, int (*step)(idp_t *idp, const char **failed))
@@ -169,7 +179,7 @@ static int loads_step(idp_t *idp, const char **failed)
 static int index_step(idp_t *idp, const char **failed)
 {
     *failed = "cannot index the token families and sessions";
-    return idp_owner_index_build(idp->store, index_sources, sizeof(index_sources) / sizeof(index_sources[0]), startup_stopped,
+    return idp_owner_index_build(idp->store, index_sources, sizeof(index_sources) / sizeof(index_sources[0]), index_between,
                                  idp->startup);
 }
 

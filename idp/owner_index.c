@@ -1,5 +1,6 @@
 /* The owner index (idp/owner_index.h): fixed-size keys of hashed ids, the walk of one owner's entries, and the one-time
  * build for a store written before the index. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,22 +150,28 @@ static void log_start(int *logged)
 
 /* Indexes every record of src in chunks; *count: how many. The start is logged (*logged) once there is something to
  * index: a new store says nothing. */
-static int build_source(hub_store_t *store, const idp_owner_source_t *src, size_t *count, int *logged, int (*stop)(void *arg),
-                        void *arg)
+static int build_source(hub_store_t *store, const idp_owner_source_t *src, size_t *count, int *logged,
+                        int (*between)(void *arg, unsigned took_ms), void *arg)
 {
     build_t *b = hub_xcalloc(1, sizeof(*b));
+    struct timespec t0, t1;
+    long long took = -1; /* ms the last transaction took (-1: none yet) */
     int ret;
 
     b->src = src;
     *count = 0;
     for (;;) {
-        if (stop != NULL && stop(arg)) {
+        if (between != NULL && took >= 0 && between(arg, took > UINT_MAX ? UINT_MAX : (unsigned)took)) {
             ret = HUB_E_CANCELLED;
             break;
         }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ret = hub_store_write(store, chunk_txn, b);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        took = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
         /* PostgreSQL: a chunk that keeps conflicting with the node's own writes (its range is read SERIALIZABLE) is
          * tried again from where it began, not the whole build */
-        if ((ret = hub_store_write(store, chunk_txn, b)) == HUB_E_BUSY)
+        if (ret == HUB_E_BUSY)
             continue;
         if (ret != 0)
             break;
@@ -185,7 +192,8 @@ static int mark_txn(hub_txn_t *txn, void *arg)
     return idp_owner_index_ready(txn) ? 0 : hub_store_bump(txn, IDP_OWNER_INDEX_MARK, NULL);
 }
 
-int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, size_t n, int (*stop)(void *arg), void *arg)
+int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, size_t n, int (*between)(void *arg, unsigned took_ms),
+                          void *arg)
 {
     char counts[256] = "";
     size_t count, used = 0;
@@ -200,7 +208,7 @@ int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, siz
     if (ready)
         return 0;
     for (size_t i = 0; i != n; ++i) {
-        if ((ret = build_source(store, &src[i], &count, &logged, stop, arg)) != 0) {
+        if ((ret = build_source(store, &src[i], &count, &logged, between, arg)) != 0) {
             if (logged)
                 hub_log_error("indexing %s stopped: %s (started again from the beginning next time)", src[i].what,
                               hub_strerror(ret));

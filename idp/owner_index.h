@@ -49,10 +49,12 @@ typedef struct st_idp_owner_source_t {
 /* Indexes every record of the n sources once, for a store written before the index (a no-op when
  * IDP_OWNER_INDEX_MARK is set): IDP_OWNER_INDEX_CHUNK records per write transaction, each resuming after the last
  * key of the one before, so no transaction grows past what LMDB can hold nor keeps the writer long; then sets the
- * mark. Logs a line when it starts and one with the counts when it ends. stop (may be NULL) is asked between
- * transactions: when it returns non-zero the build ends with HUB_E_CANCELLED, the mark unset. Returns 0, or the
- * store's error (run it again: every step is idempotent). */
+ * mark. Logs a line when it starts and one with the counts when it ends. between (may be NULL) runs before each
+ * transaction but the first with how long the one before took (in ms): it may pause (a node's build leaves the writer
+ * to requests between chunks) and returns non-zero to stop, the build then ending with HUB_E_CANCELLED, the mark
+ * unset. Returns 0, or the store's error (run it again: every step is idempotent). */
 #define IDP_OWNER_INDEX_CHUNK 2000
-int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, size_t n, int (*stop)(void *arg), void *arg);
+int idp_owner_index_build(hub_store_t *store, const idp_owner_source_t *src, size_t n, int (*between)(void *arg, unsigned took_ms),
+                          void *arg);
 
 #endif
