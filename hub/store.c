@@ -214,8 +214,7 @@ hub_store_t *hub_txn_store(hub_txn_t *txn)
     return txn->store;
 }
 
-/* One write through op (the backend's write or write_lazy). */
-static int store_write(hub_store_t *store, hub_store_write_op op, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
+int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
 {
     hub_store_t *outer = tls_writer;
     int rc;
@@ -223,24 +222,9 @@ static int store_write(hub_store_t *store, hub_store_write_op op, int (*fn)(hub_
     if (outer == store)
         return HUB_E_BUSY; /* nested write: LMDB's writer lock is not recursive */
     tls_writer = store;
-    rc = op(store, fn, arg);
+    rc = store->ops->write(store, fn, arg);
     tls_writer = outer;
     return rc;
-}
-
-int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
-{
-    return store_write(store, store->ops->write, fn, arg);
-}
-
-int hub_store_write_lazy(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
-{
-    return store_write(store, store->ops->write_lazy != NULL ? store->ops->write_lazy : store->ops->write, fn, arg);
-}
-
-int hub_store_sync(hub_store_t *store)
-{
-    return store->ops->sync != NULL ? store->ops->sync(store) : 0;
 }
 
 int hub_store_nest_begin(hub_txn_t *parent, hub_txn_t **child)

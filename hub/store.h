@@ -50,15 +50,6 @@ hub_store_t *hub_txn_store(hub_txn_t *txn);
  * reached or the connection was lost (then, if the commit itself was cut, whether it happened is unknown). */
 int hub_store_write(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg);
 
-/* As hub_store_write, but the commit may return before it is durable (LMDB: its data pages are synced, the meta page
- * that makes them current is written but not synced; a crash may then undo it, never corrupt the store). Readers see
- * it as it returns. It is durable once a hub_store_sync begun after it returned has returned 0 (or any later commit of
- * hub_store_write). On PostgreSQL, whose commits are durable as they return, the same as hub_store_write. */
-int hub_store_write_lazy(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg);
-/* Makes every commit that returned before this call durable; safe from any thread, also while a write runs. Returns 0,
- * or HUB_E_IO (whether those commits survive a crash is then unknown). */
-int hub_store_sync(hub_store_t *store);
-
 /* A transaction nested in the write transaction parent (LMDB's nested transactions, PostgreSQL's savepoints): its writes join
  * parent's when it ends with commit set and vanish otherwise, so that one of several changes in a transaction can fail alone. Use
  * only child until it ends. An operation of child that fills the map marks parent too (hub_store_write then grows the map and runs

@@ -11,7 +11,6 @@
 #define HUB_STORE_KEY_MAX 502
 
 typedef int (*hub_store_each_cb_t)(void *arg, hub_val_t key, hub_val_t val);
-typedef int (*hub_store_write_op)(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg);
 
 /* One backend. Each operation has the contract of the hub_store_* function of the same name (hub/store.h); store.c
  * checks nothing a backend checks again, and calls each operation through one pointer. */
@@ -21,10 +20,7 @@ typedef struct st_hub_store_ops_t {
     void (*close)(hub_store_t *store); /* frees the store; the head's threads are stopped */
     int (*read_begin)(hub_store_t *store, hub_txn_t **out);
     void (*read_end)(hub_txn_t *txn);
-    hub_store_write_op write;
-    /* NULL both: every commit is durable as it returns (write serves hub_store_write_lazy, hub_store_sync does nothing) */
-    hub_store_write_op write_lazy;
-    int (*sync)(hub_store_t *store);
+    int (*write)(hub_store_t *store, int (*fn)(hub_txn_t *txn, void *arg), void *arg);
     int (*nest_begin)(hub_txn_t *parent, hub_txn_t **child);
     int (*nest_end)(hub_txn_t *child, int commit);
     /* the live record: its value and expiry (either may be NULL), or HUB_E_NOTFOUND */

@@ -197,13 +197,13 @@ out:
 }
 
 /* Begins an LMDB transaction, following a map another process grew. */
-static int txn_begin(lmdb_store_t *store, unsigned flags, MDB_txn **out, size_t *seen)
+static int txn_begin(lmdb_store_t *store, int rdonly, MDB_txn **out, size_t *seen)
 {
     int mrc, rc;
 
     for (int i = 0;; i++) {
         txn_enter(store, seen);
-        mrc = mdb_txn_begin(store->env, NULL, flags, out);
+        mrc = mdb_txn_begin(store->env, NULL, rdonly ? MDB_RDONLY : 0, out);
         if (mrc == 0)
             return 0;
         txn_leave(store);
@@ -224,7 +224,7 @@ static int lmdb_read_begin(hub_store_t *s, hub_txn_t **out)
 
     *out = NULL;
     txn = hub_xcalloc(1, sizeof(*txn));
-    if ((rc = txn_begin(S(s), MDB_RDONLY, &txn->txn, &seen)) != 0) {
+    if ((rc = txn_begin(S(s), 1, &txn->txn, &seen)) != 0) {
         free(txn);
         return rc;
     }
@@ -240,9 +240,7 @@ static void lmdb_read_end(hub_txn_t *txn)
     free(txn);
 }
 
-/* A write transaction begun with flags: 0 (the commit is durable as it returns) or MDB_NOMETASYNC (the commit syncs the
- * data pages, then writes the meta page that makes them current without syncing it: lmdb_sync makes it durable). */
-static int write_txn(hub_store_t *s, unsigned flags, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
+static int lmdb_write(hub_store_t *s, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
 {
     lmdb_store_t *store = S(s);
     lmdb_txn_t txn;
@@ -251,7 +249,7 @@ static int write_txn(hub_store_t *s, unsigned flags, int (*fn)(hub_txn_t *txn, v
 
     for (int attempt = 0;; attempt++) {
         txn = (lmdb_txn_t){.super = {&lmdb_ops, s, 0}};
-        if ((rc = txn_begin(store, flags, &txn.txn, &seen)) != 0)
+        if ((rc = txn_begin(store, 0, &txn.txn, &seen)) != 0)
             return rc;
         rc = fn(&txn.super, arg);
         if (rc == 0) {
@@ -271,27 +269,6 @@ static int write_txn(hub_store_t *s, unsigned flags, int (*fn)(hub_txn_t *txn, v
         if ((rc = resize_map(store, seen, 1)) != 0)
             return rc;
     }
-}
-
-static int lmdb_write(hub_store_t *s, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
-{
-    return write_txn(s, 0, fn, arg);
-}
-
-static int lmdb_write_lazy(hub_store_t *s, int (*fn)(hub_txn_t *txn, void *arg), void *arg)
-{
-    return write_txn(s, MDB_NOMETASYNC, fn, arg);
-}
-
-/* No lock: fdatasync of the data file, which holds the meta pages (a write transaction may run meanwhile: the meta page
- * that would make its pages current is written only after its own data sync). */
-static int lmdb_sync(hub_store_t *s)
-{
-    int mrc = mdb_env_sync(S(s)->env, 1);
-
-    if (mrc != 0)
-        hub_log_error("store: syncing the data file failed: %s", mdb_strerror(mrc));
-    return mrc == 0 ? 0 : HUB_E_IO;
 }
 
 static int lmdb_nest_begin(hub_txn_t *p, hub_txn_t **child)
@@ -780,8 +757,6 @@ static const hub_store_ops_t lmdb_ops = {
     .read_begin = lmdb_read_begin,
     .read_end = lmdb_read_end,
     .write = lmdb_write,
-    .write_lazy = lmdb_write_lazy,
-    .sync = lmdb_sync,
     .nest_begin = lmdb_nest_begin,
     .nest_end = lmdb_nest_end,
     .get = lmdb_get,

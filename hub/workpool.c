@@ -34,13 +34,6 @@ struct st_hub_workpool_t {
     hub_batch_fn batch; /* NULL: each job's work runs alone */
     size_t max_batch;
     void *batch_ctx;
-    /* settle (may be NULL): a second thread runs it over the jobs of every batch that ran since its last round, then
-     * posts their completions, while the worker runs the next batch */
-    hub_batch_fn settle;
-    pthread_t settler;
-    int settler_running, settler_stop;
-    pthread_cond_t settle_cond; /* a batch ran, or the settler stops */
-    h2o_linklist_t settling;    /* work_job_t whose batch ran, oldest first; each counts in its port's running */
 };
 
 struct st_hub_workport_t {
@@ -81,53 +74,6 @@ static size_t take_jobs(hub_workpool_t *pool, work_job_t **jobs, size_t max)
     return n;
 }
 
-/* Hands each job to its port's loop, under the pool's mutex: hub_workport_destroy, which waits for running == 0 under it,
- * then knows that no thread of the pool will touch the port again. */
-static void post_jobs(hub_workpool_t *pool, work_job_t **jobs, size_t n)
-{
-    for (size_t i = 0; i != n; ++i) {
-        --jobs[i]->port->running;
-        h2o_multithread_send_message(&jobs[i]->port->receiver, &jobs[i]->msg);
-    }
-    pthread_cond_broadcast(&pool->idle_cond);
-}
-
-/* The settler: every job whose batch ran is settled, in rounds (all those waiting at once), then posted. It stops once
- * told to and nothing waits (hub_workpool_destroy tells it after the worker ended). */
-static void *settler_main(void *arg)
-{
-    hub_workpool_t *pool = arg;
-    size_t cap = pool->max_batch, n;
-    work_job_t **jobs = h2o_mem_alloc(cap * sizeof(*jobs));
-    void **args = h2o_mem_alloc(cap * sizeof(*args));
-
-    pthread_mutex_lock(&pool->mutex);
-    for (;;) {
-        while (!pool->settler_stop && h2o_linklist_is_empty(&pool->settling))
-            pthread_cond_wait(&pool->settle_cond, &pool->mutex);
-        if (h2o_linklist_is_empty(&pool->settling))
-            break;
-        for (n = 0; !h2o_linklist_is_empty(&pool->settling); ++n) {
-            if (n == cap) {
-                cap *= 2;
-                jobs = h2o_mem_realloc(jobs, cap * sizeof(*jobs));
-                args = h2o_mem_realloc(args, cap * sizeof(*args));
-            }
-            jobs[n] = H2O_STRUCT_FROM_MEMBER(work_job_t, msg.link, pool->settling.next);
-            h2o_linklist_unlink(&jobs[n]->msg.link);
-            args[n] = jobs[n]->arg;
-        }
-        pthread_mutex_unlock(&pool->mutex);
-        pool->settle(pool->batch_ctx, args, n);
-        pthread_mutex_lock(&pool->mutex);
-        post_jobs(pool, jobs, n);
-    }
-    pthread_mutex_unlock(&pool->mutex);
-    free(args);
-    free(jobs);
-    return NULL;
-}
-
 static void *worker_main(void *arg)
 {
     hub_workpool_t *pool = arg;
@@ -148,13 +94,13 @@ static void *worker_main(void *arg)
         else
             jobs[0]->work(jobs[0]->arg);
         pthread_mutex_lock(&pool->mutex);
-        if (pool->settle != NULL) {
-            for (i = 0; i != n; ++i)
-                h2o_linklist_insert(&pool->settling, &jobs[i]->msg.link);
-            pthread_cond_signal(&pool->settle_cond);
-        } else {
-            post_jobs(pool, jobs, n);
+        /* Sent under the pool's mutex: hub_workport_destroy, which waits for running == 0 under it, then knows that
+         * no worker will touch the port again. */
+        for (i = 0; i != n; ++i) {
+            --jobs[i]->port->running;
+            h2o_multithread_send_message(&jobs[i]->port->receiver, &jobs[i]->msg);
         }
+        pthread_cond_broadcast(&pool->idle_cond);
     }
     pthread_mutex_unlock(&pool->mutex);
     free(args);
@@ -171,22 +117,15 @@ static void pool_release(hub_workpool_t *pool)
     pthread_mutex_unlock(&pool->mutex);
     if (!last)
         return;
-    pthread_cond_destroy(&pool->settle_cond);
     pthread_cond_destroy(&pool->idle_cond);
     pthread_cond_destroy(&pool->work_cond);
     pthread_mutex_destroy(&pool->mutex);
     free(pool);
 }
 
-/* How a batched pool runs its jobs (all zero for a plain pool). */
-typedef struct st_batching_t {
-    hub_batch_fn batch, settle;
-    size_t max_batch;
-    void *ctx;
-} batching_t;
-
-/* A pool of nworkers threads, running jobs as b says; its settler too when b has a settle. */
-static int pool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice, const batching_t *b)
+/* A pool of nworkers threads; batch (may be NULL) runs up to max_batch jobs at once. */
+static int pool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice, hub_batch_fn batch, size_t max_batch,
+                       void *batch_ctx)
 {
     hub_workpool_t *pool = h2o_mem_alloc(sizeof(*pool));
     unsigned i;
@@ -195,19 +134,13 @@ static int pool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queue
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->work_cond, NULL);
     pthread_cond_init(&pool->idle_cond, NULL);
-    pthread_cond_init(&pool->settle_cond, NULL);
     h2o_linklist_init_anchor(&pool->queue);
-    h2o_linklist_init_anchor(&pool->settling);
     pool->max_queued = max_queued > 0 ? max_queued : 1;
     pool->nice = nice;
     pool->refs = 1;
-    pool->batch = b->batch;
-    pool->max_batch = b->max_batch > 0 ? b->max_batch : 1;
-    pool->batch_ctx = b->ctx;
-    pool->settle = b->batch != NULL ? b->settle : NULL;
-    if (pool->settle != NULL && pthread_create(&pool->settler, NULL, settler_main, pool) != 0)
-        goto fail;
-    pool->settler_running = pool->settle != NULL;
+    pool->batch = batch;
+    pool->max_batch = max_batch > 0 ? max_batch : 1;
+    pool->batch_ctx = batch_ctx;
     nworkers = nworkers > 0 ? nworkers : 1;
     pool->threads = h2o_mem_alloc(nworkers * sizeof(*pool->threads));
     for (i = 0; i != nworkers; ++i) {
@@ -215,27 +148,23 @@ static int pool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queue
             break;
         ++pool->nthreads;
     }
-    if (pool->nthreads != 0) {
-        *out = pool;
-        return 0;
+    if (pool->nthreads == 0) {
+        hub_workpool_destroy(pool);
+        *out = NULL;
+        return HUB_E_IO;
     }
-fail:
-    hub_workpool_destroy(pool);
-    *out = NULL;
-    return HUB_E_IO;
+    *out = pool;
+    return 0;
 }
 
 int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queued, int nice)
 {
-    batching_t plain = {NULL, NULL, 1, NULL};
-    return pool_create(out, nworkers, max_queued, nice, &plain);
+    return pool_create(out, nworkers, max_queued, nice, NULL, 1, NULL);
 }
 
-int hub_workpool_create_batched(hub_workpool_t **out, size_t max_queued, size_t max_batch, hub_batch_fn batch, hub_batch_fn settle,
-                                void *ctx)
+int hub_workpool_create_batched(hub_workpool_t **out, size_t max_queued, size_t max_batch, hub_batch_fn batch, void *ctx)
 {
-    batching_t b = {batch, settle, max_batch, ctx};
-    return pool_create(out, 1, max_queued, 0, &b);
+    return pool_create(out, 1, max_queued, 0, batch, max_batch, ctx);
 }
 
 /* Tells every job of list (taken off the queue, no worker holds it) that it was cancelled, and frees it. */
@@ -262,14 +191,6 @@ void hub_workpool_destroy(hub_workpool_t *pool)
     pthread_mutex_unlock(&pool->mutex);
     for (i = 0; i != pool->nthreads; ++i)
         pthread_join(pool->threads[i], NULL);
-    if (pool->settler_running) { /* it settles and posts what the worker left it, then ends */
-        pthread_mutex_lock(&pool->mutex);
-        pool->settler_stop = 1;
-        pthread_cond_signal(&pool->settle_cond);
-        pthread_mutex_unlock(&pool->mutex);
-        pthread_join(pool->settler, NULL);
-        pool->settler_running = 0;
-    }
     /* no worker is left; ports only take their own jobs out, under the mutex */
     h2o_linklist_init_anchor(&cancelled);
     pthread_mutex_lock(&pool->mutex);

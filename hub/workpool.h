@@ -31,12 +31,9 @@ int hub_workpool_create(hub_workpool_t **out, unsigned nworkers, size_t max_queu
 typedef void (*hub_batch_fn)(void *ctx, void **args, size_t n);
 
 /* Starts a pool of one worker that runs jobs in batches through batch(ctx, ...) instead of each job's work (which
- * hub_work_submit then takes as NULL): the jobs queued while a batch runs make the next one. With settle not NULL, a
- * second thread runs settle(ctx, args, n) over the jobs of every batch that ran since its last round (n may exceed
- * max_batch; oldest first), while the worker runs the next batch, and only then are their completions posted (the
- * group commit's sync: one for several commits). Returns as hub_workpool_create. */
-int hub_workpool_create_batched(hub_workpool_t **out, size_t max_queued, size_t max_batch, hub_batch_fn batch, hub_batch_fn settle,
-                                void *ctx);
+ * hub_work_submit then takes as NULL): the jobs queued while a batch runs make the next one. Returns as
+ * hub_workpool_create. */
+int hub_workpool_create_batched(hub_workpool_t **out, size_t max_queued, size_t max_batch, hub_batch_fn batch, void *ctx);
 
 /* Stops the workers: a running job finishes and is posted to its port; jobs still queued are cancelled here (on the
  * calling thread). Ports may be destroyed before or after (they keep the pool's memory until then). NULL is ignored. */

@@ -1,5 +1,4 @@
-/* Group commit (hub/writer.h): a batched work pool whose one worker commits the queued writes together and whose
- * second thread syncs them (one sync for every batch committed meanwhile) while the next batch runs. */
+/* Group commit (hub/writer.h): a batched work pool whose one worker commits the queued writes together. */
 #include "hub/writer.h"
 
 #include <stdlib.h>
@@ -42,9 +41,7 @@ static int batch_txn(hub_txn_t *txn, void *arg)
     return 0;
 }
 
-/* The batch through write (hub_store_write, or hub_store_write_lazy when a hub_store_sync follows). */
-static int commit_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t n,
-                        int (*write)(hub_store_t *, int (*)(hub_txn_t *, void *), void *))
+int hub_store_write_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t n)
 {
     batch_t b = {jobs, n};
     int ret;
@@ -53,52 +50,21 @@ static int commit_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t
         return n == 0 ? 0 : HUB_E_INVAL;
     for (size_t i = 0; i != n; ++i)
         jobs[i]->ret = 0;
-    if ((ret = write(store, batch_txn, &b)) != 0)
+    if ((ret = hub_store_write(store, batch_txn, &b)) != 0)
         for (size_t i = 0; i != n; ++i)
             if (jobs[i]->ret == 0 || jobs[i]->ret == HUB_E_MAPFULL)
                 jobs[i]->ret = ret;
     return ret;
 }
 
-int hub_store_write_batch(hub_store_t *store, hub_store_job_t *const *jobs, size_t n)
-{
-    return commit_batch(store, jobs, n, hub_store_write);
-}
-
-/* On the writer thread: one commit for every write taken off the queue together, durable only after sync_batches. */
+/* On the writer thread: one commit for every write taken off the queue together. */
 static void write_batch(void *ctx, void **args, size_t n)
 {
     hub_store_job_t *jobs[HUB_STORE_BATCH_MAX];
 
     for (size_t i = 0; i != n; ++i)
         jobs[i] = &((write_t *)args[i])->job;
-    commit_batch(ctx, jobs, n, hub_store_write_lazy); /* the outcome of each write is in its job */
-}
-
-/* On the writer's second thread, while the next batch runs: one sync for the batches committed since the last one, before
- * any of their completions; a write whose durability the failed sync leaves unknown fails with it. */
-static struct {
-    hub_writer_sync_hook_fn fn;
-    void *ctx;
-} sync_hook;
-
-void hub_writer_set_sync_hook(hub_writer_sync_hook_fn fn, void *ctx)
-{
-    __atomic_store_n(&sync_hook.ctx, ctx, __ATOMIC_RELAXED);
-    __atomic_store_n(&sync_hook.fn, fn, __ATOMIC_RELEASE);
-}
-
-static void sync_batches(void *ctx, void **args, size_t n)
-{
-    hub_writer_sync_hook_fn hook = __atomic_load_n(&sync_hook.fn, __ATOMIC_ACQUIRE);
-    int ret = hook != NULL ? hook(__atomic_load_n(&sync_hook.ctx, __ATOMIC_RELAXED)) : 0;
-
-    if (ret == 0)
-        ret = hub_store_sync(ctx);
-
-    for (size_t i = 0; ret != 0 && i != n; ++i)
-        if (((write_t *)args[i])->job.ret == 0)
-            ((write_t *)args[i])->job.ret = ret;
+    hub_store_write_batch(ctx, jobs, n); /* the outcome of each write is in its job */
 }
 
 /* On the submitting loop, after the batch's commit (or when the write was dropped). */
@@ -112,7 +78,7 @@ static void on_written(void *arg, int cancelled)
 
 int hub_writer_create(hub_workpool_t **out, hub_store_t *store, size_t max_queued)
 {
-    return hub_workpool_create_batched(out, max_queued, HUB_STORE_BATCH_MAX, write_batch, sync_batches, store);
+    return hub_workpool_create_batched(out, max_queued, HUB_STORE_BATCH_MAX, write_batch, store);
 }
 
 int hub_store_write_async(hub_store_t *store, hub_workport_t *port, int (*fn)(hub_txn_t *txn, void *arg), void *arg,

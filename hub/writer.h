@@ -1,7 +1,6 @@
 /* Group commit: the durable writes of requests run on one writer thread per store, which takes every write queued
- * while the previous batch committed and commits them together (one data sync for the batch), while a second thread
- * makes the batches committed before it durable (one sync for them all); each write's completion runs back on the loop
- * that submitted it, after its batch is durable. */
+ * while the previous batch committed and commits them together (hub_store_write_batch: one fsync for the batch); each
+ * write's completion runs back on the loop that submitted it, after its batch is durable. */
 #ifndef HUB_WRITER_H
 #define HUB_WRITER_H
 
@@ -31,11 +30,8 @@ int hub_store_write_batch(hub_store_t *store, hub_store_job_t *const *jobs, size
 typedef void (*hub_write_done_fn)(void *arg, int ret);
 
 /* Starts the writer of store (borrowed: it must outlive the writer): one thread, at most max_queued writes waiting
- * (at least 1), batches of at most HUB_STORE_BATCH_MAX. Each batch commits through hub_store_write_lazy; a second thread
- * then runs one hub_store_sync for every batch committed since its last (while the writer runs the next batch), and
- * only after it returned are their completions posted, with HUB_E_IO for the writes whose sync failed. Loops bind to it
- * with hub_workport_create and stop it with hub_workpool_destroy (a running batch finishes, and is synced). Returns as
- * hub_workpool_create_batched. */
+ * (at least 1), batches of at most HUB_STORE_BATCH_MAX. Loops bind to it with hub_workport_create and stop it with
+ * hub_workpool_destroy (a running batch finishes). Returns as hub_workpool_create_batched. */
 int hub_writer_create(hub_workpool_t **out, hub_store_t *store, size_t max_queued);
 
 /* Queues fn(txn, arg) for the writer behind port (a port of hub_writer_create's pool for the same store), then
@@ -45,11 +41,5 @@ int hub_writer_create(hub_workpool_t **out, hub_store_t *store, size_t max_queue
  * queue is full or the writer stops (then neither fn nor done runs). */
 int hub_store_write_async(hub_store_t *store, hub_workport_t *port, int (*fn)(hub_txn_t *txn, void *arg), void *arg,
                           hub_write_done_fn done);
-
-/* For tests: fn(ctx) runs on the writer's syncing thread before each of its syncs; a non-zero return is that sync's
- * result (an injected failure; the store is not synced then), and it may wait (a pause between commit and sync). NULL
- * removes it. */
-typedef int (*hub_writer_sync_hook_fn)(void *ctx);
-void hub_writer_set_sync_hook(hub_writer_sync_hook_fn fn, void *ctx);
 
 #endif

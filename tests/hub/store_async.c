@@ -1,8 +1,7 @@
 /* Tests group commit on both backends (LMDB, PostgreSQL): hub_store_write_batch (nested transactions or savepoints,
  * one commit, a failing write not undoing the others; LMDB: map growth mid-batch; PostgreSQL: the whole batch run again
  * after a serialization failure) and the store's writer (hub/writer.h: batching of writes from two loops, completions
- * on the submitting loop, the queue bound, a stop with writes queued, the synchronous fallback, completions only after
- * a sync begun after their commit, which runs beside the next batch, and a failed sync failing its writes). */
+ * on the submitting loop, the queue bound, a stop with writes queued, the synchronous fallback). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -579,152 +578,6 @@ static void test_writer_sync(void)
     hub_store_close(s);
 }
 
-/* ---- the writer's sync: a hook on its syncing thread that counts syncs, may hold them, and may fail them ---- */
-
-static pthread_mutex_t sync_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
-static int sync_held, sync_waiting, sync_fail;
-static atomic_int sync_calls;
-
-static int sync_hook(void *ctx)
-{
-    (void)ctx;
-    pthread_mutex_lock(&sync_mutex);
-    ++sync_calls;
-    ++sync_waiting;
-    while (sync_held)
-        pthread_cond_wait(&sync_cond, &sync_mutex);
-    --sync_waiting;
-    pthread_mutex_unlock(&sync_mutex);
-    return sync_fail;
-}
-
-static void sync_set(int held, int fail)
-{
-    pthread_mutex_lock(&sync_mutex);
-    sync_held = held;
-    sync_fail = fail;
-    pthread_cond_broadcast(&sync_cond);
-    pthread_mutex_unlock(&sync_mutex);
-}
-
-/* Polls until *counter (another thread counts) reaches at_least or the safety bound passes; 1 when it did. */
-static int poll_until(atomic_int *counter, int at_least)
-{
-    uint64_t end = now_ms() + MAX_WAIT_MS;
-
-    while (*counter < at_least && now_ms() < end)
-        usleep(1000);
-    return *counter >= at_least;
-}
-
-/* A committed write is visible at once but completes only after a sync that began after its commit; while that sync
- * is held, the writer commits the next batch (the sync runs beside it), whose completion waits for a sync of its own. */
-static void test_writer_sync_after_commit(void)
-{
-    hub_store_t *s = NULL;
-    hub_workpool_t *writer = NULL;
-    h2o_loop_t *loop = h2o_evloop_create();
-    hub_workport_t *port = NULL;
-    static w_t a, b;
-
-    sync_calls = 0;
-    sync_set(1, 0);
-    hub_writer_set_sync_hook(sync_hook, NULL);
-    CHECK(open_fresh(&s) == 0 && hub_writer_create(&writer, s, 16) == 0);
-    if (s == NULL || writer == NULL)
-        goto out;
-    port = hub_workport_create(writer, loop);
-    w_init(&a, "sa", 0, 10, 0);
-    w_init(&b, "sb", 0, 10, 0);
-    CHECK(hub_store_write_async(s, port, w_fn, &a, w_done) == 0);
-    CHECK(poll_until(&sync_calls, 1)); /* a's batch committed; its sync is held */
-    CHECK(stored(s, a.key, 10) == 1);
-    CHECK(hub_store_write_async(s, port, w_fn, &b, w_done) == 0);
-    for (uint64_t end = now_ms() + MAX_WAIT_MS; stored(s, b.key, 10) != 1 && now_ms() < end;)
-        h2o_evloop_run(loop, 10);
-    CHECK(stored(s, b.key, 10) == 1 && sync_calls == 1); /* b committed while a's sync is held */
-    CHECK(a.dones == 0 && b.dones == 0);                 /* neither answered before a sync */
-    sync_set(0, 0);
-    run_until_done(loop, &a, 1);
-    run_until_done(loop, &b, 1);
-    CHECK(a.dones == 1 && a.ret == 0 && b.dones == 1 && b.ret == 0 && a.done_off_submitter == 0);
-    CHECK(sync_calls == 2); /* b's commit came after the first sync began: it took a second one */
-out:
-    sync_set(0, 0);
-    hub_workport_destroy(port);
-    h2o_evloop_run(loop, 0);
-    hub_workpool_destroy(writer);
-    hub_writer_set_sync_hook(NULL, NULL);
-    hub_store_close(s);
-    h2o_evloop_run(loop, 0);
-    h2o_evloop_destroy(loop);
-}
-
-/* A failed sync fails every write of the batches it covered that had succeeded, with the sync's error, whatever their
- * number; a write that failed keeps its own error; the next sync that succeeds completes the next writes normally. */
-static void test_writer_sync_failure(void)
-{
-    static const int errs[] = {HUB_E_IO, HUB_E_STORE, HUB_E_UNAVAILABLE};
-    hub_store_t *s = NULL;
-    hub_workpool_t *writer = NULL;
-    h2o_loop_t *loop = h2o_evloop_create();
-    hub_workport_t *port = NULL;
-    static w_t ws[3][5], after;
-
-    hub_writer_set_sync_hook(sync_hook, NULL);
-    CHECK(open_fresh(&s) == 0 && hub_writer_create(&writer, s, 64) == 0);
-    if (s == NULL || writer == NULL)
-        goto out;
-    port = hub_workport_create(writer, loop);
-    for (int e = 0; e != 3; ++e) {
-        sync_calls = 0;
-        sync_set(1, errs[e]);
-        for (int i = 0; i != e + 3; ++i) {
-            w_init(&ws[e][i], e == 0 ? "fa" : e == 1 ? "fb" : "fc", i, 10, i == 1 ? HUB_E_DENIED : 0);
-            CHECK(hub_store_write_async(s, port, w_fn, &ws[e][i], w_done) == 0);
-        }
-        CHECK(poll_until(&ws[e][e + 2].runs, 1) && poll_until(&sync_calls, 1));
-        sync_set(0, errs[e]);
-        run_until_done(loop, ws[e], (size_t)e + 3);
-        for (int i = 0; i != e + 3; ++i)
-            CHECK(ws[e][i].dones == 1 && ws[e][i].ret == (i == 1 ? HUB_E_DENIED : errs[e]));
-    }
-    sync_set(0, 0);
-    w_init(&after, "fok", 0, 10, 0);
-    CHECK(hub_store_write_async(s, port, w_fn, &after, w_done) == 0);
-    run_until_done(loop, &after, 1);
-    CHECK(after.dones == 1 && after.ret == 0 && stored(s, after.key, 10) == 1);
-out:
-    sync_set(0, 0);
-    hub_workport_destroy(port);
-    h2o_evloop_run(loop, 0);
-    hub_workpool_destroy(writer);
-    hub_writer_set_sync_hook(NULL, NULL);
-    hub_store_close(s);
-    h2o_evloop_destroy(loop);
-}
-
-/* hub_store_write_lazy commits like hub_store_write (visible at once, a failing fn leaves nothing); hub_store_sync
- * then returns 0. */
-static void test_write_lazy(void)
-{
-    hub_store_t *s = NULL;
-    w_t ok, bad;
-    uint64_t c0;
-
-    CHECK(open_fresh(&s) == 0);
-    if (s == NULL)
-        return;
-    w_init(&ok, "lazy", 0, 10, 0);
-    w_init(&bad, "lazy", 1, 10, HUB_E_DENIED);
-    c0 = hub_store_commits(s);
-    CHECK(hub_store_write_lazy(s, w_fn, &ok) == 0 && hub_store_write_lazy(s, w_fn, &bad) == HUB_E_DENIED);
-    CHECK(hub_store_commits(s) - c0 == 1 && stored(s, ok.key, 10) == 1 && stored(s, bad.key, 10) == 0);
-    CHECK(hub_store_sync(s) == 0);
-    hub_store_close(s);
-}
-
 static void run_all(test_backend_t *b)
 {
     test_batch_isolation();
@@ -739,9 +592,6 @@ static void run_all(test_backend_t *b)
     test_writer_queue_bound();
     test_writer_stop();
     test_writer_sync();
-    test_write_lazy();
-    test_writer_sync_after_commit();
-    test_writer_sync_failure();
 }
 
 int main(void)
