@@ -20,9 +20,11 @@
 #define INT2_OID 21
 #define TEXT_OID 25
 #define BYTEA_OID 17
-#define PAGE 256                                /* records a walk reads per round trip */
-#define SWEEP_BATCH 1000                        /* expired records one sweep statement deletes */
-#define MAX_ATTEMPTS 64                         /* runs of a write's fn that meet a serialization failure */
+#define PAGE 256          /* records a walk reads per round trip */
+#define BUMPS_AWAITED 4   /* counters one write transaction bumps whose new value it waits to see (pg_write) */
+#define GEN_AWAIT_MS 1000 /* the longest it waits */
+#define SWEEP_BATCH 1000  /* expired records one sweep statement deletes */
+#define MAX_ATTEMPTS 64   /* runs of a write's fn that meet a serialization failure */
 #define VAL_MAX (((size_t)1 << 30) - (1 << 16)) /* a bytea holds at most 1 GiB */
 #define MAX_PARAMS 5
 #define MAX_STALE 65 /* connections found lost one after another by a BEGIN: more than a pool holds */
@@ -47,6 +49,12 @@ typedef struct st_pg_txn_t {
     int retry;           /* root: a serialization failure or a deadlock; the write runs fn again */
     PGresult **kept;     /* root: results whose values were handed out, cleared at the end */
     size_t nkept, capkept;
+    struct {
+        char name[HUB_STORE_GEN_NAME_MAX + 1];
+        uint64_t value;
+    } bumped[BUMPS_AWAITED]; /* the counters this level bumped (the first few; a released savepoint's join its parent's),
+                                awaited after the root's commit (pg_write) */
+    size_t nbumped;
 } pg_txn_t;
 
 /* Binary parameters of one statement. */
@@ -317,6 +325,9 @@ static int pg_write(hub_store_t *s, int (*fn)(hub_txn_t *txn, void *arg), void *
         if ((rc = txn_start(&txn)) == 0)
             rc = fn(&txn.super, arg);
         rc = txn_end(&txn, rc, 1);
+        /* this node's next hub_store_gen sees the change it just made (others' within HUB_PG_GEN_POLL_MS at worst) */
+        for (size_t i = 0; rc == 0 && i != txn.nbumped; ++i)
+            hub_pg_gen_await(S(s)->gen, txn.bumped[i].name, txn.bumped[i].value, GEN_AWAIT_MS);
         if (!txn.retry)
             return rc;
         if (attempt + 1 == MAX_ATTEMPTS)
@@ -344,6 +355,17 @@ static int pg_nest_begin(hub_txn_t *p, hub_txn_t **child)
     return 0;
 }
 
+/* Remembers that txn's level bumped name to value (pg_write awaits it once the root committed). */
+static void note_bump(pg_txn_t *txn, const char *name, uint64_t value)
+{
+    size_t len = strlen(name);
+
+    if (txn->nbumped == BUMPS_AWAITED || len > HUB_STORE_GEN_NAME_MAX)
+        return; /* beyond the first few, or a name no one follows: the notification alone */
+    memcpy(txn->bumped[txn->nbumped].name, name, len + 1);
+    txn->bumped[txn->nbumped++].value = value;
+}
+
 static int pg_nest_end(hub_txn_t *txn, int commit)
 {
     pg_txn_t *c = T(txn);
@@ -355,6 +377,8 @@ static int pg_nest_end(hub_txn_t *txn, int commit)
     else
         snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u", c->depth, c->depth);
     rc2 = run_sql(c->parent, sql); /* a doomed transaction answers its doom */
+    for (size_t i = 0; commit && rc == 0 && rc2 == 0 && i != c->nbumped; ++i)
+        note_bump(c->parent, c->bumped[i].name, c->bumped[i].value); /* a rolled-back level's bumps never happened */
     free(c);
     return rc2 != 0 ? rc2 : rc;
 }
@@ -531,6 +555,7 @@ static int pg_bump(hub_txn_t *tx, const char *name, uint64_t *value)
         PQclear(res);
         return HUB_E_STORE;
     }
+    note_bump(T(tx), name, be64(PQgetvalue(res, 0, 0)));
     if (value != NULL)
         *value = be64(PQgetvalue(res, 0, 0));
     PQclear(res);

@@ -293,3 +293,19 @@ uint64_t hub_pg_gen_get(hub_pg_gen_t *gen, hub_pg_pool_t *pool, const char *name
     hub_pg_pool_put(pool, c);
     return value;
 }
+
+void hub_pg_gen_await(hub_pg_gen_t *gen, const char *name, uint64_t value, unsigned timeout_ms)
+{
+    size_t n = gen != NULL ? __atomic_load_n(&gen->n, __ATOMIC_ACQUIRE) : 0;
+    uint64_t end = now_ms() + timeout_ms;
+
+    for (size_t i = 0; i != n; ++i) {
+        gen_slot_t *slot = &gen->slots[i];
+        if (strcmp(slot->name, name) != 0)
+            continue;
+        while (__atomic_load_n(&slot->filled, __ATOMIC_ACQUIRE) && __atomic_load_n(&slot->value, __ATOMIC_RELAXED) < value &&
+               hub_pg_gen_up(gen) && now_ms() < end)
+            usleep(500);
+        return;
+    }
+}

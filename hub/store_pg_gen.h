@@ -24,5 +24,10 @@ int hub_pg_gen_up(hub_pg_gen_t *gen);
 /* The counter name as last read: no round trip, but the first ask of a name (or every ask of a name longer than
  * HUB_STORE_GEN_NAME_MAX, or past the 32 kept) reads it through the pool. 0 when never bumped or not readable. */
 uint64_t hub_pg_gen_get(hub_pg_gen_t *gen, hub_pg_pool_t *pool, const char *name);
+/* For a write that committed name's counter at value: waits, at most timeout_ms, until the thread has read it at value
+ * or above (its notification arrives within a round trip), so that this node's own next ask sees its own change (a
+ * client's new secret, a key revoked here). Returns at once for a name nobody asked for (nothing cached to be stale),
+ * or while the thread's link is down. */
+void hub_pg_gen_await(hub_pg_gen_t *gen, const char *name, uint64_t value, unsigned timeout_ms);
 
 #endif

@@ -478,6 +478,19 @@ static int bump_named(hub_txn_t *txn, void *arg)
     return hub_store_bump(txn, arg, NULL);
 }
 
+/* A bump in a nested transaction that is rolled back; the outer one commits. */
+static int bump_rolled_back(hub_txn_t *txn, void *arg)
+{
+    hub_txn_t *child;
+    int ret;
+
+    if ((ret = hub_store_nest_begin(txn, &child)) != 0)
+        return ret;
+    ret = hub_store_bump(child, arg, NULL);
+    hub_store_nest_end(child, 0);
+    return ret;
+}
+
 /* Seconds until other's hub_store_gen(name) reads want (at most limit). */
 static double seen_after(hub_store_t *other, const char *name, uint64_t want, double limit)
 {
@@ -503,7 +516,8 @@ static void test_gen(void)
     CHECK(hub_store_gen(other, "gen:clients") == 0 && hub_store_gen(s, "gen:clients") == 0);
     for (uint64_t v = 1; v <= 3; ++v) {
         CHECK_RC(hub_store_write(s, bump_named, "gen:clients"), 0);
-        CHECK(hub_store_gen(s, "gen:clients") == v || B->pg); /* LMDB: exact at once */
+        /* exact at once through the handle that wrote it (PostgreSQL: the write awaited its own notification) */
+        CHECK(hub_store_gen(s, "gen:clients") == v);
         if (B->pg) {
             double t = seen_after(other, "gen:clients", v, 5.0);
             printf("generation %llu seen through the other handle after %.3f s\n", (unsigned long long)v, t);
@@ -513,6 +527,11 @@ static void test_gen(void)
     }
     CHECK(within == 3 && hub_store_gen(other, "gen:clients") == 3);
     CHECK(hub_store_gen(other, "gen:never") == 0);
+    /* a bump in a nested transaction rolled back never happened: nothing to await, the generation stays */
+    CHECK_RC(hub_store_write(s, bump_rolled_back, "gen:clients"), 0);
+    CHECK(hub_store_gen(s, "gen:clients") == 3);
+    CHECK_RC(hub_store_write(s, bump_named, "gen:clients"), 0);
+    CHECK(hub_store_gen(s, "gen:clients") == 4);
 out:
     hub_store_close(other);
     hub_store_close(s);
