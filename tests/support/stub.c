@@ -24,11 +24,13 @@ typedef struct st_entry_t {
     char *headers, *body;
 } entry_t;
 
+#define RECENT 8 /* requests kept per path */
+
 typedef struct st_seen_t {
     char *path;
     unsigned hits;
     int held;
-    char *last;
+    char *recent[RECENT]; /* the last RECENT requests, the newest at (hits - 1) % RECENT */
 } seen_t;
 
 struct st_test_stub_t {
@@ -137,9 +139,9 @@ static void take_answer(test_stub_t *s, const char *method, const char *path, co
 
     pthread_mutex_lock(&s->mutex);
     seen = seen_of(s, path);
+    free(seen->recent[seen->hits % RECENT]);
+    seen->recent[seen->hits % RECENT] = dup_or_die(raw);
     ++seen->hits;
-    free(seen->last);
-    seen->last = dup_or_die(raw);
     pthread_cond_broadcast(&s->cond);
     while (seen->held && !s->stopping && now_ms() < end) {
         struct timespec ts;
@@ -242,7 +244,8 @@ void test_stub_stop(test_stub_t *s)
     }
     for (i = 0; i != s->nseen; ++i) {
         free(s->seen[i].path);
-        free(s->seen[i].last);
+        for (size_t j = 0; j != RECENT; ++j)
+            free(s->seen[i].recent[j]);
     }
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mutex);
@@ -316,9 +319,19 @@ unsigned test_stub_wait_hits(test_stub_t *s, const char *path, unsigned n, unsig
 
 char *test_stub_last(test_stub_t *s, const char *path)
 {
-    char *copy;
+    return test_stub_find(s, path, "");
+}
+
+char *test_stub_find(test_stub_t *s, const char *path, const char *needle)
+{
+    char *copy = NULL;
     pthread_mutex_lock(&s->mutex);
-    copy = seen_of(s, path)->last != NULL ? dup_or_die(seen_of(s, path)->last) : NULL;
+    seen_t *seen = seen_of(s, path);
+    for (unsigned k = 0; copy == NULL && k != RECENT && k != seen->hits; ++k) {
+        const char *r = seen->recent[(seen->hits - 1 - k) % RECENT];
+        if (strstr(r, needle) != NULL)
+            copy = dup_or_die(r);
+    }
     pthread_mutex_unlock(&s->mutex);
     return copy;
 }

@@ -34,5 +34,8 @@ unsigned test_stub_wait_hits(test_stub_t *s, const char *path, unsigned n, unsig
 
 /* A copy of the head and body of the last request to path (malloc'ed, the caller frees it), or NULL. */
 char *test_stub_last(test_stub_t *s, const char *path);
+/* The same for the newest of path's last few requests that contains needle (a node's own background requests, say its
+ * client_credentials check, may come between), or NULL. */
+char *test_stub_find(test_stub_t *s, const char *path, const char *needle);
 
 #endif
