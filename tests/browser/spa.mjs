@@ -68,10 +68,17 @@ async function signIn(app) {
     // the hub's skip_authorization setting is force (the default): every sign-in asks
     check(origin(page.url()) === cfg.primary && (await page.locator('form[action*="approve"] button[value=allow]').count()) > 0,
         `the primary asks for consent (${short(page.url())})`);
+    // the callback page may hand over to the app (history or a navigation) before the next line runs: every
+    // address the page went to from here on is kept, and the callback must be among them
+    const visited = [];
+    const onNavigated = (frame) => { if (frame === page.mainFrame()) visited.push(frame.url()); };
+    page.on('framenavigated', onNavigated);
     await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }),
         page.click('form[action*="approve"] button[value=allow]')]);
     await page.waitForURL((u) => u.origin === origin(app));
-    check(new URL(page.url()).pathname === '/callback.html', `back at the app's callback (${short(page.url())})`);
+    page.off('framenavigated', onNavigated);
+    const callback = visited.find((u) => origin(u) === origin(app) && new URL(u).pathname === '/callback.html');
+    check(callback !== undefined, `back at the app's callback (${short(callback ?? page.url())})`);
 }
 
 async function signedInFlow() {
