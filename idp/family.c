@@ -154,11 +154,7 @@ static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
     id = hub_xstrndup(key.data, key.len);
     f = family_decode(id, obj);
     if (family_matches(f, scan->by, scan->value, scan->keep_sid)) {
-        if (scan->ids.n == scan->ids.cap) {
-            scan->ids.cap = scan->ids.cap ? scan->ids.cap * 2 : 16;
-            scan->ids.v = hub_xrealloc(scan->ids.v, scan->ids.cap * sizeof(*scan->ids.v));
-        }
-        scan->ids.v[scan->ids.n++] = id;
+        idp_owner_list_add(&scan->ids, id);
         id = NULL;
     }
     idp_family_free(f);

@@ -55,17 +55,22 @@ int idp_owner_index_put(hub_txn_t *txn, idp_owner_kind_t kind, const char *owner
     return hub_store_put(txn, HUB_T_OWNER_INDEX, key, KEY_LEN, member, mlen, expires_at, 0);
 }
 
+void idp_owner_list_add(idp_owner_list_t *l, char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap != 0 ? l->cap * 2 : 16;
+        l->v = hub_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = s;
+}
+
 static int list_cb(void *arg, hub_val_t key, hub_val_t val)
 {
     idp_owner_list_t *l = arg;
 
     if (val.len == 0 || val.len > MEMBER_MAX || memchr(val.data, '\0', val.len) != NULL)
         return 0; /* not an entry this module wrote */
-    if (l->n == l->cap) {
-        l->cap = l->cap != 0 ? l->cap * 2 : 16;
-        l->v = hub_xrealloc(l->v, l->cap * sizeof(*l->v));
-    }
-    l->v[l->n++] = hub_xstrndup(val.data, val.len);
+    idp_owner_list_add(l, hub_xstrndup(val.data, val.len));
     return 0;
 }
 

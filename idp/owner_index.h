@@ -34,6 +34,8 @@ typedef struct st_idp_owner_list_t {
  * collected first, so the caller may then write the tables they name. Returns 0, or the store's error. */
 int idp_owner_index_list(hub_txn_t *txn, idp_owner_kind_t kind, const char *owner, idp_owner_list_t *out);
 void idp_owner_list_free(idp_owner_list_t *l);
+/* Appends s (malloc'ed; the list owns it from now on). */
+void idp_owner_list_add(idp_owner_list_t *l, char *s);
 
 /* 1 when the index covers every family and session (IDP_OWNER_INDEX_MARK is set), else 0: then the caller scans. */
 int idp_owner_index_ready(hub_txn_t *txn);

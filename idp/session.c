@@ -317,13 +317,8 @@ static int user_scan_cb(void *arg, hub_val_t key, hub_val_t val)
     if (key.len != HUB_SECRET_HASH_LEN || memcmp(key.data, SID_PREFIX, sizeof(SID_PREFIX) - 1) == 0)
         return 0;
     rec = json_loadb(val.data, val.len, 0, NULL);
-    if (session_of(rec, scan->sub, scan->keep_sid)) {
-        if (scan->hashes.n == scan->hashes.cap) {
-            scan->hashes.cap = scan->hashes.cap ? scan->hashes.cap * 2 : 8;
-            scan->hashes.v = hub_xrealloc(scan->hashes.v, scan->hashes.cap * sizeof(*scan->hashes.v));
-        }
-        scan->hashes.v[scan->hashes.n++] = hub_xstrndup(key.data, key.len);
-    }
+    if (session_of(rec, scan->sub, scan->keep_sid))
+        idp_owner_list_add(&scan->hashes, hub_xstrndup(key.data, key.len));
     json_decref(rec);
     return 0;
 }
