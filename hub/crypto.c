@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -89,16 +90,20 @@ void hub_random_bytes(void *buf, size_t len)
     rand_pool.pos += len;
 }
 
-int hub_is_token(const char *s, size_t bytes)
+int hub_is_b64url(const char *s, size_t n)
 {
-    size_t i, len = HUB_B64URL_LEN(bytes);
-
     if (s == NULL)
         return 0;
-    for (i = 0; i != len; ++i)
+    for (size_t i = 0; i != n; ++i)
         if (s[i] == '\0' || b64url_rev[(unsigned char)s[i]] == 0)
             return 0;
-    return s[len] == '\0';
+    return 1;
+}
+
+int hub_is_token(const char *s, size_t bytes)
+{
+    size_t len = HUB_B64URL_LEN(bytes);
+    return hub_is_b64url(s, len) && s[len] == '\0';
 }
 
 void hub_random_token(char *out, size_t bytes)
@@ -112,6 +117,23 @@ void hub_random_token(char *out, size_t bytes)
     OPENSSL_cleanse(raw, bytes);
     if (raw != stackbuf)
         free(raw);
+}
+
+void hub_timed_token(char *out, size_t bytes)
+{
+    uint8_t raw[64] = {0};
+    struct timespec ts;
+    uint64_t ms;
+
+    if (bytes > sizeof(raw) || bytes < HUB_TIMED_BYTES + 16)
+        hub_fatal("hub_timed_token: %zu bytes", bytes);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (size_t i = 0; i != HUB_TIMED_BYTES; ++i)
+        raw[i] = (uint8_t)(ms >> (8 * (HUB_TIMED_BYTES - 1 - i)));
+    hub_random_bytes(raw + HUB_TIMED_BYTES, bytes - HUB_TIMED_BYTES);
+    hub_b64url_encode(out, raw, bytes);
+    OPENSSL_cleanse(raw, bytes);
 }
 
 size_t hub_b64url_encode(char *out, const void *in, size_t len)

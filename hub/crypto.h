@@ -12,9 +12,19 @@ void hub_random_bytes(void *buf, size_t len);
  * out, which must hold HUB_B64URL_LEN(bytes) + 1 bytes. 32 bytes = 256 bits = 43 chars. */
 #define HUB_B64URL_LEN(n) (((n)*4 + 2) / 3)
 void hub_random_token(char *out, size_t bytes);
+/* Like hub_random_token, but the first HUB_TIMED_BYTES of the bytes are the wall-clock time in milliseconds
+ * (big-endian) and only the rest are random (bytes - HUB_TIMED_BYTES of them, at least 16). Tokens made close in time
+ * then share their first characters (the first HUB_TIMED_CHARS encode the time alone), so store keys that begin with
+ * them are neighbours: the records a batch of requests writes land on a few B-tree pages instead of one random page
+ * each (the issuing time a token shows this way is no secret: its record and the tokens issued with it carry it). */
+#define HUB_TIMED_BYTES 6
+#define HUB_TIMED_CHARS 8
+void hub_timed_token(char *out, size_t bytes);
 /* 1 when s has the shape hub_random_token(bytes) gives: exactly HUB_B64URL_LEN(bytes) base64url characters (how a
  * cookie or form field claiming to be such a token is checked before use); 0 otherwise, and for NULL. */
 int hub_is_token(const char *s, size_t bytes);
+/* 1 when the first n characters of s are base64url ones (s has at least n before its NUL); 0 otherwise, and for NULL. */
+int hub_is_b64url(const char *s, size_t n);
 
 /* base64url without padding. encode writes HUB_B64URL_LEN(len) chars and a NUL; returns
  * the length written. decode accepts no padding and no white space; returns the decoded

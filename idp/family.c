@@ -30,6 +30,15 @@ static uint64_t index_until(uint64_t exp)
     return exp > now ? exp + (exp - now) : exp;
 }
 
+/* The expiry of a family record written now to cover tokens living until until: half their remaining time beyond it,
+ * so a refresh chain rewrites the record about once per half a refresh token lifetime rather than at every rotation
+ * (the record outliving its tokens keeps nothing alive: revocation only needs it to outlive them). */
+static uint64_t family_until(uint64_t until)
+{
+    uint64_t now = hub_now();
+    return until > now ? until + (until - now) / 2 : until;
+}
+
 /* Lists family id under the owners its record obj names, until until. */
 static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, uint64_t until)
 {
@@ -44,18 +53,18 @@ static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, uint6
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at, char id_out[33])
 {
     const char *const names[] = {"client_id", "sub", "sid"}, *const values[] = {client_id, sub, sid};
-    uint64_t idx = index_until(expires_at);
+    uint64_t exp = family_until(expires_at), idx = index_until(exp);
     json_t *obj = json_object();
     int ret;
 
-    hub_random_token(id_out, 24); /* 24 bytes = 32 base64url chars */
+    hub_timed_token(id_out, 24); /* 24 bytes = 32 base64url chars; time-ordered: new families are neighbours */
     for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i)
         if (values[i] != NULL)
             json_object_set_new(obj, names[i], json_string(values[i]));
     json_object_set_new(obj, "revoked", json_false());
-    json_object_set_new(obj, "expires_at", json_integer((json_int_t)expires_at));
+    json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
-    if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, expires_at, HUB_STORE_NOOVERWRITE)) == 0)
+    if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
         ret = family_index(txn, id_out, obj, idx);
     json_decref(obj);
     return ret;
@@ -103,11 +112,11 @@ static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t un
     if (revoke)
         json_object_set_new(obj, "revoked", json_true());
     if (until > exp) {
-        exp = until;
+        exp = family_until(until);
         json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     }
-    if (until > idx) {
-        idx = index_until(until);
+    if (!revoke && exp > idx) {
+        idx = index_until(exp);
         json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
         if ((ret = family_index(txn, id, obj, idx)) != 0)
             goto out;

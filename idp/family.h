@@ -15,14 +15,15 @@ typedef struct st_idp_family_t {
     uint64_t expires_at;
 } idp_family_t;
 
-/* Creates a family living until expires_at, listed under its session, user and client (those not NULL); id written to
+/* Creates a family living until at least expires_at (half the remaining time longer, as idp_family_extend), listed under its session, user and client (those not NULL); id written to
  * id_out (32 chars + NUL). */
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at,
                       char id_out[33]);
 int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out);
-/* Pushes the family's expiry out to at least until, so that revoking it keeps covering what was issued from it (its
- * index entries outlive it: they are written again about once per lifetime, with twice the remaining time). 0, or
- * HUB_E_NOTFOUND when it is unknown or expired. */
+/* Pushes the family's expiry out to at least until, so that revoking it keeps covering what was issued from it. When
+ * it must grow it grows by half the remaining time more, so a refresh chain rewrites the record about once per half a
+ * token lifetime, not at every rotation; its index entries outlive it (written again with twice its remaining time
+ * when it would outlive them). 0, or HUB_E_NOTFOUND when it is unknown or expired. */
 int idp_family_extend(hub_txn_t *txn, const char *id, uint64_t until);
 int idp_family_revoke(hub_txn_t *txn, const char *id);
 /* Revoke every live family of client_id (node revocation, client deletion), of a primary session (logout), of a user

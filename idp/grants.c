@@ -28,6 +28,36 @@ static void hash_of(char out[HUB_SECRET_HASH_LEN + 1], const char *secret, size_
     hub_secret_hash(out, secret, len);
 }
 
+/* The store key of a code or refresh token: its first HUB_TIMED_CHARS characters (the time it was made,
+ * hub_timed_token) then the hash of the whole, so the records a batch of requests writes are neighbours in the B-tree.
+ * A token made before keys had that prefix is stored under its hash alone: token_get looks there when the first key
+ * finds nothing. */
+#define TOKEN_KEY_LEN (HUB_TIMED_CHARS + HUB_SECRET_HASH_LEN)
+#define TOKEN_MAX 128 /* a longer presented token is none of ours */
+
+static void token_make(char out[44], char key[TOKEN_KEY_LEN + 1])
+{
+    hub_timed_token(out, 32);
+    memcpy(key, out, HUB_TIMED_CHARS);
+    hash_of(key + HUB_TIMED_CHARS, out, strlen(out));
+}
+
+/* Reads the record of a presented token from t into *obj and the key it is stored under into key; HUB_E_NOTFOUND when
+ * there is none. */
+static int token_get(hub_txn_t *txn, hub_table_t t, const char *token, size_t len, char key[TOKEN_KEY_LEN + 1], json_t **obj)
+{
+    int ret;
+
+    if (len < HUB_TIMED_CHARS || len > TOKEN_MAX || !hub_is_b64url(token, HUB_TIMED_CHARS))
+        return HUB_E_NOTFOUND;
+    memcpy(key, token, HUB_TIMED_CHARS);
+    hash_of(key + HUB_TIMED_CHARS, token, len);
+    if ((ret = hub_store_get_json(txn, t, key, obj)) != HUB_E_NOTFOUND)
+        return ret;
+    memmove(key, key + HUB_TIMED_CHARS, HUB_SECRET_HASH_LEN + 1);
+    return hub_store_get_json(txn, t, key, obj);
+}
+
 /* 1 when the family exists and is not revoked. */
 static int family_live(hub_txn_t *txn, const char *id)
 {
@@ -44,12 +74,11 @@ static int family_live(hub_txn_t *txn, const char *id)
 
 int idp_code_create(hub_txn_t *txn, const idp_code_t *code, uint64_t ttl, char out[44])
 {
-    char hash[HUB_SECRET_HASH_LEN + 1];
+    char key[TOKEN_KEY_LEN + 1];
     json_t *obj = json_object();
     int ret;
 
-    hub_random_token(out, 32);
-    hash_of(hash, out, strlen(out));
+    token_make(out, key);
     jset_str(obj, "client_id", code->client_id);
     jset_str(obj, "redirect_uri", code->redirect_uri);
     jset_str(obj, "sub", code->sub);
@@ -60,25 +89,22 @@ int idp_code_create(hub_txn_t *txn, const idp_code_t *code, uint64_t ttl, char o
     jset_str(obj, "family", code->family);
     jset_uint(obj, "auth_time", code->auth_time);
     json_object_set_new(obj, "used", json_false());
-    ret = hub_store_put_json(txn, HUB_T_CODES, hash, obj, hub_now() + ttl, HUB_STORE_NOOVERWRITE);
+    ret = hub_store_put_json(txn, HUB_T_CODES, key, obj, hub_now() + ttl, HUB_STORE_NOOVERWRITE);
     json_decref(obj);
     return ret;
 }
 
 int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **out)
 {
-    char hash[HUB_SECRET_HASH_LEN + 1];
+    char key[TOKEN_KEY_LEN + 1];
     json_t *obj = NULL;
     idp_code_t *c;
     uint64_t exp = 0;
     int ret;
 
-    if (len == 0 || len > 128)
-        return HUB_E_NOTFOUND;
-    hash_of(hash, code, len);
-    if ((ret = hub_store_get_json(txn, HUB_T_CODES, hash, &obj)) != 0)
+    if ((ret = token_get(txn, HUB_T_CODES, code, len, key, &obj)) != 0)
         return ret;
-    if ((ret = hub_store_expiry(txn, HUB_T_CODES, hash, strlen(hash), &exp)) != 0)
+    if ((ret = hub_store_expiry(txn, HUB_T_CODES, key, strlen(key), &exp)) != 0)
         goto out;
     if (json_is_true(json_object_get(obj, "used"))) {
         /* RFC 6749 §4.1.2: a replayed code revokes everything issued from it */
@@ -89,7 +115,7 @@ int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **o
         goto out;
     }
     json_object_set_new(obj, "used", json_true());
-    if ((ret = hub_store_put_json(txn, HUB_T_CODES, hash, obj, exp, 0)) != 0)
+    if ((ret = hub_store_put_json(txn, HUB_T_CODES, key, obj, exp, 0)) != 0)
         goto out;
     c = hub_xcalloc(1, sizeof(*c));
     c->client_id = hub_json_strdup(obj, "client_id");
@@ -243,9 +269,9 @@ int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_i
     return n < 0 ? HUB_E_NOTFOUND : hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
 }
 
-int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
+/* Writes a new token for rec into out and its key into key; the family extended to cover it and listed under its user. */
+static int refresh_write(hub_txn_t *txn, const idp_refresh_t *rec, char out[44], char key[TOKEN_KEY_LEN + 1])
 {
-    char hash[HUB_SECRET_HASH_LEN + 1];
     idp_refresh_t copy = *rec;
     json_t *obj;
     int ret;
@@ -253,10 +279,9 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
     copy.successor_hash = NULL;
     copy.rotated_at = 0;
     copy.retried = 0;
-    hub_random_token(out, 32);
-    hash_of(hash, out, strlen(out));
+    token_make(out, key);
     obj = refresh_encode(&copy);
-    ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, rec->expires_at, HUB_STORE_NOOVERWRITE);
+    ret = hub_store_put_json(txn, HUB_T_REFRESH, key, obj, rec->expires_at, HUB_STORE_NOOVERWRITE);
     json_decref(obj);
     /* the family outlives everything issued from it, so revocation keeps covering this token */
     if (ret == 0 && rec->family != NULL && (ret = idp_family_extend(txn, rec->family, rec->expires_at)) == HUB_E_NOTFOUND)
@@ -266,131 +291,124 @@ int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
     return ret;
 }
 
-/* Reads the record stored under hash; HUB_E_NOTFOUND when absent or expired. */
-static int refresh_get_hash(hub_txn_t *txn, const char *hash, idp_refresh_t **out)
+int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44])
 {
-    json_t *obj = NULL;
-    idp_refresh_t *r;
-    int ret;
+    char key[TOKEN_KEY_LEN + 1];
+    return refresh_write(txn, rec, out, key);
+}
 
-    if ((ret = hub_store_get_json(txn, HUB_T_REFRESH, hash, &obj)) != 0)
-        return ret;
-    r = refresh_decode(obj);
+/* Decodes the record obj stored under key; HUB_E_NOTFOUND (and *out untouched) when it has expired. */
+static int refresh_read(json_t *obj, const char *key, idp_refresh_t **out)
+{
+    idp_refresh_t *r = refresh_decode(obj);
+
     json_decref(obj);
     if (r->expires_at <= hub_now()) {
         idp_refresh_free(r);
         return HUB_E_NOTFOUND;
     }
+    r->key = hub_strdup(key);
     *out = r;
     return 0;
 }
 
-static int refresh_lookup(hub_txn_t *txn, const char *token, size_t len, char hash[HUB_SECRET_HASH_LEN + 1], idp_refresh_t **out)
+/* Reads the record stored under key (a successor_hash); HUB_E_NOTFOUND when absent or expired. */
+static int refresh_get_key(hub_txn_t *txn, const char *key, idp_refresh_t **out)
 {
-    if (len == 0 || len > 128)
-        return HUB_E_NOTFOUND;
-    hash_of(hash, token, len);
-    return refresh_get_hash(txn, hash, out);
+    json_t *obj = NULL;
+    int ret = hub_store_get_json(txn, HUB_T_REFRESH, key, &obj);
+    return ret != 0 ? ret : refresh_read(obj, key, out);
 }
 
 int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out)
 {
-    char hash[HUB_SECRET_HASH_LEN + 1];
-    return refresh_lookup(txn, token, len, hash, out);
+    char key[TOKEN_KEY_LEN + 1];
+    json_t *obj = NULL;
+    int ret = token_get(txn, HUB_T_REFRESH, token, len, key, &obj);
+    return ret != 0 ? ret : refresh_read(obj, key, out);
 }
 
-/* Rewrites the record of r under hash (its expiry unchanged). */
-static int refresh_put(hub_txn_t *txn, const char *hash, const idp_refresh_t *r)
+/* Rewrites the record of r under its key (its expiry unchanged). */
+static int refresh_put(hub_txn_t *txn, const idp_refresh_t *r)
 {
     json_t *obj = refresh_encode(r);
-    int ret = hub_store_put_json(txn, HUB_T_REFRESH, hash, obj, r->expires_at, 0);
+    int ret = hub_store_put_json(txn, HUB_T_REFRESH, r->key, obj, r->expires_at, 0);
     json_decref(obj);
     return ret;
 }
 
-/* Issues the token that follows r (same family, scope, user and session) into out; its hash into next_hash. */
-static int refresh_next(hub_txn_t *txn, const idp_refresh_t *r, uint64_t ttl, char out[44], char next_hash[HUB_SECRET_HASH_LEN + 1])
+/* Issues the token that follows r (same family, scope, user and session) into out; its key into next_key. */
+static int refresh_next(hub_txn_t *txn, const idp_refresh_t *r, uint64_t ttl, char out[44], char next_key[TOKEN_KEY_LEN + 1])
 {
     idp_refresh_t next = *r;
-    int ret;
 
     next.expires_at = hub_now() + ttl;
-    if ((ret = idp_refresh_create(txn, &next, out)) != 0)
-        return ret;
-    hash_of(next_hash, out, strlen(out));
-    return 0;
+    return refresh_write(txn, &next, out, next_key);
 }
 
-/* A reuse of r (stored under hash) that may be honoured as the one retry: r was rotated at most grace_s seconds ago,
- * never retried, its family is live and its successor is the family's current token. On success the successor is
- * superseded by a new token (out) and both old tokens are marked retried. HUB_E_DENIED when it may not. */
-static int refresh_retry(hub_txn_t *txn, const char *hash, idp_refresh_t *r, uint64_t ttl, uint64_t grace_s, char out[44])
+/* A reuse of r that may be honoured as the one retry: r was rotated at most grace_s seconds ago, never retried, its
+ * family is live and its successor is the family's current token. On success the successor is superseded by a new
+ * token (out) and both old tokens are marked retried. HUB_E_DENIED when it may not. */
+static int refresh_retry(hub_txn_t *txn, idp_refresh_t *r, uint64_t ttl, uint64_t grace_s, char out[44])
 {
-    char next_hash[HUB_SECRET_HASH_LEN + 1];
+    char next_key[TOKEN_KEY_LEN + 1];
     idp_refresh_t *succ = NULL;
     int ret;
 
     if (r->retried || hub_now() > r->rotated_at + grace_s || !family_live(txn, r->family))
         return HUB_E_DENIED;
-    if ((ret = refresh_get_hash(txn, r->successor_hash, &succ)) != 0)
+    if ((ret = refresh_get_key(txn, r->successor_hash, &succ)) != 0)
         return ret == HUB_E_NOTFOUND ? HUB_E_DENIED : ret;
     if (succ->successor_hash != NULL || succ->family == NULL || r->family == NULL || strcmp(succ->family, r->family) != 0) {
         ret = HUB_E_DENIED; /* r is an older ancestor: the grace covers only the parent of the current token */
         goto out;
     }
-    if ((ret = refresh_next(txn, r, ttl, out, next_hash)) != 0)
+    if ((ret = refresh_next(txn, r, ttl, out, next_key)) != 0)
         goto out;
     free(succ->successor_hash);
-    succ->successor_hash = hub_strdup(next_hash);
+    succ->successor_hash = hub_strdup(next_key);
     succ->rotated_at = hub_now();
     succ->retried = 1;
     r->retried = 1;
-    if ((ret = refresh_put(txn, r->successor_hash, succ)) == 0)
-        ret = refresh_put(txn, hash, r);
+    if ((ret = refresh_put(txn, succ)) == 0)
+        ret = refresh_put(txn, r);
 out:
     idp_refresh_free(succ);
     return ret;
 }
 
-int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t ttl, uint64_t grace_s, char out[44])
+int idp_refresh_rotate(hub_txn_t *txn, idp_refresh_t *r, uint64_t ttl, uint64_t grace_s, char out[44])
 {
-    char hash[HUB_SECRET_HASH_LEN + 1], next_hash[HUB_SECRET_HASH_LEN + 1];
-    idp_refresh_t *r = NULL;
+    char next_key[TOKEN_KEY_LEN + 1];
     int ret;
 
-    if ((ret = refresh_lookup(txn, token, len, hash, &r)) != 0)
-        return ret;
+    if (r->key == NULL)
+        return HUB_E_NOTFOUND;
     if (r->successor_hash != NULL) {
-        if ((ret = refresh_retry(txn, hash, r, ttl, grace_s, out)) != HUB_E_DENIED)
-            goto out;
+        if ((ret = refresh_retry(txn, r, ttl, grace_s, out)) != HUB_E_DENIED)
+            return ret;
         /* any other reuse: assume the token was stolen */
         if (r->family != NULL && (ret = idp_family_revoke(txn, r->family)) != 0 && ret != HUB_E_NOTFOUND)
-            goto out;
-        ret = HUB_E_DENIED;
-        goto out;
+            return ret;
+        return HUB_E_DENIED;
     }
-    if (!family_live(txn, r->family)) {
-        ret = HUB_E_DENIED;
-        goto out;
-    }
-    if ((ret = refresh_next(txn, r, ttl, out, next_hash)) != 0)
-        goto out;
-    r->successor_hash = hub_strdup(next_hash);
+    if (!family_live(txn, r->family))
+        return HUB_E_DENIED;
+    if ((ret = refresh_next(txn, r, ttl, out, next_key)) != 0)
+        return ret;
+    free(r->successor_hash);
+    r->successor_hash = hub_strdup(next_key);
     r->rotated_at = hub_now();
     /* the old record only has to live long enough to detect reuse */
-    ret = refresh_put(txn, hash, r);
-out:
-    idp_refresh_free(r);
-    return ret;
+    return refresh_put(txn, r);
 }
 
 int idp_refresh_refused_reuse(hub_txn_t *txn, const char *token, size_t len)
 {
-    char hash[HUB_SECRET_HASH_LEN + 1];
     idp_refresh_t *r = NULL;
     int ret;
 
-    if ((ret = refresh_lookup(txn, token, len, hash, &r)) != 0)
+    if ((ret = idp_refresh_get(txn, token, len, &r)) != 0)
         return ret == HUB_E_NOTFOUND ? 0 : ret;
     ret = 0;
     if (r->successor_hash != NULL && r->family != NULL) {
@@ -425,6 +443,7 @@ void idp_refresh_free(idp_refresh_t *r)
     free(r->sid);
     free(r->scope);
     free(r->successor_hash);
+    free(r->key);
     free(r);
 }
 

@@ -41,6 +41,7 @@ typedef struct st_idp_refresh_t {
     char *successor_hash; /* set once rotated (or superseded by an honoured retry) */
     uint64_t rotated_at;
     int retried; /* a retry of it was honoured, or it was superseded by one: presenting it again is reuse */
+    char *key;   /* the store key it was read under (idp_refresh_get); NULL in one that was not read */
 } idp_refresh_t;
 
 /* Stores a new refresh token (written to out) for rec (family, client, sub, scope...), and lists its family under its
@@ -64,17 +65,16 @@ int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_i
 int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_id, const char *family);
 /* Looks up a presented refresh token. HUB_E_NOTFOUND when unknown/expired. */
 int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out);
-/* Rotates: marks token as rotated to a new token (written to out, same family and scope:
- * RFC 6749 §6 keeps the grant's scope even when a request narrows its access token); returns 0.
- * A token already rotated is a reuse (SPEC §4). ONE retry is honoured: when the token is the
- * parent of the family's current token (its successor not rotated yet), was rotated at most
- * grace_s seconds ago and was not retried before, a new token of the family is written to
- * out and supersedes the successor (which, like the retried token, counts as reused from
- * then on), and 0 is returned, so whichever copy of the old branch comes back later (a
- * thief's or the client's) is detected. Every other reuse revokes the whole family, the
- * successor included, and returns HUB_E_DENIED (commit the txn). HUB_E_DENIED too when the
- * family is revoked already (nothing written); HUB_E_NOTFOUND when unknown or expired. */
-int idp_refresh_rotate(hub_txn_t *txn, const char *token, size_t len, uint64_t ttl, uint64_t grace_s, char out[44]);
+/* Rotates r, a record idp_refresh_get read in this transaction (r is updated with it): marks it as rotated to a new
+ * token (written to out, same family and scope: RFC 6749 §6 keeps the grant's scope even when a request narrows its
+ * access token); returns 0. A token already rotated is a reuse (SPEC §4). ONE retry is honoured: when the token is the
+ * parent of the family's current token (its successor not rotated yet), was rotated at most grace_s seconds ago and
+ * was not retried before, a new token of the family is written to out and supersedes the successor (which, like the
+ * retried token, counts as reused from then on), and 0 is returned, so whichever copy of the old branch comes back
+ * later (a thief's or the client's) is detected. Every other reuse revokes the whole family, the successor included,
+ * and returns HUB_E_DENIED (commit the txn). HUB_E_DENIED too when the family is revoked already (nothing written);
+ * HUB_E_NOTFOUND for a record that was not read from the store. */
+int idp_refresh_rotate(hub_txn_t *txn, idp_refresh_t *r, uint64_t ttl, uint64_t grace_s, char out[44]);
 /* For a refused request presenting token: when it is an already rotated refresh token, revokes its family (a reuse that
  * is refused always revokes, SPEC §4) and returns 1; 0 when the token is unknown or current (nothing written); a
  * negative code on a store failure. */

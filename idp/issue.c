@@ -22,7 +22,7 @@ struct st_issue_t {
     uint64_t auth_time;
     int put_consent;
     char *at, *idt; /* the implicit flow's tokens, minted before the write (malloc'ed) */
-    char jti[23];   /* the access token to record, or "" */
+    char jti[IDP_JTI_LEN + 1];   /* the access token to record, or "" */
     uint64_t exp;
     char code[44];
 };

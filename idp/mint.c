@@ -10,16 +10,19 @@
 #include "idp/claims.h"
 #include "idp/mint.h"
 
-#define JTI_BYTES 16     /* 22 base64url chars */
+#define JTI_BYTES 16     /* 22 base64url chars: the jti of an id_token or logout token (never stored) */
+#define AT_JTI_BYTES 22  /* IDP_JTI_LEN base64url chars */
 #define CLAIMS_MAX 12288 /* the JSON of one token's claims */
 
-void idp_mint_at_id(char jti[23], uint64_t *iat)
+_Static_assert(HUB_B64URL_LEN(AT_JTI_BYTES) == IDP_JTI_LEN, "IDP_JTI_LEN");
+
+void idp_mint_at_id(char jti[IDP_JTI_LEN + 1], uint64_t *iat)
 {
-    hub_random_token(jti, JTI_BYTES);
+    hub_timed_token(jti, AT_JTI_BYTES);
     *iat = hub_now();
 }
 
-int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp)
+int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_LEN + 1], uint64_t *exp)
 {
     uint64_t iat;
 

@@ -17,13 +17,17 @@ typedef struct st_idp_at_params_t {
     const idp_strv_t *roles;
 } idp_at_params_t;
 
-/* Signs an access token (header typ "at+jwt"); *jwt malloc'ed; jti (22 chars + NUL) and
+/* An access token's jti: 22 bytes in base64url, the first 6 of them the time (hub_timed_token: the records of the
+ * jtis a batch of requests writes are neighbours in the store), 16 random. */
+#define IDP_JTI_LEN 30
+
+/* Signs an access token (header typ "at+jwt"); *jwt malloc'ed; jti (IDP_JTI_LEN chars + NUL) and
  * exp returned for recording. */
-int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[23], uint64_t *exp);
+int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_LEN + 1], uint64_t *exp);
 
 /* The same in two steps, so that a write transaction records the token and the signing happens after it, outside:
- * draws the jti (22 chars + NUL) and iat (now); then signs with them (exp = iat + primary.access_token_ttl). */
-void idp_mint_at_id(char jti[23], uint64_t *iat);
+ * draws the jti (IDP_JTI_LEN chars + NUL) and iat (now); then signs with them (exp = iat + primary.access_token_ttl). */
+void idp_mint_at_id(char jti[IDP_JTI_LEN + 1], uint64_t *iat);
 int idp_mint_access_token_as(idp_t *idp, const idp_at_params_t *p, const char *jti, uint64_t iat, char **jwt);
 
 /* Signs an id_token for user and client: iss, sub, aud, azp (the client_id), exp, iat, jti,

@@ -41,6 +41,20 @@ static void owner_prefix(char out[KEY_LEN + 1], idp_owner_kind_t kind, const cha
     out[PREFIX_LEN] = '\0';
 }
 
+/* The member's part of a key (HASH_LEN chars and a NUL): its first HUB_TIMED_CHARS characters (a family id begins with
+ * the time it was made: the entries a batch of new families adds under a client or user are neighbours, not one random
+ * page each), then the hash of the whole, cut to fit. */
+static void member_part(char out[HASH_LEN + 1], const char *member, size_t mlen)
+{
+    char h[HASH_LEN + 1];
+    size_t n = mlen < HUB_TIMED_CHARS ? mlen : HUB_TIMED_CHARS;
+
+    hash_into(h, member);
+    memcpy(out, member, n);
+    memcpy(out + n, h, HASH_LEN - n);
+    out[HASH_LEN] = '\0';
+}
+
 int idp_owner_index_put(hub_txn_t *txn, idp_owner_kind_t kind, const char *owner, const char *member, uint64_t expires_at)
 {
     char key[KEY_LEN + 1];
@@ -51,7 +65,7 @@ int idp_owner_index_put(hub_txn_t *txn, idp_owner_kind_t kind, const char *owner
     if ((unsigned)kind >= sizeof(tags) / sizeof(tags[0]) || member == NULL || (mlen = strlen(member)) == 0 || mlen > MEMBER_MAX)
         return HUB_E_INVAL;
     owner_prefix(key, kind, owner);
-    hash_into(key + PREFIX_LEN, member);
+    member_part(key + PREFIX_LEN, member, mlen);
     return hub_store_put(txn, HUB_T_OWNER_INDEX, key, KEY_LEN, member, mlen, expires_at, 0);
 }
 

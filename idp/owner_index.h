@@ -20,8 +20,10 @@ typedef enum {
 } idp_owner_kind_t;
 
 /* Lists member (a family id, a session's hash) under owner until expires_at (0 = never), in a write transaction. The key
- * is kind "\n" base64url(SHA-256(owner)) "\n" base64url(SHA-256(member)), 91 bytes whatever the ids' lengths, so every
- * member of every owner can be listed; the value is the member itself. An entry is a hint only: its member may be gone
+ * is kind "\n" base64url(SHA-256(owner)) "\n", then the member's first 8 characters and as much of
+ * base64url(SHA-256(member)) as makes 43 (entries written before had the hash alone there: the same member may then
+ * be listed twice, which readers allow for): 91 bytes whatever the ids' lengths, so every member of every owner can be
+ * listed, and the entries of families made together are neighbours; the value is the member itself. An entry is a hint only: its member may be gone
  * or belong to someone else by now, and whoever reads it checks the record. owner NULL: nothing (returns 0). */
 int idp_owner_index_put(hub_txn_t *txn, idp_owner_kind_t kind, const char *owner, const char *member, uint64_t expires_at);
 

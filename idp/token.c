@@ -35,7 +35,7 @@ typedef struct st_issue_t {
     idp_user_t *user; /* not NULL: the tokens are still to sign for this user, with the fields below */
     char *sid, *nonce;
     uint64_t auth_time, iat;
-    char jti[23];
+    char jti[IDP_JTI_LEN + 1];
     int openid; /* an id_token too */
 } issue_t;
 
@@ -443,7 +443,7 @@ static int refresh_txn(hub_txn_t *txn, void *arg)
     }
     /* RFC 6749 §6: the new refresh token keeps the original scope; only the tokens issued now
      * are narrowed */
-    ret = idp_refresh_rotate(txn, token, strlen(token), idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, out->refresh);
+    ret = idp_refresh_rotate(txn, rec, idp->cfg->primary.refresh_token_ttl, REFRESH_GRACE_S, out->refresh);
     if (ret == HUB_E_DENIED) {
         refuse(out, HUB_OAUTH_INVALID_GRANT, "refresh token is no longer valid");
         ret = 0; /* commit the revocation */
@@ -546,7 +546,7 @@ static void grant_client_credentials(token_job_t *j, h2o_req_t *req)
     const idp_client_t *client = j->client;
     const char *requested = j->values[0];
     issue_t *out = &j->out;
-    char jti[23];
+    char jti[IDP_JTI_LEN + 1];
     uint64_t exp;
     int ret = 0;
 

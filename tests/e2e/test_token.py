@@ -101,7 +101,10 @@ def test_client_credentials():
     eq(claims["iss"], n.url, "iss")
     eq(claims["roles"], ["Service"], "service roles")
     ok(claims["exp"] - claims["iat"] == body["expires_in"], "exp - iat = expires_in")
-    ok(len(claims["jti"]) == 22, "jti")
+    ok(len(claims["jti"]) == 30, "jti")
+    # its first 6 bytes are the time of issue in ms (neighbouring records in the store), the other 16 random
+    ms = int.from_bytes(base64.urlsafe_b64decode(claims["jti"] + "==")[:6], "big")
+    ok(abs(ms / 1000 - claims["iat"]) < 2, "jti begins with the time of issue")
     keys = get(n.url + "/oauth2/jwks").json()["keys"]
     ok(any(k["kid"] == hdr["kid"] and k["alg"] == hdr["alg"] for k in keys), "signed by a published key")
     # client_secret_post and the Frappe alias

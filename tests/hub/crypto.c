@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -168,6 +169,50 @@ static void test_random_token(void)
     CHECK(memcmp(z, zero, sizeof(z)) != 0);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* hub_timed_token: the time in ms, then random bytes; tokens made in the same ms share their first HUB_TIMED_CHARS
+ * characters and nothing more is shared. */
+static void test_timed_token(void)
+{
+    enum { N = 2000 };
+    static char toks[N][HUB_B64URL_LEN(32) + 1];
+    uint8_t dec[32];
+    uint64_t before = now_ms(), after, prev = 0;
+    int same_ms = 0, plen_ok = 1;
+
+    for (size_t i = 0; i < N; ++i) {
+        hub_timed_token(toks[i], 32);
+        CHECK(strlen(toks[i]) == 43 && hub_is_b64url(toks[i], 43) && hub_b64url_decode(dec, toks[i], 43) == 32);
+        uint64_t ms = 0;
+        for (size_t k = 0; k != HUB_TIMED_BYTES; ++k)
+            ms = ms << 8 | dec[k];
+        CHECK(ms >= before && ms >= prev);
+        if (i > 0 && ms == prev) {
+            ++same_ms;
+            plen_ok &= strncmp(toks[i - 1], toks[i], HUB_TIMED_CHARS) == 0;
+        }
+        prev = ms;
+    }
+    after = now_ms();
+    CHECK(prev <= after);
+    CHECK(same_ms > 0 && plen_ok); /* 2,000 tokens do not take 2,000 ms */
+    qsort(toks, N, sizeof(toks[0]), cmp_str);
+    for (size_t i = 1; i < N; ++i)
+        CHECK(strcmp(toks[i - 1], toks[i]) != 0 && strcmp(toks[i - 1] + HUB_TIMED_CHARS, toks[i] + HUB_TIMED_CHARS) != 0);
+    char jti[HUB_B64URL_LEN(22) + 1];
+    hub_timed_token(jti, 22);
+    CHECK(strlen(jti) == 30);
+
+    CHECK(hub_is_b64url("abc-_Z09", 8) && hub_is_b64url("abc-_Z09.", 8) && !hub_is_b64url("abc-_Z0.", 8));
+    CHECK(!hub_is_b64url("abc", 8) && !hub_is_b64url(NULL, 1) && hub_is_b64url("", 0) && !hub_is_b64url("ab=c", 4));
+}
+
 /* Small requests come from a per-thread block of DRBG output: a forked child must not hand out what its parent
  * hands out next, and two threads never share bytes. */
 static void test_random_fork_and_threads(void)
@@ -207,6 +252,7 @@ int main(void)
     test_sha256();
     test_ct_equal();
     test_random_token();
+    test_timed_token();
     test_random_fork_and_threads();
     return check_report("hub/crypto");
 }

@@ -246,6 +246,59 @@ static void test_extend(void)
     hub_store_close(S);
 }
 
+typedef struct {
+    const char *id;
+    uint64_t until;
+} ext_t;
+
+static int extend_one_txn(hub_txn_t *txn, void *arg)
+{
+    ext_t *e = arg;
+    return idp_family_extend(txn, e->id, e->until);
+}
+
+static uint64_t family_exp(const char *id)
+{
+    hub_txn_t *txn;
+    idp_family_t *fam = NULL;
+    uint64_t exp = 0;
+    if (hub_store_read_begin(S, &txn) != 0)
+        return 0;
+    if (idp_family_get(txn, id, &fam) == 0)
+        exp = fam->expires_at;
+    idp_family_free(fam);
+    hub_store_read_end(txn);
+    return exp;
+}
+
+/* A family grows past what it must cover by half the remaining time, so a refresh chain rewrites it rarely: an
+ * extension within that margin leaves it as it is; one beyond grows it again by half; its entries still outlive it. */
+static void test_extend_margin(void)
+{
+    fam_t f[] = {{"cli-m", "sub-m", "sid-m"}};
+    uint64_t now = hub_now(), exp;
+    size_t removed = 0;
+
+    open_fresh(1);
+    if (S == NULL)
+        return;
+    make(f, 1, now + 1000);
+    exp = family_exp(f[0].id);
+    CHECK(exp >= now + 1500 && exp <= hub_now() + 1500);
+    ext_t e = {f[0].id, now + 1400};
+    CHECK_RC(hub_store_write(S, extend_one_txn, &e), 0);
+    CHECK(family_exp(f[0].id) == exp);
+    e.until = hub_now() + 2000;
+    CHECK_RC(hub_store_write(S, extend_one_txn, &e), 0);
+    exp = family_exp(f[0].id);
+    CHECK(exp >= e.until + 1000 - 1 && exp <= e.until + 1000);
+    CHECK_RC(hub_store_sweep(S, exp - 1, &removed), 0);
+    CHECK_STATES(f, "0");
+    CHECK_RC(revoke("sid", "sid-m", NULL), 0);
+    CHECK_STATES(f, "1");
+    hub_store_close(S);
+}
+
 static void run(test_backend_t *b)
 {
     B = b;
@@ -254,6 +307,7 @@ static void run(test_backend_t *b)
     test_old_families();
     test_stale_entries();
     test_extend();
+    test_extend_margin();
 }
 
 int main(void)

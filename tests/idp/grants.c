@@ -4,8 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "hub/clock.h"
+#include "hub/crypto.h"
 #include "hub/err.h"
 #include "hub/store.h"
+#include "hub/util.h"
 #include "idp/grants.h"
 #include "tests/check.h"
 #include "tests/support/tmpdir.h"
@@ -110,6 +112,60 @@ static void test_families_of_user(void)
     CHECK(family_revoked(fam_u1) == 1 && family_revoked(fam_v) == 0);
 }
 
+/* ---- keys of codes and refresh tokens ---- */
+
+typedef struct {
+    hub_table_t table;
+    const char *token;
+} legacy_t;
+
+/* The key a token's record is stored under: the token's first HUB_TIMED_CHARS characters, then the hash of it all. */
+static void timed_key(char key[HUB_TIMED_CHARS + HUB_SECRET_HASH_LEN + 1], const char *token)
+{
+    memcpy(key, token, HUB_TIMED_CHARS);
+    hub_secret_hash(key + HUB_TIMED_CHARS, token, strlen(token));
+}
+
+/* Moves the record of a token to the key of a token made before keys began with the time: its hash alone. */
+static int to_legacy_txn(hub_txn_t *txn, void *arg)
+{
+    legacy_t *l = arg;
+    char key[HUB_TIMED_CHARS + HUB_SECRET_HASH_LEN + 1];
+    hub_val_t v;
+    uint64_t exp = 0;
+    char *copy;
+    int ret;
+
+    timed_key(key, l->token);
+    if ((ret = hub_store_get(txn, l->table, key, strlen(key), &v)) != 0 ||
+        (ret = hub_store_expiry(txn, l->table, key, strlen(key), &exp)) != 0)
+        return ret;
+    copy = hub_xstrndup(v.data, v.len);
+    if ((ret = hub_store_del(txn, l->table, key, strlen(key))) == 0)
+        ret = hub_store_put(txn, l->table, key + HUB_TIMED_CHARS, HUB_SECRET_HASH_LEN, copy, strlen(copy), exp, 0);
+    free(copy);
+    return ret;
+}
+
+/* 1 when table holds a record under the timed key of token, 2 under its bare hash, 0 under neither. */
+static int stored_as(hub_table_t table, const char *token)
+{
+    char key[HUB_TIMED_CHARS + HUB_SECRET_HASH_LEN + 1];
+    hub_txn_t *txn;
+    hub_val_t v;
+    int r = 0;
+
+    timed_key(key, token);
+    if (hub_store_read_begin(store, &txn) != 0)
+        return -1;
+    if (hub_store_get(txn, table, key, strlen(key), &v) == 0)
+        r = 1;
+    else if (hub_store_get(txn, table, key + HUB_TIMED_CHARS, HUB_SECRET_HASH_LEN, &v) == 0)
+        r = 2;
+    hub_store_read_end(txn);
+    return r;
+}
+
 /* ---- codes ---- */
 
 typedef struct {
@@ -163,10 +219,27 @@ static void test_codes(void)
     CHECK(in_write(code_redeem_txn, &s) == 0);
     CHECK(s.ret == HUB_E_DENIED && s.got == NULL);
     CHECK(family_revoked(s.family) == 1);
-    /* unknown code */
-    memcpy(s.code, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44);
+    /* unknown code; and presented codes that cannot be ours (too short, too long, not base64url where the time is) */
+    static const char *const unknown[] = {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAA", "",
+                                          "AAAA\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i != sizeof(unknown) / sizeof(unknown[0]); ++i) {
+        snprintf(s.code, sizeof(s.code), "%s", unknown[i]);
+        CHECK(in_write(code_redeem_txn, &s) == 0);
+        CHECK(s.ret == HUB_E_NOTFOUND);
+    }
+    idp_code_free(s.got);
+    s.got = NULL;
+
+    /* a code issued before keys began with the time (stored under its hash alone) still redeems, once */
+    legacy_t l = {HUB_T_CODES, s.code};
+    CHECK(in_write(code_create_txn, &s) == 0);
+    CHECK(stored_as(HUB_T_CODES, s.code) == 1);
+    CHECK(in_write(to_legacy_txn, &l) == 0);
+    CHECK(stored_as(HUB_T_CODES, s.code) == 2);
     CHECK(in_write(code_redeem_txn, &s) == 0);
-    CHECK(s.ret == HUB_E_NOTFOUND);
+    CHECK(s.ret == 0 && s.got != NULL && strcmp(s.got->family, s.family) == 0);
+    CHECK(in_write(code_redeem_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_DENIED && family_revoked(s.family) == 1);
     idp_code_free(s.got);
 }
 
@@ -192,7 +265,11 @@ static int rt_create_txn(hub_txn_t *txn, void *arg)
 static int rt_rotate_txn(hub_txn_t *txn, void *arg)
 {
     rt_state_t *s = arg;
-    s->ret = idp_refresh_rotate(txn, s->present, strlen(s->present), 3600, s->grace, s->out);
+    idp_refresh_t *r = NULL;
+    /* as the refresh grant does: the record read, then rotated in the same transaction */
+    if ((s->ret = idp_refresh_get(txn, s->present, strlen(s->present), &r)) == 0)
+        s->ret = idp_refresh_rotate(txn, r, 3600, s->grace, s->out);
+    idp_refresh_free(r);
     return 0;
 }
 
@@ -377,13 +454,76 @@ static void rt_revoke_owner_only(rt_state_t *s)
     CHECK(rv.ret == HUB_E_NOTFOUND);
 }
 
+/* Names in the legacy record of parent its successor by the successor's bare hash, as a rotation did before keys began
+ * with the time. */
+static int legacy_successor_txn(hub_txn_t *txn, void *arg)
+{
+    rt_state_t *s = arg;
+    char key[HUB_SECRET_HASH_LEN + 1], succ[HUB_SECRET_HASH_LEN + 1];
+    json_t *obj = NULL;
+    uint64_t exp = 0;
+    int ret;
+
+    hub_secret_hash(key, s->rt, strlen(s->rt));
+    hub_secret_hash(succ, s->rt2, strlen(s->rt2));
+    if ((ret = hub_store_get_json(txn, HUB_T_REFRESH, key, &obj)) != 0 ||
+        (ret = hub_store_expiry(txn, HUB_T_REFRESH, key, strlen(key), &exp)) != 0)
+        return ret;
+    json_object_set_new(obj, "successor_hash", json_string(succ));
+    ret = hub_store_put_json(txn, HUB_T_REFRESH, key, obj, exp, 0);
+    json_decref(obj);
+    return ret;
+}
+
+/* Tokens issued before keys began with the time (records under the hash alone) go on working: they rotate into tokens
+ * under timed keys, and a legacy parent's one retry in the grace and any reuse afterwards behave as any other's, its
+ * successor under a timed key or (rotated before the change) a legacy one. */
+static void rt_legacy_keys(rt_state_t *s)
+{
+    legacy_t l = {HUB_T_REFRESH, NULL};
+    idp_refresh_t *r;
+    char rt4[44];
+
+    memset(s, 0, sizeof(*s));
+    CHECK(in_write(rt_create_txn, s) == 0);
+    CHECK(stored_as(HUB_T_REFRESH, s->rt) == 1);
+    l.token = s->rt;
+    CHECK(in_write(to_legacy_txn, &l) == 0);
+    CHECK(stored_as(HUB_T_REFRESH, s->rt) == 2);
+    r = rt_get(s->rt);
+    CHECK(r != NULL && r->family != NULL && strcmp(r->family, s->family) == 0 && r->successor_hash == NULL);
+    idp_refresh_free(r);
+    CHECK(rotate(s, s->rt, s->rt2, 5) == 0);
+    CHECK(stored_as(HUB_T_REFRESH, s->rt) == 2 && stored_as(HUB_T_REFRESH, s->rt2) == 1);
+    CHECK(rotate(s, s->rt, s->rt3, 5) == 0); /* the one retry */
+    CHECK(family_revoked(s->family) == 0 && stored_as(HUB_T_REFRESH, s->rt3) == 1);
+    CHECK(rotate(s, s->rt2, rt4, 5) == HUB_E_DENIED); /* the superseded successor */
+    CHECK(family_revoked(s->family) == 1);
+
+    /* rotated before the change: parent and successor both legacy */
+    memset(s, 0, sizeof(*s));
+    CHECK(in_write(rt_create_txn, s) == 0);
+    CHECK(rotate(s, s->rt, s->rt2, 5) == 0);
+    l.token = s->rt;
+    CHECK(in_write(to_legacy_txn, &l) == 0);
+    l.token = s->rt2;
+    CHECK(in_write(to_legacy_txn, &l) == 0);
+    CHECK(in_write(legacy_successor_txn, s) == 0);
+    CHECK(stored_as(HUB_T_REFRESH, s->rt) == 2 && stored_as(HUB_T_REFRESH, s->rt2) == 2);
+    CHECK(rotate(s, s->rt, s->rt3, 5) == 0); /* the retry finds the legacy successor */
+    CHECK(family_revoked(s->family) == 0);
+    CHECK(rotate(s, s->rt3, rt4, 5) == 0);
+    CHECK(rotate(s, s->rt2, rt4, 5) == HUB_E_DENIED);
+    CHECK(family_revoked(s->family) == 1);
+}
+
 /* Refresh tokens: each part in turn on one state (rt_retry_in_grace goes on from the family rt_created_and_rotated
  * made; the others start their own). */
 static void test_refresh(void)
 {
     static void (*const parts[])(rt_state_t *) = {rt_created_and_rotated, rt_retry_in_grace,       rt_second_retry,
                                                   rt_grace_parent_only,   rt_retry_revoked_family, rt_refused_reuse,
-                                                  rt_reuse_after_grace,   rt_revoke_owner_only};
+                                                  rt_reuse_after_grace,   rt_revoke_owner_only,    rt_legacy_keys};
     rt_state_t s = {{0}};
 
     for (size_t i = 0; i != sizeof(parts) / sizeof(parts[0]); ++i)

@@ -108,7 +108,7 @@ typedef struct {
     hub_alg_t alg;
     const hub_key_t *key;
     uint64_t now, exp;
-    char *at, jti[23];
+    char *at, jti[IDP_JTI_LEN + 1];
 } mint_env_t;
 
 /* The user the id_tokens are minted for (every profile field set, one role). */
@@ -169,7 +169,7 @@ static void mint_access_token(mint_env_t *e)
     idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", e->now - 10, &roles};
 
     CHECK(idp_mint_access_token(&e->idp, &p, &e->at, e->jti, &e->exp) == 0);
-    CHECK(strlen(e->jti) == 22 && e->exp >= e->now + 600 && e->exp <= e->now + 602);
+    CHECK(strlen(e->jti) == IDP_JTI_LEN && e->exp >= e->now + 600 && e->exp <= e->now + 602);
     CHECK(e->at != NULL && idp_keyring_verify(e->idp.keyring, e->at, strlen(e->at), &jws) == 0);
     if (jws.payload != NULL) {
         json_t *c = jws.payload;
@@ -193,7 +193,7 @@ static void mint_access_token(mint_env_t *e)
 static void mint_client_credentials(mint_env_t *e)
 {
     hub_jws_t jws = {0};
-    char *at2 = NULL, jti2[23];
+    char *at2 = NULL, jti2[IDP_JTI_LEN + 1];
     uint64_t exp;
     idp_at_params_t p2 = {"svc", "svc", "read", NULL, 0, NULL};
 

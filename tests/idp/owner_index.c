@@ -243,6 +243,69 @@ static void test_stale_sessions(void)
     hub_store_close(S);
 }
 
+/* The key an entry had before keys began with the member's first characters: kind, the owner's hash, the member's. */
+static int put_old_entry(hub_txn_t *txn, const char *tag, const char *owner, const char *member)
+{
+    uint8_t md[HUB_SHA256_LEN];
+    char key[128];
+    size_t n;
+
+    n = (size_t)snprintf(key, sizeof(key), "%s\n", tag);
+    hub_sha256(md, owner, strlen(owner));
+    n += hub_b64url_encode(key + n, md, sizeof(md));
+    key[n++] = '\n';
+    hub_sha256(md, member, strlen(member));
+    n += hub_b64url_encode(key + n, md, sizeof(md));
+    return hub_store_put(txn, HUB_T_OWNER_INDEX, key, n, member, strlen(member), hub_now() + 3600, 0);
+}
+
+typedef struct {
+    ses_t *s;
+    char fam[33];
+    idp_owner_list_t listed;
+} both_t;
+
+static int both_forms_txn(hub_txn_t *txn, void *arg)
+{
+    both_t *b = arg;
+    int ret;
+    if ((ret = idp_family_create(txn, "cli-2", "sub-2", b->s[0].sid, hub_now() + 3600, b->fam)) == 0 &&
+        (ret = put_old_entry(txn, "ses", "sub-2", b->s[0].hash)) == 0 && (ret = put_old_entry(txn, "sid", b->s[0].sid, b->fam)) == 0)
+        ret = idp_owner_index_list(txn, IDP_OWNER_FAMILY_SID, b->s[0].sid, &b->listed);
+    return ret;
+}
+
+static int revoke_sid_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_family_revoke_sid(txn, arg);
+}
+
+/* A member listed under both forms of key (an entry from before keys began with the member's first characters, and
+ * one written since: a family extended after the change): listed twice, revoked or ended once, without an error. */
+static void test_both_key_forms(void)
+{
+    ses_t s[] = {{"sub-2"}, {NULL}};
+    both_t b = {s, {0}, {NULL, 0, 0}};
+    hub_txn_t *txn;
+    idp_family_t *f = NULL;
+
+    if (!open_fresh())
+        return;
+    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, NULL, NULL), 0);
+    CHECK_RC(hub_store_write(S, sessions_txn, s), 0);
+    CHECK_RC(hub_store_write(S, both_forms_txn, &b), 0);
+    CHECK(b.listed.n == 2 && strcmp(b.listed.v[0], b.fam) == 0 && strcmp(b.listed.v[1], b.fam) == 0);
+    idp_owner_list_free(&b.listed);
+    CHECK_RC(hub_store_write(S, revoke_sid_txn, s[0].sid), 0);
+    CHECK_RC(hub_store_read_begin(S, &txn), 0);
+    CHECK(idp_family_get(txn, b.fam, &f) == 0 && f != NULL && f->revoked);
+    idp_family_free(f);
+    hub_store_read_end(txn);
+    CHECK(end_user("sub-2", NULL) == 1);
+    CHECK_ALIVE(s, "0");
+    hub_store_close(S);
+}
+
 static int bad_put_txn(hub_txn_t *txn, void *arg)
 {
     char long_member[600];
@@ -335,6 +398,7 @@ static void run(test_backend_t *b)
     test_build_chunks();
     test_sessions();
     test_stale_sessions();
+    test_both_key_forms();
     test_bad_input();
     test_startup();
 }
