@@ -54,6 +54,23 @@ def die(msg):
     sys.exit(1)
 
 
+def build_commit(commit, targets=("hubd", "hubctl")):
+    """A Release build of an older commit of this repository (git archive into build/commit-COMMIT/src, built in
+    build/commit-COMMIT/build, targets only; reused when there); its build dir. Dies when git cannot give it."""
+    top = os.path.join(TOP, "build", f"commit-{commit}")
+    src, out = os.path.join(top, "src"), os.path.join(top, "build")
+    if all(os.path.exists(os.path.join(out, t)) for t in targets):
+        return out
+    os.makedirs(src, exist_ok=True)
+    arch = subprocess.run(["git", "-C", TOP, "archive", commit], capture_output=True)
+    if arch.returncode != 0:
+        die(f"git archive {commit}: {arch.stderr.decode(errors='replace').strip()} (a clone with the history is needed)")
+    subprocess.run(["tar", "-x", "-C", src], input=arch.stdout, check=True)
+    subprocess.run(["cmake", "-S", src, "-B", out, "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", out, "-j2", "--target", *targets], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
 def build(extra_targets=()):
     """Configures and builds the Release tree in build/bench (hubd, hubctl and extra_targets only), unless
     HUB_BENCH_NO_BUILD=1."""
@@ -70,13 +87,13 @@ def tmpdir(prefix="hub-bench-"):
     return d
 
 
-def hubctl(data_dir, *args, input=None):
-    """Runs hubctl -d data_dir ARGS; returns stdout, dies with its stderr on failure."""
-    return run_hubctl(["-d", data_dir, *args], input=input)
+def hubctl(data_dir, *args, input=None, build=None):
+    """Runs hubctl -d data_dir ARGS (build's hubctl, default HUBCTL); returns stdout, dies with its stderr on failure."""
+    return run_hubctl(["-d", data_dir, *args], input=input, build=build)
 
 
-def run_hubctl(args, input=None):
-    r = subprocess.run([HUBCTL, *args], input=input, capture_output=True, text=True)
+def run_hubctl(args, input=None, build=None):
+    r = subprocess.run([os.path.join(build, "hubctl") if build else HUBCTL, *args], input=input, capture_output=True, text=True)
     if r.returncode != 0:
         die(f"hubctl {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
     return r.stdout
@@ -126,8 +143,9 @@ class Node:
     """A hubd process with a generated config; start() waits for its ready line, stop()
     sends SIGTERM. Every node still running at exit is killed."""
 
-    def __init__(self, role, name, conf=None, data_dir=None, log_level="info"):
+    def __init__(self, role, name, conf=None, data_dir=None, log_level="info", build=None):
         self.role, self.name = role, name
+        self.build = build  # another build dir's hubd and hubctl (None: HUBD, HUBCTL)
         self.port = free_port()
         self.dir = tmpdir(f"hub-bench-{name}-")
         self.data_dir = data_dir or os.path.join(self.dir, "data")
@@ -161,13 +179,14 @@ class Node:
     def hubctl(self, *args, input=None):
         """hubctl on this node's store: -d DATA_DIR on LMDB, -c CONFIG on PostgreSQL; stdout (dies on failure)."""
         if self.on_postgresql():
-            return run_hubctl(["-c", self.write_conf(), *args], input=input)
-        return hubctl(self.data_dir, *args, input=input)
+            return run_hubctl(["-c", self.write_conf(), *args], input=input, build=self.build)
+        return hubctl(self.data_dir, *args, input=input, build=self.build)
 
     def start(self, timeout=20):
         conf_path = self.write_conf()
         log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([HUBD, "-c", conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        hubd = os.path.join(self.build, "hubd") if self.build else HUBD
+        self.proc = subprocess.Popen([hubd, "-c", conf_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         log.close()
         _nodes.append(self)
         end = time.time() + timeout
@@ -479,11 +498,13 @@ FLOW_LOGIN = {"max_failures": 1000, "lockout": "1m", "address_max_failures": 100
 STORES = ("lmdb", "postgresql")
 
 
-def flow_primary(name, alg, log_level="info", store="lmdb", users=4, pg=None, conf=None):
+def flow_primary(name, alg, log_level="info", store="lmdb", users=4, pg=None, conf=None, build=None):
     """A primary for bench-flowload, not started: signing_alg alg, FLOW_LOGIN, conf merged over that; its store LMDB in
     its data dir, or (store "postgresql") a new database of pg (default: the shared throwaway server of hubtest's
-    pg_server()); hubctl init and users bench0..bench{users-1} with FLOW_PASSWORD (node.password_file)."""
-    node = Node("primary", name, conf={"primary": {"signing_alg": alg, "login": dict(FLOW_LOGIN)}}, log_level=log_level)
+    pg_server()); hubctl init and users bench0..bench{users-1} with FLOW_PASSWORD (node.password_file). build: another
+    build dir's hubd and hubctl (an older commit's, for a side-by-side)."""
+    node = Node("primary", name, conf={"primary": {"signing_alg": alg, "login": dict(FLOW_LOGIN)}}, log_level=log_level,
+                build=build)
     for section, values in (conf or {}).items():
         node.conf.setdefault(section, {}).update(values)
     if store == "postgresql":
