@@ -38,7 +38,7 @@ typedef struct st_idp_refresh_t {
     char *scope;
     uint64_t auth_time;
     uint64_t expires_at;
-    char *successor_hash; /* set once rotated (or superseded by an honoured retry) */
+    char *successor_hash; /* the successor's store key, set once rotated (or superseded by an honoured retry) */
     uint64_t rotated_at;
     int retried; /* a retry of it was honoured, or it was superseded by one: presenting it again is reuse */
     char *key;   /* the store key it was read under (idp_refresh_get); NULL in one that was not read */
