@@ -97,13 +97,18 @@ static int get_record(hub_txn_t *txn, const char *hash, json_t **out)
     return 0;
 }
 
-void idp_session_prepare(idp_t *idp, idp_session_new_t *out)
+void idp_session_prepare_ttl(idp_session_new_t *out, uint64_t ttl)
 {
     hub_random_token(out->cookie, TOKEN_BYTES);
     hub_random_token(out->sid, SID_BYTES);
     hub_secret_hash(out->hash, out->cookie, TOKEN_LEN);
     out->auth_time = hub_now();
-    out->expires_at = out->auth_time + idp->cfg->primary.session_ttl;
+    out->expires_at = out->auth_time + ttl;
+}
+
+void idp_session_prepare(idp_t *idp, idp_session_new_t *out)
+{
+    idp_session_prepare_ttl(out, idp->cfg->primary.session_ttl);
 }
 
 int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub)

@@ -33,6 +33,8 @@ typedef struct st_idp_session_new_t {
     uint64_t auth_time, expires_at;
 } idp_session_new_t;
 void idp_session_prepare(idp_t *idp, idp_session_new_t *out);
+/* The same for a session living ttl seconds (tools that write sessions without a node: bench-gen-store). */
+void idp_session_prepare_ttl(idp_session_new_t *out, uint64_t ttl);
 /* Stores n as a session of sub; 0, or the store's error. */
 int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub);
 void idp_session_set_cookie(idp_t *idp, h2o_req_t *req, const idp_session_new_t *n);

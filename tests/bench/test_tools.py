@@ -189,6 +189,7 @@ def test_gen_store_writes_what_the_node_reads():
     e = entries(data)
     eq((e["users"], e["users_by_name"], e["clients"], e["sessions"], e["refresh"], e["families"]), (40, 40, 5, 40, 210, 210),
        "records per table (a session is two records)")
+    eq(e.get("owner_index"), 20 + 3 * 210, "every session under its user, every family under its session, user and client")
     users = hubctl(data, "user", "list").stdout
     eq(len(re.findall(r"^user00000\d\d ", users, re.M)), 40, "hubctl lists the generated users")
     # a second run without users or clients gives its tokens to those in the store
@@ -206,6 +207,8 @@ def test_gen_store_writes_what_the_node_reads():
                          capture_output=True, text=True, timeout=120)
     eq(res.returncode, 0, f"sign-ins of generated users: {res.stdout}")
     eq(node.stop(), 0, "the node on a generated store exits 0")
+    with open(node.log_path, errors="replace") as f:
+        ok("indexing the token families" not in f.read(), "a generated store is indexed already: the node builds nothing")
     for args in (["--users", "1"], ["-d", data, "--expiring", "5"], ["-d", data, "--users", "x"], ["-d", data, "--bogus"]):
         r = subprocess.run([GEN_STORE] + args, capture_output=True, text=True, timeout=30)
         ok(r.returncode != 0 and r.stderr, f"{args}: refused with a message ({r.returncode})")

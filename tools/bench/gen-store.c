@@ -15,7 +15,9 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
+#include "idp/family.h"
 #include "idp/grants.h"
+#include "idp/owner_index.h"
 #include "idp/client.h"
 #include "idp/password.h"
 #include "idp/user.h"
@@ -160,35 +162,26 @@ static int put_client(hub_txn_t *txn, gen_t *g, unsigned long i)
     return ret;
 }
 
-/* idp/session.h has no call that starts a session without a request (idp_session_start sets the cookie on one and
- * commits its own transaction), so the two records it writes are written here as it writes them: the session under
- * the hash of its cookie and "sid:" sid pointing to that hash, both expiring with the session. check_sample reads
- * them back with idp_session_get_by_sid, so a change of that layout fails the run instead of passing silently. */
+/* A browser session of a random user, written as a sign-in writes it (idp_session_put: the session, its "sid:" pointer
+ * and its entry in the owner index), living session_ttl. */
 static int put_session(hub_txn_t *txn, gen_t *g, unsigned long i)
 {
-    char cookie[HUB_B64URL_LEN(32) + 1], hash[HUB_SECRET_HASH_LEN + 1], sid[HUB_B64URL_LEN(24) + 1], key[64];
     const char *sub = pool_pick(&g->subs, &g->rng);
-    uint64_t exp = g->now + g->session_ttl;
-    json_t *rec, *ptr;
+    idp_session_new_t n;
     int ret;
 
     if (sub == NULL)
         die("sessions need users");
-    hub_random_token(cookie, 32);
-    hub_random_token(sid, 24);
-    hub_secret_hash(hash, cookie, strlen(cookie));
-    rec = json_pack("{s:s, s:s, s:I, s:I, s:[]}", "sid", sid, "sub", sub, "auth_time", (json_int_t)g->now, "exp", (json_int_t)exp,
-                    "clients");
-    ptr = json_pack("{s:s}", "h", hash);
-    snprintf(key, sizeof(key), "sid:%s", sid);
-    if ((ret = hub_store_put_json(txn, HUB_T_SESSIONS, hash, rec, exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = hub_store_put_json(txn, HUB_T_SESSIONS, key, ptr, exp, HUB_STORE_NOOVERWRITE);
-    json_decref(rec);
-    json_decref(ptr);
-    if (ret == 0)
-        set_slot(&g->sids, i, sid);
+    idp_session_prepare_ttl(&n, g->session_ttl);
+    if ((ret = idp_session_put(txn, &n, sub)) == 0)
+        set_slot(&g->sids, i, n.sid);
     return ret;
 }
+
+static const idp_owner_source_t index_sources[] = {
+    {HUB_T_FAMILIES, "token families", idp_family_index_record},
+    {HUB_T_SESSIONS, "sessions", idp_session_index_record},
+};
 
 /* A refresh token as a code exchange leaves it: a family (client, user, session) and its first token, both living
  * until exp. */
@@ -542,6 +535,11 @@ int main(int argc, char **argv)
         die("cannot hash the password");
     if ((ret = hub_store_open(&store, g.dir)) != 0)
         die("cannot open the store in %s: %s", g.dir, hub_strerror(ret));
+    /* everything below is written with its owner index entries: on a new store (or one already indexed) the build finds
+     * nothing to do and sets the mark, so the node's first start has no index to build; a store written before the index
+     * gets it built here, as a node would */
+    if ((ret = idp_owner_index_build(store, index_sources, sizeof(index_sources) / sizeof(index_sources[0]), NULL, NULL)) != 0)
+        die("cannot index the store's families and sessions: %s", hub_strerror(ret));
     load_owners(store, &g);
     for (k = 0; k != K__COUNT; ++k)
         make_kind(store, &g, (kind_t)k);
