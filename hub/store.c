@@ -366,6 +366,12 @@ int hub_store_sweep(hub_store_t *store, uint64_t now, size_t *removed)
     return rc;
 }
 
+/* Nanoseconds from a to b. */
+static long long ns_between(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
 /* Adds ns nanoseconds to a CLOCK_MONOTONIC time. */
 static void ts_add(struct timespec *ts, long long ns)
 {
@@ -394,7 +400,7 @@ static int sweep_paced(hub_store_t *store, uint64_t now, size_t *removed)
         if (rc != 0)
             break;
         *removed += n;
-        long long took = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+        long long took = ns_between(&t0, &t1);
         ts_add(&t1, took < SWEEP_PAUSE_MAX_MS * 1000000LL ? took : SWEEP_PAUSE_MAX_MS * 1000000LL);
         while (more && !store->sweeper_stop && pthread_cond_timedwait(&store->sweep_cond, &store->sweep_lock, &t1) != ETIMEDOUT)
             ;
@@ -421,7 +427,7 @@ static void *sweeper_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = sweep_paced(store, hub_now(), &removed);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double took = (double)ns_between(&t0, &t1) / 1e9;
         if (rc != 0)
             hub_log_warn("store: sweep failed: %s", hub_strerror(rc));
         else if (removed > 0 && took >= SWEEP_LOG_INFO_S) /* a long one is worth an operator's eye (tools/bench/bigstore reads it) */

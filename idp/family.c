@@ -22,12 +22,12 @@ static const family_by_t by_client = {IDP_OWNER_FAMILY_CLIENT, "client_id", offs
 static const family_by_t by_sid = {IDP_OWNER_FAMILY_SID, "sid", offsetof(idp_family_t, sid)};
 static const family_by_t by_sub = {IDP_OWNER_FAMILY_SUB, "sub", offsetof(idp_family_t, sub)};
 
-/* The expiry of index entries written now for a family living until exp: twice its remaining time, so a family
- * extended by each refresh rewrites them about once per refresh token lifetime. */
-static uint64_t index_until(uint64_t exp)
+/* exp pushed out by halves/2 of the time left until it: what is written now to outlive exp, so that extending it again
+ * and again rewrites it only once the margin is used up. */
+static uint64_t beyond(uint64_t exp, unsigned halves)
 {
     uint64_t now = hub_now();
-    return exp > now ? exp + (exp - now) : exp;
+    return exp > now ? exp + (exp - now) * halves / 2 : exp;
 }
 
 /* The expiry of a family record written now to cover tokens living until until: half their remaining time beyond it,
@@ -35,8 +35,14 @@ static uint64_t index_until(uint64_t exp)
  * (the record outliving its tokens keeps nothing alive: revocation only needs it to outlive them). */
 static uint64_t family_until(uint64_t until)
 {
-    uint64_t now = hub_now();
-    return until > now ? until + (until - now) / 2 : until;
+    return beyond(until, 1);
+}
+
+/* The expiry of index entries written now for a family living until exp: twice its remaining time, so they are
+ * rewritten only when the family has grown past them. */
+static uint64_t index_until(uint64_t exp)
+{
+    return beyond(exp, 2);
 }
 
 /* Lists family id under the owners its record obj names, until until. */

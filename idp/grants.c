@@ -35,11 +35,16 @@ static void hash_of(char out[HUB_SECRET_HASH_LEN + 1], const char *secret, size_
 #define TOKEN_KEY_LEN (HUB_TIMED_CHARS + HUB_SECRET_HASH_LEN)
 #define TOKEN_MAX 128 /* a longer presented token is none of ours */
 
+static void token_key(char key[TOKEN_KEY_LEN + 1], const char *token, size_t len)
+{
+    memcpy(key, token, HUB_TIMED_CHARS);
+    hash_of(key + HUB_TIMED_CHARS, token, len);
+}
+
 static void token_make(char out[44], char key[TOKEN_KEY_LEN + 1])
 {
     hub_timed_token(out, 32);
-    memcpy(key, out, HUB_TIMED_CHARS);
-    hash_of(key + HUB_TIMED_CHARS, out, strlen(out));
+    token_key(key, out, strlen(out));
 }
 
 /* Reads the record of a presented token from t into *obj and the key it is stored under into key; HUB_E_NOTFOUND when
@@ -50,8 +55,7 @@ static int token_get(hub_txn_t *txn, hub_table_t t, const char *token, size_t le
 
     if (len < HUB_TIMED_CHARS || len > TOKEN_MAX || !hub_is_b64url(token, HUB_TIMED_CHARS))
         return HUB_E_NOTFOUND;
-    memcpy(key, token, HUB_TIMED_CHARS);
-    hash_of(key + HUB_TIMED_CHARS, token, len);
+    token_key(key, token, len);
     if ((ret = hub_store_get_json(txn, t, key, obj)) != HUB_E_NOTFOUND)
         return ret;
     memmove(key, key + HUB_TIMED_CHARS, HUB_SECRET_HASH_LEN + 1);

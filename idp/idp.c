@@ -55,11 +55,11 @@ typedef struct st_idp_startup_t {
     size_t next; /* the first of loads[] not done */
 } idp_startup_t;
 
-/* The tables the owner index covers and how each record is listed in it. */
-static const idp_owner_source_t index_sources[] = {
+const idp_owner_source_t idp_owner_sources[] = {
     {HUB_T_FAMILIES, "token families", idp_family_index_record},
     {HUB_T_SESSIONS, "session records (with their \"sid:\" pointers)", idp_session_index_record},
 };
+const size_t idp_owner_nsources = sizeof(idp_owner_sources) / sizeof(idp_owner_sources[0]);
 
 static int ensure_data_txn(hub_txn_t *txn, void *arg)
 {
@@ -179,8 +179,7 @@ static int loads_step(idp_t *idp, const char **failed)
 static int index_step(idp_t *idp, const char **failed)
 {
     *failed = "cannot index the token families and sessions";
-    return idp_owner_index_build(idp->store, index_sources, sizeof(index_sources) / sizeof(index_sources[0]), index_between,
-                                 idp->startup);
+    return idp_owner_index_build(idp->store, idp_owner_sources, idp_owner_nsources, index_between, idp->startup);
 }
 
 /* The loads not done yet (a node whose store opened held: then the store is released, the node turns healthy with its

@@ -3,6 +3,7 @@
 #define IDP_IDP_H
 
 #include "hub/server.h"
+#include "idp/owner_index.h"
 
 typedef struct st_idp_t idp_t;
 
@@ -12,5 +13,10 @@ typedef struct st_idp_t idp_t;
  * runs after the server stopped. */
 int idp_create(idp_t **out, hub_server_t *server);
 void idp_destroy(idp_t *idp);
+
+/* The tables the owner index covers (token families, sessions) and how each record is listed in it: what a node's
+ * start-up builds the index from, and what a tool writing a store builds it with (bench-gen-store). */
+extern const idp_owner_source_t idp_owner_sources[];
+extern const size_t idp_owner_nsources;
 
 #endif

@@ -10,6 +10,7 @@
 #include "hub/err.h"
 #include "hub/store.h"
 #include "idp/family.h"
+#include "idp/idp.h"
 #include "idp/owner_index.h"
 #include "idp/session.h"
 #include "tests/check.h"
@@ -22,12 +23,6 @@
 
 static test_backend_t *B;
 static hub_store_t *S;
-
-static const idp_owner_source_t sources[] = {
-    {HUB_T_FAMILIES, "token families", idp_family_index_record},
-    {HUB_T_SESSIONS, "sessions", idp_session_index_record},
-};
-#define NSOURCES (sizeof(sources) / sizeof(sources[0]))
 
 static int open_fresh(void)
 {
@@ -100,12 +95,12 @@ static void test_build_chunks(void)
         many_t m = {i, i + BATCH < MANY ? i + BATCH : MANY, ids};
         CHECK_RC(hub_store_write(S, many_txn, &m), 0);
     }
-    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, stop_cb, &once), HUB_E_CANCELLED);
+    CHECK_RC(idp_owner_index_build(S, idp_owner_sources, idp_owner_nsources, stop_cb, &once), HUB_E_CANCELLED);
     CHECK(ready() == 0 && once.calls == 1); /* asked between the first chunk and the second */
-    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, stop_cb, &never), 0);
+    CHECK_RC(idp_owner_index_build(S, idp_owner_sources, idp_owner_nsources, stop_cb, &never), 0);
     CHECK(ready() == 1);
     CHECK(never.calls == 2); /* between three chunks of families (the last one short); one of (no) sessions */
-    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, stop_cb, &never), 0); /* done: not walked again */
+    CHECK_RC(idp_owner_index_build(S, idp_owner_sources, idp_owner_nsources, stop_cb, &never), 0); /* done: not walked again */
     CHECK(never.calls == 2);
     CHECK_RC(hub_store_write(S, revoke_sub_txn, "sub-m"), 0);
     CHECK(count_revoked(ids, MANY) == MANY);
@@ -197,7 +192,7 @@ static void test_sessions(void)
     CHECK_RC(test_owner_index_clear(S), 0);
     CHECK(end_user("sub-a", s[1].sid) == 2); /* the scan: the old ones too */
     CHECK_ALIVE(s, "0101101");
-    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, NULL, NULL), 0);
+    CHECK_RC(idp_owner_index_build(S, idp_owner_sources, idp_owner_nsources, NULL, NULL), 0);
     CHECK(ready() == 1);
     CHECK(end_user("sub-b", NULL) == 2); /* built: the old one of sub-b through the index */
     CHECK_ALIVE(s, "0100001");
@@ -230,7 +225,7 @@ static void test_stale_sessions(void)
 
     if (!open_fresh())
         return;
-    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, NULL, NULL), 0);
+    CHECK_RC(idp_owner_index_build(S, idp_owner_sources, idp_owner_nsources, NULL, NULL), 0);
     CHECK_RC(hub_store_write(S, sessions_txn, s), 0);
     CHECK(end_user("sub-x", NULL) == 1); /* s[1]: its hash gone, its entry stays */
     snprintf(sid_key, sizeof(sid_key), "sid:%s", s[0].sid);
@@ -291,7 +286,7 @@ static void test_both_key_forms(void)
 
     if (!open_fresh())
         return;
-    CHECK_RC(idp_owner_index_build(S, sources, NSOURCES, NULL, NULL), 0);
+    CHECK_RC(idp_owner_index_build(S, idp_owner_sources, idp_owner_nsources, NULL, NULL), 0);
     CHECK_RC(hub_store_write(S, sessions_txn, s), 0);
     CHECK_RC(hub_store_write(S, both_forms_txn, &b), 0);
     CHECK(b.listed.n == 2 && strcmp(b.listed.v[0], b.fam) == 0 && strcmp(b.listed.v[1], b.fam) == 0);

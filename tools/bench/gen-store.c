@@ -15,9 +15,8 @@
 #include "hub/clock.h"
 #include "hub/err.h"
 #include "hub/store.h"
-#include "idp/family.h"
 #include "idp/grants.h"
-#include "idp/owner_index.h"
+#include "idp/idp.h"
 #include "idp/client.h"
 #include "idp/password.h"
 #include "idp/user.h"
@@ -177,11 +176,6 @@ static int put_session(hub_txn_t *txn, gen_t *g, unsigned long i)
         set_slot(&g->sids, i, n.sid);
     return ret;
 }
-
-static const idp_owner_source_t index_sources[] = {
-    {HUB_T_FAMILIES, "token families", idp_family_index_record},
-    {HUB_T_SESSIONS, "sessions", idp_session_index_record},
-};
 
 /* A refresh token as a code exchange leaves it: a family (client, user, session) and its first token, both living
  * until exp. */
@@ -538,7 +532,7 @@ int main(int argc, char **argv)
     /* everything below is written with its owner index entries: on a new store (or one already indexed) the build finds
      * nothing to do and sets the mark, so the node's first start has no index to build; a store written before the index
      * gets it built here, as a node would */
-    if ((ret = idp_owner_index_build(store, index_sources, sizeof(index_sources) / sizeof(index_sources[0]), NULL, NULL)) != 0)
+    if ((ret = idp_owner_index_build(store, idp_owner_sources, idp_owner_nsources, NULL, NULL)) != 0)
         die("cannot index the store's families and sessions: %s", hub_strerror(ret));
     load_owners(store, &g);
     for (k = 0; k != K__COUNT; ++k)
