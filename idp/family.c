@@ -1,6 +1,8 @@
-/* Token families in the store (FAMILIES: id -> {client_id, sub, sid, revoked, expires_at, idx}) and their entries in
- * the owner index, by which logout, a user's revocation and a client's deletion find them. */
+/* Token families in the store (FAMILIES: id -> {client_id, sub, sid, revoked, expires_at, idx}) and their listings: under
+ * their user and client (USER_FAMILIES), by which logout, a user's revocation and the account page find them, and under
+ * their client in the owner index, by which a client's deletion does. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hub/clock.h"
@@ -19,6 +21,8 @@ typedef struct {
     size_t offset; /* of the field in idp_family_t */
 } family_by_t;
 static const family_by_t by_client = {IDP_OWNER_FAMILY_CLIENT, "client_id", offsetof(idp_family_t, client_id)};
+/* a family's session and user: its user's listing (USER_FAMILIES) names it; the index's sid and sub entries name the
+ * families written before that, and those the one-time build (idp_owner_index_build) indexed */
 static const family_by_t by_sid = {IDP_OWNER_FAMILY_SID, "sid", offsetof(idp_family_t, sid)};
 static const family_by_t by_sub = {IDP_OWNER_FAMILY_SUB, "sub", offsetof(idp_family_t, sub)};
 
@@ -45,18 +49,107 @@ static uint64_t index_until(uint64_t exp)
     return beyond(exp, 2);
 }
 
-/* Lists family id under the owners its record obj names, until until. */
-static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, uint64_t until)
+/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}: every family of a user, written when the family is
+ * made (at authorization) and outliving it and every token issued from it (idp_family_list_user): what the user's
+ * account page lists per client, what its Revoke takes back (idp_user_families_each), and where logout and a user's
+ * revocation find the user's families. The key begins with the user, so a batch of authorizations by different users
+ * writes one page per user here, the family's only listing at a random place in a large store. */
+static int user_family_key(char *buf, size_t size, const char *sub, const char *client_id, const char *family)
 {
-    static const family_by_t *const owners[] = {&by_sid, &by_sub, &by_client};
-    int ret = 0;
+    int n = snprintf(buf, size, "%s\n%s\n%s", sub, client_id, family != NULL ? family : "");
+    return n > 0 && (size_t)n < size && (size_t)n <= ID_MAX ? n : -1;
+}
 
-    for (size_t i = 0; ret == 0 && i != sizeof(owners) / sizeof(owners[0]); ++i)
-        ret = idp_owner_index_put(txn, owners[i]->kind, json_string_value(json_object_get(obj, owners[i]->field)), id, until);
+int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
+                         uint64_t until)
+{
+    uint64_t now = hub_now(), at = now, exp = 0;
+    json_t *obj = NULL, *out;
+    char key[600];
+    int ret;
+
+    if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0)
+        return 0; /* no user, or ids no key can hold: not listed */
+    /* a rotation's token: the listing already outlives it (one read), or it is extended once in a while */
+    if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
+        hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp);
+        if (exp == 0 || exp >= until) {
+            json_decref(obj);
+            return 0;
+        }
+        at = hub_json_uint(obj, "at") != 0 ? hub_json_uint(obj, "at") : now;
+    }
+    out = json_object();
+    if (scope != NULL)
+        json_object_set_new(out, "scope", json_string(scope));
+    else if (json_is_string(json_object_get(obj, "scope")))
+        json_object_set(out, "scope", json_object_get(obj, "scope"));
+    json_object_set_new(out, "at", json_integer((json_int_t)at));
+    json_decref(obj);
+    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, out, index_until(until), 0);
+    json_decref(out);
     return ret;
 }
 
-int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, uint64_t expires_at, char id_out[33])
+typedef struct {
+    int (*cb)(void *arg, const idp_user_family_t *f);
+    void *arg;
+} user_family_walk_t;
+
+static int user_family_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    user_family_walk_t *w = arg;
+    char buf[600];
+    json_t *obj;
+    int ret;
+
+    if (key.len >= sizeof(buf))
+        return 0;
+    memcpy(buf, key.data, key.len);
+    buf[key.len] = '\0';
+    char *client_id = strchr(buf, '\n'), *family = client_id != NULL ? strchr(client_id + 1, '\n') : NULL;
+    if (family == NULL || (obj = json_loadb(val.data, val.len, 0, NULL)) == NULL)
+        return 0;
+    *client_id++ = '\0';
+    *family++ = '\0';
+    idp_user_family_t f = {client_id, family, json_string_value(json_object_get(obj, "scope")),
+                           (uint64_t)json_integer_value(json_object_get(obj, "at"))};
+    ret = w->cb(w->arg, &f);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_id, int (*cb)(void *arg, const idp_user_family_t *f),
+                           void *arg)
+{
+    user_family_walk_t w = {cb, arg};
+    char prefix[600];
+    int n = client_id != NULL ? user_family_key(prefix, sizeof(prefix), sub, client_id, NULL)
+                              : snprintf(prefix, sizeof(prefix), "%s\n", sub);
+
+    if (n <= 0 || (size_t)n >= sizeof(prefix) || n > ID_MAX)
+        return 0;
+    return hub_store_each(txn, HUB_T_USER_FAMILIES, prefix, (size_t)n, user_family_cb, &w);
+}
+
+int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_id, const char *family)
+{
+    char key[600];
+    int n = user_family_key(key, sizeof(key), sub, client_id, family);
+    return n < 0 ? HUB_E_NOTFOUND : hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
+}
+
+/* Lists family id, whose record is obj and which lives until exp, under its client in the owner index and under its user
+ * (with scope; NULL: the listing's own), both until index_until(exp), the record's "idx". */
+static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, const char *scope, uint64_t exp)
+{
+    const char *client_id = json_string_value(json_object_get(obj, "client_id"));
+    int ret = idp_owner_index_put(txn, IDP_OWNER_FAMILY_CLIENT, client_id, id, index_until(exp));
+    return ret != 0 ? ret : idp_family_list_user(txn, id, json_string_value(json_object_get(obj, "sub")), client_id, scope, exp);
+}
+
+int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
+                      uint64_t expires_at, char id_out[33])
 {
     const char *const names[] = {"client_id", "sub", "sid"}, *const values[] = {client_id, sub, sid};
     uint64_t exp = family_until(expires_at), idx = index_until(exp);
@@ -71,7 +164,7 @@ int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, co
     json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
     if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = family_index(txn, id_out, obj, idx);
+        ret = family_index(txn, id_out, obj, scope, exp);
     json_decref(obj);
     return ret;
 }
@@ -124,7 +217,7 @@ static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t un
     if (!revoke && exp > idx) {
         idx = index_until(exp);
         json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
-        if ((ret = family_index(txn, id, obj, idx)) != 0)
+        if ((ret = family_index(txn, id, obj, NULL, exp)) != 0)
             goto out;
     }
     ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, 0);
@@ -178,10 +271,17 @@ static int family_scan_cb(void *arg, hub_val_t key, hub_val_t val)
     return 0;
 }
 
+static int user_family_id_cb(void *arg, const idp_user_family_t *f)
+{
+    idp_owner_list_add(arg, hub_strdup(f->family));
+    return 0;
+}
+
 /* Revokes every live family whose field of by equals value (except those of keep_sid). The ids come from the owner's
- * index entries, each family read again (an entry may outlive its family); from a scan of every family while the
- * index is not complete. Collected first: a table must not be written while it is walked. */
-static int family_revoke_where(hub_txn_t *txn, const family_by_t *by, const char *value, const char *keep_sid)
+ * index entries and, for a session's or a user's families, from the listing of their user sub; each family is read
+ * again (an entry may outlive its family, a user's listing names the families of all their sessions). While the index
+ * is not complete, from a scan of every family. Collected first: a table must not be written while it is walked. */
+static int family_revoke_where(hub_txn_t *txn, const family_by_t *by, const char *value, const char *keep_sid, const char *sub)
 {
     family_scan_t scan = {by, value, keep_sid, {NULL, 0, 0}};
     idp_family_t *f;
@@ -189,10 +289,10 @@ static int family_revoke_where(hub_txn_t *txn, const family_by_t *by, const char
 
     if (value == NULL)
         return 0;
-    if (idp_owner_index_ready(txn))
-        ret = idp_owner_index_list(txn, by->kind, value, &scan.ids);
-    else
+    if (!idp_owner_index_ready(txn))
         ret = hub_store_each(txn, HUB_T_FAMILIES, NULL, 0, family_scan_cb, &scan);
+    else if ((ret = idp_owner_index_list(txn, by->kind, value, &scan.ids)) == 0 && sub != NULL)
+        ret = idp_user_families_each(txn, sub, NULL, user_family_id_cb, &scan.ids);
     for (size_t i = 0; ret == 0 && i != scan.ids.n; ++i) {
         f = NULL;
         if ((ret = idp_family_get(txn, scan.ids.v[i], &f)) == 0 && family_matches(f, by, value, keep_sid))
@@ -207,17 +307,17 @@ static int family_revoke_where(hub_txn_t *txn, const family_by_t *by, const char
 
 int idp_family_revoke_client(hub_txn_t *txn, const char *client_id)
 {
-    return family_revoke_where(txn, &by_client, client_id, NULL);
+    return family_revoke_where(txn, &by_client, client_id, NULL, NULL);
 }
 
-int idp_family_revoke_sid(hub_txn_t *txn, const char *sid)
+int idp_family_revoke_sid(hub_txn_t *txn, const char *sid, const char *sub)
 {
-    return family_revoke_where(txn, &by_sid, sid, NULL);
+    return family_revoke_where(txn, &by_sid, sid, NULL, sub);
 }
 
 int idp_family_revoke_sub(hub_txn_t *txn, const char *sub, const char *keep_sid)
 {
-    return family_revoke_where(txn, &by_sub, sub, keep_sid);
+    return family_revoke_where(txn, &by_sub, sub, keep_sid, sub);
 }
 
 void idp_family_free(idp_family_t *f)
@@ -243,7 +343,7 @@ int idp_family_index_record(hub_txn_t *txn, hub_val_t key, hub_val_t val)
     }
     id = hub_xstrndup(key.data, key.len);
     if (strlen(id) == key.len) /* an id with a NUL in it is no key idp_family_get can name */
-        ret = family_index(txn, id, obj, index_until(hub_json_uint(obj, "expires_at")));
+        ret = family_index(txn, id, obj, NULL, hub_json_uint(obj, "expires_at"));
     free(id);
     json_decref(obj);
     return ret;

@@ -188,91 +188,6 @@ static idp_refresh_t *refresh_decode(const json_t *obj)
     return r;
 }
 
-/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}, written when a code is exchanged for the family's
- * first refresh token and living twice that token's lifetime, extended when a rotation's token would outlive it: what a
- * user's account page lists per client, and what its Revoke takes back (idp_user_families_each), without a scan of
- * every family. */
-static int user_family_key(char *buf, size_t size, const char *sub, const char *client_id, const char *family)
-{
-    int n = snprintf(buf, size, "%s\n%s\n%s", sub, client_id, family != NULL ? family : "");
-    return n > 0 && (size_t)n < size && (size_t)n <= 511 ? n : -1;
-}
-
-static int user_family_put(hub_txn_t *txn, const idp_refresh_t *rec)
-{
-    uint64_t now = hub_now(), at = now, exp = 0;
-    json_t *obj = NULL;
-    char key[600];
-    int ret;
-
-    if (rec->sub == NULL || rec->client_id == NULL || rec->family == NULL ||
-        user_family_key(key, sizeof(key), rec->sub, rec->client_id, rec->family) < 0)
-        return 0; /* no user (never for a code's token) or ids no index key can hold: not listed */
-    /* a rotation's token: the listing already outlives it (one read), or it is extended once per refresh_token_ttl or so */
-    if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
-        at = hub_json_uint(obj, "at") != 0 ? hub_json_uint(obj, "at") : now;
-        hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp);
-        json_decref(obj);
-        if (exp == 0 || exp >= rec->expires_at)
-            return 0;
-    }
-    obj = json_object();
-    jset_str(obj, "scope", rec->scope);
-    jset_uint(obj, "at", at);
-    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, obj,
-                             rec->expires_at > now ? rec->expires_at + (rec->expires_at - now) : rec->expires_at, 0);
-    json_decref(obj);
-    return ret;
-}
-
-typedef struct {
-    int (*cb)(void *arg, const idp_user_family_t *f);
-    void *arg;
-} user_family_walk_t;
-
-static int user_family_cb(void *arg, hub_val_t key, hub_val_t val)
-{
-    user_family_walk_t *w = arg;
-    char buf[600];
-    json_t *obj;
-    int ret;
-
-    if (key.len >= sizeof(buf))
-        return 0;
-    memcpy(buf, key.data, key.len);
-    buf[key.len] = '\0';
-    char *client_id = strchr(buf, '\n'), *family = client_id != NULL ? strchr(client_id + 1, '\n') : NULL;
-    if (family == NULL || (obj = json_loadb(val.data, val.len, 0, NULL)) == NULL)
-        return 0;
-    *client_id++ = '\0';
-    *family++ = '\0';
-    idp_user_family_t f = {client_id, family, json_string_value(json_object_get(obj, "scope")),
-                           (uint64_t)json_integer_value(json_object_get(obj, "at"))};
-    ret = w->cb(w->arg, &f);
-    json_decref(obj);
-    return ret;
-}
-
-int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_id, int (*cb)(void *arg, const idp_user_family_t *f),
-                           void *arg)
-{
-    user_family_walk_t w = {cb, arg};
-    char prefix[600];
-    int n = client_id != NULL ? user_family_key(prefix, sizeof(prefix), sub, client_id, NULL)
-                              : snprintf(prefix, sizeof(prefix), "%s\n", sub);
-
-    if (n <= 0 || (size_t)n >= sizeof(prefix) || n > 511)
-        return 0;
-    return hub_store_each(txn, HUB_T_USER_FAMILIES, prefix, (size_t)n, user_family_cb, &w);
-}
-
-int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_id, const char *family)
-{
-    char key[600];
-    int n = user_family_key(key, sizeof(key), sub, client_id, family);
-    return n < 0 ? HUB_E_NOTFOUND : hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
-}
-
 /* Writes a new token for rec into out and its key into key; the family extended to cover it and listed under its user. */
 static int refresh_write(hub_txn_t *txn, const idp_refresh_t *rec, char out[44], char key[TOKEN_KEY_LEN + 1])
 {
@@ -291,7 +206,7 @@ static int refresh_write(hub_txn_t *txn, const idp_refresh_t *rec, char out[44],
     if (ret == 0 && rec->family != NULL && (ret = idp_family_extend(txn, rec->family, rec->expires_at)) == HUB_E_NOTFOUND)
         ret = 0;
     if (ret == 0)
-        ret = user_family_put(txn, rec);
+        ret = idp_family_list_user(txn, rec->family, rec->sub, rec->client_id, rec->scope, rec->expires_at);
     return ret;
 }
 

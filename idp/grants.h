@@ -44,25 +44,11 @@ typedef struct st_idp_refresh_t {
     char *key;   /* the store key it was read under (idp_refresh_get); NULL in one that was not read */
 } idp_refresh_t;
 
-/* Stores a new refresh token (written to out) for rec (family, client, sub, scope...), and lists its family under its
- * user and client (idp_user_families_each) for longer than the token lives: a code's first token writes the listing,
- * a rotation's only reads it, except about once per refresh_token_ttl when it extends it. */
+/* Stores a new refresh token (written to out) for rec (family, client, sub, scope...); its family is extended to cover
+ * it and stays listed under its user for longer than the token lives (idp_family_list_user: a read, except about once
+ * per refresh_token_ttl when it is extended). */
 int idp_refresh_create(hub_txn_t *txn, const idp_refresh_t *rec, char out[44]);
 
-/* A family a user holds refresh tokens of, as listed under the user and the client (strings valid during the call). */
-typedef struct st_idp_user_family_t {
-    const char *client_id;
-    const char *family;
-    const char *scope; /* space-separated, may be NULL */
-    uint64_t at;       /* when the code was exchanged */
-} idp_user_family_t;
-/* Calls cb for each family listed for sub (and client_id; NULL = every client), in client order; whether the family
- * is still live and unrevoked is the caller's to check (idp_family_get). A non-zero return of cb stops the walk and is
- * returned. */
-int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_id, int (*cb)(void *arg, const idp_user_family_t *f),
-                           void *arg);
-/* Drops the listing of family (its revocation is idp_family_revoke's); HUB_E_NOTFOUND when it is not listed. */
-int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_id, const char *family);
 /* Looks up a presented refresh token. HUB_E_NOTFOUND when unknown/expired. */
 int idp_refresh_get(hub_txn_t *txn, const char *token, size_t len, idp_refresh_t **out);
 /* Rotates r, a record idp_refresh_get read in this transaction (r is updated with it): marks it as rotated to a new

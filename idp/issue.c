@@ -39,7 +39,7 @@ static int issue_txn(hub_txn_t *txn, void *arg)
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
     if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
-        if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, now + cfg->primary.refresh_token_ttl, family)) != 0)
+        if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, is->scope, now + cfg->primary.refresh_token_ttl, family)) != 0)
             return ret;
     }
     if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0) {

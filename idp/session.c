@@ -288,7 +288,7 @@ int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended)
     if ((ret = hub_store_del(txn, HUB_T_SESSIONS, hash, HUB_SECRET_HASH_LEN)) != 0 ||
         (ret = hub_store_del(txn, HUB_T_SESSIONS, key, strlen(key))) != 0)
         goto out;
-    if ((ret = idp_family_revoke_sid(txn, sid)) != 0 && ret != HUB_E_NOTFOUND)
+    if ((ret = idp_family_revoke_sid(txn, sid, s->sub)) != 0 && ret != HUB_E_NOTFOUND)
         goto out;
     ret = 0;
     if (ended != NULL) {

@@ -189,7 +189,8 @@ def test_gen_store_writes_what_the_node_reads():
     e = entries(data)
     eq((e["users"], e["users_by_name"], e["clients"], e["sessions"], e["refresh"], e["families"]), (40, 40, 5, 40, 210, 210),
        "records per table (a session is two records)")
-    eq(e.get("owner_index"), 20 + 3 * 210, "every session under its user, every family under its session, user and client")
+    eq(e.get("owner_index"), 20 + 210, "every session under its user, every family under its client")
+    eq(e.get("user_families"), 210, "every family under its user and client")
     users = hubctl(data, "user", "list").stdout
     eq(len(re.findall(r"^user00000\d\d ", users, re.M)), 40, "hubctl lists the generated users")
     # a second run without users or clients gives its tokens to those in the store

@@ -37,7 +37,7 @@ static int make_txn(hub_txn_t *txn, void *arg)
     int ret = 0;
     for (size_t i = 0; ret == 0 && i != m->n; ++i)
         ret = m->f[i].old ? test_family_old(txn, m->f[i].client, m->f[i].sub, m->f[i].sid, m->exp, m->f[i].id)
-                          : idp_family_create(txn, m->f[i].client, m->f[i].sub, m->f[i].sid, m->exp, m->f[i].id);
+                          : idp_family_create(txn, m->f[i].client, m->f[i].sub, m->f[i].sid, NULL, m->exp, m->f[i].id);
     return ret;
 }
 
@@ -47,7 +47,7 @@ static void make(fam_t *f, size_t n, uint64_t exp)
     CHECK_RC(hub_store_write(S, make_txn, &m), 0);
 }
 
-/* A revocation to run: by "sid", "sub" or "cli", of value, keeping keep (sub only). */
+/* A revocation to run: by "sid" (of the user keep), "sub" (keeping the session keep) or "cli", of value. */
 typedef struct {
     const char *by, *value, *keep;
 } rev_t;
@@ -56,7 +56,7 @@ static int revoke_txn(hub_txn_t *txn, void *arg)
 {
     rev_t *r = arg;
     if (strcmp(r->by, "sid") == 0)
-        return idp_family_revoke_sid(txn, r->value);
+        return idp_family_revoke_sid(txn, r->value, r->keep);
     if (strcmp(r->by, "sub") == 0)
         return idp_family_revoke_sub(txn, r->value, r->keep);
     return idp_family_revoke_client(txn, r->value);
@@ -103,25 +103,25 @@ static void test_by_owner(int indexed)
 {
     fam_t f[] = {
         {"cli-x", "sub-a", "sid-1"}, {"cli-y", "sub-a", "sid-1"}, {"cli-x", "sub-a", "sid-2"},   {"cli-x", "sub-b", "sid-3"},
-        {"cli-y", "sub-a", NULL},    {"cli-z", "sub-b", "sid-1"}, {"cli-z", "sub-ab", "sid-12"},
+        {"cli-y", "sub-a", NULL},    {"cli-z", "sub-b", "sid-3"}, {"cli-z", "sub-ab", "sid-12"},
     };
 
     open_fresh(indexed);
     if (S == NULL)
         return;
     make(f, sizeof(f) / sizeof(f[0]), hub_now() + 3600);
-    CHECK_RC(revoke("sid", "sid-1", NULL), 0); /* sign-out: that session's families, whoever else shares a prefix */
-    CHECK_STATES(f, "1100010");
-    CHECK_RC(revoke("sid", "sid-1", NULL), 0);    /* again: nothing more, no error */
+    CHECK_RC(revoke("sid", "sid-1", "sub-a"), 0); /* sign-out: that session's families, whoever else shares a prefix */
+    CHECK_STATES(f, "1100000");
+    CHECK_RC(revoke("sid", "sid-1", "sub-a"), 0); /* again: nothing more, no error */
     CHECK_RC(revoke("sub", "sub-a", "sid-2"), 0); /* user disable keeping one session */
-    CHECK_STATES(f, "1100110");
+    CHECK_STATES(f, "1100100");
     CHECK_RC(revoke("sub", "sub-a", NULL), 0);
-    CHECK_STATES(f, "1110110");
+    CHECK_STATES(f, "1110100");
     CHECK_RC(revoke("cli", "cli-x", NULL), 0); /* client deletion */
-    CHECK_STATES(f, "1111110");
+    CHECK_STATES(f, "1111100");
     CHECK_RC(revoke("cli", "cli-z", NULL), 0);
     CHECK_STATES(f, "1111111");
-    CHECK_RC(revoke("sid", "nobody", NULL), 0);
+    CHECK_RC(revoke("sid", "nobody", "sub-a"), 0);
     CHECK_RC(revoke("sub", "", NULL), 0);
     hub_store_close(S);
 }
@@ -133,7 +133,7 @@ static void test_old_families(void)
 {
     fam_t f[] = {
         {"cli-o", "sub-o", "sid-o", 1}, {"cli-o", "sub-o", "sid-p", 1}, {"cli-q", "sub-o", "sid-q", 1},
-        {"cli-o", "sub-r", "sid-r", 1}, {"cli-q", "sub-r", "sid-o", 0},
+        {"cli-o", "sub-r", "sid-r", 1}, {"cli-q", "sub-o", "sid-o", 0},
     };
 
     open_fresh(0);
@@ -141,10 +141,10 @@ static void test_old_families(void)
         return;
     make(f, sizeof(f) / sizeof(f[0]), hub_now() + 3600);
     CHECK_RC(test_owner_index_mark(S), 0);
-    CHECK_RC(revoke("sid", "sid-o", NULL), 0);
-    CHECK_STATES(f, "00001"); /* the index path: only the family written with its entries */
+    CHECK_RC(revoke("sid", "sid-o", "sub-o"), 0);
+    CHECK_STATES(f, "00001"); /* the index path: only the family written with its listing */
     CHECK_RC(test_owner_index_clear(S), 0);
-    CHECK_RC(revoke("sid", "sid-o", NULL), 0); /* the scan: the old one too */
+    CHECK_RC(revoke("sid", "sid-o", "sub-o"), 0); /* the scan: the old one too */
     CHECK_STATES(f, "10001");
     CHECK_RC(idp_owner_index_build(S, families_only, 1, NULL, NULL), 0);
     CHECK_RC(revoke("sub", "sub-o", "sid-q"), 0);
@@ -240,8 +240,8 @@ static void test_extend(void)
     CHECK_RC(hub_store_sweep(S, hub_now() + 5000, &removed), 0);
     CHECK(removed >= 3); /* f[2] and its entries at least */
     CHECK_STATES(f, "00-");
-    CHECK_RC(revoke("sid", "sid-t", NULL), 0);
-    CHECK_RC(revoke("sid", "sid-u", NULL), 0);
+    CHECK_RC(revoke("sid", "sid-t", "sub-t"), 0);
+    CHECK_RC(revoke("sid", "sid-u", "sub-u"), 0);
     CHECK_STATES(f, "11-");
     hub_store_close(S);
 }
@@ -294,8 +294,33 @@ static void test_extend_margin(void)
     CHECK(exp >= e.until + 1000 - 1 && exp <= e.until + 1000);
     CHECK_RC(hub_store_sweep(S, exp - 1, &removed), 0);
     CHECK_STATES(f, "0");
-    CHECK_RC(revoke("sid", "sid-m", NULL), 0);
+    CHECK_RC(revoke("sid", "sid-m", "sub-m"), 0);
     CHECK_STATES(f, "1");
+    hub_store_close(S);
+}
+
+/* Families a previous version wrote: listed by session, user and client in the owner index, not under their user. Logout
+ * and a user's revocation still reach them (the index's sid and sub entries are read as well as the user's listing),
+ * and only them: another session's family and another user's stay live. */
+static void test_index_entries_of_before(void)
+{
+    fam_t f[] = {{"cli-p", "sub-p", "sid-p", 1}, {"cli-p", "sub-p", "sid-q", 1}, {"cli-p", "sub-w", "sid-w", 1},
+                 {"cli-p", "sub-p", "sid-p"}};
+
+    open_fresh(1);
+    if (S == NULL)
+        return;
+    make(f, sizeof(f) / sizeof(f[0]), hub_now() + 3600);
+    for (size_t i = 0; i != 3; ++i) {
+        plant_t p = {{{"sid", f[i].sid}, {"sub", f[i].sub}, {"cli", f[i].client}}, f[i].id, hub_now() + 7200};
+        CHECK_RC(hub_store_write(S, plant_txn, &p), 0);
+    }
+    CHECK_RC(revoke("sid", "sid-p", "sub-p"), 0);
+    CHECK_STATES(f, "1001"); /* the old family by its sid entry, the new one by its user's listing */
+    CHECK_RC(revoke("sub", "sub-p", NULL), 0);
+    CHECK_STATES(f, "1101");
+    CHECK_RC(revoke("sub", "sub-w", NULL), 0);
+    CHECK_STATES(f, "1111");
     hub_store_close(S);
 }
 
@@ -308,6 +333,7 @@ static void run(test_backend_t *b)
     test_stale_entries();
     test_extend();
     test_extend_margin();
+    test_index_entries_of_before();
 }
 
 int main(void)

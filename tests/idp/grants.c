@@ -27,10 +27,10 @@ static char fam_a[33], fam_b[33], fam_c[33], fam_d[33];
 static int families_txn(hub_txn_t *txn, void *arg)
 {
     uint64_t exp = hub_now() + 3600;
-    CHECK(idp_family_create(txn, "client-a", "sub-1", "sid-1", exp, fam_a) == 0);
-    CHECK(idp_family_create(txn, "client-a", "sub-2", "sid-2", exp, fam_b) == 0);
-    CHECK(idp_family_create(txn, "client-b", "sub-1", "sid-1", exp, fam_c) == 0);
-    CHECK(idp_family_create(txn, "client-b", "sub-3", NULL, exp, fam_d) == 0);
+    CHECK(idp_family_create(txn, "client-a", "sub-1", "sid-1", NULL, exp, fam_a) == 0);
+    CHECK(idp_family_create(txn, "client-a", "sub-2", "sid-2", NULL, exp, fam_b) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-1", "sid-1", NULL, exp, fam_c) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-3", NULL, NULL, exp, fam_d) == 0);
     CHECK(strlen(fam_a) == 32 && strcmp(fam_a, fam_b) != 0);
     return 0;
 }
@@ -56,7 +56,7 @@ static int revoke_client_txn(hub_txn_t *txn, void *arg)
 
 static int revoke_sid_txn(hub_txn_t *txn, void *arg)
 {
-    return idp_family_revoke_sid(txn, arg);
+    return idp_family_revoke_sid(txn, arg, "sub-1"); /* the session's user */
 }
 
 static void test_families(void)
@@ -86,10 +86,10 @@ static char fam_u1[33], fam_u2[33], fam_u3[33], fam_v[33];
 static int user_families_txn(hub_txn_t *txn, void *arg)
 {
     uint64_t exp = hub_now() + 3600;
-    CHECK(idp_family_create(txn, "client-a", "sub-u", "sid-u1", exp, fam_u1) == 0);
-    CHECK(idp_family_create(txn, "client-b", "sub-u", "sid-u2", exp, fam_u2) == 0);
-    CHECK(idp_family_create(txn, "client-b", "sub-u", NULL, exp, fam_u3) == 0);
-    CHECK(idp_family_create(txn, "client-a", "sub-v", "sid-u1", exp, fam_v) == 0);
+    CHECK(idp_family_create(txn, "client-a", "sub-u", "sid-u1", NULL, exp, fam_u1) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-u", "sid-u2", NULL, exp, fam_u2) == 0);
+    CHECK(idp_family_create(txn, "client-b", "sub-u", NULL, NULL, exp, fam_u3) == 0);
+    CHECK(idp_family_create(txn, "client-a", "sub-v", "sid-u1", NULL, exp, fam_v) == 0);
     return 0;
 }
 
@@ -179,7 +179,7 @@ static int code_create_txn(hub_txn_t *txn, void *arg)
 {
     code_state_t *s = arg;
     idp_code_t c = {"client-x", "https://app.example/cb", "sub-9", "sid-9", "openid profile", "n0nce", "challenge", NULL, 1234, 0};
-    CHECK(idp_family_create(txn, "client-x", "sub-9", "sid-9", hub_now() + 600, s->family) == 0);
+    CHECK(idp_family_create(txn, "client-x", "sub-9", "sid-9", NULL, hub_now() + 600, s->family) == 0);
     c.family = s->family;
     return idp_code_create(txn, &c, 60, s->code);
 }
@@ -258,7 +258,7 @@ static int rt_create_txn(hub_txn_t *txn, void *arg)
 {
     rt_state_t *s = arg;
     idp_refresh_t rec = {s->family, "client-r", "sub-r", "sid-r", "openid profile email", 77, hub_now() + 3600, NULL, 0};
-    CHECK(idp_family_create(txn, "client-r", "sub-r", "sid-r", hub_now() + 600, s->family) == 0);
+    CHECK(idp_family_create(txn, "client-r", "sub-r", "sid-r", NULL, hub_now() + 600, s->family) == 0);
     return idp_refresh_create(txn, &rec, s->rt);
 }
 
@@ -537,7 +537,7 @@ static char jfam[33];
 static int jti_setup_txn(hub_txn_t *txn, void *arg)
 {
     uint64_t exp = hub_now() + 600;
-    CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, hub_now() + 60, jfam) == 0);
+    CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, NULL, hub_now() + 60, jfam) == 0);
     CHECK(idp_jti_record(txn, "jti-1", jfam, "client-j", exp) == 0);
     CHECK(idp_jti_record(txn, "jti-2", jfam, "client-j", exp) == 0);
     CHECK(idp_jti_record(txn, "jti-3", NULL, "client-j", exp) == 0);

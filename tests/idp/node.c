@@ -47,7 +47,7 @@ static int node_txn(hub_txn_t *txn, void *arg)
     CHECK(idp_client_put(txn, c) == 0);
     idp_node_t node = {c->client_id, "sec1", "http://127.0.0.1:9", hub_now(), 0};
     CHECK(idp_node_put(txn, &node) == 0);
-    CHECK(idp_family_create(txn, c->client_id, "user-sub", NULL, hub_now() + 3600, node_family) == 0);
+    CHECK(idp_family_create(txn, c->client_id, "user-sub", NULL, NULL, hub_now() + 3600, node_family) == 0);
     CHECK(idp_node_get(txn, c->client_id, &n) == 0 && n != NULL && strcmp(n->name, "sec1") == 0 && !n->revoked &&
           strcmp(n->public_url, "http://127.0.0.1:9") == 0);
     idp_node_free(n);

@@ -264,15 +264,15 @@ static int both_forms_txn(hub_txn_t *txn, void *arg)
 {
     both_t *b = arg;
     int ret;
-    if ((ret = idp_family_create(txn, "cli-2", "sub-2", b->s[0].sid, hub_now() + 3600, b->fam)) == 0 &&
-        (ret = put_old_entry(txn, "ses", "sub-2", b->s[0].hash)) == 0 && (ret = put_old_entry(txn, "sid", b->s[0].sid, b->fam)) == 0)
-        ret = idp_owner_index_list(txn, IDP_OWNER_FAMILY_SID, b->s[0].sid, &b->listed);
+    if ((ret = idp_family_create(txn, "cli-2", "sub-2", b->s[0].sid, NULL, hub_now() + 3600, b->fam)) == 0 &&
+        (ret = put_old_entry(txn, "ses", "sub-2", b->s[0].hash)) == 0 && (ret = put_old_entry(txn, "cli", "cli-2", b->fam)) == 0)
+        ret = idp_owner_index_list(txn, IDP_OWNER_FAMILY_CLIENT, "cli-2", &b->listed);
     return ret;
 }
 
-static int revoke_sid_txn(hub_txn_t *txn, void *arg)
+static int revoke_client_txn(hub_txn_t *txn, void *arg)
 {
-    return idp_family_revoke_sid(txn, arg);
+    return idp_family_revoke_client(txn, arg);
 }
 
 /* A member listed under both forms of key (an entry from before keys began with the member's first characters, and
@@ -291,7 +291,7 @@ static void test_both_key_forms(void)
     CHECK_RC(hub_store_write(S, both_forms_txn, &b), 0);
     CHECK(b.listed.n == 2 && strcmp(b.listed.v[0], b.fam) == 0 && strcmp(b.listed.v[1], b.fam) == 0);
     idp_owner_list_free(&b.listed);
-    CHECK_RC(hub_store_write(S, revoke_sid_txn, s[0].sid), 0);
+    CHECK_RC(hub_store_write(S, revoke_client_txn, "cli-2"), 0);
     CHECK_RC(hub_store_read_begin(S, &txn), 0);
     CHECK(idp_family_get(txn, b.fam, &f) == 0 && f != NULL && f->revoked);
     idp_family_free(f);

@@ -82,7 +82,7 @@ struct new_family {
 static int family_txn(hub_txn_t *txn, void *arg)
 {
     struct new_family *f = arg;
-    return idp_family_create(txn, "client-x", f->sub, f->sid, hub_now() + 3600, f->id);
+    return idp_family_create(txn, "client-x", f->sub, f->sid, NULL, hub_now() + 3600, f->id);
 }
 
 static void new_family(const char *sub, const char *sid, char id[33])

@@ -94,7 +94,7 @@ struct sid_ctx {
 static int family_txn(hub_txn_t *txn, void *arg)
 {
     struct sid_ctx *c = arg;
-    return idp_family_create(txn, c->client, "someone", c->sid, hub_now() + 3600, c->family);
+    return idp_family_create(txn, c->client, "someone", c->sid, NULL, hub_now() + 3600, c->family);
 }
 
 /* 1 when the family is revoked, 0 when live, -1 when unreadable. */

@@ -188,7 +188,7 @@ static int put_refresh_until(hub_txn_t *txn, gen_t *g, unsigned long i, uint64_t
 
     if (client_id == NULL || sub == NULL)
         die("refresh tokens need users and clients");
-    if ((ret = idp_family_create(txn, client_id, sub, sid, exp, family)) != 0)
+    if ((ret = idp_family_create(txn, client_id, sub, sid, SCOPE, exp, family)) != 0)
         return ret;
     idp_refresh_t rec = {family, (char *)client_id, (char *)sub, (char *)sid, SCOPE, g->now, exp};
     if ((ret = idp_refresh_create(txn, &rec, token)) == 0 && i < SAMPLE)
