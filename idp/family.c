@@ -49,158 +49,45 @@ static uint64_t index_until(uint64_t exp)
     return beyond(exp, 2);
 }
 
-/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}: every family of a user, outliving it and every token
- * issued from it: what the user's account page lists per client, what its Revoke takes back (idp_user_families_each),
- * and where logout and a user's revocation find the user's families.
- *
- * A family made by an authorization is listed first under PENDING "family" -> {"sub", "client_id", "scope", "at"} in the
- * same table: the family id begins with the time it was made, so the listings a batch of authorizations writes are
- * neighbours at the start of the table, where a listing under its user would be one page per user among tens of
- * millions of entries (what made the SSO code flow slow on a store of production size). The node moves them under
- * their users in batches (idp_family_listings_merge, every second); until then every reader of a user's listing reads
- * the pending ones too, and a rotation that must extend a listing moves its pending one itself. */
-#define PENDING "\x01" /* no sub begins with a control character */
-
+/* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}: every family of a user, written when the family is
+ * made (at authorization) and outliving it and every token issued from it (idp_family_list_user): what the user's
+ * account page lists per client, what its Revoke takes back (idp_user_families_each), and where logout and a user's
+ * revocation find the user's families. The key begins with the user, so a batch of authorizations by different users
+ * writes one page per user here, the family's only listing at a random place in a large store. */
 static int user_family_key(char *buf, size_t size, const char *sub, const char *client_id, const char *family)
 {
     int n = snprintf(buf, size, "%s\n%s\n%s", sub, client_id, family != NULL ? family : "");
     return n > 0 && (size_t)n < size && (size_t)n <= ID_MAX ? n : -1;
 }
 
-static int pending_key(char *buf, size_t size, const char *family)
-{
-    int n = snprintf(buf, size, PENDING "%s", family);
-    return n > 0 && (size_t)n < size && (size_t)n <= ID_MAX ? n : -1;
-}
-
-/* Lists family as pending until expires_at. */
-static int pending_put(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
-                       uint64_t expires_at)
-{
-    char key[ID_MAX + 2];
-    json_t *obj;
-    int ret;
-
-    if (family == NULL || sub == NULL || client_id == NULL || pending_key(key, sizeof(key), family) < 0)
-        return 0; /* no user: not listed */
-    obj = json_pack("{s:s, s:s, s:I}", "sub", sub, "client_id", client_id, "at", (json_int_t)hub_now());
-    if (obj == NULL)
-        return HUB_E_INVAL; /* a sub or client id that is no UTF-8 */
-    if (scope != NULL)
-        json_object_set_new(obj, "scope", json_string(scope));
-    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, obj, expires_at, 0);
-    json_decref(obj);
-    return ret;
-}
-
-/* Writes the listing of family under sub and client_id, {scope, at}, until expires_at, and drops its pending one. */
-static int listing_write(hub_txn_t *txn, const char *key, const char *pkey, const char *scope, uint64_t at, uint64_t expires_at)
-{
-    json_t *out = json_object();
-    int ret;
-
-    if (scope != NULL)
-        json_object_set_new(out, "scope", json_string(scope));
-    json_object_set_new(out, "at", json_integer((json_int_t)at));
-    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, out, expires_at, 0);
-    json_decref(out);
-    if (ret == 0 && pkey != NULL && (ret = hub_store_del(txn, HUB_T_USER_FAMILIES, pkey, strlen(pkey))) == HUB_E_NOTFOUND)
-        ret = 0;
-    return ret;
-}
-
 int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
                          uint64_t until)
 {
     uint64_t now = hub_now(), at = now, exp = 0;
-    json_t *obj = NULL;
-    const char *pkey = NULL;
-    char key[600], pending[ID_MAX + 2];
+    json_t *obj = NULL, *out;
+    char key[600];
     int ret;
 
-    if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0 ||
-        pending_key(pending, sizeof(pending), family) < 0)
+    if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0)
         return 0; /* no user, or ids no key can hold: not listed */
-    /* a rotation's token: the listing (or its pending one) already outlives it (one read), or it is extended once in a
-     * while, under its user */
+    /* a rotation's token: the listing already outlives it (one read), or it is extended once in a while */
     if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
         hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp);
-    } else if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, pending, &obj) == 0) {
-        hub_store_expiry(txn, HUB_T_USER_FAMILIES, pending, strlen(pending), &exp);
-        pkey = pending;
-    }
-    if (obj != NULL) {
         if (exp == 0 || exp >= until) {
             json_decref(obj);
             return 0;
         }
         at = hub_json_uint(obj, "at") != 0 ? hub_json_uint(obj, "at") : now;
-        if (scope == NULL)
-            scope = json_string_value(json_object_get(obj, "scope"));
     }
-    ret = listing_write(txn, key, pkey, scope, at, index_until(until));
+    out = json_object();
+    if (scope != NULL)
+        json_object_set_new(out, "scope", json_string(scope));
+    else if (json_is_string(json_object_get(obj, "scope")))
+        json_object_set(out, "scope", json_object_get(obj, "scope"));
+    json_object_set_new(out, "at", json_integer((json_int_t)at));
     json_decref(obj);
-    return ret;
-}
-
-/* ---- moving pending listings under their users ---- */
-
-typedef struct {
-    idp_owner_list_t keys; /* the pending keys collected */
-    size_t max;
-} pending_scan_t;
-
-static int pending_collect_cb(void *arg, hub_val_t key, hub_val_t val)
-{
-    pending_scan_t *p = arg;
-
-    (void)val;
-    if (key.len > ID_MAX || memchr(key.data, '\0', key.len) != NULL)
-        return 0;
-    idp_owner_list_add(&p->keys, hub_xstrndup(key.data, key.len));
-    return p->keys.n == p->max ? 1 : 0;
-}
-
-/* Moves the pending listing stored under pkey under its user; 0, or the store's error (one it cannot read is dropped). */
-static int pending_merge_one(hub_txn_t *txn, const char *pkey)
-{
-    json_t *obj = NULL;
-    uint64_t exp = 0, have = 0;
-    char key[600];
-    int ret;
-
-    if ((ret = hub_store_get_json(txn, HUB_T_USER_FAMILIES, pkey, &obj)) != 0)
-        return ret == HUB_E_NOTFOUND ? 0 : ret;
-    hub_store_expiry(txn, HUB_T_USER_FAMILIES, pkey, strlen(pkey), &exp);
-    const char *sub = json_string_value(json_object_get(obj, "sub")), *cid = json_string_value(json_object_get(obj, "client_id"));
-    if (sub == NULL || cid == NULL || user_family_key(key, sizeof(key), sub, cid, pkey + 1) < 0)
-        ret = hub_store_del(txn, HUB_T_USER_FAMILIES, pkey, strlen(pkey));
-    else if (hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &have) == 0 && (have == 0 || have >= exp))
-        ret = hub_store_del(txn, HUB_T_USER_FAMILIES, pkey, strlen(pkey)); /* listed already, for longer */
-    else
-        ret = listing_write(txn, key, pkey, json_string_value(json_object_get(obj, "scope")), hub_json_uint(obj, "at"), exp);
-    json_decref(obj);
-    return ret;
-}
-
-int idp_family_listings_merge(hub_txn_t *txn, size_t max, size_t *moved, int *more)
-{
-    pending_scan_t p = {{NULL, 0, 0}, max};
-    int ret;
-
-    *moved = 0;
-    *more = 0;
-    if (max == 0)
-        return 0;
-    /* collected first: a table must not be written while it is walked */
-    if ((ret = hub_store_each(txn, HUB_T_USER_FAMILIES, PENDING, 1, pending_collect_cb, &p)) == 1) {
-        *more = 1;
-        ret = 0;
-    }
-    for (size_t i = 0; ret == 0 && i != p.keys.n; ++i)
-        if ((ret = pending_merge_one(txn, p.keys.v[i])) == 0)
-            ++*moved;
-    idp_owner_list_free(&p.keys);
+    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, out, index_until(until), 0);
+    json_decref(out);
     return ret;
 }
 
@@ -232,76 +119,33 @@ static int user_family_cb(void *arg, hub_val_t key, hub_val_t val)
     return ret;
 }
 
-/* A pending listing as idp_user_families_each hands it over, when it is the walk's sub (and client). */
-typedef struct {
-    user_family_walk_t *w;
-    const char *sub, *client_id;
-} pending_walk_t;
-
-static int pending_walk_cb(void *arg, hub_val_t key, hub_val_t val)
-{
-    pending_walk_t *p = arg;
-    char family[ID_MAX + 1];
-    json_t *obj;
-    int ret = 0;
-
-    if (key.len < 2 || key.len > ID_MAX || (obj = json_loadb(val.data, val.len, 0, NULL)) == NULL)
-        return 0;
-    memcpy(family, (const char *)key.data + 1, key.len - 1);
-    family[key.len - 1] = '\0';
-    const char *sub = json_string_value(json_object_get(obj, "sub")), *cid = json_string_value(json_object_get(obj, "client_id"));
-    if (sub != NULL && cid != NULL && strcmp(sub, p->sub) == 0 && (p->client_id == NULL || strcmp(cid, p->client_id) == 0) &&
-        strlen(family) == key.len - 1) {
-        idp_user_family_t f = {cid, family, json_string_value(json_object_get(obj, "scope")), hub_json_uint(obj, "at")};
-        ret = p->w->cb(p->w->arg, &f);
-    }
-    json_decref(obj);
-    return ret;
-}
-
 int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_id, int (*cb)(void *arg, const idp_user_family_t *f),
                            void *arg)
 {
     user_family_walk_t w = {cb, arg};
-    pending_walk_t p = {&w, sub, client_id};
     char prefix[600];
-    int ret, n = client_id != NULL ? user_family_key(prefix, sizeof(prefix), sub, client_id, NULL)
-                                   : snprintf(prefix, sizeof(prefix), "%s\n", sub);
+    int n = client_id != NULL ? user_family_key(prefix, sizeof(prefix), sub, client_id, NULL)
+                              : snprintf(prefix, sizeof(prefix), "%s\n", sub);
 
-    if (sub == NULL || n <= 0 || (size_t)n >= sizeof(prefix) || n > ID_MAX)
+    if (n <= 0 || (size_t)n >= sizeof(prefix) || n > ID_MAX)
         return 0;
-    if ((ret = hub_store_each(txn, HUB_T_USER_FAMILIES, prefix, (size_t)n, user_family_cb, &w)) != 0)
-        return ret;
-    return hub_store_each(txn, HUB_T_USER_FAMILIES, PENDING, 1, pending_walk_cb, &p);
+    return hub_store_each(txn, HUB_T_USER_FAMILIES, prefix, (size_t)n, user_family_cb, &w);
 }
 
 int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_id, const char *family)
 {
-    char key[600], pending[ID_MAX + 2];
-    int n = user_family_key(key, sizeof(key), sub, client_id, family), ret, pret;
-
-    if (n < 0 || pending_key(pending, sizeof(pending), family) < 0)
-        return HUB_E_NOTFOUND;
-    ret = hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
-    if (ret != 0 && ret != HUB_E_NOTFOUND)
-        return ret;
-    /* a family id names one family: its pending listing is this user's and client's */
-    pret = hub_store_del(txn, HUB_T_USER_FAMILIES, pending, strlen(pending));
-    if (pret != 0 && pret != HUB_E_NOTFOUND)
-        return pret;
-    return ret == 0 || pret == 0 ? 0 : HUB_E_NOTFOUND;
+    char key[600];
+    int n = user_family_key(key, sizeof(key), sub, client_id, family);
+    return n < 0 ? HUB_E_NOTFOUND : hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
 }
 
 /* Lists family id, whose record is obj and which lives until exp, under its client in the owner index and under its user
- * (a new family with scope: pending; else under the user, with the listing's own scope), both until index_until(exp),
- * the record's "idx". */
-static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, int is_new, const char *scope, uint64_t exp)
+ * (with scope; NULL: the listing's own), both until index_until(exp), the record's "idx". */
+static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, const char *scope, uint64_t exp)
 {
-    const char *client_id = json_string_value(json_object_get(obj, "client_id")), *sub = json_string_value(json_object_get(obj, "sub"));
+    const char *client_id = json_string_value(json_object_get(obj, "client_id"));
     int ret = idp_owner_index_put(txn, IDP_OWNER_FAMILY_CLIENT, client_id, id, index_until(exp));
-    if (ret != 0)
-        return ret;
-    return is_new ? pending_put(txn, id, sub, client_id, scope, index_until(exp)) : idp_family_list_user(txn, id, sub, client_id, NULL, exp);
+    return ret != 0 ? ret : idp_family_list_user(txn, id, json_string_value(json_object_get(obj, "sub")), client_id, scope, exp);
 }
 
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
@@ -320,7 +164,7 @@ int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, co
     json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
     if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = family_index(txn, id_out, obj, 1, scope, exp);
+        ret = family_index(txn, id_out, obj, scope, exp);
     json_decref(obj);
     return ret;
 }
@@ -373,7 +217,7 @@ static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t un
     if (!revoke && exp > idx) {
         idx = index_until(exp);
         json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
-        if ((ret = family_index(txn, id, obj, 0, NULL, exp)) != 0)
+        if ((ret = family_index(txn, id, obj, NULL, exp)) != 0)
             goto out;
     }
     ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, 0);
@@ -499,7 +343,7 @@ int idp_family_index_record(hub_txn_t *txn, hub_val_t key, hub_val_t val)
     }
     id = hub_xstrndup(key.data, key.len);
     if (strlen(id) == key.len) /* an id with a NUL in it is no key idp_family_get can name */
-        ret = family_index(txn, id, obj, 0, NULL, hub_json_uint(obj, "expires_at"));
+        ret = family_index(txn, id, obj, NULL, hub_json_uint(obj, "expires_at"));
     free(id);
     json_decref(obj);
     return ret;

@@ -51,13 +51,9 @@ typedef struct st_idp_user_family_t {
  * (also when sub is NULL: nothing to list), or the store's error. */
 int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
                          uint64_t until);
-/* Moves at most max of the listings new families wait in (pending, idp/family.c) under their users, oldest first: the
- * node does it every second (idp.c), bench-gen-store after each batch. *moved says how many, *more whether some are
- * left. 0, or the store's error. */
-int idp_family_listings_merge(hub_txn_t *txn, size_t max, size_t *moved, int *more);
-/* Calls cb for each family listed for sub (and client_id; NULL = every client): those under the user in client order,
- * then those still pending in the order they were made; whether the family is still live and unrevoked is the
- * caller's to check (idp_family_get). A non-zero return of cb stops the walk and is returned. */
+/* Calls cb for each family listed for sub (and client_id; NULL = every client), in client order; whether the family
+ * is still live and unrevoked is the caller's to check (idp_family_get). A non-zero return of cb stops the walk and is
+ * returned. */
 int idp_user_families_each(hub_txn_t *txn, const char *sub, const char *client_id, int (*cb)(void *arg, const idp_user_family_t *f),
                            void *arg);
 /* Drops the listing of family (its revocation is idp_family_revoke's); HUB_E_NOTFOUND when it is not listed. */

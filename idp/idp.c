@@ -44,14 +44,9 @@
 /* The longest pause between two tries of start-up's loads while the database is away. */
 #define STARTUP_BACKOFF_MAX_MS 2000
 
-/* Moving new families' listings under their users (idp_family_listings_merge): every LISTINGS_MERGE_MS, at most
- * LISTINGS_MERGE_MAX a write transaction, pausing as long as one took between two while more wait. */
-#define LISTINGS_MERGE_MS 1000
-#define LISTINGS_MERGE_MAX 2000
-
 /* The thread of start-up's work that can wait: the loads of a node whose store opened held (its database away), retried
  * until they are done, then the owner index of a store written before it (built while the node serves: revocations
- * scan until it is done); then, until the node stops, the move of new families' listings under their users. */
+ * scan until it is done). */
 typedef struct st_idp_startup_t {
     pthread_t thread;
     pthread_mutex_t lock;
@@ -187,41 +182,6 @@ static int index_step(idp_t *idp, const char **failed)
     return idp_owner_index_build(idp->store, idp_owner_sources, idp_owner_nsources, index_between, idp->startup);
 }
 
-typedef struct {
-    size_t moved;
-    int more;
-} merge_t;
-
-static int merge_txn(hub_txn_t *txn, void *arg)
-{
-    merge_t *m = arg;
-    return idp_family_listings_merge(txn, LISTINGS_MERGE_MAX, &m->moved, &m->more);
-}
-
-/* Until the node stops: the listings new families wait in, moved under their users (idp/family.c); a failure (the
- * database away) is tried again at the next turn, the listings read where they are meanwhile. */
-static void merge_listings(idp_t *idp)
-{
-    struct timespec t0, t1;
-    unsigned pause;
-    int logged = 0;
-
-    for (;;) {
-        merge_t m = {0, 0};
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        int ret = hub_store_write(idp->store, merge_txn, &m);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        unsigned took = (unsigned)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-        if (ret != 0 && ret != HUB_E_UNAVAILABLE && ret != HUB_E_BUSY && ret != logged) /* once per kind */
-            hub_log_error("cannot move new token families' listings under their users: %s; tried again every second",
-                          hub_strerror(ret));
-        logged = ret != 0 ? ret : logged;
-        pause = ret == 0 && m.more ? (took < INDEX_PAUSE_MAX_MS ? took + 1 : INDEX_PAUSE_MAX_MS) : LISTINGS_MERGE_MS;
-        if (startup_pause(idp->startup, pause))
-            return;
-    }
-}
-
 /* The loads not done yet (a node whose store opened held: then the store is released, the node turns healthy with its
  * database), then the owner index. A node that cannot load stays drained rather than serve without its keys. */
 static void *startup_main(void *arg)
@@ -234,8 +194,7 @@ static void *startup_main(void *arg)
         hub_store_release(idp->store);
         hub_log_info("the database answered: data, CSRF key and signing keys loaded; the node serves");
     }
-    if (startup_retry(idp, index_step))
-        merge_listings(idp);
+    startup_retry(idp, index_step);
     return NULL;
 }
 

@@ -1,7 +1,6 @@
 /* Tests idp/family.c on both backends: revocation by session (logout), user (keep_sid) and client reaches exactly the
- * owner's families through their listings once the index is complete, and through a scan of every family while it is
- * not; index entries that outlived or never matched their family are harmless; extending a family extends its
- * listings; a new family's pending listing is read like the others and moved under its user in batches. */
+ * owner's families through the owner index once it is complete, and through a scan of every family while it is not;
+ * index entries that outlived or never matched their family are harmless; extending a family extends its entries. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,147 +324,6 @@ static void test_index_entries_of_before(void)
     hub_store_close(S);
 }
 
-/* The user listing's entries: pending ones (key beginning with 0x01) and those under a user. */
-typedef struct {
-    size_t pending, listed;
-} count_t;
-
-static int count_cb(void *arg, hub_val_t key, hub_val_t val)
-{
-    count_t *c = arg;
-    (void)val;
-    if (key.len != 0 && ((const char *)key.data)[0] == '\x01')
-        c->pending++;
-    else
-        c->listed++;
-    return 0;
-}
-
-static count_t listings(void)
-{
-    count_t c = {0, 0};
-    hub_txn_t *txn;
-    if (hub_store_read_begin(S, &txn) == 0) {
-        CHECK_RC(hub_store_each(txn, HUB_T_USER_FAMILIES, NULL, 0, count_cb, &c), 0);
-        hub_store_read_end(txn);
-    }
-    return c;
-}
-
-typedef struct {
-    size_t max, moved;
-    int more;
-} merge_t;
-
-static int merge_txn(hub_txn_t *txn, void *arg)
-{
-    merge_t *m = arg;
-    return idp_family_listings_merge(txn, m->max, &m->moved, &m->more);
-}
-
-typedef struct {
-    const char *sub, *client;
-    size_t n;
-    char scopes[256];
-} walk_t;
-
-static int walk_cb(void *arg, const idp_user_family_t *f)
-{
-    walk_t *w = arg;
-    w->n++;
-    snprintf(w->scopes + strlen(w->scopes), sizeof(w->scopes) - strlen(w->scopes), "%s;", f->scope ? f->scope : "-");
-    return 0;
-}
-
-/* What idp_user_families_each hands over for sub (and client): the count and the scopes in order. */
-static walk_t walk(const char *sub, const char *client)
-{
-    walk_t w = {sub, client, 0, ""};
-    hub_txn_t *txn;
-    if (hub_store_read_begin(S, &txn) == 0) {
-        CHECK_RC(idp_user_families_each(txn, sub, client, walk_cb, &w), 0);
-        hub_store_read_end(txn);
-    }
-    return w;
-}
-
-typedef struct {
-    fam_t *f;
-    const char *scope;
-} scoped_t;
-
-static int make_scoped_txn(hub_txn_t *txn, void *arg)
-{
-    scoped_t *m = arg;
-    return idp_family_create(txn, m->f->client, m->f->sub, m->f->sid, m->scope, hub_now() + 60, m->f->id);
-}
-
-static int forget_txn(hub_txn_t *txn, void *arg)
-{
-    fam_t *f = arg;
-    return idp_user_family_forget(txn, f->sub, f->client, f->id);
-}
-
-/* A new family's listing waits as pending: the walks, logout and Revoke read it there; the merge moves it under its user
- * (at most max a transaction, oldest first, saying whether more wait), listed once either way; an extension moves its
- * own pending listing, the scope kept. */
-static void test_pending_listings(void)
-{
-    fam_t f[] = {{"cli-k", "sub-k", "sid-k"}, {"cli-l", "sub-k", "sid-k"}, {"cli-k", "sub-k", "sid-j"}, {"cli-k", "sub-n", "sid-n"},
-                 {"cli-k", "sub-n", "sid-n"}};
-    merge_t m = {2, 0, 0};
-    count_t c;
-    walk_t w;
-
-    open_fresh(1);
-    if (S == NULL)
-        return;
-    for (size_t i = 0; i != sizeof(f) / sizeof(f[0]); ++i) {
-        scoped_t sc = {&f[i], i == 0 ? "openid" : "openid email"};
-        CHECK_RC(hub_store_write(S, make_scoped_txn, &sc), 0);
-    }
-    c = listings();
-    CHECK(c.pending == 5 && c.listed == 0);
-    w = walk("sub-k", NULL);
-    CHECK(w.n == 3 && strlen(w.scopes) == strlen("openid;openid email;openid email;") && strstr(w.scopes, "openid;") != NULL);
-    CHECK(walk("sub-k", "cli-k").n == 2 && walk("sub-k", "cli-l").n == 1 && walk("sub-n", NULL).n == 2 && walk("sub", NULL).n == 0);
-    /* Revoke of one app (the account page) before any merge: pending listing forgotten */
-    CHECK_RC(hub_store_write(S, forget_txn, &f[1]), 0);
-    CHECK_RC(hub_store_write(S, forget_txn, &f[1]), HUB_E_NOTFOUND);
-    CHECK(listings().pending == 4);
-    CHECK_RC(hub_store_write(S, merge_txn, &m), 0);
-    CHECK(m.moved == 2 && m.more == 1);
-    c = listings();
-    CHECK(c.pending == 2 && c.listed == 2);
-    w = walk("sub-k", NULL); /* f[0] and f[2], one under the user, one pending or both under it: each once */
-    CHECK(w.n == 2);
-    CHECK_RC(revoke("sid", "sid-k", "sub-k"), 0); /* logout: f[0], wherever its listing is; f[1] has none left */
-    CHECK_STATES(f, "10000");
-    m.max = 100;
-    CHECK_RC(hub_store_write(S, merge_txn, &m), 0);
-    CHECK(m.moved == 2 && m.more == 0);
-    c = listings();
-    CHECK(c.pending == 0 && c.listed == 4);
-    w = walk("sub-k", "cli-k");
-    CHECK(w.n == 2 && (strcmp(w.scopes, "openid;openid email;") == 0 || strcmp(w.scopes, "openid email;openid;") == 0));
-    CHECK_RC(hub_store_write(S, merge_txn, &m), 0);
-    CHECK(m.moved == 0 && m.more == 0);
-    CHECK_RC(revoke("sub", "sub-n", "sid-x"), 0);
-    CHECK_STATES(f, "10011"); /* f[0] by logout above; f[3], f[4] by their user */
-    /* a refresh that extends a new family moves its pending listing under the user, with its scope */
-    fam_t g = {"cli-e", "sub-e", "sid-e"};
-    scoped_t sc = {&g, "openid profile"};
-    CHECK_RC(hub_store_write(S, make_scoped_txn, &sc), 0);
-    CHECK(listings().pending == 1);
-    fam_t pair[2] = {g, g};
-    CHECK_RC(hub_store_write(S, extend_txn, pair), 0);
-    c = listings();
-    CHECK(c.pending == 0 && c.listed == 5);
-    w = walk("sub-e", NULL);
-    CHECK(w.n == 1 && strcmp(w.scopes, "openid profile;") == 0);
-    hub_store_close(S);
-}
-
 static void run(test_backend_t *b)
 {
     B = b;
@@ -476,7 +334,6 @@ static void run(test_backend_t *b)
     test_extend();
     test_extend_margin();
     test_index_entries_of_before();
-    test_pending_listings();
 }
 
 int main(void)
