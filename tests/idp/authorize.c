@@ -238,9 +238,12 @@ static void test_code(void)
 static void test_implicit(void)
 {
     char location[8192], got[4096];
+    size_t listed = test_primary_count(&p, HUB_T_USER_FAMILIES);
 
     CHECK(test_primary_authorize(&p, alice, "client_id=imp&response_type=token&scope=openid&state=a", location, sizeof(location)) ==
           302);
+    /* its family is listed under the user from the authorization on: sign-out and the account page reach its token */
+    CHECK(test_primary_count(&p, HUB_T_USER_FAMILIES) == listed + 1);
     CHECK(strncmp(location, "https://imp.example/cb#access_token=", 36) == 0);
     CHECK(test_url_param(location, "token_type", got, sizeof(got)) == 0 && strcmp(got, "Bearer") == 0);
     CHECK(test_url_param(location, "state", got, sizeof(got)) == 0 && strcmp(got, "a") == 0);
