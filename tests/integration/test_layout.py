@@ -52,10 +52,12 @@ def read_sources(root, folders):
 
 def c_folders(root):
     """The folders under root (relative, '/'-separated) holding a .c or .h file directly; hidden folders, node_modules
-    and build trees (a folder with CMakeCache.txt or named CMakeFiles) are not walked."""
+    and build trees (a folder with CMakeCache.txt or named CMakeFiles, and the top-level build/, where the benchmarks
+    also unpack older commits' sources: build/commit-COMMIT/src) are not walked."""
     out = set()
     for here, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "CMakeFiles")
+                         and not (here == root and d == "build")
                          and not os.path.exists(os.path.join(here, d, "CMakeCache.txt")))
         if any(n.endswith((".c", ".h")) for n in names):
             out.add(os.path.relpath(here, root).replace(os.sep, "/"))
