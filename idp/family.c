@@ -22,7 +22,7 @@ typedef struct {
 } family_by_t;
 static const family_by_t by_client = {IDP_OWNER_FAMILY_CLIENT, "client_id", offsetof(idp_family_t, client_id)};
 /* a family's session and user: its user's listing (USER_FAMILIES) names it; the index's sid and sub entries name the
- * families written before that, and those the one-time build (idp_owner_index_build) indexed */
+ * families an older version wrote */
 static const family_by_t by_sid = {IDP_OWNER_FAMILY_SID, "sid", offsetof(idp_family_t, sid)};
 static const family_by_t by_sub = {IDP_OWNER_FAMILY_SUB, "sub", offsetof(idp_family_t, sub)};
 
@@ -60,16 +60,35 @@ static int user_family_key(char *buf, size_t size, const char *sub, const char *
     return n > 0 && (size_t)n < size && (size_t)n <= ID_MAX ? n : -1;
 }
 
-int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
-                         uint64_t until)
+/* Writes the listing of family under sub and client_id: {scope, at} until expires_at (nothing when the ids make no key). */
+static int listing_put(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope, uint64_t at,
+                       uint64_t expires_at)
 {
-    uint64_t now = hub_now(), at = now, exp = 0;
-    json_t *obj = NULL, *out;
+    json_t *obj;
     char key[600];
     int ret;
 
     if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0)
         return 0; /* no user, or ids no key can hold: not listed */
+    obj = json_object();
+    if (scope != NULL)
+        json_object_set_new(obj, "scope", json_string(scope));
+    json_object_set_new(obj, "at", json_integer((json_int_t)at));
+    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, obj, expires_at, 0);
+    json_decref(obj);
+    return ret;
+}
+
+int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
+                         uint64_t until)
+{
+    uint64_t now = hub_now(), at = now, exp = 0;
+    json_t *obj = NULL;
+    char key[600];
+    int ret;
+
+    if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0)
+        return 0;
     /* a rotation's token: the listing already outlives it (one read), or it is extended once in a while */
     if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
         hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp);
@@ -78,16 +97,11 @@ int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, co
             return 0;
         }
         at = hub_json_uint(obj, "at") != 0 ? hub_json_uint(obj, "at") : now;
+        if (scope == NULL)
+            scope = json_string_value(json_object_get(obj, "scope"));
     }
-    out = json_object();
-    if (scope != NULL)
-        json_object_set_new(out, "scope", json_string(scope));
-    else if (json_is_string(json_object_get(obj, "scope")))
-        json_object_set(out, "scope", json_object_get(obj, "scope"));
-    json_object_set_new(out, "at", json_integer((json_int_t)at));
+    ret = listing_put(txn, family, sub, client_id, scope, at, index_until(until));
     json_decref(obj);
-    ret = hub_store_put_json(txn, HUB_T_USER_FAMILIES, key, out, index_until(until), 0);
-    json_decref(out);
     return ret;
 }
 
@@ -139,13 +153,18 @@ int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_i
     return n < 0 ? HUB_E_NOTFOUND : hub_store_del(txn, HUB_T_USER_FAMILIES, key, (size_t)n);
 }
 
-/* Lists family id, whose record is obj and which lives until exp, under its client in the owner index and under its user
- * (with scope; NULL: the listing's own), both until index_until(exp), the record's "idx". */
-static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, const char *scope, uint64_t exp)
+/* Lists family id, whose record is obj and which lives until exp, under its client in the owner index and under its user,
+ * both until index_until(exp), the record's "idx": a family just created with scope (nothing to read first), else with
+ * the listing's own scope, kept when it outlives exp already. */
+static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, int created, const char *scope, uint64_t exp)
 {
-    const char *client_id = json_string_value(json_object_get(obj, "client_id"));
+    const char *client_id = json_string_value(json_object_get(obj, "client_id")), *sub = json_string_value(json_object_get(obj, "sub"));
     int ret = idp_owner_index_put(txn, IDP_OWNER_FAMILY_CLIENT, client_id, id, index_until(exp));
-    return ret != 0 ? ret : idp_family_list_user(txn, id, json_string_value(json_object_get(obj, "sub")), client_id, scope, exp);
+
+    if (ret != 0)
+        return ret;
+    return created ? listing_put(txn, id, sub, client_id, scope, hub_now(), index_until(exp))
+                   : idp_family_list_user(txn, id, sub, client_id, NULL, exp);
 }
 
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
@@ -164,7 +183,7 @@ int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, co
     json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
     if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = family_index(txn, id_out, obj, scope, exp);
+        ret = family_index(txn, id_out, obj, 1, scope, exp);
     json_decref(obj);
     return ret;
 }
@@ -217,7 +236,7 @@ static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t un
     if (!revoke && exp > idx) {
         idx = index_until(exp);
         json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
-        if ((ret = family_index(txn, id, obj, NULL, exp)) != 0)
+        if ((ret = family_index(txn, id, obj, 0, NULL, exp)) != 0)
             goto out;
     }
     ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, 0);
@@ -343,7 +362,7 @@ int idp_family_index_record(hub_txn_t *txn, hub_val_t key, hub_val_t val)
     }
     id = hub_xstrndup(key.data, key.len);
     if (strlen(id) == key.len) /* an id with a NUL in it is no key idp_family_get can name */
-        ret = family_index(txn, id, obj, NULL, hub_json_uint(obj, "expires_at"));
+        ret = family_index(txn, id, obj, 0, NULL, hub_json_uint(obj, "expires_at"));
     free(id);
     json_decref(obj);
     return ret;

@@ -205,6 +205,8 @@ static int refresh_write(hub_txn_t *txn, const idp_refresh_t *rec, char out[44],
     /* the family outlives everything issued from it, so revocation keeps covering this token */
     if (ret == 0 && rec->family != NULL && (ret = idp_family_extend(txn, rec->family, rec->expires_at)) == HUB_E_NOTFOUND)
         ret = 0;
+    /* a read when the listing outlives the token (the extension above keeps its own family's listing so); a write for a
+     * listing an older version made at the exchange with an expiry of its own, or a family it never listed */
     if (ret == 0)
         ret = idp_family_list_user(txn, rec->family, rec->sub, rec->client_id, rec->scope, rec->expires_at);
     return ret;
