@@ -2,7 +2,6 @@
  * checked (idp/authz.c) goes to the sign-in page, to the consent page (idp/approve.c) or straight to issuing
  * (idp/issue.c), as the session, prompt, max_age and the consent already given decide. */
 #include <string.h>
-#include "hub/clock.h"
 #include "hub/form.h"
 #include "hub/resp.h"
 #include "idp/approve.h"
@@ -14,39 +13,25 @@
  * consent page, or issued. Returns 1 when a was handed over to idp_authz_issue, 0 when the caller frees it. */
 static int authorize(idp_authz_t *a)
 {
-    const idp_session_t *s = a->session;
-    uint64_t now = hub_now();
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
 
-    if (s != NULL && ((a->prompt & IDP_AUTHZ_PROMPT_LOGIN) != 0 ||
-                      (a->max_age >= 0 && now > s->auth_time && now - s->auth_time > (uint64_t)a->max_age))) {
-        if (a->auth_after == 0) {
-            if ((a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0)
-                goto login_required;
-            idp_authz_send_to_login(a, 1);
-            return 0;
-        }
-        if (s->auth_time < a->auth_after) /* came back without signing in again: do not loop */
-            goto login_required;
-    }
-    if (s == NULL || a->user == NULL) {
-        if ((a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0)
-            goto login_required;
-        idp_authz_send_to_login(a, (a->prompt & IDP_AUTHZ_PROMPT_LOGIN) != 0 || a->max_age >= 0);
-        return 0;
-    }
-    if (!idp_client_allows_user(a->client, a->user)) {
-        idp_authz_send_error(a, HUB_OAUTH_ACCESS_DENIED, "your account may not use this application");
-    } else if (!idp_authz_needs_consent(a)) {
+    switch (idp_authz_route(a, &fail)) {
+    case IDP_AUTHZ_TO_ISSUE:
         idp_authz_issue(a, 0);
         return 1;
-    } else if ((a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0) {
-        idp_authz_send_error(a, HUB_OAUTH_CONSENT_REQUIRED, "the user has not approved this application");
-    } else {
+    case IDP_AUTHZ_TO_LOGIN:
+        idp_authz_send_to_login(a, 0);
+        break;
+    case IDP_AUTHZ_TO_FRESH_LOGIN:
+        idp_authz_send_to_login(a, 1);
+        break;
+    case IDP_AUTHZ_TO_CONSENT:
         idp_consent_send(a);
+        break;
+    case IDP_AUTHZ_TO_ERROR:
+        idp_authz_send_error(a, fail.error, fail.description);
+        break;
     }
-    return 0;
-login_required:
-    idp_authz_send_error(a, HUB_OAUTH_LOGIN_REQUIRED, "the user must sign in");
     return 0;
 }
 

@@ -96,35 +96,29 @@ static void load_params(idp_authz_t *a, const hub_form_t *form)
     }
 }
 
-/* The client and the redirect URI, the client as the read found it. Until both are known good, errors are an HTML page
- * (never a redirect): returns 0 when they are, -1 when the page was sent. */
-static int check_client(idp_authz_t *a)
+/* What is wrong with the client or the redirect URI, the client as the read found it, or NULL when both are good (then
+ * a->redirect is set). */
+static const char *client_problem(idp_authz_t *a)
 {
-    const char *msg = NULL;
-
     if (a->repeated_client)
-        msg = "The client_id or redirect_uri parameter was sent more than once.";
-    else if (a->v[IDP_AUTHZ_CLIENT_ID] == NULL)
-        msg = "The request has no client_id.";
-    else if (a->client_id == NULL)
-        msg = "The application is not known.";
-    else if (a->client == NULL || !a->client->enabled)
-        msg = "The application is not known or has been disabled.";
-    else if (a->v[IDP_AUTHZ_REDIRECT_URI] != NULL) {
+        return "The client_id or redirect_uri parameter was sent more than once.";
+    if (a->v[IDP_AUTHZ_CLIENT_ID] == NULL)
+        return "The request has no client_id.";
+    if (a->client_id == NULL)
+        return "The application is not known.";
+    if (a->client == NULL || !a->client->enabled)
+        return "The application is not known or has been disabled.";
+    if (a->v[IDP_AUTHZ_REDIRECT_URI] != NULL) {
         if (strlen(a->v[IDP_AUTHZ_REDIRECT_URI]) > params[IDP_AUTHZ_REDIRECT_URI].max ||
             idp_client_match_redirect(a->client, a->v[IDP_AUTHZ_REDIRECT_URI]) == NULL)
-            msg = "The redirect_uri is not registered for this application.";
-        else
-            a->redirect = a->v[IDP_AUTHZ_REDIRECT_URI];
+            return "The redirect_uri is not registered for this application.";
+        a->redirect = a->v[IDP_AUTHZ_REDIRECT_URI];
     } else if (a->client->default_redirect_uri != NULL) {
         a->redirect = pool_dup(a->req, a->client->default_redirect_uri, SIZE_MAX);
     } else {
-        msg = "The application has no redirect URI.";
+        return "The application has no redirect URI.";
     }
-    if (msg == NULL)
-        return 0;
-    hub_send_html_error(a->req, 400, "Invalid authorization request", msg);
-    return -1;
+    return NULL;
 }
 
 static hub_oauth_err_t parse_response_type(idp_authz_t *a, hub_oauth_fail_t *fail)
@@ -389,11 +383,10 @@ void idp_authz_send_to_login(idp_authz_t *a, int fresh)
 
 /* ---- what both endpoints share: the read, the checks ---- */
 
-/* In the read (any thread): the client, the browser's session and user, and for a user and a client what decides the
- * consent page. Absent records are NULLs; only a store failure is an error. */
-static int authz_txn(hub_txn_t *txn, void *arg)
+/* In a read: the client (NULL when unknown), and for a user what decides the consent page. Only a store failure is an
+ * error. */
+static int read_client(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user)
 {
-    idp_authz_t *a = arg;
     int ret;
 
     if (a->client_id != NULL && (ret = idp_client_get(txn, a->client_id, &a->client)) != 0) {
@@ -401,14 +394,28 @@ static int authz_txn(hub_txn_t *txn, void *arg)
             return ret;
         a->client = NULL;
     }
-    if ((ret = idp_session_lookup(txn, a->session_hash, &a->session, &a->user)) != 0)
-        return ret;
-    if (a->user != NULL && a->client != NULL) {
+    if (user != NULL && a->client != NULL) {
         a->skip = idp_settings_skip_authorization(txn, a->idp->cfg);
-        if (a->skip == HUB_SKIP_AUTH_AUTO && (ret = idp_consent_scope(txn, a->user->sub, a->client->client_id, &a->granted)) != 0)
+        if (a->skip == HUB_SKIP_AUTH_AUTO && (ret = idp_consent_scope(txn, user->sub, a->client->client_id, &a->granted)) != 0)
             return ret;
     }
     return 0;
+}
+
+/* In the read (any thread): the client, the browser's session and user, and what decides the consent page. */
+static int authz_txn(hub_txn_t *txn, void *arg)
+{
+    idp_authz_t *a = arg;
+    int ret;
+
+    if ((ret = idp_session_lookup(txn, a->session_hash, &a->session, &a->user)) != 0)
+        return ret;
+    return read_client(txn, a, a->user);
+}
+
+int idp_authz_read_for(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user)
+{
+    return read_client(txn, a, user);
 }
 
 typedef struct st_authz_start_t {
@@ -434,18 +441,25 @@ static void on_read(void *arg, int ret)
     st->next(a);
 }
 
-void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_authz_next_fn next)
+idp_authz_t *idp_authz_new(idp_t *idp, const hub_form_t *form)
 {
     authz_start_t *st = hub_xcalloc(1, sizeof(*st));
     idp_authz_t *a = &st->a;
-    int ret;
 
-    st->next = next;
     a->idp = idp;
     load_params(a, form);
     if (!a->repeated_client && a->v[IDP_AUTHZ_CLIENT_ID] != NULL &&
         strlen(a->v[IDP_AUTHZ_CLIENT_ID]) <= params[IDP_AUTHZ_CLIENT_ID].max)
         a->client_id = hub_strdup(a->v[IDP_AUTHZ_CLIENT_ID]);
+    return a;
+}
+
+void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_authz_next_fn next)
+{
+    idp_authz_t *a = idp_authz_new(idp, form);
+    int ret;
+
+    ((authz_start_t *)a)->next = next;
     idp_session_cookie_hash(idp, req, a->session_hash);
     if ((ret = hub_park_read(&a->park, req, authz_txn, a, on_read)) != 0) {
         hub_park_unavailable(req, ret, HUB_STYLE_HTML);
@@ -456,14 +470,61 @@ void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_aut
 int idp_authz_check(idp_authz_t *a)
 {
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    const char *problem;
 
-    if (check_client(a) != 0)
+    if ((problem = client_problem(a)) != NULL) {
+        hub_send_html_error(a->req, 400, "Invalid authorization request", problem);
         return -1;
+    }
     if (validate(a, &fail) != HUB_OAUTH_OK) {
         send_fail(a, &fail);
         return -1;
     }
     return 0;
+}
+
+int idp_authz_valid(idp_authz_t *a)
+{
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+
+    return client_problem(a) == NULL && validate(a, &fail) == HUB_OAUTH_OK;
+}
+
+static idp_authz_route_t login_required(hub_oauth_fail_t *fail)
+{
+    hub_oauth_fail(fail, HUB_OAUTH_LOGIN_REQUIRED, "the user must sign in");
+    return IDP_AUTHZ_TO_ERROR;
+}
+
+idp_authz_route_t idp_authz_route(const idp_authz_t *a, hub_oauth_fail_t *fail)
+{
+    const idp_session_t *s = a->session;
+    int none = (a->prompt & IDP_AUTHZ_PROMPT_NONE) != 0;
+    uint64_t now = hub_now();
+
+    if (s != NULL && ((a->prompt & IDP_AUTHZ_PROMPT_LOGIN) != 0 ||
+                      (a->max_age >= 0 && now > s->auth_time && now - s->auth_time > (uint64_t)a->max_age))) {
+        if (a->auth_after == 0)
+            return none ? login_required(fail) : IDP_AUTHZ_TO_FRESH_LOGIN;
+        if (s->auth_time < a->auth_after) /* came back without signing in again: do not loop */
+            return login_required(fail);
+    }
+    if (s == NULL || a->user == NULL) {
+        if (none)
+            return login_required(fail);
+        return (a->prompt & IDP_AUTHZ_PROMPT_LOGIN) != 0 || a->max_age >= 0 ? IDP_AUTHZ_TO_FRESH_LOGIN : IDP_AUTHZ_TO_LOGIN;
+    }
+    if (!idp_client_allows_user(a->client, a->user)) {
+        hub_oauth_fail(fail, HUB_OAUTH_ACCESS_DENIED, "your account may not use this application");
+        return IDP_AUTHZ_TO_ERROR;
+    }
+    if (!idp_authz_needs_consent(a))
+        return IDP_AUTHZ_TO_ISSUE;
+    if (none) {
+        hub_oauth_fail(fail, HUB_OAUTH_CONSENT_REQUIRED, "the user has not approved this application");
+        return IDP_AUTHZ_TO_ERROR;
+    }
+    return IDP_AUTHZ_TO_CONSENT;
 }
 
 int idp_authz_needs_consent(const idp_authz_t *a)

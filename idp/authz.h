@@ -87,10 +87,34 @@ typedef void (*idp_authz_next_fn)(idp_authz_t *a);
  * cannot serve, else 500) or the client left, next is not called and a is freed here. */
 void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_authz_next_fn next);
 
+/* A new authorization of form's parameters (strings of a request's pool, as the form was parsed), not read yet; for
+ * idp_authz_read_for. Heap memory, freed with idp_authz_free. */
+idp_authz_t *idp_authz_new(idp_t *idp, const hub_form_t *form);
+
+/* In a read of the store (any thread): a's client and, for user, what decides the consent page; for a request that
+ * resumes with user's sign-in (idp/login.c) rather than with the browser's session. Only a store failure is an error. */
+int idp_authz_read_for(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user);
+
 /* Checks a as read: client and redirect URI, then every other rule. Returns 0 when the request may proceed, -1 when an
  * answer was sent (an HTML page before the client and redirect URI are known good, else the failure at the redirect
  * URI). */
 int idp_authz_check(idp_authz_t *a);
+
+/* What idp_authz_check says of a, without answering: 1 when the request may proceed (a->req must be set). */
+int idp_authz_valid(idp_authz_t *a);
+
+/* Where a checked request goes, with the session and user a holds (the browser's as read, or the one signing in). */
+typedef enum {
+    IDP_AUTHZ_TO_ISSUE,       /* issued now (idp_authz_issue) */
+    IDP_AUTHZ_TO_LOGIN,       /* the sign-in page (idp_authz_send_to_login) */
+    IDP_AUTHZ_TO_FRESH_LOGIN, /* the same, for a new sign-in (prompt=login, max_age) */
+    IDP_AUTHZ_TO_CONSENT,     /* the consent page */
+    IDP_AUTHZ_TO_ERROR        /* the failure in *fail, at the redirect URI */
+} idp_authz_route_t;
+
+/* The route of a checked request: prompt, max_age and the time its fresh sign-in was asked for against the session's
+ * auth_time, the client's allowed roles, then the consent page unless idp_authz_needs_consent says otherwise. */
+idp_authz_route_t idp_authz_route(const idp_authz_t *a, hub_oauth_fail_t *fail);
 
 /* Whether the consent page must be shown to a's user: the client does not skip authorization, and the setting is
  * force or the user's consent does not cover the scope; or the request asks for it (prompt=consent). */

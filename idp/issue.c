@@ -14,22 +14,21 @@
 /* One authorization being issued. The write runs on the store's writer thread and reads only what is owned here (copies
  * and the client), since the request may go away meanwhile (hub/park.h): the write then commits and nothing is sent.
  * a is the request's, copied: its pool strings are read only on the loop, once the park gave the request back. */
-typedef struct st_issue_t issue_t;
-struct st_issue_t {
+struct st_idp_issue_t {
     idp_authz_t *a;  /* ours (idp_authz_free) */
     hub_park_t park; /* the request, while its client is there */
     char *sub, *sid, *scope, *redirect_uri, *nonce, *challenge;
     uint64_t auth_time;
     int put_consent;
-    char *at, *idt; /* the implicit flow's tokens, minted before the write (malloc'ed) */
-    char jti[IDP_JTI_LEN + 1];   /* the access token to record, or "" */
+    char *at, *idt;            /* the implicit flow's tokens, minted before the write (malloc'ed) */
+    char jti[IDP_JTI_LEN + 1]; /* the access token to record, or "" */
     uint64_t exp;
     char code[44];
 };
 
-static int issue_txn(hub_txn_t *txn, void *arg)
+int idp_issue_txn(hub_txn_t *txn, void *arg)
 {
-    issue_t *is = arg;
+    idp_issue_t *is = arg;
     const hub_config_t *cfg = is->a->idp->cfg;
     const char *client_id = is->a->client->client_id;
     uint64_t now = hub_now();
@@ -39,7 +38,8 @@ static int issue_txn(hub_txn_t *txn, void *arg)
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
     if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
-        if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, is->scope, now + cfg->primary.refresh_token_ttl, family)) != 0)
+        if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, is->scope, now + cfg->primary.refresh_token_ttl, family)) !=
+            0)
             return ret;
     }
     if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0) {
@@ -65,10 +65,9 @@ static char *dup_or_null(const char *s)
     return s != NULL ? hub_strdup(s) : NULL;
 }
 
-/* The issue of a (which it takes) for the user of its session. */
-static issue_t *issue_new(idp_authz_t *a, int put_consent)
+idp_issue_t *idp_issue_new(idp_authz_t *a, int put_consent)
 {
-    issue_t *is = hub_xcalloc(1, sizeof(*is));
+    idp_issue_t *is = hub_xcalloc(1, sizeof(*is));
     const idp_session_t *s = a->session;
 
     is->a = a;
@@ -83,7 +82,7 @@ static issue_t *issue_new(idp_authz_t *a, int put_consent)
     return is;
 }
 
-static void issue_free(issue_t *is)
+void idp_issue_free(idp_issue_t *is)
 {
     idp_authz_free(is->a);
     free(is->sub);
@@ -97,27 +96,6 @@ static void issue_free(issue_t *is)
     free(is);
 }
 
-/* The answer at the redirect URI, on the loop (a's request is there). */
-static void send_issued(issue_t *is)
-{
-    idp_authz_t *a = is->a;
-    char expires_in[24];
-
-    if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
-        idp_authz_kv_t kv[] = {{"code", is->code}};
-        idp_authz_send(a, kv, 1);
-        return;
-    }
-    uint64_t now = hub_now();
-    snprintf(expires_in, sizeof(expires_in), "%llu", (unsigned long long)(is->exp > now ? is->exp - now : 0));
-    idp_authz_kv_t kv[] = {{"access_token", is->at},
-                           {"token_type", is->at != NULL ? "Bearer" : NULL},
-                           {"expires_in", is->at != NULL ? expires_in : NULL},
-                           {"scope", a->scope},
-                           {"id_token", is->idt}};
-    idp_authz_send(a, kv, sizeof(kv) / sizeof(kv[0]));
-}
-
 static void send_failed(idp_authz_t *a, int ret)
 {
     hub_log_error("authorize: cannot issue for client %s: %s", a->client->client_id, hub_strerror(ret));
@@ -128,22 +106,41 @@ static void send_failed(idp_authz_t *a, int ret)
         idp_authz_send_error(a, HUB_OAUTH_SERVER_ERROR, "the authorization could not be completed");
 }
 
+void idp_issue_send(idp_issue_t *is, h2o_req_t *req, int ret)
+{
+    idp_authz_t *a = is->a;
+    char expires_in[24];
+
+    a->req = req;
+    if (ret != 0) {
+        send_failed(a, ret);
+    } else if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
+        idp_authz_kv_t kv[] = {{"code", is->code}};
+        idp_authz_send(a, kv, 1);
+    } else {
+        uint64_t now = hub_now();
+        snprintf(expires_in, sizeof(expires_in), "%llu", (unsigned long long)(is->exp > now ? is->exp - now : 0));
+        idp_authz_kv_t kv[] = {{"access_token", is->at},
+                               {"token_type", is->at != NULL ? "Bearer" : NULL},
+                               {"expires_in", is->at != NULL ? expires_in : NULL},
+                               {"scope", a->scope},
+                               {"id_token", is->idt}};
+        idp_authz_send(a, kv, sizeof(kv) / sizeof(kv[0]));
+    }
+}
+
 /* On the loop, after the write is durable (or failed). */
 static void on_written(void *arg, int ret)
 {
-    issue_t *is = arg;
+    idp_issue_t *is = arg;
+    h2o_req_t *req = hub_park_resume(&is->park, ret);
 
-    if (hub_park_resume(&is->park, ret) != NULL) {
-        if (ret == 0)
-            send_issued(is);
-        else
-            send_failed(is->a, ret);
-    }
-    issue_free(is);
+    if (req != NULL)
+        idp_issue_send(is, req, ret);
+    idp_issue_free(is);
 }
 
-/* Mints the implicit flow's tokens into is. */
-static int mint(issue_t *is, const idp_user_t *user)
+int idp_issue_mint(idp_issue_t *is)
 {
     idp_authz_t *a = is->a;
     int ret;
@@ -154,30 +151,24 @@ static int mint(issue_t *is, const idp_user_t *user)
                              .scope = a->scope,
                              .sid = is->sid,
                              .auth_time = is->auth_time,
-                             .roles = &user->roles};
+                             .roles = &a->user->roles};
         if ((ret = idp_mint_access_token(a->idp, &p, &is->at, is->jti, &is->exp)) != 0)
             return ret;
     }
     if ((a->rt & IDP_AUTHZ_RT_ID_TOKEN) != 0)
-        return idp_mint_id_token(a->idp, user, a->client, a->scope, a->v[IDP_AUTHZ_NONCE], is->sid, is->auth_time, is->at,
+        return idp_mint_id_token(a->idp, a->user, a->client, a->scope, a->v[IDP_AUTHZ_NONCE], is->sid, is->auth_time, is->at,
                                  &is->idt);
     return 0;
 }
 
 void idp_authz_issue(idp_authz_t *a, int put_consent)
 {
-    issue_t *is = issue_new(a, put_consent);
-    const idp_user_t *user = a->user;
+    idp_issue_t *is = idp_issue_new(a, put_consent);
     h2o_req_t *req = a->req;
     int ret;
 
-    if ((ret = mint(is, user)) != 0) {
+    if ((ret = idp_issue_mint(is)) != 0 || (ret = hub_park_write(&is->park, req, idp_issue_txn, is, on_written)) != 0) {
         send_failed(is->a, ret);
-        issue_free(is);
-        return;
-    }
-    if ((ret = hub_park_write(&is->park, req, issue_txn, is, on_written)) != 0) {
-        send_failed(is->a, ret);
-        issue_free(is);
+        idp_issue_free(is);
     }
 }

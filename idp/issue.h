@@ -12,4 +12,23 @@
  * writer's queue is full or the database unreachable. */
 void idp_authz_issue(idp_authz_t *a, int put_consent);
 
+/* The same in steps, for a request that another write carries (the sign-in page's, idp/login.c, issues in the write
+ * that starts the session): */
+typedef struct st_idp_issue_t idp_issue_t;
+
+/* The issue of a (taken over: freed with it) for the user of a->session, the consent too when put_consent. */
+idp_issue_t *idp_issue_new(idp_authz_t *a, int put_consent);
+
+/* Mints the implicit flow's tokens (none for a code) before the write; 0 or the error. */
+int idp_issue_mint(idp_issue_t *is);
+
+/* The write (any thread, in a write transaction; arg is the idp_issue_t): the consent, the family, the code or the
+ * access token's record, the session's client. The session must exist in the transaction by then. */
+int idp_issue_txn(hub_txn_t *txn, void *arg);
+
+/* On the loop once the write is durable (ret 0) or failed: the answer at the redirect URI, on req. */
+void idp_issue_send(idp_issue_t *is, h2o_req_t *req, int ret);
+
+void idp_issue_free(idp_issue_t *is);
+
 #endif

@@ -20,8 +20,10 @@
 #include "hub/util.h"
 #include "hub/workpool.h"
 #include "hub/writer.h"
+#include "idp/authz.h"
 #include "idp/csrf.h"
 #include "idp/endpoint.h"
+#include "idp/issue.h"
 #include "idp/login.h"
 #include "idp/password.h"
 #include "idp/user.h"
@@ -90,6 +92,8 @@ typedef struct st_check_t {
     idp_session_new_t fresh; /* the session a good check starts */
     hub_form_t form;         /* the posted form (req->pool): read only on the loop, with the request */
     const char *next;        /* req->pool, the same */
+    idp_authz_t *authz;      /* the authorization request next resumes, read with the account (its user), or NULL */
+    idp_issue_t *issue;      /* its issue, when the sign-in's write carries it (issue_now), or NULL */
 } check_t;
 
 /* ---- the page ---- */
@@ -238,7 +242,8 @@ static int record_failure_txn(hub_txn_t *txn, void *arg)
     return write_counter(txn, c->user_key, n, 0, c->now + USER_FAILURE_WINDOW);
 }
 
-/* A good check's write: the account's failures forgotten, its new session stored. */
+/* A good check's write: the account's failures forgotten, its new session stored, and what the authorization it resumes
+ * grants when that goes through now (issue_now). */
 static int success_txn(hub_txn_t *txn, void *arg)
 {
     check_t *c = arg;
@@ -248,7 +253,9 @@ static int success_txn(hub_txn_t *txn, void *arg)
     snprintf(key, sizeof(key), "u:%s", c->sub);
     if ((ret = hub_store_del(txn, HUB_T_LOGIN_FAILURES, key, strlen(key))) != 0 && ret != HUB_E_NOTFOUND)
         return ret;
-    return idp_session_put(txn, &c->fresh, c->sub);
+    if ((ret = idp_session_put(txn, &c->fresh, c->sub)) != 0)
+        return ret;
+    return c->issue != NULL ? idp_issue_txn(txn, c->issue) : 0;
 }
 
 /* A failed check's write: the address's failures, and the account's. Whether the account counts it is decided here, in
@@ -353,6 +360,9 @@ static void check_free(check_t *c)
     free(c->sub);
     free(c->username);
     idp_session_free(c->session);
+    idp_authz_free(c->authz);
+    if (c->issue != NULL)
+        idp_issue_free(c->issue);
     OPENSSL_cleanse(&c->fresh, sizeof(c->fresh));
     free(c);
 }
@@ -383,6 +393,10 @@ static int look_up_txn(hub_txn_t *txn, void *arg)
         c->locked = until > now;
         if (until != 0 && !c->locked)
             c->user_failures = 0; /* a lock that has passed starts a new count */
+    }
+    if (ret == 0 && c->authz != NULL && user->enabled && (ret = idp_authz_read_for(txn, c->authz, user)) == 0) {
+        c->authz->user = user; /* the authorization's, should the sign-in succeed */
+        return 0;
     }
     idp_user_free(user);
     return ret;
@@ -461,11 +475,46 @@ static void finish(check_t *c, h2o_req_t *req, int ret)
         idp_session_set_cookie(c->idp, req, &c->fresh);
         idp_csrf_rotate(c->idp, req); /* no form token issued before the sign-in works after it */
         hub_log_info("login: user %s signed in", c->sub);
-        hub_send_redirect(req, 302, hub_safe_next(c->next));
+        if (c->issue != NULL)
+            idp_issue_send(c->issue, req, 0);
+        else
+            hub_send_redirect(req, 302, hub_safe_next(c->next));
     } else {
         send_unavailable(req);
     }
     check_free(c);
+}
+
+/* The issue of the authorization the sign-in resumes (c->authz, taken) in the sign-in's own write, when with the new
+ * session it goes straight through: what the browser would get from its next request, to /oauth2/authorize, one
+ * request and one commit sooner. Anything else (a request that is not valid, consent to ask, prompt or max_age that
+ * want another sign-in, an account the client refuses, tokens that cannot be minted) is left to that request: NULL. */
+static idp_issue_t *issue_now(check_t *c, h2o_req_t *req)
+{
+    idp_authz_t *a = c->authz;
+    hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
+    idp_session_t *s;
+    idp_issue_t *is;
+
+    if (a == NULL || a->user == NULL)
+        return NULL;
+    c->authz = NULL;
+    a->req = req;
+    a->session = s = hub_xcalloc(1, sizeof(*s));
+    s->sid = hub_strdup(c->fresh.sid);
+    s->sub = hub_strdup(c->sub);
+    s->auth_time = c->fresh.auth_time;
+    s->expires_at = c->fresh.expires_at;
+    if (!idp_authz_valid(a) || idp_authz_route(a, &fail) != IDP_AUTHZ_TO_ISSUE) {
+        idp_authz_free(a);
+        return NULL;
+    }
+    is = idp_issue_new(a, 0);
+    if (idp_issue_mint(is) != 0) {
+        idp_issue_free(is);
+        return NULL;
+    }
+    return is;
 }
 
 static void on_recorded(void *arg, int ret)
@@ -493,6 +542,7 @@ static void on_checked(void *arg, int ret)
     }
     if (check_good(c)) {
         idp_session_prepare(c->idp, &c->fresh);
+        c->issue = issue_now(c, req);
         ret = hub_park_write(&c->park, req, success_txn, c, on_recorded);
     } else {
         /* counted even when the client left: the password was tried */
@@ -538,6 +588,19 @@ static void on_looked_up(void *arg, int ret)
     check_free(c);
 }
 
+/* The authorization request that next resumes (a path of this node's authorization endpoint with a query, as
+ * idp_authz_send_to_login makes it), or NULL. The query ends where a fragment would, as a browser would send it. */
+static idp_authz_t *resumed_authz(idp_t *idp, h2o_req_t *req, const char *next)
+{
+    size_t plen = sizeof(IDP_PATH_AUTHORIZE) - 1;
+    hub_form_t form;
+
+    if (next == NULL || hub_safe_next(next) != next || strncmp(next, IDP_PATH_AUTHORIZE, plen) != 0 || next[plen] != '?' ||
+        hub_form_parse(&req->pool, next + plen + 1, strcspn(next + plen + 1, "#"), &form) != 0)
+        return NULL;
+    return idp_authz_new(idp, &form);
+}
+
 /* A new check with copies of what its jobs read. */
 static check_t *check_new(idp_t *idp, h2o_req_t *req, const hub_form_t *form)
 {
@@ -550,6 +613,7 @@ static check_t *check_new(idp_t *idp, h2o_req_t *req, const hub_form_t *form)
     c->form = *form;
     if ((c->next = hub_form_get(form, "next")) != NULL && strlen(c->next) > MAX_NEXT)
         c->next = NULL;
+    c->authz = resumed_authz(idp, req, c->next);
     c->username = hub_strdup(username != NULL && strlen(username) <= MAX_USERNAME ? username : "");
     password = password != NULL ? password : "";
     c->plen = strlen(password);

@@ -90,7 +90,7 @@ def flowload(mode, client, *extra, url=None, password=None, users=("--user-prefi
 
 def test_each_flow_runs_without_failure():
     p = primary()
-    per_flow = {"signin": 5, "sso": 2, "refresh": 1, "introspect": 1, "cc": 1}
+    per_flow = {"signin": 4, "sso": 2, "refresh": 1, "introspect": 1, "cc": 1}
     for mode, reqs in per_flow.items():
         r = flowload(mode, p.cc if mode == "cc" else p.code)
         eq(r["rc"], 0, f"{mode}: exit code ({r})")

@@ -471,6 +471,115 @@ def test_implicit_fragment():
     h.finish()
 
 
+def test_sign_in_answers_with_the_code():
+    """A sign-in that resumes an authorization which goes straight through with the new session answers with what the
+    authorization grants (the code, or the implicit flow's tokens), from the sign-in's own write. Everything else goes
+    on to the authorize request it resumes (its next), exactly as the browser's round trip would: consent to ask,
+    a role missing, prompt=login without a fresh sign-in asked for, a bad request, another path."""
+    h = Hub()
+    h.add_client("skipstaff", "--app-name", "Staff Tool", "--redirect-uris", RP, "--skip-authorization",
+                 "--allowed-roles", "Employee")
+    h.add_client("imskip", "--app-name", "Trusted SPA", "--redirect-uris", RP, "--grant-type", "implicit",
+                 "--response-type", "token", "--skip-authorization")
+
+    def post_login(next_path, user="alice", password=PASSWORD, b=None):
+        """POSTs the sign-in form of /login?next=next_path; (browser, answer)."""
+        b = b or Browser()
+        page = b.get(h.url + "/login?next=" + urllib.parse.quote(next_path, safe=""))
+        f = [f for f in forms_of(page) if f["action"] == "/login"][0]
+        data = {n: v for n, _, v in f["inputs"] if n}
+        data.update(username=user, password=password)
+        eq(data.get("next"), next_path, "the form carries next")
+        return b, b.post(h.url + "/login", form=data, follow=False)
+
+    def resume_path(url):
+        """The next of the sign-in page an authorize request (no session) is sent to."""
+        r = Browser().get(url, follow=False)
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(r.header("location")).query)["next"][0]
+
+    verifier, challenge = pkce()
+    nxt = resume_path(h.authorize_url("skip", scope="openid email", nonce="n-1", state="s-1", code_challenge=challenge,
+                                      code_challenge_method="S256"))
+    b, r = post_login(nxt)
+    eq(r.status, 302, "signed in")
+    base, q, _ = split_location(r.header("location"))
+    eq(base, RP, "straight back to the app: " + r.header("location"))
+    eq((q.get("state"), q.get("iss")), ("s-1", h.url), "state and iss")
+    ok(any(c.startswith(h.node.cookie_name("session") + "=") for c in r.header_all("set-cookie")),
+       "the session cookie comes with the code")
+    t = h.token("skip", grant_type="authorization_code", code=q["code"], redirect_uri=RP)
+    eq(t.status, 400, "the code is bound to its PKCE challenge")
+    t = h.token("skip", grant_type="authorization_code", code=q["code"], redirect_uri=RP, code_verifier=verifier).json()
+    idc = jwt_claims(t["id_token"])
+    eq((idc["nonce"], idc["sub"] != "", idc["aud"]), ("n-1", True, h.cid("skip")), "the id_token of this request")
+    ok("refresh_token" in t and h.introspect("skip", t["access_token"])["active"], "tokens issued")
+    eq(h.token("skip", grant_type="authorization_code", code=q["code"], redirect_uri=RP, code_verifier=verifier).status,
+       400, "the code is single use")
+    r = h.go(b, h.authorize_url("skip", state="s-2"))
+    eq(split_location(r.location)[1].get("state"), "s-2", "the session works for the next authorization (SSO)")
+    eq(h.introspect("skip", t["access_token"])["active"], False, "the replayed code revoked what it issued")
+
+    # the implicit flow's tokens, in the fragment
+    b, r = post_login(resume_path(h.authorize_url("imskip", response_type="token", scope="openid roles", state="im")))
+    base, q, fr = split_location(r.header("location"))
+    eq((base, q, fr.get("state"), fr.get("token_type")), (RP, {}, "im", "Bearer"), "implicit answer in the fragment")
+    u = get(h.url + "/oauth2/userinfo", headers={"Authorization": "Bearer " + fr["access_token"]}).json()
+    eq(u.get("roles"), ["Employee"], "the access token is alice's")
+
+    # allowed roles: alice has Employee, bob does not; bob's sign-in goes on to the authorization, which refuses him
+    url = h.authorize_url("skipstaff", state="st")
+    b, r = post_login(resume_path(url))
+    ok("code" in split_location(r.header("location"))[1], "alice gets her code")
+    nxt = resume_path(url)
+    b, r = post_login(nxt, user="bob")
+    eq(r.header("location"), nxt, "bob is sent on to the authorization")
+    expect_client_error(h.go(b, h.url + nxt), "access_denied", "st")
+
+    # consent to ask: the sign-in goes on to the authorization, which shows the consent page
+    nxt = resume_path(h.authorize_url("web", state="w"))
+    b, r = post_login(nxt)
+    eq(r.header("location"), nxt, "consent is asked by the authorization")
+    r = h.go(b, h.url + nxt)
+    ok(r.location is None and "Web App" in r.text, "the consent page")
+
+    # prompt=login: a sign-in asked for by the authorization (hub_auth_after) answers with the code; a next without it
+    # goes on to the authorization, which asks for a new sign-in
+    nxt = resume_path(h.authorize_url("skip", prompt="login", state="pl"))
+    ok("hub_auth_after=" in nxt, "a fresh sign-in is asked for: " + nxt)
+    b, r = post_login(nxt)
+    ok("code" in split_location(r.header("location"))[1], "prompt=login with the sign-in it asked for")
+    forged = h.authorize_url("skip", prompt="login", state="pl")[len(h.url):]
+    b, r = post_login(forged)
+    eq(r.header("location"), forged, "prompt=login without the time of its sign-in goes on to the authorization")
+    eq(urllib.parse.urlsplit(b.get(h.url + forged, follow=False).header("location")).path, "/login", "which asks again")
+    late = nxt.replace("hub_auth_after=", "hub_auth_after=9")
+    b, r = post_login(late)
+    eq(r.header("location"), late, "a sign-in before the time asked for goes on")
+    expect_client_error(h.go(b, h.url + late), "login_required", "pl")
+
+    # bad requests and other paths go on unchanged; the browser is signed in all the same
+    for bad in (h.authorize_url("skip", redirect_uri="http://127.0.0.1:9/other")[len(h.url):],
+                h.authorize_url("skip", response_type="token")[len(h.url):],
+                h.authorize_url("skip", scope="openid admin")[len(h.url):],
+                h.authorize_url("skip", code_challenge="short", code_challenge_method="S256")[len(h.url):],
+                h.authorize_url("skip")[len(h.url):] + "&state=again",
+                "/oauth2/authorize?client_id=" + "x" * 300,
+                "/api/method/frappe.integrations.oauth2.authorize?" + h.authorize_url("skip")[len(h.url + "/oauth2/authorize?"):],
+                "/oauth2/authorizex?" + h.authorize_url("skip")[len(h.url + "/oauth2/authorize?"):],
+                "/oauth2/authorize"):
+        b, r = post_login(bad)
+        eq((r.status, r.header("location")), (302, bad), "goes on to " + bad)
+        ok('id="signed-in"' in b.get(h.url + "/login").text, "signed in all the same")
+    # the query ends where a fragment would: the state a browser would have sent
+    b, r = post_login(h.authorize_url("skip", state="frag")[len(h.url):] + "#x=1")
+    eq(split_location(r.header("location"))[1].get("state"), "frag", "state without the fragment")
+
+    # a wrong password gets the sign-in page, and no code
+    b, r = post_login(resume_path(h.authorize_url("skip")), password="wrong")
+    eq((r.status, r.header("location")), (401, None), "wrong password")
+    h.finish()
+
+
 def test_userinfo_rejections():
     h = Hub()
     r = get(h.url + "/oauth2/userinfo")
@@ -618,6 +727,6 @@ def test_rp_logout_and_backchannel():
 if __name__ == "__main__":
     run([test_client_and_redirect_errors_are_html, test_redirect_errors_carry_state, test_sign_in_redirect_and_prompt_none,
          test_consent_force_auto_skip_and_deny, test_approve_csrf_forgeries, test_allowed_roles, test_code_flow_tokens_and_replay,
-         test_implicit_fragment, test_userinfo_rejections, test_prompt_login_does_not_loop,
+         test_implicit_fragment, test_sign_in_answers_with_the_code, test_userinfo_rejections, test_prompt_login_does_not_loop,
          test_rp_logout_and_backchannel])
 

@@ -143,24 +143,36 @@ static int build_cc(fl_conn_t *c)
 
 /* ---- handlers ---- */
 
+/* Whether r sends the browser back to the app (the redirect URI with a query). */
+static int to_app(const fh_resp_t *r)
+{
+    size_t rlen = strlen(fl.o.redirect_uri);
+
+    return r->location_len > rlen && memcmp(r->location, fl.o.redirect_uri, rlen) == 0 && r->location[rlen] == '?';
+}
+
+/* The app's answer at its redirect URI: a code for the state sent. */
+static int handle_code(fl_conn_t *c, const fh_resp_t *r)
+{
+    char state[sizeof(c->state)];
+
+    if (fh_query_param(r->location, r->location_len, "code", c->code, sizeof(c->code)) != 0)
+        return fh_query_param(r->location, r->location_len, "error", c->code, sizeof(c->code)) == 0 ? fail(c, c->code)
+                                                                                                    : fail(c, "no_code");
+    if (fh_query_param(r->location, r->location_len, "state", state, sizeof(state)) != 0 || strcmp(state, c->state) != 0)
+        return fail(c, "state_mismatch");
+    return ST_TOKEN_CODE;
+}
+
 /* Authorize (first or resumed): the browser is sent either to the sign-in page or back to the app with a code. */
 static int handle_authorize(fl_conn_t *c, const fh_resp_t *r)
 {
-    size_t rlen = strlen(fl.o.redirect_uri);
-    char state[sizeof(c->state)];
-
     if (r->status != 302)
         return fail_status(c, r->status);
     if (r->location == NULL)
         return fail(c, "no_location");
-    if (r->location_len > rlen && memcmp(r->location, fl.o.redirect_uri, rlen) == 0 && r->location[rlen] == '?') {
-        if (fh_query_param(r->location, r->location_len, "code", c->code, sizeof(c->code)) != 0)
-            return fh_query_param(r->location, r->location_len, "error", c->code, sizeof(c->code)) == 0 ? fail(c, c->code)
-                                                                                                        : fail(c, "no_code");
-        if (fh_query_param(r->location, r->location_len, "state", state, sizeof(state)) != 0 || strcmp(state, c->state) != 0)
-            return fail(c, "state_mismatch");
-        return ST_TOKEN_CODE;
-    }
+    if (to_app(r))
+        return handle_code(c, r);
     if (c->step == ST_RESUME)
         return fail(c, "sign_in_asked_again");
     if (r->location_len < 7 || memcmp(r->location, "/login?", 7) != 0)
@@ -181,10 +193,16 @@ static int handle_login_page(fl_conn_t *c, const fh_resp_t *r)
     return ST_LOGIN_POST;
 }
 
+/* Signed in: back to the app with the code of the authorization it resumes (issued in the sign-in's write), or to that
+ * authorization (next) when the node leaves it to the browser's next request. */
 static int handle_login_post(fl_conn_t *c, const fh_resp_t *r)
 {
     if (r->status != 302)
         return fail_status(c, r->status);
+    if (r->location != NULL && to_app(r)) {
+        c->did_login = 1;
+        return handle_code(c, r);
+    }
     if (r->location == NULL || r->location_len != strlen(c->next) || memcmp(r->location, c->next, r->location_len) != 0)
         return fail(c, "not_sent_to_next");
     memcpy(c->location, c->next, r->location_len + 1);
