@@ -56,8 +56,108 @@ static void test_passwords(void)
     free(h);
 }
 
+/* The library's own encoding of password with these parameters and salt. */
+static void library_hash(const char *password, uint32_t t, uint32_t m, uint32_t p, const char *salt, size_t hashlen, char *out,
+                         size_t size)
+{
+    CHECK(argon2id_hash_encoded(t, m, p, password, strlen(password), salt, strlen(salt), hashlen, out, size) == ARGON2_OK);
+}
+
+/* Every hash verifies as libargon2 says, whether it is read here (one lane, at most 64 MiB: in the thread's own memory)
+ * or left to the library (any other shape), and nothing malformed verifies. */
+static void test_shapes(void)
+{
+    char h[256], bad[300];
+    const struct {
+        uint32_t t, m, p;
+        const char *salt;
+        size_t hashlen;
+    } shapes[] = {
+        {2, 19456, 1, "0123456789abcdef", 32}, /* ours */
+        {1, 8, 1, "saltsalt", 4},              /* the smallest */
+        {3, 4096, 1, "a salt of 24 bytes......", 64},
+        {1, 65536, 1, "0123456789abcdef", 32}, /* the largest read here */
+        {1, 65537, 1, "0123456789abcdef", 32}, /* to the library: larger */
+        {1, 64, 2, "0123456789abcdef", 32},    /* to the library: two lanes */
+    };
+
+    for (size_t i = 0; i != sizeof(shapes) / sizeof(shapes[0]); ++i) {
+        library_hash("pass word", shapes[i].t, shapes[i].m, shapes[i].p, shapes[i].salt, shapes[i].hashlen, h, sizeof(h));
+        CHECK(idp_password_verify(h, "pass word", 9) == 0);
+        CHECK(idp_password_verify(h, "pass word", 8) == HUB_E_DENIED);
+        CHECK(idp_password_verify(h, "pass worD", 9) == HUB_E_DENIED);
+        CHECK(idp_password_verify(h, "", 0) == HUB_E_DENIED);
+    }
+    /* larger memory after smaller, then smaller again: the thread's memory grows and is used again */
+    library_hash("again", 1, 32768, 1, "0123456789abcdef", 32, h, sizeof(h));
+    CHECK(idp_password_verify(h, "again", 5) == 0);
+    library_hash("again", 1, 1024, 1, "0123456789abcdef", 32, h, sizeof(h));
+    CHECK(idp_password_verify(h, "again", 5) == 0);
+
+    /* altered strings: none verifies, whichever way they are read */
+    library_hash("pass word", 1, 64, 1, "0123456789abcdef", 32, h, sizeof(h));
+    const char *prefix = "$argon2id$v=19$m=64,t=1,p=1$";
+    CHECK(strncmp(h, prefix, strlen(prefix)) == 0);
+    const char *rest = h + strlen(prefix);
+    const char *edits[][2] = {
+        {"$argon2id$v=19$m=064,t=1,p=1$", "leading zero"},
+        {"$argon2id$v=19$m=64,t=01,p=1$", "leading zero"},
+        {"$argon2id$v=19$m=65,t=1,p=1$", "another m"},
+        {"$argon2id$v=19$m=64,t=2,p=1$", "another t"},
+        {"$argon2id$v=19$m=64,t=1,p=0$", "no lane"},
+        {"$argon2id$v=19$m=64,t=1,p=1,x=1$", "extra parameter"},
+        {"$argon2id$v=19$m=+64,t=1,p=1$", "sign"},
+        {"$argon2id$v=19$m=99999999999,t=1,p=1$", "overflow"},
+        {"$argon2i$v=19$m=64,t=1,p=1$", "another type"},
+        {"$argon2d$v=19$m=64,t=1,p=1$", "another type"},
+        {"$argon2id$v=16$m=64,t=1,p=1$", "another version"},
+        {"$argon2id$m=64,t=1,p=1$", "no version (1.0)"},
+        {"$argon2id$v=19$t=1,m=64,p=1$", "parameters in another order"},
+    };
+    for (size_t i = 0; i != sizeof(edits) / sizeof(edits[0]); ++i) {
+        snprintf(bad, sizeof(bad), "%s%s", edits[i][0], rest);
+        CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    }
+    /* the salt and the hash: one character changed, a standard base64 character swapped for its base64url twin,
+     * padding, a character cut, a field dropped, another $ */
+    const char *dollar = strchr(rest, '$');
+    CHECK(dollar != NULL);
+    size_t salt_len = (size_t)(dollar - rest), n = strlen(h);
+    for (size_t i = strlen(prefix); i != n; ++i) {
+        if (h[i] == '$')
+            continue;
+        snprintf(bad, sizeof(bad), "%s", h);
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    }
+    snprintf(bad, sizeof(bad), "%s=", h);
+    CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    snprintf(bad, sizeof(bad), "%.*s", (int)(n - 1), h);
+    CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    snprintf(bad, sizeof(bad), "%s$", h);
+    CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    snprintf(bad, sizeof(bad), "%s%.*s", prefix, (int)salt_len, rest);
+    CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    snprintf(bad, sizeof(bad), "%s%s", prefix, dollar);
+    CHECK(idp_password_verify(bad, "pass word", 9) == HUB_E_DENIED);
+    /* a hash whose standard base64 has + or /: the same with - or _ is not a hash of anything */
+    for (int salt = 0; salt != 200; ++salt) {
+        char s[32];
+        snprintf(s, sizeof(s), "salt-%07d", salt);
+        library_hash("pass word", 1, 8, 1, s, 32, h, sizeof(h));
+        char *plus = strpbrk(h + strlen("$argon2id$v=19$m=8,t=1,p=1$"), "+/");
+        if (plus == NULL)
+            continue;
+        CHECK(idp_password_verify(h, "pass word", 9) == 0);
+        *plus = *plus == '+' ? '-' : '_';
+        CHECK(idp_password_verify(h, "pass word", 9) == HUB_E_DENIED);
+        break;
+    }
+}
+
 int main(void)
 {
     test_passwords();
+    test_shapes();
     return check_report("idp/password");
 }
