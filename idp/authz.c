@@ -383,9 +383,7 @@ void idp_authz_send_to_login(idp_authz_t *a, int fresh)
 
 /* ---- what both endpoints share: the read, the checks ---- */
 
-/* In a read: the client (NULL when unknown), and for a user what decides the consent page. Only a store failure is an
- * error. */
-static int read_client(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user)
+int idp_authz_read_for(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user)
 {
     int ret;
 
@@ -410,12 +408,7 @@ static int authz_txn(hub_txn_t *txn, void *arg)
 
     if ((ret = idp_session_lookup(txn, a->session_hash, &a->session, &a->user)) != 0)
         return ret;
-    return read_client(txn, a, a->user);
-}
-
-int idp_authz_read_for(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user)
-{
-    return read_client(txn, a, user);
+    return idp_authz_read_for(txn, a, a->user);
 }
 
 typedef struct st_authz_start_t {

@@ -91,8 +91,9 @@ void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_aut
  * idp_authz_read_for. Heap memory, freed with idp_authz_free. */
 idp_authz_t *idp_authz_new(idp_t *idp, const hub_form_t *form);
 
-/* In a read of the store (any thread): a's client and, for user, what decides the consent page; for a request that
- * resumes with user's sign-in (idp/login.c) rather than with the browser's session. Only a store failure is an error. */
+/* In a read of the store (any thread): a's client (NULL when unknown) and, for user (NULL: none), what decides the
+ * consent page. What idp_authz_start reads after the browser's session; the sign-in page (idp/login.c) reads it for the
+ * account signing in. Only a store failure is an error. */
 int idp_authz_read_for(hub_txn_t *txn, idp_authz_t *a, const idp_user_t *user);
 
 /* Checks a as read: client and redirect URI, then every other rule. Returns 0 when the request may proceed, -1 when an
