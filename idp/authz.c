@@ -434,25 +434,31 @@ static void on_read(void *arg, int ret)
     st->next(a);
 }
 
-idp_authz_t *idp_authz_new(idp_t *idp, const hub_form_t *form)
+/* A new authorization of form's parameters, in the job that reads it (next: what runs once it was read, or NULL). */
+static authz_start_t *start_new(idp_t *idp, const hub_form_t *form, idp_authz_next_fn next)
 {
     authz_start_t *st = hub_xcalloc(1, sizeof(*st));
     idp_authz_t *a = &st->a;
 
+    st->next = next;
     a->idp = idp;
     load_params(a, form);
     if (!a->repeated_client && a->v[IDP_AUTHZ_CLIENT_ID] != NULL &&
         strlen(a->v[IDP_AUTHZ_CLIENT_ID]) <= params[IDP_AUTHZ_CLIENT_ID].max)
         a->client_id = hub_strdup(a->v[IDP_AUTHZ_CLIENT_ID]);
-    return a;
+    return st;
+}
+
+idp_authz_t *idp_authz_new(idp_t *idp, const hub_form_t *form)
+{
+    return &start_new(idp, form, NULL)->a;
 }
 
 void idp_authz_start(idp_t *idp, h2o_req_t *req, const hub_form_t *form, idp_authz_next_fn next)
 {
-    idp_authz_t *a = idp_authz_new(idp, form);
+    idp_authz_t *a = &start_new(idp, form, next)->a;
     int ret;
 
-    ((authz_start_t *)a)->next = next;
     idp_session_cookie_hash(idp, req, a->session_hash);
     if ((ret = hub_park_read(&a->park, req, authz_txn, a, on_read)) != 0) {
         hub_park_unavailable(req, ret, HUB_STYLE_HTML);

@@ -60,17 +60,19 @@ static int user_family_key(char *buf, size_t size, const char *sub, const char *
     return n > 0 && (size_t)n < size && (size_t)n <= ID_MAX ? n : -1;
 }
 
-/* Writes the listing of family under sub and client_id: {scope, at} until expires_at (nothing when the ids make no key). */
-static int listing_put(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope, uint64_t at,
-                       uint64_t expires_at)
+/* The key of family's listing under sub and client_id into buf, or -1 when it has none: no user, or ids no key can
+ * hold (then it is not listed). */
+static int listing_key(char *buf, size_t size, const char *family, const char *sub, const char *client_id)
 {
-    json_t *obj;
-    char key[600];
+    return family == NULL || sub == NULL || client_id == NULL ? -1 : user_family_key(buf, size, sub, client_id, family);
+}
+
+/* Writes the listing under key: {scope, at} until expires_at. */
+static int listing_put(hub_txn_t *txn, const char *key, const char *scope, uint64_t at, uint64_t expires_at)
+{
+    json_t *obj = json_object();
     int ret;
 
-    if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0)
-        return 0; /* no user, or ids no key can hold: not listed */
-    obj = json_object();
     if (scope != NULL)
         json_object_set_new(obj, "scope", json_string(scope));
     json_object_set_new(obj, "at", json_integer((json_int_t)at));
@@ -87,7 +89,7 @@ int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, co
     char key[600];
     int ret;
 
-    if (family == NULL || sub == NULL || client_id == NULL || user_family_key(key, sizeof(key), sub, client_id, family) < 0)
+    if (listing_key(key, sizeof(key), family, sub, client_id) < 0)
         return 0;
     /* a rotation's token: the listing already outlives it (one read), or it is extended once in a while */
     if (hub_store_get_json(txn, HUB_T_USER_FAMILIES, key, &obj) == 0) {
@@ -100,7 +102,7 @@ int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, co
         if (scope == NULL)
             scope = json_string_value(json_object_get(obj, "scope"));
     }
-    ret = listing_put(txn, family, sub, client_id, scope, at, index_until(until));
+    ret = listing_put(txn, key, scope, at, index_until(until));
     json_decref(obj);
     return ret;
 }
@@ -158,13 +160,16 @@ int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_i
  * the listing's own scope, kept when it outlives exp already. */
 static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, int created, const char *scope, uint64_t exp)
 {
-    const char *client_id = json_string_value(json_object_get(obj, "client_id")), *sub = json_string_value(json_object_get(obj, "sub"));
+    const char *client_id = json_string_value(json_object_get(obj, "client_id")),
+               *sub = json_string_value(json_object_get(obj, "sub"));
     int ret = idp_owner_index_put(txn, IDP_OWNER_FAMILY_CLIENT, client_id, id, index_until(exp));
+    char key[600];
 
     if (ret != 0)
         return ret;
-    return created ? listing_put(txn, id, sub, client_id, scope, hub_now(), index_until(exp))
-                   : idp_family_list_user(txn, id, sub, client_id, NULL, exp);
+    if (!created)
+        return idp_family_list_user(txn, id, sub, client_id, NULL, exp);
+    return listing_key(key, sizeof(key), id, sub, client_id) < 0 ? 0 : listing_put(txn, key, scope, hub_now(), index_until(exp));
 }
 
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,

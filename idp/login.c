@@ -493,18 +493,13 @@ static idp_issue_t *issue_now(check_t *c, h2o_req_t *req)
 {
     idp_authz_t *a = c->authz;
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
-    idp_session_t *s;
     idp_issue_t *is;
 
     if (a == NULL || a->user == NULL)
         return NULL;
     c->authz = NULL;
     a->req = req;
-    a->session = s = hub_xcalloc(1, sizeof(*s));
-    s->sid = hub_strdup(c->fresh.sid);
-    s->sub = hub_strdup(c->sub);
-    s->auth_time = c->fresh.auth_time;
-    s->expires_at = c->fresh.expires_at;
+    a->session = idp_session_of(&c->fresh, c->sub);
     if (!idp_authz_valid(a) || idp_authz_route(a, &fail) != IDP_AUTHZ_TO_ISSUE) {
         idp_authz_free(a);
         return NULL;

@@ -158,16 +158,21 @@ int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t
     if ((ret = hub_store_write(idp->store, start_txn, &st)) != 0)
         return ret;
     idp_session_set_cookie(idp, req, &n);
-    if (out != NULL) {
-        idp_session_t *s = hub_xcalloc(1, sizeof(*s));
-        s->clients.v = hub_xcalloc(1, sizeof(char *));
-        s->sid = hub_strdup(n.sid);
-        s->sub = hub_strdup(sub);
-        s->auth_time = n.auth_time;
-        s->expires_at = n.expires_at;
-        *out = s;
-    }
+    if (out != NULL)
+        *out = idp_session_of(&n, sub);
     return 0;
+}
+
+idp_session_t *idp_session_of(const idp_session_new_t *n, const char *sub)
+{
+    idp_session_t *s = hub_xcalloc(1, sizeof(*s));
+
+    s->clients.v = hub_xcalloc(1, sizeof(char *));
+    s->sid = hub_strdup(n->sid);
+    s->sub = hub_strdup(sub);
+    s->auth_time = n->auth_time;
+    s->expires_at = n->expires_at;
+    return s;
 }
 
 int idp_session_cookie_hash(idp_t *idp, h2o_req_t *req, char hash[HUB_SECRET_HASH_LEN + 1])

@@ -38,6 +38,9 @@ void idp_session_prepare_ttl(idp_session_new_t *out, uint64_t ttl);
 /* Stores n as a session of sub; 0, or the store's error. */
 int idp_session_put(hub_txn_t *txn, const idp_session_new_t *n, const char *sub);
 void idp_session_set_cookie(idp_t *idp, h2o_req_t *req, const idp_session_new_t *n);
+/* The session n starts for sub, as idp_session_lookup would read it once stored (no clients yet); freed with
+ * idp_session_free. */
+idp_session_t *idp_session_of(const idp_session_new_t *n, const char *sub);
 /* The three at once, the write on the calling thread (tests): starts a session for sub (session_ttl), sets the cookie on
  * req; *out may be NULL. */
 int idp_session_start(idp_t *idp, h2o_req_t *req, const char *sub, idp_session_t **out);
