@@ -24,7 +24,7 @@
     XX(CODES, "codes")                   /* hash(code) -> authorization code record */                                             \
     XX(REFRESH, "refresh")               /* hash(refresh token) -> refresh token record */                                         \
     XX(FAMILIES, "families")             /* grant family id -> state (revoked?) */                                                 \
-    XX(TOKENS, "tokens")                 /* access token jti -> {family, client, exp} */                                           \
+    XX(TOKENS, "tokens")                 /* jti -> {family, client, exp}: older versions' access tokens */                         \
     XX(REVOKED, "revoked")               /* revoked access token jti -> exp */                                                     \
     XX(GRANTS, "grants")                 /* sub "\n" client_id -> consent grant (scopes) */                                        \
     XX(KEYS, "keys")                     /* kid -> signing key metadata */                                                         \

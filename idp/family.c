@@ -26,31 +26,18 @@ static const family_by_t by_client = {IDP_OWNER_FAMILY_CLIENT, "client_id", offs
 static const family_by_t by_sid = {IDP_OWNER_FAMILY_SID, "sid", offsetof(idp_family_t, sid)};
 static const family_by_t by_sub = {IDP_OWNER_FAMILY_SUB, "sub", offsetof(idp_family_t, sub)};
 
-/* exp pushed out by halves/2 of the time left until it: what is written now to outlive exp, so that extending it again
- * and again rewrites it only once the margin is used up. */
-static uint64_t beyond(uint64_t exp, unsigned halves)
-{
-    uint64_t now = hub_now();
-    return exp > now ? exp + (exp - now) * halves / 2 : exp;
-}
-
 /* The expiry of a family record written now to cover tokens living until until: half their remaining time beyond it,
  * so a refresh chain rewrites the record about once per half a refresh token lifetime rather than at every rotation
- * (the record outliving its tokens keeps nothing alive: revocation only needs it to outlive them). */
+ * (the record outliving its tokens keeps nothing alive: revocation only needs it to outlive them). Its listings expire
+ * with it, in the same second of the expiry index, and are written again when it grows (family_update). */
 static uint64_t family_until(uint64_t until)
 {
-    return beyond(until, 1);
-}
-
-/* The expiry of index entries written now for a family living until exp: twice its remaining time, so they are
- * rewritten only when the family has grown past them. */
-static uint64_t index_until(uint64_t exp)
-{
-    return beyond(exp, 2);
+    uint64_t now = hub_now();
+    return until > now ? until + (until - now) / 2 : until;
 }
 
 /* USER_FAMILIES: sub "\n" client_id "\n" family -> {"scope", "at"}: every family of a user, written when the family is
- * made (at authorization) and outliving it and every token issued from it (idp_family_list_user): what the user's
+ * made (at authorization) and expiring with it (idp_family_list_user): what the user's
  * account page lists per client, what its Revoke takes back (idp_user_families_each), and where logout and a user's
  * revocation find the user's families. The key begins with the user, so a batch of authorizations by different users
  * writes one page per user here, the family's only listing at a random place in a large store. */
@@ -102,7 +89,7 @@ int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, co
         if (scope == NULL)
             scope = json_string_value(json_object_get(obj, "scope"));
     }
-    ret = listing_put(txn, key, scope, at, index_until(until));
+    ret = listing_put(txn, key, scope, at, until);
     json_decref(obj);
     return ret;
 }
@@ -156,41 +143,58 @@ int idp_user_family_forget(hub_txn_t *txn, const char *sub, const char *client_i
 }
 
 /* Lists family id, whose record is obj and which lives until exp, under its client in the owner index and under its user,
- * both until index_until(exp), the record's "idx": a family just created with scope (nothing to read first), else with
+ * both until exp, the record's "idx": a family just created with scope (nothing to read first), else with
  * the listing's own scope, kept when it outlives exp already. */
 static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, int created, const char *scope, uint64_t exp)
 {
     const char *client_id = json_string_value(json_object_get(obj, "client_id")),
                *sub = json_string_value(json_object_get(obj, "sub"));
-    int ret = idp_owner_index_put(txn, IDP_OWNER_FAMILY_CLIENT, client_id, id, index_until(exp));
+    int ret = idp_owner_index_put(txn, IDP_OWNER_FAMILY_CLIENT, client_id, id, exp);
     char key[600];
 
     if (ret != 0)
         return ret;
     if (!created)
         return idp_family_list_user(txn, id, sub, client_id, NULL, exp);
-    return listing_key(key, sizeof(key), id, sub, client_id) < 0 ? 0 : listing_put(txn, key, scope, hub_now(), index_until(exp));
+    return listing_key(key, sizeof(key), id, sub, client_id) < 0 ? 0 : listing_put(txn, key, scope, hub_now(), exp);
 }
 
-int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
-                      uint64_t expires_at, char id_out[33])
+void idp_family_new_id(char id[IDP_FAMILY_ID_LEN + 1])
+{
+    hub_timed_token(id, 24); /* 24 bytes = 32 base64url chars; time-ordered: new families are neighbours */
+}
+
+int idp_family_create_as(hub_txn_t *txn, const char *id, const char *client_id, const char *sub, const char *sid,
+                         const char *scope, uint64_t expires_at)
 {
     const char *const names[] = {"client_id", "sub", "sid"}, *const values[] = {client_id, sub, sid};
-    uint64_t exp = family_until(expires_at), idx = index_until(exp);
+    uint64_t exp = family_until(expires_at);
     json_t *obj = json_object();
     int ret;
 
-    hub_timed_token(id_out, 24); /* 24 bytes = 32 base64url chars; time-ordered: new families are neighbours */
     for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i)
         if (values[i] != NULL)
             json_object_set_new(obj, names[i], json_string(values[i]));
     json_object_set_new(obj, "revoked", json_false());
     json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
-    json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
-    if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = family_index(txn, id_out, obj, 1, scope, exp);
+    json_object_set_new(obj, "idx", json_integer((json_int_t)exp));
+    if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
+        ret = family_index(txn, id, obj, 1, scope, exp);
     json_decref(obj);
     return ret;
+}
+
+int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
+                      uint64_t expires_at, char id_out[IDP_FAMILY_ID_LEN + 1])
+{
+    idp_family_new_id(id_out);
+    return idp_family_create_as(txn, id_out, client_id, sub, sid, scope, expires_at);
+}
+
+int idp_family_cover(hub_txn_t *txn, const char *id, uint64_t until)
+{
+    int ret = id != NULL ? idp_family_extend(txn, id, until) : 0;
+    return ret == HUB_E_NOTFOUND ? 0 : ret;
 }
 
 static idp_family_t *family_decode(const char *id, const json_t *obj)
@@ -239,8 +243,7 @@ static int family_update(hub_txn_t *txn, const char *id, int revoke, uint64_t un
         json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     }
     if (!revoke && exp > idx) {
-        idx = index_until(exp);
-        json_object_set_new(obj, "idx", json_integer((json_int_t)idx));
+        json_object_set_new(obj, "idx", json_integer((json_int_t)exp));
         if ((ret = family_index(txn, id, obj, 0, NULL, exp)) != 0)
             goto out;
     }

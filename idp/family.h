@@ -16,17 +16,27 @@ typedef struct st_idp_family_t {
     uint64_t expires_at;
 } idp_family_t;
 
-/* Creates a family living until at least expires_at (half the remaining time longer, as idp_family_extend), listed under
- * its client in the owner index and under its user (sub) and client with scope (idp_user_families_each) for longer
- * than it lives; id written to id_out (32 chars + NUL). */
+/* A family's id: 32 base64url characters, the first of them the time it was made (hub_timed_token). */
+#define IDP_FAMILY_ID_LEN 32
+void idp_family_new_id(char id[IDP_FAMILY_ID_LEN + 1]);
+/* Creates family id (idp_family_new_id), living until at least expires_at (half the remaining time longer, as
+ * idp_family_extend), listed under its client in the owner index and under its user (sub) and client with scope
+ * (idp_user_families_each) for as long as it lives. */
+int idp_family_create_as(hub_txn_t *txn, const char *id, const char *client_id, const char *sub, const char *sid,
+                         const char *scope, uint64_t expires_at);
+/* The same with a new id, written to id_out. */
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
-                      uint64_t expires_at, char id_out[33]);
+                      uint64_t expires_at, char id_out[IDP_FAMILY_ID_LEN + 1]);
 int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out);
 /* Pushes the family's expiry out to at least until, so that revoking it keeps covering what was issued from it. When
  * it must grow it grows by half the remaining time more, so a refresh chain rewrites the record about once per half a
- * token lifetime, not at every rotation; its index entries outlive it (written again with twice its remaining time
- * when it would outlive them). 0, or HUB_E_NOTFOUND when it is unknown or expired. */
+ * token lifetime, not at every rotation; its listings are written again with it. 0, or HUB_E_NOTFOUND when it is
+ * unknown or expired. */
 int idp_family_extend(hub_txn_t *txn, const char *id, uint64_t until);
+/* What issuing an access token writes (its jti names its family, idp_mint_at_id): the family made to outlive it
+ * (idp_family_extend), so that revoking the family revokes the token until it expires. 0 when id is NULL or the family
+ * is gone (the token is then refused: idp_jti_is_active). */
+int idp_family_cover(hub_txn_t *txn, const char *id, uint64_t until);
 int idp_family_revoke(hub_txn_t *txn, const char *id);
 /* Revoke every live family of client_id (node revocation, client deletion), of the primary session sid of the user sub
  * (logout), of a user except those of the session keep_sid (NULL = all; the operator actions of idp/revocation.h).
@@ -47,7 +57,7 @@ typedef struct st_idp_user_family_t {
                           code was exchanged) */
 } idp_user_family_t;
 /* Lists family under sub and client_id with scope (NULL: the listing's own, if any) until at least until: nothing is
- * written when the listing outlives until already; otherwise it is written to last twice the time left until until. 0
+ * written when the listing outlives until already; otherwise it is written to last until until. 0
  * (also when sub is NULL: nothing to list), or the store's error. */
 int idp_family_list_user(hub_txn_t *txn, const char *family, const char *sub, const char *client_id, const char *scope,
                          uint64_t until);

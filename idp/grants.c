@@ -370,20 +370,6 @@ void idp_refresh_free(idp_refresh_t *r)
 
 /* ---- issued access tokens, by jti ---- */
 
-int idp_jti_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp)
-{
-    json_t *obj = json_object();
-    int ret;
-    jset_str(obj, "family", family);
-    jset_str(obj, "client_id", client_id);
-    jset_uint(obj, "exp", exp);
-    ret = hub_store_put_json(txn, HUB_T_TOKENS, jti, obj, exp, 0);
-    json_decref(obj);
-    if (ret == 0 && family != NULL && (ret = idp_family_extend(txn, family, exp)) == HUB_E_NOTFOUND)
-        ret = 0;
-    return ret;
-}
-
 int idp_jti_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
 {
     json_t *obj = json_object();
@@ -396,6 +382,7 @@ int idp_jti_revoke(hub_txn_t *txn, const char *jti, uint64_t exp)
 
 int idp_jti_is_active(hub_txn_t *txn, const char *jti)
 {
+    const char *dot;
     hub_val_t val;
     json_t *obj = NULL;
     int active;
@@ -404,7 +391,17 @@ int idp_jti_is_active(hub_txn_t *txn, const char *jti)
         return 0;
     if (hub_store_get(txn, HUB_T_REVOKED, jti, strlen(jti), &val) == 0)
         return 0;
-    /* a token recorded without a family (or not recorded: client_credentials) only dies by expiry or REVOKED */
+    if ((dot = strchr(jti, '.')) != NULL) { /* a user's token names its family (idp_mint_at_id) */
+        char family[IDP_FAMILY_ID_LEN + 1];
+        size_t n = (size_t)(dot - jti);
+        if (n == 0 || n > IDP_FAMILY_ID_LEN)
+            return 0;
+        memcpy(family, jti, n);
+        family[n] = '\0';
+        return family_live(txn, family);
+    }
+    /* client_credentials' (never recorded: only dies by expiry or REVOKED), or one an older version recorded under
+     * TOKENS with its family, until it expires */
     if (hub_store_get_json(txn, HUB_T_TOKENS, jti, &obj) != 0)
         return 1;
     const char *family = json_string_value(json_object_get(obj, "family"));

@@ -69,11 +69,10 @@ int idp_refresh_refused_reuse(hub_txn_t *txn, const char *token, size_t len);
 int idp_refresh_revoke(hub_txn_t *txn, const char *token, size_t len, const char *client_id);
 void idp_refresh_free(idp_refresh_t *r);
 
-/* Issued access tokens: records jti -> family so revoking the family revokes the token. */
-int idp_jti_record(hub_txn_t *txn, const char *jti, const char *family, const char *client_id, uint64_t exp);
 /* Revokes one access token until its expiry. */
 int idp_jti_revoke(hub_txn_t *txn, const char *jti, uint64_t exp);
-/* 1 when jti is neither revoked nor of a revoked family, else 0. */
+/* 1 when the access token jti (read from a token whose signature was checked) is neither revoked nor of a revoked or
+ * gone family (the family its jti names: idp_mint_at_id), else 0. */
 int idp_jti_is_active(hub_txn_t *txn, const char *jti);
 
 /* Consent grants (OAuth Provider Settings "auto"): the scopes a user approved for a client

@@ -21,7 +21,8 @@ struct st_idp_issue_t {
     uint64_t auth_time;
     int put_consent;
     char *at, *idt;            /* the implicit flow's tokens, minted before the write (malloc'ed) */
-    char jti[IDP_JTI_LEN + 1]; /* the access token to record, or "" */
+    char family[IDP_FAMILY_ID_LEN + 1]; /* what the code or the token is issued from, or "" (an id_token alone) */
+    char jti[IDP_JTI_MAX + 1];          /* the implicit flow's access token, or "" */
     uint64_t exp;
     char code[44];
 };
@@ -32,16 +33,13 @@ int idp_issue_txn(hub_txn_t *txn, void *arg)
     const hub_config_t *cfg = is->a->idp->cfg;
     const char *client_id = is->a->client->client_id;
     uint64_t now = hub_now();
-    char family[33];
     int ret;
 
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
-    if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0 || is->jti[0] != '\0') {
-        if ((ret = idp_family_create(txn, client_id, is->sub, is->sid, is->scope, now + cfg->primary.refresh_token_ttl, family)) !=
-            0)
-            return ret;
-    }
+    if (is->family[0] != '\0' &&
+        (ret = idp_family_create_as(txn, is->family, client_id, is->sub, is->sid, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
+        return ret;
     if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0) {
         idp_code_t code = {.client_id = (char *)client_id,
                            .redirect_uri = is->redirect_uri,
@@ -50,12 +48,12 @@ int idp_issue_txn(hub_txn_t *txn, void *arg)
                            .scope = is->scope,
                            .nonce = is->nonce,
                            .code_challenge = is->challenge,
-                           .family = family,
+                           .family = is->family,
                            .auth_time = is->auth_time};
         if ((ret = idp_code_create(txn, &code, cfg->primary.code_ttl, is->code)) != 0)
             return ret;
     }
-    if (is->jti[0] != '\0' && (ret = idp_jti_record(txn, is->jti, family, client_id, is->exp)) != 0)
+    if (is->jti[0] != '\0' && (ret = idp_family_cover(txn, is->family, is->exp)) != 0)
         return ret;
     return idp_session_add_client(txn, is->sid, client_id);
 }
@@ -79,6 +77,8 @@ idp_issue_t *idp_issue_new(idp_authz_t *a, int put_consent)
     is->nonce = dup_or_null(a->v[IDP_AUTHZ_NONCE]);
     is->challenge = dup_or_null(a->v[IDP_AUTHZ_CHALLENGE]);
     is->put_consent = put_consent;
+    if ((a->rt & (IDP_AUTHZ_RT_CODE | IDP_AUTHZ_RT_TOKEN)) != 0)
+        idp_family_new_id(is->family); /* before the write: the implicit flow's access token names it */
     return is;
 }
 
@@ -151,7 +151,8 @@ int idp_issue_mint(idp_issue_t *is)
                              .scope = a->scope,
                              .sid = is->sid,
                              .auth_time = is->auth_time,
-                             .roles = &a->user->roles};
+                             .roles = &a->user->roles,
+                             .family = is->family};
         if ((ret = idp_mint_access_token(a->idp, &p, &is->at, is->jti, &is->exp)) != 0)
             return ret;
     }

@@ -7,26 +7,40 @@
 #include "hub/err.h"
 #include "hub/jsonw.h"
 #include "hub/jws.h"
+#include "hub/util.h"
 #include "idp/claims.h"
 #include "idp/mint.h"
 
 #define JTI_BYTES 16     /* 22 base64url chars: the jti of an id_token or logout token (never stored) */
-#define AT_JTI_BYTES 22  /* IDP_JTI_LEN base64url chars */
+#define AT_JTI_BYTES 22  /* a jti without a family: 30 base64url chars */
 #define CLAIMS_MAX 12288 /* the JSON of one token's claims */
 
-_Static_assert(HUB_B64URL_LEN(AT_JTI_BYTES) == IDP_JTI_LEN, "IDP_JTI_LEN");
+_Static_assert(HUB_B64URL_LEN(AT_JTI_BYTES) <= IDP_JTI_MAX && IDP_FAMILY_ID_LEN + 1 + HUB_B64URL_LEN(JTI_BYTES) == IDP_JTI_MAX,
+               "IDP_JTI_MAX");
 
-void idp_mint_at_id(char jti[IDP_JTI_LEN + 1], uint64_t *iat)
+void idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat)
 {
-    hub_timed_token(jti, AT_JTI_BYTES);
+    size_t n;
+
+    if (family == NULL) {
+        hub_timed_token(jti, AT_JTI_BYTES);
+    } else {
+        /* every family id is idp_family_new_id's: a longer one cannot be named, and a jti without it would escape its
+         * revocation */
+        if ((n = strlen(family)) == 0 || n > IDP_FAMILY_ID_LEN)
+            hub_fatal("access token of a family with a malformed id (%zu chars)", n);
+        memcpy(jti, family, n);
+        jti[n] = '.';
+        hub_random_token(jti + n + 1, JTI_BYTES);
+    }
     *iat = hub_now();
 }
 
-int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_LEN + 1], uint64_t *exp)
+int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_MAX + 1], uint64_t *exp)
 {
     uint64_t iat;
 
-    idp_mint_at_id(jti, &iat);
+    idp_mint_at_id(jti, p->family, &iat);
     *exp = iat + idp->cfg->primary.access_token_ttl;
     return idp_mint_access_token_as(idp, p, jti, iat, jwt);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "idp/ctx.h"
 #include "idp/client.h"
+#include "idp/family.h"
 #include "idp/user.h"
 
 typedef struct st_idp_at_params_t {
@@ -15,19 +16,23 @@ typedef struct st_idp_at_params_t {
     const char *sid;       /* may be NULL */
     uint64_t auth_time;    /* 0 = omit */
     const idp_strv_t *roles;
+    const char *family; /* the token family it is issued from (a user's token), or NULL (client_credentials) */
 } idp_at_params_t;
 
-/* An access token's jti: 22 bytes in base64url, the first 6 of them the time (hub_timed_token: the records of the
- * jtis a batch of requests writes are neighbours in the store), 16 random. */
-#define IDP_JTI_LEN 30
+/* An access token's jti. A token issued from a family: the family's id, ".", 16 random bytes in base64url (22 chars),
+ * so that whether it was revoked with its family is read from the family itself (idp_jti_is_active) and issuing it
+ * records nothing of its own. Any other (client_credentials): 22 bytes in base64url, the first 6 of them the time
+ * (hub_timed_token), 16 random. */
+#define IDP_JTI_MAX (IDP_FAMILY_ID_LEN + 1 + 22)
 
-/* Signs an access token (header typ "at+jwt"); *jwt malloc'ed; jti (IDP_JTI_LEN chars + NUL) and
- * exp returned for recording. */
-int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_LEN + 1], uint64_t *exp);
+/* Signs an access token (header typ "at+jwt"); *jwt malloc'ed; jti (at most IDP_JTI_MAX chars + NUL) and exp
+ * returned. */
+int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_MAX + 1], uint64_t *exp);
 
-/* The same in two steps, so that a write transaction records the token and the signing happens after it, outside:
- * draws the jti (IDP_JTI_LEN chars + NUL) and iat (now); then signs with them (exp = iat + primary.access_token_ttl). */
-void idp_mint_at_id(char jti[IDP_JTI_LEN + 1], uint64_t *iat);
+/* The same in two steps, so that a write transaction covers the token (idp_family_cover) and the signing happens after
+ * it, outside: draws the jti of a token of family (NULL: none) and iat (now); then signs with them (exp = iat +
+ * primary.access_token_ttl; p->family is not read again). */
+void idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat);
 int idp_mint_access_token_as(idp_t *idp, const idp_at_params_t *p, const char *jti, uint64_t iat, char **jwt);
 
 /* Signs an id_token for user and client: iss, sub, aud, azp (the client_id), exp, iat, jti,

@@ -35,7 +35,7 @@ typedef struct st_issue_t {
     idp_user_t *user; /* not NULL: the tokens are still to sign for this user, with the fields below */
     char *sid, *nonce;
     uint64_t auth_time, iat;
-    char jti[IDP_JTI_LEN + 1];
+    char jti[IDP_JTI_MAX + 1];
     int openid; /* an id_token too */
 } issue_t;
 
@@ -167,17 +167,17 @@ typedef struct st_user_issue_t {
     uint64_t auth_time;
 } user_issue_t;
 
-/* Records the access token to come (its jti under the family) and notes the client in the session; leaves in out what
- * the tokens are made of (the caller hands over the user when the transaction is to commit: take_user). */
+/* Covers the access token to come by its family (its jti names it) and notes the client in the session; leaves in out
+ * what the tokens are made of (the caller hands over the user when the transaction is to commit: take_user). */
 static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out)
 {
     uint64_t ttl = u->idp->cfg->primary.access_token_ttl;
     int ret;
 
-    idp_mint_at_id(out->jti, &out->iat);
+    idp_mint_at_id(out->jti, u->family, &out->iat);
     out->expires_in = ttl;
     out->scope = hub_strdup(u->scope);
-    if ((ret = idp_jti_record(txn, out->jti, u->family, u->client->client_id, out->iat + ttl)) != 0)
+    if ((ret = idp_family_cover(txn, u->family, out->iat + ttl)) != 0)
         return ret;
     /* back-channel logout reaches the clients of a session; a session already gone is not an error here */
     if (u->sid != NULL && (ret = idp_session_add_client(txn, u->sid, u->client->client_id)) != 0 && ret != HUB_E_NOTFOUND)
@@ -546,7 +546,7 @@ static void grant_client_credentials(token_job_t *j, h2o_req_t *req)
     const idp_client_t *client = j->client;
     const char *requested = j->values[0];
     issue_t *out = &j->out;
-    char jti[IDP_JTI_LEN + 1];
+    char jti[IDP_JTI_MAX + 1];
     uint64_t exp;
     int ret = 0;
 

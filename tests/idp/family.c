@@ -224,9 +224,10 @@ static int extend_txn(hub_txn_t *txn, void *arg)
     return ret;
 }
 
-/* A family's entries outlive it when a refresh extends it: the sweep of what expired before its new expiry keeps them,
- * and a family older than the index gets entries at its first extension. Without the extension the entries (made to
- * live twice the first minute) would be swept and logout would miss the family. */
+/* A family's entries live as long as it when a refresh extends it: the sweep of what expired before its new expiry
+ * keeps them, and a family older than the index gets entries at its first extension. Without the extension the entries
+ * (made to expire with the family, a minute and a half after it was made) would be swept and logout, a user's
+ * revocation or the client's deletion would miss the family. */
 static void test_extend(void)
 {
     fam_t f[] = {{"cli-t", "sub-t", "sid-t"}, {"cli-u", "sub-u", "sid-u", 1}, {"cli-v", "sub-v", "sid-v"}};
@@ -241,7 +242,7 @@ static void test_extend(void)
     CHECK(removed >= 3); /* f[2] and its entries at least */
     CHECK_STATES(f, "00-");
     CHECK_RC(revoke("sid", "sid-t", "sub-t"), 0);
-    CHECK_RC(revoke("sid", "sid-u", "sub-u"), 0);
+    CHECK_RC(revoke("cli", "cli-u", NULL), 0);
     CHECK_STATES(f, "11-");
     hub_store_close(S);
 }
@@ -271,8 +272,24 @@ static uint64_t family_exp(const char *id)
     return exp;
 }
 
+/* The expiry of f's listing under its user, or 0 when there is none. */
+static uint64_t listing_exp(const fam_t *f)
+{
+    char key[256];
+    hub_txn_t *txn;
+    uint64_t exp = 0;
+    snprintf(key, sizeof(key), "%s\n%s\n%s", f->sub, f->client, f->id);
+    if (hub_store_read_begin(S, &txn) != 0)
+        return 0;
+    if (hub_store_expiry(txn, HUB_T_USER_FAMILIES, key, strlen(key), &exp) != 0)
+        exp = 0;
+    hub_store_read_end(txn);
+    return exp;
+}
+
 /* A family grows past what it must cover by half the remaining time, so a refresh chain rewrites it rarely: an
- * extension within that margin leaves it as it is; one beyond grows it again by half; its entries still outlive it. */
+ * extension within that margin leaves it as it is; one beyond grows it again by half; its entries expire with it, in
+ * the same second (one place in the expiry index), before and after it grows, and the sweep takes them with it. */
 static void test_extend_margin(void)
 {
     fam_t f[] = {{"cli-m", "sub-m", "sid-m"}};
@@ -284,19 +301,23 @@ static void test_extend_margin(void)
         return;
     make(f, 1, now + 1000);
     exp = family_exp(f[0].id);
-    CHECK(exp >= now + 1500 && exp <= hub_now() + 1500);
+    CHECK(exp >= now + 1500 && exp <= hub_now() + 1500 && listing_exp(&f[0]) == exp);
     ext_t e = {f[0].id, now + 1400};
     CHECK_RC(hub_store_write(S, extend_one_txn, &e), 0);
-    CHECK(family_exp(f[0].id) == exp);
+    CHECK(family_exp(f[0].id) == exp && listing_exp(&f[0]) == exp);
     e.until = hub_now() + 2000;
     CHECK_RC(hub_store_write(S, extend_one_txn, &e), 0);
     exp = family_exp(f[0].id);
-    CHECK(exp >= e.until + 1000 - 1 && exp <= e.until + 1000);
+    CHECK(exp >= e.until + 1000 - 1 && exp <= e.until + 1000 && listing_exp(&f[0]) == exp);
     CHECK_RC(hub_store_sweep(S, exp - 1, &removed), 0);
     CHECK_STATES(f, "0");
     CHECK_RC(revoke("sid", "sid-m", "sub-m"), 0);
     CHECK_STATES(f, "1");
+    CHECK_RC(hub_store_sweep(S, exp, &removed), 0);
+    CHECK_STATES(f, "-");
+    CHECK(listing_exp(&f[0]) == 0);
     hub_store_close(S);
+    CHECK(test_backend_count(B, HUB_T_USER_FAMILIES, 0) == 0 && test_backend_count(B, HUB_T_OWNER_INDEX, 0) == 0);
 }
 
 /* Families a previous version wrote: listed by session, user and client in the owner index, not under their user. Logout

@@ -9,6 +9,7 @@
 #include "hub/store.h"
 #include "hub/util.h"
 #include "idp/grants.h"
+#include "idp/mint.h"
 #include "tests/check.h"
 #include "tests/support/tmpdir.h"
 
@@ -532,15 +533,32 @@ static void test_refresh(void)
 
 /* ---- access token jtis ---- */
 
-static char jfam[33];
+static char jfam[IDP_FAMILY_ID_LEN + 1], jold[IDP_FAMILY_ID_LEN + 1];
+static char jti1[IDP_JTI_MAX + 1], jti2[IDP_JTI_MAX + 1], jti_cc[IDP_JTI_MAX + 1];
+
+/* What an older version wrote for a token of family (NULL: none): jti -> {family, client_id, exp} in TOKENS. */
+static int put_legacy_jti(hub_txn_t *txn, const char *jti, const char *family, uint64_t exp)
+{
+    json_t *obj = json_pack("{s:s, s:I}", "client_id", "client-j", "exp", (json_int_t)exp);
+    int ret;
+    if (family != NULL)
+        json_object_set_new(obj, "family", json_string(family));
+    ret = hub_store_put_json(txn, HUB_T_TOKENS, jti, obj, exp, 0);
+    json_decref(obj);
+    return ret;
+}
 
 static int jti_setup_txn(hub_txn_t *txn, void *arg)
 {
-    uint64_t exp = hub_now() + 600;
+    uint64_t exp = hub_now() + 600, iat;
     CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, NULL, hub_now() + 60, jfam) == 0);
-    CHECK(idp_jti_record(txn, "jti-1", jfam, "client-j", exp) == 0);
-    CHECK(idp_jti_record(txn, "jti-2", jfam, "client-j", exp) == 0);
-    CHECK(idp_jti_record(txn, "jti-3", NULL, "client-j", exp) == 0);
+    CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, NULL, hub_now() + 60, jold) == 0);
+    idp_mint_at_id(jti1, jfam, &iat);
+    idp_mint_at_id(jti2, jfam, &iat);
+    idp_mint_at_id(jti_cc, NULL, &iat);
+    CHECK(idp_family_cover(txn, jfam, exp) == 0);
+    CHECK(idp_family_cover(txn, NULL, exp) == 0 && idp_family_cover(txn, "gone", exp) == 0);
+    CHECK(put_legacy_jti(txn, "legacy-1", jold, exp) == 0 && put_legacy_jti(txn, "legacy-2", NULL, exp) == 0);
     return 0;
 }
 
@@ -560,26 +578,65 @@ static int active(const char *jti)
     return a;
 }
 
-static void test_jti(void)
+static int count_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    ++*(size_t *)arg;
+    return 0;
+}
+
+static size_t tokens_recorded(void)
+{
+    hub_txn_t *txn;
+    size_t n = 0;
+    CHECK(hub_store_read_begin(store, &txn) == 0);
+    CHECK(hub_store_each(txn, HUB_T_TOKENS, NULL, 0, count_cb, &n) == 0);
+    hub_store_read_end(txn);
+    return n;
+}
+
+/* A user's token names its family in its jti; nothing is recorded per token. */
+static void test_jti_names_family(void)
 {
     idp_family_t *f = NULL;
     hub_txn_t *txn;
+    char other[IDP_JTI_MAX + 8];
 
     CHECK(in_write(jti_setup_txn, NULL) == 0);
-    CHECK(active("jti-1") == 1 && active("jti-2") == 1 && active("jti-3") == 1);
+    CHECK(strlen(jfam) == IDP_FAMILY_ID_LEN && strlen(jti1) == IDP_JTI_MAX && strncmp(jti1, jfam, IDP_FAMILY_ID_LEN) == 0 &&
+          jti1[IDP_FAMILY_ID_LEN] == '.' && strcmp(jti1, jti2) != 0);
+    CHECK(strlen(jti_cc) == 30 && strchr(jti_cc, '.') == NULL && hub_is_b64url(jti_cc, strlen(jti_cc)));
+    CHECK(tokens_recorded() == 2); /* the two legacy records, none of ours */
+    CHECK(active(jti1) == 1 && active(jti2) == 1 && active(jti_cc) == 1);
     CHECK(active("never-recorded") == 1); /* client_credentials tokens are not recorded */
     CHECK(active("") == 0);
-    /* recording a token stretches its family to outlive it */
+    /* covering a token stretches its family to outlive it */
     CHECK(hub_store_read_begin(store, &txn) == 0);
     CHECK(idp_family_get(txn, jfam, &f) == 0 && f->expires_at >= hub_now() + 590);
     idp_family_free(f);
     hub_store_read_end(txn);
-    CHECK(in_write(jti_revoke_txn, "jti-1") == 0);
-    CHECK(active("jti-1") == 0 && active("jti-2") == 1);
+    /* a jti naming no live family is not active: unknown, empty, too long a family part, a prefix of one */
+    snprintf(other, sizeof(other), "%.*s.%s", IDP_FAMILY_ID_LEN, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x");
+    CHECK(active(other) == 0 && active(".x") == 0 && active(".") == 0);
+    snprintf(other, sizeof(other), "%sA.x", jfam);
+    CHECK(active(other) == 0);
+    snprintf(other, sizeof(other), "%.8s.x", jfam);
+    CHECK(active(other) == 0);
+    snprintf(other, sizeof(other), "%s.", jfam); /* the family's own, another token of it */
+    CHECK(active(other) == 1);
+}
+
+static void test_jti_revoked(void)
+{
+    CHECK(in_write(jti_revoke_txn, jti1) == 0);
+    CHECK(active(jti1) == 0 && active(jti2) == 1);
     CHECK(in_write(jti_revoke_txn, "never-recorded") == 0);
     CHECK(active("never-recorded") == 0);
+    CHECK(active("legacy-1") == 1 && active("legacy-2") == 1);
     CHECK(in_write(fam_revoke_txn, jfam) == 0);
-    CHECK(active("jti-2") == 0 && active("jti-3") == 1);
+    CHECK(active(jti2) == 0 && active(jti_cc) == 1 && active("legacy-1") == 1);
+    /* a token an older version recorded under TOKENS still dies with its family */
+    CHECK(in_write(fam_revoke_txn, jold) == 0);
+    CHECK(active("legacy-1") == 0 && active("legacy-2") == 1);
 }
 
 /* ---- consent ---- */
@@ -625,7 +682,8 @@ int main(void)
     test_families_of_user();
     test_codes();
     test_refresh();
-    test_jti();
+    test_jti_names_family();
+    test_jti_revoked();
     test_consent();
     hub_store_close(store);
     CHECK(test_tmpdir_remove(dir) == 0);

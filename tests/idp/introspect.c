@@ -108,7 +108,8 @@ static void test_answers(json_t *tokens)
     CHECK(strcmp(test_json_str(doc, "client_id"), "web") == 0 && strcmp(test_json_str(doc, "username"), "alice") == 0);
     CHECK(strcmp(test_json_str(doc, "scope"), "openid email") == 0 && strcmp(test_json_str(doc, "iss"), TEST_PRIMARY_ISSUER) == 0);
     CHECK(json_integer_value(json_object_get(doc, "exp")) > json_integer_value(json_object_get(doc, "iat")));
-    CHECK(strlen(test_json_str(doc, "sub")) > 0 && strlen(test_json_str(doc, "jti")) == IDP_JTI_LEN);
+    CHECK(strlen(test_json_str(doc, "sub")) > 0 && strlen(test_json_str(doc, "jti")) == IDP_JTI_MAX &&
+          test_json_str(doc, "jti")[IDP_FAMILY_ID_LEN] == '.'); /* it names the family (idp_mint_at_id) */
     json_decref(doc);
     doc = introspect(web_auth, rt);
     CHECK(json_is_true(json_object_get(doc, "active")) && strcmp(test_json_str(doc, "token_type"), "refresh_token") == 0);

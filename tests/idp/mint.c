@@ -108,7 +108,7 @@ typedef struct {
     hub_alg_t alg;
     const hub_key_t *key;
     uint64_t now, exp;
-    char *at, jti[IDP_JTI_LEN + 1];
+    char *at, jti[IDP_JTI_MAX + 1];
 } mint_env_t;
 
 /* The user the id_tokens are minted for (every profile field set, one role). */
@@ -166,10 +166,12 @@ static void mint_access_token(mint_env_t *e)
     hub_jws_t jws = {0};
     char *roles_v[] = {"Employee", "System Manager", NULL};
     idp_strv_t roles = {roles_v, 2};
-    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", e->now - 10, &roles};
+    static const char family[] = "FAMILY-ID-OF-32-CHARACTERS-ABCDE";
+    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", e->now - 10, &roles, family};
 
     CHECK(idp_mint_access_token(&e->idp, &p, &e->at, e->jti, &e->exp) == 0);
-    CHECK(strlen(e->jti) == IDP_JTI_LEN && e->exp >= e->now + 600 && e->exp <= e->now + 602);
+    CHECK(strlen(e->jti) == IDP_JTI_MAX && strncmp(e->jti, family, IDP_FAMILY_ID_LEN) == 0 && e->jti[IDP_FAMILY_ID_LEN] == '.');
+    CHECK(hub_is_b64url(e->jti + IDP_FAMILY_ID_LEN + 1, 22) && e->exp >= e->now + 600 && e->exp <= e->now + 602);
     CHECK(e->at != NULL && idp_keyring_verify(e->idp.keyring, e->at, strlen(e->at), &jws) == 0);
     if (jws.payload != NULL) {
         json_t *c = jws.payload;
@@ -193,12 +195,12 @@ static void mint_access_token(mint_env_t *e)
 static void mint_client_credentials(mint_env_t *e)
 {
     hub_jws_t jws = {0};
-    char *at2 = NULL, jti2[IDP_JTI_LEN + 1];
+    char *at2 = NULL, jti2[IDP_JTI_MAX + 1];
     uint64_t exp;
     idp_at_params_t p2 = {"svc", "svc", "read", NULL, 0, NULL};
 
     CHECK(idp_mint_access_token(&e->idp, &p2, &at2, jti2, &exp) == 0);
-    CHECK(strcmp(e->jti, jti2) != 0);
+    CHECK(strcmp(e->jti, jti2) != 0 && strlen(jti2) == 30 && strchr(jti2, '.') == NULL); /* no family to name */
     if (at2 != NULL && idp_keyring_verify(e->idp.keyring, at2, strlen(at2), &jws) == 0) {
         CHECK(json_object_get(jws.payload, "sid") == NULL && json_object_get(jws.payload, "auth_time") == NULL);
         CHECK(json_is_array(json_object_get(jws.payload, "roles")) && json_array_size(json_object_get(jws.payload, "roles")) == 0);
