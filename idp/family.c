@@ -159,36 +159,25 @@ static int family_index(hub_txn_t *txn, const char *id, const json_t *obj, int c
     return listing_key(key, sizeof(key), id, sub, client_id) < 0 ? 0 : listing_put(txn, key, scope, hub_now(), exp);
 }
 
-void idp_family_new_id(char id[IDP_FAMILY_ID_LEN + 1])
-{
-    hub_timed_token(id, 24); /* 24 bytes = 32 base64url chars; time-ordered: new families are neighbours */
-}
-
-int idp_family_create_as(hub_txn_t *txn, const char *id, const char *client_id, const char *sub, const char *sid,
-                         const char *scope, uint64_t expires_at)
+int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
+                      uint64_t expires_at, char id_out[IDP_FAMILY_ID_LEN + 1])
 {
     const char *const names[] = {"client_id", "sub", "sid"}, *const values[] = {client_id, sub, sid};
     uint64_t exp = family_until(expires_at);
     json_t *obj = json_object();
     int ret;
 
+    hub_timed_token(id_out, 24); /* 24 bytes = 32 base64url chars; time-ordered: new families are neighbours */
     for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i)
         if (values[i] != NULL)
             json_object_set_new(obj, names[i], json_string(values[i]));
     json_object_set_new(obj, "revoked", json_false());
     json_object_set_new(obj, "expires_at", json_integer((json_int_t)exp));
     json_object_set_new(obj, "idx", json_integer((json_int_t)exp));
-    if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
-        ret = family_index(txn, id, obj, 1, scope, exp);
+    if ((ret = hub_store_put_json(txn, HUB_T_FAMILIES, id_out, obj, exp, HUB_STORE_NOOVERWRITE)) == 0)
+        ret = family_index(txn, id_out, obj, 1, scope, exp);
     json_decref(obj);
     return ret;
-}
-
-int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
-                      uint64_t expires_at, char id_out[IDP_FAMILY_ID_LEN + 1])
-{
-    idp_family_new_id(id_out);
-    return idp_family_create_as(txn, id_out, client_id, sub, sid, scope, expires_at);
 }
 
 int idp_family_cover(hub_txn_t *txn, const char *id, uint64_t until)

@@ -18,13 +18,9 @@ typedef struct st_idp_family_t {
 
 /* A family's id: 32 base64url characters, the first of them the time it was made (hub_timed_token). */
 #define IDP_FAMILY_ID_LEN 32
-void idp_family_new_id(char id[IDP_FAMILY_ID_LEN + 1]);
-/* Creates family id (idp_family_new_id), living until at least expires_at (half the remaining time longer, as
- * idp_family_extend), listed under its client in the owner index and under its user (sub) and client with scope
- * (idp_user_families_each) for as long as it lives. */
-int idp_family_create_as(hub_txn_t *txn, const char *id, const char *client_id, const char *sub, const char *sid,
-                         const char *scope, uint64_t expires_at);
-/* The same with a new id, written to id_out. */
+/* Creates a family living until at least expires_at (half the remaining time longer, as idp_family_extend), listed under
+ * its client in the owner index and under its user (sub) and client with scope (idp_user_families_each) for as long as
+ * it lives; id written to id_out. */
 int idp_family_create(hub_txn_t *txn, const char *client_id, const char *sub, const char *sid, const char *scope,
                       uint64_t expires_at, char id_out[IDP_FAMILY_ID_LEN + 1]);
 int idp_family_get(hub_txn_t *txn, const char *id, idp_family_t **out);

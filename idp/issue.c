@@ -20,9 +20,10 @@ struct st_idp_issue_t {
     char *sub, *sid, *scope, *redirect_uri, *nonce, *challenge;
     uint64_t auth_time;
     int put_consent;
-    char *at, *idt;            /* the implicit flow's tokens, minted before the write (malloc'ed) */
-    char family[IDP_FAMILY_ID_LEN + 1]; /* what the code or the token is issued from, or "" (an id_token alone) */
-    char jti[IDP_JTI_MAX + 1];          /* the implicit flow's access token, or "" */
+    char family[IDP_FAMILY_ID_LEN + 1]; /* what the code or the access token is issued from (the session's for the
+                                           client), or "" (an id_token alone); chosen by the write */
+    uint64_t iat;                       /* the implicit access token's, covered by the write */
+    char *at, *idt;                     /* the implicit flow's tokens, minted once the write is durable (malloc'ed) */
     uint64_t exp;
     char code[44];
 };
@@ -37,8 +38,10 @@ int idp_issue_txn(hub_txn_t *txn, void *arg)
 
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
-    if (is->family[0] != '\0' &&
-        (ret = idp_family_create_as(txn, is->family, client_id, is->sub, is->sid, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
+    is->family[0] = '\0';
+    if ((is->a->rt & (IDP_AUTHZ_RT_CODE | IDP_AUTHZ_RT_TOKEN)) == 0)
+        return idp_session_add_client(txn, is->sid, client_id);
+    if ((ret = idp_session_family(txn, is->sid, client_id, is->scope, now + cfg->primary.refresh_token_ttl, is->family)) != 0)
         return ret;
     if ((is->a->rt & IDP_AUTHZ_RT_CODE) != 0) {
         idp_code_t code = {.client_id = (char *)client_id,
@@ -53,9 +56,8 @@ int idp_issue_txn(hub_txn_t *txn, void *arg)
         if ((ret = idp_code_create(txn, &code, cfg->primary.code_ttl, is->code)) != 0)
             return ret;
     }
-    if (is->jti[0] != '\0' && (ret = idp_family_cover(txn, is->family, is->exp)) != 0)
-        return ret;
-    return idp_session_add_client(txn, is->sid, client_id);
+    is->iat = now;
+    return (is->a->rt & IDP_AUTHZ_RT_TOKEN) != 0 ? idp_family_cover(txn, is->family, now + cfg->primary.access_token_ttl) : 0;
 }
 
 static char *dup_or_null(const char *s)
@@ -77,8 +79,6 @@ idp_issue_t *idp_issue_new(idp_authz_t *a, int put_consent)
     is->nonce = dup_or_null(a->v[IDP_AUTHZ_NONCE]);
     is->challenge = dup_or_null(a->v[IDP_AUTHZ_CHALLENGE]);
     is->put_consent = put_consent;
-    if ((a->rt & (IDP_AUTHZ_RT_CODE | IDP_AUTHZ_RT_TOKEN)) != 0)
-        idp_family_new_id(is->family); /* before the write: the implicit flow's access token names it */
     return is;
 }
 
@@ -106,12 +106,41 @@ static void send_failed(idp_authz_t *a, int ret)
         idp_authz_send_error(a, HUB_OAUTH_SERVER_ERROR, "the authorization could not be completed");
 }
 
+/* The implicit flow's tokens, once the write chose their family: the access token (iat and family as the write covered
+ * them) and the id_token its response type asks for. */
+static int mint(idp_issue_t *is)
+{
+    idp_authz_t *a = is->a;
+    char jti[IDP_JTI_MAX + 1];
+    uint64_t drawn;
+    int ret;
+
+    if ((a->rt & IDP_AUTHZ_RT_TOKEN) != 0) {
+        idp_at_params_t p = {.sub = is->sub,
+                             .client_id = a->client->client_id,
+                             .scope = a->scope,
+                             .sid = is->sid,
+                             .auth_time = is->auth_time,
+                             .roles = &a->user->roles};
+        idp_mint_at_id(jti, is->family, &drawn);
+        if ((ret = idp_mint_access_token_as(a->idp, &p, jti, is->iat, &is->at)) != 0)
+            return ret;
+        is->exp = is->iat + a->idp->cfg->primary.access_token_ttl;
+    }
+    if ((a->rt & IDP_AUTHZ_RT_ID_TOKEN) != 0)
+        return idp_mint_id_token(a->idp, a->user, a->client, a->scope, a->v[IDP_AUTHZ_NONCE], is->sid, is->auth_time, is->at,
+                                 &is->idt);
+    return 0;
+}
+
 void idp_issue_send(idp_issue_t *is, h2o_req_t *req, int ret)
 {
     idp_authz_t *a = is->a;
     char expires_in[24];
 
     a->req = req;
+    if (ret == 0 && (a->rt & IDP_AUTHZ_RT_CODE) == 0)
+        ret = mint(is);
     if (ret != 0) {
         send_failed(a, ret);
     } else if ((a->rt & IDP_AUTHZ_RT_CODE) != 0) {
@@ -140,35 +169,13 @@ static void on_written(void *arg, int ret)
     idp_issue_free(is);
 }
 
-int idp_issue_mint(idp_issue_t *is)
-{
-    idp_authz_t *a = is->a;
-    int ret;
-
-    if ((a->rt & IDP_AUTHZ_RT_TOKEN) != 0) {
-        idp_at_params_t p = {.sub = is->sub,
-                             .client_id = a->client->client_id,
-                             .scope = a->scope,
-                             .sid = is->sid,
-                             .auth_time = is->auth_time,
-                             .roles = &a->user->roles,
-                             .family = is->family};
-        if ((ret = idp_mint_access_token(a->idp, &p, &is->at, is->jti, &is->exp)) != 0)
-            return ret;
-    }
-    if ((a->rt & IDP_AUTHZ_RT_ID_TOKEN) != 0)
-        return idp_mint_id_token(a->idp, a->user, a->client, a->scope, a->v[IDP_AUTHZ_NONCE], is->sid, is->auth_time, is->at,
-                                 &is->idt);
-    return 0;
-}
-
 void idp_authz_issue(idp_authz_t *a, int put_consent)
 {
     idp_issue_t *is = idp_issue_new(a, put_consent);
     h2o_req_t *req = a->req;
     int ret;
 
-    if ((ret = idp_issue_mint(is)) != 0 || (ret = hub_park_write(&is->park, req, idp_issue_txn, is, on_written)) != 0) {
+    if ((ret = hub_park_write(&is->park, req, idp_issue_txn, is, on_written)) != 0) {
         send_failed(is->a, ret);
         idp_issue_free(is);
     }

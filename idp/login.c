@@ -488,13 +488,11 @@ static void finish(check_t *c, h2o_req_t *req, int ret)
 /* The issue of the authorization the sign-in resumes (c->authz, taken) in the sign-in's own write, when with the new
  * session it goes straight through: what the browser would get from its next request, to /oauth2/authorize, one
  * request and one commit sooner. Anything else (a request that is not valid, consent to ask, prompt or max_age that
- * want another sign-in, an account the client refuses, tokens that cannot be minted) is left to that request: NULL. */
+ * want another sign-in, an account the client refuses) is left to that request: NULL. */
 static idp_issue_t *issue_now(check_t *c, h2o_req_t *req)
 {
     idp_authz_t *a = c->authz;
     hub_oauth_fail_t fail = {HUB_OAUTH_OK, NULL};
-    idp_issue_t *is;
-
     if (a == NULL || a->user == NULL)
         return NULL;
     c->authz = NULL;
@@ -504,12 +502,7 @@ static idp_issue_t *issue_now(check_t *c, h2o_req_t *req)
         idp_authz_free(a);
         return NULL;
     }
-    is = idp_issue_new(a, 0);
-    if (idp_issue_mint(is) != 0) {
-        idp_issue_free(is);
-        return NULL;
-    }
-    return is;
+    return idp_issue_new(a, 0);
 }
 
 static void on_recorded(void *arg, int ret)

@@ -13,7 +13,8 @@
 #include "idp/owner_index.h"
 #include "idp/session.h"
 
-/* Layout in SESSIONS: hub_secret_hash(cookie) -> {sid, sub, auth_time, exp, clients[]} and
+/* Layout in SESSIONS: hub_secret_hash(cookie) -> {sid, sub, auth_time, exp, clients[], families{client_id: {id, scope}}}
+ * and
  * "sid:" sid -> {"h": hash}, both with the session's expiry. Hashes are base64url, which
  * has no ':', so the two kinds of key never collide. */
 #define SID_PREFIX "sid:"
@@ -242,17 +243,13 @@ int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out)
     return *out != NULL ? 0 : HUB_E_NOTFOUND;
 }
 
-int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id)
+/* Notes client_id in rec's clients (back-channel logout); 1 when it was added (rec to be written), 0 when there already,
+ * HUB_E_TOOBIG when the session holds MAX_CLIENTS. */
+static int note_client(json_t *rec, const char *client_id)
 {
-    char hash[HUB_SECRET_HASH_LEN + 1];
-    json_t *rec = NULL, *clients, *c;
-    uint64_t exp;
+    json_t *clients = json_object_get(rec, "clients"), *c;
     size_t i;
-    int ret;
 
-    if ((ret = hash_of_sid(txn, sid, hash)) != 0 || (ret = get_record(txn, hash, &rec)) != 0)
-        return ret;
-    clients = json_object_get(rec, "clients");
     if (!json_is_array(clients)) {
         clients = json_array();
         json_object_set_new(rec, "clients", clients);
@@ -260,15 +257,74 @@ int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_i
     json_array_foreach(clients, i, c)
     {
         if (json_is_string(c) && strcmp(json_string_value(c), client_id) == 0)
-            goto out; /* already recorded */
+            return 0;
     }
-    if (json_array_size(clients) >= MAX_CLIENTS) {
-        ret = HUB_E_TOOBIG;
+    if (json_array_size(clients) >= MAX_CLIENTS)
+        return HUB_E_TOOBIG;
+    json_array_append_new(clients, json_string(client_id));
+    return 1;
+}
+
+static int put_record(hub_txn_t *txn, const char *hash, json_t *rec)
+{
+    return hub_store_put_json(txn, HUB_T_SESSIONS, hash, rec, (uint64_t)json_integer_value(json_object_get(rec, "exp")), 0);
+}
+
+int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id)
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *rec = NULL;
+    int ret;
+
+    if ((ret = hash_of_sid(txn, sid, hash)) != 0 || (ret = get_record(txn, hash, &rec)) != 0)
+        return ret;
+    if ((ret = note_client(rec, client_id)) == 1)
+        ret = put_record(txn, hash, rec);
+    json_decref(rec);
+    return ret;
+}
+
+/* 1 when family id (NULL: none) is live and was made for sid's user sub at client_id with sid. */
+static int family_of(hub_txn_t *txn, const char *id, const char *sid, const char *sub, const char *client_id)
+{
+    idp_family_t *f = NULL;
+    int ok = id != NULL && strlen(id) == IDP_FAMILY_ID_LEN && idp_family_get(txn, id, &f) == 0 && !f->revoked &&
+             f->sid != NULL && strcmp(f->sid, sid) == 0 && f->sub != NULL && strcmp(f->sub, sub) == 0 &&
+             f->client_id != NULL && strcmp(f->client_id, client_id) == 0;
+    idp_family_free(f);
+    return ok;
+}
+
+int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, const char *scope, uint64_t expires_at,
+                       char family[IDP_FAMILY_ID_LEN + 1])
+{
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *rec = NULL, *fams, *held;
+    const char *sub, *id, *held_scope;
+    int ret;
+
+    if ((ret = hash_of_sid(txn, sid, hash)) != 0 || (ret = get_record(txn, hash, &rec)) != 0)
+        return ret;
+    if ((sub = json_string_value(json_object_get(rec, "sub"))) == NULL) {
+        ret = HUB_E_NOTFOUND;
         goto out;
     }
-    json_array_append_new(clients, json_string(client_id));
-    exp = (uint64_t)json_integer_value(json_object_get(rec, "exp"));
-    ret = hub_store_put_json(txn, HUB_T_SESSIONS, hash, rec, exp, 0);
+    if (!json_is_object(fams = json_object_get(rec, "families"))) {
+        fams = json_object();
+        json_object_set_new(rec, "families", fams);
+    }
+    held = json_object_get(fams, client_id);
+    id = json_string_value(json_object_get(held, "id"));
+    held_scope = json_string_value(json_object_get(held, "scope"));
+    if (family_of(txn, id, sid, sub, client_id) && strcmp(held_scope != NULL ? held_scope : "", scope != NULL ? scope : "") == 0) {
+        memcpy(family, id, IDP_FAMILY_ID_LEN + 1);
+        goto out; /* ret 0: nothing written */
+    }
+    if ((ret = note_client(rec, client_id)) < 0 ||
+        (ret = idp_family_create(txn, client_id, sub, sid, scope, expires_at, family)) != 0)
+        goto out;
+    json_object_set_new(fams, client_id, json_pack("{s:s, s:s}", "id", family, "scope", scope != NULL ? scope : ""));
+    ret = put_record(txn, hash, rec);
 out:
     json_decref(rec);
     return ret;

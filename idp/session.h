@@ -10,6 +10,7 @@
 #include "hub/crypto.h"
 #include "idp/ctx.h"
 #include "idp/strv.h"
+#include "idp/family.h"
 #include "idp/user.h"
 
 typedef struct st_idp_session_t {
@@ -59,6 +60,15 @@ int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out)
 /* Records that client_id took part in the session (idempotent); HUB_E_NOTFOUND when the
  * session is gone. */
 int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id);
+/* The token family of what session sid authorizes client_id to with scope, into family: the session's family for the
+ * client (what Keycloak calls a client session) while it is live and of that scope, so a signed-in browser's repeated
+ * authorizations write no family and no listings of their own; else a new family (idp_family_create, until at least
+ * expires_at), which the session holds from then on for the client, noted in the session too (idp_session_add_client).
+ * Revoking the family (logout, a replayed code, a reused refresh token, the account page's Revoke) revokes what every
+ * authorization of the client in the session issued, and the next authorization makes a new one. HUB_E_NOTFOUND when
+ * the session is gone. */
+int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, const char *scope, uint64_t expires_at,
+                       char family[IDP_FAMILY_ID_LEN + 1]);
 /* Ends the session with the given sid: deletes it and revokes its token families; *ended
  * (may be NULL) receives the record so the caller can notify its clients. */
 int idp_session_end(hub_txn_t *txn, const char *sid, idp_session_t **ended);

@@ -672,8 +672,49 @@ def test_public_client_pkce():
     eq(r.status, 200, "public refresh " + r.text)
 
 
+def test_session_family():
+    """A signed-in browser's authorizations of one client with one scope share a token family (the session's for the
+    client: idp_session_family), which their access tokens' jtis name. A replayed code revokes what every authorization
+    of that family issued and nothing else; the next authorization gets a new family, as do another scope and another
+    browser session."""
+    n = primary()
+    if get_code(n, n.web[0], challenge=pkce()[1]) is None:
+        print("skip: /oauth2/authorize is not served by this build")
+        return
+    jar = {}
+
+    def grant(scope="openid profile email roles", browser=jar):
+        verifier, challenge = pkce()
+        code = get_code(n, n.web[0], scope=scope, challenge=challenge, jar=browser)
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": n.redirect, "code_verifier": verifier}
+        r = token(n, form, basic(*n.web))
+        eq(r.status, 200, "code exchange " + r.text)
+        return form, r.json()
+
+    def family(body):
+        fam, dot, rest = jwt_parts(body["access_token"])[1]["jti"].partition(".")
+        ok(len(fam) == 32 and dot == "." and len(rest) == 22, "the jti names a family: " + fam + dot + rest)
+        return fam
+
+    form1, g1 = grant()
+    _, g2 = grant()
+    eq(family(g1), family(g2), "one browser session, one client, one scope: one family")
+    expect_error(token(n, form1, basic(*n.web)), 400, "invalid_grant", "the first code replayed")
+    family_dead(n, g1["access_token"], g1["refresh_token"], "the replayed code's")
+    family_dead(n, g2["access_token"], g2["refresh_token"], "the other authorization of the family")
+    _, g3 = grant()
+    ok(family(g3) != family(g1), "a revoked family is not used again")
+    _, narrow = grant("openid")
+    ok(family(narrow) != family(g3), "another scope: another family")
+    _, other = grant(browser={})
+    ok(family(other) not in (family(g3), family(narrow)), "another browser session: another family")
+    for body, what in ((g3, "the new family"), (narrow, "another scope's"), (other, "another session's")):
+        family_alive(n, body["access_token"], what)
+        eq(refresh(n, body["refresh_token"]).status, 200, what + ": its refresh token works")
+
+
 if __name__ == "__main__":
     run([test_client_credentials, test_scope_narrowing_and_escalation, test_client_auth_failures, test_bad_requests,
          test_client_changes_seen_live, test_introspection, test_revocation, test_registration, test_registration_open, test_discovery, test_jwks,
          test_jwks_short_publish_ahead, test_authorization_code_and_refresh, test_refresh_retry_grace,
-         test_refresh_refused_reuse_revokes, test_public_client_pkce])
+         test_refresh_refused_reuse_revokes, test_public_client_pkce, test_session_family])

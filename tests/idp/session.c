@@ -1,4 +1,5 @@
-/* Tests idp/session.c: session records, the sid index, clients, ending, expiry and disabled users. */
+/* Tests idp/session.c: session records, the sid index, clients, the session's families, ending, expiry and disabled
+ * users. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,103 @@ static void ses_by_sid_and_clients(ses_state_t *st)
     idp_session_free(s2);
 }
 
+struct fam_ctx {
+    const char *sid, *client, *scope;
+    char family[IDP_FAMILY_ID_LEN + 1];
+};
+
+static int session_family_txn(hub_txn_t *txn, void *arg)
+{
+    struct fam_ctx *c = arg;
+    return idp_session_family(txn, c->sid, c->client, c->scope, hub_now() + 3600, c->family);
+}
+
+static int revoke_family_txn(hub_txn_t *txn, void *arg)
+{
+    return idp_family_revoke(txn, arg);
+}
+
+/* Makes the session of cookie hold family for c->client with c->scope, as a record written wrongly would. */
+struct plant_ctx {
+    const char *cookie;
+    struct fam_ctx *c;
+    const char *family;
+};
+
+static int plant_family_txn(hub_txn_t *txn, void *arg)
+{
+    struct plant_ctx *p = arg;
+    char hash[HUB_SECRET_HASH_LEN + 1];
+    json_t *rec = NULL;
+    uint64_t exp = 0;
+    int ret;
+
+    hub_secret_hash(hash, p->cookie, strlen(p->cookie));
+    if ((ret = hub_store_get_json(txn, HUB_T_SESSIONS, hash, &rec)) != 0 ||
+        (ret = hub_store_expiry(txn, HUB_T_SESSIONS, hash, strlen(hash), &exp)) != 0)
+        return ret;
+    json_object_set_new(json_object_get(rec, "families"), p->c->client, json_pack("{s:s, s:s}", "id", p->family, "scope", p->c->scope));
+    ret = hub_store_put_json(txn, HUB_T_SESSIONS, hash, rec, exp, 0);
+    json_decref(rec);
+    return ret;
+}
+
+static int count_cb(void *arg, hub_val_t key, hub_val_t val)
+{
+    ++*(long *)arg;
+    return 0;
+}
+
+static long families(hub_store_t *store)
+{
+    hub_txn_t *txn;
+    long n = 0;
+    if (hub_store_read_begin(store, &txn) != 0)
+        return -1;
+    if (hub_store_each(txn, HUB_T_FAMILIES, NULL, 0, count_cb, &n) != 0)
+        n = -1;
+    hub_store_read_end(txn);
+    return n;
+}
+
+/* The session's family for a client: the same for every authorization of that client and scope while it is live; a new
+ * one for another client, another scope, once it is revoked, or when what the session names is not a family of this
+ * session, user and client; none for an unknown session; the client noted for back-channel logout. */
+static void ses_families(ses_state_t *st)
+{
+    hub_store_t *S = st->idp->store;
+    const char *sid = st->s->sid;
+    struct fam_ctx f1 = {sid, "client-f", "openid"}, f2 = f1, g = {sid, "client-g", "openid"}, wide = {sid, "client-f", "openid email"},
+                   none = {"no-such-sid", "client-f", "openid"};
+    struct sid_ctx other = {"other-sid", "client-f"};
+    long before = families(S);
+    idp_session_t *s2;
+    int err = 0;
+
+    CHECK(hub_store_write(S, session_family_txn, &f1) == 0 && strlen(f1.family) == IDP_FAMILY_ID_LEN);
+    CHECK(hub_store_write(S, session_family_txn, &f2) == 0 && strcmp(f1.family, f2.family) == 0);
+    CHECK(hub_store_write(S, session_family_txn, &g) == 0 && strcmp(g.family, f1.family) != 0);
+    CHECK(families(S) == before + 2);
+    CHECK(hub_store_write(S, session_family_txn, &wide) == 0 && strcmp(wide.family, f1.family) != 0);
+    CHECK(hub_store_write(S, session_family_txn, &wide) == 0 && families(S) == before + 3);
+    CHECK(hub_store_write(S, revoke_family_txn, wide.family) == 0);
+    CHECK(hub_store_write(S, session_family_txn, &f2) == 0 && strcmp(f2.family, wide.family) != 0 &&
+          strcmp(f2.family, f1.family) != 0 && family_revoked(S, f2.family) == 0);
+    CHECK(hub_store_write(S, session_family_txn, &none) == HUB_E_NOTFOUND);
+    s2 = by_sid(S, sid, &err);
+    CHECK(s2 != NULL && idp_strv_has(&s2->clients, "client-f") && idp_strv_has(&s2->clients, "client-g"));
+    idp_session_free(s2);
+    /* what the session names must be this session's family for this client: another session's, another client's */
+    CHECK(hub_store_write(S, family_txn, &other) == 0);
+    const char *planted[] = {other.family, g.family, "short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i != sizeof(planted) / sizeof(planted[0]); ++i) {
+        struct plant_ctx p = {st->cookie, &f1, planted[i]};
+        CHECK(hub_store_write(S, plant_family_txn, &p) == 0);
+        CHECK(hub_store_write(S, session_family_txn, &f1) == 0 && strcmp(f1.family, planted[i]) != 0);
+        CHECK(family_revoked(S, f1.family) == 0);
+    }
+}
+
 /* A second session of another user is independent. */
 static void ses_second_user(ses_state_t *st)
 {
@@ -271,7 +369,7 @@ static void ses_end(ses_state_t *st)
     CHECK(hub_store_write(st->idp->store, family_txn, &other) == 0);
     CHECK(family_revoked(st->idp->store, mine.family) == 0);
     CHECK(hub_store_write(st->idp->store, end_txn, &e) == 0);
-    CHECK(e.ended != NULL && e.ended->clients.n == 2 && strcmp(e.ended->sub, st->alice.sub) == 0);
+    CHECK(e.ended != NULL && e.ended->clients.n == 4 && strcmp(e.ended->sub, st->alice.sub) == 0); /* a, b, f, g */
     CHECK(family_revoked(st->idp->store, mine.family) == 1);
     CHECK(family_revoked(st->idp->store, other.family) == 0);
     idp_session_free(e.ended);
@@ -308,8 +406,8 @@ static void ses_end_current(ses_state_t *st)
  * state (each goes on from what the ones before left). */
 static void test_sessions(idp_t *idp)
 {
-    static void (*const parts[])(ses_state_t *) = {ses_cookie_lookup, ses_stored_hashed, ses_by_sid_and_clients, ses_second_user,
-                                                   ses_disabled_user, ses_end,           ses_end_current};
+    static void (*const parts[])(ses_state_t *) = {ses_cookie_lookup, ses_stored_hashed, ses_by_sid_and_clients, ses_families,
+                                                   ses_second_user,   ses_disabled_user, ses_end,                ses_end_current};
     ses_state_t st = {.idp = idp, .alice = {"alice", 1}, .bob = {"bob", 1}};
 
     ses_start(&st);
