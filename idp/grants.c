@@ -98,7 +98,7 @@ int idp_code_create(hub_txn_t *txn, const idp_code_t *code, uint64_t ttl, char o
     return ret;
 }
 
-int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **out)
+int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, const char *client_id, idp_code_t **out)
 {
     char key[TOKEN_KEY_LEN + 1];
     json_t *obj = NULL;
@@ -111,9 +111,12 @@ int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **o
     if ((ret = hub_store_expiry(txn, HUB_T_CODES, key, strlen(key), &exp)) != 0)
         goto out;
     if (json_is_true(json_object_get(obj, "used"))) {
-        /* RFC 6749 §4.1.2: a replayed code revokes everything issued from it */
-        const char *family = json_string_value(json_object_get(obj, "family"));
-        if (family != NULL && (ret = idp_family_revoke(txn, family)) != 0 && ret != HUB_E_NOTFOUND)
+        /* RFC 6749 §4.1.2: a replayed code revokes everything issued from it, when its own client presents it (no other
+         * client can take another's tokens back this way) */
+        const char *family = json_string_value(json_object_get(obj, "family")),
+                   *owner = json_string_value(json_object_get(obj, "client_id"));
+        if (family != NULL && owner != NULL && client_id != NULL && strcmp(owner, client_id) == 0 &&
+            (ret = idp_family_revoke(txn, family)) != 0 && ret != HUB_E_NOTFOUND)
             goto out;
         ret = HUB_E_DENIED;
         goto out;
@@ -394,7 +397,7 @@ int idp_jti_is_active(hub_txn_t *txn, const char *jti)
     if ((dot = strchr(jti, '.')) != NULL) { /* a user's token names its family (idp_mint_at_id) */
         char family[IDP_FAMILY_ID_LEN + 1];
         size_t n = (size_t)(dot - jti);
-        if (n == 0 || n > IDP_FAMILY_ID_LEN)
+        if (n != IDP_FAMILY_ID_LEN)
             return 0;
         memcpy(family, jti, n);
         family[n] = '\0';

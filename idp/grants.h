@@ -24,10 +24,10 @@ typedef struct st_idp_code_t {
 /* Stores a code (random, 256 bits, written to out) valid for ttl seconds; code->family is
  * created by the caller. */
 int idp_code_create(hub_txn_t *txn, const idp_code_t *code, uint64_t ttl, char out[44]);
-/* Redeems a code: HUB_E_NOTFOUND when unknown or expired; HUB_E_DENIED when it was used
- * before (its family is revoked as a side effect: commit the txn); otherwise marks it used
- * and returns the record. */
-int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, idp_code_t **out);
+/* Redeems a code presented by client_id: HUB_E_NOTFOUND when unknown or expired; HUB_E_DENIED when it was used before
+ * (its family is revoked as a side effect when client_id is the code's own client: commit the txn); otherwise marks it
+ * used and returns the record (the caller checks its client). */
+int idp_code_redeem(hub_txn_t *txn, const char *code, size_t len, const char *client_id, idp_code_t **out);
 void idp_code_free(idp_code_t *code);
 
 typedef struct st_idp_refresh_t {

@@ -122,8 +122,8 @@ static int mint(idp_issue_t *is)
                              .sid = is->sid,
                              .auth_time = is->auth_time,
                              .roles = &a->user->roles};
-        idp_mint_at_id(jti, is->family, &drawn);
-        if ((ret = idp_mint_access_token_as(a->idp, &p, jti, is->iat, &is->at)) != 0)
+        if ((ret = idp_mint_at_id(jti, is->family, &drawn)) != 0 ||
+            (ret = idp_mint_access_token_as(a->idp, &p, jti, is->iat, &is->at)) != 0)
             return ret;
         is->exp = is->iat + a->idp->cfg->primary.access_token_ttl;
     }

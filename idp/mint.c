@@ -18,29 +18,30 @@
 _Static_assert(HUB_B64URL_LEN(AT_JTI_BYTES) <= IDP_JTI_MAX && IDP_FAMILY_ID_LEN + 1 + HUB_B64URL_LEN(JTI_BYTES) == IDP_JTI_MAX,
                "IDP_JTI_MAX");
 
-void idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat)
+int idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat)
 {
-    size_t n;
-
+    *iat = hub_now();
     if (family == NULL) {
         hub_timed_token(jti, AT_JTI_BYTES);
-    } else {
-        /* every family id is idp_family_new_id's: a longer one cannot be named, and a jti without it would escape its
-         * revocation */
-        if ((n = strlen(family)) == 0 || n > IDP_FAMILY_ID_LEN)
-            hub_fatal("access token of a family with a malformed id (%zu chars)", n);
-        memcpy(jti, family, n);
-        jti[n] = '.';
-        hub_random_token(jti + n + 1, JTI_BYTES);
+        return 0;
     }
-    *iat = hub_now();
+    /* a family id is 32 characters (idp_family_create): any other, from a store written wrongly, cannot be named, and a
+     * token that does not name its family would escape its revocation */
+    if (strlen(family) != IDP_FAMILY_ID_LEN)
+        return HUB_E_INVAL;
+    memcpy(jti, family, IDP_FAMILY_ID_LEN);
+    jti[IDP_FAMILY_ID_LEN] = '.';
+    hub_random_token(jti + IDP_FAMILY_ID_LEN + 1, JTI_BYTES);
+    return 0;
 }
 
 int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_MAX + 1], uint64_t *exp)
 {
     uint64_t iat;
+    int ret;
 
-    idp_mint_at_id(jti, p->family, &iat);
+    if ((ret = idp_mint_at_id(jti, p->family, &iat)) != 0)
+        return ret;
     *exp = iat + idp->cfg->primary.access_token_ttl;
     return idp_mint_access_token_as(idp, p, jti, iat, jwt);
 }

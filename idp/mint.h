@@ -30,9 +30,9 @@ typedef struct st_idp_at_params_t {
 int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_MAX + 1], uint64_t *exp);
 
 /* The same in two steps, so that a write transaction covers the token (idp_family_cover) and the signing happens after
- * it, outside: draws the jti of a token of family (NULL: none) and iat (now); then signs with them (exp = iat +
- * primary.access_token_ttl; p->family is not read again). */
-void idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat);
+ * it, outside: draws the jti of a token of family (NULL: none) and iat (now), HUB_E_INVAL for a family id that is not
+ * one; then signs with them (exp = iat + primary.access_token_ttl; p->family is not read again). */
+int idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat);
 int idp_mint_access_token_as(idp_t *idp, const idp_at_params_t *p, const char *jti, uint64_t iat, char **jwt);
 
 /* Signs an id_token for user and client: iss, sub, aud, azp (the client_id), exp, iat, jti,

@@ -9,6 +9,7 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/resp.h"
+#include "idp/claims.h"
 #include "idp/grants.h"
 #include "idp/owner_index.h"
 #include "idp/session.h"
@@ -295,6 +296,32 @@ static int family_of(hub_txn_t *txn, const char *id, const char *sid, const char
     return ok;
 }
 
+/* 1 when the space-separated scopes a and b (NULL: none) hold the same words, in any order. */
+static int same_scope(const char *a, const char *b)
+{
+    const char *x[2] = {a != NULL ? a : "", b != NULL ? b : ""};
+
+    for (int i = 0; i != 2; ++i) {
+        const char *p = x[i], *end;
+        char word[256];
+        while (*p != '\0') {
+            while (*p == ' ')
+                ++p;
+            if (*p == '\0')
+                break;
+            end = strchr(p, ' ') != NULL ? strchr(p, ' ') : p + strlen(p);
+            if ((size_t)(end - p) >= sizeof(word))
+                return 0;
+            memcpy(word, p, (size_t)(end - p));
+            word[end - p] = '\0';
+            if (!idp_scope_has(x[1 - i], word))
+                return 0;
+            p = end;
+        }
+    }
+    return 1;
+}
+
 int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, const char *scope, uint64_t expires_at,
                        char family[IDP_FAMILY_ID_LEN + 1])
 {
@@ -316,9 +343,10 @@ int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, c
     held = json_object_get(fams, client_id);
     id = json_string_value(json_object_get(held, "id"));
     held_scope = json_string_value(json_object_get(held, "scope"));
-    if (family_of(txn, id, sid, sub, client_id) && strcmp(held_scope != NULL ? held_scope : "", scope != NULL ? scope : "") == 0) {
+    if (family_of(txn, id, sid, sub, client_id) && same_scope(held_scope, scope)) {
         memcpy(family, id, IDP_FAMILY_ID_LEN + 1);
-        goto out; /* ret 0: nothing written */
+        ret = idp_family_extend(txn, family, expires_at); /* written only when it must grow (half its life gone) */
+        goto out;
     }
     if ((ret = note_client(rec, client_id)) < 0 ||
         (ret = idp_family_create(txn, client_id, sub, sid, scope, expires_at, family)) != 0)

@@ -61,7 +61,8 @@ int idp_session_get_by_sid(hub_txn_t *txn, const char *sid, idp_session_t **out)
  * session is gone. */
 int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_id);
 /* The token family of what session sid authorizes client_id to with scope, into family: the session's family for the
- * client (what Keycloak calls a client session) while it is live and of that scope, so a signed-in browser's repeated
+ * client (what Keycloak calls a client session) while it is live and of that scope (the same words), extended to
+ * expires_at (idp_family_extend: a write about once per half its life), so a signed-in browser's repeated
  * authorizations write no family and no listings of their own; else a new family (idp_family_create, until at least
  * expires_at), which the session holds from then on for the client, noted in the session too (idp_session_add_client).
  * Revoking the family (logout, a replayed code, a reused refresh token, the account page's Revoke) revokes what every

@@ -174,7 +174,8 @@ static int issue_user_tokens(hub_txn_t *txn, const user_issue_t *u, issue_t *out
     uint64_t ttl = u->idp->cfg->primary.access_token_ttl;
     int ret;
 
-    idp_mint_at_id(out->jti, u->family, &out->iat);
+    if ((ret = idp_mint_at_id(out->jti, u->family, &out->iat)) != 0)
+        return ret;
     out->expires_in = ttl;
     out->scope = hub_strdup(u->scope);
     if ((ret = idp_family_cover(txn, u->family, out->iat + ttl)) != 0)
@@ -333,7 +334,7 @@ static int code_txn(hub_txn_t *txn, void *arg)
     int ret;
 
     issue_reset(out);
-    ret = idp_code_redeem(txn, code_value, strlen(code_value), &code);
+    ret = idp_code_redeem(txn, code_value, strlen(code_value), client->client_id, &code);
     if (ret == HUB_E_NOTFOUND)
         return refuse(out, HUB_OAUTH_INVALID_GRANT, "unknown or expired code");
     if (ret == HUB_E_DENIED) {

@@ -172,6 +172,7 @@ static int stored_as(hub_table_t table, const char *token)
 typedef struct {
     char family[33];
     char code[44];
+    const char *client; /* the client presenting it (NULL: client-x, the code's) */
     idp_code_t *got;
     int ret;
 } code_state_t;
@@ -190,7 +191,7 @@ static int code_redeem_txn(hub_txn_t *txn, void *arg)
     code_state_t *s = arg;
     idp_code_free(s->got);
     s->got = NULL;
-    s->ret = idp_code_redeem(txn, s->code, strlen(s->code), &s->got);
+    s->ret = idp_code_redeem(txn, s->code, strlen(s->code), s->client != NULL ? s->client : "client-x", &s->got);
     return 0; /* commit even a refused redemption: it revokes the family */
 }
 
@@ -216,7 +217,12 @@ static void test_codes(void)
         CHECK(s.got->auth_time == 1234 && strcmp(s.got->sid, "sid-9") == 0);
     }
     CHECK(family_revoked(s.family) == 0);
-    /* replay: refused, and everything from the code is revoked */
+    /* replayed by another client: refused, and nothing revoked (no client takes another's tokens back) */
+    s.client = "client-other";
+    CHECK(in_write(code_redeem_txn, &s) == 0);
+    CHECK(s.ret == HUB_E_DENIED && s.got == NULL && family_revoked(s.family) == 0);
+    s.client = NULL;
+    /* replay by its client: refused, and everything from the code is revoked */
     CHECK(in_write(code_redeem_txn, &s) == 0);
     CHECK(s.ret == HUB_E_DENIED && s.got == NULL);
     CHECK(family_revoked(s.family) == 1);
@@ -553,9 +559,12 @@ static int jti_setup_txn(hub_txn_t *txn, void *arg)
     uint64_t exp = hub_now() + 600, iat;
     CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, NULL, hub_now() + 60, jfam) == 0);
     CHECK(idp_family_create(txn, "client-j", "sub-j", NULL, NULL, hub_now() + 60, jold) == 0);
-    idp_mint_at_id(jti1, jfam, &iat);
-    idp_mint_at_id(jti2, jfam, &iat);
-    idp_mint_at_id(jti_cc, NULL, &iat);
+    char bad[IDP_JTI_MAX + 1];
+    CHECK(idp_mint_at_id(jti1, jfam, &iat) == 0 && idp_mint_at_id(jti2, jfam, &iat) == 0);
+    CHECK(idp_mint_at_id(jti_cc, NULL, &iat) == 0);
+    /* no jti for a family id that is not one (a store written wrongly): the token would not name its family */
+    CHECK(idp_mint_at_id(bad, "short", &iat) == HUB_E_INVAL && idp_mint_at_id(bad, "", &iat) == HUB_E_INVAL);
+    CHECK(idp_mint_at_id(bad, "FAMILY-ID-OF-33-CHARACTERS-ABCDEF", &iat) == HUB_E_INVAL);
     CHECK(idp_family_cover(txn, jfam, exp) == 0);
     CHECK(idp_family_cover(txn, NULL, exp) == 0 && idp_family_cover(txn, "gone", exp) == 0);
     CHECK(put_legacy_jti(txn, "legacy-1", jold, exp) == 0 && put_legacy_jti(txn, "legacy-2", NULL, exp) == 0);

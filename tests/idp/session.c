@@ -314,6 +314,10 @@ static void ses_families(ses_state_t *st)
     CHECK(families(S) == before + 2);
     CHECK(hub_store_write(S, session_family_txn, &wide) == 0 && strcmp(wide.family, f1.family) != 0);
     CHECK(hub_store_write(S, session_family_txn, &wide) == 0 && families(S) == before + 3);
+    struct fam_ctx reordered = {sid, "client-f", " email  openid"}, more = {sid, "client-f", "email openid profile"};
+    CHECK(hub_store_write(S, session_family_txn, &reordered) == 0 && strcmp(reordered.family, wide.family) == 0);
+    CHECK(hub_store_write(S, session_family_txn, &more) == 0 && strcmp(more.family, wide.family) != 0);
+    CHECK(hub_store_write(S, session_family_txn, &wide) == 0 && strcmp(wide.family, more.family) != 0 && families(S) == before + 5);
     CHECK(hub_store_write(S, revoke_family_txn, wide.family) == 0);
     CHECK(hub_store_write(S, session_family_txn, &f2) == 0 && strcmp(f2.family, wide.family) != 0 &&
           strcmp(f2.family, f1.family) != 0 && family_revoked(S, f2.family) == 0);
