@@ -38,7 +38,6 @@ int idp_issue_txn(hub_txn_t *txn, void *arg)
 
     if (is->put_consent && (ret = idp_consent_put(txn, is->sub, client_id, is->scope, now + cfg->primary.refresh_token_ttl)) != 0)
         return ret;
-    is->family[0] = '\0';
     if ((is->a->rt & (IDP_AUTHZ_RT_CODE | IDP_AUTHZ_RT_TOKEN)) == 0)
         return idp_session_add_client(txn, is->sid, client_id);
     if ((ret = idp_session_family(txn, is->sid, client_id, is->scope, now + cfg->primary.refresh_token_ttl, is->family)) != 0)

@@ -16,7 +16,6 @@ typedef struct st_idp_at_params_t {
     const char *sid;       /* may be NULL */
     uint64_t auth_time;    /* 0 = omit */
     const idp_strv_t *roles;
-    const char *family; /* the token family it is issued from (a user's token), or NULL (client_credentials) */
 } idp_at_params_t;
 
 /* An access token's jti. A token issued from a family: the family's id, ".", 16 random bytes in base64url (22 chars),
@@ -25,13 +24,13 @@ typedef struct st_idp_at_params_t {
  * (hub_timed_token), 16 random. */
 #define IDP_JTI_MAX (IDP_FAMILY_ID_LEN + 1 + 22)
 
-/* Signs an access token (header typ "at+jwt"); *jwt malloc'ed; jti (at most IDP_JTI_MAX chars + NUL) and exp
- * returned. */
+/* Signs an access token of no family (client_credentials: header typ "at+jwt"); *jwt malloc'ed; jti and exp returned.
+ * A user's token names its family: idp_mint_at_id, then idp_mint_access_token_as. */
 int idp_mint_access_token(idp_t *idp, const idp_at_params_t *p, char **jwt, char jti[IDP_JTI_MAX + 1], uint64_t *exp);
 
 /* The same in two steps, so that a write transaction covers the token (idp_family_cover) and the signing happens after
  * it, outside: draws the jti of a token of family (NULL: none) and iat (now), HUB_E_INVAL for a family id that is not
- * one; then signs with them (exp = iat + primary.access_token_ttl; p->family is not read again). */
+ * one; then signs with them (exp = iat + primary.access_token_ttl). */
 int idp_mint_at_id(char jti[IDP_JTI_MAX + 1], const char *family, uint64_t *iat);
 int idp_mint_access_token_as(idp_t *idp, const idp_at_params_t *p, const char *jti, uint64_t iat, char **jwt);
 

@@ -9,7 +9,6 @@
 #include "hub/err.h"
 #include "hub/log.h"
 #include "hub/resp.h"
-#include "idp/claims.h"
 #include "idp/grants.h"
 #include "idp/owner_index.h"
 #include "idp/session.h"
@@ -285,41 +284,17 @@ int idp_session_add_client(hub_txn_t *txn, const char *sid, const char *client_i
     return ret;
 }
 
-/* 1 when family id (NULL: none) is live and was made for sid's user sub at client_id with sid. */
-static int family_of(hub_txn_t *txn, const char *id, const char *sid, const char *sub, const char *client_id)
+/* The expiry of family id (NULL: none) when it is live and was made for sid's user sub at client_id with sid, else 0. */
+static uint64_t family_of(hub_txn_t *txn, const char *id, const char *sid, const char *sub, const char *client_id)
 {
     idp_family_t *f = NULL;
-    int ok = id != NULL && strlen(id) == IDP_FAMILY_ID_LEN && idp_family_get(txn, id, &f) == 0 && !f->revoked &&
-             f->sid != NULL && strcmp(f->sid, sid) == 0 && f->sub != NULL && strcmp(f->sub, sub) == 0 &&
-             f->client_id != NULL && strcmp(f->client_id, client_id) == 0;
+    uint64_t exp = id != NULL && strlen(id) == IDP_FAMILY_ID_LEN && idp_family_get(txn, id, &f) == 0 && !f->revoked &&
+                           f->sid != NULL && strcmp(f->sid, sid) == 0 && f->sub != NULL && strcmp(f->sub, sub) == 0 &&
+                           f->client_id != NULL && strcmp(f->client_id, client_id) == 0
+                       ? f->expires_at
+                       : 0;
     idp_family_free(f);
-    return ok;
-}
-
-/* 1 when the space-separated scopes a and b (NULL: none) hold the same words, in any order. */
-static int same_scope(const char *a, const char *b)
-{
-    const char *x[2] = {a != NULL ? a : "", b != NULL ? b : ""};
-
-    for (int i = 0; i != 2; ++i) {
-        const char *p = x[i], *end;
-        char word[256];
-        while (*p != '\0') {
-            while (*p == ' ')
-                ++p;
-            if (*p == '\0')
-                break;
-            end = strchr(p, ' ') != NULL ? strchr(p, ' ') : p + strlen(p);
-            if ((size_t)(end - p) >= sizeof(word))
-                return 0;
-            memcpy(word, p, (size_t)(end - p));
-            word[end - p] = '\0';
-            if (!idp_scope_has(x[1 - i], word))
-                return 0;
-            p = end;
-        }
-    }
-    return 1;
+    return exp;
 }
 
 int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, const char *scope, uint64_t expires_at,
@@ -327,7 +302,8 @@ int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, c
 {
     char hash[HUB_SECRET_HASH_LEN + 1];
     json_t *rec = NULL, *fams, *held;
-    const char *sub, *id, *held_scope;
+    const char *sub, *id, *held_scope, *want = scope != NULL ? scope : "";
+    uint64_t held_exp;
     int ret;
 
     if ((ret = hash_of_sid(txn, sid, hash)) != 0 || (ret = get_record(txn, hash, &rec)) != 0)
@@ -342,16 +318,19 @@ int idp_session_family(hub_txn_t *txn, const char *sid, const char *client_id, c
     }
     held = json_object_get(fams, client_id);
     id = json_string_value(json_object_get(held, "id"));
-    held_scope = json_string_value(json_object_get(held, "scope"));
-    if (family_of(txn, id, sid, sub, client_id) && same_scope(held_scope, scope)) {
+    held_scope = json_string_value(json_object_get(held, "scope")) != NULL ? json_string_value(json_object_get(held, "scope")) : "";
+    /* the same family for the same words, in any order */
+    if ((held_exp = family_of(txn, id, sid, sub, client_id)) != 0 && idp_scope_covers(held_scope, want) &&
+        idp_scope_covers(want, held_scope)) {
         memcpy(family, id, IDP_FAMILY_ID_LEN + 1);
-        ret = idp_family_extend(txn, family, expires_at); /* written only when it must grow (half its life gone) */
+        /* grown (a write) only once half its life is gone */
+        ret = held_exp < expires_at ? idp_family_extend(txn, family, expires_at) : 0;
         goto out;
     }
     if ((ret = note_client(rec, client_id)) < 0 ||
         (ret = idp_family_create(txn, client_id, sub, sid, scope, expires_at, family)) != 0)
         goto out;
-    json_object_set_new(fams, client_id, json_pack("{s:s, s:s}", "id", family, "scope", scope != NULL ? scope : ""));
+    json_object_set_new(fams, client_id, json_pack("{s:s, s:s}", "id", family, "scope", want));
     ret = put_record(txn, hash, rec);
 out:
     json_decref(rec);

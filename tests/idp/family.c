@@ -258,20 +258,6 @@ static int extend_one_txn(hub_txn_t *txn, void *arg)
     return idp_family_extend(txn, e->id, e->until);
 }
 
-static uint64_t family_exp(const char *id)
-{
-    hub_txn_t *txn;
-    idp_family_t *fam = NULL;
-    uint64_t exp = 0;
-    if (hub_store_read_begin(S, &txn) != 0)
-        return 0;
-    if (idp_family_get(txn, id, &fam) == 0)
-        exp = fam->expires_at;
-    idp_family_free(fam);
-    hub_store_read_end(txn);
-    return exp;
-}
-
 /* The expiry of f's listing under its user, or 0 when there is none. */
 static uint64_t listing_exp(const fam_t *f)
 {
@@ -300,15 +286,15 @@ static void test_extend_margin(void)
     if (S == NULL)
         return;
     make(f, 1, now + 1000);
-    exp = family_exp(f[0].id);
+    exp = test_family_expiry(S, f[0].id);
     /* (a second may pass between now and the make: half of 999 s is 499) */
     CHECK(exp + 1 >= now + 1500 && exp <= hub_now() + 1500 && listing_exp(&f[0]) == exp);
     ext_t e = {f[0].id, now + 1400};
     CHECK_RC(hub_store_write(S, extend_one_txn, &e), 0);
-    CHECK(family_exp(f[0].id) == exp && listing_exp(&f[0]) == exp);
+    CHECK(test_family_expiry(S, f[0].id) == exp && listing_exp(&f[0]) == exp);
     e.until = hub_now() + 2000;
     CHECK_RC(hub_store_write(S, extend_one_txn, &e), 0);
-    exp = family_exp(f[0].id);
+    exp = test_family_expiry(S, f[0].id);
     CHECK(exp >= e.until + 1000 - 1 && exp <= e.until + 1000 && listing_exp(&f[0]) == exp);
     CHECK_RC(hub_store_sweep(S, exp - 1, &removed), 0);
     CHECK_STATES(f, "0");

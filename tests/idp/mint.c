@@ -167,9 +167,11 @@ static void mint_access_token(mint_env_t *e)
     char *roles_v[] = {"Employee", "System Manager", NULL};
     idp_strv_t roles = {roles_v, 2};
     static const char family[] = "FAMILY-ID-OF-32-CHARACTERS-ABCDE";
-    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", e->now - 10, &roles, family};
+    idp_at_params_t p = {"user-sub", "client-1", "openid roles", "sid-1", e->now - 10, &roles};
+    uint64_t iat = 0;
 
-    CHECK(idp_mint_access_token(&e->idp, &p, &e->at, e->jti, &e->exp) == 0);
+    CHECK(idp_mint_at_id(e->jti, family, &iat) == 0 && idp_mint_access_token_as(&e->idp, &p, e->jti, iat, &e->at) == 0);
+    e->exp = iat + e->cfg.primary.access_token_ttl;
     CHECK(strlen(e->jti) == IDP_JTI_MAX && strncmp(e->jti, family, IDP_FAMILY_ID_LEN) == 0 && e->jti[IDP_FAMILY_ID_LEN] == '.');
     CHECK(hub_is_b64url(e->jti + IDP_FAMILY_ID_LEN + 1, 22) && e->exp >= e->now + 600 && e->exp <= e->now + 602);
     CHECK(e->at != NULL && idp_keyring_verify(e->idp.keyring, e->at, strlen(e->at), &jws) == 0);

@@ -15,6 +15,7 @@
 #include "idp/user.h"
 #include "idp/session.h"
 #include "tests/check.h"
+#include "tests/support/owners.h"
 #include "tests/support/tmpdir.h"
 
 /* A request without a connection: enough for cookies in and out. */
@@ -238,12 +239,13 @@ static void ses_by_sid_and_clients(ses_state_t *st)
 struct fam_ctx {
     const char *sid, *client, *scope;
     char family[IDP_FAMILY_ID_LEN + 1];
+    uint64_t until; /* what the authorization must cover (0: an hour) */
 };
 
 static int session_family_txn(hub_txn_t *txn, void *arg)
 {
     struct fam_ctx *c = arg;
-    return idp_session_family(txn, c->sid, c->client, c->scope, hub_now() + 3600, c->family);
+    return idp_session_family(txn, c->sid, c->client, c->scope, c->until != 0 ? c->until : hub_now() + 3600, c->family);
 }
 
 static int revoke_family_txn(hub_txn_t *txn, void *arg)
@@ -322,6 +324,15 @@ static void ses_families(ses_state_t *st)
     CHECK(hub_store_write(S, session_family_txn, &f2) == 0 && strcmp(f2.family, wide.family) != 0 &&
           strcmp(f2.family, f1.family) != 0 && family_revoked(S, f2.family) == 0);
     CHECK(hub_store_write(S, session_family_txn, &none) == HUB_E_NOTFOUND);
+    /* a reused family is made to cover what the new authorization needs (it grows only then) */
+    struct fam_ctx longer = f2;
+    uint64_t exp = test_family_expiry(S, f2.family);
+    longer.until = hub_now() + 3600; /* covered already: no change */
+    CHECK(hub_store_write(S, session_family_txn, &longer) == 0 && strcmp(longer.family, f2.family) == 0 &&
+          test_family_expiry(S, f2.family) == exp);
+    longer.until = exp + 100000;
+    CHECK(hub_store_write(S, session_family_txn, &longer) == 0 && strcmp(longer.family, f2.family) == 0 &&
+          test_family_expiry(S, f2.family) >= exp + 100000);
     s2 = by_sid(S, sid, &err);
     CHECK(s2 != NULL && idp_strv_has(&s2->clients, "client-f") && idp_strv_has(&s2->clients, "client-g"));
     idp_session_free(s2);

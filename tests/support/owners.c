@@ -114,6 +114,21 @@ int test_family_state(hub_store_t *store, const char *id)
     return r;
 }
 
+uint64_t test_family_expiry(hub_store_t *store, const char *id)
+{
+    hub_txn_t *txn;
+    idp_family_t *f = NULL;
+    uint64_t exp = 0;
+
+    if (hub_store_read_begin(store, &txn) != 0)
+        return 0;
+    if (idp_family_get(txn, id, &f) == 0)
+        exp = f->expires_at;
+    idp_family_free(f);
+    hub_store_read_end(txn);
+    return exp;
+}
+
 int test_session_exists(hub_store_t *store, const char *hash)
 {
     hub_txn_t *txn;

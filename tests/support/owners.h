@@ -17,6 +17,8 @@ int test_owner_index_clear(hub_store_t *store);
 int test_owner_index_mark(hub_store_t *store);
 /* The family's state: 1 revoked, 0 live, -1 absent (or expired). */
 int test_family_state(hub_store_t *store, const char *id);
+/* The expiry of family id, 0 when unreadable or gone. */
+uint64_t test_family_expiry(hub_store_t *store, const char *id);
 /* 1 when a live session is stored under hash, else 0. */
 int test_session_exists(hub_store_t *store, const char *hash);
 
